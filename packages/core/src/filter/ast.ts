@@ -1,0 +1,71 @@
+/**
+ * The typed filter AST (RFC 7644 §3.4.2.2). Stores translate it (for example to SQL); the
+ * compiler turns it into a predicate. Produced by {@link parseFilter}.
+ */
+
+/**
+ * An attribute path (RFC 7644 §3.4.2.2 `attrPath = [URI ":"] ATTRNAME *1subAttr`), as written:
+ * names keep the client's casing; resolve them against a schema case-insensitively.
+ *
+ * `urn:ietf:params:scim:schemas:core:2.0:User:name.givenName` parses to
+ * `{ uri: "urn:ietf:params:scim:schemas:core:2.0:User", attr: "name", sub: "givenName" }`.
+ */
+export interface AttrPath {
+  /** Schema URN qualifying the attribute, when written. */
+  uri?: string;
+  /** Attribute name (inside a value filter, the sub-attribute name of the element). */
+  attr: string;
+  /** Sub-attribute name, when written (`name.givenName`). */
+  sub?: string;
+}
+
+/** Comparison operators (RFC 7644 §3.4.2.2 Table 3), lower-cased. */
+export type CompareOperator = "eq" | "ne" | "co" | "sw" | "ew" | "gt" | "ge" | "lt" | "le";
+
+/** A comparison literal: JSON string, number, `true`, `false` or `null` (RFC 7644 §3.4.2.2 `compValue`). */
+export type FilterValue = string | number | boolean | null;
+
+/** `attrPath compareOp compValue`, e.g. `userName eq "bjensen"`. */
+export interface CompareFilter {
+  type: "compare";
+  op: CompareOperator;
+  path: AttrPath;
+  value: FilterValue;
+}
+
+/** `attrPath pr`: the attribute has a non-empty value. */
+export interface PresentFilter {
+  type: "present";
+  path: AttrPath;
+}
+
+/** `FILTER and FILTER` / `FILTER or FILTER` (and binds tighter than or; both left-associative). */
+export interface LogicalFilter {
+  type: "logical";
+  op: "and" | "or";
+  left: Filter;
+  right: Filter;
+}
+
+/** `not (FILTER)`. */
+export interface NotFilter {
+  type: "not";
+  filter: Filter;
+}
+
+/**
+ * `attrPath "[" valFilter "]"`, e.g. `emails[type eq "work" and value co "@example.com"]`: the
+ * inner filter holds for one and the same element of the multi-valued attribute. Paths inside
+ * `filter` name sub-attributes of the element (no `uri`, no `sub`).
+ */
+export interface ValuePathFilter {
+  type: "valuePath";
+  path: AttrPath;
+  filter: Filter;
+}
+
+/** Any filter expression (RFC 7644 §3.4.2.2 `FILTER`). */
+export type Filter = CompareFilter | PresentFilter | LogicalFilter | NotFilter | ValuePathFilter;
+
+/** Every comparison operator, in RFC order. */
+export const COMPARE_OPERATORS: readonly CompareOperator[] = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];

@@ -1,0 +1,24 @@
+/**
+ * scim-core: the pure SCIM 2.0 protocol engine (RFC 7643, RFC 7644).
+ * @packageDocumentation
+ */
+export * from "./errors/scim-error.js";
+export * from "./schema/types.js";
+export * from "./schema/core-schemas.js";
+export * from "./schema/resource-types.js";
+export * from "./schema/datetime.js";
+export {
+  createSchemaRegistry,
+  defaultRegistry,
+  type AttributeInfo,
+  type CompiledSchema,
+  type CompiledResourceType,
+  type ResolvedAttribute,
+  type ResourceTypeRef,
+  type SchemaRegistry,
+  type SchemaRegistryOptions,
+} from "./schema/registry.js";
+export * from "./filter/ast.js";
+export { parseFilter, type ParseFilterOptions } from "./filter/parser.js";
+export { printFilter, printAttrPath } from "./filter/print.js";
+export { compileFilter, isPresentValue, type CompileFilterOptions, type FilterPredicate } from "./filter/compile.js";

@@ -1,0 +1,80 @@
+/**
+ * xsd:dateTime handling (RFC 7643 §2.3.5): parsing to an instant so that values written with
+ * different offsets or fractional precision compare as the points in time they denote.
+ */
+
+function digits(s: string, at: number, count: number): number {
+  let n = 0;
+  for (let i = at; i < at + count; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
+}
+
+/**
+ * Parses an xsd:dateTime (`2011-05-13T04:42:34.1234567+02:00`) into milliseconds since the epoch,
+ * keeping sub-millisecond digits as a fraction. A value without offset is taken as UTC.
+ * Returns NaN when `value` is not a valid dateTime.
+ */
+export function parseDateTime(value: string): number {
+  const s = value;
+  const n = s.length;
+  if (n < 19) return NaN;
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  const t = s.charCodeAt(10);
+  if (
+    year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 ||
+    s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || (t !== 84 && t !== 116) || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58
+  ) {
+    return NaN;
+  }
+  let i = 19;
+  let fraction = 0;
+  if (i < n && s.charCodeAt(i) === 46) {
+    i++;
+    let scale = 1;
+    const start = i;
+    while (i < n) {
+      const c = s.charCodeAt(i) - 48;
+      if (c < 0 || c > 9) break;
+      if (scale < 1e15) {
+        fraction = fraction * 10 + c;
+        scale *= 10;
+      }
+      i++;
+    }
+    if (i === start) return NaN;
+    fraction = (fraction / scale) * 1000;
+  }
+  let offsetMinutes = 0;
+  if (i < n) {
+    const c = s.charCodeAt(i);
+    if (c === 90 || c === 122) {
+      i++;
+    } else if (c === 43 || c === 45) {
+      const oh = digits(s, i + 1, 2);
+      const om = digits(s, i + 4, 2);
+      if (oh < 0 || oh > 14 || om < 0 || om > 59 || s.charCodeAt(i + 3) !== 58) return NaN;
+      offsetMinutes = (oh * 60 + om) * (c === 45 ? -1 : 1);
+      i += 6;
+    } else return NaN;
+  }
+  if (i !== n) return NaN;
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day > days) return NaN;
+  const base = Date.UTC(year, month - 1, day, hour, minute, second);
+  const fixed = year < 100 ? new Date(base).setUTCFullYear(year) : base;
+  return fixed + fraction - offsetMinutes * 60000;
+}
+
+/** True when `value` is a valid xsd:dateTime string (RFC 7643 §2.3.5). */
+export function isDateTime(value: unknown): value is string {
+  return typeof value === "string" && !Number.isNaN(parseDateTime(value));
+}
