@@ -33,7 +33,8 @@ const NEVER: ValueTest = () => false;
 /** RFC 7644 §3.4.2.2 `pr`: false for null, "", [] and {} (and for objects whose values are all empty). */
 export function isPresentValue(value: unknown): boolean {
   if (value === undefined || value === null || value === "") return false;
-  if (typeof value !== "object") return true;
+  // Functions are never resource data: they come from Object.prototype (`toString pr`).
+  if (typeof value !== "object") return typeof value !== "function";
   if (Array.isArray(value)) {
     for (const v of value) if (isPresentValue(v)) return true;
     return false;
@@ -200,6 +201,12 @@ function compileLeaf(node: Filter & { type: "compare" | "present" }, scope: Scop
     if (test === NEVER) return FALSE;
     return (el) => test(el[name]);
   }
+  if (node.type === "compare" && node.op === "eq" && node.value === null) {
+    // `attr eq null` matches an unassigned attribute (RFC 7643 §2.5): exactly the resources that
+    // `attr ne null` does not match, including those without the parent object or extension.
+    const assigned = compileLeaf({ type: "compare", op: "ne", path, value: null }, scope);
+    return (r) => !assigned(r);
+  }
   const resolved = scope.rt.resolve(path);
   if (resolved === undefined) {
     // An attribute no schema defines: read it as written, compare by runtime type.
@@ -317,4 +324,13 @@ export function compileFilter(filter: Filter | string, options: CompileFilterOpt
   const ast = typeof filter === "string" ? parseFilter(filter, { lenient: options.lenient }) : filter;
   const predicate = compileNode(ast, { rt });
   return (resource) => resource !== null && typeof resource === "object" && predicate(resource);
+}
+
+/**
+ * @internal Compiles a value filter (the inside of `attr[...]`) against the elements of a
+ * complex attribute, as PATCH paths need (RFC 7644 §3.5.2). `parent` is undefined for an
+ * attribute no schema defines.
+ */
+export function compileElementFilter(filter: Filter, parent: AttributeInfo | undefined): FilterPredicate {
+  return compileNode(filter, { parent });
 }

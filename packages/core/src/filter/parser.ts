@@ -172,8 +172,8 @@ export class FilterScanner {
           this.depth--;
           return { type: "not", filter: inner };
         }
-        if (!this.operatorAhead()) this.fail("'not' must be followed by a parenthesised filter", start);
-      } else if ((word === "and" || word === "or") && !this.operatorAhead()) {
+        if (next !== LBRACKET && !this.operatorAhead()) this.fail("'not' must be followed by a parenthesised filter", start);
+      } else if ((word === "and" || word === "or") && next !== LBRACKET && !this.operatorAhead()) {
         this.fail(`unexpected logical operator '${path.attr}'`, start);
       }
     }
@@ -389,10 +389,10 @@ export function splitAttrPath(token: string, fail: (message: string) => never): 
 export function parseFilter(text: string, options?: ParseFilterOptions): Filter {
   if (typeof text !== "string") throw badRequest("invalidFilter", "filter must be a string");
   const maxLength = options?.maxLength ?? DEFAULT_MAX_FILTER_LENGTH;
-  if (text.length > maxLength) throw badRequest("invalidFilter", `filter longer than ${maxLength} characters`);
+  if (text.length > maxLength) throw badRequest("invalidFilter", `filter longer than ${maxLength} characters at position ${maxLength + 1}`);
   const scanner = new FilterScanner(text, options?.lenient === true, options?.maxDepth ?? DEFAULT_MAX_DEPTH, "invalidFilter");
   scanner.skipSpaces();
-  if (scanner.atEnd()) throw badRequest("invalidFilter", "empty filter");
+  if (scanner.atEnd()) scanner.fail("empty filter");
   const filter = scanner.parseOr(false);
   scanner.skipSpaces();
   if (!scanner.atEnd()) {

@@ -17,7 +17,8 @@ export function printAttrPath(path: AttrPath): string {
 export function printFilter(filter: Filter): string {
   switch (filter.type) {
     case "compare":
-      return `${printAttrPath(filter.path)} ${filter.op} ${JSON.stringify(filter.value)}`;
+      // JSON.stringify(-0) is "0"; the parser reads "-0" back as -0.
+      return `${printAttrPath(filter.path)} ${filter.op} ${Object.is(filter.value, -0) ? "-0" : JSON.stringify(filter.value)}`;
     case "present":
       return `${printAttrPath(filter.path)} pr`;
     case "not":

@@ -909,6 +909,18 @@ export const groupSchema: SchemaDefinition = {
           uniqueness: "none",
         },
         {
+          // Not in the RFC 7643 §8.7.1 JSON, but §4.2 and Okta's member adds use it.
+          name: "display",
+          type: "string",
+          multiValued: false,
+          description: "A human-readable name for the member, primarily used for display purposes.",
+          required: false,
+          caseExact: false,
+          mutability: "readWrite",
+          returned: "default",
+          uniqueness: "none",
+        },
+        {
           name: "$ref",
           type: "reference",
           referenceTypes: ["User", "Group"],

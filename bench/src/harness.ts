@@ -1,0 +1,145 @@
+/**
+ * A small timing harness: warm up, then run a case in time-bounded rounds and keep the median.
+ *
+ * A case is a function of the call index `i` (so it can cycle through pre-generated inputs);
+ * each call counts as `opsPerCall` operations (e.g. the number of users in a chunk). Results are
+ * consumed into a sink so that no call can be optimised away.
+ */
+
+export interface MeasureOptions {
+  /** Warm-up time before the timed rounds (ms). */
+  warmupMs?: number;
+  /** Length of one timed round (ms). */
+  roundMs?: number;
+  /** Number of timed rounds; the median is reported. */
+  rounds?: number;
+}
+
+export interface Measurement {
+  /** Median operations per second over the rounds. */
+  opsPerSec: number;
+  /** Operations per second of every round, in order. */
+  perRound: number[];
+}
+
+export const DEFAULT_OPTIONS: Required<MeasureOptions> = { warmupMs: 150, roundMs: 350, rounds: 3 };
+
+let sink = 0;
+
+/** Consumes a result cheaply (touches it without allocating). */
+function consume(r: unknown): void {
+  if (r === undefined || r === null) sink++;
+  else if (typeof r === "number") sink += r;
+  else if (r === false) sink--;
+}
+
+/** Reads the sink so the engine cannot prove it is dead. */
+export function sinkValue(): number {
+  return sink;
+}
+
+const now = (): bigint => process.hrtime.bigint();
+
+/**
+ * Runs `fn(i)` with i = 0, 1, 2, ... in batches until `ms` milliseconds have passed.
+ * Returns [calls, elapsed ns]. The batch size adapts so the clock is read ~every 2 ms.
+ */
+function runFor(fn: (i: number) => unknown, ms: number, start: number): [number, number] {
+  const budget = BigInt(Math.round(ms * 1e6));
+  const t0 = now();
+  let calls = 0;
+  let batch = 1;
+  let i = start;
+  for (;;) {
+    const b0 = now();
+    for (let k = 0; k < batch; k++) consume(fn(i++));
+    calls += batch;
+    const t = now();
+    if (t - t0 >= budget) return [calls, Number(t - t0)];
+    // Aim for ~2 ms per batch.
+    const took = Number(t - b0);
+    if (took < 1e6) batch = Math.min(batch * 2, 1 << 20);
+    else if (took > 4e6 && batch > 1) batch = Math.max(1, batch >> 1);
+  }
+}
+
+export function measure(fn: (i: number) => unknown, opsPerCall = 1, options: MeasureOptions = {}): Measurement {
+  const o = { ...DEFAULT_OPTIONS, ...options };
+  let [calls] = runFor(fn, o.warmupMs, 0);
+  const perRound: number[] = [];
+  for (let r = 0; r < o.rounds; r++) {
+    const [c, ns] = runFor(fn, o.roundMs, calls);
+    calls += c;
+    perRound.push((c * opsPerCall) / (ns / 1e9));
+  }
+  return { opsPerSec: median(perRound), perRound };
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Human formatting of a rate: 1.23M, 456k, 789. */
+export function fmtRate(x: number): string {
+  if (!Number.isFinite(x)) return "–";
+  if (x >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (x >= 1e3) return `${(x / 1e3).toFixed(1)}k`;
+  return x.toFixed(0);
+}
+
+export function fmtRatio(x: number): string {
+  if (!Number.isFinite(x)) return "–";
+  return `${x >= 10 ? x.toFixed(1) : x.toFixed(2)}x`;
+}
+
+/** A GitHub-flavoured markdown table. */
+export function mdTable(header: string[], rows: (string | number)[][]): string {
+  const esc = (c: string | number) => String(c).replace(/\|/g, "\\|").replace(/\n/g, " ");
+  const lines = [
+    `| ${header.map(esc).join(" | ")} |`,
+    `| ${header.map(() => "---").join(" | ")} |`,
+    ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
+  ];
+  return lines.join("\n");
+}
+
+/** Deterministic PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Deep equality of JSON values, ignoring object key order. */
+export function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== typeof b || a === null || b === null || typeof a !== "object") return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => jsonEqual(x, bb[i]));
+  }
+  const ka = Object.keys(a as object).filter((k) => (a as any)[k] !== undefined);
+  const kb = Object.keys(b as object).filter((k) => (b as any)[k] !== undefined);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && jsonEqual((a as any)[k], (b as any)[k]));
+}
+
+export function errMsg(e: unknown): string {
+  if (e instanceof Error) {
+    const extra = (e as any).status !== undefined ? ` [${(e as any).status}${(e as any).scimType ? " " + (e as any).scimType : ""}]` : "";
+    return `${e.name}: ${e.message}${extra}`;
+  }
+  return String(e);
+}
+
+export function truncate(s: string, n = 90): string {
+  return s.length <= n ? s : s.slice(0, n - 1) + "…";
+}

@@ -1,0 +1,557 @@
+/**
+ * The PATCH engine (RFC 7644 §3.5.2): applies `add`, `replace` and `remove` operations to a
+ * resource and returns a new resource, never mutating its inputs (copy-on-write: unchanged parts
+ * are shared with the input, so treat both as immutable).
+ *
+ * It accepts what Okta and Microsoft Entra ID really send (see IDP-NOTES.md): operation names in
+ * any case, "True"/"False" strings for booleans, path-less values with dotted and URN keys, the
+ * read-only `id` inside a path-less value, `manager` as a bare id or `{"value": ""}`, an add to a
+ * filtered path that matches nothing, and member removal by a value array.
+ */
+import { badRequest, isScimError, ScimError } from "../errors/scim-error.js";
+import type { Filter } from "../filter/ast.js";
+import { compileElementFilter } from "../filter/compile.js";
+import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
+import { assertAllowedKey } from "../schema/forbidden-keys.js";
+import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
+import { assertSinglePrimary, coerceAttribute, deepEqual, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type StrictnessOptions } from "../schema/validate.js";
+
+type Obj = Record<string, unknown>;
+
+/** One PATCH operation (RFC 7644 §3.5.2). `op` is matched case-insensitively. */
+export interface PatchOperation {
+  op: string;
+  path?: string;
+  value?: unknown;
+}
+
+/** A group member as carried by a membership change. */
+export interface MemberValue {
+  value: string;
+  display?: string;
+  type?: string;
+  $ref?: string;
+}
+
+/**
+ * A change to the `members` of a group, in operation order, so that a store can apply it as a
+ * delta without reading the member list (ARCHITECTURE.md, the store boundary).
+ */
+export type MemberChange =
+  | { op: "add"; members: MemberValue[] }
+  | { op: "remove"; values: string[] }
+  /** Remove the members matching a value filter that does not name ids (needs the member list). */
+  | { op: "removeWhere"; filter: Filter }
+  /** Replace the whole member list (`[]` removes every member). */
+  | { op: "replace"; members: MemberValue[] };
+
+/** Options of {@link applyPatch}. */
+export interface ApplyPatchOptions extends StrictnessOptions {
+  /** The resource type: a registered name (`"User"`, `"Group"`), a definition, or compiled. */
+  resourceType: ResourceTypeRef;
+  registry?: SchemaRegistry;
+  /**
+   * Do not apply operations on `members` to the resource; only report them in `memberChanges`.
+   * A store that keeps membership in its own table uses this so that a member PATCH on a group of
+   * 100,000 never loads or rewrites the list.
+   * @default false
+   */
+  deferMembers?: boolean;
+}
+
+/** The result of {@link applyPatch}. */
+export interface PatchResult<R extends object = Obj> {
+  /** The patched resource (a new object; the input is untouched). */
+  resource: R;
+  /** False when every operation left the resource as it was (the version need not change). */
+  changed: boolean;
+  /** What the operations did to `members`, in order (also when not deferred). */
+  memberChanges: MemberChange[];
+}
+
+type Mode = "add" | "replace";
+
+const pathCache = new Map<string, PatchPath>();
+
+function cachedPath(text: string): PatchPath {
+  let p = pathCache.get(text);
+  if (p === undefined) {
+    p = parsePatchPath(text);
+    if (pathCache.size >= 512) pathCache.clear();
+    pathCache.set(text, p);
+  }
+  return p;
+}
+
+/** The `eq` conditions of a value filter, to create the element an `add` targets (`emails[type eq "work"]`). */
+function equalities(filter: Filter, out: Obj): boolean {
+  if (filter.type === "logical" && filter.op === "and") return equalities(filter.left, out) && equalities(filter.right, out);
+  if (filter.type === "compare" && filter.op === "eq" && filter.path.uri === undefined && filter.path.sub === undefined) {
+    assertAllowedKey(filter.path.attr, "invalidPath", "");
+    out[filter.path.attr] = filter.value;
+    return true;
+  }
+  return false;
+}
+
+/** Ids named by `value eq "id"` (or an `or` of them) in a member filter; undefined otherwise. */
+function memberIds(filter: Filter): string[] | undefined {
+  if (filter.type === "logical" && filter.op === "or") {
+    const l = memberIds(filter.left);
+    const r = l && memberIds(filter.right);
+    return l && r ? [...l, ...r] : undefined;
+  }
+  if (filter.type === "compare" && filter.op === "eq" && filter.path.attr.toLowerCase() === "value" && filter.path.sub === undefined && typeof filter.value === "string") {
+    return [filter.value];
+  }
+  return undefined;
+}
+
+function valueOf(el: unknown): unknown {
+  return isObject(el) ? el.value : undefined;
+}
+
+class Patcher {
+  readonly root: Obj;
+  private readonly owned = new Set<object>();
+  changed = false;
+  readonly memberChanges: MemberChange[] = [];
+  private readonly membersAttr: AttributeInfo | undefined;
+
+  constructor(
+    private readonly rt: CompiledResourceType,
+    resource: Obj,
+    private readonly ctx: CoerceContext,
+    private readonly deferMembers: boolean,
+  ) {
+    this.root = { ...resource };
+    this.owned.add(this.root);
+    const members = rt.core.byName.get("members");
+    this.membersAttr = members?.type === "complex" && members.multiValued && members.subMap?.has("value") ? members : undefined;
+  }
+
+  // ---- copy-on-write helpers ----
+
+  private own<T extends object>(value: T): T {
+    if (this.owned.has(value)) return value;
+    const copy = (Array.isArray(value) ? value.slice() : { ...value }) as T;
+    this.owned.add(copy);
+    return copy;
+  }
+
+  /** The container of a schema's attributes, owned; `create` makes a missing extension object. */
+  private container(schema: CompiledSchema, create: boolean): Obj | undefined {
+    if (!schema.extension) return this.root;
+    const current = this.root[schema.id];
+    if (!isObject(current)) {
+      if (!create) return undefined;
+      const fresh: Obj = {};
+      this.owned.add(fresh);
+      this.root[schema.id] = fresh;
+      return fresh;
+    }
+    const owned = this.own(current);
+    this.root[schema.id] = owned;
+    return owned;
+  }
+
+  private read(schema: CompiledSchema, attr: AttributeInfo): unknown {
+    const c = schema.extension ? this.root[schema.id] : this.root;
+    return isObject(c) ? c[attr.name] : undefined;
+  }
+
+  private write(schema: CompiledSchema, attr: AttributeInfo, value: unknown): void {
+    const before = this.read(schema, attr);
+    if (value === undefined) {
+      if (before === undefined) return;
+      if (attr.required) throw badRequest("invalidValue", `attribute '${attr.name}' is required and cannot be removed`);
+      const c = this.container(schema, false);
+      if (c) delete c[attr.name];
+      this.changed = true;
+      return;
+    }
+    if (deepEqual(before, value)) return;
+    if (attr.mutability === "immutable" && before !== undefined) {
+      throw badRequest("mutability", `attribute '${attr.name}' is immutable and already has a value`);
+    }
+    const c = this.container(schema, true)!;
+    c[attr.name] = value;
+    if (!this.owned.has(value as object) && typeof value === "object") this.owned.add(value as object);
+    this.changed = true;
+  }
+
+  // ---- operations ----
+
+  apply(index: number, operation: unknown): void {
+    try {
+      this.applyOne(operation);
+    } catch (error) {
+      if (isScimError(error)) throw new ScimError(error.status, error.scimType, `Operations[${index}]: ${error.detail}`);
+      throw error;
+    }
+  }
+
+  private applyOne(operation: unknown): void {
+    if (!isObject(operation)) throw badRequest("invalidSyntax", "each operation must be an object");
+    const rawOp = operation.op;
+    const op = typeof rawOp === "string" ? rawOp.toLowerCase() : undefined;
+    if (op !== "add" && op !== "replace" && op !== "remove") {
+      throw badRequest("invalidSyntax", `'op' must be "add", "replace" or "remove" (got ${JSON.stringify(rawOp) ?? "nothing"})`);
+    }
+    const rawPath = operation.path;
+    if (rawPath !== undefined && rawPath !== null && typeof rawPath !== "string") throw badRequest("invalidPath", "'path' must be a string");
+    const pathText = typeof rawPath === "string" && rawPath.trim() !== "" ? rawPath.trim() : undefined;
+    const value = operation.value;
+    if (op !== "remove" && !("value" in operation)) throw badRequest("invalidValue", `'${op}' needs a 'value'`);
+
+    if (pathText === undefined) {
+      if (op === "remove") throw badRequest("noTarget", "'remove' needs a 'path'");
+      if (!isObject(value)) throw badRequest("invalidValue", `'${op}' without a path needs an object value`);
+      this.applyObject(this.rt.core, value, op, true);
+      return;
+    }
+    const path = cachedPath(pathText);
+    const target = resolveAttrTarget(this.rt, path.attr);
+    switch (target.kind) {
+      case "schemas":
+        throw badRequest("mutability", "'schemas' is managed by the service provider");
+      case "unknown":
+        if (this.ctx.strict) throw badRequest("invalidPath", `unknown attribute '${pathText}'`);
+        return;
+      case "schema":
+        if (path.filter) throw badRequest("invalidPath", `'${pathText}' is not a multi-valued attribute`);
+        if (op === "remove") {
+          this.removeSchema(target.schema);
+          return;
+        }
+        if (!isObject(value)) throw badRequest("invalidValue", `the value for '${pathText}' must be an object`);
+        this.applyObject(target.schema, value, op, false);
+        return;
+      case "attribute": {
+        const { schema, attribute, sub } = target;
+        if (attribute.mutability === "readOnly" || sub?.mutability === "readOnly") {
+          throw badRequest("mutability", `attribute '${pathText}' is readOnly`);
+        }
+        if (path.filter !== undefined) {
+          if (!attribute.multiValued || attribute.type !== "complex") {
+            throw badRequest("invalidPath", `'${attribute.name}' is not a multi-valued complex attribute`);
+          }
+          let filterSub: AttributeInfo | undefined;
+          if (path.sub !== undefined) {
+            filterSub = attribute.subMap!.get(path.sub.toLowerCase());
+            if (filterSub === undefined) {
+              if (this.ctx.strict) throw badRequest("invalidPath", `unknown sub-attribute '${path.sub}'`);
+              return;
+            }
+            if (filterSub.mutability === "readOnly") throw badRequest("mutability", `attribute '${pathText}' is readOnly`);
+          }
+          this.applyFiltered(op, schema, attribute, path.filter, filterSub, value);
+          return;
+        }
+        if (op === "remove") this.remove(schema, attribute, sub, value);
+        else if (sub !== undefined) this.setSub(schema, attribute, sub, value, op);
+        else this.set(schema, attribute, value, op);
+        return;
+      }
+    }
+  }
+
+  /** A path-less value (or a value for a whole extension): each key is an attribute path. */
+  private applyObject(schema: CompiledSchema, value: Obj, op: Mode, topLevel: boolean): void {
+    for (const key of Object.keys(value)) {
+      assertAllowedKey(key, "invalidPath", "");
+      const v = value[key];
+      if (!topLevel) {
+        const attr = schema.byName.get(key.toLowerCase());
+        if (attr === undefined) {
+          if (this.ctx.strict) throw badRequest("invalidPath", `unknown attribute '${key}' in '${schema.id}'`);
+          continue;
+        }
+        if (attr.mutability !== "readOnly") this.set(schema, attr, v, op);
+        continue;
+      }
+      const target = resolveKey(this.rt, key);
+      switch (target.kind) {
+        case "schemas":
+          continue;
+        case "unknown":
+          if (this.ctx.strict) throw badRequest("invalidPath", `unknown attribute '${key}'`);
+          continue;
+        case "schema":
+          if (v === null) continue;
+          if (!isObject(v)) throw badRequest("invalidValue", `the value for '${key}' must be an object`);
+          this.applyObject(target.schema, v, op, false);
+          continue;
+        case "attribute":
+          // Read-only attributes inside a value (Okta sends the group's `id`) are ignored.
+          if (target.attribute.mutability === "readOnly" || target.sub?.mutability === "readOnly") continue;
+          if (target.sub !== undefined) this.setSub(target.schema, target.attribute, target.sub, v, op);
+          else this.set(target.schema, target.attribute, v, op);
+      }
+    }
+  }
+
+  private isMembers(attr: AttributeInfo): boolean {
+    return attr === this.membersAttr;
+  }
+
+  /** add/replace on a whole attribute (RFC 7644 §3.5.2.1, §3.5.2.3). */
+  private set(schema: CompiledSchema, attr: AttributeInfo, raw: unknown, op: Mode): void {
+    const value = coerceAttribute(attr, raw, this.ctx);
+    if (attr.multiValued) {
+      const incoming = (value as Obj[] | undefined) ?? [];
+      if (this.isMembers(attr)) {
+        const members = incoming as unknown as MemberValue[];
+        if (op === "add") {
+          if (members.length === 0) return;
+          this.memberChanges.push({ op: "add", members });
+        } else this.memberChanges.push({ op: "replace", members });
+        if (this.deferMembers) {
+          this.changed = true;
+          return;
+        }
+      }
+      if (op === "replace") {
+        this.write(schema, attr, value);
+        return;
+      }
+      if (incoming.length === 0) return;
+      this.write(schema, attr, this.merge(attr, this.read(schema, attr), incoming));
+      return;
+    }
+    if (attr.type === "complex" && value !== undefined) {
+      // Sub-attributes not given are left unchanged (RFC 7644 §3.5.2.3).
+      const before = this.read(schema, attr);
+      this.write(schema, attr, isObject(before) ? { ...before, ...(value as Obj) } : value);
+      return;
+    }
+    this.write(schema, attr, value);
+  }
+
+  /** Adds elements to a multi-valued attribute without duplicates; a new primary clears the old. */
+  private merge(attr: AttributeInfo, current: unknown, incoming: unknown[]): unknown[] {
+    const list = Array.isArray(current) ? current.slice() : [];
+    const valueSub = attr.subMap?.get("value");
+    const fold = valueSub !== undefined && !valueSub.exact;
+    const same = (a: unknown, b: unknown): boolean => {
+      if (!isObject(a) || !isObject(b)) return deepEqual(a, b);
+      if (a.value !== undefined && b.value !== undefined) {
+        const equal = fold && typeof a.value === "string" && typeof b.value === "string" ? a.value.toLowerCase() === b.value.toLowerCase() : deepEqual(a.value, b.value);
+        if (!equal) return false;
+        return a.type === undefined || b.type === undefined || String(a.type).toLowerCase() === String(b.type).toLowerCase();
+      }
+      return deepEqual(a, b);
+    };
+    let newPrimary: unknown;
+    for (const el of incoming) {
+      const i = list.findIndex((e) => same(e, el));
+      const merged = i >= 0 && isObject(list[i]) && isObject(el) ? { ...(list[i] as Obj), ...el } : el;
+      if (i >= 0) list[i] = merged;
+      else list.push(merged);
+      if (isObject(el) && el.primary === true) newPrimary = merged;
+    }
+    if (newPrimary !== undefined) this.clearPrimary(list, newPrimary);
+    return list;
+  }
+
+  /** Sets `primary: false` on every element but `keep` (RFC 7643 §2.4). */
+  private clearPrimary(list: unknown[], keep: unknown): void {
+    for (let i = 0; i < list.length; i++) {
+      const el = list[i];
+      if (el !== keep && isObject(el) && el.primary === true) list[i] = { ...el, primary: false };
+    }
+  }
+
+  /** add/replace of one sub-attribute (`name.givenName`, or `emails.value` on every element). */
+  private setSub(schema: CompiledSchema, attr: AttributeInfo, sub: AttributeInfo, raw: unknown, op: Mode): void {
+    const v = coerceAttribute(sub, raw, this.ctx);
+    const current = this.read(schema, attr);
+    if (attr.multiValued) {
+      if (this.isMembers(attr)) throw badRequest("mutability", `sub-attributes of '${attr.name}' cannot be changed this way`);
+      if (!Array.isArray(current)) {
+        if (v === undefined || op === "replace") return;
+        this.write(schema, attr, [{ [sub.name]: v }]);
+        return;
+      }
+      const next = current.map((el) => (isObject(el) ? withSub(el, sub, v) : el)).filter((el) => !isObject(el) || Object.keys(el).length > 0);
+      this.write(schema, attr, next.length > 0 ? next : undefined);
+      return;
+    }
+    if (sub.mutability === "immutable" && isObject(current) && current[sub.name] !== undefined && !deepEqual(current[sub.name], v)) {
+      throw badRequest("mutability", `attribute '${attr.name}.${sub.name}' is immutable and already has a value`);
+    }
+    const next = withSub(isObject(current) ? current : {}, sub, v);
+    this.write(schema, attr, Object.keys(next).length > 0 ? next : undefined);
+  }
+
+  /** remove without a value filter (RFC 7644 §3.5.2.2). */
+  private remove(schema: CompiledSchema, attr: AttributeInfo, sub: AttributeInfo | undefined, value: unknown): void {
+    if (sub !== undefined) {
+      this.setSub(schema, attr, sub, undefined, "replace");
+      return;
+    }
+    if (attr.multiValued && value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)) {
+      // Entra: {"op":"Remove","path":"members","value":[{"value":"id"}]} removes only those.
+      const items = (Array.isArray(value) ? value : [value]).map((v) => (isObject(v) ? v : { value: v }));
+      for (const item of items) for (const k of Object.keys(item)) assertAllowedKey(k, "invalidValue", "");
+      if (this.isMembers(attr)) {
+        const values = items.map(valueOf).filter((v): v is string => typeof v === "string");
+        this.memberChanges.push({ op: "remove", values });
+        if (this.deferMembers) {
+          this.changed = true;
+          return;
+        }
+      }
+      const current = this.read(schema, attr);
+      if (!Array.isArray(current)) return;
+      const next = current.filter((el) => !items.some((item) => matchesItem(el, item)));
+      if (next.length !== current.length) this.write(schema, attr, next.length > 0 ? next : undefined);
+      return;
+    }
+    if (this.isMembers(attr)) {
+      this.memberChanges.push({ op: "replace", members: [] });
+      if (this.deferMembers) {
+        this.changed = true;
+        return;
+      }
+    }
+    this.write(schema, attr, undefined);
+  }
+
+  /** Removes a whole extension (path = the extension's URN). */
+  private removeSchema(schema: CompiledSchema): void {
+    if (!schema.extension) throw badRequest("mutability", "the core schema cannot be removed");
+    if (schema.required) throw badRequest("invalidValue", `the extension '${schema.id}' is required`);
+    if (this.root[schema.id] === undefined) return;
+    delete this.root[schema.id];
+    this.changed = true;
+  }
+
+  /** Operations on `attr[filter]` and `attr[filter].sub`. */
+  private applyFiltered(op: "add" | "replace" | "remove", schema: CompiledSchema, attr: AttributeInfo, filter: Filter, sub: AttributeInfo | undefined, raw: unknown): void {
+    const members = this.isMembers(attr);
+    if (members && sub !== undefined) throw badRequest("mutability", `sub-attributes of '${attr.name}' cannot be changed this way`);
+    if (members && op === "remove" && this.deferMembers) {
+      const ids = memberIds(filter);
+      this.memberChanges.push(ids ? { op: "remove", values: ids } : { op: "removeWhere", filter });
+      this.changed = true;
+      return;
+    }
+    if (members && this.deferMembers) throw badRequest("invalidPath", `'${op}' with a value filter on '${attr.name}' is not supported; use add or remove`);
+
+    const predicate = compileElementFilter(filter, attr);
+    const current = this.read(schema, attr);
+    const list = Array.isArray(current) ? current : [];
+    const matched: number[] = [];
+    for (let i = 0; i < list.length; i++) if (isObject(list[i]) && predicate(list[i] as Obj)) matched.push(i);
+
+    if (op === "remove") {
+      if (matched.length === 0) return;
+      if (members) this.memberChanges.push({ op: "remove", values: matched.map((i) => valueOf(list[i])).filter((v): v is string => typeof v === "string") });
+      let next: unknown[];
+      if (sub === undefined) next = list.filter((_, i) => !matched.includes(i));
+      else next = list.map((el, i) => (matched.includes(i) ? withSub(el as Obj, sub, undefined) : el)).filter((el) => !isObject(el) || Object.keys(el).length > 0);
+      this.write(schema, attr, next.length > 0 ? next : undefined);
+      return;
+    }
+
+    if (matched.length === 0) {
+      if (op === "replace") throw badRequest("noTarget", "the value filter matched no element");
+      // An add to a filtered path that matches nothing creates the element (Entra's work email).
+      const seed: Obj = {};
+      if (!equalities(filter, seed)) throw badRequest("noTarget", "the value filter matched no element and does not describe a new one");
+      const element = sub !== undefined ? { ...seed, [sub.name]: raw } : isObject(raw) ? { ...seed, ...raw } : seed;
+      const coerced = coerceAttribute(attr, [element], this.ctx) as Obj[] | undefined;
+      if (coerced === undefined) return;
+      if (members) this.memberChanges.push({ op: "add", members: coerced as unknown as MemberValue[] });
+      const next = [...list, ...coerced];
+      if (coerced[0]!.primary === true) this.clearPrimary(next, coerced[0]);
+      this.write(schema, attr, next);
+      return;
+    }
+
+    const next = list.slice();
+    let primary: unknown;
+    if (sub !== undefined) {
+      const v = coerceAttribute(sub, raw, this.ctx);
+      for (const i of matched) {
+        const el = next[i] as Obj;
+        if (sub.mutability === "immutable" && el[sub.name] !== undefined && !deepEqual(el[sub.name], v)) {
+          throw badRequest("mutability", `attribute '${attr.name}.${sub.name}' is immutable and already has a value`);
+        }
+        next[i] = withSub(el, sub, v);
+        if (sub.name === "primary" && v === true) primary = next[i];
+      }
+    } else {
+      const coerced = coerceAttribute(attr, isObject(raw) ? [raw] : raw, this.ctx) as Obj[] | undefined;
+      const element = coerced?.[0];
+      for (const i of matched) {
+        next[i] = op === "replace" ? element : { ...(next[i] as Obj), ...element };
+        if (element?.primary === true) primary = next[i];
+      }
+    }
+    const cleaned = next.filter((el) => el !== undefined && (!isObject(el) || Object.keys(el).length > 0));
+    if (primary !== undefined) this.clearPrimary(cleaned, primary);
+    assertSinglePrimary(attr, cleaned);
+    this.write(schema, attr, cleaned.length > 0 ? cleaned : undefined);
+  }
+
+  /** Keeps `schemas` in step with the extensions present. */
+  finish(): void {
+    if (!this.changed) return;
+    const schemas = Array.isArray(this.root.schemas) ? (this.root.schemas as unknown[]).filter((s): s is string => typeof s === "string") : [this.rt.core.id];
+    let next = schemas;
+    for (const ext of this.rt.extensions) {
+      const data = this.root[ext.id];
+      const has = isObject(data) && Object.keys(data).length > 0;
+      if (isObject(data) && !has) delete this.root[ext.id];
+      const listed = next.some((s) => s.toLowerCase() === ext.id.toLowerCase());
+      if (has && !listed) next = [...next, ext.id];
+      else if (!has && listed) next = next.filter((s) => s.toLowerCase() !== ext.id.toLowerCase());
+    }
+    if (next !== schemas || !Array.isArray(this.root.schemas)) this.root.schemas = next;
+  }
+}
+
+function withSub(el: Obj, sub: AttributeInfo, v: unknown): Obj {
+  const copy = { ...el };
+  if (v === undefined) delete copy[sub.name];
+  else copy[sub.name] = v;
+  return copy;
+}
+
+/** An element matches a removal item when every sub-attribute the item names is equal. */
+function matchesItem(el: unknown, item: Obj): boolean {
+  if (!isObject(el)) return deepEqual(el, item.value);
+  for (const k of Object.keys(item)) {
+    if (item[k] === null || item[k] === undefined || k === "$ref" || k === "display") continue;
+    if (!deepEqual(el[k], item[k])) return false;
+  }
+  return true;
+}
+
+/**
+ * Applies PATCH operations (RFC 7644 §3.5.2) to a resource and returns a new resource.
+ * All operations apply or none: the first failing one throws a `ScimError` (400 `invalidSyntax`,
+ * `invalidPath`, `invalidValue`, `noTarget` or `mutability`) whose detail starts with
+ * `Operations[i]`. The input resource and operations are never mutated.
+ *
+ * For a group, `memberChanges` reports what happened to `members` so that a store can apply it
+ * as a delta; with `deferMembers: true` the member list is not touched at all.
+ *
+ * @example
+ * applyPatch(user, [{ op: "Replace", path: "active", value: "False" }], { resourceType: "User" })
+ */
+export function applyPatch<R extends object>(resource: R, operations: readonly PatchOperation[] | readonly unknown[], options: ApplyPatchOptions): PatchResult<R> {
+  const rt = resolveResourceType(options.resourceType, options.registry);
+  if (!isObject(resource)) throw badRequest("invalidSyntax", "the resource must be an object");
+  if (!Array.isArray(operations)) throw badRequest("invalidSyntax", "'Operations' must be an array");
+  const patcher = new Patcher(rt, resource as Obj, { strict: options.strict === true }, options.deferMembers === true);
+  for (let i = 0; i < operations.length; i++) patcher.apply(i, operations[i]);
+  patcher.finish();
+  return {
+    resource: patcher.root as R,
+    changed: patcher.changed,
+    memberChanges: patcher.memberChanges,
+  };
+}

@@ -1,0 +1,349 @@
+/**
+ * Validation and coercion of incoming resources against the schema registry (RFC 7643 §2, §7;
+ * RFC 7644 §3.3, §3.5.1). Produces a new object in canonical form: declared attribute casing,
+ * extensions under their schema URN, unassigned (null, "", []) attributes removed.
+ */
+import { badRequest, ScimError } from "../errors/scim-error.js";
+import { isDateTime } from "./datetime.js";
+import { assertAllowedKey } from "./forbidden-keys.js";
+import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "./registry.js";
+import type { AttrPath } from "../filter/ast.js";
+import { splitAttrPath } from "../filter/parser.js";
+
+type Obj = Record<string, unknown>;
+
+/** Options shared by validation and PATCH for unknown input. */
+export interface StrictnessOptions {
+  /**
+   * Reject unknown attributes and unregistered schema URNs with 400 instead of dropping them.
+   * The default (false) drops them, which is what Okta and Entra expect: Entra adds its own
+   * schema URNs and attributes the app may not define.
+   * @default false
+   */
+  strict?: boolean;
+}
+
+/** @internal Context of one coercion. */
+export interface CoerceContext {
+  strict: boolean;
+}
+
+const BASE64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;
+const INTEGER = /^-?\d+$/;
+const DECIMAL = /^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+/** True for a plain JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Obj {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function invalid(attr: AttributeInfo, detail: string): ScimError {
+  const name = attr.parent ? `${attr.parent.name}.${attr.name}` : attr.name;
+  return badRequest("invalidValue", `attribute '${name}' ${detail}`);
+}
+
+/** Coerces one non-null value of a simple attribute; undefined means unassigned. */
+function coerceSimple(attr: AttributeInfo, value: unknown): unknown {
+  if (value === "") return undefined;
+  switch (attr.type) {
+    case "string":
+    case "reference":
+      if (typeof value === "string") return value;
+      if (typeof value === "number" && Number.isFinite(value)) return String(value);
+      throw invalid(attr, "must be a string");
+    case "boolean":
+      if (typeof value === "boolean") return value;
+      if (typeof value === "string") {
+        const l = value.toLowerCase();
+        if (l === "true") return true;
+        if (l === "false") return false;
+      }
+      throw invalid(attr, "must be a boolean");
+    case "integer":
+      if (typeof value === "number" && Number.isInteger(value)) return value;
+      if (typeof value === "string" && INTEGER.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+      throw invalid(attr, "must be an integer");
+    case "decimal":
+      if (typeof value === "number" && Number.isFinite(value)) return value;
+      if (typeof value === "string" && DECIMAL.test(value)) return Number(value);
+      throw invalid(attr, "must be a number");
+    case "dateTime":
+      if (isDateTime(value)) return value;
+      throw invalid(attr, "must be an xsd:dateTime such as 2024-01-31T12:00:00Z");
+    case "binary":
+      if (typeof value === "string" && BASE64.test(value)) return value;
+      throw invalid(attr, "must be base64-encoded");
+    default:
+      throw invalid(attr, "has an unsupported type");
+  }
+}
+
+/** Coerces the value of a complex attribute (or one element of a multi-valued one). */
+function coerceComplex(attr: AttributeInfo, value: unknown, ctx: CoerceContext): Obj | undefined {
+  if (!isObject(value)) {
+    const valueSub = attr.subMap?.get("value");
+    // Tolerances: Entra sends `manager` as a bare id, or as a one-element array.
+    if (valueSub !== undefined && (typeof value === "string" || typeof value === "number" || typeof value === "boolean")) {
+      const v = coerceSimple(valueSub, value);
+      return v === undefined ? undefined : { [valueSub.name]: v };
+    }
+    if (!attr.multiValued && Array.isArray(value) && value.length <= 1) {
+      return value.length === 0 || value[0] === null ? undefined : coerceComplex(attr, value[0], ctx);
+    }
+    throw invalid(attr, "must be an object");
+  }
+  const out: Obj = {};
+  let any = false;
+  for (const key of Object.keys(value)) {
+    assertAllowedKey(key, "invalidSyntax", ` (in '${attr.name}')`);
+    const sub = attr.subMap!.get(key.toLowerCase());
+    if (sub === undefined) {
+      if (ctx.strict) throw badRequest("invalidValue", `unknown sub-attribute '${key}' of '${attr.name}'`);
+      continue;
+    }
+    if (sub.mutability === "readOnly") continue;
+    const raw = value[key];
+    if (raw === null || raw === undefined) continue;
+    const v = coerceSimple(sub, raw);
+    if (v === undefined) continue;
+    out[sub.name] = v;
+    any = true;
+  }
+  return any ? out : undefined;
+}
+
+/** Throws 400 invalidValue when more than one element is `primary: true` (RFC 7643 §2.4). */
+export function assertSinglePrimary(attr: AttributeInfo, elements: readonly unknown[]): void {
+  let primaries = 0;
+  for (const el of elements) if (isObject(el) && el.primary === true) primaries++;
+  if (primaries > 1) throw invalid(attr, "may have at most one element with primary true");
+}
+
+/**
+ * @internal Coerces a value for `attr` (RFC 7643 §2.3 types). Returns undefined when the value
+ * is unassigned (null, "", [] or an object with nothing assigned). Throws 400 invalidValue.
+ */
+export function coerceAttribute(attr: AttributeInfo, value: unknown, ctx: CoerceContext): unknown {
+  if (value === null || value === undefined) return undefined;
+  if (attr.multiValued) {
+    const list = Array.isArray(value) ? value : [value];
+    const out: unknown[] = [];
+    for (const el of list) {
+      if (el === null || el === undefined) continue;
+      const v = attr.type === "complex" ? coerceComplex(attr, el, ctx) : coerceSimple(attr, el);
+      if (v !== undefined) out.push(v);
+    }
+    if (out.length === 0) return undefined;
+    if (attr.type === "complex") assertSinglePrimary(attr, out);
+    return out;
+  }
+  if (attr.type === "complex") return coerceComplex(attr, value, ctx);
+  if (Array.isArray(value)) {
+    if (value.length === 1) return coerceSimple(attr, value[0]);
+    if (value.length === 0) return undefined;
+    throw invalid(attr, "is single-valued");
+  }
+  return coerceSimple(attr, value);
+}
+
+/** @internal Where a top-level key of a resource (or of a path-less PATCH value) points. */
+export type KeyTarget =
+  | { kind: "schemas" }
+  | { kind: "schema"; schema: CompiledSchema }
+  | { kind: "attribute"; schema: CompiledSchema; attribute: AttributeInfo; sub: AttributeInfo | undefined }
+  | { kind: "unknown" };
+
+/** @internal Where a parsed attribute path points: `schemas`, a whole schema (its URN), or an attribute. */
+export function resolveAttrTarget(rt: CompiledResourceType, path: AttrPath): KeyTarget {
+  if (path.uri === undefined && path.sub === undefined && path.attr.toLowerCase() === "schemas") return { kind: "schemas" };
+  if (path.uri !== undefined && path.sub === undefined) {
+    const schema = rt.schema(`${path.uri}:${path.attr}`);
+    if (schema !== undefined) return { kind: "schema", schema };
+  }
+  const resolved = rt.resolve(path);
+  if (resolved === undefined) return { kind: "unknown" };
+  return { kind: "attribute", schema: resolved.schema, attribute: resolved.attribute, sub: resolved.sub };
+}
+
+const rejectPath = (message: string): never => {
+  throw new Error(message);
+};
+
+/** @internal Resolves a key: `schemas`, a schema URN, an attribute name, `name.givenName`, or a URN-qualified attribute. */
+export function resolveKey(rt: CompiledResourceType, key: string): KeyTarget {
+  const direct = rt.core.byName.get(key.toLowerCase());
+  if (direct !== undefined) return { kind: "attribute", schema: rt.core, attribute: direct, sub: undefined };
+  const schema = rt.schema(key);
+  if (schema !== undefined) return { kind: "schema", schema };
+  let path: AttrPath;
+  try {
+    path = splitAttrPath(key, rejectPath);
+  } catch {
+    return { kind: "unknown" };
+  }
+  return resolveAttrTarget(rt, path);
+}
+
+/** Options of {@link validateResource}. */
+export interface ValidateResourceOptions extends StrictnessOptions {
+  /** The resource type: a registered name (`"User"`), a definition, or compiled. */
+  resourceType: ResourceTypeRef;
+  registry?: SchemaRegistry;
+  /**
+   * The stored resource when validating a replacement (PUT, RFC 7644 §3.5.1): immutable
+   * attributes must keep their value, and an omitted immutable attribute keeps the stored one.
+   */
+  existing?: Obj;
+}
+
+function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  for (const k of ka) if (!deepEqual((a as Obj)[k], (b as Obj)[k])) return false;
+  return true;
+}
+export { deepEqual };
+
+function readAttr(resource: Obj | undefined, schema: CompiledSchema, attr: AttributeInfo): unknown {
+  if (resource === undefined) return undefined;
+  const container = schema.extension ? resource[schema.id] : resource;
+  return isObject(container) ? container[attr.name] : undefined;
+}
+
+/**
+ * Validates and coerces an incoming resource (POST or PUT body) against its resource type
+ * (RFC 7643 §2, §7; RFC 7644 §3.3, §3.5.1) and returns a new object in canonical form.
+ *
+ * - attribute names match case-insensitively and come back in their declared casing;
+ * - values are coerced to their types ("True"/"False" strings to booleans, numeric strings to
+ *   numbers, a bare id to `{ value }` for a complex attribute such as `manager`);
+ * - `null`, `""` and `[]` mean unassigned; readOnly attributes (`id`, `meta`, `groups`) are ignored;
+ * - required attributes must be present; at most one `primary: true` per multi-valued attribute;
+ * - immutable attributes keep their stored value on replace (400 `mutability` if changed);
+ * - unknown attributes and unregistered schema URNs are dropped, or rejected in strict mode;
+ * - `__proto__`, `constructor` and `prototype` keys are rejected (400 `invalidSyntax`).
+ *
+ * Errors are `ScimError` 400 with `invalidSyntax`, `invalidValue` or `mutability`.
+ */
+export function validateResource(input: unknown, options: ValidateResourceOptions): Obj {
+  const rt = resolveResourceType(options.resourceType, options.registry);
+  const ctx: CoerceContext = { strict: options.strict === true };
+  if (!isObject(input)) throw badRequest("invalidSyntax", "the resource must be a JSON object");
+  const out: Obj = {};
+  const extensions = new Map<CompiledSchema, Obj>();
+
+  const assign = (schema: CompiledSchema, attr: AttributeInfo, raw: unknown, sub?: AttributeInfo) => {
+    if (attr.mutability === "readOnly" || sub?.mutability === "readOnly") return;
+    let target = out;
+    if (schema.extension) {
+      target = extensions.get(schema) ?? {};
+      extensions.set(schema, target);
+    }
+    if (sub !== undefined) {
+      // A dotted key such as "name.givenName".
+      const v = coerceAttribute(sub, raw, ctx);
+      const parent = isObject(target[attr.name]) ? (target[attr.name] as Obj) : {};
+      if (v === undefined) delete parent[sub.name];
+      else parent[sub.name] = v;
+      if (Object.keys(parent).length > 0) target[attr.name] = parent;
+      return;
+    }
+    const v = coerceAttribute(attr, raw, ctx);
+    if (v === undefined) delete target[attr.name];
+    else target[attr.name] = v;
+  };
+
+  for (const key of Object.keys(input)) {
+    assertAllowedKey(key, "invalidSyntax", "");
+    const raw = input[key];
+    const target = resolveKey(rt, key);
+    switch (target.kind) {
+      case "schemas": {
+        if (!Array.isArray(raw) || raw.some((s) => typeof s !== "string")) {
+          throw badRequest("invalidSyntax", "'schemas' must be an array of schema URNs");
+        }
+        for (const urn of raw as string[]) {
+          if (rt.schema(urn) === undefined && ctx.strict) throw badRequest("invalidValue", `schema '${urn}' is not supported by resource type ${rt.name}`);
+        }
+        break;
+      }
+      case "schema": {
+        if (!target.schema.extension) {
+          // The core schema URN used as a key: its attributes, nested.
+          if (!isObject(raw)) throw badRequest("invalidSyntax", `'${key}' must be an object`);
+          for (const k of Object.keys(raw)) {
+            assertAllowedKey(k, "invalidSyntax", "");
+            const attr = target.schema.byName.get(k.toLowerCase());
+            if (attr) assign(target.schema, attr, raw[k]);
+            else if (ctx.strict) throw badRequest("invalidValue", `unknown attribute '${k}'`);
+          }
+          break;
+        }
+        if (raw === null) break;
+        if (!isObject(raw)) throw badRequest("invalidSyntax", `extension '${key}' must be an object`);
+        for (const k of Object.keys(raw)) {
+          assertAllowedKey(k, "invalidSyntax", ` (in '${key}')`);
+          const attr = target.schema.byName.get(k.toLowerCase());
+          if (attr) assign(target.schema, attr, raw[k]);
+          else if (ctx.strict) throw badRequest("invalidValue", `unknown attribute '${k}' in '${target.schema.id}'`);
+        }
+        break;
+      }
+      case "attribute":
+        assign(target.schema, target.attribute, raw, target.sub);
+        break;
+      case "unknown":
+        if (ctx.strict) throw badRequest("invalidValue", `unknown attribute '${key}' for resource type ${rt.name}`);
+        break;
+    }
+  }
+
+  const existing = options.existing;
+  if (existing !== undefined) {
+    for (const schema of [rt.core, ...rt.extensions]) {
+      for (const attr of schema.attributes) {
+        if (attr.mutability !== "immutable") continue;
+        const before = readAttr(existing, schema, attr);
+        if (before === undefined) continue;
+        const container = schema.extension ? extensions.get(schema) : out;
+        const after = container?.[attr.name];
+        if (after === undefined) {
+          const c = schema.extension ? (extensions.get(schema) ?? {}) : out;
+          c[attr.name] = before;
+          if (schema.extension) extensions.set(schema, c);
+        } else if (!deepEqual(before, after)) {
+          throw badRequest("mutability", `attribute '${attr.name}' is immutable and already has a value`);
+        }
+      }
+    }
+  }
+
+  const schemas: string[] = [rt.core.id];
+  for (const ext of rt.extensions) {
+    const data = extensions.get(ext);
+    if (data !== undefined && Object.keys(data).length > 0) {
+      out[ext.id] = data;
+      schemas.push(ext.id);
+    } else if (ext.required) {
+      throw badRequest("invalidValue", `the extension '${ext.id}' is required`);
+    }
+  }
+  for (const schema of [rt.core, ...rt.extensions]) {
+    const container = schema.extension ? (out[schema.id] as Obj | undefined) : out;
+    if (container === undefined) continue;
+    for (const attr of schema.attributes) {
+      if (attr.required && attr.mutability !== "readOnly" && container[attr.name] === undefined) {
+        throw badRequest("invalidValue", `attribute '${attr.name}' is required`);
+      }
+    }
+  }
+  return { schemas, ...out };
+}
