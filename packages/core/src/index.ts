@@ -26,3 +26,21 @@ export { validateResource, isObject, type ValidateResourceOptions, type Strictne
 export { isForbiddenKey } from "./schema/forbidden-keys.js";
 export { parsePatchPath, type PatchPath } from "./path/patch-path.js";
 export { applyPatch, type ApplyPatchOptions, type MemberChange, type MemberValue, type PatchOperation, type PatchResult } from "./patch/apply-patch.js";
+export { projectResource, type ProjectionOptions } from "./list/project.js";
+export * from "./messages/urns.js";
+export { parseJsonBody } from "./messages/json-body.js";
+export { listResponse, type ListResponse, type ListResponseInit } from "./messages/list-response.js";
+export { parseSearchRequest, type SearchRequest } from "./messages/search-request.js";
+export { parsePatchRequest } from "./messages/patch-request.js";
+export {
+  parseBulkRequest,
+  bulkResponse,
+  bulkIdReferences,
+  resolveBulkIds,
+  type BulkLimits,
+  type BulkMethod,
+  type BulkOperation,
+  type BulkOperationResult,
+  type BulkRequest,
+  type BulkResponse,
+} from "./messages/bulk.js";

@@ -1,0 +1,267 @@
+/**
+ * `pnpm bench`: scim-core against peer npm libraries, in one process, on the same inputs.
+ *
+ *  (A) filter parsing      parses/s over the real-world corpus (64 literal variants per filter)
+ *  (B) filter matching     users/s over 100,000 generated users, vs a hand-written predicate
+ *  (C) PATCH               requests/s over realistic Okta / Entra / RFC requests
+ *
+ * Prints markdown and writes the same to bench/results.md.
+ */
+import { writeFileSync } from "node:fs";
+import os from "node:os";
+import { fileURLToPath } from "node:url";
+import { buildCorpus, VARIANTS, type FilterCase } from "./filters-corpus.js";
+import { checkAgainst, makeProbes, refParse } from "./filter-reference.js";
+import { errMsg, fmtRate, fmtRatio, measure, mdTable, sinkValue, truncate, type MeasureOptions } from "./harness.js";
+import { loadOurs, type Ours } from "./ours.js";
+import { patchCasesReport } from "./patch-run.js";
+import { FILTER_PEERS, type MatcherAdapter, type ParserAdapter } from "./peers.js";
+import { generateUsers, matchCases } from "./users.js";
+
+const QUICK = process.env.BENCH_QUICK === "1";
+const TIMING: MeasureOptions = QUICK ? { warmupMs: 30, roundMs: 60, rounds: 1 } : { warmupMs: 150, roundMs: 350, rounds: 3 };
+const PER_FILTER_TIMING: MeasureOptions = { warmupMs: 15, roundMs: QUICK ? 15 : 50, rounds: 1 };
+const USERS = Number(process.env.BENCH_USERS ?? 100_000);
+const CHUNK = 1000;
+/** Variants whose parse result is checked against the reference (all 64 are timed). */
+const CHECKED_VARIANTS = [0, 1, 31, 63];
+const PROBES = 400;
+
+const out: string[] = [];
+function emit(md = ""): void {
+  console.log(md);
+  out.push(md);
+}
+
+interface Target {
+  name: string;
+  goal: number;
+  value: number;
+  detail: string;
+}
+const targets: Target[] = [];
+
+// ---------------------------------------------------------------------------------------------
+// (A) Filter parsing
+
+type Verdict = { ok: true } | { ok: false; kind: "throws" | "wrong"; detail: string; variant: number };
+
+function judgeParser(p: ParserAdapter, fc: FilterCase): Verdict {
+  for (const k of CHECKED_VARIANTS) {
+    const text = fc.texts[k];
+    const ref = refParse(text);
+    let parsed: unknown;
+    try {
+      parsed = p.parse(text);
+    } catch (e) {
+      return { ok: false, kind: "throws", detail: errMsg(e), variant: k };
+    }
+    let meaning: (r: unknown) => boolean;
+    try {
+      meaning = p.meaning(parsed);
+    } catch (e) {
+      return { ok: false, kind: "wrong", detail: `unreadable result: ${errMsg(e)}`, variant: k };
+    }
+    const res = checkAgainst(ref, meaning, makeProbes(ref, PROBES, 1000 + k));
+    if (!res.ok) {
+      const ce = res.counterexample!;
+      return { ok: false, kind: "wrong", detail: `on ${JSON.stringify(ce.resource)} gives ${!ce.expected}, expected ${ce.expected}`, variant: k };
+    }
+  }
+  return { ok: true };
+}
+
+function timeParse(p: ParserAdapter, cases: FilterCase[], opts = TIMING): number {
+  const texts = cases.flatMap((c) => c.texts);
+  const n = texts.length;
+  const parse = p.parse;
+  return measure((i) => parse(texts[i % n]), 1, opts).opsPerSec;
+}
+
+function partA(ours: Ours | null): void {
+  emit("## (A) Filter parsing");
+  emit();
+  const corpus = buildCorpus();
+  const parsers: ParserAdapter[] = [...(ours ? [ours.parser] : []), ...FILTER_PEERS];
+  emit(
+    `${corpus.length} filters × ${VARIANTS} literal variants (cycled, so no parser can cache). A parse counts as correct when, for ` +
+      `variants ${CHECKED_VARIANTS.join(", ")}, its result means the same as a reference parse on ${PROBES} generated probe resources ` +
+      `(see src/filter-reference.ts). scim-query-filter-parser has no parse-only API: its \`compileFilter\` (parse + compile) is timed.`,
+  );
+  emit();
+
+  const verdicts = new Map<string, Verdict[]>();
+  for (const p of parsers) verdicts.set(p.name, corpus.map((fc) => judgeParser(p, fc)));
+
+  // Per-filter correctness and a quick per-filter timing (µs per parse; indicative only).
+  const rows = corpus.map((fc, i) => {
+    const cells = parsers.map((p) => {
+      const v = verdicts.get(p.name)![i];
+      if (!v.ok) return v.kind === "throws" ? "throws" : "WRONG";
+      const rate = timeParse(p, [fc], PER_FILTER_TIMING);
+      return `${(1e6 / rate).toFixed(2)} µs`;
+    });
+    return [fc.filter.id, truncate(fc.texts[0], 70), ...cells];
+  });
+  emit("Per filter: µs per parse (short run, indicative), or why the library is excluded for that filter.");
+  emit();
+  emit(mdTable(["filter", "variant 0", ...parsers.map((p) => p.name)], rows));
+  emit();
+
+  const problems: string[][] = [];
+  for (const p of parsers) {
+    verdicts.get(p.name)!.forEach((v, i) => {
+      if (!v.ok) problems.push([p.name, corpus[i].filter.id, v.kind, truncate(corpus[i].texts[v.variant], 60), truncate(v.detail, 160)]);
+    });
+  }
+  if (problems.length) {
+    emit("Filters a library throws on or gets wrong:");
+    emit();
+    emit(mdTable(["library", "filter", "", "input", "detail"], problems));
+    emit();
+  }
+
+  // Throughput on the subset each peer accepts, ours on the same subset.
+  const accepted = (name: string) => corpus.filter((_, i) => verdicts.get(name)![i].ok);
+  const rows2: string[][] = [];
+  let fastest: { name: string; rate: number; ourRate: number } | null = null;
+  const ourAll = ours ? accepted(ours.parser.name) : [];
+  if (ours) {
+    const r = timeParse(ours.parser, ourAll);
+    rows2.push([ours.parser.name, `${ourAll.length}/${corpus.length}`, fmtRate(r), "", ""]);
+  }
+  for (const p of FILTER_PEERS) {
+    const subset = ours ? accepted(p.name).filter((fc) => ourAll.includes(fc)) : accepted(p.name);
+    const rate = timeParse(p, subset);
+    const ourRate = ours ? timeParse(ours.parser, subset) : NaN;
+    rows2.push([p.name, `${subset.length}/${corpus.length}`, fmtRate(rate), ours ? fmtRate(ourRate) : "–", ours ? fmtRatio(ourRate / rate) : "–"]);
+    if (!fastest || rate > fastest.rate) fastest = { name: p.name, rate, ourRate };
+  }
+  emit("Throughput (parses/s, median of rounds), each peer on the filters it parses correctly (and ours too), ours on the same subset:");
+  emit();
+  emit(mdTable(["library", "filters", "parses/s", "scim-core on same subset", "scim-core / peer"], rows2));
+  emit();
+  if (ours && fastest) {
+    const ratio = fastest.ourRate / fastest.rate;
+    emit(`Fastest peer: **${fastest.name}** (${fmtRate(fastest.rate)} parses/s); scim-core on its subset: ${fmtRate(fastest.ourRate)} → **${fmtRatio(ratio)}**.`);
+    emit();
+    targets.push({ name: "(A) parse: scim-core / fastest peer", goal: 3, value: ratio, detail: `vs ${fastest.name}` });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (B) Matching
+
+function partB(ours: Ours | null): void {
+  emit("## (B) Filter matching");
+  emit();
+  const t0 = Date.now();
+  const users = generateUsers(USERS);
+  const chunks: object[][] = [];
+  for (let i = 0; i < users.length; i += CHUNK) chunks.push(users.slice(i, i + CHUNK));
+  const cases = matchCases(users);
+  emit(
+    `${users.length.toLocaleString("en")} generated users (seeded; generated in ${Date.now() - t0} ms), matched in chunks of ${CHUNK}; ` +
+      `every matcher is compiled once outside the timed loop. "hand-written" is a plain JS predicate with the same SCIM semantics ` +
+      `(toLowerCase case folding, dateTime instants, any element of multi-valued attributes): the physical limit. ` +
+      `scimmy's \`Filter#match\` takes an array and is given each chunk.`,
+  );
+  emit();
+  const hand: MatcherAdapter = { name: "hand-written", compile: () => { throw new Error("per case"); } };
+  const matchers: MatcherAdapter[] = [...(ours ? [ours.matcher("User")] : []), ...FILTER_PEERS];
+  const header = ["filter", "matches", hand.name, ...matchers.map((m) => m.name), ...(ours ? ["scim-core / hand-written"] : [])];
+  const rows: string[][] = [];
+  const countFindings: string[][] = [];
+  let worst = Infinity;
+  for (const mc of cases) {
+    const handCount = (chunk: object[]) => {
+      let n = 0;
+      for (let i = 0; i < chunk.length; i++) if (mc.hand(chunk[i] as any)) n++;
+      return n;
+    };
+    const total = (f: (c: object[]) => number) => chunks.reduce((s, c) => s + f(c), 0);
+    const expected = total(handCount);
+    const handRate = measure((i) => handCount(chunks[i % chunks.length]), CHUNK, TIMING).opsPerSec;
+    const cells: string[] = [];
+    let ourRate = NaN;
+    for (const m of matchers) {
+      let fn: (c: object[]) => number;
+      try {
+        fn = m.compile(mc.text);
+      } catch (e) {
+        cells.push("throws");
+        countFindings.push([m.name, mc.id, "compile throws", truncate(errMsg(e), 140)]);
+        continue;
+      }
+      let count: number;
+      try {
+        count = total(fn);
+      } catch (e) {
+        cells.push("throws");
+        countFindings.push([m.name, mc.id, "match throws", truncate(errMsg(e), 140)]);
+        continue;
+      }
+      const rate = measure((i) => fn(chunks[i % chunks.length]), CHUNK, TIMING).opsPerSec;
+      if (count !== expected) countFindings.push([m.name, mc.id, `${count} matches, expected ${expected}`, ""]);
+      cells.push(`${fmtRate(rate)}${count !== expected ? ` ✗ (${count})` : ""}`);
+      if (ours && m.name === ours.parser.name) ourRate = count === expected ? rate : NaN;
+    }
+    const ratio = ourRate / handRate;
+    if (ours) worst = Math.min(worst, Number.isFinite(ratio) ? ratio : -Infinity);
+    rows.push([`\`${truncate(mc.text, 80)}\``, String(expected), fmtRate(handRate), ...cells, ...(ours ? [fmtRatio(ratio)] : [])]);
+  }
+  emit("users/s (median of rounds); ✗ (n) = wrong match count n:");
+  emit();
+  emit(mdTable(header, rows));
+  emit();
+  if (countFindings.length) {
+    emit("Match counts that differ from the hand-written predicate (correctness findings):");
+    emit();
+    emit(mdTable(["library", "filter", "finding", "detail"], countFindings));
+    emit();
+  }
+  if (ours) targets.push({ name: "(B) match: scim-core / hand-written, worst filter", goal: 0.5, value: worst, detail: "" });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const loaded = await loadOurs();
+  const ours = "error" in loaded ? null : loaded;
+  emit("# scim-core benchmark");
+  emit();
+  emit(
+    `Node ${process.version}, ${os.cpus()[0]?.model ?? "?"} × ${os.cpus().length}, ${new Date().toISOString()}. ` +
+      `Timing: ${TIMING.warmupMs} ms warm-up, then ${TIMING.rounds} rounds of ${TIMING.roundMs} ms, median.`,
+  );
+  emit();
+  emit(ours ? `scim-core ${ours.version} loaded.` : `**scim-core not available** (${(loaded as { error: string }).error}): peers only.`);
+  emit();
+  partA(ours);
+  partB(ours);
+  const patch = patchCasesReport(ours, TIMING);
+  patch.lines.forEach((l) => emit(l));
+  if (patch.target) targets.push(patch.target);
+
+  emit("## Summary");
+  emit();
+  if (!targets.length) emit("No targets measured (scim-core not available).");
+  else
+    emit(
+      mdTable(
+        ["target", "goal", "measured", "result"],
+        targets.map((t) => [t.name + (t.detail ? ` (${t.detail})` : ""), `≥ ${t.goal}x`, fmtRatio(t.value), t.value >= t.goal ? "PASS" : "MISS"]),
+      ),
+    );
+  emit();
+  emit(`Total run time ${((Date.now() - started) / 1000).toFixed(0)} s. (sink ${sinkValue() % 10})`);
+  const file = fileURLToPath(new URL("../results.md", import.meta.url));
+  writeFileSync(file, out.join("\n") + "\n");
+  console.log(`\nwritten to ${file}`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,165 @@
+/**
+ * Output projection (RFC 7643 §7 `returned`; RFC 7644 §3.4.2.5 `attributes` and
+ * `excludedAttributes`), shared by every response that carries a resource.
+ */
+import { splitAttrPath } from "../filter/parser.js";
+import { badRequest } from "../errors/scim-error.js";
+import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
+import { isObject, resolveAttrTarget } from "../schema/validate.js";
+
+type Obj = Record<string, unknown>;
+
+/** Options of {@link projectResource}. */
+export interface ProjectionOptions {
+  /** The resource type: a registered name (`"User"`), a definition, or compiled. */
+  resourceType: ResourceTypeRef;
+  registry?: SchemaRegistry;
+  /**
+   * Return only these attributes (plus those `returned: always`). Paths may be URN-qualified,
+   * name a sub-attribute (`name.givenName`, `emails.value`) or a whole extension by its URN.
+   * A comma-separated string (the query parameter) or an array.
+   */
+  attributes?: string | readonly string[];
+  /** Leave out these attributes (never those `returned: always`). Same syntax as `attributes`. */
+  excludedAttributes?: string | readonly string[];
+}
+
+/** A parsed attribute list: whole schemas, whole attributes, and single sub-attributes. */
+interface Selection {
+  schemas: Set<CompiledSchema>;
+  attributes: Set<AttributeInfo>;
+  subs: Map<AttributeInfo, Set<AttributeInfo>>;
+}
+
+function toList(value: string | readonly string[] | undefined): string[] {
+  if (value === undefined) return [];
+  const items = typeof value === "string" ? value.split(",") : value;
+  const out: string[] = [];
+  for (const item of items) {
+    if (typeof item !== "string") throw badRequest("invalidSyntax", "attribute names must be strings");
+    const t = item.trim();
+    if (t) out.push(t);
+  }
+  return out;
+}
+
+const rejectName = (message: string): never => {
+  throw badRequest("invalidSyntax", message);
+};
+
+/** Unknown names are ignored, as RFC 7644 §3.4.2.5 leaves them without effect. */
+function select(rt: CompiledResourceType, names: string[]): Selection | undefined {
+  if (names.length === 0) return undefined;
+  const sel: Selection = { schemas: new Set(), attributes: new Set(), subs: new Map() };
+  for (const name of names) {
+    const whole = rt.schema(name);
+    if (whole !== undefined) {
+      sel.schemas.add(whole);
+      continue;
+    }
+    const target = resolveAttrTarget(rt, splitAttrPath(name, rejectName));
+    if (target.kind === "schema") sel.schemas.add(target.schema);
+    else if (target.kind === "attribute") {
+      if (target.sub === undefined) sel.attributes.add(target.attribute);
+      else {
+        let set = sel.subs.get(target.attribute);
+        if (!set) sel.subs.set(target.attribute, (set = new Set()));
+        set.add(target.sub);
+      }
+    }
+  }
+  return sel;
+}
+
+/** @internal A compiled projection: reuse it for every resource of a list response. */
+export type Projector = (resource: Obj) => Obj;
+
+/**
+ * @internal Compiles a projection once (the attribute lists are parsed once), to apply it to
+ * every resource of a list.
+ */
+export function compileProjection(options: ProjectionOptions): Projector {
+  const rt = resolveResourceType(options.resourceType, options.registry);
+  const include = select(rt, toList(options.attributes));
+  const exclude = select(rt, toList(options.excludedAttributes));
+
+  /** Sub-attributes to keep of a complex value, or undefined for all of them (by `returned`). */
+  const subFilter = (attr: AttributeInfo, partial: Set<AttributeInfo> | undefined): ((sub: AttributeInfo) => boolean) => {
+    const excluded = exclude?.subs.get(attr);
+    return (sub) => {
+      if (sub.returned === "never") return false;
+      if (sub.returned === "always") return true;
+      if (excluded?.has(sub)) return false;
+      if (partial !== undefined) return partial.has(sub);
+      return sub.returned !== "request";
+    };
+  };
+
+  const projectValue = (attr: AttributeInfo, value: unknown, keep: (sub: AttributeInfo) => boolean): unknown => {
+    if (attr.type !== "complex") return value;
+    const one = (el: unknown): unknown => {
+      if (!isObject(el)) return el;
+      const out: Obj = {};
+      for (const sub of attr.subs) {
+        const v = el[sub.name];
+        if (v !== undefined && keep(sub)) out[sub.name] = v;
+      }
+      return out;
+    };
+    if (Array.isArray(value)) return value.map(one).filter((el) => !isObject(el) || Object.keys(el).length > 0);
+    const o = one(value);
+    return isObject(o) && Object.keys(o).length === 0 ? undefined : o;
+  };
+
+  const projectSchema = (schema: CompiledSchema, source: Obj, target: Obj) => {
+    const wholeSchema = include?.schemas.has(schema) === true;
+    const schemaExcluded = exclude?.schemas.has(schema) === true;
+    for (const attr of schema.attributes) {
+      const value = source[attr.name];
+      if (value === undefined || value === null) continue;
+      if (attr.returned === "never") continue;
+      let partial: Set<AttributeInfo> | undefined;
+      if (attr.returned !== "always") {
+        if (schemaExcluded || exclude?.attributes.has(attr)) continue;
+        if (include !== undefined) {
+          if (!wholeSchema && !include.attributes.has(attr)) {
+            partial = include.subs.get(attr);
+            if (partial === undefined) continue;
+          }
+        } else if (attr.returned === "request") continue;
+      }
+      const projected = projectValue(attr, value, subFilter(attr, partial));
+      if (projected !== undefined && !(Array.isArray(projected) && projected.length === 0)) target[attr.name] = projected;
+    }
+  };
+
+  return (resource) => {
+    const out: Obj = {};
+    if (resource.schemas !== undefined) out.schemas = resource.schemas;
+    projectSchema(rt.core, resource, out);
+    for (const ext of rt.extensions) {
+      const data = resource[ext.id];
+      if (!isObject(data)) continue;
+      const projected: Obj = {};
+      projectSchema(ext, data, projected);
+      if (Object.keys(projected).length > 0) out[ext.id] = projected;
+    }
+    // `meta` last, as in the RFC's examples.
+    if (out.meta !== undefined) {
+      const meta = out.meta;
+      delete out.meta;
+      out.meta = meta;
+    }
+    return out;
+  };
+}
+
+/**
+ * Projects a stored resource for output (RFC 7643 §7, RFC 7644 §3.4.2.5): `returned: never`
+ * attributes (such as `password`) are never included, `always` ones (`id`, `schemas`) always,
+ * `request` ones only when asked for, `default` ones unless `attributes` narrows the set or
+ * `excludedAttributes` removes them. Returns a new object in schema order.
+ */
+export function projectResource(resource: Obj, options: ProjectionOptions): Obj {
+  return compileProjection(options)(resource);
+}

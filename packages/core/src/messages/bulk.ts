@@ -1,0 +1,161 @@
+/**
+ * BulkRequest and BulkResponse messages (RFC 7644 §3.7).
+ */
+import { badRequest, ScimError, type ScimErrorBody } from "../errors/scim-error.js";
+import { isForbiddenKey } from "../schema/forbidden-keys.js";
+import { isObject } from "../schema/validate.js";
+import { checkSchemas, messageFields, optionalInteger, optionalString } from "./fields.js";
+import { BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA } from "./urns.js";
+
+/** HTTP methods allowed in a bulk operation (RFC 7644 §3.7). */
+export type BulkMethod = "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** One validated bulk operation. */
+export interface BulkOperation {
+  method: BulkMethod;
+  /** Required for POST; lets later operations refer to the new resource as `bulkId:<id>`. */
+  bulkId?: string;
+  /** An ETag for If-Match semantics. */
+  version?: string;
+  /** Relative path, e.g. `/Users` or `/Groups/123`. */
+  path: string;
+  data?: unknown;
+}
+
+/** A validated BulkRequest (RFC 7644 §3.7.1). */
+export interface BulkRequest {
+  /** Stop after this many errors (RFC 7644 §3.7.3). */
+  failOnErrors?: number;
+  operations: BulkOperation[];
+}
+
+/** Limits of a bulk request, as advertised in ServiceProviderConfig (RFC 7643 §5). */
+export interface BulkLimits {
+  /** @default 1000 */
+  maxOperations?: number;
+  /** Maximum payload in bytes. @default 1048576 */
+  maxPayloadSize?: number;
+  /** The payload's size in bytes, when the caller knows it (the raw body's length). */
+  payloadSize?: number;
+}
+
+const METHODS = new Set<BulkMethod>(["POST", "PUT", "PATCH", "DELETE"]);
+
+/**
+ * Validates a BulkRequest (RFC 7644 §3.7). More operations than `maxOperations`, or a payload
+ * larger than `maxPayloadSize`, is a 413 (RFC 7644 §3.7.4). Structure errors are 400 `invalidSyntax`.
+ */
+export function parseBulkRequest(body: unknown, limits: BulkLimits = {}): BulkRequest {
+  const maxOperations = limits.maxOperations ?? 1000;
+  const maxPayloadSize = limits.maxPayloadSize ?? 1048576;
+  if (limits.payloadSize !== undefined && limits.payloadSize > maxPayloadSize) {
+    throw new ScimError(413, undefined, `the bulk request is larger than maxPayloadSize (${maxPayloadSize} bytes)`);
+  }
+  const f = messageFields(body, "BulkRequest");
+  checkSchemas(f, BULK_REQUEST_SCHEMA, "BulkRequest");
+  const ops = f.get("operations");
+  if (!Array.isArray(ops)) throw badRequest("invalidSyntax", "a BulkRequest needs an 'Operations' array");
+  if (ops.length > maxOperations) {
+    throw new ScimError(413, undefined, `the bulk request has more than maxOperations (${maxOperations}) operations`);
+  }
+  const out: BulkRequest = { operations: [] };
+  const failOnErrors = optionalInteger(f, "failOnErrors", "failOnErrors");
+  if (failOnErrors !== undefined) {
+    if (failOnErrors < 1) throw badRequest("invalidValue", "'failOnErrors' must be a positive integer");
+    out.failOnErrors = failOnErrors;
+  }
+  const seen = new Set<string>();
+  ops.forEach((raw, i) => {
+    const at = `Operations[${i}]`;
+    if (!isObject(raw)) throw badRequest("invalidSyntax", `${at} must be an object`);
+    const o = messageFields(raw, at);
+    const method = optionalString(o, "method", `${at}.method`)?.toUpperCase() as BulkMethod | undefined;
+    if (method === undefined || !METHODS.has(method)) throw badRequest("invalidSyntax", `${at}.method must be POST, PUT, PATCH or DELETE`);
+    const path = optionalString(o, "path", `${at}.path`);
+    if (path === undefined || !path.startsWith("/")) throw badRequest("invalidSyntax", `${at}.path must be a path such as "/Users"`);
+    const op: BulkOperation = { method, path };
+    const bulkId = optionalString(o, "bulkId", `${at}.bulkId`);
+    if (bulkId !== undefined) {
+      if (bulkId === "" || seen.has(bulkId)) throw badRequest("invalidValue", `${at}.bulkId must be unique and non-empty`);
+      seen.add(bulkId);
+      op.bulkId = bulkId;
+    } else if (method === "POST") throw badRequest("invalidSyntax", `${at}: a POST needs a bulkId`);
+    const version = optionalString(o, "version", `${at}.version`);
+    if (version !== undefined) op.version = version;
+    if (method !== "DELETE") {
+      if (!o.has("data")) throw badRequest("invalidSyntax", `${at}: ${method} needs 'data'`);
+      op.data = o.get("data");
+    }
+    out.operations.push(op);
+  });
+  return out;
+}
+
+/** Every `bulkId:<id>` reference inside a value (RFC 7644 §3.7.2), to order operations. */
+export function bulkIdReferences(value: unknown, out: Set<string> = new Set()): Set<string> {
+  if (typeof value === "string") {
+    if (value.startsWith("bulkId:")) out.add(value.slice(7));
+  } else if (Array.isArray(value)) {
+    for (const v of value) bulkIdReferences(v, out);
+  } else if (isObject(value)) {
+    for (const k of Object.keys(value)) bulkIdReferences(value[k], out);
+  }
+  return out;
+}
+
+/**
+ * Replaces every `bulkId:<id>` string inside a value with the id the earlier operation created
+ * (RFC 7644 §3.7.2). RFC 7644 leaves an unknown reference to the service provider: this throws
+ * 400 `invalidValue` naming it.
+ */
+export function resolveBulkIds(value: unknown, ids: ReadonlyMap<string, string>): unknown {
+  if (typeof value === "string") {
+    if (!value.startsWith("bulkId:")) return value;
+    const id = ids.get(value.slice(7));
+    if (id === undefined) throw badRequest("invalidValue", `unresolved reference '${value}'`);
+    return id;
+  }
+  if (Array.isArray(value)) return value.map((v) => resolveBulkIds(v, ids));
+  if (isObject(value)) {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(value)) {
+      if (isForbiddenKey(k)) throw badRequest("invalidSyntax", `'${k}' is not allowed as a key`);
+      out[k] = resolveBulkIds(value[k], ids);
+    }
+    return out;
+  }
+  return value;
+}
+
+/** The outcome of one bulk operation (RFC 7644 §3.7.3). */
+export interface BulkOperationResult {
+  method: BulkMethod;
+  bulkId?: string;
+  version?: string;
+  location?: string;
+  /** HTTP status of the operation. */
+  status: number;
+  /** The Error message when the operation failed. */
+  response?: ScimErrorBody | Record<string, unknown>;
+}
+
+/** A BulkResponse body (RFC 7644 §3.7.3); `status` is a string as in the RFC's examples. */
+export interface BulkResponse {
+  schemas: [typeof BULK_RESPONSE_SCHEMA];
+  Operations: Array<Omit<BulkOperationResult, "status"> & { status: string }>;
+}
+
+/** Builds a BulkResponse (RFC 7644 §3.7.3). */
+export function bulkResponse(results: readonly BulkOperationResult[]): BulkResponse {
+  return {
+    schemas: [BULK_RESPONSE_SCHEMA],
+    Operations: results.map((r) => {
+      const op: BulkResponse["Operations"][number] = { method: r.method, status: String(r.status) };
+      if (r.bulkId !== undefined) op.bulkId = r.bulkId;
+      if (r.version !== undefined) op.version = r.version;
+      if (r.location !== undefined) op.location = r.location;
+      if (r.response !== undefined) op.response = r.response;
+      return op;
+    }),
+  };
+}
