@@ -184,7 +184,8 @@ function leafTest(node: Filter & { type: "compare" | "present" }, leaf: { type: 
   }
   const test = leaf ? valueTest(node.op, node.value, leaf.type, leaf.exact, where) : dynamicTest(node.op, node.value);
   if (test === NEVER) return NEVER;
-  return leaf && !leaf.multiValued ? (v) => v !== undefined && v !== null && test(v) : anyOf(test);
+  // Every value test checks the value's type itself, so a singular attribute needs no wrapper.
+  return leaf && !leaf.multiValued ? test : anyOf(test);
 }
 
 function compileLeaf(node: Filter & { type: "compare" | "present" }, scope: Scope): FilterPredicate {
@@ -230,6 +231,15 @@ function compileLeaf(node: Filter & { type: "compare" | "present" }, scope: Scop
   }
   const test = leafTest(node, sub, where);
   if (test === NEVER) return FALSE;
+  if (!attribute.multiValued && extension === undefined) {
+    // A singular complex attribute such as `name.familyName`: one object, one read.
+    const name = attribute.name;
+    const subName = sub.name;
+    return (r) => {
+      const o = r[name];
+      return o !== null && typeof o === "object" && test((o as Obj)[subName]);
+    };
+  }
   return reader(attribute.name, extension, anyElement(sub.name, test));
 }
 

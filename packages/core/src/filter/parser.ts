@@ -24,9 +24,6 @@ export interface ParseFilterOptions {
 export const DEFAULT_MAX_FILTER_LENGTH = 32768;
 const DEFAULT_MAX_DEPTH = 32;
 
-const OPERATORS: Record<string, CompareOperator | "pr"> = {
-  eq: "eq", ne: "ne", co: "co", sw: "sw", ew: "ew", gt: "gt", ge: "ge", lt: "lt", le: "le", pr: "pr",
-};
 
 // Character codes.
 const SPACE = 32, TAB = 9, LF = 10, CR = 13;
@@ -45,11 +42,6 @@ function isDigit(c: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** Characters of an attribute path token: name chars plus `:` and `.` (URNs, sub-attributes). */
-function isPathChar(c: number): boolean {
-  return isAlpha(c) || isDigit(c) || c === 58 || c === DOT || c === 95 || c === MINUS || c === DOLLAR;
-}
-
 /** `ATTRNAME = ALPHA *(nameChar)`, with a leading `$` allowed for `$ref`. */
 function isValidName(name: string): boolean {
   const n = name.length;
@@ -61,6 +53,10 @@ function isValidName(name: string): boolean {
     if (!(isAlpha(c) || isDigit(c) || c === 95 || c === MINUS)) return false;
   }
   return true;
+}
+
+function isNameStart(c: number): boolean {
+  return isAlpha(c) || c === DOLLAR;
 }
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -159,7 +155,8 @@ export class FilterScanner {
     const path = this.readAttrPath();
     this.skipSpaces();
     const next = this.peek();
-    if (path.uri === undefined && path.sub === undefined) {
+    const n = path.attr.length;
+    if ((n === 3 || n === 2) && path.uri === undefined && path.sub === undefined) {
       const word = path.attr.toLowerCase();
       if (word === "not") {
         if (next === LPAREN) {
@@ -186,10 +183,7 @@ export class FilterScanner {
 
   /** True when the next word is a comparison operator (so a preceding `not`/`and` is an attribute). */
   private operatorAhead(): boolean {
-    const t = this.text;
-    let i = this.pos;
-    while (i < this.len && isAlpha(t.charCodeAt(i))) i++;
-    return i - this.pos === 2 && OPERATORS[t.slice(this.pos, i).toLowerCase()] !== undefined;
+    return this.operatorAt(this.pos) !== undefined;
   }
 
   private parseValuePath(path: AttrPath): Filter {
@@ -219,15 +213,15 @@ export class FilterScanner {
   private parseComparison(path: AttrPath): Filter {
     const t = this.text;
     const opStart = this.pos;
-    let i = opStart;
-    while (i < this.len && isAlpha(t.charCodeAt(i))) i++;
-    if (i === opStart) {
+    const op = this.operatorAt(opStart);
+    if (op === undefined) {
+      let i = opStart;
+      while (i < this.len && isAlpha(t.charCodeAt(i))) i++;
+      if (i > opStart) this.fail(`unknown operator '${t.slice(opStart, i)}'`, opStart);
       if (this.atEnd()) this.fail("expected an operator but the filter ended");
       this.fail(`expected an operator, found '${t[opStart]}'`);
     }
-    const op = OPERATORS[t.slice(opStart, i).toLowerCase()];
-    if (op === undefined) this.fail(`unknown operator '${t.slice(opStart, i)}'`, opStart);
-    this.pos = i;
+    this.pos = opStart + 2;
     if (op === "pr") {
       this.expectDelimiter();
       return { type: "present", path };
@@ -242,6 +236,32 @@ export class FilterScanner {
     return { type: "compare", op, path, value };
   }
 
+  /** The two-letter operator at `at` (any case) when a non-letter follows it. */
+  private operatorAt(at: number): CompareOperator | "pr" | undefined {
+    const t = this.text;
+    if (at + 2 > this.len || isAlpha(t.charCodeAt(at + 2))) return undefined;
+    const a = t.charCodeAt(at) | 32;
+    const b = t.charCodeAt(at + 1) | 32;
+    switch (a) {
+      case 101: // e
+        return b === 113 ? "eq" : b === 119 ? "ew" : undefined;
+      case 110: // n
+        return b === 101 ? "ne" : undefined;
+      case 99: // c
+        return b === 111 ? "co" : undefined;
+      case 115: // s
+        return b === 119 ? "sw" : undefined;
+      case 103: // g
+        return b === 116 ? "gt" : b === 101 ? "ge" : undefined;
+      case 108: // l
+        return b === 116 ? "lt" : b === 101 ? "le" : undefined;
+      case 112: // p
+        return b === 114 ? "pr" : undefined;
+      default:
+        return undefined;
+    }
+  }
+
   /** After a value or `pr`: end, a space, `)` or `]`. */
   private expectDelimiter(): void {
     if (this.atEnd()) return;
@@ -250,12 +270,30 @@ export class FilterScanner {
     this.fail(`unexpected '${this.text[this.pos]}'`);
   }
 
-  /** `attrPath = [URI ":"] ATTRNAME *1subAttr`. */
+  /**
+   * `attrPath = [URI ":"] ATTRNAME *1subAttr`, scanned in one pass: the URI is everything before
+   * the last `:`, the sub-attribute what follows the first `.` after it.
+   */
   readAttrPath(): AttrPath {
     const t = this.text;
     const start = this.pos;
+    const len = this.len;
     let i = start;
-    while (i < this.len && isPathChar(t.charCodeAt(i))) i++;
+    let colon = -1;
+    let dot = -1;
+    let dots = 0;
+    for (; i < len; i++) {
+      const c = t.charCodeAt(i);
+      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === MINUS || c === DOLLAR) continue;
+      if (c === 58) {
+        colon = i;
+        dot = -1;
+        dots = 0;
+      } else if (c === DOT) {
+        if (dot < 0) dot = i;
+        dots++;
+      } else break;
+    }
     if (i === start) {
       if (this.atEnd()) this.fail("expected an attribute path but the filter ended");
       const c = t.charCodeAt(start);
@@ -264,7 +302,15 @@ export class FilterScanner {
       this.fail(`expected an attribute path, found '${t[start]}'`);
     }
     this.pos = i;
-    return splitAttrPath(t.slice(start, i), (msg) => this.fail(msg, start));
+    const nameStart = colon + 1 > start ? colon + 1 : start;
+    const nameEnd = dot < 0 ? i : dot;
+    if (dots > 1 || colon === start || !isNameStart(t.charCodeAt(nameStart)) || nameEnd === nameStart || (dot >= 0 && (dot + 1 === i || !isNameStart(t.charCodeAt(dot + 1))))) {
+      this.fail(`invalid attribute path '${t.slice(start, i)}'`, start);
+    }
+    const attr = t.slice(nameStart, nameEnd);
+    if (colon < 0) return dot < 0 ? { attr } : { attr, sub: t.slice(dot + 1, i) };
+    const uri = t.slice(start, colon);
+    return dot < 0 ? { uri, attr } : { uri, attr, sub: t.slice(dot + 1, i) };
   }
 
   private readValue(op: string): FilterValue {
@@ -303,22 +349,29 @@ export class FilterScanner {
     this.fail(`string values must be in double quotes (found '${word}')`, start);
   }
 
+  /** Position of the next backslash at or after the current string (or -1): found once, not per string. */
+  private backslash = -2;
+
   private readString(): string {
     const t = this.text;
     const start = this.pos + 1;
+    const end = t.indexOf('"', start);
+    if (end < 0) this.fail("unterminated string", start - 1);
+    if (this.backslash !== -1 && this.backslash < start) this.backslash = t.indexOf("\\", start);
+    if (this.backslash === -1 || this.backslash > end) {
+      this.pos = end + 1;
+      return t.slice(start, end);
+    }
+    // Escapes: find the closing quote that is not escaped.
     let i = start;
-    let escaped = false;
     for (;;) {
       if (i >= this.len) this.fail("unterminated string", start - 1);
       const c = t.charCodeAt(i);
       if (c === QUOTE) break;
-      if (c === BACKSLASH) {
-        escaped = true;
-        i += 2;
-      } else i++;
+      i += c === BACKSLASH ? 2 : 1;
     }
     this.pos = i + 1;
-    return escaped ? this.unescape(start, i) : t.slice(start, i);
+    return this.unescape(start, i);
   }
 
   /** JSON string escapes (RFC 7644 §3.4.2.2 `compValue` strings are JSON strings). */
