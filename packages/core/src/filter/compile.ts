@@ -32,14 +32,20 @@ const NEVER: ValueTest = () => false;
 
 /** RFC 7644 §3.4.2.2 `pr`: false for null, "", [] and {} (and for objects whose values are all empty). */
 export function isPresentValue(value: unknown): boolean {
+  return present(value, 0);
+}
+
+/** Resource data is at most a few levels deep; deeper (or cyclic) values count as present. */
+function present(value: unknown, depth: number): boolean {
   if (value === undefined || value === null || value === "") return false;
   // Functions are never resource data: they come from Object.prototype (`toString pr`).
   if (typeof value !== "object") return typeof value !== "function";
+  if (depth > 4) return true;
   if (Array.isArray(value)) {
-    for (const v of value) if (isPresentValue(v)) return true;
+    for (const v of value) if (present(v, depth + 1)) return true;
     return false;
   }
-  for (const k in value as Obj) if (isPresentValue((value as Obj)[k])) return true;
+  for (const k in value as Obj) if (present((value as Obj)[k], depth + 1)) return true;
   return false;
 }
 
@@ -120,7 +126,10 @@ function valueTest(op: CompareOperator, literal: FilterValue, type: AttributeTyp
     case "complex":
       return NEVER;
     default:
-      return typeof literal === "string" ? stringTest(op, literal, exact) : NEVER;
+      if (typeof literal === "string") return stringTest(op, literal, exact);
+      // An unquoted numeric id from a lenient parse (`externalId eq 123456`) is compared as text.
+      if (typeof literal === "number" && (op === "eq" || op === "ne")) return stringTest(op, String(literal), exact);
+      return NEVER;
   }
 }
 

@@ -140,17 +140,7 @@ export class FilterScanner {
     this.skipSpaces();
     if (this.atEnd()) this.fail("expected an attribute path or '(' but the filter ended");
     const c = this.peek();
-    if (c === LPAREN) {
-      const open = this.pos;
-      this.enter();
-      this.pos++;
-      const inner = this.parseOr(inBracket);
-      this.skipSpaces();
-      if (this.peek() !== RPAREN) this.fail("unbalanced '(': it is never closed", open);
-      this.pos++;
-      this.depth--;
-      return inner;
-    }
+    if (c === LPAREN) return this.parseGroup(inBracket, RPAREN);
     const start = this.pos;
     const path = this.readAttrPath();
     this.skipSpaces();
@@ -159,16 +149,7 @@ export class FilterScanner {
     if ((n === 3 || n === 2) && path.uri === undefined && path.sub === undefined) {
       const word = path.attr.toLowerCase();
       if (word === "not") {
-        if (next === LPAREN) {
-          this.enter();
-          this.pos++;
-          const inner = this.parseOr(inBracket);
-          this.skipSpaces();
-          if (this.peek() !== RPAREN) this.fail("missing ')' after 'not ('");
-          this.pos++;
-          this.depth--;
-          return { type: "not", filter: inner };
-        }
+        if (next === LPAREN) return { type: "not", filter: this.parseGroup(inBracket, RPAREN) };
         if (next !== LBRACKET && !this.operatorAhead()) this.fail("'not' must be followed by a parenthesised filter", start);
       } else if ((word === "and" || word === "or") && next !== LBRACKET && !this.operatorAhead()) {
         this.fail(`unexpected logical operator '${path.attr}'`, start);
@@ -186,15 +167,22 @@ export class FilterScanner {
     return this.operatorAt(this.pos) !== undefined;
   }
 
-  private parseValuePath(path: AttrPath): Filter {
+  /** `"(" FILTER ")"` or `"[" valFilter "]"`, from the opening character at the current position. */
+  parseGroup(inBracket: boolean, close: typeof RPAREN | typeof RBRACKET): Filter {
     const open = this.pos;
     this.enter();
     this.pos++;
-    const inner = this.parseOr(true);
+    const inner = this.parseOr(inBracket);
     this.skipSpaces();
-    if (this.peek() !== RBRACKET) this.fail("unbalanced '[': it is never closed", open);
+    if (this.peek() !== close) this.fail(`unbalanced '${this.text[open]}': it is never closed`, open);
     this.pos++;
     this.depth--;
+    return inner;
+  }
+
+  private parseValuePath(path: AttrPath): Filter {
+    const open = this.pos;
+    const inner = this.parseGroup(true, RBRACKET);
     if (path.sub !== undefined) this.fail("a value filter applies to an attribute, not a sub-attribute", open);
     if (this.peek() === DOT) {
       // Microsoft Entra ID sends `emails[type eq "work"].value eq "x"`: the same element must match

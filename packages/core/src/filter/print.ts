@@ -26,13 +26,22 @@ export function printFilter(filter: Filter): string {
     case "valuePath":
       return `${printAttrPath(filter.path)}[${printFilter(filter.filter)}]`;
     case "logical": {
-      // Left-associative: a left child needs parentheses only when it binds looser (an `or`
-      // under an `and`); a right child also when it is the same operator.
-      const left = filter.left;
-      const right = filter.right;
-      const l = left.type === "logical" && left.op === "or" && filter.op === "and" ? `(${printFilter(left)})` : printFilter(left);
-      const r = right.type === "logical" && (filter.op === "and" || right.op === "or") ? `(${printFilter(right)})` : printFilter(right);
-      return `${l} ${filter.op} ${r}`;
+      // Left-associative: walk the left spine of the same operator without recursion (long
+      // `or` chains), so only right children and looser left operands need parentheses.
+      const op = filter.op;
+      const rights: Filter[] = [];
+      let node: Filter = filter;
+      while (node.type === "logical" && node.op === op) {
+        rights.push(node.right);
+        node = node.left;
+      }
+      let out = node.type === "logical" && node.op === "or" && op === "and" ? `(${printFilter(node)})` : printFilter(node);
+      for (let i = rights.length - 1; i >= 0; i--) {
+        const right = rights[i]!;
+        const r = right.type === "logical" && (op === "and" || right.op === "or") ? `(${printFilter(right)})` : printFilter(right);
+        out += ` ${op} ${r}`;
+      }
+      return out;
     }
   }
 }

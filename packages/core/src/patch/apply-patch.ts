@@ -12,7 +12,7 @@ import { badRequest, isScimError, ScimError } from "../errors/scim-error.js";
 import type { Filter } from "../filter/ast.js";
 import { compileElementFilter } from "../filter/compile.js";
 import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
-import { assertAllowedKey } from "../schema/forbidden-keys.js";
+import { assertAllowedKey, isForbiddenKey } from "../schema/forbidden-keys.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
 import { assertSinglePrimary, coerceAttribute, deepEqual, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type StrictnessOptions } from "../schema/validate.js";
 
@@ -111,6 +111,45 @@ function valueOf(el: unknown): unknown {
   return isObject(el) ? el.value : undefined;
 }
 
+/**
+ * Rejects `__proto__`, `constructor` and `prototype` as a key anywhere in a value, also where
+ * the value would be dropped (under an unknown attribute). Iterative: JSON.parse accepts nesting
+ * deeper than the call stack.
+ */
+function assertNoForbiddenKeys(value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (Array.isArray(v)) {
+      for (const el of v) if (typeof el === "object" && el !== null) stack.push(el);
+      continue;
+    }
+    for (const key of Object.keys(v)) {
+      assertAllowedKey(key, "invalidSyntax", "");
+      const el = (v as Obj)[key];
+      if (typeof el === "object" && el !== null) stack.push(el);
+    }
+  }
+}
+
+/** A key of a path-less value is an attribute path: no segment (`a:b.c`) may be a forbidden name. */
+function assertAllowedPathKey(key: string): void {
+  for (const segment of key.split(/[:.]/)) {
+    if (isForbiddenKey(segment)) throw badRequest("invalidPath", `'${key}' is not allowed as an attribute name`);
+  }
+}
+
+/** A value filter the engine cannot evaluate is a malformed path in a PATCH (RFC 7644 §3.12 `invalidPath`). */
+function compilePathFilter(filter: Filter, attr: AttributeInfo): (element: Obj) => boolean {
+  try {
+    return compileElementFilter(filter, attr);
+  } catch (error) {
+    if (isScimError(error) && error.scimType === "invalidFilter") throw badRequest("invalidPath", error.detail);
+    throw error;
+  }
+}
+
 class Patcher {
   readonly root: Obj;
   private readonly owned = new Set<object>();
@@ -193,6 +232,7 @@ class Patcher {
 
   private applyOne(operation: unknown): void {
     if (!isObject(operation)) throw badRequest("invalidSyntax", "each operation must be an object");
+    for (const key of Object.keys(operation)) assertAllowedKey(key, "invalidSyntax", "");
     const rawOp = operation.op;
     const op = typeof rawOp === "string" ? rawOp.toLowerCase() : undefined;
     if (op !== "add" && op !== "replace" && op !== "remove") {
@@ -207,9 +247,14 @@ class Patcher {
     if (pathText === undefined) {
       if (op === "remove") throw badRequest("noTarget", "'remove' needs a 'path'");
       if (!isObject(value)) throw badRequest("invalidValue", `'${op}' without a path needs an object value`);
+      for (const key of Object.keys(value)) {
+        assertAllowedPathKey(key);
+        assertNoForbiddenKeys(value[key]);
+      }
       this.applyObject(this.rt.core, value, op, true);
       return;
     }
+    assertNoForbiddenKeys(value);
     const path = cachedPath(pathText);
     const target = resolveAttrTarget(this.rt, path.attr);
     switch (target.kind) {
@@ -302,6 +347,7 @@ class Patcher {
       const incoming = (value as Obj[] | undefined) ?? [];
       if (this.isMembers(attr)) {
         const members = incoming as unknown as MemberValue[];
+        assertMemberValues(members);
         if (op === "add") {
           if (members.length === 0) return;
           this.memberChanges.push({ op: "add", members });
@@ -319,8 +365,24 @@ class Patcher {
       this.write(schema, attr, this.merge(attr, this.read(schema, attr), incoming));
       return;
     }
+    if (attr.type === "complex" && isObject(raw)) {
+      // Sub-attributes not given are left unchanged (RFC 7644 §3.5.2.3); those given as null or
+      // "" are unassigned (RFC 7643 §2.5). Clearing `value` clears the whole attribute: Entra
+      // removes `manager` with {"value": ""}.
+      const before = this.read(schema, attr);
+      const next: Obj = isObject(before) ? { ...before, ...(value as Obj | undefined) } : { ...(value as Obj | undefined) };
+      let clearsValue = false;
+      for (const key of Object.keys(raw)) {
+        if (raw[key] !== null && raw[key] !== "") continue;
+        const sub = attr.subMap!.get(key.toLowerCase());
+        if (sub === undefined || sub.mutability === "readOnly") continue;
+        delete next[sub.name];
+        if (sub.name === "value") clearsValue = true;
+      }
+      this.write(schema, attr, clearsValue || Object.keys(next).length === 0 ? undefined : next);
+      return;
+    }
     if (attr.type === "complex" && value !== undefined) {
-      // Sub-attributes not given are left unchanged (RFC 7644 §3.5.2.3).
       const before = this.read(schema, attr);
       this.write(schema, attr, isObject(before) ? { ...before, ...(value as Obj) } : value);
       return;
@@ -392,7 +454,7 @@ class Patcher {
     }
     if (attr.multiValued && value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)) {
       // Entra: {"op":"Remove","path":"members","value":[{"value":"id"}]} removes only those.
-      const items = (Array.isArray(value) ? value : [value]).map((v) => (isObject(v) ? v : { value: v }));
+      let items = (Array.isArray(value) ? value : [value]).map((v) => (isObject(v) ? v : { value: v }));
       for (const item of items) for (const k of Object.keys(item)) assertAllowedKey(k, "invalidValue", "");
       if (this.isMembers(attr)) {
         const values = items.map(valueOf).filter((v): v is string => typeof v === "string");
@@ -401,10 +463,12 @@ class Patcher {
           this.changed = true;
           return;
         }
+        // A member is named by its value alone, exactly as reported in memberChanges.
+        items = values.map((v) => ({ value: v }));
       }
       const current = this.read(schema, attr);
       if (!Array.isArray(current)) return;
-      const next = current.filter((el) => !items.some((item) => matchesItem(el, item)));
+      const next = current.filter((el) => !items.some((item) => matchesItem(attr, el, item)));
       if (next.length !== current.length) this.write(schema, attr, next.length > 0 ? next : undefined);
       return;
     }
@@ -431,6 +495,7 @@ class Patcher {
   private applyFiltered(op: "add" | "replace" | "remove", schema: CompiledSchema, attr: AttributeInfo, filter: Filter, sub: AttributeInfo | undefined, raw: unknown): void {
     const members = this.isMembers(attr);
     if (members && sub !== undefined) throw badRequest("mutability", `sub-attributes of '${attr.name}' cannot be changed this way`);
+    const predicate = compilePathFilter(filter, attr);
     if (members && op === "remove" && this.deferMembers) {
       const ids = memberIds(filter);
       this.memberChanges.push(ids ? { op: "remove", values: ids } : { op: "removeWhere", filter });
@@ -439,7 +504,6 @@ class Patcher {
     }
     if (members && this.deferMembers) throw badRequest("invalidPath", `'${op}' with a value filter on '${attr.name}' is not supported; use add or remove`);
 
-    const predicate = compileElementFilter(filter, attr);
     const current = this.read(schema, attr);
     const list = Array.isArray(current) ? current : [];
     const matched: number[] = [];
@@ -460,10 +524,16 @@ class Patcher {
       // An add to a filtered path that matches nothing creates the element (Entra's work email).
       const seed: Obj = {};
       if (!equalities(filter, seed)) throw badRequest("noTarget", "the value filter matched no element and does not describe a new one");
-      const element = sub !== undefined ? { ...seed, [sub.name]: raw } : isObject(raw) ? { ...seed, ...raw } : seed;
+      // A bare value (`emails[type eq "work"]` with "x@example.com") is the element's `value`.
+      const valueSub = attr.subMap?.get("value");
+      const bare = valueSub !== undefined && raw !== null && raw !== undefined && typeof raw !== "object";
+      const element = sub !== undefined ? { ...seed, [sub.name]: raw } : isObject(raw) ? { ...seed, ...raw } : bare ? { ...seed, [valueSub.name]: raw } : seed;
       const coerced = coerceAttribute(attr, [element], this.ctx) as Obj[] | undefined;
       if (coerced === undefined) return;
-      if (members) this.memberChanges.push({ op: "add", members: coerced as unknown as MemberValue[] });
+      if (members) {
+        assertMemberValues(coerced);
+        this.memberChanges.push({ op: "add", members: coerced as unknown as MemberValue[] });
+      }
       const next = [...list, ...coerced];
       if (coerced[0]!.primary === true) this.clearPrimary(next, coerced[0]);
       this.write(schema, attr, next);
@@ -486,7 +556,13 @@ class Patcher {
       const coerced = coerceAttribute(attr, isObject(raw) ? [raw] : raw, this.ctx) as Obj[] | undefined;
       const element = coerced?.[0];
       for (const i of matched) {
-        next[i] = op === "replace" ? element : { ...(next[i] as Obj), ...element };
+        const before = next[i] as Obj;
+        next[i] = op === "replace" ? element : { ...before, ...element };
+        // A member's `value` is immutable (RFC 7643 §4.2); changing it here would change the
+        // membership without a memberChanges entry.
+        if (members && !deepEqual(valueOf(next[i]), before.value)) {
+          throw badRequest("mutability", `'${attr.name}.value' is immutable; remove the member and add another`);
+        }
         if (element?.primary === true) primary = next[i];
       }
     }
@@ -513,6 +589,13 @@ class Patcher {
   }
 }
 
+/** A member is identified by its `value`: one without it cannot be stored or reported. */
+function assertMemberValues(members: readonly unknown[]): void {
+  for (const m of members) {
+    if (!isObject(m) || typeof m.value !== "string") throw badRequest("invalidValue", "each member needs a 'value' (the id of a User or Group)");
+  }
+}
+
 function withSub(el: Obj, sub: AttributeInfo, v: unknown): Obj {
   const copy = { ...el };
   if (v === undefined) delete copy[sub.name];
@@ -520,14 +603,24 @@ function withSub(el: Obj, sub: AttributeInfo, v: unknown): Obj {
   return copy;
 }
 
-/** An element matches a removal item when every sub-attribute the item names is equal. */
-function matchesItem(el: unknown, item: Obj): boolean {
+/**
+ * An element matches a removal item when every sub-attribute the item names is equal (strings
+ * compared as the sub-attribute's `caseExact` says, as a value filter would). An item that names
+ * nothing to compare matches nothing: `[{"display": "x"}]` must not remove every member.
+ */
+function matchesItem(attr: AttributeInfo, el: unknown, item: Obj): boolean {
   if (!isObject(el)) return deepEqual(el, item.value);
+  let compared = false;
   for (const k of Object.keys(item)) {
     if (item[k] === null || item[k] === undefined || k === "$ref" || k === "display") continue;
-    if (!deepEqual(el[k], item[k])) return false;
+    const a = el[k];
+    const b = item[k];
+    const sub = attr.subMap?.get(k.toLowerCase());
+    const equal = typeof a === "string" && typeof b === "string" && sub !== undefined && !sub.exact ? a.toLowerCase() === b.toLowerCase() : deepEqual(a, b);
+    if (!equal) return false;
+    compared = true;
   }
-  return true;
+  return compared;
 }
 
 /**
