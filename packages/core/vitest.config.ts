@@ -1,5 +1,5 @@
 import { defineProject } from "vitest/config";
 
 export default defineProject({
-  test: { name: "scim-core", include: ["src/**/*.test.ts"] },
+  test: { name: "scim-core", include: ["src/**/*.test.ts"], setupFiles: ["./vitest.setup.ts"] },
 });

@@ -28,7 +28,7 @@ export { parsePatchPath, type PatchPath } from "./path/patch-path.js";
 export { applyPatch, type ApplyPatchOptions, type MemberChange, type MemberValue, type PatchOperation, type PatchResult } from "./patch/apply-patch.js";
 export { projectResource, type ProjectionOptions } from "./list/project.js";
 export * from "./messages/urns.js";
-export { parseJsonBody } from "./messages/json-body.js";
+export { parseJsonBody, MAX_JSON_DEPTH, type ParseJsonBodyOptions } from "./messages/json-body.js";
 export { listResponse, type ListResponse, type ListResponseInit } from "./messages/list-response.js";
 export { parseSearchRequest, type SearchRequest } from "./messages/search-request.js";
 export { parsePatchRequest } from "./messages/patch-request.js";

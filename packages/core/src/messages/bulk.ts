@@ -5,6 +5,7 @@ import { badRequest, ScimError, type ScimErrorBody } from "../errors/scim-error.
 import { isForbiddenKey } from "../schema/forbidden-keys.js";
 import { isObject } from "../schema/validate.js";
 import { checkSchemas, messageFields, optionalInteger, optionalString } from "./fields.js";
+import { MAX_JSON_DEPTH } from "./json-body.js";
 import { BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA } from "./urns.js";
 
 /** HTTP methods allowed in a bulk operation (RFC 7644 §3.7). */
@@ -83,24 +84,41 @@ export function parseBulkRequest(body: unknown, limits: BulkLimits = {}): BulkRe
     const version = optionalString(o, "version", `${at}.version`);
     if (version !== undefined) op.version = version;
     if (method !== "DELETE") {
-      if (!o.has("data")) throw badRequest("invalidSyntax", `${at}: ${method} needs 'data'`);
-      op.data = o.get("data");
+      // The resource (POST, PUT) or the PatchOp message (PATCH): always a JSON object.
+      const data = o.get("data");
+      if (!isObject(data)) throw badRequest("invalidSyntax", `${at}: ${method} needs 'data' with a JSON object`);
+      op.data = data;
     }
     out.operations.push(op);
   });
   return out;
 }
 
+/** Nesting deeper than this in operation data is a 400, not a stack overflow. */
+const MAX_DEPTH = MAX_JSON_DEPTH;
+
+function tooDeep(): never {
+  throw badRequest("invalidSyntax", `the operation data is nested more than ${MAX_DEPTH} levels deep`);
+}
+
 /** Every `bulkId:<id>` reference inside a value (RFC 7644 §3.7.2), to order operations. */
 export function bulkIdReferences(value: unknown, out: Set<string> = new Set()): Set<string> {
+  collectReferences(value, out, 0);
+  return out;
+}
+
+function collectReferences(value: unknown, out: Set<string>, depth: number): void {
   if (typeof value === "string") {
     if (value.startsWith("bulkId:")) out.add(value.slice(7));
-  } else if (Array.isArray(value)) {
-    for (const v of value) bulkIdReferences(v, out);
-  } else if (isObject(value)) {
-    for (const k of Object.keys(value)) bulkIdReferences(value[k], out);
+    return;
   }
-  return out;
+  if (typeof value !== "object" || value === null) return;
+  if (depth >= MAX_DEPTH) tooDeep();
+  if (Array.isArray(value)) {
+    for (const v of value) collectReferences(v, out, depth + 1);
+  } else {
+    for (const k of Object.keys(value)) collectReferences((value as Record<string, unknown>)[k], out, depth + 1);
+  }
 }
 
 /**
@@ -109,18 +127,23 @@ export function bulkIdReferences(value: unknown, out: Set<string> = new Set()): 
  * 400 `invalidValue` naming it.
  */
 export function resolveBulkIds(value: unknown, ids: ReadonlyMap<string, string>): unknown {
+  return resolveAt(value, ids, 0);
+}
+
+function resolveAt(value: unknown, ids: ReadonlyMap<string, string>, depth: number): unknown {
   if (typeof value === "string") {
     if (!value.startsWith("bulkId:")) return value;
     const id = ids.get(value.slice(7));
     if (id === undefined) throw badRequest("invalidValue", `unresolved reference '${value}'`);
     return id;
   }
-  if (Array.isArray(value)) return value.map((v) => resolveBulkIds(v, ids));
+  if (typeof value === "object" && value !== null && depth >= MAX_DEPTH) tooDeep();
+  if (Array.isArray(value)) return value.map((v) => resolveAt(v, ids, depth + 1));
   if (isObject(value)) {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(value)) {
       if (isForbiddenKey(k)) throw badRequest("invalidSyntax", `'${k}' is not allowed as a key`);
-      out[k] = resolveBulkIds(value[k], ids);
+      out[k] = resolveAt(value[k], ids, depth + 1);
     }
     return out;
   }

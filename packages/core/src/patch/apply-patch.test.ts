@@ -724,12 +724,14 @@ describe("Microsoft Entra ID, default PATCH style", () => {
     expect(resource.emails).toEqual([{ value: "bjensen@example.com", type: "work", primary: true }]);
   });
 
-  it("a member removed by a value array matches its id case-insensitively, as a filter would", () => {
+  it("a member removed by a value array is matched by its exact id, as a filter would (members.value is caseExact)", () => {
     const before = group(["ABC-1", "def-2"]);
-    const byArray = patchGroup(before, [{ op: "Remove", path: "members", value: [{ value: "abc-1" }] }]).resource;
-    const byFilter = patchGroup(before, [{ op: "Remove", path: 'members[value eq "abc-1"]' }]).resource;
+    const byArray = patchGroup(before, [{ op: "Remove", path: "members", value: [{ value: "ABC-1" }] }]).resource;
+    const byFilter = patchGroup(before, [{ op: "Remove", path: 'members[value eq "ABC-1"]' }]).resource;
     expect(memberValues(byArray)).toEqual(["def-2"]);
     expect(byArray).toEqual(byFilter);
+    const otherCase = patchGroup(before, [{ op: "Remove", path: "members", value: [{ value: "abc-1" }] }]).resource;
+    expect(memberValues(otherCase)).toEqual(["ABC-1", "def-2"]);
   });
 
   it('adds members [{"$ref": null, "value": "id"}], several at once, without duplicating one already present', () => {
@@ -926,8 +928,12 @@ describe("memberChanges", () => {
     expectScimError(() => patchGroup(base(), [{ op: "replace", path: "members.display", value: "x" }]), "mutability", 0);
   });
 
-  it("deferred: an add or replace with a member value filter is refused", () => {
-    expectScimError(() => patchGroup(base(), [{ op: "add", path: 'members[value eq "e"]', value: {} }], { deferMembers: true }), "invalidPath", 0);
+  it("deferred: an add to members[value eq id] reports that member; a replace through a filter is refused", () => {
+    const { resource, memberChanges } = patchGroup(base(), [{ op: "add", path: 'members[value eq "e"]', value: { display: "E" } }], { deferMembers: true });
+    expect(memberChanges).toEqual([{ op: "add", members: [{ value: "e", display: "E" }] }]);
+    expect(resource.members).toEqual(members);
+    expectScimError(() => patchGroup(base(), [{ op: "replace", path: 'members[value eq "e"]', value: {} }], { deferMembers: true }), "invalidPath", 0);
+    expectScimError(() => patchGroup(base(), [{ op: "add", path: 'members[display eq "e"]', value: {} }], { deferMembers: true }), "invalidPath", 0);
   });
 
   it("a group PATCH that does not touch members reports nothing; a User never reports", () => {

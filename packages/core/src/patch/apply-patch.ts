@@ -370,7 +370,11 @@ class Patcher {
       // "" are unassigned (RFC 7643 §2.5). Clearing `value` clears the whole attribute: Entra
       // removes `manager` with {"value": ""}.
       const before = this.read(schema, attr);
-      const next: Obj = isObject(before) ? { ...before, ...(value as Obj | undefined) } : { ...(value as Obj | undefined) };
+      const incoming = value as Obj | undefined;
+      // A new `value` (another manager) starts afresh: the old `$ref` and `displayName` described
+      // the old one.
+      const newIdentity = incoming?.value !== undefined && isObject(before) && !deepEqual(before.value, incoming.value);
+      const next: Obj = isObject(before) && !newIdentity ? { ...before, ...incoming } : { ...incoming };
       let clearsValue = false;
       for (const key of Object.keys(raw)) {
         if (raw[key] !== null && raw[key] !== "") continue;
@@ -452,7 +456,9 @@ class Patcher {
       this.setSub(schema, attr, sub, undefined, "replace");
       return;
     }
-    if (attr.multiValued && value !== undefined && value !== null && !(Array.isArray(value) && value.length === 0)) {
+    // An empty removal list names nothing to remove (it must not empty the group).
+    if (attr.multiValued && Array.isArray(value) && value.length === 0) return;
+    if (attr.multiValued && value !== undefined && value !== null) {
       // Entra: {"op":"Remove","path":"members","value":[{"value":"id"}]} removes only those.
       let items = (Array.isArray(value) ? value : [value]).map((v) => (isObject(v) ? v : { value: v }));
       for (const item of items) for (const k of Object.keys(item)) assertAllowedKey(k, "invalidValue", "");
@@ -496,13 +502,35 @@ class Patcher {
     const members = this.isMembers(attr);
     if (members && sub !== undefined) throw badRequest("mutability", `sub-attributes of '${attr.name}' cannot be changed this way`);
     const predicate = compilePathFilter(filter, attr);
+    if (op !== "remove" && sub === undefined && Array.isArray(raw)) {
+      throw badRequest("invalidValue", `a value filter selects elements of '${attr.name}': the value must be one element, not an array`);
+    }
+    const givenId = isObject(raw) ? raw.value : raw;
+    if (members && op === "add" && givenId !== undefined && givenId !== null) {
+      const seed: Obj = {};
+      if (equalities(filter, seed) && seed.value !== undefined && givenId !== seed.value) {
+        throw badRequest("mutability", `'${attr.name}.value' is immutable: the value names another member than the filter`);
+      }
+    }
     if (members && op === "remove" && this.deferMembers) {
       const ids = memberIds(filter);
       this.memberChanges.push(ids ? { op: "remove", values: ids } : { op: "removeWhere", filter });
       this.changed = true;
       return;
     }
-    if (members && this.deferMembers) throw badRequest("invalidPath", `'${op}' with a value filter on '${attr.name}' is not supported; use add or remove`);
+    if (members && this.deferMembers) {
+      // `add` to `members[value eq "id"]` names the member to add; nothing else can be done
+      // to a member list that is not loaded.
+      const seed: Obj = {};
+      if (op === "add" && equalities(filter, seed) && typeof seed.value === "string") {
+        const coerced = coerceAttribute(attr, [isObject(raw) ? { ...raw, ...seed } : seed], this.ctx) as MemberValue[];
+        assertMemberValues(coerced);
+        this.memberChanges.push({ op: "add", members: coerced });
+        this.changed = true;
+        return;
+      }
+      throw badRequest("invalidPath", `'${op}' with a value filter on '${attr.name}' is not supported; use add or remove`);
+    }
 
     const current = this.read(schema, attr);
     const list = Array.isArray(current) ? current : [];
@@ -524,10 +552,11 @@ class Patcher {
       // An add to a filtered path that matches nothing creates the element (Entra's work email).
       const seed: Obj = {};
       if (!equalities(filter, seed)) throw badRequest("noTarget", "the value filter matched no element and does not describe a new one");
-      // A bare value (`emails[type eq "work"]` with "x@example.com") is the element's `value`.
+      // The new element satisfies the filter (its equalities win over the value's), and a bare
+      // value (`emails[type eq "work"]` with "x@example.com") is the element's `value`.
       const valueSub = attr.subMap?.get("value");
       const bare = valueSub !== undefined && raw !== null && raw !== undefined && typeof raw !== "object";
-      const element = sub !== undefined ? { ...seed, [sub.name]: raw } : isObject(raw) ? { ...seed, ...raw } : bare ? { ...seed, [valueSub.name]: raw } : seed;
+      const element = sub !== undefined ? { ...seed, [sub.name]: raw } : isObject(raw) ? { ...raw, ...seed } : bare ? { [valueSub.name]: raw, ...seed } : seed;
       const coerced = coerceAttribute(attr, [element], this.ctx) as Obj[] | undefined;
       if (coerced === undefined) return;
       if (members) {

@@ -71,7 +71,7 @@ const groupArb: fc.Arbitrary<Obj> = fc
       displayName: fc.constantFrom("Engineering", "Tour Guides", "__proto__"),
       members: fc.uniqueArray(
         fc.record({ value: fc.constantFrom(...ids, "u4", "u5"), display: fc.constantFrom(...words) }, { requiredKeys: ["value"] }),
-        { maxLength: 5, selector: (m) => m.value.toLowerCase() },
+        { maxLength: 5, selector: (m) => m.value },
       ),
     },
     { requiredKeys: ["id", "displayName"] },
@@ -314,8 +314,8 @@ describe("applyPatch properties", () => {
         const { members: _a, ...restDeferred } = deferred.result.resource;
         const { members: _b, ...restApplied } = applied.result.resource;
         expectSameData(restDeferred, restApplied, "deferMembers changed more than members");
-        // Member ids are case-insensitive (members.value is not caseExact).
-        const key = (m: Obj) => (typeof m.value === "string" ? m.value.toLowerCase() : String(m.value));
+        // Member ids are resource ids: case-exact (members.value is caseExact).
+        const key = (m: Obj) => String(m.value);
         if (deferred.result.memberChanges.some((c) => c.op === "removeWhere")) return;
         // A store that only sees the deltas ends with the same members as the applied patch.
         let store = ((group.members as Obj[] | undefined) ?? []).map((m) => ({ ...m }));
@@ -324,7 +324,7 @@ describe("applyPatch properties", () => {
           else if (change.op === "add") {
             for (const m of change.members) if (!store.some((s) => key(s) === key(m as unknown as Obj))) store.push({ ...m });
           } else if (change.op === "remove") {
-            const gone = new Set(change.values.map((v) => v.toLowerCase()));
+            const gone = new Set(change.values);
             store = store.filter((s) => !gone.has(key(s)));
           }
         }

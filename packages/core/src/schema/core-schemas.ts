@@ -17,6 +17,19 @@ import type {
   SchemaDefinition,
 } from "./types.js";
 
+/**
+ * Freezes a definition and everything inside it. The core definitions are shared by every
+ * registry in the process (and served by the read-only default registry), so writing to one
+ * would change all of them.
+ */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /** Schema URN of the core User resource (RFC 7643 §4.1, §8.7.1). */
 export const USER_SCHEMA_ID = "urn:ietf:params:scim:schemas:core:2.0:User" as const;
 
@@ -31,7 +44,7 @@ export const ENTERPRISE_USER_SCHEMA_ID =
  * Common attributes of every resource (RFC 7643 §3.1): `id`, `externalId`, `meta`.
  * They are not part of any schema's `attributes`.
  */
-export const COMMON_ATTRIBUTES: readonly AttributeDefinition[] = [
+export const COMMON_ATTRIBUTES: readonly AttributeDefinition[] = deepFreeze([
   {
     name: "id",
     type: "string",
@@ -120,13 +133,13 @@ export const COMMON_ATTRIBUTES: readonly AttributeDefinition[] = [
       },
     ],
   },
-];
+]);
 
 /**
  * The core User schema (RFC 7643 §4.1), as represented in RFC 7643 §8.7.1.
  * `id`, `externalId` and `meta` are in {@link COMMON_ATTRIBUTES}.
  */
-export const userSchema: SchemaDefinition = {
+export const userSchema: SchemaDefinition = deepFreeze({
   id: USER_SCHEMA_ID,
   name: "User",
   description: "User Account",
@@ -865,7 +878,7 @@ export const userSchema: SchemaDefinition = {
       returned: "default",
     },
   ],
-};
+});
 
 /**
  * The core Group schema (RFC 7643 §4.2), as represented in RFC 7643 §8.7.1.
@@ -874,7 +887,7 @@ export const userSchema: SchemaDefinition = {
  * Note: RFC 7643 §8.7.1 lists `displayName` with `required: false` although
  * §4.2 calls it REQUIRED; the schema representation is transcribed as published.
  */
-export const groupSchema: SchemaDefinition = {
+export const groupSchema: SchemaDefinition = deepFreeze({
   id: GROUP_SCHEMA_ID,
   name: "Group",
   description: "Group",
@@ -903,7 +916,7 @@ export const groupSchema: SchemaDefinition = {
           multiValued: false,
           description: "Identifier of the member of this Group.",
           required: false,
-          caseExact: false,
+          caseExact: true, // a resource id (RFC 7643 §3.1 `id` is caseExact); the §8.7.1 JSON says false
           mutability: "immutable",
           returned: "default",
           uniqueness: "none",
@@ -949,13 +962,13 @@ export const groupSchema: SchemaDefinition = {
       returned: "default",
     },
   ],
-};
+});
 
 /**
  * The Enterprise User extension schema (RFC 7643 §4.3), as represented in
  * RFC 7643 §8.7.1.
  */
-export const enterpriseUserSchema: SchemaDefinition = {
+export const enterpriseUserSchema: SchemaDefinition = deepFreeze({
   id: ENTERPRISE_USER_SCHEMA_ID,
   name: "EnterpriseUser",
   description: "Enterprise User",
@@ -1061,32 +1074,32 @@ export const enterpriseUserSchema: SchemaDefinition = {
       returned: "default",
     },
   ],
-};
+});
 
 /**
  * The User resource type (RFC 7643 §6, example in §8.6): `/Users`, with the
  * optional Enterprise User extension.
  */
-export const userResourceType: ResourceTypeDefinition = {
+export const userResourceType: ResourceTypeDefinition = deepFreeze({
   id: "User",
   name: "User",
   endpoint: "/Users",
   description: "User Account",
   schema: USER_SCHEMA_ID,
   schemaExtensions: [{ schema: ENTERPRISE_USER_SCHEMA_ID, required: false }],
-};
+});
 
 /** The Group resource type (RFC 7643 §6, example in §8.6): `/Groups`, no extensions. */
-export const groupResourceType: ResourceTypeDefinition = {
+export const groupResourceType: ResourceTypeDefinition = deepFreeze({
   id: "Group",
   name: "Group",
   endpoint: "/Groups",
   description: "Group",
   schema: GROUP_SCHEMA_ID,
-};
+});
 
 /** All schemas defined by RFC 7643 for resources (§4.1, §4.2, §4.3; §8.7.1). */
-export const CORE_SCHEMAS = [userSchema, groupSchema, enterpriseUserSchema] as const;
+export const CORE_SCHEMAS = Object.freeze([userSchema, groupSchema, enterpriseUserSchema] as const);
 
 /** The resource types defined by RFC 7643 (§6; example in §8.6). */
-export const CORE_RESOURCE_TYPES = [userResourceType, groupResourceType] as const;
+export const CORE_RESOURCE_TYPES = Object.freeze([userResourceType, groupResourceType] as const);

@@ -76,6 +76,9 @@ export interface CompiledResourceType {
 }
 
 const ATTRIBUTE_TYPES = new Set<AttributeType>(["string", "boolean", "decimal", "integer", "dateTime", "binary", "reference", "complex"]);
+const MUTABILITIES = new Set<string>(["readOnly", "readWrite", "immutable", "writeOnly"]);
+const RETURNED = new Set<string>(["always", "never", "default", "request"]);
+const UNIQUENESS = new Set<string>(["none", "server", "global"]);
 const FORBIDDEN_NAMES = new Set(["__proto__", "constructor", "prototype"]);
 const NAME = /^\$?[A-Za-z][A-Za-z0-9_-]*$/;
 
@@ -86,6 +89,11 @@ function compileAttribute(def: AttributeDefinition, schemaId: string, parent: At
     throw new ScimConfigError(`${at}: invalid attribute name`);
   }
   if (!ATTRIBUTE_TYPES.has(def.type)) throw new ScimConfigError(`${at}: unknown type '${String(def.type)}'`);
+  // A misspelt characteristic must not silently fall back to the default: `returned: "Never"`
+  // read as "default" would return a secret.
+  if (def.mutability !== undefined && !MUTABILITIES.has(def.mutability)) throw new ScimConfigError(`${at}: unknown mutability '${String(def.mutability)}'`);
+  if (def.returned !== undefined && !RETURNED.has(def.returned)) throw new ScimConfigError(`${at}: unknown returned '${String(def.returned)}'`);
+  if (def.uniqueness !== undefined && !UNIQUENESS.has(def.uniqueness)) throw new ScimConfigError(`${at}: unknown uniqueness '${String(def.uniqueness)}'`);
   if (def.type === "complex") {
     if (parent !== undefined) throw new ScimConfigError(`${at}: sub-attributes cannot be complex (RFC 7643 §2.3.8)`);
     if (!Array.isArray(def.subAttributes) || def.subAttributes.length === 0) {

@@ -65,7 +65,7 @@ function coerceSimple(attr: AttributeInfo, value: unknown): unknown {
       throw invalid(attr, "must be an integer");
     case "decimal":
       if (typeof value === "number" && Number.isFinite(value)) return value;
-      if (typeof value === "string" && DECIMAL.test(value)) return Number(value);
+      if (typeof value === "string" && DECIMAL.test(value) && Number.isFinite(Number(value))) return Number(value);
       throw invalid(attr, "must be a number");
     case "dateTime":
       if (isDateTime(value)) return value;
@@ -212,6 +212,27 @@ function deepEqual(a: unknown, b: unknown): boolean {
 }
 export { deepEqual };
 
+/**
+ * Throws 400 `invalidSyntax` when a forbidden key (`__proto__`, `constructor`, `prototype`) appears
+ * anywhere in `value`, including inside attributes that would be dropped. Iterative, so a deeply
+ * nested body cannot overflow the stack.
+ */
+function assertNoForbiddenKeys(value: unknown): void {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      for (const el of v) if (typeof el === "object" && el !== null) stack.push(el);
+    } else if (isObject(v)) {
+      for (const key of Object.keys(v)) {
+        assertAllowedKey(key, "invalidSyntax", "");
+        const child = v[key];
+        if (typeof child === "object" && child !== null) stack.push(child);
+      }
+    }
+  }
+}
+
 function readAttr(resource: Obj | undefined, schema: CompiledSchema, attr: AttributeInfo): unknown {
   if (resource === undefined) return undefined;
   const container = schema.extension ? resource[schema.id] : resource;
@@ -237,6 +258,7 @@ export function validateResource(input: unknown, options: ValidateResourceOption
   const rt = resolveResourceType(options.resourceType, options.registry);
   const ctx: CoerceContext = { strict: options.strict === true };
   if (!isObject(input)) throw badRequest("invalidSyntax", "the resource must be a JSON object");
+  assertNoForbiddenKeys(input);
   const out: Obj = {};
   const extensions = new Map<CompiledSchema, Obj>();
 
@@ -248,12 +270,15 @@ export function validateResource(input: unknown, options: ValidateResourceOption
       extensions.set(schema, target);
     }
     if (sub !== undefined) {
-      // A dotted key such as "name.givenName".
+      // A dotted key such as "name.givenName". For a multi-valued attribute ("emails.value") it
+      // cannot say which element it means.
+      if (attr.multiValued) throw invalid(attr, `is multi-valued: send '${attr.name}' as an array, not '${attr.name}.${sub.name}'`);
       const v = coerceAttribute(sub, raw, ctx);
       const parent = isObject(target[attr.name]) ? (target[attr.name] as Obj) : {};
       if (v === undefined) delete parent[sub.name];
       else parent[sub.name] = v;
       if (Object.keys(parent).length > 0) target[attr.name] = parent;
+      else delete target[attr.name];
       return;
     }
     const v = coerceAttribute(attr, raw, ctx);
