@@ -52,12 +52,7 @@ export function parsePatchPath(text: string): PatchPath {
   if (s.atEnd()) return { attr };
   if (s.peek() !== 91 /* [ */) s.fail(`unexpected '${text[s.pos]}' in path`);
   if (attr.sub !== undefined) s.fail("a value filter applies to an attribute, not a sub-attribute");
-  const open = s.pos;
-  s.pos++;
-  const filter = s.parseOr(true);
-  s.skipSpaces();
-  if (s.peek() !== 93 /* ] */) s.fail("unbalanced '[': it is never closed", open);
-  s.pos++;
+  const filter = s.parseGroup(true, 93 /* ] */);
   checkFilterNames(filter, text);
   if (s.atEnd()) return { attr, filter };
   if (s.peek() !== 46 /* . */) s.fail(`unexpected '${text[s.pos]}' after ']'`);
