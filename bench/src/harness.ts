@@ -5,6 +5,8 @@
  * each call counts as `opsPerCall` operations (e.g. the number of users in a chunk). Results are
  * consumed into a sink so that no call can be optimised away.
  */
+import v8 from "node:v8";
+import vm from "node:vm";
 
 export interface MeasureOptions {
   /** Warm-up time before the timed rounds (ms). */
@@ -23,6 +25,11 @@ export interface Measurement {
 }
 
 export const DEFAULT_OPTIONS: Required<MeasureOptions> = { warmupMs: 150, roundMs: 350, rounds: 3 };
+
+// A full garbage collection between timed rounds (outside them), so that one library's garbage
+// is not collected on another library's time.
+v8.setFlagsFromString("--expose-gc");
+const collect: () => void = vm.runInNewContext("gc");
 
 let sink = 0;
 
@@ -63,16 +70,76 @@ function runFor(fn: (i: number) => unknown, ms: number, start: number): [number,
   }
 }
 
-export function measure(fn: (i: number) => unknown, opsPerCall = 1, options: MeasureOptions = {}): Measurement {
+/** One timed case: `round(ms)` runs it for about `ms` milliseconds and returns operations/s. */
+export interface Runner {
+  round(ms: number): number;
+}
+
+/** A runner calling `fn(i)` for i = 0, 1, 2, ... (each call = `opsPerCall` operations). */
+export function callRunner(fn: (i: number) => unknown, opsPerCall = 1): Runner {
+  let next = 0;
+  return {
+    round(ms) {
+      const [calls, ns] = runFor(fn, ms, next);
+      next += calls;
+      return (calls * opsPerCall) / (ns / 1e9);
+    },
+  };
+}
+
+/**
+ * A runner whose inputs are prepared by `setup(first, count)` in batches outside the timed
+ * sections (e.g. fresh deep clones for a library that mutates its input).
+ */
+export function setupRunner<T>(setup: (first: number, count: number) => T[], fn: (x: T, i: number) => unknown, batch = 2000): Runner {
+  let i = 0;
+  return {
+    round(ms) {
+      const budget = ms * 1e6;
+      let timed = 0;
+      let calls = 0;
+      while (timed < budget) {
+        const xs = setup(i, batch);
+        const t0 = now();
+        for (let k = 0; k < batch; k++) consume(fn(xs[k], i + k));
+        timed += Number(now() - t0);
+        i += batch;
+        calls += batch;
+      }
+      return calls / (timed / 1e9);
+    },
+  };
+}
+
+/**
+ * Warms every runner up, then runs `rounds` rounds in which every runner gets one turn
+ * (A B C, A B C, ...), so that a change in machine load affects all of them alike. Returns the
+ * median per runner.
+ */
+export function interleave(runners: Runner[], options: MeasureOptions = {}): Measurement[] {
   const o = { ...DEFAULT_OPTIONS, ...options };
-  let [calls] = runFor(fn, o.warmupMs, 0);
-  const perRound: number[] = [];
-  for (let r = 0; r < o.rounds; r++) {
-    const [c, ns] = runFor(fn, o.roundMs, calls);
-    calls += c;
-    perRound.push((c * opsPerCall) / (ns / 1e9));
-  }
-  return { opsPerSec: median(perRound), perRound };
+  for (const r of runners) r.round(o.warmupMs);
+  const per: number[][] = runners.map(() => []);
+  for (let k = 0; k < o.rounds; k++)
+    runners.forEach((r, j) => {
+      collect();
+      per[j].push(r.round(o.roundMs));
+    });
+  return per.map((perRound) => ({ opsPerSec: median(perRound), perRound }));
+}
+
+export function measure(fn: (i: number) => unknown, opsPerCall = 1, options: MeasureOptions = {}): Measurement {
+  return interleave([callRunner(fn, opsPerCall)], options)[0];
+}
+
+/**
+ * Ratio a/b of two measurements taken in the same interleaved rounds: the median of the per-round
+ * ratios, which is robust to machine load changing between rounds.
+ */
+export function pairedRatio(a: Measurement, b: Measurement): number {
+  const n = Math.min(a.perRound.length, b.perRound.length);
+  if (n === 0) return NaN;
+  return median(Array.from({ length: n }, (_, k) => a.perRound[k] / b.perRound[k]));
 }
 
 export function median(xs: number[]): number {

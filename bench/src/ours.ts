@@ -51,6 +51,7 @@ function coreToRef(f: any): Ref {
 }
 
 export async function loadOurs(): Promise<Ours | { error: string }> {
+  if (process.env.BENCH_NO_CORE === "1") return { error: "BENCH_NO_CORE=1" };
   let mod: any;
   try {
     mod = await import("scim-core");

@@ -157,6 +157,8 @@ export interface PatchAdapter {
   name: string;
   /** Applies the operations and returns the resulting resource; must leave `resource` untouched. */
   apply(resource: object, operations: PatchOperation[], resourceType: "User" | "Group"): object;
+  /** For a library that mutates: apply to `resource` itself (the caller passes a fresh clone). */
+  applyInPlace?(resource: object, operations: PatchOperation[]): object;
   note?: string;
 }
 
@@ -172,5 +174,6 @@ export const jsonClone = <T>(x: T): T => JSON.parse(JSON.stringify(x));
 export const scimPatch: PatchAdapter = {
   name: "scim-patch",
   apply: (resource, operations) => scimPatchLib.scimPatch(jsonClone(resource) as any, operations as any),
+  applyInPlace: (resource, operations) => scimPatchLib.scimPatch(resource as any, operations as any),
   note: "deep-cloned (JSON) before each call because scimPatch mutates its input",
 };

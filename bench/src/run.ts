@@ -12,14 +12,17 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { buildCorpus, VARIANTS, type FilterCase } from "./filters-corpus.js";
 import { checkAgainst, makeProbes, refParse } from "./filter-reference.js";
-import { errMsg, fmtRate, fmtRatio, measure, mdTable, sinkValue, truncate, type MeasureOptions } from "./harness.js";
+import { callRunner, errMsg, fmtRate, fmtRatio, interleave, mdTable, pairedRatio, sinkValue, truncate, type MeasureOptions, type Runner } from "./harness.js";
 import { loadOurs, type Ours } from "./ours.js";
 import { patchCasesReport } from "./patch-run.js";
 import { FILTER_PEERS, type MatcherAdapter, type ParserAdapter } from "./peers.js";
 import { generateUsers, matchCases } from "./users.js";
 
+// Environment knobs (all optional): BENCH_QUICK=1 short timings; BENCH_USERS=n users for (B);
+// BENCH_PARTS=A,B,C parts to run; BENCH_NO_CORE=1 run the peers alone.
 const QUICK = process.env.BENCH_QUICK === "1";
-const TIMING: MeasureOptions = QUICK ? { warmupMs: 30, roundMs: 60, rounds: 1 } : { warmupMs: 150, roundMs: 350, rounds: 3 };
+const PARTS = new Set((process.env.BENCH_PARTS ?? "A,B,C").toUpperCase().split(","));
+const TIMING: MeasureOptions = QUICK ? { warmupMs: 30, roundMs: 60, rounds: 1 } : { warmupMs: 150, roundMs: 300, rounds: 5 };
 const PER_FILTER_TIMING: MeasureOptions = { warmupMs: 15, roundMs: QUICK ? 15 : 50, rounds: 1 };
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const CHUNK = 1000;
@@ -71,11 +74,15 @@ function judgeParser(p: ParserAdapter, fc: FilterCase): Verdict {
   return { ok: true };
 }
 
-function timeParse(p: ParserAdapter, cases: FilterCase[], opts = TIMING): number {
+function parseRunner(p: ParserAdapter, cases: FilterCase[]): Runner {
   const texts = cases.flatMap((c) => c.texts);
   const n = texts.length;
   const parse = p.parse;
-  return measure((i) => parse(texts[i % n]), 1, opts).opsPerSec;
+  return callRunner((i) => parse(texts[i % n]));
+}
+
+function timeParse(p: ParserAdapter, cases: FilterCase[], opts = TIMING): number {
+  return interleave([parseRunner(p, cases)], opts)[0].opsPerSec;
 }
 
 function partA(ours: Ours | null): void {
@@ -93,7 +100,9 @@ function partA(ours: Ours | null): void {
   const verdicts = new Map<string, Verdict[]>();
   for (const p of parsers) verdicts.set(p.name, corpus.map((fc) => judgeParser(p, fc)));
 
-  // Per-filter correctness and a quick per-filter timing (µs per parse; indicative only).
+  // Per-filter correctness and a quick per-filter timing (µs per parse; indicative only), after
+  // warming every parser up on all the filters it accepts.
+  for (const p of parsers) timeParse(p, corpus.filter((_, i) => verdicts.get(p.name)![i].ok), { warmupMs: 0, roundMs: QUICK ? 50 : 300, rounds: 1 });
   const rows = corpus.map((fc, i) => {
     const cells = parsers.map((p) => {
       const v = verdicts.get(p.name)![i];
@@ -124,7 +133,7 @@ function partA(ours: Ours | null): void {
   // Throughput on the subset each peer accepts, ours on the same subset.
   const accepted = (name: string) => corpus.filter((_, i) => verdicts.get(name)![i].ok);
   const rows2: string[][] = [];
-  let fastest: { name: string; rate: number; ourRate: number } | null = null;
+  let fastest: { name: string; rate: number; ourRate: number; ratio: number } | null = null;
   const ourAll = ours ? accepted(ours.parser.name) : [];
   if (ours) {
     const r = timeParse(ours.parser, ourAll);
@@ -132,17 +141,24 @@ function partA(ours: Ours | null): void {
   }
   for (const p of FILTER_PEERS) {
     const subset = ours ? accepted(p.name).filter((fc) => ourAll.includes(fc)) : accepted(p.name);
-    const rate = timeParse(p, subset);
-    const ourRate = ours ? timeParse(ours.parser, subset) : NaN;
-    rows2.push([p.name, `${subset.length}/${corpus.length}`, fmtRate(rate), ours ? fmtRate(ourRate) : "–", ours ? fmtRatio(ourRate / rate) : "–"]);
-    if (!fastest || rate > fastest.rate) fastest = { name: p.name, rate, ourRate };
+    // Peer and scim-core rounds alternate, so a change in machine load affects both alike.
+    let rate: number, ourRate = NaN, ratio = NaN;
+    if (ours) {
+      const [mp, mo] = interleave([parseRunner(p, subset), parseRunner(ours.parser, subset)], TIMING);
+      [rate, ourRate, ratio] = [mp.opsPerSec, mo.opsPerSec, pairedRatio(mo, mp)];
+    } else rate = timeParse(p, subset);
+    rows2.push([p.name, `${subset.length}/${corpus.length}`, fmtRate(rate), ours ? fmtRate(ourRate) : "–", ours ? fmtRatio(ratio) : "–"]);
+    if (!fastest || rate > fastest.rate) fastest = { name: p.name, rate, ourRate, ratio };
   }
-  emit("Throughput (parses/s, median of rounds), each peer on the filters it parses correctly (and ours too), ours on the same subset:");
+  emit(
+    "Throughput (parses/s, median of rounds), each peer on the filters it parses correctly (and ours too), scim-core on the same " +
+      "subset in alternating rounds:",
+  );
   emit();
   emit(mdTable(["library", "filters", "parses/s", "scim-core on same subset", "scim-core / peer"], rows2));
   emit();
   if (ours && fastest) {
-    const ratio = fastest.ourRate / fastest.rate;
+    const ratio = fastest.ratio;
     emit(`Fastest peer: **${fastest.name}** (${fmtRate(fastest.rate)} parses/s); scim-core on its subset: ${fmtRate(fastest.ourRate)} → **${fmtRatio(ratio)}**.`);
     emit();
     targets.push({ name: "(A) parse: scim-core / fastest peer", goal: 3, value: ratio, detail: `vs ${fastest.name}` });
@@ -181,15 +197,15 @@ function partB(ours: Ours | null): void {
     };
     const total = (f: (c: object[]) => number) => chunks.reduce((s, c) => s + f(c), 0);
     const expected = total(handCount);
-    const handRate = measure((i) => handCount(chunks[i % chunks.length]), CHUNK, TIMING).opsPerSec;
-    const cells: string[] = [];
-    let ourRate = NaN;
+    // Compile and count first; then time every matcher that works, in alternating rounds.
+    const cells = new Map<string, string>();
+    const timed: { name: string; fn: (c: object[]) => number; ok: boolean }[] = [{ name: hand.name, fn: handCount, ok: true }];
     for (const m of matchers) {
       let fn: (c: object[]) => number;
       try {
         fn = m.compile(mc.text);
       } catch (e) {
-        cells.push("throws");
+        cells.set(m.name, "throws");
         countFindings.push([m.name, mc.id, "compile throws", truncate(errMsg(e), 140)]);
         continue;
       }
@@ -197,18 +213,27 @@ function partB(ours: Ours | null): void {
       try {
         count = total(fn);
       } catch (e) {
-        cells.push("throws");
+        cells.set(m.name, "throws");
         countFindings.push([m.name, mc.id, "match throws", truncate(errMsg(e), 140)]);
         continue;
       }
-      const rate = measure((i) => fn(chunks[i % chunks.length]), CHUNK, TIMING).opsPerSec;
-      if (count !== expected) countFindings.push([m.name, mc.id, `${count} matches, expected ${expected}`, ""]);
-      cells.push(`${fmtRate(rate)}${count !== expected ? ` ✗ (${count})` : ""}`);
-      if (ours && m.name === ours.parser.name) ourRate = count === expected ? rate : NaN;
+      if (count !== expected) {
+        countFindings.push([m.name, mc.id, `${count} matches, expected ${expected}`, ""]);
+        cells.set(m.name, ` ✗ (${count})`);
+      }
+      timed.push({ name: m.name, fn, ok: count === expected });
     }
-    const ratio = ourRate / handRate;
+    const ms = interleave(
+      timed.map((t) => callRunner((i) => t.fn(chunks[i % chunks.length]), CHUNK)),
+      TIMING,
+    );
+    const mOf = new Map(timed.map((t, j) => [t.name, ms[j]]));
+    const handRate = mOf.get(hand.name)!.opsPerSec;
+    const ourOk = !!ours && !!timed.find((t) => t.name === ours.parser.name)?.ok;
+    const cellFor = (name: string) => (mOf.has(name) ? fmtRate(mOf.get(name)!.opsPerSec) : "") + (cells.get(name) ?? "");
+    const ratio = ourOk ? pairedRatio(mOf.get(ours!.parser.name)!, mOf.get(hand.name)!) : NaN;
     if (ours) worst = Math.min(worst, Number.isFinite(ratio) ? ratio : -Infinity);
-    rows.push([`\`${truncate(mc.text, 80)}\``, String(expected), fmtRate(handRate), ...cells, ...(ours ? [fmtRatio(ratio)] : [])]);
+    rows.push([`\`${truncate(mc.text, 80)}\``, String(expected), fmtRate(handRate), ...matchers.map((m) => cellFor(m.name)), ...(ours ? [fmtRatio(ratio)] : [])]);
   }
   emit("users/s (median of rounds); ✗ (n) = wrong match count n:");
   emit();
@@ -233,16 +258,20 @@ async function main(): Promise<void> {
   emit();
   emit(
     `Node ${process.version}, ${os.cpus()[0]?.model ?? "?"} × ${os.cpus().length}, ${new Date().toISOString()}. ` +
-      `Timing: ${TIMING.warmupMs} ms warm-up, then ${TIMING.rounds} rounds of ${TIMING.roundMs} ms, median.`,
+      `Timing: ${TIMING.warmupMs} ms warm-up, then ${TIMING.rounds} rounds of ${TIMING.roundMs} ms, median; compared cases run in ` +
+      `alternating rounds with a full GC before each round, and a ratio is the median of the per-round ratios. ` +
+      `Load average at start: ${os.loadavg().map((x) => x.toFixed(2)).join(", ")} (the machine may be shared: rates move with load, ratios much less).`,
   );
   emit();
   emit(ours ? `scim-core ${ours.version} loaded.` : `**scim-core not available** (${(loaded as { error: string }).error}): peers only.`);
   emit();
-  partA(ours);
-  partB(ours);
-  const patch = patchCasesReport(ours, TIMING);
-  patch.lines.forEach((l) => emit(l));
-  if (patch.target) targets.push(patch.target);
+  if (PARTS.has("A")) partA(ours);
+  if (PARTS.has("B")) partB(ours);
+  if (PARTS.has("C")) {
+    const patch = patchCasesReport(ours, TIMING);
+    patch.lines.forEach((l) => emit(l));
+    targets.push(...patch.targets);
+  }
 
   emit("## Summary");
   emit();
@@ -255,7 +284,7 @@ async function main(): Promise<void> {
       ),
     );
   emit();
-  emit(`Total run time ${((Date.now() - started) / 1000).toFixed(0)} s. (sink ${sinkValue() % 10})`);
+  emit(`Total run time ${((Date.now() - started) / 1000).toFixed(0)} s; load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(", ")}. (sink ${sinkValue() % 10})`);
   const file = fileURLToPath(new URL("../results.md", import.meta.url));
   writeFileSync(file, out.join("\n") + "\n");
   console.log(`\nwritten to ${file}`);

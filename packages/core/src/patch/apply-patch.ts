@@ -12,7 +12,7 @@ import { badRequest, isScimError, ScimError } from "../errors/scim-error.js";
 import type { Filter } from "../filter/ast.js";
 import { compileElementFilter } from "../filter/compile.js";
 import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
-import { assertAllowedKey, isForbiddenKey } from "../schema/forbidden-keys.js";
+import { assertAllowedKey, assertNoForbiddenKeys, isForbiddenKey } from "../schema/forbidden-keys.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
 import { assertSinglePrimary, coerceAttribute, deepEqual, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type StrictnessOptions } from "../schema/validate.js";
 
@@ -109,28 +109,6 @@ function memberIds(filter: Filter): string[] | undefined {
 
 function valueOf(el: unknown): unknown {
   return isObject(el) ? el.value : undefined;
-}
-
-/**
- * Rejects `__proto__`, `constructor` and `prototype` as a key anywhere in a value, also where
- * the value would be dropped (under an unknown attribute). Iterative: JSON.parse accepts nesting
- * deeper than the call stack.
- */
-function assertNoForbiddenKeys(value: unknown): void {
-  if (typeof value !== "object" || value === null) return;
-  const stack: object[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop()!;
-    if (Array.isArray(v)) {
-      for (const el of v) if (typeof el === "object" && el !== null) stack.push(el);
-      continue;
-    }
-    for (const key of Object.keys(v)) {
-      assertAllowedKey(key, "invalidSyntax", "");
-      const el = (v as Obj)[key];
-      if (typeof el === "object" && el !== null) stack.push(el);
-    }
-  }
 }
 
 /** A key of a path-less value is an attribute path: no segment (`a:b.c`) may be a forbidden name. */

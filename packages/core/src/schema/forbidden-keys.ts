@@ -15,3 +15,24 @@ export function isForbiddenKey(key: string): boolean {
 export function assertAllowedKey(key: string, scimType: ScimErrorType, where: string): void {
   if (isForbiddenKey(key)) throw badRequest(scimType, `'${key}' is not allowed as an attribute name${where}`);
 }
+
+/**
+ * Throws 400 `invalidSyntax` when a forbidden key appears anywhere in `value`, including inside
+ * attributes that would be dropped. Iterative: JSON.parse accepts nesting deeper than the stack.
+ */
+export function assertNoForbiddenKeys(value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop()!;
+    if (Array.isArray(v)) {
+      for (const el of v) if (typeof el === "object" && el !== null) stack.push(el);
+      continue;
+    }
+    for (const key of Object.keys(v)) {
+      assertAllowedKey(key, "invalidSyntax", "");
+      const child = (v as Record<string, unknown>)[key];
+      if (typeof child === "object" && child !== null) stack.push(child);
+    }
+  }
+}

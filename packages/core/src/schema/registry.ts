@@ -7,6 +7,7 @@
  */
 import { ScimConfigError } from "../errors/scim-error.js";
 import type { AttrPath } from "../filter/ast.js";
+import { isForbiddenKey } from "./forbidden-keys.js";
 import { COMMON_ATTRIBUTES, CORE_RESOURCE_TYPES, CORE_SCHEMAS } from "./core-schemas.js";
 import type {
   AttributeDefinition,
@@ -79,13 +80,12 @@ const ATTRIBUTE_TYPES = new Set<AttributeType>(["string", "boolean", "decimal", 
 const MUTABILITIES = new Set<string>(["readOnly", "readWrite", "immutable", "writeOnly"]);
 const RETURNED = new Set<string>(["always", "never", "default", "request"]);
 const UNIQUENESS = new Set<string>(["none", "server", "global"]);
-const FORBIDDEN_NAMES = new Set(["__proto__", "constructor", "prototype"]);
 const NAME = /^\$?[A-Za-z][A-Za-z0-9_-]*$/;
 
 function compileAttribute(def: AttributeDefinition, schemaId: string, parent: AttributeInfo | undefined, where: string): AttributeInfo {
   const at = `${where}.${String(def?.name)}`;
   if (typeof def !== "object" || def === null) throw new ScimConfigError(`${where}: attribute definition must be an object`);
-  if (typeof def.name !== "string" || !NAME.test(def.name) || FORBIDDEN_NAMES.has(def.name)) {
+  if (typeof def.name !== "string" || !NAME.test(def.name) || isForbiddenKey(def.name)) {
     throw new ScimConfigError(`${at}: invalid attribute name`);
   }
   if (!ATTRIBUTE_TYPES.has(def.type)) throw new ScimConfigError(`${at}: unknown type '${String(def.type)}'`);

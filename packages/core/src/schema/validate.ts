@@ -5,7 +5,7 @@
  */
 import { badRequest, ScimError } from "../errors/scim-error.js";
 import { isDateTime } from "./datetime.js";
-import { assertAllowedKey } from "./forbidden-keys.js";
+import { assertAllowedKey, assertNoForbiddenKeys } from "./forbidden-keys.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "./registry.js";
 import type { AttrPath } from "../filter/ast.js";
 import { splitAttrPath } from "../filter/parser.js";
@@ -211,27 +211,6 @@ function deepEqual(a: unknown, b: unknown): boolean {
   return true;
 }
 export { deepEqual };
-
-/**
- * Throws 400 `invalidSyntax` when a forbidden key (`__proto__`, `constructor`, `prototype`) appears
- * anywhere in `value`, including inside attributes that would be dropped. Iterative, so a deeply
- * nested body cannot overflow the stack.
- */
-function assertNoForbiddenKeys(value: unknown): void {
-  const stack: unknown[] = [value];
-  while (stack.length > 0) {
-    const v = stack.pop();
-    if (Array.isArray(v)) {
-      for (const el of v) if (typeof el === "object" && el !== null) stack.push(el);
-    } else if (isObject(v)) {
-      for (const key of Object.keys(v)) {
-        assertAllowedKey(key, "invalidSyntax", "");
-        const child = v[key];
-        if (typeof child === "object" && child !== null) stack.push(child);
-      }
-    }
-  }
-}
 
 function readAttr(resource: Obj | undefined, schema: CompiledSchema, attr: AttributeInfo): unknown {
   if (resource === undefined) return undefined;
