@@ -9,12 +9,12 @@
  * filtered path that matches nothing, and member removal by a value array.
  */
 import { badRequest, isScimError, ScimError } from "../errors/scim-error.js";
-import type { Filter } from "../filter/ast.js";
+import type { AttrPath, Filter } from "../filter/ast.js";
 import { compileElementFilter } from "../filter/compile.js";
 import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
 import { assertAllowedKey, assertNoForbiddenKeys, isForbiddenKey } from "../schema/forbidden-keys.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
-import { assertSinglePrimary, coerceAttribute, deepEqual, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type StrictnessOptions } from "../schema/validate.js";
+import { assertSinglePrimary, coerceAttribute, deepEqual, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
 
 type Obj = Record<string, unknown>;
 
@@ -119,19 +119,59 @@ function assertAllowedPathKey(key: string): void {
 }
 
 /** A value filter the engine cannot evaluate is a malformed path in a PATCH (RFC 7644 §3.12 `invalidPath`). */
+const resolvedTargets = new WeakMap<CompiledResourceType, Map<unknown, KeyTarget>>();
+
+/** Resolves a path (or a key of a path-less value) once per resource type: requests repeat them. */
+function cachedTarget<K extends AttrPath | string>(rt: CompiledResourceType, key: K, resolve: (rt: CompiledResourceType, key: K) => KeyTarget): KeyTarget {
+  let cache = resolvedTargets.get(rt);
+  if (cache === undefined) resolvedTargets.set(rt, (cache = new Map()));
+  let target = cache.get(key);
+  if (target === undefined) {
+    target = resolve(rt, key);
+    if (cache.size >= 1024) cache.clear();
+    cache.set(key, target);
+  }
+  return target;
+}
+
+const compiledPathFilters = new WeakMap<Filter, WeakMap<AttributeInfo, (element: Obj) => boolean>>();
+
 function compilePathFilter(filter: Filter, attr: AttributeInfo): (element: Obj) => boolean {
+  // Paths are parsed once per text (pathCache), so the same filter object comes back: compile once.
+  let byAttr = compiledPathFilters.get(filter);
+  const cached = byAttr?.get(attr);
+  if (cached !== undefined) return cached;
+  let predicate: (element: Obj) => boolean;
   try {
-    return compileElementFilter(filter, attr);
+    predicate = compileElementFilter(filter, attr);
   } catch (error) {
     if (isScimError(error) && error.scimType === "invalidFilter") throw badRequest("invalidPath", error.detail);
     throw error;
   }
+  if (byAttr === undefined) compiledPathFilters.set(filter, (byAttr = new WeakMap()));
+  byAttr.set(attr, predicate);
+  return predicate;
+}
+
+const membersAttributes = new WeakMap<CompiledResourceType, AttributeInfo | null>();
+
+/** The `members` attribute of a resource type (complex, multi-valued, with `value`), if it has one. */
+function membersAttribute(rt: CompiledResourceType): AttributeInfo | undefined {
+  let found = membersAttributes.get(rt);
+  if (found === undefined) {
+    const members = rt.core.byName.get("members");
+    found = members?.type === "complex" && members.multiValued && members.subMap?.has("value") ? members : null;
+    membersAttributes.set(rt, found);
+  }
+  return found ?? undefined;
 }
 
 class Patcher {
   readonly root: Obj;
   private readonly owned = new Set<object>();
   changed = false;
+  /** Set when an extension object was written or removed: `schemas` must be brought in step. */
+  private extensionsTouched = false;
   readonly memberChanges: MemberChange[] = [];
   private readonly membersAttr: AttributeInfo | undefined;
 
@@ -143,8 +183,7 @@ class Patcher {
   ) {
     this.root = { ...resource };
     this.owned.add(this.root);
-    const members = rt.core.byName.get("members");
-    this.membersAttr = members?.type === "complex" && members.multiValued && members.subMap?.has("value") ? members : undefined;
+    this.membersAttr = membersAttribute(rt);
   }
 
   // ---- copy-on-write helpers ----
@@ -159,6 +198,7 @@ class Patcher {
   /** The container of a schema's attributes, owned; `create` makes a missing extension object. */
   private container(schema: CompiledSchema, create: boolean): Obj | undefined {
     if (!schema.extension) return this.root;
+    this.extensionsTouched = true;
     const current = this.root[schema.id];
     if (!isObject(current)) {
       if (!create) return undefined;
@@ -218,7 +258,8 @@ class Patcher {
     }
     const rawPath = operation.path;
     if (rawPath !== undefined && rawPath !== null && typeof rawPath !== "string") throw badRequest("invalidPath", "'path' must be a string");
-    const pathText = typeof rawPath === "string" && rawPath.trim() !== "" ? rawPath.trim() : undefined;
+    const trimmed = typeof rawPath === "string" ? rawPath.trim() : "";
+    const pathText = trimmed !== "" ? trimmed : undefined;
     const value = operation.value;
     if (op !== "remove" && !("value" in operation)) throw badRequest("invalidValue", `'${op}' needs a 'value'`);
 
@@ -234,7 +275,7 @@ class Patcher {
     }
     assertNoForbiddenKeys(value);
     const path = cachedPath(pathText);
-    const target = resolveAttrTarget(this.rt, path.attr);
+    const target = cachedTarget(this.rt, path.attr, resolveAttrTarget);
     switch (target.kind) {
       case "schemas":
         throw badRequest("mutability", "'schemas' is managed by the service provider");
@@ -293,7 +334,7 @@ class Patcher {
         if (attr.mutability !== "readOnly") this.set(schema, attr, v, op);
         continue;
       }
-      const target = resolveKey(this.rt, key);
+      const target = cachedTarget(this.rt, key, resolveKey);
       switch (target.kind) {
         case "schemas":
           continue;
@@ -472,6 +513,7 @@ class Patcher {
     if (schema.required) throw badRequest("invalidValue", `the extension '${schema.id}' is required`);
     if (this.root[schema.id] === undefined) return;
     delete this.root[schema.id];
+    this.extensionsTouched = true;
     this.changed = true;
   }
 
@@ -581,7 +623,7 @@ class Patcher {
 
   /** Keeps `schemas` in step with the extensions present. */
   finish(): void {
-    if (!this.changed) return;
+    if (!this.changed || (!this.extensionsTouched && Array.isArray(this.root.schemas))) return;
     const schemas = Array.isArray(this.root.schemas) ? (this.root.schemas as unknown[]).filter((s): s is string => typeof s === "string") : [this.rt.core.id];
     let next = schemas;
     for (const ext of this.rt.extensions) {

@@ -158,7 +158,8 @@ function compileResourceType(def: ResourceTypeDefinition, getSchema: (id: string
   const bySchema = new Map<string, CompiledSchema>();
   bySchema.set(core.id.toLowerCase(), core);
   for (const ext of extensions) bySchema.set(ext.id.toLowerCase(), ext);
-  const schema = (urn: string) => bySchema.get(urn.toLowerCase());
+  for (const s of [core, ...extensions]) bySchema.set(s.id, s);
+  const schema = (urn: string) => bySchema.get(urn) ?? bySchema.get(urn.toLowerCase());
 
   const resolve = (path: AttrPath): ResolvedAttribute | undefined => {
     let target = core;
@@ -258,13 +259,19 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
     getSchema,
     listSchemas: () => [...schemas.values()],
     findResourceType(name) {
-      const key = String(name).toLowerCase();
-      let rt = compiled.get(key);
+      let rt = compiled.get(name);
       if (rt) return rt;
+      const key = String(name).toLowerCase();
+      rt = compiled.get(key);
+      if (rt) {
+        compiled.set(name, rt);
+        return rt;
+      }
       const def = types.get(key) ?? [...types.values()].find((t) => (t.id ?? t.name).toLowerCase() === key);
       if (!def) return undefined;
       rt = compileResourceType(def, getSchema);
       compiled.set(key, rt);
+      compiled.set(name, rt);
       return rt;
     },
     getResourceType(name) {
