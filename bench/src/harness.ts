@@ -15,6 +15,11 @@ export interface MeasureOptions {
   roundMs?: number;
   /** Number of timed rounds; the median is reported. */
   rounds?: number;
+  /**
+   * Garbage collection before each round: "major" (full; slow with a large live heap), "minor"
+   * (young generation only) or "none".
+   */
+  gc?: "major" | "minor" | "none";
 }
 
 export interface Measurement {
@@ -24,12 +29,12 @@ export interface Measurement {
   perRound: number[];
 }
 
-export const DEFAULT_OPTIONS: Required<MeasureOptions> = { warmupMs: 150, roundMs: 350, rounds: 3 };
+export const DEFAULT_OPTIONS: Required<MeasureOptions> = { warmupMs: 150, roundMs: 300, rounds: 5, gc: "major" };
 
-// A full garbage collection between timed rounds (outside them), so that one library's garbage
-// is not collected on another library's time.
+// A garbage collection between timed rounds (outside them), so that one library's garbage is not
+// collected on another library's time.
 v8.setFlagsFromString("--expose-gc");
-const collect: () => void = vm.runInNewContext("gc");
+const gc: (options?: { type: "major" | "minor" }) => void = vm.runInNewContext("gc");
 
 let sink = 0;
 
@@ -122,7 +127,7 @@ export function interleave(runners: Runner[], options: MeasureOptions = {}): Mea
   const per: number[][] = runners.map(() => []);
   for (let k = 0; k < o.rounds; k++)
     runners.forEach((r, j) => {
-      collect();
+      if (o.gc !== "none") gc({ type: o.gc });
       per[j].push(r.round(o.roundMs));
     });
   return per.map((perRound) => ({ opsPerSec: median(perRound), perRound }));
