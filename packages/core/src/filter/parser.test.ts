@@ -372,6 +372,10 @@ describe("parseFilter: invalid filters are 400 invalidFilter with a position", (
     ['userName "bjensen"', 10],
     ["userName", 9],
     ['userName pr "x"', 13],
+    // `$` must start a name such as `$ref`, not stand alone
+    ["$ pr", 1],
+    ["members.$ pr", 1],
+    ['$1 eq "x"', 1],
     // unbalanced parentheses, both directions
     ['(userName eq "x"', 1],
     ['((userName eq "x")', 1],

@@ -55,8 +55,10 @@ function isValidName(name: string): boolean {
   return true;
 }
 
-function isNameStart(c: number): boolean {
-  return isAlpha(c) || c === DOLLAR;
+/** `ATTRNAME` starts with a letter; `$ref` style names with `$` and a letter. */
+function isNameStartAt(t: string, i: number): boolean {
+  const c = t.charCodeAt(i);
+  return isAlpha(c) || (c === DOLLAR && isAlpha(t.charCodeAt(i + 1)));
 }
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
@@ -292,7 +294,7 @@ export class FilterScanner {
     this.pos = i;
     const nameStart = colon + 1 > start ? colon + 1 : start;
     const nameEnd = dot < 0 ? i : dot;
-    if (dots > 1 || colon === start || !isNameStart(t.charCodeAt(nameStart)) || nameEnd === nameStart || (dot >= 0 && (dot + 1 === i || !isNameStart(t.charCodeAt(dot + 1))))) {
+    if (dots > 1 || colon === start || !isNameStartAt(t, nameStart) || nameEnd === nameStart || (dot >= 0 && (dot + 1 === i || !isNameStartAt(t, dot + 1)))) {
       this.fail(`invalid attribute path '${t.slice(start, i)}'`, start);
     }
     const attr = t.slice(nameStart, nameEnd);
