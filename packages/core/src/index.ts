@@ -44,3 +44,32 @@ export {
   type BulkRequest,
   type BulkResponse,
 } from "./messages/bulk.js";
+export type {
+  GroupRef,
+  ScimStore,
+  StoreCapabilities,
+  StoreContext,
+  StoredResource,
+  StoreQuery,
+  StoreQueryResult,
+  StoreSort,
+  StoreWrite,
+  UniqueKey,
+  WriteCondition,
+} from "./store/types.js";
+export { createScimServer, bearerAuth, bearerToken, timingSafeEqual } from "./server/create-scim-server.js";
+export type {
+  OperationContext,
+  Principal,
+  ScimEvent,
+  ScimEventSubscriber,
+  ScimEventType,
+  ScimHeaders,
+  ScimHooks,
+  ScimRequest,
+  ScimResourceBody,
+  ScimResponse,
+  ScimServer,
+  ScimServerConfig,
+} from "./server/types.js";
+export { SCIM_CONTENT_TYPE } from "./server/http.js";

@@ -1,0 +1,349 @@
+/**
+ * `createScimServer(config)`: every RFC 7644 endpoint over a plain request/response pair, so that
+ * any framework adapter (or `fetch`-native runtime) can sit on top.
+ */
+import { badRequest, isScimError, ScimConfigError, ScimError } from "../errors/scim-error.js";
+import { bulkIdReferences, bulkResponse, parseBulkRequest, resolveBulkIds, type BulkOperationResult } from "../messages/bulk.js";
+import { listResponse } from "../messages/list-response.js";
+import { parseSearchRequest } from "../messages/search-request.js";
+import { defaultRegistry, type CompiledResourceType } from "../schema/registry.js";
+import { errorResponse, header, json, methodNotAllowed, queryParams, readBody } from "./http.js";
+import { ResourceEndpoint, type RequestScope, type ServerSettings } from "./resources.js";
+import type { Principal, ScimRequest, ScimResponse, ScimServer, ScimServerConfig } from "./types.js";
+
+const SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+const SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+const RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
+
+function positiveInteger(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new ScimConfigError(`${name} must be a positive integer`);
+  return value;
+}
+
+/** Checks the configuration at start-up (a mistake throws ScimConfigError, never a runtime 500). */
+function settingsOf(config: ScimServerConfig): ServerSettings {
+  if (typeof config !== "object" || config === null) throw new ScimConfigError("createScimServer needs a configuration object");
+  const store = config.store as unknown;
+  if (typeof store !== "object" || store === null) throw new ScimConfigError("config.store is required");
+  for (const method of ["get", "query", "create", "replace", "delete", "addMembers", "removeMembers", "setMembers", "groupsOf"]) {
+    if (typeof (store as Record<string, unknown>)[method] !== "function") throw new ScimConfigError(`config.store.${method} must be a function`);
+  }
+  if (typeof (store as { capabilities?: unknown }).capabilities !== "object") throw new ScimConfigError("config.store.capabilities is required");
+  if (typeof config.authenticate !== "function") throw new ScimConfigError("config.authenticate must be a function (request) => principal | null");
+  if (typeof config.baseUrl !== "function" && (typeof config.baseUrl !== "string" || !/^https?:\/\/[^\s]+$/i.test(config.baseUrl))) {
+    throw new ScimConfigError("config.baseUrl must be an absolute http(s) URL or a function returning one");
+  }
+  const defaultCount = positiveInteger(config.paging?.defaultCount, "config.paging.defaultCount", 100);
+  const maxCount = positiveInteger(config.paging?.maxCount, "config.paging.maxCount", 1000);
+  if (defaultCount > maxCount) throw new ScimConfigError("config.paging.defaultCount must not exceed maxCount");
+  positiveInteger(config.bulk?.maxOperations, "config.bulk.maxOperations", 1000);
+  positiveInteger(config.bulk?.maxPayloadSize, "config.bulk.maxPayloadSize", 1048576);
+  for (const [type, status] of Object.entries(config.patchStatus ?? {})) {
+    if (status !== 200 && status !== 204) throw new ScimConfigError(`config.patchStatus.${type} must be 200 or 204`);
+  }
+  return {
+    config,
+    registry: config.registry ?? defaultRegistry(),
+    defaultCount,
+    maxCount,
+    maxBodyBytes: positiveInteger(config.maxBodyBytes, "config.maxBodyBytes", 1048576),
+    lenient: config.lenientFilters !== false,
+    strict: config.strict === true,
+    uniqueGroupDisplayName: config.uniqueGroupDisplayName !== false,
+  };
+}
+
+function withMeta(base: string, path: string, resourceType: string, body: Record<string, unknown>): Record<string, unknown> {
+  return { ...body, meta: { resourceType, location: `${base}${path}` } };
+}
+
+/**
+ * Creates a SCIM 2.0 service provider (RFC 7644) over a store. Returns `handle` (plain objects,
+ * the fast path for Node adapters) and `fetch` (web Request/Response); both are safe to pass
+ * unbound. The configuration is checked at once: mistakes throw `ScimConfigError`.
+ *
+ * Endpoints: `/ServiceProviderConfig`, `/Schemas[/{id}]`, `/ResourceTypes[/{id}]`, each resource
+ * type's endpoint (`/Users`, `/Groups`: list, get, POST, PUT, PATCH, DELETE, `/.search`),
+ * `/.search` at the root, `/Bulk`, and `/Me` when `config.me` is set (501 otherwise).
+ */
+export function createScimServer(config: ScimServerConfig): ScimServer {
+  const settings = settingsOf(config);
+  const registry = settings.registry;
+  const endpoints = new Map<string, ResourceEndpoint>();
+  for (const def of registry.listResourceTypes()) {
+    const rt = registry.getResourceType(def.name);
+    endpoints.set(rt.endpoint.replace(/^\//, "").toLowerCase(), new ResourceEndpoint(rt, settings));
+  }
+  const bulkEnabled = config.bulk?.enabled !== false;
+  const bulkLimits = { maxOperations: config.bulk?.maxOperations ?? 1000, maxPayloadSize: config.bulk?.maxPayloadSize ?? 1048576 };
+
+  const serviceProviderConfig = (base: string) => ({
+    schemas: [SPC_SCHEMA],
+    patch: { supported: true },
+    bulk: { supported: bulkEnabled, maxOperations: bulkLimits.maxOperations, maxPayloadSize: bulkLimits.maxPayloadSize },
+    filter: { supported: true, maxResults: settings.maxCount },
+    changePassword: { supported: false },
+    sort: { supported: true },
+    etag: { supported: true },
+    pagination: { cursor: true, index: true, defaultPaginationMethod: "index", defaultPageSize: settings.defaultCount, maxPageSize: settings.maxCount },
+    authenticationSchemes: [
+      { type: "oauthbearertoken", name: "OAuth Bearer Token", description: "Authentication with a bearer token in the Authorization header", primary: true },
+    ],
+    meta: { resourceType: "ServiceProviderConfig", location: `${base}/ServiceProviderConfig` },
+  });
+
+  const schemaBody = (base: string, id: string) => {
+    const schema = registry.getSchema(id);
+    if (!schema) return undefined;
+    return withMeta(base, `/Schemas/${schema.id}`, "Schema", { schemas: [SCHEMA_SCHEMA], id: schema.id, name: schema.name, description: schema.description, attributes: schema.attributes });
+  };
+
+  const resourceTypeBody = (base: string, rt: CompiledResourceType) =>
+    withMeta(base, `/ResourceTypes/${rt.definition.id ?? rt.name}`, "ResourceType", {
+      schemas: [RESOURCE_TYPE_SCHEMA],
+      id: rt.definition.id ?? rt.name,
+      name: rt.name,
+      endpoint: rt.endpoint,
+      description: rt.definition.description,
+      schema: rt.definition.schema,
+      schemaExtensions: rt.definition.schemaExtensions ?? [],
+    });
+
+  const rootSearch = async (scope: RequestScope): Promise<ScimResponse> => {
+    const search = parseSearchRequest(readBody(scope.request, settings.maxBodyBytes));
+    const all: Record<string, unknown>[] = [];
+    let total = 0;
+    for (const endpoint of endpoints.values()) {
+      const page = await endpoint.list(scope, { ...search, startIndex: 1, count: settings.maxCount, cursor: undefined });
+      const body = page.body as { totalResults: number; Resources: Record<string, unknown>[] };
+      total += body.totalResults;
+      all.push(...body.Resources);
+    }
+    const startIndex = search.startIndex ?? 1;
+    const count = Math.min(search.count ?? settings.defaultCount, settings.maxCount);
+    return json(200, listResponse({ resources: all.slice(startIndex - 1, startIndex - 1 + count), totalResults: total, startIndex }));
+  };
+
+  const route = async (scope: RequestScope, depth = 0): Promise<ScimResponse> => {
+    const request = scope.request;
+    const method = request.method.toUpperCase();
+    const segments = request.path.split("?")[0]!.split("/").filter(Boolean).map(decodeURIComponent);
+    const [first, second, third] = segments;
+    if (first === undefined) throw new ScimError(404, undefined, "Not found");
+    const name = first.toLowerCase();
+    const base = scope.baseUrl;
+
+    if (name === "serviceproviderconfig" || name === "schemas" || name === "resourcetypes") {
+      if (method !== "GET") return methodNotAllowed(method, ["GET"]);
+      if (name === "serviceproviderconfig") {
+        if (second !== undefined) throw new ScimError(404, undefined, "Not found");
+        return json(200, serviceProviderConfig(base));
+      }
+      if (name === "schemas") {
+        if (second === undefined) {
+          const schemas = registry.listSchemas().map((s) => schemaBody(base, s.id)!);
+          return json(200, listResponse({ resources: schemas, startIndex: 1 }));
+        }
+        const schema = third === undefined ? schemaBody(base, second) : undefined;
+        if (!schema) throw new ScimError(404, undefined, `Schema ${second} not found`);
+        return json(200, schema);
+      }
+      const types = [...endpoints.values()].map((e) => e.rt);
+      if (second === undefined) return json(200, listResponse({ resources: types.map((rt) => resourceTypeBody(base, rt)), startIndex: 1 }));
+      const rt = third === undefined ? types.find((t) => (t.definition.id ?? t.name).toLowerCase() === second.toLowerCase()) : undefined;
+      if (!rt) throw new ScimError(404, undefined, `ResourceType ${second} not found`);
+      return json(200, resourceTypeBody(base, rt));
+    }
+
+    if (name === ".search" && second === undefined) {
+      if (method !== "POST") return methodNotAllowed(method, ["POST"]);
+      return rootSearch(scope);
+    }
+
+    if (name === "bulk" && second === undefined) {
+      if (method !== "POST") return methodNotAllowed(method, ["POST"]);
+      if (!bulkEnabled || depth > 0) throw new ScimError(501, undefined, "Bulk is not supported");
+      return bulk(scope);
+    }
+
+    if (name === "me") {
+      if (!config.me) throw new ScimError(501, undefined, "/Me is not supported by this service provider");
+      const id = await config.me(scope.principal, request);
+      if (!id) throw new ScimError(404, undefined, "the authenticated subject has no User resource");
+      const rest = segments.slice(1).map(encodeURIComponent).join("/");
+      return route({ ...scope, request: { ...request, path: `/Users/${encodeURIComponent(id)}${rest ? `/${rest}` : ""}` } }, depth);
+    }
+
+    const endpoint = endpoints.get(name);
+    if (!endpoint) throw new ScimError(404, undefined, `Not found: ${request.path}`);
+    if (second === undefined) {
+      if (method === "GET") return endpoint.list(scope);
+      if (method === "POST") return endpoint.create(scope);
+      return methodNotAllowed(method, ["GET", "POST"]);
+    }
+    if (third !== undefined) throw new ScimError(404, undefined, `Not found: ${request.path}`);
+    if (second === ".search") {
+      if (method !== "POST") return methodNotAllowed(method, ["POST"]);
+      return endpoint.list(scope, parseSearchRequest(readBody(request, settings.maxBodyBytes)));
+    }
+    switch (method) {
+      case "GET":
+        return endpoint.get(scope, second);
+      case "PUT":
+        return endpoint.replace(scope, second);
+      case "PATCH":
+        return endpoint.patch(scope, second);
+      case "DELETE":
+        return endpoint.delete(scope, second);
+      default:
+        return methodNotAllowed(method, ["GET", "PUT", "PATCH", "DELETE"]);
+    }
+  };
+
+  /** POST /Bulk (RFC 7644 §3.7): operations in order, `bulkId:` references resolved, `failOnErrors`. */
+  const bulk = async (scope: RequestScope): Promise<ScimResponse> => {
+    const raw = scope.request.body;
+    const size = typeof raw === "string" ? new TextEncoder().encode(raw).length : raw instanceof Uint8Array ? raw.byteLength : undefined;
+    if (size !== undefined && size > bulkLimits.maxPayloadSize) {
+      throw new ScimError(413, undefined, `the bulk request is larger than maxPayloadSize (${bulkLimits.maxPayloadSize} bytes)`);
+    }
+    const request = parseBulkRequest(readBody(scope.request, Math.max(settings.maxBodyBytes, bulkLimits.maxPayloadSize)), { ...bulkLimits, payloadSize: size });
+    const ids = new Map<string, string>();
+    const results: BulkOperationResult[] = [];
+    let errors = 0;
+    let pending = request.operations.map((op, index) => ({ op, index }));
+    const done = new Map<number, BulkOperationResult>();
+    // Operations whose bulkId references are not yet resolvable wait for a later pass (RFC 7644 §3.7.2).
+    while (pending.length > 0) {
+      const waiting: typeof pending = [];
+      let progressed = false;
+      for (const item of pending) {
+        const refs = [...bulkIdReferences(item.op.data), ...bulkIdReferences(item.op.path)];
+        const unresolved = refs.filter((r) => !ids.has(r));
+        const known = new Set(request.operations.map((o) => o.bulkId).filter(Boolean));
+        if (unresolved.some((r) => known.has(r))) {
+          waiting.push(item);
+          continue;
+        }
+        progressed = true;
+        const { op } = item;
+        let result: BulkOperationResult;
+        try {
+          if (unresolved.length > 0) throw new ScimError(409, undefined, `unresolved bulkId reference '${unresolved[0]}'`);
+          const path = resolveBulkIds(op.path, ids) as string;
+          const data = op.data === undefined ? undefined : resolveBulkIds(op.data, ids);
+          const headers: Record<string, string> = { "content-type": "application/scim+json" };
+          if (op.version !== undefined) headers["if-match"] = op.version;
+          const response = await route({ ...scope, params: queryParams(undefined), request: { method: op.method, path, headers, body: data } }, 1);
+          const body = response.body as Record<string, unknown> | undefined;
+          const location = response.headers.Location ?? (body?.meta as Record<string, unknown> | undefined)?.location;
+          result = { method: op.method, status: response.status };
+          if (op.bulkId !== undefined) result.bulkId = op.bulkId;
+          if (response.headers.ETag) result.version = response.headers.ETag;
+          if (typeof location === "string") result.location = location;
+          else if (op.method !== "POST") result.location = `${scope.baseUrl}${path}`;
+          if (response.status >= 400) result.response = body;
+          if (op.method === "POST" && response.status === 201 && op.bulkId !== undefined && typeof body?.id === "string") ids.set(op.bulkId, body.id);
+        } catch (error) {
+          const e = isScimError(error) ? error : new ScimError(500, undefined, "internal error");
+          if (!isScimError(error)) config.onError?.(error, scope.request);
+          result = { method: op.method, status: e.status, response: e.toJSON() };
+          if (op.bulkId !== undefined) result.bulkId = op.bulkId;
+        }
+        done.set(item.index, result);
+        if (result.status >= 400) errors++;
+        if (request.failOnErrors !== undefined && errors >= request.failOnErrors) {
+          pending = [];
+          break;
+        }
+      }
+      if (pending.length === 0) break;
+      if (!progressed) {
+        // Circular references (RFC 7644 §3.7.2): each waiting operation fails with 409.
+        for (const item of waiting) {
+          done.set(item.index, { method: item.op.method, status: 409, ...(item.op.bulkId ? { bulkId: item.op.bulkId } : {}), response: new ScimError(409, undefined, "circular bulkId reference").toJSON() });
+        }
+        break;
+      }
+      pending = waiting;
+    }
+    for (const [, r] of [...done.entries()].sort((a, b) => a[0] - b[0])) results.push(r);
+    return json(200, bulkResponse(results));
+  };
+
+  const handle = async (request: ScimRequest): Promise<ScimResponse> => {
+    try {
+      if (typeof request?.method !== "string" || typeof request.path !== "string") throw badRequest("invalidSyntax", "malformed request");
+      const principal: Principal | null | undefined = await config.authenticate(request);
+      if (!principal) throw new ScimError(401, undefined, "Authentication required: send a valid bearer token");
+      if (typeof principal.tenant !== "string" || principal.tenant === "") throw new ScimConfigError("authenticate must return a principal with a non-empty tenant");
+      const base = (typeof config.baseUrl === "function" ? config.baseUrl(request, principal) : config.baseUrl).replace(/\/+$/, "");
+      const scope: RequestScope = { settings, request, principal, storeContext: { tenant: principal.tenant }, baseUrl: base, params: queryParams(request.query) };
+      return await route(scope);
+    } catch (error) {
+      if (isScimError(error)) return errorResponse(error);
+      config.onError?.(error, request);
+      return errorResponse(new ScimError(500, undefined, "An internal error occurred"));
+    }
+  };
+
+  const fetchHandler = async (req: Request): Promise<Response> => {
+    const url = new URL(req.url);
+    const basePath = (config.basePath ?? "").replace(/\/+$/, "");
+    let path = url.pathname;
+    if (basePath && path.toLowerCase().startsWith(basePath.toLowerCase())) path = path.slice(basePath.length) || "/";
+    const headers: Record<string, string> = {};
+    req.headers.forEach((value, key) => {
+      headers[key] = value;
+    });
+    const hasBody = req.method !== "GET" && req.method !== "HEAD";
+    const body = hasBody ? await req.text() : undefined;
+    const response = await handle({ method: req.method, path, query: url.search, headers, body: body === "" ? undefined : body, signal: req.signal });
+    return new Response(response.body === undefined ? null : JSON.stringify(response.body), { status: response.status, headers: response.headers });
+  };
+
+  return { handle, fetch: fetchHandler };
+}
+
+/** Reads the bearer token of a request (RFC 6750 §2.1), or undefined. */
+export function bearerToken(request: ScimRequest): string | undefined {
+  const value = header(request.headers, "authorization");
+  const match = value ? /^Bearer\s+(\S+)\s*$/i.exec(value) : null;
+  return match?.[1];
+}
+
+/**
+ * Compares two secrets in time that depends only on their lengths (no early exit on the first
+ * differing byte), so a token cannot be guessed byte by byte from response times.
+ */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  const n = Math.max(x.length, y.length);
+  let diff = x.length ^ y.length;
+  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}
+
+/**
+ * An `authenticate` function for a fixed set of bearer tokens, each mapped to a principal
+ * (`{ tenant }`). Tokens are compared in constant time; a missing or unknown token is a 401.
+ */
+export function bearerAuth(tokens: Record<string, Principal> | ((token: string) => Principal | null | undefined | Promise<Principal | null | undefined>)): ScimServerConfig["authenticate"] {
+  if (typeof tokens === "function") {
+    return (request) => {
+      const token = bearerToken(request);
+      return token === undefined ? null : tokens(token);
+    };
+  }
+  const entries = Object.entries(tokens);
+  if (entries.length === 0) throw new ScimConfigError("bearerAuth needs at least one token");
+  return (request) => {
+    const token = bearerToken(request);
+    if (token === undefined) return null;
+    let found: Principal | null = null;
+    for (const [candidate, principal] of entries) if (timingSafeEqual(candidate, token) && found === null) found = principal;
+    return found;
+  };
+}

@@ -1,0 +1,107 @@
+/**
+ * HTTP details of the SCIM server (RFC 7644 §3.1, §3.12, §3.14): headers, ETags, bodies, errors.
+ */
+import { badRequest, ScimError } from "../errors/scim-error.js";
+import { parseJsonBody } from "../messages/json-body.js";
+import type { ScimHeaders, ScimRequest, ScimResponse } from "./types.js";
+
+/** The SCIM media type (RFC 7644 §3.1). */
+export const SCIM_CONTENT_TYPE = "application/scim+json";
+
+/** Reads a header case-insensitively; repeated headers are joined with ", ". */
+export function header(headers: ScimHeaders | undefined, name: string): string | undefined {
+  if (!headers) return undefined;
+  const direct = headers[name];
+  let value = direct;
+  if (value === undefined) {
+    const lower = name.toLowerCase();
+    for (const key of Object.keys(headers)) {
+      if (key.toLowerCase() === lower) {
+        value = headers[key];
+        break;
+      }
+    }
+  }
+  if (Array.isArray(value)) return value.join(", ");
+  return value;
+}
+
+/** A weak ETag from a version counter (RFC 7644 §3.14). */
+export function etagOf(version: number): string {
+  return `W/"${version}"`;
+}
+
+/**
+ * Whether an If-Match / If-None-Match header matches the current version. `*` matches any;
+ * weak and strong forms compare alike (RFC 7232 weak comparison).
+ */
+export function etagMatches(headerValue: string, version: number): boolean {
+  const want = String(version);
+  for (const raw of headerValue.split(",")) {
+    const tag = raw.trim();
+    if (tag === "*") return true;
+    const opaque = tag.replace(/^W\//i, "").replace(/^"|"$/g, "");
+    if (opaque === want) return true;
+  }
+  return false;
+}
+
+/** A JSON response with the SCIM content type. */
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): ScimResponse {
+  return { status, headers: { "Content-Type": SCIM_CONTENT_TYPE, ...headers }, body };
+}
+
+/** An empty response (204, 304). */
+export function empty(status: number, headers: Record<string, string> = {}): ScimResponse {
+  return { status, headers };
+}
+
+/** Renders a ScimError as its RFC 7644 §3.12 Error response (401 also gets WWW-Authenticate). */
+export function errorResponse(error: ScimError): ScimResponse {
+  const headers: Record<string, string> = {};
+  if (error.status === 401) headers["WWW-Authenticate"] = 'Bearer realm="SCIM"';
+  return json(error.status, error.toJSON(), headers);
+}
+
+/** 405 with the methods the path allows (RFC 7231 §6.5.5). */
+export function methodNotAllowed(method: string, allow: readonly string[]): ScimResponse {
+  const response = errorResponse(new ScimError(405, undefined, `${method.toUpperCase()} is not supported here`));
+  response.headers.Allow = allow.join(", ");
+  return response;
+}
+
+const ACCEPTED_TYPES = new Set(["application/scim+json", "application/json"]);
+
+/**
+ * Reads and parses a request body (RFC 7644 §3.1): `application/scim+json`, `application/json`
+ * or no Content-Type; larger than `maxBytes` is 413; malformed JSON is 400 `invalidSyntax`.
+ */
+export function readBody(request: ScimRequest, maxBytes: number): unknown {
+  const type = header(request.headers, "content-type");
+  if (type !== undefined && type.trim() !== "") {
+    const mediaType = type.split(";")[0]!.trim().toLowerCase();
+    if (!ACCEPTED_TYPES.has(mediaType)) {
+      throw new ScimError(415, undefined, `Content-Type must be ${SCIM_CONTENT_TYPE} or application/json`);
+    }
+  }
+  const length = Number(header(request.headers, "content-length"));
+  if (Number.isFinite(length) && length > maxBytes) throw tooLarge(maxBytes);
+  const body = request.body;
+  if (body === undefined || body === null) throw badRequest("invalidSyntax", "the request needs a JSON body");
+  if (typeof body === "string" && body.length > maxBytes && new TextEncoder().encode(body).length > maxBytes) throw tooLarge(maxBytes);
+  if (body instanceof Uint8Array && body.byteLength > maxBytes) throw tooLarge(maxBytes);
+  return parseJsonBody(body);
+}
+
+function tooLarge(maxBytes: number): ScimError {
+  return new ScimError(413, undefined, `the request body is larger than ${maxBytes} bytes`);
+}
+
+/** Query parameters with URL semantics (`+` is a space); names matched case-insensitively. */
+export function queryParams(query: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  if (!query) return out;
+  const params = new URLSearchParams(query.startsWith("?") ? query.slice(1) : query);
+  for (const [key, value] of params) out.set(key.toLowerCase(), value);
+  return out;
+}

@@ -1,0 +1,493 @@
+/**
+ * Resource endpoints (RFC 7644 §3.3–§3.6): list and search, get, create, replace, PATCH and
+ * delete, over a tenant-scoped {@link ScimStore}, with ETags, hooks and events.
+ */
+import { badRequest, isScimError, ScimError } from "../errors/scim-error.js";
+import type { AttrPath } from "../filter/ast.js";
+import { compileElementFilter, compileFilter } from "../filter/compile.js";
+import { parseFilter, splitAttrPath } from "../filter/parser.js";
+import { compileProjection, type Projector } from "../list/project.js";
+import { cursorOffset, offsetCursor, sortResources } from "../list/sort.js";
+import { listResponse } from "../messages/list-response.js";
+import { parsePatchRequest } from "../messages/patch-request.js";
+import type { SearchRequest } from "../messages/search-request.js";
+import { applyPatch, type MemberChange, type MemberValue, type PatchOperation } from "../patch/apply-patch.js";
+import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
+import type { AttributeInfo, CompiledResourceType, SchemaRegistry } from "../schema/registry.js";
+import { deepEqual, isObject, validateResource } from "../schema/validate.js";
+import type { ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
+import { etagMatches, etagOf, header, json, empty, readBody } from "./http.js";
+import type { OperationContext, Principal, ScimEvent, ScimEventType, ScimRequest, ScimResourceBody, ScimResponse, ScimServerConfig } from "./types.js";
+
+type Obj = Record<string, unknown>;
+
+/** @internal The normalised configuration the handlers share. */
+export interface ServerSettings {
+  config: ScimServerConfig;
+  registry: SchemaRegistry;
+  defaultCount: number;
+  maxCount: number;
+  maxBodyBytes: number;
+  lenient: boolean;
+  strict: boolean;
+  uniqueGroupDisplayName: boolean;
+}
+
+/** @internal One authenticated request. */
+export interface RequestScope {
+  settings: ServerSettings;
+  request: ScimRequest;
+  principal: Principal;
+  storeContext: StoreContext;
+  baseUrl: string;
+  params: Map<string, string>;
+}
+
+const MAX_CONFLICT_RETRIES = 8;
+
+function newId(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+function membersAttribute(rt: CompiledResourceType): AttributeInfo | undefined {
+  const a = rt.core.byName.get("members");
+  return a?.type === "complex" && a.multiValued ? a : undefined;
+}
+
+/** The wire form of a stored resource (RFC 7643 §3.1 `id` and `meta`). */
+export function toWire(scope: RequestScope, rt: CompiledResourceType, stored: StoredResource, extra?: Obj): ScimResourceBody {
+  const { schemas, ...attributes } = stored.attributes;
+  const body: ScimResourceBody = { schemas: Array.isArray(schemas) ? schemas : [rt.core.id], id: stored.id, ...attributes } as ScimResourceBody;
+  if (stored.members !== undefined && stored.members.length > 0) {
+    body.members = stored.members.map((m) => ({ ...m, $ref: `${scope.baseUrl}/${m.type === "Group" ? "Groups" : "Users"}/${m.value}` }));
+  }
+  if (extra) Object.assign(body, extra);
+  body.meta = {
+    resourceType: rt.name,
+    created: stored.created,
+    lastModified: stored.lastModified,
+    location: `${scope.baseUrl}${rt.endpoint}/${stored.id}`,
+    version: etagOf(stored.version),
+  };
+  return body;
+}
+
+/** Whether a projection would return a top-level core attribute (so that it is worth loading). */
+function wanted(rt: CompiledResourceType, name: string, attributes: readonly string[] | undefined, excluded: readonly string[] | undefined): boolean {
+  const names = (list: readonly string[]) =>
+    list.some((entry) => {
+      const trimmed = entry.trim();
+      if (rt.schema(trimmed) === rt.core) return true;
+      try {
+        const p = splitAttrPath(trimmed, (m) => {
+          throw new Error(m);
+        });
+        return p.attr.toLowerCase() === name.toLowerCase() && (p.uri === undefined || p.uri.toLowerCase() === rt.core.id.toLowerCase());
+      } catch {
+        return false;
+      }
+    });
+  if (excluded && excluded.length > 0 && names(excluded.filter((e) => !e.includes(".")))) return false;
+  if (attributes && attributes.length > 0) return names(attributes);
+  return true;
+}
+
+function splitList(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  return value.split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** The unique keys of a resource's attributes (RFC 7643 §2.2 `uniqueness`), case-folded unless caseExact. */
+export function uniqueKeys(settings: ServerSettings, rt: CompiledResourceType, attributes: Obj): UniqueKey[] {
+  const keys: UniqueKey[] = [];
+  for (const schema of [rt.core, ...rt.extensions]) {
+    const container = schema.extension ? attributes[schema.id] : attributes;
+    if (!isObject(container)) continue;
+    for (const attr of schema.attributes) {
+      const unique = attr.uniqueness !== "none" || (settings.uniqueGroupDisplayName && rt.core.id === GROUP_SCHEMA_ID && attr.name === "displayName");
+      if (!unique || attr.name === "id" || attr.multiValued || attr.type === "complex") continue;
+      const v = container[attr.name];
+      if (typeof v !== "string" && typeof v !== "number") continue;
+      const value = typeof v === "string" && !attr.exact ? v.toLowerCase() : String(v);
+      keys.push({ attribute: schema.extension ? `${schema.id}:${attr.name}` : attr.name, value });
+    }
+  }
+  return keys;
+}
+
+/** Runs `work` in the store's unit of work when it has one. */
+async function unitOfWork<T>(store: ScimStore, work: (store: ScimStore) => Promise<T>): Promise<T> {
+  return store.transaction ? store.transaction(work) : work(store);
+}
+
+function operationContext(scope: RequestScope, rt: CompiledResourceType, store: ScimStore): OperationContext {
+  return { principal: scope.principal, request: scope.request, resourceType: rt.name, store, storeContext: scope.storeContext };
+}
+
+/** Strips `returned: never` attributes (password) before a resource reaches hooks' events. */
+function eventResource(rt: CompiledResourceType, wire: ScimResourceBody): ScimResourceBody {
+  return compileProjection({ resourceType: rt })(wire) as ScimResourceBody;
+}
+
+async function emit(scope: RequestScope, ctx: OperationContext, type: ScimEventType, resourceId: string, resource?: ScimResourceBody, member?: MemberValue): Promise<void> {
+  const subscribers = scope.settings.config.subscribers;
+  if (!subscribers || subscribers.length === 0) return;
+  const event: ScimEvent = {
+    id: newId(),
+    type,
+    tenant: scope.principal.tenant,
+    resourceType: ctx.resourceType,
+    resourceId,
+    occurredAt: new Date().toISOString(),
+  };
+  if (resource) event.resource = resource;
+  if (member) event.member = member;
+  for (const subscriber of subscribers) await subscriber(event, ctx);
+}
+
+function prefix(rt: CompiledResourceType): "user" | "group" | undefined {
+  const name = rt.name.toLowerCase();
+  return name === "user" ? "user" : name === "group" ? "group" : undefined;
+}
+
+/** The events of a change to a user or group (other resource types emit none). */
+async function emitChange(scope: RequestScope, ctx: OperationContext, rt: CompiledResourceType, kind: "created" | "updated" | "deleted", wire: ScimResourceBody, previous?: ScimResourceBody): Promise<void> {
+  const p = prefix(rt);
+  if (!p) return;
+  const resource = eventResource(rt, wire);
+  if (p === "user" && kind === "updated" && previous) {
+    const was = previous.active !== false;
+    const is = wire.active !== false;
+    if (was && !is) return emit(scope, ctx, "user.deactivated", wire.id, resource);
+    if (!was && is) return emit(scope, ctx, "user.reactivated", wire.id, resource);
+  }
+  await emit(scope, ctx, `${p}.${kind}` as ScimEventType, wire.id, resource);
+}
+
+async function emitMembers(scope: RequestScope, ctx: OperationContext, rt: CompiledResourceType, groupId: string, added: readonly MemberValue[], removed: readonly MemberValue[]): Promise<void> {
+  if (prefix(rt) !== "group") return;
+  for (const m of added) await emit(scope, ctx, "group.user_added", groupId, undefined, m);
+  for (const m of removed) await emit(scope, ctx, "group.user_removed", groupId, undefined, m);
+}
+
+/**
+ * Checks that new members exist in the tenant and completes their `type` and `display`
+ * (RFC 7643 §4.2: members are Users or Groups).
+ */
+async function resolveMembers(scope: RequestScope, store: ScimStore, members: readonly MemberValue[]): Promise<MemberValue[]> {
+  const out: MemberValue[] = [];
+  for (const m of members) {
+    const wantType = typeof m.type === "string" ? m.type.toLowerCase() : undefined;
+    let type: "User" | "Group" | undefined;
+    let found: StoredResource | undefined;
+    if (wantType !== "group") {
+      found = await store.get(scope.storeContext, "User", m.value);
+      if (found) type = "User";
+    }
+    if (!found && wantType !== "user") {
+      found = await store.get(scope.storeContext, "Group", m.value);
+      if (found) type = "Group";
+    }
+    if (!found || !type) throw badRequest("invalidValue", `member '${m.value}' does not exist`);
+    const display = m.display ?? (found.attributes.displayName as string | undefined) ?? (found.attributes.userName as string | undefined);
+    const member: MemberValue = { value: m.value, type };
+    if (display !== undefined) member.display = display;
+    out.push(member);
+  }
+  return out;
+}
+
+/** @internal Handlers for one resource type. */
+export class ResourceEndpoint {
+  private readonly members: AttributeInfo | undefined;
+
+  constructor(
+    readonly rt: CompiledResourceType,
+    private readonly settings: ServerSettings,
+  ) {
+    this.members = membersAttribute(rt);
+  }
+
+  private get store(): ScimStore {
+    return this.settings.config.store;
+  }
+
+  private projection(scope: RequestScope, source?: SearchRequest): { project: Projector; attributes?: string[]; excluded?: string[] } {
+    const attributes = source ? source.attributes : splitList(scope.params.get("attributes"));
+    const excluded = source ? source.excludedAttributes : splitList(scope.params.get("excludedattributes"));
+    return { project: compileProjection({ resourceType: this.rt, attributes, excludedAttributes: excluded }), attributes, excluded };
+  }
+
+  private async withGroups(scope: RequestScope, wire: ScimResourceBody, wantGroups: boolean): Promise<ScimResourceBody> {
+    if (!wantGroups) return wire;
+    const groups = await this.store.groupsOf(scope.storeContext, wire.id);
+    if (groups.length > 0) {
+      wire.groups = groups.map((g) => ({ value: g.value, ...(g.display !== undefined ? { display: g.display } : {}), type: g.type, $ref: `${scope.baseUrl}/Groups/${g.value}` }));
+    }
+    return wire;
+  }
+
+  private hasGroups(): boolean {
+    return this.rt.core.byName.get("groups")?.mutability === "readOnly";
+  }
+
+  private async load(scope: RequestScope, id: string, withMembers: boolean): Promise<StoredResource> {
+    const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members: withMembers && this.members !== undefined });
+    if (!stored) throw new ScimError(404, undefined, `Resource ${id} not found`);
+    return stored;
+  }
+
+  private respond(scope: RequestScope, status: number, wire: ScimResourceBody, project: Projector, extraHeaders: Record<string, string> = {}): ScimResponse {
+    return json(status, project(wire), { ETag: String((wire.meta as Obj).version), ...extraHeaders });
+  }
+
+  /** GET /{endpoint}/{id} (RFC 7644 §3.4.1), with If-None-Match (304). */
+  async get(scope: RequestScope, id: string): Promise<ScimResponse> {
+    const { project, attributes, excluded } = this.projection(scope);
+    const stored = await this.load(scope, id, wanted(this.rt, "members", attributes, excluded));
+    const ifNoneMatch = header(scope.request.headers, "if-none-match");
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) return empty(304, { ETag: etagOf(stored.version) });
+    let wire = toWire(scope, this.rt, stored);
+    wire = await this.withGroups(scope, wire, this.hasGroups() && wanted(this.rt, "groups", attributes, excluded));
+    return this.respond(scope, 200, wire, project);
+  }
+
+  /** GET /{endpoint} and POST /{endpoint}/.search (RFC 7644 §3.4.2, §3.4.3). */
+  async list(scope: RequestScope, search?: SearchRequest): Promise<ScimResponse> {
+    const params = scope.params;
+    const filterText = search ? search.filter : params.get("filter");
+    const filter = filterText !== undefined && filterText.trim() !== "" ? parseFilter(filterText, { lenient: this.settings.lenient }) : undefined;
+    const { project, attributes, excluded } = this.projection(scope, search);
+    const cursor = search ? search.cursor : params.get("cursor");
+    const startIndex = Math.max(1, search?.startIndex ?? integerParam(params, "startindex") ?? 1);
+    const count = Math.min(this.settings.maxCount, Math.max(0, search?.count ?? integerParam(params, "count") ?? this.settings.defaultCount));
+    const sortByText = search ? search.sortBy : params.get("sortby");
+    const sortOrderText = (search ? search.sortOrder : params.get("sortorder"))?.toLowerCase();
+    if (sortOrderText !== undefined && sortOrderText !== "ascending" && sortOrderText !== "descending") {
+      throw badRequest("invalidValue", "sortOrder must be ascending or descending");
+    }
+    const sort = sortByText ? { path: parseSortBy(sortByText), order: (sortOrderText ?? "ascending") as "ascending" | "descending" } : undefined;
+    const withMembers = this.members !== undefined && wanted(this.rt, "members", attributes, excluded);
+    const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers });
+    const wantGroups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded);
+    const resources: Obj[] = [];
+    for (const wire of page.resources) resources.push(project(await this.withGroups(scope, wire, wantGroups)));
+    return json(
+      200,
+      listResponse({
+        resources,
+        totalResults: page.totalResults,
+        startIndex: cursor === undefined ? startIndex : undefined,
+        nextCursor: page.nextCursor,
+      }),
+    );
+  }
+
+  /** @internal The query, split between the store and memory as the store's capabilities say. */
+  async query(scope: RequestScope, query: StoreQuery): Promise<{ resources: ScimResourceBody[]; totalResults: number; nextCursor?: string }> {
+    const caps = this.store.capabilities;
+    const { filter, sort } = query;
+    const storeFilters = !filter || caps.filter === true || (typeof caps.filter === "function" && caps.filter(filter));
+    const storePages = query.cursor !== undefined ? caps.cursor : caps.paging;
+    if (storeFilters && (!sort || caps.sort) && storePages) {
+      const result = await this.store.query(scope.storeContext, this.rt.name, query);
+      return { resources: result.resources.map((r) => toWire(scope, this.rt, r)), totalResults: result.totalResults, nextCursor: result.nextCursor };
+    }
+    const all = await this.store.query(scope.storeContext, this.rt.name, { filter: storeFilters ? filter : undefined, members: query.members });
+    let resources = all.resources.map((r) => toWire(scope, this.rt, r));
+    if (filter && !storeFilters) {
+      const predicate = compileFilter(filter, { resourceType: this.rt });
+      resources = resources.filter((r) => predicate(r));
+    }
+    if (sort) resources = sortResources(resources, this.rt, sort.path, sort.order);
+    const total = resources.length;
+    const offset = query.cursor !== undefined ? cursorOffset(query.cursor) : (query.startIndex ?? 1) - 1;
+    const count = query.count ?? this.settings.defaultCount;
+    const pageOf = resources.slice(offset, offset + count);
+    const nextCursor = query.cursor !== undefined && offset + count < total ? offsetCursor(offset + count) : undefined;
+    return { resources: pageOf, totalResults: total, nextCursor };
+  }
+
+  /** POST /{endpoint} (RFC 7644 §3.3): 201 with Location. */
+  async create(scope: RequestScope): Promise<ScimResponse> {
+    const body = readBody(scope.request, this.settings.maxBodyBytes);
+    let resource = validateResource(body, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict });
+    const hooks = this.settings.config.hooks;
+    if (hooks?.beforeCreate) {
+      const changed = await hooks.beforeCreate(operationContext(scope, this.rt, this.store), resource);
+      if (changed) resource = validateResource(changed, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict });
+    }
+    const { members: rawMembers, ...attributes } = resource;
+    const members = this.members && Array.isArray(rawMembers) ? await resolveMembers(scope, this.store, rawMembers as MemberValue[]) : undefined;
+    const keys = uniqueKeys(this.settings, this.rt, attributes);
+    const wire = await unitOfWork(this.store, async (store) => {
+      const stored = await store.create(scope.storeContext, this.rt.name, { attributes, uniqueKeys: keys, members });
+      const created = toWire(scope, this.rt, { ...stored, members: members ?? [] });
+      const ctx = operationContext(scope, this.rt, store);
+      await hooks?.afterCreate?.(ctx, created);
+      await emitChange(scope, ctx, this.rt, "created", created);
+      if (members) await emitMembers(scope, ctx, this.rt, created.id, members, []);
+      return created;
+    });
+    const { project } = this.projection(scope);
+    return this.respond(scope, 201, wire, project, { Location: String((wire.meta as Obj).location) });
+  }
+
+  /** If-Match (RFC 7644 §3.14): 412 unless it names the current version. */
+  private checkIfMatch(scope: RequestScope, stored: StoredResource): boolean {
+    const ifMatch = header(scope.request.headers, "if-match");
+    if (ifMatch === undefined) return false;
+    if (!etagMatches(ifMatch, stored.version)) throw new ScimError(412, undefined, "the resource has changed (If-Match does not match its version)");
+    return true;
+  }
+
+  /** Retries `attempt` when a concurrent change wins the race and the client sent no If-Match. */
+  private async retrying<T>(scope: RequestScope, attempt: () => Promise<T>): Promise<T> {
+    const conditional = header(scope.request.headers, "if-match") !== undefined;
+    for (let i = 0; ; i++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        if (conditional || i >= MAX_CONFLICT_RETRIES || !isScimError(error) || error.status !== 412) throw error;
+      }
+    }
+  }
+
+  /** PUT /{endpoint}/{id} (RFC 7644 §3.5.1). */
+  async replace(scope: RequestScope, id: string): Promise<ScimResponse> {
+    const body = readBody(scope.request, this.settings.maxBodyBytes);
+    const hooks = this.settings.config.hooks;
+    const wire = await this.retrying(scope, async () => {
+      const current = await this.load(scope, id, true);
+      this.checkIfMatch(scope, current);
+      const previous = toWire(scope, this.rt, current);
+      let resource = validateResource(body, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, existing: current.attributes });
+      if (hooks?.beforeReplace) {
+        const changed = await hooks.beforeReplace(operationContext(scope, this.rt, this.store), resource, previous);
+        if (changed) resource = validateResource(changed, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, existing: current.attributes });
+      }
+      const { members: rawMembers, ...attributes } = resource;
+      const members = this.members ? await resolveMembers(scope, this.store, (Array.isArray(rawMembers) ? rawMembers : []) as MemberValue[]) : undefined;
+      return unitOfWork(this.store, async (store) => {
+        const stored = await store.replace(scope.storeContext, this.rt.name, id, { attributes, uniqueKeys: uniqueKeys(this.settings, this.rt, attributes), members }, { expectedVersion: current.version });
+        const replaced = toWire(scope, this.rt, { ...stored, members: members ?? [] });
+        const ctx = operationContext(scope, this.rt, store);
+        await hooks?.afterReplace?.(ctx, replaced, previous);
+        await emitChange(scope, ctx, this.rt, "updated", replaced, previous);
+        if (members) {
+          const before = new Set((current.members ?? []).map((m) => m.value));
+          const after = new Set(members.map((m) => m.value));
+          await emitMembers(scope, ctx, this.rt, id, members.filter((m) => !before.has(m.value)), (current.members ?? []).filter((m) => !after.has(m.value)));
+        }
+        return replaced;
+      });
+    });
+    const { attributes, excluded } = this.projection(scope);
+    const withGroups = await this.withGroups(scope, wire, this.hasGroups() && wanted(this.rt, "groups", attributes, excluded));
+    return this.respond(scope, 200, withGroups, this.projection(scope).project);
+  }
+
+  /** PATCH /{endpoint}/{id} (RFC 7644 §3.5.2): atomic where the store has transactions. */
+  async patch(scope: RequestScope, id: string): Promise<ScimResponse> {
+    const body = readBody(scope.request, this.settings.maxBodyBytes);
+    const requested = parsePatchRequest(body);
+    const hooks = this.settings.config.hooks;
+    const version = await this.retrying(scope, async () => {
+      const current = await this.load(scope, id, false);
+      this.checkIfMatch(scope, current);
+      const previous = toWire(scope, this.rt, current);
+      let operations: PatchOperation[] = requested;
+      if (hooks?.beforePatch) operations = (await hooks.beforePatch(operationContext(scope, this.rt, this.store), requested, previous)) ?? requested;
+      const result = applyPatch(current.attributes, operations, {
+        resourceType: this.rt,
+        registry: this.settings.registry,
+        strict: this.settings.strict,
+        deferMembers: this.members !== undefined,
+      });
+      if (!result.changed) return current.version;
+      const attributesChanged = !deepEqual(result.resource, current.attributes);
+      const memberChanges = await this.resolveMemberChanges(scope, id, result.memberChanges);
+      return unitOfWork(this.store, async (store) => {
+        let latest = current;
+        if (attributesChanged) {
+          const attributes = result.resource as Obj;
+          latest = await store.replace(scope.storeContext, this.rt.name, id, { attributes, uniqueKeys: uniqueKeys(this.settings, this.rt, attributes) }, { expectedVersion: current.version });
+        }
+        const added: MemberValue[] = [];
+        const removed: MemberValue[] = [];
+        for (const change of memberChanges) {
+          const condition = { expectedVersion: latest.version };
+          if (change.op === "add") {
+            latest = await store.addMembers(scope.storeContext, id, change.members, condition);
+            added.push(...change.members);
+          } else if (change.op === "remove") {
+            latest = await store.removeMembers(scope.storeContext, id, change.values, condition);
+            removed.push(...change.values.map((value) => ({ value })));
+          } else if (change.op === "replace") {
+            const before = (await store.get(scope.storeContext, this.rt.name, id, { members: true }))?.members ?? [];
+            latest = await store.setMembers(scope.storeContext, id, change.members, condition);
+            const now = new Set(change.members.map((m) => m.value));
+            const had = new Set(before.map((m) => m.value));
+            added.push(...change.members.filter((m) => !had.has(m.value)));
+            removed.push(...before.filter((m) => !now.has(m.value)));
+          }
+        }
+        const ctx = operationContext(scope, this.rt, store);
+        const patched = toWire(scope, this.rt, latest);
+        await hooks?.afterPatch?.(ctx, patched, previous);
+        if (attributesChanged) await emitChange(scope, ctx, this.rt, "updated", patched, previous);
+        await emitMembers(scope, ctx, this.rt, id, added, removed);
+        return latest.version;
+      });
+    });
+    const status = this.settings.config.patchStatus?.[this.rt.name] ?? (this.members ? 204 : 200);
+    if (status === 204) return empty(204, { ETag: etagOf(version) });
+    return this.get({ ...scope, request: { ...scope.request, headers: {} } }, id);
+  }
+
+  /** Member additions are checked and completed; `removeWhere` becomes a removal by ids. */
+  private async resolveMemberChanges(scope: RequestScope, id: string, changes: readonly MemberChange[]): Promise<Array<Exclude<MemberChange, { op: "removeWhere" }>>> {
+    const out: Array<Exclude<MemberChange, { op: "removeWhere" }>> = [];
+    for (const change of changes) {
+      if (change.op === "add") out.push({ op: "add", members: await resolveMembers(scope, this.store, change.members) });
+      else if (change.op === "replace") out.push({ op: "replace", members: await resolveMembers(scope, this.store, change.members) });
+      else if (change.op === "remove") out.push(change);
+      else {
+        // A filter that does not name ids needs the member list.
+        const group = await this.load(scope, id, true);
+        const predicate = compileElementFilter(change.filter, this.members);
+        out.push({ op: "remove", values: (group.members ?? []).filter((m) => predicate(m as unknown as Obj)).map((m) => m.value) });
+      }
+    }
+    return out;
+  }
+
+  /** DELETE /{endpoint}/{id} (RFC 7644 §3.6): 204, then 404. */
+  async delete(scope: RequestScope, id: string): Promise<ScimResponse> {
+    const hooks = this.settings.config.hooks;
+    const current = await this.load(scope, id, false);
+    const conditional = this.checkIfMatch(scope, current);
+    const previous = toWire(scope, this.rt, current);
+    await hooks?.beforeDelete?.(operationContext(scope, this.rt, this.store), previous);
+    await unitOfWork(this.store, async (store) => {
+      await store.delete(scope.storeContext, this.rt.name, id, conditional ? { expectedVersion: current.version } : undefined);
+      const ctx = operationContext(scope, this.rt, store);
+      await hooks?.afterDelete?.(ctx, previous);
+      await emitChange(scope, ctx, this.rt, "deleted", previous);
+    });
+    return empty(204);
+  }
+}
+
+function integerParam(params: Map<string, string>, name: string): number | undefined {
+  const raw = params.get(name);
+  if (raw === undefined || raw.trim() === "") return undefined;
+  if (!/^-?\d+$/.test(raw.trim())) throw badRequest("invalidValue", `'${name}' must be an integer`);
+  return Number(raw);
+}
+
+function parseSortBy(text: string): AttrPath {
+  return splitAttrPath(text.trim(), (message) => {
+    throw badRequest("invalidValue", `sortBy: ${message}`);
+  });
+}

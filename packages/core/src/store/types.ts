@@ -1,0 +1,130 @@
+/**
+ * The storage boundary (ARCHITECTURE.md, "The store boundary"). A store receives typed operations,
+ * never SCIM text: filters arrive as the AST of `parseFilter`, uniqueness as precomputed keys,
+ * group membership as deltas. Every operation is scoped to a tenant.
+ */
+import type { AttrPath, Filter } from "../filter/ast.js";
+import type { MemberValue } from "../patch/apply-patch.js";
+
+/** The tenant (for example a directory) that authentication resolved; every store call is scoped to it. */
+export interface StoreContext {
+  tenant: string;
+}
+
+/** A resource as a store keeps it. */
+export interface StoredResource {
+  id: string;
+  /** Resource type name, e.g. "User" or "Group". */
+  resourceType: string;
+  /** Per-resource counter: 1 on create, +1 on every change. `meta.version` and the ETag are `W/"<version>"`. */
+  version: number;
+  /** ISO 8601 instants. */
+  created: string;
+  lastModified: string;
+  /**
+   * The canonical attributes (`schemas`, `externalId`, `userName`, extension objects...), without
+   * `id`, `meta`, group `members` (kept as membership) and `User.groups` (derived).
+   */
+  attributes: Record<string, unknown>;
+  /** Group members, present only when asked for with `members: true`. */
+  members?: MemberValue[];
+}
+
+/**
+ * A value that must be unique among the live resources of one type in one tenant (RFC 7643 §2.2
+ * `uniqueness`; RFC 7644 §3.3 409 `uniqueness`). `value` is already case-folded where the
+ * attribute is not caseExact, so the store compares exactly.
+ */
+export interface UniqueKey {
+  /** Attribute path, e.g. "userName" or "displayName". */
+  attribute: string;
+  value: string;
+}
+
+/** What to write on create or replace. */
+export interface StoreWrite {
+  attributes: Record<string, unknown>;
+  /** Unique keys of the new state; the store rejects a clash with 409 `uniqueness`, atomically. */
+  uniqueKeys: readonly UniqueKey[];
+  /** Group members to store (create) or to set (replace); undefined on replace keeps them. */
+  members?: readonly MemberValue[];
+}
+
+/** Optimistic concurrency: the write applies only if the stored version is this one, else 412. */
+export interface WriteCondition {
+  expectedVersion?: number;
+}
+
+/** Sorting (RFC 7644 §3.4.2.3). */
+export interface StoreSort {
+  path: AttrPath;
+  order: "ascending" | "descending";
+}
+
+/** A query over one resource type. The store applies what its capabilities declare. */
+export interface StoreQuery {
+  filter?: Filter;
+  sort?: StoreSort;
+  /** 1-based index paging (RFC 7644 §3.4.2.4). */
+  startIndex?: number;
+  /** Page size; 0 asks only for totalResults. */
+  count?: number;
+  /** Cursor paging (RFC 9865): "" for the first page. */
+  cursor?: string;
+  /** Load group members. */
+  members?: boolean;
+}
+
+export interface StoreQueryResult {
+  resources: StoredResource[];
+  totalResults: number;
+  /** RFC 9865: cursor of the next page when there is one. */
+  nextCursor?: string;
+}
+
+/** What a store does itself; the server does the rest in memory (ARCHITECTURE.md). */
+export interface StoreCapabilities {
+  /** Evaluates filters (all of them, or those for which the function says true). */
+  filter: boolean | ((filter: Filter) => boolean);
+  /** Sorts by any attribute path. */
+  sort: boolean;
+  /** Pages by startIndex/count. */
+  paging: boolean;
+  /** Pages by cursor (RFC 9865). */
+  cursor: boolean;
+}
+
+/** A group a member belongs to, for the derived `User.groups` (RFC 7643 §4.1.2). */
+export interface GroupRef {
+  value: string;
+  display?: string;
+  type: "direct";
+}
+
+/**
+ * A SCIM store. Errors are `ScimError`s: 404 for an unknown id, 409 `uniqueness` for a clash of
+ * unique keys among live resources, 412 when `expectedVersion` does not match. A deleted resource
+ * is gone for every operation and frees its unique keys (RFC 7644 §3.6).
+ */
+export interface ScimStore {
+  readonly capabilities: StoreCapabilities;
+  get(ctx: StoreContext, type: string, id: string, options?: { members?: boolean }): Promise<StoredResource | undefined>;
+  query(ctx: StoreContext, type: string, query: StoreQuery): Promise<StoreQueryResult>;
+  /** Creates a resource; the store assigns the id unless `id` is given (seeding, migration). */
+  create(ctx: StoreContext, type: string, write: StoreWrite & { id?: string }): Promise<StoredResource>;
+  replace(ctx: StoreContext, type: string, id: string, write: StoreWrite, condition?: WriteCondition): Promise<StoredResource>;
+  delete(ctx: StoreContext, type: string, id: string, condition?: WriteCondition): Promise<void>;
+  /** Adds members (ignoring those already present); bumps the group's version. */
+  addMembers(ctx: StoreContext, groupId: string, members: readonly MemberValue[], condition?: WriteCondition): Promise<StoredResource>;
+  /** Removes members by id (ignoring absent ones); bumps the group's version. */
+  removeMembers(ctx: StoreContext, groupId: string, ids: readonly string[], condition?: WriteCondition): Promise<StoredResource>;
+  /** Replaces the member list; bumps the group's version. */
+  setMembers(ctx: StoreContext, groupId: string, members: readonly MemberValue[], condition?: WriteCondition): Promise<StoredResource>;
+  /** The groups that list `memberId` directly. */
+  groupsOf(ctx: StoreContext, memberId: string): Promise<GroupRef[]>;
+  /**
+   * Runs `work` as one unit: every write inside commits together or not at all. Stores without
+   * transactions omit it.
+   */
+  transaction?<T>(work: (store: ScimStore) => Promise<T>): Promise<T>;
+}
