@@ -73,3 +73,4 @@ export type {
   ScimServerConfig,
 } from "./server/types.js";
 export { SCIM_CONTENT_TYPE } from "./server/http.js";
+export { memoryStore, type MemoryStore, type MemoryStoreOptions, type MemorySeed } from "./store/memory-store.js";
