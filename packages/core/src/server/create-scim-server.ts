@@ -15,6 +15,8 @@ const SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 const SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 const RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 
+const HOOK_NAMES = new Set(["beforeCreate", "afterCreate", "beforeReplace", "afterReplace", "beforePatch", "afterPatch", "beforeDelete", "afterDelete"]);
+
 function positiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 1) throw new ScimConfigError(`${name} must be a positive integer`);
@@ -42,6 +44,30 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
   for (const [type, status] of Object.entries(config.patchStatus ?? {})) {
     if (status !== 200 && status !== 204) throw new ScimConfigError(`config.patchStatus.${type} must be 200 or 204`);
   }
+  if (config.hooks !== undefined) {
+    if (typeof config.hooks !== "object" || config.hooks === null) throw new ScimConfigError("config.hooks must be an object of hook functions");
+    for (const [name, hook] of Object.entries(config.hooks)) {
+      if (!HOOK_NAMES.has(name)) throw new ScimConfigError(`config.hooks.${name} is not a hook (expected one of ${[...HOOK_NAMES].join(", ")})`);
+      if (hook !== undefined && typeof hook !== "function") throw new ScimConfigError(`config.hooks.${name} must be a function`);
+    }
+  }
+  if (config.subscribers !== undefined && (!Array.isArray(config.subscribers) || config.subscribers.some((s) => typeof s !== "function"))) {
+    throw new ScimConfigError("config.subscribers must be an array of functions (event, ctx) => void");
+  }
+  for (const name of ["onError", "me"] as const) {
+    if (config[name] !== undefined && typeof config[name] !== "function") throw new ScimConfigError(`config.${name} must be a function`);
+  }
+  if (config.basePath !== undefined && (typeof config.basePath !== "string" || (config.basePath !== "" && !config.basePath.startsWith("/")))) {
+    throw new ScimConfigError('config.basePath must start with "/" (e.g. "/scim/v2")');
+  }
+  for (const name of ["lenientFilters", "strict", "uniqueGroupDisplayName"] as const) {
+    if (config[name] !== undefined && typeof config[name] !== "boolean") throw new ScimConfigError(`config.${name} must be a boolean`);
+  }
+  if (config.bulk?.enabled !== undefined && typeof config.bulk.enabled !== "boolean") throw new ScimConfigError("config.bulk.enabled must be a boolean");
+  const registry = config.registry as unknown;
+  if (registry !== undefined && (typeof registry !== "object" || registry === null || typeof (registry as Record<string, unknown>).getResourceType !== "function")) {
+    throw new ScimConfigError("config.registry must be a schema registry from createSchemaRegistry()");
+  }
   return {
     config,
     registry: config.registry ?? defaultRegistry(),
@@ -52,6 +78,33 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
     strict: config.strict === true,
     uniqueGroupDisplayName: config.uniqueGroupDisplayName !== false,
   };
+}
+
+/** A path segment, percent-decoded; malformed escapes are a 400, not an exception. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest("invalidSyntax", "the request path is not correctly percent-encoded");
+  }
+}
+
+/** The `bulkId:` references in a bulk operation's path, segment by segment (`/Groups/bulkId:g1`). */
+function pathReferences(path: string): string[] {
+  return path.split("/").filter((s) => s.startsWith("bulkId:")).map((s) => s.slice(7));
+}
+
+/** A bulk operation's path with its `bulkId:` segments replaced by the ids created (RFC 7644 §3.7.2). */
+function resolvePath(path: string, ids: ReadonlyMap<string, string>): string {
+  return path
+    .split("/")
+    .map((segment) => {
+      if (!segment.startsWith("bulkId:")) return segment;
+      const id = ids.get(segment.slice(7));
+      if (id === undefined) throw badRequest("invalidValue", `unresolved reference '${segment}'`);
+      return encodeURIComponent(id);
+    })
+    .join("/");
 }
 
 function withMeta(base: string, path: string, resourceType: string, body: Record<string, unknown>): Record<string, unknown> {
@@ -112,23 +165,26 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
 
   const rootSearch = async (scope: RequestScope): Promise<ScimResponse> => {
     const search = parseSearchRequest(readBody(scope.request, settings.maxBodyBytes));
-    const all: Record<string, unknown>[] = [];
-    let total = 0;
-    for (const endpoint of endpoints.values()) {
-      const page = await endpoint.list(scope, { ...search, startIndex: 1, count: settings.maxCount, cursor: undefined });
-      const body = page.body as { totalResults: number; Resources: Record<string, unknown>[] };
-      total += body.totalResults;
-      all.push(...body.Resources);
-    }
     const startIndex = search.startIndex ?? 1;
     const count = Math.min(search.count ?? settings.defaultCount, settings.maxCount);
-    return json(200, listResponse({ resources: all.slice(startIndex - 1, startIndex - 1 + count), totalResults: total, startIndex }));
+    // The resource types are concatenated in registry order; each is asked only for its part of the page.
+    const page: Record<string, unknown>[] = [];
+    let total = 0;
+    let skip = startIndex - 1;
+    for (const endpoint of endpoints.values()) {
+      const part = await endpoint.list(scope, { ...search, startIndex: skip + 1, count: count - page.length, cursor: undefined });
+      const body = part.body as { totalResults: number; Resources: Record<string, unknown>[] };
+      total += body.totalResults;
+      page.push(...body.Resources);
+      skip = Math.max(0, skip - body.totalResults);
+    }
+    return json(200, listResponse({ resources: page, totalResults: total, startIndex }));
   };
 
   const route = async (scope: RequestScope, depth = 0): Promise<ScimResponse> => {
     const request = scope.request;
     const method = request.method.toUpperCase();
-    const segments = request.path.split("?")[0]!.split("/").filter(Boolean).map(decodeURIComponent);
+    const segments = request.path.split("?")[0]!.split("/").filter(Boolean).map(decodeSegment);
     const [first, second, third] = segments;
     if (first === undefined) throw new ScimError(404, undefined, "Not found");
     const name = first.toLowerCase();
@@ -219,7 +275,7 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
       const waiting: typeof pending = [];
       let progressed = false;
       for (const item of pending) {
-        const refs = [...bulkIdReferences(item.op.data), ...bulkIdReferences(item.op.path)];
+        const refs = [...bulkIdReferences(item.op.data), ...pathReferences(item.op.path)];
         const unresolved = refs.filter((r) => !ids.has(r));
         const known = new Set(request.operations.map((o) => o.bulkId).filter(Boolean));
         if (unresolved.some((r) => known.has(r))) {
@@ -231,7 +287,7 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
         let result: BulkOperationResult;
         try {
           if (unresolved.length > 0) throw new ScimError(409, undefined, `unresolved bulkId reference '${unresolved[0]}'`);
-          const path = resolveBulkIds(op.path, ids) as string;
+          const path = resolvePath(op.path, ids);
           const data = op.data === undefined ? undefined : resolveBulkIds(op.data, ids);
           const headers: Record<string, string> = { "content-type": "application/scim+json" };
           if (op.version !== undefined) headers["if-match"] = op.version;
@@ -292,7 +348,9 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     const url = new URL(req.url);
     const basePath = (config.basePath ?? "").replace(/\/+$/, "");
     let path = url.pathname;
-    if (basePath && path.toLowerCase().startsWith(basePath.toLowerCase())) path = path.slice(basePath.length) || "/";
+    if (basePath && path.toLowerCase().startsWith(basePath.toLowerCase()) && (path.length === basePath.length || path[basePath.length] === "/")) {
+      path = path.slice(basePath.length) || "/";
+    }
     const headers: Record<string, string> = {};
     req.headers.forEach((value, key) => {
       headers[key] = value;

@@ -115,6 +115,11 @@ export function uniqueKeys(settings: ServerSettings, rt: CompiledResourceType, a
   return keys;
 }
 
+function withoutMembers(resource: Obj): Obj {
+  const { members: _members, ...rest } = resource;
+  return rest;
+}
+
 /** Runs `work` in the store's unit of work when it has one. */
 async function unitOfWork<T>(store: ScimStore, work: (store: ScimStore) => Promise<T>): Promise<T> {
   return store.transaction ? store.transaction(work) : work(store);
@@ -174,9 +179,14 @@ async function emitMembers(scope: RequestScope, ctx: OperationContext, rt: Compi
  * Checks that new members exist in the tenant and completes their `type` and `display`
  * (RFC 7643 §4.2: members are Users or Groups).
  */
-async function resolveMembers(scope: RequestScope, store: ScimStore, members: readonly MemberValue[]): Promise<MemberValue[]> {
+async function resolveMembers(scope: RequestScope, store: ScimStore, members: readonly MemberValue[], groupId?: string): Promise<MemberValue[]> {
   const out: MemberValue[] = [];
+  const seen = new Set<string>();
   for (const m of members) {
+    if (typeof m.value !== "string" || m.value === "") throw badRequest("invalidValue", "each member needs a 'value' with the id of a User or Group");
+    if (m.value === groupId) throw badRequest("invalidValue", "a group cannot be a member of itself");
+    if (seen.has(m.value)) continue;
+    seen.add(m.value);
     const wantType = typeof m.type === "string" ? m.type.toLowerCase() : undefined;
     let type: "User" | "Group" | undefined;
     let found: StoredResource | undefined;
@@ -353,31 +363,57 @@ export class ResourceEndpoint {
     }
   }
 
+  /** The resource as the unit of work sees it (404 if it was deleted meanwhile); `fallback` if unchanged. */
+  private async reload(scope: RequestScope, store: ScimStore, id: string, withMembers: boolean, fallback: StoredResource): Promise<StoredResource> {
+    const fresh = await store.get(scope.storeContext, this.rt.name, id, { members: withMembers && this.members !== undefined });
+    if (!fresh) throw new ScimError(404, undefined, `Resource ${id} not found`);
+    return fresh.version === fallback.version ? fallback : fresh;
+  }
+
+  /** The given members that are not (or, with `present`, that are) members of group `id`. */
+  private async notMembers(scope: RequestScope, store: ScimStore, id: string, members: readonly MemberValue[], present = false): Promise<MemberValue[]> {
+    const out: MemberValue[] = [];
+    const seen = new Set<string>();
+    for (const m of members) {
+      if (seen.has(m.value)) continue;
+      seen.add(m.value);
+      const isMember = (await store.groupsOf(scope.storeContext, m.value)).some((g) => g.value === id);
+      if (isMember === present) out.push(m);
+    }
+    return out;
+  }
+
   /** PUT /{endpoint}/{id} (RFC 7644 §3.5.1). */
   async replace(scope: RequestScope, id: string): Promise<ScimResponse> {
     const body = readBody(scope.request, this.settings.maxBodyBytes);
     const hooks = this.settings.config.hooks;
     const wire = await this.retrying(scope, async () => {
       const current = await this.load(scope, id, true);
-      this.checkIfMatch(scope, current);
+      const conditional = this.checkIfMatch(scope, current);
       const previous = toWire(scope, this.rt, current);
       let resource = validateResource(body, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, existing: current.attributes });
       if (hooks?.beforeReplace) {
         const changed = await hooks.beforeReplace(operationContext(scope, this.rt, this.store), resource, previous);
         if (changed) resource = validateResource(changed, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, existing: current.attributes });
       }
-      const { members: rawMembers, ...attributes } = resource;
-      const members = this.members ? await resolveMembers(scope, this.store, (Array.isArray(rawMembers) ? rawMembers : []) as MemberValue[]) : undefined;
+      const { members: rawMembers, ...checked } = resource;
+      const members = this.members ? await resolveMembers(scope, this.store, (Array.isArray(rawMembers) ? rawMembers : []) as MemberValue[], id) : undefined;
       return unitOfWork(this.store, async (store) => {
-        const stored = await store.replace(scope.storeContext, this.rt.name, id, { attributes, uniqueKeys: uniqueKeys(this.settings, this.rt, attributes), members }, { expectedVersion: current.version });
+        // Without If-Match the latest version is replaced: read it inside the unit of work, so that
+        // a store with serialized transactions never reports a conflict.
+        const latest = conditional ? current : await this.reload(scope, store, id, true, current);
+        const before = latest === current ? previous : toWire(scope, this.rt, latest);
+        // Immutable attributes are checked against the version being replaced.
+        const attributes = latest === current ? checked : withoutMembers(validateResource(resource, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, existing: latest.attributes }));
+        const stored = await store.replace(scope.storeContext, this.rt.name, id, { attributes, uniqueKeys: uniqueKeys(this.settings, this.rt, attributes), members }, { expectedVersion: latest.version });
         const replaced = toWire(scope, this.rt, { ...stored, members: members ?? [] });
         const ctx = operationContext(scope, this.rt, store);
-        await hooks?.afterReplace?.(ctx, replaced, previous);
-        await emitChange(scope, ctx, this.rt, "updated", replaced, previous);
+        await hooks?.afterReplace?.(ctx, replaced, before);
+        await emitChange(scope, ctx, this.rt, "updated", replaced, before);
         if (members) {
-          const before = new Set((current.members ?? []).map((m) => m.value));
-          const after = new Set(members.map((m) => m.value));
-          await emitMembers(scope, ctx, this.rt, id, members.filter((m) => !before.has(m.value)), (current.members ?? []).filter((m) => !after.has(m.value)));
+          const had = new Set((latest.members ?? []).map((m) => m.value));
+          const now = new Set(members.map((m) => m.value));
+          await emitMembers(scope, ctx, this.rt, id, members.filter((m) => !had.has(m.value)), (latest.members ?? []).filter((m) => !now.has(m.value)));
         }
         return replaced;
       });
@@ -393,21 +429,27 @@ export class ResourceEndpoint {
     const requested = parsePatchRequest(body);
     const hooks = this.settings.config.hooks;
     const version = await this.retrying(scope, async () => {
-      const current = await this.load(scope, id, false);
-      this.checkIfMatch(scope, current);
-      const previous = toWire(scope, this.rt, current);
+      const loaded = await this.load(scope, id, false);
+      const conditional = this.checkIfMatch(scope, loaded);
       let operations: PatchOperation[] = requested;
-      if (hooks?.beforePatch) operations = (await hooks.beforePatch(operationContext(scope, this.rt, this.store), requested, previous)) ?? requested;
-      const result = applyPatch(current.attributes, operations, {
+      if (hooks?.beforePatch) operations = (await hooks.beforePatch(operationContext(scope, this.rt, this.store), requested, toWire(scope, this.rt, loaded))) ?? requested;
+      const patchOptions = {
         resourceType: this.rt,
         registry: this.settings.registry,
         strict: this.settings.strict,
         deferMembers: this.members !== undefined,
-      });
-      if (!result.changed) return current.version;
-      const attributesChanged = !deepEqual(result.resource, current.attributes);
-      const memberChanges = await this.resolveMemberChanges(scope, id, result.memberChanges);
+      };
+      const first = applyPatch(loaded.attributes, operations, patchOptions);
+      if (!first.changed) return loaded.version;
+      const memberChanges = await this.resolveMemberChanges(scope, id, first.memberChanges);
       return unitOfWork(this.store, async (store) => {
+        // Without If-Match the operations apply to the latest version: read it inside the unit of
+        // work, so that a store with serialized transactions never reports a conflict.
+        const current = conditional ? loaded : await this.reload(scope, store, id, false, loaded);
+        const result = current === loaded ? first : applyPatch(current.attributes, operations, patchOptions);
+        if (!result.changed && memberChanges.length === 0) return current.version;
+        const previous = toWire(scope, this.rt, current);
+        const attributesChanged = !deepEqual(result.resource, current.attributes);
         let latest = current;
         if (attributesChanged) {
           const attributes = result.resource as Obj;
@@ -418,11 +460,15 @@ export class ResourceEndpoint {
         for (const change of memberChanges) {
           const condition = { expectedVersion: latest.version };
           if (change.op === "add") {
+            // Events only for members that were not there yet (found through the member's groups,
+            // without reading the group's member list).
+            const fresh = await this.notMembers(scope, store, id, change.members);
             latest = await store.addMembers(scope.storeContext, id, change.members, condition);
-            added.push(...change.members);
+            added.push(...fresh);
           } else if (change.op === "remove") {
+            const present = await this.notMembers(scope, store, id, change.values.map((value) => ({ value })), true);
             latest = await store.removeMembers(scope.storeContext, id, change.values, condition);
-            removed.push(...change.values.map((value) => ({ value })));
+            removed.push(...present);
           } else if (change.op === "replace") {
             const before = (await store.get(scope.storeContext, this.rt.name, id, { members: true }))?.members ?? [];
             latest = await store.setMembers(scope.storeContext, id, change.members, condition);
@@ -449,8 +495,8 @@ export class ResourceEndpoint {
   private async resolveMemberChanges(scope: RequestScope, id: string, changes: readonly MemberChange[]): Promise<Array<Exclude<MemberChange, { op: "removeWhere" }>>> {
     const out: Array<Exclude<MemberChange, { op: "removeWhere" }>> = [];
     for (const change of changes) {
-      if (change.op === "add") out.push({ op: "add", members: await resolveMembers(scope, this.store, change.members) });
-      else if (change.op === "replace") out.push({ op: "replace", members: await resolveMembers(scope, this.store, change.members) });
+      if (change.op === "add") out.push({ op: "add", members: await resolveMembers(scope, this.store, change.members, id) });
+      else if (change.op === "replace") out.push({ op: "replace", members: await resolveMembers(scope, this.store, change.members, id) });
       else if (change.op === "remove") out.push(change);
       else {
         // A filter that does not name ids needs the member list.
@@ -469,11 +515,21 @@ export class ResourceEndpoint {
     const conditional = this.checkIfMatch(scope, current);
     const previous = toWire(scope, this.rt, current);
     await hooks?.beforeDelete?.(operationContext(scope, this.rt, this.store), previous);
+    const groupType = this.settings.registry.findResourceType("Group");
+    const subscribed = (this.settings.config.subscribers?.length ?? 0) > 0;
     await unitOfWork(this.store, async (store) => {
+      // The store also removes the resource from every group that lists it: that is a membership change too.
+      const memberOf = subscribed && groupType ? await store.groupsOf(scope.storeContext, id) : [];
       await store.delete(scope.storeContext, this.rt.name, id, conditional ? { expectedVersion: current.version } : undefined);
       const ctx = operationContext(scope, this.rt, store);
       await hooks?.afterDelete?.(ctx, previous);
       await emitChange(scope, ctx, this.rt, "deleted", previous);
+      if (memberOf.length > 0 && groupType) {
+        const display = previous.displayName ?? previous.userName;
+        const member: MemberValue = { value: id, type: this.rt.name, ...(typeof display === "string" ? { display } : {}) };
+        const groupCtx = operationContext(scope, groupType, store);
+        for (const group of memberOf) await emitMembers(scope, groupCtx, groupType, group.value, [], [member]);
+      }
     });
     return empty(204);
   }

@@ -1,0 +1,867 @@
+import { describe, expect, it, vi } from "vitest";
+import { isScimConfigError, ScimConfigError, ScimError } from "../errors/scim-error.js";
+import { PATCH_OP_SCHEMA, SEARCH_REQUEST_SCHEMA } from "../messages/urns.js";
+import { ENTERPRISE_USER_SCHEMA_ID, GROUP_SCHEMA_ID, USER_SCHEMA_ID } from "../schema/core-schemas.js";
+import { createSchemaRegistry } from "../schema/registry.js";
+import { memoryStore, type MemoryStore } from "../store/memory-store.js";
+import type { ScimStore } from "../store/types.js";
+import { runHttpConformance } from "../testing/index.js";
+import { bearerAuth, bearerToken, createScimServer, timingSafeEqual } from "./create-scim-server.js";
+import type { ScimEvent, ScimHooks, ScimRequest, ScimResponse, ScimServerConfig } from "./types.js";
+
+const token = "t1-token-0123456789abcdef";
+const token2 = "t2-token-0123456789abcdef";
+const auth = () => bearerAuth({ [token]: { tenant: "t1" }, [token2]: { tenant: "t2" } });
+
+// The suite over fetch, with the store doing filters, sorting and paging itself and a per-tenant
+// baseUrl (the tenant comes from the token, so both tokens work under the same base path)...
+runHttpConformance({
+  name: "createScimServer (fetch)",
+  target: async () => {
+    const server = createScimServer({
+      store: memoryStore(),
+      authenticate: auth(),
+      baseUrl: (_request, principal) => `https://scim.example.com/scim/v2/${principal.tenant}`,
+      basePath: "/scim/v2/t1",
+      paging: { defaultCount: 20, maxCount: 20 },
+    });
+    return { fetch: (input, init) => server.fetch(new Request(input, init)), baseUrl: "https://scim.example.com/scim/v2/t1", token, otherTenantToken: token2 };
+  },
+});
+
+// ...and with a store that declares it can do none of that, so the server does it in memory.
+runHttpConformance({
+  name: "createScimServer (store without capabilities)",
+  target: async () => {
+    const store = memoryStore();
+    const server = createScimServer({
+      store: { ...store, capabilities: { filter: false, sort: false, paging: false, cursor: false } },
+      authenticate: auth(),
+      baseUrl: "https://scim.example.com/scim/v2",
+      basePath: "/scim/v2",
+    });
+    return { fetch: (input, init) => server.fetch(new Request(input, init)), baseUrl: "https://scim.example.com/scim/v2", token, otherTenantToken: token2 };
+  },
+});
+
+type J = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+const patch = (...Operations: unknown[]) => ({ schemas: [PATCH_OP_SCHEMA], Operations });
+
+/** A server over a fresh memoryStore, driven through `handle`. */
+function setup(overrides: Partial<ScimServerConfig> = {}, store: MemoryStore = memoryStore()) {
+  const events: ScimEvent[] = [];
+  const config: ScimServerConfig = {
+    store,
+    authenticate: auth(),
+    baseUrl: "https://scim.example.com/scim/v2",
+    subscribers: [(event) => void events.push(event)],
+    ...overrides,
+  };
+  const server = createScimServer(config);
+  const call = (method: string, target: string, body?: unknown, options: { token?: string; headers?: Record<string, string> } = {}): Promise<ScimResponse & { body: J }> => {
+    const [path, query] = target.split("?") as [string, string | undefined];
+    const request: ScimRequest = { method, path, query, headers: { authorization: `Bearer ${options.token ?? token}`, ...options.headers }, body };
+    return server.handle(request) as Promise<ScimResponse & { body: J }>;
+  };
+  const createUser = async (extra: J = {}, tokenOf = token): Promise<J> => {
+    const r = await call("POST", "/Users", { schemas: [USER_SCHEMA_ID], userName: `u${Math.random().toString(36).slice(2)}@example.com`, ...extra }, { token: tokenOf });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    return r.body;
+  };
+  const createGroup = async (extra: J = {}): Promise<J> => {
+    const r = await call("POST", "/Groups", { schemas: [GROUP_SCHEMA_ID], displayName: `g${Math.random().toString(36).slice(2)}`, ...extra });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    return r.body;
+  };
+  const stored = (type: string, id: string, tenant = "t1") => store.inspect(tenant, type, id);
+  const count = async (type: string, tenant = "t1") => (await store.query({ tenant }, type, {})).totalResults;
+  return { server, store, events, call, createUser, createGroup, stored, count };
+}
+
+const base = (): ScimServerConfig => ({ store: memoryStore(), authenticate: auth(), baseUrl: "https://scim.example.com/scim/v2" });
+
+function configError(config: unknown, message: RegExp): void {
+  let thrown: unknown;
+  try {
+    createScimServer(config as ScimServerConfig);
+  } catch (error) {
+    thrown = error;
+  }
+  expect(isScimConfigError(thrown), String(thrown)).toBe(true);
+  expect(thrown).toBeInstanceOf(ScimConfigError);
+  expect((thrown as Error).message).toMatch(message);
+}
+
+describe("createScimServer: configuration", () => {
+  it("accepts a minimal configuration and returns handle and fetch, safe to pass unbound", async () => {
+    const { handle, fetch } = createScimServer(base());
+    expect(typeof handle).toBe("function");
+    expect(typeof fetch).toBe("function");
+    const r = await handle({ method: "GET", path: "/ServiceProviderConfig", headers: { Authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(200);
+  });
+
+  it("rejects each bad option with ScimConfigError naming it", () => {
+    configError(undefined, /configuration object/);
+    configError(null, /configuration object/);
+    configError({ ...base(), store: undefined }, /config\.store is required/);
+    const { query: _q, ...noQuery } = memoryStore();
+    configError({ ...base(), store: noQuery }, /config\.store\.query must be a function/);
+    configError({ ...base(), store: { ...memoryStore(), capabilities: undefined } }, /config\.store\.capabilities/);
+    configError({ ...base(), authenticate: "yes" }, /config\.authenticate must be a function/);
+    configError({ ...base(), baseUrl: undefined }, /config\.baseUrl/);
+    configError({ ...base(), baseUrl: "/scim/v2" }, /config\.baseUrl must be an absolute http\(s\) URL/);
+    configError({ ...base(), baseUrl: "ftp://example.com" }, /config\.baseUrl/);
+    configError({ ...base(), paging: { defaultCount: 0 } }, /config\.paging\.defaultCount must be a positive integer/);
+    configError({ ...base(), paging: { defaultCount: 1.5 } }, /config\.paging\.defaultCount/);
+    configError({ ...base(), paging: { maxCount: "10" } }, /config\.paging\.maxCount must be a positive integer/);
+    configError({ ...base(), paging: { defaultCount: 50, maxCount: 10 } }, /defaultCount must not exceed maxCount/);
+    configError({ ...base(), maxBodyBytes: -1 }, /config\.maxBodyBytes/);
+    configError({ ...base(), bulk: { maxOperations: 0 } }, /config\.bulk\.maxOperations/);
+    configError({ ...base(), bulk: { maxPayloadSize: Infinity } }, /config\.bulk\.maxPayloadSize/);
+    configError({ ...base(), patchStatus: { User: 201 } }, /config\.patchStatus\.User must be 200 or 204/);
+    configError({ ...base(), hooks: { beforeCreate: "nope" } }, /config\.hooks\.beforeCreate must be a function/);
+    configError({ ...base(), hooks: { beforeCreat: () => {} } }, /config\.hooks\.beforeCreat is not a hook/);
+    configError({ ...base(), subscribers: () => {} }, /config\.subscribers must be an array of functions/);
+    configError({ ...base(), subscribers: [null] }, /config\.subscribers must be an array of functions/);
+    configError({ ...base(), onError: "log" }, /config\.onError must be a function/);
+    configError({ ...base(), me: "u1" }, /config\.me must be a function/);
+    configError({ ...base(), basePath: "scim" }, /config\.basePath must start with "\/"/);
+    configError({ ...base(), registry: {} }, /config\.registry/);
+  });
+
+  it("bearerAuth needs tokens; bearerToken and timingSafeEqual", async () => {
+    expect(() => bearerAuth({})).toThrow(ScimConfigError);
+    expect(bearerToken({ method: "GET", path: "/", headers: { Authorization: "Bearer abc" } })).toBe("abc");
+    expect(bearerToken({ method: "GET", path: "/", headers: { authorization: "bearer  abc " } })).toBe("abc");
+    expect(bearerToken({ method: "GET", path: "/", headers: { authorization: "Basic abc" } })).toBeUndefined();
+    expect(bearerToken({ method: "GET", path: "/" })).toBeUndefined();
+    expect(timingSafeEqual("secret", "secret")).toBe(true);
+    expect(timingSafeEqual("secret", "secreT")).toBe(false);
+    expect(timingSafeEqual("secret", "secret-longer")).toBe(false);
+    expect(timingSafeEqual("", "")).toBe(true);
+    const byFunction = bearerAuth(async (t) => (t === "fn-token" ? { tenant: "fn" } : null));
+    expect(await byFunction({ method: "GET", path: "/", headers: { authorization: "Bearer fn-token" } })).toEqual({ tenant: "fn" });
+    expect(await byFunction({ method: "GET", path: "/", headers: { authorization: "Bearer other" } })).toBeNull();
+    expect(await byFunction({ method: "GET", path: "/" })).toBeNull();
+    const fixed = auth();
+    expect(await fixed({ method: "GET", path: "/", headers: { authorization: `Bearer ${token2}` } })).toEqual({ tenant: "t2" });
+    expect(await fixed({ method: "GET", path: "/", headers: { authorization: `Bearer ${token2}x` } })).toBeNull();
+  });
+
+  it("a principal without a tenant is a 500 reported to onError", async () => {
+    const onError = vi.fn();
+    const { call } = setup({ authenticate: () => ({ tenant: "" }), onError });
+    const r = await call("GET", "/Users");
+    expect(r.status).toBe(500);
+    expect(onError).toHaveBeenCalledOnce();
+    expect(isScimConfigError(onError.mock.calls[0]![0])).toBe(true);
+  });
+});
+
+describe("createScimServer: requests over handle", () => {
+  it("baseUrl as a function gives per-tenant meta.location and Location", async () => {
+    const { call } = setup({ baseUrl: (_req, p) => `https://scim.example.com/scim/v2/${p.tenant}/` });
+    const one = await call("POST", "/Users", { userName: "same@example.com" });
+    const two = await call("POST", "/Users", { userName: "same@example.com" }, { token: token2 });
+    expect(one.status).toBe(201);
+    expect(two.status).toBe(201);
+    expect(one.headers.Location).toBe(`https://scim.example.com/scim/v2/t1/Users/${one.body.id}`);
+    expect(one.body.meta.location).toBe(one.headers.Location);
+    expect(two.headers.Location).toBe(`https://scim.example.com/scim/v2/t2/Users/${two.body.id}`);
+    const list = await call("GET", "/Users", undefined, { token: token2 });
+    expect(list.body.Resources[0].meta.location).toBe(two.headers.Location);
+    const spc = await call("GET", "/ServiceProviderConfig");
+    expect(spc.body.meta.location).toBe("https://scim.example.com/scim/v2/t1/ServiceProviderConfig");
+  });
+
+  it("accepts raw string, Uint8Array and pre-parsed bodies", async () => {
+    const { call, count } = setup();
+    const asString = await call("POST", "/Users", JSON.stringify({ userName: "string@example.com" }));
+    const asBytes = await call("POST", "/Users", new TextEncoder().encode(JSON.stringify({ userName: "bytes@example.com", displayName: "Zoë" })));
+    const parsed = await call("POST", "/Users", { userName: "parsed@example.com" });
+    expect([asString.status, asBytes.status, parsed.status]).toEqual([201, 201, 201]);
+    expect(asBytes.body.displayName).toBe("Zoë");
+    expect(await count("User")).toBe(3);
+    expect((await call("POST", "/Users", "{oops")).body.scimType).toBe("invalidSyntax");
+    expect((await call("POST", "/Users", new TextEncoder().encode("[1,2"))).body.scimType).toBe("invalidSyntax");
+    expect((await call("POST", "/Users", [{ userName: "array@example.com" }])).status).toBe(400);
+    expect((await call("POST", "/Users")).status).toBe(400);
+  });
+
+  it("reads the query with URL semantics: + is a space, a leading ? is fine", async () => {
+    const { call, createUser } = setup();
+    const user = await createUser({ userName: "plus sign@example.com", externalId: "jyoung" });
+    for (const query of ["filter=userName+eq+%22plus+sign%40example.com%22", "?filter=externalId+eq+jyoung", "FILTER=externalId%20eq%20jyoung"]) {
+      const r = await call("GET", `/Users?${query}`);
+      expect(r.status, query).toBe(200);
+      expect(r.body.Resources.map((u: J) => u.id), query).toEqual([user.id]);
+    }
+    const plus = await call("GET", "/Users?filter=userName+eq+%22plus%2Bsign%40example.com%22");
+    expect(plus.body.totalResults).toBe(0);
+  });
+
+  it("headers match in any case, and repeated headers are joined", async () => {
+    const { server } = setup();
+    const r = await server.handle({ method: "get", path: "/Users", headers: { AUTHORIZATION: `Bearer ${token}` } });
+    expect(r.status).toBe(200);
+    expect(r.headers["Content-Type"]).toBe("application/scim+json");
+  });
+
+  it("a malformed request object is 400, an undecodable path 400, an unknown path 404", async () => {
+    const { server, call } = setup();
+    const bad = await server.handle({ path: "/Users" } as unknown as ScimRequest);
+    expect(bad.status).toBe(400);
+    const undecodable = await call("GET", "/Users/%E0%A4%A");
+    expect(undecodable.status).toBe(400);
+    expect(undecodable.body.status).toBe("400");
+    expect((await call("GET", "/")).status).toBe(404);
+    expect((await call("GET", "/Users/a/b")).status).toBe(404);
+  });
+
+  it("lenientFilters: false rejects unquoted values", async () => {
+    const { call } = setup({ lenientFilters: false });
+    const r = await call("GET", "/Users?filter=externalId+eq+jyoung");
+    expect(r.status).toBe(400);
+    expect(r.body.scimType).toBe("invalidFilter");
+    expect((await call("GET", '/Users?filter=externalId+eq+"jyoung"')).status).toBe(200);
+  });
+
+  it("uniqueGroupDisplayName: false allows the same displayName twice", async () => {
+    const { call } = setup({ uniqueGroupDisplayName: false });
+    expect((await call("POST", "/Groups", { displayName: "Same" })).status).toBe(201);
+    expect((await call("POST", "/Groups", { displayName: "Same" })).status).toBe(201);
+  });
+
+  it("strict: unknown attributes are 400 instead of being dropped", async () => {
+    const lenient = setup();
+    const dropped = await lenient.call("POST", "/Users", { userName: "a@example.com", favouriteColour: "green" });
+    expect(dropped.status).toBe(201);
+    expect(dropped.body.favouriteColour).toBeUndefined();
+    const strict = setup({ strict: true });
+    const refused = await strict.call("POST", "/Users", { userName: "a@example.com", favouriteColour: "green" });
+    expect(refused.status).toBe(400);
+  });
+
+  it("PUT keeps immutable attributes: a change is 400 mutability, an omission keeps the value", async () => {
+    const BADGE = "urn:example:params:scim:schemas:extension:badge:2.0:User";
+    const registry = createSchemaRegistry({
+      schemas: [
+        {
+          id: BADGE,
+          name: "Badge",
+          attributes: [{ name: "badgeId", type: "string", multiValued: false, required: false, mutability: "immutable", returned: "default" }],
+        },
+      ],
+    }).addExtension("User", { schema: BADGE, required: false });
+    const { call } = setup({ registry }, memoryStore({ registry }));
+    const created = await call("POST", "/Users", { schemas: [USER_SCHEMA_ID, BADGE], userName: "badge@example.com", [BADGE]: { badgeId: "B-1" } });
+    expect(created.status).toBe(201);
+    const changed = await call("PUT", `/Users/${created.body.id}`, { schemas: [USER_SCHEMA_ID, BADGE], userName: "badge@example.com", [BADGE]: { badgeId: "B-2" } });
+    expect(changed.status).toBe(400);
+    expect(changed.body.scimType).toBe("mutability");
+    const omitted = await call("PUT", `/Users/${created.body.id}`, { schemas: [USER_SCHEMA_ID], userName: "badge@example.com", title: "t" });
+    expect(omitted.status).toBe(200);
+    expect(omitted.body[BADGE].badgeId).toBe("B-1");
+    const patched = await call("PATCH", `/Users/${created.body.id}`, patch({ op: "replace", path: `${BADGE}:badgeId`, value: "B-3" }));
+    expect(patched.status).toBe(400);
+    expect(patched.body.scimType).toBe("mutability");
+  });
+
+  it("PUT without If-Match checks immutables against the version it replaces", async () => {
+    const BADGE = "urn:example:params:scim:schemas:extension:badge:2.0:User";
+    const registry = createSchemaRegistry({
+      schemas: [{ id: BADGE, name: "Badge", attributes: [{ name: "badgeId", type: "string", multiValued: false, required: false, mutability: "immutable", returned: "default" }] }],
+    }).addExtension("User", { schema: BADGE, required: false });
+    let sneak: (() => Promise<unknown>) | undefined;
+    const { call, createUser } = setup(
+      {
+        registry,
+        hooks: {
+          async beforeReplace() {
+            // A concurrent request sets the badge after this PUT read the user.
+            const once = sneak;
+            sneak = undefined;
+            await once?.();
+          },
+        },
+      },
+      memoryStore({ registry }),
+    );
+    const user = await createUser();
+    sneak = () => call("PATCH", `/Users/${user.id}`, patch({ op: "add", path: `${BADGE}:badgeId`, value: "B-1" }));
+    const put = await call("PUT", `/Users/${user.id}`, { userName: user.userName, title: "after" });
+    expect(put.status).toBe(200);
+    expect(put.body.title).toBe("after");
+    expect(put.body[BADGE]?.badgeId).toBe("B-1");
+  });
+
+  it("maxBodyBytes, paging and bulk limits apply as configured", async () => {
+    const { call, createUser } = setup({ maxBodyBytes: 200, paging: { defaultCount: 2, maxCount: 3 }, bulk: { maxOperations: 2, maxPayloadSize: 300 } });
+    expect((await call("POST", "/Users", JSON.stringify({ userName: "x@example.com", title: "t".repeat(200) }))).status).toBe(413);
+    expect((await call("POST", "/Users", { userName: "x@example.com", title: "t".repeat(200) })).status).toBe(201);
+    for (let i = 0; i < 4; i++) await createUser();
+    const page = await call("GET", "/Users");
+    expect(page.body).toMatchObject({ totalResults: 5, itemsPerPage: 2 });
+    expect((await call("GET", "/Users?count=50")).body.itemsPerPage).toBe(3);
+    const spc = (await call("GET", "/ServiceProviderConfig")).body;
+    expect(spc.bulk).toMatchObject({ supported: true, maxOperations: 2, maxPayloadSize: 300 });
+    expect(spc.filter.maxResults).toBe(3);
+    const op = { method: "DELETE", path: "/Users/x" };
+    const three = await call("POST", "/Bulk", { schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], Operations: [op, op, op] });
+    expect(three.status).toBe(413);
+    const big = JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], Operations: [{ method: "DELETE", path: `/Users/${"x".repeat(400)}` }] });
+    expect((await call("POST", "/Bulk", big)).status).toBe(413);
+  });
+
+  it("bulk: circular and unknown bulkId references fail with 409 and 400; the rest runs", async () => {
+    const { call, count } = setup();
+    const BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+    const r = await call("POST", "/Bulk", {
+      schemas: [BULK],
+      Operations: [
+        { method: "POST", path: "/Groups", bulkId: "c1", data: { displayName: "C1", members: [{ value: "bulkId:c2" }] } },
+        { method: "POST", path: "/Groups", bulkId: "c2", data: { displayName: "C2", members: [{ value: "bulkId:c1" }] } },
+        { method: "PATCH", path: "/Groups/bulkId:nope", data: patch({ op: "replace", path: "displayName", value: "x" }) },
+        { method: "POST", path: "/Users", bulkId: "ok", data: { userName: "ok@example.com" } },
+      ],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.Operations.map((o: J) => o.status)).toEqual(["409", "409", "409", "201"]);
+    expect(await count("Group")).toBe(0);
+    expect(await count("User")).toBe(1);
+  });
+
+  it("members need a value, and a group cannot contain itself", async () => {
+    const { call, createGroup } = setup();
+    const noValue = await call("POST", "/Groups", { displayName: "N", members: [{ display: "nobody" }] });
+    expect(noValue.status).toBe(400);
+    expect(noValue.body.detail).not.toContain("undefined");
+    const group = await createGroup();
+    const self = await call("PUT", `/Groups/${group.id}`, { displayName: group.displayName, members: [{ value: group.id }] });
+    expect(self.status).toBe(400);
+    expect(self.body.scimType).toBe("invalidValue");
+    const selfPatch = await call("PATCH", `/Groups/${group.id}`, patch({ op: "replace", path: "members", value: [{ value: group.id }] }));
+    expect(selfPatch.status).toBe(400);
+  });
+
+  it("bulk disabled: /Bulk is 501 and ServiceProviderConfig says so", async () => {
+    const { call } = setup({ bulk: { enabled: false } });
+    expect((await call("GET", "/ServiceProviderConfig")).body.bulk.supported).toBe(false);
+    const r = await call("POST", "/Bulk", { schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], Operations: [] });
+    expect(r.status).toBe(501);
+  });
+
+  it("POST /.search pages across resource types beyond maxCount", async () => {
+    const { call, createUser, createGroup } = setup({ paging: { defaultCount: 5, maxCount: 5 } });
+    for (let i = 0; i < 6; i++) await createUser({ displayName: "Everyone" });
+    for (let i = 0; i < 6; i++) await createGroup({ displayName: `Everyone ${i}` });
+    const search = (startIndex: number, count: number) =>
+      call("POST", "/.search", { schemas: [SEARCH_REQUEST_SCHEMA], filter: 'displayName sw "Everyone"', startIndex, count });
+    const seen: string[] = [];
+    for (let start = 1; start <= 12; start += 5) {
+      const page = await search(start, 5);
+      expect(page.status).toBe(200);
+      expect(page.body.totalResults).toBe(12);
+      expect(page.body.startIndex).toBe(start);
+      seen.push(...page.body.Resources.map((r: J) => r.id));
+    }
+    expect(seen).toHaveLength(12);
+    expect(new Set(seen).size).toBe(12);
+    expect((await search(1, 0)).body).toMatchObject({ totalResults: 12, itemsPerPage: 0, Resources: [] });
+  });
+
+  it("PATCH that changes nothing keeps the version and emits nothing", async () => {
+    const { call, createUser, events } = setup();
+    const user = await createUser({ title: "Same" });
+    events.length = 0;
+    const r = await call("PATCH", `/Users/${user.id}`, patch({ op: "replace", path: "title", value: "Same" }));
+    expect(r.status).toBe(200);
+    expect(r.body.meta.version).toBe(user.meta.version);
+    expect(events).toEqual([]);
+  });
+
+  it("the ETag of a 204 PATCH is the new version", async () => {
+    const { call, createGroup } = setup();
+    const group = await createGroup();
+    const r = await call("PATCH", `/Groups/${group.id}`, patch({ op: "replace", path: "displayName", value: "Renamed" }));
+    expect(r.status).toBe(204);
+    expect(r.body).toBeUndefined();
+    const got = await call("GET", `/Groups/${group.id}`);
+    expect(r.headers.ETag).toBe(got.body.meta.version);
+    expect(r.headers.ETag).not.toBe(group.meta.version);
+  });
+});
+
+describe("createScimServer: fetch", () => {
+  it("strips basePath only at a segment boundary and sends 204 without a body", async () => {
+    const server = createScimServer({ ...base(), basePath: "/scim/v2/" });
+    const headers = { authorization: `Bearer ${token}`, "content-type": "application/scim+json" };
+    const ok = await server.fetch(new Request("https://x.example/scim/v2/Users?count=1", { headers }));
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("content-type")).toBe("application/scim+json");
+    const other = await server.fetch(new Request("https://x.example/scim/v2x/Users", { headers }));
+    expect(other.status).toBe(404);
+    const created = (await (await server.fetch(new Request("https://x.example/scim/v2/Groups", { method: "POST", headers, body: JSON.stringify({ displayName: "G" }) }))).json()) as J;
+    const patched = await server.fetch(
+      new Request(`https://x.example/scim/v2/Groups/${created.id}`, { method: "PATCH", headers, body: JSON.stringify(patch({ op: "replace", path: "displayName", value: "H" })) }),
+    );
+    expect(patched.status).toBe(204);
+    expect(await patched.text()).toBe("");
+  });
+});
+
+describe("createScimServer: hooks", () => {
+  it("beforeCreate transforms the resource", async () => {
+    const seen: J[] = [];
+    const hooks: ScimHooks = {
+      beforeCreate(ctx, resource) {
+        seen.push({ tenant: ctx.principal.tenant, type: ctx.resourceType, storeTenant: ctx.storeContext.tenant });
+        return { ...resource, title: "Hooked", userName: String(resource.userName).toLowerCase() };
+      },
+    };
+    const { call, stored } = setup({ hooks });
+    const r = await call("POST", "/Users", { userName: "MiXeD@Example.com" });
+    expect(r.status).toBe(201);
+    expect(r.body.title).toBe("Hooked");
+    expect(r.body.userName).toBe("mixed@example.com");
+    expect(stored("User", r.body.id)?.attributes).toMatchObject({ title: "Hooked", userName: "mixed@example.com" });
+    expect(seen).toEqual([{ tenant: "t1", type: "User", storeTenant: "t1" }]);
+  });
+
+  it("beforeCreate throwing a ScimError refuses with that error and stores nothing", async () => {
+    const { call, count, events } = setup({
+      hooks: {
+        beforeCreate() {
+          throw new ScimError(403, undefined, "provisioning is paused");
+        },
+      },
+    });
+    const r = await call("POST", "/Users", { userName: "refused@example.com" });
+    expect(r.status).toBe(403);
+    expect(r.body).toMatchObject({ status: "403", detail: "provisioning is paused" });
+    expect(await count("User")).toBe(0);
+    expect(events).toEqual([]);
+  });
+
+  it("afterCreate throwing rolls the create back", async () => {
+    const onError = vi.fn();
+    const { call, count, events } = setup({
+      onError,
+      hooks: {
+        afterCreate(_ctx, resource) {
+          expect(resource.id).toBeTypeOf("string");
+          throw new Error("audit log is down");
+        },
+      },
+    });
+    const r = await call("POST", "/Users", { userName: "rolled@example.com" });
+    expect(r.status).toBe(500);
+    expect(JSON.stringify(r.body)).not.toContain("audit log");
+    expect(onError).toHaveBeenCalledOnce();
+    expect(await count("User")).toBe(0);
+    // The userName is free again.
+    const list = await call("GET", '/Users?filter=userName eq "rolled@example.com"');
+    expect(list.body.totalResults).toBe(0);
+    expect(events).toEqual([]); // subscribers run after the after-hook
+  });
+
+  it("afterCreate throwing a ScimError answers with it and rolls back a group with members", async () => {
+    const { call, createUser, count } = setup({
+      hooks: {
+        afterCreate(ctx) {
+          if (ctx.resourceType === "Group") throw new ScimError(409, "uniqueness", "taken elsewhere");
+        },
+      },
+    });
+    const user = await createUser();
+    const r = await call("POST", "/Groups", { displayName: "G", members: [{ value: user.id }] });
+    expect(r.status).toBe(409);
+    expect(await count("Group")).toBe(0);
+    expect((await call("GET", `/Users/${user.id}`)).body.groups).toBeUndefined();
+  });
+
+  it("beforeReplace transforms; afterReplace sees both versions; throwing rolls back", async () => {
+    const after: Array<[J, J]> = [];
+    let fail = false;
+    const { call, createUser, stored } = setup({
+      hooks: {
+        beforeReplace(_ctx, next, current) {
+          expect(current.id).toBeTypeOf("string");
+          return { ...next, nickName: `was ${current.title}` };
+        },
+        afterReplace(_ctx, resource, previous) {
+          after.push([resource, previous]);
+          if (fail) throw new Error("downstream refused");
+        },
+      },
+    });
+    const user = await createUser({ title: "Old" });
+    const r = await call("PUT", `/Users/${user.id}`, { userName: user.userName, title: "New" });
+    expect(r.status).toBe(200);
+    expect(r.body).toMatchObject({ title: "New", nickName: "was Old" });
+    expect(after[0]![0].title).toBe("New");
+    expect(after[0]![1].title).toBe("Old");
+    fail = true;
+    const failed = await call("PUT", `/Users/${user.id}`, { userName: user.userName, title: "Newer" });
+    expect(failed.status).toBe(500);
+    expect(stored("User", user.id)?.attributes.title).toBe("New");
+    expect(stored("User", user.id)?.version).toBe(2);
+  });
+
+  it("beforePatch can change the operations; afterPatch throwing rolls back attributes and members", async () => {
+    let fail = false;
+    const afterPatch = vi.fn((_ctx, _resource: J, _previous: J) => {
+      if (fail) throw new ScimError(422, undefined, "not now");
+    });
+    const { call, createUser, createGroup, stored } = setup({
+      hooks: {
+        beforePatch(_ctx, operations) {
+          return operations.filter((op) => op.path !== "nickName");
+        },
+        afterPatch: afterPatch as ScimHooks["afterPatch"],
+      },
+    });
+    const user = await createUser({ title: "A" });
+    const r = await call("PATCH", `/Users/${user.id}`, patch({ op: "replace", path: "title", value: "B" }, { op: "replace", path: "nickName", value: "dropped" }));
+    expect(r.status).toBe(200);
+    expect(r.body.title).toBe("B");
+    expect(r.body.nickName).toBeUndefined();
+    expect(afterPatch.mock.calls[0]![1].title).toBe("B");
+    expect(afterPatch.mock.calls[0]![2].title).toBe("A");
+
+    const member = await createUser();
+    const group = await createGroup({ displayName: "Before" });
+    fail = true;
+    const failed = await call("PATCH", `/Groups/${group.id}`, patch({ op: "replace", path: "displayName", value: "After" }, { op: "add", path: "members", value: [{ value: member.id }] }));
+    expect(failed.status).toBe(422);
+    const raw = stored("Group", group.id)!;
+    expect(raw.attributes.displayName).toBe("Before");
+    expect(raw.members ?? []).toEqual([]);
+    expect(raw.version).toBe(1);
+  });
+
+  it("beforeDelete can refuse; afterDelete throwing rolls the delete back", async () => {
+    let mode: "refuse" | "fail" | "ok" = "refuse";
+    const afterDelete = vi.fn();
+    const { call, createUser, stored } = setup({
+      hooks: {
+        beforeDelete(_ctx, current) {
+          if (mode === "refuse") throw new ScimError(403, undefined, `keep ${current.userName}`);
+        },
+        afterDelete(ctx, previous) {
+          afterDelete(previous.id);
+          if (mode === "fail") throw new Error("boom");
+        },
+      },
+    });
+    const user = await createUser();
+    const refused = await call("DELETE", `/Users/${user.id}`);
+    expect(refused.status).toBe(403);
+    expect(stored("User", user.id)).toBeDefined();
+    mode = "fail";
+    expect((await call("DELETE", `/Users/${user.id}`)).status).toBe(500);
+    expect(stored("User", user.id)).toBeDefined();
+    expect((await call("GET", `/Users/${user.id}`)).status).toBe(200);
+    mode = "ok";
+    expect((await call("DELETE", `/Users/${user.id}`)).status).toBe(204);
+    expect(stored("User", user.id)).toBeUndefined();
+    expect(afterDelete).toHaveBeenCalledTimes(2);
+  });
+
+  it("hooks inside the unit of work can use ctx.store", async () => {
+    const { call } = setup({
+      hooks: {
+        async afterCreate(ctx, resource) {
+          const again = await ctx.store.get(ctx.storeContext, ctx.resourceType, resource.id);
+          expect(again?.id).toBe(resource.id);
+        },
+      },
+    });
+    expect((await call("POST", "/Users", { userName: "ctx@example.com" })).status).toBe(201);
+  });
+});
+
+describe("createScimServer: events", () => {
+  const types = (events: ScimEvent[]) => events.map((e) => e.type);
+
+  it("user events: created, updated, deactivated, reactivated, deleted, without the password", async () => {
+    const { call, events } = setup();
+    const created = await call("POST", "/Users", { userName: "ev@example.com", password: "hunter2-secret", active: true });
+    const id = created.body.id;
+    await call("PATCH", `/Users/${id}`, patch({ op: "replace", path: "title", value: "T" }));
+    await call("PATCH", `/Users/${id}`, patch({ op: "replace", value: { active: false } }));
+    await call("PATCH", `/Users/${id}`, patch({ op: "Replace", path: "active", value: "True" }));
+    await call("PUT", `/Users/${id}`, { userName: "ev@example.com", active: false });
+    await call("PUT", `/Users/${id}`, { userName: "ev@example.com", active: true, password: "another-secret" });
+    await call("PUT", `/Users/${id}`, { userName: "ev@example.com", title: "again" });
+    await call("DELETE", `/Users/${id}`);
+    expect(types(events)).toEqual([
+      "user.created",
+      "user.updated",
+      "user.deactivated",
+      "user.reactivated",
+      "user.deactivated",
+      "user.reactivated",
+      "user.updated",
+      "user.deleted",
+    ]);
+    for (const e of events) {
+      expect(e).toMatchObject({ tenant: "t1", resourceType: "User", resourceId: id });
+      expect(e.id).toBeTypeOf("string");
+      expect(Number.isNaN(Date.parse(e.occurredAt))).toBe(false);
+      expect(e.resource?.id).toBe(id);
+      expect(e.resource?.password).toBeUndefined();
+    }
+    expect(JSON.stringify(events)).not.toMatch(/hunter2|another-secret/);
+    expect(new Set(events.map((e) => e.id)).size).toBe(events.length);
+    expect(events[2]!.resource?.active).toBe(false);
+    expect(events[7]!.resource?.userName).toBe("ev@example.com");
+  });
+
+  it("group events: created, user_added and user_removed with the member, updated, deleted", async () => {
+    const { call, createUser, events } = setup();
+    const [a, b, c] = [await createUser(), await createUser(), await createUser()];
+    events.length = 0;
+    const group = (await call("POST", "/Groups", { displayName: "Ops", members: [{ value: a.id }] })).body;
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "add", path: "members", value: [{ value: b.id }, { value: a.id }] }));
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "remove", path: `members[value eq "${a.id}"]` }));
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "replace", path: "members", value: [{ value: c.id }] }));
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "replace", path: "displayName", value: "Ops 2" }));
+    await call("PUT", `/Groups/${group.id}`, { displayName: "Ops 3", members: [{ value: a.id }, { value: c.id }] });
+    await call("DELETE", `/Groups/${group.id}`);
+    const summary = events.map((e) => `${e.type}${e.member ? ` ${e.member.value}` : ""}`);
+    expect(summary).toEqual([
+      "group.created",
+      `group.user_added ${a.id}`,
+      `group.user_added ${b.id}`,
+      `group.user_removed ${a.id}`,
+      `group.user_added ${c.id}`,
+      `group.user_removed ${b.id}`,
+      "group.updated",
+      "group.updated",
+      `group.user_added ${a.id}`,
+      "group.deleted",
+    ]);
+    for (const e of events) expect(e).toMatchObject({ tenant: "t1", resourceType: "Group", resourceId: group.id });
+    const added = events.find((e) => e.type === "group.user_added")!;
+    expect(added.member).toMatchObject({ value: a.id, type: "User", display: a.userName });
+    expect(events[0]!.resource?.displayName).toBe("Ops");
+    expect(events.at(-1)!.resource?.displayName).toBe("Ops 3");
+  });
+
+  it("deleting a member emits group.user_removed for each group that listed it", async () => {
+    const { call, createUser, createGroup, events } = setup();
+    const user = await createUser({ displayName: "Leaver" });
+    const [g1, g2] = [await createGroup({ members: [{ value: user.id }] }), await createGroup({ members: [{ value: user.id }] })];
+    const nested = await createGroup();
+    const outer = await createGroup({ members: [{ value: nested.id }] });
+    events.length = 0;
+    expect((await call("DELETE", `/Users/${user.id}`)).status).toBe(204);
+    expect(events.map((e) => `${e.type} ${e.resourceType} ${e.resourceId}`).sort()).toEqual(
+      [`user.deleted User ${user.id}`, `group.user_removed Group ${g1.id}`, `group.user_removed Group ${g2.id}`].sort(),
+    );
+    expect(events.find((e) => e.type === "group.user_removed")!.member).toEqual({ value: user.id, type: "User", display: "Leaver" });
+    events.length = 0;
+    expect((await call("DELETE", `/Groups/${nested.id}`)).status).toBe(204);
+    expect(events.map((e) => `${e.type} ${e.resourceId}`)).toEqual([`group.deleted ${nested.id}`, `group.user_removed ${outer.id}`]);
+  });
+
+  it("events of the second tenant carry its tenant; subscribers get the operation context", async () => {
+    const contexts: J[] = [];
+    const { call, events } = setup({ subscribers: [(e, ctx) => void contexts.push({ type: e.type, tenant: ctx.principal.tenant, rt: ctx.resourceType })] });
+    await call("POST", "/Users", { userName: "x@example.com" }, { token: token2 });
+    expect(events).toEqual([]); // replaced by this subscriber
+    expect(contexts).toEqual([{ type: "user.created", tenant: "t2", rt: "User" }]);
+  });
+
+  it("a throwing subscriber rolls the change back", async () => {
+    const onError = vi.fn();
+    let failOn: string | undefined = "user.created";
+    const { call, count, createUser, createGroup, stored } = setup({
+      onError,
+      subscribers: [
+        (e) => {
+          if (e.type === failOn) throw new Error("broker unavailable");
+        },
+      ],
+    });
+    expect((await call("POST", "/Users", { userName: "sub@example.com" })).status).toBe(500);
+    expect(await count("User")).toBe(0);
+    expect(onError).toHaveBeenCalledOnce();
+    failOn = "group.user_added";
+    const user = await createUser();
+    const group = await createGroup();
+    expect((await call("PATCH", `/Groups/${group.id}`, patch({ op: "add", path: "members", value: [{ value: user.id }] }))).status).toBe(500);
+    expect(stored("Group", group.id)!.members ?? []).toEqual([]);
+    failOn = "user.deactivated";
+    expect((await call("PATCH", `/Users/${user.id}`, patch({ op: "replace", value: { active: false } }))).status).toBe(500);
+    expect(stored("User", user.id)!.attributes.active).toBeUndefined();
+  });
+});
+
+describe("createScimServer: concurrency", () => {
+  it("20 parallel PATCHes adding different members to one group all succeed", async () => {
+    const { call, createUser, createGroup } = setup();
+    const users = await Promise.all(Array.from({ length: 20 }, () => createUser()));
+    const group = await createGroup();
+    const replies = await Promise.all(users.map((u) => call("PATCH", `/Groups/${group.id}`, patch({ op: "add", path: "members", value: [{ value: u.id }] }))));
+    expect(replies.map((r) => r.status)).toEqual(users.map(() => 204));
+    const got = await call("GET", `/Groups/${group.id}`);
+    expect(got.body.members.map((m: J) => m.value).sort()).toEqual(users.map((u) => u.id).sort());
+  });
+
+  it("20 parallel PATCHes setting different attributes on one user lose nothing", async () => {
+    const { call, createUser } = setup();
+    const user = await createUser({ schemas: [USER_SCHEMA_ID, ENTERPRISE_USER_SCHEMA_ID] });
+    const paths = [
+      "name.givenName",
+      "name.familyName",
+      "name.middleName",
+      "name.honorificPrefix",
+      "name.honorificSuffix",
+      "displayName",
+      "nickName",
+      "title",
+      "userType",
+      "preferredLanguage",
+      "locale",
+      "timezone",
+      "profileUrl",
+      `${ENTERPRISE_USER_SCHEMA_ID}:employeeNumber`,
+      `${ENTERPRISE_USER_SCHEMA_ID}:costCenter`,
+      `${ENTERPRISE_USER_SCHEMA_ID}:organization`,
+      `${ENTERPRISE_USER_SCHEMA_ID}:division`,
+      `${ENTERPRISE_USER_SCHEMA_ID}:department`,
+    ];
+    const value = (path: string) => (path === "profileUrl" ? "https://example.com/me" : path === "locale" ? "en-US" : path === "timezone" ? "Europe/Paris" : `v-${path.split(":").pop()}`);
+    const requests = [
+      ...paths.map((path) => patch({ op: "replace", path, value: value(path) })),
+      patch({ op: "add", path: "emails", value: [{ value: "one@example.com", type: "work" }] }),
+      patch({ op: "add", path: "phoneNumbers", value: [{ value: "+1 555 0100", type: "work" }] }),
+    ];
+    expect(requests).toHaveLength(20);
+    const replies = await Promise.all(requests.map((body) => call("PATCH", `/Users/${user.id}`, body)));
+    expect(replies.map((r) => r.status)).toEqual(requests.map(() => 200));
+    const got = (await call("GET", `/Users/${user.id}`)).body;
+    expect(got.name).toMatchObject({ givenName: "v-name.givenName", familyName: "v-name.familyName", middleName: "v-name.middleName" });
+    for (const path of paths.filter((p) => !p.includes("."))) expect(got[path], path).toBe(value(path));
+    expect(got[ENTERPRISE_USER_SCHEMA_ID]).toMatchObject({ employeeNumber: "v-employeeNumber", department: "v-department", division: "v-division" });
+    expect(got.emails).toHaveLength(1);
+    expect(got.phoneNumbers).toHaveLength(1);
+    expect(got.meta.version).toBe('W/"21"');
+  });
+
+  it("20 parallel PUTs on one user all succeed, the last one wins", async () => {
+    const { call, createUser } = setup();
+    const user = await createUser();
+    const replies = await Promise.all(Array.from({ length: 20 }, (_, i) => call("PUT", `/Users/${user.id}`, { userName: user.userName, title: `t${i}` })));
+    expect(replies.map((r) => r.status)).toEqual(replies.map(() => 200));
+    const got = (await call("GET", `/Users/${user.id}`)).body;
+    expect(got.meta.version).toBe('W/"21"');
+    expect(replies.map((r) => r.body.title)).toContain(got.title);
+  });
+
+  it("parallel PATCHes with a stale If-Match are refused, not retried", async () => {
+    const { call, createUser } = setup();
+    const user = await createUser();
+    const replies = await Promise.all(
+      ["a", "b", "c"].map((v) => call("PATCH", `/Users/${user.id}`, patch({ op: "replace", path: "title", value: v }), { headers: { "if-match": user.meta.version } })),
+    );
+    expect(replies.map((r) => r.status).sort()).toEqual([200, 412, 412]);
+  });
+});
+
+describe("createScimServer: errors", () => {
+  it("onError receives an unexpected store error; the client gets a generic 500", async () => {
+    const onError = vi.fn();
+    const store = memoryStore();
+    const failing: ScimStore = {
+      ...store,
+      get: async () => {
+        throw new Error("connection to db-7.internal refused: password=hunter2");
+      },
+    };
+    const server = createScimServer({ store: failing, authenticate: auth(), baseUrl: "https://scim.example.com/scim/v2", onError });
+    const request: ScimRequest = { method: "GET", path: "/Users/abc", headers: { authorization: `Bearer ${token}` } };
+    const r = await server.handle(request);
+    expect(r.status).toBe(500);
+    expect(r.headers["Content-Type"]).toBe("application/scim+json");
+    expect(r.body).toEqual({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "500", detail: "An internal error occurred" });
+    expect(JSON.stringify(r.body)).not.toMatch(/db-7|hunter2/);
+    expect(onError).toHaveBeenCalledOnce();
+    expect((onError.mock.calls[0]![0] as Error).message).toContain("db-7");
+    expect(onError.mock.calls[0]![1]).toBe(request);
+  });
+
+  it("an authenticate that throws is a 500, not a crash", async () => {
+    const onError = vi.fn();
+    const server = createScimServer({ ...base(), authenticate: () => Promise.reject(new Error("jwks fetch failed")), onError });
+    const r = await server.handle({ method: "GET", path: "/Users" });
+    expect(r.status).toBe(500);
+    expect(onError).toHaveBeenCalledOnce();
+  });
+
+  it("a failing bulk operation reports a generic 500 and onError gets the cause", async () => {
+    const onError = vi.fn();
+    const store = memoryStore();
+    const server = createScimServer({
+      // Without transaction: inside one the server would use the transaction's own store.
+      store: { ...store, transaction: undefined, create: async () => Promise.reject(new Error("disk full")) },
+      authenticate: auth(),
+      baseUrl: "https://scim.example.com/scim/v2",
+      onError,
+    });
+    const r = await server.handle({
+      method: "POST",
+      path: "/Bulk",
+      headers: { authorization: `Bearer ${token}` },
+      body: { schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], Operations: [{ method: "POST", path: "/Users", bulkId: "a", data: { userName: "a@example.com" } }] },
+    });
+    expect(r.status).toBe(200);
+    const op = (r.body as J).Operations[0];
+    expect(op.status).toBe("500");
+    expect(JSON.stringify(op)).not.toContain("disk full");
+    expect(onError).toHaveBeenCalled();
+  });
+});
+
+describe("createScimServer: patchStatus and /Me", () => {
+  it("patchStatus switches users to 204 and groups to 200", async () => {
+    const { call, createUser, createGroup } = setup({ patchStatus: { User: 204, Group: 200 } });
+    const user = await createUser();
+    const group = await createGroup();
+    const u = await call("PATCH", `/Users/${user.id}`, patch({ op: "replace", path: "title", value: "x" }));
+    expect(u.status).toBe(204);
+    expect(u.body).toBeUndefined();
+    expect(u.headers.ETag).toBe('W/"2"');
+    const g = await call("PATCH", `/Groups/${group.id}`, patch({ op: "add", path: "members", value: [{ value: user.id }] }));
+    expect(g.status).toBe(200);
+    expect(g.body.members.map((m: J) => m.value)).toEqual([user.id]);
+    expect(g.headers.ETag).toBe(g.body.meta.version);
+  });
+
+  it("/Me is 501 without config.me", async () => {
+    const { call } = setup();
+    const r = await call("GET", "/Me");
+    expect(r.status).toBe(501);
+    expect(r.body.status).toBe("501");
+  });
+
+  it("/Me maps the caller to its User with config.me", async () => {
+    let me: string | undefined;
+    const { call, createUser } = setup({ me: (principal) => (principal.tenant === "t1" ? me : undefined) });
+    expect((await call("GET", "/Me")).status).toBe(404);
+    const user = await createUser({ title: "Me" });
+    me = user.id;
+    const got = await call("GET", "/Me?attributes=title");
+    expect(got.status).toBe(200);
+    expect(got.body).toMatchObject({ id: user.id, title: "Me" });
+    expect(got.body.userName).toBeUndefined();
+    const patched = await call("PATCH", "/Me", patch({ op: "replace", path: "title", value: "Still me" }));
+    expect(patched.status).toBe(200);
+    expect(patched.body.title).toBe("Still me");
+    expect((await call("GET", "/Me", undefined, { token: token2 })).status).toBe(404);
+  });
+});
