@@ -359,6 +359,9 @@ export class ResourceEndpoint {
         return await attempt();
       } catch (error) {
         if (conditional || i >= MAX_CONFLICT_RETRIES || !isScimError(error) || error.status !== 412) throw error;
+        // Stores whose transactions run concurrently (SQL) can lose the race again: back off a
+        // little, with jitter, so that contending writers spread out.
+        if (i > 0) await new Promise((resolve) => setTimeout(resolve, Math.random() * 2 ** i));
       }
     }
   }
