@@ -36,7 +36,7 @@ export interface StoredResource {
  * attribute is not caseExact, so the store compares exactly.
  */
 export interface UniqueKey {
-  /** Attribute path, e.g. "userName" or "displayName". */
+  /** Attribute path, e.g. "userName" or "displayName" (compare names case-insensitively, values exactly). */
   attribute: string;
   value: string;
 }
@@ -114,7 +114,11 @@ export interface ScimStore {
   create(ctx: StoreContext, type: string, write: StoreWrite & { id?: string }): Promise<StoredResource>;
   replace(ctx: StoreContext, type: string, id: string, write: StoreWrite, condition?: WriteCondition): Promise<StoredResource>;
   delete(ctx: StoreContext, type: string, id: string, condition?: WriteCondition): Promise<void>;
-  /** Adds members (ignoring those already present); bumps the group's version. */
+  /**
+   * Adds members (ignoring those already present); bumps the group's version. The member
+   * operations act on resources of type "Group". Deleting a resource also removes it from every
+   * group that lists it (and bumps those groups' versions).
+   */
   addMembers(ctx: StoreContext, groupId: string, members: readonly MemberValue[], condition?: WriteCondition): Promise<StoredResource>;
   /** Removes members by id (ignoring absent ones); bumps the group's version. */
   removeMembers(ctx: StoreContext, groupId: string, ids: readonly string[], condition?: WriteCondition): Promise<StoredResource>;
@@ -123,8 +127,9 @@ export interface ScimStore {
   /** The groups that list `memberId` directly. */
   groupsOf(ctx: StoreContext, memberId: string): Promise<GroupRef[]>;
   /**
-   * Runs `work` as one unit: every write inside commits together or not at all. Stores without
-   * transactions omit it.
+   * Runs `work` as one unit: every write inside commits together or not at all. Inside `work`,
+   * use the store it receives (writing through the outer store may wait for the unit itself).
+   * Stores without transactions omit it.
    */
   transaction?<T>(work: (store: ScimStore) => Promise<T>): Promise<T>;
 }
