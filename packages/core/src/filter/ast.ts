@@ -69,3 +69,18 @@ export type Filter = CompareFilter | PresentFilter | LogicalFilter | NotFilter |
 
 /** Every comparison operator, in RFC order. */
 export const COMPARE_OPERATORS: readonly CompareOperator[] = ["eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le"];
+
+/**
+ * The operands of a chain of one logical operator (`a and b and c` gives `[a, b, c]`), without
+ * recursion, so that a long chain cannot overflow the stack. Stores use it to plan queries.
+ */
+export function logicalOperands(node: Filter, op: "and" | "or"): Filter[] {
+  const out: Filter[] = [];
+  const stack: Filter[] = [node];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (n.type === "logical" && n.op === op) stack.push(n.right, n.left);
+    else out.push(n);
+  }
+  return out;
+}

@@ -7,7 +7,7 @@ import { badRequest } from "../errors/scim-error.js";
 import { parseDateTime } from "../schema/datetime.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
 import type { AttributeType } from "../schema/types.js";
-import type { AttrPath, CompareOperator, Filter, FilterValue } from "./ast.js";
+import { logicalOperands, type AttrPath, type CompareOperator, type Filter, type FilterValue } from "./ast.js";
 import { parseFilter } from "./parser.js";
 import { printAttrPath } from "./print.js";
 
@@ -275,17 +275,6 @@ function compileValuePath(node: Filter & { type: "valuePath" }, scope: Scope): F
   return reader(resolved.attribute.name, resolved.schema.extension ? resolved.schema.id : undefined, element);
 }
 
-/** Collects the operands of a chain of the same logical operator without recursion. */
-function operands(node: Filter, op: "and" | "or"): Filter[] {
-  const out: Filter[] = [];
-  const stack: Filter[] = [node];
-  while (stack.length > 0) {
-    const n = stack.pop()!;
-    if (n.type === "logical" && n.op === op) stack.push(n.right, n.left);
-    else out.push(n);
-  }
-  return out;
-}
 
 function compileNode(node: Filter, scope: Scope): FilterPredicate {
   switch (node.type) {
@@ -299,7 +288,7 @@ function compileNode(node: Filter, scope: Scope): FilterPredicate {
       return (r) => !inner(r);
     }
     case "logical": {
-      const parts = operands(node, node.op).map((n) => compileNode(n, scope));
+      const parts = logicalOperands(node, node.op).map((n) => compileNode(n, scope));
       if (node.op === "and") {
         if (parts.length === 2) {
           const [a, b] = parts as [FilterPredicate, FilterPredicate];

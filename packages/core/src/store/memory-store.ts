@@ -10,7 +10,7 @@
  * process and is lost when it exits.
  */
 import { ScimConfigError, ScimError, badRequest } from "../errors/scim-error.js";
-import type { AttrPath, Filter } from "../filter/ast.js";
+import { logicalOperands, type AttrPath, type Filter } from "../filter/ast.js";
 import { compileFilter, type FilterPredicate } from "../filter/compile.js";
 import { printAttrPath } from "../filter/print.js";
 import type { MemberValue } from "../patch/apply-patch.js";
@@ -223,17 +223,6 @@ function checkVersion(rec: Rec, condition: WriteCondition | undefined): void {
 // ---------------------------------------------------------------------------------------------
 // Filters: index planning
 
-/** Flattens a chain of one logical operator. */
-function operands(node: Filter, op: "and" | "or"): Filter[] {
-  const out: Filter[] = [];
-  const stack: Filter[] = [node];
-  while (stack.length > 0) {
-    const n = stack.pop()!;
-    if (n.type === "logical" && n.op === op) stack.push(n.right, n.left);
-    else out.push(n);
-  }
-  return out;
-}
 
 function conjunction(parts: Filter[]): Filter | undefined {
   if (parts.length === 0) return undefined;
@@ -258,7 +247,7 @@ function references(filter: Filter, name: string): boolean {
     case "not":
       return references(filter.filter, name);
     case "logical":
-      return operands(filter, filter.op).some((f) => references(f, name));
+      return logicalOperands(filter, filter.op).some((f) => references(f, name));
     default:
       return false;
   }
@@ -797,7 +786,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     if (node.type !== "logical") return undefined;
     if (node.op === "and") {
-      const parts = operands(node, "and");
+      const parts = logicalOperands(node, "and");
       let best: Plan | undefined;
       let bestAt = -1;
       for (let i = 0; i < parts.length; i++) {
@@ -814,7 +803,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     const union = new Set<string>();
     let inexact = false;
-    for (const part of operands(node, "or")) {
+    for (const part of logicalOperands(node, "or")) {
       const p = plan(part, rt, t);
       if (p === undefined) return undefined;
       for (const id of p.ids) union.add(id);
