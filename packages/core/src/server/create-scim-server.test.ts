@@ -110,7 +110,6 @@ describe("createScimServer: configuration", () => {
     configError({ ...base(), store: noQuery }, /config\.store\.query must be a function/);
     configError({ ...base(), store: { ...memoryStore(), capabilities: undefined } }, /config\.store\.capabilities/);
     configError({ ...base(), authenticate: "yes" }, /config\.authenticate must be a function/);
-    configError({ ...base(), baseUrl: undefined }, /config\.baseUrl/);
     configError({ ...base(), baseUrl: "/scim/v2" }, /config\.baseUrl must be an absolute http\(s\) URL/);
     configError({ ...base(), baseUrl: "ftp://example.com" }, /config\.baseUrl/);
     configError({ ...base(), paging: { defaultCount: 0 } }, /config\.paging\.defaultCount must be a positive integer/);
@@ -161,6 +160,30 @@ describe("createScimServer: configuration", () => {
 });
 
 describe("createScimServer: requests over handle", () => {
+  it("without config.baseUrl, the adapter's request.baseUrl gives meta.location; fetch uses its origin and basePath", async () => {
+    const server = createScimServer({ store: memoryStore(), authenticate: auth() });
+    const created = await server.handle({
+      method: "POST",
+      path: "/Users",
+      headers: { authorization: `Bearer ${token}` },
+      body: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: `mount-${Math.random()}` },
+      baseUrl: "http://127.0.0.1:4000/any/mount/",
+    });
+    expect(created.status).toBe(201);
+    const id = (created.body as { id: string }).id;
+    expect(created.headers.Location).toBe(`http://127.0.0.1:4000/any/mount/Users/${id}`);
+    const missing = await server.handle({ method: "GET", path: "/Users", headers: { authorization: `Bearer ${token}` } });
+    expect(missing.status).toBe(500);
+    const viaFetch = createScimServer({ store: memoryStore(), authenticate: auth(), basePath: "/scim/v2" });
+    const res = await viaFetch.fetch(new Request("http://localhost:8080/scim/v2/Users", {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+      body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "fetch-mount" }),
+    }));
+    const body = (await res.json()) as { id: string; meta: { location: string } };
+    expect(body.meta.location).toBe(`http://localhost:8080/scim/v2/Users/${body.id}`);
+  });
+
   it("baseUrl as a function gives per-tenant meta.location and Location", async () => {
     const { call } = setup({ baseUrl: (_req, p) => `https://scim.example.com/scim/v2/${p.tenant}/` });
     const one = await call("POST", "/Users", { userName: "same@example.com" });

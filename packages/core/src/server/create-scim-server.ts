@@ -33,7 +33,7 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
   }
   if (typeof (store as { capabilities?: unknown }).capabilities !== "object") throw new ScimConfigError("config.store.capabilities is required");
   if (typeof config.authenticate !== "function") throw new ScimConfigError("config.authenticate must be a function (request) => principal | null");
-  if (typeof config.baseUrl !== "function" && (typeof config.baseUrl !== "string" || !/^https?:\/\/[^\s]+$/i.test(config.baseUrl))) {
+  if (config.baseUrl !== undefined && typeof config.baseUrl !== "function" && (typeof config.baseUrl !== "string" || !/^https?:\/\/[^\s]+$/i.test(config.baseUrl))) {
     throw new ScimConfigError("config.baseUrl must be an absolute http(s) URL or a function returning one");
   }
   const defaultCount = positiveInteger(config.paging?.defaultCount, "config.paging.defaultCount", 100);
@@ -334,7 +334,10 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
       const principal: Principal | null | undefined = await config.authenticate(request);
       if (!principal) throw new ScimError(401, undefined, "Authentication required: send a valid bearer token");
       if (typeof principal.tenant !== "string" || principal.tenant === "") throw new ScimConfigError("authenticate must return a principal with a non-empty tenant");
-      const base = (typeof config.baseUrl === "function" ? config.baseUrl(request, principal) : config.baseUrl).replace(/\/+$/, "");
+      const configured = typeof config.baseUrl === "function" ? config.baseUrl(request, principal) : config.baseUrl;
+      const chosen = configured ?? request.baseUrl;
+      if (typeof chosen !== "string" || chosen === "") throw new ScimConfigError("no baseUrl: set config.baseUrl, or let the adapter pass request.baseUrl");
+      const base = chosen.replace(/\/+$/, "");
       const scope: RequestScope = { settings, request, principal, storeContext: { tenant: principal.tenant }, baseUrl: base, params: queryParams(request.query) };
       return await route(scope);
     } catch (error) {
@@ -357,7 +360,8 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     });
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
     const body = hasBody ? await req.text() : undefined;
-    const response = await handle({ method: req.method, path, query: url.search, headers, body: body === "" ? undefined : body, signal: req.signal });
+    const root = `${url.origin}${basePath}`;
+    const response = await handle({ method: req.method, path, query: url.search, headers, body: body === "" ? undefined : body, signal: req.signal, baseUrl: root });
     return new Response(response.body === undefined ? null : JSON.stringify(response.body), { status: response.status, headers: response.headers });
   };
 

@@ -22,6 +22,12 @@ export interface ScimRequest {
   headers?: ScimHeaders;
   /** The body: raw (string or bytes) or already parsed by the host's body parser. */
   body?: unknown;
+  /**
+   * The absolute URL of the SCIM root as the adapter sees the request (origin and mount path,
+   * e.g. `https://app.example.com/scim/v2`). Used for `meta.location` when `config.baseUrl` is
+   * not set, so that any mount prefix gives correct locations.
+   */
+  baseUrl?: string;
   /** For adapters: an abort signal of the client connection. */
   signal?: AbortSignal;
 }
@@ -112,9 +118,11 @@ export interface ScimServerConfig {
   authenticate: (request: ScimRequest) => Principal | null | undefined | Promise<Principal | null | undefined>;
   /**
    * The absolute URL of the SCIM root, for `meta.location` and `Location`; a function for
-   * multi-tenant servers (`https://app.example.com/scim/v2/${principal.tenant}`).
+   * multi-tenant servers (`https://app.example.com/scim/v2/${principal.tenant}`). When omitted,
+   * the URL the adapter saw (`ScimRequest.baseUrl`; for `fetch`, the request's origin and
+   * `basePath`) is used: set it explicitly behind proxies that rewrite hosts.
    */
-  baseUrl: string | ((request: ScimRequest, principal: Principal) => string);
+  baseUrl?: string | ((request: ScimRequest, principal: Principal) => string);
   /** Schemas and resource types. @default the core schemas (User, Group, EnterpriseUser) */
   registry?: SchemaRegistry;
   hooks?: ScimHooks;
