@@ -5,7 +5,7 @@ const ci = process.env.CI === "true" || process.env.CI === "1";
 
 export default defineConfig({
   test: {
-    projects: ["packages/*"],
+    projects: ["packages/*", "apps/*"],
     reporters: ci ? ["default", ["json", { outputFile: ".ci/vitest-results.json" }]] : ["default"],
   },
 });
