@@ -1,0 +1,89 @@
+/**
+ * scim-express: serves a scim-core server (RFC 7644) from an Express 5 (or 4) app. Translation
+ * only: an Express request becomes a plain `ScimRequest`, the `ScimResponse` goes back on `res`.
+ * @packageDocumentation
+ */
+import type { NextFunction, Request, RequestHandler, Response } from "express";
+import { ScimConfigError, type ScimServer } from "scim-core";
+
+/** Options of {@link scimExpress}. */
+export interface ScimExpressOptions {
+  /**
+   * Most request body bytes read. Keep it at least the server's `maxBodyBytes` and
+   * `bulk.maxPayloadSize`: a larger body is not read further, and the server answers 413.
+   * @default 1048576
+   */
+  maxBodyBytes?: number;
+}
+
+/**
+ * The body: what a body parser that ran before left in `req.body` (it consumed the stream:
+ * body-parser 1.x marks `req._body`, 2.x ends the stream), else the raw bytes (undefined if empty).
+ * Stops buffering past `limit` and lets the server answer 413; the rest is drained and dropped.
+ */
+function readBody(req: Request, limit: number): Promise<unknown> {
+  if ((req as { _body?: boolean })._body === true || req.readableEnded) return Promise.resolve(req.body);
+  if (Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined); // the server checks Content-Length
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const finish = (error?: Error) => {
+      req.off("data", onData).off("end", onEnd).off("error", finish).off("close", onClose);
+      if (error) reject(error);
+      else resolve(size === 0 ? undefined : Buffer.concat(chunks, size));
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) {
+        finish();
+        req.resume(); // drain and drop the rest, so the connection stays usable
+      }
+    };
+    const onEnd = () => finish();
+    const onClose = () => finish(new Error("the client closed the connection before the request body ended"));
+    req.on("data", onData).on("end", onEnd).on("error", finish).on("close", onClose);
+  });
+}
+
+/**
+ * An Express handler serving every SCIM endpoint of `server` (RFC 7644 §3) under its mount path:
+ * `app.use("/scim/v2", scimExpress(scim))`. The request's protocol, Host and mount path
+ * (`req.baseUrl`) give `ScimRequest.baseUrl`, so `Location` and `meta.location` are right unless
+ * `config.baseUrl` overrides them (set it behind proxies that rewrite the host).
+ */
+export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}): RequestHandler {
+  const limit = options.maxBodyBytes ?? 1048576;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new ScimConfigError("scimExpress: maxBodyBytes must be a positive integer");
+  const serve = async (req: Request, res: Response): Promise<void> => {
+    const controller = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) controller.abort(); // the client went away before the answer
+    });
+    if (req.socket?.destroyed) controller.abort();
+    let body: unknown;
+    try {
+      body = await readBody(req, limit);
+    } catch (error) {
+      if (controller.signal.aborted || req.destroyed) return; // the connection is gone: no one to answer
+      throw error;
+    }
+    const queryAt = req.originalUrl.indexOf("?");
+    const response = await server.handle({
+      method: req.method,
+      path: req.path,
+      query: queryAt === -1 ? "" : req.originalUrl.slice(queryAt),
+      headers: req.headers,
+      body,
+      baseUrl: `${req.protocol}://${req.get("host") ?? "localhost"}${req.baseUrl}`,
+      signal: controller.signal,
+    });
+    if (controller.signal.aborted || res.headersSent || res.writableEnded) return;
+    res.statusCode = response.status;
+    for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+    res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
+  };
+  return (req: Request, res: Response, next: NextFunction) => {
+    serve(req, res).catch(next);
+  };
+}
