@@ -1,0 +1,37 @@
+/**
+ * A SCIM 2.0 service provider (RFC 7644) on Hono: point Okta or Microsoft Entra ID at
+ * `<origin>/scim/v2` with the bearer token. Swap `memoryStore()` for a durable store
+ * (scim-store-sql) before going to production.
+ */
+import { Hono } from "hono";
+import { bearerAuth, createScimServer, memoryStore, type Principal, type ScimStore } from "scim-core";
+import { scimHono } from "scim-hono";
+
+/** Options of {@link createApp}. */
+export interface AppOptions {
+  /** The bearer token of the identity provider. @default process.env.SCIM_TOKEN */
+  token?: string;
+  /** A second token for a second tenant (another customer's directory), if any. */
+  otherTenantToken?: string;
+  /** Where users and groups live. @default memoryStore() */
+  store?: ScimStore;
+}
+
+/** The Hono app: SCIM at `/scim/v2`, a health check at `/healthz`. */
+export function createApp(options: AppOptions = {}): Hono {
+  const token = options.token ?? process.env.SCIM_TOKEN;
+  if (!token) throw new Error("createApp needs a bearer token: pass { token } or set SCIM_TOKEN");
+  const tokens: Record<string, Principal> = { [token]: { tenant: "default" } };
+  if (options.otherTenantToken) tokens[options.otherTenantToken] = { tenant: "other" };
+
+  const scim = createScimServer({
+    store: options.store ?? memoryStore(),
+    authenticate: bearerAuth(tokens),
+    onError: (error) => console.error("SCIM request failed:", error),
+  });
+
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  app.route("/scim/v2", scimHono(scim));
+  return app;
+}

@@ -1,0 +1,234 @@
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { bearerAuth, createScimServer, memoryStore, type ScimRequest, type ScimServer, type ScimServerConfig } from "scim-core";
+import { runHttpConformance } from "scim-core/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scimHono } from "./index.js";
+
+const token = "hono-t1-token-0123456789abcdef";
+const token2 = "hono-t2-token-0123456789abcdef";
+const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const auth = { authorization: `Bearer ${token}` };
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+const json = (r: Response): Promise<any> => r.json();
+
+const scimServer = (config: Partial<ScimServerConfig> = {}) =>
+  createScimServer({ store: memoryStore(), authenticate: bearerAuth({ [token]: { tenant: "t1" }, [token2]: { tenant: "t2" } }), ...config });
+
+/** An app with the SCIM server mounted at several prefixes, as a user would. */
+function createApp(scim: ScimServer = scimServer(), options?: Parameters<typeof scimHono>[1]) {
+  const app = new Hono();
+  app.get("/healthz", (c) => c.text("ok"));
+  app.route("/scim/v2", scimHono(scim, options));
+  app.route("/tenants/a/scim", scimHono(scim, options));
+  app.route("/orgs/:org/scim", scimHono(scim, options));
+  return app;
+}
+
+/** Serves an app with @hono/node-server on a free port. */
+async function listen(app: Hono): Promise<{ origin: string; close: () => Promise<void> }> {
+  return new Promise((resolve) => {
+    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) => {
+      resolve({ origin: `http://127.0.0.1:${info.port}`, close: () => new Promise((done) => server.close(() => done())) });
+    });
+  });
+}
+
+/** A server double that records the ScimRequest it was handed. */
+function recorder() {
+  const seen: ScimRequest[] = [];
+  const server: ScimServer = {
+    handle: async (request) => {
+      seen.push(request);
+      return { status: 200, headers: { "Content-Type": "application/scim+json", "X-Test": "yes" }, body: { ok: true } };
+    },
+    fetch: async () => new Response(null, { status: 500 }),
+  };
+  return { server, seen };
+}
+
+/** A chunked body (no Content-Length) that counts how much of it was pulled. */
+function endless(chunk = 16 * 1024, total = Infinity) {
+  const state = { pulled: 0 };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (state.pulled >= total) return controller.close();
+      state.pulled += chunk;
+      controller.enqueue(new Uint8Array(chunk).fill(0x20));
+    },
+  });
+  return { stream, state };
+}
+
+const newUser = () => JSON.stringify({ schemas: [USER], userName: `u.${Math.random().toString(36).slice(2)}@example.com` });
+const post = (body: RequestInit["body"], headers: Record<string, string> = {}): RequestInit & { duplex?: "half" } => ({
+  method: "POST",
+  body,
+  headers: { ...auth, "content-type": "application/scim+json", ...headers },
+  duplex: "half",
+});
+
+describe("scimHono: translation", () => {
+  it("hands the server method, path relative to the mount, raw query, headers, bytes, baseUrl and signal", async () => {
+    const { server, seen } = recorder();
+    const app = createApp(server);
+    const r = await app.request("http://sp.example.com/scim/v2/Users/a%2Fb%20c?filter=userName+eq+%22x%22&count=2", {
+      method: "PATCH",
+      headers: { ...auth, "content-type": "application/scim+json", "if-match": 'W/"1"' },
+      body: '{"a":1}',
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.get("x-test")).toBe("yes");
+    expect(r.headers.get("content-type")).toBe("application/scim+json");
+    expect(await json(r)).toEqual({ ok: true });
+    const request = seen[0]!;
+    expect(request.method).toBe("PATCH");
+    expect(request.path).toBe("/Users/a%2Fb%20c");
+    expect(request.query).toBe('?filter=userName+eq+%22x%22&count=2');
+    expect(request.headers).toMatchObject({ authorization: auth.authorization, "if-match": 'W/"1"' });
+    expect(new TextDecoder().decode(request.body as Uint8Array)).toBe('{"a":1}');
+    expect(request.baseUrl).toBe("http://sp.example.com/scim/v2");
+    expect(request.signal).toBeInstanceOf(AbortSignal);
+  });
+
+  it("any mount prefix, with parameters resolved as requested; GET has no body", async () => {
+    const { server, seen } = recorder();
+    const app = createApp(server);
+    await app.request("http://sp.example.com/tenants/a/scim/Groups");
+    await app.request("http://sp.example.com/orgs/acme%20inc/scim/Users/1");
+    await app.request("http://sp.example.com/scim/v2");
+    const root = new Hono();
+    root.route("/", scimHono(server));
+    await root.request("http://sp.example.com/ServiceProviderConfig");
+    await scimHono(server).request("http://sp.example.com/Schemas");
+    const nested = new Hono().basePath("/api");
+    nested.route("/v1", new Hono().route("/t/:id/scim", scimHono(server)));
+    await nested.request("http://sp.example.com/api/v1/t/x%2Fy/scim/Users?count=1");
+    expect(seen.map((s) => [s.baseUrl, s.path, s.body])).toEqual([
+      ["http://sp.example.com/tenants/a/scim", "/Groups", undefined],
+      ["http://sp.example.com/orgs/acme%20inc/scim", "/Users/1", undefined],
+      ["http://sp.example.com/scim/v2", "/", undefined],
+      ["http://sp.example.com", "/ServiceProviderConfig", undefined],
+      ["http://sp.example.com", "/Schemas", undefined],
+      ["http://sp.example.com/api/v1/t/x%2Fy/scim", "/Users", undefined],
+    ]);
+  });
+
+  it("leaves the rest of the app alone", async () => {
+    const app = createApp();
+    expect(await (await app.request("/healthz")).text()).toBe("ok");
+    expect((await app.request("/elsewhere/Users", { headers: auth })).status).toBe(404);
+  });
+
+  it("a body already read by a middleware still reaches the server", async () => {
+    const app = new Hono();
+    app.use("/scim/v2/*", async (c, next) => {
+      if (c.req.method === "POST") await c.req.json();
+      await next();
+    });
+    app.route("/scim/v2", scimHono(scimServer()));
+    const r = await app.request("http://sp.example.com/scim/v2/Users", post(newUser()));
+    expect(r.status).toBe(201);
+  });
+});
+
+describe("scimHono: in process (app.request)", () => {
+  const app = createApp();
+
+  for (const [mount, base] of [
+    ["/scim/v2", "http://localhost/scim/v2"],
+    ["/tenants/a/scim", "http://localhost/tenants/a/scim"],
+    ["/orgs/o-1/scim", "http://localhost/orgs/o-1/scim"],
+  ] as const) {
+    it(`create, read, delete under ${mount} with Location and meta.location`, async () => {
+      const created = await app.request(`${mount}/Users`, post(newUser()));
+      expect(created.status).toBe(201);
+      const user = await json(created);
+      expect(created.headers.get("location")).toBe(`${base}/Users/${user.id}`);
+      expect(user.meta.location).toBe(`${base}/Users/${user.id}`);
+      expect(created.headers.get("etag")).toBe(user.meta.version);
+      const got = await app.request(`${mount}/Users?filter=${encodeURIComponent(`id eq "${user.id}"`)}`, { headers: auth });
+      expect((await json(got)).Resources[0].meta.location).toBe(user.meta.location);
+      const deleted = await app.request(`${mount}/Users/${user.id}`, { method: "DELETE", headers: auth });
+      expect(deleted.status).toBe(204);
+      expect(await deleted.text()).toBe("");
+    });
+  }
+
+  it("401 with WWW-Authenticate", async () => {
+    const r = await app.request("/scim/v2/Users");
+    expect(r.status).toBe(401);
+    expect(r.headers.get("www-authenticate")).toMatch(/^Bearer/);
+  });
+
+  it("a body over the limit is 413, with Content-Length or chunked; reading stops at the limit", async () => {
+    const big = JSON.stringify({ schemas: [USER], userName: "big@example.com", displayName: "x".repeat(1048576) });
+    const withLength = await app.request("/scim/v2/Users", post(big, { "content-length": String(big.length) }));
+    expect(withLength.status).toBe(413);
+    const { stream, state } = endless();
+    const chunked = await app.request("/scim/v2/Users", post(stream));
+    expect(chunked.status).toBe(413);
+    expect((await json(chunked)).status).toBe("413");
+    expect(state.pulled).toBeLessThan(1048576 + 64 * 1024);
+  });
+
+  it("maxBodyBytes as configured on both sides", async () => {
+    const small = createApp(scimServer({ maxBodyBytes: 2048, bulk: { maxPayloadSize: 2048 } }), { maxBodyBytes: 2048 });
+    const { stream, state } = endless(1024);
+    expect((await small.request("/scim/v2/Users", post(stream))).status).toBe(413);
+    expect(state.pulled).toBeLessThanOrEqual(4096);
+    expect((await small.request("/scim/v2/Bulk", post(endless(1024).stream))).status).toBe(413);
+    expect((await small.request("/scim/v2/Users", post(newUser()))).status).toBe(201);
+  });
+});
+
+describe("scimHono: over HTTP (@hono/node-server)", () => {
+  let origin: string;
+  let close: () => Promise<void>;
+  beforeAll(async () => {
+    ({ origin, close } = await listen(createApp()));
+  });
+  afterAll(() => close());
+
+  for (const mount of ["/scim/v2", "/tenants/a/scim", "/orgs/o-2/scim"]) {
+    it(`Location and meta.location under ${mount}`, async () => {
+      const created = await fetch(`${origin}${mount}/Users`, post(newUser()));
+      expect(created.status).toBe(201);
+      const user = await json(created);
+      expect(created.headers.get("location")).toBe(`${origin}${mount}/Users/${user.id}`);
+      expect(user.meta.location).toBe(`${origin}${mount}/Users/${user.id}`);
+      const got = await fetch(user.meta.location, { headers: auth });
+      expect(got.status).toBe(200);
+      expect((await json(got)).id).toBe(user.id);
+    });
+  }
+
+  it("a body over the limit is 413, with Content-Length or chunked", async () => {
+    const big = JSON.stringify({ schemas: [USER], userName: "big@example.com", displayName: "x".repeat(1048576) });
+    const withLength = await fetch(`${origin}/scim/v2/Users`, post(big));
+    expect(withLength.status).toBe(413);
+    const chunked = await fetch(`${origin}/scim/v2/Users`, post(endless(64 * 1024, 4 * 1048576).stream));
+    expect(chunked.status).toBe(413);
+    expect((await json(chunked)).status).toBe("413");
+    // The connection stays usable for the next request.
+    expect((await fetch(`${origin}/scim/v2/Users`, post(newUser()))).status).toBe(201);
+  });
+});
+
+runHttpConformance({
+  name: "scim-hono (@hono/node-server)",
+  target: async () => {
+    const { origin, close } = await listen(createApp());
+    return { fetch: (input, init) => fetch(input, init), baseUrl: `${origin}/scim/v2`, token, otherTenantToken: token2, close };
+  },
+});
+
+runHttpConformance({
+  name: "scim-hono (app.request, mount with a parameter)",
+  target: async () => {
+    const app = createApp();
+    return { fetch: async (input, init) => app.request(input, init), baseUrl: "http://sp.example.com/orgs/acme/scim", token, otherTenantToken: token2 };
+  },
+});
