@@ -9,9 +9,9 @@ import { ScimConfigError, type ScimServer } from "scim-core";
 /** Options of {@link scimExpress}. */
 export interface ScimExpressOptions {
   /**
-   * Most request body bytes read. Keep it at least the server's `maxBodyBytes` and
-   * `bulk.maxPayloadSize`: a larger body is not read further, and the server answers 413.
-   * @default 1048576
+   * Most request body bytes read: a larger body is not read further, and the server answers
+   * 413. Keep it at least the server's limit.
+   * @default server.maxBodyBytes (the larger of its `maxBodyBytes` and `bulk.maxPayloadSize`)
    */
   maxBodyBytes?: number;
 }
@@ -53,7 +53,7 @@ function readBody(req: Request, limit: number): Promise<unknown> {
  * `config.baseUrl` overrides them (set it behind proxies that rewrite the host).
  */
 export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}): RequestHandler {
-  const limit = options.maxBodyBytes ?? 1048576;
+  const limit = options.maxBodyBytes ?? server.maxBodyBytes ?? 1048576;
   if (!Number.isSafeInteger(limit) || limit < 1) throw new ScimConfigError("scimExpress: maxBodyBytes must be a positive integer");
   const serve = async (req: Request, res: Response): Promise<void> => {
     const controller = new AbortController();

@@ -40,6 +40,7 @@ async function listen(app: Hono): Promise<{ origin: string; close: () => Promise
 function recorder() {
   const seen: ScimRequest[] = [];
   const server: ScimServer = {
+    maxBodyBytes: 1048576,
     handle: async (request) => {
       seen.push(request);
       return { status: 200, headers: { "Content-Type": "application/scim+json", "X-Test": "yes" }, body: { ok: true } };

@@ -11,9 +11,9 @@ import type { ScimServer } from "scim-core";
 /** Options of {@link scimHono}. */
 export interface ScimHonoOptions {
   /**
-   * Most request body bytes read. Keep it at least the server's `maxBodyBytes` and
-   * `bulk.maxPayloadSize`: a larger body is not read further, and the server answers 413.
-   * @default 1048576
+   * Most request body bytes read: a larger body is not read further, and the server answers
+   * 413. Keep it at least the server's limit.
+   * @default server.maxBodyBytes (the larger of its `maxBodyBytes` and `bulk.maxPayloadSize`)
    */
   maxBodyBytes?: number;
 }
@@ -54,7 +54,7 @@ async function readBody(c: Context, limit: number): Promise<Uint8Array | undefin
  * `config.baseUrl` overrides them (set it behind proxies that rewrite the host).
  */
 export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hono {
-  const limit = options.maxBodyBytes ?? 1048576;
+  const limit = options.maxBodyBytes ?? server.maxBodyBytes ?? 1048576;
   const app = new Hono();
   app.all("/*", async (c) => {
     const url = new URL(c.req.url);

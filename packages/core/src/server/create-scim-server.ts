@@ -365,7 +365,7 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     return new Response(response.body === undefined ? null : JSON.stringify(response.body), { status: response.status, headers: response.headers });
   };
 
-  return { handle, fetch: fetchHandler };
+  return { handle, fetch: fetchHandler, maxBodyBytes: Math.max(settings.maxBodyBytes, bulkEnabled ? bulkLimits.maxPayloadSize : 0) };
 }
 
 /** Reads the bearer token of a request (RFC 6750 §2.1), or undefined. */

@@ -169,6 +169,11 @@ export interface ScimServerConfig {
 export interface ScimServer {
   handle: (request: ScimRequest) => Promise<ScimResponse>;
   fetch: (request: Request) => Promise<Response>;
+  /**
+   * The largest body any endpoint accepts (the larger of `maxBodyBytes` and the Bulk
+   * `maxPayloadSize`): adapters read at most one byte more and let the server answer 413.
+   */
+  readonly maxBodyBytes: number;
 }
 
 /** @internal An error the server renders. */

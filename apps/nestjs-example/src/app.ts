@@ -1,0 +1,18 @@
+import { NestFactory } from "@nestjs/core";
+import type { NestExpressApplication } from "@nestjs/platform-express";
+import { AppModule } from "./app.module.js";
+
+/**
+ * Creates the NestJS application (not yet listening). The token defaults to `SCIM_TOKEN`.
+ *
+ * Nest's JSON body parser stays on for the rest of the app: it parses `application/json`
+ * requests, so for those a malformed body or one over its 100 kB limit is answered by Nest, not
+ * as a SCIM error. `application/scim+json` (what Okta and Entra send) is read by scim-nestjs.
+ * Pass `{ bodyParser: false }` to NestFactory.create if the app has no other JSON endpoints.
+ */
+export async function createApp(options: { token?: string; otherTenantToken?: string } = {}): Promise<NestExpressApplication> {
+  const token = options.token ?? process.env.SCIM_TOKEN;
+  if (!token) throw new Error("createApp needs a bearer token: pass { token } or set SCIM_TOKEN");
+  const module = AppModule.register({ token, ...(options.otherTenantToken ? { otherTenantToken: options.otherTenantToken } : {}) });
+  return NestFactory.create<NestExpressApplication>(module, { logger: ["error", "warn"] });
+}

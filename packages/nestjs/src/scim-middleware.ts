@@ -1,0 +1,97 @@
+/**
+ * The translation between Express (under NestJS) and scim-core: an Express request becomes a
+ * `ScimRequest`, the `ScimResponse` is written back as is (RFC 7644 §3.1). No SCIM logic here.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { ScimRequest, ScimServer } from "scim-core";
+
+/** The parts of Express's request the adapter reads (Express 5, as NestJS 12 runs it). */
+interface ExpressRequest extends IncomingMessage {
+  /** Full path and query as received. */
+  originalUrl: string;
+  /** Route parameters: the wildcard holds the (decoded) segments below the SCIM root. */
+  params?: Record<string, unknown>;
+  /** `http` or `https`, honouring Express's `trust proxy` setting. */
+  protocol: string;
+  /** The Host (or trusted X-Forwarded-Host) header. */
+  host?: string;
+  /** Set by a body parser that already read the stream (Nest's JSON parser for application/json). */
+  body?: unknown;
+  /** The raw bytes, when the app was created with `{ rawBody: true }`. */
+  rawBody?: Uint8Array;
+}
+
+interface ExpressResponse extends ServerResponse {
+  status(code: number): this;
+  set(headers: Record<string, string>): this;
+}
+
+/**
+ * Reads the body the host's parsers left unread (application/scim+json, or anything when the app
+ * runs with `bodyParser: false`), keeping at most `limit + 1` bytes: a longer body reaches the core
+ * truncated but still too long, so the core answers 413. A declared length over the limit is not
+ * read at all (the core answers 413 from Content-Length); Node discards the rest after the response.
+ */
+function readBody(req: ExpressRequest, limit: number): Promise<unknown> {
+  if (req.rawBody instanceof Uint8Array) return Promise.resolve(req.rawBody);
+  if (req.body !== undefined) return Promise.resolve(req.body);
+  if (req.readableEnded || Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined);
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = () => {
+      // The error listener stays: rejecting after resolving is a no-op, and an aborted upload is not uncaught.
+      req.off("data", onData).off("end", done);
+      resolve(size === 0 ? undefined : Buffer.concat(chunks));
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) done();
+    };
+    req.on("data", onData).on("end", done).on("error", reject);
+  });
+}
+
+/** Name of the route wildcard after the SCIM root: ScimModule mounts on `${path}{/*scimPath}`. */
+export const WILDCARD = "scimPath";
+
+/**
+ * An Express middleware serving `server` on a route ending in the `WILDCARD` parameter. What the
+ * wildcard matched is the SCIM path; what precedes it in the request is the SCIM root as the
+ * client sees it (global prefix, version, the module's path), so `meta.location` and `Location`
+ * are right however the application is mounted. `limit` caps how much of an unparsed body is read.
+ */
+export function scimMiddleware(server: ScimServer, limit: number) {
+  return (req: ExpressRequest, res: ExpressResponse, next: (error?: unknown) => void): void => {
+    const aborted = new AbortController();
+    res.on("close", () => {
+      if (!res.writableFinished) aborted.abort();
+    });
+    const queryStart = req.originalUrl.indexOf("?");
+    // The raw segments, not the decoded wildcard: "/Users/a%2Fb" stays two segments for the core.
+    const segments = (queryStart === -1 ? req.originalUrl : req.originalUrl.slice(0, queryStart)).split("/");
+    const tail = req.params?.[WILDCARD];
+    const cut = segments.length - (Array.isArray(tail) ? tail.length : 0);
+    const root = segments.slice(0, cut).join("/").replace(/\/+$/, "");
+    readBody(req, limit)
+      .then((body) => {
+        const request: ScimRequest = {
+          method: req.method ?? "GET",
+          path: `/${segments.slice(cut).join("/")}`,
+          query: queryStart === -1 ? "" : req.originalUrl.slice(queryStart + 1),
+          headers: req.headers,
+          body,
+          baseUrl: `${req.protocol}://${req.host ?? req.headers.host ?? "localhost"}${root}`,
+          signal: aborted.signal,
+        };
+        return server.handle(request);
+      })
+      .then((response) => {
+        // `end`, not `send`: no Nest serializer, and no Express ETag on responses the core left without one.
+        res.status(response.status).set(response.headers);
+        res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
+      })
+      .catch(next);
+  };
+}

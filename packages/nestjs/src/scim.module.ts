@@ -1,0 +1,87 @@
+/**
+ * `ScimModule`: serves a scim-core SCIM 2.0 service provider (RFC 7644) from a NestJS application
+ * on the Express platform, under a path of the application (`scim/v2` by default).
+ */
+import { Inject, Module, RequestMethod, type DynamicModule, type FactoryProvider, type MiddlewareConsumer, type ModuleMetadata, type NestModule } from "@nestjs/common";
+import { createScimServer, ScimConfigError, type ScimServer, type ScimServerConfig } from "scim-core";
+import { scimMiddleware, WILDCARD } from "./scim-middleware.js";
+import { SCIM_OPTIONS, SCIM_SERVER } from "./tokens.js";
+
+/** Options of {@link ScimModule.forRoot}: the scim-core server configuration and where to serve it. */
+export interface ScimModuleOptions extends ScimServerConfig {
+  /**
+   * The SCIM root below the application's global prefix (RFC 7644 §3.2: `/Users`, `/Groups`...
+   * are served under it). Express path syntax, so `scim/v2/:tenant` works too.
+   * @default "scim/v2"
+   */
+  path?: string;
+}
+
+/** Options of {@link ScimModule.forRootAsync}: a factory of the options, with its dependencies. */
+export interface ScimModuleAsyncOptions extends Pick<ModuleMetadata, "imports"> {
+  /** Tokens of the providers passed to `useFactory`, in order. */
+  inject?: FactoryProvider["inject"];
+  /** Returns the options (may be async, e.g. after reading secrets). */
+  useFactory: (...args: any[]) => ScimModuleOptions | Promise<ScimModuleOptions>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+const DEFAULT_PATH = "scim/v2";
+const DEFAULT_LIMIT = 1048576;
+
+function normalizePath(path: unknown): string {
+  if (path === undefined) return DEFAULT_PATH;
+  if (typeof path !== "string") throw new ScimConfigError('ScimModule: path must be a string such as "scim/v2"');
+  return path.replace(/^\/+|\/+$/g, "");
+}
+
+/** Creates the server from the options, without `path` (the core does not know it). */
+function serverFactory(options: ScimModuleOptions): ScimServer {
+  const { path: _path, ...config } = options;
+  return createScimServer(config);
+}
+
+const serverProvider = { provide: SCIM_SERVER, useFactory: serverFactory, inject: [SCIM_OPTIONS] };
+
+/**
+ * Serves every endpoint of RFC 7644 (`/ServiceProviderConfig`, `/Users`, `/Groups`, `/Bulk`...)
+ * under `path` through a middleware, so Nest's guards, interceptors and serializer do not touch
+ * SCIM traffic: authentication is the server's `authenticate`. Exports `SCIM_SERVER` and
+ * `SCIM_OPTIONS` for injection elsewhere.
+ *
+ * ```ts
+ * @Module({ imports: [ScimModule.forRoot({ store: memoryStore(), authenticate: bearerAuth({ [token]: { tenant: "acme" } }) })] })
+ * export class AppModule {}
+ * ```
+ */
+@Module({})
+export class ScimModule implements NestModule {
+  constructor(
+    @Inject(SCIM_SERVER) private readonly server: ScimServer,
+    @Inject(SCIM_OPTIONS) private readonly options: ScimModuleOptions,
+  ) {}
+
+  /** Serves a server built from `options` (checked at start-up: a mistake throws `ScimConfigError`). */
+  static forRoot(options: ScimModuleOptions): DynamicModule {
+    return {
+      module: ScimModule,
+      providers: [{ provide: SCIM_OPTIONS, useValue: options }, serverProvider],
+      exports: [SCIM_SERVER, SCIM_OPTIONS],
+    };
+  }
+
+  /** Like {@link forRoot}, with options from a factory that may inject providers (configuration, secrets). */
+  static forRootAsync(options: ScimModuleAsyncOptions): DynamicModule {
+    return {
+      module: ScimModule,
+      imports: options.imports ?? [],
+      providers: [{ provide: SCIM_OPTIONS, useFactory: options.useFactory, inject: options.inject ?? [] }, serverProvider],
+      exports: [SCIM_SERVER, SCIM_OPTIONS],
+    };
+  }
+
+  /** Mounts the SCIM middleware on `path` (and everything below it), for every method. */
+  configure(consumer: MiddlewareConsumer): void {
+    const limit = Math.max(this.options.maxBodyBytes ?? DEFAULT_LIMIT, this.options.bulk?.maxPayloadSize ?? DEFAULT_LIMIT);
+    consumer.apply(scimMiddleware(this.server, limit)).forRoutes({ path: `${normalizePath(this.options.path)}{/*${WILDCARD}}`, method: RequestMethod.ALL });
+  }
+}
