@@ -7,7 +7,9 @@
  *  (HTTP) the adapters     scim-express / scim-hono / scim-nestjs over HTTP (autocannon, servers in
  *                          child processes) vs hand-written baselines and scimmy: src/http/run.ts
  *
- * Prints markdown and writes the same to bench/results.md.
+ * Prints markdown and writes the same to bench/results.md; the HTTP part also writes
+ * bench/results-http.md, and a run of the HTTP part alone (BENCH_PARTS=HTTP) writes only that, so
+ * that the micro-benchmark results in results.md are kept.
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -302,9 +304,12 @@ async function main(): Promise<void> {
     );
   emit();
   emit(`Total run time ${((Date.now() - started) / 1000).toFixed(0)} s; load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(", ")}. (sink ${sinkValue() % 10})`);
-  const file = fileURLToPath(new URL("../results.md", import.meta.url));
-  writeFileSync(file, out.join("\n") + "\n");
-  console.log(`\nwritten to ${file}`);
+  if (["A", "B", "C"].some((p) => PARTS.has(p))) {
+    const file = fileURLToPath(new URL("../results.md", import.meta.url));
+    writeFileSync(file, out.join("\n") + "\n");
+    console.log(`\nwritten to ${file}`);
+  }
+  if (PARTS.has("HTTP")) console.log(`HTTP part written to ${fileURLToPath(new URL("../results-http.md", import.meta.url))}`);
 }
 
 main().catch((e) => {

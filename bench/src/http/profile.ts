@@ -77,17 +77,38 @@ export function summarizeProfile(p: CpuProfile, top = 25): string {
     fnTime.set(key, e);
     pkgTime.set(pkg, (pkgTime.get(pkg) ?? 0) + t);
   }
+  // Inclusive time: every function on a sample's stack (once per sample, whatever the recursion).
+  const parent = new Map<number, number>();
+  for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const keyOf = new Map<number, string>();
+  for (const n of p.nodes) {
+    const cf = n.callFrame;
+    keyOf.set(n.id, `${cf.functionName || "(anonymous)"} ${cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : ""}`.trim());
+  }
+  const incl = new Map<string, number>();
+  for (let i = 0; i < p.samples.length; i++) {
+    const leaf = byId.get(p.samples[i]);
+    if (!leaf || leaf.callFrame.functionName === "(idle)") continue;
+    const seen = new Set<string>();
+    for (let id: number | undefined = p.samples[i]; id !== undefined; id = parent.get(id)) seen.add(keyOf.get(id)!);
+    for (const k of seen) incl.set(k, (incl.get(k) ?? 0) + (p.timeDeltas[i] ?? 0));
+  }
   const pct = (t: number) => `${((100 * t) / total).toFixed(1)}%`;
   const fns = [...fnTime].sort((a, b) => b[1].t - a[1].t).slice(0, top);
   const pkgs = [...pkgTime].sort((a, b) => b[1] - a[1]).slice(0, 15);
+  const inclTop = [...incl].filter(([k]) => k !== "(root)").sort((a, b) => b[1] - a[1]).slice(0, top);
   return [
-    `Busy ${(total / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s.`,
+    `Busy ${(total / 1e6).toFixed(1)} s, idle ${(idle / 1e6).toFixed(1)} s (percentages are of busy time).`,
     "",
     mdTable(["self", "function", "package"], fns.map(([k, v]) => [pct(v.t), `\`${k}\``, v.pkg])),
     "",
     "Self time by package:",
     "",
     mdTable(["self", "package"], pkgs.map(([k, v]) => [pct(v), k])),
+    "",
+    "Inclusive time (the function and everything it called):",
+    "",
+    mdTable(["total", "function"], inclTop.map(([k, v]) => [pct(v), `\`${k}\``])),
   ].join("\n");
 }
 
