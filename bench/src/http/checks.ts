@@ -86,6 +86,15 @@ export async function runChecks(port: number, role: "adapter" | "baseline" | "pe
     const a = await lookup(u.userName);
     return (a.status === 200 && a.body?.totalResults === 1 && a.body?.Resources?.length === 1 && a.body.Resources[0].id === u.id) || short(a);
   });
+  await check("userName eq for 40 users (20 non-ASCII)", async () => {
+    const ascii = users.filter((x, i) => i % 997 === 3 && /^[\x20-\x7e]*$/.test(x.userName)).slice(0, 20);
+    const other = users.filter((x, i) => i % 101 === 7 && /[^\x20-\x7e]/.test(x.userName)).slice(0, 20);
+    for (const x of [...ascii, ...other]) {
+      const a = await lookup(x.userName);
+      if (!(a.status === 200 && a.body?.totalResults === 1 && a.body?.Resources?.[0]?.id === x.id)) return `${x.userName}: ${short(a)}`;
+    }
+    return true;
+  });
   await check("userName eq in another case (caseExact false)", async () => {
     const a = await lookup(swapCase(u.userName));
     return (a.status === 200 && a.body?.totalResults === 1 && a.body?.Resources?.[0]?.id === u.id) || short(a);

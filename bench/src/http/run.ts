@@ -13,7 +13,7 @@
  * Runs as part of `pnpm bench` (BENCH_PARTS includes HTTP, the default) or alone:
  * `BENCH_PARTS=HTTP pnpm bench`, or `tsx src/http/run.ts` (writes results-http.md only).
  *
- * Knobs (all optional): BENCH_HTTP_SECONDS (per timed run, default 2), BENCH_HTTP_ROUNDS (3),
+ * Knobs (all optional): BENCH_HTTP_SECONDS (per timed run, default 1.5), BENCH_HTTP_ROUNDS (3),
  * BENCH_HTTP_WARMUP (seconds per server and scenario, 0.5), BENCH_HTTP_CONNECTIONS (10),
  * BENCH_HTTP_USERS (100000), BENCH_HTTP_SERVERS / BENCH_HTTP_SCENARIOS (comma-separated subsets),
  * BENCH_HTTP_PROFILE (comma-separated server names: CPU-profile them while serving; the profiles
@@ -35,7 +35,7 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = join(HERE, "..", "..");
 
 const QUICK = process.env.BENCH_QUICK === "1";
-const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? (QUICK ? 1 : 2));
+const SECONDS = Number(process.env.BENCH_HTTP_SECONDS ?? (QUICK ? 1 : 1.5));
 const ROUNDS = Number(process.env.BENCH_HTTP_ROUNDS ?? (QUICK ? 2 : 3));
 const WARMUP = Number(process.env.BENCH_HTTP_WARMUP ?? (QUICK ? 0.3 : 0.5));
 const CONNECTIONS = Number(process.env.BENCH_HTTP_CONNECTIONS ?? 10);
@@ -264,6 +264,9 @@ async function load(s: Running, scenario: Scenario, seconds: number, tag: string
     pipelining: 1,
     duration: seconds,
     timeout: 10,
+    // autocannon ends a run at its first sample tick after \`duration\`: sample every 100 ms so that
+    // a 1.5 s run lasts 1.5 s, not 2 s (rates are 2xx / the elapsed time it reports).
+    sampleInt: 100,
     requests: [{ setupRequest: scenario.setup(tag) }],
   } as any);
   const codes: Record<string, number> = {};

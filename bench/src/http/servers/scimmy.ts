@@ -10,7 +10,7 @@
  *    `resource.constraints.totalResults`, so that scimmy formats 100 users, not 100,000 (scimmy's
  *    `User#read` builds a `Schemas.User` for every element egress returns);
  *  - ingress (POST, and the write half of PATCH): uniqueness of userName checked in the Map, the
- *    instance stored as plain JSON, indexes updated.
+ *    instance stored as plain JSON with a new meta.version, indexes updated.
  *
  * scimmy-routers casts `startIndex`/`count` to numbers by assigning to `req.query`; under Express 5
  * `req.query` is a getter that parses the query string again on every read, so the cast is lost
@@ -35,6 +35,7 @@ list.forEach((u, i) => {
 
 // scimmy's typings want a string scimType; scimmy itself passes null where there is none.
 const ScimError = SCIMMY.Types.Error as unknown as new (status: number, scimType: string | null, message: string) => Error;
+let version = 0; // meta.version of writes (scimmy leaves versions to the handler)
 const notFound = (id: string) => new ScimError(404, null, `Resource ${id} not found`);
 
 SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseUser, false))
@@ -71,7 +72,7 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseU
       const old = list[i];
       const holder = byUserName.get(key);
       if (holder !== undefined && holder !== old.id) throw new ScimError(409, "uniqueness", "userName is taken");
-      const next = { ...data, id: old.id, meta: { ...old.meta, lastModified: now } };
+      const next = { ...data, id: old.id, meta: { ...old.meta, lastModified: now, version: `W/"${++version}"` } };
       byUserName.delete(String(old.userName).toLowerCase());
       byUserName.set(key, old.id);
       list[i] = next;
@@ -79,7 +80,7 @@ SCIMMY.Resources.declare(SCIMMY.Resources.User.extend(SCIMMY.Schemas.EnterpriseU
     }
     if (byUserName.has(key)) throw new ScimError(409, "uniqueness", "userName is taken");
     const id = randomUUID();
-    const created = { ...data, id, meta: { resourceType: "User", created: now, lastModified: now } };
+    const created = { ...data, id, meta: { resourceType: "User", created: now, lastModified: now, version: `W/"${++version}"` } };
     byId.set(id, list.length);
     byUserName.set(key, id);
     list.push(created);

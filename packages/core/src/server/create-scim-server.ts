@@ -82,6 +82,7 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
 
 /** A path segment, percent-decoded; malformed escapes are a 400, not an exception. */
 function decodeSegment(segment: string): string {
+  if (!segment.includes("%")) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {
@@ -380,11 +381,10 @@ export function bearerToken(request: ScimRequest): string | undefined {
  * differing byte), so a token cannot be guessed byte by byte from response times.
  */
 export function timingSafeEqual(a: string, b: string): boolean {
-  const x = new TextEncoder().encode(a);
-  const y = new TextEncoder().encode(b);
-  const n = Math.max(x.length, y.length);
-  let diff = x.length ^ y.length;
-  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  // Every code unit of the longer string is visited, whatever the content.
+  const n = Math.max(a.length, b.length);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < n; i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
   return diff === 0;
 }
 
