@@ -17,7 +17,8 @@
  * BENCH_HTTP_WARMUP (seconds per server and scenario, 0.5), BENCH_HTTP_CONNECTIONS (10),
  * BENCH_HTTP_USERS (100000), BENCH_HTTP_SERVERS / BENCH_HTTP_SCENARIOS (comma-separated subsets),
  * BENCH_HTTP_PROFILE (comma-separated server names: CPU-profile them while serving; the profiles
- * go to bench/profiles/ and their top frames into the report). BENCH_QUICK=1: 1 s runs, 2 rounds.
+ * go to bench/profiles/ and their top frames into the report), BENCH_HTTP_CORE_COST=0 (skip the
+ * in-process cost of scim-core's handle(), src/http/core-cost.ts). BENCH_QUICK=1: 1 s runs, 2 rounds.
  */
 import autocannon from "autocannon";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -29,6 +30,7 @@ import { fmtRate, mdTable, median, rng } from "../harness.js";
 import { BASE, loadUsers, SCIM_JSON, TOKEN, USER_SCHEMA, userCount } from "./common.js";
 import { runChecks, type CheckResult, type CheckUser } from "./checks.js";
 import { ENTERPRISE } from "../users.js";
+import { coreCost } from "./core-cost.js";
 import { summarizeProfile } from "./profile.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -490,6 +492,24 @@ export async function httpReport(): Promise<{ lines: string[]; targets: Target[]
       emit();
     } catch (e) {
       emit(`CPU profile of ${s.def.name}: not readable (${(e as Error).message})`);
+      emit();
+    }
+  }
+
+  if (process.env.BENCH_HTTP_CORE_COST !== "0" && !onlyServers) {
+    try {
+      const table = await coreCost(QUICK ? 300 : 1000);
+      emit(
+        "Where an adapter's time goes: scim-core's `server.handle()` alone, in this process after the servers stopped (no HTTP, no " +
+          "adapter; src/http/core-cost.ts), µs per request, against the baselines' store doing the same request. An adapter's time per " +
+          "request minus its baseline's (≈ 1 / rate each, the server using one core) minus this difference is what the adapter and " +
+          "its framework integration add:",
+      );
+      emit();
+      emit(table);
+      emit();
+    } catch (e) {
+      emit(`scim-core handle() cost: not measured (${(e as Error).message.split("\n")[0]})`);
       emit();
     }
   }

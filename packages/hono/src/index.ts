@@ -47,6 +47,13 @@ async function readBody(c: Context, limit: number): Promise<Uint8Array | undefin
   return body;
 }
 
+/** The IncomingMessage headers that @hono/node-server puts in `c.env.incoming`, if any. */
+function nodeHeaders(c: Context): Record<string, string | string[] | undefined> | undefined {
+  const incoming = (c.env as { incoming?: { headers?: unknown } } | undefined)?.incoming;
+  const headers = incoming?.headers;
+  return typeof headers === "object" && headers !== null ? (headers as Record<string, string | string[] | undefined>) : undefined;
+}
+
 /**
  * A Hono sub-app serving every SCIM endpoint of `server` (RFC 7644 §3) under any mount path:
  * `app.route("/scim/v2", scimHono(scim))`. The mount path (parameters resolved) and the request's
@@ -62,14 +69,20 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     const depth = basePath(c).split("/").filter(Boolean).length;
     const segments = url.pathname.split("/");
     const prefix = segments.slice(0, depth + 1).join("/");
+    const method = c.req.method;
+    const raw = c.req.raw;
     const response = await server.handle({
-      method: c.req.method,
+      method,
       path: `/${segments.slice(depth + 1).join("/")}`,
       query: url.search,
-      headers: Object.fromEntries(c.req.raw.headers),
-      body: await readBody(c, limit),
+      // On @hono/node-server the Node request is at hand: its headers cost nothing to pass on.
+      headers: nodeHeaders(c) ?? Object.fromEntries(raw.headers),
+      body: method === "GET" || method === "HEAD" ? undefined : await readBody(c, limit),
       baseUrl: `${url.origin}${prefix}`,
-      signal: c.req.raw.signal,
+      // Lazy: on @hono/node-server, reading `signal` builds the full web Request, which GETs never need.
+      get signal() {
+        return raw.signal;
+      },
     });
     if (response.body === undefined) return c.body(null, response.status as StatusCode, response.headers);
     return c.body(JSON.stringify(response.body), response.status as ContentfulStatusCode, response.headers);
