@@ -309,7 +309,8 @@ async function main(): Promise<void> {
     writeFileSync(file, out.join("\n") + "\n");
     console.log(`\nwritten to ${file}`);
   }
-  if (PARTS.has("HTTP")) console.log(`HTTP part written to ${fileURLToPath(new URL("../results-http.md", import.meta.url))}`);
+  if (PARTS.has("HTTP") && !process.env.BENCH_HTTP_SERVERS && !process.env.BENCH_HTTP_SCENARIOS && !process.env.BENCH_HTTP_PROFILE)
+    console.log(`HTTP part written to ${fileURLToPath(new URL("../results-http.md", import.meta.url))}`);
 }
 
 main().catch((e) => {

@@ -11,7 +11,8 @@
  * Before timing, every server is checked for correct answers (src/http/checks.ts).
  *
  * Runs as part of `pnpm bench` (BENCH_PARTS includes HTTP, the default) or alone:
- * `BENCH_PARTS=HTTP pnpm bench`, or `tsx src/http/run.ts` (writes results-http.md only).
+ * `BENCH_PARTS=HTTP pnpm bench`, or `tsx src/http/run.ts` (writes results-http.md only). A run
+ * restricted to some servers or scenarios, or profiling, prints its report without writing it.
  *
  * Knobs (all optional): BENCH_HTTP_SECONDS (per timed run, default 1.5), BENCH_HTTP_ROUNDS (3),
  * BENCH_HTTP_WARMUP (seconds per server and scenario, 0.5), BENCH_HTTP_CONNECTIONS (10),
@@ -516,7 +517,8 @@ export async function httpReport(): Promise<{ lines: string[]; targets: Target[]
 
   emit(`HTTP part: ${((Date.now() - started) / 1000).toFixed(0)} s; load average at end: ${os.loadavg().map((x) => x.toFixed(2)).join(", ")}.`);
   emit();
-  writeFileSync(join(BENCH_DIR, "results-http.md"), lines.join("\n") + "\n");
+  // A run of a subset (servers, scenarios, profiling) prints only: results-http.md keeps full runs.
+  if (!onlyServers && !onlyScenarios && profiled.size === 0) writeFileSync(join(BENCH_DIR, "results-http.md"), lines.join("\n") + "\n");
   return { lines, targets };
 }
 

@@ -850,6 +850,27 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return out;
   }
 
+  /** Index paging without filter or sort: walk the table in creation order, copy only the page. */
+  function plainPage(t: TypeTable | undefined, query: StoreQuery): StoreQueryResult {
+    const totalResults = t === undefined ? 0 : t.byId.size;
+    const rawCount = query.count;
+    const count = rawCount === undefined || Number.isNaN(rawCount) ? Infinity : Math.max(0, Math.floor(rawCount));
+    const si = query.startIndex === undefined || Number.isNaN(query.startIndex) ? 1 : Math.floor(query.startIndex);
+    const start = Math.max(1, si) - 1;
+    const resources: StoredResource[] = [];
+    if (t === undefined || count === 0) return { resources, totalResults };
+    const members = query.members === true;
+    let i = 0;
+    for (const rec of t.byId.values()) {
+      if (i >= start) {
+        if (resources.length >= count) break;
+        resources.push(toStored(rec, members));
+      }
+      i++;
+    }
+    return { resources, totalResults };
+  }
+
   function doQuery(ctx: StoreContext, type: string, query: StoreQuery): StoreQueryResult {
     const sort = query.sort;
     const descending = sort?.order === "descending";
@@ -857,6 +878,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const after = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
     const data = tenantData(ctx.tenant, false);
     const t = table(data, type, false);
+    if (query.filter === undefined && sort === undefined && query.cursor === undefined) return plainPage(t, query);
     const recs = matching(t, data, type, query.filter);
     const totalResults = recs.length;
     const rawCount = query.count;
