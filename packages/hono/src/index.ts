@@ -37,21 +37,48 @@ async function readBody(c: Context, limit: number): Promise<Uint8Array | undefin
       break;
     }
   }
-  if (size === 0) return undefined;
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return body;
+  return size === 0 ? undefined : concat(chunks);
 }
 
-/** The IncomingMessage headers that @hono/node-server puts in `c.env.incoming`, if any. */
-function nodeHeaders(c: Context): Record<string, string | string[] | undefined> | undefined {
-  const incoming = (c.env as { incoming?: { headers?: unknown } } | undefined)?.incoming;
-  const headers = incoming?.headers;
-  return typeof headers === "object" && headers !== null ? (headers as Record<string, string | string[] | undefined>) : undefined;
+/** The parts of Node's IncomingMessage used here. */
+interface NodeIncoming {
+  headers: Record<string, string | string[] | undefined>;
+  readableEnded: boolean;
+  on(event: string, listener: (...args: never[]) => void): unknown;
+}
+
+/** The Node request that @hono/node-server puts in `c.env.incoming`, if any. */
+function nodeIncoming(c: Context): NodeIncoming | undefined {
+  const incoming = (c.env as { incoming?: NodeIncoming } | undefined)?.incoming;
+  return typeof incoming?.headers === "object" && typeof incoming.on === "function" ? incoming : undefined;
+}
+
+/**
+ * Reads the body straight from Node's stream (no web Request built): keeps at most `limit + 1`
+ * bytes, then drains the rest so the connection stays usable, and the server answers 413.
+ */
+function readNodeBody(incoming: NodeIncoming, limit: number): Promise<Uint8Array | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    incoming.on("data", (chunk: Uint8Array) => {
+      if (size <= limit) chunks.push(chunk);
+      size += chunk.byteLength;
+    });
+    incoming.on("end", () => resolve(size === 0 ? undefined : concat(chunks)));
+    incoming.on("error", reject);
+  });
+}
+
+function concat(chunks: readonly Uint8Array[]): Uint8Array {
+  const total = chunks.reduce((n, c) => n + c.byteLength, 0);
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
 }
 
 /**
@@ -71,13 +98,14 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     const prefix = segments.slice(0, depth + 1).join("/");
     const method = c.req.method;
     const raw = c.req.raw;
+    // On @hono/node-server the Node request is at hand: its headers and body cost no web Request.
+    const incoming = nodeIncoming(c);
     const response = await server.handle({
       method,
       path: `/${segments.slice(depth + 1).join("/")}`,
       query: url.search,
-      // On @hono/node-server the Node request is at hand: its headers cost nothing to pass on.
-      headers: nodeHeaders(c) ?? Object.fromEntries(raw.headers),
-      body: method === "GET" || method === "HEAD" ? undefined : await readBody(c, limit),
+      headers: incoming?.headers ?? Object.fromEntries(raw.headers),
+      body: method === "GET" || method === "HEAD" ? undefined : incoming && !incoming.readableEnded && Number(incoming.headers["content-length"]) <= limit ? await readNodeBody(incoming, limit) : await readBody(c, limit),
       baseUrl: `${url.origin}${prefix}`,
       // Lazy: on @hono/node-server, reading `signal` builds the full web Request, which GETs never need.
       get signal() {
