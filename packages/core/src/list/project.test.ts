@@ -255,3 +255,37 @@ describe("compileProjection", () => {
     expect(projector(other)).toStrictEqual({ schemas: [USER_SCHEMA_ID], id: "2", userName: "other", emails: [{ value: "o@example.com" }] });
   });
 });
+
+describe("projectResource: the default projection's fast path", () => {
+  it("gives the same result as the general path on canonical users and groups", async () => {
+    const fc = (await import("fast-check")).default;
+    const { compileProjection } = await import("./project.js");
+    const { validateResource } = await import("../schema/validate.js");
+    const ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const user = fc.record(
+      {
+        userName: fc.string({ minLength: 1 }),
+        password: fc.string(),
+        displayName: fc.option(fc.string(), { nil: null }),
+        active: fc.boolean(),
+        name: fc.record({ givenName: fc.string(), familyName: fc.string() }, { requiredKeys: [] }),
+        emails: fc.array(fc.record({ value: fc.string(), type: fc.constantFrom("work", "home"), primary: fc.constant(false) }, { requiredKeys: ["value"] }), { maxLength: 3 }),
+        [ENT]: fc.record({ department: fc.string(), manager: fc.record({ value: fc.string({ minLength: 1 }) }) }, { requiredKeys: [] }),
+      },
+      { requiredKeys: ["userName"] },
+    );
+    fc.assert(
+      fc.property(user, (body) => {
+        const stored = { ...validateResource(body, { resourceType: "User" }), id: "u1", groups: [{ value: "g1", display: "G", type: "direct" }], meta: { resourceType: "User", version: 'W/"1"' } };
+        const fast = compileProjection({ resourceType: "User" })(stored);
+        const general = compileProjection({ resourceType: "User" }, false)(stored);
+        expect(fast).toEqual(general);
+        expect(fast).not.toHaveProperty("password");
+        expect(Object.keys(fast).at(-1)).toBe("meta");
+      }),
+      { numRuns: 300 },
+    );
+    const group = { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], id: "g1", displayName: "G", members: [{ value: "u1", display: "U", type: "User", $ref: "https://x/Users/u1" }], meta: { resourceType: "Group" } };
+    expect(compileProjection({ resourceType: "Group" })(group)).toEqual(compileProjection({ resourceType: "Group" }, false)(group));
+  });
+});
