@@ -1,18 +1,8 @@
 import { describe, it, expect } from "vitest";
+import { scimError } from "../test-support.js";
 import { isScimError, ScimError } from "../errors/scim-error.js";
 import { bulkIdReferences, bulkResponse, parseBulkRequest, resolveBulkIds } from "./bulk.js";
 import { BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA } from "./urns.js";
-
-function scimError(f: () => unknown): ScimError {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (e) {
-    thrown = e;
-  }
-  if (!isScimError(thrown)) throw new Error(`expected a ScimError, got ${thrown === undefined ? "no exception" : String(thrown)}`);
-  return thrown;
-}
 
 // RFC 7644 §3.7.2, the example with a bulkId reference from a group to a user created earlier.
 const RFC_BULK = {

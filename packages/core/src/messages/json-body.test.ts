@@ -1,17 +1,7 @@
 import { describe, it, expect } from "vitest";
+import { scimError } from "../test-support.js";
 import { isScimError, type ScimError } from "../errors/scim-error.js";
 import { MAX_JSON_DEPTH, parseJsonBody } from "./json-body.js";
-
-function scimError(f: () => unknown): ScimError {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (e) {
-    thrown = e;
-  }
-  if (!isScimError(thrown)) throw new Error(`expected a ScimError, got ${thrown === undefined ? "no exception" : String(thrown)}`);
-  return thrown;
-}
 
 const nested = (depth: number, open = "[", close = "]") => open.repeat(depth) + close.repeat(depth);
 

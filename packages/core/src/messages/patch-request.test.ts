@@ -1,18 +1,8 @@
 import { describe, it, expect } from "vitest";
+import { scimError } from "../test-support.js";
 import { isScimError, type ScimError } from "../errors/scim-error.js";
 import { parsePatchRequest } from "./patch-request.js";
 import { PATCH_OP_SCHEMA } from "./urns.js";
-
-function scimError(f: () => unknown): ScimError {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (e) {
-    thrown = e;
-  }
-  if (!isScimError(thrown)) throw new Error(`expected a ScimError, got ${thrown === undefined ? "no exception" : String(thrown)}`);
-  return thrown;
-}
 
 describe("parsePatchRequest (RFC 7644 §3.5.2)", () => {
   it("reads Okta's group update (remove with a filter path, add with a value array)", () => {

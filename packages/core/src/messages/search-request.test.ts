@@ -1,18 +1,8 @@
 import { describe, it, expect } from "vitest";
+import { scimError } from "../test-support.js";
 import { isScimError, type ScimError } from "../errors/scim-error.js";
 import { parseSearchRequest } from "./search-request.js";
 import { SEARCH_REQUEST_SCHEMA } from "./urns.js";
-
-function scimError(f: () => unknown): ScimError {
-  let thrown: unknown;
-  try {
-    f();
-  } catch (e) {
-    thrown = e;
-  }
-  if (!isScimError(thrown)) throw new Error(`expected a ScimError, got ${thrown === undefined ? "no exception" : String(thrown)}`);
-  return thrown;
-}
 
 describe("parseSearchRequest (RFC 7644 §3.4.3)", () => {
   it("reads the RFC 7644 §3.4.3 example", () => {
