@@ -1,4 +1,5 @@
 import { describe, it, expect } from "vitest";
+import { and, cmp, not, or, p, pr, vp } from "../test-support.js";
 import { isScimError } from "../errors/scim-error.js";
 import type { AttrPath, CompareOperator, Filter, FilterValue } from "./ast.js";
 import { parseFilter, type ParseFilterOptions } from "./parser.js";
@@ -6,20 +7,6 @@ import { parseFilter, type ParseFilterOptions } from "./parser.js";
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-// AST builders. Optional keys are only set when given: the parser never writes `uri: undefined`,
-// and toStrictEqual would notice.
-function p(attr: string, sub?: string, uri?: string): AttrPath {
-  const path: AttrPath = { attr };
-  if (uri !== undefined) path.uri = uri;
-  if (sub !== undefined) path.sub = sub;
-  return path;
-}
-const cmp = (path: AttrPath, op: CompareOperator, value: FilterValue): Filter => ({ type: "compare", op, path, value });
-const pr = (path: AttrPath): Filter => ({ type: "present", path });
-const and = (left: Filter, right: Filter): Filter => ({ type: "logical", op: "and", left, right });
-const or = (left: Filter, right: Filter): Filter => ({ type: "logical", op: "or", left, right });
-const not = (filter: Filter): Filter => ({ type: "not", filter });
-const vp = (path: AttrPath, filter: Filter): Filter => ({ type: "valuePath", path, filter });
 
 /** Parses and returns the error, failing the test when nothing (or something else) is thrown. */
 function parseError(text: string, options?: ParseFilterOptions) {

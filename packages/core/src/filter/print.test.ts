@@ -1,4 +1,5 @@
 import { describe, it, expect } from "vitest";
+import { and, cmp, not, or, p, pr, vp } from "../test-support.js";
 import type { AttrPath, Filter, FilterValue, CompareOperator } from "./ast.js";
 import { parseFilter } from "./parser.js";
 import { printAttrPath, printFilter } from "./print.js";
@@ -6,18 +7,6 @@ import { printAttrPath, printFilter } from "./print.js";
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-function p(attr: string, sub?: string, uri?: string): AttrPath {
-  const path: AttrPath = { attr };
-  if (uri !== undefined) path.uri = uri;
-  if (sub !== undefined) path.sub = sub;
-  return path;
-}
-const cmp = (path: AttrPath, op: CompareOperator, value: FilterValue): Filter => ({ type: "compare", op, path, value });
-const pr = (path: AttrPath): Filter => ({ type: "present", path });
-const and = (left: Filter, right: Filter): Filter => ({ type: "logical", op: "and", left, right });
-const or = (left: Filter, right: Filter): Filter => ({ type: "logical", op: "or", left, right });
-const not = (filter: Filter): Filter => ({ type: "not", filter });
-const vp = (path: AttrPath, filter: Filter): Filter => ({ type: "valuePath", path, filter });
 
 const a = pr(p("a"));
 const b = pr(p("b"));

@@ -1,4 +1,5 @@
 import { describe, it, expect } from "vitest";
+import { p } from "../test-support.js";
 import { isScimError } from "../errors/scim-error.js";
 import type { AttrPath, Filter } from "../filter/ast.js";
 import { parsePatchPath, type PatchPath } from "./patch-path.js";
@@ -6,13 +7,6 @@ import { parsePatchPath, type PatchPath } from "./patch-path.js";
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-// Optional keys are only set when given (the parser never writes `uri: undefined`).
-function p(attr: string, sub?: string, uri?: string): AttrPath {
-  const path: AttrPath = { attr };
-  if (uri !== undefined) path.uri = uri;
-  if (sub !== undefined) path.sub = sub;
-  return path;
-}
 const eq = (attr: string, value: string | number | boolean | null): Filter => ({ type: "compare", op: "eq", path: p(attr), value });
 
 function expectInvalidPath(text: string): string {
