@@ -1,0 +1,96 @@
+/**
+ * Opening a database: SQLite through better-sqlite3 (a file in WAL mode, or `:memory:`) or
+ * PostgreSQL through pg. Both drivers are optional peer dependencies, loaded only when used.
+ */
+import { createRequire } from "node:module";
+import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from "kysely";
+import type { ScimDatabase } from "./tables.js";
+
+/** The two supported databases. */
+export type SqlDialectName = "sqlite" | "postgres";
+
+/** A database handle: Kysely over one of the dialects, and what to close. */
+export interface ScimSqlDatabase {
+  db: Kysely<ScimDatabase>;
+  dialect: SqlDialectName;
+  /** Closes the connection(s). */
+  destroy(): Promise<void>;
+}
+
+const load = createRequire(import.meta.url);
+
+/** Options of {@link openSqlite}. */
+export interface SqliteOptions {
+  /** A file path, or `":memory:"`. */
+  filename: string;
+  /** How long a writer waits for another process's lock, in milliseconds. @default 5000 */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * better-sqlite3 compiles a statement on every `prepare`; Kysely prepares per query. Keeping the
+ * compiled statements by their SQL text (a bounded cache) removes that cost from every request.
+ */
+function cachingDatabase(database: SqliteDatabase & { prepare(sql: string): SqliteStatement }, size = 500): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
+  return {
+    close: () => database.close(),
+    prepare(sqlText: string): SqliteStatement {
+      let statement = cache.get(sqlText);
+      if (statement === undefined) {
+        statement = database.prepare(sqlText);
+        if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+        cache.set(sqlText, statement);
+      }
+      return statement;
+    },
+  };
+}
+
+/**
+ * Opens a SQLite database (better-sqlite3 12). Files use WAL mode with `synchronous = NORMAL`
+ * (durable across process crashes; a power loss may lose the last commits, never corrupt), and
+ * foreign keys and a busy timeout are set.
+ */
+export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
+  const Database = load("better-sqlite3") as new (filename: string) => SqliteDatabase & {
+    pragma(text: string): unknown;
+    prepare(sql: string): SqliteStatement;
+  };
+  const database = new Database(options.filename);
+  if (options.filename !== ":memory:" && options.filename !== "") {
+    database.pragma("journal_mode = WAL");
+    database.pragma("synchronous = NORMAL");
+  }
+  database.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+  const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: cachingDatabase(database) }) });
+  return { db, dialect: "sqlite", destroy: () => db.destroy() };
+}
+
+/** Options of {@link openPostgres}. */
+export interface PostgresOptions {
+  /** `postgres://user@host:5432/database`. */
+  connectionString: string;
+  /** Pool size. @default 10 */
+  max?: number;
+}
+
+/** Opens a pool on PostgreSQL (15 or later) through pg. */
+export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
+  const pg = load("pg") as typeof import("pg");
+  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10 });
+  // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
+  pool.on("error", () => {});
+  const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool }) });
+  return { db, dialect: "postgres", destroy: () => db.destroy() };
+}
+
+/**
+ * Opens the database a URL names: `postgres://` or `postgresql://` for PostgreSQL, `sqlite:<path>`,
+ * `file:<path>` or a plain path for SQLite, `:memory:` for an in-memory SQLite database.
+ */
+export function openDatabase(url: string): ScimSqlDatabase {
+  if (/^postgres(ql)?:\/\//i.test(url)) return openPostgres({ connectionString: url });
+  const filename = url.replace(/^(sqlite|file):(\/\/)?/i, "");
+  return openSqlite({ filename });
+}

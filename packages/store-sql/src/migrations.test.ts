@@ -1,0 +1,31 @@
+import { sql } from "kysely";
+import { describe, expect, it } from "vitest";
+import { openTestPostgres, openTestSqlite } from "./test-databases.js";
+import { migrateScimTables } from "./migrations.js";
+
+describe("migrations", () => {
+  it("create the tables on SQLite, and running them again changes nothing", async () => {
+    const { db, destroy } = await openTestSqlite();
+    try {
+      const again = await migrateScimTables(db, "sqlite");
+      expect(again.results).toEqual([]);
+      const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name like 'scim_%' order by name`.execute(db);
+      expect(tables.rows.map((r) => r.name)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_resources", "scim_unique_keys"]);
+    } finally {
+      await destroy();
+    }
+  });
+
+  it("create the tables on PostgreSQL, also from concurrent starts", async ({ skip }) => {
+    const handle = await openTestPostgres();
+    if (!handle) return skip("PostgreSQL unreachable");
+    try {
+      const results = await Promise.all([migrateScimTables(handle.db, "postgres"), migrateScimTables(handle.db, "postgres")]);
+      for (const r of results) expect(r.error).toBeUndefined();
+      const tables = await sql<{ tablename: string }>`select tablename from pg_tables where tablename like 'scim_%' order by tablename`.execute(handle.db);
+      expect(tables.rows.map((r) => r.tablename)).toContain("scim_resources");
+    } finally {
+      await handle.destroy();
+    }
+  });
+});

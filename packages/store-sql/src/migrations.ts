@@ -1,0 +1,157 @@
+/**
+ * Versioned migrations, run by {@link migrate} (and by `sqlStore({ migrate: true })` on start).
+ * Kysely's Migrator records what ran in `scim_migrations` and takes a lock, so several processes
+ * starting together on one PostgreSQL migrate once. Never edit a released migration: add one.
+ */
+import { Kysely, Migrator, sql, type Migration, type MigrationProvider, type MigrationResultSet } from "kysely";
+import type { SqlDialectName } from "./dialect.js";
+
+type AnyDb = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function migration0001(dialect: SqlDialectName): Migration {
+  const pg = dialect === "postgres";
+  const bool = pg ? "boolean" : "integer";
+  const json = pg ? "jsonb" : "text";
+  const serial = pg ? "bigserial" : "integer";
+  const falsy = pg ? sql`false` : sql`0`;
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("scim_resources")
+        .addColumn("seq", sql.raw(serial), (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn("tenant", "text", (c) => c.notNull())
+        .addColumn("resource_type", "text", (c) => c.notNull())
+        .addColumn("id", "text", (c) => c.notNull())
+        .addColumn("version", "integer", (c) => c.notNull())
+        .addColumn("user_name", "text")
+        .addColumn("user_name_lower", "text")
+        .addColumn("external_id", "text")
+        .addColumn("display_name", "text")
+        .addColumn("display_name_lower", "text")
+        .addColumn("active", sql.raw(bool))
+        .addColumn("deleted", sql.raw(bool), (c) => c.notNull().defaultTo(falsy))
+        .addColumn("user_name_key", "text")
+        .addColumn("display_name_key", "text")
+        .addColumn("created", "text", (c) => c.notNull())
+        .addColumn("last_modified", "text", (c) => c.notNull())
+        .addColumn("doc", sql.raw(json), (c) => c.notNull())
+        .execute();
+      // Ids are unique per tenant, deleted rows included (an id is never reused).
+      await db.schema.createIndex("scim_resources_id").unique().on("scim_resources").columns(["tenant", "id"]).execute();
+      // Uniqueness over live rows only: a deleted resource frees its userName (RFC 7644 §3.6).
+      await db.schema
+        .createIndex("scim_resources_user_name_key")
+        .unique()
+        .on("scim_resources")
+        .columns(["tenant", "resource_type", "user_name_key"])
+        .where(sql.ref("deleted"), "=", falsy)
+        .execute();
+      await db.schema
+        .createIndex("scim_resources_display_name_key")
+        .unique()
+        .on("scim_resources")
+        .columns(["tenant", "resource_type", "display_name_key"])
+        .where(sql.ref("deleted"), "=", falsy)
+        .execute();
+      // Lookups and ranges (eq, sw, gt...) on the common attributes, and the default list order.
+      for (const column of ["user_name_lower", "external_id", "display_name_lower", "seq", "created", "last_modified"]) {
+        await db.schema
+          .createIndex(`scim_resources_${column}`)
+          .on("scim_resources")
+          .columns(["tenant", "resource_type", column])
+          .where(sql.ref("deleted"), "=", falsy)
+          .execute();
+      }
+
+      await db.schema
+        .createTable("scim_emails")
+        .addColumn("tenant", "text", (c) => c.notNull())
+        .addColumn("resource_id", "text", (c) => c.notNull())
+        .addColumn("position", "integer", (c) => c.notNull())
+        .addColumn("value", "text")
+        .addColumn("value_lower", "text")
+        .addColumn("type_lower", "text")
+        .addColumn("is_primary", sql.raw(bool), (c) => c.notNull().defaultTo(falsy))
+        .addPrimaryKeyConstraint("scim_emails_pk", ["tenant", "resource_id", "position"])
+        .execute();
+      await db.schema.createIndex("scim_emails_value_lower").on("scim_emails").columns(["tenant", "value_lower"]).execute();
+
+      await db.schema
+        .createTable("scim_unique_keys")
+        .addColumn("tenant", "text", (c) => c.notNull())
+        .addColumn("resource_type", "text", (c) => c.notNull())
+        .addColumn("attribute", "text", (c) => c.notNull())
+        .addColumn("value", "text", (c) => c.notNull())
+        .addColumn("resource_id", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("scim_unique_keys_pk", ["tenant", "resource_type", "attribute", "value"])
+        .execute();
+      await db.schema.createIndex("scim_unique_keys_resource").on("scim_unique_keys").columns(["tenant", "resource_id"]).execute();
+
+      await db.schema
+        .createTable("scim_members")
+        .addColumn("seq", sql.raw(serial), (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn("tenant", "text", (c) => c.notNull())
+        .addColumn("group_id", "text", (c) => c.notNull())
+        .addColumn("member_id", "text", (c) => c.notNull())
+        .addColumn("member_type", "text")
+        .addColumn("display", "text")
+        .execute();
+      await db.schema.createIndex("scim_members_group").unique().on("scim_members").columns(["tenant", "group_id", "member_id"]).execute();
+      await db.schema.createIndex("scim_members_member").on("scim_members").columns(["tenant", "member_id"]).execute();
+
+      await db.schema
+        .createTable("scim_counts")
+        .addColumn("tenant", "text", (c) => c.notNull())
+        .addColumn("resource_type", "text", (c) => c.notNull())
+        .addColumn("live", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("scim_counts_pk", ["tenant", "resource_type"])
+        .execute();
+
+      await db.schema
+        .createTable("scim_outbox")
+        .addColumn("seq", sql.raw(serial), (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn("id", "text", (c) => c.notNull().unique())
+        .addColumn("tenant", "text", (c) => c.notNull())
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("resource_type", "text", (c) => c.notNull())
+        .addColumn("resource_id", "text", (c) => c.notNull())
+        .addColumn("occurred_at", "text", (c) => c.notNull())
+        .addColumn("payload", sql.raw(json), (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("scim_outbox_tenant").on("scim_outbox").columns(["tenant", "seq"]).execute();
+    },
+    async down(db: AnyDb) {
+      for (const table of ["scim_outbox", "scim_counts", "scim_members", "scim_unique_keys", "scim_emails", "scim_resources"]) {
+        await db.schema.dropTable(table).ifExists().execute();
+      }
+    },
+  };
+}
+
+/** The migrations of scim-store-sql for one dialect, by name (names sort in the order they run). */
+export function scimMigrations(dialect: SqlDialectName): Record<string, Migration> {
+  return { "0001_scim_tables": migration0001(dialect) };
+}
+
+class StaticProvider implements MigrationProvider {
+  constructor(private readonly migrations: Record<string, Migration>) {}
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(this.migrations);
+  }
+}
+
+/**
+ * Brings the database to the latest schema version. Safe to call on every start and from several
+ * processes at once (Kysely's migration lock). Throws when a migration fails.
+ */
+export async function migrateScimTables(db: AnyDb, dialect: SqlDialectName): Promise<MigrationResultSet> {
+  const migrator = new Migrator({
+    db,
+    provider: new StaticProvider(scimMigrations(dialect)),
+    migrationTableName: "scim_migrations",
+    migrationLockTableName: "scim_migrations_lock",
+  });
+  const result = await migrator.migrateToLatest();
+  if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
+  return result;
+}

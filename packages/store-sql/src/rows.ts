@@ -1,0 +1,93 @@
+/**
+ * How a resource becomes rows: the indexed columns derived from its attributes, and one
+ * `scim_emails` row per element of `emails`. Case folding happens here, in JavaScript
+ * (`toLowerCase`, the same folding as scim-core's `compileFilter`), never in SQL.
+ */
+import type { UniqueKey } from "scim-core";
+import type { SqlDialectName } from "./dialect.js";
+import type { Insertable } from "kysely";
+import type { EmailTable } from "./tables.js";
+
+type Obj = Record<string, unknown>;
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+/** A boolean as the dialect stores it (0/1 in SQLite). */
+export function sqlBool(dialect: SqlDialectName, value: boolean): number | boolean {
+  return dialect === "sqlite" ? (value ? 1 : 0) : value;
+}
+
+/**
+ * An instant as stored: ISO 8601 in UTC with exactly three fraction digits, so that text order is
+ * time order. Sub-millisecond digits are cut (instants compare at millisecond precision).
+ */
+export function normalizeInstant(iso: string): string {
+  const t = Date.parse(iso);
+  return Number.isNaN(t) ? iso : new Date(t).toISOString();
+}
+
+/** The indexed columns of `scim_resources` derived from a resource's attributes and unique keys. */
+export interface IndexedColumns {
+  user_name: string | null;
+  user_name_lower: string | null;
+  external_id: string | null;
+  display_name: string | null;
+  display_name_lower: string | null;
+  active: number | boolean | null;
+  user_name_key: string | null;
+  display_name_key: string | null;
+}
+
+/** The indexed columns of a resource (the common attributes at the top level of its core schema). */
+export function indexedColumns(dialect: SqlDialectName, attributes: Obj, uniqueKeys: readonly UniqueKey[]): IndexedColumns {
+  const userName = str(attributes.userName);
+  const displayName = str(attributes.displayName);
+  let userNameKey: string | null = null;
+  let displayNameKey: string | null = null;
+  for (const key of uniqueKeys) {
+    const name = key.attribute.toLowerCase();
+    if (name === "username") userNameKey = key.value;
+    else if (name === "displayname") displayNameKey = key.value;
+  }
+  return {
+    user_name: userName,
+    user_name_lower: userName === null ? null : userName.toLowerCase(),
+    external_id: str(attributes.externalId),
+    display_name: displayName,
+    display_name_lower: displayName === null ? null : displayName.toLowerCase(),
+    active: typeof attributes.active === "boolean" ? sqlBool(dialect, attributes.active) : null,
+    user_name_key: userNameKey,
+    display_name_key: displayNameKey,
+  };
+}
+
+/** Unique keys that have no column of their own (go to `scim_unique_keys`). */
+export function otherUniqueKeys(uniqueKeys: readonly UniqueKey[]): UniqueKey[] {
+  return uniqueKeys.filter((k) => {
+    const name = k.attribute.toLowerCase();
+    return name !== "username" && name !== "displayname";
+  });
+}
+
+/** One `scim_emails` row per object element of `emails`, in order. */
+export function emailRows(dialect: SqlDialectName, tenant: string, resourceId: string, attributes: Obj): Insertable<EmailTable>[] {
+  const emails = attributes.emails;
+  if (!Array.isArray(emails)) return [];
+  const rows: Insertable<EmailTable>[] = [];
+  emails.forEach((element, position) => {
+    if (!isObj(element)) return;
+    const value = str(element.value);
+    const type = str(element.type);
+    rows.push({
+      tenant,
+      resource_id: resourceId,
+      position,
+      value,
+      value_lower: value === null ? null : value.toLowerCase(),
+      type_lower: type === null ? null : type.toLowerCase(),
+      is_primary: sqlBool(dialect, element.primary === true),
+    });
+  });
+  return rows;
+}
