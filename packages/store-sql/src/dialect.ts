@@ -2,7 +2,9 @@
  * Opening a database: SQLite through better-sqlite3 (a file in WAL mode, or `:memory:`) or
  * PostgreSQL through pg. Both drivers are optional peer dependencies, loaded only when used.
  */
+import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
+import { dirname } from "node:path";
 import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from "kysely";
 import type { ScimDatabase } from "./tables.js";
 
@@ -48,7 +50,7 @@ function cachingDatabase(database: SqliteDatabase & { prepare(sql: string): Sqli
 }
 
 /**
- * Opens a SQLite database (better-sqlite3 12). Files use WAL mode with `synchronous = NORMAL`
+ * Opens a SQLite database (better-sqlite3 12), creating the file and its folder when missing. Files use WAL mode with `synchronous = NORMAL`
  * (durable across process crashes; a power loss may lose the last commits, never corrupt), and
  * foreign keys and a busy timeout are set.
  */
@@ -57,8 +59,10 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
     pragma(text: string): unknown;
     prepare(sql: string): SqliteStatement;
   };
+  const onDisk = options.filename !== ":memory:" && options.filename !== "";
+  if (onDisk) mkdirSync(dirname(options.filename), { recursive: true });
   const database = new Database(options.filename);
-  if (options.filename !== ":memory:" && options.filename !== "") {
+  if (onDisk) {
     database.pragma("journal_mode = WAL");
     database.pragma("synchronous = NORMAL");
   }
@@ -73,12 +77,26 @@ export interface PostgresOptions {
   connectionString: string;
   /** Pool size. @default 10 */
   max?: number;
+  /**
+   * A PostgreSQL schema to keep the tables in (created when missing; set as the connections'
+   * `search_path`). @default the connection's default (`public`)
+   */
+  schema?: string;
 }
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Opens a pool on PostgreSQL (15 or later) through pg. */
 export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   const pg = load("pg") as typeof import("pg");
-  const pool = new pg.Pool({ connectionString: options.connectionString, max: options.max ?? 10 });
+  const schema = options.schema;
+  if (schema !== undefined && !IDENTIFIER.test(schema)) throw new Error(`invalid PostgreSQL schema name '${schema}' (lower-case letters, digits and _)`);
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max ?? 10,
+    ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
+  });
+  if (schema !== undefined) pool.on("connect", (client) => void client.query(`create schema if not exists ${schema}`).catch(() => {}));
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool }) });

@@ -1,7 +1,17 @@
 /**
- * scim-store-sql: durable SCIM 2.0 storage for scim-core on SQLite and PostgreSQL.
+ * scim-store-sql: durable SCIM 2.0 storage for scim-core on SQLite and PostgreSQL, with filters,
+ * sorting and paging pushed down to SQL.
  * @packageDocumentation
  */
 export { openDatabase, openPostgres, openSqlite, type PostgresOptions, type ScimSqlDatabase, type SqlDialectName, type SqliteOptions } from "./dialect.js";
 export { migrateScimTables, scimMigrations } from "./migrations.js";
+export {
+  createSqlStore,
+  sqlStore,
+  type ImportedResource,
+  type OutboxEvent,
+  type PasswordTarget,
+  type SqlScimStore,
+  type SqlStoreOptions,
+} from "./sql-store.js";
 export type { ScimDatabase } from "./tables.js";

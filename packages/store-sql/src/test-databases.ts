@@ -34,12 +34,12 @@ export function postgresReachable(): Promise<boolean> {
  * Opens a migrated PostgreSQL test database. Throws under CI when the server is unreachable;
  * returns undefined locally (the caller skips).
  */
-export async function openTestPostgres(): Promise<ScimSqlDatabase | undefined> {
+export async function openTestPostgres(options: { schema?: string } = {}): Promise<ScimSqlDatabase | undefined> {
   if (!(await postgresReachable())) {
     if (ci) throw new Error(`PostgreSQL is unreachable at ${POSTGRES_TEST_URL}; CI requires it (start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)`);
     return undefined;
   }
-  const handle = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 10 });
+  const handle = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 10, schema: options.schema });
   await migrateScimTables(handle.db, "postgres");
   return handle;
 }

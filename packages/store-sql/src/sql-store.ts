@@ -1,0 +1,685 @@
+/**
+ * The SQL {@link ScimStore}: scim-core's storage contract (ARCHITECTURE.md, "The store boundary")
+ * on SQLite or PostgreSQL through Kysely. Filters, sorting and paging run in the database
+ * (`filter-sql.ts`); uniqueness is enforced by partial unique indexes over live rows; If-Match by
+ * a conditional update on the version counter; group membership changes touch only the changed
+ * rows; events go to an outbox table in the same transaction as their change.
+ */
+import { randomUUID } from "node:crypto";
+import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
+import {
+  ScimError,
+  defaultRegistry,
+  printAttrPath,
+  printFilter,
+  type GroupRef,
+  type MemberValue,
+  type SchemaRegistry,
+  type ScimEvent,
+  type ScimEventSubscriber,
+  type ScimStore,
+  type StoreCapabilities,
+  type StoreContext,
+  type StoredResource,
+  type StoreQuery,
+  type StoreQueryResult,
+  type StoreWrite,
+  type UniqueKey,
+  type WriteCondition,
+} from "scim-core";
+import type { ScimSqlDatabase, SqlDialectName } from "./dialect.js";
+import { filterToSql } from "./pending-sql.js";
+import { migrateScimTables } from "./migrations.js";
+import { emailRows, indexedColumns, normalizeInstant, otherUniqueKeys, sqlBool } from "./rows.js";
+import { sortKeySql } from "./pending-sql.js";
+import type { ResourceTable, ScimDatabase } from "./tables.js";
+
+type Obj = Record<string, unknown>;
+type Executor = Kysely<ScimDatabase> | Transaction<ScimDatabase>;
+type ResourceRow = Selectable<ResourceTable>;
+
+/** Where a password sent by the IdP goes: it is never stored in the resource. */
+export interface PasswordTarget {
+  tenant: string;
+  resourceType: string;
+  id: string;
+}
+
+/** Options of {@link sqlStore}. */
+export interface SqlStoreOptions {
+  /** The database, from `openSqlite`, `openPostgres` or `openDatabase`. */
+  database: ScimSqlDatabase;
+  /** Resolves attribute types and case-exactness for filters and sorting. @default the core schemas */
+  registry?: SchemaRegistry;
+  /**
+   * Receives the password of a User write (RFC 7643 §4.1.1 `password`, writeOnly, returned never)
+   * so the application can hash it into its own table. It runs inside the write's transaction:
+   * keep it local (no network). Without it, passwords are dropped. Either way the password is
+   * never stored in the resource.
+   */
+  onPassword?: (target: PasswordTarget, password: string) => void | Promise<void>;
+  /**
+   * What DELETE does: `"soft"` keeps the row with `deleted` set (invisible to every operation,
+   * its unique keys freed, readable through `readDeleted`), `"hard"` removes it.
+   * @default "soft"
+   */
+  deleteMode?: "soft" | "hard";
+  /** The clock, for tests. @default () => new Date() */
+  now?: () => Date;
+}
+
+/** A resource to import: a store write with optional id and timestamps (ISO 8601). */
+export interface ImportedResource extends StoreWrite {
+  id?: string;
+  created?: string;
+  lastModified?: string;
+}
+
+/** An event as read back from the outbox. */
+export interface OutboxEvent {
+  /** Position in the outbox: events are read in this order, after a cursor. */
+  seq: number;
+  event: ScimEvent;
+}
+
+/** The SQL store: a {@link ScimStore} plus migrations, the outbox and maintenance. */
+export interface SqlScimStore extends ScimStore {
+  readonly dialect: SqlDialectName;
+  /** The Kysely instance (the transaction's, inside `transaction`). */
+  readonly db: Executor;
+  /** Brings the tables to the latest version (idempotent). */
+  migrate(): Promise<void>;
+  /**
+   * Bulk-loads resources in one transaction with multi-row inserts (a migration from another
+   * system, a benchmark): all or nothing, 409 `uniqueness` on a clash. Returns how many.
+   */
+  importResources(ctx: StoreContext, type: string, writes: readonly ImportedResource[]): Promise<number>;
+  /** Appends an event to the outbox, in the current transaction when there is one. */
+  appendEvent(event: ScimEvent): Promise<void>;
+  /**
+   * A server event subscriber that writes every event to the outbox in the same transaction as
+   * its change: `createScimServer({ store, subscribers: [store.outbox] })`.
+   */
+  readonly outbox: ScimEventSubscriber;
+  /** Outbox events in order, after `after` (a `seq`), optionally of one tenant. */
+  readEvents(options?: { tenant?: string; after?: number; limit?: number }): Promise<OutboxEvent[]>;
+  /** A soft-deleted resource (for audit), or undefined. */
+  readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined>;
+  /** Reads a resource as stored, deleted or not, bypassing nothing but the `deleted` filter (tests). */
+  inspect(tenant: string, type: string, id: string): Promise<StoredResource | undefined>;
+  /** Closes the database. */
+  close(): Promise<void>;
+}
+
+/** The resource type the member operations address (as in memoryStore). */
+const GROUP = "Group";
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+function notFound(id: string): ScimError {
+  return new ScimError(404, undefined, `Resource ${id} not found`);
+}
+
+function versionMismatch(): ScimError {
+  return new ScimError(412, undefined, "the resource has changed (its version does not match)");
+}
+
+function uniquenessClash(): ScimError {
+  return new ScimError(409, "uniqueness", "a resource with this unique value already exists");
+}
+
+/** Unique-constraint violations of SQLite and PostgreSQL. */
+function isUniqueViolation(error: unknown): boolean {
+  if (!isObj(error)) return false;
+  return error.code === "SQLITE_CONSTRAINT_UNIQUE" || error.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || error.code === "23505";
+}
+
+/** Text PostgreSQL cannot hold (a NUL character): a client error, not a server fault. */
+function isUnstorableText(error: unknown): boolean {
+  return isObj(error) && (error.code === "22P05" || error.code === "22021");
+}
+
+function toBase64Url(text: string): string {
+  return Buffer.from(text, "utf8").toString("base64url");
+}
+
+function invalidCursor(): ScimError {
+  return new ScimError(400, "invalidCursor", "The cursor is not valid for this query");
+}
+
+/** A short fingerprint of a query (filter and sort), so a cursor is only valid for its query. */
+function querySignature(query: StoreQuery): string {
+  const text = `${query.filter ? printFilter(query.filter) : ""}|${query.sort ? `${printAttrPath(query.sort.path)}:${query.sort.order}` : ""}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0).toString(36);
+}
+
+/** A cursor (RFC 9865): after a `seq` for unsorted lists (keyset), or at an offset for sorted ones. */
+type Cursor = { seq: number } | { offset: number };
+
+function encodeCursor(signature: string, at: Cursor): string {
+  return toBase64Url(JSON.stringify({ v: 1, q: signature, ...at }));
+}
+
+function decodeCursor(cursor: string, signature: string): Cursor | undefined {
+  if (cursor === "") return undefined;
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
+  let data: unknown;
+  try {
+    data = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+  } catch {
+    throw invalidCursor();
+  }
+  if (!isObj(data) || data.v !== 1 || data.q !== signature) throw invalidCursor();
+  if (typeof data.seq === "number" && Number.isSafeInteger(data.seq) && data.seq >= 0) return { seq: data.seq };
+  if (typeof data.offset === "number" && Number.isSafeInteger(data.offset) && data.offset >= 0) return { offset: data.offset };
+  throw invalidCursor();
+}
+
+function parseDoc(doc: unknown): Obj {
+  if (typeof doc === "string") return JSON.parse(doc) as Obj;
+  return doc as Obj;
+}
+
+function toStored(row: Pick<ResourceRow, "id" | "resource_type" | "version" | "created" | "last_modified" | "doc">): StoredResource {
+  return {
+    id: row.id,
+    resourceType: row.resource_type,
+    version: Number(row.version),
+    created: row.created,
+    lastModified: row.last_modified,
+    attributes: parseDoc(row.doc),
+  };
+}
+
+function toMember(row: { member_id: string; member_type: string | null; display: string | null }): MemberValue {
+  const m: MemberValue = { value: row.member_id };
+  if (row.member_type !== null) m.type = row.member_type;
+  if (row.display !== null) m.display = row.display;
+  return m;
+}
+
+/** Members once each (the first occurrence wins), in the order given. */
+function distinctMembers(members: readonly MemberValue[]): MemberValue[] {
+  const seen = new Set<string>();
+  const out: MemberValue[] = [];
+  for (const m of members) {
+    if (seen.has(m.value)) continue;
+    seen.add(m.value);
+    out.push(m);
+  }
+  return out;
+}
+
+/** Rows per INSERT statement: under SQLite's and PostgreSQL's parameter limits. */
+const INSERT_CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size = INSERT_CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+const RESOURCE_COLUMNS = ["id", "resource_type", "version", "created", "last_modified", "doc"] as const;
+
+class SqlStore implements SqlScimStore {
+  readonly capabilities: StoreCapabilities = { filter: false, sort: false, paging: true, cursor: true };
+  readonly dialect: SqlDialectName;
+  readonly transaction: <T>(work: (store: ScimStore) => Promise<T>) => Promise<T>;
+  readonly outbox: ScimEventSubscriber;
+  private readonly FALSE: number | boolean;
+  private readonly TRUE: number | boolean;
+
+  constructor(
+    private readonly handle: ScimSqlDatabase,
+    readonly db: Executor,
+    private readonly options: SqlStoreOptions,
+    private readonly inTransaction: boolean,
+  ) {
+    this.dialect = handle.dialect;
+    this.FALSE = sqlBool(this.dialect, false);
+    this.TRUE = sqlBool(this.dialect, true);
+    this.transaction = (work) => this.unit((store) => work(store));
+    this.outbox = async (event, ctx) => {
+      const target = ctx.store as Partial<SqlScimStore>;
+      // Inside the server's unit of work `ctx.store` is this store's transaction.
+      await (typeof target.appendEvent === "function" ? target.appendEvent(event) : this.appendEvent(event));
+    };
+  }
+
+  private get registry(): SchemaRegistry {
+    return this.options.registry ?? defaultRegistry();
+  }
+
+  private now(): string {
+    return (this.options.now?.() ?? new Date()).toISOString();
+  }
+
+  /** The literal `deleted = false` that the partial indexes are declared with (no parameter). */
+  private get live() {
+    return this.dialect === "sqlite" ? sql<boolean>`r.deleted = 0` : sql<boolean>`r.deleted = false`;
+  }
+
+  /** The same, unqualified (UPDATE statements name no alias: SQLite's RETURNING cannot use one). */
+  private get liveRow() {
+    return this.dialect === "sqlite" ? sql<boolean>`deleted = 0` : sql<boolean>`deleted = false`;
+  }
+
+  /** Runs `work` in a transaction (or in the current one). */
+  private async unit<T>(work: (store: SqlStore) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return work(this);
+    return (this.db as Kysely<ScimDatabase>).transaction().execute((trx) => work(new SqlStore(this.handle, trx, this.options, true)));
+  }
+
+  /** Runs a write, mapping constraint violations to 409 and unstorable text to 400. */
+  private async write<T>(work: (store: SqlStore) => Promise<T>): Promise<T> {
+    try {
+      return await this.unit(work);
+    } catch (error) {
+      if (isUniqueViolation(error)) throw uniquenessClash();
+      if (isUnstorableText(error)) throw new ScimError(400, "invalidValue", "a value contains a character the database cannot store (NUL)");
+      throw error;
+    }
+  }
+
+  async migrate(): Promise<void> {
+    await migrateScimTables(this.handle.db, this.dialect);
+  }
+
+  close(): Promise<void> {
+    return this.handle.destroy();
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reads
+
+  async get(ctx: StoreContext, type: string, id: string, options?: { members?: boolean }): Promise<StoredResource | undefined> {
+    const row = await this.db
+      .selectFrom("scim_resources as r")
+      .select(RESOURCE_COLUMNS)
+      .where("r.tenant", "=", ctx.tenant)
+      .where("r.id", "=", id)
+      .where("r.resource_type", "=", type)
+      .where(this.live)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const stored = toStored(row);
+    if (options?.members) stored.members = await this.membersOf(ctx.tenant, id);
+    return stored;
+  }
+
+  async readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined> {
+    const row = await this.db
+      .selectFrom("scim_resources as r")
+      .select(RESOURCE_COLUMNS)
+      .where("r.tenant", "=", ctx.tenant)
+      .where("r.id", "=", id)
+      .where("r.resource_type", "=", type)
+      .where("r.deleted", "=", this.TRUE)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toStored(row);
+  }
+
+  async inspect(tenant: string, type: string, id: string): Promise<StoredResource | undefined> {
+    return this.get({ tenant }, type, id, { members: type === GROUP });
+  }
+
+  private async membersOf(tenant: string, groupId: string): Promise<MemberValue[]> {
+    const rows = await this.db
+      .selectFrom("scim_members")
+      .select(["member_id", "member_type", "display"])
+      .where("tenant", "=", tenant)
+      .where("group_id", "=", groupId)
+      .orderBy("seq")
+      .execute();
+    return rows.map(toMember);
+  }
+
+  async query(ctx: StoreContext, type: string, query: StoreQuery): Promise<StoreQueryResult> {
+    const rt = this.registry.findResourceType(type);
+    const signature = query.cursor !== undefined ? querySignature(query) : "";
+    const cursor = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
+    let where = sql<boolean>`r.tenant = ${ctx.tenant} and r.resource_type = ${type} and ${this.live}`;
+    if (query.filter !== undefined) {
+      if (rt === undefined) throw new ScimError(400, "invalidFilter", `unknown resource type '${type}'`);
+      where = sql<boolean>`${where} and (${filterToSql(query.filter, { dialect: this.dialect, resourceType: rt, tenant: ctx.tenant })})`;
+    }
+
+    // totalResults: one row of scim_counts for an unfiltered list, else a count over the filter.
+    const total = query.filter === undefined ? this.countAll(ctx.tenant, type) : this.countWhere(where);
+
+    const count = query.count === undefined ? undefined : Math.max(0, Math.floor(query.count));
+    if (count === 0) return { resources: [], totalResults: await total };
+
+    let order = sql`r.seq`;
+    if (query.sort !== undefined && rt !== undefined) {
+      const key = sortKeySql(query.sort.path, { dialect: this.dialect, resourceType: rt, tenant: ctx.tenant });
+      const dir = query.sort.order === "descending" ? sql`desc` : sql`asc`;
+      // Missing values last ascending, first descending (memoryStore's order); ties by creation.
+      const missing = query.sort.order === "descending" ? sql`desc` : sql`asc`;
+      order = sql`(${key} is null) ${missing}, ${key} ${dir}, r.seq`;
+    }
+
+    let offset = 0;
+    let pageWhere = where;
+    if (query.cursor !== undefined) {
+      if (cursor !== undefined && "seq" in cursor) pageWhere = sql<boolean>`${where} and r.seq > ${cursor.seq}`;
+      else if (cursor !== undefined) offset = cursor.offset;
+    } else if (query.startIndex !== undefined) {
+      offset = Math.max(1, Math.floor(query.startIndex)) - 1;
+    }
+    // Cursor pages read one row more, to know whether a next page exists.
+    const limit = count === undefined ? undefined : query.cursor !== undefined ? count + 1 : count;
+    const keyset = query.cursor !== undefined && query.sort === undefined;
+
+    const rows = await sql<ResourceRow>`select r.seq, r.id, r.resource_type, r.version, r.created, r.last_modified, r.doc
+      from scim_resources r where ${pageWhere} order by ${order}
+      ${limit !== undefined ? sql`limit ${limit}` : this.dialect === "sqlite" ? sql`limit -1` : sql``}
+      ${offset > 0 ? sql`offset ${offset}` : sql``}`.execute(this.db);
+    let page = rows.rows;
+    let nextCursor: string | undefined;
+    if (query.cursor !== undefined && count !== undefined && page.length > count) {
+      page = page.slice(0, count);
+      const last = page[page.length - 1]!;
+      nextCursor = encodeCursor(signature, keyset ? { seq: Number(last.seq) } : { offset: offset + count });
+    }
+    const resources = page.map(toStored);
+    if (query.members && resources.length > 0) await this.attachMembers(ctx.tenant, resources);
+    const result: StoreQueryResult = { resources, totalResults: await total };
+    if (nextCursor !== undefined) result.nextCursor = nextCursor;
+    return result;
+  }
+
+  private async countAll(tenant: string, type: string): Promise<number> {
+    const row = await this.db.selectFrom("scim_counts").select("live").where("tenant", "=", tenant).where("resource_type", "=", type).executeTakeFirst();
+    return row === undefined ? 0 : Number(row.live);
+  }
+
+  private async countWhere(where: ReturnType<typeof sql<boolean>>): Promise<number> {
+    const result = await sql<{ n: number | string }>`select count(*) as n from scim_resources r where ${where}`.execute(this.db);
+    return Number(result.rows[0]?.n ?? 0);
+  }
+
+  private async attachMembers(tenant: string, resources: StoredResource[]): Promise<void> {
+    const byId = new Map<string, StoredResource>();
+    for (const r of resources) {
+      r.members = [];
+      byId.set(r.id, r);
+    }
+    for (const ids of chunks([...byId.keys()])) {
+      const rows = await this.db
+        .selectFrom("scim_members")
+        .select(["group_id", "member_id", "member_type", "display"])
+        .where("tenant", "=", tenant)
+        .where("group_id", "in", ids)
+        .orderBy("seq")
+        .execute();
+      for (const row of rows) byId.get(row.group_id)?.members!.push(toMember(row));
+    }
+  }
+
+  async groupsOf(ctx: StoreContext, memberId: string): Promise<GroupRef[]> {
+    const rows = await this.db
+      .selectFrom("scim_members as m")
+      .innerJoin("scim_resources as r", (join) => join.onRef("r.tenant", "=", "m.tenant").onRef("r.id", "=", "m.group_id"))
+      .select(["r.id", "r.display_name"])
+      .where("m.tenant", "=", ctx.tenant)
+      .where("m.member_id", "=", memberId)
+      .where(this.live)
+      .orderBy("m.seq")
+      .execute();
+    return rows.map((row) => {
+      const ref: GroupRef = { value: row.id, type: "direct" };
+      if (row.display_name !== null) ref.display = row.display_name;
+      return ref;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Writes
+
+  /** Takes the password out of a User's attributes and hands it to `onPassword`. */
+  private async withoutPassword(tenant: string, type: string, id: string, attributes: Obj): Promise<Obj> {
+    if (!Object.prototype.hasOwnProperty.call(attributes, "password")) return attributes;
+    const { password, ...rest } = attributes;
+    if (typeof password === "string" && this.options.onPassword) await this.options.onPassword({ tenant, resourceType: type, id }, password);
+    return rest;
+  }
+
+  async create(ctx: StoreContext, type: string, write: StoreWrite & { id?: string }): Promise<StoredResource> {
+    const id = write.id ?? randomUUID();
+    return this.write(async (s) => {
+      const attributes = await s.withoutPassword(ctx.tenant, type, id, write.attributes);
+      const ts = s.now();
+      await s.db
+        .insertInto("scim_resources")
+        .values({
+          tenant: ctx.tenant,
+          resource_type: type,
+          id,
+          version: 1,
+          ...indexedColumns(s.dialect, attributes, write.uniqueKeys),
+          deleted: s.FALSE,
+          created: ts,
+          last_modified: ts,
+          doc: JSON.stringify(attributes),
+        })
+        .execute();
+      await s.writeSideRows(ctx.tenant, type, id, attributes, write.uniqueKeys, false);
+      if (write.members !== undefined) await s.insertMembers(ctx.tenant, id, distinctMembers(write.members));
+      await s.adjustCount(ctx.tenant, type, 1);
+      return { id, resourceType: type, version: 1, created: ts, lastModified: ts, attributes: structuredClone(attributes) };
+    });
+  }
+
+  /** The emails rows and the other unique keys of a resource (replacing the old ones when `replacing`). */
+  private async writeSideRows(tenant: string, type: string, id: string, attributes: Obj, uniqueKeys: readonly UniqueKey[], replacing: boolean): Promise<void> {
+    if (replacing) {
+      await this.db.deleteFrom("scim_emails").where("tenant", "=", tenant).where("resource_id", "=", id).execute();
+      await this.db.deleteFrom("scim_unique_keys").where("tenant", "=", tenant).where("resource_id", "=", id).execute();
+    }
+    const emails = emailRows(this.dialect, tenant, id, attributes);
+    for (const part of chunks(emails)) await this.db.insertInto("scim_emails").values(part).execute();
+    const others = otherUniqueKeys(uniqueKeys);
+    if (others.length > 0) {
+      await this.db
+        .insertInto("scim_unique_keys")
+        .values(others.map((k) => ({ tenant, resource_type: type, attribute: k.attribute.toLowerCase(), value: k.value, resource_id: id })))
+        .execute();
+    }
+  }
+
+  private async adjustCount(tenant: string, type: string, delta: number): Promise<void> {
+    await this.db
+      .insertInto("scim_counts")
+      .values({ tenant, resource_type: type, live: delta })
+      .onConflict((oc) => oc.columns(["tenant", "resource_type"]).doUpdateSet({ live: sql`scim_counts.live + ${delta}` }))
+      .execute();
+  }
+
+  private async insertMembers(tenant: string, groupId: string, members: readonly MemberValue[]): Promise<void> {
+    for (const part of chunks(members)) {
+      await this.db
+        .insertInto("scim_members")
+        .values(part.map((m) => ({ tenant, group_id: groupId, member_id: m.value, member_type: m.type ?? null, display: m.display ?? null })))
+        .onConflict((oc) => oc.columns(["tenant", "group_id", "member_id"]).doNothing())
+        .execute();
+    }
+  }
+
+  /**
+   * Bumps the version of a live resource (conditionally on `expectedVersion`) and applies `set`;
+   * 404 when it does not exist, 412 when the version differs (a 404 wins over a 412).
+   */
+  private async bump(tenant: string, type: string, id: string, condition: WriteCondition | undefined, set: Partial<Record<keyof ResourceTable, unknown>> = {}): Promise<StoredResource> {
+    const ts = this.now();
+    let update = this.db
+      .updateTable("scim_resources")
+      .set({ ...(set as object), version: sql`version + 1`, last_modified: ts })
+      .where("tenant", "=", tenant)
+      .where("id", "=", id)
+      .where("resource_type", "=", type)
+      .where(this.liveRow);
+    if (condition?.expectedVersion !== undefined) update = update.where("version", "=", condition.expectedVersion);
+    const row = await update.returning(["id", "resource_type", "version", "created", "last_modified", "doc"]).executeTakeFirst();
+    if (row !== undefined) return toStored(row as ResourceRow);
+    const exists = await this.db.selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", tenant).where("r.id", "=", id).where("r.resource_type", "=", type).where(this.live).executeTakeFirst();
+    throw exists === undefined ? notFound(id) : versionMismatch();
+  }
+
+  async replace(ctx: StoreContext, type: string, id: string, write: StoreWrite, condition?: WriteCondition): Promise<StoredResource> {
+    return this.write(async (s) => {
+      const attributes = await s.withoutPassword(ctx.tenant, type, id, write.attributes);
+      const stored = await s.bump(ctx.tenant, type, id, condition, {
+        ...indexedColumns(s.dialect, attributes, write.uniqueKeys),
+        doc: JSON.stringify(attributes),
+      });
+      await s.writeSideRows(ctx.tenant, type, id, attributes, write.uniqueKeys, true);
+      if (write.members !== undefined) {
+        await s.db.deleteFrom("scim_members").where("tenant", "=", ctx.tenant).where("group_id", "=", id).execute();
+        await s.insertMembers(ctx.tenant, id, distinctMembers(write.members));
+      }
+      return stored;
+    });
+  }
+
+  async delete(ctx: StoreContext, type: string, id: string, condition?: WriteCondition): Promise<void> {
+    await this.write(async (s) => {
+      await s.bump(ctx.tenant, type, id, condition, { deleted: s.TRUE });
+      if ((s.options.deleteMode ?? "soft") === "hard") {
+        await s.db.deleteFrom("scim_resources").where("tenant", "=", ctx.tenant).where("id", "=", id).execute();
+      }
+      await s.db.deleteFrom("scim_emails").where("tenant", "=", ctx.tenant).where("resource_id", "=", id).execute();
+      await s.db.deleteFrom("scim_unique_keys").where("tenant", "=", ctx.tenant).where("resource_id", "=", id).execute();
+      // Its own member list (a group), and its place in every group that lists it.
+      await s.db.deleteFrom("scim_members").where("tenant", "=", ctx.tenant).where("group_id", "=", id).execute();
+      const left = await s.db.deleteFrom("scim_members").where("tenant", "=", ctx.tenant).where("member_id", "=", id).returning("group_id").execute();
+      for (const groupId of new Set(left.map((r) => r.group_id))) {
+        await s.db
+          .updateTable("scim_resources")
+          .set({ version: sql`version + 1`, last_modified: s.now() })
+          .where("tenant", "=", ctx.tenant)
+          .where("id", "=", groupId)
+          .where(s.liveRow)
+          .execute();
+      }
+      await s.adjustCount(ctx.tenant, type, -1);
+    });
+  }
+
+  async addMembers(ctx: StoreContext, groupId: string, members: readonly MemberValue[], condition?: WriteCondition): Promise<StoredResource> {
+    return this.write(async (s) => {
+      const stored = await s.bump(ctx.tenant, GROUP, groupId, condition);
+      await s.insertMembers(ctx.tenant, groupId, distinctMembers(members));
+      return stored;
+    });
+  }
+
+  async removeMembers(ctx: StoreContext, groupId: string, ids: readonly string[], condition?: WriteCondition): Promise<StoredResource> {
+    return this.write(async (s) => {
+      const stored = await s.bump(ctx.tenant, GROUP, groupId, condition);
+      for (const part of chunks([...new Set(ids)])) {
+        await s.db.deleteFrom("scim_members").where("tenant", "=", ctx.tenant).where("group_id", "=", groupId).where("member_id", "in", part).execute();
+      }
+      return stored;
+    });
+  }
+
+  async setMembers(ctx: StoreContext, groupId: string, members: readonly MemberValue[], condition?: WriteCondition): Promise<StoredResource> {
+    return this.write(async (s) => {
+      const stored = await s.bump(ctx.tenant, GROUP, groupId, condition);
+      await s.db.deleteFrom("scim_members").where("tenant", "=", ctx.tenant).where("group_id", "=", groupId).execute();
+      await s.insertMembers(ctx.tenant, groupId, distinctMembers(members));
+      return stored;
+    });
+  }
+
+  async importResources(ctx: StoreContext, type: string, writes: readonly ImportedResource[]): Promise<number> {
+    if (writes.length === 0) return 0;
+    return this.write(async (s) => {
+      const ts = s.now();
+      for (const part of chunks(writes, 200)) {
+        const rows = [];
+        const emails = [];
+        const keys = [];
+        const members = [];
+        for (const w of part) {
+          const id = w.id ?? randomUUID();
+          const attributes = await s.withoutPassword(ctx.tenant, type, id, w.attributes);
+          const created = w.created !== undefined ? normalizeInstant(w.created) : ts;
+          rows.push({
+            tenant: ctx.tenant,
+            resource_type: type,
+            id,
+            version: 1,
+            ...indexedColumns(s.dialect, attributes, w.uniqueKeys),
+            deleted: s.FALSE,
+            created,
+            last_modified: w.lastModified !== undefined ? normalizeInstant(w.lastModified) : created,
+            doc: JSON.stringify(attributes),
+          });
+          emails.push(...emailRows(s.dialect, ctx.tenant, id, attributes));
+          for (const k of otherUniqueKeys(w.uniqueKeys)) keys.push({ tenant: ctx.tenant, resource_type: type, attribute: k.attribute.toLowerCase(), value: k.value, resource_id: id });
+          for (const m of distinctMembers(w.members ?? [])) members.push({ tenant: ctx.tenant, group_id: id, member_id: m.value, member_type: m.type ?? null, display: m.display ?? null });
+        }
+        await s.db.insertInto("scim_resources").values(rows).execute();
+        for (const c of chunks(emails)) await s.db.insertInto("scim_emails").values(c).execute();
+        for (const c of chunks(keys)) await s.db.insertInto("scim_unique_keys").values(c).execute();
+        for (const c of chunks(members)) await s.db.insertInto("scim_members").values(c).execute();
+      }
+      await s.adjustCount(ctx.tenant, type, writes.length);
+      return writes.length;
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Outbox
+
+  async appendEvent(event: ScimEvent): Promise<void> {
+    await this.write(async (s) => {
+      await s.db
+        .insertInto("scim_outbox")
+        .values({
+          id: event.id,
+          tenant: event.tenant,
+          type: event.type,
+          resource_type: event.resourceType,
+          resource_id: event.resourceId,
+          occurred_at: normalizeInstant(event.occurredAt),
+          payload: JSON.stringify(event),
+        })
+        .execute();
+    });
+  }
+
+  async readEvents(options: { tenant?: string; after?: number; limit?: number } = {}): Promise<OutboxEvent[]> {
+    let q = this.db.selectFrom("scim_outbox").select(["seq", "payload"]).where("seq", ">", options.after ?? 0);
+    if (options.tenant !== undefined) q = q.where("tenant", "=", options.tenant);
+    const rows = await q.orderBy("seq").limit(Math.min(Math.max(1, options.limit ?? 100), 10_000)).execute();
+    return rows.map((row) => ({ seq: Number(row.seq), event: parseDoc(row.payload) as unknown as ScimEvent }));
+  }
+}
+
+/**
+ * Creates a SQL store over an open database. Call `migrate()` once before use (or pass
+ * `migrate: true` to {@link createSqlStore}).
+ *
+ * @example
+ * const store = sqlStore({ database: openSqlite({ filename: "data/scim.db" }) });
+ * await store.migrate();
+ * const server = createScimServer({ store, authenticate, subscribers: [store.outbox] });
+ */
+export function sqlStore(options: SqlStoreOptions): SqlScimStore {
+  return new SqlStore(options.database, options.database.db, options, false);
+}
+
+/** Creates a SQL store and brings its tables to the latest version. */
+export async function createSqlStore(options: SqlStoreOptions): Promise<SqlScimStore> {
+  const store = sqlStore(options);
+  await store.migrate();
+  return store;
+}
