@@ -5,7 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { Kysely, PostgresDialect, SqliteDialect, type SqliteDatabase, type SqliteStatement } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, type LogEvent, type SqliteDatabase, type SqliteStatement } from "kysely";
 import type { ScimDatabase } from "./tables.js";
 
 /** The two supported databases. */
@@ -27,6 +27,8 @@ export interface SqliteOptions {
   filename: string;
   /** How long a writer waits for another process's lock, in milliseconds. @default 5000 */
   busyTimeoutMs?: number;
+  /** Receives every query Kysely runs (SQL text, parameters, duration), for logging and tests. */
+  log?: (event: LogEvent) => void;
 }
 
 /**
@@ -67,7 +69,7 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
     database.pragma("synchronous = NORMAL");
   }
   database.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
-  const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: cachingDatabase(database) }) });
+  const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: cachingDatabase(database) }), ...(options.log ? { log: options.log } : {}) });
   return { db, dialect: "sqlite", destroy: () => db.destroy() };
 }
 
@@ -82,6 +84,8 @@ export interface PostgresOptions {
    * `search_path`). @default the connection's default (`public`)
    */
   schema?: string;
+  /** Receives every query Kysely runs (SQL text, parameters, duration), for logging and tests. */
+  log?: (event: LogEvent) => void;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -99,7 +103,7 @@ export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   if (schema !== undefined) pool.on("connect", (client) => void client.query(`create schema if not exists ${schema}`).catch(() => {}));
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
-  const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool }), ...(options.log ? { log: options.log } : {}) });
   return { db, dialect: "postgres", destroy: () => db.destroy() };
 }
 

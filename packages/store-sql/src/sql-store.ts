@@ -134,6 +134,11 @@ function isUniqueViolation(error: unknown): boolean {
   return error.code === "SQLITE_CONSTRAINT_UNIQUE" || error.code === "SQLITE_CONSTRAINT_PRIMARYKEY" || error.code === "23505";
 }
 
+/** PostgreSQL's deadlock and serialization failures: a concurrent change won; retrying succeeds. */
+function isConcurrencyFailure(error: unknown): boolean {
+  return isObj(error) && (error.code === "40P01" || error.code === "40001");
+}
+
 /** Text PostgreSQL cannot hold (a NUL character): a client error, not a server fault. */
 function isUnstorableText(error: unknown): boolean {
   return isObj(error) && (error.code === "22P05" || error.code === "22021");
@@ -281,6 +286,8 @@ class SqlStore implements SqlScimStore {
       return await this.unit(work);
     } catch (error) {
       if (isUniqueViolation(error)) throw uniquenessClash();
+      // The server retries a 412 when the client sent no If-Match.
+      if (isConcurrencyFailure(error)) throw new ScimError(412, undefined, "a concurrent change won; retry the request");
       if (isUnstorableText(error)) throw new ScimError(400, "invalidValue", "a value contains a character the database cannot store (NUL)");
       throw error;
     }
@@ -297,15 +304,22 @@ class SqlStore implements SqlScimStore {
   // -------------------------------------------------------------------------------------------
   // Reads
 
+  /**
+   * Inside a transaction on PostgreSQL the row is locked (`FOR UPDATE`) until the transaction
+   * ends: the server reads the latest version inside its unit of work before writing, so
+   * concurrent writers to one resource queue up instead of failing their version check. (SQLite
+   * runs one transaction at a time.)
+   */
   async get(ctx: StoreContext, type: string, id: string, options?: { members?: boolean }): Promise<StoredResource | undefined> {
-    const row = await this.db
+    let select = this.db
       .selectFrom("scim_resources as r")
       .select(RESOURCE_COLUMNS)
       .where("r.tenant", "=", ctx.tenant)
       .where("r.id", "=", id)
       .where("r.resource_type", "=", type)
-      .where(this.live)
-      .executeTakeFirst();
+      .where(this.live);
+    if (this.inTransaction && this.dialect === "postgres") select = select.forUpdate();
+    const row = await select.executeTakeFirst();
     if (row === undefined) return undefined;
     const stored = toStored(row);
     if (options?.members) stored.members = await this.membersOf(ctx.tenant, id);

@@ -1,0 +1,262 @@
+/**
+ * The SQL store behind scim-core's server, on both databases: concurrent writes lose nothing,
+ * events reach the outbox in the same transaction as their change, passwords are never stored,
+ * text PostgreSQL cannot hold is a 400, and group membership changes touch only changed rows.
+ */
+import { randomUUID } from "node:crypto";
+import { CompiledQuery, sql, type LogEvent } from "kysely";
+import { bearerAuth, createScimServer, type ScimRequest, type ScimResponse, type ScimServerConfig } from "scim-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openSqlite, type ScimSqlDatabase } from "./dialect.js";
+import { migrateScimTables } from "./migrations.js";
+import { sqlStore, type SqlScimStore } from "./sql-store.js";
+import { openTestPostgres } from "./test-databases.js";
+
+const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+type Obj = Record<string, unknown>;
+
+interface Setup {
+  store: SqlScimStore;
+  tenant: string;
+  handle: (method: string, path: string, body?: unknown, headers?: Record<string, string>) => Promise<ScimResponse>;
+}
+
+const dialects: Array<{ name: string; open: (log?: (e: LogEvent) => void) => Promise<ScimSqlDatabase | undefined> }> = [
+  {
+    name: "SQLite",
+    open: async (log) => {
+      const db = openSqlite({ filename: ":memory:", log });
+      await migrateScimTables(db.db, "sqlite");
+      return db;
+    },
+  },
+  { name: "PostgreSQL", open: async () => openTestPostgres() },
+];
+
+for (const dialect of dialects) {
+  describe(`sqlStore behind createScimServer (${dialect.name})`, () => {
+    let database: ScimSqlDatabase | undefined;
+    beforeAll(async () => {
+      database = await dialect.open();
+    });
+    afterAll(() => database?.destroy());
+
+    function setup(config: Partial<ScimServerConfig> = {}, storeOptions: { onPassword?: (t: unknown, p: string) => void } = {}): Setup {
+      if (!database) throw new Error(`${dialect.name} unreachable`);
+      const store = sqlStore({ database, ...storeOptions });
+      const tenant = `t-${randomUUID()}`;
+      const token = `token-${randomUUID()}`;
+      const server = createScimServer({ store, authenticate: bearerAuth({ [token]: { tenant } }), subscribers: [store.outbox], baseUrl: "https://example.test/scim/v2", ...config });
+      const handle = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+        const [p, q] = path.split("?");
+        const request: ScimRequest = { method, path: p!, query: q, headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json", ...headers }, body };
+        return server.handle(request);
+      };
+      return { store, tenant, handle };
+    }
+
+    async function createUser(s: Setup, userName: string, extra: Obj = {}): Promise<Obj> {
+      const r = await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName, ...extra });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      return r.body as Obj;
+    }
+
+    it("twenty concurrent PATCHes of one user lose no update", async ({ skip }) => {
+      if (!database) return skip();
+      const s = setup();
+      const user = await createUser(s, "contended");
+      // More writers than the server's conflict retries: they must queue, not fail.
+      const responses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          s.handle("PATCH", `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: "add", path: "emails", value: [{ value: `u${i}@example.com`, type: `t${i}` }] }] }),
+        ),
+      );
+      for (const r of responses) expect(r.status, JSON.stringify(r.body)).toBe(200);
+      const stored = await s.store.inspect(s.tenant, "User", user.id as string);
+      expect((stored!.attributes.emails as Obj[]).map((e) => e.value).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `u${i}@example.com`).sort());
+      expect(stored!.version).toBe(21);
+      // Every change has its event, in the outbox.
+      const events = await s.store.readEvents({ tenant: s.tenant, limit: 100 });
+      expect(events.filter((e) => e.event.type === "user.updated")).toHaveLength(20);
+    });
+
+    it("concurrent member additions to one group lose none", async ({ skip }) => {
+      if (!database) return skip();
+      const s = setup();
+      const users = await Promise.all(Array.from({ length: 10 }, (_, i) => createUser(s, `member-${i}`)));
+      const group = (await s.handle("POST", "/Groups", { schemas: [GROUP_SCHEMA], displayName: "Crowd" })).body as Obj;
+      const responses = await Promise.all(users.map((u) => s.handle("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: "add", path: "members", value: [{ value: u.id }] }] })));
+      for (const r of responses) expect(r.status, JSON.stringify(r.body)).toBe(204);
+      const stored = await s.store.inspect(s.tenant, "Group", group.id as string);
+      expect(stored!.members!.map((m) => m.value).sort()).toEqual(users.map((u) => u.id as string).sort());
+      const added = (await s.store.readEvents({ tenant: s.tenant, limit: 100 })).filter((e) => e.event.type === "group.user_added");
+      expect(added.map((e) => e.event.member!.value).sort()).toEqual(users.map((u) => u.id as string).sort());
+    });
+
+    it("If-Match with a stale version is a 412 and changes nothing", async ({ skip }) => {
+      if (!database) return skip();
+      const s = setup();
+      const user = await createUser(s, "etag");
+      const ok = await s.handle("PATCH", `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "title", value: "one" }] }, { "if-match": 'W/"1"' });
+      expect(ok.status).toBe(200);
+      const stale = await s.handle("PATCH", `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "title", value: "two" }] }, { "if-match": 'W/"1"' });
+      expect(stale.status).toBe(412);
+      expect((await s.store.inspect(s.tenant, "User", user.id as string))!.attributes.title).toBe("one");
+    });
+
+    it("events are written with their change, in order, and a failing after-hook leaves neither", async ({ skip }) => {
+      if (!database) return skip();
+      let fail = false;
+      const s = setup({
+        hooks: {
+          afterCreate: () => {
+            if (fail) throw new Error("hook failed");
+          },
+        },
+      });
+      const bjensen = await createUser(s, "bjensen");
+      await s.handle("PATCH", `/Users/${bjensen.id}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "active", value: false }] });
+      await s.handle("DELETE", `/Users/${bjensen.id}`);
+      fail = true;
+      const refused = await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName: "ghost" });
+      expect(refused.status).toBe(500);
+      const events = await s.store.readEvents({ tenant: s.tenant });
+      expect(events.map((e) => e.event.type)).toEqual(["user.created", "user.deactivated", "user.deleted"]);
+      expect(events.every((e) => e.event.resourceId === bjensen.id)).toBe(true);
+      expect(events.map((e) => e.seq)).toEqual([...events.map((e) => e.seq)].sort((a, b) => a - b));
+      // Nothing of the refused user was stored.
+      const ghost = await s.handle("GET", `/Users?filter=${encodeURIComponent('userName eq "ghost"')}`);
+      expect((ghost.body as Obj).totalResults).toBe(0);
+      // Reading after a cursor gives only what follows it.
+      const after = await s.store.readEvents({ tenant: s.tenant, after: events[0]!.seq });
+      expect(after.map((e) => e.event.type)).toEqual(["user.deactivated", "user.deleted"]);
+    });
+
+    it("a password is handed to onPassword and never stored", async ({ skip }) => {
+      if (!database) return skip();
+      const received: string[] = [];
+      const s = setup({}, { onPassword: (_t, p) => void received.push(p) });
+      const user = await createUser(s, "secretive", { password: "t1meMa$heen" });
+      expect(received).toEqual(["t1meMa$heen"]);
+      expect(JSON.stringify(user)).not.toContain("t1meMa$heen");
+      const stored = await s.store.inspect(s.tenant, "User", user.id as string);
+      expect(stored!.attributes).not.toHaveProperty("password");
+      const raw = await sql<{ doc: unknown }>`select doc from scim_resources where id = ${user.id as string}`.execute(s.store.db);
+      expect(JSON.stringify(raw.rows[0]!.doc)).not.toContain("t1meMa$heen");
+      // Without a hook the password is dropped.
+      const plain = setup();
+      const other = await createUser(plain, "plain", { password: "dropped-secret" });
+      expect((await plain.store.inspect(plain.tenant, "User", other.id as string))!.attributes).not.toHaveProperty("password");
+    });
+
+    it("a NUL character is a 400 (PostgreSQL cannot store it) or stored intact (SQLite), never a 500", async ({ skip }) => {
+      if (!database) return skip();
+      const s = setup();
+      const r = await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName: "nul\u0000name" });
+      if (dialect.name === "PostgreSQL") {
+        expect(r.status).toBe(400);
+        expect((r.body as Obj).scimType).toBe("invalidValue");
+      } else {
+        expect(r.status).toBe(201);
+        expect((r.body as Obj).userName).toBe("nul\u0000name");
+      }
+    });
+
+    it("a deleted user frees its userName and leaves its groups; the row stays for audit (soft delete)", async ({ skip }) => {
+      if (!database) return skip();
+      const s = setup();
+      const user = await createUser(s, "leaver");
+      const group = (await s.handle("POST", "/Groups", { schemas: [GROUP_SCHEMA], displayName: "Team", members: [{ value: user.id }] })).body as Obj;
+      expect((await s.handle("DELETE", `/Users/${user.id}`)).status).toBe(204);
+      expect((await s.handle("GET", `/Users/${user.id}`)).status).toBe(404);
+      const team = (await s.handle("GET", `/Groups/${group.id}`)).body as Obj;
+      expect(team.members ?? []).toEqual([]);
+      expect((await s.store.readDeleted({ tenant: s.tenant }, "User", user.id as string))!.attributes.userName).toBe("leaver");
+      const again = await createUser(s, "leaver");
+      expect(again.id).not.toBe(user.id);
+    });
+  });
+}
+
+describe("group membership touches only the changed rows", () => {
+  it("SQLite: adding a member and reading a group without members use only keyed index lookups", async () => {
+    const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+    const database = openSqlite({ filename: ":memory:", log: (e) => void (e.level === "query" && statements.push({ sql: e.query.sql, parameters: e.query.parameters })) });
+    try {
+      await migrateScimTables(database.db, "sqlite");
+      const store = sqlStore({ database });
+      const ctx = { tenant: "t" };
+      const users = await store.importResources(ctx, "User", Array.from({ length: 2000 }, (_, i) => ({ id: `u${i}`, attributes: { schemas: [USER_SCHEMA], userName: `u${i}` }, uniqueKeys: [{ attribute: "userName", value: `u${i}` }] })));
+      expect(users).toBe(2000);
+      await store.importResources(ctx, "Group", [{ id: "big", attributes: { schemas: [GROUP_SCHEMA], displayName: "Big" }, uniqueKeys: [], members: Array.from({ length: 1999 }, (_, i) => ({ value: `u${i}`, type: "User" })) }]);
+      const server = createScimServer({ store, authenticate: bearerAuth({ tok: ctx }), baseUrl: "https://x.test/scim/v2" });
+
+      statements.length = 0;
+      const add = await server.handle({ method: "PATCH", path: "/Groups/big", headers: { authorization: "Bearer tok" }, body: { schemas: [PATCH_OP], Operations: [{ op: "add", path: "members", value: [{ value: "u1999" }] }] } });
+      expect(add.status).toBe(204);
+      const touching = statements.filter((q) => /scim_members/.test(q.sql));
+      expect(touching.length).toBeGreaterThan(0);
+      for (const q of touching) {
+        // The plan of each statement: every step on scim_members is a keyed SEARCH, never a SCAN.
+        const plan = await database.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]));
+        for (const step of plan.rows) expect(step.detail, q.sql).not.toMatch(/^SCAN/);
+        const member = plan.rows.filter((step) => /scim_members/.test(step.detail) || /^SEARCH m\b/.test(step.detail));
+        for (const step of member) expect(step.detail, q.sql).toMatch(/USING (COVERING )?INDEX scim_members_(member|group) \(tenant=\? AND (member_id|group_id=\? AND member_id)=\?\)/);
+      }
+      // No statement reads the group's member list.
+      expect(touching.some((q) => /^select/i.test(q.sql) && /"group_id" = \?/.test(q.sql) && !/"member_id"/.test(q.sql))).toBe(false);
+
+      statements.length = 0;
+      const read = await server.handle({ method: "GET", path: "/Groups/big", query: "excludedAttributes=members", headers: { authorization: "Bearer tok" } });
+      expect(read.status).toBe(200);
+      expect(read.body).not.toHaveProperty("members");
+      expect(statements.filter((q) => /scim_members/.test(q.sql))).toEqual([]);
+    } finally {
+      await database.destroy();
+    }
+  });
+
+  it("PostgreSQL: adding a member inserts one row and reads no other membership row; a read without members never touches the table", async ({ skip }) => {
+    const database = await openTestPostgres();
+    if (!database) return skip();
+    try {
+      const store = sqlStore({ database });
+      const ctx = { tenant: `t-${randomUUID()}` };
+      const ids = Array.from({ length: 2000 }, () => randomUUID());
+      await store.importResources(ctx, "User", ids.map((id, i) => ({ id, attributes: { schemas: [USER_SCHEMA], userName: `u${i}` }, uniqueKeys: [{ attribute: "userName", value: `u${i}` }] })));
+      const groupId = randomUUID();
+      await store.importResources(ctx, "Group", [{ id: groupId, attributes: { schemas: [GROUP_SCHEMA], displayName: "Big" }, uniqueKeys: [], members: ids.slice(0, 1999).map((value) => ({ value, type: "User" })) }]);
+      await sql`analyze scim_members`.execute(database.db);
+      const stats = (db: SqlScimStore["db"]) =>
+        sql<{ seq_scan: string; seq_tup_read: string; idx_tup_fetch: string; n_tup_ins: string }>`select seq_scan, seq_tup_read, idx_tup_fetch, n_tup_ins from pg_stat_xact_user_tables where relname = 'scim_members' and schemaname = current_schema()`
+          .execute(db)
+          .then((r) => r.rows[0]);
+      // pg_stat_xact_user_tables counts what the current transaction did.
+      // pg_stat_xact_user_tables counts what this backend did and has not reported yet: compare
+      // the counters before and after the operation, inside one transaction (one connection).
+      const delta = async (work: (tx: SqlScimStore) => Promise<void>) =>
+        store.transaction!(async (tx) => {
+          const db = (tx as SqlScimStore).db;
+          const before = await stats(db);
+          await work(tx as SqlScimStore);
+          const after = await stats(db);
+          const n = (row: typeof before, key: keyof NonNullable<typeof before>) => Number(row?.[key] ?? 0);
+          return { seqScan: n(after, "seq_scan") - n(before, "seq_scan"), fetched: n(after, "idx_tup_fetch") - n(before, "idx_tup_fetch"), inserted: n(after, "n_tup_ins") - n(before, "n_tup_ins") };
+        });
+      const added = await delta(async (tx) => {
+        await tx.addMembers(ctx, groupId, [{ value: ids[1999]!, type: "User" }]);
+      });
+      expect(added).toEqual({ seqScan: 0, fetched: 0, inserted: 1 });
+      const read = await delta(async (tx) => {
+        const group = await tx.get(ctx, "Group", groupId, { members: false });
+        expect(group!.members).toBeUndefined();
+      });
+      expect(read).toEqual({ seqScan: 0, fetched: 0, inserted: 0 });
+    } finally {
+      await database.destroy();
+    }
+  });
+});
