@@ -1,12 +1,21 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { memoryStore } from "scim-core";
 import { runHttpConformance } from "scim-core/testing";
 import { describe, expect, it } from "vitest";
 import { createApp, generateToken } from "./app.js";
+import { openStore } from "./database.js";
+
+/** A temporary folder for one SQLite file, removed by `remove()`. */
+function tempFolder(): { file: string; remove: () => void } {
+  const folder = mkdtempSync(join(tmpdir(), "express-example-"));
+  return { file: join(folder, "scim.db"), remove: () => rmSync(folder, { recursive: true, force: true }) };
+}
 
 /** Starts the app on a free port; returns its origin and a close function. */
 async function start(app: ReturnType<typeof createApp>): Promise<{ origin: string; close: () => Promise<void> }> {
@@ -21,21 +30,28 @@ async function start(app: ReturnType<typeof createApp>): Promise<{ origin: strin
   };
 }
 
-// The whole HTTP conformance suite against the app as a user runs it, over real HTTP.
+// The whole HTTP conformance suite against the app as a user runs it, over real HTTP, on a SQLite file.
 runHttpConformance({
-  name: "express-example",
+  name: "express-example on SQLite",
   target: async () => {
     const token = generateToken();
     const otherTenantToken = generateToken();
-    const { origin, close } = await start(createApp({ token, tokens: { [otherTenantToken]: { tenant: "other" } } }));
-    return { fetch, baseUrl: `${origin}/scim/v2`, token, otherTenantToken, close };
+    const temp = tempFolder();
+    const { store } = await openStore(`sqlite:${temp.file}`);
+    const { origin, close } = await start(createApp({ token, tokens: { [otherTenantToken]: { tenant: "other" } }, store, subscribers: [store.outbox] }));
+    const done = async () => {
+      await close();
+      await store.close();
+      temp.remove();
+    };
+    return { fetch, baseUrl: `${origin}/scim/v2`, token, otherTenantToken, close: done };
   },
 });
 
 describe("express-example", () => {
-  it("serves /healthz without a token and SCIM only with one", async () => {
-    const store = memoryStore();
-    const app = createApp({ token: "example-token-0123456789", store });
+  it("serves /healthz without a token and SCIM only with one, and stores users and their events in SQLite", async () => {
+    const { store } = await openStore(":memory:");
+    const app = createApp({ token: "example-token-0123456789", store, subscribers: [store.outbox] });
     expect(app.locals.scimToken).toBe("example-token-0123456789");
     const { origin, close } = await start(app);
     try {
@@ -52,8 +68,11 @@ describe("express-example", () => {
       expect(created.headers.get("location")).toMatch(new RegExp(`^${origin}/scim/v2/Users/`));
       const stored = await store.query({ tenant: "default" }, "User", {});
       expect(JSON.stringify(stored)).toContain("ada@example.com");
+      const events = await store.readEvents({ tenant: "default" });
+      expect(events.map((e) => e.event.type)).toEqual(["user.created"]);
     } finally {
       await close();
+      await store.close();
     }
   });
 
@@ -63,9 +82,10 @@ describe("express-example", () => {
     expect(generateToken()).not.toBe(token);
   });
 
-  it("pnpm start prints the base URL and the token, and serves them", async () => {
+  it("pnpm start on SQLite prints the base URL, the database and the token, serves them, and closes on SIGTERM", async () => {
     const cwd = fileURLToPath(new URL("..", import.meta.url));
-    const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", SCIM_TOKEN: "printed-token-0123456789" };
+    const temp = tempFolder();
+    const env: NodeJS.ProcessEnv = { ...process.env, PORT: "0", SCIM_TOKEN: "printed-token-0123456789", DATABASE_URL: `sqlite:${temp.file}` };
     delete env.PUBLIC_URL;
     const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
       cwd,
@@ -85,10 +105,19 @@ describe("express-example", () => {
       const baseUrl = /SCIM base URL: (http:\/\/localhost:\d+\/scim\/v2)/.exec(out)?.[1];
       expect(baseUrl, out).toBeDefined();
       expect(out).toContain("Bearer token: printed-token-0123456789");
+      expect(out).toContain(`Database: SQLite ${temp.file}`);
       const r = await fetch(`${baseUrl!.replace("localhost", "127.0.0.1")}/ServiceProviderConfig`, { headers: { Authorization: "Bearer printed-token-0123456789" } });
       expect(r.status).toBe(200);
-    } finally {
+      const users = await fetch(`${baseUrl!.replace("localhost", "127.0.0.1")}/Users`, { headers: { Authorization: "Bearer printed-token-0123456789" } });
+      expect(users.status).toBe(200);
+      expect(existsSync(temp.file)).toBe(true);
+      const exited = once(child, "exit");
       child.kill("SIGTERM");
+      expect((await exited)[0]).toBe(0);
+      expect(existsSync(`${temp.file}-wal`)).toBe(false); // the store was closed (SQLite folds the WAL back in)
+    } finally {
+      child.kill("SIGKILL");
+      temp.remove();
     }
   }, 20000);
 });

@@ -1,49 +1,98 @@
 import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
 import { runHttpConformance } from "scim-core/testing";
 import { describe, expect, it } from "vitest";
 import { createApp } from "./app.js";
+import { openStore } from "./database.js";
+import { createTestDatabase, POSTGRES_TEST_URL, runPostgresTests } from "./test-postgres.js";
 
 const token = "example-token-0123456789abcdef";
 const otherTenantToken = "example-other-0123456789abcdef";
 
-/** Serves the app on a free port, as src/server.ts does. */
-function listen(): Promise<{ origin: string; close: () => Promise<void> }> {
+/** Serves the app over the database at `url` on a free port, as src/server.ts does. */
+async function listen(url: string): Promise<{ origin: string; close: () => Promise<void> }> {
+  const { store } = await openStore(url);
+  const app = createApp({ token, otherTenantToken, store, subscribers: [store.outbox] });
   return new Promise((resolve) => {
-    const server = serve({ fetch: createApp({ token, otherTenantToken }).fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) => {
-      resolve({ origin: `http://127.0.0.1:${info.port}`, close: () => new Promise((done) => server.close(() => done())) });
+    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) => {
+      resolve({
+        origin: `http://127.0.0.1:${info.port}`,
+        close: async () => {
+          await new Promise<void>((done) => server.close(() => done()));
+          await store.close();
+        },
+      });
     });
   });
 }
 
 runHttpConformance({
-  name: "hono-example",
+  name: "hono-example on SQLite",
   target: async () => {
-    const { origin, close } = await listen();
-    return { fetch: (input, init) => fetch(input, init), baseUrl: `${origin}/scim/v2`, token, otherTenantToken, close };
+    const folder = mkdtempSync(join(tmpdir(), "hono-example-"));
+    const { origin, close } = await listen(`sqlite:${join(folder, "scim.db")}`);
+    const done = async () => {
+      await close();
+      rmSync(folder, { recursive: true, force: true });
+    };
+    return { fetch: (input, init) => fetch(input, init), baseUrl: `${origin}/scim/v2`, token, otherTenantToken, close: done };
   },
 });
 
+if (runPostgresTests) {
+  runHttpConformance({
+    name: "hono-example on PostgreSQL",
+    target: async () => {
+      const database = await createTestDatabase();
+      const { origin, close } = await listen(database.url);
+      const done = async () => {
+        await close();
+        await database.drop();
+      };
+      return { fetch: (input, init) => fetch(input, init), baseUrl: `${origin}/scim/v2`, token, otherTenantToken, close: done };
+    },
+  });
+} else {
+  describe.skip(`hono-example on PostgreSQL (unreachable at ${POSTGRES_TEST_URL})`, () => {
+    it("runs the HTTP conformance suite", () => {});
+  });
+}
+
 describe("hono-example", () => {
   it("answers /healthz and needs a token", async () => {
-    const r = await createApp({ token }).request("/healthz");
-    expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ status: "ok" });
-    const saved = process.env.SCIM_TOKEN;
-    delete process.env.SCIM_TOKEN;
+    const { store } = await openStore(":memory:");
     try {
-      expect(() => createApp()).toThrow(/SCIM_TOKEN/);
+      const r = await createApp({ token, store }).request("/healthz");
+      expect(r.status).toBe(200);
+      expect(await r.json()).toEqual({ status: "ok" });
+      const saved = process.env.SCIM_TOKEN;
+      delete process.env.SCIM_TOKEN;
+      try {
+        expect(() => createApp({ store })).toThrow(/SCIM_TOKEN/);
+      } finally {
+        if (saved !== undefined) process.env.SCIM_TOKEN = saved;
+      }
     } finally {
-      if (saved !== undefined) process.env.SCIM_TOKEN = saved;
+      await store.close();
     }
   });
 
-  it("src/server.ts prints the base URL and a random token that works", async () => {
+  it("src/server.ts on SQLite prints the base URL, the database and a random token that works, and keeps the data", async () => {
     const cwd = fileURLToPath(new URL("..", import.meta.url));
-    const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], { cwd, env: { ...process.env, PORT: "0", SCIM_TOKEN: "" } });
-    try {
+    const folder = mkdtempSync(join(tmpdir(), "hono-example-server-"));
+    const file = join(folder, "scim.db");
+    const start = async () => {
+      const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+        cwd,
+        env: { ...process.env, PORT: "0", SCIM_TOKEN: "", DATABASE_URL: `sqlite:${file}` },
+        stdio: ["ignore", "pipe", "inherit"],
+      });
       let out = "";
       await new Promise<void>((resolve, reject) => {
         child.stdout.on("data", (chunk: Buffer) => {
@@ -52,13 +101,46 @@ describe("hono-example", () => {
         });
         child.once("exit", (code) => reject(new Error(`server exited (${code}): ${out}`)));
       });
-      const base = /SCIM base URL: (http:\/\/localhost:\d+\/scim\/v2)/.exec(out)![1]!;
-      const printed = /Bearer token: (scim_[A-Za-z0-9_-]{43})\n/.exec(out)![1]!;
-      const users = await fetch(`${base}/Users`, { headers: { authorization: `Bearer ${printed}` } });
-      expect(users.status).toBe(200);
-      expect((await fetch(`${base}/Users`)).status).toBe(401);
-    } finally {
+      return { child, out };
+    };
+    const stop = async (child: ReturnType<typeof spawn>) => {
+      const exited = once(child, "exit");
       child.kill("SIGTERM");
+      const [code] = await exited;
+      expect(code).toBe(0);
+      expect(existsSync(`${file}-wal`)).toBe(false); // the store was closed (SQLite folds the WAL back in)
+    };
+    try {
+      const first = await start();
+      try {
+        expect(first.out).toContain(`Database: SQLite ${file}`);
+        const base = /SCIM base URL: (http:\/\/localhost:\d+\/scim\/v2)/.exec(first.out)![1]!;
+        const printed = /Bearer token: (scim_[A-Za-z0-9_-]{43})\n/.exec(first.out)![1]!;
+        const users = await fetch(`${base}/Users`, { headers: { authorization: `Bearer ${printed}` } });
+        expect(users.status).toBe(200);
+        expect((await fetch(`${base}/Users`)).status).toBe(401);
+        const created = await fetch(`${base}/Users`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${printed}`, "content-type": "application/scim+json" },
+          body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "kept@example.com" }),
+        });
+        expect(created.status).toBe(201);
+      } finally {
+        await stop(first.child);
+      }
+      expect(existsSync(file)).toBe(true);
+      // A new process (and a new random token) on the same file sees the user.
+      const second = await start();
+      try {
+        const base = /SCIM base URL: (http:\/\/localhost:\d+\/scim\/v2)/.exec(second.out)![1]!;
+        const printed = /Bearer token: (scim_[A-Za-z0-9_-]{43})\n/.exec(second.out)![1]!;
+        const list = await fetch(`${base}/Users?filter=${encodeURIComponent('userName eq "kept@example.com"')}`, { headers: { authorization: `Bearer ${printed}` } });
+        expect(((await list.json()) as { totalResults: number }).totalResults).toBe(1);
+      } finally {
+        await stop(second.child);
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
     }
-  }, 20_000);
+  }, 30_000);
 });

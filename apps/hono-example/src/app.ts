@@ -1,32 +1,38 @@
 /**
  * A SCIM 2.0 service provider (RFC 7644) on Hono: point Okta or Microsoft Entra ID at
- * `<origin>/scim/v2` with the bearer token. Swap `memoryStore()` for a durable store
- * (scim-store-sql) before going to production.
+ * `<origin>/scim/v2` with the bearer token. Users and groups live in the store you pass, usually
+ * scim-store-sql on SQLite or PostgreSQL (see `database.ts` and `server.ts`).
  */
 import { Hono } from "hono";
-import { bearerAuth, createScimServer, memoryStore, type Principal, type ScimStore } from "scim-core";
+import { bearerAuth, createScimServer, type Principal, type ScimEventSubscriber, type ScimStore } from "scim-core";
 import { scimHono } from "scim-hono";
 
 /** Options of {@link createApp}. */
 export interface AppOptions {
+  /** Where users and groups live: a SQL store from `openStore` (database.ts), or any `ScimStore`. */
+  store: ScimStore;
   /** The bearer token of the identity provider. @default process.env.SCIM_TOKEN */
   token?: string;
   /** A second token for a second tenant (another customer's directory), if any. */
   otherTenantToken?: string;
-  /** Where users and groups live. @default memoryStore() */
-  store?: ScimStore;
+  /**
+   * Called for every change (user.created, group.user_added, ...), inside the change's
+   * transaction: pass the SQL store's `store.outbox` so every change has its event. @default []
+   */
+  subscribers?: ScimEventSubscriber[];
 }
 
 /** The Hono app: SCIM at `/scim/v2`, a health check at `/healthz`. */
-export function createApp(options: AppOptions = {}): Hono {
+export function createApp(options: AppOptions): Hono {
   const token = options.token ?? process.env.SCIM_TOKEN;
   if (!token) throw new Error("createApp needs a bearer token: pass { token } or set SCIM_TOKEN");
   const tokens: Record<string, Principal> = { [token]: { tenant: "default" } };
   if (options.otherTenantToken) tokens[options.otherTenantToken] = { tenant: "other" };
 
   const scim = createScimServer({
-    store: options.store ?? memoryStore(),
+    store: options.store,
     authenticate: bearerAuth(tokens),
+    subscribers: options.subscribers ?? [],
     onError: (error) => console.error("SCIM request failed:", error),
   });
 

@@ -1,19 +1,27 @@
 /**
- * Serves the app on Node.js: `pnpm start` (PORT, default 3002; SCIM_TOKEN, default a new random
- * token printed at start).
+ * Serves the app on Node.js: `pnpm start`. Users, groups and their events are kept in
+ * `DATABASE_URL` (`postgres://…` for PostgreSQL), by default the SQLite file `data/scim.db` in
+ * this app's folder. PORT (default 3002) and SCIM_TOKEN (default a new random token, printed at
+ * start) change the rest.
  */
 import { randomBytes } from "node:crypto";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.js";
+import { openStore } from "./database.js";
 
 const port = Number(process.env.PORT ?? 3002);
 const token = process.env.SCIM_TOKEN || `scim_${randomBytes(32).toString("base64url")}`;
+const { store, description } = await openStore(process.env.DATABASE_URL || undefined);
 
-const server = serve({ fetch: createApp({ token }).fetch, port }, (info) => {
+// store.outbox writes each event in the same transaction as its change.
+const app = createApp({ token, store, subscribers: [store.outbox] });
+
+const server = serve({ fetch: app.fetch, port }, (info) => {
   console.log(`SCIM base URL: http://localhost:${info.port}/scim/v2`);
+  console.log(`Database: ${description}`);
   console.log(`Bearer token: ${token}`);
 });
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => server.close(() => process.exit(0)));
+  process.once(signal, () => server.close(() => void store.close().finally(() => process.exit(0))));
 }

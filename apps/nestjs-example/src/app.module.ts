@@ -1,14 +1,31 @@
-import { Controller, Get, Module, type DynamicModule } from "@nestjs/common";
-import { bearerAuth, memoryStore, type Principal } from "scim-core";
+import { Controller, Get, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from "@nestjs/common";
+import { bearerAuth, type Principal, type ScimEventSubscriber, type ScimStore } from "scim-core";
 import { ScimModule } from "scim-nestjs";
 
-/** What the application needs to know: the bearer tokens identity providers present. */
+/** A store the application may close: scim-store-sql's `SqlScimStore`, or any `ScimStore`. */
+export type AppStore = ScimStore & { close?: () => Promise<void> };
+
+/** What the application needs to know: the store and the bearer tokens identity providers present. */
 export interface AppOptions {
+  /**
+   * Where users and groups live: a SQL store from `openStore` (database.ts), or any `ScimStore`.
+   * The application closes it when it shuts down (`app.close()`, or a signal with
+   * `enableShutdownHooks()`).
+   */
+  store: AppStore;
   /** Bearer token of the "acme" tenant. */
   token: string;
   /** Bearer token of a second tenant, "globex" (optional). */
   otherTenantToken?: string;
+  /**
+   * Called for every change (user.created, group.user_added, ...), inside the change's
+   * transaction: pass the SQL store's `store.outbox` so every change has its event. @default []
+   */
+  subscribers?: ScimEventSubscriber[];
 }
+
+/** Injects the application's store: `@Inject(APP_STORE) store: AppStore`. */
+export const APP_STORE: unique symbol = Symbol.for("nestjs-example.APP_STORE");
 
 /** A liveness probe for load balancers and orchestrators, outside the SCIM root. */
 @Controller("healthz")
@@ -19,9 +36,19 @@ export class HealthController {
   }
 }
 
+/** Closes the store once the application has stopped serving. */
+@Injectable()
+export class StoreLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(APP_STORE) private readonly store: AppStore) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close?.();
+  }
+}
+
 /**
- * The application: SCIM 2.0 at /scim/v2 (users and groups in memory, one tenant per token) and
- * /healthz. Replace `memoryStore()` with a durable store (scim-store-sql) for production.
+ * The application: SCIM 2.0 at /scim/v2 (users and groups in the given store, one tenant per
+ * token) and /healthz.
  */
 @Module({})
 export class AppModule {
@@ -30,8 +57,17 @@ export class AppModule {
     if (options.otherTenantToken) tokens[options.otherTenantToken] = { tenant: "globex" };
     return {
       module: AppModule,
-      imports: [ScimModule.forRoot({ store: memoryStore(), authenticate: bearerAuth(tokens), path: "scim/v2" })],
+      imports: [
+        ScimModule.forRoot({
+          store: options.store,
+          authenticate: bearerAuth(tokens),
+          subscribers: options.subscribers ?? [],
+          path: "scim/v2",
+        }),
+      ],
       controllers: [HealthController],
+      providers: [{ provide: APP_STORE, useValue: options.store }, StoreLifecycle],
+      exports: [APP_STORE],
     };
   }
 }

@@ -1,26 +1,49 @@
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { runHttpConformance } from "scim-core/testing";
+import type { SqlScimStore } from "scim-store-sql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { APP_STORE } from "./app.module.js";
 import { createApp } from "./app.js";
+import { openStore } from "./database.js";
 
 const token = "example-acme-0123456789abcdef";
 const otherTenantToken = "example-globex-0123456789abcdef";
 
+/** A temporary folder for one SQLite file, removed by `remove()`. */
+function tempFolder(): { file: string; remove: () => void } {
+  const folder = mkdtempSync(join(tmpdir(), "nestjs-example-"));
+  return { file: join(folder, "scim.db"), remove: () => rmSync(folder, { recursive: true, force: true }) };
+}
+
 runHttpConformance({
-  name: "nestjs-example",
+  name: "nestjs-example on SQLite",
   target: async () => {
-    const app = await createApp({ token, otherTenantToken });
+    const temp = tempFolder();
+    const { store } = await openStore(`sqlite:${temp.file}`);
+    const app = await createApp({ token, otherTenantToken, store, subscribers: [store.outbox] });
     await app.listen(0, "127.0.0.1");
     const { port } = app.getHttpServer().address() as AddressInfo;
-    return { fetch, baseUrl: `http://127.0.0.1:${port}/scim/v2`, token, otherTenantToken, close: () => app.close() };
+    const close = async () => {
+      await app.close(); // closes the store too
+      temp.remove();
+    };
+    return { fetch, baseUrl: `http://127.0.0.1:${port}/scim/v2`, token, otherTenantToken, close };
   },
 });
 
 describe("nestjs-example", () => {
   let app: Awaited<ReturnType<typeof createApp>>;
+  let store: SqlScimStore;
   let origin: string;
   beforeAll(async () => {
-    app = await createApp({ token });
+    ({ store } = await openStore(":memory:"));
+    app = await createApp({ token, store, subscribers: [store.outbox] });
     await app.listen(0, "127.0.0.1");
     origin = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
   });
@@ -39,13 +62,61 @@ describe("nestjs-example", () => {
     expect(r.headers.get("content-type")).toMatch(/^application\/scim\+json/);
   });
 
+  it("stores users in the SQL store with their events in the outbox; APP_STORE injects the store", async () => {
+    const r = await fetch(`${origin}/scim/v2/Users`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/scim+json" },
+      body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "ada@example.com" }),
+    });
+    expect(r.status).toBe(201);
+    const { id } = (await r.json()) as { id: string };
+    expect((await store.inspect("acme", "User", id))?.attributes.userName).toBe("ada@example.com");
+    expect((await store.readEvents({ tenant: "acme" })).map((e) => [e.event.type, e.event.resourceId])).toEqual([["user.created", id]]);
+    expect(app.get(APP_STORE)).toBe(store);
+  });
+
   it("needs a token", async () => {
     const saved = process.env.SCIM_TOKEN;
     delete process.env.SCIM_TOKEN;
     try {
-      await expect(createApp()).rejects.toThrow(/SCIM_TOKEN/);
+      await expect(createApp({ store })).rejects.toThrow(/SCIM_TOKEN/);
     } finally {
       if (saved !== undefined) process.env.SCIM_TOKEN = saved;
     }
   });
+
+  it("src/server.ts on SQLite prints the base URL, the database and a token that works, and closes on SIGTERM", async () => {
+    const cwd = fileURLToPath(new URL("..", import.meta.url));
+    const temp = tempFolder();
+    const child = spawn(process.execPath, ["--import", "tsx", "src/server.ts"], {
+      cwd,
+      env: { ...process.env, PORT: "0", SCIM_TOKEN: "", DATABASE_URL: `sqlite:${temp.file}` },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = once(child, "exit");
+    try {
+      let out = "";
+      await new Promise<void>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          if (/Bearer token: \S+\n/.test(out)) resolve();
+        });
+        child.once("exit", (code) => reject(new Error(`server exited (${code}): ${out}`)));
+      });
+      expect(out).toContain(`Database: SQLite ${temp.file}`);
+      const base = /SCIM base URL: (http:\/\/localhost:\d+\/scim\/v2)/.exec(out)![1]!.replace("localhost", "127.0.0.1");
+      const printed = /Bearer token: (scim_[A-Za-z0-9_-]{43})\n/.exec(out)![1]!;
+      expect((await fetch(`${base}/Users`, { headers: { Authorization: `Bearer ${printed}` } })).status).toBe(200);
+      expect((await fetch(`${base}/Users`)).status).toBe(401);
+      expect(existsSync(temp.file)).toBe(true);
+      child.kill("SIGTERM");
+      const [code, signal] = await exited;
+      // Nest's shutdown hooks close the app (and the store), then end the process with the signal.
+      expect(code === 0 || signal === "SIGTERM", `${code} ${signal}`).toBe(true);
+      expect(existsSync(`${temp.file}-wal`)).toBe(false); // the store was closed (SQLite folds the WAL back in)
+    } finally {
+      child.kill("SIGKILL");
+      temp.remove();
+    }
+  }, 30_000);
 });

@@ -15,6 +15,8 @@ export type SqlDialectName = "sqlite" | "postgres";
 export interface ScimSqlDatabase {
   db: Kysely<ScimDatabase>;
   dialect: SqlDialectName;
+  /** PostgreSQL: the schema the tables live in, when not the default. */
+  schema?: string;
   /** Closes the connection(s). */
   destroy(): Promise<void>;
 }
@@ -104,7 +106,7 @@ export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool }), ...(options.log ? { log: options.log } : {}) });
-  return { db, dialect: "postgres", destroy: () => db.destroy() };
+  return { db, dialect: "postgres", ...(schema !== undefined ? { schema } : {}), destroy: () => db.destroy() };
 }
 
 /**

@@ -28,4 +28,19 @@ describe("migrations", () => {
       await handle.destroy();
     }
   });
+
+  it("create the tables in a PostgreSQL schema of their own, beside those in public", async ({ skip }) => {
+    const pub = await openTestPostgres();
+    if (!pub) return skip("PostgreSQL unreachable");
+    const schema = `scim_mig_${Math.random().toString(36).slice(2, 10)}`;
+    const handle = await openTestPostgres({ schema });
+    try {
+      const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = ${schema} order by tablename`.execute(handle!.db);
+      expect(tables.rows.map((r) => r.tablename)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_resources", "scim_unique_keys"]);
+    } finally {
+      await handle?.destroy();
+      await sql.raw(`drop schema if exists ${schema} cascade`).execute(pub.db);
+      await pub.destroy();
+    }
+  });
 });

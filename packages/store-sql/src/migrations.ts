@@ -141,15 +141,18 @@ class StaticProvider implements MigrationProvider {
 }
 
 /**
- * Brings the database to the latest schema version. Safe to call on every start and from several
+ * Brings the database to the latest schema version (in `options.schema` on PostgreSQL, when the
+ * tables live in a schema of their own; `openPostgres({ schema })` sets it on its handle). Safe to call on every start and from several
  * processes at once (Kysely's migration lock). Throws when a migration fails.
  */
-export async function migrateScimTables(db: AnyDb, dialect: SqlDialectName): Promise<MigrationResultSet> {
+export async function migrateScimTables(db: AnyDb, dialect: SqlDialectName, options: { schema?: string } = {}): Promise<MigrationResultSet> {
   const migrator = new Migrator({
     db,
     provider: new StaticProvider(scimMigrations(dialect)),
     migrationTableName: "scim_migrations",
     migrationLockTableName: "scim_migrations_lock",
+    // Without it Kysely looks for its tables in every schema and may find another schema's.
+    ...(options.schema !== undefined ? { migrationTableSchema: options.schema } : {}),
   });
   const result = await migrator.migrateToLatest();
   if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));

@@ -294,7 +294,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async migrate(): Promise<void> {
-    await migrateScimTables(this.handle.db, this.dialect);
+    await migrateScimTables(this.handle.db, this.dialect, this.handle.schema !== undefined ? { schema: this.handle.schema } : {});
   }
 
   close(): Promise<void> {

@@ -40,7 +40,7 @@ export async function openTestPostgres(options: { schema?: string } = {}): Promi
     return undefined;
   }
   const handle = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 10, schema: options.schema });
-  await migrateScimTables(handle.db, "postgres");
+  await migrateScimTables(handle.db, "postgres", options.schema !== undefined ? { schema: options.schema } : {});
   return handle;
 }
 
