@@ -4,7 +4,9 @@
  * @packageDocumentation
  */
 export { openDatabase, openPostgres, openSqlite, type PostgresOptions, type ScimSqlDatabase, type SqlDialectName, type SqliteOptions } from "./dialect.js";
+export { filterToSql, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
 export { migrateScimTables, scimMigrations } from "./migrations.js";
+export { orderBySql, sortKeySql, type SortKeySql, type SortSqlOptions } from "./sort-sql.js";
 export {
   createSqlStore,
   sqlStore,

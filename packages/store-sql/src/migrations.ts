@@ -128,9 +128,37 @@ function migration0001(dialect: SqlDialectName): Migration {
   };
 }
 
+/**
+ * PostgreSQL compares text by its locale unless told otherwise, which neither orders like
+ * JavaScript nor lets a B-tree serve `sw` ranges and sorted lists: the filtered and sorted text
+ * columns use code-point order (`COLLATE "C"`, SQLite's BINARY). Nothing to do on SQLite.
+ */
+function migration0002(dialect: SqlDialectName): Migration {
+  const columns: Array<[string, string]> = [
+    ["scim_resources", "user_name"],
+    ["scim_resources", "user_name_lower"],
+    ["scim_resources", "external_id"],
+    ["scim_resources", "display_name"],
+    ["scim_resources", "display_name_lower"],
+    ["scim_emails", "value"],
+    ["scim_emails", "value_lower"],
+    ["scim_emails", "type_lower"],
+  ];
+  return {
+    async up(db: AnyDb) {
+      if (dialect !== "postgres") return;
+      for (const [table, column] of columns) await sql.raw(`alter table ${table} alter column ${column} type text collate "C"`).execute(db);
+    },
+    async down(db: AnyDb) {
+      if (dialect !== "postgres") return;
+      for (const [table, column] of columns) await sql.raw(`alter table ${table} alter column ${column} type text collate "default"`).execute(db);
+    },
+  };
+}
+
 /** The migrations of scim-store-sql for one dialect, by name (names sort in the order they run). */
 export function scimMigrations(dialect: SqlDialectName): Record<string, Migration> {
-  return { "0001_scim_tables": migration0001(dialect) };
+  return { "0001_scim_tables": migration0001(dialect), "0002_code_point_collation": migration0002(dialect) };
 }
 
 class StaticProvider implements MigrationProvider {

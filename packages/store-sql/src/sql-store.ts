@@ -28,10 +28,10 @@ import {
   type WriteCondition,
 } from "scim-core";
 import type { ScimSqlDatabase, SqlDialectName } from "./dialect.js";
-import { filterToSql } from "./pending-sql.js";
+import { filterToSql, referencesMembership } from "./filter-sql.js";
 import { migrateScimTables } from "./migrations.js";
 import { emailRows, indexedColumns, normalizeInstant, otherUniqueKeys, sqlBool } from "./rows.js";
-import { sortKeySql } from "./pending-sql.js";
+import { orderBySql } from "./sort-sql.js";
 import type { ResourceTable, ScimDatabase } from "./tables.js";
 
 type Obj = Record<string, unknown>;
@@ -232,7 +232,11 @@ function chunks<T>(items: readonly T[], size = INSERT_CHUNK): T[][] {
 const RESOURCE_COLUMNS = ["id", "resource_type", "version", "created", "last_modified", "doc"] as const;
 
 class SqlStore implements SqlScimStore {
-  readonly capabilities: StoreCapabilities = { filter: false, sort: false, paging: true, cursor: true };
+  /**
+   * Every filter runs in SQL except those naming group `members` or `User.groups` (kept as
+   * membership rows, not in the document): the server evaluates those in memory.
+   */
+  readonly capabilities: StoreCapabilities = { filter: (f) => !referencesMembership(f), sort: true, paging: true, cursor: true };
   readonly dialect: SqlDialectName;
   readonly transaction: <T>(work: (store: ScimStore) => Promise<T>) => Promise<T>;
   readonly outbox: ScimEventSubscriber;
@@ -369,14 +373,8 @@ class SqlStore implements SqlScimStore {
     const count = query.count === undefined ? undefined : Math.max(0, Math.floor(query.count));
     if (count === 0) return { resources: [], totalResults: await total };
 
-    let order = sql`r.seq`;
-    if (query.sort !== undefined && rt !== undefined) {
-      const key = sortKeySql(query.sort.path, { dialect: this.dialect, resourceType: rt, tenant: ctx.tenant });
-      const dir = query.sort.order === "descending" ? sql`desc` : sql`asc`;
-      // Missing values last ascending, first descending (memoryStore's order); ties by creation.
-      const missing = query.sort.order === "descending" ? sql`desc` : sql`asc`;
-      order = sql`(${key} is null) ${missing}, ${key} ${dir}, r.seq`;
-    }
+    // Missing values last ascending, first descending (memoryStore's order); ties by creation.
+    const order = query.sort !== undefined && rt !== undefined ? orderBySql(query.sort.path, query.sort.order, { dialect: this.dialect, resourceType: rt, tenant: ctx.tenant }) : sql`r.seq`;
 
     let offset = 0;
     let pageWhere = where;
