@@ -89,7 +89,9 @@ export type ScimEventType =
   | "group.updated"
   | "group.deleted"
   | "group.user_added"
-  | "group.user_removed";
+  | "group.user_removed"
+  /** Emitted by layers above the server (scim-directory's group-to-role mapping), never by it. */
+  | "user.roles_changed";
 
 /** One change, as delivered to subscribers. */
 export interface ScimEvent {
@@ -105,6 +107,8 @@ export interface ScimEvent {
   resource?: ScimResourceBody;
   /** For `group.user_added` / `group.user_removed`: the member. */
   member?: MemberValue;
+  /** Data of events emitted above the server (for `user.roles_changed`: the roles before and after). */
+  data?: Record<string, unknown>;
 }
 
 /** An event subscriber; runs inside the store's unit of work where there is one. */
