@@ -177,6 +177,10 @@ for (const dialect of dialects) {
       expect((await s.store.readDeleted({ tenant: s.tenant }, "User", user.id as string))!.attributes.userName).toBe("leaver");
       const again = await createUser(s, "leaver");
       expect(again.id).not.toBe(user.id);
+      // purge removes the deleted row for good, and only a deleted one.
+      expect(await s.store.purge({ tenant: s.tenant }, "User", again.id as string)).toBe(false);
+      expect(await s.store.purge({ tenant: s.tenant }, "User", user.id as string)).toBe(true);
+      expect(await s.store.readDeleted({ tenant: s.tenant }, "User", user.id as string)).toBeUndefined();
     });
   });
 }

@@ -105,6 +105,8 @@ export interface SqlScimStore extends ScimStore {
   readEvents(options?: { tenant?: string; after?: number; limit?: number }): Promise<OutboxEvent[]>;
   /** A soft-deleted resource (for audit), or undefined. */
   readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined>;
+  /** Removes a soft-deleted resource's row for good (a hard delete after the fact); false if there is none. */
+  purge(ctx: StoreContext, type: string, id: string): Promise<boolean>;
   /** Reads a resource as stored, deleted or not, bypassing nothing but the `deleted` filter (tests). */
   inspect(tenant: string, type: string, id: string): Promise<StoredResource | undefined>;
   /** Closes the database. */
@@ -340,6 +342,17 @@ class SqlStore implements SqlScimStore {
       .where("r.deleted", "=", this.TRUE)
       .executeTakeFirst();
     return row === undefined ? undefined : toStored(row);
+  }
+
+  async purge(ctx: StoreContext, type: string, id: string): Promise<boolean> {
+    const result = await this.db
+      .deleteFrom("scim_resources")
+      .where("tenant", "=", ctx.tenant)
+      .where("id", "=", id)
+      .where("resource_type", "=", type)
+      .where("deleted", "=", this.TRUE)
+      .executeTakeFirst();
+    return Number(result.numDeletedRows) > 0;
   }
 
   async inspect(tenant: string, type: string, id: string): Promise<StoredResource | undefined> {
