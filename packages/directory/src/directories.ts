@@ -1,0 +1,144 @@
+/**
+ * Directories: one or more per organization, each with its own SCIM base URL
+ * (`/scim/v2/{directoryId}`), tokens and settings. Deleting a directory revokes its tokens and
+ * removes its users, groups and role mappings; its events and audit entries stay.
+ */
+import type { Insertable, Kysely, Selectable } from "kysely";
+import { z } from "zod";
+import { notFound } from "./errors.js";
+import { newId } from "./ids.js";
+import { DIRECTORY_TYPES, directorySettingsSchema, type DirectorySettings, type DirectoryType } from "./settings.js";
+import type { DirectoryDatabase, DirectoryTable } from "./tables.js";
+
+/** A directory as the API shows it. */
+export interface Directory {
+  id: string;
+  organizationId: string;
+  name: string;
+  type: DirectoryType;
+  state: "active" | "inactive";
+  settings: DirectorySettings;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Input of {@link DirectoryService.create}. */
+export const createDirectorySchema = z
+  .object({
+    organizationId: z.string().min(1).max(200),
+    name: z.string().min(1).max(200),
+    type: z.enum(DIRECTORY_TYPES).default("generic-scim"),
+    state: z.enum(["active", "inactive"]).default("active"),
+    settings: directorySettingsSchema.partial().default({}),
+  })
+  .strict();
+export type CreateDirectoryInput = z.input<typeof createDirectorySchema>;
+
+/** Input of {@link DirectoryService.update}: settings are merged into the current ones. */
+export const updateDirectorySchema = z
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    type: z.enum(DIRECTORY_TYPES).optional(),
+    state: z.enum(["active", "inactive"]).optional(),
+    settings: directorySettingsSchema.partial().optional(),
+  })
+  .strict();
+export type UpdateDirectoryInput = z.input<typeof updateDirectorySchema>;
+
+function parseJson(value: unknown): unknown {
+  return typeof value === "string" ? JSON.parse(value) : value;
+}
+
+function toDirectory(row: Selectable<DirectoryTable>): Directory {
+  return {
+    id: row.id,
+    organizationId: row.organization_id,
+    name: row.name,
+    type: row.type as DirectoryType,
+    state: row.state as Directory["state"],
+    settings: directorySettingsSchema.parse(parseJson(row.settings)),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** The SCIM tables a directory's data lives in (its id is their tenant). */
+const SCIM_TABLES = ["scim_members", "scim_emails", "scim_unique_keys", "scim_counts", "scim_resources"] as const;
+
+/** Directory operations. */
+export class DirectoryService {
+  constructor(
+    private readonly db: Kysely<DirectoryDatabase>,
+    private readonly now: () => Date,
+  ) {}
+
+  async create(input: CreateDirectoryInput): Promise<Directory> {
+    const parsed = createDirectorySchema.parse(input);
+    const ts = this.now().toISOString();
+    const row: Insertable<DirectoryTable> = {
+      id: newId("dir"),
+      organization_id: parsed.organizationId,
+      name: parsed.name,
+      type: parsed.type,
+      state: parsed.state,
+      settings: JSON.stringify(directorySettingsSchema.parse(parsed.settings)),
+      created_at: ts,
+      updated_at: ts,
+    };
+    await this.db.insertInto("dir_directories").values(row).execute();
+    return this.get(row.id);
+  }
+
+  /** The directory, or undefined. */
+  async find(id: string): Promise<Directory | undefined> {
+    const row = await this.db.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirst();
+    return row === undefined ? undefined : toDirectory(row);
+  }
+
+  /** The directory; 404 when unknown. */
+  async get(id: string): Promise<Directory> {
+    const found = await this.find(id);
+    if (found === undefined) throw notFound("directory", id);
+    return found;
+  }
+
+  /** Directories, oldest first, optionally of one organization; `after` is the last id of the previous page. */
+  async list(options: { organizationId?: string; after?: string; limit?: number } = {}): Promise<Directory[]> {
+    let q = this.db.selectFrom("dir_directories").selectAll();
+    if (options.organizationId !== undefined) q = q.where("organization_id", "=", options.organizationId);
+    if (options.after !== undefined) q = q.where("id", ">", options.after);
+    const rows = await q.orderBy("id").limit(Math.min(Math.max(options.limit ?? 100, 1), 1000)).execute();
+    return rows.map(toDirectory);
+  }
+
+  async update(id: string, input: UpdateDirectoryInput): Promise<Directory> {
+    const parsed = updateDirectorySchema.parse(input);
+    const current = await this.get(id);
+    const settings = parsed.settings ? directorySettingsSchema.parse({ ...current.settings, ...parsed.settings }) : current.settings;
+    const ts = this.now().toISOString();
+    await this.db
+      .updateTable("dir_directories")
+      .set({
+        name: parsed.name ?? current.name,
+        type: parsed.type ?? current.type,
+        state: parsed.state ?? current.state,
+        settings: JSON.stringify(settings),
+        updated_at: ts,
+      })
+      .where("id", "=", id)
+      .execute();
+    return this.get(id);
+  }
+
+  /** Deletes the directory with its tokens, users, groups and role mappings (events and audit stay). */
+  async delete(id: string): Promise<void> {
+    await this.get(id);
+    await this.db.transaction().execute(async (tx) => {
+      await tx.updateTable("dir_tokens").set({ revoked_at: this.now().toISOString() }).where("directory_id", "=", id).where("revoked_at", "is", null).execute();
+      await tx.deleteFrom("dir_role_mappings").where("directory_id", "=", id).execute();
+      await tx.deleteFrom("dir_user_roles").where("directory_id", "=", id).execute();
+      for (const table of SCIM_TABLES) await tx.deleteFrom(table).where("tenant", "=", id).execute();
+      await tx.deleteFrom("dir_directories").where("id", "=", id).execute();
+    });
+  }
+}

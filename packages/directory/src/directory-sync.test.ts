@@ -1,0 +1,188 @@
+import { openSqlite } from "scim-store-sql";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createDirectorySync, directoryIdOf, type DirectorySync } from "./directory-sync.js";
+import type { DeprovisionEvent } from "./provisioning.js";
+import { directoryScimRoutes } from "./scim-routes.js";
+import { hashToken } from "./tokens.js";
+
+const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+type Obj = Record<string, unknown>;
+
+let clock = Date.parse("2026-11-25T10:00:00.000Z");
+const now = () => new Date(clock);
+
+describe("directory sync: directories, tokens and their SCIM endpoints", () => {
+  let sync: DirectorySync;
+  let app: ReturnType<typeof directoryScimRoutes>;
+  const deprovisioned: DeprovisionEvent[] = [];
+  let failDeprovision = false;
+
+  beforeEach(async () => {
+    clock = Date.parse("2026-11-25T10:00:00.000Z");
+    deprovisioned.length = 0;
+    failDeprovision = false;
+    sync = await createDirectorySync({
+      database: openSqlite({ filename: ":memory:" }),
+      now,
+      hooks: {
+        onDeprovision: (event) => {
+          if (failDeprovision) throw new Error("session service down");
+          deprovisioned.push(event);
+        },
+      },
+    });
+    app = directoryScimRoutes(sync);
+  });
+  afterEach(() => sync.close());
+
+  const scim = (directoryId: string, token: string, method: string, path: string, body?: unknown) =>
+    app.request(`http://sync.test/scim/v2/${directoryId}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+
+  async function directoryWithToken(organizationId = "org_1") {
+    const directory = await sync.directories.create({ organizationId, name: "Acme Okta", type: "okta" });
+    const issued = await sync.tokens.create(directory.id);
+    return { directory, token: issued.token, tokenId: issued.id };
+  }
+
+  it("a directory serves SCIM at /scim/v2/{id} with its token, with meta.location under its URL", async () => {
+    const { directory, token } = await directoryWithToken();
+    expect(directory.id).toMatch(/^dir_[0-9a-f]{24}$/);
+    const created = await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "bjensen@acme.test" });
+    expect(created.status).toBe(201);
+    const body = (await created.json()) as Obj;
+    expect((body.meta as Obj).location).toBe(`http://sync.test/scim/v2/${directory.id}/Users/${body.id}`);
+    expect(directoryIdOf({ method: "GET", path: "/Users", baseUrl: `https://x.test/scim/v2/${directory.id}` })).toBe(directory.id);
+    expect(directoryIdOf({ method: "GET", path: "/Users", baseUrl: "https://x.test/other/dir_0123" })).toBeUndefined();
+  });
+
+  it("tokens: prefix and 256 random bits, shown once, stored only as a hash", async () => {
+    const { directory, token, tokenId } = await directoryWithToken();
+    expect(token).toMatch(/^dsync_[A-Za-z0-9_-]{43}$/);
+    const row = await sync.db.selectFrom("dir_tokens").selectAll().where("id", "=", tokenId).executeTakeFirstOrThrow();
+    expect(row.token_hash).toBe(hashToken(token));
+    expect(JSON.stringify(row)).not.toContain(token);
+    const listed = await sync.tokens.list(directory.id);
+    expect(JSON.stringify(listed)).not.toContain(token);
+    expect(listed[0]).toMatchObject({ id: tokenId, hint: token.slice(-4), active: true });
+  });
+
+  it("401 for a missing, unknown, other directory's, revoked or expired token, and for an inactive directory", async () => {
+    const a = await directoryWithToken("org_1");
+    const b = await directoryWithToken("org_2");
+    expect((await scim(a.directory.id, a.token, "GET", "/Users")).status).toBe(200);
+    expect((await scim(a.directory.id, "", "GET", "/Users")).status).toBe(401);
+    expect((await scim(a.directory.id, `dsync_${"x".repeat(43)}`, "GET", "/Users")).status).toBe(401);
+    expect((await scim(a.directory.id, b.token, "GET", "/Users")).status).toBe(401);
+    expect((await scim("dir_000000000000000000000000", a.token, "GET", "/Users")).status).toBe(401);
+
+    await sync.directories.update(a.directory.id, { state: "inactive" });
+    expect((await scim(a.directory.id, a.token, "GET", "/Users")).status).toBe(401);
+    await sync.directories.update(a.directory.id, { state: "active" });
+    expect((await scim(a.directory.id, a.token, "GET", "/Users")).status).toBe(200);
+
+    await sync.tokens.revoke(a.directory.id, a.tokenId);
+    const revoked = await scim(a.directory.id, a.token, "GET", "/Users");
+    expect(revoked.status).toBe(401);
+    expect(((await revoked.json()) as Obj).schemas).toEqual(["urn:ietf:params:scim:api:messages:2.0:Error"]);
+  });
+
+  it("rotation keeps the previous token for the grace period; at most two tokens are active", async () => {
+    const { directory, token: first } = await directoryWithToken();
+    await sync.directories.update(directory.id, { settings: { tokenGracePeriodSeconds: 3600 } });
+    const second = await sync.tokens.rotate(directory.id, 3600);
+    expect((await scim(directory.id, first, "GET", "/Users")).status).toBe(200);
+    expect((await scim(directory.id, second.token, "GET", "/Users")).status).toBe(200);
+    await expect(sync.tokens.create(directory.id)).rejects.toMatchObject({ status: 409, code: "too_many_tokens" });
+
+    // A second rotation within the grace period revokes the oldest at once.
+    const third = await sync.tokens.rotate(directory.id, 3600);
+    expect((await scim(directory.id, first, "GET", "/Users")).status).toBe(401);
+    expect((await scim(directory.id, second.token, "GET", "/Users")).status).toBe(200);
+    expect((await sync.tokens.list(directory.id)).filter((t) => t.active)).toHaveLength(2);
+
+    clock += 3601_000;
+    expect((await scim(directory.id, second.token, "GET", "/Users")).status).toBe(401);
+    expect((await scim(directory.id, third.token, "GET", "/Users")).status).toBe(200);
+    const used = (await sync.tokens.list(directory.id)).find((t) => t.id === third.id)!;
+    expect(used.lastUsedAt).toBe(new Date(clock).toISOString());
+  });
+
+  it("each directory's users are invisible to every other directory, even by id", async () => {
+    const a = await directoryWithToken("org_1");
+    const b = await directoryWithToken("org_1");
+    const user = (await (await scim(a.directory.id, a.token, "POST", "/Users", { schemas: [USER], userName: "shared@acme.test" })).json()) as Obj;
+    expect((await scim(b.directory.id, b.token, "GET", `/Users/${user.id}`)).status).toBe(404);
+    expect((await scim(b.directory.id, b.token, "PATCH", `/Users/${user.id}`, { schemas: [PATCH], Operations: [{ op: "replace", path: "active", value: false }] })).status).toBe(404);
+    expect((await scim(b.directory.id, b.token, "DELETE", `/Users/${user.id}`)).status).toBe(404);
+    const list = (await (await scim(b.directory.id, b.token, "GET", "/Users")).json()) as Obj;
+    expect(list.totalResults).toBe(0);
+    // The same userName is free in the other directory.
+    expect((await scim(b.directory.id, b.token, "POST", "/Users", { schemas: [USER], userName: "shared@acme.test" })).status).toBe(201);
+    expect((await scim(a.directory.id, a.token, "GET", `/Users/${user.id}`)).status).toBe(200);
+  });
+
+  it("deactivation and deletion run the deprovisioning hook first; a failing hook is a 503 and writes nothing", async () => {
+    const { directory, token } = await directoryWithToken();
+    const user = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "leaver@acme.test", active: true })).json()) as Obj;
+
+    failDeprovision = true;
+    const refused = await scim(directory.id, token, "PATCH", `/Users/${user.id}`, { schemas: [PATCH], Operations: [{ op: "replace", value: { active: false } }] });
+    expect(refused.status).toBe(503);
+    expect(((await (await scim(directory.id, token, "GET", `/Users/${user.id}`)).json()) as Obj).active).toBe(true);
+    expect((await scim(directory.id, token, "DELETE", `/Users/${user.id}`)).status).toBe(503);
+    expect((await scim(directory.id, token, "GET", `/Users/${user.id}`)).status).toBe(200);
+
+    failDeprovision = false;
+    expect((await scim(directory.id, token, "PATCH", `/Users/${user.id}`, { schemas: [PATCH], Operations: [{ op: "replace", value: { active: false } }] })).status).toBe(200);
+    expect(deprovisioned.map((e) => [e.reason, e.user.id, e.directory.id])).toEqual([["deactivated", user.id, directory.id]]);
+    // Already inactive: reactivating and PUTs that keep it active do not call the hook.
+    expect((await scim(directory.id, token, "PATCH", `/Users/${user.id}`, { schemas: [PATCH], Operations: [{ op: "replace", path: "active", value: true }] })).status).toBe(200);
+    expect((await scim(directory.id, token, "PUT", `/Users/${user.id}`, { schemas: [USER], userName: "leaver@acme.test", active: false })).status).toBe(200);
+    expect(deprovisioned.map((e) => e.reason)).toEqual(["deactivated", "deactivated"]);
+
+    expect((await scim(directory.id, token, "DELETE", `/Users/${user.id}`)).status).toBe(204);
+    expect(deprovisioned.map((e) => e.reason)).toEqual(["deactivated", "deactivated", "deleted"]);
+    const events = await sync.store.readEvents({ tenant: directory.id });
+    expect(events.map((e) => e.event.type)).toEqual(["user.created", "user.deactivated", "user.reactivated", "user.deactivated", "user.deleted"]);
+  });
+
+  it("DELETE is soft by default (404 over SCIM, kept for audit, userName free) and hard when the directory says so", async () => {
+    const { directory, token } = await directoryWithToken();
+    const soft = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "soft@acme.test" })).json()) as Obj;
+    expect((await scim(directory.id, token, "DELETE", `/Users/${soft.id}`)).status).toBe(204);
+    expect((await scim(directory.id, token, "GET", `/Users/${soft.id}`)).status).toBe(404);
+    expect((await scim(directory.id, token, "DELETE", `/Users/${soft.id}`)).status).toBe(404);
+    expect(await sync.store.readDeleted({ tenant: directory.id }, "User", soft.id as string)).toBeDefined();
+    expect((await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "soft@acme.test" })).status).toBe(201);
+
+    await sync.directories.update(directory.id, { settings: { deleteMode: "hard" } });
+    const hard = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "hard@acme.test" })).json()) as Obj;
+    expect((await scim(directory.id, token, "DELETE", `/Users/${hard.id}`)).status).toBe(204);
+    expect(await sync.store.readDeleted({ tenant: directory.id }, "User", hard.id as string)).toBeUndefined();
+    expect((await sync.store.readEvents({ tenant: directory.id })).filter((e) => e.event.type === "user.deleted").map((e) => e.event.resourceId)).toEqual([soft.id, hard.id]);
+  });
+
+  it("deleting a directory revokes its tokens and removes its users", async () => {
+    const { directory, token } = await directoryWithToken();
+    await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "gone@acme.test" });
+    await sync.directories.delete(directory.id);
+    expect((await scim(directory.id, token, "GET", "/Users")).status).toBe(401);
+    expect(await sync.directories.find(directory.id)).toBeUndefined();
+    const rows = await sync.db.selectFrom("scim_resources").select("id").where("tenant", "=", directory.id).execute();
+    expect(rows).toEqual([]);
+    await expect(sync.directories.get(directory.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("settings are validated: unknown keys and bad values are refused", async () => {
+    await expect(sync.directories.create({ organizationId: "o", name: "x", settings: { deleteMode: "shred" } as never })).rejects.toThrow();
+    await expect(sync.directories.create({ organizationId: "o", name: "x", settings: { surprise: 1 } as never })).rejects.toThrow();
+    const ok = await sync.directories.create({ organizationId: "o", name: "x", settings: { ipAllowlist: ["10.0.0.0/8"] } });
+    expect(ok.settings).toMatchObject({ deleteMode: "soft", linkByEmail: false, ipAllowlist: ["10.0.0.0/8"], tokenGracePeriodSeconds: 86400 });
+  });
+});

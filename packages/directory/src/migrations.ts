@@ -1,0 +1,123 @@
+/**
+ * Versioned migrations of the directory tables (Kysely's migrator, its own history table
+ * `dir_migrations`). scim-store-sql's tables are migrated by scim-store-sql. Never edit a released
+ * migration: add one.
+ */
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import type { SqlDialectName } from "scim-store-sql";
+
+type AnyDb = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function migration0001(dialect: SqlDialectName): Migration {
+  const pg = dialect === "postgres";
+  const json = pg ? "jsonb" : "text";
+  const serial = pg ? "bigserial" : "integer";
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("dir_directories")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("organization_id", "text", (c) => c.notNull())
+        .addColumn("name", "text", (c) => c.notNull())
+        .addColumn("type", "text", (c) => c.notNull())
+        .addColumn("state", "text", (c) => c.notNull())
+        .addColumn("settings", sql.raw(json), (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex("dir_directories_organization").on("dir_directories").columns(["organization_id", "created_at"]).execute();
+
+      await db.schema
+        .createTable("dir_tokens")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("directory_id", "text", (c) => c.notNull())
+        .addColumn("token_hash", "text", (c) => c.notNull().unique())
+        .addColumn("hint", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addColumn("expires_at", "text")
+        .addColumn("revoked_at", "text")
+        .addColumn("last_used_at", "text")
+        .execute();
+      await db.schema.createIndex("dir_tokens_directory").on("dir_tokens").columns(["directory_id", "created_at"]).execute();
+
+      await db.schema
+        .createTable("dir_role_mappings")
+        .addColumn("id", "text", (c) => c.primaryKey())
+        .addColumn("directory_id", "text", (c) => c.notNull())
+        .addColumn("group_match", "text", (c) => c.notNull())
+        .addColumn("group_value", "text", (c) => c.notNull())
+        .addColumn("role", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createIndex("dir_role_mappings_unique")
+        .unique()
+        .on("dir_role_mappings")
+        .columns(["directory_id", "group_match", "group_value", "role"])
+        .execute();
+
+      await db.schema
+        .createTable("dir_user_roles")
+        .addColumn("directory_id", "text", (c) => c.notNull())
+        .addColumn("user_id", "text", (c) => c.notNull())
+        .addColumn("roles", sql.raw(json), (c) => c.notNull())
+        .addColumn("updated_at", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("dir_user_roles_pk", ["directory_id", "user_id"])
+        .execute();
+
+      await db.schema
+        .createTable("dir_audit_log")
+        .addColumn("seq", sql.raw(serial), (c) => (pg ? c.primaryKey() : c.primaryKey().autoIncrement()))
+        .addColumn("id", "text", (c) => c.notNull().unique())
+        .addColumn("at", "text", (c) => c.notNull())
+        .addColumn("kind", "text", (c) => c.notNull())
+        .addColumn("directory_id", "text")
+        .addColumn("actor", "text")
+        .addColumn("method", "text", (c) => c.notNull())
+        .addColumn("path", "text", (c) => c.notNull())
+        .addColumn("status", "integer", (c) => c.notNull())
+        .addColumn("duration_ms", sql.raw(pg ? "double precision" : "real"), (c) => c.notNull())
+        .addColumn("resource_id", "text")
+        .addColumn("detail", sql.raw(json))
+        .execute();
+      await db.schema.createIndex("dir_audit_log_directory").on("dir_audit_log").columns(["directory_id", "seq"]).execute();
+      await db.schema.createIndex("dir_audit_log_at").on("dir_audit_log").columns(["at"]).execute();
+
+      await db.schema
+        .createTable("dir_settings")
+        .addColumn("key", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb) {
+      for (const table of ["dir_settings", "dir_audit_log", "dir_user_roles", "dir_role_mappings", "dir_tokens", "dir_directories"]) {
+        await db.schema.dropTable(table).ifExists().execute();
+      }
+    },
+  };
+}
+
+/** The migrations of scim-directory for one dialect, by name. */
+export function directoryMigrations(dialect: SqlDialectName): Record<string, Migration> {
+  return { "0001_directory_tables": migration0001(dialect) };
+}
+
+class StaticProvider implements MigrationProvider {
+  constructor(private readonly migrations: Record<string, Migration>) {}
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(this.migrations);
+  }
+}
+
+/** Brings the directory tables to the latest version (idempotent, safe from several processes). */
+export async function migrateDirectoryTables(db: AnyDb, dialect: SqlDialectName, options: { schema?: string } = {}): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: new StaticProvider(directoryMigrations(dialect)),
+    migrationTableName: "dir_migrations",
+    migrationLockTableName: "dir_migrations_lock",
+    ...(options.schema !== undefined ? { migrationTableSchema: options.schema } : {}),
+  });
+  const result = await migrator.migrateToLatest();
+  if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
+}

@@ -1,0 +1,84 @@
+/**
+ * Provisioning semantics, built on the server's lifecycle hooks (ARCHITECTURE.md, "Extension
+ * points"): the host's deprovisioning hooks run before a deactivating or deleting write and
+ * before the SCIM response (a failing hook is a 503 the IdP retries, and nothing is written);
+ * hard delete purges the row after a soft delete when the directory says so.
+ */
+import { applyPatch, isScimError, ScimError, type OperationContext, type PatchOperation, type ScimHooks, type ScimResourceBody, type SchemaRegistry } from "scim-core";
+import type { SqlScimStore } from "scim-store-sql";
+import type { Directory } from "./directories.js";
+
+/** Why a user is being deprovisioned. */
+export type DeprovisionReason = "deactivated" | "deleted";
+
+/** What a deprovisioning hook receives. */
+export interface DeprovisionEvent {
+  directory: Directory;
+  /** The user as it is before the change (SCIM wire form). */
+  user: ScimResourceBody;
+  reason: DeprovisionReason;
+}
+
+/** Hooks of the host application. */
+export interface DirectoryHooks {
+  /**
+   * Runs before a user is deactivated (`active: false`) or deleted, before anything is written;
+   * for example, revoke the user's sessions. Throwing makes the SCIM request fail with 503, so the
+   * IdP retries it later: make it idempotent.
+   */
+  onDeprovision?: (event: DeprovisionEvent) => void | Promise<void>;
+}
+
+/** The principal of a directory's SCIM request. */
+export interface DirectoryPrincipal {
+  tenant: string;
+  tokenId: string;
+  directory: Directory;
+  [key: string]: unknown;
+}
+
+function directoryOf(ctx: OperationContext): Directory {
+  return (ctx.principal as DirectoryPrincipal).directory;
+}
+
+async function deprovision(hooks: DirectoryHooks, ctx: OperationContext, user: ScimResourceBody, reason: DeprovisionReason): Promise<void> {
+  if (!hooks.onDeprovision || ctx.resourceType !== "User") return;
+  try {
+    await hooks.onDeprovision({ directory: directoryOf(ctx), user, reason });
+  } catch (error) {
+    // A refusal the host expressed as a SCIM error stands; anything else is retryable.
+    if (isScimError(error)) throw error;
+    throw new ScimError(503, undefined, "the application could not deprovision the user yet; retry later");
+  }
+}
+
+const isActive = (resource: Record<string, unknown>): boolean => resource.active !== false;
+
+/** The server hooks that implement the directory's provisioning semantics. */
+export function provisioningHooks(hooks: DirectoryHooks, registry: SchemaRegistry): ScimHooks {
+  return {
+    async beforeReplace(ctx, next, current) {
+      if (isActive(current) && next.active === false) await deprovision(hooks, ctx, current, "deactivated");
+    },
+    async beforePatch(ctx, operations: PatchOperation[], current) {
+      if (ctx.resourceType !== "User" || !isActive(current) || !hooks.onDeprovision) return;
+      // What the patch would make of the user: the engine is pure, so this writes nothing.
+      const { id: _id, meta: _meta, groups: _groups, ...attributes } = current;
+      try {
+        const result = applyPatch(attributes, operations, { resourceType: "User", registry });
+        if ((result.resource as Record<string, unknown>).active === false) await deprovision(hooks, ctx, current, "deactivated");
+      } catch (error) {
+        // An invalid patch is answered by the server's own validation, which follows.
+        if (!isScimError(error) || error.status === 503) throw error;
+      }
+    },
+    async beforeDelete(ctx, current) {
+      await deprovision(hooks, ctx, current, "deleted");
+    },
+    async afterDelete(ctx, previous) {
+      if (directoryOf(ctx).settings.deleteMode !== "hard") return;
+      // Inside the unit of work: the soft-deleted row goes with the delete, or neither does.
+      await (ctx.store as SqlScimStore).purge(ctx.storeContext, ctx.resourceType, previous.id);
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/**
+ * Directory types and per-directory settings, validated with zod (the admin API's input and
+ * what is read back from the database).
+ */
+import { z } from "zod";
+
+/** The identity providers a directory can be connected to. */
+export const DIRECTORY_TYPES = ["okta", "azure-ad", "onelogin", "google-workspace", "jumpcloud", "generic-scim"] as const;
+export type DirectoryType = (typeof DIRECTORY_TYPES)[number];
+
+/** An IPv4 or IPv6 address or CIDR block. */
+const cidr = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/, "an IPv4 or IPv6 address or CIDR block");
+
+/** Per-directory settings; every field has a default. */
+export const directorySettingsSchema = z
+  .object({
+    /**
+     * When a user is created whose email already belongs to a user of the same organization (in
+     * any of its directories), link it to that user (`linkedUserId` in the normalized data) instead
+     * of treating it as a new person.
+     */
+    linkByEmail: z.boolean().default(false),
+    /** DELETE over SCIM: "soft" keeps the user with state `deleted` (SCIM then answers 404), "hard" removes it. */
+    deleteMode: z.enum(["soft", "hard"]).default("soft"),
+    /** How long a rotated token stays valid beside its successor, in seconds. */
+    tokenGracePeriodSeconds: z.number().int().min(0).max(30 * 24 * 3600).default(24 * 3600),
+    /** SCIM requests per second allowed for the directory (token bucket), and the burst above it. */
+    rateLimit: z
+      .object({ requestsPerSecond: z.number().positive().max(100_000), burst: z.number().int().positive().max(1_000_000) })
+      .default({ requestsPerSecond: 100, burst: 200 }),
+    /** When not empty, SCIM requests must come from one of these addresses or CIDR blocks. */
+    ipAllowlist: z.array(cidr).max(100).default([]),
+    /**
+     * Custom attributes of the normalized user: name -> SCIM attribute path (core, enterprise or a
+     * custom extension, e.g. `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`).
+     */
+    attributeMapping: z.record(z.string().min(1).max(100), z.string().min(1).max(300)).default({}),
+  })
+  .strict();
+
+export type DirectorySettings = z.infer<typeof directorySettingsSchema>;

@@ -1,0 +1,163 @@
+/**
+ * Directory bearer tokens: a recognisable prefix and 256 random bits, shown once (when created or
+ * rotated), stored only as a SHA-256 hash, compared in constant time. Rotation keeps the previous
+ * token valid for the directory's grace period; revocation is immediate; at most two tokens of a
+ * directory are active at once; the last use is recorded (at most once a minute per token).
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import type { Kysely, Selectable } from "kysely";
+import { DirectoryError, notFound } from "./errors.js";
+import { newId } from "./ids.js";
+import type { DirectoryDatabase, TokenTable } from "./tables.js";
+
+/** Every directory token starts with this, so secret scanners and people recognise it. */
+export const TOKEN_PREFIX = "dsync_";
+
+/** A token as listed: never the secret. */
+export interface TokenInfo {
+  id: string;
+  directoryId: string;
+  /** The last four characters of the token. */
+  hint: string;
+  createdAt: string;
+  /** Valid until then (set by a rotation). */
+  expiresAt: string | null;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+  /** Neither revoked nor expired. */
+  active: boolean;
+}
+
+/** A token just created or rotated: the secret is in `token`, shown this once. */
+export interface IssuedToken extends TokenInfo {
+  token: string;
+}
+
+/** SHA-256 of a token, hex. */
+export function hashToken(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+const LAST_USED_RESOLUTION_MS = 60_000;
+
+function isActive(row: Pick<TokenTable, "revoked_at" | "expires_at">, now: string): boolean {
+  return row.revoked_at === null && (row.expires_at === null || row.expires_at > now);
+}
+
+function info(row: Selectable<TokenTable>, now: string): TokenInfo {
+  return {
+    id: row.id,
+    directoryId: row.directory_id,
+    hint: row.hint,
+    createdAt: row.created_at,
+    expiresAt: row.expires_at,
+    revokedAt: row.revoked_at,
+    lastUsedAt: row.last_used_at,
+    active: isActive(row, now),
+  };
+}
+
+/** Token operations over the directory tables. */
+export class TokenService {
+  constructor(
+    private readonly db: Kysely<DirectoryDatabase>,
+    private readonly now: () => Date,
+  ) {}
+
+  private stamp(): string {
+    return this.now().toISOString();
+  }
+
+  /** The directory's tokens, newest first. */
+  async list(directoryId: string): Promise<TokenInfo[]> {
+    const now = this.stamp();
+    const rows = await this.db.selectFrom("dir_tokens").selectAll().where("directory_id", "=", directoryId).orderBy("created_at", "desc").orderBy("id").execute();
+    return rows.map((r) => info(r, now));
+  }
+
+  private async active(db: Kysely<DirectoryDatabase>, directoryId: string, now: string): Promise<TokenTable[]> {
+    const rows = await db.selectFrom("dir_tokens").selectAll().where("directory_id", "=", directoryId).where("revoked_at", "is", null).orderBy("created_at").execute();
+    return rows.filter((r) => isActive(r, now));
+  }
+
+  private async insert(db: Kysely<DirectoryDatabase>, directoryId: string, now: string): Promise<IssuedToken> {
+    const token = `${TOKEN_PREFIX}${randomBytes(32).toString("base64url")}`;
+    const row: TokenTable = {
+      id: newId("tok"),
+      directory_id: directoryId,
+      token_hash: hashToken(token),
+      hint: token.slice(-4),
+      created_at: now,
+      expires_at: null,
+      revoked_at: null,
+      last_used_at: null,
+    };
+    await db.insertInto("dir_tokens").values(row).execute();
+    return { ...info(row, now), token };
+  }
+
+  /** Creates a token; 409 when the directory already has two active tokens (rotate or revoke one). */
+  async create(directoryId: string): Promise<IssuedToken> {
+    return this.db.transaction().execute(async (tx) => {
+      const now = this.stamp();
+      if ((await this.active(tx, directoryId, now)).length >= 2) {
+        throw new DirectoryError(409, "too_many_tokens", "the directory already has two active tokens: rotate or revoke one");
+      }
+      return this.insert(tx, directoryId, now);
+    });
+  }
+
+  /**
+   * Issues a new token; the newest active one stays valid for `graceSeconds` more (so the IdP can
+   * be switched over), any older one is revoked now, keeping at most two active.
+   */
+  async rotate(directoryId: string, graceSeconds: number): Promise<IssuedToken> {
+    return this.db.transaction().execute(async (tx) => {
+      const now = this.stamp();
+      const active = await this.active(tx, directoryId, now);
+      const previous = active[active.length - 1];
+      for (const old of active) {
+        if (old === previous && graceSeconds > 0) {
+          const until = new Date(Date.parse(now) + graceSeconds * 1000).toISOString();
+          const expires = old.expires_at !== null && old.expires_at < until ? old.expires_at : until;
+          await tx.updateTable("dir_tokens").set({ expires_at: expires }).where("id", "=", old.id).execute();
+        } else {
+          await tx.updateTable("dir_tokens").set({ revoked_at: now }).where("id", "=", old.id).execute();
+        }
+      }
+      return this.insert(tx, directoryId, now);
+    });
+  }
+
+  /** Revokes a token now. */
+  async revoke(directoryId: string, tokenId: string): Promise<TokenInfo> {
+    const now = this.stamp();
+    const row = await this.db.selectFrom("dir_tokens").selectAll().where("id", "=", tokenId).where("directory_id", "=", directoryId).executeTakeFirst();
+    if (row === undefined) throw notFound("token", tokenId);
+    if (row.revoked_at === null) await this.db.updateTable("dir_tokens").set({ revoked_at: now }).where("id", "=", tokenId).execute();
+    return info({ ...row, revoked_at: row.revoked_at ?? now }, now);
+  }
+
+  /** Revokes every token of a directory (when it is deleted). */
+  async revokeAll(directoryId: string): Promise<void> {
+    await this.db.updateTable("dir_tokens").set({ revoked_at: this.stamp() }).where("directory_id", "=", directoryId).where("revoked_at", "is", null).execute();
+  }
+
+  /**
+   * The active token a bearer secret is, or undefined. Looked up by its hash (a unique index),
+   * then the hashes compared in constant time; records the last use.
+   */
+  async verify(token: string): Promise<TokenInfo | undefined> {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
+    const hash = hashToken(token);
+    const row = await this.db.selectFrom("dir_tokens").selectAll().where("token_hash", "=", hash).executeTakeFirst();
+    if (row === undefined || !timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex"))) return undefined;
+    const now = this.stamp();
+    if (!isActive(row, now)) return undefined;
+    if (row.last_used_at === null || Date.parse(now) - Date.parse(row.last_used_at) >= LAST_USED_RESOLUTION_MS) {
+      await this.db.updateTable("dir_tokens").set({ last_used_at: now }).where("id", "=", row.id).execute();
+      row.last_used_at = now;
+    }
+    return info(row, now);
+  }
+}
