@@ -137,6 +137,8 @@ export class DirectoryService {
       await tx.updateTable("dir_tokens").set({ revoked_at: this.now().toISOString() }).where("directory_id", "=", id).where("revoked_at", "is", null).execute();
       await tx.deleteFrom("dir_role_mappings").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_user_roles").where("directory_id", "=", id).execute();
+      await tx.deleteFrom("dir_user_groups").where("directory_id", "=", id).execute();
+      await tx.deleteFrom("dir_user_links").where("directory_id", "=", id).execute();
       for (const table of SCIM_TABLES) await tx.deleteFrom(table).where("tenant", "=", id).execute();
       await tx.deleteFrom("dir_directories").where("id", "=", id).execute();
     });

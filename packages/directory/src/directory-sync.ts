@@ -17,8 +17,11 @@ import {
 } from "scim-core";
 import { migrateScimTables, sqlStore, type ScimSqlDatabase, type SqlScimStore } from "scim-store-sql";
 import { DirectoryService } from "./directories.js";
+import { LinkService } from "./links.js";
 import { migrateDirectoryTables } from "./migrations.js";
+import { DirectoryDataService } from "./normalized.js";
 import { provisioningHooks, type DirectoryHooks, type DirectoryPrincipal } from "./provisioning.js";
+import { RoleService } from "./roles.js";
 import type { DirectoryDatabase } from "./tables.js";
 import { TokenService } from "./tokens.js";
 
@@ -49,6 +52,12 @@ export interface DirectorySync {
   readonly store: SqlScimStore;
   readonly directories: DirectoryService;
   readonly tokens: TokenService;
+  /** Group-to-role mappings and each user's roles. */
+  readonly roles: RoleService;
+  /** Links between users of one organization (link by email). */
+  readonly links: LinkService;
+  /** Normalized users and groups, their paging and filters, and counts. */
+  readonly data: DirectoryDataService;
   /** The SCIM server of every directory; mount it at `/scim/v2/:directoryId` (see `directoryScimRoutes`). */
   readonly scim: ScimServer;
   readonly registry: SchemaRegistry;
@@ -74,8 +83,68 @@ export function directoryIdOf(request: ScimRequest): string | undefined {
 }
 
 /**
+ * Composes lifecycle hooks (ARCHITECTURE.md, "Extension points"): `before*` hooks run in order,
+ * each given what the previous one returned (the last value returned wins); `after*` hooks run
+ * in order, inside the write's transaction.
+ */
+export function composeHooks(...all: readonly ScimHooks[]): ScimHooks {
+  const each = <K extends keyof ScimHooks>(name: K) => all.map((h) => h[name]).filter((h): h is NonNullable<ScimHooks[K]> => h !== undefined);
+  const [beforeCreate, beforeReplace, beforePatch, beforeDelete] = [each("beforeCreate"), each("beforeReplace"), each("beforePatch"), each("beforeDelete")];
+  const [afterCreate, afterReplace, afterPatch, afterDelete] = [each("afterCreate"), each("afterReplace"), each("afterPatch"), each("afterDelete")];
+  const composed: ScimHooks = {};
+  if (beforeCreate.length > 0) {
+    composed.beforeCreate = async (ctx, resource) => {
+      let changed: Record<string, unknown> | undefined;
+      for (const hook of beforeCreate) changed = (await hook(ctx, changed ?? resource)) ?? changed;
+      return changed;
+    };
+  }
+  if (beforeReplace.length > 0) {
+    composed.beforeReplace = async (ctx, next, current) => {
+      let changed: Record<string, unknown> | undefined;
+      for (const hook of beforeReplace) changed = (await hook(ctx, changed ?? next, current)) ?? changed;
+      return changed;
+    };
+  }
+  if (beforePatch.length > 0) {
+    composed.beforePatch = async (ctx, operations, current) => {
+      let changed: typeof operations | undefined;
+      for (const hook of beforePatch) changed = (await hook(ctx, changed ?? operations, current)) ?? changed;
+      return changed;
+    };
+  }
+  if (beforeDelete.length > 0) {
+    composed.beforeDelete = async (ctx, current) => {
+      for (const hook of beforeDelete) await hook(ctx, current);
+    };
+  }
+  if (afterCreate.length > 0) {
+    composed.afterCreate = async (ctx, resource) => {
+      for (const hook of afterCreate) await hook(ctx, resource);
+    };
+  }
+  if (afterReplace.length > 0) {
+    composed.afterReplace = async (ctx, resource, previous) => {
+      for (const hook of afterReplace) await hook(ctx, resource, previous);
+    };
+  }
+  if (afterPatch.length > 0) {
+    composed.afterPatch = async (ctx, resource, previous) => {
+      for (const hook of afterPatch) await hook(ctx, resource, previous);
+    };
+  }
+  if (afterDelete.length > 0) {
+    composed.afterDelete = async (ctx, previous) => {
+      for (const hook of afterDelete) await hook(ctx, previous);
+    };
+  }
+  return composed;
+}
+
+/**
  * Creates the service: migrates both sets of tables, then wires the SCIM server with the
- * directory token authentication, the provisioning hooks and the event outbox.
+ * directory token authentication, the provisioning, link and role hooks, the event outbox and
+ * the role subscriber (after the outbox, inside each change's transaction).
  */
 export async function createDirectorySync(options: DirectorySyncOptions): Promise<DirectorySync> {
   const now = options.now ?? (() => new Date());
@@ -88,6 +157,9 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
   const store = sqlStore({ database, registry, now });
   const directories = new DirectoryService(db, now);
   const tokens = new TokenService(db, now);
+  const roles = new RoleService(db, store, directories, now);
+  const links = new LinkService(db, now);
+  const data = new DirectoryDataService(db, store, directories, roles, links, registry);
   const publicUrl = options.publicUrl?.replace(/\/+$/, "");
 
   /**
@@ -106,14 +178,14 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     return principal;
   };
 
-  const hooks: ScimHooks = provisioningHooks(options.hooks ?? {}, registry);
+  const hooks: ScimHooks = composeHooks(provisioningHooks(options.hooks ?? {}, registry), links.hooks, roles.hooks);
   const scim = createScimServer({
     store,
     registry,
     authenticate,
     ...(publicUrl !== undefined ? { baseUrl: (_request: ScimRequest, principal: Principal) => `${publicUrl}${SCIM_MOUNT}/${principal.tenant}` } : {}),
     hooks,
-    subscribers: [store.outbox, ...(options.subscribers ?? [])],
+    subscribers: [store.outbox, roles.subscriber, ...(options.subscribers ?? [])],
     ...(options.onError ? { onError: options.onError } : {}),
   });
 
@@ -122,6 +194,9 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     store,
     directories,
     tokens,
+    roles,
+    links,
+    data,
     scim,
     registry,
     options,

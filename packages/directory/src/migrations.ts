@@ -97,9 +97,47 @@ function migration0001(dialect: SqlDialectName): Migration {
   };
 }
 
-/** The migrations of scim-directory for one dialect, by name. */
+/**
+ * Role computation and provisioning links: each user's group closure (`dir_user_groups`), links
+ * by email (`dir_user_links`), and the displayName of a role mapping as entered.
+ */
+function migration0002(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("dir_user_groups")
+        .addColumn("directory_id", "text", (c) => c.notNull())
+        .addColumn("user_id", "text", (c) => c.notNull())
+        .addColumn("group_id", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("dir_user_groups_pk", ["directory_id", "user_id", "group_id"])
+        .execute();
+      await db.schema.createIndex("dir_user_groups_group").on("dir_user_groups").columns(["directory_id", "group_id"]).execute();
+
+      await db.schema
+        .createTable("dir_user_links")
+        .addColumn("directory_id", "text", (c) => c.notNull())
+        .addColumn("user_id", "text", (c) => c.notNull())
+        .addColumn("linked_directory_id", "text", (c) => c.notNull())
+        .addColumn("linked_user_id", "text", (c) => c.notNull())
+        .addColumn("email", "text", (c) => c.notNull())
+        .addColumn("created_at", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("dir_user_links_pk", ["directory_id", "user_id"])
+        .execute();
+      await db.schema.createIndex("dir_user_links_linked").on("dir_user_links").columns(["linked_directory_id", "linked_user_id"]).execute();
+
+      await db.schema.alterTable("dir_role_mappings").addColumn("group_display_name", "text").execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.alterTable("dir_role_mappings").dropColumn("group_display_name").execute();
+      await db.schema.dropTable("dir_user_links").ifExists().execute();
+      await db.schema.dropTable("dir_user_groups").ifExists().execute();
+    },
+  };
+}
+
+/** The migrations of scim-directory for one dialect, by name (names sort in the order they run). */
 export function directoryMigrations(dialect: SqlDialectName): Record<string, Migration> {
-  return { "0001_directory_tables": migration0001(dialect) };
+  return { "0001_directory_tables": migration0001(dialect), "0002_roles_and_links": migration0002() };
 }
 
 class StaticProvider implements MigrationProvider {

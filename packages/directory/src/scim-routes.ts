@@ -1,14 +1,151 @@
 /**
  * The SCIM endpoints of every directory as a Hono app: `/scim/v2/{directoryId}/...`, served by
  * scim-hono over the service's SCIM server. Mount it on the root of the host app.
+ *
+ * In front of the SCIM server, per directory and in this order: the audit log (records every
+ * request once it is answered), the IP allowlist (403) and the rate limit (429 with
+ * `Retry-After`). Both refusals are answered before any authentication work, from the
+ * directory's settings (cached briefly). An unknown directory is treated as one with the default
+ * settings (no allowlist, the default rate), so neither check tells whether a directory exists.
  */
+import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { scimHono } from "scim-hono";
+import { AuditLog, scimAuditMiddleware, type ScimAuditEnv } from "./audit.js";
+import type { DirectoryService } from "./directories.js";
 import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
+import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
+import { RateLimiter } from "./rate-limit.js";
+import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
+import { hashToken, TOKEN_PREFIX } from "./tokens.js";
 
-/** A Hono app serving `/scim/v2/:directoryId/*`. */
-export function directoryScimRoutes(sync: DirectorySync): Hono {
-  const app = new Hono();
+/** The settings the SCIM guards need. */
+export type GuardSettings = Pick<DirectorySettings, "rateLimit" | "ipAllowlist">;
+
+const DEFAULT_SETTINGS: GuardSettings = (({ rateLimit, ipAllowlist }) => ({ rateLimit, ipAllowlist }))(directorySettingsSchema.parse({}));
+
+const DIRECTORY_ID = /^dir_[0-9a-f]{24}$/;
+
+/**
+ * A short-lived cache of each directory's rate limit and allowlist, so a SCIM request costs no
+ * settings read in the common case. The admin API invalidates a directory when it changes it;
+ * other processes see a change within `ttlMs`.
+ */
+export class GuardSettingsCache {
+  private readonly entries = new Map<string, { settings: GuardSettings; until: number }>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly directories: DirectoryService,
+    options: { ttlMs?: number; now?: () => number } = {},
+  ) {
+    this.ttlMs = options.ttlMs ?? 5000;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The directory's guard settings; the defaults for an unknown directory. */
+  async get(directoryId: string): Promise<GuardSettings> {
+    if (!DIRECTORY_ID.test(directoryId)) return DEFAULT_SETTINGS;
+    const now = this.now();
+    const cached = this.entries.get(directoryId);
+    if (cached !== undefined && cached.until > now) return cached.settings;
+    const directory = await this.directories.find(directoryId);
+    const settings = directory === undefined ? DEFAULT_SETTINGS : { rateLimit: directory.settings.rateLimit, ipAllowlist: directory.settings.ipAllowlist };
+    if (this.entries.size >= 10_000) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(directoryId, { settings, until: now + this.ttlMs });
+    return settings;
+  }
+
+  /** Forgets a directory's settings (after they changed). */
+  invalidate(directoryId: string): void {
+    this.entries.delete(directoryId);
+  }
+}
+
+/** Options of {@link directoryScimRoutes}. */
+export interface ScimRoutesOptions {
+  /** Which proxies to believe about the client address (see {@link TrustProxy}). @default false */
+  trustProxy?: TrustProxy;
+  /** Where SCIM requests are recorded; `false` records nothing. @default an AuditLog on the service's database */
+  audit?: AuditLog | false;
+  /** The rate limiter; `false` disables rate limiting. @default a new in-memory RateLimiter */
+  rateLimiter?: RateLimiter | false;
+  /** Whether to enforce the directories' IP allowlists. @default true */
+  ipAllowlist?: boolean;
+  /** The settings cache (share it with the admin API so changes apply at once). @default a new one */
+  settings?: GuardSettingsCache;
+  /** Receives failures of the audit middleware (the request is answered anyway). */
+  onError?: (error: unknown) => void;
+}
+
+/** A SCIM Error message (RFC 7644 §3.12). */
+function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, headers: Record<string, string> = {}): Response {
+  return c.body(JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: String(status), detail }), status, {
+    "Content-Type": "application/scim+json",
+    ...headers,
+  });
+}
+
+/** The id of the directory's token a request carries (by its hash; no verification, no last-use update). */
+async function tokenIdOf(sync: DirectorySync, c: Context, directoryId: string): Promise<string | undefined> {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
+  const secret = match?.[1];
+  if (secret === undefined || !secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
+  const row = await sync.db
+    .selectFrom("dir_tokens")
+    .select("id")
+    .where("token_hash", "=", hashToken(secret))
+    .where("directory_id", "=", directoryId)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/** A Hono app serving `/scim/v2/:directoryId/*`, behind the audit log, the IP allowlist and the rate limit. */
+export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOptions = {}): Hono {
+  const app = new Hono<ScimAuditEnv>();
+  const now = sync.options.now ?? (() => new Date());
+  const settings = options.settings ?? new GuardSettingsCache(sync.directories);
+  const audit = options.audit === undefined ? new AuditLog(sync.db, now) : options.audit;
+  const limiter = options.rateLimiter === undefined ? new RateLimiter() : options.rateLimiter;
+  const enforceAllowlist = options.ipAllowlist ?? true;
+  const scoped = `${SCIM_MOUNT}/:directoryId/*`;
+  const directoryParam = (c: Context): string => c.req.param("directoryId") ?? "";
+
+  if (audit !== false) {
+    app.use(
+      scoped,
+      scimAuditMiddleware(audit, {
+        directoryId: (c) => {
+          const id = directoryParam(c);
+          return DIRECTORY_ID.test(id) ? id : undefined;
+        },
+        tokenId: (c, directoryId) => tokenIdOf(sync, c, directoryId),
+        ...(options.onError ? { onError: options.onError } : {}),
+      }),
+    );
+  }
+
+  if (enforceAllowlist || limiter !== false) {
+    const guard: MiddlewareHandler<ScimAuditEnv> = async (c, next) => {
+      const directoryId = directoryParam(c);
+      const current = await settings.get(directoryId);
+      if (enforceAllowlist && !isIpAllowed(current.ipAllowlist, clientAddress(c, options.trustProxy))) {
+        c.set("auditRefusal", "ip_not_allowed");
+        return scimError(c, 403, "requests to this directory are not allowed from this address");
+      }
+      if (limiter !== false) {
+        const decision = limiter.take(directoryId.slice(0, 64), current.rateLimit);
+        if (!decision.allowed) {
+          c.set("auditRefusal", "rate_limited");
+          return scimError(c, 429, `too many requests: retry after ${decision.retryAfterSeconds} seconds`, { "Retry-After": String(decision.retryAfterSeconds) });
+        }
+      }
+      await next();
+    };
+    app.use(scoped, guard);
+  }
+
   app.route(`${SCIM_MOUNT}/:directoryId`, scimHono(sync.scim));
-  return app;
+  return app as unknown as Hono;
 }

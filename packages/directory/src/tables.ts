@@ -46,6 +46,8 @@ export interface RoleMappingTable {
   group_value: string;
   role: string;
   created_at: string;
+  /** The displayName as entered, for display (migration 0002; null for id mappings and older rows). */
+  group_display_name: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 /** `dir_user_roles`: the roles last computed for each user, to report changes. */
@@ -55,6 +57,28 @@ export interface UserRolesTable {
   /** Sorted role names, as JSON. */
   roles: Json;
   updated_at: string;
+}
+
+/**
+ * `dir_user_groups`: every group a user is in, directly or through nested groups (the user's
+ * upward closure), as last computed with the user's roles. It answers "which users are below
+ * this group" when the group's membership rows are already gone (a group delete).
+ */
+export interface UserGroupTable {
+  directory_id: string;
+  user_id: string;
+  group_id: string;
+}
+
+/** `dir_user_links`: a user linked by email to an earlier user of the same organization. */
+export interface UserLinkTable {
+  directory_id: string;
+  user_id: string;
+  linked_directory_id: string;
+  linked_user_id: string;
+  /** The email (lower-cased) the link was made on. */
+  email: string;
+  created_at: string;
 }
 
 /** `dir_audit_log`: every SCIM request and admin action. */
@@ -88,6 +112,8 @@ export interface DirectoryDatabase extends ScimDatabase {
   dir_tokens: TokenTable;
   dir_role_mappings: RoleMappingTable;
   dir_user_roles: UserRolesTable;
+  dir_user_groups: UserGroupTable;
+  dir_user_links: UserLinkTable;
   dir_audit_log: AuditTable;
   dir_settings: SettingsTable;
 }

@@ -1,0 +1,404 @@
+import { openSqlite } from "scim-store-sql";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ADMIN_KEY_PREFIX, createAdminKey, generateAdminKey, hasAdminKey, hashAdminKey, readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
+import { directoryApp } from "./directory-app.js";
+import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+
+const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+
+let clock = Date.parse("2026-11-25T10:00:00.000Z");
+const now = () => new Date(clock);
+
+describe("admin API", () => {
+  let sync: DirectorySync;
+  let app: ReturnType<typeof directoryApp>;
+  let key: string;
+
+  beforeEach(async () => {
+    clock = Date.parse("2026-11-25T10:00:00.000Z");
+    sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), now });
+    key = await createAdminKey(sync.db);
+    app = directoryApp(sync, { maxBodyBytes: 4096 });
+  });
+  afterEach(() => sync.close());
+
+  const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const response = await app.request(`http://sync.test/api${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+      ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, headers: response.headers, body: (text === "" ? undefined : JSON.parse(text)) as Any };
+  };
+
+  const scim = (directoryId: string, token: string, method: string, path: string, body?: unknown) =>
+    app.request(`http://sync.test/scim/v2/${directoryId}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+
+  const createDirectory = async (input: Record<string, unknown> = {}) => {
+    const r = await api("POST", "/directories", { organizationId: "org_1", name: "Acme Okta", type: "okta", ...input });
+    expect(r.status).toBe(201);
+    return r.body;
+  };
+
+  describe("authentication", () => {
+    it("no key, a wrong key, another scheme or a rotated-away key is a 401 JSON error", async () => {
+      const missing = await app.request("http://sync.test/api/directories");
+      expect(missing.status).toBe(401);
+      expect(missing.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect(await missing.json()).toEqual({ error: { code: "unauthorized", message: expect.any(String) } });
+      expect((await api("GET", "/directories", undefined, { authorization: `Bearer ${generateAdminKey()}` })).status).toBe(401);
+      expect((await api("GET", "/directories", undefined, { authorization: `Bearer ${key}x` })).status).toBe(401);
+      expect((await api("GET", "/directories", undefined, { authorization: `Basic ${key}` })).status).toBe(401);
+      expect((await api("GET", "/directories", undefined, { authorization: "Bearer " })).status).toBe(401);
+      expect((await api("GET", "/directories")).status).toBe(200);
+
+      const rotated = await createAdminKey(sync.db);
+      expect((await api("GET", "/directories")).status).toBe(401);
+      expect((await api("GET", "/directories", undefined, { authorization: `Bearer ${rotated}` })).status).toBe(200);
+    });
+
+    it("admin keys: prefix and 256 random bits, only the hash stored, constant-time comparison of equal-length digests", async () => {
+      expect(key).toMatch(new RegExp(`^${ADMIN_KEY_PREFIX}[A-Za-z0-9_-]{43}$`));
+      const rows = await sync.db.selectFrom("dir_settings").selectAll().execute();
+      expect(JSON.stringify(rows)).not.toContain(key);
+      expect(await readAdminKeyHash(sync.db)).toBe(hashAdminKey(key));
+      expect(await hasAdminKey(sync.db)).toBe(true);
+      const hash = hashAdminKey(key);
+      expect(verifyAdminKey(key, hash)).toBe(true);
+      // Any length, any content: never throws (both sides are 32-byte digests), never matches.
+      for (const wrong of ["", "x", key.slice(0, -1), `${key}${"y".repeat(1000)}`, undefined]) expect(verifyAdminKey(wrong, hash)).toBe(false);
+      expect(verifyAdminKey(key, undefined)).toBe(false);
+      expect(verifyAdminKey(key, "not-hex")).toBe(false);
+      expect(verifyAdminKey("", hashAdminKey(""))).toBe(false);
+    });
+
+    it("with no key configured every request is refused; a fixed hash can come from the host", async () => {
+      const fresh = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), now });
+      try {
+        expect(await hasAdminKey(fresh.db)).toBe(false);
+        const bare = directoryApp(fresh);
+        expect((await bare.request("http://x.test/api/directories", { headers: { authorization: "Bearer " } })).status).toBe(401);
+        const envKey = generateAdminKey();
+        const configured = directoryApp(fresh, { adminKeyHash: hashAdminKey(envKey) });
+        expect((await configured.request("http://x.test/api/directories", { headers: { authorization: `Bearer ${envKey}` } })).status).toBe(200);
+      } finally {
+        await fresh.close();
+      }
+    });
+
+    it("the OpenAPI document is public; everything else is not", async () => {
+      const doc = await app.request("http://sync.test/api/openapi.json");
+      expect(doc.status).toBe(200);
+      expect(((await doc.json()) as Any).openapi).toBe("3.1.0");
+      expect((await app.request("http://sync.test/api/nowhere")).status).toBe(401);
+      expect((await api("GET", "/nowhere")).status).toBe(404);
+    });
+  });
+
+  describe("validation and error shapes", () => {
+    it("400 with the zod issues summarised; unknown fields refused", async () => {
+      const r = await api("POST", "/directories", { name: "", type: "ldap" });
+      expect(r.status).toBe(400);
+      expect(r.body.error.code).toBe("validation_failed");
+      expect(r.body.error.issues.map((i: Any) => i.path).sort()).toEqual(["name", "organizationId", "type"]);
+      expect(r.body.error.message).toContain("organizationId");
+      const unknown = await api("POST", "/directories", { organizationId: "o", name: "n", colour: "red" });
+      expect(unknown.status).toBe(400);
+      const settings = await api("POST", "/directories", { organizationId: "o", name: "n", settings: { rateLimit: { requestsPerSecond: -1, burst: 1 } } });
+      expect(settings.body.error.issues[0].path).toBe("settings.rateLimit.requestsPerSecond");
+      const cidr = await api("POST", "/directories", { organizationId: "o", name: "n", settings: { ipAllowlist: ["10.0.0.0/8", "999.1.1.1/8"] } });
+      expect([cidr.status, cidr.body.error.issues[0].path]).toEqual([400, "settings.ipAllowlist.1"]);
+      expect(JSON.stringify(r.body)).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+    });
+
+    it("malformed JSON 400, not JSON 415, oversized 413, bad query 400", async () => {
+      expect((await api("POST", "/directories", "{nope")).body.error.code).toBe("invalid_json");
+      const text = await api("POST", "/directories", "organizationId=o", { "content-type": "text/plain" });
+      expect([text.status, text.body.error.code]).toEqual([415, "unsupported_media_type"]);
+      const large = await api("POST", "/directories", { organizationId: "o", name: "x".repeat(5000) });
+      expect([large.status, large.body.error.code]).toEqual([413, "payload_too_large"]);
+      const limit = await api("GET", "/events?limit=0");
+      expect([limit.status, limit.body.error.issues[0].path]).toEqual([400, "limit"]);
+      expect((await api("GET", "/audit-log?kind=other")).status).toBe(400);
+      expect((await api("DELETE", "/audit-log")).status).toBe(400);
+    });
+
+    it("an unexpected error is a generic 500 and goes to onError", async () => {
+      const seen: unknown[] = [];
+      const failing = directoryApp({ ...sync, directories: { ...sync.directories, list: () => Promise.reject(new Error("db password=hunter2 leaked")) } } as Any, {
+        onError: (e) => seen.push(e),
+      });
+      const r = await failing.request("http://sync.test/api/directories", { headers: { authorization: `Bearer ${key}` } });
+      expect(r.status).toBe(500);
+      const text = await r.text();
+      expect(text).not.toContain("hunter2");
+      expect(JSON.parse(text)).toEqual({ error: { code: "internal_error", message: "an unexpected error occurred" } });
+      expect(seen).toHaveLength(1);
+    });
+  });
+
+  describe("directories", () => {
+    it("create, get, list with a cursor, update (settings merged), delete; each with its scimUrl", async () => {
+      const a = await createDirectory();
+      expect(a).toMatchObject({ organizationId: "org_1", name: "Acme Okta", type: "okta", state: "active", scimUrl: `http://sync.test/scim/v2/${a.id}` });
+      expect((await api("GET", `/directories/${a.id}`)).body).toEqual(a);
+      const b = await createDirectory({ organizationId: "org_2", name: "Beta Entra", type: "azure-ad" });
+      const c = await createDirectory({ name: "Acme Google", type: "google-workspace" });
+
+      const page1 = await api("GET", "/directories?limit=2");
+      expect(page1.body.data).toHaveLength(2);
+      const page2 = await api("GET", `/directories?limit=2&cursor=${page1.body.nextCursor}`);
+      expect(page2.body.nextCursor).toBeNull();
+      expect([...page1.body.data, ...page2.body.data].map((d: Any) => d.id).sort()).toEqual([a.id, b.id, c.id].sort());
+      expect((await api("GET", "/directories?organizationId=org_1")).body.data.map((d: Any) => d.id).sort()).toEqual([a.id, c.id].sort());
+
+      const updated = await api("PATCH", `/directories/${a.id}`, { name: "Renamed", settings: { deleteMode: "hard" } });
+      expect(updated.status).toBe(200);
+      expect(updated.body).toMatchObject({ name: "Renamed", settings: { deleteMode: "hard", linkByEmail: false } });
+
+      expect((await api("DELETE", `/directories/${a.id}`)).status).toBe(204);
+      expect((await api("GET", `/directories/${a.id}`)).status).toBe(404);
+    });
+
+    it("404 for an unknown directory on every directory route", async () => {
+      const id = "dir_000000000000000000000000";
+      for (const [method, path, body] of [
+        ["GET", `/directories/${id}`],
+        ["PATCH", `/directories/${id}`, { name: "x" }],
+        ["DELETE", `/directories/${id}`],
+        ["GET", `/directories/${id}/status`],
+        ["GET", `/directories/${id}/tokens`],
+        ["POST", `/directories/${id}/tokens`],
+        ["POST", `/directories/${id}/tokens/rotate`],
+        ["DELETE", `/directories/${id}/tokens/tok_1`],
+      ] as const) {
+        const r = await api(method, path, body);
+        expect([method, path, r.status, r.body.error.code]).toEqual([method, path, 404, "not_found"]);
+      }
+    });
+  });
+
+  describe("tokens", () => {
+    it("the secret is shown once on create and rotate, never in a list or the audit log", async () => {
+      const directory = await createDirectory();
+      const created = await api("POST", `/directories/${directory.id}/tokens`);
+      expect(created.status).toBe(201);
+      expect(created.body.token).toMatch(/^dsync_/);
+      expect((await scim(directory.id, created.body.token, "GET", "/Users")).status).toBe(200);
+
+      const rotated = await api("POST", `/directories/${directory.id}/tokens/rotate`);
+      expect(rotated.status).toBe(201);
+      expect(rotated.body.token).not.toBe(created.body.token);
+      // The previous token stays valid for the grace period.
+      expect((await scim(directory.id, created.body.token, "GET", "/Users")).status).toBe(200);
+
+      const listed = await api("GET", `/directories/${directory.id}/tokens`);
+      expect(listed.body.data.map((t: Any) => t.id)).toEqual(expect.arrayContaining([created.body.id, rotated.body.id]));
+      expect(listed.body.data.every((t: Any) => !("token" in t))).toBe(true);
+      const everything = JSON.stringify([listed.body, await sync.db.selectFrom("dir_audit_log").selectAll().execute(), await sync.db.selectFrom("dir_tokens").selectAll().execute()]);
+      expect(everything).not.toContain(created.body.token);
+      expect(everything).not.toContain(rotated.body.token);
+
+      // Two active: creating a third is a conflict.
+      expect((await api("POST", `/directories/${directory.id}/tokens`)).body.error.code).toBe("too_many_tokens");
+
+      const revoked = await api("DELETE", `/directories/${directory.id}/tokens/${created.body.id}`);
+      expect(revoked.status).toBe(200);
+      expect(revoked.body).toMatchObject({ id: created.body.id, active: false, revokedAt: expect.any(String) });
+      expect((await scim(directory.id, created.body.token, "GET", "/Users")).status).toBe(401);
+      expect((await api("DELETE", `/directories/${directory.id}/tokens/tok_unknown`)).status).toBe(404);
+    });
+  });
+
+  describe("role mappings and normalized users and groups", () => {
+    it("mappings CRUD gives users their roles; users and groups are listed, filtered, paged and read", async () => {
+      const directory = await createDirectory();
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
+      const post = async (path: string, body: unknown) => (await (await scim(directory.id, token, "POST", path, body)).json()) as Any;
+      const alice = await post("/Users", { schemas: [USER], userName: "alice@acme.test", name: { givenName: "Alice", familyName: "A" }, emails: [{ value: "alice@acme.test", primary: true }] });
+      const bob = await post("/Users", { schemas: [USER], userName: "bob@acme.test", active: false });
+      const carol = await post("/Users", { schemas: [USER], userName: "carol@acme.test" });
+      const admins = await post("/Groups", { schemas: [GROUP], displayName: "Admins", members: [{ value: alice.id }] });
+      await post("/Groups", { schemas: [GROUP], displayName: "Everyone", members: [{ value: alice.id }, { value: bob.id }, { value: carol.id }] });
+
+      const mapping = await api("POST", `/directories/${directory.id}/role-mappings`, { group: { displayName: "admins" }, role: "admin" });
+      expect(mapping.status).toBe(201);
+      expect(mapping.body).toMatchObject({ directoryId: directory.id, group: { displayName: "admins" }, role: "admin" });
+      const byId = await api("POST", `/directories/${directory.id}/role-mappings`, { group: { id: admins.id }, role: "billing" });
+      expect(byId.status).toBe(201);
+      expect((await api("POST", `/directories/${directory.id}/role-mappings`, { group: { displayName: "Admins" }, role: "admin" })).status).toBe(409);
+      expect((await api("POST", `/directories/${directory.id}/role-mappings`, { group: { id: "nope" }, role: "x" })).status).toBe(404);
+      expect((await api("POST", `/directories/${directory.id}/role-mappings`, { group: {}, role: "x" })).status).toBe(400);
+      expect((await api("GET", `/directories/${directory.id}/role-mappings`)).body.data.map((m: Any) => m.role).sort()).toEqual(["admin", "billing"]);
+
+      const user = await api("GET", `/directories/${directory.id}/users/${alice.id}`);
+      expect(user.body).toMatchObject({ id: alice.id, email: "alice@acme.test", username: "alice@acme.test", firstName: "Alice", state: "active", roles: ["admin", "billing"] });
+      expect(user.body.groups.map((g: Any) => g.name).sort()).toEqual(["Admins", "Everyone"]);
+
+      expect((await api("DELETE", `/directories/${directory.id}/role-mappings/${byId.body.id}`)).status).toBe(204);
+      expect((await api("DELETE", `/directories/${directory.id}/role-mappings/${byId.body.id}`)).status).toBe(404);
+      expect((await api("GET", `/directories/${directory.id}/users/${alice.id}`)).body.roles).toEqual(["admin"]);
+      const events = (await api("GET", `/events?directoryId=${directory.id}&limit=1000`)).body.data.filter((e: Any) => e.type === "user.roles_changed");
+      expect(events.map((e: Any) => e.data.roles)).toEqual([["admin"], ["admin", "billing"], ["admin"]]);
+
+      const page1 = await api("GET", `/directories/${directory.id}/users?limit=2`);
+      expect(page1.body.data.map((u: Any) => u.username)).toEqual(["alice@acme.test", "bob@acme.test"]);
+      const page2 = await api("GET", `/directories/${directory.id}/users?limit=2&cursor=${encodeURIComponent(page1.body.nextCursor)}`);
+      expect(page2.body).toMatchObject({ data: [{ username: "carol@acme.test" }], nextCursor: null });
+      expect((await api("GET", `/directories/${directory.id}/users?state=suspended`)).body.data.map((u: Any) => u.id)).toEqual([bob.id]);
+      expect((await api("GET", `/directories/${directory.id}/users?email=ALICE@acme.test`)).body.data.map((u: Any) => u.id)).toEqual([alice.id]);
+      expect((await api("GET", `/directories/${directory.id}/users?username=carol@acme.test`)).body.data.map((u: Any) => u.id)).toEqual([carol.id]);
+      expect((await api("GET", `/directories/${directory.id}/users?group=${admins.id}`)).body.data.map((u: Any) => u.id)).toEqual([alice.id]);
+      expect((await api("GET", `/directories/${directory.id}/users?state=gone`)).status).toBe(400);
+      expect((await api("GET", `/directories/${directory.id}/users?cursor=garbage`)).body.error.code).toBe("invalid_cursor");
+
+      const groups = await api("GET", `/directories/${directory.id}/groups`);
+      expect(groups.body.data.map((g: Any) => g.name)).toEqual(["Admins", "Everyone"]);
+      expect((await api("GET", `/directories/${directory.id}/groups?name=everyone`)).body.data).toHaveLength(1);
+      expect((await api("GET", `/directories/${directory.id}/groups/${admins.id}`)).body).toMatchObject({ id: admins.id, name: "Admins" });
+
+      for (const path of [`/users/unknown`, `/groups/unknown`]) expect((await api("GET", `/directories/${directory.id}${path}`)).status).toBe(404);
+      const missing = "dir_000000000000000000000000";
+      for (const path of ["/users", "/groups", "/role-mappings", `/users/${alice.id}`]) expect((await api("GET", `/directories/${missing}${path}`)).status).toBe(404);
+      expect((await api("POST", `/directories/${missing}/role-mappings`, { group: { displayName: "x" }, role: "x" })).status).toBe(404);
+
+      // Mapping changes are audited with their input.
+      const audited = (await api("GET", "/audit-log?kind=admin")).body.data.filter((e: Any) => e.path.includes("role-mappings"));
+      expect(audited[0]).toMatchObject({ method: "POST", status: 201, resourceId: mapping.body.id, detail: { input: { role: "admin" } } });
+    });
+  });
+
+  describe("events", () => {
+    it("in order after a cursor, per directory, paged with nextCursor and hasMore", async () => {
+      const a = await createDirectory();
+      const b = await createDirectory({ name: "Other" });
+      const ta = (await api("POST", `/directories/${a.id}/tokens`)).body.token;
+      const tb = (await api("POST", `/directories/${b.id}/tokens`)).body.token;
+      for (const name of ["one", "two", "three"]) expect((await scim(a.id, ta, "POST", "/Users", { schemas: [USER], userName: `${name}@acme.test` })).status).toBe(201);
+      await scim(b.id, tb, "POST", "/Users", { schemas: [USER], userName: "other@beta.test" });
+
+      const first = await api("GET", `/events?directoryId=${a.id}&limit=2`);
+      expect(first.body.data.map((e: Any) => e.resource.userName)).toEqual(["one@acme.test", "two@acme.test"]);
+      expect(first.body).toMatchObject({ hasMore: true, nextCursor: first.body.data[1].seq });
+      expect(first.body.data[0]).toMatchObject({ type: "user.created", directoryId: a.id, resourceType: "User" });
+      const second = await api("GET", `/events?directoryId=${a.id}&limit=2&after=${first.body.nextCursor}`);
+      expect(second.body.data.map((e: Any) => e.resource.userName)).toEqual(["three@acme.test"]);
+      expect(second.body.hasMore).toBe(false);
+      // Nothing new: the cursor stays where it was.
+      const empty = await api("GET", `/events?directoryId=${a.id}&after=${second.body.nextCursor}`);
+      expect(empty.body).toEqual({ data: [], nextCursor: second.body.nextCursor, hasMore: false });
+      const all = await api("GET", "/events");
+      expect(all.body.data).toHaveLength(4);
+      expect(all.body.data.map((e: Any) => e.seq)).toEqual([...all.body.data.map((e: Any) => e.seq)].sort((x: number, y: number) => x - y));
+    });
+  });
+
+  describe("audit log", () => {
+    it("SCIM requests and admin actions are recorded, with passwords and tokens nowhere in the table", async () => {
+      const directory = await createDirectory();
+      const issued = (await api("POST", `/directories/${directory.id}/tokens`)).body;
+      const password = "t1meMa$heen-s3cret";
+      const created = await scim(directory.id, issued.token, "POST", "/Users?access_token=leaky-query-secret", { schemas: [USER], userName: "bjensen@acme.test", password });
+      expect(created.status).toBe(201);
+      const user = (await created.json()) as Any;
+      await scim(directory.id, issued.token, "GET", `/Users/${user.id}`);
+      await scim(directory.id, "dsync_wrong", "GET", "/Users");
+      // An admin input with a password-looking field: refused, recorded, redacted.
+      await api("POST", "/directories", { organizationId: "o", name: "n", password: "admin-input-secret" });
+
+      const rows = await sync.db.selectFrom("dir_audit_log").selectAll().execute();
+      const dump = JSON.stringify(rows);
+      for (const secret of [password, issued.token, key, "leaky-query-secret", "admin-input-secret"]) expect(dump).not.toContain(secret);
+
+      const scimEntries = (await api("GET", `/audit-log?kind=scim&directoryId=${directory.id}`)).body.data;
+      expect(scimEntries.map((e: Any) => [e.method, e.status, e.actor, e.resourceId])).toEqual([
+        ["POST", 201, issued.id, user.id],
+        ["GET", 200, issued.id, user.id],
+        ["GET", 401, null, null],
+      ]);
+      expect(scimEntries[0].path).toBe(`/scim/v2/${directory.id}/Users?access_token=[REDACTED]`);
+      expect(scimEntries[0].durationMs).toBeGreaterThanOrEqual(0);
+
+      const adminEntries = (await api("GET", "/audit-log?kind=admin")).body.data;
+      expect(adminEntries.map((e: Any) => [e.method, e.path, e.status])).toEqual([
+        ["POST", "/api/directories", 201],
+        ["POST", `/api/directories/${directory.id}/tokens`, 201],
+        ["POST", "/api/directories", 400],
+      ]);
+      expect(adminEntries[0]).toMatchObject({ actor: "admin", directoryId: directory.id, resourceId: directory.id, detail: { input: { organizationId: "org_1" } } });
+      expect(adminEntries[1]).toMatchObject({ resourceId: issued.id, detail: null });
+      expect(adminEntries[2].detail.input.password).toBe("[REDACTED]");
+    });
+
+    it("refused admin authentications are recorded; reads are not", async () => {
+      await app.request("http://sync.test/api/directories", { headers: { authorization: "Bearer dsync_admin_guess" } });
+      await api("GET", "/directories");
+      const entries = (await api("GET", "/audit-log")).body.data;
+      expect(entries.map((e: Any) => [e.method, e.status, e.actor])).toEqual([["GET", 401, null]]);
+      expect(JSON.stringify(entries)).not.toContain("dsync_admin_guess");
+    });
+
+    it("pages after a cursor and prunes by age", async () => {
+      const directory = await createDirectory();
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
+      for (let i = 0; i < 3; i++) await scim(directory.id, token, "GET", "/Users");
+      clock += 10 * 24 * 3600 * 1000;
+      await scim(directory.id, token, "GET", "/Groups");
+
+      const page = await api("GET", "/audit-log?limit=2");
+      expect(page.body.data).toHaveLength(2);
+      expect(page.body.hasMore).toBe(true);
+      const rest = await api("GET", `/audit-log?after=${page.body.nextCursor}&limit=100`);
+      expect(rest.body.data[0].seq).toBeGreaterThan(page.body.data[1].seq);
+      expect(page.body.data.length + rest.body.data.length).toBe(6);
+
+      const pruned = await api("DELETE", "/audit-log?olderThanDays=7");
+      expect(pruned.body).toEqual({ deleted: 5 });
+      const left = (await api("GET", "/audit-log")).body.data;
+      expect(left.map((e: Any) => [e.kind, e.path.split("/").pop()])).toEqual([
+        ["scim", "Groups"],
+        ["admin", "audit-log?olderThanDays=7"],
+      ]);
+    });
+  });
+
+  describe("status", () => {
+    it("last SCIM request, user and group counts, 4xx and 5xx in the last 24 hours", async () => {
+      const directory = await createDirectory();
+      const empty = await api("GET", `/directories/${directory.id}/status`);
+      expect(empty.body).toMatchObject({ lastRequest: null, lastRequestAt: null, users: 0, groups: 0, errorsLast24Hours: 0 });
+
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
+      const u1 = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "a@acme.test" })).json()) as Any;
+      await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "b@acme.test" });
+      await scim(directory.id, token, "POST", "/Groups", { schemas: [GROUP], displayName: "Engineering" });
+      await scim(directory.id, token, "DELETE", `/Users/${u1.id}`);
+      await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "b@acme.test" }); // 409
+      clock += 25 * 3600 * 1000;
+      await scim(directory.id, "dsync_nope", "GET", "/Users"); // 401
+      await scim(directory.id, token, "GET", "/Users/unknown"); // 404
+
+      const status = await api("GET", `/directories/${directory.id}/status`);
+      expect(status.body).toMatchObject({
+        directoryId: directory.id,
+        state: "active",
+        users: 1,
+        groups: 1,
+        lastRequest: { method: "GET", status: 404, path: `/scim/v2/${directory.id}/Users/unknown` },
+        lastRequestStatus: 404,
+        lastRequestAt: new Date(clock).toISOString(),
+        last24Hours: { requests: 2, clientErrors: 2, serverErrors: 0 },
+        errorsLast24Hours: 2,
+      });
+    });
+  });
+});

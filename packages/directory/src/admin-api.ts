@@ -1,0 +1,434 @@
+/**
+ * The admin REST API (mounted at `/api` by `directoryApp`): directories, their tokens,
+ * group-to-role mappings, normalized users and groups, events, the audit log and sync status.
+ * Authenticated by the admin API key (`Authorization: Bearer dsync_admin_...`), inputs validated
+ * with zod, errors as `{ "error": { "code", "message" } }` with the right status and never a
+ * stack trace or a secret. Every change (and every refused authentication) is audited.
+ */
+import { performance } from "node:perf_hooks";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { z } from "zod";
+import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
+import { auditPath, type AuditLog } from "./audit.js";
+import type { Directory } from "./directories.js";
+import type { DirectorySync } from "./directory-sync.js";
+import { DirectoryError, isDirectoryError } from "./errors.js";
+import { clientAddress, parseCidr, type TrustProxy } from "./ip-allowlist.js";
+import {
+  adminOpenApiDocument,
+  listAuditQuery,
+  listDirectoriesQuery,
+  listEventsQuery,
+  listGroupsQuery,
+  listUsersQuery,
+  pruneAuditQuery,
+  type DirectoryGroupView,
+  type DirectoryStatus,
+  type DirectoryUserView,
+  type DirectoryView,
+  type ErrorResponse,
+  type EventView,
+  type GroupPage,
+  type IssuedTokenView,
+  type RoleMappingView,
+  type TokenView,
+  type UserPage,
+} from "./openapi.js";
+import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
+import type { GuardSettingsCache } from "./scim-routes.js";
+import { createDirectorySchema, updateDirectorySchema } from "./directories.js";
+import { createRoleMappingSchema } from "./roles.js";
+
+/**
+ * Where the admin key's SHA-256 hash (hex) comes from: a fixed hash (from the environment, say
+ * `hashAdminKey(process.env.ADMIN_API_KEY)`), or a function asked on every request.
+ */
+export type AdminKeyHashSource = string | (() => string | undefined | Promise<string | undefined>);
+
+/** Options of {@link adminApi}. */
+export interface AdminApiOptions {
+  /** The admin key's hash. @default the hash stored by `createAdminKey` in `dir_settings` */
+  adminKeyHash?: AdminKeyHashSource;
+  /** Most bytes of a request body; more is a 413. @default 1048576 (1 MiB) */
+  maxBodyBytes?: number;
+  /** Where admin actions are recorded; `false` records nothing. */
+  audit?: AuditLog | false;
+  /** Also record reads (GET) in the audit log. @default false */
+  auditReads?: boolean;
+  /** Requests per client address to the admin API; `false` for no limit. @default { requestsPerSecond: 50, burst: 200 } */
+  rateLimit?: RateLimitConfig | false;
+  /** Which proxies to believe about the client address (for the rate limit). @default false */
+  trustProxy?: TrustProxy;
+  /** The SCIM guards' settings cache, told when a directory's settings change. */
+  settings?: GuardSettingsCache;
+  /** The SCIM rate limiter, told when a directory is deleted. */
+  scimRateLimiter?: RateLimiter | false;
+  /** Receives unexpected errors (the client gets a generic 500) and audit write failures. */
+  onError?: (error: unknown) => void;
+}
+
+/** Hono variables of the admin API. */
+export interface AdminEnv {
+  Variables: {
+    /** Whether the admin key was verified. */
+    admin?: boolean;
+    /** The request's JSON input, for the audit log (redacted there). */
+    auditInput?: unknown;
+    auditDirectoryId?: string;
+    auditResourceId?: string;
+  };
+}
+
+type AdminContext = Context<AdminEnv>;
+
+/** The body of an admin API error. */
+export function errorBody(code: string, message: string, issues?: { path: string; message: string }[]): ErrorResponse {
+  return { error: { code, message, ...(issues !== undefined ? { issues } : {}) } };
+}
+
+/** A zod error as a 400 body: every issue with its path, and a one-line summary. */
+function validationError(error: z.ZodError): ErrorResponse {
+  const issues = error.issues.slice(0, 20).map((issue) => ({ path: issue.path.map(String).join(".") || "(root)", message: issue.message }));
+  const summary = issues.map((i) => `${i.path}: ${i.message}`).join("; ");
+  return errorBody("validation_failed", `invalid input: ${summary}`, issues);
+}
+
+const isZodError = (error: unknown): error is z.ZodError =>
+  error instanceof z.ZodError || (typeof error === "object" && error !== null && (error as { name?: unknown }).name === "ZodError" && Array.isArray((error as { issues?: unknown }).issues));
+
+/** A unique-constraint violation of SQLite or PostgreSQL (a duplicate the service did not catch first). */
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+
+/** The JSON body of a request, recorded for the audit log; 415 when it is not JSON, 400 when malformed. */
+async function readJson(c: AdminContext): Promise<unknown> {
+  const type = c.req.header("content-type");
+  const text = await c.req.text();
+  if (text.trim() === "") return undefined;
+  if (type === undefined || !JSON_TYPE.test(type)) throw new DirectoryError(415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)");
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new DirectoryError(400, "invalid_json", "the body is not valid JSON");
+  }
+  c.set("auditInput", value);
+  return value;
+}
+
+/** Parses the body with `schema` (a missing body is an empty object). */
+async function body<T extends z.ZodType>(c: AdminContext, schema: T): Promise<z.output<T>> {
+  return schema.parse((await readJson(c)) ?? {});
+}
+
+/** Parses the query string with `schema`. */
+function query<T extends z.ZodType>(c: AdminContext, schema: T): z.output<T> {
+  return schema.parse(c.req.query());
+}
+
+/** The `:id` path parameter, noted for the audit log. */
+function directoryParam(c: AdminContext): string {
+  const id = c.req.param("id") ?? "";
+  c.set("auditDirectoryId", id);
+  return id;
+}
+
+/** The origin of the request, for SCIM URLs when the service has no `publicUrl`. */
+function originOf(c: Context): string {
+  return new URL(c.req.url).origin;
+}
+
+const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** Every allowlist entry must be one the SCIM guard can match (the settings schema only checks its shape). */
+function allowlistParses(input: { settings?: { ipAllowlist?: string[] | undefined } | undefined }, ctx: z.RefinementCtx): void {
+  input.settings?.ipAllowlist?.forEach((entry, index) => {
+    if (parseCidr(entry) === undefined) ctx.addIssue({ code: "custom", path: ["settings", "ipAllowlist", index], message: `not an IPv4 or IPv6 address or CIDR block: ${entry}` });
+  });
+}
+
+const createDirectoryInput = createDirectorySchema.superRefine(allowlistParses);
+const updateDirectoryInput = updateDirectorySchema.superRefine(allowlistParses);
+
+/**
+ * The admin API as a Hono app with routes relative to its mount point: mount it at `/api`
+ * (`app.route("/api", adminApi(sync))`), as `directoryApp` does.
+ */
+export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Hono {
+  const app = new Hono<AdminEnv>();
+  const audit = options.audit ?? false;
+  const source = options.adminKeyHash ?? (() => readAdminKeyHash(sync.db));
+  const keyHash = typeof source === "string" ? () => source : source;
+  const limiter = options.rateLimit === false ? undefined : new RateLimiter();
+  const rate = options.rateLimit === false ? undefined : (options.rateLimit ?? { requestsPerSecond: 50, burst: 200 });
+  const document = adminOpenApiDocument();
+
+  const view = (c: Context, directory: Directory): DirectoryView => ({ ...directory, scimUrl: sync.scimUrl(directory.id, originOf(c)) });
+
+  app.onError((error, c) => {
+    if (isDirectoryError(error)) return c.json(errorBody(error.code, error.message), error.status as ContentfulStatusCode);
+    if (isZodError(error)) return c.json(validationError(error), 400);
+    if (isUniqueViolation(error)) return c.json(errorBody("conflict", "it already exists"), 409);
+    options.onError?.(error);
+    return c.json(errorBody("internal_error", "an unexpected error occurred"), 500);
+  });
+
+  // ─── Middleware: audit, rate limit, authentication, body limit ──────────────────────────────
+
+  // Public: the document describes the API, it holds nothing secret.
+  app.get("/openapi.json", (c) => c.json(document));
+
+  if (audit !== false) {
+    const auditing: MiddlewareHandler<AdminEnv> = async (c, next) => {
+      const started = performance.now();
+      await next();
+      const status = c.res.status;
+      if (!MUTATING.has(c.req.method) && !options.auditReads && status !== 401) return;
+      try {
+        const input = c.get("auditInput");
+        await audit.record({
+          kind: "admin",
+          directoryId: c.get("auditDirectoryId") ?? null,
+          actor: c.get("admin") === true ? "admin" : null,
+          method: c.req.method,
+          path: auditPath(c.req.url),
+          status,
+          durationMs: performance.now() - started,
+          resourceId: c.get("auditResourceId") ?? null,
+          detail: input === undefined ? null : { input },
+        });
+      } catch (error) {
+        options.onError?.(error);
+      }
+    };
+    app.use("*", auditing);
+  }
+
+  if (limiter !== undefined && rate !== undefined) {
+    app.use("*", async (c, next) => {
+      const decision = limiter.take(clientAddress(c, options.trustProxy) ?? "unknown", rate);
+      if (!decision.allowed) {
+        c.header("Retry-After", String(decision.retryAfterSeconds));
+        return c.json(errorBody("rate_limited", `too many requests: retry after ${decision.retryAfterSeconds} seconds`), 429);
+      }
+      await next();
+    });
+  }
+
+  app.use("*", async (c, next) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
+    const expected = await keyHash();
+    if (!verifyAdminKey(match?.[1], expected)) {
+      c.header("WWW-Authenticate", 'Bearer realm="directory-sync-admin"');
+      return c.json(errorBody("unauthorized", "a valid admin API key is required (Authorization: Bearer <key>)"), 401);
+    }
+    c.set("admin", true);
+    await next();
+  });
+
+  app.use(
+    "*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? 1_048_576,
+      onError: (c) => c.json(errorBody("payload_too_large", `the body is larger than ${options.maxBodyBytes ?? 1_048_576} bytes`), 413),
+    }),
+  );
+
+  app.use("*", async (c, next) => {
+    const type = c.req.header("content-type");
+    const length = c.req.header("content-length");
+    if (MUTATING.has(c.req.method) && type !== undefined && !JSON_TYPE.test(type) && length !== "0") {
+      return c.json(errorBody("unsupported_media_type", "the body must be JSON (Content-Type: application/json)"), 415);
+    }
+    await next();
+  });
+
+  // ─── Directories ────────────────────────────────────────────────────────────────────────────
+
+  app.get("/directories", async (c) => {
+    const q = query(c, listDirectoriesQuery);
+    const directories = await sync.directories.list({
+      ...(q.organizationId !== undefined ? { organizationId: q.organizationId } : {}),
+      ...(q.cursor !== undefined ? { after: q.cursor } : {}),
+      limit: q.limit,
+    });
+    const data = directories.map((d) => view(c, d));
+    return c.json({ data, nextCursor: data.length === q.limit ? data[data.length - 1]!.id : null });
+  });
+
+  app.post("/directories", async (c) => {
+    const input = await body(c, createDirectoryInput);
+    const directory = await sync.directories.create(input);
+    c.set("auditDirectoryId", directory.id);
+    c.set("auditResourceId", directory.id);
+    return c.json(view(c, directory), 201);
+  });
+
+  app.get("/directories/:id", async (c) => c.json(view(c, await sync.directories.get(directoryParam(c)))));
+
+  app.patch("/directories/:id", async (c) => {
+    const id = directoryParam(c);
+    const input = await body(c, updateDirectoryInput);
+    const directory = await sync.directories.update(id, input);
+    options.settings?.invalidate(id);
+    return c.json(view(c, directory));
+  });
+
+  app.delete("/directories/:id", async (c) => {
+    const id = directoryParam(c);
+    await sync.directories.delete(id);
+    options.settings?.invalidate(id);
+    if (options.scimRateLimiter) options.scimRateLimiter.reset(id);
+    return c.body(null, 204);
+  });
+
+  app.get("/directories/:id/status", async (c) => {
+    const directory = await sync.directories.get(directoryParam(c));
+    const counts = await sync.data.counts(directory.id);
+    const activity =
+      audit !== false ? await audit.scimActivity(directory.id) : { lastRequest: null, requests: 0, clientErrors: 0, serverErrors: 0 };
+    const status: DirectoryStatus = {
+      directoryId: directory.id,
+      state: directory.state,
+      lastRequest: activity.lastRequest,
+      lastRequestAt: activity.lastRequest?.at ?? null,
+      lastRequestStatus: activity.lastRequest?.status ?? null,
+      users: counts.users,
+      groups: counts.groups,
+      last24Hours: { requests: activity.requests, clientErrors: activity.clientErrors, serverErrors: activity.serverErrors },
+      errorsLast24Hours: activity.clientErrors + activity.serverErrors,
+    };
+    return c.json(status);
+  });
+
+  // ─── Tokens ─────────────────────────────────────────────────────────────────────────────────
+
+  app.get("/directories/:id/tokens", async (c) => {
+    const directory = await sync.directories.get(directoryParam(c));
+    return c.json({ data: (await sync.tokens.list(directory.id)) satisfies TokenView[] });
+  });
+
+  app.post("/directories/:id/tokens", async (c) => {
+    const directory = await sync.directories.get(directoryParam(c));
+    const issued = await sync.tokens.create(directory.id);
+    c.set("auditResourceId", issued.id);
+    return c.json(issued satisfies IssuedTokenView, 201);
+  });
+
+  app.post("/directories/:id/tokens/rotate", async (c) => {
+    const directory = await sync.directories.get(directoryParam(c));
+    const issued = await sync.tokens.rotate(directory.id, directory.settings.tokenGracePeriodSeconds);
+    c.set("auditResourceId", issued.id);
+    return c.json(issued satisfies IssuedTokenView, 201);
+  });
+
+  app.delete("/directories/:id/tokens/:tokenId", async (c) => {
+    const directory = await sync.directories.get(directoryParam(c));
+    const tokenId = c.req.param("tokenId");
+    c.set("auditResourceId", tokenId);
+    return c.json(await sync.tokens.revoke(directory.id, tokenId));
+  });
+
+  // ─── Group-to-role mappings ─────────────────────────────────────────────────────────────────
+
+  app.get("/directories/:id/role-mappings", async (c) => c.json({ data: (await sync.roles.listMappings(directoryParam(c))) satisfies RoleMappingView[] }));
+
+  app.post("/directories/:id/role-mappings", async (c) => {
+    const id = directoryParam(c);
+    const mapping = await sync.roles.createMapping(id, await body(c, createRoleMappingSchema));
+    c.set("auditResourceId", mapping.id);
+    return c.json(mapping satisfies RoleMappingView, 201);
+  });
+
+  app.delete("/directories/:id/role-mappings/:mappingId", async (c) => {
+    const id = directoryParam(c);
+    const mappingId = c.req.param("mappingId");
+    c.set("auditResourceId", mappingId);
+    await sync.roles.deleteMapping(id, mappingId);
+    return c.body(null, 204);
+  });
+
+  // ─── Normalized users and groups ────────────────────────────────────────────────────────────
+
+  app.get("/directories/:id/users", async (c) => {
+    const id = directoryParam(c);
+    const { cursor, limit, email, username, state, group } = query(c, listUsersQuery);
+    const page = await sync.data.listUsers(id, {
+      limit,
+      ...(cursor !== undefined ? { cursor } : {}),
+      ...(email !== undefined ? { email } : {}),
+      ...(username !== undefined ? { username } : {}),
+      ...(state !== undefined ? { state } : {}),
+      ...(group !== undefined ? { group } : {}),
+    });
+    return c.json({ data: page.data, nextCursor: page.nextCursor ?? null } satisfies UserPage);
+  });
+
+  app.get("/directories/:id/users/:userId", async (c) => c.json((await sync.data.getUser(directoryParam(c), c.req.param("userId"))) satisfies DirectoryUserView));
+
+  app.get("/directories/:id/groups", async (c) => {
+    const id = directoryParam(c);
+    const { cursor, limit, name, externalId } = query(c, listGroupsQuery);
+    const page = await sync.data.listGroups(id, {
+      limit,
+      ...(cursor !== undefined ? { cursor } : {}),
+      ...(name !== undefined ? { name } : {}),
+      ...(externalId !== undefined ? { externalId } : {}),
+    });
+    return c.json({ data: page.data, nextCursor: page.nextCursor ?? null } satisfies GroupPage);
+  });
+
+  app.get("/directories/:id/groups/:groupId", async (c) => c.json((await sync.data.getGroup(directoryParam(c), c.req.param("groupId"))) satisfies DirectoryGroupView));
+
+  // ─── Events ─────────────────────────────────────────────────────────────────────────────────
+
+  app.get("/events", async (c) => {
+    const q = query(c, listEventsQuery);
+    const rows = await sync.store.readEvents({ after: q.after, limit: q.limit + 1, ...(q.directoryId !== undefined ? { tenant: q.directoryId } : {}) });
+    const data: EventView[] = rows.slice(0, q.limit).map(({ seq, event }) => ({
+      seq,
+      id: event.id,
+      type: event.type,
+      directoryId: event.tenant,
+      resourceType: event.resourceType,
+      resourceId: event.resourceId,
+      occurredAt: event.occurredAt,
+      ...(event.resource !== undefined ? { resource: event.resource as Record<string, unknown> } : {}),
+      ...(event.member !== undefined ? { member: event.member } : {}),
+      ...(event.data !== undefined ? { data: event.data } : {}),
+    }));
+    return c.json({ data, nextCursor: data.length > 0 ? data[data.length - 1]!.seq : q.after, hasMore: rows.length > q.limit });
+  });
+
+  // ─── Audit log ──────────────────────────────────────────────────────────────────────────────
+
+  app.get("/audit-log", async (c) => {
+    const q = query(c, listAuditQuery);
+    if (audit === false) return c.json({ data: [], nextCursor: q.after, hasMore: false });
+    return c.json(
+      await audit.list({
+        after: q.after,
+        limit: q.limit,
+        ...(q.directoryId !== undefined ? { directoryId: q.directoryId } : {}),
+        ...(q.kind !== undefined ? { kind: q.kind } : {}),
+      }),
+    );
+  });
+
+  app.delete("/audit-log", async (c) => {
+    const q = query(c, pruneAuditQuery);
+    c.set("auditInput", { olderThanDays: q.olderThanDays });
+    return c.json({ deleted: audit === false ? 0 : await audit.prune(q.olderThanDays) });
+  });
+
+  // Anything else under the mount point: a JSON 404 (after authentication, so it reveals nothing).
+  app.all("*", (c) => c.json(errorBody("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
+
+  return app as unknown as Hono;
+}

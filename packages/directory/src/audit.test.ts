@@ -1,0 +1,72 @@
+import { openSqlite } from "scim-store-sql";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { auditPath, AuditLog, redact, redactQuery, REDACTED } from "./audit.js";
+import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+
+describe("audit log", () => {
+  it("redacts secret-looking fields at any depth and values that look like our tokens", () => {
+    const input = {
+      name: "Acme",
+      password: "p",
+      nested: { clientSecret: "s", list: [{ access_token: "t", apiKey: "k", ok: 1 }], note: "dsync_abcdefghijklmnop" },
+      authorization: "Bearer x",
+      tokenGracePeriodSeconds: 60,
+      header: "Bearer abc",
+    };
+    expect(redact(input)).toEqual({
+      name: "Acme",
+      password: REDACTED,
+      nested: { clientSecret: REDACTED, list: [{ access_token: REDACTED, apiKey: REDACTED, ok: 1 }], note: REDACTED },
+      authorization: REDACTED,
+      tokenGracePeriodSeconds: 60,
+      header: REDACTED,
+    });
+  });
+
+  it("redacts query secrets in paths, keeping the rest", () => {
+    expect(redactQuery("?filter=userName%20eq%20%22x%22&access_token=abc&count=2")).toBe("?filter=userName%20eq%20%22x%22&access_token=[REDACTED]&count=2");
+    expect(redactQuery("?q=dsync_0123456789abcdef")).toBe("?q=[REDACTED]");
+    expect(redactQuery("?bad=%E0%A4%A")).toBe("?bad=[REDACTED]");
+    expect(auditPath("http://h.test/scim/v2/dir_1/Users?password=x")).toBe("/scim/v2/dir_1/Users?password=[REDACTED]");
+    expect(auditPath("http://h.test/scim/v2/dir_1/Users")).toBe("/scim/v2/dir_1/Users");
+  });
+
+  describe("storage", () => {
+    let sync: DirectorySync;
+    let clock = Date.parse("2026-01-01T00:00:00.000Z");
+    beforeEach(async () => {
+      clock = Date.parse("2026-01-01T00:00:00.000Z");
+      sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    });
+    afterEach(() => sync.close());
+
+    it("records, lists by directory and kind after a cursor, summarises activity, prunes by age", async () => {
+      const audit = new AuditLog(sync.db, () => new Date(clock));
+      const scim = (directoryId: string, status: number) => audit.record({ kind: "scim", directoryId, actor: "tok_1", method: "GET", path: "/scim/v2/x/Users", status, durationMs: 1.23456 });
+      await scim("dir_a", 200);
+      await audit.record({ kind: "admin", actor: "admin", method: "POST", path: "/api/directories", status: 201, durationMs: 2, detail: { input: { secret: "s" } } });
+      clock += 2 * 24 * 3600 * 1000;
+      await scim("dir_a", 500);
+      await scim("dir_a", 404);
+      await scim("dir_b", 200);
+
+      const all = await audit.list();
+      expect(all.data.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(all.data[0]!.durationMs).toBe(1.235);
+      expect(all.data[1]!.detail).toEqual({ input: { secret: REDACTED } });
+      const a = await audit.list({ directoryId: "dir_a", kind: "scim", after: 1, limit: 1 });
+      expect(a).toMatchObject({ data: [{ seq: 3, status: 500 }], nextCursor: 3, hasMore: true });
+
+      expect(await audit.scimActivity("dir_a")).toEqual({
+        lastRequest: { at: new Date(clock).toISOString(), method: "GET", path: "/scim/v2/x/Users", status: 404 },
+        requests: 2,
+        clientErrors: 1,
+        serverErrors: 1,
+      });
+      expect(await audit.scimActivity("dir_none")).toEqual({ lastRequest: null, requests: 0, clientErrors: 0, serverErrors: 0 });
+
+      expect(await audit.prune(1)).toBe(2);
+      expect((await audit.list()).data.map((e) => e.seq)).toEqual([3, 4, 5]);
+    });
+  });
+});

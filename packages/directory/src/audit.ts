@@ -1,0 +1,296 @@
+/**
+ * The audit log (`dir_audit_log`): every SCIM request (directory, token id, method, path, status,
+ * duration, resource id) and every admin action (method, path, status, redacted input). Secrets
+ * never get in: no header is stored, no SCIM body is read, query parameters and input fields that
+ * look like secrets are replaced by `[REDACTED]`, and so is any value that looks like one of our
+ * tokens. Queried in order after a cursor and pruned by age.
+ */
+import { performance } from "node:perf_hooks";
+import type { Kysely, Selectable } from "kysely";
+import type { Context, MiddlewareHandler } from "hono";
+import { newId } from "./ids.js";
+import type { AuditTable, DirectoryDatabase } from "./tables.js";
+
+/** What is recorded: a SCIM request or an admin action. */
+export type AuditKind = "scim" | "admin";
+
+/** An audit entry as read back. */
+export interface AuditEntry {
+  /** Position in the log: entries are read in this order, after a cursor. */
+  seq: number;
+  id: string;
+  /** ISO 8601. */
+  at: string;
+  kind: AuditKind;
+  directoryId: string | null;
+  /** The token id of a SCIM request (when the bearer token is one of the directory's); "admin" for an authenticated admin action. */
+  actor: string | null;
+  method: string;
+  /** The request path, with the values of secret-looking query parameters redacted. */
+  path: string;
+  status: number;
+  durationMs: number;
+  resourceId: string | null;
+  /** Redacted details: an admin action's input, a SCIM error's `scimType`, why a request was refused. */
+  detail: Record<string, unknown> | null;
+}
+
+/** What {@link AuditLog.record} takes. */
+export interface AuditRecord {
+  kind: AuditKind;
+  directoryId?: string | null;
+  actor?: string | null;
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  resourceId?: string | null;
+  /** Redacted again before it is stored. */
+  detail?: Record<string, unknown> | null;
+}
+
+/** A page of entries: `nextCursor` is the `after` of the next page (the last `seq`, or the given cursor when empty). */
+export interface AuditPage {
+  data: AuditEntry[];
+  nextCursor: number;
+  hasMore: boolean;
+}
+
+/** The outcome of SCIM requests of one directory, for its sync status. */
+export interface ScimActivity {
+  /** The most recent SCIM request, if any. */
+  lastRequest: { at: string; method: string; path: string; status: number } | null;
+  /** SCIM requests since `since`. */
+  requests: number;
+  /** Of those, answered with a 4xx status. */
+  clientErrors: number;
+  /** Of those, answered with a 5xx status. */
+  serverErrors: number;
+}
+
+export const REDACTED = "[REDACTED]";
+
+/** Keys whose values are secrets, whatever their case: `password`, `clientSecret`, `access_token`, `apiKey`... */
+const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|admin[-_]?key|authorization|credentials?|private[-_]?key|signature)$/i;
+/** Values that are one of our secrets (directory tokens `dsync_`, admin keys `dsync_admin_`) or a bearer credential. */
+const SECRET_VALUE = /(dsync_[A-Za-z0-9_-]{8,}|^bearer\s)/i;
+
+/**
+ * A copy of `value` with secret-looking fields and values replaced by `[REDACTED]` (objects and
+ * arrays recursively, at most 8 levels deep; deeper is dropped).
+ */
+export function redact(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") return SECRET_VALUE.test(value) ? REDACTED : value;
+  if (typeof value !== "object" || value === null) return value;
+  if (depth >= 8) return REDACTED;
+  if (Array.isArray(value)) return value.map((item) => redact(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) out[key] = SECRET_KEY.test(key) ? REDACTED : redact(item, depth + 1);
+  return out;
+}
+
+/** `search` (with or without its `?`) with the values of secret-looking parameters redacted. */
+export function redactQuery(search: string): string {
+  const raw = search.startsWith("?") ? search.slice(1) : search;
+  if (raw === "") return "";
+  const parts = raw.split("&").map((part) => {
+    const eq = part.indexOf("=");
+    const name = eq < 0 ? part : part.slice(0, eq);
+    let decoded = name;
+    let value = eq < 0 ? "" : part.slice(eq + 1);
+    try {
+      decoded = decodeURIComponent(name.replace(/\+/g, " "));
+      value = decodeURIComponent(value.replace(/\+/g, " "));
+    } catch {
+      return `${name}=${REDACTED}`;
+    }
+    return SECRET_KEY.test(decoded) || SECRET_VALUE.test(value) ? `${name}=${REDACTED}` : part;
+  });
+  return `?${parts.join("&")}`;
+}
+
+/** The path and query of a URL as the audit log stores it: query secrets redacted, at most 2,000 characters. */
+export function auditPath(url: string): string {
+  const start = url.indexOf("/", url.indexOf("://") + 3);
+  const rest = start < 0 ? "/" : url.slice(start);
+  const q = rest.indexOf("?");
+  const path = q < 0 ? rest : `${rest.slice(0, q)}${redactQuery(rest.slice(q))}`;
+  return path.length > 2000 ? `${path.slice(0, 2000)}…` : path;
+}
+
+function parseJson(value: unknown): Record<string, unknown> | null {
+  if (value === null || value === undefined) return null;
+  return (typeof value === "string" ? JSON.parse(value) : value) as Record<string, unknown>;
+}
+
+function toEntry(row: Selectable<AuditTable>): AuditEntry {
+  return {
+    seq: Number(row.seq),
+    id: row.id,
+    at: row.at,
+    kind: row.kind as AuditKind,
+    directoryId: row.directory_id,
+    actor: row.actor,
+    method: row.method,
+    path: row.path,
+    status: Number(row.status),
+    durationMs: Number(row.duration_ms),
+    resourceId: row.resource_id,
+    detail: parseJson(row.detail),
+  };
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+
+/** The audit log over `dir_audit_log`. */
+export class AuditLog {
+  constructor(
+    private readonly db: Kysely<DirectoryDatabase>,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  /** Appends an entry (its detail redacted). */
+  async record(entry: AuditRecord): Promise<void> {
+    const detail = entry.detail === undefined || entry.detail === null ? null : JSON.stringify(redact(entry.detail));
+    await this.db
+      .insertInto("dir_audit_log")
+      .values({
+        id: newId("aud"),
+        at: this.now().toISOString(),
+        kind: entry.kind,
+        directory_id: entry.directoryId ?? null,
+        actor: entry.actor ?? null,
+        method: entry.method,
+        path: entry.path,
+        status: entry.status,
+        duration_ms: Math.round(entry.durationMs * 1000) / 1000,
+        resource_id: entry.resourceId ?? null,
+        detail,
+      })
+      .execute();
+  }
+
+  /** Entries in order after the cursor `after` (a `seq`), optionally of one directory and kind. */
+  async list(options: { directoryId?: string; kind?: AuditKind; after?: number; limit?: number } = {}): Promise<AuditPage> {
+    const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+    const after = options.after ?? 0;
+    let q = this.db.selectFrom("dir_audit_log").selectAll().where("seq", ">", after);
+    if (options.directoryId !== undefined) q = q.where("directory_id", "=", options.directoryId);
+    if (options.kind !== undefined) q = q.where("kind", "=", options.kind);
+    const rows = await q.orderBy("seq").limit(limit + 1).execute();
+    const data = rows.slice(0, limit).map(toEntry);
+    return { data, nextCursor: data.length > 0 ? data[data.length - 1]!.seq : after, hasMore: rows.length > limit };
+  }
+
+  /** Deletes the entries older than `olderThanDays` days; returns how many. */
+  async prune(olderThanDays: number): Promise<number> {
+    const cutoff = new Date(this.now().getTime() - olderThanDays * DAY_MS).toISOString();
+    const result = await this.db.deleteFrom("dir_audit_log").where("at", "<", cutoff).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  /** A directory's SCIM activity: its last request, and the requests and errors since `since` (default: the last 24 hours). */
+  async scimActivity(directoryId: string, since?: Date): Promise<ScimActivity> {
+    const from = (since ?? new Date(this.now().getTime() - DAY_MS)).toISOString();
+    const last = await this.db
+      .selectFrom("dir_audit_log")
+      .select(["at", "method", "path", "status"])
+      .where("directory_id", "=", directoryId)
+      .where("kind", "=", "scim")
+      .orderBy("seq", "desc")
+      .limit(1)
+      .executeTakeFirst();
+    const rows = await this.db
+      .selectFrom("dir_audit_log")
+      .select((eb) => [
+        eb.fn.countAll<number>().as("requests"),
+        eb.fn.sum<number>(eb.case().when("status", ">=", 500).then(1).else(0).end()).as("serverErrors"),
+        eb.fn.sum<number>(eb.case().when(eb.and([eb("status", ">=", 400), eb("status", "<", 500)])).then(1).else(0).end()).as("clientErrors"),
+      ])
+      .where("directory_id", "=", directoryId)
+      .where("kind", "=", "scim")
+      .where("at", ">=", from)
+      .executeTakeFirstOrThrow();
+    return {
+      lastRequest: last === undefined ? null : { at: last.at, method: last.method, path: last.path, status: Number(last.status) },
+      requests: Number(rows.requests ?? 0),
+      clientErrors: Number(rows.clientErrors ?? 0),
+      serverErrors: Number(rows.serverErrors ?? 0),
+    };
+  }
+}
+
+/** Hono variables the SCIM audit middleware reads. */
+export interface ScimAuditEnv {
+  Variables: {
+    /** Why a guard in front of the SCIM server refused the request ("ip_not_allowed", "rate_limited"). */
+    auditRefusal?: string;
+  };
+}
+
+/** What the SCIM audit middleware needs to know about a request beyond the HTTP exchange. */
+export interface ScimAuditOptions {
+  /** The directory the request is addressed to (undefined when the path holds no valid id). */
+  directoryId: (c: Context<ScimAuditEnv>) => string | undefined;
+  /** The id of the directory's token the request carries, without verifying or recording its use. */
+  tokenId: (c: Context<ScimAuditEnv>, directoryId: string) => Promise<string | undefined>;
+  /** Receives failures to write the audit entry (the request is answered anyway). */
+  onError?: (error: unknown) => void;
+}
+
+const RESOURCE_PATH = /\/(Users|Groups)\/([^/?]+)/;
+
+/** The resource a SCIM request addressed or created (from its path, or the `Location` of a 201). */
+function resourceIdOf(path: string, location: string | null): string | null {
+  const match = RESOURCE_PATH.exec(path) ?? (location === null ? null : RESOURCE_PATH.exec(location));
+  if (match === null) return null;
+  try {
+    return decodeURIComponent(match[2]!);
+  } catch {
+    return match[2]!;
+  }
+}
+
+/**
+ * Hono middleware recording each SCIM request in the audit log after it is answered: method,
+ * path (query secrets redacted), status, duration, directory, token id and resource id, plus the
+ * error's `scimType` for failures. Never headers, never bodies. A failure to write the entry goes
+ * to `onError` and does not change the response.
+ */
+export function scimAuditMiddleware(audit: AuditLog, options: ScimAuditOptions): MiddlewareHandler<ScimAuditEnv> {
+  return async (c, next) => {
+    const started = performance.now();
+    await next();
+    try {
+      const durationMs = performance.now() - started;
+      const directoryId = options.directoryId(c);
+      const refusal = c.get("auditRefusal");
+      // A refused request costs no token lookup (a flood of them should cost as little as possible).
+      const tokenId = directoryId === undefined || refusal !== undefined ? undefined : await options.tokenId(c, directoryId);
+      const status = c.res.status;
+      const detail: Record<string, unknown> = {};
+      if (refusal !== undefined) detail.refused = refusal;
+      if (status >= 400 && refusal === undefined) {
+        const body = (await c.res
+          .clone()
+          .json()
+          .catch(() => undefined)) as { scimType?: unknown } | undefined;
+        if (typeof body?.scimType === "string") detail.scimType = body.scimType;
+      }
+      const path = auditPath(c.req.url);
+      await audit.record({
+        kind: "scim",
+        directoryId: directoryId ?? null,
+        actor: tokenId ?? null,
+        method: c.req.method,
+        path,
+        status,
+        durationMs,
+        resourceId: resourceIdOf(path.split("?")[0]!, c.res.headers.get("location")),
+        detail: Object.keys(detail).length > 0 ? detail : null,
+      });
+    } catch (error) {
+      options.onError?.(error);
+    }
+  };
+}

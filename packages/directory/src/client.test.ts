@@ -1,0 +1,92 @@
+import { openSqlite } from "scim-store-sql";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createAdminKey } from "./admin-keys.js";
+import { createDirectoryClient, DirectoryApiError, isDirectoryApiError, type DirectoryClient } from "./client.js";
+import { directoryApp } from "./directory-app.js";
+import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+
+const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+
+describe("createDirectoryClient against directoryApp", () => {
+  let sync: DirectorySync;
+  let app: ReturnType<typeof directoryApp>;
+  let client: DirectoryClient;
+  let key: string;
+
+  beforeEach(async () => {
+    sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    key = await createAdminKey(sync.db);
+    app = directoryApp(sync);
+    client = createDirectoryClient({ baseUrl: "http://sync.test/", adminKey: key, fetch: (url, init) => Promise.resolve(app.request(url, init)) });
+  });
+  afterEach(() => sync.close());
+
+  const scim = async (directoryId: string, token: string, method: string, path: string, body?: unknown) => {
+    const r = await app.request(`http://sync.test/scim/v2/${directoryId}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    return (await r.json()) as { id: string };
+  };
+
+  it("covers the whole admin API with typed results", async () => {
+    const directory = await client.directories.create({ organizationId: "org_1", name: "Acme", type: "okta", settings: { deleteMode: "hard" } });
+    expect(directory.scimUrl).toBe(`http://sync.test/scim/v2/${directory.id}`);
+    expect(directory.settings.deleteMode).toBe("hard");
+    expect((await client.directories.get(directory.id)).name).toBe("Acme");
+    expect((await client.directories.update(directory.id, { name: "Acme Okta" })).name).toBe("Acme Okta");
+    const page = await client.directories.list({ organizationId: "org_1", limit: 10 });
+    expect(page.data.map((d) => d.id)).toEqual([directory.id]);
+    expect(page.nextCursor).toBeNull();
+
+    const issued = await client.tokens.create(directory.id);
+    expect(issued.token).toMatch(/^dsync_/);
+    const rotated = await client.tokens.rotate(directory.id);
+    const tokens = await client.tokens.list(directory.id);
+    expect(tokens.map((t) => t.id).sort()).toEqual([issued.id, rotated.id].sort());
+    expect(tokens.some((t) => "token" in t)).toBe(false);
+    expect((await client.tokens.revoke(directory.id, issued.id)).active).toBe(false);
+
+    const user = await scim(directory.id, rotated.token, "POST", "/Users", { schemas: [USER], userName: "ann@acme.test" });
+    const group = await scim(directory.id, rotated.token, "POST", "/Groups", { schemas: [GROUP], displayName: "Staff", members: [{ value: user.id }] });
+    const mapping = await client.roleMappings.create(directory.id, { group: { displayName: "Staff" }, role: "member" });
+    expect(await client.roleMappings.list(directory.id)).toEqual([mapping]);
+    expect((await client.users.get(directory.id, user.id)).roles).toEqual(["member"]);
+    expect((await client.users.list(directory.id, { email: "ann@acme.test" })).data.map((u) => u.id)).toEqual([user.id]);
+    expect((await client.groups.get(directory.id, group.id)).name).toBe("Staff");
+    expect((await client.groups.list(directory.id, { limit: 5 })).data).toHaveLength(1);
+    await client.roleMappings.delete(directory.id, mapping.id);
+    expect(await client.roleMappings.list(directory.id)).toEqual([]);
+
+    const events = await client.events.list({ directoryId: directory.id, limit: 2 });
+    expect(events.data.map((e) => e.type)).toEqual(["user.created", "group.created"]);
+    const next = await client.events.list({ directoryId: directory.id, after: events.nextCursor });
+    expect(next.data[0]!.seq).toBeGreaterThan(events.nextCursor);
+
+    const status = await client.directories.status(directory.id);
+    expect(status).toMatchObject({ users: 1, groups: 1, lastRequestStatus: 201, errorsLast24Hours: 0 });
+
+    const audit = await client.auditLog.list({ kind: "scim", directoryId: directory.id });
+    expect(audit.data.map((e) => e.status)).toEqual([201, 201]);
+    expect(await client.auditLog.prune(0)).toBeGreaterThan(0);
+
+    expect((await client.openapi()).openapi).toBe("3.1.0");
+    await client.directories.delete(directory.id);
+    await expect(client.directories.get(directory.id)).rejects.toMatchObject({ status: 404, code: "not_found" });
+  });
+
+  it("throws DirectoryApiError with status, code, message and validation issues", async () => {
+    const error = await client.directories.create({ organizationId: "", name: "x" }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(DirectoryApiError);
+    expect(isDirectoryApiError(error)).toBe(true);
+    expect(error).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "organizationId" }] });
+
+    const wrongKey = createDirectoryClient({ baseUrl: "http://sync.test", adminKey: "dsync_admin_wrong", fetch: (url, init) => Promise.resolve(app.request(url, init)) });
+    await expect(wrongKey.directories.list()).rejects.toMatchObject({ status: 401, code: "unauthorized" });
+
+    const notJson = createDirectoryClient({ baseUrl: "http://sync.test", adminKey: key, fetch: () => Promise.resolve(new Response("<html>bad gateway</html>", { status: 502 })) });
+    await expect(notJson.directories.list()).rejects.toMatchObject({ status: 502, code: "http_error" });
+  });
+});

@@ -1,0 +1,152 @@
+import { openSqlite } from "scim-store-sql";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createAdminKey } from "./admin-keys.js";
+import { directoryApp, type DirectoryAppOptions } from "./directory-app.js";
+import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import type { DirectorySettings } from "./settings.js";
+
+const SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
+const UNKNOWN = "dir_000000000000000000000000";
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Any = any;
+
+describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
+  let sync: DirectorySync;
+  let key: string;
+
+  beforeEach(async () => {
+    sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    key = await createAdminKey(sync.db);
+  });
+  afterEach(() => sync.close());
+
+  /** A SCIM request from a client address (as @hono/node-server exposes it). */
+  const scimFrom = (app: ReturnType<typeof directoryApp>, address: string | undefined, directoryId: string, token: string, headers: Record<string, string> = {}) =>
+    app.request(
+      `http://sync.test/scim/v2/${directoryId}/Users`,
+      { headers: { authorization: `Bearer ${token}`, ...headers } },
+      address === undefined ? undefined : { incoming: { socket: { remoteAddress: address } } },
+    );
+
+  async function setup(settings: Partial<DirectorySettings> = {}, options: DirectoryAppOptions = {}) {
+    const app = directoryApp(sync, options);
+    const directory = await sync.directories.create({ organizationId: "org_1", name: "Acme", settings });
+    const { token } = await sync.tokens.create(directory.id);
+    return { app, directory, token };
+  }
+
+  it("serves /healthz", async () => {
+    const app = directoryApp(sync);
+    const r = await app.request("http://sync.test/healthz");
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({ status: "ok" });
+  });
+
+  describe("rate limit", () => {
+    it("429 with Retry-After and a SCIM Error past the burst, before authentication; refills over time", async () => {
+      const { app, directory, token } = await setup({ rateLimit: { requestsPerSecond: 0.5, burst: 2 } });
+      expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
+      expect((await scimFrom(app, "10.0.0.1", directory.id, "dsync_wrong")).status).toBe(401);
+      const limited = await scimFrom(app, "10.0.0.1", directory.id, token);
+      expect(limited.status).toBe(429);
+      expect(limited.headers.get("retry-after")).toBe("2");
+      expect(limited.headers.get("content-type")).toBe("application/scim+json");
+      expect(await limited.json()).toEqual({ schemas: [SCIM_ERROR], status: "429", detail: expect.stringContaining("retry after 2 seconds") });
+      // Refused before any token work: even a wrong token gets the 429, not a 401.
+      expect((await scimFrom(app, "10.0.0.1", directory.id, "dsync_wrong")).status).toBe(429);
+      // Other directories have their own buckets.
+      const other = await sync.directories.create({ organizationId: "org_2", name: "Other" });
+      const otherToken = (await sync.tokens.create(other.id)).token;
+      expect((await scimFrom(app, "10.0.0.1", other.id, otherToken)).status).toBe(200);
+      // The refusal is audited, with its reason.
+      const entries = await sync.db.selectFrom("dir_audit_log").selectAll().where("status", "=", 429).execute();
+      expect(entries.map((e) => JSON.parse(e.detail as string))).toEqual([{ refused: "rate_limited" }, { refused: "rate_limited" }]);
+    });
+
+    it("a settings change through the admin API applies at once", async () => {
+      const { app, directory, token } = await setup({ rateLimit: { requestsPerSecond: 0.001, burst: 1 } });
+      expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
+      expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(429);
+      const patched = await app.request(`http://sync.test/api/directories/${directory.id}`, {
+        method: "PATCH",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ settings: { rateLimit: { requestsPerSecond: 1000, burst: 1000 } } }),
+      });
+      expect(patched.status).toBe(200);
+      // The bucket keeps what was spent (empty) and refills at the new rate.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
+    });
+
+    it("an unknown directory behaves like one with the defaults: a 401, never a 403 or a telling 429", async () => {
+      const { app, token } = await setup({ ipAllowlist: ["10.0.0.0/8"] });
+      const r = await scimFrom(app, "203.0.113.9", UNKNOWN, token);
+      expect(r.status).toBe(401);
+      expect((await scimFrom(app, "203.0.113.9", "not-an-id", token)).status).toBe(401);
+    });
+  });
+
+  describe("IP allowlist", () => {
+    it("403 SCIM Error outside the allowlist, before authentication; allowed inside (IPv4, IPv4-mapped IPv6, IPv6)", async () => {
+      const { app, directory, token } = await setup({ ipAllowlist: ["10.0.0.0/8", "2001:db8::/32"] });
+      const refused = await scimFrom(app, "192.168.1.10", directory.id, token);
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toEqual({ schemas: [SCIM_ERROR], status: "403", detail: expect.any(String) });
+      expect((await scimFrom(app, "192.168.1.10", directory.id, "dsync_wrong")).status).toBe(403);
+      expect((await scimFrom(app, undefined, directory.id, token)).status).toBe(403); // unknown address
+      expect((await scimFrom(app, "10.1.2.3", directory.id, token)).status).toBe(200);
+      expect((await scimFrom(app, "::ffff:10.1.2.3", directory.id, token)).status).toBe(200);
+      expect((await scimFrom(app, "2001:db8:0:1::5", directory.id, token)).status).toBe(200);
+      expect((await scimFrom(app, "2001:db9::5", directory.id, token)).status).toBe(403);
+      const audited = await sync.db.selectFrom("dir_audit_log").select(["status", "detail"]).where("status", "=", 403).execute();
+      expect(audited).toHaveLength(4);
+    });
+
+    it("X-Forwarded-For counts only with trustProxy", async () => {
+      const { directory, token } = await setup({ ipAllowlist: ["10.0.0.0/8"] });
+      const direct = directoryApp(sync);
+      const proxied = directoryApp(sync, { trustProxy: true });
+      const twoHops = directoryApp(sync, { trustProxy: 2 });
+      // Without trust, the header is ignored (a client could write anything in it).
+      expect((await scimFrom(direct, "203.0.113.1", directory.id, token, { "x-forwarded-for": "10.0.0.7" })).status).toBe(403);
+      // One trusted proxy: the last entry is what it saw; entries further left are the client's own.
+      expect((await scimFrom(proxied, "172.16.0.1", directory.id, token, { "x-forwarded-for": "10.0.0.7" })).status).toBe(200);
+      expect((await scimFrom(proxied, "172.16.0.1", directory.id, token, { "x-forwarded-for": "10.0.0.7, 203.0.113.5" })).status).toBe(403);
+      expect((await scimFrom(twoHops, "172.16.0.1", directory.id, token, { "x-forwarded-for": "10.0.0.7, 172.16.0.9" })).status).toBe(200);
+    });
+  });
+
+  it("a failing audit write does not fail the SCIM request", async () => {
+    const errors: unknown[] = [];
+    const { app, directory, token } = await setup({}, { onError: (e) => errors.push(e) });
+    await sync.db.schema.dropTable("dir_audit_log").execute();
+    expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
+    expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it("the OpenAPI document describes every route the app serves, and nothing it does not", async () => {
+    const app = directoryApp(sync);
+    const doc = (await (await app.request("http://sync.test/api/openapi.json")).json()) as Any;
+    expect(doc.openapi).toBe("3.1.0");
+    const served = new Set(
+      app.routes
+        .filter((r) => r.method !== "ALL" && !r.path.startsWith("/scim/"))
+        .map((r) => `${r.method.toLowerCase()} ${r.path.replace(/:(\w+)/g, "{$1}")}`),
+    );
+    const documented = new Set(Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m} ${path}`)));
+    expect([...served].sort()).toEqual([...documented].sort());
+    // Built from the zod schemas: inputs and outputs are real JSON Schemas, and every $ref resolves.
+    expect(doc.components.schemas.CreateDirectory.required).toEqual(["organizationId", "name"]);
+    expect(doc.components.schemas.Directory.properties.settings.properties.rateLimit).toBeDefined();
+    const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g) ?? [];
+    for (const ref of refs) expect(doc.components.schemas[ref.split("/").pop()!], ref).toBeDefined();
+    const listEvents = doc.paths["/api/events"].get;
+    expect(listEvents.parameters.map((p: Any) => [p.name, p.in, p.required])).toEqual([
+      ["after", "query", false],
+      ["directoryId", "query", false],
+      ["limit", "query", false],
+    ]);
+    expect(doc.paths["/api/audit-log"].delete.parameters[0]).toMatchObject({ name: "olderThanDays", required: true, schema: { type: "integer" } });
+  });
+});

@@ -1,0 +1,147 @@
+/**
+ * The per-directory IP allowlist: IPv4 and IPv6 addresses and CIDR blocks, matched in one
+ * 128-bit space (an IPv4 address is its IPv4-mapped IPv6 form `::ffff:a.b.c.d`, RFC 4291
+ * §2.5.5.2, so `10.0.0.0/8` matches a client seen as `::ffff:10.1.2.3` and the other way round).
+ * Also: which address a request comes from, with `X-Forwarded-For` only behind trusted proxies.
+ */
+import type { Context } from "hono";
+
+/** A parsed CIDR block in the 128-bit space. */
+export interface CidrBlock {
+  /** The network address (host bits cleared). */
+  network: bigint;
+  /** Prefix length, 0-128. */
+  prefix: number;
+}
+
+const V4_MAPPED = 0xffffn << 32n;
+const ALL_ONES = (1n << 128n) - 1n;
+
+function parseIPv4(text: string): bigint | undefined {
+  const parts = text.split(".");
+  if (parts.length !== 4) return undefined;
+  let value = 0n;
+  for (const part of parts) {
+    if (!/^\d{1,3}$/.test(part)) return undefined;
+    const n = Number(part);
+    if (n > 255) return undefined;
+    value = (value << 8n) | BigInt(n);
+  }
+  return value;
+}
+
+function parseIPv6(text: string): bigint | undefined {
+  let groups: string[];
+  const halves = text.split("::");
+  if (halves.length > 2) return undefined;
+  // An embedded IPv4 address at the end (`::ffff:10.0.0.1`) is two groups.
+  const expand = (side: string): string[] | undefined => {
+    if (side === "") return [];
+    const items = side.split(":");
+    const last = items[items.length - 1]!;
+    if (last.includes(".")) {
+      const v4 = parseIPv4(last);
+      if (v4 === undefined) return undefined;
+      items.splice(items.length - 1, 1, ((v4 >> 16n) & 0xffffn).toString(16), (v4 & 0xffffn).toString(16));
+    }
+    return items;
+  };
+  const head = expand(halves[0]!);
+  const tail = halves.length === 2 ? expand(halves[1]!) : [];
+  if (head === undefined || tail === undefined) return undefined;
+  if (halves.length === 2) {
+    const missing = 8 - head.length - tail.length;
+    if (missing < 1) return undefined;
+    groups = [...head, ...Array<string>(missing).fill("0"), ...tail];
+  } else {
+    groups = head;
+  }
+  if (groups.length !== 8) return undefined;
+  let value = 0n;
+  for (const group of groups) {
+    if (!/^[0-9a-f]{1,4}$/i.test(group)) return undefined;
+    value = (value << 16n) | BigInt(parseInt(group, 16));
+  }
+  return value;
+}
+
+/**
+ * An IPv4 or IPv6 address as a 128-bit number (IPv4 as IPv4-mapped IPv6), or undefined when it
+ * is not one. A zone index (`fe80::1%eth0`) is ignored.
+ */
+export function parseIp(text: string): bigint | undefined {
+  const address = text.trim().replace(/%.*$/, "");
+  if (address.includes(":")) return parseIPv6(address);
+  const v4 = parseIPv4(address);
+  return v4 === undefined ? undefined : V4_MAPPED | v4;
+}
+
+/** A CIDR block (`10.0.0.0/8`, `2001:db8::/32`) or a single address, or undefined when invalid. */
+export function parseCidr(text: string): CidrBlock | undefined {
+  const [address, bits, extra] = text.trim().split("/");
+  if (address === undefined || extra !== undefined) return undefined;
+  const value = parseIp(address);
+  if (value === undefined) return undefined;
+  const isV4 = !address.includes(":");
+  const max = isV4 ? 32 : 128;
+  if (bits !== undefined && !/^\d{1,3}$/.test(bits)) return undefined;
+  const length = bits === undefined ? max : Number(bits);
+  if (length > max) return undefined;
+  const prefix = isV4 ? 96 + length : length;
+  const mask = prefix === 0 ? 0n : (ALL_ONES << BigInt(128 - prefix)) & ALL_ONES;
+  return { network: value & mask, prefix };
+}
+
+/** Whether the address is in the block. */
+export function cidrContains(block: CidrBlock, address: bigint): boolean {
+  const mask = block.prefix === 0 ? 0n : (ALL_ONES << BigInt(128 - block.prefix)) & ALL_ONES;
+  return (address & mask) === block.network;
+}
+
+/**
+ * Whether `address` is allowed by `allowlist` (addresses and CIDR blocks). An empty list allows
+ * everyone; otherwise an unknown or unparsable client address is refused, and an entry that does
+ * not parse matches nothing.
+ */
+export function isIpAllowed(allowlist: readonly string[], address: string | undefined): boolean {
+  if (allowlist.length === 0) return true;
+  const client = address === undefined ? undefined : parseIp(address);
+  if (client === undefined) return false;
+  for (const entry of allowlist) {
+    const block = parseCidr(entry);
+    if (block !== undefined && cidrContains(block, client)) return true;
+  }
+  return false;
+}
+
+/**
+ * Which proxies to believe about the client address:
+ * - `false` (the default): the socket's peer address; `X-Forwarded-For` is ignored.
+ * - `true` or `1`: one proxy in front: the last `X-Forwarded-For` entry (what that proxy saw).
+ * - `n`: `n` proxies in front: the n-th entry from the end of `X-Forwarded-For`.
+ * Entries further left are written by the client and cannot be trusted.
+ */
+export type TrustProxy = boolean | number;
+
+/** The parts of Node's socket that @hono/node-server exposes on `c.env.incoming`. */
+interface NodeEnv {
+  incoming?: { socket?: { remoteAddress?: string } };
+}
+
+/**
+ * The client address of a request: the socket's peer address from @hono/node-server
+ * (`c.env.incoming.socket.remoteAddress`), or, when `trustProxy` says so, the entry of
+ * `X-Forwarded-For` the trusted proxies wrote. Undefined when unknown.
+ */
+export function clientAddress(c: Context, trustProxy: TrustProxy = false): string | undefined {
+  const peer = (c.env as NodeEnv | undefined)?.incoming?.socket?.remoteAddress;
+  const hops = trustProxy === true ? 1 : trustProxy === false ? 0 : Math.max(0, Math.floor(trustProxy));
+  if (hops === 0) return peer;
+  const forwarded = (c.req.header("x-forwarded-for") ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  // Fewer entries than trusted hops: the leftmost is the best there is (it was written by a trusted proxy).
+  if (forwarded.length === 0) return peer;
+  return forwarded[Math.max(0, forwarded.length - hops)];
+}

@@ -1,0 +1,331 @@
+import { randomBytes } from "node:crypto";
+import { sql } from "kysely";
+import { createSchemaRegistry, type SchemaDefinition } from "scim-core";
+import { openPostgres, openSqlite, type ScimSqlDatabase } from "scim-store-sql";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import { attributeReader } from "./normalized.js";
+import { directoryScimRoutes } from "./scim-routes.js";
+
+const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+const ACME = "urn:acme:params:scim:schemas:extension:acme:2.0:User";
+const PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+type Obj = Record<string, unknown>;
+
+/** A custom extension the directories receive. */
+const acmeSchema: SchemaDefinition = {
+  id: ACME,
+  name: "AcmeUser",
+  attributes: [
+    { name: "costCenter", type: "string", multiValued: false, required: false, mutability: "readWrite", returned: "default" },
+    { name: "badges", type: "string", multiValued: true, required: false, mutability: "readWrite", returned: "default" },
+  ],
+};
+const registry = () => createSchemaRegistry({ schemas: [acmeSchema] }).addExtension("User", { schema: ACME, required: false });
+
+/** Okta's create (IDP-NOTES.md, Okta "Create"). */
+const oktaUser = {
+  schemas: [USER],
+  userName: "test.user@okta.local",
+  name: { givenName: "Test", familyName: "User" },
+  emails: [{ primary: true, value: "test.user@okta.local", type: "work" }],
+  displayName: "Test User",
+  locale: "en-US",
+  externalId: "00ujl29u0le5T6Aj10h7",
+  groups: [],
+  password: "1mz050nq",
+  active: true,
+};
+
+/** Entra's create (IDP-NOTES.md, Entra "Create": core + enterprise, meta, roles: [], nulls). */
+const entraUser = {
+  schemas: [USER, ENTERPRISE, ACME],
+  externalId: "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+  userName: "Test_User_ab6490ee@contoso.test",
+  active: true,
+  emails: [{ primary: true, type: "work", value: "Test.User@contoso.test" }],
+  meta: { resourceType: "User" },
+  name: { formatted: "Test User", familyName: "User", givenName: "Test" },
+  roles: [],
+  [ENTERPRISE]: { employeeNumber: "701984", department: "Tour Operations", manager: null },
+  [ACME]: { costCenter: "CC-42", badges: ["red", "blue"] },
+};
+
+const PG_URL = process.env.SCIM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const ci = process.env.CI === "true" || process.env.CI === "1";
+async function postgresReachable(): Promise<boolean> {
+  const probe = openPostgres({ connectionString: PG_URL, max: 1 });
+  try {
+    await sql`select 1`.execute(probe.db);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await probe.destroy();
+  }
+}
+const pgReachable = await postgresReachable();
+
+interface Backend {
+  name: string;
+  skip: boolean;
+  open(): Promise<{ database: ScimSqlDatabase; cleanup(): Promise<void> }>;
+}
+const backends: Backend[] = [
+  { name: "sqlite", skip: false, open: async () => ({ database: openSqlite({ filename: ":memory:" }), cleanup: async () => {} }) },
+  {
+    name: "postgres",
+    skip: !pgReachable && !ci,
+    open: async () => {
+      if (!pgReachable) throw new Error(`PostgreSQL is unreachable at ${PG_URL}; CI requires it`);
+      const schema = `scim_dir_test_${randomBytes(6).toString("hex")}`;
+      return {
+        database: openPostgres({ connectionString: PG_URL, schema }),
+        cleanup: async () => {
+          const admin = openPostgres({ connectionString: PG_URL, max: 1 });
+          await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(admin.db);
+          await admin.destroy();
+        },
+      };
+    },
+  },
+];
+
+describe.each(backends)("normalized directory data on $name", (backend) => {
+  let sync: DirectorySync;
+  let cleanup: () => Promise<void>;
+  let app: ReturnType<typeof directoryScimRoutes>;
+
+  beforeAll(async () => {
+    if (backend.skip) return;
+    const opened = await backend.open();
+    cleanup = opened.cleanup;
+    sync = await createDirectorySync({ database: opened.database, registry: registry(), now: () => new Date("2026-11-25T10:00:00.000Z") });
+    app = directoryScimRoutes(sync);
+  });
+  afterAll(async () => {
+    if (backend.skip) return;
+    await sync?.close();
+    await cleanup?.();
+  });
+
+  async function directory(settings: { attributeMapping?: Record<string, string> } = {}) {
+    const dir = await sync.directories.create({ organizationId: `org_${randomBytes(4).toString("hex")}`, name: "Acme", type: "generic-scim", settings });
+    const { token } = await sync.tokens.create(dir.id);
+    const scim = async (method: string, path: string, body?: unknown) => {
+      const res = await app.request(`http://sync.test/scim/v2/${dir.id}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+      return res.status === 204 ? undefined : ((await res.json()) as Obj);
+    };
+    const user = async (body: Obj) => (await scim("POST", "/Users", { schemas: [USER], ...body }))!.id as string;
+    const group = async (displayName: string, members: string[] = [], externalId?: string) =>
+      (await scim("POST", "/Groups", { schemas: [GROUP], displayName, members: members.map((value) => ({ value })), ...(externalId ? { externalId } : {}) }))!.id as string;
+    return { dir, id: dir.id, scim, user, group };
+  }
+
+  it.skipIf(backend.skip)("an Okta-shaped and an Entra-shaped user come out in the same shape", async () => {
+    const d = await directory({
+      attributeMapping: {
+        department: `${ENTERPRISE}:department`,
+        employeeNumber: `${ENTERPRISE}:employeeNumber`,
+        manager: `${ENTERPRISE}:manager.value`,
+        costCenter: `${ACME}:costCenter`,
+        badges: `${ACME}:badges`,
+        workEmail: 'emails[type eq "work"].value',
+        givenName: "name.givenName",
+        locale: "locale",
+        title: "title",
+        broken: "emails[type eq",
+      },
+    });
+    const okta = await d.user(oktaUser);
+    const entra = await d.user(entraUser);
+    const eng = await d.group("Engineering", [okta, entra]);
+    const all = await d.group("All", [eng]);
+    await sync.roles.createMapping(d.id, { group: { displayName: "all" }, role: "member" });
+
+    const fromOkta = await sync.data.getUser(d.id, okta);
+    expect(fromOkta).toMatchObject({
+      id: okta,
+      directoryId: d.id,
+      organizationId: d.dir.organizationId,
+      externalId: "00ujl29u0le5T6Aj10h7",
+      email: "test.user@okta.local",
+      username: "test.user@okta.local",
+      firstName: "Test",
+      lastName: "User",
+      displayName: "Test User",
+      state: "active",
+      groups: [{ id: eng, name: "Engineering" }],
+      roles: ["member"],
+      customAttributes: {
+        department: null,
+        employeeNumber: null,
+        manager: null,
+        costCenter: null,
+        badges: null,
+        workEmail: "test.user@okta.local",
+        givenName: "Test",
+        locale: "en-US",
+        title: null,
+        broken: null,
+      },
+      createdAt: "2026-11-25T10:00:00.000Z",
+      updatedAt: "2026-11-25T10:00:00.000Z",
+    });
+    expect(fromOkta.raw).toMatchObject({ schemas: [USER], id: okta, userName: "test.user@okta.local", meta: { resourceType: "User", version: 'W/"1"' } });
+    expect(JSON.stringify(fromOkta)).not.toContain("1mz050nq");
+    expect(all).toBeDefined();
+
+    const fromEntra = await sync.data.getUser(d.id, entra);
+    expect(fromEntra).toMatchObject({
+      externalId: "0a21f0f2-8d2a-4f8e-bf98-7363c4aed4ef",
+      email: "Test.User@contoso.test",
+      username: "Test_User_ab6490ee@contoso.test",
+      firstName: "Test",
+      lastName: "User",
+      displayName: "Test User",
+      state: "active",
+      groups: [{ id: eng, name: "Engineering" }],
+      roles: ["member"],
+      customAttributes: {
+        department: "Tour Operations",
+        employeeNumber: "701984",
+        manager: null,
+        costCenter: "CC-42",
+        badges: ["red", "blue"],
+        workEmail: "Test.User@contoso.test",
+        givenName: "Test",
+        locale: null,
+        title: null,
+        broken: null,
+      },
+    });
+    expect((fromEntra.raw[ENTERPRISE] as Obj).department).toBe("Tour Operations");
+
+    // Entra's default PATCH style: capitalised op, boolean as a string, enterprise URN path.
+    await d.scim("PATCH", `/Users/${entra}`, {
+      schemas: [PATCH],
+      Operations: [
+        { op: "Replace", path: "active", value: "False" },
+        { op: "Replace", path: `${ENTERPRISE}:manager`, value: { value: "mgr-1" } },
+      ],
+    });
+    const suspended = await sync.data.getUser(d.id, entra);
+    expect(suspended.state).toBe("suspended");
+    expect(suspended.customAttributes.manager).toBe("mgr-1");
+  });
+
+  it.skipIf(backend.skip)("OneLogin's empty strings and a missing name read as null", async () => {
+    const d = await directory({ attributeMapping: { title: "title" } });
+    const id = await d.user({ userName: "jdoe", name: { givenName: "", familyName: "Doe" }, displayName: "", title: "", emails: [] });
+    expect(await sync.data.getUser(d.id, id)).toMatchObject({ email: null, firstName: null, lastName: "Doe", displayName: "Doe", customAttributes: { title: null } });
+  });
+
+  it.skipIf(backend.skip)("lists users with cursor paging and each filter; deleted users only when asked, with state deleted", async () => {
+    const d = await directory();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) ids.push(await d.user({ userName: `user${i}@acme.test`, emails: [{ value: `user${i}@acme.test`, primary: true }, { value: `alt${i}@home.test` }] }));
+    const team = await d.group("Team", [ids[1]!, ids[3]!]);
+    await d.group("Parent", [team]);
+
+    // Paging: oldest first, 2 + 2 + 1.
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await sync.data.listUsers(d.id, { limit: 2, ...(cursor !== undefined ? { cursor } : {}) });
+      seen.push(...page.data.map((u) => u.id));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor !== undefined);
+    expect(pages).toBe(3);
+    expect(seen).toEqual(ids);
+    await expect(sync.data.listUsers(d.id, { cursor: "not-a-cursor" })).rejects.toMatchObject({ status: 400, code: "invalid_cursor" });
+    await expect(sync.data.listUsers("dir_000000000000000000000000")).rejects.toMatchObject({ status: 404 });
+
+    const only = async (options: Parameters<DirectorySync["data"]["listUsers"]>[1]) => (await sync.data.listUsers(d.id, options)).data.map((u) => u.id);
+    expect(await only({ email: "USER2@acme.test" })).toEqual([ids[2]]);
+    expect(await only({ email: "alt4@HOME.test" })).toEqual([ids[4]]);
+    expect(await only({ username: "User3@Acme.Test" })).toEqual([ids[3]]);
+    expect(await only({ group: team })).toEqual([ids[1], ids[3]]);
+    expect(await only({ email: "nobody@acme.test" })).toEqual([]);
+
+    await d.scim("PATCH", `/Users/${ids[0]}`, { schemas: [PATCH], Operations: [{ op: "replace", value: { active: false } }] });
+    await d.scim("DELETE", `/Users/${ids[1]}`);
+    expect(await only({ state: "suspended" })).toEqual([ids[0]]);
+    expect(await only({ state: "active" })).toEqual([ids[2], ids[3], ids[4]]);
+    expect(await only({})).toEqual([ids[0], ids[2], ids[3], ids[4]]);
+    expect(await only({ state: "deleted" })).toEqual([ids[1]]);
+    expect(await only({ state: "deleted", username: "user1@acme.test" })).toEqual([ids[1]]);
+    expect(await only({ group: team })).toEqual([ids[3]]);
+
+    const deleted = await sync.data.getUser(d.id, ids[1]!);
+    expect(deleted).toMatchObject({ id: ids[1], state: "deleted", username: "user1@acme.test", email: "user1@acme.test", groups: [], roles: [] });
+    await expect(sync.data.getUser(d.id, "no-such-user")).rejects.toMatchObject({ status: 404 });
+    expect(await sync.data.findUser(d.id, "no-such-user")).toBeUndefined();
+
+    expect(await sync.data.counts(d.id)).toEqual({ users: 4, groups: 2 });
+  });
+
+  it.skipIf(backend.skip)("lists and reads groups with their member count", async () => {
+    const d = await directory();
+    const u = await d.user({ userName: "g@acme.test" });
+    const a = await d.group("Alpha", [u], "ext-alpha");
+    const b = await d.group("Beta", [a, u]);
+    const c = await d.group("Gamma");
+    const page1 = await sync.data.listGroups(d.id, { limit: 2 });
+    expect(page1.data.map((g) => [g.name, g.memberCount])).toEqual([
+      ["Alpha", 1],
+      ["Beta", 2],
+    ]);
+    const page2 = await sync.data.listGroups(d.id, { limit: 2, cursor: page1.nextCursor! });
+    expect(page2).toEqual({ data: [expect.objectContaining({ id: c, name: "Gamma", memberCount: 0 })] });
+    expect((await sync.data.listGroups(d.id, { name: "beta" })).data.map((g) => g.id)).toEqual([b]);
+    expect((await sync.data.listGroups(d.id, { externalId: "ext-alpha" })).data.map((g) => g.id)).toEqual([a]);
+
+    const alpha = await sync.data.getGroup(d.id, a);
+    expect(alpha).toMatchObject({ id: a, directoryId: d.id, organizationId: d.dir.organizationId, externalId: "ext-alpha", name: "Alpha", memberCount: 1 });
+    expect(alpha.raw).toMatchObject({ schemas: [GROUP], id: a, displayName: "Alpha", meta: { resourceType: "Group" } });
+    expect(alpha.raw.members).toBeUndefined();
+    await d.scim("DELETE", `/Groups/${c}`);
+    await expect(sync.data.getGroup(d.id, c)).rejects.toMatchObject({ status: 404 });
+    expect(await sync.data.counts(d.id)).toEqual({ users: 1, groups: 2 });
+  });
+});
+
+describe("attributeReader", () => {
+  const reg = registry();
+  it("reads core, sub-attribute, filtered, enterprise and custom-extension paths, case-insensitively", () => {
+    const user = {
+      userName: "x",
+      name: { givenName: "Ann" },
+      emails: [{ type: "home", value: "h@x.test" }, { type: "WORK", value: "w@x.test" }],
+      [ENTERPRISE]: { department: "Ops", manager: { value: "m1" } },
+      [ACME]: { costCenter: "CC-1" },
+    };
+    expect(attributeReader("USERNAME", reg)(user)).toBe("x");
+    expect(attributeReader("name.GivenName", reg)(user)).toBe("Ann");
+    expect(attributeReader(`${USER}:name.givenName`, reg)(user)).toBe("Ann");
+    expect(attributeReader('emails[type eq "work"].value', reg)(user)).toBe("w@x.test");
+    expect(attributeReader("emails.value", reg)(user)).toEqual(["h@x.test", "w@x.test"]);
+    expect(attributeReader(`${ENTERPRISE}:department`, reg)(user)).toBe("Ops");
+    expect(attributeReader(`${ENTERPRISE.toLowerCase()}:Manager.Value`, reg)(user)).toBe("m1");
+    expect(attributeReader(`${ACME}:costCenter`, reg)(user)).toBe("CC-1");
+  });
+
+  it("never throws on odd data or paths", () => {
+    const odd = { name: "not an object", emails: "nope", [ENTERPRISE]: [1, 2], [ACME]: null };
+    for (const path of ["name.givenName", 'emails[type eq "work"].value', `${ENTERPRISE}:department`, `${ACME}:costCenter`, "unknown.sub", "", "((", "__proto__"]) {
+      expect(() => attributeReader(path, reg)(odd)).not.toThrow();
+      expect(attributeReader(path, reg)(odd)).toBeUndefined();
+    }
+  });
+});

@@ -1,0 +1,488 @@
+/**
+ * Normalized directory data (`sync.data`): users and groups in one shape whatever the identity
+ * provider sent (Okta, Entra ID, OneLogin... see IDP-NOTES.md), with their direct groups, roles,
+ * links and the directory's custom attributes (`settings.attributeMapping`), read from the SQL
+ * tables with indexed filters and cursor paging, never by loading a directory into memory.
+ */
+import { sql, type Kysely, type RawBuilder } from "kysely";
+import { compileFilter, parsePatchPath, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
+import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
+import type { Directory, DirectoryService } from "./directories.js";
+import { DirectoryError, notFound } from "./errors.js";
+import { primaryEmail, type LinkService } from "./links.js";
+import type { RoleService } from "./roles.js";
+import type { DirectoryDatabase } from "./tables.js";
+
+/** The state of a directory user: `suspended` is `active: false`, `deleted` a soft-deleted user. */
+export type DirectoryUserState = "active" | "suspended" | "deleted";
+
+/** A group as a user's `groups` lists it. */
+export interface DirectoryGroupRef {
+  id: string;
+  name: string;
+}
+
+/** A user, the same whatever the identity provider sent. */
+export interface DirectoryUser {
+  id: string;
+  directoryId: string;
+  organizationId: string;
+  externalId: string | null;
+  /** The primary email, else the first one, else `userName` when it is an email address. */
+  email: string | null;
+  username: string;
+  firstName: string | null;
+  lastName: string | null;
+  /** `displayName`, else `name.formatted`, else first and last name. */
+  displayName: string | null;
+  state: DirectoryUserState;
+  /** The groups the user is a direct member of (none once deleted). */
+  groups: DirectoryGroupRef[];
+  /** The roles its groups give (see `sync.roles`), sorted. */
+  roles: string[];
+  /** One entry per attribute of the directory's `attributeMapping` (null when the user has no value). */
+  customAttributes: Record<string, unknown>;
+  /** The SCIM resource as stored (wire form without `groups` and `meta.location`). */
+  raw: Record<string, unknown>;
+  /** Set when the user was linked by email to an earlier user of the organization. */
+  linkedUserId?: string;
+  linkedDirectoryId?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A group, the same whatever the identity provider sent. */
+export interface DirectoryGroup {
+  id: string;
+  directoryId: string;
+  organizationId: string;
+  externalId: string | null;
+  name: string;
+  /** Direct members (users and groups). */
+  memberCount?: number;
+  /** The SCIM resource as stored, without `members` (wire form without `meta.location`). */
+  raw: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A page of a list; pass `nextCursor` as `cursor` for the next one (absent on the last page). */
+export interface Page<T> {
+  data: T[];
+  nextCursor?: string;
+}
+
+/** Options of {@link DirectoryDataService.listUsers}. */
+export interface ListUsersOptions {
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Page size, 1 to 1000. @default 100 */
+  limit?: number;
+  /** Users with this email (any of their emails, or their userName), case-insensitively. */
+  email?: string;
+  /** Users with this userName, case-insensitively. */
+  username?: string;
+  /** Users in this state. @default active and suspended users (deleted ones only when asked) */
+  state?: DirectoryUserState;
+  /** Direct members of this group (by id). */
+  group?: string;
+}
+
+/** Options of {@link DirectoryDataService.listGroups}. */
+export interface ListGroupsOptions {
+  cursor?: string;
+  /** Page size, 1 to 1000. @default 100 */
+  limit?: number;
+  /** Groups with this displayName, case-insensitively. */
+  name?: string;
+  /** Groups with this externalId. */
+  externalId?: string;
+}
+
+/** Live users and groups of a directory (for a sync-status view). */
+export interface DirectoryCounts {
+  users: number;
+  groups: number;
+}
+
+type Obj = Record<string, unknown>;
+type Db = Kysely<DirectoryDatabase>;
+
+interface ResourceRow {
+  seq: number | string;
+  id: string;
+  version: number;
+  created: string;
+  last_modified: string;
+  doc: unknown;
+  deleted: number | boolean;
+}
+
+const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** A string with content, else null (OneLogin sends unmapped attributes as ""). */
+function text(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  return value.trim() === "" ? null : value;
+}
+
+/** `obj[key]` with the key matched case-insensitively (attribute names are, RFC 7643 §2.1). */
+function getKey(obj: unknown, key: string): unknown {
+  if (!isObj(obj)) return undefined;
+  if (Object.hasOwn(obj, key)) return obj[key];
+  const lowered = key.toLowerCase();
+  for (const k of Object.keys(obj)) if (k.toLowerCase() === lowered) return obj[k];
+  return undefined;
+}
+
+function parseDoc(doc: unknown): Obj {
+  try {
+    const parsed = typeof doc === "string" ? (JSON.parse(doc) as unknown) : doc;
+    return isObj(parsed) ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+/** The stored resource in its wire form (as scim-core's server shows it, without `meta.location`). */
+function rawOf(row: ResourceRow, resourceType: string, coreSchema: string, attributes: Obj, omit: string): Obj {
+  const { schemas, [omit]: _omitted, ...rest } = attributes;
+  return {
+    schemas: Array.isArray(schemas) ? schemas : [coreSchema],
+    id: row.id,
+    ...rest,
+    meta: { resourceType, created: row.created, lastModified: row.last_modified, version: `W/"${Number(row.version)}"` },
+  };
+}
+
+const isFalse = (value: unknown): boolean => value === false || (typeof value === "string" && value.toLowerCase() === "false");
+
+/** Empty values (undefined, null, "") read as null; anything else as it is. */
+function valueOrNull(value: unknown): unknown {
+  if (value === undefined || value === null) return null;
+  if (typeof value === "string" && value.trim() === "") return null;
+  return value;
+}
+
+/** Reads one attribute path of a resource; never throws. */
+export type AttributeReader = (resource: Obj) => unknown;
+
+/**
+ * Compiles an attribute path (`title`, `name.givenName`, `emails[type eq "work"].value`,
+ * `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`, a custom extension's
+ * `urn:...:costCenter`; RFC 7644 §3.5.2 PATH syntax) into a reader of a stored resource. Names
+ * are resolved against the registry (case-insensitively), falling back to the keys as written for
+ * attributes it does not define. A value filter selects the first matching element. The reader
+ * returns undefined where the resource has no value; a path that does not parse reads nothing.
+ */
+export function attributeReader(path: string, registry: SchemaRegistry, resourceType = "User"): AttributeReader {
+  let parsed: ReturnType<typeof parsePatchPath>;
+  try {
+    parsed = parsePatchPath(path);
+  } catch {
+    return () => undefined;
+  }
+  const rt = registry.findResourceType(resourceType);
+  const resolved = rt?.resolve(parsed.attr);
+  // Where the attribute lives: the top level, or the object of its extension schema.
+  const schemaKey = resolved !== undefined ? (resolved.schema.extension ? resolved.schema.id : undefined) : parsed.attr.uri !== undefined && parsed.attr.uri.toLowerCase() !== rt?.core.id.toLowerCase() ? parsed.attr.uri : undefined;
+  const attrName = resolved?.attribute.name ?? parsed.attr.attr;
+  const subName = parsed.filter !== undefined ? parsed.sub : (resolved?.sub?.name ?? parsed.attr.sub);
+  let select: FilterPredicate | undefined;
+  if (parsed.filter !== undefined && rt !== undefined) {
+    const valuePath: Filter = { type: "valuePath", path: { ...(parsed.attr.uri !== undefined ? { uri: parsed.attr.uri } : {}), attr: parsed.attr.attr }, filter: parsed.filter };
+    try {
+      select = compileFilter(valuePath, { resourceType: rt, registry });
+    } catch {
+      return () => undefined;
+    }
+  }
+  const wrap = (element: unknown): Obj => {
+    const holder = { [attrName]: [element] };
+    return schemaKey !== undefined ? { [schemaKey]: holder } : holder;
+  };
+  return (resource) => {
+    try {
+      const container = schemaKey !== undefined ? getKey(resource, schemaKey) : resource;
+      let value = getKey(container, attrName);
+      if (parsed.filter !== undefined) {
+        if (!Array.isArray(value) || select === undefined) return undefined;
+        value = value.find((element) => select(wrap(element)));
+      }
+      if (subName === undefined) return value;
+      if (Array.isArray(value)) {
+        const values = value.map((element) => getKey(element, subName)).filter((v) => v !== undefined);
+        return values.length > 0 ? values : undefined;
+      }
+      return getKey(value, subName);
+    } catch {
+      return undefined;
+    }
+  };
+}
+
+/** Paging cursors: opaque, the `seq` of the last row of the previous page. */
+function encodeCursor(seq: number): string {
+  return Buffer.from(JSON.stringify({ v: 1, seq }), "utf8").toString("base64url");
+}
+
+function decodeCursor(cursor: string | undefined): number {
+  if (cursor === undefined || cursor === "") return 0;
+  try {
+    const data = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
+    if (isObj(data) && data.v === 1 && typeof data.seq === "number" && Number.isSafeInteger(data.seq) && data.seq >= 0) return data.seq;
+  } catch {
+    // Answered below.
+  }
+  throw new DirectoryError(400, "invalid_cursor", "the cursor is not valid");
+}
+
+function pageSize(limit: number | undefined): number {
+  if (limit === undefined) return 100;
+  if (!Number.isInteger(limit)) throw new DirectoryError(400, "invalid_limit", "limit must be an integer");
+  return Math.min(Math.max(limit, 1), 1000);
+}
+
+/** Reads a directory's users and groups in normalized form (`sync.data`). */
+export class DirectoryDataService {
+  private readonly readers = new Map<string, AttributeReader>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: SqlScimStore,
+    private readonly directories: DirectoryService,
+    private readonly roles: RoleService,
+    private readonly links: LinkService,
+    private readonly registry: SchemaRegistry,
+  ) {}
+
+  private get dialect(): SqlDialectName {
+    return this.store.dialect;
+  }
+
+  /** `alias.column = true/false` as a literal (so that the store's partial indexes apply). */
+  private flag(alias: string, column: "deleted" | "active", value: boolean): RawBuilder<boolean> {
+    const literal = this.dialect === "sqlite" ? (value ? 1 : 0) : value;
+    return sql<boolean>`${sql.ref(`${alias}.${column}`)} = ${sql.lit(literal)}`;
+  }
+
+  private reader(path: string): AttributeReader {
+    let reader = this.readers.get(path);
+    if (reader === undefined) {
+      reader = attributeReader(path, this.registry);
+      if (this.readers.size > 1000) this.readers.clear();
+      this.readers.set(path, reader);
+    }
+    return reader;
+  }
+
+  /** A page of users, oldest first; 404 when the directory is unknown, 400 for a bad cursor. */
+  async listUsers(directoryId: string, options: ListUsersOptions = {}): Promise<Page<DirectoryUser>> {
+    const directory = await this.directories.get(directoryId);
+    const limit = pageSize(options.limit);
+    let q = this.db
+      .selectFrom("scim_resources as r")
+      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
+      .where("r.tenant", "=", directoryId)
+      .where("r.resource_type", "=", "User")
+      .where("r.seq", ">", decodeCursor(options.cursor));
+    switch (options.state) {
+      case "deleted":
+        q = q.where(this.flag("r", "deleted", true));
+        break;
+      case "suspended":
+        q = q.where(this.flag("r", "deleted", false)).where(this.flag("r", "active", false));
+        break;
+      case "active":
+        q = q.where(this.flag("r", "deleted", false)).where((eb) => eb.or([eb("r.active", "is", null), this.flag("r", "active", true)]));
+        break;
+      default:
+        q = q.where(this.flag("r", "deleted", false));
+    }
+    if (options.username !== undefined) q = q.where("r.user_name_lower", "=", options.username.toLowerCase());
+    if (options.email !== undefined) {
+      const email = options.email.toLowerCase();
+      q = q.where((eb) =>
+        eb.or([
+          eb("r.user_name_lower", "=", email),
+          eb.exists(eb.selectFrom("scim_emails as e").select("e.resource_id").whereRef("e.tenant", "=", "r.tenant").whereRef("e.resource_id", "=", "r.id").where("e.value_lower", "=", email)),
+        ]),
+      );
+    }
+    if (options.group !== undefined) {
+      const group = options.group;
+      q = q.where((eb) => eb.exists(eb.selectFrom("scim_members as m").select("m.member_id").whereRef("m.tenant", "=", "r.tenant").where("m.group_id", "=", group).whereRef("m.member_id", "=", "r.id")));
+    }
+    const rows = (await q.orderBy("r.seq").limit(limit + 1).execute()) as ResourceRow[];
+    const page = rows.slice(0, limit);
+    const data = await this.toUsers(directory, page);
+    return rows.length > limit ? { data, nextCursor: encodeCursor(Number(page[page.length - 1]!.seq)) } : { data };
+  }
+
+  /** A user, deleted ones included (state `deleted`), or undefined. */
+  async findUser(directoryId: string, id: string): Promise<DirectoryUser | undefined> {
+    const directory = await this.directories.get(directoryId);
+    const row = (await this.db
+      .selectFrom("scim_resources as r")
+      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
+      .where("r.tenant", "=", directoryId)
+      .where("r.resource_type", "=", "User")
+      .where("r.id", "=", id)
+      .executeTakeFirst()) as ResourceRow | undefined;
+    if (row === undefined) return undefined;
+    return (await this.toUsers(directory, [row]))[0];
+  }
+
+  /** A user, deleted ones included (state `deleted`); 404 when unknown. */
+  async getUser(directoryId: string, id: string): Promise<DirectoryUser> {
+    const user = await this.findUser(directoryId, id);
+    if (user === undefined) throw notFound("user", id);
+    return user;
+  }
+
+  /** A page of live groups, oldest first; 404 when the directory is unknown, 400 for a bad cursor. */
+  async listGroups(directoryId: string, options: ListGroupsOptions = {}): Promise<Page<DirectoryGroup>> {
+    const directory = await this.directories.get(directoryId);
+    const limit = pageSize(options.limit);
+    let q = this.db
+      .selectFrom("scim_resources as r")
+      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
+      .where("r.tenant", "=", directoryId)
+      .where("r.resource_type", "=", "Group")
+      .where(this.flag("r", "deleted", false))
+      .where("r.seq", ">", decodeCursor(options.cursor));
+    if (options.name !== undefined) q = q.where("r.display_name_lower", "=", options.name.toLowerCase());
+    if (options.externalId !== undefined) q = q.where("r.external_id", "=", options.externalId);
+    const rows = (await q.orderBy("r.seq").limit(limit + 1).execute()) as ResourceRow[];
+    const page = rows.slice(0, limit);
+    const data = await this.toGroups(directory, page);
+    return rows.length > limit ? { data, nextCursor: encodeCursor(Number(page[page.length - 1]!.seq)) } : { data };
+  }
+
+  /** A live group, or undefined. */
+  async findGroup(directoryId: string, id: string): Promise<DirectoryGroup | undefined> {
+    const directory = await this.directories.get(directoryId);
+    const row = (await this.db
+      .selectFrom("scim_resources as r")
+      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
+      .where("r.tenant", "=", directoryId)
+      .where("r.resource_type", "=", "Group")
+      .where("r.id", "=", id)
+      .where(this.flag("r", "deleted", false))
+      .executeTakeFirst()) as ResourceRow | undefined;
+    if (row === undefined) return undefined;
+    return (await this.toGroups(directory, [row]))[0];
+  }
+
+  /** A live group; 404 when unknown or deleted. */
+  async getGroup(directoryId: string, id: string): Promise<DirectoryGroup> {
+    const group = await this.findGroup(directoryId, id);
+    if (group === undefined) throw notFound("group", id);
+    return group;
+  }
+
+  /** Live users (active and suspended) and groups of the directory: two row reads. */
+  async counts(directoryId: string): Promise<DirectoryCounts> {
+    await this.directories.get(directoryId);
+    const rows = await this.db.selectFrom("scim_counts").select(["resource_type", "live"]).where("tenant", "=", directoryId).execute();
+    const count = (type: string) => Number(rows.find((r) => r.resource_type === type)?.live ?? 0);
+    return { users: count("User"), groups: count("Group") };
+  }
+
+  /** Normalizes rows of users, with their direct groups, roles and links read in batches. */
+  private async toUsers(directory: Directory, rows: readonly ResourceRow[]): Promise<DirectoryUser[]> {
+    if (rows.length === 0) return [];
+    const ids = rows.map((r) => r.id);
+    const groups = await this.directGroups(directory.id, ids);
+    const roles = await this.roles.rolesOfMany(directory.id, ids);
+    const links = await this.links.linksOf(directory.id, ids);
+    const mapping = Object.entries(directory.settings.attributeMapping);
+    const coreSchema = this.registry.findResourceType("User")?.core.id ?? "urn:ietf:params:scim:schemas:core:2.0:User";
+    return rows.map((row) => {
+      const attributes = parseDoc(row.doc);
+      const name = isObj(attributes.name) ? attributes.name : {};
+      const firstName = text(name.givenName);
+      const lastName = text(name.familyName);
+      const deleted = row.deleted === true || Number(row.deleted) === 1;
+      const customAttributes: Record<string, unknown> = {};
+      for (const [key, path] of mapping) customAttributes[key] = valueOrNull(this.reader(path)(attributes));
+      const link = links.get(row.id);
+      const user: DirectoryUser = {
+        id: row.id,
+        directoryId: directory.id,
+        organizationId: directory.organizationId,
+        externalId: text(attributes.externalId),
+        email: primaryEmail(attributes) ?? null,
+        username: text(attributes.userName) ?? "",
+        firstName,
+        lastName,
+        displayName: text(attributes.displayName) ?? text(name.formatted) ?? ([firstName, lastName].filter((n) => n !== null).join(" ") || null),
+        state: deleted ? "deleted" : isFalse(attributes.active) ? "suspended" : "active",
+        groups: deleted ? [] : (groups.get(row.id) ?? []),
+        roles: deleted ? [] : (roles.get(row.id) ?? []),
+        customAttributes,
+        raw: rawOf(row, "User", coreSchema, attributes, "groups"),
+        createdAt: row.created,
+        updatedAt: row.last_modified,
+      };
+      if (link !== undefined) {
+        user.linkedUserId = link.linkedUserId;
+        user.linkedDirectoryId = link.linkedDirectoryId;
+      }
+      return user;
+    });
+  }
+
+  private async toGroups(directory: Directory, rows: readonly ResourceRow[]): Promise<DirectoryGroup[]> {
+    if (rows.length === 0) return [];
+    const counts = new Map<string, number>();
+    const result = await this.db
+      .selectFrom("scim_members")
+      .select((eb) => ["group_id", eb.fn.countAll().as("n")])
+      .where("tenant", "=", directory.id)
+      .where(
+        "group_id",
+        "in",
+        rows.map((r) => r.id),
+      )
+      .groupBy("group_id")
+      .execute();
+    for (const row of result) counts.set(row.group_id, Number(row.n));
+    const coreSchema = this.registry.findResourceType("Group")?.core.id ?? "urn:ietf:params:scim:schemas:core:2.0:Group";
+    return rows.map((row) => {
+      const attributes = parseDoc(row.doc);
+      return {
+        id: row.id,
+        directoryId: directory.id,
+        organizationId: directory.organizationId,
+        externalId: text(attributes.externalId),
+        name: text(attributes.displayName) ?? "",
+        memberCount: counts.get(row.id) ?? 0,
+        raw: rawOf(row, "Group", coreSchema, attributes, "members"),
+        createdAt: row.created,
+        updatedAt: row.last_modified,
+      };
+    });
+  }
+
+  /** The live groups each user is a direct member of, in the order they were added. */
+  private async directGroups(directoryId: string, userIds: readonly string[]): Promise<Map<string, DirectoryGroupRef[]>> {
+    const out = new Map<string, DirectoryGroupRef[]>();
+    const rows = await this.db
+      .selectFrom("scim_members as m")
+      .innerJoin("scim_resources as g", (join) => join.onRef("g.tenant", "=", "m.tenant").onRef("g.id", "=", "m.group_id"))
+      .select(["m.member_id", "g.id", "g.display_name"])
+      .where("m.tenant", "=", directoryId)
+      .where("m.member_id", "in", userIds)
+      .where("g.resource_type", "=", "Group")
+      .where(this.flag("g", "deleted", false))
+      .orderBy("m.seq")
+      .execute();
+    for (const row of rows) {
+      const list = out.get(row.member_id) ?? [];
+      list.push({ id: row.id, name: row.display_name ?? "" });
+      out.set(row.member_id, list);
+    }
+    return out;
+  }
+}

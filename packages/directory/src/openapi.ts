@@ -1,0 +1,431 @@
+/**
+ * The admin API's contract: the zod schemas of its queries, inputs and outputs (the API validates
+ * with them, the client is typed by them) and the OpenAPI 3.1 document built from them with zod
+ * 4's `z.toJSONSchema` plus hand-written paths, served at `GET /api/openapi.json`.
+ */
+import { z } from "zod";
+import { createDirectorySchema, updateDirectorySchema } from "./directories.js";
+import { createRoleMappingSchema } from "./roles.js";
+import { DIRECTORY_TYPES, directorySettingsSchema } from "./settings.js";
+
+// ─── Queries ──────────────────────────────────────────────────────────────────────────────────
+
+const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+const seqCursor = z.coerce.number().int().min(0).default(0);
+
+/** `GET /api/directories`. */
+export const listDirectoriesQuery = z.object({
+  organizationId: z.string().min(1).max(200).optional(),
+  /** The `nextCursor` of the previous page (a directory id). */
+  cursor: z.string().min(1).max(100).optional(),
+  limit: limit(1000, 100),
+});
+
+/** `GET /api/directories/{id}/users`. */
+export const listUsersQuery = z.object({
+  /** The `nextCursor` of the previous page. */
+  cursor: z.string().min(1).max(200).optional(),
+  limit: limit(1000, 100),
+  /** Users with this email (any of theirs, or their userName), case-insensitively. */
+  email: z.string().min(1).max(320).optional(),
+  /** Users with this userName, case-insensitively. */
+  username: z.string().min(1).max(320).optional(),
+  /** Users in this state (default: active and suspended). */
+  state: z.enum(["active", "suspended", "deleted"]).optional(),
+  /** Direct members of this group (by id). */
+  group: z.string().min(1).max(200).optional(),
+});
+
+/** `GET /api/directories/{id}/groups`. */
+export const listGroupsQuery = z.object({
+  cursor: z.string().min(1).max(200).optional(),
+  limit: limit(1000, 100),
+  /** Groups with this displayName, case-insensitively. */
+  name: z.string().min(1).max(256).optional(),
+  externalId: z.string().min(1).max(256).optional(),
+});
+
+/** `GET /api/events`. */
+export const listEventsQuery = z.object({
+  /** Events after this `seq` (the `nextCursor` of the previous page); 0 for the beginning. */
+  after: seqCursor,
+  directoryId: z.string().min(1).max(100).optional(),
+  limit: limit(1000, 100),
+});
+
+/** `GET /api/audit-log`. */
+export const listAuditQuery = z.object({
+  directoryId: z.string().min(1).max(100).optional(),
+  kind: z.enum(["scim", "admin"]).optional(),
+  /** Entries after this `seq` (the `nextCursor` of the previous page); 0 for the beginning. */
+  after: seqCursor,
+  limit: limit(1000, 100),
+});
+
+/** `DELETE /api/audit-log`. */
+export const pruneAuditQuery = z.object({
+  /** Entries older than this many days are deleted (0: everything until now). */
+  olderThanDays: z.coerce.number().int().min(0).max(36_500),
+});
+
+// ─── Outputs ──────────────────────────────────────────────────────────────────────────────────
+
+const isoDate = z.string().describe("ISO 8601 instant (UTC)");
+
+/** A directory as the API shows it, with its SCIM base URL. */
+export const directoryViewSchema = z.object({
+  id: z.string(),
+  organizationId: z.string(),
+  name: z.string(),
+  type: z.enum(DIRECTORY_TYPES),
+  state: z.enum(["active", "inactive"]),
+  settings: directorySettingsSchema,
+  createdAt: isoDate,
+  updatedAt: isoDate,
+  /** Where the identity provider sends SCIM requests (RFC 7644 §3). */
+  scimUrl: z.string(),
+});
+export type DirectoryView = z.output<typeof directoryViewSchema>;
+
+/** A page of directories. */
+export const directoryPageSchema = z.object({ data: z.array(directoryViewSchema), nextCursor: z.string().nullable() });
+export type DirectoryPage = z.output<typeof directoryPageSchema>;
+
+/** A token as listed: never the secret. */
+export const tokenInfoSchema = z.object({
+  id: z.string(),
+  directoryId: z.string(),
+  hint: z.string().describe("the last four characters of the token"),
+  createdAt: isoDate,
+  expiresAt: isoDate.nullable(),
+  revokedAt: isoDate.nullable(),
+  lastUsedAt: isoDate.nullable(),
+  active: z.boolean(),
+});
+export type TokenView = z.output<typeof tokenInfoSchema>;
+
+/** A token just created or rotated: `token` is the secret, shown this once. */
+export const issuedTokenSchema = tokenInfoSchema.extend({ token: z.string() });
+export type IssuedTokenView = z.output<typeof issuedTokenSchema>;
+
+/** The directory's tokens. */
+export const tokenListSchema = z.object({ data: z.array(tokenInfoSchema) });
+
+/** A group-to-role mapping. */
+export const roleMappingSchema = z.object({
+  id: z.string(),
+  directoryId: z.string(),
+  group: z.union([z.object({ displayName: z.string() }), z.object({ id: z.string() })]).describe("by displayName (case-insensitively) or by id"),
+  role: z.string(),
+  createdAt: isoDate,
+});
+export type RoleMappingView = z.output<typeof roleMappingSchema>;
+
+/** The directory's mappings. */
+export const roleMappingListSchema = z.object({ data: z.array(roleMappingSchema) });
+
+/** A user, the same whatever the identity provider sent. */
+export const directoryUserSchema = z.object({
+  id: z.string(),
+  directoryId: z.string(),
+  organizationId: z.string(),
+  externalId: z.string().nullable(),
+  email: z.string().nullable(),
+  username: z.string(),
+  firstName: z.string().nullable(),
+  lastName: z.string().nullable(),
+  displayName: z.string().nullable(),
+  state: z.enum(["active", "suspended", "deleted"]),
+  groups: z.array(z.object({ id: z.string(), name: z.string() })).describe("direct groups"),
+  roles: z.array(z.string()),
+  customAttributes: z.record(z.string(), z.unknown()),
+  raw: z.record(z.string(), z.unknown()).describe("the SCIM resource as stored"),
+  linkedUserId: z.string().optional(),
+  linkedDirectoryId: z.string().optional(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+});
+export type DirectoryUserView = z.output<typeof directoryUserSchema>;
+
+/** A group, the same whatever the identity provider sent. */
+export const directoryGroupSchema = z.object({
+  id: z.string(),
+  directoryId: z.string(),
+  organizationId: z.string(),
+  externalId: z.string().nullable(),
+  name: z.string(),
+  memberCount: z.number().int().optional(),
+  raw: z.record(z.string(), z.unknown()),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+});
+export type DirectoryGroupView = z.output<typeof directoryGroupSchema>;
+
+/** A page of a cursor-paged list: pass `nextCursor` as `cursor` (null on the last page). */
+const cursorPage = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
+export const userPageSchema = cursorPage(directoryUserSchema);
+export type UserPage = z.output<typeof userPageSchema>;
+export const groupPageSchema = cursorPage(directoryGroupSchema);
+export type GroupPage = z.output<typeof groupPageSchema>;
+
+const EVENT_TYPES = [
+  "user.created",
+  "user.updated",
+  "user.deactivated",
+  "user.reactivated",
+  "user.deleted",
+  "group.created",
+  "group.updated",
+  "group.deleted",
+  "group.user_added",
+  "group.user_removed",
+  "user.roles_changed",
+] as const;
+
+/** An event of the outbox. */
+export const eventViewSchema = z.object({
+  seq: z.number().int().describe("position in the outbox: pass the last one as `after`"),
+  id: z.string().describe("unique and stable, for de-duplication"),
+  type: z.enum(EVENT_TYPES),
+  directoryId: z.string(),
+  resourceType: z.string(),
+  resourceId: z.string(),
+  occurredAt: isoDate,
+  resource: z.record(z.string(), z.unknown()).optional(),
+  member: z.object({ value: z.string(), display: z.string().optional(), type: z.string().optional(), $ref: z.string().optional() }).optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+});
+export type EventView = z.output<typeof eventViewSchema>;
+
+/** A page of a log read in order: `nextCursor` is the `after` of the next call (the given one when nothing new). */
+const seqPage = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.number().int(), hasMore: z.boolean() });
+
+export const eventPageSchema = seqPage(eventViewSchema);
+export type EventPage = z.output<typeof eventPageSchema>;
+
+/** An audit entry. */
+export const auditEntrySchema = z.object({
+  seq: z.number().int(),
+  id: z.string(),
+  at: isoDate,
+  kind: z.enum(["scim", "admin"]),
+  directoryId: z.string().nullable(),
+  actor: z.string().nullable().describe("the token id of a SCIM request; `admin` for an authenticated admin action"),
+  method: z.string(),
+  path: z.string(),
+  status: z.number().int(),
+  durationMs: z.number(),
+  resourceId: z.string().nullable(),
+  detail: z.record(z.string(), z.unknown()).nullable(),
+});
+export type AuditEntryView = z.output<typeof auditEntrySchema>;
+
+export const auditPageSchema = seqPage(auditEntrySchema);
+export type AuditPageView = z.output<typeof auditPageSchema>;
+
+/** The outcome of pruning the audit log. */
+export const pruneResultSchema = z.object({ deleted: z.number().int() });
+
+/** The sync status of a directory. */
+export const directoryStatusSchema = z.object({
+  directoryId: z.string(),
+  state: z.enum(["active", "inactive"]),
+  lastRequest: z
+    .object({ at: isoDate, method: z.string(), path: z.string(), status: z.number().int() })
+    .nullable()
+    .describe("the most recent SCIM request"),
+  lastRequestAt: isoDate.nullable(),
+  lastRequestStatus: z.number().int().nullable(),
+  users: z.number().int().describe("live users (not deleted)"),
+  groups: z.number().int(),
+  last24Hours: z.object({
+    requests: z.number().int(),
+    clientErrors: z.number().int().describe("SCIM requests answered 400-499 (including 401 and 429)"),
+    serverErrors: z.number().int().describe("SCIM requests answered 500 or above"),
+  }),
+  errorsLast24Hours: z.number().int().describe("SCIM requests answered with a status >= 400 in the last 24 hours"),
+});
+export type DirectoryStatus = z.output<typeof directoryStatusSchema>;
+
+/** Every error of the admin API. */
+export const errorResponseSchema = z.object({
+  error: z.object({
+    code: z.string().describe("stable and machine-readable: not_found, validation_failed, unauthorized..."),
+    message: z.string(),
+    issues: z.array(z.object({ path: z.string(), message: z.string() })).optional().describe("what failed validation"),
+  }),
+});
+export type ErrorResponse = z.output<typeof errorResponseSchema>;
+
+// ─── The document ─────────────────────────────────────────────────────────────────────────────
+
+/** One operation of the document. */
+export interface ApiOperation {
+  method: "get" | "post" | "patch" | "put" | "delete";
+  /** OpenAPI path (`/api/directories/{id}`). */
+  path: string;
+  summary: string;
+  tag: string;
+  /** Path parameters, in order. */
+  params?: readonly string[];
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** The success status and its schema (component name), or null for no content. */
+  success: { status: number; schema: string | null; description: string };
+  /** More error statuses than the common ones. */
+  errors?: readonly number[];
+  /** @default true */
+  authenticated?: boolean;
+}
+
+/** Named schemas of the components section: outputs as they are sent, inputs as they are accepted. */
+const outputSchemas: Record<string, z.ZodType> = {
+  Directory: directoryViewSchema,
+  DirectoryPage: directoryPageSchema,
+  Token: tokenInfoSchema,
+  IssuedToken: issuedTokenSchema,
+  TokenList: tokenListSchema,
+  RoleMapping: roleMappingSchema,
+  RoleMappingList: roleMappingListSchema,
+  User: directoryUserSchema,
+  UserPage: userPageSchema,
+  Group: directoryGroupSchema,
+  GroupPage: groupPageSchema,
+  Event: eventViewSchema,
+  EventPage: eventPageSchema,
+  AuditEntry: auditEntrySchema,
+  AuditPage: auditPageSchema,
+  PruneResult: pruneResultSchema,
+  DirectoryStatus: directoryStatusSchema,
+  Error: errorResponseSchema,
+};
+const inputSchemas: Record<string, z.ZodType> = {
+  CreateDirectory: createDirectorySchema,
+  UpdateDirectory: updateDirectorySchema,
+  CreateRoleMapping: createRoleMappingSchema,
+};
+
+const dir = ["id"] as const;
+
+/** The operations of the admin API (and the health check), hand-written. */
+export const adminOperations: ApiOperation[] = [
+  { method: "get", path: "/healthz", summary: "Liveness check", tag: "service", success: { status: 200, schema: null, description: "ok" }, authenticated: false },
+  { method: "get", path: "/api/openapi.json", summary: "This document", tag: "service", success: { status: 200, schema: null, description: "the OpenAPI 3.1 document" }, authenticated: false },
+  { method: "get", path: "/api/directories", summary: "List directories (oldest first)", tag: "directories", query: listDirectoriesQuery, success: { status: 200, schema: "DirectoryPage", description: "a page of directories" } },
+  { method: "post", path: "/api/directories", summary: "Create a directory", tag: "directories", body: createDirectorySchema, success: { status: 201, schema: "Directory", description: "the new directory" } },
+  { method: "get", path: "/api/directories/{id}", summary: "Get a directory", tag: "directories", params: dir, success: { status: 200, schema: "Directory", description: "the directory" } },
+  { method: "patch", path: "/api/directories/{id}", summary: "Update a directory (settings are merged)", tag: "directories", params: dir, body: updateDirectorySchema, success: { status: 200, schema: "Directory", description: "the directory" } },
+  { method: "delete", path: "/api/directories/{id}", summary: "Delete a directory with its tokens, users, groups and role mappings", tag: "directories", params: dir, success: { status: 204, schema: null, description: "deleted" } },
+  { method: "get", path: "/api/directories/{id}/status", summary: "Sync status: last SCIM request, counts, errors in the last 24 hours", tag: "directories", params: dir, success: { status: 200, schema: "DirectoryStatus", description: "the status" } },
+  { method: "get", path: "/api/directories/{id}/tokens", summary: "List the directory's tokens (never their secrets)", tag: "tokens", params: dir, success: { status: 200, schema: "TokenList", description: "the tokens, newest first" } },
+  { method: "post", path: "/api/directories/{id}/tokens", summary: "Create a token (the secret is shown this once)", tag: "tokens", params: dir, success: { status: 201, schema: "IssuedToken", description: "the token with its secret" }, errors: [409] },
+  { method: "post", path: "/api/directories/{id}/tokens/rotate", summary: "Rotate: a new token; the previous one stays valid for the grace period", tag: "tokens", params: dir, success: { status: 201, schema: "IssuedToken", description: "the new token with its secret" } },
+  { method: "delete", path: "/api/directories/{id}/tokens/{tokenId}", summary: "Revoke a token now", tag: "tokens", params: ["id", "tokenId"], success: { status: 200, schema: "Token", description: "the revoked token" } },
+  { method: "get", path: "/api/directories/{id}/role-mappings", summary: "List the group-to-role mappings", tag: "roles", params: dir, success: { status: 200, schema: "RoleMappingList", description: "the mappings, oldest first" } },
+  { method: "post", path: "/api/directories/{id}/role-mappings", summary: "Map a group (by displayName or id) to a role; its users get the role", tag: "roles", params: dir, body: createRoleMappingSchema, success: { status: 201, schema: "RoleMapping", description: "the new mapping" }, errors: [409] },
+  { method: "delete", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Remove a mapping; its users lose the role (unless another mapping gives it)", tag: "roles", params: ["id", "mappingId"], success: { status: 204, schema: null, description: "deleted" } },
+  { method: "get", path: "/api/directories/{id}/users", summary: "Normalized users, oldest first", tag: "data", params: dir, query: listUsersQuery, success: { status: 200, schema: "UserPage", description: "a page of users" } },
+  { method: "get", path: "/api/directories/{id}/users/{userId}", summary: "A normalized user (deleted ones too, with state `deleted`)", tag: "data", params: ["id", "userId"], success: { status: 200, schema: "User", description: "the user" } },
+  { method: "get", path: "/api/directories/{id}/groups", summary: "Normalized groups, oldest first", tag: "data", params: dir, query: listGroupsQuery, success: { status: 200, schema: "GroupPage", description: "a page of groups" } },
+  { method: "get", path: "/api/directories/{id}/groups/{groupId}", summary: "A normalized group", tag: "data", params: ["id", "groupId"], success: { status: 200, schema: "Group", description: "the group" } },
+  { method: "get", path: "/api/events", summary: "Events in order after a cursor", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events" } },
+  { method: "get", path: "/api/audit-log", summary: "Audit entries in order after a cursor", tag: "audit", query: listAuditQuery, success: { status: 200, schema: "AuditPage", description: "a page of entries" } },
+  { method: "delete", path: "/api/audit-log", summary: "Delete the audit entries older than some days", tag: "audit", query: pruneAuditQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
+];
+
+const ERROR_TEXT: Record<number, string> = {
+  400: "invalid input (the issues say what)",
+  401: "missing or wrong admin API key",
+  404: "not found",
+  409: "conflict",
+  413: "request body too large",
+  415: "the body is not JSON",
+  429: "too many requests (see Retry-After)",
+  500: "unexpected error",
+};
+
+/** A JSON Schema for the document: no `$schema` key (OpenAPI 3.1 uses JSON Schema 2020-12 already). */
+function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as Record<string, unknown>;
+  return rest;
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+function operationObject(op: ApiOperation, extraInputs: Map<z.ZodType, string>): Record<string, unknown> {
+  const parameters: Record<string, unknown>[] = [];
+  for (const name of op.params ?? []) parameters.push({ name, in: "path", required: true, schema: { type: "string" } });
+  if (op.query !== undefined) {
+    for (const [name, field] of Object.entries(op.query.shape)) {
+      const schema = jsonSchema(field as z.ZodType, "output");
+      const optional = (field as z.ZodType).safeParse(undefined).success;
+      parameters.push({ name, in: "query", required: !optional, schema });
+    }
+  }
+  const responses: Record<string, unknown> = {};
+  const { success } = op;
+  responses[String(success.status)] =
+    success.schema === null
+      ? { description: success.description }
+      : { description: success.description, content: { "application/json": { schema: ref(success.schema) } } };
+  const errors = new Set<number>(op.errors ?? []);
+  if (op.authenticated !== false) errors.add(401).add(429);
+  if (op.query !== undefined || op.body !== undefined) errors.add(400);
+  if (op.params !== undefined && op.params.length > 0) errors.add(404);
+  if (op.body !== undefined) errors.add(413).add(415);
+  for (const status of [...errors].sort()) responses[String(status)] = { description: ERROR_TEXT[status] ?? "error", content: { "application/json": { schema: ref("Error") } } };
+  const operation: Record<string, unknown> = {
+    operationId: `${op.method}${op.path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase())}`,
+    summary: op.summary,
+    tags: [op.tag],
+    responses,
+  };
+  if (parameters.length > 0) operation.parameters = parameters;
+  if (op.body !== undefined) {
+    const name = extraInputs.get(op.body);
+    operation.requestBody = { required: true, content: { "application/json": { schema: name !== undefined ? ref(name) : jsonSchema(op.body, "input") } } };
+  }
+  if (op.authenticated === false) operation.security = [];
+  return operation;
+}
+
+/** Options of {@link adminOpenApiDocument}. */
+export interface OpenApiDocumentOptions {
+  /** `servers[0].url`. @default none (relative to where the document was fetched) */
+  serverUrl?: string;
+  /** More operations (added by the host application). */
+  operations?: readonly ApiOperation[];
+  /** More named schemas referenced by those operations (outputs). */
+  schemas?: Record<string, z.ZodType>;
+  /** `info.version`. @default "0.1.0" */
+  version?: string;
+}
+
+/** The OpenAPI 3.1 document of the admin API. */
+export function adminOpenApiDocument(options: OpenApiDocumentOptions = {}): Record<string, unknown> {
+  const operations = [...adminOperations, ...(options.operations ?? [])];
+  const inputNames = new Map<z.ZodType, string>(Object.entries(inputSchemas).map(([name, schema]) => [schema, name]));
+  const schemas: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries({ ...outputSchemas, ...(options.schemas ?? {}) })) schemas[name] = jsonSchema(schema, "output");
+  for (const [name, schema] of Object.entries(inputSchemas)) schemas[name] = jsonSchema(schema, "input");
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of operations) (paths[op.path] ??= {})[op.method] = operationObject(op, inputNames);
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Directory Sync admin API",
+      version: options.version ?? "0.1.0",
+      description:
+        "Directories, their SCIM tokens, group-to-role mappings, normalized users and groups, events and the audit log. " +
+        "Authenticate with `Authorization: Bearer <admin key>`. Errors are `{ \"error\": { \"code\", \"message\" } }`.",
+    },
+    ...(options.serverUrl !== undefined ? { servers: [{ url: options.serverUrl }] } : {}),
+    security: [{ adminKey: [] }],
+    tags: [...new Set(operations.map((op) => op.tag))].map((name) => ({ name })),
+    paths,
+    components: {
+      schemas,
+      securitySchemes: { adminKey: { type: "http", scheme: "bearer", description: "the admin API key (`dsync_admin_...`)" } },
+    },
+  };
+}

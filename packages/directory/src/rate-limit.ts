@@ -1,0 +1,72 @@
+/**
+ * Per-directory rate limiting of SCIM requests: a token bucket in memory per directory, sized
+ * from the directory's `settings.rateLimit` (`burst` tokens, refilled at `requestsPerSecond`).
+ * When the settings change the bucket is resized, keeping what was already spent. In memory means
+ * per process: behind a load balancer with n processes a directory gets up to n times the rate.
+ */
+
+/** The rate of a bucket (the directory setting). */
+export interface RateLimitConfig {
+  requestsPerSecond: number;
+  burst: number;
+}
+
+/** The outcome of {@link RateLimiter.take}. */
+export type RateLimitDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterSeconds: number };
+
+interface Bucket {
+  tokens: number;
+  updatedAt: number;
+  config: RateLimitConfig;
+}
+
+/** Options of {@link RateLimiter}. */
+export interface RateLimiterOptions {
+  /** The clock in milliseconds, for tests. @default Date.now */
+  now?: () => number;
+  /** Most buckets kept; the least recently used is dropped past it (it starts full again). @default 10000 */
+  maxBuckets?: number;
+}
+
+/** Token buckets by key (the directory id). */
+export class RateLimiter {
+  private readonly buckets = new Map<string, Bucket>();
+  private readonly now: () => number;
+  private readonly maxBuckets: number;
+
+  constructor(options: RateLimiterOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.maxBuckets = options.maxBuckets ?? 10_000;
+  }
+
+  /** Takes one token from the key's bucket: allowed, or refused with the seconds until one is back. */
+  take(key: string, config: RateLimitConfig): RateLimitDecision {
+    const now = this.now();
+    let bucket = this.buckets.get(key);
+    if (bucket === undefined) {
+      bucket = { tokens: config.burst, updatedAt: now, config };
+      if (this.buckets.size >= this.maxBuckets) this.buckets.delete(this.buckets.keys().next().value!);
+    } else {
+      this.buckets.delete(key); // re-inserted below: the map's order is least recently used first
+      if (bucket.config.burst !== config.burst || bucket.config.requestsPerSecond !== config.requestsPerSecond) {
+        bucket.config = config;
+        bucket.tokens = Math.min(bucket.tokens, config.burst);
+      }
+      const elapsed = Math.max(0, now - bucket.updatedAt) / 1000;
+      bucket.tokens = Math.min(config.burst, bucket.tokens + elapsed * config.requestsPerSecond);
+      bucket.updatedAt = now;
+    }
+    this.buckets.set(key, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { allowed: true, remaining: Math.floor(bucket.tokens) };
+    }
+    const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / config.requestsPerSecond));
+    return { allowed: false, retryAfterSeconds };
+  }
+
+  /** Forgets a key's bucket (a deleted directory). */
+  reset(key: string): void {
+    this.buckets.delete(key);
+  }
+}

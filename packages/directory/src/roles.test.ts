@@ -1,0 +1,329 @@
+import { randomBytes } from "node:crypto";
+import { sql } from "kysely";
+import { openPostgres, openSqlite, type ScimSqlDatabase } from "scim-store-sql";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import { directoryScimRoutes } from "./scim-routes.js";
+
+const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+type Obj = Record<string, unknown>;
+
+// PostgreSQL: the server at SCIM_TEST_DATABASE_URL, in a schema of its own dropped afterwards.
+// Unreachable: skipped locally, a failure under CI.
+const PG_URL = process.env.SCIM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const ci = process.env.CI === "true" || process.env.CI === "1";
+async function postgresReachable(): Promise<boolean> {
+  const probe = openPostgres({ connectionString: PG_URL, max: 1 });
+  try {
+    await sql`select 1`.execute(probe.db);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await probe.destroy();
+  }
+}
+const pgReachable = await postgresReachable();
+
+interface Backend {
+  name: string;
+  skip: boolean;
+  open(): Promise<{ database: ScimSqlDatabase; cleanup(): Promise<void> }>;
+}
+const backends: Backend[] = [
+  { name: "sqlite", skip: false, open: async () => ({ database: openSqlite({ filename: ":memory:" }), cleanup: async () => {} }) },
+  {
+    name: "postgres",
+    skip: !pgReachable && !ci,
+    open: async () => {
+      if (!pgReachable) throw new Error(`PostgreSQL is unreachable at ${PG_URL}; CI requires it`);
+      const schema = `scim_dir_test_${randomBytes(6).toString("hex")}`;
+      return {
+        database: openPostgres({ connectionString: PG_URL, schema }),
+        cleanup: async () => {
+          const admin = openPostgres({ connectionString: PG_URL, max: 1 });
+          await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(admin.db);
+          await admin.destroy();
+        },
+      };
+    },
+  },
+];
+
+const now = () => new Date("2026-11-25T10:00:00.000Z");
+
+describe.each(backends)("group-to-role mapping on $name", (backend) => {
+  let sync: DirectorySync;
+  let cleanup: () => Promise<void>;
+  let app: ReturnType<typeof directoryScimRoutes>;
+
+  beforeAll(async () => {
+    if (backend.skip) return;
+    const opened = await backend.open();
+    cleanup = opened.cleanup;
+    sync = await createDirectorySync({ database: opened.database, now });
+    app = directoryScimRoutes(sync);
+  });
+  afterAll(async () => {
+    if (backend.skip) return;
+    await sync?.close();
+    await cleanup?.();
+  });
+
+  /** A fresh directory (its own tenant) with a SCIM client. */
+  async function directory() {
+    const dir = await sync.directories.create({ organizationId: `org_${randomBytes(4).toString("hex")}`, name: "Acme", type: "okta" });
+    const { token } = await sync.tokens.create(dir.id);
+    const scim = async (method: string, path: string, body?: unknown) => {
+      const res = await app.request(`http://sync.test/scim/v2/${dir.id}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      });
+      if (res.status >= 400) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+      return res.status === 204 ? undefined : ((await res.json()) as Obj);
+    };
+    const user = async (userName: string) => (await scim("POST", "/Users", { schemas: [USER], userName }))!.id as string;
+    const group = async (displayName: string, members: string[] = []) =>
+      (await scim("POST", "/Groups", { schemas: [GROUP], displayName, members: members.map((value) => ({ value })) }))!.id as string;
+    const add = (groupId: string, ...members: string[]) =>
+      scim("PATCH", `/Groups/${groupId}`, { schemas: [PATCH], Operations: [{ op: "add", path: "members", value: members.map((value) => ({ value })) }] });
+    const remove = (groupId: string, member: string) =>
+      scim("PATCH", `/Groups/${groupId}`, { schemas: [PATCH], Operations: [{ op: "remove", path: `members[value eq "${member}"]` }] });
+    const rename = (groupId: string, displayName: string) =>
+      scim("PATCH", `/Groups/${groupId}`, { schemas: [PATCH], Operations: [{ op: "replace", value: { id: groupId, displayName } }] });
+    let seen = 0;
+    /** The `user.roles_changed` events since the last call, as [userId, data]. */
+    const roleEvents = async () => {
+      const events = await sync.store.readEvents({ tenant: dir.id, after: seen, limit: 10_000 });
+      if (events.length > 0) seen = events[events.length - 1]!.seq;
+      return events.filter((e) => e.event.type === "user.roles_changed").map((e) => [e.event.resourceId, e.event.data]);
+    };
+    return { id: dir.id, scim, user, group, add, remove, rename, roleEvents };
+  }
+
+  it.skipIf(backend.skip)("follows nested groups upwards, through a cycle, by displayName (any case) and by id", async () => {
+    const d = await directory();
+    const alice = await d.user("alice@acme.test");
+    const bob = await d.user("bob@acme.test");
+    const carol = await d.user("carol@acme.test");
+    const a = await d.group("Team A", [alice]);
+    const b = await d.group("Team B", [a]);
+    const c = await d.group("Team C", [b, bob]);
+    await d.add(a, c); // A -> B -> C -> A
+    await sync.roles.createMapping(d.id, { group: { displayName: "team b" }, role: "editor" });
+    await sync.roles.createMapping(d.id, { group: { id: c }, role: "admin" });
+    await sync.roles.createMapping(d.id, { group: { displayName: "TEAM A" }, role: "viewer" });
+
+    expect(await sync.roles.rolesOf(d.id, alice)).toEqual(["admin", "editor", "viewer"]);
+    expect(await sync.roles.rolesOf(d.id, bob)).toEqual(["admin", "editor", "viewer"]);
+    expect(await sync.roles.rolesOf(d.id, carol)).toEqual([]);
+    expect((await sync.data.getUser(d.id, alice)).roles).toEqual(["admin", "editor", "viewer"]);
+
+    // Breaking the cycle: C no longer in A, so bob (in C only) keeps only C's role.
+    await d.remove(a, c);
+    expect(await sync.roles.rolesOf(d.id, bob)).toEqual(["admin"]);
+    expect(await sync.roles.rolesOf(d.id, alice)).toEqual(["admin", "editor", "viewer"]);
+
+    const mappings = await sync.roles.listMappings(d.id);
+    expect(mappings.map((m) => [m.role, m.group]).sort()).toEqual([
+      ["admin", { id: c }],
+      ["editor", { displayName: "team b" }],
+      ["viewer", { displayName: "TEAM A" }],
+    ]);
+  });
+
+  it.skipIf(backend.skip)("writes user.roles_changed for each kind of change, and none when roles stay the same", async () => {
+    const d = await directory();
+    await sync.roles.createMapping(d.id, { group: { displayName: "Engineering" }, role: "engineer" });
+    await sync.roles.createMapping(d.id, { group: { displayName: "Admins" }, role: "admin" });
+    const eng = await d.group("Engineering");
+    const admins = await d.group("Admins");
+    const plain = await d.group("Plain");
+
+    const u = await d.user("u@acme.test");
+    expect(await d.roleEvents()).toEqual([]); // user.created: no roles, no event
+
+    await d.add(eng, u);
+    expect(await d.roleEvents()).toEqual([[u, { roles: ["engineer"], added: ["engineer"], removed: [] }]]);
+    await d.add(plain, u);
+    expect(await d.roleEvents()).toEqual([]);
+
+    // A nested group: everyone below Engineering gains Admins' role.
+    await d.add(admins, eng);
+    expect(await d.roleEvents()).toEqual([[u, { roles: ["admin", "engineer"], added: ["admin"], removed: [] }]]);
+    await d.remove(admins, eng);
+    expect(await d.roleEvents()).toEqual([[u, { roles: ["engineer"], added: [], removed: ["admin"] }]]);
+
+    // Renames matter for displayName mappings only.
+    await d.rename(eng, "Eng");
+    expect(await d.roleEvents()).toEqual([[u, { roles: [], added: [], removed: ["engineer"] }]]);
+    await d.scim("PUT", `/Groups/${eng}`, { schemas: [GROUP], displayName: "ENGINEERING", members: [{ value: u }] });
+    expect(await d.roleEvents()).toEqual([[u, { roles: ["engineer"], added: ["engineer"], removed: [] }]]);
+    await d.rename(plain, "Plain 2");
+    expect(await d.roleEvents()).toEqual([]);
+
+    // Deactivation changes no roles.
+    await d.scim("PATCH", `/Users/${u}`, { schemas: [PATCH], Operations: [{ op: "replace", value: { active: false } }] });
+    expect(await d.roleEvents()).toEqual([]);
+
+    await d.remove(eng, u);
+    expect(await d.roleEvents()).toEqual([[u, { roles: [], added: [], removed: ["engineer"] }]]);
+
+    // Group delete: its users lose its roles.
+    await d.add(eng, u);
+    await d.roleEvents();
+    await d.scim("DELETE", `/Groups/${eng}`);
+    expect(await d.roleEvents()).toEqual([[u, { roles: [], added: [], removed: ["engineer"] }]]);
+    expect(await sync.roles.rolesOf(d.id, u)).toEqual([]);
+
+    // User delete: the roles go with the user.
+    await d.add(admins, u);
+    await d.roleEvents();
+    await d.scim("DELETE", `/Users/${u}`);
+    expect(await d.roleEvents()).toEqual([[u, { roles: [], added: [], removed: ["admin"] }]]);
+    expect(await sync.roles.rolesOf(d.id, u)).toEqual([]);
+
+    // Each event follows its cause in the outbox, as a User event of the directory.
+    const all = await sync.store.readEvents({ tenant: d.id, limit: 10_000 });
+    const types = all.map((e) => e.event.type);
+    expect(types.indexOf("user.roles_changed")).toBe(types.indexOf("group.user_added") + 1);
+    const changed = all.find((e) => e.event.type === "user.roles_changed")!.event;
+    expect(changed).toMatchObject({ tenant: d.id, resourceType: "User", resourceId: u, occurredAt: now().toISOString() });
+    expect(changed.id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it.skipIf(backend.skip)("nested membership changes reach every user below the group", async () => {
+    const d = await directory();
+    await sync.roles.createMapping(d.id, { group: { displayName: "Staff" }, role: "staff" });
+    const users = [await d.user("x@acme.test"), await d.user("y@acme.test"), await d.user("z@acme.test")];
+    const leaf = await d.group("Leaf", [users[0]!, users[1]!]);
+    const middle = await d.group("Middle", [leaf, users[2]!]);
+    const staff = await d.group("Staff");
+    await d.roleEvents();
+    await d.add(staff, middle);
+    expect((await d.roleEvents()).map(([id]) => id).sort()).toEqual([...users].sort());
+    // Deleting the middle group cuts all three off.
+    await d.scim("DELETE", `/Groups/${middle}`);
+    expect((await d.roleEvents()).map(([id]) => id).sort()).toEqual([...users].sort());
+    for (const id of users) expect(await sync.roles.rolesOf(d.id, id)).toEqual([]);
+  });
+
+  it.skipIf(backend.skip)("a directory without mappings stores nothing; a later mapping and a later group delete still work", async () => {
+    const d = await directory();
+    const u = await d.user("late@acme.test");
+    const leaf = await d.group("Leaf", [u]);
+    const top = await d.group("Top", [leaf]);
+    const stored = () => sync.db.selectFrom("dir_user_groups").select(["user_id", "group_id"]).where("directory_id", "=", d.id).execute();
+    expect(await stored()).toEqual([]);
+
+    const mapping = await sync.roles.createMapping(d.id, { group: { id: top }, role: "top" });
+    expect(await sync.roles.rolesOf(d.id, u)).toEqual(["top"]);
+    expect((await stored()).map((r) => r.group_id).sort()).toEqual([leaf, top].sort());
+    await d.roleEvents();
+    await d.scim("DELETE", `/Groups/${leaf}`);
+    expect(await d.roleEvents()).toEqual([[u, { roles: [], added: [], removed: ["top"] }]]);
+
+    // Without mappings again, the closures go.
+    await d.add(top, u);
+    await sync.roles.deleteMapping(d.id, mapping.id);
+    expect(await stored()).toEqual([]);
+    expect(await sync.roles.rolesOf(d.id, u)).toEqual([]);
+  });
+
+  it.skipIf(backend.skip)("creating and deleting a mapping recomputes every user of the group's subtree, in one transaction", async () => {
+    const d = await directory();
+    const [x, y, z, w] = [await d.user("x@acme.test"), await d.user("y@acme.test"), await d.user("z@acme.test"), await d.user("w@acme.test")];
+    const child = await d.group("Child", [x, y]);
+    const parent = await d.group("Parent", [child, z]);
+    const other = await d.group("Other", [w, x]);
+    await d.roleEvents();
+
+    const byName = await sync.roles.createMapping(d.id, { group: { displayName: "parent" }, role: "reader" });
+    expect(byName).toMatchObject({ directoryId: d.id, group: { displayName: "parent" }, role: "reader" });
+    expect((await d.roleEvents()).sort()).toEqual(
+      [x, y, z].sort().map((id) => [id, { roles: ["reader"], added: ["reader"], removed: [] }]),
+    );
+    await expect(sync.roles.createMapping(d.id, { group: { displayName: "PARENT" }, role: "reader" })).rejects.toMatchObject({ status: 409, code: "duplicate_mapping" });
+    await expect(sync.roles.createMapping(d.id, { group: { id: "no-such-group" }, role: "reader" })).rejects.toMatchObject({ status: 404 });
+    await expect(sync.roles.createMapping(d.id, { group: { displayName: "" }, role: "reader" })).rejects.toThrow();
+    await expect(sync.roles.createMapping(d.id, { group: { id: other }, role: "reader", extra: 1 } as never)).rejects.toThrow();
+    await expect(sync.roles.createMapping("dir_000000000000000000000000", { group: { id: other }, role: "reader" })).rejects.toMatchObject({ status: 404 });
+
+    // A second source of the same role: only w gains it; x already has it.
+    const byId = await sync.roles.createMapping(d.id, { group: { id: other }, role: "reader" });
+    expect(await d.roleEvents()).toEqual([[w, { roles: ["reader"], added: ["reader"], removed: [] }]]);
+
+    await sync.roles.deleteMapping(d.id, byName.id);
+    expect((await d.roleEvents()).sort()).toEqual([y, z].sort().map((id) => [id, { roles: [], added: [], removed: ["reader"] }]));
+    expect(await sync.roles.rolesOf(d.id, x)).toEqual(["reader"]);
+    await expect(sync.roles.deleteMapping(d.id, byName.id)).rejects.toMatchObject({ status: 404 });
+    await sync.roles.deleteMapping(d.id, byId.id);
+    expect((await d.roleEvents()).map(([id]) => id).sort()).toEqual([w, x].sort());
+    expect(await sync.roles.listMappings(d.id)).toEqual([]);
+    expect(parent).toBeDefined();
+  });
+
+  it.skipIf(backend.skip)("rebuild computes the roles of users imported without events", async () => {
+    const d = await directory();
+    await sync.roles.createMapping(d.id, { group: { displayName: "Imported" }, role: "imported" });
+    await sync.store.importResources({ tenant: d.id }, "User", [
+      { id: "imp-1", attributes: { schemas: [USER], userName: "imp1@acme.test" }, uniqueKeys: [] },
+      { id: "imp-2", attributes: { schemas: [USER], userName: "imp2@acme.test" }, uniqueKeys: [] },
+    ]);
+    await sync.store.importResources({ tenant: d.id }, "Group", [
+      { id: "imp-g", attributes: { schemas: [GROUP], displayName: "Imported" }, uniqueKeys: [], members: [{ value: "imp-1", type: "User" }] },
+    ]);
+    expect(await sync.roles.rolesOf(d.id, "imp-1")).toEqual([]);
+    expect(await sync.roles.rebuild(d.id)).toBe(1);
+    expect(await sync.roles.rolesOf(d.id, "imp-1")).toEqual(["imported"]);
+    expect(await sync.roles.rebuild(d.id)).toBe(0);
+  });
+});
+
+describe("role recomputation cost", () => {
+  it("a member add reads only that user, however large the mapped group", async () => {
+    const queries: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+    let logging = false;
+    const sync = await createDirectorySync({
+      database: openSqlite({ filename: ":memory:", log: (event) => void (logging && queries.push({ sql: event.query.sql, parameters: event.query.parameters })) }),
+      now,
+    });
+    try {
+      const dir = await sync.directories.create({ organizationId: "org_cost", name: "Big" });
+      const { token } = await sync.tokens.create(dir.id);
+      const app = directoryScimRoutes(sync);
+      const scim = async (method: string, path: string, body: unknown) =>
+        (await (
+          await app.request(`http://sync.test/scim/v2/${dir.id}${path}`, {
+            method,
+            headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+            body: JSON.stringify(body),
+          })
+        ).json()) as Obj;
+      const members: Array<{ value: string }> = [];
+      for (let i = 0; i < 120; i++) members.push({ value: (await scim("POST", "/Users", { schemas: [USER], userName: `u${i}@acme.test` })).id as string });
+      const big = (await scim("POST", "/Groups", { schemas: [GROUP], displayName: "Everyone", members })).id as string;
+      await sync.roles.createMapping(dir.id, { group: { id: big }, role: "member" });
+      const newcomer = (await scim("POST", "/Users", { schemas: [USER], userName: "new@acme.test" })).id as string;
+
+      logging = true;
+      await app.request(`http://sync.test/scim/v2/${dir.id}/Groups/${big}`, {
+        method: "PATCH",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+        body: JSON.stringify({ schemas: [PATCH], Operations: [{ op: "add", path: "members", value: [{ value: newcomer }] }] }),
+      });
+      logging = false;
+      expect(await sync.roles.rolesOf(dir.id, newcomer)).toEqual(["member"]);
+      // Recomputing the whole group would name its 121 users in one statement.
+      const largest = Math.max(...queries.map((q) => q.parameters.length));
+      expect(largest, queries.find((q) => q.parameters.length === largest)?.sql).toBeLessThan(20);
+      expect(queries.some((q) => q.sql.includes("dir_user_roles"))).toBe(true);
+    } finally {
+      await sync.close();
+    }
+  });
+});

@@ -1,0 +1,641 @@
+/**
+ * Group-to-role mapping: per directory, a group (by displayName, case-insensitively, or by id)
+ * gives a role. A user's roles come from every group they are in, directly or through nested
+ * groups (a user in A, A a member of B: B's roles too; cycles are tolerated).
+ *
+ * Roles are stored per user (`dir_user_roles`, with the user's group closure in
+ * `dir_user_groups`) and recomputed only for the users a change can affect: the member added or
+ * removed (every user below it, for a nested group), the users below a renamed or deleted group,
+ * the user created or deleted, the users below the groups a mapping names. A change writes
+ * `user.roles_changed` events (`data: { roles, added, removed }`) to the outbox in the same
+ * transaction as the stored roles; during a SCIM request that is the request's transaction
+ * (ARCHITECTURE.md, "Events and delivery").
+ */
+import { randomUUID } from "node:crypto";
+import { sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
+import type { MemberValue, OperationContext, ScimEvent, ScimEventSubscriber, ScimHooks, ScimResourceBody } from "scim-core";
+import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
+import { z } from "zod";
+import type { DirectoryService } from "./directories.js";
+import { DirectoryError, notFound } from "./errors.js";
+import { newId } from "./ids.js";
+import type { DirectoryDatabase, RoleMappingTable } from "./tables.js";
+
+/** Input of {@link RoleService.createMapping}: a group by displayName or by id, and the role it gives. */
+export const createRoleMappingSchema = z
+  .object({
+    group: z.union([z.object({ displayName: z.string().trim().min(1).max(256) }).strict(), z.object({ id: z.string().trim().min(1).max(256) }).strict()]),
+    role: z.string().trim().min(1).max(200),
+  })
+  .strict();
+export type CreateRoleMappingInput = z.input<typeof createRoleMappingSchema>;
+
+/** A group-to-role mapping as the API shows it. */
+export interface RoleMapping {
+  id: string;
+  directoryId: string;
+  /** The group: by displayName (matched case-insensitively) or by id. */
+  group: { displayName: string } | { id: string };
+  role: string;
+  createdAt: string;
+}
+
+/** The `data` of a `user.roles_changed` event: roles after the change, and the difference. */
+export interface RolesChangedData {
+  roles: string[];
+  added: string[];
+  removed: string[];
+  [key: string]: unknown;
+}
+
+type Db = Kysely<DirectoryDatabase>;
+
+/** Ids per statement in `in (...)` lists and rows per multi-row insert. */
+const CHUNK = 500;
+
+function chunks<T>(items: readonly T[], size = CHUNK): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+/** `alias.deleted = false` as a literal, so that the store's partial indexes apply. */
+function live(dialect: SqlDialectName, alias: string): RawBuilder<boolean> {
+  return sql<boolean>`${sql.ref(`${alias}.deleted`)} = ${sql.lit(dialect === "sqlite" ? 0 : false)}`;
+}
+
+function parseJson(value: unknown): unknown {
+  return typeof value === "string" ? JSON.parse(value) : value;
+}
+
+function rolesFromColumn(value: unknown): string[] {
+  const parsed = parseJson(value);
+  return Array.isArray(parsed) ? parsed.filter((r): r is string => typeof r === "string") : [];
+}
+
+function toMapping(row: Selectable<RoleMappingTable>): RoleMapping {
+  return {
+    id: row.id,
+    directoryId: row.directory_id,
+    group: row.group_match === "id" ? { id: row.group_value } : { displayName: row.group_display_name ?? row.group_value },
+    role: row.role,
+    createdAt: row.created_at,
+  };
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "SQLITE_CONSTRAINT_UNIQUE" || code === "SQLITE_CONSTRAINT_PRIMARYKEY" || code === "23505";
+}
+
+const lower = (value: unknown): string | undefined => (typeof value === "string" ? value.toLowerCase() : undefined);
+
+/** The mappings of one directory, indexed for lookups by group id and lower-cased displayName. */
+class MappingIndex {
+  private readonly byId = new Map<string, string[]>();
+  private readonly byName = new Map<string, string[]>();
+
+  constructor(rows: ReadonlyArray<Pick<RoleMappingTable, "group_match" | "group_value" | "role">>) {
+    for (const row of rows) {
+      const map = row.group_match === "id" ? this.byId : this.byName;
+      const roles = map.get(row.group_value) ?? [];
+      roles.push(row.role);
+      map.set(row.group_value, roles);
+    }
+  }
+
+  get empty(): boolean {
+    return this.byId.size === 0 && this.byName.size === 0;
+  }
+
+  /** The sorted roles the given groups give. */
+  rolesOf(groupIds: Iterable<string>, nameOf: (groupId: string) => string | null | undefined): string[] {
+    const roles = new Set<string>();
+    for (const id of groupIds) {
+      for (const role of this.byId.get(id) ?? []) roles.add(role);
+      const name = nameOf(id);
+      if (name != null) for (const role of this.byName.get(name) ?? []) roles.add(role);
+    }
+    return [...roles].sort();
+  }
+}
+
+/**
+ * The part of a directory's group graph one recomputation needs: the parent groups of the
+ * groups it met (loaded level by level, in batches) and their lower-cased names.
+ */
+class GroupGraph {
+  private readonly parents = new Map<string, string[]>();
+  private readonly closures = new Map<string, Set<string>>();
+  readonly names = new Map<string, string | null>();
+
+  constructor(
+    private readonly db: Db,
+    private readonly dialect: SqlDialectName,
+    private readonly directoryId: string,
+  ) {}
+
+  /** Loads the ancestors of `groupIds` (breadth first, each group once: cycles end). */
+  async load(groupIds: Iterable<string>): Promise<void> {
+    let frontier = [...new Set(groupIds)].filter((id) => !this.parents.has(id));
+    while (frontier.length > 0) {
+      const next = new Set<string>();
+      for (const part of chunks(frontier)) {
+        for (const id of part) this.parents.set(id, []);
+        const rows = await this.db
+          .selectFrom("scim_members as m")
+          .innerJoin("scim_resources as g", (join) => join.onRef("g.tenant", "=", "m.tenant").onRef("g.id", "=", "m.group_id"))
+          .select(["m.member_id as child", "m.group_id as parent", "g.display_name_lower as name"])
+          .where("m.tenant", "=", this.directoryId)
+          .where("m.member_id", "in", part)
+          .where("g.resource_type", "=", "Group")
+          .where(live(this.dialect, "g"))
+          .execute();
+        for (const row of rows) {
+          this.parents.get(row.child)!.push(row.parent);
+          this.names.set(row.parent, row.name);
+          if (!this.parents.has(row.parent)) next.add(row.parent);
+        }
+      }
+      frontier = [...next];
+    }
+  }
+
+  /** The group and every group above it (loaded by {@link load}). */
+  closureOf(groupId: string): Set<string> {
+    let closure = this.closures.get(groupId);
+    if (closure !== undefined) return closure;
+    closure = new Set([groupId]);
+    const stack = [groupId];
+    while (stack.length > 0) {
+      for (const parent of this.parents.get(stack.pop()!) ?? []) {
+        if (closure.has(parent)) continue;
+        closure.add(parent);
+        stack.push(parent);
+      }
+    }
+    this.closures.set(groupId, closure);
+    return closure;
+  }
+}
+
+/** What a recomputation found for one user whose roles changed. */
+interface RolesChange {
+  userId: string;
+  data: RolesChangedData;
+}
+
+/**
+ * Role computation over one executor (a transaction): the reads and writes of the stored roles
+ * and group closures, and the `user.roles_changed` events.
+ */
+class RoleComputation {
+  constructor(
+    /** The transaction's store. */
+    readonly store: SqlScimStore,
+    private readonly directoryId: string,
+    private readonly now: () => Date,
+  ) {}
+
+  private get db(): Db {
+    return this.store.db as unknown as Db;
+  }
+
+  private get dialect(): SqlDialectName {
+    return this.store.dialect;
+  }
+
+  /**
+   * Serialises the recomputations of one directory (PostgreSQL: a transaction-scoped advisory
+   * lock), so that two concurrent membership changes in a nested structure cannot each miss the
+   * other's rows. Every read that decides which users to recompute comes after it. SQLite runs one
+   * write transaction at a time already.
+   */
+  async lock(): Promise<void> {
+    if (this.dialect !== "postgres") return;
+    await sql`select pg_advisory_xact_lock(hashtext(${`scim-directory:roles:${this.directoryId}`}))`.execute(this.db);
+  }
+
+  /** The users a member stands for: the user, or every user below the group (nested groups followed). */
+  async usersOfMember(member: MemberValue): Promise<string[]> {
+    let type = member.type;
+    if (type === undefined) {
+      const row = await this.db.selectFrom("scim_resources").select("resource_type").where("tenant", "=", this.directoryId).where("id", "=", member.value).executeTakeFirst();
+      type = row?.resource_type ?? "User";
+    }
+    return type.toLowerCase() === "group" ? this.usersBelow([member.value]) : [member.value];
+  }
+
+  /** Every user below the groups, following nested groups downwards (each group once: cycles end). */
+  async usersBelow(groupIds: readonly string[]): Promise<string[]> {
+    const seen = new Set(groupIds);
+    const users = new Set<string>();
+    let frontier = [...seen];
+    while (frontier.length > 0) {
+      const next: string[] = [];
+      for (const part of chunks(frontier)) {
+        const rows = await this.db
+          .selectFrom("scim_members")
+          .select(["member_id", "member_type"])
+          .where("tenant", "=", this.directoryId)
+          .where("group_id", "in", part)
+          .execute();
+        const untyped: string[] = [];
+        for (const row of rows) {
+          if (row.member_type === null) untyped.push(row.member_id);
+          else if (row.member_type.toLowerCase() === "group") next.push(row.member_id);
+          else users.add(row.member_id);
+        }
+        for (const ids of chunks(untyped)) {
+          const typed = await this.db.selectFrom("scim_resources").select(["id", "resource_type"]).where("tenant", "=", this.directoryId).where("id", "in", ids).execute();
+          for (const row of typed) {
+            if (row.resource_type === "Group") next.push(row.id);
+            else users.add(row.id);
+          }
+        }
+      }
+      frontier = next.filter((id) => !seen.has(id));
+      for (const id of frontier) seen.add(id);
+    }
+    return [...users];
+  }
+
+  /** The users whose stored closure holds the group (for a group whose membership rows are gone). */
+  async usersWithGroup(groupId: string): Promise<string[]> {
+    const rows = await this.db.selectFrom("dir_user_groups").select("user_id").where("directory_id", "=", this.directoryId).where("group_id", "=", groupId).execute();
+    return rows.map((r) => r.user_id);
+  }
+
+  /** The live groups a mapping names. */
+  async groupsMatching(match: string, value: string): Promise<string[]> {
+    let q = this.db.selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", this.directoryId).where("r.resource_type", "=", "Group").where(live(this.dialect, "r"));
+    q = match === "id" ? q.where("r.id", "=", value) : q.where("r.display_name_lower", "=", value);
+    return (await q.execute()).map((r) => r.id);
+  }
+
+  async mappingExists(match: string, value: string, role: string): Promise<boolean> {
+    const found = await this.db
+      .selectFrom("dir_role_mappings")
+      .select("id")
+      .where("directory_id", "=", this.directoryId)
+      .where("group_match", "=", match)
+      .where("group_value", "=", value)
+      .where("role", "=", role)
+      .executeTakeFirst();
+    return found !== undefined;
+  }
+
+  async hasMappings(): Promise<boolean> {
+    const found = await this.db.selectFrom("dir_role_mappings").select("id").where("directory_id", "=", this.directoryId).limit(1).executeTakeFirst();
+    return found !== undefined;
+  }
+
+  /** Whether a displayName mapping names one of the (lower-cased) names. */
+  async mapsDisplayName(names: readonly string[]): Promise<boolean> {
+    if (names.length === 0) return false;
+    const found = await this.db
+      .selectFrom("dir_role_mappings")
+      .select("id")
+      .where("directory_id", "=", this.directoryId)
+      .where("group_match", "=", "displayName")
+      .where("group_value", "in", [...names])
+      .limit(1)
+      .executeTakeFirst();
+    return found !== undefined;
+  }
+
+  /**
+   * Forgets the stored group closures of a directory without mappings: they are kept only while
+   * some mapping can give roles (a later mapping computes its users from the membership rows).
+   */
+  async forgetClosures(): Promise<void> {
+    await this.db.deleteFrom("dir_user_groups").where("directory_id", "=", this.directoryId).execute();
+  }
+
+  async mappings(): Promise<MappingIndex> {
+    const rows = await this.db.selectFrom("dir_role_mappings").select(["group_match", "group_value", "role"]).where("directory_id", "=", this.directoryId).execute();
+    return new MappingIndex(rows);
+  }
+
+  /**
+   * Recomputes the users' roles and group closures, stores what changed and appends a
+   * `user.roles_changed` event per user whose roles changed. Users that are not live (deleted)
+   * end with no roles and no stored rows. Returns the changes.
+   */
+  async recompute(userIds: Iterable<string>): Promise<RolesChange[]> {
+    const ids = [...new Set(userIds)];
+    if (ids.length === 0) return [];
+    const mappings = await this.mappings();
+    const graph = new GroupGraph(this.db, this.dialect, this.directoryId);
+    const changes: RolesChange[] = [];
+    for (const part of chunks(ids)) changes.push(...(await this.recomputeChunk(part, mappings, graph)));
+    const occurredAt = this.now().toISOString();
+    for (const change of changes) {
+      const event: ScimEvent = {
+        id: randomUUID(),
+        type: "user.roles_changed",
+        tenant: this.directoryId,
+        resourceType: "User",
+        resourceId: change.userId,
+        occurredAt,
+        data: change.data,
+      };
+      await this.store.appendEvent(event);
+    }
+    return changes;
+  }
+
+  private async recomputeChunk(userIds: string[], mappings: MappingIndex, graph: GroupGraph): Promise<RolesChange[]> {
+    const { db, directoryId } = this;
+    const liveRows = await db
+      .selectFrom("scim_resources as r")
+      .select("r.id")
+      .where("r.tenant", "=", directoryId)
+      .where("r.resource_type", "=", "User")
+      .where("r.id", "in", userIds)
+      .where(live(this.dialect, "r"))
+      .execute();
+    const liveUsers = new Set(liveRows.map((r) => r.id));
+
+    // Direct groups of the live users, then their ancestors.
+    const direct = new Map<string, string[]>();
+    if (liveUsers.size > 0) {
+      const rows = await db
+        .selectFrom("scim_members as m")
+        .innerJoin("scim_resources as g", (join) => join.onRef("g.tenant", "=", "m.tenant").onRef("g.id", "=", "m.group_id"))
+        .select(["m.member_id", "m.group_id", "g.display_name_lower"])
+        .where("m.tenant", "=", directoryId)
+        .where("m.member_id", "in", [...liveUsers])
+        .where("g.resource_type", "=", "Group")
+        .where(live(this.dialect, "g"))
+        .execute();
+      for (const row of rows) {
+        graph.names.set(row.group_id, row.display_name_lower);
+        const groups = direct.get(row.member_id) ?? [];
+        groups.push(row.group_id);
+        direct.set(row.member_id, groups);
+      }
+      await graph.load([...direct.values()].flat());
+    }
+
+    // What was stored.
+    const storedRoles = new Map<string, string[]>();
+    for (const row of await db.selectFrom("dir_user_roles").select(["user_id", "roles"]).where("directory_id", "=", directoryId).where("user_id", "in", userIds).execute()) {
+      storedRoles.set(row.user_id, rolesFromColumn(row.roles));
+    }
+    const storedGroups = new Map<string, Set<string>>();
+    for (const row of await db.selectFrom("dir_user_groups").select(["user_id", "group_id"]).where("directory_id", "=", directoryId).where("user_id", "in", userIds).execute()) {
+      const set = storedGroups.get(row.user_id) ?? new Set<string>();
+      set.add(row.group_id);
+      storedGroups.set(row.user_id, set);
+    }
+
+    // The differences.
+    const groupRowsToAdd: Array<{ directory_id: string; user_id: string; group_id: string }> = [];
+    const usersLeavingGroup = new Map<string, string[]>();
+    const rolesToStore: Array<{ directory_id: string; user_id: string; roles: string; updated_at: string }> = [];
+    const rolesToClear: string[] = [];
+    const changes: RolesChange[] = [];
+    const ts = this.now().toISOString();
+    for (const userId of userIds) {
+      const closure = new Set<string>();
+      if (liveUsers.has(userId)) for (const groupId of direct.get(userId) ?? []) for (const id of graph.closureOf(groupId)) closure.add(id);
+      const before = storedGroups.get(userId) ?? new Set<string>();
+      for (const groupId of closure) if (!before.has(groupId)) groupRowsToAdd.push({ directory_id: directoryId, user_id: userId, group_id: groupId });
+      for (const groupId of before) {
+        if (closure.has(groupId)) continue;
+        const users = usersLeavingGroup.get(groupId) ?? [];
+        users.push(userId);
+        usersLeavingGroup.set(groupId, users);
+      }
+
+      const roles = mappings.rolesOf(closure, (id) => graph.names.get(id));
+      const previous = storedRoles.get(userId) ?? [];
+      const added = roles.filter((r) => !previous.includes(r));
+      const removed = previous.filter((r) => !roles.includes(r));
+      if (added.length === 0 && removed.length === 0) continue;
+      if (roles.length > 0) rolesToStore.push({ directory_id: directoryId, user_id: userId, roles: JSON.stringify(roles), updated_at: ts });
+      else rolesToClear.push(userId);
+      changes.push({ userId, data: { roles, added, removed } });
+    }
+
+    for (const part of chunks(groupRowsToAdd)) {
+      await db.insertInto("dir_user_groups").values(part).onConflict((oc) => oc.columns(["directory_id", "user_id", "group_id"]).doNothing()).execute();
+    }
+    for (const [groupId, users] of usersLeavingGroup) {
+      for (const part of chunks(users)) {
+        await db.deleteFrom("dir_user_groups").where("directory_id", "=", directoryId).where("group_id", "=", groupId).where("user_id", "in", part).execute();
+      }
+    }
+    for (const part of chunks(rolesToStore)) {
+      await db
+        .insertInto("dir_user_roles")
+        .values(part)
+        .onConflict((oc) => oc.columns(["directory_id", "user_id"]).doUpdateSet((eb) => ({ roles: eb.ref("excluded.roles"), updated_at: eb.ref("excluded.updated_at") })))
+        .execute();
+    }
+    for (const part of chunks(rolesToClear)) {
+      await db.deleteFrom("dir_user_roles").where("directory_id", "=", directoryId).where("user_id", "in", part).execute();
+    }
+    return changes;
+  }
+}
+
+/** The transaction's SQL store of a hook or subscriber. */
+function storeOf(ctx: OperationContext): SqlScimStore {
+  return ctx.store as SqlScimStore;
+}
+
+/** Group-to-role mappings and the roles they give (`sync.roles`). */
+export class RoleService {
+  /**
+   * The event subscriber that keeps roles current during SCIM requests; install it after the
+   * store's outbox subscriber (createDirectorySync does).
+   */
+  readonly subscriber: ScimEventSubscriber;
+  /** The hooks that recompute roles when a group is renamed (displayName mappings). */
+  readonly hooks: ScimHooks;
+
+  constructor(
+    private readonly db: Db,
+    private readonly store: SqlScimStore,
+    private readonly directories: DirectoryService,
+    private readonly now: () => Date,
+  ) {
+    this.subscriber = (event, ctx) => this.onEvent(event, ctx);
+    const afterGroupWrite = (ctx: OperationContext, resource: ScimResourceBody, previous: ScimResourceBody) => this.onGroupWrite(ctx, resource, previous);
+    this.hooks = { afterReplace: afterGroupWrite, afterPatch: afterGroupWrite };
+  }
+
+  /** The directory's mappings, oldest first; 404 when the directory is unknown. */
+  async listMappings(directoryId: string): Promise<RoleMapping[]> {
+    await this.directories.get(directoryId);
+    const rows = await this.db.selectFrom("dir_role_mappings").selectAll().where("directory_id", "=", directoryId).orderBy("created_at").orderBy("id").execute();
+    return rows.map(toMapping);
+  }
+
+  /**
+   * Maps a group to a role and gives the role to every user below the group(s) it names, with
+   * their `user.roles_changed` events, in one transaction. 404 when the directory (or, for an id
+   * mapping, the group) is unknown; 409 `duplicate_mapping` when the same mapping exists.
+   */
+  async createMapping(directoryId: string, input: CreateRoleMappingInput): Promise<RoleMapping> {
+    const parsed = createRoleMappingSchema.parse(input);
+    await this.directories.get(directoryId);
+    const byId = "id" in parsed.group;
+    const match = byId ? "id" : "displayName";
+    const value = "id" in parsed.group ? parsed.group.id : parsed.group.displayName.toLowerCase();
+    const row: Selectable<RoleMappingTable> = {
+      id: newId("map"),
+      directory_id: directoryId,
+      group_match: match,
+      group_value: value,
+      group_display_name: "displayName" in parsed.group ? parsed.group.displayName : null,
+      role: parsed.role,
+      created_at: this.now().toISOString(),
+    };
+    const duplicate = () => new DirectoryError(409, "duplicate_mapping", `the group is already mapped to role '${parsed.role}'`);
+    try {
+      await this.inTransaction(directoryId, async (roles) => {
+        const groups = await roles.groupsMatching(match, value);
+        if (byId && groups.length === 0) throw notFound("group", value);
+        const exists = await roles.mappingExists(match, value, parsed.role);
+        if (exists) throw duplicate();
+        await (roles.store.db as unknown as Db).insertInto("dir_role_mappings").values(row).execute();
+        await roles.recompute(await roles.usersBelow(groups));
+      });
+    } catch (error) {
+      if (isUniqueViolation(error)) throw duplicate();
+      throw error;
+    }
+    return toMapping(row);
+  }
+
+  /**
+   * Removes a mapping and takes its role from every user below the group(s) it named (unless
+   * another mapping gives it), with their events, in one transaction. 404 when unknown.
+   */
+  async deleteMapping(directoryId: string, mappingId: string): Promise<void> {
+    await this.inTransaction(directoryId, async (roles) => {
+      const db = roles.store.db as unknown as Db;
+      const row = await db.selectFrom("dir_role_mappings").selectAll().where("directory_id", "=", directoryId).where("id", "=", mappingId).executeTakeFirst();
+      if (row === undefined) throw notFound("role mapping", mappingId);
+      await db.deleteFrom("dir_role_mappings").where("id", "=", mappingId).execute();
+      const groups = await roles.groupsMatching(row.group_match, row.group_value);
+      await roles.recompute(await roles.usersBelow(groups));
+      if (!(await roles.hasMappings())) await roles.forgetClosures();
+    });
+  }
+
+  /** The user's roles as last computed (sorted; empty for an unknown or deleted user). */
+  async rolesOf(directoryId: string, userId: string): Promise<string[]> {
+    const row = await this.db.selectFrom("dir_user_roles").select("roles").where("directory_id", "=", directoryId).where("user_id", "=", userId).executeTakeFirst();
+    return row === undefined ? [] : rolesFromColumn(row.roles);
+  }
+
+  /** Roles of several users at once (users without roles are absent). */
+  async rolesOfMany(directoryId: string, userIds: readonly string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const part of chunks(userIds)) {
+      const rows = await this.db.selectFrom("dir_user_roles").select(["user_id", "roles"]).where("directory_id", "=", directoryId).where("user_id", "in", part).execute();
+      for (const row of rows) out.set(row.user_id, rolesFromColumn(row.roles));
+    }
+    return out;
+  }
+
+  /**
+   * Recomputes every user of the directory (a repair, e.g. after a bulk import that wrote no
+   * events), page by page, each page in its own transaction. Returns how many users' roles changed.
+   */
+  async rebuild(directoryId: string, options: { pageSize?: number } = {}): Promise<number> {
+    await this.directories.get(directoryId);
+    const pageSize = Math.min(Math.max(options.pageSize ?? CHUNK, 1), 10_000);
+    let changed = 0;
+    let after = 0;
+    for (;;) {
+      const rows = await this.db
+        .selectFrom("scim_resources as r")
+        .select(["r.seq", "r.id"])
+        .where("r.tenant", "=", directoryId)
+        .where("r.resource_type", "=", "User")
+        .where("r.seq", ">", after)
+        .orderBy("r.seq")
+        .limit(pageSize)
+        .execute();
+      if (rows.length === 0) break;
+      after = Number(rows[rows.length - 1]!.seq);
+      await this.inTransaction(directoryId, async (roles) => {
+        changed += (await roles.recompute(rows.map((r) => r.id))).length;
+      });
+    }
+    // Rows left for users whose resource is gone altogether (hard deletes without events).
+    const orphans = await this.db
+      .selectFrom("dir_user_groups as u")
+      .select("u.user_id")
+      .distinct()
+      .where("u.directory_id", "=", directoryId)
+      .where(({ not, exists, selectFrom }) => not(exists(selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", directoryId).whereRef("r.id", "=", "u.user_id"))))
+      .execute();
+    const gone = orphans.map((r) => r.user_id);
+    if (gone.length > 0) {
+      await this.inTransaction(directoryId, async (roles) => {
+        changed += (await roles.recompute(gone)).length;
+      });
+    }
+    return changed;
+  }
+
+  /** Runs `work` in one transaction holding the directory's role lock. */
+  private async inTransaction(directoryId: string, work: (roles: RoleComputation) => Promise<void>): Promise<void> {
+    await this.store.transaction!(async (tx) => {
+      const roles = new RoleComputation(tx as SqlScimStore, directoryId, this.now);
+      await roles.lock();
+      await work(roles);
+    });
+  }
+
+  /**
+   * The subscriber's work: recompute the users an event can affect. A directory without mappings
+   * is skipped (nobody has roles, so nothing can change; createMapping computes from the
+   * membership rows). Everything after the lock sees the changes committed before it.
+   */
+  private async onEvent(event: ScimEvent, ctx: OperationContext): Promise<void> {
+    const roles = new RoleComputation(storeOf(ctx), event.tenant, this.now);
+    switch (event.type) {
+      case "user.created":
+        // A new user is in no group yet; nothing concurrent can change that.
+        if (await roles.hasMappings()) await roles.recompute([event.resourceId]);
+        return;
+      case "user.deleted":
+        await roles.lock();
+        if (await roles.hasMappings()) await roles.recompute([event.resourceId]);
+        return;
+      case "group.user_added":
+      case "group.user_removed":
+        if (event.member === undefined) return;
+        await roles.lock();
+        if (await roles.hasMappings()) await roles.recompute(await roles.usersOfMember(event.member));
+        return;
+      case "group.deleted":
+        // Its membership rows are gone: the stored closures say who was below it.
+        await roles.lock();
+        if (await roles.hasMappings()) await roles.recompute(await roles.usersWithGroup(event.resourceId));
+        return;
+      default:
+        return;
+    }
+  }
+
+  /** A group renamed: when a displayName mapping names the old or the new name, its users' roles change. */
+  private async onGroupWrite(ctx: OperationContext, resource: ScimResourceBody, previous: ScimResourceBody): Promise<void> {
+    if (ctx.resourceType !== "Group") return;
+    const before = lower(previous.displayName);
+    const after = lower(resource.displayName);
+    if (before === after) return;
+    const roles = new RoleComputation(storeOf(ctx), ctx.storeContext.tenant, this.now);
+    await roles.lock();
+    if (await roles.mapsDisplayName([before, after].filter((n): n is string => n !== undefined))) {
+      await roles.recompute(await roles.usersBelow([resource.id]));
+    }
+  }
+}
