@@ -294,6 +294,30 @@ describe("scim-express", () => {
       expect(after.status).toBe(200);
     });
 
+    it("a signal first read after the client went away is already aborted", async () => {
+      const state = { started: 0, aborted: undefined as boolean | undefined };
+      const server: ScimServer = {
+        ...scim(),
+        handle: async (request) => {
+          state.started++;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          state.aborted = request.signal?.aborted;
+          return { status: 200, headers: {}, body: { late: true } };
+        },
+      };
+      const app = express();
+      app.use("/scim/v2", scimExpress(server));
+      const { origin } = await listen(app);
+      await abortedRequest(origin, "/scim/v2/late", {
+        after: (destroy) => {
+          const wait = setInterval(() => {
+            if (state.started > 0) (clearInterval(wait), destroy());
+          }, 5);
+        },
+      });
+      await expect.poll(() => state.aborted, { timeout: 1000 }).toBe(true);
+    });
+
     it("does not call the server when the client goes away during the upload", async () => {
       const { server, seen } = recording(scim());
       const errors: unknown[] = [];

@@ -23,6 +23,8 @@ export interface ScimExpressOptions {
  */
 function readBody(req: Request, limit: number): Promise<unknown> {
   if ((req as { _body?: boolean })._body === true || req.readableEnded) return Promise.resolve(req.body);
+  // The core reads no body on GET and HEAD: Node discards an unread one after the response.
+  if (req.method === "GET" || req.method === "HEAD") return Promise.resolve(undefined);
   if (Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined); // the server checks Content-Length
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -30,7 +32,7 @@ function readBody(req: Request, limit: number): Promise<unknown> {
     const finish = (error?: Error) => {
       req.off("data", onData).off("end", onEnd).off("error", finish).off("close", onClose);
       if (error) reject(error);
-      else resolve(size === 0 ? undefined : Buffer.concat(chunks, size));
+      else resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     };
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
@@ -47,6 +49,32 @@ function readBody(req: Request, limit: number): Promise<unknown> {
 }
 
 /**
+ * An abort signal for the client connection, made when first read (an AbortController costs more
+ * than the rest of the translation, and most requests never look at it): aborted when the
+ * connection closes before the response is finished, or at once if it already has.
+ */
+function connectionSignal(req: Request, res: Response): () => AbortSignal {
+  let controller: AbortController | undefined;
+  return () => {
+    if (controller === undefined) {
+      const made = new AbortController();
+      controller = made;
+      if (!res.writableFinished && (res.destroyed || req.socket?.destroyed)) made.abort();
+      else
+        res.on("close", () => {
+          if (!res.writableFinished) made.abort(); // the client went away before the answer
+        });
+    }
+    return controller.signal;
+  };
+}
+
+/** Whether the client is gone, so that nothing is to be written. */
+function gone(req: Request, res: Response): boolean {
+  return res.destroyed || req.socket?.destroyed === true;
+}
+
+/**
  * An Express handler serving every SCIM endpoint of `server` (RFC 7644 §3) under its mount path:
  * `app.use("/scim/v2", scimExpress(scim))`. The request's protocol, Host and mount path
  * (`req.baseUrl`) give `ScimRequest.baseUrl`, so `Location` and `meta.location` are right unless
@@ -56,16 +84,12 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
   const limit = options.maxBodyBytes ?? server.maxBodyBytes ?? 1048576;
   if (!Number.isSafeInteger(limit) || limit < 1) throw new ScimConfigError("scimExpress: maxBodyBytes must be a positive integer");
   const serve = async (req: Request, res: Response): Promise<void> => {
-    const controller = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) controller.abort(); // the client went away before the answer
-    });
-    if (req.socket?.destroyed) controller.abort();
+    const signal = connectionSignal(req, res);
     let body: unknown;
     try {
       body = await readBody(req, limit);
     } catch (error) {
-      if (controller.signal.aborted || req.destroyed) return; // the connection is gone: no one to answer
+      if (gone(req, res) || req.destroyed) return; // the connection is gone: no one to answer
       throw error;
     }
     const queryAt = req.originalUrl.indexOf("?");
@@ -76,9 +100,11 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
       headers: req.headers,
       body,
       baseUrl: `${req.protocol}://${req.get("host") ?? "localhost"}${req.baseUrl}`,
-      signal: controller.signal,
+      get signal() {
+        return signal();
+      },
     });
-    if (controller.signal.aborted || res.headersSent || res.writableEnded) return;
+    if (gone(req, res) || res.headersSent || res.writableEnded) return;
     res.statusCode = response.status;
     for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
     res.end(response.body === undefined ? undefined : JSON.stringify(response.body));

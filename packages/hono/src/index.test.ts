@@ -123,6 +123,35 @@ describe("scimHono: translation", () => {
     expect((await app.request("/elsewhere/Users", { headers: auth })).status).toBe(404);
   });
 
+  it("headers that middleware sets before or after the handler stay on the response", async () => {
+    const app = new Hono();
+    app.use("/scim/v2/*", async (c, next) => {
+      c.header("X-Request-Id", "r-1");
+      await next();
+      c.header("X-After", "yes");
+    });
+    app.route("/scim/v2", scimHono(scimServer()));
+    app.route("/bare", scimHono(scimServer()));
+    const created = await app.request("http://sp.example.com/scim/v2/Users", post(newUser()));
+    expect(created.status).toBe(201);
+    expect(created.headers.get("x-request-id")).toBe("r-1");
+    expect(created.headers.get("x-after")).toBe("yes");
+    expect(created.headers.get("content-type")).toBe("application/scim+json");
+    expect(created.headers.get("etag")).toBe('W/"1"');
+    expect(created.headers.get("location")).toBe(`http://sp.example.com/scim/v2/Users/${(await json(created)).id}`);
+    // Without middleware: the same status, headers and body.
+    const bare = await app.request("http://sp.example.com/bare/Users", post(newUser()));
+    expect(bare.status).toBe(201);
+    expect(bare.headers.get("x-request-id")).toBeNull();
+    expect(bare.headers.get("content-type")).toBe("application/scim+json");
+    expect(bare.headers.get("etag")).toBe('W/"1"');
+    expect(bare.headers.get("location")).toBe(`http://sp.example.com/bare/Users/${(await json(bare)).id}`);
+    const missing = await app.request("http://sp.example.com/scim/v2/Users/nope", { headers: auth });
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("x-request-id")).toBe("r-1");
+    expect((await json(missing)).status).toBe("404");
+  });
+
   it("a body already read by a middleware still reaches the server", async () => {
     const app = new Hono();
     app.use("/scim/v2/*", async (c, next) => {

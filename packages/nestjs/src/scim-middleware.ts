@@ -35,6 +35,8 @@ interface ExpressResponse extends ServerResponse {
 function readBody(req: ExpressRequest, limit: number): Promise<unknown> {
   if (req.rawBody instanceof Uint8Array) return Promise.resolve(req.rawBody);
   if (req.body !== undefined) return Promise.resolve(req.body);
+  // The core reads no body on GET and HEAD: Node discards an unread one after the response.
+  if (req.method === "GET" || req.method === "HEAD") return Promise.resolve(undefined);
   if (req.readableEnded || Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -42,7 +44,7 @@ function readBody(req: ExpressRequest, limit: number): Promise<unknown> {
     const done = () => {
       // The error listener stays: rejecting after resolving is a no-op, and an aborted upload is not uncaught.
       req.off("data", onData).off("end", done);
-      resolve(size === 0 ? undefined : Buffer.concat(chunks));
+      resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
     };
     const onData = (chunk: Buffer) => {
       chunks.push(chunk);
@@ -51,6 +53,27 @@ function readBody(req: ExpressRequest, limit: number): Promise<unknown> {
     };
     req.on("data", onData).on("end", done).on("error", reject);
   });
+}
+
+/**
+ * An abort signal for the client connection, made when first read (an AbortController costs more
+ * than the rest of the translation, and most requests never look at it): aborted when the
+ * connection closes before the response is finished, or at once if it already has.
+ */
+function connectionSignal(req: ExpressRequest, res: ExpressResponse): () => AbortSignal {
+  let controller: AbortController | undefined;
+  return () => {
+    if (controller === undefined) {
+      const made = new AbortController();
+      controller = made;
+      if (!res.writableFinished && (res.destroyed || req.socket?.destroyed)) made.abort();
+      else
+        res.on("close", () => {
+          if (!res.writableFinished) made.abort();
+        });
+    }
+    return controller.signal;
+  };
 }
 
 /** Name of the route wildcard after the SCIM root: ScimModule mounts on `${path}{/*scimPath}`. */
@@ -64,10 +87,7 @@ export const WILDCARD = "scimPath";
  */
 export function scimMiddleware(server: ScimServer, limit: number) {
   return (req: ExpressRequest, res: ExpressResponse, next: (error?: unknown) => void): void => {
-    const aborted = new AbortController();
-    res.on("close", () => {
-      if (!res.writableFinished) aborted.abort();
-    });
+    const signal = connectionSignal(req, res);
     const queryStart = req.originalUrl.indexOf("?");
     // The raw segments, not the decoded wildcard: "/Users/a%2Fb" stays two segments for the core.
     const segments = (queryStart === -1 ? req.originalUrl : req.originalUrl.slice(0, queryStart)).split("/");
@@ -83,7 +103,9 @@ export function scimMiddleware(server: ScimServer, limit: number) {
           headers: req.headers,
           body,
           baseUrl: `${req.protocol}://${req.host ?? req.headers.host ?? "localhost"}${root}`,
-          signal: aborted.signal,
+          get signal() {
+            return signal();
+          },
         };
         return server.handle(request);
       })

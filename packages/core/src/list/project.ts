@@ -160,16 +160,37 @@ export function compileProjection(options: ProjectionOptions, allowFastPath = tr
   };
 }
 
-const defaultProjections = new WeakMap<CompiledResourceType, Projector | null>();
+function emptyObject(o: Obj): boolean {
+  for (const _ in o) return false;
+  return true;
+}
+
+/** @internal Whether the default projection leaves a value out as empty (RFC 7643 §2.5: unassigned). */
+export function isEmptyValue(v: unknown): boolean {
+  return v === undefined || v === null || (Array.isArray(v) ? v.length === 0 : typeof v === "object" && emptyObject(v as Obj));
+}
 
 /**
- * The projection without `attributes`/`excludedAttributes` when only top-level core attributes
- * are `returned: never`/`request` (true of User and Group): copy the known keys, skip those, put
- * `meta` last. The same result as the general path on canonical resources, without rebuilding
- * every complex value (a page of 100 users is projected 100 times).
+ * @internal The projection without `attributes`/`excludedAttributes` of a resource type whose only
+ * hidden (`returned: never`/`request`) attributes are top-level core ones (true of User and Group):
+ * `shown` are the top-level keys it returns as they are, non-empty values only (`schemas`, core
+ * attributes by their canonical names, extension objects by their schema URNs), then `meta` last.
  */
-function defaultProjection(rt: CompiledResourceType): Projector | undefined {
-  let cached = defaultProjections.get(rt);
+export interface DefaultView {
+  readonly shown: ReadonlySet<string>;
+  readonly project: Projector;
+}
+
+const defaultViews = new WeakMap<CompiledResourceType, DefaultView | null>();
+
+/**
+ * @internal The {@link DefaultView} of a resource type, or undefined when its default projection
+ * has to rebuild values (hidden sub-attributes or extension attributes). The same result as the
+ * general path on canonical resources, without rebuilding every complex value (a page of 100
+ * users is projected 100 times).
+ */
+export function defaultView(rt: CompiledResourceType): DefaultView | undefined {
+  let cached = defaultViews.get(rt);
   if (cached === undefined) {
     cached = null;
     const hidden = new Set<string>();
@@ -184,22 +205,29 @@ function defaultProjection(rt: CompiledResourceType): Projector | undefined {
       }
     }
     if (simple) {
-      const known = (key: string) => key === "schemas" || (rt.core.byName.get(key.toLowerCase())?.name === key) || rt.schema(key)?.id === key;
-      const emptyValue = (v: unknown) => v === undefined || v === null || (Array.isArray(v) ? v.length === 0 : isObject(v) && Object.keys(v).length === 0);
-      cached = (resource) => {
+      const shown = new Set<string>(["schemas", rt.core.id, ...rt.extensions.map((e) => e.id)]);
+      for (const attr of rt.core.byName.values()) shown.add(attr.name);
+      shown.delete("meta");
+      for (const name of hidden) shown.delete(name);
+      const project: Projector = (resource) => {
         const out: Obj = {};
         for (const key in resource) {
-          if (key === "meta" || hidden.has(key) || !known(key)) continue;
+          if (!shown.has(key)) continue;
           const v = resource[key];
-          if (!emptyValue(v)) out[key] = v;
+          if (!isEmptyValue(v)) out[key] = v;
         }
         if (resource.meta !== undefined && resource.meta !== null) out.meta = resource.meta;
         return out;
       };
+      cached = { shown, project };
     }
-    defaultProjections.set(rt, cached);
+    defaultViews.set(rt, cached);
   }
   return cached ?? undefined;
+}
+
+function defaultProjection(rt: CompiledResourceType): Projector | undefined {
+  return defaultView(rt)?.project;
 }
 
 /**

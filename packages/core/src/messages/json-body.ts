@@ -16,6 +16,9 @@ export interface ParseJsonBodyOptions {
   maxDepth?: number;
 }
 
+/** Stateless (no `stream` option), so one decoder serves every request; invalid bytes become U+FFFD. */
+const utf8 = new TextDecoder("utf-8", { fatal: false });
+
 /** Throws 400 `invalidSyntax` when `value` nests deeper than `maxDepth`. Iterative: no stack overflow. */
 function checkDepth(value: unknown, maxDepth: number): void {
   if (typeof value !== "object" || value === null) return;
@@ -35,7 +38,7 @@ function checkDepth(value: unknown, maxDepth: number): void {
  */
 export function parseJsonBody(body: unknown, options: ParseJsonBodyOptions = {}): unknown {
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
-  if (body instanceof Uint8Array) body = new TextDecoder("utf-8", { fatal: false }).decode(body);
+  if (body instanceof Uint8Array) body = utf8.decode(body);
   if (typeof body !== "string") {
     checkDepth(body, maxDepth);
     return body;

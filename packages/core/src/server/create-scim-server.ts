@@ -362,7 +362,18 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
     const body = hasBody ? await req.text() : undefined;
     const root = `${url.origin}${basePath}`;
-    const response = await handle({ method: req.method, path, query: url.search, headers, body: body === "" ? undefined : body, signal: req.signal, baseUrl: root });
+    const response = await handle({
+      method: req.method,
+      path,
+      query: url.search,
+      headers,
+      body: body === "" ? undefined : body,
+      baseUrl: root,
+      // Lazy: on @hono/node-server, reading `signal` builds the full web Request.
+      get signal() {
+        return req.signal;
+      },
+    });
     return new Response(response.body === undefined ? null : JSON.stringify(response.body), { status: response.status, headers: response.headers });
   };
 

@@ -6,7 +6,7 @@ import { badRequest, isScimError, ScimError } from "../errors/scim-error.js";
 import type { AttrPath } from "../filter/ast.js";
 import { compileElementFilter, compileFilter } from "../filter/compile.js";
 import { parseFilter, splitAttrPath } from "../filter/parser.js";
-import { compileProjection, type Projector } from "../list/project.js";
+import { compileProjection, defaultView, isEmptyValue, type DefaultView, type Projector } from "../list/project.js";
 import { cursorOffset, offsetCursor, sortResources } from "../list/sort.js";
 import { listResponse } from "../messages/list-response.js";
 import { parsePatchRequest } from "../messages/patch-request.js";
@@ -15,7 +15,7 @@ import { applyPatch, type MemberChange, type MemberValue, type PatchOperation } 
 import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import type { AttributeInfo, CompiledResourceType, SchemaRegistry } from "../schema/registry.js";
 import { deepEqual, isObject, validateResource } from "../schema/validate.js";
-import type { ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
+import type { GroupRef, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
 import { etagMatches, etagOf, header, json, empty, readBody } from "./http.js";
 import type { OperationContext, Principal, ScimEvent, ScimEventType, ScimRequest, ScimResourceBody, ScimResponse, ScimServerConfig } from "./types.js";
 
@@ -56,8 +56,14 @@ function membersAttribute(rt: CompiledResourceType): AttributeInfo | undefined {
 
 /** The wire form of a stored resource (RFC 7643 §3.1 `id` and `meta`). */
 export function toWire(scope: RequestScope, rt: CompiledResourceType, stored: StoredResource, extra?: Obj): ScimResourceBody {
-  const { schemas, ...attributes } = stored.attributes;
-  const body: ScimResourceBody = { schemas: Array.isArray(schemas) ? schemas : [rt.core.id], id: stored.id, ...attributes } as ScimResourceBody;
+  const attributes = stored.attributes;
+  const schemas = attributes.schemas;
+  const body = { schemas: Array.isArray(schemas) ? schemas : [rt.core.id], id: stored.id } as ScimResourceBody;
+  for (const key in attributes) {
+    if (key === "schemas" || !Object.hasOwn(attributes, key)) continue;
+    if (key === "__proto__") Object.defineProperty(body, key, { value: attributes[key], enumerable: true, writable: true, configurable: true });
+    else (body as Obj)[key] = attributes[key];
+  }
   if (stored.members !== undefined && stored.members.length > 0) {
     body.members = stored.members.map((m) => ({ ...m, $ref: `${scope.baseUrl}/${m.type === "Group" ? "Groups" : "Users"}/${m.value}` }));
   }
@@ -70,6 +76,45 @@ export function toWire(scope: RequestScope, rt: CompiledResourceType, stored: St
     version: etagOf(stored.version),
   };
   return body;
+}
+
+/** The derived `User.groups` values (RFC 7643 §4.1.2) of the groups a store reports. */
+function groupValues(scope: RequestScope, groups: readonly GroupRef[]): Obj[] {
+  return groups.map((g) => ({ value: g.value, ...(g.display !== undefined ? { display: g.display } : {}), type: g.type, $ref: `${scope.baseUrl}/Groups/${g.value}` }));
+}
+
+/**
+ * What a read without `attributes`/`excludedAttributes` returns (RFC 7643 §7): the wire form of
+ * {@link toWire} with the derived `groups`, then the default projection of `view`, built in one
+ * pass as one object (a page of 100 users would otherwise be copied twice per user). Stored
+ * values are shared, not copied: the body is only serialized.
+ */
+export function toDefaultWire(scope: RequestScope, rt: CompiledResourceType, stored: StoredResource, view: DefaultView, groups?: readonly Obj[]): Obj {
+  const attributes = stored.attributes;
+  const shown = view.shown;
+  const members = stored.members !== undefined && stored.members.length > 0 && shown.has("members") ? stored.members : undefined;
+  const derived = groups !== undefined && groups.length > 0 && shown.has("groups") ? groups : undefined;
+  const out: Obj = {};
+  const schemas = Array.isArray(attributes.schemas) ? attributes.schemas : [rt.core.id];
+  if (schemas.length > 0 && shown.has("schemas")) out.schemas = schemas;
+  if (shown.has("id")) out.id = stored.id;
+  for (const key in attributes) {
+    // `shown` holds canonical attribute names and schema URNs only (never "__proto__").
+    if (key === "schemas" || key === "id" || key === "meta" || !shown.has(key) || !Object.hasOwn(attributes, key)) continue;
+    if ((key === "members" && members !== undefined) || (key === "groups" && derived !== undefined)) continue;
+    const v = attributes[key];
+    if (!isEmptyValue(v)) out[key] = v;
+  }
+  if (members !== undefined) out.members = members.map((m) => ({ ...m, $ref: `${scope.baseUrl}/${m.type === "Group" ? "Groups" : "Users"}/${m.value}` }));
+  if (derived !== undefined) out.groups = derived;
+  out.meta = {
+    resourceType: rt.name,
+    created: stored.created,
+    lastModified: stored.lastModified,
+    location: `${scope.baseUrl}${rt.endpoint}/${stored.id}`,
+    version: etagOf(stored.version),
+  };
+  return out;
 }
 
 /** Whether a projection would return a top-level core attribute (so that it is worth loading). */
@@ -134,6 +179,11 @@ function eventResource(rt: CompiledResourceType, wire: ScimResourceBody): ScimRe
   return compileProjection({ resourceType: rt })(wire) as ScimResourceBody;
 }
 
+function subscribed(scope: RequestScope): boolean {
+  const subscribers = scope.settings.config.subscribers;
+  return subscribers !== undefined && subscribers.length > 0;
+}
+
 async function emit(scope: RequestScope, ctx: OperationContext, type: ScimEventType, resourceId: string, resource?: ScimResourceBody, member?: MemberValue): Promise<void> {
   const subscribers = scope.settings.config.subscribers;
   if (!subscribers || subscribers.length === 0) return;
@@ -158,7 +208,7 @@ function prefix(rt: CompiledResourceType): "user" | "group" | undefined {
 /** The events of a change to a user or group (other resource types emit none). */
 async function emitChange(scope: RequestScope, ctx: OperationContext, rt: CompiledResourceType, kind: "created" | "updated" | "deleted", wire: ScimResourceBody, previous?: ScimResourceBody): Promise<void> {
   const p = prefix(rt);
-  if (!p) return;
+  if (!p || !subscribed(scope)) return;
   const resource = eventResource(rt, wire);
   if (p === "user" && kind === "updated" && previous) {
     const was = previous.active !== false;
@@ -210,12 +260,21 @@ async function resolveMembers(scope: RequestScope, store: ScimStore, members: re
 /** @internal Handlers for one resource type. */
 export class ResourceEndpoint {
   private readonly members: AttributeInfo | undefined;
+  /** Whether the type has the derived, read-only `groups` of RFC 7643 §4.1.2. */
+  private readonly derivedGroups: boolean;
+  /** The projection without attribute lists, compiled once. */
+  private readonly defaultProject: Projector;
+  /** Its one-pass form, where the type allows it. */
+  private readonly defaultView: DefaultView | undefined;
 
   constructor(
     readonly rt: CompiledResourceType,
     private readonly settings: ServerSettings,
   ) {
     this.members = membersAttribute(rt);
+    this.derivedGroups = rt.core.byName.get("groups")?.mutability === "readOnly";
+    this.defaultProject = compileProjection({ resourceType: rt });
+    this.defaultView = defaultView(rt);
   }
 
   private get store(): ScimStore {
@@ -225,20 +284,30 @@ export class ResourceEndpoint {
   private projection(scope: RequestScope, source?: SearchRequest): { project: Projector; attributes?: string[]; excluded?: string[] } {
     const attributes = source ? source.attributes : splitList(scope.params.get("attributes"));
     const excluded = source ? source.excludedAttributes : splitList(scope.params.get("excludedattributes"));
+    if ((attributes === undefined || attributes.length === 0) && (excluded === undefined || excluded.length === 0)) return { project: this.defaultProject, attributes, excluded };
     return { project: compileProjection({ resourceType: this.rt, attributes, excludedAttributes: excluded }), attributes, excluded };
   }
 
   private async withGroups(scope: RequestScope, wire: ScimResourceBody, wantGroups: boolean): Promise<ScimResourceBody> {
     if (!wantGroups) return wire;
     const groups = await this.store.groupsOf(scope.storeContext, wire.id);
-    if (groups.length > 0) {
-      wire.groups = groups.map((g) => ({ value: g.value, ...(g.display !== undefined ? { display: g.display } : {}), type: g.type, $ref: `${scope.baseUrl}/Groups/${g.value}` }));
-    }
+    if (groups.length > 0) wire.groups = groupValues(scope, groups);
     return wire;
   }
 
   private hasGroups(): boolean {
-    return this.rt.core.byName.get("groups")?.mutability === "readOnly";
+    return this.derivedGroups;
+  }
+
+  /** The body of a read (RFC 7644 §3.4): the wire form with the derived `groups` when wanted, projected. */
+  private async readBody(scope: RequestScope, stored: StoredResource, project: Projector, wantGroups: boolean): Promise<Obj> {
+    const groups = wantGroups ? await this.store.groupsOf(scope.storeContext, stored.id) : undefined;
+    if (project === this.defaultProject && this.defaultView !== undefined) {
+      return toDefaultWire(scope, this.rt, stored, this.defaultView, groups !== undefined && groups.length > 0 ? groupValues(scope, groups) : undefined);
+    }
+    const wire = toWire(scope, this.rt, stored);
+    if (groups !== undefined && groups.length > 0) wire.groups = groupValues(scope, groups);
+    return project(wire);
   }
 
   private async load(scope: RequestScope, id: string, withMembers: boolean): Promise<StoredResource> {
@@ -257,9 +326,13 @@ export class ResourceEndpoint {
     const stored = await this.load(scope, id, wanted(this.rt, "members", attributes, excluded));
     const ifNoneMatch = header(scope.request.headers, "if-none-match");
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) return empty(304, { ETag: etagOf(stored.version) });
-    let wire = toWire(scope, this.rt, stored);
-    wire = await this.withGroups(scope, wire, this.hasGroups() && wanted(this.rt, "groups", attributes, excluded));
-    return this.respond(scope, 200, wire, project);
+    return this.respondRead(scope, stored, project, attributes, excluded);
+  }
+
+  /** 200 with a resource as a read returns it, and its ETag (RFC 7644 §3.14). */
+  private async respondRead(scope: RequestScope, stored: StoredResource, project: Projector, attributes?: string[], excluded?: string[]): Promise<ScimResponse> {
+    const body = await this.readBody(scope, stored, project, this.hasGroups() && wanted(this.rt, "groups", attributes, excluded));
+    return json(200, body, { ETag: etagOf(stored.version) });
   }
 
   /** GET /{endpoint} and POST /{endpoint}/.search (RFC 7644 §3.4.2, §3.4.3). */
@@ -281,7 +354,7 @@ export class ResourceEndpoint {
     const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers });
     const wantGroups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded);
     const resources: Obj[] = [];
-    for (const wire of page.resources) resources.push(project(await this.withGroups(scope, wire, wantGroups)));
+    for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));
     return json(
       200,
       listResponse({
@@ -294,17 +367,20 @@ export class ResourceEndpoint {
   }
 
   /** @internal The query, split between the store and memory as the store's capabilities say. */
-  async query(scope: RequestScope, query: StoreQuery): Promise<{ resources: ScimResourceBody[]; totalResults: number; nextCursor?: string }> {
+  async query(scope: RequestScope, query: StoreQuery): Promise<{ resources: StoredResource[]; totalResults: number; nextCursor?: string }> {
     const caps = this.store.capabilities;
     const { filter, sort } = query;
     const storeFilters = !filter || caps.filter === true || (typeof caps.filter === "function" && caps.filter(filter));
     const storePages = query.cursor !== undefined ? caps.cursor : caps.paging;
-    if (storeFilters && (!sort || caps.sort) && storePages) {
-      const result = await this.store.query(scope.storeContext, this.rt.name, query);
-      return { resources: result.resources.map((r) => toWire(scope, this.rt, r)), totalResults: result.totalResults, nextCursor: result.nextCursor };
-    }
+    if (storeFilters && (!sort || caps.sort) && storePages) return this.store.query(scope.storeContext, this.rt.name, query);
     const all = await this.store.query(scope.storeContext, this.rt.name, { filter: storeFilters ? filter : undefined, members: query.members });
-    let resources = all.resources.map((r) => toWire(scope, this.rt, r));
+    // Filters and sorts read the wire form (`id`, `meta.*`); the page is of stored resources.
+    const storedOf = new Map<ScimResourceBody, StoredResource>();
+    let resources = all.resources.map((r) => {
+      const wire = toWire(scope, this.rt, r);
+      storedOf.set(wire, r);
+      return wire;
+    });
     if (filter && !storeFilters) {
       const predicate = compileFilter(filter, { resourceType: this.rt });
       resources = resources.filter((r) => predicate(r));
@@ -313,7 +389,7 @@ export class ResourceEndpoint {
     const total = resources.length;
     const offset = query.cursor !== undefined ? cursorOffset(query.cursor) : (query.startIndex ?? 1) - 1;
     const count = query.count ?? this.settings.defaultCount;
-    const pageOf = resources.slice(offset, offset + count);
+    const pageOf = resources.slice(offset, offset + count).map((wire) => storedOf.get(wire)!);
     const nextCursor = query.cursor !== undefined && offset + count < total ? offsetCursor(offset + count) : undefined;
     return { resources: pageOf, totalResults: total, nextCursor };
   }
@@ -431,7 +507,8 @@ export class ResourceEndpoint {
     const body = readBody(scope.request, this.settings.maxBodyBytes);
     const requested = parsePatchRequest(body);
     const hooks = this.settings.config.hooks;
-    const version = await this.retrying(scope, async () => {
+    // The resource as the PATCH left it (without members), or its version when it has members.
+    const outcome = await this.retrying(scope, async (): Promise<StoredResource> => {
       const loaded = await this.load(scope, id, false);
       const conditional = this.checkIfMatch(scope, loaded);
       let operations: PatchOperation[] = requested;
@@ -443,15 +520,17 @@ export class ResourceEndpoint {
         deferMembers: this.members !== undefined,
       };
       const first = applyPatch(loaded.attributes, operations, patchOptions);
-      if (!first.changed) return loaded.version;
+      if (!first.changed) return loaded;
       const memberChanges = await this.resolveMemberChanges(scope, id, first.memberChanges);
       return unitOfWork(this.store, async (store) => {
         // Without If-Match the operations apply to the latest version: read it inside the unit of
         // work, so that a store with serialized transactions never reports a conflict.
         const current = conditional ? loaded : await this.reload(scope, store, id, false, loaded);
         const result = current === loaded ? first : applyPatch(current.attributes, operations, patchOptions);
-        if (!result.changed && memberChanges.length === 0) return current.version;
-        const previous = toWire(scope, this.rt, current);
+        if (!result.changed && memberChanges.length === 0) return current;
+        // The wire forms only for those who see them: the afterPatch hook and event subscribers.
+        const observed = hooks?.afterPatch !== undefined || subscribed(scope);
+        const previous = observed ? toWire(scope, this.rt, current) : undefined;
         const attributesChanged = !deepEqual(result.resource, current.attributes);
         let latest = current;
         if (attributesChanged) {
@@ -465,15 +544,15 @@ export class ResourceEndpoint {
           if (change.op === "add") {
             // Events only for members that were not there yet (found through the member's groups,
             // without reading the group's member list).
-            const fresh = await this.notMembers(scope, store, id, change.members);
+            const fresh = observed ? await this.notMembers(scope, store, id, change.members) : [];
             latest = await store.addMembers(scope.storeContext, id, change.members, condition);
             added.push(...fresh);
           } else if (change.op === "remove") {
-            const present = await this.notMembers(scope, store, id, change.values.map((value) => ({ value })), true);
+            const present = observed ? await this.notMembers(scope, store, id, change.values.map((value) => ({ value })), true) : [];
             latest = await store.removeMembers(scope.storeContext, id, change.values, condition);
             removed.push(...present);
           } else if (change.op === "replace") {
-            const before = (await store.get(scope.storeContext, this.rt.name, id, { members: true }))?.members ?? [];
+            const before = observed ? ((await store.get(scope.storeContext, this.rt.name, id, { members: true }))?.members ?? []) : [];
             latest = await store.setMembers(scope.storeContext, id, change.members, condition);
             const now = new Set(change.members.map((m) => m.value));
             const had = new Set(before.map((m) => m.value));
@@ -481,17 +560,23 @@ export class ResourceEndpoint {
             removed.push(...before.filter((m) => !now.has(m.value)));
           }
         }
-        const ctx = operationContext(scope, this.rt, store);
-        const patched = toWire(scope, this.rt, latest);
-        await hooks?.afterPatch?.(ctx, patched, previous);
-        if (attributesChanged) await emitChange(scope, ctx, this.rt, "updated", patched, previous);
-        await emitMembers(scope, ctx, this.rt, id, added, removed);
-        return latest.version;
+        if (observed) {
+          const ctx = operationContext(scope, this.rt, store);
+          const patched = toWire(scope, this.rt, latest);
+          await hooks?.afterPatch?.(ctx, patched, previous!);
+          if (attributesChanged) await emitChange(scope, ctx, this.rt, "updated", patched, previous);
+          await emitMembers(scope, ctx, this.rt, id, added, removed);
+        }
+        return latest;
       });
     });
     const status = this.settings.config.patchStatus?.[this.rt.name] ?? (this.members ? 204 : 200);
-    if (status === 204) return empty(204, { ETag: etagOf(version) });
-    return this.get({ ...scope, request: { ...scope.request, headers: {} } }, id);
+    if (status === 204) return empty(204, { ETag: etagOf(outcome.version) });
+    // 200: the resource as a GET would return it now (without If-None-Match); a type with
+    // members reads it again, with them (the member operations do not return them).
+    const { project, attributes, excluded } = this.projection(scope);
+    const current = this.members === undefined ? outcome : await this.load(scope, id, wanted(this.rt, "members", attributes, excluded));
+    return this.respondRead(scope, current, project, attributes, excluded);
   }
 
   /** Member additions are checked and completed; `removeWhere` becomes a removal by ids. */

@@ -275,6 +275,101 @@ describe("memoryStore: specifics", () => {
     expect((await store.query(ctx, "User", {})).totalResults).toBe(1);
   });
 
+  it("reads share the stored attributes, deep-frozen, instead of copying them", async () => {
+    const store = memoryStore();
+    const created = await store.create(ctx, "User", user("bjensen", { name: { givenName: "Barbara" }, emails: [{ value: "b@example.com", type: "work" }] }));
+    const a = await store.get(ctx, "User", created.id);
+    const b = (await store.query(ctx, "User", {})).resources[0]!;
+    expect(b.attributes).toBe(a!.attributes);
+    const deepFrozen = (v: unknown): boolean =>
+      typeof v !== "object" || v === null || (Object.isFrozen(v) && Object.values(v).every(deepFrozen));
+    expect(deepFrozen(a!.attributes)).toBe(true);
+    expect(() => ((a!.attributes.name as Record<string, unknown>).givenName = "Eve")).toThrow(TypeError);
+    expect(() => (a!.attributes.emails as unknown[]).push({ value: "x" })).toThrow(TypeError);
+    // The wrapper is the caller's own.
+    a!.version = 7;
+    expect((await store.get(ctx, "User", created.id))!.version).toBe(1);
+  });
+
+  it("a write copies what the caller may still change, and keeps deep-frozen parts as they are", async () => {
+    const store = memoryStore();
+    const name = Object.freeze({ givenName: "Barbara", familyName: "Jensen" });
+    const emails = Object.freeze([Object.freeze({ value: "b@example.com" })]);
+    const phones = Object.freeze([{ value: "555" }]); // frozen, but its element is not
+    const mutable = { streetAddress: "1 Main St" };
+    const created = await store.create(ctx, "User", user("bjensen", { name, emails, phoneNumbers: phones, addresses: [mutable] }));
+    const stored = store.inspect("acme", "User", created.id)!.attributes;
+    expect(stored.name).toBe(name);
+    expect(stored.emails).toBe(emails);
+    expect(stored.phoneNumbers).not.toBe(phones);
+    expect((stored.phoneNumbers as unknown[])[0]).not.toBe(phones[0]);
+    expect((stored.addresses as unknown[])[0]).not.toBe(mutable);
+    phones[0]!.value = "666";
+    mutable.streetAddress = "2 Side St";
+    expect(stored).toMatchObject({ phoneNumbers: [{ value: "555" }], addresses: [{ streetAddress: "1 Main St" }] });
+    // A PATCH-like replace (a new root sharing the untouched, stored parts) shares them again.
+    await store.replace(ctx, "User", created.id, user("bjensen", { ...stored, active: false }));
+    const replaced = store.inspect("acme", "User", created.id)!.attributes;
+    expect(replaced.name).toBe(name);
+    expect(replaced.addresses).toBe(stored.addresses);
+    expect(replaced.active).toBe(false);
+  });
+
+  it("a replace keeps index entries and unique keys it does not change, and moves those it does", async () => {
+    const store = memoryStore();
+    const stats = memoryStoreStats(store);
+    const a = await store.create(ctx, "User", user("alice", { externalId: "ext-a", displayName: "Alice" }));
+    await store.replace(ctx, "User", a.id, user("alice", { externalId: "ext-a", displayName: "Alice", active: false }));
+    for (const text of ['userName eq "ALICE"', 'externalId eq "ext-a"', 'displayName eq "alice"']) {
+      stats.examined = 0;
+      expect((await store.query(ctx, "User", { filter: f(text) })).resources.map((r) => r.id), text).toEqual([a.id]);
+      expect(stats.examined, text).toBe(1);
+    }
+    await expect(store.create(ctx, "User", user("Alice"))).rejects.toMatchObject({ status: 409 });
+    await store.replace(ctx, "User", a.id, user("alicia", { externalId: "ext-a2" }));
+    expect((await store.query(ctx, "User", { filter: f('userName eq "alice"') })).totalResults).toBe(0);
+    expect((await store.query(ctx, "User", { filter: f('externalId eq "ext-a"') })).totalResults).toBe(0);
+    expect((await store.query(ctx, "User", { filter: f('displayName eq "Alice"') })).totalResults).toBe(0);
+    expect((await store.query(ctx, "User", { filter: f('userName eq "alicia"') })).resources.map((r) => r.id)).toEqual([a.id]);
+    expect((await store.query(ctx, "User", { filter: f('externalId eq "ext-a2"') })).resources.map((r) => r.id)).toEqual([a.id]);
+    // The old userName is free again; the new one is taken.
+    await store.create(ctx, "User", user("alice"));
+    await expect(store.create(ctx, "User", user("ALICIA"))).rejects.toMatchObject({ status: 409 });
+  });
+
+  it("index pages follow creation order through creates, replaces, deletes and rollbacks", async () => {
+    const store = memoryStore();
+    const ids: string[] = [];
+    const pageIds = async (startIndex: number, count: number) => (await store.query(ctx, "User", { startIndex, count })).resources.map((r) => r.id);
+    const expectPages = async () => {
+      for (let start = 1; start <= ids.length + 1; start++) for (const count of [1, 2, 3, 100]) expect(await pageIds(start, count)).toEqual(ids.slice(start - 1, start - 1 + count));
+    };
+    for (let i = 0; i < 5; i++) ids.push((await store.create(ctx, "User", user(`u${i}`))).id);
+    await expectPages();
+    ids.push((await store.create(ctx, "User", user("u5"))).id);
+    await expectPages();
+    await store.replace(ctx, "User", ids[2]!, user("u2", { active: false }));
+    await expectPages();
+    await store.delete(ctx, "User", ids[1]!);
+    ids.splice(1, 1);
+    await expectPages();
+    ids.push((await store.create(ctx, "User", user("u6"))).id);
+    await expectPages();
+    await expect(
+      store.transaction(async (tx) => {
+        await tx.create(ctx, "User", user("rolled-back"));
+        await tx.delete(ctx, "User", ids[0]!);
+        await tx.create(ctx, "User", user("rolled-back-2"));
+        throw new Error("no");
+      }),
+    ).rejects.toThrow("no");
+    await expectPages();
+    await store.transaction(async (tx) => {
+      ids.push((await tx.create(ctx, "User", user("committed"))).id);
+    });
+    await expectPages();
+  });
+
   it("a rollback restores creation order and member order", async () => {
     const store = memoryStore();
     const made: StoredResource[] = [];

@@ -72,7 +72,7 @@ export interface MemoryStore extends ScimStore {
    * the transaction itself to end, that is forever.
    */
   transaction<T>(work: (store: ScimStore) => Promise<T>): Promise<T>;
-  /** The raw stored copy of a resource (always with `members`), bypassing the read path; for tests. */
+  /** The stored resource as it is (always with `members`; its attributes deep-frozen, shared), bypassing the read path; for tests. */
   inspect(tenant: string, type: string, id: string): StoredResource | undefined;
 }
 
@@ -109,7 +109,7 @@ interface MemberEntry {
   seq: number;
 }
 
-/** A stored resource. Replaced by a new object on every change (never mutated), except `members`, which changes in place. */
+/** A stored resource. Replaced by a new object on every change (never mutated), except `members`, which changes in place; `attributes` and member values are deep-frozen and handed out to reads as they are. */
 interface Rec {
   readonly id: string;
   readonly type: string;
@@ -131,6 +131,11 @@ interface TypeTable {
   readonly index: Record<IndexedName, Map<string, Set<string>>>;
   /** Unique key → id of the live resource that holds it. */
   readonly unique: Map<string, string>;
+  /**
+   * The ids of `byId` in its (creation) order, for index paging without walking the map; built on
+   * demand, extended by creations, dropped when a resource leaves or the order is restored.
+   */
+  order: string[] | undefined;
 }
 
 interface TenantData {
@@ -169,26 +174,59 @@ function isObj(value: unknown): value is Obj {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Deep copy of JSON-like data (plain objects, arrays, primitives, Dates). */
-function clone<T>(value: T): T {
-  if (typeof value !== "object" || value === null) return value;
-  if (Array.isArray(value)) {
-    const out = new Array(value.length);
-    for (let i = 0; i < value.length; i++) out[i] = clone(value[i]);
-    return out as T;
-  }
-  if (value instanceof Date) return new Date(value.getTime()) as T;
-  const out: Obj = {};
-  for (const k of Object.keys(value)) {
-    const v = clone((value as Obj)[k]);
-    if (k === "__proto__") Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
-    else out[k] = v;
-  }
-  return out as T;
+function isPlainContainer(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
 }
 
-function copyMember(m: MemberValue): MemberValue {
-  return clone(m);
+/**
+ * A deep-frozen copy of JSON-like data (plain objects, arrays, primitives; a Date becomes a
+ * frozen copy, any other object a plain object of its own keys), sharing every part that is
+ * already a deep-frozen plain object or array: such a part can never change, so the store may
+ * keep it, and hand it out on every read, without copying. A PATCH result, which shares the
+ * untouched parts of the stored resource it came from, is so stored without copying them again.
+ */
+function immutable<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (value instanceof Date) return Object.freeze(new Date(value.getTime())) as T;
+  const reusable = Object.isFrozen(value) && isPlainContainer(value);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = immutable(value[i]);
+      if (out === undefined && (!reusable || v !== value[i])) out = value.slice(0, i);
+      if (out !== undefined) out.push(v);
+    }
+    if (out === undefined) return reusable ? value : (Object.freeze([]) as T);
+    return Object.freeze(out) as T;
+  }
+  const keys = Object.keys(value);
+  let out: Obj | undefined;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const original = (value as Obj)[k];
+    const v = immutable(original);
+    if (out === undefined && (!reusable || v !== original)) {
+      out = {};
+      for (let j = 0; j < i; j++) put(out, keys[j]!, (value as Obj)[keys[j]!]);
+    }
+    if (out !== undefined) put(out, k, v);
+  }
+  if (out === undefined) return reusable ? value : (Object.freeze({}) as T);
+  return Object.freeze(out) as T;
+}
+
+function put(out: Obj, k: string, v: unknown): void {
+  if (k === "__proto__") Object.defineProperty(out, k, { value: v, enumerable: true, writable: true, configurable: true });
+  else out[k] = v;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function sameMember(a: MemberValue, b: MemberValue): boolean {
@@ -449,7 +487,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     if (data === undefined) return undefined;
     let t = data.types.get(type);
     if (t === undefined && create) {
-      t = { byId: new Map(), index: { userName: new Map(), externalId: new Map(), displayName: new Map() }, unique: new Map() };
+      t = { byId: new Map(), index: { userName: new Map(), externalId: new Map(), displayName: new Map() }, unique: new Map(), order: undefined };
       data.types.set(type, t);
     }
     return t;
@@ -457,10 +495,15 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   // --- primitive mutations; each records its inverse in the undo log of a transaction -------
 
-  function indexRec(t: TypeTable, rec: Rec, add: boolean): void {
+  /**
+   * Adds (or removes) the index entries and unique keys of `rec`; `other` (the version it replaces,
+   * or replaces it) skips the entries both have, so a change that leaves them alone touches none.
+   */
+  function indexRec(t: TypeTable, rec: Rec, add: boolean, other?: Rec): void {
     for (const name of INDEXED) {
       const v = rec.attributes[name];
       if (typeof v !== "string") continue;
+      if (other !== undefined && other.attributes[name] === v) continue;
       const key = v.toLowerCase();
       const map = t.index[name];
       let ids = map.get(key);
@@ -472,6 +515,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         if (ids.size === 0) map.delete(key);
       }
     }
+    if (other !== undefined && sameKeys(rec.keys, other.keys)) return;
     for (const k of rec.keys) {
       if (add) t.unique.set(k, rec.id);
       else if (t.unique.get(k) === rec.id) t.unique.delete(k);
@@ -480,12 +524,18 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   /** Replaces `prev` by `next` (either may be absent) with its index entries and unique keys. */
   function putRec(log: UndoLog | undefined, t: TypeTable, prev: Rec | undefined, next: Rec | undefined): void {
-    if (prev !== undefined) indexRec(t, prev, false);
+    if (prev !== undefined) indexRec(t, prev, false, next);
     if (next !== undefined) {
+      // A new id goes to the end of the map (creation order); a replaced one keeps its place.
+      if (prev === undefined) {
+        if (t.byId.has(next.id)) t.order = undefined;
+        else t.order?.push(next.id);
+      }
       t.byId.set(next.id, next);
-      indexRec(t, next, true);
+      indexRec(t, next, true, prev);
     } else if (prev !== undefined) {
       t.byId.delete(prev.id);
+      t.order = undefined;
     }
     if (log !== undefined) {
       log.ops.push((order) => {
@@ -539,6 +589,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     for (const t of order.tables) {
       const recs = [...t.byId.values()].sort((a, b) => a.seq - b.seq);
+      t.order = undefined;
       t.byId.clear();
       for (const r of recs) t.byId.set(r.id, r);
     }
@@ -565,7 +616,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const map = new Map<string, MemberEntry>();
     for (const m of members) {
       assertMemberValue(m);
-      if (!map.has(m.value)) map.set(m.value, { value: copyMember(m), seq: ++seq });
+      if (!map.has(m.value)) map.set(m.value, { value: immutable(m), seq: ++seq });
     }
     return map;
   }
@@ -581,9 +632,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       version: rec.version,
       created: rec.created,
       lastModified: rec.lastModified,
-      attributes: clone(rec.attributes),
+      // Deep-frozen: shared by every read, never copied (see StoredResource.attributes).
+      attributes: rec.attributes,
     };
-    if (members) out.members = rec.members === undefined ? [] : Array.from(rec.members.values(), (e) => copyMember(e.value));
+    if (members) out.members = rec.members === undefined ? [] : Array.from(rec.members.values(), (e) => e.value);
     return out;
   }
 
@@ -634,7 +686,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     checkUnique(t, keys, id, write.uniqueKeys);
     const members = write.members !== undefined ? buildMembers(write.members) : undefined;
     const ts = now().toISOString();
-    const rec: Rec = { id, type, version: 1, created: ts, lastModified: ts, attributes: clone(write.attributes ?? {}), keys, seq: ++seq, members };
+    const rec: Rec = { id, type, version: 1, created: ts, lastModified: ts, attributes: immutable(write.attributes ?? {}), keys, seq: ++seq, members };
     putRec(log, t, undefined, rec);
     if (members !== undefined) relink(log, data, undefined, rec, members);
     return toStored(rec, false);
@@ -646,10 +698,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const prev = t?.byId.get(id);
     if (data === undefined || t === undefined || prev === undefined) throw notFound(id);
     checkVersion(prev, condition);
-    const keys = uniqueKeyStrings(write.uniqueKeys);
-    checkUnique(t, keys, id, write.uniqueKeys);
+    let keys: readonly string[] = uniqueKeyStrings(write.uniqueKeys);
+    // Unchanged keys are this resource's already (most replaces and PATCHes keep userName).
+    if (sameKeys(keys, prev.keys)) keys = prev.keys;
+    else checkUnique(t, keys, id, write.uniqueKeys);
     const members = write.members !== undefined ? buildMembers(write.members) : prev.members;
-    const next = bump(prev, now().toISOString(), { attributes: clone(write.attributes ?? {}), keys, members });
+    const next = bump(prev, now().toISOString(), { attributes: immutable(write.attributes ?? {}), keys, members });
     if (write.members !== undefined) relink(log, data, prev, next, members!);
     putRec(log, t, prev, next);
     return toStored(next, false);
@@ -705,7 +759,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const map = current ?? new Map<string, MemberEntry>();
     const mapLog = current === undefined ? undefined : log;
     for (const m of fresh) {
-      memberSet(mapLog, map, { value: copyMember(m), seq: ++seq });
+      memberSet(mapLog, map, { value: immutable(m), seq: ++seq });
       link(log, data, m.value, groupId, rec.type);
     }
     const next = bump(rec, now().toISOString(), { members: map });
@@ -860,14 +914,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const resources: StoredResource[] = [];
     if (t === undefined || count === 0) return { resources, totalResults };
     const members = query.members === true;
-    let i = 0;
-    for (const rec of t.byId.values()) {
-      if (i >= start) {
-        if (resources.length >= count) break;
-        resources.push(toStored(rec, members));
-      }
-      i++;
-    }
+    const order = (t.order ??= [...t.byId.keys()]);
+    const end = Math.min(order.length, start + count);
+    for (let i = start; i < end; i++) resources.push(toStored(t.byId.get(order[i]!)!, members));
     return { resources, totalResults };
   }
 
@@ -1060,7 +1109,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       version: seed.version ?? 1,
       created,
       lastModified: seed.lastModified ?? created,
-      attributes: clone(seed.attributes ?? {}),
+      attributes: immutable(seed.attributes ?? {}),
       keys,
       seq: ++seq,
       members,

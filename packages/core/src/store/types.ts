@@ -11,7 +11,13 @@ export interface StoreContext {
   tenant: string;
 }
 
-/** A resource as a store keeps it. */
+/**
+ * A resource as a store keeps it. What a store returns is the caller's to read, not to change: a
+ * store may share `attributes` and `members` between reads (memoryStore returns them deep-frozen,
+ * without copying), so code that needs a changed resource builds a new one (as `applyPatch` does).
+ * A store never keeps a reference to what it is given: changing a written object afterwards does
+ * not change the store.
+ */
 export interface StoredResource {
   id: string;
   /** Resource type name, e.g. "User" or "Group". */

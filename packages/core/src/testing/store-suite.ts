@@ -308,33 +308,55 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
       });
     });
 
-    describe("returned objects are copies", () => {
+    describe("returned objects cannot change the store", () => {
+      // A store may hand out copies (mutable, but detached) or shared read-only objects (memoryStore:
+      // deep-frozen, so a write throws a TypeError): either way, the stored resource stays as written.
+      const tryMutate = (change: () => void) => {
+        try {
+          change();
+        } catch (error) {
+          if (!(error instanceof TypeError)) throw error;
+        }
+      };
+
       it("mutating a result or the written input does not change the store", async () => {
         const write = userWrite("bjensen", { name: { givenName: "Barbara" }, emails: [{ value: "b@example.com" }] });
         const created = await store.create(ctx, USER, write);
         (write.attributes.name as Obj).givenName = "Mallory";
         (write.attributes.emails as Obj[]).push({ value: "evil@example.com" });
-        (created.attributes.name as Obj).givenName = "Eve";
-        created.attributes.userName = "eve";
+        tryMutate(() => ((created.attributes.name as Obj).givenName = "Eve"));
+        tryMutate(() => (created.attributes.userName = "eve"));
 
         const got = await store.get(ctx, USER, created.id);
         expect(got!.attributes).toEqual({ schemas: [USER_SCHEMA_ID], userName: "bjensen", name: { givenName: "Barbara" }, emails: [{ value: "b@example.com" }] });
-        (got!.attributes.emails as Obj[])[0]!.value = "changed@example.com";
+        tryMutate(() => ((got!.attributes.emails as Obj[])[0]!.value = "changed@example.com"));
+        tryMutate(() => (got!.attributes.emails as Obj[]).push({ value: "pushed@example.com" }));
+        tryMutate(() => delete got!.attributes.name);
         got!.version = 99;
 
         const listed = await store.query(ctx, USER, {});
-        (listed.resources[0]!.attributes.name as Obj).givenName = "Trudy";
+        tryMutate(() => ((listed.resources[0]!.attributes.name as Obj).givenName = "Trudy"));
 
         const stored = await inspect(USER, created.id);
         expect(stored!.version).toBe(1);
         expect(stored!.attributes).toEqual({ schemas: [USER_SCHEMA_ID], userName: "bjensen", name: { givenName: "Barbara" }, emails: [{ value: "b@example.com" }] });
+        expect((await store.get(ctx, USER, created.id))!.attributes).toEqual(stored!.attributes);
+      });
+
+      it("mutating the input of a replace afterwards does not change the store", async () => {
+        const created = await createUser("bjensen");
+        const write = userWrite("bjensen", { name: { givenName: "Barbara" } });
+        await store.replace(ctx, USER, created.id, write);
+        (write.attributes.name as Obj).givenName = "Mallory";
+        const stored = await inspect(USER, created.id);
+        expect(stored!.attributes.name).toEqual({ givenName: "Barbara" });
       });
 
       it("mutating returned members does not change the store", async () => {
         const u = await createUser("u");
         const group = await store.create(ctx, GROUP, groupWrite("g", [member(u, "U")]));
         const got = await store.get(ctx, GROUP, group.id, { members: true });
-        got!.members![0]!.display = "changed";
+        tryMutate(() => (got!.members![0]!.display = "changed"));
         got!.members!.push({ value: randomId() });
         const again = await store.get(ctx, GROUP, group.id, { members: true });
         expect(again!.members).toEqual([member(u, "U")]);

@@ -1,0 +1,95 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { compileProjection, defaultView } from "../list/project.js";
+import { resolveResourceType } from "../schema/registry.js";
+import type { StoredResource } from "../store/types.js";
+import { toDefaultWire, toWire, type RequestScope } from "./resources.js";
+
+type Obj = Record<string, unknown>;
+
+const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+const scope = { baseUrl: "https://example.com/scim/v2" } as RequestScope;
+
+/** What reads returned before the one-pass form: toWire, the derived groups set on it, the default projection. */
+function twoPass(typeName: string, stored: StoredResource, groups: Obj[] | undefined): Obj {
+  const rt = resolveResourceType(typeName);
+  const wire = toWire(scope, rt, stored);
+  if (groups !== undefined && groups.length > 0) wire.groups = groups;
+  return compileProjection({ resourceType: rt })(wire);
+}
+
+const words = ["", "a", "Babs", "work", "x@example.com", "ünï"];
+const empty = fc.constantFrom(undefined, null, [], {});
+const valueArb = fc.oneof(fc.constantFrom(...words), fc.boolean(), empty);
+
+const userAttributes: fc.Arbitrary<Obj> = fc.record(
+  {
+    schemas: fc.constantFrom([USER], [USER, ENTERPRISE], []),
+    externalId: valueArb,
+    userName: fc.constantFrom("bjensen", "X"),
+    name: fc.oneof(empty, fc.record({ givenName: fc.constantFrom(...words), familyName: fc.constantFrom(...words) }, { requiredKeys: [] })),
+    displayName: valueArb,
+    active: fc.oneof(fc.boolean(), empty),
+    emails: fc.oneof(empty, fc.array(fc.record({ value: fc.constantFrom(...words), type: fc.constantFrom("work", "home"), primary: fc.boolean() }, { requiredKeys: ["value"] }), { maxLength: 3 })),
+    title: valueArb,
+    password: fc.constantFrom("secret", "t0ps3cret"),
+    [ENTERPRISE]: fc.oneof(empty, fc.record({ employeeNumber: fc.constantFrom("1", ""), department: fc.constantFrom(...words) }, { requiredKeys: [] })),
+    // Not defined by any schema: never returned.
+    unknownThing: valueArb,
+    "urn:example:other": fc.constant({ x: 1 }),
+  },
+  { requiredKeys: ["userName"] },
+);
+
+const groupsArb = fc.option(
+  fc.array(fc.record({ value: fc.constantFrom("g1", "g2"), display: fc.constantFrom("Eng", "Ops"), type: fc.constant("direct") }, { requiredKeys: ["value", "type"] }), { maxLength: 2 }),
+  { nil: undefined },
+);
+
+const meta = { created: "2024-01-01T00:00:00.000Z", lastModified: "2024-02-01T00:00:00.000Z" };
+
+describe("toDefaultWire", () => {
+  it("returns what toWire, the derived groups and the default projection return together, key order included (User)", () => {
+    const view = defaultView(resolveResourceType("User"))!;
+    expect(view).toBeDefined();
+    fc.assert(
+      fc.property(userAttributes, groupsArb, fc.integer({ min: 1, max: 99 }), (attributes, groups, version) => {
+        const stored: StoredResource = { id: "u1", resourceType: "User", version, ...meta, attributes };
+        const groupValues = groups?.map((g) => ({ ...g, $ref: `${scope.baseUrl}/Groups/${g.value}` }));
+        const one = toDefaultWire(scope, resolveResourceType("User"), stored, view, groupValues);
+        const two = twoPass("User", stored, groupValues);
+        expect(JSON.stringify(one)).toBe(JSON.stringify(two));
+        expect(one).not.toHaveProperty("password");
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("does the same for groups with members (Group)", () => {
+    const rt = resolveResourceType("Group");
+    const view = defaultView(rt)!;
+    fc.assert(
+      fc.property(
+        fc.record({ schemas: fc.constantFrom([GROUP], []), displayName: valueArb, externalId: valueArb }, { requiredKeys: ["displayName"] }),
+        fc.option(fc.array(fc.record({ value: fc.constantFrom("u1", "u2", "g9"), type: fc.constantFrom("User", "Group"), display: fc.constantFrom("Babs", "Ops") }, { requiredKeys: ["value"] }), { maxLength: 3 }), { nil: undefined }),
+        (attributes, members) => {
+          const stored: StoredResource = { id: "g1", resourceType: "Group", version: 3, ...meta, attributes, ...(members !== undefined ? { members } : {}) };
+          expect(JSON.stringify(toDefaultWire(scope, rt, stored, view))).toBe(JSON.stringify(twoPass("Group", stored, undefined)));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it("shares stored values instead of copying them", () => {
+    const rt = resolveResourceType("User");
+    const name = Object.freeze({ givenName: "Barbara" });
+    const stored: StoredResource = { id: "u1", resourceType: "User", version: 1, ...meta, attributes: Object.freeze({ schemas: [USER], userName: "bjensen", name }) };
+    const out = toDefaultWire(scope, rt, stored, defaultView(rt)!);
+    expect(out.name).toBe(name);
+    expect(out.meta).toEqual({ resourceType: "User", ...meta, location: "https://example.com/scim/v2/Users/u1", version: 'W/"1"' });
+  });
+});
