@@ -12,7 +12,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
 import { auditPath, type AuditLog } from "./audit.js";
-import type { Directory } from "./directories.js";
+import { createDirectorySchema, updateDirectorySchema, type Directory } from "./directories.js";
 import type { DirectorySync } from "./directory-sync.js";
 import { DirectoryError, isDirectoryError } from "./errors.js";
 import { clientAddress, parseCidr, type TrustProxy } from "./ip-allowlist.js";
@@ -38,7 +38,6 @@ import {
 } from "./openapi.js";
 import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { GuardSettingsCache } from "./scim-routes.js";
-import { createDirectorySchema, updateDirectorySchema } from "./directories.js";
 import { createRoleMappingSchema } from "./roles.js";
 
 /**
@@ -53,7 +52,10 @@ export interface AdminApiOptions {
   adminKeyHash?: AdminKeyHashSource;
   /** Most bytes of a request body; more is a 413. @default 1048576 (1 MiB) */
   maxBodyBytes?: number;
-  /** Where admin actions are recorded; `false` records nothing. */
+  /**
+   * Where admin actions are recorded (and SCIM activity is read from for the status route);
+   * `false` records nothing. @default false (directoryApp passes its AuditLog)
+   */
   audit?: AuditLog | false;
   /** Also record reads (GET) in the audit log. @default false */
   auditReads?: boolean;

@@ -1,0 +1,18 @@
+import { describe, expect, it } from "vitest";
+import { loadConfig } from "./config.js";
+
+describe("server configuration", () => {
+  it("defaults to port 3000 and SQLite under ./data", () => {
+    expect(loadConfig({})).toMatchObject({ PORT: 3000, HOST: "0.0.0.0", DATABASE_URL: "sqlite:data/directory-sync.db", LOG_LEVEL: "info", TRUST_PROXY: false });
+  });
+
+  it("reads the environment, empty variables counting as unset", () => {
+    const config = loadConfig({ PORT: "8080", DATABASE_URL: "postgres://u@db/sync", PUBLIC_URL: "https://sync.example.com", TRUST_PROXY: "2", LOG_LEVEL: "", HOST: "" });
+    expect(config).toMatchObject({ PORT: 8080, DATABASE_URL: "postgres://u@db/sync", PUBLIC_URL: "https://sync.example.com", TRUST_PROXY: 2, LOG_LEVEL: "info", HOST: "0.0.0.0" });
+    expect(loadConfig({ TRUST_PROXY: "true" }).TRUST_PROXY).toBe(true);
+  });
+
+  it("refuses invalid values with every problem named", () => {
+    expect(() => loadConfig({ PORT: "eighty", PUBLIC_URL: "not a url", TRUST_PROXY: "maybe" })).toThrow(/PORT.*PUBLIC_URL.*TRUST_PROXY/);
+  });
+});

@@ -1,0 +1,44 @@
+/**
+ * The server's configuration, from environment variables, validated with zod at start-up (a
+ * mistake stops the server with a clear message, before it listens).
+ */
+import { z } from "zod";
+
+const schema = z.object({
+  /** Port to listen on. */
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Interface to listen on. */
+  HOST: z.string().min(1).default("0.0.0.0"),
+  /** `postgres://...` for PostgreSQL; otherwise a SQLite file (relative to the working directory). */
+  DATABASE_URL: z.string().min(1).default("sqlite:data/directory-sync.db"),
+  /** The public origin (`https://sync.example.com`) for SCIM URLs, when behind a proxy or tunnel. */
+  PUBLIC_URL: z.url().optional(),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Believe X-Forwarded-For (only behind a proxy that sets it): "true", "false" or a number of proxies. */
+  TRUST_PROXY: z
+    .string()
+    .default("false")
+    .transform((v, ctx) => {
+      if (v === "true") return true;
+      if (v === "false" || v === "") return false;
+      const n = Number(v);
+      if (Number.isInteger(n) && n >= 0) return n;
+      ctx.addIssue({ code: "custom", message: "TRUST_PROXY must be true, false or a number of proxies" });
+      return z.NEVER;
+    }),
+});
+
+/** The validated configuration. */
+export type ServerConfig = z.infer<typeof schema>;
+
+/** Reads the configuration from `env`; throws an Error listing every invalid variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const result = schema.safeParse(input);
+  if (!result.success) {
+    const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`invalid configuration: ${problems}`);
+  }
+  return result.data;
+}
