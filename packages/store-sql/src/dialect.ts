@@ -71,6 +71,10 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
     database.pragma("synchronous = NORMAL");
   }
   database.pragma(`busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))}`);
+  // Query planning needs statistics (without them SQLite may walk a whole tenant for an indexed
+  // emails lookup): approximate ones are cheap to keep, and the store refreshes them as tables grow.
+  database.pragma("analysis_limit = 1000");
+  database.pragma("optimize = 0x10002");
   const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: cachingDatabase(database) }), ...(options.log ? { log: options.log } : {}) });
   return { db, dialect: "sqlite", destroy: () => db.destroy() };
 }

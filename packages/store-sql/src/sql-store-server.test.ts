@@ -5,11 +5,11 @@
  */
 import { randomUUID } from "node:crypto";
 import { CompiledQuery, sql, type LogEvent } from "kysely";
-import { bearerAuth, createScimServer, type ScimRequest, type ScimResponse, type ScimServerConfig } from "scim-core";
+import { bearerAuth, createScimServer, parseFilter, type ScimRequest, type ScimResponse, type ScimServerConfig } from "scim-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSqlite, type ScimSqlDatabase } from "./dialect.js";
 import { migrateScimTables } from "./migrations.js";
-import { sqlStore, type SqlScimStore } from "./sql-store.js";
+import { createSqlStore, sqlStore, type SqlScimStore } from "./sql-store.js";
 import { openTestPostgres } from "./test-databases.js";
 
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -259,6 +259,37 @@ describe("group membership touches only the changed rows", () => {
         expect(group!.members).toBeUndefined();
       });
       expect(read).toEqual({ seqScan: 0, fetched: 0, inserted: 0 });
+    } finally {
+      await database.destroy();
+    }
+  });
+});
+
+describe("lookups after a bulk import", () => {
+  it("SQLite: an Entra value-path lookup is one statement that starts from the emails index (planner statistics kept)", async () => {
+    const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+    const database = openSqlite({ filename: ":memory:", log: (e) => void (e.level === "query" && statements.push({ sql: e.query.sql, parameters: e.query.parameters })) });
+    try {
+      const store = await createSqlStore({ database });
+      const ctx = { tenant: "t" };
+      await store.importResources(
+        ctx,
+        "User",
+        Array.from({ length: 5000 }, (_, i) => ({
+          attributes: { schemas: [USER_SCHEMA], userName: `u${i}`, emails: [{ type: "work", value: `u${i}@x.test` }, { type: "home", value: `h${i}@x.test` }] },
+          uniqueKeys: [{ attribute: "userName", value: `u${i}` }],
+        })),
+      );
+      for (const text of ['emails[type eq "work" and value eq "u7@x.test"]', 'userName eq "U7"']) {
+        statements.length = 0;
+        const found = await store.query(ctx, "User", { filter: parseFilter(text), startIndex: 1, count: 100 });
+        expect(found.totalResults, text).toBe(1);
+        // A page that is not full gives its own total: no count(*) statement.
+        expect(statements, text).toHaveLength(1);
+        const plan = await database.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${statements[0]!.sql}`, [...statements[0]!.parameters]));
+        const details = plan.rows.map((r) => r.detail).join("\n");
+        expect(details, text).toMatch(/SEARCH r USING INDEX scim_resources_(id \(tenant=\? AND id=\?\)|user_name_lower \(tenant=\? AND resource_type=\? AND user_name_lower=\?\))/);
+      }
     } finally {
       await database.destroy();
     }

@@ -109,6 +109,12 @@ export interface SqlScimStore extends ScimStore {
   purge(ctx: StoreContext, type: string, id: string): Promise<boolean>;
   /** Reads a resource as stored, deleted or not, bypassing nothing but the `deleted` filter (tests). */
   inspect(tenant: string, type: string, id: string): Promise<StoredResource | undefined>;
+  /**
+   * Refreshes the query planner's statistics (SQLite `PRAGMA optimize`, PostgreSQL `ANALYZE`).
+   * The store does it after `importResources` and every 2,000 creates; call it after loading data
+   * by other means.
+   */
+  optimize(): Promise<void>;
   /** Closes the database. */
   close(): Promise<void>;
 }
@@ -221,6 +227,10 @@ function distinctMembers(members: readonly MemberValue[]): MemberValue[] {
   }
   return out;
 }
+
+/** Creates per database between refreshes of the planner's statistics. */
+const OPTIMIZE_EVERY = 2000;
+const writeCounts = new WeakMap<ScimSqlDatabase, { creates: number }>();
 
 /** Rows per INSERT statement: under SQLite's and PostgreSQL's parameter limits. */
 const INSERT_CHUNK = 500;
@@ -381,10 +391,12 @@ class SqlStore implements SqlScimStore {
     }
 
     // totalResults: one row of scim_counts for an unfiltered list, else a count over the filter.
-    const total = query.filter === undefined ? this.countAll(ctx.tenant, type) : this.countWhere(where);
+    // totalResults: one row of scim_counts for an unfiltered list; for a filtered one a count over
+    // the filter, unless the page itself tells it (an index page that is not full).
+    const countTotal = () => (query.filter === undefined ? this.countAll(ctx.tenant, type) : this.countWhere(where));
 
     const count = query.count === undefined ? undefined : Math.max(0, Math.floor(query.count));
-    if (count === 0) return { resources: [], totalResults: await total };
+    if (count === 0) return { resources: [], totalResults: await countTotal() };
 
     // Missing values last ascending, first descending (memoryStore's order); ties by creation.
     const order = query.sort !== undefined && rt !== undefined ? orderBySql(query.sort.path, query.sort.order, { dialect: this.dialect, resourceType: rt, tenant: ctx.tenant }) : sql`r.seq`;
@@ -414,7 +426,10 @@ class SqlStore implements SqlScimStore {
     }
     const resources = page.map(toStored);
     if (query.members && resources.length > 0) await this.attachMembers(ctx.tenant, resources);
-    const result: StoreQueryResult = { resources, totalResults: await total };
+    // A lookup (`userName eq`) is a page that is not full: no second query for its total.
+    const pageTellsTotal = query.cursor === undefined && (limit === undefined || page.length < limit) && (page.length > 0 || offset === 0);
+    const totalResults = pageTellsTotal ? offset + page.length : await countTotal();
+    const result: StoreQueryResult = { resources, totalResults };
     if (nextCursor !== undefined) result.nextCursor = nextCursor;
     return result;
   }
@@ -498,6 +513,9 @@ class SqlStore implements SqlScimStore {
       if (write.members !== undefined) await s.insertMembers(ctx.tenant, id, distinctMembers(write.members));
       await s.adjustCount(ctx.tenant, type, 1);
       return { id, resourceType: type, version: 1, created: ts, lastModified: ts, attributes: structuredClone(attributes) };
+    }).then(async (created) => {
+      await this.noteCreate();
+      return created;
     });
   }
 
@@ -658,7 +676,22 @@ class SqlStore implements SqlScimStore {
       }
       await s.adjustCount(ctx.tenant, type, writes.length);
       return writes.length;
+    }).then(async (n) => {
+      await this.optimize();
+      return n;
     });
+  }
+
+  async optimize(): Promise<void> {
+    if (this.dialect === "sqlite") await sql`pragma optimize`.execute(this.db);
+    else await sql`analyze scim_resources, scim_emails, scim_members, scim_unique_keys`.execute(this.db);
+  }
+
+  /** Every so many creates, refresh the planner's statistics (a growing table changes its plans). */
+  private async noteCreate(): Promise<void> {
+    const state = writeCounts.get(this.handle) ?? { creates: 0 };
+    writeCounts.set(this.handle, state);
+    if (++state.creates % OPTIMIZE_EVERY === 0 && !this.inTransaction) await this.optimize().catch(() => undefined);
   }
 
   // -------------------------------------------------------------------------------------------
