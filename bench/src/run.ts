@@ -6,10 +6,15 @@
  *  (C) PATCH               requests/s over realistic Okta / Entra / RFC requests
  *  (HTTP) the adapters     scim-express / scim-hono / scim-nestjs over HTTP (autocannon, servers in
  *                          child processes) vs hand-written baselines and scimmy: src/http/run.ts
+ *  (SQL) scim-store-sql    SQLite and PostgreSQL on 1,000,000 users vs raw prepared statements and
+ *                          memoryStore (lookups, paging, member PATCH): src/sql/run.ts
+ *  (DIRECTORY) the service apps/server's directory-sync service vs the Hono sample app, 10,000 users
+ *                          provisioned over HTTP (POST /Users): src/directory/run.ts, results-directory.md
  *
  * Prints markdown and writes the same to bench/results.md; the HTTP part also writes
- * bench/results-http.md, and a run of the HTTP part alone (BENCH_PARTS=HTTP) writes only that, so
- * that the micro-benchmark results in results.md are kept.
+ * bench/results-http.md and the SQL part bench/results-sql.md, and a run of the HTTP or SQL part
+ * alone (BENCH_PARTS=HTTP, BENCH_PARTS=SQL) writes only that, so that the micro-benchmark results
+ * in results.md are kept.
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -22,12 +27,15 @@ import { patchCasesReport } from "./patch-run.js";
 import { FILTER_PEERS, type MatcherAdapter, type ParserAdapter } from "./peers.js";
 import { generateUsers, matchCases } from "./users.js";
 import { httpReport } from "./http/run.js";
+import { sqlReport } from "./sql/run.js";
+import { directoryReport } from "./directory/run.js";
 
 // Environment knobs (all optional): BENCH_QUICK=1 short timings; BENCH_USERS=n users for (B);
-// BENCH_PARTS=A,B,C,HTTP parts to run (BENCH_PARTS=HTTP: the HTTP benchmark alone; its own knobs
-// are in src/http/run.ts); BENCH_NO_CORE=1 run the peers alone.
+// BENCH_PARTS=A,B,C,HTTP,SQL parts to run (BENCH_PARTS=HTTP: the HTTP benchmark alone; its own
+// knobs are in src/http/run.ts; BENCH_PARTS=SQL: the SQL store benchmark alone, knobs in
+// src/sql/run.ts); BENCH_NO_CORE=1 run the peers alone.
 const QUICK = process.env.BENCH_QUICK === "1";
-const PARTS = new Set((process.env.BENCH_PARTS ?? "A,B,C,HTTP").toUpperCase().split(","));
+const PARTS = new Set((process.env.BENCH_PARTS ?? "A,B,C,HTTP,SQL,DIRECTORY").toUpperCase().split(","));
 const TIMING: MeasureOptions = QUICK ? { warmupMs: 30, roundMs: 60, rounds: 1 } : { warmupMs: 150, roundMs: 300, rounds: 5 };
 const PER_FILTER_TIMING: MeasureOptions = { warmupMs: 15, roundMs: QUICK ? 15 : 50, rounds: 1 };
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
@@ -285,6 +293,19 @@ async function main(): Promise<void> {
     const http = await httpReport();
     http.lines.forEach((l) => out.push(l));
     targets.push(...http.targets);
+  }
+  if (PARTS.has("SQL")) {
+    const sql = await sqlReport();
+    sql.lines.forEach((l) => out.push(l));
+    targets.push(...sql.targets);
+  }
+
+  if (PARTS.has("DIRECTORY")) {
+    // (DIRECTORY) apps/server's service vs the Hono sample app, POST /Users over HTTP: src/directory/run.ts
+    // (BENCH_PARTS=DIRECTORY alone; writes bench/results-directory.md).
+    const directory = await directoryReport();
+    directory.lines.forEach((l) => out.push(l));
+    targets.push(...directory.targets);
   }
 
   emit("## Summary");

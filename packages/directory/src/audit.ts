@@ -225,6 +225,8 @@ export interface ScimAuditEnv {
   Variables: {
     /** Why a guard in front of the SCIM server refused the request ("ip_not_allowed", "rate_limited"). */
     auditRefusal?: string;
+    /** Set for requests to directories that do not exist: they are not recorded. */
+    auditSkip?: boolean;
   };
 }
 
@@ -261,6 +263,7 @@ export function scimAuditMiddleware(audit: AuditLog, options: ScimAuditOptions):
   return async (c, next) => {
     const started = performance.now();
     await next();
+    if (c.get("auditSkip") === true) return;
     try {
       const durationMs = performance.now() - started;
       const directoryId = options.directoryId(c);

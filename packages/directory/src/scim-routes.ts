@@ -32,7 +32,7 @@ const DIRECTORY_ID = /^dir_[0-9a-f]{24}$/;
  * other processes see a change within `ttlMs`.
  */
 export class GuardSettingsCache {
-  private readonly entries = new Map<string, { settings: GuardSettings; until: number }>();
+  private readonly entries = new Map<string, { settings: GuardSettings; exists: boolean; until: number }>();
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -46,15 +46,20 @@ export class GuardSettingsCache {
 
   /** The directory's guard settings; the defaults for an unknown directory. */
   async get(directoryId: string): Promise<GuardSettings> {
-    if (!DIRECTORY_ID.test(directoryId)) return DEFAULT_SETTINGS;
+    return (await this.lookup(directoryId)).settings;
+  }
+
+  /** The directory's guard settings, and whether the directory exists. */
+  async lookup(directoryId: string): Promise<{ settings: GuardSettings; exists: boolean }> {
+    if (!DIRECTORY_ID.test(directoryId)) return { settings: DEFAULT_SETTINGS, exists: false };
     const now = this.now();
     const cached = this.entries.get(directoryId);
-    if (cached !== undefined && cached.until > now) return cached.settings;
+    if (cached !== undefined && cached.until > now) return { settings: cached.settings, exists: cached.exists };
     const directory = await this.directories.find(directoryId);
     const settings = directory === undefined ? DEFAULT_SETTINGS : { rateLimit: directory.settings.rateLimit, ipAllowlist: directory.settings.ipAllowlist };
     if (this.entries.size >= 10_000) this.entries.delete(this.entries.keys().next().value!);
-    this.entries.set(directoryId, { settings, until: now + this.ttlMs });
-    return settings;
+    this.entries.set(directoryId, { settings, exists: directory !== undefined, until: now + this.ttlMs });
+    return { settings, exists: directory !== undefined };
   }
 
   /** Forgets a directory's settings (after they changed). */
@@ -87,18 +92,32 @@ function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, 
   });
 }
 
-/** The id of the directory's token a request carries (by its hash; no verification, no last-use update). */
-async function tokenIdOf(sync: DirectorySync, c: Context, directoryId: string): Promise<string | undefined> {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
-  const secret = match?.[1];
-  if (secret === undefined || !secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
-  const row = await sync.db
-    .selectFrom("dir_tokens")
-    .select("id")
-    .where("token_hash", "=", hashToken(secret))
-    .where("directory_id", "=", directoryId)
-    .executeTakeFirst();
-  return row?.id;
+/**
+ * The id of the directory's token a request carries (by its hash; no verification, no last-use
+ * update). A token's hash always names the same token, so known pairs are kept in memory: the
+ * audit costs no extra query per request.
+ */
+function tokenIdReader(sync: DirectorySync): (c: Context, directoryId: string) => Promise<string | undefined> {
+  const known = new Map<string, string>();
+  return async (c, directoryId) => {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
+    const secret = match?.[1];
+    if (secret === undefined || !secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
+    const key = `${directoryId} ${hashToken(secret)}`;
+    const cached = known.get(key);
+    if (cached !== undefined) return cached;
+    const row = await sync.db
+      .selectFrom("dir_tokens")
+      .select("id")
+      .where("token_hash", "=", hashToken(secret))
+      .where("directory_id", "=", directoryId)
+      .executeTakeFirst();
+    if (row !== undefined) {
+      if (known.size >= 10_000) known.delete(known.keys().next().value!);
+      known.set(key, row.id);
+    }
+    return row?.id;
+  };
 }
 
 /** A Hono app serving `/scim/v2/:directoryId/*`, behind the audit log, the IP allowlist and the rate limit. */
@@ -120,7 +139,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
           const id = directoryParam(c);
           return DIRECTORY_ID.test(id) ? id : undefined;
         },
-        tokenId: (c, directoryId) => tokenIdOf(sync, c, directoryId),
+        tokenId: tokenIdReader(sync),
         ...(options.onError ? { onError: options.onError } : {}),
       }),
     );
@@ -129,13 +148,16 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
   if (enforceAllowlist || limiter !== false) {
     const guard: MiddlewareHandler<ScimAuditEnv> = async (c, next) => {
       const directoryId = directoryParam(c);
-      const current = await settings.get(directoryId);
+      const { settings: current, exists } = await settings.lookup(directoryId);
+      // Made-up directory ids share one bucket (they cannot each get a fresh burst, nor push real
+      // directories out of the limiter) and leave no audit rows; authentication answers them 401.
+      if (!exists) c.set("auditSkip", true);
       if (enforceAllowlist && !isIpAllowed(current.ipAllowlist, clientAddress(c, options.trustProxy))) {
         c.set("auditRefusal", "ip_not_allowed");
         return scimError(c, 403, "requests to this directory are not allowed from this address");
       }
       if (limiter !== false) {
-        const decision = limiter.take(directoryId.slice(0, 64), current.rateLimit);
+        const decision = limiter.take(exists ? directoryId : "unknown-directories", current.rateLimit);
         if (!decision.allowed) {
           c.set("auditRefusal", "rate_limited");
           return scimError(c, 429, `too many requests: retry after ${decision.retryAfterSeconds} seconds`, { "Retry-After": String(decision.retryAfterSeconds) });

@@ -1,0 +1,419 @@
+/**
+ * (DIRECTORY) Provisioning throughput of the standalone directory-sync service (apps/server) over
+ * HTTP, beside the Hono sample app on scim-core's memoryStore, in the same run.
+ *
+ * N users (default 10,000; BENCH_QUICK=1: 1,000) are created by `POST /Users` with realistic
+ * Okta-shaped bodies (IDP-NOTES.md: schemas, userName, name, emails, displayName, locale,
+ * externalId, groups: [], password, active) at C concurrent connections (default 10): C loops
+ * in this process over keep-alive sockets (node:http), each taking the next user until the
+ * batch is done. Each server runs in its own child process (src/directory/servers/*.ts):
+ *
+ *  - directory-service: apps/server's `startServer` on a fresh SQLite file (the default
+ *    database), the whole service in front of each request (per-directory token lookup, audit
+ *    log entry, rate limit and IP allowlist guards, event outbox, role subscriber, link hooks).
+ *    The first directory's rate limit (100/s by default) is raised above the load through the
+ *    admin API (`PATCH /api/directories/{id}`) before the run.
+ *  - hono-sample: apps/hono-example's `createApp` with `memoryStore()` (no database, no events):
+ *    the reference of the goal (the service at least half its throughput).
+ *  - hono-sample-sqlite: the same app on its own SQL store on a SQLite file (outbox subscriber),
+ *    for context: what SQLite costs alone, apart from the directory layer.
+ *
+ * The users are sent in two halves in the order service, sample, sample-sqlite, sample-sqlite,
+ * sample, service (mirrored), so that
+ * a drift in machine load hits both alike; throughput is 201 answers / time over both halves, and
+ * latencies (per request, from write to complete answer) are percentiles over every request.
+ * Every server gets a short warm-up first (not counted). Afterwards the run checks that every user
+ * is there (SCIM totalResults; for the service also the admin API's directory status).
+ *
+ * Knobs: BENCH_DIRECTORY_USERS (10000), BENCH_DIRECTORY_CONNECTIONS (10), BENCH_DIRECTORY_WARMUP
+ * (users per server before timing, 300), BENCH_DIRECTORY_LOG_LEVEL (the service's log level,
+ * "silent"; "info" logs every request to /dev/null), BENCH_DIRECTORY_NODE_ARGS (more node options
+ * for both servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). Writes bench/results-directory.md.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { fmtRate, fmtRatio, mdTable } from "../harness.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const BENCH_DIR = join(HERE, "..", "..");
+const QUICK = process.env.BENCH_QUICK === "1";
+const USERS = Number(process.env.BENCH_DIRECTORY_USERS ?? (QUICK ? 1_000 : 10_000));
+const CONNECTIONS = Number(process.env.BENCH_DIRECTORY_CONNECTIONS ?? 10);
+const WARMUP = Number(process.env.BENCH_DIRECTORY_WARMUP ?? (QUICK ? 100 : 300));
+const START_TIMEOUT_MS = 120_000;
+const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
+const SCIM_JSON = "application/scim+json";
+
+interface Target {
+  name: string;
+  goal: number;
+  value: number;
+  detail: string;
+  max?: boolean;
+}
+
+interface ServerDef {
+  name: "directory-service" | "hono-sample" | "hono-sample-sqlite";
+  /** The script in src/directory/servers/. */
+  script: string;
+  what: string;
+}
+
+const SERVERS: ServerDef[] = [
+  { name: "directory-service", script: "directory-service", what: "apps/server `startServer` (directoryApp + scim-store-sql on a SQLite file, audit log, events outbox, guards)" },
+  { name: "hono-sample", script: "hono-sample", what: "apps/hono-example `createApp` + scim-core `memoryStore()` (@hono/node-server): the reference of the goal" },
+  { name: "hono-sample-sqlite", script: "hono-sample", what: "the same sample app on its own SQL store (`openStore`, a SQLite file, outbox subscriber): context, what SQLite alone costs" },
+];
+
+interface Running {
+  def: ServerDef;
+  child: ChildProcess;
+  port: number;
+  token: string;
+  scimBase: string;
+  adminKey?: string;
+  directoryId?: string;
+  startMs: number;
+  /** The last lines the child printed (its `stopped` line has its memory). */
+  lines: string[];
+}
+
+const children = new Set<ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
+});
+
+function startServer(def: ServerDef, env: Record<string, string>): Promise<Running> {
+  const t0 = Date.now();
+  const nodeArgs = (process.env.BENCH_DIRECTORY_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(HERE, "servers", `${def.script}.ts`)], {
+    cwd: BENCH_DIR,
+    env: { ...process.env, PORT: "0", ...env },
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  children.add(child);
+  let stderr = "";
+  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
+  const lines: string[] = [];
+  return new Promise((resolve, reject) => {
+    let buf = "";
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill("SIGKILL");
+      reject(new Error(`${def.name}: ${why}${stderr ? `\n${stderr.trim().split("\n").slice(-10).join("\n")}` : ""}`));
+    };
+    const timer = setTimeout(() => fail(`not ready after ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
+    child.on("exit", (code, signal) => fail(`exited (${code ?? signal}) before it was ready`));
+    child.stdout!.on("data", (d) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        lines.push(line);
+        if (lines.length > 20) lines.shift();
+        let msg: Record<string, unknown>;
+        try {
+          msg = JSON.parse(line);
+        } catch {
+          continue;
+        }
+        if (msg.ready) {
+          clearTimeout(timer);
+          child.removeAllListeners("exit");
+          resolve({
+            def,
+            child,
+            port: msg.port as number,
+            token: msg.token as string,
+            scimBase: msg.scimBase as string,
+            ...(typeof msg.adminKey === "string" ? { adminKey: msg.adminKey } : {}),
+            ...(typeof msg.directoryId === "string" ? { directoryId: msg.directoryId } : {}),
+            startMs: Date.now() - t0,
+            lines,
+          });
+        }
+      }
+    });
+  });
+}
+
+/** SIGTERM (the service closes its database), SIGKILL after 10 s; resolves with the child's last RSS. */
+function stopServer(s: Running): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const rss = () => {
+      for (const line of [...s.lines].reverse()) {
+        try {
+          const msg = JSON.parse(line);
+          if (msg.stopped) return msg.rss as number;
+        } catch {
+          // not a JSON line
+        }
+      }
+      return undefined;
+    };
+    if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve(rss());
+    const timer = setTimeout(() => s.child.kill("SIGKILL"), 10_000);
+    s.child.once("exit", () => {
+      clearTimeout(timer);
+      children.delete(s.child);
+      resolve(rss());
+    });
+    s.child.kill("SIGTERM");
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+function request(agent: http.Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: "127.0.0.1", port, method, path, agent, headers: body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.setTimeout(30_000, () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+const FIRST = ["Ann", "Bob", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jia", "Kofi", "Lena", "Mateo", "Noor", "Olga", "Priya"];
+const LAST = ["Lee", "Okafor", "Schmidt", "Nakamura", "Garcia", "Novak", "Haddad", "Kowalski", "Silva", "Andersen", "Moreau", "Rossi"];
+
+/** An Okta create body (IDP-NOTES.md): user `i` of batch `tag`. */
+function oktaUser(tag: string, i: number): string {
+  const first = FIRST[i % FIRST.length]!;
+  const last = LAST[(i * 7) % LAST.length]!;
+  const email = `${first}.${last}.${tag}${i}@acme-corp.example`.toLowerCase();
+  return JSON.stringify({
+    schemas: [USER_SCHEMA],
+    userName: email,
+    name: { givenName: first, familyName: last },
+    emails: [{ primary: true, value: email, type: "work" }],
+    displayName: `${first} ${last}`,
+    locale: "en-US",
+    externalId: `00u${tag}${i.toString(36).padStart(6, "0")}`,
+    groups: [],
+    password: `Pw-${tag}-${i}-x9!`,
+    active: true,
+  });
+}
+
+interface Batch {
+  ok: number;
+  errors: number;
+  codes: Record<string, number>;
+  latencies: number[];
+  ms: number;
+  firstError?: string;
+}
+
+/** Creates users `from`..`to`-1 of batch `tag` with CONNECTIONS concurrent loops. */
+async function provision(s: Running, tag: string, from: number, to: number): Promise<Batch> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  const headers = { authorization: `Bearer ${s.token}`, "content-type": SCIM_JSON, accept: SCIM_JSON };
+  const path = `${s.scimBase}/Users`;
+  const batch: Batch = { ok: 0, errors: 0, codes: {}, latencies: [], ms: 0 };
+  let next = from;
+  const started = performance.now();
+  const loop = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= to) return;
+      const body = oktaUser(tag, i);
+      const t0 = performance.now();
+      let code: string;
+      try {
+        const answer = await request(agent, s.port, "POST", path, headers, body);
+        code = String(answer.status);
+        if (answer.status === 201) batch.ok++;
+        else batch.firstError ??= `${answer.status} ${answer.body.slice(0, 200)}`;
+      } catch (error) {
+        code = (error as Error).message;
+        batch.firstError ??= code;
+      }
+      batch.latencies.push(performance.now() - t0);
+      if (code !== "201") {
+        batch.errors++;
+        batch.codes[code] = (batch.codes[code] ?? 0) + 1;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONNECTIONS }, loop));
+  batch.ms = performance.now() - started;
+  agent.destroy();
+  return batch;
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** The number of users a server holds (SCIM totalResults). */
+async function totalUsers(s: Running): Promise<number> {
+  const agent = new http.Agent({ keepAlive: false });
+  const answer = await request(agent, s.port, "GET", `${s.scimBase}/Users?count=0`, { authorization: `Bearer ${s.token}`, accept: SCIM_JSON });
+  return JSON.parse(answer.body).totalResults as number;
+}
+
+async function admin(s: Running, method: string, path: string, body?: unknown): Promise<Answer> {
+  const agent = new http.Agent({ keepAlive: false });
+  const headers: Record<string, string> = { authorization: `Bearer ${s.adminKey}`, accept: "application/json" };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  return request(agent, s.port, method, `/api${path}`, headers, body === undefined ? undefined : JSON.stringify(body));
+}
+
+const fmtMs = (ms: number) => (Number.isFinite(ms) ? (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1)) : "–");
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(", ");
+
+// ---------------------------------------------------------------------------------------------
+
+export async function directoryReport(): Promise<{ lines: string[]; targets: Target[] }> {
+  const lines: string[] = [];
+  const emit = (s = "") => {
+    console.log(s);
+    lines.push(s);
+  };
+  const targets: Target[] = [];
+  const started = Date.now();
+  const loadAtStart = load();
+  const tmp = mkdtempSync(join(os.tmpdir(), "bench-directory-"));
+
+  emit("## (DIRECTORY) Provisioning over HTTP: the directory-sync service vs the Hono sample app");
+  emit();
+
+  const running: Running[] = [];
+  try {
+    // One after the other: the service migrates its database at start.
+    running.push(await startServer(SERVERS[0]!, { BENCH_DIRECTORY_DB: join(tmp, "directory-sync.db") }));
+    running.push(await startServer(SERVERS[1]!, {}));
+    running.push(await startServer(SERVERS[2]!, { BENCH_DIRECTORY_SAMPLE_DB: join(tmp, "sample.db") }));
+    const [service, sample, sampleSql] = running as [Running, Running, Running];
+
+    // The directory's rate limit (default 100/s, burst 200) above the load, through the admin API.
+    const raised = await admin(service, "PATCH", `/directories/${service.directoryId}`, { settings: { rateLimit: { requestsPerSecond: 100_000, burst: 1_000_000 } } });
+    if (raised.status !== 200) throw new Error(`raising the rate limit: ${raised.status} ${raised.body}`);
+
+    emit(
+      `${USERS.toLocaleString("en")} users created by \`POST /Users\` with Okta-shaped bodies (userName, name, emails, displayName, locale, ` +
+        `externalId, groups: [], password, active) at ${CONNECTIONS} concurrent keep-alive connections (${CONNECTIONS} loops in the parent ` +
+        `process, node:http). Each server is a child process (\`node --import tsx\`, 127.0.0.1). The users go in two halves, in the order ` +
+        `service, sample, sample-sqlite, sample-sqlite, sample, service, after a warm-up of ${WARMUP} users per server (not counted). Throughput = 201 answers / time of ` +
+        `both halves; latency percentiles over every timed request. The service's directory rate limit was raised through the admin API; ` +
+        `its log level: ${process.env.BENCH_DIRECTORY_LOG_LEVEL ?? "silent"}.`,
+    );
+    emit();
+    emit(mdTable(["server", "what", "start (ms)"], running.map((r) => [r.def.name, r.def.what, String(r.startMs)])));
+    emit();
+
+    for (const s of running) {
+      const warm = await provision(s, "w", 0, WARMUP);
+      if (warm.errors > 0) throw new Error(`${s.def.name}: warm-up failed: ${warm.firstError}`);
+    }
+
+    const half = Math.floor(USERS / 2);
+    const results = new Map<string, Batch[]>();
+    const order: Array<[Running, number, number]> = [
+      [service, 0, half],
+      [sample, 0, half],
+      [sampleSql, 0, half],
+      [sampleSql, half, USERS],
+      [sample, half, USERS],
+      [service, half, USERS],
+    ];
+    for (const [s, from, to] of order) {
+      const batch = await provision(s, "u", from, to);
+      console.log(`  ${s.def.name}: users ${from}..${to - 1}: ${fmtRate((batch.ok / batch.ms) * 1000)} users/s, ${batch.errors} errors (load ${load()})`);
+      results.set(s.def.name, [...(results.get(s.def.name) ?? []), batch]);
+    }
+
+    // Everything arrived?
+    const held = new Map<string, number>();
+    for (const s of running) held.set(s.def.name, await totalUsers(s));
+    const status = await admin(service, "GET", `/directories/${service.directoryId}/status`);
+    const statusUsers = status.status === 200 ? (JSON.parse(status.body).users as number) : NaN;
+
+    const rows: string[][] = [];
+    const rate = new Map<string, number>();
+    const errors = new Map<string, number>();
+    for (const s of running) {
+      const batches = results.get(s.def.name)!;
+      const ok = batches.reduce((n, b) => n + b.ok, 0);
+      const ms = batches.reduce((n, b) => n + b.ms, 0);
+      const errs = batches.reduce((n, b) => n + b.errors, 0);
+      const codes: Record<string, number> = {};
+      for (const b of batches) for (const [c, n] of Object.entries(b.codes)) codes[c] = (codes[c] ?? 0) + n;
+      const sorted = batches.flatMap((b) => b.latencies).sort((a, b) => a - b);
+      const r = (ok / ms) * 1000;
+      rate.set(s.def.name, r);
+      errors.set(s.def.name, errs);
+      rows.push([
+        s.def.name,
+        fmtRate(r),
+        batches.map((b) => fmtRate((b.ok / b.ms) * 1000)).join(" / "),
+        fmtMs(percentile(sorted, 50)),
+        fmtMs(percentile(sorted, 99)),
+        fmtMs(sorted[sorted.length - 1] ?? NaN),
+        errs === 0 ? "0" : `${errs} (${Object.entries(codes).map(([c, n]) => `${c}: ${n}`).join(", ")})`,
+        `${held.get(s.def.name)?.toLocaleString("en")}${s === service ? ` (admin API: ${statusUsers.toLocaleString("en")})` : ""}`,
+      ]);
+      const first = batches.find((b) => b.firstError)?.firstError;
+      if (first) emit(`First error of ${s.def.name}: \`${first}\``);
+    }
+    for (const s of running) {
+      const rss = await stopServer(s);
+      const row = rows.find((r) => r[0] === s.def.name)!;
+      row.push(rss === undefined ? "–" : `${Math.round(rss / 2 ** 20)} MB`);
+    }
+    emit(mdTable(["server", "users/s", "per half", "p50 (ms)", "p99 (ms)", "max (ms)", "errors", "users held after the run (incl. warm-up)", "RSS at the end"], rows));
+    emit();
+    const ratio = rate.get("directory-service")! / rate.get("hono-sample")!;
+    const totalErrors = [...errors.values()].reduce((a, b) => a + b, 0);
+    const expected = USERS + WARMUP;
+    const complete = [...held.values()].every((n) => n === expected) && statusUsers === expected;
+    const sqlRatio = rate.get("directory-service")! / rate.get("hono-sample-sqlite")!;
+    emit(
+      `Service / sample app (memoryStore) throughput: **${fmtRatio(ratio)}** (goal ≥ 0.5x); service / sample app on SQLite: ${fmtRatio(sqlRatio)}; errors: **${totalErrors}** (goal 0); every user stored: ` +
+        `**${complete ? "yes" : "NO"}** (expected ${expected.toLocaleString("en")} per server).`,
+    );
+    emit();
+    emit(
+      `Node ${process.version}, ${os.cpus()[0]?.model ?? "?"} × ${os.cpus().length}; load average at start ${loadAtStart}, at end ${load()} ` +
+        `(the load generator shares the machine with the server under test; the machine may be shared). Part run time ${((Date.now() - started) / 1000).toFixed(0)} s.`,
+    );
+    emit();
+    targets.push({ name: "(DIRECTORY) POST /Users: directory-sync service / Hono sample app", goal: 0.5, value: ratio, detail: `${USERS} users, ${CONNECTIONS} connections` });
+    targets.push({ name: "(DIRECTORY) errors (non-201 answers, socket errors) + missing users", goal: 0, value: totalErrors + (complete ? 0 : 1), detail: "", max: true });
+  } finally {
+    for (const s of running) await stopServer(s);
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const file = join(BENCH_DIR, "results-directory.md");
+  writeFileSync(file, ["# Directory-sync service benchmark", "", `${new Date().toISOString()}`, "", ...lines].join("\n") + "\n");
+  console.log(`DIRECTORY part written to ${file}`);
+  return { lines, targets };
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  directoryReport().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

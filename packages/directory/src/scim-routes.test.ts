@@ -1,0 +1,34 @@
+import { openSqlite } from "scim-store-sql";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import { directoryScimRoutes } from "./scim-routes.js";
+
+describe("SCIM routes: requests to directories that do not exist", () => {
+  let sync: DirectorySync;
+  beforeEach(async () => {
+    sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+  });
+  afterEach(() => sync.close());
+
+  it("leave no audit rows and share one rate-limit bucket, so made-up ids cannot flood the log or the limiter", async () => {
+    const app = directoryScimRoutes(sync);
+    const real = await sync.directories.create({ organizationId: "o", name: "real", settings: { rateLimit: { requestsPerSecond: 1, burst: 1000 } } });
+    const { token } = await sync.tokens.create(real.id);
+    const statuses: number[] = [];
+    for (let i = 0; i < 260; i++) {
+      const id = `dir_${i.toString(16).padStart(24, "0")}`;
+      statuses.push((await app.request(`http://x.test/scim/v2/${id}/Users`)).status);
+    }
+    expect(new Set(statuses)).toEqual(new Set([401, 429]));
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    const rows = await sync.db.selectFrom("dir_audit_log").select("id").execute();
+    expect(rows).toEqual([]);
+    // The real directory keeps its own bucket and is audited, with its token id.
+    const ok = await app.request(`http://x.test/scim/v2/${real.id}/Users`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+    const audited = await sync.db.selectFrom("dir_audit_log").selectAll().execute();
+    expect(audited).toHaveLength(1);
+    expect(audited[0]).toMatchObject({ directory_id: real.id, status: 200 });
+    expect(audited[0]!.actor).toMatch(/^tok_/);
+  });
+});
