@@ -5,7 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { Kysely, PostgresDialect, SqliteDialect, type LogEvent, type SqliteDatabase, type SqliteStatement } from "kysely";
+import { Kysely, PostgresDialect, SqliteDialect, type LogEvent, type PostgresPool, type SqliteDatabase, type SqliteStatement } from "kysely";
 import type { ScimDatabase } from "./tables.js";
 
 /** The two supported databases. */
@@ -96,6 +96,43 @@ export interface PostgresOptions {
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
+/** Most named statements per connection, and the longest text named (beyond: unnamed, planned each time). */
+const MAX_NAMED_STATEMENTS = 500;
+const MAX_NAMED_TEXT = 4000;
+
+/**
+ * pg plans an unnamed statement on every execution; a named one is parsed and planned once per
+ * connection (the raw prepared statement's cost). Kysely sends unnamed queries, so the pool's
+ * clients name the data statements they see (bounded per connection, so that many distinct filter
+ * shapes cannot grow server memory without limit).
+ */
+function preparingPool(pool: import("pg").Pool): PostgresPool {
+  type NamingClient = import("pg").PoolClient & { scimStatementNames?: Map<string, string> };
+  return {
+    async connect() {
+      const client = (await pool.connect()) as NamingClient;
+      if (client.scimStatementNames === undefined) {
+        const names = new Map<string, string>();
+        client.scimStatementNames = names;
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+        (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, values?: unknown) => {
+          if (typeof text === "string" && Array.isArray(values) && values.length > 0 && text.length <= MAX_NAMED_TEXT && /^\s*(select|insert|update|delete|with)\b/i.test(text)) {
+            let name = names.get(text);
+            if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
+              name = `scim_${names.size}`;
+              names.set(text, name);
+            }
+            if (name !== undefined) return query({ name, text, values });
+          }
+          return query(text, values);
+        };
+      }
+      return client as unknown as Awaited<ReturnType<PostgresPool["connect"]>>;
+    },
+    end: () => pool.end(),
+  };
+}
+
 /** Opens a pool on PostgreSQL (15 or later) through pg. */
 export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   const pg = load("pg") as typeof import("pg");
@@ -109,7 +146,7 @@ export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   if (schema !== undefined) pool.on("connect", (client) => void client.query(`create schema if not exists ${schema}`).catch(() => {}));
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
-  const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool }), ...(options.log ? { log: options.log } : {}) });
+  const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }), ...(options.log ? { log: options.log } : {}) });
   return { db, dialect: "postgres", ...(schema !== undefined ? { schema } : {}), destroy: () => db.destroy() };
 }
 

@@ -295,3 +295,26 @@ describe("lookups after a bulk import", () => {
     }
   });
 });
+
+describe("PostgreSQL statements", () => {
+  it("are prepared once per connection (named), as a hand-written prepared statement would be", async ({ skip }) => {
+    const database = await openTestPostgres();
+    if (!database) return skip();
+    try {
+      const store = sqlStore({ database });
+      const ctx = { tenant: `t-${randomUUID()}` };
+      await store.create(ctx, "User", { attributes: { schemas: [USER_SCHEMA], userName: "prepared" }, uniqueKeys: [{ attribute: "userName", value: "prepared" }] });
+      const names = await store.transaction!(async (tx) => {
+        const db = (tx as SqlScimStore).db;
+        for (let i = 0; i < 3; i++) expect((await tx.query(ctx, "User", { filter: parseFilter('userName eq "PREPARED"'), count: 10 })).totalResults).toBe(1);
+        const rows = await sql<{ name: string; statement: string }>`select name, statement from pg_prepared_statements`.execute(db);
+        return rows.rows;
+      });
+      const lookup = names.filter((r) => /^select/i.test(r.statement) && r.statement.includes("user_name_lower"));
+      expect(lookup.length).toBe(1);
+      expect(lookup[0]!.name).toMatch(/^scim_\d+$/);
+    } finally {
+      await database.destroy();
+    }
+  });
+});
