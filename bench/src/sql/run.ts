@@ -23,7 +23,8 @@
  * SCIM_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
  */
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import v8 from "node:v8";
 import { dirname, join } from "node:path";
@@ -213,6 +214,7 @@ async function walkCursor(store: ScimStore, cursor: string, from: number, to: nu
 
 async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
   const started = Date.now();
+  const builds = `scim-store-sql ${buildOf("scim-store-sql")}, scim-core ${buildOf("scim-core")}`;
   const targets: Target[] = [];
   const loadAvgStart = loadAvg();
 
@@ -232,10 +234,11 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
     backends.push(b);
     if (b.loaded) {
       progress(`${dialect}: reusing the kept database`);
-      loadRows.push([SUBJECT_LABEL[dialect], "reused (BENCH_SQL_KEEP=1)", "", "", mb(await b.sizeBytes()), ""]);
+      loadRows.push([SUBJECT_LABEL[dialect], "reused (BENCH_SQL_KEEP=1)", "", "", mb(await b.sizeBytes()), "", ""]);
       continue;
     }
     progress(`${dialect}: loading ${USERS.toLocaleString("en")} users`);
+    const load0 = os.loadavg()[0];
     await b.beforeLoad();
     // One transaction at a time: concurrent ones would interleave the creation order (seq), and
     // every store must hold the same users in the same order for the pages to be the same.
@@ -247,16 +250,18 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
     await b.markLoaded();
     loadRows.push([
       SUBJECT_LABEL[dialect],
-      `${(r.usersMs / 1000).toFixed(0)} s (${Math.round(USERS / (r.usersMs / 1000)).toLocaleString("en")} users/s; ${parallel} transaction${parallel > 1 ? "s" : ""} of ${CHUNK.toLocaleString("en")} in flight)`,
+      `${(r.usersMs / 1000).toFixed(0)} s (${Math.round(USERS / (r.usersMs / 1000)).toLocaleString("en")} users/s)`,
       `${(r.groupsMs / 1000).toFixed(1)} s`,
       `${(afterMs / 1000).toFixed(0)} s`,
       mb(await b.sizeBytes()),
+      `${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`,
       note,
     ]);
   }
   let memory: MemoryLoadReport | undefined;
   if (MEMORY) {
     progress(`memoryStore: seeding ${USERS.toLocaleString("en")} users`);
+    const load0 = os.loadavg()[0];
     memory = loadMemory(USERS, fullGc);
     loadRows.push([
       "memoryStore",
@@ -264,6 +269,7 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
       "(included)",
       "",
       `heap +${mb(memory.heapBytes)}, process RSS ${mb(memory.rssBytes)}`,
+      `${load0.toFixed(1)} → ${os.loadavg()[0].toFixed(1)}`,
       "",
     ]);
   }
@@ -325,10 +331,17 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
   // resources allocate tens of MB per request, and the major GCs that garbage triggers in a
   // multi-GB heap would otherwise land on the SQL sides' time.
   const stats = new Map<string, Stat>();
-  for (const block of ["lookups", "paging"] as const)
+  // Index and cursor pages run in separate rounds: LIMIT/OFFSET at 900,000 on PostgreSQL reads
+  // ~1.8 GB of heap pages, which evicts the OS page cache the cursor pages are measured on.
+  const blocks: [string, (c: QueryCase) => boolean][] = [
+    ["lookups", (c) => c.block === "lookups"],
+    ["cursor pages", (c) => c.paging === "cursor"],
+    ["index pages", (c) => c.paging === "index"],
+  ];
+  for (const [block, inBlock] of blocks)
     for (const group of ["sql", "memory"] as const) {
       const sides: Side[] = [];
-      for (const c of cases.filter((x) => x.block === block))
+      for (const c of cases.filter(inBlock))
         for (const s of subjects.filter((x) => (group === "memory") === (x.id === "memory"))) {
           if (!broken.has(sideName(c.id, s.id, "store"))) sides.push({ name: sideName(c.id, s.id, "store"), call: (i) => s.store.query(ctx, "User", c.query(s, i)) });
           if (s.backend && !broken.has(sideName(c.id, s.id, "raw"))) sides.push({ name: sideName(c.id, s.id, "raw"), call: (i) => runRaw(s.backend!.raw, c.raw(s, i)) });
@@ -447,6 +460,7 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
       `ratios, measured in interleaved rounds, much less.`,
   );
   emit();
+  emit(`- ${builds} (as loaded when the run started).`);
   for (const b of backends) emit(`- ${SUBJECT_LABEL[b.dialect]}: ${b.description}.`);
   if (memory) emit(`- memoryStore: scim-core's \`memoryStore()\`, in the same process (heap limit ${mb(v8.getHeapStatistics().heap_size_limit)}).`);
   for (const u of unavailable) emit(`- ${u}`);
@@ -454,15 +468,16 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
   emit(
     `Data: ${USERS.toLocaleString("en")} generated Users (src/sql/data.ts: userName, externalId, name, displayName, title, locale, active, ` +
       `emails work + home, phoneNumbers, addresses, enterprise extension; ~1.3 KB of JSON each), one group with ` +
-      `${Math.min(100_000, Math.ceil(USERS / 10)).toLocaleString("en")} members and one with 10, all in tenant \`${TENANT}\`. ` +
-      `SQL stores are loaded with \`store.importResources\` in transactions of ${CHUNK.toLocaleString("en")} users.`,
+      `${Math.min(100_000, Math.ceil(USERS / 10)).toLocaleString("en")} members and one with 10, all in tenant \`${TENANT}\`.`,
   );
   emit();
   emit(
     `Method: per request latency, every request timed on its own, all in one process. The sides of a group of cases (store and raw ` +
       `statement on every dialect) run in interleaved rounds (${TIMING.warmupMs} ms warm-up per side, then ${TIMING.rounds} rounds in which every ` +
       `side runs ~${TIMING.roundMs} ms and at least ${TIMING.minIterations} requests, the order reversed every other round, a young-generation ` +
-      `GC before each turn; a side slower than 2 s per request runs once per round in the first 3 rounds). memoryStore's lookups and pages ` +
+      `GC before each turn; a side slower than 2 s per request runs once per round, in 3 rounds after the others, so that its scans do not ` +
+      `evict the caches the others use). The groups: lookups; cursor pages; index pages (apart, because LIMIT/OFFSET deep into the ` +
+      `table reads GBs through the OS page cache and would evict what the cursor pages read). memoryStore's lookups and pages ` +
       `run in interleaved rounds of their own right after (its full scans allocate tens of MB per request, and the major GCs of its ` +
       `multi-GB heap must not land on the SQL sides' time); the member PATCH sides of all stores run together. Median and p95 are over all ` +
       `timed requests; a ratio is the median of the per-round ratios of medians. Lookups cycle through ${KEYS} random existing users and ask for ` +
@@ -475,7 +490,12 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
   emit();
   emit("## Load");
   emit();
-  emit(mdTable(["store", "users", "groups", "after load", "size", "notes"], loadRows));
+  emit(
+    `SQL stores: \`store.importResources\` in one transaction per ${CHUNK.toLocaleString("en")} users, one transaction at a time (concurrent ones would ` +
+      `interleave the creation order, and every store must hold the same users in the same order), then the two groups in one call.`,
+  );
+  emit();
+  emit(mdTable(["store", "users", "groups", "after load", "size", "load average (1 min) start → end", "notes"], loadRows));
   emit();
   if (problems.length) {
     emit("## Sides excluded or failing");
@@ -610,6 +630,18 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
 
   for (const b of backends) await b.close();
   return { lines: out, targets };
+}
+
+/** Version and build time of a workspace package (its dist changes while the packages are being worked on). */
+function buildOf(name: string): string {
+  try {
+    const req = createRequire(import.meta.url);
+    const version = (req(`${name}/package.json`) as { version: string }).version;
+    const built = statSync(req.resolve(name)).mtime.toISOString().replace(/\.\d+Z$/, "Z");
+    return `${version} (dist built ${built})`;
+  } catch {
+    return "?";
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -146,7 +146,7 @@ export async function openSqliteBackend(options: SqliteBackendOptions = {}): Pro
     async afterLoad() {
       await sql.raw("pragma cache_size = -2000").execute(store.db);
       db.pragma("wal_checkpoint(TRUNCATE)");
-      return "page cache 1 GiB during the load only, then back to the default (2 MB); no ANALYZE (the store does not run it: SQLite plans with its heuristics); WAL checkpointed";
+      return "page cache 1 GiB during the load only, then back to the default (2 MB); WAL checkpointed; no ANALYZE by the benchmark (the planner statistics are whatever the store keeps itself)";
     },
     async sizeBytes() {
       let n = 0;
