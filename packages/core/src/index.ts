@@ -73,4 +73,5 @@ export type {
   ScimServerConfig,
 } from "./server/types.js";
 export { SCIM_CONTENT_TYPE } from "./server/http.js";
+export { timeOrderedUuid } from "./ids/time-ordered-uuid.js";
 export { memoryStore, type MemoryStore, type MemoryStoreOptions, type MemorySeed } from "./store/memory-store.js";

@@ -16,6 +16,7 @@ import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import type { AttributeInfo, CompiledResourceType, SchemaRegistry } from "../schema/registry.js";
 import { deepEqual, isObject, validateResource } from "../schema/validate.js";
 import type { GroupRef, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
+import { timeOrderedUuid } from "../ids/time-ordered-uuid.js";
 import { etagMatches, etagOf, header, json, empty, readBody } from "./http.js";
 import type { OperationContext, Principal, ScimEvent, ScimEventType, ScimRequest, ScimResourceBody, ScimResponse, ScimServerConfig } from "./types.js";
 
@@ -45,8 +46,9 @@ export interface RequestScope {
 
 const MAX_CONFLICT_RETRIES = 8;
 
-function newId(): string {
-  return globalThis.crypto.randomUUID();
+/** Event ids are time-ordered, so that stores appending them to an indexed outbox write at its end. */
+function newEventId(): string {
+  return timeOrderedUuid();
 }
 
 function membersAttribute(rt: CompiledResourceType): AttributeInfo | undefined {
@@ -188,7 +190,7 @@ async function emit(scope: RequestScope, ctx: OperationContext, type: ScimEventT
   const subscribers = scope.settings.config.subscribers;
   if (!subscribers || subscribers.length === 0) return;
   const event: ScimEvent = {
-    id: newId(),
+    id: newEventId(),
     type,
     tenant: scope.principal.tenant,
     resourceType: ctx.resourceType,
