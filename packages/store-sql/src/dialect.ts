@@ -5,7 +5,8 @@
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
-import { Kysely, PostgresDialect, SqliteDialect, type LogEvent, type PostgresPool, type SqliteDatabase, type SqliteStatement } from "kysely";
+import { Kysely, PostgresDialect, type LogEvent, type PostgresPool } from "kysely";
+import { groupCommitDialect, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 import type { ScimDatabase } from "./tables.js";
 
 /** The two supported databases. */
@@ -31,26 +32,12 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
   /** Receives every query Kysely runs (SQL text, parameters, duration), for logging and tests. */
   log?: (event: LogEvent) => void;
-}
-
-/**
- * better-sqlite3 compiles a statement on every `prepare`; Kysely prepares per query. Keeping the
- * compiled statements by their SQL text (a bounded cache) removes that cost from every request.
- */
-function cachingDatabase(database: SqliteDatabase & { prepare(sql: string): SqliteStatement }, size = 500): SqliteDatabase {
-  const cache = new Map<string, SqliteStatement>();
-  return {
-    close: () => database.close(),
-    prepare(sqlText: string): SqliteStatement {
-      let statement = cache.get(sqlText);
-      if (statement === undefined) {
-        statement = database.prepare(sqlText);
-        if (cache.size >= size) cache.delete(cache.keys().next().value as string);
-        cache.set(sqlText, statement);
-      }
-      return statement;
-    },
-  };
+  /**
+   * Group commit: the transactions of concurrent requests share one COMMIT, and each returns
+   * only once that COMMIT succeeded (see `sqlite-driver.ts`). `false` commits every transaction
+   * on its own. @default true
+   */
+  groupCommit?: boolean | GroupCommitOptions;
 }
 
 /**
@@ -59,10 +46,7 @@ function cachingDatabase(database: SqliteDatabase & { prepare(sql: string): Sqli
  * foreign keys and a busy timeout are set.
  */
 export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
-  const Database = load("better-sqlite3") as new (filename: string) => SqliteDatabase & {
-    pragma(text: string): unknown;
-    prepare(sql: string): SqliteStatement;
-  };
+  const Database = load("better-sqlite3") as new (filename: string) => BetterSqliteDatabase & { pragma(text: string): unknown };
   const onDisk = options.filename !== ":memory:" && options.filename !== "";
   if (onDisk) mkdirSync(dirname(options.filename), { recursive: true });
   const database = new Database(options.filename);
@@ -75,7 +59,9 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   // emails lookup): approximate ones are cheap to keep, and the store refreshes them as tables grow.
   database.pragma("analysis_limit = 1000");
   database.pragma("optimize = 0x10002");
-  const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: cachingDatabase(database) }), ...(options.log ? { log: options.log } : {}) });
+  const group = options.groupCommit ?? true;
+  const dialect = groupCommitDialect(database, group === false ? { maxUnits: 1 } : group === true ? {} : group);
+  const db = new Kysely<ScimDatabase>({ dialect, ...(options.log ? { log: options.log } : {}) });
   return { db, dialect: "sqlite", destroy: () => db.destroy() };
 }
 

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 export { openDatabase, openPostgres, openSqlite, type PostgresOptions, type ScimSqlDatabase, type SqlDialectName, type SqliteOptions } from "./dialect.js";
+export { groupCommitDialect, GroupCommitSqliteDriver, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 export { filterToSql, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
 export { migrateScimTables, scimMigrations } from "./migrations.js";
 export { orderBySql, sortKeySql, type SortKeySql, type SortSqlOptions } from "./sort-sql.js";

@@ -5,13 +5,13 @@
  * a conditional update on the version counter; group membership changes touch only the changed
  * rows; events go to an outbox table in the same transaction as their change.
  */
-import { randomUUID } from "node:crypto";
 import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
 import {
   ScimError,
   defaultRegistry,
   printAttrPath,
   printFilter,
+  timeOrderedUuid,
   type GroupRef,
   type MemberValue,
   type SchemaRegistry,
@@ -491,7 +491,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async create(ctx: StoreContext, type: string, write: StoreWrite & { id?: string }): Promise<StoredResource> {
-    const id = write.id ?? randomUUID();
+    const id = write.id ?? timeOrderedUuid();
     return this.write(async (s) => {
       const attributes = await s.withoutPassword(ctx.tenant, type, id, write.attributes);
       const ts = s.now();
@@ -651,7 +651,7 @@ class SqlStore implements SqlScimStore {
         const keys = [];
         const members = [];
         for (const w of part) {
-          const id = w.id ?? randomUUID();
+          const id = w.id ?? timeOrderedUuid();
           const attributes = await s.withoutPassword(ctx.tenant, type, id, w.attributes);
           const created = w.created !== undefined ? normalizeInstant(w.created) : ts;
           rows.push({

@@ -1,0 +1,118 @@
+import Database from "better-sqlite3";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Kysely, sql, type Generated } from "kysely";
+import { describe, expect, it } from "vitest";
+import { groupCommitDialect, GroupCommitSqliteDriver, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
+
+interface Db {
+  item: { id: Generated<number>; name: string; parent: number | null };
+}
+
+function open(options: GroupCommitOptions = {}) {
+  const file = join(mkdtempSync(join(tmpdir(), "group-commit-")), "db.sqlite");
+  const raw = new Database(file);
+  raw.pragma("journal_mode = WAL");
+  raw.pragma("foreign_keys = ON");
+  raw.exec("create table item (id integer primary key, name text not null unique, parent integer references item(id) deferrable initially deferred)");
+  const driver = new GroupCommitSqliteDriver(raw as unknown as BetterSqliteDatabase, options);
+  const db = new Kysely<Db>({ dialect: { ...groupCommitDialect(raw as unknown as BetterSqliteDatabase), createDriver: () => driver } });
+  /** What another connection (another process) sees: only committed rows. */
+  const committed = () => {
+    const other = new Database(file, { readonly: true });
+    try {
+      return (other.prepare("select name from item order by id").all() as { name: string }[]).map((r) => r.name);
+    } finally {
+      other.close();
+    }
+  };
+  return { db, driver, committed };
+}
+
+/** A transaction that inserts `name` (after a turn of the event loop, as a request's work would). */
+const insert = (db: Kysely<Db>, name: string, parent: number | null = null) =>
+  db.transaction().execute(async (trx) => {
+    await new Promise((resolve) => setImmediate(resolve));
+    await trx.insertInto("item").values({ name, parent }).execute();
+    return name;
+  });
+
+describe("SQLite group commit", () => {
+  it("concurrent transactions share COMMITs, and each returns only once its rows are committed", async () => {
+    const { db, driver, committed } = open();
+    const seenAtReturn: boolean[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        insert(db, `n${i}`).then((name) => {
+          seenAtReturn.push(committed().includes(name));
+        }),
+      ),
+    );
+    expect(seenAtReturn).toHaveLength(40);
+    expect(seenAtReturn.every(Boolean)).toBe(true);
+    expect(driver.stats.units).toBe(40);
+    expect(driver.stats.commits).toBeLessThan(40);
+    expect(committed()).toHaveLength(40);
+    await db.destroy();
+  });
+
+  it("a failing transaction rolls back alone; the others of its group commit", async () => {
+    const { db, driver, committed } = open();
+    await insert(db, "taken");
+    const results = await Promise.allSettled([insert(db, "a"), insert(db, "taken"), insert(db, "b"), db.transaction().execute(async (trx) => {
+      await trx.insertInto("item").values({ name: "c", parent: null }).execute();
+      throw new Error("the work failed after writing");
+    }), insert(db, "d")]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled", "rejected", "fulfilled"]);
+    expect(String((results[1] as PromiseRejectedResult).reason)).toMatch(/UNIQUE/);
+    expect(committed()).toEqual(["taken", "a", "b", "d"]);
+    expect(driver.stats.commits).toBeLessThan(5);
+    await db.destroy();
+  });
+
+  it("when the group's COMMIT fails, every transaction of the group fails and none of its rows stays", async () => {
+    const { db, committed } = open();
+    await insert(db, "root");
+    // A deferred foreign key is checked at COMMIT: the bad row makes the group's COMMIT fail.
+    const results = await Promise.allSettled([insert(db, "x"), insert(db, "bad", 999), insert(db, "y")]);
+    expect(results.every((r) => r.status === "rejected")).toBe(true);
+    expect(String((results[0] as PromiseRejectedResult).reason)).toMatch(/FOREIGN KEY/);
+    expect(committed()).toEqual(["root"]);
+    // The connection goes on working.
+    await insert(db, "after");
+    expect(committed()).toEqual(["root", "after"]);
+    await db.destroy();
+  });
+
+  it("a write outside a transaction joins an open group and returns once it is committed; reads do not wait", async () => {
+    const { db, committed } = open();
+    let plainWriteCommitted: boolean | undefined;
+    const plain = db
+      .insertInto("item")
+      .values({ name: "plain", parent: null })
+      .execute()
+      .then(() => {
+        plainWriteCommitted = committed().includes("plain");
+      });
+    await Promise.all([insert(db, "t1"), plain, insert(db, "t2"), db.selectFrom("item").select("name").execute()]);
+    expect(plainWriteCommitted).toBe(true);
+    expect(committed().sort()).toEqual(["plain", "t1", "t2"]);
+    await db.destroy();
+  });
+
+  it("maxUnits 1 commits every transaction on its own", async () => {
+    const { db, driver } = open({ maxUnits: 1 });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => insert(db, `n${i}`)));
+    expect(driver.stats).toEqual({ commits: 10, units: 10 });
+    await db.destroy();
+  });
+
+  it("destroy() commits what is open and closes the database", async () => {
+    const { db, committed } = open();
+    await Promise.all([insert(db, "a"), insert(db, "b")]);
+    await db.destroy();
+    expect(committed()).toEqual(["a", "b"]);
+    await expect(sql`select 1`.execute(db)).rejects.toThrow();
+  });
+});
