@@ -1,3 +1,6 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { auditPath, AuditLog, redact, redactQuery, REDACTED } from "./audit.js";
@@ -67,6 +70,34 @@ describe("audit log", () => {
 
       expect(await audit.prune(1)).toBe(2);
       expect((await audit.list()).data.map((e) => e.seq)).toEqual([3, 4, 5]);
+    });
+
+    it("writes entries in batches, in the order recorded; reads see every entry recorded before them", async () => {
+      const audit = new AuditLog(sync.db, { batch: { maxEntries: 3, maxDelayMs: 60_000 } });
+      const record = (status: number) => audit.record({ kind: "scim", directoryId: "dir_a", method: "GET", path: "/scim/v2/x/Users", status, durationMs: 1 });
+      const stored = async () => (await sync.db.selectFrom("dir_audit_log").select("status").orderBy("seq").execute()).map((r) => Number(r.status));
+      await record(200);
+      await record(201);
+      expect(await stored()).toEqual([]);
+      await record(202);
+      expect(await stored()).toEqual([200, 201, 202]);
+      await record(203);
+      expect((await audit.list()).data.map((e) => e.status)).toEqual([200, 201, 202, 203]);
+      await record(204);
+      expect(await audit.scimActivity("dir_a")).toMatchObject({ requests: 5, lastRequest: { status: 204 } });
+    });
+
+    it("writes a waiting batch after its delay, and close() writes what still waits", async () => {
+      const file = join(mkdtempSync(join(tmpdir(), "audit-")), "db.sqlite");
+      const first = await createDirectorySync({ database: openSqlite({ filename: file }), audit: { batch: { maxDelayMs: 10 } } });
+      await first.audit.record({ kind: "admin", method: "POST", path: "/api/directories", status: 201, durationMs: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      expect(await first.db.selectFrom("dir_audit_log").select("status").execute()).toHaveLength(1);
+      await first.audit.record({ kind: "admin", method: "DELETE", path: "/api/directories/x", status: 204, durationMs: 1 });
+      await first.close();
+      const second = await createDirectorySync({ database: openSqlite({ filename: file }) });
+      expect((await second.audit.list()).data.map((e) => e.method)).toEqual(["POST", "DELETE"]);
+      await second.close();
     });
   });
 });

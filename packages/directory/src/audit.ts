@@ -6,7 +6,7 @@
  * tokens. Queried in order after a cursor and pruned by age.
  */
 import { performance } from "node:perf_hooks";
-import type { Kysely, Selectable } from "kysely";
+import type { Insertable, Kysely, Selectable } from "kysely";
 import type { Context, MiddlewareHandler } from "hono";
 import { newId } from "./ids.js";
 import type { AuditTable, DirectoryDatabase } from "./tables.js";
@@ -142,36 +142,95 @@ function toEntry(row: Selectable<AuditTable>): AuditEntry {
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** Options of {@link AuditLog}. */
+export interface AuditLogOptions {
+  /** The clock. @default () => new Date() */
+  now?: () => Date;
+  /**
+   * Entries are kept in memory and written together (one multi-row insert) after `maxDelayMs`
+   * or once `maxEntries` wait, so a SCIM request costs no write of its own. Reads (`list`,
+   * `scimActivity`, `prune`) and `flush()` write what waits first. A crash loses at most the
+   * entries of the last `maxDelayMs`. `false` writes each entry when it is recorded.
+   * @default { maxEntries: 200, maxDelayMs: 100 }
+   */
+  batch?: { maxEntries?: number; maxDelayMs?: number } | false;
+  /** Receives failures to write a batch (the entries of that batch are dropped). */
+  onError?: (error: unknown) => void;
+}
+
+/** Rows per INSERT statement: 11 columns each, under SQLite's and PostgreSQL's parameter limits. */
+const AUDIT_INSERT_CHUNK = 500;
+
 /** The audit log over `dir_audit_log`. */
 export class AuditLog {
+  private readonly now: () => Date;
+  private readonly maxEntries: number;
+  private readonly maxDelayMs: number;
+  private readonly onError: ((error: unknown) => void) | undefined;
+  private pending: Insertable<AuditTable>[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private writing: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly db: Kysely<DirectoryDatabase>,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    options: AuditLogOptions | (() => Date) = {},
+  ) {
+    const opts = typeof options === "function" ? { now: options } : options;
+    this.now = opts.now ?? (() => new Date());
+    this.maxEntries = opts.batch === false ? 1 : Math.max(1, opts.batch?.maxEntries ?? 200);
+    this.maxDelayMs = opts.batch === false ? 0 : Math.max(0, opts.batch?.maxDelayMs ?? 100);
+    this.onError = opts.onError;
+  }
 
-  /** Appends an entry (its detail redacted). */
+  /**
+   * Appends an entry (its detail redacted). With batching (the default) it resolves once the
+   * entry is queued; `flush()` resolves once it is written.
+   */
   async record(entry: AuditRecord): Promise<void> {
     const detail = entry.detail === undefined || entry.detail === null ? null : JSON.stringify(redact(entry.detail));
-    await this.db
-      .insertInto("dir_audit_log")
-      .values({
-        id: newId("aud"),
-        at: this.now().toISOString(),
-        kind: entry.kind,
-        directory_id: entry.directoryId ?? null,
-        actor: entry.actor ?? null,
-        method: entry.method,
-        path: entry.path,
-        status: entry.status,
-        duration_ms: Math.round(entry.durationMs * 1000) / 1000,
-        resource_id: entry.resourceId ?? null,
-        detail,
-      })
-      .execute();
+    this.pending.push({
+      id: newId("aud"),
+      at: this.now().toISOString(),
+      kind: entry.kind,
+      directory_id: entry.directoryId ?? null,
+      actor: entry.actor ?? null,
+      method: entry.method,
+      path: entry.path,
+      status: entry.status,
+      duration_ms: Math.round(entry.durationMs * 1000) / 1000,
+      resource_id: entry.resourceId ?? null,
+      detail,
+    });
+    if (this.pending.length >= this.maxEntries) await this.flush();
+    else if (this.timer === undefined) {
+      this.timer = setTimeout(() => {
+        this.timer = undefined;
+        this.flush().catch((error: unknown) => this.onError?.(error));
+      }, this.maxDelayMs);
+      // A waiting batch does not keep the process alive: close() flushes it.
+      this.timer.unref?.();
+    }
+  }
+
+  /** Writes the entries that wait (in the order they were recorded). */
+  flush(): Promise<void> {
+    if (this.timer !== undefined) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    const rows = this.pending;
+    this.pending = [];
+    // One batch after the other, so that entries keep their order in the log.
+    const write = this.writing.then(async () => {
+      for (let i = 0; i < rows.length; i += AUDIT_INSERT_CHUNK) await this.db.insertInto("dir_audit_log").values(rows.slice(i, i + AUDIT_INSERT_CHUNK)).execute();
+    });
+    this.writing = write.catch(() => {});
+    return write;
   }
 
   /** Entries in order after the cursor `after` (a `seq`), optionally of one directory and kind. */
   async list(options: { directoryId?: string; kind?: AuditKind; after?: number; limit?: number } = {}): Promise<AuditPage> {
+    await this.flush();
     const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
     const after = options.after ?? 0;
     let q = this.db.selectFrom("dir_audit_log").selectAll().where("seq", ">", after);
@@ -184,6 +243,7 @@ export class AuditLog {
 
   /** Deletes the entries older than `olderThanDays` days; returns how many. */
   async prune(olderThanDays: number): Promise<number> {
+    await this.flush();
     const cutoff = new Date(this.now().getTime() - olderThanDays * DAY_MS).toISOString();
     const result = await this.db.deleteFrom("dir_audit_log").where("at", "<", cutoff).executeTakeFirst();
     return Number(result.numDeletedRows);
@@ -191,6 +251,7 @@ export class AuditLog {
 
   /** A directory's SCIM activity: its last request, and the requests and errors since `since` (default: the last 24 hours). */
   async scimActivity(directoryId: string, since?: Date): Promise<ScimActivity> {
+    await this.flush();
     const from = (since ?? new Date(this.now().getTime() - DAY_MS)).toISOString();
     const last = await this.db
       .selectFrom("dir_audit_log")

@@ -60,6 +60,7 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       const otherToken = (await sync.tokens.create(other.id)).token;
       expect((await scimFrom(app, "10.0.0.1", other.id, otherToken)).status).toBe(200);
       // The refusal is audited, with its reason.
+      await sync.audit.flush();
       const entries = await sync.db.selectFrom("dir_audit_log").selectAll().where("status", "=", 429).execute();
       expect(entries.map((e) => JSON.parse(e.detail as string))).toEqual([{ refused: "rate_limited" }, { refused: "rate_limited" }]);
     });
@@ -99,6 +100,7 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       expect((await scimFrom(app, "::ffff:10.1.2.3", directory.id, token)).status).toBe(200);
       expect((await scimFrom(app, "2001:db8:0:1::5", directory.id, token)).status).toBe(200);
       expect((await scimFrom(app, "2001:db9::5", directory.id, token)).status).toBe(403);
+      await sync.audit.flush();
       const audited = await sync.db.selectFrom("dir_audit_log").select(["status", "detail"]).where("status", "=", 403).execute();
       expect(audited).toHaveLength(4);
     });
@@ -117,12 +119,27 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
     });
   });
 
-  it("a failing audit write does not fail the SCIM request", async () => {
+  it("a failing audit write does not fail the SCIM request, and reaches onError", async () => {
+    // Written at once (no batching): the failure reaches the app's onError through the middleware.
+    await sync.close();
+    sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), audit: { batch: false } });
     const errors: unknown[] = [];
     const { app, directory, token } = await setup({}, { onError: (e) => errors.push(e) });
     await sync.db.schema.dropTable("dir_audit_log").execute();
     expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
     expect(errors.length).toBeGreaterThan(0);
+  });
+
+  it("a failing batch write reaches the audit log's onError after the batch delay, and the requests are answered", async () => {
+    await sync.close();
+    const errors: unknown[] = [];
+    sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), audit: { batch: { maxDelayMs: 5 }, onError: (e) => errors.push(e) } });
+    const { app, directory, token } = await setup();
+    await sync.db.schema.dropTable("dir_audit_log").execute();
+    for (let i = 0; i < 3; i++) expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(errors).toHaveLength(1);
+    expect(String(errors[0])).toMatch(/dir_audit_log/);
   });
 
   it("the OpenAPI document describes every route the app serves, and nothing it does not", async () => {

@@ -6,7 +6,6 @@
  */
 import { Hono } from "hono";
 import { adminApi, errorBody, type AdminKeyHashSource } from "./admin-api.js";
-import { AuditLog } from "./audit.js";
 import type { DirectorySync } from "./directory-sync.js";
 import type { TrustProxy } from "./ip-allowlist.js";
 import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
@@ -46,8 +45,7 @@ export interface DirectoryAppOptions {
  * {@link DirectorySync}.
  */
 export function directoryApp(sync: DirectorySync, options: DirectoryAppOptions = {}): Hono {
-  const now = sync.options.now ?? (() => new Date());
-  const audit = options.audit === false ? false : new AuditLog(sync.db, now);
+  const audit = options.audit === false ? false : sync.audit;
   const settings = new GuardSettingsCache(sync.directories, { ttlMs: options.settingsTtlMs ?? 5000 });
   const scimRateLimiter = options.scimRateLimit === false ? false : new RateLimiter();
   const onError = options.onError;

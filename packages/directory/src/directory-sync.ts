@@ -16,6 +16,7 @@ import {
   type SchemaRegistry,
 } from "scim-core";
 import { migrateScimTables, sqlStore, type ScimSqlDatabase, type SqlScimStore } from "scim-store-sql";
+import { AuditLog, type AuditLogOptions } from "./audit.js";
 import { DirectoryService } from "./directories.js";
 import { LinkService } from "./links.js";
 import { migrateDirectoryTables } from "./migrations.js";
@@ -44,6 +45,8 @@ export interface DirectorySyncOptions {
   now?: () => Date;
   /** Receives unexpected errors of SCIM requests (the client gets a generic 500). */
   onError?: (error: unknown, request: ScimRequest) => void;
+  /** How the audit log writes (batching) and where its write failures go. */
+  audit?: Omit<AuditLogOptions, "now">;
 }
 
 /** The running service. */
@@ -58,13 +61,15 @@ export interface DirectorySync {
   readonly links: LinkService;
   /** Normalized users and groups, their paging and filters, and counts. */
   readonly data: DirectoryDataService;
+  /** The audit log of SCIM requests and admin actions (written in batches; `close()` writes what waits). */
+  readonly audit: AuditLog;
   /** The SCIM server of every directory; mount it at `/scim/v2/:directoryId` (see `directoryScimRoutes`). */
   readonly scim: ScimServer;
   readonly registry: SchemaRegistry;
   readonly options: DirectorySyncOptions;
   /** The SCIM base URL of a directory, given the origin to use when `publicUrl` is not set. */
   scimUrl(directoryId: string, origin?: string): string;
-  /** Closes the database. */
+  /** Writes the audit entries that wait, then closes the database. */
   close(): Promise<void>;
 }
 
@@ -160,6 +165,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
   const roles = new RoleService(db, store, directories, now);
   const links = new LinkService(db, now);
   const data = new DirectoryDataService(db, store, directories, roles, links, registry);
+  const audit = new AuditLog(db, { ...options.audit, now });
   const publicUrl = options.publicUrl?.replace(/\/+$/, "");
 
   /**
@@ -197,10 +203,17 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     roles,
     links,
     data,
+    audit,
     scim,
     registry,
     options,
     scimUrl: (directoryId, origin) => `${publicUrl ?? origin?.replace(/\/+$/, "") ?? ""}${SCIM_MOUNT}/${directoryId}`,
-    close: () => database.destroy(),
+    close: async () => {
+      try {
+        await audit.flush();
+      } finally {
+        await database.destroy();
+      }
+    },
   };
 }

@@ -13,6 +13,7 @@ export {
   scimAuditMiddleware,
   type AuditEntry,
   type AuditKind,
+  type AuditLogOptions,
   type AuditPage,
   type AuditRecord,
   type ScimActivity,

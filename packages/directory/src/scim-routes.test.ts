@@ -21,11 +21,13 @@ describe("SCIM routes: requests to directories that do not exist", () => {
     }
     expect(new Set(statuses)).toEqual(new Set([401, 429]));
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    await sync.audit.flush();
     const rows = await sync.db.selectFrom("dir_audit_log").select("id").execute();
     expect(rows).toEqual([]);
     // The real directory keeps its own bucket and is audited, with its token id.
     const ok = await app.request(`http://x.test/scim/v2/${real.id}/Users`, { headers: { authorization: `Bearer ${token}` } });
     expect(ok.status).toBe(200);
+    await sync.audit.flush();
     const audited = await sync.db.selectFrom("dir_audit_log").selectAll().execute();
     expect(audited).toHaveLength(1);
     expect(audited[0]).toMatchObject({ directory_id: real.id, status: 200 });

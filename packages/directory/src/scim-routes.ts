@@ -11,7 +11,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { scimHono } from "scim-hono";
-import { AuditLog, scimAuditMiddleware, type ScimAuditEnv } from "./audit.js";
+import { scimAuditMiddleware, type AuditLog, type ScimAuditEnv } from "./audit.js";
 import type { DirectoryService } from "./directories.js";
 import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
@@ -72,7 +72,7 @@ export class GuardSettingsCache {
 export interface ScimRoutesOptions {
   /** Which proxies to believe about the client address (see {@link TrustProxy}). @default false */
   trustProxy?: TrustProxy;
-  /** Where SCIM requests are recorded; `false` records nothing. @default an AuditLog on the service's database */
+  /** Where SCIM requests are recorded; `false` records nothing. @default the service's audit log (`sync.audit`) */
   audit?: AuditLog | false;
   /** The rate limiter; `false` disables rate limiting. @default a new in-memory RateLimiter */
   rateLimiter?: RateLimiter | false;
@@ -123,9 +123,8 @@ function tokenIdReader(sync: DirectorySync): (c: Context, directoryId: string) =
 /** A Hono app serving `/scim/v2/:directoryId/*`, behind the audit log, the IP allowlist and the rate limit. */
 export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOptions = {}): Hono {
   const app = new Hono<ScimAuditEnv>();
-  const now = sync.options.now ?? (() => new Date());
   const settings = options.settings ?? new GuardSettingsCache(sync.directories);
-  const audit = options.audit === undefined ? new AuditLog(sync.db, now) : options.audit;
+  const audit = options.audit === undefined ? sync.audit : options.audit;
   const limiter = options.rateLimiter === undefined ? new RateLimiter() : options.rateLimiter;
   const enforceAllowlist = options.ipAllowlist ?? true;
   const scoped = `${SCIM_MOUNT}/:directoryId/*`;
