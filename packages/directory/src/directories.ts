@@ -49,7 +49,8 @@ function parseJson(value: unknown): unknown {
   return typeof value === "string" ? JSON.parse(value) : value;
 }
 
-function toDirectory(row: Selectable<DirectoryTable>): Directory {
+/** A directory from its row (settings validated). */
+export function toDirectory(row: Selectable<DirectoryTable>): Directory {
   return {
     id: row.id,
     organizationId: row.organization_id,

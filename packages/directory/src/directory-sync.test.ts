@@ -70,6 +70,12 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     const listed = await sync.tokens.list(directory.id);
     expect(JSON.stringify(listed)).not.toContain(token);
     expect(listed[0]).toMatchObject({ id: tokenId, hint: token.slice(-4), active: true });
+    // A SCIM request's authentication: the token with its directory, only for that directory.
+    const found = await sync.tokens.verifyFor(token, directory.id);
+    expect(found?.token.id).toBe(tokenId);
+    expect(found?.directory).toEqual(await sync.directories.get(directory.id));
+    expect(await sync.tokens.verifyFor(token, "dir_000000000000000000000000")).toBeUndefined();
+    expect(await sync.tokens.verifyFor(`${token.slice(0, -1)}x`, directory.id)).toBeUndefined();
   });
 
   it("401 for a missing, unknown, other directory's, revoked or expired token, and for an inactive directory", async () => {

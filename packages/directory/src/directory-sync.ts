@@ -176,10 +176,9 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     const secret = bearerToken(request);
     const directoryId = directoryIdOf(request);
     if (secret === undefined || directoryId === undefined) return null;
-    const token = await tokens.verify(secret);
-    if (token === undefined || token.directoryId !== directoryId) return null;
-    const directory = await directories.find(directoryId);
-    if (directory === undefined || directory.state !== "active") return null;
+    const found = await tokens.verifyFor(secret, directoryId);
+    if (found === undefined || found.directory.state !== "active") return null;
+    const { token, directory } = found;
     const principal: DirectoryPrincipal = { tenant: directory.id, tokenId: token.id, directory };
     return principal;
   };

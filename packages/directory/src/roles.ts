@@ -600,12 +600,11 @@ export class RoleService {
    * membership rows). Everything after the lock sees the changes committed before it.
    */
   private async onEvent(event: ScimEvent, ctx: OperationContext): Promise<void> {
+    // A new user needs nothing: it is in no group (its id is new, and `groups` is read-only), so
+    // it has no roles and no closure rows; the membership events that follow compute them.
+    if (event.type === "user.created") return;
     const roles = new RoleComputation(storeOf(ctx), event.tenant, this.now);
     switch (event.type) {
-      case "user.created":
-        // A new user is in no group yet; nothing concurrent can change that.
-        if (await roles.hasMappings()) await roles.recompute([event.resourceId]);
-        return;
       case "user.deleted":
         await roles.lock();
         if (await roles.hasMappings()) await roles.recompute([event.resourceId]);

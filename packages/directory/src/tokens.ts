@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
+import { toDirectory, type Directory } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
 import { newId } from "./ids.js";
 import type { DirectoryDatabase, TokenTable } from "./tables.js";
@@ -151,7 +152,52 @@ export class TokenService {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
     const hash = hashToken(token);
     const row = await this.db.selectFrom("dir_tokens").selectAll().where("token_hash", "=", hash).executeTakeFirst();
-    if (row === undefined || !timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex"))) return undefined;
+    return row === undefined ? undefined : this.accept(row, hash);
+  }
+
+  /**
+   * The active token a bearer secret is, with its directory, when the token belongs to
+   * `directoryId` (a SCIM request's authentication, in one statement: the token by its hash,
+   * joined with its directory); undefined otherwise. Records the last use.
+   */
+  async verifyFor(token: string, directoryId: string): Promise<{ token: TokenInfo; directory: Directory } | undefined> {
+    if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
+    const hash = hashToken(token);
+    const row = await this.db
+      .selectFrom("dir_tokens as t")
+      .innerJoin("dir_directories as d", "d.id", "t.directory_id")
+      .selectAll("t")
+      .select([
+        "d.organization_id as d_organization_id",
+        "d.name as d_name",
+        "d.type as d_type",
+        "d.state as d_state",
+        "d.settings as d_settings",
+        "d.created_at as d_created_at",
+        "d.updated_at as d_updated_at",
+      ])
+      .where("t.token_hash", "=", hash)
+      .where("t.directory_id", "=", directoryId)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const accepted = await this.accept(row, hash);
+    if (accepted === undefined) return undefined;
+    const directory = toDirectory({
+      id: row.directory_id,
+      organization_id: row.d_organization_id,
+      name: row.d_name,
+      type: row.d_type,
+      state: row.d_state,
+      settings: row.d_settings,
+      created_at: row.d_created_at,
+      updated_at: row.d_updated_at,
+    });
+    return { token: accepted, directory };
+  }
+
+  /** The token of a row found by `hash`, if the hashes match (constant time) and it is active; records the last use. */
+  private async accept(row: Selectable<TokenTable>, hash: string): Promise<TokenInfo | undefined> {
+    if (!timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex"))) return undefined;
     const now = this.stamp();
     if (!isActive(row, now)) return undefined;
     if (row.last_used_at === null || Date.parse(now) - Date.parse(row.last_used_at) >= LAST_USED_RESOLUTION_MS) {

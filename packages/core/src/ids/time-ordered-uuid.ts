@@ -8,10 +8,24 @@
 
 const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 
+/** Random bytes drawn from the CSPRNG in blocks (one call per 409 ids instead of one per id), each used once. */
+const pool = new Uint8Array(4096);
+let poolAt = pool.length;
+
+function randomInto(bytes: Uint8Array, from: number): void {
+  const n = bytes.length - from;
+  if (poolAt + n > pool.length) {
+    globalThis.crypto.getRandomValues(pool);
+    poolAt = 0;
+  }
+  bytes.set(pool.subarray(poolAt, poolAt + n), from);
+  poolAt += n;
+}
+
 /** A new version 7 UUID, lower-case hex: `0190b2d4-5c3e-7a1b-9f00-…`. */
 export function timeOrderedUuid(now: number = Date.now()): string {
   const bytes = new Uint8Array(16);
-  globalThis.crypto.getRandomValues(bytes);
+  randomInto(bytes, 6);
   // 48-bit big-endian millisecond timestamp (safe: Date.now() < 2^48 until the year 10889).
   let ms = Math.max(0, Math.floor(now));
   for (let i = 5; i >= 0; i--) {
