@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { ScimConfigError, type ScimServer } from "scim-core";
+import { adapterRequest, ScimConfigError, type ScimServer } from "scim-core";
 
 /** Options of {@link scimExpress}. */
 export interface ScimExpressOptions {
@@ -93,17 +93,19 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
       throw error;
     }
     const queryAt = req.originalUrl.indexOf("?");
-    const response = await server.handle({
-      method: req.method,
-      path: req.path,
-      query: queryAt === -1 ? "" : req.originalUrl.slice(queryAt),
-      headers: req.headers,
-      body,
-      baseUrl: `${req.protocol}://${req.get("host") ?? "localhost"}${req.baseUrl}`,
-      get signal() {
-        return signal();
-      },
-    });
+    const response = await server.handle(
+      adapterRequest(
+        {
+          method: req.method,
+          path: req.path,
+          query: queryAt === -1 ? "" : req.originalUrl.slice(queryAt),
+          headers: req.headers,
+          body,
+          baseUrl: `${req.protocol}://${req.get("host") ?? "localhost"}${req.baseUrl}`,
+        },
+        signal,
+      ),
+    );
     if (gone(req, res) || res.headersSent || res.writableEnded) return;
     res.statusCode = response.status;
     for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);

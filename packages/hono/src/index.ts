@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import { basePath, matchedRoutes } from "hono/route";
 import type { ContentfulStatusCode, StatusCode } from "hono/utils/http-status";
-import type { ScimServer } from "scim-core";
+import { adapterRequest, type ScimServer } from "scim-core";
 
 /** Options of {@link scimHono}. */
 export interface ScimHonoOptions {
@@ -131,18 +131,21 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     const raw = c.req.raw;
     // On @hono/node-server the Node request is at hand: its headers and body cost no web Request.
     const incoming = nodeIncoming(c);
-    const response = await server.handle({
-      method,
-      path: `/${segments.slice(depth + 1).join("/")}`,
-      query: url.search,
-      headers: incoming?.headers ?? Object.fromEntries(raw.headers),
-      body: method === "GET" || method === "HEAD" ? undefined : incoming && !incoming.readableEnded && Number(incoming.headers["content-length"]) <= limit ? await readNodeBody(incoming, limit) : await readBody(c, limit),
-      baseUrl: `${url.origin}${prefix}`,
-      // Lazy: on @hono/node-server, reading `signal` builds the full web Request, which GETs never need.
-      get signal() {
-        return raw.signal;
-      },
-    });
+    const body = method === "GET" || method === "HEAD" ? undefined : incoming && !incoming.readableEnded && Number(incoming.headers["content-length"]) <= limit ? await readNodeBody(incoming, limit) : await readBody(c, limit);
+    const response = await server.handle(
+      adapterRequest(
+        {
+          method,
+          path: `/${segments.slice(depth + 1).join("/")}`,
+          query: url.search,
+          headers: incoming?.headers ?? Object.fromEntries(raw.headers),
+          body,
+          baseUrl: `${url.origin}${prefix}`,
+        },
+        // Lazy: on @hono/node-server, reading `signal` builds the full web Request, which GETs never need.
+        () => raw.signal,
+      ),
+    );
     const text = response.body === undefined ? null : JSON.stringify(response.body);
     // When this handler is the only one the request matched, no middleware set headers with
     // c.header() nor reads the response: a plain Response with a string body and a plain header

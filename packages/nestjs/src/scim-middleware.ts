@@ -3,7 +3,7 @@
  * `ScimRequest`, the `ScimResponse` is written back as is (RFC 7644 §3.1). No SCIM logic here.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { ScimRequest, ScimServer } from "scim-core";
+import { adapterRequest, type ScimServer } from "scim-core";
 
 /** The parts of Express's request the adapter reads (Express 5, as NestJS 12 runs it). */
 interface ExpressRequest extends IncomingMessage {
@@ -96,17 +96,17 @@ export function scimMiddleware(server: ScimServer, limit: number) {
     const root = segments.slice(0, cut).join("/").replace(/\/+$/, "");
     readBody(req, limit)
       .then((body) => {
-        const request: ScimRequest = {
-          method: req.method ?? "GET",
-          path: `/${segments.slice(cut).join("/")}`,
-          query: queryStart === -1 ? "" : req.originalUrl.slice(queryStart + 1),
-          headers: req.headers,
-          body,
-          baseUrl: `${req.protocol}://${req.host ?? req.headers.host ?? "localhost"}${root}`,
-          get signal() {
-            return signal();
+        const request = adapterRequest(
+          {
+            method: req.method ?? "GET",
+            path: `/${segments.slice(cut).join("/")}`,
+            query: queryStart === -1 ? "" : req.originalUrl.slice(queryStart + 1),
+            headers: req.headers,
+            body,
+            baseUrl: `${req.protocol}://${req.host ?? req.headers.host ?? "localhost"}${root}`,
           },
-        };
+          signal,
+        );
         return server.handle(request);
       })
       .then((response) => {

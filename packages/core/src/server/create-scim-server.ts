@@ -2,6 +2,7 @@
  * `createScimServer(config)`: every RFC 7644 endpoint over a plain request/response pair, so that
  * any framework adapter (or `fetch`-native runtime) can sit on top.
  */
+import { adapterRequest } from "./adapter-request.js";
 import { badRequest, isScimError, ScimConfigError, ScimError } from "../errors/scim-error.js";
 import { bulkIdReferences, bulkResponse, parseBulkRequest, resolveBulkIds, type BulkOperationResult } from "../messages/bulk.js";
 import { listResponse } from "../messages/list-response.js";
@@ -362,18 +363,8 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     const hasBody = req.method !== "GET" && req.method !== "HEAD";
     const body = hasBody ? await req.text() : undefined;
     const root = `${url.origin}${basePath}`;
-    const response = await handle({
-      method: req.method,
-      path,
-      query: url.search,
-      headers,
-      body: body === "" ? undefined : body,
-      baseUrl: root,
-      // Lazy: on @hono/node-server, reading `signal` builds the full web Request.
-      get signal() {
-        return req.signal;
-      },
-    });
+    // Lazy: on @hono/node-server, reading `signal` builds the full web Request.
+    const response = await handle(adapterRequest({ method: req.method, path, query: url.search, headers, body: body === "" ? undefined : body, baseUrl: root }, () => req.signal));
     return new Response(response.body === undefined ? null : JSON.stringify(response.body), { status: response.status, headers: response.headers });
   };
 

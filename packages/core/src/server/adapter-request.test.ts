@@ -1,0 +1,36 @@
+import { describe, expect, it } from "vitest";
+import { adapterRequest } from "./adapter-request.js";
+import { createScimServer } from "./create-scim-server.js";
+import { bearerAuth } from "./create-scim-server.js";
+import { memoryStore } from "../store/memory-store.js";
+
+describe("adapterRequest", () => {
+  it("carries the fields, and makes the signal only when it is read, each time it is read", () => {
+    let made = 0;
+    const controller = new AbortController();
+    const request = adapterRequest({ method: "GET", path: "/Users", query: "?count=1", headers: { a: "b" }, body: undefined, baseUrl: "http://h/scim" }, () => {
+      made++;
+      return controller.signal;
+    });
+    expect(request).toMatchObject({ method: "GET", path: "/Users", query: "?count=1", headers: { a: "b" }, baseUrl: "http://h/scim" });
+    expect(made).toBe(0);
+    expect(request.signal).toBe(controller.signal);
+    expect(made).toBe(1);
+  });
+
+  it("is served like a plain object, and the server never makes the signal", async () => {
+    let made = 0;
+    const server = createScimServer({ store: memoryStore(), authenticate: bearerAuth({ t: { tenant: "a" } }) });
+    const headers = { authorization: "Bearer t", "content-type": "application/scim+json" };
+    const signal = () => {
+      made++;
+      return undefined;
+    };
+    const created = await server.handle(adapterRequest({ method: "POST", path: "/Users", headers, body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "u" }), baseUrl: "http://h/scim" }, signal));
+    expect(created.status).toBe(201);
+    const read = await server.handle(adapterRequest({ method: "GET", path: `/Users/${(created.body as { id: string }).id}`, headers, baseUrl: "http://h/scim" }, signal));
+    expect(read.status).toBe(200);
+    expect((read.body as { meta: { location: string } }).meta.location).toMatch(/^http:\/\/h\/scim\/Users\//);
+    expect(made).toBe(0);
+  });
+});
