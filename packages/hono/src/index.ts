@@ -92,6 +92,20 @@ function concat(chunks: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/**
+ * The index of the slash that starts segment `n` of a path (`/a/b/c`: segment 1 starts at 0,
+ * segment 2 at 2), or -1 when the path has fewer segments. Empty segments count, as in
+ * `path.split("/")`.
+ */
+function slashBefore(path: string, n: number): number {
+  let at = -1;
+  for (let k = 0; k < n; k++) {
+    at = path.indexOf("/", at + 1);
+    if (at < 0) return -1;
+  }
+  return at;
+}
+
 /** Segments of a mount path without parameters, by path (a handful of mount points per app). */
 const staticDepths = new Map<string, number>();
 
@@ -125,8 +139,9 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     const url = splitUrl(c.req.url);
     const routes = matchedRoutes(c);
     const depth = mountDepth(c, routes[c.req.routeIndex]?.basePath);
-    const segments = url.pathname.split("/");
-    const prefix = segments.slice(0, depth + 1).join("/");
+    // The mount prefix is the path up to the slash that starts segment `depth + 1`; the rest is the SCIM path.
+    const cut = slashBefore(url.pathname, depth + 1);
+    const prefix = cut < 0 ? url.pathname : url.pathname.slice(0, cut);
     const method = c.req.method;
     const raw = c.req.raw;
     // On @hono/node-server the Node request is at hand: its headers and body cost no web Request.
@@ -136,7 +151,7 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
       adapterRequest(
         {
           method,
-          path: `/${segments.slice(depth + 1).join("/")}`,
+          path: cut < 0 ? "/" : url.pathname.slice(cut),
           query: url.search,
           headers: incoming?.headers ?? Object.fromEntries(raw.headers),
           body,

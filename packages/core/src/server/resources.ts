@@ -303,7 +303,11 @@ export class ResourceEndpoint {
 
   /** The body of a read (RFC 7644 §3.4): the wire form with the derived `groups` when wanted, projected. */
   private async readBody(scope: RequestScope, stored: StoredResource, project: Projector, wantGroups: boolean): Promise<Obj> {
-    const groups = wantGroups ? await this.store.groupsOf(scope.storeContext, stored.id) : undefined;
+    return this.bodyOf(scope, stored, project, wantGroups ? await this.store.groupsOf(scope.storeContext, stored.id) : undefined);
+  }
+
+  /** {@link readBody} once the groups are known (undefined: not wanted). */
+  private bodyOf(scope: RequestScope, stored: StoredResource, project: Projector, groups: GroupRef[] | undefined): Obj {
     if (project === this.defaultProject && this.defaultView !== undefined) {
       return toDefaultWire(scope, this.rt, stored, this.defaultView, groups !== undefined && groups.length > 0 ? groupValues(scope, groups) : undefined);
     }
@@ -325,10 +329,13 @@ export class ResourceEndpoint {
   /** GET /{endpoint}/{id} (RFC 7644 §3.4.1), with If-None-Match (304). */
   async get(scope: RequestScope, id: string): Promise<ScimResponse> {
     const { project, attributes, excluded } = this.projection(scope);
-    const stored = await this.load(scope, id, wanted(this.rt, "members", attributes, excluded));
+    // One async step per store call (the hot path of GET by id): no helper awaits in between.
+    const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members: this.members !== undefined && wanted(this.rt, "members", attributes, excluded) });
+    if (!stored) throw new ScimError(404, undefined, `Resource ${id} not found`);
     const ifNoneMatch = header(scope.request.headers, "if-none-match");
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) return empty(304, { ETag: etagOf(stored.version) });
-    return this.respondRead(scope, stored, project, attributes, excluded);
+    const groups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded) ? await this.store.groupsOf(scope.storeContext, stored.id) : undefined;
+    return json(200, this.bodyOf(scope, stored, project, groups), { ETag: etagOf(stored.version) });
   }
 
   /** 200 with a resource as a read returns it, and its ETag (RFC 7644 §3.14). */
