@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { adapterRequest } from "./adapter-request.js";
-import { createScimServer } from "./create-scim-server.js";
-import { bearerAuth } from "./create-scim-server.js";
+import { bearerAuth, createScimServer } from "./create-scim-server.js";
 import { memoryStore } from "../store/memory-store.js";
 
 describe("adapterRequest", () => {

@@ -6,7 +6,7 @@ import { createSchemaRegistry } from "../schema/registry.js";
 import { memoryStore, type MemoryStore } from "../store/memory-store.js";
 import type { ScimStore } from "../store/types.js";
 import { runHttpConformance } from "../testing/index.js";
-import { bearerAuth, bearerToken, createScimServer, timingSafeEqual } from "./create-scim-server.js";
+import { bearerAuth, bearerToken, createScimServer, pathSegments, timingSafeEqual } from "./create-scim-server.js";
 import type { ScimEvent, ScimHooks, ScimRequest, ScimResponse, ScimServerConfig } from "./types.js";
 
 const token = "t1-token-0123456789abcdef";
@@ -886,5 +886,15 @@ describe("createScimServer: patchStatus and /Me", () => {
     expect(patched.status).toBe(200);
     expect(patched.body.title).toBe("Still me");
     expect((await call("GET", "/Me", undefined, { token: token2 })).status).toBe(404);
+  });
+});
+
+describe("pathSegments", () => {
+  it("splits like split('/').filter(Boolean) before the query, decoding each segment", () => {
+    for (const path of ["", "/", "/Users", "/Users/", "//Users//x/", "/Users/a%2Fb?x=/y", "Users/x", "/Groups/.search", "?a/b", "/a?", "/%E2%82%AC/x"]) {
+      const expected = path.split("?")[0]!.split("/").filter(Boolean).map((s) => decodeURIComponent(s));
+      expect(pathSegments(path)).toEqual(expected);
+    }
+    expect(() => pathSegments("/Users/%E0%A4%A")).toThrow(/percent-encoded/);
   });
 });

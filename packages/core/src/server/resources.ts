@@ -168,7 +168,7 @@ function withoutMembers(resource: Obj): Obj {
 }
 
 /** Runs `work` in the store's unit of work when it has one. */
-async function unitOfWork<T>(store: ScimStore, work: (store: ScimStore) => Promise<T>): Promise<T> {
+function unitOfWork<T>(store: ScimStore, work: (store: ScimStore) => Promise<T>): Promise<T> {
   return store.transaction ? store.transaction(work) : work(store);
 }
 
@@ -340,8 +340,8 @@ export class ResourceEndpoint {
 
   /** 200 with a resource as a read returns it, and its ETag (RFC 7644 §3.14). */
   private async respondRead(scope: RequestScope, stored: StoredResource, project: Projector, attributes?: string[], excluded?: string[]): Promise<ScimResponse> {
-    const body = await this.readBody(scope, stored, project, this.hasGroups() && wanted(this.rt, "groups", attributes, excluded));
-    return json(200, body, { ETag: etagOf(stored.version) });
+    const groups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded) ? await this.store.groupsOf(scope.storeContext, stored.id) : undefined;
+    return json(200, this.bodyOf(scope, stored, project, groups), { ETag: etagOf(stored.version) });
   }
 
   /** GET /{endpoint} and POST /{endpoint}/.search (RFC 7644 §3.4.2, §3.4.3). */
@@ -530,7 +530,7 @@ export class ResourceEndpoint {
       };
       const first = applyPatch(loaded.attributes, operations, patchOptions);
       if (!first.changed) return loaded;
-      const memberChanges = await this.resolveMemberChanges(scope, id, first.memberChanges);
+      const memberChanges = first.memberChanges.length === 0 ? [] : await this.resolveMemberChanges(scope, id, first.memberChanges);
       return unitOfWork(this.store, async (store) => {
         // Without If-Match the operations apply to the latest version: read it inside the unit of
         // work, so that a store with serialized transactions never reports a conflict.
