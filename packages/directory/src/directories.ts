@@ -45,8 +45,29 @@ export const updateDirectorySchema = z
   .strict();
 export type UpdateDirectoryInput = z.input<typeof updateDirectorySchema>;
 
-function parseJson(value: unknown): unknown {
-  return typeof value === "string" ? JSON.parse(value) : value;
+function deepFreeze<T>(value: T): T {
+  if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
+    for (const item of Object.values(value)) deepFreeze(item);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Validated settings by their stored JSON text: every SCIM request reads its directory, and the
+ * text rarely changes. The cached objects are frozen, since every reader shares them.
+ */
+const parsedSettings = new Map<string, DirectorySettings>();
+
+function settingsOf(stored: unknown): DirectorySettings {
+  if (typeof stored !== "string") return deepFreeze(directorySettingsSchema.parse(stored));
+  let settings = parsedSettings.get(stored);
+  if (settings === undefined) {
+    settings = deepFreeze(directorySettingsSchema.parse(JSON.parse(stored)));
+    if (parsedSettings.size >= 1000) parsedSettings.delete(parsedSettings.keys().next().value!);
+    parsedSettings.set(stored, settings);
+  }
+  return settings;
 }
 
 /** A directory from its row (settings validated). */
@@ -57,7 +78,7 @@ export function toDirectory(row: Selectable<DirectoryTable>): Directory {
     name: row.name,
     type: row.type as DirectoryType,
     state: row.state as Directory["state"],
-    settings: directorySettingsSchema.parse(parseJson(row.settings)),
+    settings: settingsOf(row.settings),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

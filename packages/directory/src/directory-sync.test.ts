@@ -190,5 +190,12 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     await expect(sync.directories.create({ organizationId: "o", name: "x", settings: { surprise: 1 } as never })).rejects.toThrow();
     const ok = await sync.directories.create({ organizationId: "o", name: "x", settings: { ipAllowlist: ["10.0.0.0/8"] } });
     expect(ok.settings).toMatchObject({ deleteMode: "soft", linkByEmail: false, ipAllowlist: ["10.0.0.0/8"], tokenGracePeriodSeconds: 86400 });
+    // Read settings are shared between requests: frozen, so no reader can change another's.
+    const read = await sync.directories.get(ok.id);
+    expect(Object.isFrozen(read.settings) && Object.isFrozen(read.settings.ipAllowlist)).toBe(true);
+    expect(() => (read.settings.ipAllowlist as string[]).push("0.0.0.0/0")).toThrow(TypeError);
+    const updated = await sync.directories.update(ok.id, { settings: { ipAllowlist: ["192.168.0.0/16"] } });
+    expect(updated.settings.ipAllowlist).toEqual(["192.168.0.0/16"]);
+    expect((await sync.directories.get(ok.id)).settings.ipAllowlist).toEqual(["192.168.0.0/16"]);
   });
 });
