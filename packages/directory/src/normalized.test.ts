@@ -1,8 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { sql } from "kysely";
 import { createSchemaRegistry, type SchemaDefinition } from "scim-core";
-import { openPostgres, openSqlite, type ScimSqlDatabase } from "scim-store-sql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backends } from "./test-backends.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { attributeReader } from "./normalized.js";
 import { directoryScimRoutes } from "./scim-routes.js";
@@ -54,45 +53,6 @@ const entraUser = {
   [ACME]: { costCenter: "CC-42", badges: ["red", "blue"] },
 };
 
-const PG_URL = process.env.SCIM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const ci = process.env.CI === "true" || process.env.CI === "1";
-async function postgresReachable(): Promise<boolean> {
-  const probe = openPostgres({ connectionString: PG_URL, max: 1 });
-  try {
-    await sql`select 1`.execute(probe.db);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await probe.destroy();
-  }
-}
-const pgReachable = await postgresReachable();
-
-interface Backend {
-  name: string;
-  skip: boolean;
-  open(): Promise<{ database: ScimSqlDatabase; cleanup(): Promise<void> }>;
-}
-const backends: Backend[] = [
-  { name: "sqlite", skip: false, open: async () => ({ database: openSqlite({ filename: ":memory:" }), cleanup: async () => {} }) },
-  {
-    name: "postgres",
-    skip: !pgReachable && !ci,
-    open: async () => {
-      if (!pgReachable) throw new Error(`PostgreSQL is unreachable at ${PG_URL}; CI requires it`);
-      const schema = `scim_dir_test_${randomBytes(6).toString("hex")}`;
-      return {
-        database: openPostgres({ connectionString: PG_URL, schema }),
-        cleanup: async () => {
-          const admin = openPostgres({ connectionString: PG_URL, max: 1 });
-          await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(admin.db);
-          await admin.destroy();
-        },
-      };
-    },
-  },
-];
 
 describe.each(backends)("normalized directory data on $name", (backend) => {
   let sync: DirectorySync;

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { sql } from "kysely";
-import { openPostgres, openSqlite, type ScimSqlDatabase } from "scim-store-sql";
+import { openSqlite } from "scim-store-sql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { backends } from "./test-backends.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { directoryScimRoutes } from "./scim-routes.js";
 
@@ -11,47 +11,6 @@ const PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 type Obj = Record<string, unknown>;
 
-// PostgreSQL: the server at SCIM_TEST_DATABASE_URL, in a schema of its own dropped afterwards.
-// Unreachable: skipped locally, a failure under CI.
-const PG_URL = process.env.SCIM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const ci = process.env.CI === "true" || process.env.CI === "1";
-async function postgresReachable(): Promise<boolean> {
-  const probe = openPostgres({ connectionString: PG_URL, max: 1 });
-  try {
-    await sql`select 1`.execute(probe.db);
-    return true;
-  } catch {
-    return false;
-  } finally {
-    await probe.destroy();
-  }
-}
-const pgReachable = await postgresReachable();
-
-interface Backend {
-  name: string;
-  skip: boolean;
-  open(): Promise<{ database: ScimSqlDatabase; cleanup(): Promise<void> }>;
-}
-const backends: Backend[] = [
-  { name: "sqlite", skip: false, open: async () => ({ database: openSqlite({ filename: ":memory:" }), cleanup: async () => {} }) },
-  {
-    name: "postgres",
-    skip: !pgReachable && !ci,
-    open: async () => {
-      if (!pgReachable) throw new Error(`PostgreSQL is unreachable at ${PG_URL}; CI requires it`);
-      const schema = `scim_dir_test_${randomBytes(6).toString("hex")}`;
-      return {
-        database: openPostgres({ connectionString: PG_URL, schema }),
-        cleanup: async () => {
-          const admin = openPostgres({ connectionString: PG_URL, max: 1 });
-          await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(admin.db);
-          await admin.destroy();
-        },
-      };
-    },
-  },
-];
 
 const now = () => new Date("2026-11-25T10:00:00.000Z");
 

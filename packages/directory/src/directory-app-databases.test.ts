@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { directoryApp } from "./directory-app.js";
+import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import { backends } from "./test-backends.js";
+
+const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+
+describe.each(backends)("the directory app on $name: authentication, audit batches and events", (backend) => {
+  let sync: DirectorySync;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    if (backend.skip) return;
+    const opened = await backend.open();
+    cleanup = opened.cleanup;
+    sync = await createDirectorySync({ database: opened.database, audit: { batch: { maxEntries: 1000, maxDelayMs: 60_000 } } });
+  });
+  afterAll(async () => {
+    if (backend.skip) return;
+    await sync.close();
+    await cleanup();
+  });
+
+  it.skipIf(backend.skip)("serves a directory with its token only, audits every request once read, and records the events", async () => {
+    const app = directoryApp(sync);
+    const a = await sync.directories.create({ organizationId: "org_a", name: "A", type: "okta" });
+    const b = await sync.directories.create({ organizationId: "org_b", name: "B", type: "azure-ad" });
+    const tokenA = await sync.tokens.create(a.id);
+    const tokenB = await sync.tokens.create(b.id);
+    const scim = (directoryId: string, token: string, method: string, path: string, body?: unknown) =>
+      app.request(`http://sync.test/scim/v2/${directoryId}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+
+    const created = await scim(a.id, tokenA.token, "POST", "/Users", { schemas: [USER], userName: "ada@a.test", active: true });
+    expect(created.status).toBe(201);
+    const user = (await created.json()) as { id: string };
+    expect((await scim(a.id, tokenA.token, "GET", `/Users/${user.id}`)).status).toBe(200);
+    expect((await scim(a.id, tokenB.token, "GET", `/Users/${user.id}`)).status).toBe(401);
+    expect((await scim(b.id, tokenB.token, "GET", `/Users/${user.id}`)).status).toBe(404);
+
+    // The entries wait in memory (a batch of up to 1000, a minute): nothing is stored yet...
+    expect(await sync.db.selectFrom("dir_audit_log").select("id").execute()).toEqual([]);
+    // ...and a read of the log writes them first, in order, with the token of each request.
+    const audit = await sync.audit.list({ directoryId: a.id, kind: "scim" });
+    expect(audit.data.map((e) => [e.method, e.status, e.actor])).toEqual([
+      ["POST", 201, tokenA.id],
+      ["GET", 200, tokenA.id],
+      ["GET", 401, null],
+    ]);
+    expect(audit.data[0]!.resourceId).toBe(user.id);
+
+    await sync.tokens.revoke(a.id, tokenA.id);
+    expect((await scim(a.id, tokenA.token, "GET", "/Users")).status).toBe(401);
+
+    const events = await sync.store.readEvents({ tenant: a.id });
+    expect(events.map((e) => e.event.type)).toEqual(["user.created"]);
+    // Event ids are time-ordered UUIDs (version 7).
+    expect(events[0]!.event.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(user.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  });
+});
