@@ -4,9 +4,8 @@
  * the app's folder, not the working directory, so `sqlite:data/scim.db` is always
  * `apps/nestjs-example/data/scim.db` however the server is started.
  */
-import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createSqlStore, openPostgres, openSqlite, type ScimSqlDatabase, type SqlScimStore } from "scim-store-sql";
+import { createSqlStore, openDatabase, type SqlScimStore } from "scim-store-sql";
 
 /** The app's folder (the parent of `src/`). */
 const appFolder = fileURLToPath(new URL("..", import.meta.url));
@@ -28,20 +27,9 @@ export interface OpenedStore {
  * @param url the database. @default DEFAULT_DATABASE_URL (`sqlite:data/scim.db`)
  */
 export async function openStore(url: string = DEFAULT_DATABASE_URL): Promise<OpenedStore> {
-  let database: ScimSqlDatabase;
-  let description: string;
-  if (/^postgres(ql)?:\/\//i.test(url)) {
-    database = openPostgres({ connectionString: url });
-    const u = new URL(url);
-    description = `PostgreSQL ${u.protocol}//${u.username ? `${u.username}@` : ""}${u.host}${u.pathname}`;
-  } else {
-    const path = url.replace(/^(sqlite|file):(\/\/)?/i, "");
-    const filename = path === ":memory:" ? path : resolve(appFolder, path);
-    database = openSqlite({ filename });
-    description = `SQLite ${filename}`;
-  }
+  const database = openDatabase(url, { baseDir: appFolder });
   try {
-    return { store: await createSqlStore({ database }), description };
+    return { store: await createSqlStore({ database }), description: database.description };
   } catch (error) {
     await database.destroy();
     throw error;

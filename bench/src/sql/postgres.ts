@@ -130,7 +130,7 @@ export async function openPostgresBackend(options: PostgresBackendOptions = {}):
         },
       });
       try {
-        await work(sqlStore({ database: { db: kysely, dialect: "postgres", destroy: () => kysely.destroy() } }));
+        await work(sqlStore({ database: { db: kysely, dialect: "postgres", description: "PostgreSQL (benchmark transaction)", destroy: () => kysely.destroy() } }));
       } finally {
         await kysely.destroy();
       }

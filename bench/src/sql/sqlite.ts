@@ -125,7 +125,7 @@ export async function openSqliteBackend(options: SqliteBackendOptions = {}): Pro
         },
       });
       try {
-        await work(sqlStore({ database: { db: kysely, dialect: "sqlite", destroy: () => kysely.destroy() } }));
+        await work(sqlStore({ database: { db: kysely, dialect: "sqlite", description: "SQLite (benchmark transaction)", destroy: () => kysely.destroy() } }));
       } finally {
         await kysely.destroy();
       }

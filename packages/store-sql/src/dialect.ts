@@ -4,7 +4,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import { Kysely, PostgresDialect, type LogEvent, type PostgresPool } from "kysely";
 import { groupCommitDialect, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 import type { ScimDatabase } from "./tables.js";
@@ -18,6 +18,8 @@ export interface ScimSqlDatabase {
   dialect: SqlDialectName;
   /** PostgreSQL: the schema the tables live in, when not the default. */
   schema?: string;
+  /** What it is, to print: `SQLite /srv/app/data/scim.db` or `PostgreSQL postgres://scim@db:5432/scim` (never a password). */
+  description: string;
   /** Closes the connection(s). */
   destroy(): Promise<void>;
 }
@@ -62,7 +64,7 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   const group = options.groupCommit ?? true;
   const dialect = groupCommitDialect(database, group === false ? { maxUnits: 1 } : group === true ? {} : group);
   const db = new Kysely<ScimDatabase>({ dialect, ...(options.log ? { log: options.log } : {}) });
-  return { db, dialect: "sqlite", destroy: () => db.destroy() };
+  return { db, dialect: "sqlite", description: `SQLite ${options.filename}`, destroy: () => db.destroy() };
 }
 
 /** Options of {@link openPostgres}. */
@@ -119,6 +121,16 @@ function preparingPool(pool: import("pg").Pool): PostgresPool {
   };
 }
 
+/** A connection string without its password, query or fragment. */
+function describePostgres(connectionString: string): string {
+  try {
+    const u = new URL(connectionString);
+    return `PostgreSQL ${u.protocol}//${u.username ? `${u.username}@` : ""}${u.host}${u.pathname}`;
+  } catch {
+    return "PostgreSQL";
+  }
+}
+
 /** Opens a pool on PostgreSQL (15 or later) through pg. */
 export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   const pg = load("pg") as typeof import("pg");
@@ -133,15 +145,22 @@ export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }), ...(options.log ? { log: options.log } : {}) });
-  return { db, dialect: "postgres", ...(schema !== undefined ? { schema } : {}), destroy: () => db.destroy() };
+  return { db, dialect: "postgres", ...(schema !== undefined ? { schema } : {}), description: describePostgres(options.connectionString), destroy: () => db.destroy() };
+}
+
+/** Options of {@link openDatabase}. */
+export interface OpenDatabaseOptions {
+  /** Resolve a relative SQLite path against this folder. @default the working directory */
+  baseDir?: string;
 }
 
 /**
  * Opens the database a URL names: `postgres://` or `postgresql://` for PostgreSQL, `sqlite:<path>`,
  * `file:<path>` or a plain path for SQLite, `:memory:` for an in-memory SQLite database.
  */
-export function openDatabase(url: string): ScimSqlDatabase {
+export function openDatabase(url: string, options: OpenDatabaseOptions = {}): ScimSqlDatabase {
   if (/^postgres(ql)?:\/\//i.test(url)) return openPostgres({ connectionString: url });
-  const filename = url.replace(/^(sqlite|file):(\/\/)?/i, "");
+  const path = url.replace(/^(sqlite|file):(\/\/)?/i, "");
+  const filename = path === ":memory:" || options.baseDir === undefined ? path : resolve(options.baseDir, path);
   return openSqlite({ filename });
 }

@@ -3,7 +3,7 @@
  * sorting and paging pushed down to SQL.
  * @packageDocumentation
  */
-export { openDatabase, openPostgres, openSqlite, type PostgresOptions, type ScimSqlDatabase, type SqlDialectName, type SqliteOptions } from "./dialect.js";
+export { openDatabase, openPostgres, openSqlite, type OpenDatabaseOptions, type PostgresOptions, type ScimSqlDatabase, type SqlDialectName, type SqliteOptions } from "./dialect.js";
 export { groupCommitDialect, GroupCommitSqliteDriver, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 export { filterToSql, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
 export { migrateScimTables, scimMigrations } from "./migrations.js";

@@ -1,0 +1,35 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { openDatabase, openPostgres } from "./dialect.js";
+
+describe("openDatabase", () => {
+  it("opens SQLite for sqlite:, file: and plain paths, relative ones against baseDir, and describes it", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "open-db-"));
+    for (const url of ["sqlite:data/a.db", "file:data/a.db", "data/a.db"]) {
+      const database = openDatabase(url, { baseDir: dir });
+      expect(database.dialect).toBe("sqlite");
+      expect(database.description).toBe(`SQLite ${join(dir, "data", "a.db")}`);
+      await database.destroy();
+    }
+    const absolute = join(dir, "b.db");
+    const other = openDatabase(`sqlite:${absolute}`, { baseDir: "/elsewhere" });
+    expect(other.description).toBe(`SQLite ${absolute}`);
+    await other.destroy();
+    const memory = openDatabase(":memory:", { baseDir: dir });
+    expect(memory.description).toBe("SQLite :memory:");
+    await memory.destroy();
+  });
+
+  it("describes PostgreSQL without the password (no connection is made until a query)", async () => {
+    const database = openDatabase("postgres://scim:s3cret@db.example:5432/scim?sslmode=require");
+    expect(database.dialect).toBe("postgres");
+    expect(database.description).toBe("PostgreSQL postgres://scim@db.example:5432/scim");
+    expect(database.description).not.toContain("s3cret");
+    await database.destroy();
+    const bare = openPostgres({ connectionString: "postgresql://db.example/scim" });
+    expect(bare.description).toBe("PostgreSQL postgresql://db.example/scim");
+    await bare.destroy();
+  });
+});
