@@ -280,11 +280,7 @@ export class DirectoryDataService {
   async listUsers(directoryId: string, options: ListUsersOptions = {}): Promise<Page<DirectoryUser>> {
     const directory = await this.directories.get(directoryId);
     const limit = pageSize(options.limit);
-    let q = this.db
-      .selectFrom("scim_resources as r")
-      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
-      .where("r.tenant", "=", directoryId)
-      .where("r.resource_type", "=", "User")
+    let q = this.resources(directoryId, "User")
       .where("r.seq", ">", decodeCursor(options.cursor));
     switch (options.state) {
       case "deleted":
@@ -313,20 +309,30 @@ export class DirectoryDataService {
       const group = options.group;
       q = q.where((eb) => eb.exists(eb.selectFrom("scim_members as m").select("m.member_id").whereRef("m.tenant", "=", "r.tenant").where("m.group_id", "=", group).whereRef("m.member_id", "=", "r.id")));
     }
+    return this.page(q, limit, (rows) => this.toUsers(directory, rows));
+  }
+
+  /** The rows of one resource type of a directory, with the columns normalization reads. */
+  private resources(directoryId: string, type: "User" | "Group") {
+    return this.db
+      .selectFrom("scim_resources as r")
+      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
+      .where("r.tenant", "=", directoryId)
+      .where("r.resource_type", "=", type);
+  }
+
+  /** A page of `limit` rows in creation order (one more read, to know whether a next page exists), normalized. */
+  private async page<T>(q: ReturnType<DirectoryDataService["resources"]>, limit: number, normalize: (rows: readonly ResourceRow[]) => Promise<T[]>): Promise<Page<T>> {
     const rows = (await q.orderBy("r.seq").limit(limit + 1).execute()) as ResourceRow[];
     const page = rows.slice(0, limit);
-    const data = await this.toUsers(directory, page);
+    const data = await normalize(page);
     return rows.length > limit ? { data, nextCursor: encodeCursor(Number(page[page.length - 1]!.seq)) } : { data };
   }
 
   /** A user, deleted ones included (state `deleted`), or undefined. */
   async findUser(directoryId: string, id: string): Promise<DirectoryUser | undefined> {
     const directory = await this.directories.get(directoryId);
-    const row = (await this.db
-      .selectFrom("scim_resources as r")
-      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
-      .where("r.tenant", "=", directoryId)
-      .where("r.resource_type", "=", "User")
+    const row = (await this.resources(directoryId, "User")
       .where("r.id", "=", id)
       .executeTakeFirst()) as ResourceRow | undefined;
     if (row === undefined) return undefined;
@@ -344,29 +350,18 @@ export class DirectoryDataService {
   async listGroups(directoryId: string, options: ListGroupsOptions = {}): Promise<Page<DirectoryGroup>> {
     const directory = await this.directories.get(directoryId);
     const limit = pageSize(options.limit);
-    let q = this.db
-      .selectFrom("scim_resources as r")
-      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
-      .where("r.tenant", "=", directoryId)
-      .where("r.resource_type", "=", "Group")
+    let q = this.resources(directoryId, "Group")
       .where(this.flag("r", "deleted", false))
       .where("r.seq", ">", decodeCursor(options.cursor));
     if (options.name !== undefined) q = q.where("r.display_name_lower", "=", options.name.toLowerCase());
     if (options.externalId !== undefined) q = q.where("r.external_id", "=", options.externalId);
-    const rows = (await q.orderBy("r.seq").limit(limit + 1).execute()) as ResourceRow[];
-    const page = rows.slice(0, limit);
-    const data = await this.toGroups(directory, page);
-    return rows.length > limit ? { data, nextCursor: encodeCursor(Number(page[page.length - 1]!.seq)) } : { data };
+    return this.page(q, limit, (rows) => this.toGroups(directory, rows));
   }
 
   /** A live group, or undefined. */
   async findGroup(directoryId: string, id: string): Promise<DirectoryGroup | undefined> {
     const directory = await this.directories.get(directoryId);
-    const row = (await this.db
-      .selectFrom("scim_resources as r")
-      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
-      .where("r.tenant", "=", directoryId)
-      .where("r.resource_type", "=", "Group")
+    const row = (await this.resources(directoryId, "Group")
       .where("r.id", "=", id)
       .where(this.flag("r", "deleted", false))
       .executeTakeFirst()) as ResourceRow | undefined;
