@@ -58,7 +58,7 @@ export type {
   WriteCondition,
 } from "./store/types.js";
 export { createScimServer, bearerAuth, bearerToken, timingSafeEqual } from "./server/create-scim-server.js";
-export { adapterRequest, type AdapterRequestInit } from "./server/adapter-request.js";
+export { adapterRequest, connectionSignal, type AdapterRequestInit, type ConnectionRequest, type ConnectionResponse } from "./server/adapter-request.js";
 export type {
   OperationContext,
   Principal,

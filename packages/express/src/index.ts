@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { adapterRequest, ScimConfigError, type ScimServer } from "scim-core";
+import { adapterRequest, connectionSignal, ScimConfigError, type ScimServer } from "scim-core";
 
 /** Options of {@link scimExpress}. */
 export interface ScimExpressOptions {
@@ -46,27 +46,6 @@ function readBody(req: Request, limit: number): Promise<unknown> {
     const onClose = () => finish(new Error("the client closed the connection before the request body ended"));
     req.on("data", onData).on("end", onEnd).on("error", finish).on("close", onClose);
   });
-}
-
-/**
- * An abort signal for the client connection, made when first read (an AbortController costs more
- * than the rest of the translation, and most requests never look at it): aborted when the
- * connection closes before the response is finished, or at once if it already has.
- */
-function connectionSignal(req: Request, res: Response): () => AbortSignal {
-  let controller: AbortController | undefined;
-  return () => {
-    if (controller === undefined) {
-      const made = new AbortController();
-      controller = made;
-      if (!res.writableFinished && (res.destroyed || req.socket?.destroyed)) made.abort();
-      else
-        res.on("close", () => {
-          if (!res.writableFinished) made.abort(); // the client went away before the answer
-        });
-    }
-    return controller.signal;
-  };
 }
 
 /** Whether the client is gone, so that nothing is to be written. */

@@ -3,7 +3,7 @@
  * `ScimRequest`, the `ScimResponse` is written back as is (RFC 7644 §3.1). No SCIM logic here.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { adapterRequest, type ScimServer } from "scim-core";
+import { adapterRequest, connectionSignal, type ScimServer } from "scim-core";
 
 /** The parts of Express's request the adapter reads (Express 5, as NestJS 12 runs it). */
 interface ExpressRequest extends IncomingMessage {
@@ -53,27 +53,6 @@ function readBody(req: ExpressRequest, limit: number): Promise<unknown> {
     };
     req.on("data", onData).on("end", done).on("error", reject);
   });
-}
-
-/**
- * An abort signal for the client connection, made when first read (an AbortController costs more
- * than the rest of the translation, and most requests never look at it): aborted when the
- * connection closes before the response is finished, or at once if it already has.
- */
-function connectionSignal(req: ExpressRequest, res: ExpressResponse): () => AbortSignal {
-  let controller: AbortController | undefined;
-  return () => {
-    if (controller === undefined) {
-      const made = new AbortController();
-      controller = made;
-      if (!res.writableFinished && (res.destroyed || req.socket?.destroyed)) made.abort();
-      else
-        res.on("close", () => {
-          if (!res.writableFinished) made.abort();
-        });
-    }
-    return controller.signal;
-  };
 }
 
 /** Name of the route wildcard after the SCIM root: ScimModule mounts on `${path}{/*scimPath}`. */

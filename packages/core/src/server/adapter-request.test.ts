@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adapterRequest } from "./adapter-request.js";
+import { adapterRequest, connectionSignal } from "./adapter-request.js";
 import { bearerAuth, createScimServer } from "./create-scim-server.js";
 import { memoryStore } from "../store/memory-store.js";
 
@@ -31,5 +31,41 @@ describe("adapterRequest", () => {
     expect(read.status).toBe(200);
     expect((read.body as { meta: { location: string } }).meta.location).toMatch(/^http:\/\/h\/scim\/Users\//);
     expect(made).toBe(0);
+  });
+});
+
+describe("connectionSignal", () => {
+  const response = (state: { writableFinished?: boolean; destroyed?: boolean } = {}) => {
+    const listeners: (() => void)[] = [];
+    return {
+      writableFinished: state.writableFinished ?? false,
+      destroyed: state.destroyed ?? false,
+      on: (_event: "close", listener: () => void) => listeners.push(listener),
+      close() {
+        for (const l of listeners) l();
+      },
+      listeners,
+    };
+  };
+
+  it("makes one signal when first read, aborted when the connection closes before the answer", () => {
+    const res = response();
+    const signal = connectionSignal({ socket: { destroyed: false } }, res);
+    expect(res.listeners).toHaveLength(0);
+    const first = signal();
+    expect(signal()).toBe(first);
+    expect(first.aborted).toBe(false);
+    res.close();
+    expect(first.aborted).toBe(true);
+  });
+
+  it("does not abort once the answer is finished, and is aborted at once on a dead connection", () => {
+    const done = response();
+    const kept = connectionSignal({}, done)();
+    done.writableFinished = true;
+    done.close();
+    expect(kept.aborted).toBe(false);
+    expect(connectionSignal({ socket: { destroyed: true } }, response())().aborted).toBe(true);
+    expect(connectionSignal({}, response({ destroyed: true }))().aborted).toBe(true);
   });
 });

@@ -44,3 +44,37 @@ class LazySignalRequest implements ScimRequest {
 export function adapterRequest(init: AdapterRequestInit, signal: () => AbortSignal | undefined): ScimRequest {
   return new LazySignalRequest(init, signal);
 }
+
+/** The parts of a Node.js `IncomingMessage` that {@link connectionSignal} reads. */
+export interface ConnectionRequest {
+  socket?: { destroyed: boolean } | null;
+}
+
+/** The parts of a Node.js `ServerResponse` that {@link connectionSignal} reads. */
+export interface ConnectionResponse {
+  readonly writableFinished: boolean;
+  readonly destroyed: boolean;
+  on(event: "close", listener: () => void): unknown;
+}
+
+/**
+ * For adapters on Node.js HTTP (Express, NestJS): the client connection's abort signal, made when
+ * first read (an AbortController costs more than the rest of the translation, and most requests
+ * never look at it). It aborts when the connection closes before the response is finished, or at
+ * once if it already has. Pass the result as {@link adapterRequest}'s `signal`.
+ */
+export function connectionSignal(req: ConnectionRequest, res: ConnectionResponse): () => AbortSignal {
+  let controller: AbortController | undefined;
+  return () => {
+    if (controller === undefined) {
+      const made = new AbortController();
+      controller = made;
+      if (!res.writableFinished && (res.destroyed || req.socket?.destroyed)) made.abort();
+      else
+        res.on("close", () => {
+          if (!res.writableFinished) made.abort(); // the client went away before the answer
+        });
+    }
+    return controller.signal;
+  };
+}
