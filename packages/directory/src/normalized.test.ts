@@ -53,7 +53,6 @@ const entraUser = {
   [ACME]: { costCenter: "CC-42", badges: ["red", "blue"] },
 };
 
-
 describe.each(backends)("normalized directory data on $name", (backend) => {
   let sync: DirectorySync;
   let cleanup: () => Promise<void>;

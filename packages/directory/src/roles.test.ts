@@ -11,7 +11,6 @@ const PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 type Obj = Record<string, unknown>;
 
-
 const now = () => new Date("2026-11-25T10:00:00.000Z");
 
 describe.each(backends)("group-to-role mapping on $name", (backend) => {
