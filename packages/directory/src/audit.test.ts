@@ -44,7 +44,7 @@ describe("audit log", () => {
     afterEach(() => sync.close());
 
     it("records, lists by directory and kind after a cursor, summarises activity, prunes by age", async () => {
-      const audit = new AuditLog(sync.db, () => new Date(clock));
+      const audit = new AuditLog(sync.db, { now: () => new Date(clock) });
       const scim = (directoryId: string, status: number) => audit.record({ kind: "scim", directoryId, actor: "tok_1", method: "GET", path: "/scim/v2/x/Users", status, durationMs: 1.23456 });
       await scim("dir_a", 200);
       await audit.record({ kind: "admin", actor: "admin", method: "POST", path: "/api/directories", status: 201, durationMs: 2, detail: { input: { secret: "s" } } });

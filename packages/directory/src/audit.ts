@@ -173,13 +173,12 @@ export class AuditLog {
 
   constructor(
     private readonly db: Kysely<DirectoryDatabase>,
-    options: AuditLogOptions | (() => Date) = {},
+    options: AuditLogOptions = {},
   ) {
-    const opts = typeof options === "function" ? { now: options } : options;
-    this.now = opts.now ?? (() => new Date());
-    this.maxEntries = opts.batch === false ? 1 : Math.max(1, opts.batch?.maxEntries ?? 200);
-    this.maxDelayMs = opts.batch === false ? 0 : Math.max(0, opts.batch?.maxDelayMs ?? 100);
-    this.onError = opts.onError;
+    this.now = options.now ?? (() => new Date());
+    this.maxEntries = options.batch === false ? 1 : Math.max(1, options.batch?.maxEntries ?? 200);
+    this.maxDelayMs = options.batch === false ? 0 : Math.max(0, options.batch?.maxDelayMs ?? 100);
+    this.onError = options.onError;
   }
 
   /**
