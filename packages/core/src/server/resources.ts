@@ -329,13 +329,12 @@ export class ResourceEndpoint {
   /** GET /{endpoint}/{id} (RFC 7644 §3.4.1), with If-None-Match (304). */
   async get(scope: RequestScope, id: string): Promise<ScimResponse> {
     const { project, attributes, excluded } = this.projection(scope);
-    // One async step per store call (the hot path of GET by id): no helper awaits in between.
+    // The store read without a helper around it (the hot path of GET by id).
     const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members: this.members !== undefined && wanted(this.rt, "members", attributes, excluded) });
     if (!stored) throw new ScimError(404, undefined, `Resource ${id} not found`);
     const ifNoneMatch = header(scope.request.headers, "if-none-match");
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) return empty(304, { ETag: etagOf(stored.version) });
-    const groups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded) ? await this.store.groupsOf(scope.storeContext, stored.id) : undefined;
-    return json(200, this.bodyOf(scope, stored, project, groups), { ETag: etagOf(stored.version) });
+    return this.respondRead(scope, stored, project, attributes, excluded);
   }
 
   /** 200 with a resource as a read returns it, and its ETag (RFC 7644 §3.14). */
