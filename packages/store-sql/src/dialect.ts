@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { Kysely, PostgresDialect, type LogEvent, type PostgresPool } from "kysely";
+import { startCheckpointer, type Checkpointer, type CheckpointOptions } from "./sqlite-checkpointer.js";
 import { groupCommitDialect, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 import type { ScimDatabase } from "./tables.js";
 
@@ -20,6 +21,8 @@ export interface ScimSqlDatabase {
   schema?: string;
   /** What it is, to print: `SQLite /srv/app/data/scim.db` or `PostgreSQL postgres://scim@db:5432/scim` (never a password). */
   description: string;
+  /** SQLite files: the worker thread that runs the WAL checkpoints (see `sqlite-checkpointer.ts`), when on. */
+  checkpointer?: Checkpointer;
   /** Closes the connection(s). */
   destroy(): Promise<void>;
 }
@@ -40,12 +43,19 @@ export interface SqliteOptions {
    * on its own. @default true
    */
   groupCommit?: boolean | GroupCommitOptions;
+  /**
+   * Where the WAL checkpoints of a file run: on a worker thread with its own connection
+   * (`"background"`, or its options), so that they do not stall requests, or inside the COMMIT
+   * that fills the WAL, as SQLite does by default (`"inline"`). `:memory:` has no WAL.
+   * @default "background"
+   */
+  checkpoints?: "background" | "inline" | CheckpointOptions;
 }
 
 /**
  * Opens a SQLite database (better-sqlite3 12), creating the file and its folder when missing. Files use WAL mode with `synchronous = NORMAL`
- * (durable across process crashes; a power loss may lose the last commits, never corrupt), and
- * foreign keys and a busy timeout are set.
+ * (durable across process crashes; a power loss may lose the last commits, never corrupt), with
+ * their WAL checkpoints on a worker thread (`checkpoints`), and a busy timeout is set.
  */
 export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   const Database = load("better-sqlite3") as new (filename: string) => BetterSqliteDatabase & { pragma(text: string): unknown };
@@ -61,10 +71,19 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   // emails lookup): approximate ones are cheap to keep, and the store refreshes them as tables grow.
   database.pragma("analysis_limit = 1000");
   database.pragma("optimize = 0x10002");
+  const checkpoints = options.checkpoints ?? "background";
+  const checkpointer =
+    onDisk && checkpoints !== "inline" ? startCheckpointer(database, options.filename, load.resolve("better-sqlite3"), checkpoints === "background" ? {} : checkpoints) : undefined;
   const group = options.groupCommit ?? true;
-  const dialect = groupCommitDialect(database, group === false ? { maxUnits: 1 } : group === true ? {} : group);
+  const dialect = groupCommitDialect(database, group === false ? { maxUnits: 1 } : group === true ? {} : group, checkpointer && (() => checkpointer.stop()));
   const db = new Kysely<ScimDatabase>({ dialect, ...(options.log ? { log: options.log } : {}) });
-  return { db, dialect: "sqlite", description: `SQLite ${options.filename}`, destroy: () => db.destroy() };
+  return { db, dialect: "sqlite", description: `SQLite ${options.filename}`, ...(checkpointer ? { checkpointer } : {}),
+    destroy: async () => {
+      await db.destroy();
+      // Kysely skips the driver's destroy when no query ever ran: stop the worker here too.
+      await checkpointer?.stop();
+    },
+  };
 }
 
 /** Options of {@link openPostgres}. */

@@ -121,6 +121,8 @@ export class GroupCommitSqliteDriver implements Driver {
   constructor(
     private readonly database: BetterSqliteDatabase,
     options: GroupCommitOptions = {},
+    /** Runs before the connection closes (the background checkpointer stops first). */
+    private readonly beforeClose?: () => Promise<void>,
   ) {
     this.maxUnits = Math.max(1, options.maxUnits ?? 64);
     this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 5);
@@ -249,15 +251,16 @@ export class GroupCommitSqliteDriver implements Driver {
   async destroy(): Promise<void> {
     await this.acquireConnection();
     if (this.group !== undefined) this.commit();
+    await this.beforeClose?.();
     this.database.close();
   }
 }
 
 /** A Kysely dialect for better-sqlite3 with group commit. */
-export function groupCommitDialect(database: BetterSqliteDatabase, options: GroupCommitOptions = {}): Dialect {
+export function groupCommitDialect(database: BetterSqliteDatabase, options: GroupCommitOptions = {}, beforeClose?: () => Promise<void>): Dialect {
   return {
     createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new GroupCommitSqliteDriver(database, options),
+    createDriver: () => new GroupCommitSqliteDriver(database, options, beforeClose),
     createIntrospector: (db: Kysely<any>) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };

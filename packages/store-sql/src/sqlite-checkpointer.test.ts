@@ -1,0 +1,102 @@
+import Database from "better-sqlite3";
+import { existsSync, mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { sql, type Kysely } from "kysely";
+import { describe, expect, it, vi } from "vitest";
+import { openSqlite } from "./dialect.js";
+import { startCheckpointer } from "./sqlite-checkpointer.js";
+
+const tempFile = () => join(mkdtempSync(join(tmpdir(), "checkpointer-")), "db.sqlite");
+
+// The tests' own table, outside the store's schema.
+const asAny = (db: unknown) => db as Kysely<any>;
+
+async function pragma(db: Kysely<any>, name: string): Promise<unknown> {
+  const { rows } = await sql.raw<Record<string, unknown>>(`pragma ${name}`).execute(db);
+  return Object.values(rows[0]!)[0];
+}
+
+/** Inserts rows `from` to `to` (excluded) of about 1 KiB each, `perTransaction` to a transaction. */
+async function fill(db: Kysely<any>, from: number, to: number, perTransaction = 20): Promise<void> {
+  for (let i = from; i < to; i += perTransaction) {
+    await db.transaction().execute(async (trx) => {
+      for (let k = i; k < Math.min(to, i + perTransaction); k++) await trx.insertInto("item").values({ id: k, body: `${k}:`.padEnd(1024, "x") }).execute();
+    });
+  }
+}
+
+describe("WAL checkpoints on a worker thread", () => {
+  it("copies the WAL into the database file off the request connection, which checkpoints nothing itself", async () => {
+    const file = tempFile();
+    const handle = openSqlite({ filename: file, checkpoints: { intervalMs: 5 } });
+    const db = asAny(handle.db);
+    await sql`create table item (id integer primary key, body text not null)`.execute(db);
+    expect(await pragma(db, "wal_autocheckpoint")).toBe(0);
+    await fill(db, 0, 2_000);
+    await vi.waitFor(() => expect(handle.checkpointer!.stats.frames).toBeGreaterThan(400), { timeout: 5_000, interval: 10 });
+    expect(handle.checkpointer!.running).toBe(true);
+    expect(handle.checkpointer!.stats.failures).toBe(0);
+
+    // Another connection reads everything from the file; closing removes the WAL (the worker's
+    // connection closed first: the last connection to close checkpoints and deletes it).
+    await handle.destroy();
+    expect(handle.checkpointer!.running).toBe(false);
+    expect(existsSync(`${file}-wal`)).toBe(false);
+    const other = new Database(file, { readonly: true });
+    expect(other.prepare("select count(*) as n from item").get()).toEqual({ n: 2_000 });
+    other.close();
+  });
+
+  it("makes a writer that never pauses start the WAL over once it passes restartPages", async () => {
+    const file = tempFile();
+    const handle = openSqlite({ filename: file, checkpoints: { intervalMs: 2, restartPages: 64 } });
+    const db = asAny(handle.db);
+    await sql`create table item (id integer primary key, body text not null)`.execute(db);
+    for (let round = 0; round < 40 && handle.checkpointer!.stats.restarts < 3; round++) {
+      await fill(db, round * 100, round * 100 + 100, 4);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(handle.checkpointer!.stats.restarts).toBeGreaterThanOrEqual(3);
+    const rows = (await sql<{ n: number }>`select count(*) as n from item`.execute(db)).rows[0]!.n;
+    // The WAL holds only what came after the last restart, not every page written since the start.
+    const other = new Database(file);
+    const [wal] = other.pragma("wal_checkpoint(PASSIVE)") as { log: number }[];
+    other.close();
+    expect(wal!.log).toBeLessThan(rows / 2);
+    await handle.destroy();
+    const reopened = new Database(file, { readonly: true });
+    expect(reopened.prepare("select count(*) as n from item").get()).toEqual({ n: rows });
+    reopened.close();
+  });
+
+  it("hands the checkpoints back to SQLite when the worker fails", async () => {
+    const calls: string[] = [];
+    const database = { pragma: (text: string) => void calls.push(text) };
+    // The worker cannot open a file that does not exist (it never creates one).
+    const checkpointer = startCheckpointer(database, join(mkdtempSync(join(tmpdir(), "checkpointer-")), "missing.sqlite"), createRequire(import.meta.url).resolve("better-sqlite3"));
+    expect(calls).toEqual(["wal_autocheckpoint = 0"]);
+    await vi.waitFor(() => expect(checkpointer.running).toBe(false), { timeout: 5_000, interval: 10 });
+    expect(calls).toEqual(["wal_autocheckpoint = 0", "wal_autocheckpoint = 1000"]);
+    expect(checkpointer.stats.failures).toBe(1);
+    await checkpointer.stop();
+  });
+
+  it("is off for checkpoints: 'inline' and for :memory:, where SQLite keeps its own", async () => {
+    const inline = openSqlite({ filename: tempFile(), checkpoints: "inline" });
+    expect(inline.checkpointer).toBeUndefined();
+    expect(await pragma(asAny(inline.db), "wal_autocheckpoint")).toBe(1000);
+    await inline.destroy();
+    const memory = openSqlite({ filename: ":memory:" });
+    expect(memory.checkpointer).toBeUndefined();
+    await memory.destroy();
+  });
+
+  it("stops its worker when the database closes before any query ran", async () => {
+    const handle = openSqlite({ filename: tempFile() });
+    expect(handle.checkpointer!.running).toBe(true);
+    await handle.destroy();
+    expect(handle.checkpointer!.running).toBe(false);
+  });
+});

@@ -1,0 +1,153 @@
+/**
+ * WAL checkpoints on a worker thread, so that they stop stalling requests.
+ *
+ * Why: in WAL mode every COMMIT appends the pages it changed to the WAL file, and a checkpoint
+ * copies them back into the database file (and syncs it). By default SQLite checkpoints inside
+ * the COMMIT that makes the WAL pass 1,000 pages: that COMMIT, and with group commit every
+ * request waiting on it, takes about ten times longer. Measured on the directory-sync service,
+ * those checkpoints were more than half of all COMMIT time, on the one thread that serves
+ * requests.
+ *
+ * How: the request connection's automatic checkpoints are turned off, and a worker thread opens
+ * its own connection to the same file and runs a PASSIVE checkpoint every `intervalMs` (it copies
+ * what it can without blocking the writer, in parallel with it, on another core). A PASSIVE
+ * checkpoint never catches up with a writer that never pauses, and the WAL only starts over once
+ * it has been copied whole: when the WAL holds more than `restartPages` pages, the worker runs a
+ * RESTART checkpoint, which makes the writer wait (its busy timeout) while it copies the last
+ * pages, so that the next write starts the WAL from the beginning. If the worker fails or exits,
+ * the request connection's automatic checkpoints come back.
+ */
+import { Worker } from "node:worker_threads";
+
+/** Options of the background checkpointer (see {@link startCheckpointer}). */
+export interface CheckpointOptions {
+  /** Time between two PASSIVE checkpoints, in milliseconds. @default 100 */
+  intervalMs?: number;
+  /** WAL size, in pages (frames), beyond which the worker makes the writer wait for a whole checkpoint. @default 16384 (64 MiB of 4 KiB pages) */
+  restartPages?: number;
+}
+
+/** What the checkpointer has done (for tests and monitoring). */
+export interface CheckpointStats {
+  /** Checkpoints that copied something. */
+  checkpoints: number;
+  /** WAL frames (page images) copied into the database file. */
+  frames: number;
+  /** RESTART checkpoints (the WAL had grown past `restartPages`). */
+  restarts: number;
+  /** Checkpoint attempts that failed (the next one tries again). */
+  failures: number;
+}
+
+/** A running background checkpointer. */
+export interface Checkpointer {
+  readonly stats: Readonly<CheckpointStats>;
+  /** True while the worker runs (false after `stop` or after it failed, when SQLite checkpoints inline again). */
+  readonly running: boolean;
+  /** Stops the worker and closes its connection (before the request connection closes). */
+  stop(): Promise<void>;
+}
+
+/** The request connection, as far as checkpoints are concerned. */
+interface PragmaDatabase {
+  pragma(text: string): unknown;
+}
+
+/** SQLite's default `wal_autocheckpoint`, restored when the worker stops working. */
+const SQLITE_AUTOCHECKPOINT = 1000;
+
+/**
+ * The worker's code (CommonJS, evaluated): its own connection, a checkpoint per tick, a report of
+ * each checkpoint that copied something. `wal_checkpoint` answers `{ busy, log, checkpointed }`:
+ * the WAL's frames and how many of them are now in the database file.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require("node:worker_threads");
+const Database = require(workerData.driver);
+const db = new Database(workerData.filename, { fileMustExist: true });
+db.pragma("busy_timeout = " + workerData.busyTimeoutMs);
+let copied = 0;
+function tick() {
+  let mode = "PASSIVE";
+  try {
+    let [result] = db.pragma("wal_checkpoint(PASSIVE)");
+    if (result.log >= workerData.restartPages) {
+      mode = "RESTART";
+      [result] = db.pragma("wal_checkpoint(RESTART)");
+    }
+    // A WAL that started over holds fewer frames than were copied before: count from zero.
+    const frames = result.log < copied ? result.checkpointed : result.checkpointed - copied;
+    copied = result.checkpointed;
+    if (frames > 0 || mode === "RESTART") parentPort.postMessage({ kind: "checkpoint", mode, frames: Math.max(0, frames) });
+    if (mode === "RESTART") copied = 0;
+  } catch (error) {
+    parentPort.postMessage({ kind: "failure", message: String(error && error.message) });
+  }
+}
+const timer = setInterval(tick, workerData.intervalMs);
+parentPort.on("message", (message) => {
+  if (message !== "stop") return;
+  clearInterval(timer);
+  db.close();
+  parentPort.close();
+});
+`;
+
+type WorkerMessage = { kind: "checkpoint"; mode: "PASSIVE" | "RESTART"; frames: number } | { kind: "failure"; message: string };
+
+/**
+ * Moves the WAL checkpoints of a SQLite file off the request connection onto a worker thread.
+ * `driver` is the path of the better-sqlite3 module (the worker loads the same copy).
+ */
+export function startCheckpointer(database: PragmaDatabase, filename: string, driver: string, options: CheckpointOptions = {}): Checkpointer {
+  const stats: CheckpointStats = { checkpoints: 0, frames: 0, restarts: 0, failures: 0 };
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: {
+      driver,
+      filename,
+      intervalMs: Math.max(1, options.intervalMs ?? 100),
+      restartPages: Math.max(1, options.restartPages ?? 16_384),
+      busyTimeoutMs: 5_000,
+    },
+  });
+  // The worker must never keep a process alive on its own: the request connection's close is what ends it.
+  worker.unref();
+  database.pragma("wal_autocheckpoint = 0");
+  let running = true;
+  let stopping = false;
+  const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  const fallBack = () => {
+    if (!running) return;
+    running = false;
+    if (!stopping) database.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT}`);
+  };
+  worker.on("message", (message: WorkerMessage) => {
+    if (message.kind === "failure") {
+      stats.failures++;
+      return;
+    }
+    if (message.frames > 0) stats.checkpoints++;
+    stats.frames += message.frames;
+    if (message.mode === "RESTART") stats.restarts++;
+  });
+  // A worker that cannot start or dies (a missing file, out of memory): SQLite checkpoints inline again.
+  worker.on("error", () => {
+    stats.failures++;
+    fallBack();
+  });
+  worker.on("exit", fallBack);
+  return {
+    stats,
+    get running() {
+      return running;
+    },
+    async stop() {
+      stopping = true;
+      // Keep the process alive until the worker has closed its connection.
+      worker.ref();
+      if (running) worker.postMessage("stop");
+      await exited;
+    },
+  };
+}
