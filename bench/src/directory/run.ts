@@ -17,6 +17,9 @@
  *    the reference of the goal (the service at least half its throughput).
  *  - hono-sample-sqlite: the same app on its own SQL store on a SQLite file (outbox subscriber),
  *    for context: what SQLite costs alone, apart from the directory layer.
+ *  - sqlite-floor (not a server; sqlite-floor.ts): the service's SQLite writes of each user by
+ *    hand-written prepared statements in one process, no HTTP: the storage floor under any
+ *    implementation of the service on this schema and machine.
  *
  * The users are sent in two halves in the order service, sample, sample-sqlite, sample-sqlite,
  * sample, service (mirrored), so that
@@ -37,6 +40,7 @@ import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fmtRate, fmtRatio, mdTable } from "../harness.js";
+import { oktaUser } from "./okta-user.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BENCH_DIR = join(HERE, "..", "..");
@@ -45,7 +49,6 @@ const USERS = Number(process.env.BENCH_DIRECTORY_USERS ?? (QUICK ? 1_000 : 10_00
 const CONNECTIONS = Number(process.env.BENCH_DIRECTORY_CONNECTIONS ?? 10);
 const WARMUP = Number(process.env.BENCH_DIRECTORY_WARMUP ?? (QUICK ? 100 : 300));
 const START_TIMEOUT_MS = 120_000;
-const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
 const SCIM_JSON = "application/scim+json";
 
 interface Target {
@@ -142,6 +145,29 @@ function startServer(def: ServerDef, env: Record<string, string>): Promise<Runni
   });
 }
 
+/** Runs the hand-written storage floor (src/directory/sqlite-floor.ts) in a child process: users/s. */
+function runFloor(file: string): Promise<number> {
+  const child = spawn(process.execPath, ["--import", "tsx", join(HERE, "sqlite-floor.ts")], {
+    cwd: BENCH_DIR,
+    env: { ...process.env, BENCH_FLOOR_DB: file, BENCH_FLOOR_USERS: String(USERS), BENCH_FLOOR_WARMUP: String(WARMUP) },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  children.add(child);
+  let out = "";
+  let err = "";
+  child.stdout!.on("data", (d) => (out += d));
+  child.stderr!.on("data", (d) => (err = (err + d).slice(-4000)));
+  return new Promise((resolve, reject) => {
+    child.on("exit", (code) => {
+      children.delete(child);
+      const line = out.split("\n").find((l) => l.startsWith('{"floor"'));
+      if (code !== 0 || line === undefined) return reject(new Error(`sqlite-floor: exited ${code}\n${err.trim().split("\n").slice(-10).join("\n")}`));
+      const { users, ms } = JSON.parse(line) as { users: number; ms: number };
+      resolve((users / ms) * 1000);
+    });
+  });
+}
+
 /** SIGTERM (the service closes its database), SIGKILL after 10 s; resolves with the child's last RSS. */
 function stopServer(s: Running): Promise<number | undefined> {
   return new Promise((resolve) => {
@@ -186,28 +212,6 @@ function request(agent: http.Agent, port: number, method: string, path: string, 
     req.setTimeout(30_000, () => req.destroy(new Error("timeout")));
     req.on("error", reject);
     req.end(body);
-  });
-}
-
-const FIRST = ["Ann", "Bob", "Chen", "Dana", "Emeka", "Fatima", "Goran", "Hana", "Ivan", "Jia", "Kofi", "Lena", "Mateo", "Noor", "Olga", "Priya"];
-const LAST = ["Lee", "Okafor", "Schmidt", "Nakamura", "Garcia", "Novak", "Haddad", "Kowalski", "Silva", "Andersen", "Moreau", "Rossi"];
-
-/** An Okta create body (IDP-NOTES.md): user `i` of batch `tag`. */
-function oktaUser(tag: string, i: number): string {
-  const first = FIRST[i % FIRST.length]!;
-  const last = LAST[(i * 7) % LAST.length]!;
-  const email = `${first}.${last}.${tag}${i}@acme-corp.example`.toLowerCase();
-  return JSON.stringify({
-    schemas: [USER_SCHEMA],
-    userName: email,
-    name: { givenName: first, familyName: last },
-    emails: [{ primary: true, value: email, type: "work" }],
-    displayName: `${first} ${last}`,
-    locale: "en-US",
-    externalId: `00u${tag}${i.toString(36).padStart(6, "0")}`,
-    groups: [],
-    password: `Pw-${tag}-${i}-x9!`,
-    active: true,
   });
 }
 
@@ -334,7 +338,13 @@ export async function directoryReport(): Promise<{ lines: string[]; targets: Tar
       [sample, half, USERS],
       [service, half, USERS],
     ];
+    let floor = NaN;
     for (const [s, from, to] of order) {
+      // The storage floor runs alone, between the halves of the sample app on SQLite.
+      if (s === sampleSql && from === half) {
+        floor = await runFloor(join(tmp, "floor.db"));
+        console.log(`  sqlite-floor: ${fmtRate(floor)} users/s (load ${load()})`);
+      }
       const batch = await provision(s, "u", from, to);
       console.log(`  ${s.def.name}: users ${from}..${to - 1}: ${fmtRate((batch.ok / batch.ms) * 1000)} users/s, ${batch.errors} errors (load ${load()})`);
       results.set(s.def.name, [...(results.get(s.def.name) ?? []), batch]);
@@ -388,6 +398,14 @@ export async function directoryReport(): Promise<{ lines: string[]; targets: Tar
     emit(
       `Service / sample app (memoryStore) throughput: **${fmtRatio(ratio)}** (goal ≥ 0.5x); service / sample app on SQLite: ${fmtRatio(sqlRatio)}; errors: **${totalErrors}** (goal 0); every user stored: ` +
         `**${complete ? "yes" : "NO"}** (expected ${expected.toLocaleString("en")} per server).`,
+    );
+    emit();
+    emit(
+      `Storage floor (hand-written, \`src/directory/sqlite-floor.ts\`, run alone between the sample-sqlite halves): the SQLite writes of each user ` +
+        `as the service makes them (token lookup, resource, email, event, live count, audit entry; the service's schema, WAL, checkpoints on a worker ` +
+        `thread, 5 users per COMMIT) by prepared better-sqlite3 statements in one process, with no HTTP, JSON, validation or query builder: ` +
+        `**${fmtRate(floor)} users/s**, ${fmtRatio(floor / rate.get("hono-sample")!)} of the sample app's HTTP throughput on memoryStore; the service reaches ` +
+        `${fmtRatio(rate.get("directory-service")! / floor)} of the floor.`,
     );
     emit();
     emit(
