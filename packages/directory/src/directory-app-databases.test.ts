@@ -60,4 +60,18 @@ describe.each(backends)("the directory app on $name: authentication, audit batch
     expect(events[0]!.event.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(user.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
   });
+
+  it.skipIf(backend.skip)("keeps at most two active tokens when creates and rotations race", async () => {
+    const directory = await sync.directories.create({ organizationId: "org_race", name: "Race", type: "okta" });
+    const active = async () => (await sync.tokens.list(directory.id)).filter((t) => t.active);
+    const creates = await Promise.allSettled(Array.from({ length: 8 }, () => sync.tokens.create(directory.id)));
+    expect(creates.filter((r) => r.status === "fulfilled")).toHaveLength(2);
+    for (const r of creates) if (r.status === "rejected") expect(r.reason).toMatchObject({ status: 409 });
+    expect(await active()).toHaveLength(2);
+    // Each rotation keeps only the newest previous token (in its grace period) beside the new one.
+    const rotations = await Promise.all(Array.from({ length: 6 }, () => sync.tokens.rotate(directory.id, 3600)));
+    const left = await active();
+    expect(left).toHaveLength(2);
+    expect(left.filter((t) => rotations.some((r) => r.id === t.id)).length).toBeGreaterThanOrEqual(1);
+  });
 });

@@ -100,6 +100,7 @@ export class TokenService {
   /** Creates a token; 409 when the directory already has two active tokens (rotate or revoke one). */
   async create(directoryId: string): Promise<IssuedToken> {
     return this.db.transaction().execute(async (tx) => {
+      await lockDirectory(tx, directoryId);
       const now = this.stamp();
       if ((await this.active(tx, directoryId, now)).length >= 2) {
         throw new DirectoryError(409, "too_many_tokens", "the directory already has two active tokens: rotate or revoke one");
@@ -114,6 +115,7 @@ export class TokenService {
    */
   async rotate(directoryId: string, graceSeconds: number): Promise<IssuedToken> {
     return this.db.transaction().execute(async (tx) => {
+      await lockDirectory(tx, directoryId);
       const now = this.stamp();
       const active = await this.active(tx, directoryId, now);
       const previous = active[active.length - 1];
@@ -206,4 +208,14 @@ export class TokenService {
     }
     return info(row, now);
   }
+}
+
+/**
+ * Serialises the token changes of one directory until the transaction ends, so that two
+ * concurrent creates or rotations cannot both count the same active tokens and leave more than two
+ * (PostgreSQL, READ COMMITTED): an UPDATE that changes nothing still locks the directory's row, on
+ * both databases (SQLite runs one write transaction at a time anyway).
+ */
+async function lockDirectory(tx: Kysely<DirectoryDatabase>, directoryId: string): Promise<void> {
+  await tx.updateTable("dir_directories").set((eb) => ({ updated_at: eb.ref("updated_at") })).where("id", "=", directoryId).execute();
 }
