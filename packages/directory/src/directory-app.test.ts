@@ -3,6 +3,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAdminKey } from "./admin-keys.js";
 import { directoryApp, type DirectoryAppOptions } from "./directory-app.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import { RateLimiter } from "./rate-limit.js";
+import { directoryScimRoutes } from "./scim-routes.js";
 import type { DirectorySettings } from "./settings.js";
 
 const SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -44,10 +46,12 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
   });
 
   describe("rate limit", () => {
-    it("429 with Retry-After and a SCIM Error past the burst, before authentication; refills over time", async () => {
+    it("429 with Retry-After and a SCIM Error past the burst, before authentication; only authenticated requests spend the directory's bucket", async () => {
       const { app, directory, token } = await setup({ rateLimit: { requestsPerSecond: 0.5, burst: 2 } });
       expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
-      expect((await scimFrom(app, "10.0.0.1", directory.id, "dsync_wrong")).status).toBe(401);
+      // A wrong token (anyone can know the directory's id) costs the directory nothing.
+      for (let i = 0; i < 5; i++) expect((await scimFrom(app, "203.0.113.7", directory.id, "dsync_wrong")).status).toBe(401);
+      expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
       const limited = await scimFrom(app, "10.0.0.1", directory.id, token);
       expect(limited.status).toBe(429);
       expect(limited.headers.get("retry-after")).toBe("2");
@@ -63,6 +67,22 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       await sync.audit.flush();
       const entries = await sync.db.selectFrom("dir_audit_log").selectAll().where("status", "=", 429).execute();
       expect(entries.map((e) => JSON.parse(e.detail as string))).toEqual([{ refused: "rate_limited" }, { refused: "rate_limited" }]);
+    });
+
+    it("failed authentications are limited per client address, whatever directory they name", async () => {
+      const { directory, token } = await setup();
+      const t = 0; // a stopped clock: nothing refills during the test
+      const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => t }) });
+      const statuses: number[] = [];
+      for (let i = 0; i < 105; i++) statuses.push((await scimFrom(app, "198.51.100.4", directory.id, "dsync_guess")).status);
+      // A burst of 100 failures, then 429s before any token work...
+      expect(statuses.slice(0, 100).every((s) => s === 401)).toBe(true);
+      expect(statuses.slice(100)).toEqual([429, 429, 429, 429, 429]);
+      const refused = await scimFrom(app, "198.51.100.4", directory.id, token);
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      // ...for that address only: the directory's own client is unaffected.
+      expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
     });
 
     it("a settings change through the admin API applies at once", async () => {

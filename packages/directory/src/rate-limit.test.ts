@@ -48,4 +48,23 @@ describe("RateLimiter (token bucket per key)", () => {
     expect(limiter.take("b", one).allowed).toBe(true);
     expect(limiter.take("c", one).allowed).toBe(false);
   });
+
+  it("peek lets a request through without spending; charge spends after the fact, into debt when requests raced", () => {
+    let t = 0;
+    const limiter = new RateLimiter({ now: () => t });
+    const config = { requestsPerSecond: 1, burst: 2 };
+    expect(limiter.peek("a", config)).toEqual({ allowed: true, remaining: 2 });
+    expect(limiter.peek("a", config)).toEqual({ allowed: true, remaining: 2 });
+    limiter.charge("a", config);
+    limiter.charge("a", config);
+    limiter.charge("a", config); // three requests peeked the last tokens at once
+    expect(limiter.peek("a", config)).toEqual({ allowed: false, retryAfterSeconds: 2 });
+    t += 1000;
+    expect(limiter.peek("a", config).allowed).toBe(false);
+    t += 1000;
+    expect(limiter.peek("a", config)).toEqual({ allowed: true, remaining: 1 });
+    // The debt is bounded by the burst.
+    for (let i = 0; i < 50; i++) limiter.charge("a", config);
+    expect(limiter.peek("a", config)).toEqual({ allowed: false, retryAfterSeconds: 3 });
+  });
 });

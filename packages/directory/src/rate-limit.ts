@@ -1,6 +1,7 @@
 /**
- * Per-directory rate limiting of SCIM requests: a token bucket in memory per directory, sized
- * from the directory's `settings.rateLimit` (`burst` tokens, refilled at `requestsPerSecond`).
+ * Rate limiting of SCIM requests: token buckets in memory, one per directory, sized from the
+ * directory's `settings.rateLimit` (`burst` tokens, refilled at `requestsPerSecond`), and one per
+ * client address for the requests that fail authentication.
  * When the settings change the bucket is resized, keeping what was already spent. In memory means
  * per process: behind a load balancer with n processes a directory gets up to n times the rate.
  */
@@ -28,7 +29,7 @@ export interface RateLimiterOptions {
   maxBuckets?: number;
 }
 
-/** Token buckets by key (the directory id). */
+/** Token buckets by key (a directory id, or a client address for failed authentications). */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
   private readonly now: () => number;
@@ -41,6 +42,32 @@ export class RateLimiter {
 
   /** Takes one token from the key's bucket: allowed, or refused with the seconds until one is back. */
   take(key: string, config: RateLimitConfig): RateLimitDecision {
+    const bucket = this.refilled(key, config);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return { allowed: true, remaining: Math.floor(bucket.tokens) };
+    }
+    return refusal(bucket);
+  }
+
+  /** Whether the key's bucket holds a token, without taking it (see {@link charge}). */
+  peek(key: string, config: RateLimitConfig): RateLimitDecision {
+    const bucket = this.refilled(key, config);
+    return bucket.tokens >= 1 ? { allowed: true, remaining: Math.floor(bucket.tokens) } : refusal(bucket);
+  }
+
+  /**
+   * Takes one token for a request already let through by {@link peek}: concurrent requests that
+   * all peeked a last token leave the bucket in debt (down to minus its burst), which delays the
+   * next ones accordingly.
+   */
+  charge(key: string, config: RateLimitConfig): void {
+    const bucket = this.refilled(key, config);
+    bucket.tokens = Math.max(-config.burst, bucket.tokens - 1);
+  }
+
+  /** The key's bucket, refilled for the time elapsed (and made the most recently used). */
+  private refilled(key: string, config: RateLimitConfig): Bucket {
     const now = this.now();
     let bucket = this.buckets.get(key);
     if (bucket === undefined) {
@@ -57,16 +84,16 @@ export class RateLimiter {
       bucket.updatedAt = now;
     }
     this.buckets.set(key, bucket);
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return { allowed: true, remaining: Math.floor(bucket.tokens) };
-    }
-    const retryAfterSeconds = Math.max(1, Math.ceil((1 - bucket.tokens) / config.requestsPerSecond));
-    return { allowed: false, retryAfterSeconds };
+    return bucket;
   }
 
   /** Forgets a key's bucket (a deleted directory). */
   reset(key: string): void {
     this.buckets.delete(key);
   }
+}
+
+/** A refusal: the seconds until the bucket holds a whole token again. */
+function refusal(bucket: Bucket): RateLimitDecision {
+  return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / bucket.config.requestsPerSecond)) };
 }

@@ -15,7 +15,7 @@ import { scimAuditMiddleware, type AuditLog, type ScimAuditEnv } from "./audit.j
 import type { DirectoryService } from "./directories.js";
 import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
-import { RateLimiter } from "./rate-limit.js";
+import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
 import { hashToken, TOKEN_PREFIX } from "./tokens.js";
 
@@ -68,6 +68,8 @@ export class GuardSettingsCache {
   }
 }
 
+const DEFAULT_AUTH_FAILURE_LIMIT: RateLimitConfig = { requestsPerSecond: 10, burst: 100 };
+
 /** Options of {@link directoryScimRoutes}. */
 export interface ScimRoutesOptions {
   /** Which proxies to believe about the client address (see {@link TrustProxy}). @default false */
@@ -76,6 +78,11 @@ export interface ScimRoutesOptions {
   audit?: AuditLog | false;
   /** The rate limiter; `false` disables rate limiting. @default a new in-memory RateLimiter */
   rateLimiter?: RateLimiter | false;
+  /**
+   * The rate of failed authentications (401) per client address, past which its requests get a
+   * 429 before any token work. @default 10 per second, bursts of 100
+   */
+  authFailureRateLimit?: RateLimitConfig;
   /** Whether to enforce the directories' IP allowlists. @default true */
   ipAllowlist?: boolean;
   /** The settings cache (share it with the admin API so changes apply at once). @default a new one */
@@ -145,24 +152,31 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
   }
 
   if (enforceAllowlist || limiter !== false) {
+    const failureLimit = options.authFailureRateLimit ?? DEFAULT_AUTH_FAILURE_LIMIT;
     const guard: MiddlewareHandler<ScimAuditEnv> = async (c, next) => {
       const directoryId = directoryParam(c);
       const { settings: current, exists } = await settings.lookup(directoryId);
-      // Made-up directory ids share one bucket (they cannot each get a fresh burst, nor push real
-      // directories out of the limiter) and leave no audit rows; authentication answers them 401.
+      // Made-up directory ids leave no audit rows; authentication answers them 401.
       if (!exists) c.set("auditSkip", true);
-      if (enforceAllowlist && !isIpAllowed(current.ipAllowlist, clientAddress(c, options.trustProxy))) {
+      const address = clientAddress(c, options.trustProxy);
+      if (enforceAllowlist && !isIpAllowed(current.ipAllowlist, address)) {
         c.set("auditRefusal", "ip_not_allowed");
         return scimError(c, 403, "requests to this directory are not allowed from this address");
       }
-      if (limiter !== false) {
-        const decision = limiter.take(exists ? directoryId : "unknown-directories", current.rateLimit);
-        if (!decision.allowed) {
-          c.set("auditRefusal", "rate_limited");
-          return scimError(c, 429, `too many requests: retry after ${decision.retryAfterSeconds} seconds`, { "Retry-After": String(decision.retryAfterSeconds) });
-        }
+      if (limiter === false) return next();
+      // Checked before any token work, taken after the answer: a directory's bucket pays only for
+      // its authenticated requests (its id is in its URL: anyone could otherwise drain it), and
+      // failed authentications pay from their client address's bucket.
+      const failureKey = `auth-failures ${address ?? "unknown"}`;
+      let decision = limiter.peek(failureKey, failureLimit);
+      if (decision.allowed && exists) decision = limiter.peek(directoryId, current.rateLimit);
+      if (!decision.allowed) {
+        c.set("auditRefusal", "rate_limited");
+        return scimError(c, 429, `too many requests: retry after ${decision.retryAfterSeconds} seconds`, { "Retry-After": String(decision.retryAfterSeconds) });
       }
       await next();
+      if (c.res.status === 401) limiter.charge(failureKey, failureLimit);
+      else if (exists) limiter.charge(directoryId, current.rateLimit);
     };
     app.use(scoped, guard);
   }
