@@ -11,6 +11,16 @@ export type DirectoryType = (typeof DIRECTORY_TYPES)[number];
 /** An IPv4 or IPv6 address or CIDR block. */
 const cidr = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/, "an IPv4 or IPv6 address or CIDR block");
 
+/**
+ * The name of a custom attribute, never one that would reach an object's prototype (`__proto__`,
+ * `constructor`, `prototype`), which would be lost or worse when the mapping is applied.
+ */
+const customAttributeName = z
+  .string()
+  .min(1)
+  .max(100)
+  .refine((name) => name !== "__proto__" && name !== "constructor" && name !== "prototype", "a reserved name");
+
 /** Per-directory settings; every field has a default. */
 export const directorySettingsSchema = z
   .object({
@@ -34,7 +44,14 @@ export const directorySettingsSchema = z
      * Custom attributes of the normalized user: name -> SCIM attribute path (core, enterprise or a
      * custom extension, e.g. `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`).
      */
-    attributeMapping: z.record(z.string().min(1).max(100), z.string().min(1).max(300)).default({}),
+    attributeMapping: z
+      .unknown()
+      // zod's record skips an own `__proto__` key (JSON.parse makes one): refuse it instead of losing it.
+      .superRefine((value, ctx) => {
+        if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) ctx.addIssue({ code: "custom", message: "a reserved name", path: ["__proto__"] });
+      })
+      .pipe(z.record(customAttributeName, z.string().min(1).max(300)))
+      .default({}),
   })
   .strict();
 
