@@ -156,9 +156,37 @@ function migration0002(dialect: SqlDialectName): Migration {
   };
 }
 
+/**
+ * PostgreSQL: outbox events get their reading position (`position`) once they are committed, so
+ * that positions follow commit order. A `seq` is taken when the row is inserted, but concurrent
+ * transactions commit in any order: a reader that had passed seq 2 would never see a seq 1
+ * committed after it. Readers position the committed events that have none (see `readEvents`);
+ * events already there keep their seq as position, so cursors handed out stay valid. Nothing to
+ * do on SQLite, where one write transaction runs at a time and seq is commit order.
+ */
+function migration0003(dialect: SqlDialectName): Migration {
+  return {
+    async up(db: AnyDb) {
+      if (dialect !== "postgres") return;
+      await sql`alter table scim_outbox add column position bigint`.execute(db);
+      await sql`update scim_outbox set position = seq`.execute(db);
+      await sql`create sequence scim_outbox_position_seq`.execute(db);
+      await sql`select setval('scim_outbox_position_seq', coalesce((select max(seq) from scim_outbox), 0) + 1, false)`.execute(db);
+      await sql`create unique index scim_outbox_position on scim_outbox (position)`.execute(db);
+      await sql`create index scim_outbox_tenant_position on scim_outbox (tenant, position)`.execute(db);
+      await sql`create index scim_outbox_unpositioned on scim_outbox (seq) where position is null`.execute(db);
+    },
+    async down(db: AnyDb) {
+      if (dialect !== "postgres") return;
+      await sql`alter table scim_outbox drop column position`.execute(db);
+      await sql`drop sequence scim_outbox_position_seq`.execute(db);
+    },
+  };
+}
+
 /** The migrations of scim-store-sql for one dialect, by name (names sort in the order they run). */
 export function scimMigrations(dialect: SqlDialectName): Record<string, Migration> {
-  return { "0001_scim_tables": migration0001(dialect), "0002_code_point_collation": migration0002(dialect) };
+  return { "0001_scim_tables": migration0001(dialect), "0002_code_point_collation": migration0002(dialect), "0003_outbox_commit_order": migration0003(dialect) };
 }
 
 class StaticProvider implements MigrationProvider {

@@ -77,7 +77,10 @@ export interface ImportedResource extends StoreWrite {
 
 /** An event as read back from the outbox. */
 export interface OutboxEvent {
-  /** Position in the outbox: events are read in this order, after a cursor. */
+  /**
+   * Position in the outbox: events are read in this order, after a cursor. On PostgreSQL it is
+   * given when the event is first read after its commit, so it follows commit order.
+   */
   seq: number;
   event: ScimEvent;
 }
@@ -118,6 +121,9 @@ export interface SqlScimStore extends ScimStore {
   /** Closes the database. */
   close(): Promise<void>;
 }
+
+/** Most outbox events positioned by one read (PostgreSQL). */
+const POSITION_BATCH = 10_000;
 
 /** The resource type the member operations address (as in memoryStore). */
 const GROUP = "Group";
@@ -715,10 +721,32 @@ class SqlStore implements SqlScimStore {
   }
 
   async readEvents(options: { tenant?: string; after?: number; limit?: number } = {}): Promise<OutboxEvent[]> {
-    let q = this.db.selectFrom("scim_outbox").select(["seq", "payload"]).where("seq", ">", options.after ?? 0);
+    const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000);
+    const after = options.after ?? 0;
+    if (this.dialect === "postgres") return this.unit((s) => s.readPositionedEvents(options.tenant, after, limit));
+    let q = this.db.selectFrom("scim_outbox").select(["seq", "payload"]).where("seq", ">", after);
     if (options.tenant !== undefined) q = q.where("tenant", "=", options.tenant);
-    const rows = await q.orderBy("seq").limit(Math.min(Math.max(1, options.limit ?? 100), 10_000)).execute();
+    const rows = await q.orderBy("seq").limit(limit).execute();
     return rows.map((row) => ({ seq: Number(row.seq), event: parseDoc(row.payload) as unknown as ScimEvent }));
+  }
+
+  /**
+   * PostgreSQL: positions the committed events that have no position yet, then reads by position
+   * (see migration 0003). One reader positions at a time (a transaction-scoped advisory lock held
+   * until its commit), so every event committed later gets a greater position than any handed
+   * out: a cursor never passes an event that is not yet visible. Writers never wait on it.
+   */
+  private async readPositionedEvents(tenant: string | undefined, after: number, limit: number): Promise<OutboxEvent[]> {
+    await sql`select pg_advisory_xact_lock(hashtext('scim-store-sql:outbox-position'))`.execute(this.db);
+    // In seq order, at most POSITION_BATCH at a time (the next read positions the rest).
+    await sql`update scim_outbox as o set position = p.position
+      from (select seq, nextval('scim_outbox_position_seq') as position
+            from (select seq from scim_outbox where position is null order by seq limit ${POSITION_BATCH}) as pending) as p
+      where o.seq = p.seq`.execute(this.db);
+    let q = this.db.selectFrom("scim_outbox").select(["position", "payload"]).where("position", ">", after);
+    if (tenant !== undefined) q = q.where("tenant", "=", tenant);
+    const rows = await q.orderBy("position").limit(limit).execute();
+    return rows.map((row) => ({ seq: Number(row.position), event: parseDoc(row.payload) as unknown as ScimEvent }));
   }
 }
 

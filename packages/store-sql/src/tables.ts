@@ -83,6 +83,8 @@ export interface OutboxTable {
   occurred_at: string;
   /** The event as JSON. */
   payload: ColumnType<string | Record<string, unknown>, string, string>;
+  /** PostgreSQL only: the reading position, given once the event is committed (migration 0003). */
+  position?: ColumnType<number | string | null, never, number>;
 }
 
 /** The database as Kysely sees it. */

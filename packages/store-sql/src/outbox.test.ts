@@ -1,0 +1,76 @@
+/**
+ * The outbox read after a cursor: in order, and never passing an event that a slower transaction
+ * commits later (PostgreSQL positions events in commit order; SQLite commits one at a time).
+ */
+import { randomUUID } from "node:crypto";
+import type { ScimEvent } from "scim-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ScimSqlDatabase } from "./dialect.js";
+import { sqlStore, type SqlScimStore } from "./sql-store.js";
+import { openTestPostgres, openTestSqlite } from "./test-databases.js";
+
+const event = (tenant: string, resourceId: string): ScimEvent => ({
+  id: randomUUID(),
+  type: "user.created",
+  tenant,
+  resourceType: "User",
+  resourceId,
+  occurredAt: new Date().toISOString(),
+});
+
+const ids = (events: { event: ScimEvent }[]) => events.map((e) => e.event.resourceId);
+
+const dialects = [
+  { name: "SQLite", open: () => openTestSqlite() },
+  { name: "PostgreSQL", open: () => openTestPostgres() },
+];
+
+for (const dialect of dialects) {
+  describe(`outbox (${dialect.name})`, () => {
+    let database: ScimSqlDatabase | undefined;
+    let store: SqlScimStore;
+    beforeAll(async () => {
+      database = await dialect.open();
+      if (database) store = sqlStore({ database });
+    });
+    afterAll(() => database?.destroy());
+
+    it("reads in order after a cursor, per tenant or across tenants", async ({ skip }) => {
+      if (!database) return skip();
+      const a = `t-${randomUUID()}`;
+      const b = `t-${randomUUID()}`;
+      for (const [tenant, id] of [[a, "a1"], [b, "b1"], [a, "a2"], [a, "a3"]] as const) await store.appendEvent(event(tenant, id));
+      const all = await store.readEvents({ tenant: a });
+      expect(ids(all)).toEqual(["a1", "a2", "a3"]);
+      expect(all.map((e) => e.seq)).toEqual([...all.map((e) => e.seq)].sort((x, y) => x - y));
+      expect(ids(await store.readEvents({ tenant: a, after: all[0]!.seq, limit: 1 }))).toEqual(["a2"]);
+      const mixed = await store.readEvents({ after: all[0]!.seq, limit: 10_000 });
+      expect(ids(mixed.filter((e) => e.event.tenant === a || e.event.tenant === b))).toEqual(["b1", "a2", "a3"]);
+    });
+
+    it.runIf(dialect.name === "PostgreSQL")("never passes an event that a transaction begun earlier commits later", async ({ skip }) => {
+      if (!database) return skip();
+      const tenant = `t-${randomUUID()}`;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let appended!: () => void;
+      const slowAppended = new Promise<void>((resolve) => (appended = resolve));
+      // The slow transaction takes its seq first, then commits last.
+      const slow = store.transaction(async (tx) => {
+        await (tx as SqlScimStore).appendEvent(event(tenant, "slow"));
+        appended();
+        await gate;
+      });
+      await slowAppended;
+      await store.appendEvent(event(tenant, "fast"));
+      const first = await store.readEvents({ tenant });
+      expect(ids(first)).toEqual(["fast"]);
+      release();
+      await slow;
+      const next = await store.readEvents({ tenant, after: first[0]!.seq });
+      expect(ids(next)).toEqual(["slow"]);
+      // Read again from the start: both, in the order they became readable.
+      expect(ids(await store.readEvents({ tenant }))).toEqual(["fast", "slow"]);
+    });
+  });
+}
