@@ -276,6 +276,51 @@ describe("admin API", () => {
       const audited = (await api("GET", "/audit-log?kind=admin")).body.data.filter((e: Any) => e.path.includes("role-mappings"));
       expect(audited[0]).toMatchObject({ method: "POST", status: 201, resourceId: mapping.body.id, detail: { input: { role: "admin" } } });
     });
+
+    it("a mapping is read and changed by id: 200, 400, 404 and 409 as JSON errors, the change audited", async () => {
+      const directory = await createDirectory();
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
+      const alice = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "alice@acme.test" })).json()) as Any;
+      await scim(directory.id, token, "POST", "/Groups", { schemas: [GROUP], displayName: "Admins", members: [{ value: alice.id }] });
+      const path = `/directories/${directory.id}/role-mappings`;
+      const mapping = (await api("POST", path, { group: { displayName: "admins" }, role: "admin" })).body;
+      const billing = (await api("POST", path, { group: { displayName: "admins" }, role: "billing" })).body;
+
+      expect(await api("GET", `${path}/${mapping.id}`)).toMatchObject({ status: 200, body: mapping });
+      const updated = await api("PATCH", `${path}/${mapping.id}`, { role: "owner" });
+      expect(updated).toMatchObject({ status: 200, body: { ...mapping, role: "owner" } });
+      expect((await api("GET", `${path}/${mapping.id}`)).body).toEqual(updated.body);
+      expect((await api("GET", `/directories/${directory.id}/users/${alice.id}`)).body.roles).toEqual(["billing", "owner"]);
+      const events = (await api("GET", `/events?directoryId=${directory.id}&limit=1000`)).body.data.filter((e: Any) => e.type === "user.roles_changed");
+      expect(events.at(-1).data).toEqual({ roles: ["billing", "owner"], added: ["owner"], removed: ["admin"] });
+
+      for (const input of [undefined, {}, { role: "" }, { group: {} }, { role: "x", colour: "red" }]) {
+        const r = await api("PATCH", `${path}/${mapping.id}`, input);
+        expect([JSON.stringify(input), r.status, r.body.error.code]).toEqual([JSON.stringify(input), 400, "validation_failed"]);
+      }
+      const duplicate = await api("PATCH", `${path}/${billing.id}`, { role: "owner" });
+      expect([duplicate.status, duplicate.body.error.code]).toEqual([409, "duplicate_mapping"]);
+
+      const other = await createDirectory({ name: "Other" });
+      const missing = "dir_000000000000000000000000";
+      for (const [method, target, body] of [
+        ["GET", `${path}/map_unknown`],
+        ["PATCH", `${path}/map_unknown`, { role: "x" }],
+        ["GET", `/directories/${other.id}/role-mappings/${mapping.id}`],
+        ["PATCH", `/directories/${other.id}/role-mappings/${mapping.id}`, { role: "x" }],
+        ["GET", `/directories/${missing}/role-mappings/${mapping.id}`],
+        ["PATCH", `/directories/${missing}/role-mappings/${mapping.id}`, { role: "x" }],
+        ["PATCH", `${path}/${mapping.id}`, { group: { id: "no-such-group" } }],
+      ] as const) {
+        const r = await api(method, target, body);
+        expect([method, target, r.status, r.body]).toEqual([method, target, 404, { error: { code: "not_found", message: expect.any(String) } }]);
+      }
+      expect((await api("GET", `${path}/${mapping.id}`)).body).toEqual(updated.body);
+
+      const audited = (await api("GET", "/audit-log?kind=admin")).body.data.filter((e: Any) => e.method === "PATCH");
+      expect(audited[0]).toMatchObject({ actor: "admin", directoryId: directory.id, path: `/api${path}/${mapping.id}`, status: 200, resourceId: mapping.id, detail: { input: { role: "owner" } } });
+      expect(audited.map((e: Any) => e.status)).toEqual([200, 400, 400, 400, 400, 400, 409, 404, 404, 404, 404]);
+    });
   });
 
   describe("events", () => {

@@ -38,7 +38,7 @@ import {
 } from "./openapi.js";
 import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { GuardSettingsCache } from "./scim-routes.js";
-import { createRoleMappingSchema } from "./roles.js";
+import { createRoleMappingSchema, updateRoleMappingSchema } from "./roles.js";
 
 /**
  * Where the admin key's SHA-256 hash (hex) comes from: a fixed hash (from the environment, say
@@ -138,6 +138,13 @@ function query<T extends z.ZodType>(c: AdminContext, schema: T): z.output<T> {
 function directoryParam(c: AdminContext): string {
   const id = c.req.param("id") ?? "";
   c.set("auditDirectoryId", id);
+  return id;
+}
+
+/** The `:mappingId` path parameter, noted for the audit log. */
+function mappingParam(c: AdminContext): string {
+  const id = c.req.param("mappingId") ?? "";
+  c.set("auditResourceId", id);
   return id;
 }
 
@@ -348,11 +355,17 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json(mapping satisfies RoleMappingView, 201);
   });
 
+  app.get("/directories/:id/role-mappings/:mappingId", async (c) => c.json((await sync.roles.getMapping(directoryParam(c), mappingParam(c))) satisfies RoleMappingView));
+
+  app.patch("/directories/:id/role-mappings/:mappingId", async (c) => {
+    const id = directoryParam(c);
+    const mappingId = mappingParam(c);
+    return c.json((await sync.roles.updateMapping(id, mappingId, await body(c, updateRoleMappingSchema))) satisfies RoleMappingView);
+  });
+
   app.delete("/directories/:id/role-mappings/:mappingId", async (c) => {
     const id = directoryParam(c);
-    const mappingId = c.req.param("mappingId");
-    c.set("auditResourceId", mappingId);
-    await sync.roles.deleteMapping(id, mappingId);
+    await sync.roles.deleteMapping(id, mappingParam(c));
     return c.body(null, 204);
   });
 

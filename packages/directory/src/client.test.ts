@@ -54,6 +54,13 @@ describe("createDirectoryClient against directoryApp", () => {
     const mapping = await client.roleMappings.create(directory.id, { group: { displayName: "Staff" }, role: "member" });
     expect(await client.roleMappings.list(directory.id)).toEqual([mapping]);
     expect((await client.users.get(directory.id, user.id)).roles).toEqual(["member"]);
+    expect(await client.roleMappings.get(directory.id, mapping.id)).toEqual(mapping);
+    const updated = await client.roleMappings.update(directory.id, mapping.id, { group: { id: group.id }, role: "staff" });
+    expect(updated).toEqual({ ...mapping, group: { id: group.id }, role: "staff" });
+    expect(await client.roleMappings.get(directory.id, mapping.id)).toEqual(updated);
+    expect((await client.users.get(directory.id, user.id)).roles).toEqual(["staff"]);
+    await expect(client.roleMappings.update(directory.id, mapping.id, {})).rejects.toMatchObject({ status: 400, code: "validation_failed" });
+    await expect(client.roleMappings.get(directory.id, "map_unknown")).rejects.toMatchObject({ status: 404, code: "not_found" });
     expect((await client.users.list(directory.id, { email: "ann@acme.test" })).data.map((u) => u.id)).toEqual([user.id]);
     expect((await client.groups.get(directory.id, group.id)).name).toBe("Staff");
     expect((await client.groups.list(directory.id, { limit: 5 })).data).toHaveLength(1);

@@ -21,7 +21,7 @@ import type {
   TokenView,
   UserPage,
 } from "./openapi.js";
-import type { CreateRoleMappingInput } from "./roles.js";
+import type { CreateRoleMappingInput, UpdateRoleMappingInput } from "./roles.js";
 
 export type {
   AuditEntryView,
@@ -152,6 +152,9 @@ export interface DirectoryClient {
     list(directoryId: string): Promise<RoleMappingView[]>;
     /** Maps a group (by displayName or id) to a role; its users get the role. */
     create(directoryId: string, input: CreateRoleMappingInput): Promise<RoleMappingView>;
+    get(directoryId: string, mappingId: string): Promise<RoleMappingView>;
+    /** Changes the mapping's group and/or role; its users' roles follow. */
+    update(directoryId: string, mappingId: string, input: UpdateRoleMappingInput): Promise<RoleMappingView>;
     delete(directoryId: string, mappingId: string): Promise<void>;
   };
   users: {
@@ -211,6 +214,7 @@ export function createDirectoryClient(options: DirectoryClientOptions): Director
   }
 
   const dir = (id: string) => `/directories/${segment(id)}`;
+  const mapping = (directoryId: string, mappingId: string) => `${dir(directoryId)}/role-mappings/${segment(mappingId)}`;
 
   return {
     directories: {
@@ -232,8 +236,10 @@ export function createDirectoryClient(options: DirectoryClientOptions): Director
     roleMappings: {
       list: async (directoryId) => (await call<{ data: RoleMappingView[] }>("GET", `${dir(directoryId)}/role-mappings`)).data,
       create: (directoryId, input) => call("POST", `${dir(directoryId)}/role-mappings`, input),
+      get: (directoryId, mappingId) => call("GET", mapping(directoryId, mappingId)),
+      update: (directoryId, mappingId, input) => call("PATCH", mapping(directoryId, mappingId), input),
       delete: async (directoryId, mappingId) => {
-        await call("DELETE", `${dir(directoryId)}/role-mappings/${segment(mappingId)}`);
+        await call("DELETE", mapping(directoryId, mappingId));
       },
     },
     users: {

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { createDirectorySchema, updateDirectorySchema } from "./directories.js";
-import { createRoleMappingSchema } from "./roles.js";
+import { createRoleMappingSchema, updateRoleMappingSchema } from "./roles.js";
 import { DIRECTORY_TYPES, directorySettingsSchema } from "./settings.js";
 
 // ─── Queries ──────────────────────────────────────────────────────────────────────────────────
@@ -303,6 +303,7 @@ const inputSchemas: Record<string, z.ZodType> = {
   CreateDirectory: createDirectorySchema,
   UpdateDirectory: updateDirectorySchema,
   CreateRoleMapping: createRoleMappingSchema,
+  UpdateRoleMapping: updateRoleMappingSchema,
 };
 
 const dir = ["id"] as const;
@@ -323,6 +324,8 @@ export const adminOperations: ApiOperation[] = [
   { method: "delete", path: "/api/directories/{id}/tokens/{tokenId}", summary: "Revoke a token now", tag: "tokens", params: ["id", "tokenId"], success: { status: 200, schema: "Token", description: "the revoked token" } },
   { method: "get", path: "/api/directories/{id}/role-mappings", summary: "List the group-to-role mappings", tag: "roles", params: dir, success: { status: 200, schema: "RoleMappingList", description: "the mappings, oldest first" } },
   { method: "post", path: "/api/directories/{id}/role-mappings", summary: "Map a group (by displayName or id) to a role; its users get the role", tag: "roles", params: dir, body: createRoleMappingSchema, success: { status: 201, schema: "RoleMapping", description: "the new mapping" }, errors: [409] },
+  { method: "get", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Get a group-to-role mapping", tag: "roles", params: ["id", "mappingId"], success: { status: 200, schema: "RoleMapping", description: "the mapping" } },
+  { method: "patch", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Change a mapping's group and/or role; its users' roles follow (one event per user)", tag: "roles", params: ["id", "mappingId"], body: updateRoleMappingSchema, success: { status: 200, schema: "RoleMapping", description: "the mapping" }, errors: [409] },
   { method: "delete", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Remove a mapping; its users lose the role (unless another mapping gives it)", tag: "roles", params: ["id", "mappingId"], success: { status: 204, schema: null, description: "deleted" } },
   { method: "get", path: "/api/directories/{id}/users", summary: "Normalized users, oldest first", tag: "data", params: dir, query: listUsersQuery, success: { status: 200, schema: "UserPage", description: "a page of users" } },
   { method: "get", path: "/api/directories/{id}/users/{userId}", summary: "A normalized user (deleted ones too, with state `deleted`)", tag: "data", params: ["id", "userId"], success: { status: 200, schema: "User", description: "the user" } },

@@ -225,6 +225,87 @@ describe.each(backends)("group-to-role mapping on $name", (backend) => {
     expect(parent).toBeDefined();
   });
 
+  it.skipIf(backend.skip)("updating a mapping recomputes the users below its old and new groups, one event per user, in one transaction", async () => {
+    const d = await directory();
+    const [x, y, z, w] = [await d.user("x@acme.test"), await d.user("y@acme.test"), await d.user("z@acme.test"), await d.user("w@acme.test")];
+    const child = await d.group("Child", [x, y]);
+    await d.group("Parent", [child, z]);
+    const other = await d.group("Other", [w, x]);
+    await sync.roles.createMapping(d.id, { group: { id: child }, role: "writer" });
+    const mapping = await sync.roles.createMapping(d.id, { group: { displayName: "Parent" }, role: "reader" });
+    await d.roleEvents();
+
+    // A role rename: one event per user below the nested group, the old role out and the new one in.
+    const renamed = await sync.roles.updateMapping(d.id, mapping.id, { role: "viewer" });
+    expect(renamed).toEqual({ ...mapping, role: "viewer" });
+    expect((await d.roleEvents()).sort()).toEqual(
+      [
+        [x, { roles: ["viewer", "writer"], added: ["viewer"], removed: ["reader"] }],
+        [y, { roles: ["viewer", "writer"], added: ["viewer"], removed: ["reader"] }],
+        [z, { roles: ["viewer"], added: ["viewer"], removed: ["reader"] }],
+      ].sort(),
+    );
+    expect(await sync.roles.getMapping(d.id, mapping.id)).toEqual(renamed);
+
+    // Another group: its users gain the role, the old group's lose it; x is in both and keeps it.
+    const moved = await sync.roles.updateMapping(d.id, mapping.id, { group: { id: other } });
+    expect(moved).toEqual({ ...renamed, group: { id: other } });
+    expect((await d.roleEvents()).sort()).toEqual(
+      [
+        [w, { roles: ["viewer"], added: ["viewer"], removed: [] }],
+        [y, { roles: ["writer"], added: [], removed: ["viewer"] }],
+        [z, { roles: [], added: [], removed: ["viewer"] }],
+      ].sort(),
+    );
+
+    // Both at once, back to a displayName (as given, matched case-insensitively).
+    const both = await sync.roles.updateMapping(d.id, mapping.id, { group: { displayName: "CHILD" }, role: "reader" });
+    expect(both).toMatchObject({ id: mapping.id, createdAt: mapping.createdAt, group: { displayName: "CHILD" }, role: "reader" });
+    expect((await d.roleEvents()).sort()).toEqual(
+      [
+        [w, { roles: [], added: [], removed: ["viewer"] }],
+        [x, { roles: ["reader", "writer"], added: ["reader"], removed: ["viewer"] }],
+        [y, { roles: ["reader", "writer"], added: ["reader"], removed: [] }],
+      ].sort(),
+    );
+    expect(await sync.roles.listMappings(d.id)).toContainEqual(both);
+
+    // The same values again: not a conflict with itself, and nothing changes.
+    expect(await sync.roles.updateMapping(d.id, mapping.id, { group: { displayName: "child" }, role: "reader" })).toMatchObject({ group: { displayName: "child" } });
+    expect(await d.roleEvents()).toEqual([]);
+  });
+
+  it.skipIf(backend.skip)("updating a mapping: 409 for a duplicate, 404 for an unknown or another directory's mapping or group, validation", async () => {
+    const d = await directory();
+    const u = await d.user("u@acme.test");
+    const staff = await d.group("Staff", [u]);
+    const admin = await sync.roles.createMapping(d.id, { group: { displayName: "staff" }, role: "admin" });
+    const reader = await sync.roles.createMapping(d.id, { group: { id: staff }, role: "reader" });
+    await d.roleEvents();
+
+    // The same rules as create; a refused change changes nothing.
+    await expect(sync.roles.updateMapping(d.id, reader.id, { group: { displayName: "STAFF" }, role: "admin" })).rejects.toMatchObject({ status: 409, code: "duplicate_mapping" });
+    await expect(sync.roles.updateMapping(d.id, admin.id, { group: { id: "no-such-group" } })).rejects.toMatchObject({ status: 404 });
+    for (const unchanged of [admin, reader]) expect(await sync.roles.getMapping(d.id, unchanged.id)).toEqual(unchanged);
+    expect(await d.roleEvents()).toEqual([]);
+
+    const other = await directory();
+    await expect(sync.roles.getMapping(other.id, admin.id)).rejects.toMatchObject({ status: 404, code: "not_found" });
+    await expect(sync.roles.updateMapping(other.id, admin.id, { role: "x" })).rejects.toMatchObject({ status: 404, code: "not_found" });
+    await expect(sync.roles.getMapping(d.id, "map_unknown")).rejects.toMatchObject({ status: 404 });
+    await expect(sync.roles.updateMapping(d.id, "map_unknown", { role: "x" })).rejects.toMatchObject({ status: 404 });
+    await expect(sync.roles.updateMapping("dir_000000000000000000000000", admin.id, { role: "x" })).rejects.toMatchObject({ status: 404 });
+
+    for (const input of [{}, { role: "" }, { group: {} }, { role: "x", extra: 1 }]) await expect(sync.roles.updateMapping(d.id, admin.id, input as never)).rejects.toThrow();
+    expect(await sync.roles.getMapping(d.id, admin.id)).toEqual(admin);
+
+    // An id mapping whose group is gone can still be given another role.
+    await d.scim("DELETE", `/Groups/${staff}`);
+    await d.roleEvents();
+    expect(await sync.roles.updateMapping(d.id, reader.id, { role: "auditor" })).toMatchObject({ group: { id: staff }, role: "auditor" });
+    expect(await d.roleEvents()).toEqual([]);
+  });
+
   it.skipIf(backend.skip)("rebuild computes the roles of users imported without events", async () => {
     const d = await directory();
     await sync.roles.createMapping(d.id, { group: { displayName: "Imported" }, role: "imported" });

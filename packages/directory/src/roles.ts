@@ -30,6 +30,17 @@ export const createRoleMappingSchema = z
   .strict();
 export type CreateRoleMappingInput = z.input<typeof createRoleMappingSchema>;
 
+/**
+ * Input of {@link RoleService.updateMapping}: the fields of {@link createRoleMappingSchema} to
+ * change (at least one; unknown keys refused).
+ */
+export const updateRoleMappingSchema = createRoleMappingSchema
+  .partial()
+  .strict()
+  .refine((input) => input.group !== undefined || input.role !== undefined, { message: "give the group, the role or both" })
+  .meta({ minProperties: 1 });
+export type UpdateRoleMappingInput = z.input<typeof updateRoleMappingSchema>;
+
 /** A group-to-role mapping as the API shows it. */
 export interface RoleMapping {
   id: string;
@@ -81,6 +92,20 @@ function toMapping(row: Selectable<RoleMappingTable>): RoleMapping {
     role: row.role,
     createdAt: row.created_at,
   };
+}
+
+/** The columns that store a mapping's group: an id as given, a displayName lower-cased (and as given). */
+function groupColumns(group: CreateRoleMappingInput["group"]): Pick<Selectable<RoleMappingTable>, "group_match" | "group_value" | "group_display_name"> {
+  return "id" in group
+    ? { group_match: "id", group_value: group.id, group_display_name: null }
+    : { group_match: "displayName", group_value: group.displayName.toLowerCase(), group_display_name: group.displayName };
+}
+
+/** The directory's mapping; 404 when unknown or another directory's. */
+async function findMapping(db: Db, directoryId: string, mappingId: string): Promise<Selectable<RoleMappingTable>> {
+  const row = await db.selectFrom("dir_role_mappings").selectAll().where("directory_id", "=", directoryId).where("id", "=", mappingId).executeTakeFirst();
+  if (row === undefined) throw notFound("role mapping", mappingId);
+  return row;
 }
 
 function isUniqueViolation(error: unknown): boolean {
@@ -197,7 +222,8 @@ class RoleComputation {
     private readonly now: () => Date,
   ) {}
 
-  private get db(): Db {
+  /** The transaction's database. */
+  get db(): Db {
     return this.store.db as unknown as Db;
   }
 
@@ -273,7 +299,8 @@ class RoleComputation {
     return (await q.execute()).map((r) => r.id);
   }
 
-  async mappingExists(match: string, value: string, role: string): Promise<boolean> {
+  /** Whether a mapping other than `exceptId` maps the same group to the same role. */
+  async mappingExists(match: string, value: string, role: string, exceptId: string): Promise<boolean> {
     const found = await this.db
       .selectFrom("dir_role_mappings")
       .select("id")
@@ -281,6 +308,7 @@ class RoleComputation {
       .where("group_match", "=", match)
       .where("group_value", "=", value)
       .where("role", "=", role)
+      .where("id", "!=", exceptId)
       .executeTakeFirst();
     return found !== undefined;
   }
@@ -474,6 +502,12 @@ export class RoleService {
     return rows.map(toMapping);
   }
 
+  /** One mapping of the directory; 404 when the directory or the mapping is unknown (or the mapping is another directory's). */
+  async getMapping(directoryId: string, mappingId: string): Promise<RoleMapping> {
+    await this.directories.get(directoryId);
+    return toMapping(await findMapping(this.db, directoryId, mappingId));
+  }
+
   /**
    * Maps a group to a role and gives the role to every user below the group(s) it names, with
    * their `user.roles_changed` events, in one transaction. 404 when the directory (or, for an id
@@ -482,33 +516,32 @@ export class RoleService {
   async createMapping(directoryId: string, input: CreateRoleMappingInput): Promise<RoleMapping> {
     const parsed = createRoleMappingSchema.parse(input);
     await this.directories.get(directoryId);
-    const byId = "id" in parsed.group;
-    const match = byId ? "id" : "displayName";
-    const value = "id" in parsed.group ? parsed.group.id : parsed.group.displayName.toLowerCase();
     const row: Selectable<RoleMappingTable> = {
       id: newId("map"),
       directory_id: directoryId,
-      group_match: match,
-      group_value: value,
-      group_display_name: "displayName" in parsed.group ? parsed.group.displayName : null,
+      ...groupColumns(parsed.group),
       role: parsed.role,
       created_at: this.now().toISOString(),
     };
-    const duplicate = () => new DirectoryError(409, "duplicate_mapping", `the group is already mapped to role '${parsed.role}'`);
-    try {
-      await this.inTransaction(directoryId, async (roles) => {
-        const groups = await roles.groupsMatching(match, value);
-        if (byId && groups.length === 0) throw notFound("group", value);
-        const exists = await roles.mappingExists(match, value, parsed.role);
-        if (exists) throw duplicate();
-        await (roles.store.db as unknown as Db).insertInto("dir_role_mappings").values(row).execute();
-        await roles.recompute(await roles.usersBelow(groups));
-      });
-    } catch (error) {
-      if (isUniqueViolation(error)) throw duplicate();
-      throw error;
-    }
-    return toMapping(row);
+    return this.saveMapping(directoryId, async () => ({ row }));
+  }
+
+  /**
+   * Changes a mapping's group and/or role and recomputes every user below the groups it named
+   * before and names now, in one transaction: a user whose roles change gets one
+   * `user.roles_changed` event (a renamed role is one event with the old role removed and the
+   * new one added). 404 when the directory or the mapping (in this directory) is unknown, or when
+   * the mapping is given a group id naming no group; 409 `duplicate_mapping` when another mapping
+   * is the same.
+   */
+  async updateMapping(directoryId: string, mappingId: string, input: UpdateRoleMappingInput): Promise<RoleMapping> {
+    const parsed = updateRoleMappingSchema.parse(input);
+    await this.directories.get(directoryId);
+    return this.saveMapping(directoryId, async (roles) => {
+      const previous = await findMapping(roles.db, directoryId, mappingId);
+      const row = { ...previous, ...(parsed.group !== undefined ? groupColumns(parsed.group) : {}), ...(parsed.role !== undefined ? { role: parsed.role } : {}) };
+      return { row, previous };
+    });
   }
 
   /**
@@ -517,10 +550,8 @@ export class RoleService {
    */
   async deleteMapping(directoryId: string, mappingId: string): Promise<void> {
     await this.inTransaction(directoryId, async (roles) => {
-      const db = roles.store.db as unknown as Db;
-      const row = await db.selectFrom("dir_role_mappings").selectAll().where("directory_id", "=", directoryId).where("id", "=", mappingId).executeTakeFirst();
-      if (row === undefined) throw notFound("role mapping", mappingId);
-      await db.deleteFrom("dir_role_mappings").where("id", "=", mappingId).execute();
+      const row = await findMapping(roles.db, directoryId, mappingId);
+      await roles.db.deleteFrom("dir_role_mappings").where("id", "=", mappingId).execute();
       const groups = await roles.groupsMatching(row.group_match, row.group_value);
       await roles.recompute(await roles.usersBelow(groups));
       if (!(await roles.hasMappings())) await roles.forgetClosures();
@@ -583,6 +614,42 @@ export class RoleService {
       });
     }
     return changed;
+  }
+
+  /**
+   * Stores a new mapping (no `previous`) or a changed one, and recomputes the users below the
+   * groups it named before and names now, in one transaction holding the role lock. `next` reads
+   * the mapping to store inside that transaction. 404 when the mapping names a new group by an id
+   * that no group has; 409 `duplicate_mapping` when another mapping of the directory is the same.
+   */
+  private async saveMapping(
+    directoryId: string,
+    next: (roles: RoleComputation) => Promise<{ row: Selectable<RoleMappingTable>; previous?: Selectable<RoleMappingTable> }>,
+  ): Promise<RoleMapping> {
+    let saved: Selectable<RoleMappingTable> | undefined;
+    const duplicate = (row: Selectable<RoleMappingTable>) => new DirectoryError(409, "duplicate_mapping", `the group is already mapped to role '${row.role}'`);
+    try {
+      await this.inTransaction(directoryId, async (roles) => {
+        const { row, previous } = await next(roles);
+        saved = row;
+        const groups = await roles.groupsMatching(row.group_match, row.group_value);
+        const sameGroup = previous !== undefined && previous.group_match === row.group_match && previous.group_value === row.group_value;
+        if (row.group_match === "id" && groups.length === 0 && !sameGroup) throw notFound("group", row.group_value);
+        if (await roles.mappingExists(row.group_match, row.group_value, row.role, row.id)) throw duplicate(row);
+        if (previous === undefined) {
+          await roles.db.insertInto("dir_role_mappings").values(row).execute();
+        } else {
+          const { group_match, group_value, group_display_name, role } = row;
+          await roles.db.updateTable("dir_role_mappings").set({ group_match, group_value, group_display_name, role }).where("id", "=", row.id).execute();
+          if (!sameGroup) groups.push(...(await roles.groupsMatching(previous.group_match, previous.group_value)));
+        }
+        await roles.recompute(await roles.usersBelow(groups));
+      });
+    } catch (error) {
+      if (saved !== undefined && isUniqueViolation(error)) throw duplicate(saved);
+      throw error;
+    }
+    return toMapping(saved!);
   }
 
   /** Runs `work` in one transaction holding the directory's role lock. */

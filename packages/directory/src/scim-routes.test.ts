@@ -1,6 +1,7 @@
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import { RateLimiter } from "./rate-limit.js";
 import { directoryScimRoutes } from "./scim-routes.js";
 
 describe("SCIM routes: requests to directories that do not exist", () => {
@@ -11,7 +12,8 @@ describe("SCIM routes: requests to directories that do not exist", () => {
   afterEach(() => sync.close());
 
   it("leave no audit rows and spend the client address's failure bucket, so made-up ids cannot flood the log or the limiter", async () => {
-    const app = directoryScimRoutes(sync);
+    // A stopped clock: nothing refills during the test.
+    const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => 0 }) });
     const real = await sync.directories.create({ organizationId: "o", name: "real", settings: { rateLimit: { requestsPerSecond: 1, burst: 1000 } } });
     const { token } = await sync.tokens.create(real.id);
     const statuses: number[] = [];
