@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "./config.js";
+import { StartupError } from "./errors.js";
 
 describe("server configuration", () => {
   it("defaults to port 3000 and SQLite under ./data", () => {
@@ -10,9 +11,13 @@ describe("server configuration", () => {
     const config = loadConfig({ PORT: "8080", DATABASE_URL: "postgres://u@db/sync", PUBLIC_URL: "https://sync.example.com", TRUST_PROXY: "2", LOG_LEVEL: "", HOST: "" });
     expect(config).toMatchObject({ PORT: 8080, DATABASE_URL: "postgres://u@db/sync", PUBLIC_URL: "https://sync.example.com", TRUST_PROXY: 2, LOG_LEVEL: "info", HOST: "0.0.0.0" });
     expect(loadConfig({ TRUST_PROXY: "true" }).TRUST_PROXY).toBe(true);
+    expect(loadConfig({ SCIM_SCHEMAS_FILE: "config/schemas.json" }).SCIM_SCHEMAS_FILE).toBe("config/schemas.json");
+    expect(loadConfig({ SCIM_SCHEMAS_FILE: "" }).SCIM_SCHEMAS_FILE).toBeUndefined();
   });
 
   it("refuses invalid values with every problem named", () => {
-    expect(() => loadConfig({ PORT: "eighty", PUBLIC_URL: "not a url", TRUST_PROXY: "maybe" })).toThrow(/PORT.*PUBLIC_URL.*TRUST_PROXY/);
+    const load = () => loadConfig({ PORT: "eighty", PUBLIC_URL: "not a url", TRUST_PROXY: "maybe" });
+    expect(load).toThrow(/^invalid configuration: PORT: .*; PUBLIC_URL: .*; TRUST_PROXY: TRUST_PROXY must be true, false or a number of proxies$/);
+    expect(load).toThrow(StartupError);
   });
 });

@@ -3,6 +3,7 @@
  * mistake stops the server with a clear message, before it listens).
  */
 import { z } from "zod";
+import { StartupError } from "./errors.js";
 
 const schema = z.object({
   /** Port to listen on. */
@@ -13,6 +14,8 @@ const schema = z.object({
   DATABASE_URL: z.string().min(1).default("sqlite:data/directory-sync.db"),
   /** The public origin (`https://sync.example.com`) for SCIM URLs, when behind a proxy or tunnel. */
   PUBLIC_URL: z.url().optional(),
+  /** A JSON file of custom extension schemas of User and Group (see `schemas-file.ts`). */
+  SCIM_SCHEMAS_FILE: z.string().min(1).optional(),
   /** pino log level. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Believe X-Forwarded-For (only behind a proxy that sets it): "true", "false" or a number of proxies. */
@@ -32,13 +35,17 @@ const schema = z.object({
 /** The validated configuration. */
 export type ServerConfig = z.infer<typeof schema>;
 
-/** Reads the configuration from `env`; throws an Error listing every invalid variable. */
+/** Every problem zod found, on one line: `path: message; ...`. */
+export function formatIssues(error: z.ZodError): string {
+  return error.issues.map((i) => (i.path.length > 0 ? `${i.path.join(".")}: ${i.message}` : i.message)).join("; ");
+}
+
+/** Reads the configuration from `env`; throws a StartupError listing every invalid variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
   const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
   const result = schema.safeParse(input);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
-    throw new Error(`invalid configuration: ${problems}`);
+    throw new StartupError(`invalid configuration: ${formatIssues(result.error)}`);
   }
   return result.data;
 }

@@ -8,7 +8,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -731,11 +732,11 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** Starts main.ts and waits for the line saying where the admin API is. */
-  async function start(databaseUrl: string) {
+  /** Spawns main.ts with `env` on top of a test environment (port 0, info logs), collecting its output. */
+  function spawnMain(env: Record<string, string>) {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
       cwd: APP_DIR,
-      env: { ...process.env, DATABASE_URL: databaseUrl, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", NODE_ENV: "production" },
+      env: { ...process.env, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "info", NODE_ENV: "production", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     children.add(child);
@@ -744,10 +745,17 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     child.stdout!.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
     child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    return { child, exited, output: () => stdout, errors: () => stderr };
+  }
+
+  /** Starts main.ts and waits for the line saying where the admin API is. */
+  async function start(databaseUrl: string, env: Record<string, string> = {}) {
+    const main = spawnMain({ DATABASE_URL: databaseUrl, ...env });
+    const { child } = main;
     const origin = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`main.ts did not start:\n${stdout}\n${stderr}`)), 45_000);
+      const timer = setTimeout(() => reject(new Error(`main.ts did not start:\n${main.output()}\n${main.errors()}`)), 45_000);
       const check = () => {
-        const match = /Admin API: (http:\/\/\S+)\/api /.exec(stdout);
+        const match = /Admin API: (http:\/\/\S+)\/api /.exec(main.output());
         if (match) {
           clearTimeout(timer);
           resolve(match[1]!);
@@ -756,10 +764,17 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
       child.stdout!.on("data", check);
       child.once("exit", (code) => {
         clearTimeout(timer);
-        reject(new Error(`main.ts exited with ${code}:\n${stdout}\n${stderr}`));
+        reject(new Error(`main.ts exited with ${code}:\n${main.output()}\n${main.errors()}`));
       });
     });
-    return { child, origin, exited, output: () => stdout, errors: () => stderr };
+    return { ...main, origin };
+  }
+
+  /** Runs main.ts until it exits by itself (a failed start): its exit code, log lines and stderr. */
+  async function failedStart(env: Record<string, string>) {
+    const main = spawnMain(env);
+    const code = await main.exited;
+    return { code, log: main.output().trim().split("\n").filter(Boolean), stderr: main.errors(), all: main.output() + main.errors() };
   }
 
   it("prints the secrets once, serves them, keeps them across a restart and exits 0 on SIGTERM", { timeout: 120_000 }, async () => {
@@ -818,5 +833,129 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
     expect(second.errors()).toBe("");
+  });
+  describe("SCIM_SCHEMAS_FILE: custom extensions of User and Group", () => {
+    const ACME = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+    const ACME_GROUP = "urn:example:params:scim:schemas:extension:acme:2.0:Group";
+    const extensions = [
+      {
+        resourceType: "User",
+        required: false,
+        schema: {
+          id: ACME,
+          name: "AcmeUser",
+          description: "Acme's user attributes",
+          attributes: [
+            { name: "costCenter", type: "string", description: "Where the salary is booked" },
+            { name: "badge", type: "complex", subAttributes: [{ name: "number", type: "integer" }, { name: "site", type: "string" }] },
+          ],
+        },
+      },
+      { resourceType: "Group", schema: { id: ACME_GROUP, name: "AcmeGroup", attributes: [{ name: "budgetOwner", type: "string" }] } },
+    ];
+
+    it("serves the extensions in /Schemas and /ResourceTypes, keeps them on users, and maps them to customAttributes", { timeout: 120_000 }, async () => {
+      const schemasFile = join(dir, "acme-schemas.json");
+      writeFileSync(schemasFile, JSON.stringify(extensions, null, 2));
+      const main = await start(`sqlite:${join(dir, "schemas.db")}`, { SCIM_SCHEMAS_FILE: schemasFile });
+      const out = main.output();
+      const adminKey = /Admin API key:\s+(\S+)/.exec(out)![1]!;
+      const scimUrl = /SCIM base URL:\s+(\S+)/.exec(out)![1]!;
+      const scim = scimClient(scimUrl, /SCIM token:\s+(\S+)/.exec(out)![1]!);
+
+      const schemas = await scim("GET", "/Schemas");
+      expect(schemas.status).toBe(200);
+      const acme = schemas.body.Resources.find((s: Any) => s.id === ACME);
+      expect(acme).toMatchObject({ name: "AcmeUser", description: "Acme's user attributes" });
+      // Characteristics left out are served with their RFC 7643 §2.2 defaults.
+      expect(acme.attributes[0]).toEqual({ name: "costCenter", type: "string", description: "Where the salary is booked", multiValued: false, required: false, caseExact: false, mutability: "readWrite", returned: "default", uniqueness: "none" });
+      expect(acme.attributes[1].subAttributes.map((a: Any) => [a.name, a.type, a.mutability])).toEqual([["number", "integer", "readWrite"], ["site", "string", "readWrite"]]);
+      expect(schemas.body.Resources.map((s: Any) => s.id)).toEqual(expect.arrayContaining([USER, GROUP, ENTERPRISE, ACME, ACME_GROUP]));
+      expect((await scim("GET", `/Schemas/${ACME}`)).status).toBe(200);
+      const userType = await scim("GET", "/ResourceTypes/User");
+      expect(userType.body.schemaExtensions).toEqual(expect.arrayContaining([{ schema: ENTERPRISE, required: false }, { schema: ACME, required: false }]));
+      expect((await scim("GET", "/ResourceTypes/Group")).body.schemaExtensions).toEqual([{ schema: ACME_GROUP, required: false }]);
+
+      const client = createDirectoryClient({ baseUrl: main.origin, adminKey });
+      const [directory] = (await client.directories.list()).data;
+      await client.directories.update(directory!.id, { settings: { attributeMapping: { costCenter: `${ACME}:costCenter`, badgeSite: `${ACME}:badge.site` } } });
+
+      const created = await scim("POST", "/Users", { schemas: [USER, ACME], userName: "ext@acme.test", [ACME]: { costCenter: "CC-42", badge: { number: 7, site: "Berlin" } } });
+      expect(created.status).toBe(201);
+      expect(created.body.schemas).toContain(ACME);
+      expect(created.body[ACME]).toEqual({ costCenter: "CC-42", badge: { number: 7, site: "Berlin" } });
+      const read = await scim("GET", `/Users/${created.body.id}`);
+      expect(read.body[ACME]).toEqual({ costCenter: "CC-42", badge: { number: 7, site: "Berlin" } });
+      const filtered = await scim("GET", `/Users?filter=${q(`${ACME}:costCenter eq "CC-42"`)}`);
+      expect(filtered.body.totalResults).toBe(1);
+
+      const user = await client.users.get(directory!.id, created.body.id);
+      expect(user.customAttributes).toEqual({ costCenter: "CC-42", badgeSite: "Berlin" });
+
+      const group = await scim("POST", "/Groups", { schemas: [GROUP, ACME_GROUP], displayName: "Finance", [ACME_GROUP]: { budgetOwner: "ext@acme.test" } });
+      expect(group.status).toBe(201);
+      expect(group.body[ACME_GROUP]).toEqual({ budgetOwner: "ext@acme.test" });
+
+      main.child.kill("SIGTERM");
+      expect(await main.exited).toBe(0);
+    });
+
+    it("refuses to start on a missing, non-JSON or invalid file: exit 1, one line naming the file and the problem, no stack", { timeout: 120_000 }, async () => {
+      const invalid = (name: string, content: unknown) => {
+        const file = join(dir, name);
+        writeFileSync(file, typeof content === "string" ? content : JSON.stringify(content));
+        return file;
+      };
+      const withAttribute = (attribute: object) => [{ resourceType: "User", schema: { id: ACME, attributes: [attribute] } }];
+      const cases: [file: string, problem: RegExp][] = [
+        [join(dir, "missing.json"), /: file not found$/],
+        [invalid("not-json.json", "[{ resourceType: User }"), /: not valid JSON \(.+\)$/],
+        [invalid("not-array.json", { schemas: [] }), /: invalid: .*expected array/],
+        [invalid("bad-envelope.json", [{ resourceType: "Device", schema: { id: "acme", attributes: [] } }]), /: invalid: 0\.resourceType: .*; 0\.schema\.id: must be a URN; 0\.schema\.attributes: /],
+        [invalid("bad-type.json", withAttribute({ name: "costCenter", type: "strin" })), /: invalid: 0\.schema: .*costCenter: unknown type 'strin'$/],
+        [invalid("bad-returned.json", withAttribute({ name: "pin", type: "string", returned: "Never" })), /: invalid: 0\.schema: .*pin: unknown returned 'Never'$/],
+        [invalid("redefines-core.json", [{ resourceType: "User", schema: { id: ENTERPRISE, attributes: [{ name: "x", type: "string" }] } }]), /: invalid: 0\.schema\.id: .*enterprise:2\.0:User is already defined$/],
+      ];
+      await Promise.all(
+        cases.map(async ([file, problem]) => {
+          const run = await failedStart({ DATABASE_URL: `sqlite:${join(dir, "never.db")}`, SCIM_SCHEMAS_FILE: file });
+          expect(run.code, run.all).toBe(1);
+          expect(run.log, run.all).toHaveLength(1);
+          const line = JSON.parse(run.log[0]!);
+          expect(line).toMatchObject({ level: 60 });
+          expect(line.msg).toContain(`SCIM_SCHEMAS_FILE ${file}: `);
+          expect(line.msg).toMatch(problem);
+          expect(run.stderr.trim().split("\n")).toEqual([`directory-sync: ${line.msg}`]);
+          expect(run.all).not.toContain("    at ");
+        }),
+      );
+    });
+  });
+
+  it("exits 1 with one line, no stack and no password when PostgreSQL is unreachable", { timeout: 60_000 }, async () => {
+    const run = await failedStart({ DATABASE_URL: "postgres://scim:S3cret-Pw@127.0.0.1:1/directory" });
+    expect(run.code, run.all).toBe(1);
+    expect(run.log, run.all).toHaveLength(1);
+    const line = JSON.parse(run.log[0]!);
+    expect(line).toMatchObject({ level: 60 });
+    expect(line.msg).toMatch(/^could not start: cannot open or migrate the database \(PostgreSQL postgres:\/\/\*\*\*@127\.0\.0\.1:1\/directory\): connect ECONNREFUSED 127\.0\.0\.1:1$/);
+    expect(run.stderr.trim().split("\n")).toEqual([`directory-sync: ${line.msg}`]);
+    expect(run.all).not.toContain("S3cret-Pw");
+    expect(run.all).not.toContain("    at ");
+  });
+
+  it("exits 1 with one line when the port is taken", { timeout: 60_000 }, async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));
+    const { port } = blocker.address() as AddressInfo;
+    try {
+      const run = await failedStart({ DATABASE_URL: `sqlite:${join(dir, "port.db")}`, PORT: String(port) });
+      expect(run.code, run.all).toBe(1);
+      expect(run.log, run.all).toHaveLength(1);
+      expect(JSON.parse(run.log[0]!).msg).toBe(`could not start: cannot listen on 127.0.0.1:${port}: listen EADDRINUSE: address already in use 127.0.0.1:${port}`);
+      expect(run.all).not.toContain("    at ");
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
   });
 });

@@ -3,40 +3,56 @@
  * first run it prints the admin key, the first directory's SCIM URL and its token, once.
  */
 import pino from "pino";
-import { loadConfig } from "./config.js";
-import { startServer } from "./server.js";
+import { loadConfig, type ServerConfig } from "./config.js";
+import { errorMessage, logSerializers, maskCredentials } from "./errors.js";
+import { startServer, type RunningServer } from "./server.js";
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? "info", redact: { paths: ["req.headers.authorization", "headers.authorization", "token", "adminKey"], remove: true } });
+// The level is set from the validated configuration below; errors are logged without stacks.
+const logger = pino({ level: "info", serializers: logSerializers, redact: { paths: ["req.headers.authorization", "headers.authorization", "token", "adminKey"], remove: true } });
 
-let config;
-try {
-  config = loadConfig();
-} catch (error) {
-  logger.fatal((error as Error).message);
+/** Logs one fatal line, prints one line to stderr and exits 1: no stack trace, no secret. */
+function die(message: string): never {
+  logger.fatal(message);
+  console.error(`directory-sync: ${message}`);
   process.exit(1);
 }
 
-const running = await startServer(config, logger);
-const { firstRun, sync, origin } = running;
+// Whatever escapes at run time ends the process the same way, instead of as a raw stack trace.
+process.on("uncaughtException", (error) => die(`uncaught error: ${errorMessage(error)}`));
+process.on("unhandledRejection", (error) => die(`unhandled rejection: ${errorMessage(error)}`));
 
-// Secrets go to the terminal once, never to the structured log.
-if (firstRun.adminKey || firstRun.token) {
-  console.log("");
-  console.log("First run: save these now, they are not shown again (only their hashes are stored).");
-  if (firstRun.adminKey) console.log(`  Admin API key:  ${firstRun.adminKey}   (Authorization: Bearer ... on ${origin}/api)`);
-  if (firstRun.directory && firstRun.token) {
-    console.log(`  SCIM base URL:  ${sync.scimUrl(firstRun.directory.id, origin)}`);
-    console.log(`  SCIM token:     ${firstRun.token}`);
+/** Prints where to reach the service, and on the first run its secrets, once. */
+async function announce({ firstRun, sync, origin }: RunningServer, config: ServerConfig): Promise<void> {
+  // Secrets go to the terminal once, never to the structured log.
+  if (firstRun.adminKey || firstRun.token) {
+    console.log("");
+    console.log("First run: save these now, they are not shown again (only their hashes are stored).");
+    if (firstRun.adminKey) console.log(`  Admin API key:  ${firstRun.adminKey}   (Authorization: Bearer ... on ${origin}/api)`);
+    if (firstRun.directory && firstRun.token) {
+      console.log(`  SCIM base URL:  ${sync.scimUrl(firstRun.directory.id, origin)}`);
+      console.log(`  SCIM token:     ${firstRun.token}`);
+    }
+    console.log("");
+  } else {
+    for (const directory of await sync.directories.list({ limit: 20 })) {
+      console.log(`SCIM base URL (${directory.name}): ${sync.scimUrl(directory.id, origin)}`);
+    }
   }
-  console.log("");
-} else {
-  for (const directory of await sync.directories.list({ limit: 20 })) {
-    console.log(`SCIM base URL (${directory.name}): ${sync.scimUrl(directory.id, origin)}`);
-  }
+  console.log(`Database: ${maskCredentials(config.DATABASE_URL)}`);
+  console.log(`Admin API: ${origin}/api (OpenAPI: ${origin}/api/openapi.json), health: ${origin}/healthz`);
+  logger.info({ origin }, "directory-sync listening");
 }
-console.log(`Database: ${config.DATABASE_URL.startsWith("postgres") ? config.DATABASE_URL.replace(/\/\/[^@/]*@/, "//***@") : config.DATABASE_URL}`);
-console.log(`Admin API: ${origin}/api (OpenAPI: ${origin}/api/openapi.json), health: ${origin}/healthz`);
-logger.info({ origin }, "directory-sync listening");
+
+let running: RunningServer | undefined;
+try {
+  const config = loadConfig();
+  logger.level = config.LOG_LEVEL;
+  running = await startServer(config, logger);
+  await announce(running, config);
+} catch (error) {
+  await running?.close().catch(() => {});
+  die(`could not start: ${errorMessage(error)}`);
+}
 
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -45,7 +61,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     stopping = true;
     logger.info({ signal }, "shutting down: finishing requests in flight");
     const force = setTimeout(() => process.exit(1), 10_000).unref();
-    running.close().then(
+    running!.close().then(
       () => {
         clearTimeout(force);
         logger.info("stopped");

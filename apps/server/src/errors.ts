@@ -1,0 +1,53 @@
+/**
+ * How the server reports errors: logs and messages never contain secrets or stack traces. An
+ * error is logged as its name, message and code only (credentials in URLs masked), and a failure
+ * at start-up becomes one {@link StartupError} line saying what could not be done and why.
+ */
+
+/** What a log line holds of an error: no stack, no cause chain, no properties that could carry secrets. */
+export interface SafeError {
+  name: string;
+  message: string;
+  code?: string;
+}
+
+/** Replaces the credentials of URLs (`postgres://user:pw@host` → `postgres://***@host`). */
+export function maskCredentials(text: string): string {
+  return text.replace(/\/\/[^@/\s]*@/g, "//***@");
+}
+
+/** The message of `error` on one line, credentials masked; an AggregateError without one lists its errors'. */
+export function errorMessage(error: unknown): string {
+  if (!(error instanceof Error)) return maskCredentials(String(error)).replace(/\s+/g, " ").trim();
+  let message = error.message;
+  if (message === "" && error instanceof AggregateError) message = [...new Set(error.errors.map(errorMessage))].join("; ");
+  return maskCredentials(message).replace(/\s+/g, " ").trim() || error.name;
+}
+
+/** `error` reduced to name, message and code, for logs (the pino `err` serializer of the server). */
+export function safeError(error: unknown): SafeError {
+  if (!(error instanceof Error)) return { name: "Error", message: errorMessage(error) };
+  const code = (error as { code?: unknown }).code;
+  return { name: error.name, message: errorMessage(error), ...(typeof code === "string" || typeof code === "number" ? { code: String(code) } : {}) };
+}
+
+/** pino serializers that keep stacks and secrets out of the log: pass to `pino()` or `logger.child()`. */
+export const logSerializers = { err: safeError };
+
+/** A failure to start (configuration, schemas file, database, listening): its message is the one line to show. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "StartupError";
+  }
+}
+
+/** Runs one start-up step; a failure becomes a StartupError `${what}: ${why}`. */
+export async function startupStep<T>(what: string, run: () => T | Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (error instanceof StartupError) throw error;
+    throw new StartupError(`${what}: ${errorMessage(error)}`);
+  }
+}

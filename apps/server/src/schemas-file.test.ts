@@ -1,0 +1,67 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { StartupError } from "./errors.js";
+import { loadSchemasFile } from "./schemas-file.js";
+
+const ACME = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+const dir = mkdtempSync(join(tmpdir(), "dsync-schemas-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** Writes `content` (JSON unless a string) to a file and loads it. */
+function load(content: unknown) {
+  const file = join(dir, `${Math.random().toString(36).slice(2)}.json`);
+  writeFileSync(file, typeof content === "string" ? content : JSON.stringify(content));
+  return { file, load: () => loadSchemasFile(file) };
+}
+
+describe("SCIM_SCHEMAS_FILE", () => {
+  it("adds each extension to its resource type, beside the core schemas", () => {
+    const registry = load([
+      { resourceType: "User", required: true, schema: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Schema"], id: ACME, name: "Acme", attributes: [{ name: "costCenter", type: "string", returned: "always" }] } },
+      { resourceType: "Group", schema: { id: `${ACME}:Group`, attributes: [{ name: "owner", type: "reference", referenceTypes: ["User"] }] } },
+    ]).load();
+    const user = registry.getResourceType("User");
+    expect(user.extensions.map((e) => [e.id, e.required])).toEqual([
+      ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User", false],
+      [ACME, true],
+    ]);
+    expect(user.resolve({ uri: ACME, attr: "costCenter" })?.attribute).toMatchObject({ returned: "always", mutability: "readWrite" });
+    expect(registry.getResourceType("Group").extensions.map((e) => e.id)).toEqual([`${ACME}:Group`]);
+    // What /Schemas serves: the RFC 7643 §7 representation with defaults filled, without the copied `schemas`.
+    expect(registry.getSchema(ACME)).toEqual({ id: ACME, name: "Acme", attributes: [{ name: "costCenter", type: "string", returned: "always", multiValued: false, required: false, caseExact: false, mutability: "readWrite", uniqueness: "none" }] });
+    expect(registry.listSchemas().map((s) => s.id)).toContain("urn:ietf:params:scim:schemas:core:2.0:User");
+  });
+
+  it("accepts an empty array", () => {
+    expect(load([]).load().getResourceType("User").extensions).toHaveLength(1);
+  });
+
+  it("names the file and the problem in one StartupError line", () => {
+    const missing = join(dir, "missing.json");
+    expect(() => loadSchemasFile(missing)).toThrow(new StartupError(`SCIM_SCHEMAS_FILE ${missing}: file not found`));
+    const cases: [unknown, RegExp][] = [
+      ["[{", /: not valid JSON \(.+\)$/],
+      [{}, /: invalid: .*expected array/],
+      [[{ resourceType: "User", schema: { id: ACME, attributes: [{ name: "x", type: "string" }] }, extra: 1 }], /: invalid: 0: Unrecognized key: "extra"$/],
+      [[{ resourceType: "User", schema: { id: ACME, attributes: [] } }], /: invalid: 0\.schema\.attributes: /],
+      [[{ resourceType: "User", schema: { id: ACME, attributes: [{ name: "badge", type: "complex" }] } }], /: invalid: 0\.schema: .*badge: a complex attribute needs subAttributes$/],
+      [[{ resourceType: "User", schema: { id: ACME, attributes: [{ name: "a", type: "string" }, { name: "A", type: "string" }] } }], /: invalid: 0\.schema: .*duplicate attribute 'A'$/],
+      [
+        [
+          { resourceType: "User", schema: { id: ACME, attributes: [{ name: "a", type: "string" }] } },
+          { resourceType: "Group", schema: { id: ACME.toUpperCase(), attributes: [{ name: "a", type: "string" }] } },
+        ],
+        /: invalid: 1\.schema\.id: .* is already defined$/,
+      ],
+      [[{ resourceType: "User", schema: { id: "urn:ietf:params:scim:schemas:core:2.0:User", attributes: [{ name: "a", type: "string" }] } }], /: invalid: 0\.schema\.id: .* is already defined$/],
+    ];
+    for (const [content, problem] of cases) {
+      const { file, load: run } = load(content);
+      expect(run).toThrow(StartupError);
+      expect(run).toThrow(`SCIM_SCHEMAS_FILE ${file}: `);
+      expect(run).toThrow(problem);
+    }
+  });
+});
