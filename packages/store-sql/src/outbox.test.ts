@@ -56,7 +56,7 @@ for (const dialect of dialects) {
       let appended!: () => void;
       const slowAppended = new Promise<void>((resolve) => (appended = resolve));
       // The slow transaction takes its seq first, then commits last.
-      const slow = store.transaction(async (tx) => {
+      const slow = store.transaction!(async (tx) => {
         await (tx as SqlScimStore).appendEvent(event(tenant, "slow"));
         appended();
         await gate;
