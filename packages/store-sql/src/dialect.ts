@@ -72,8 +72,7 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   database.pragma("analysis_limit = 1000");
   database.pragma("optimize = 0x10002");
   const checkpoints = options.checkpoints ?? "background";
-  const checkpointer =
-    onDisk && checkpoints !== "inline" ? startCheckpointer(database, options.filename, load.resolve("better-sqlite3"), checkpoints === "background" ? {} : checkpoints) : undefined;
+  const checkpointer = onDisk && checkpoints !== "inline" ? backgroundCheckpoints(database, options.filename, checkpoints === "background" ? {} : checkpoints) : undefined;
   const group = options.groupCommit ?? true;
   const dialect = groupCommitDialect(database, group === false ? { maxUnits: 1 } : group === true ? {} : group, checkpointer && (() => checkpointer.stop()));
   const db = new Kysely<ScimDatabase>({ dialect, ...(options.log ? { log: options.log } : {}) });
@@ -84,6 +83,15 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
       await checkpointer?.stop();
     },
   };
+}
+
+/** The background checkpointer of a file, or undefined where no worker thread can start (SQLite then checkpoints inline). */
+function backgroundCheckpoints(database: BetterSqliteDatabase & { pragma(text: string): unknown }, filename: string, options: CheckpointOptions): Checkpointer | undefined {
+  try {
+    return startCheckpointer(database, filename, load.resolve("better-sqlite3"), options);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Options of {@link openPostgres}. */
