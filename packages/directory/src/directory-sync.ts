@@ -161,7 +161,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
   const db = database.db as unknown as Kysely<DirectoryDatabase>;
   const store = sqlStore({ database, registry, now });
   const directories = new DirectoryService(db, now);
-  const tokens = new TokenService(db, now);
+  const tokens = new TokenService(db, now, database.dialect);
   const roles = new RoleService(db, store, directories, now);
   const links = new LinkService(db, now);
   const data = new DirectoryDataService(db, store, directories, roles, links, registry);

@@ -6,6 +6,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
+import { compiledStatement, type SqlDialectName } from "scim-store-sql";
 import { toDirectory, type Directory } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
 import { newId } from "./ids.js";
@@ -63,6 +64,7 @@ export class TokenService {
   constructor(
     private readonly db: Kysely<DirectoryDatabase>,
     private readonly now: () => Date,
+    private readonly dialect: SqlDialectName = "sqlite",
   ) {}
 
   private stamp(): string {
@@ -165,22 +167,7 @@ export class TokenService {
   async verifyFor(token: string, directoryId: string): Promise<{ token: TokenInfo; directory: Directory } | undefined> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
     const hash = hashToken(token);
-    const row = await this.db
-      .selectFrom("dir_tokens as t")
-      .innerJoin("dir_directories as d", "d.id", "t.directory_id")
-      .selectAll("t")
-      .select([
-        "d.organization_id as d_organization_id",
-        "d.name as d_name",
-        "d.type as d_type",
-        "d.state as d_state",
-        "d.settings as d_settings",
-        "d.created_at as d_created_at",
-        "d.updated_at as d_updated_at",
-      ])
-      .where("t.token_hash", "=", hash)
-      .where("t.directory_id", "=", directoryId)
-      .executeTakeFirst();
+    const [row] = (await selectTokenWithDirectory<TokenWithDirectory>(this.db, this.dialect, { hash, directoryId })).rows;
     if (row === undefined) return undefined;
     const accepted = await this.accept(row, hash);
     if (accepted === undefined) return undefined;
@@ -209,6 +196,36 @@ export class TokenService {
     return info(row, now);
   }
 }
+
+/** A token row joined with its directory's columns (`d_...`). */
+type TokenWithDirectory = Selectable<TokenTable> & {
+  d_organization_id: string;
+  d_name: string;
+  d_type: string;
+  d_state: string;
+  d_settings: Selectable<DirectoryDatabase["dir_directories"]>["settings"];
+  d_created_at: string;
+  d_updated_at: string;
+};
+
+/** The authentication of a SCIM request: a token by its hash, joined with its directory (compiled once). */
+const selectTokenWithDirectory = compiledStatement<DirectoryDatabase, "hash" | "directoryId">(["hash", "directoryId"], (db, v) =>
+  db
+    .selectFrom("dir_tokens as t")
+    .innerJoin("dir_directories as d", "d.id", "t.directory_id")
+    .selectAll("t")
+    .select([
+      "d.organization_id as d_organization_id",
+      "d.name as d_name",
+      "d.type as d_type",
+      "d.state as d_state",
+      "d.settings as d_settings",
+      "d.created_at as d_created_at",
+      "d.updated_at as d_updated_at",
+    ])
+    .where("t.token_hash", "=", v.hash)
+    .where("t.directory_id", "=", v.directoryId),
+);
 
 /**
  * Serialises the token changes of one directory until the transaction ends, so that two

@@ -71,10 +71,10 @@ export function otherUniqueKeys(uniqueKeys: readonly UniqueKey[]): UniqueKey[] {
 }
 
 /** One `scim_emails` row per object element of `emails`, in order. */
-export function emailRows(dialect: SqlDialectName, tenant: string, resourceId: string, attributes: Obj): Insertable<EmailTable>[] {
+export function emailRows(dialect: SqlDialectName, tenant: string, resourceId: string, attributes: Obj): Required<Insertable<EmailTable>>[] {
   const emails = attributes.emails;
   if (!Array.isArray(emails)) return [];
-  const rows: Insertable<EmailTable>[] = [];
+  const rows: Required<Insertable<EmailTable>>[] = [];
   emails.forEach((element, position) => {
     if (!isObj(element)) return;
     const value = str(element.value);

@@ -29,10 +29,11 @@ import {
 } from "scim-core";
 import type { ScimSqlDatabase, SqlDialectName } from "./dialect.js";
 import { filterToSql, referencesMembership } from "./filter-sql.js";
+import { compiledStatement } from "./compiled-statement.js";
 import { migrateScimTables } from "./migrations.js";
 import { emailRows, indexedColumns, normalizeInstant, otherUniqueKeys, sqlBool } from "./rows.js";
 import { orderBySql } from "./sort-sql.js";
-import type { ResourceTable, ScimDatabase } from "./tables.js";
+import type { CountTable, EmailTable, OutboxTable, ResourceTable, ScimDatabase } from "./tables.js";
 
 type Obj = Record<string, unknown>;
 type Executor = Kysely<ScimDatabase> | Transaction<ScimDatabase>;
@@ -121,6 +122,39 @@ export interface SqlScimStore extends ScimStore {
   /** Closes the database. */
   close(): Promise<void>;
 }
+
+// The statements of every create, compiled once per dialect (see compiled-statement.ts).
+const insertResource = compiledStatement<ScimDatabase, Exclude<keyof ResourceTable, "seq">>(
+  ["tenant", "resource_type", "id", "version", "user_name", "user_name_lower", "external_id", "display_name", "display_name_lower", "active", "user_name_key", "display_name_key", "deleted", "created", "last_modified", "doc"],
+  (db, row) => db.insertInto("scim_resources").values(row),
+);
+const insertEmail = compiledStatement<ScimDatabase, keyof EmailTable>(["tenant", "resource_id", "position", "value", "value_lower", "type_lower", "is_primary"], (db, row) =>
+  db.insertInto("scim_emails").values(row),
+);
+const insertEvent = compiledStatement<ScimDatabase, Exclude<keyof OutboxTable, "seq" | "position">>(
+  ["id", "tenant", "type", "resource_type", "resource_id", "occurred_at", "payload"],
+  (db, row) => db.insertInto("scim_outbox").values(row),
+);
+const addToCount = compiledStatement<ScimDatabase, keyof CountTable>(["tenant", "resource_type", "live"], (db, row) =>
+  db
+    .insertInto("scim_counts")
+    .values(row)
+    .onConflict((oc) => oc.columns(["tenant", "resource_type"]).doUpdateSet({ live: sql`scim_counts.live + ${row.live}` })),
+);
+
+/** A live resource by id (`get`), and the same locking its row until the transaction ends (PostgreSQL). */
+const selectLiveBuilder = (db: Executor, v: Record<"tenant" | "id" | "resource_type", never>, dialect: SqlDialectName) =>
+  db
+    .selectFrom("scim_resources as r")
+    .select(RESOURCE_COLUMNS)
+    .where("r.tenant", "=", v.tenant)
+    .where("r.id", "=", v.id)
+    .where("r.resource_type", "=", v.resource_type)
+    .where(liveCondition(dialect));
+const selectLive = compiledStatement<ScimDatabase, "tenant" | "id" | "resource_type">(["tenant", "id", "resource_type"], selectLiveBuilder);
+const selectLiveForUpdate = compiledStatement<ScimDatabase, "tenant" | "id" | "resource_type">(["tenant", "id", "resource_type"], (db, v, dialect) =>
+  selectLiveBuilder(db, v, dialect).forUpdate(),
+);
 
 /** Most outbox events positioned by one read (PostgreSQL). */
 const POSITION_BATCH = 10_000;
@@ -249,6 +283,11 @@ function chunks<T>(items: readonly T[], size = INSERT_CHUNK): T[][] {
 
 const RESOURCE_COLUMNS = ["id", "resource_type", "version", "created", "last_modified", "doc"] as const;
 
+/** The condition "a live row" on `scim_resources as r`. */
+function liveCondition(dialect: SqlDialectName) {
+  return dialect === "sqlite" ? sql<boolean>`r.deleted = 0` : sql<boolean>`r.deleted = false`;
+}
+
 class SqlStore implements SqlScimStore {
   /**
    * Every filter runs in SQL except those naming group `members` or `User.groups` (kept as
@@ -288,7 +327,7 @@ class SqlStore implements SqlScimStore {
 
   /** The literal `deleted = false` that the partial indexes are declared with (no parameter). */
   private get live() {
-    return this.dialect === "sqlite" ? sql<boolean>`r.deleted = 0` : sql<boolean>`r.deleted = false`;
+    return liveCondition(this.dialect);
   }
 
   /** The same, unqualified (UPDATE statements name no alias: SQLite's RETURNING cannot use one). */
@@ -333,15 +372,8 @@ class SqlStore implements SqlScimStore {
    * runs one transaction at a time.)
    */
   async get(ctx: StoreContext, type: string, id: string, options?: { members?: boolean }): Promise<StoredResource | undefined> {
-    let select = this.db
-      .selectFrom("scim_resources as r")
-      .select(RESOURCE_COLUMNS)
-      .where("r.tenant", "=", ctx.tenant)
-      .where("r.id", "=", id)
-      .where("r.resource_type", "=", type)
-      .where(this.live);
-    if (this.inTransaction && this.dialect === "postgres") select = select.forUpdate();
-    const row = await select.executeTakeFirst();
+    const select = this.inTransaction && this.dialect === "postgres" ? selectLiveForUpdate : selectLive;
+    const row = (await select<ResourceRow>(this.db, this.dialect, { tenant: ctx.tenant, id, resource_type: type })).rows[0];
     if (row === undefined) return undefined;
     const stored = toStored(row);
     if (options?.members) stored.members = await this.membersOf(ctx.tenant, id);
@@ -501,20 +533,17 @@ class SqlStore implements SqlScimStore {
     return this.write(async (s) => {
       const attributes = await s.withoutPassword(ctx.tenant, type, id, write.attributes);
       const ts = s.now();
-      await s.db
-        .insertInto("scim_resources")
-        .values({
-          tenant: ctx.tenant,
-          resource_type: type,
-          id,
-          version: 1,
-          ...indexedColumns(s.dialect, attributes, write.uniqueKeys),
-          deleted: s.FALSE,
-          created: ts,
-          last_modified: ts,
-          doc: JSON.stringify(attributes),
-        })
-        .execute();
+      await insertResource(s.db, s.dialect, {
+        tenant: ctx.tenant,
+        resource_type: type,
+        id,
+        version: 1,
+        ...indexedColumns(s.dialect, attributes, write.uniqueKeys),
+        deleted: s.FALSE,
+        created: ts,
+        last_modified: ts,
+        doc: JSON.stringify(attributes),
+      });
       await s.writeSideRows(ctx.tenant, type, id, attributes, write.uniqueKeys, false);
       if (write.members !== undefined) await s.insertMembers(ctx.tenant, id, distinctMembers(write.members));
       await s.adjustCount(ctx.tenant, type, 1);
@@ -531,8 +560,7 @@ class SqlStore implements SqlScimStore {
       await this.db.deleteFrom("scim_emails").where("tenant", "=", tenant).where("resource_id", "=", id).execute();
       await this.db.deleteFrom("scim_unique_keys").where("tenant", "=", tenant).where("resource_id", "=", id).execute();
     }
-    const emails = emailRows(this.dialect, tenant, id, attributes);
-    for (const part of chunks(emails)) await this.db.insertInto("scim_emails").values(part).execute();
+    for (const row of emailRows(this.dialect, tenant, id, attributes)) await insertEmail(this.db, this.dialect, row);
     const others = otherUniqueKeys(uniqueKeys);
     if (others.length > 0) {
       await this.db
@@ -543,11 +571,7 @@ class SqlStore implements SqlScimStore {
   }
 
   private async adjustCount(tenant: string, type: string, delta: number): Promise<void> {
-    await this.db
-      .insertInto("scim_counts")
-      .values({ tenant, resource_type: type, live: delta })
-      .onConflict((oc) => oc.columns(["tenant", "resource_type"]).doUpdateSet({ live: sql`scim_counts.live + ${delta}` }))
-      .execute();
+    await addToCount(this.db, this.dialect, { tenant, resource_type: type, live: delta });
   }
 
   private async insertMembers(tenant: string, groupId: string, members: readonly MemberValue[]): Promise<void> {
@@ -705,18 +729,15 @@ class SqlStore implements SqlScimStore {
 
   async appendEvent(event: ScimEvent): Promise<void> {
     await this.write(async (s) => {
-      await s.db
-        .insertInto("scim_outbox")
-        .values({
-          id: event.id,
-          tenant: event.tenant,
-          type: event.type,
-          resource_type: event.resourceType,
-          resource_id: event.resourceId,
-          occurred_at: normalizeInstant(event.occurredAt),
-          payload: JSON.stringify(event),
-        })
-        .execute();
+      await insertEvent(s.db, s.dialect, {
+        id: event.id,
+        tenant: event.tenant,
+        type: event.type,
+        resource_type: event.resourceType,
+        resource_id: event.resourceId,
+        occurred_at: normalizeInstant(event.occurredAt),
+        payload: JSON.stringify(event),
+      });
     });
   }
 
