@@ -49,6 +49,8 @@ const USERS = Number(process.env.BENCH_DIRECTORY_USERS ?? (QUICK ? 1_000 : 10_00
 const CONNECTIONS = Number(process.env.BENCH_DIRECTORY_CONNECTIONS ?? 10);
 const WARMUP = Number(process.env.BENCH_DIRECTORY_WARMUP ?? (QUICK ? 100 : 300));
 const START_TIMEOUT_MS = 120_000;
+/** Pause before each timed batch, so that no server's background work lands in another's time. */
+const SETTLE_MS = 1_500;
 const SCIM_JSON = "application/scim+json";
 
 interface Target {
@@ -315,7 +317,7 @@ export async function directoryReport(): Promise<{ lines: string[]; targets: Tar
       `${USERS.toLocaleString("en")} users created by \`POST /Users\` with Okta-shaped bodies (userName, name, emails, displayName, locale, ` +
         `externalId, groups: [], password, active) at ${CONNECTIONS} concurrent keep-alive connections (${CONNECTIONS} loops in the parent ` +
         `process, node:http). Each server is a child process (\`node --import tsx\`, 127.0.0.1). The users go in two halves, in the order ` +
-        `service, sample, sample-sqlite, sample-sqlite, sample, service, after a warm-up of ${WARMUP} users per server (not counted). Throughput = 201 answers / time of ` +
+        `service, sample, sample-sqlite, sample-sqlite, sample, service, after a warm-up of ${WARMUP} users per server (not counted), with a pause of ${SETTLE_MS / 1000} s before each batch so that a server's background work (WAL checkpoints, audit flushes) does not land in the next batch's time. Throughput = 201 answers / time of ` +
         `both halves; latency percentiles over every timed request. The service's directory rate limit was raised through the admin API; ` +
         `its log level: ${process.env.BENCH_DIRECTORY_LOG_LEVEL ?? "silent"}.`,
     );
@@ -345,6 +347,8 @@ export async function directoryReport(): Promise<{ lines: string[]; targets: Tar
         floor = await runFloor(join(tmp, "floor.db"));
         console.log(`  sqlite-floor: ${fmtRate(floor)} users/s (load ${load()})`);
       }
+      // Background work of the previous batch (WAL checkpoints, audit flushes) ends before the next one.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
       const batch = await provision(s, "u", from, to);
       console.log(`  ${s.def.name}: users ${from}..${to - 1}: ${fmtRate((batch.ok / batch.ms) * 1000)} users/s, ${batch.errors} errors (load ${load()})`);
       results.set(s.def.name, [...(results.get(s.def.name) ?? []), batch]);

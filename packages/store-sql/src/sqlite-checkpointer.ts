@@ -23,7 +23,12 @@ import { Worker } from "node:worker_threads";
 export interface CheckpointOptions {
   /** Time between two PASSIVE checkpoints, in milliseconds. @default 100 */
   intervalMs?: number;
-  /** WAL size, in pages (frames), beyond which the worker makes the writer wait for a whole checkpoint. @default 16384 (64 MiB of 4 KiB pages) */
+  /**
+   * WAL size, in pages (frames), beyond which the worker makes the writer wait for a whole
+   * checkpoint. Each such wait delays the requests of that moment by up to tens of milliseconds;
+   * measured on the directory benchmark, 65,536 gave a p99 of 20 ms where 4,096 gave 28 ms.
+   * @default 65536 (256 MiB of 4 KiB pages; the file is cut back to 64 MiB when the WAL starts over)
+   */
   restartPages?: number;
 }
 
@@ -107,13 +112,15 @@ export function startCheckpointer(database: PragmaDatabase, filename: string, dr
       driver,
       filename,
       intervalMs: Math.max(1, options.intervalMs ?? 100),
-      restartPages: Math.max(1, options.restartPages ?? 16_384),
+      restartPages: Math.max(1, options.restartPages ?? 65_536),
       busyTimeoutMs: 5_000,
     },
   });
   // The worker must never keep a process alive on its own: the request connection's close is what ends it.
   worker.unref();
   database.pragma("wal_autocheckpoint = 0");
+  // A WAL that grew during a burst is cut back to 64 MiB when it starts over.
+  database.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
   let running = true;
   let stopping = false;
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
