@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
-import { existsSync, mkdtempSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -99,5 +100,44 @@ describe("WAL checkpoints on a worker thread", () => {
     expect(handle.checkpointer!.running).toBe(true);
     await handle.destroy();
     expect(handle.checkpointer!.running).toBe(false);
+  });
+
+  it("never makes writes wait for a reader that stays open, nor repeats RESTARTs while idle", async () => {
+    const file = tempFile();
+    const handle = openSqlite({ filename: file, checkpoints: { intervalMs: 5, restartPages: 64 } });
+    const db = asAny(handle.db);
+    await sql`create table item (id integer primary key, body text not null)`.execute(db);
+    await fill(db, 0, 200);
+    // A reader (a report, the sqlite3 shell) holds a snapshot: the WAL cannot start over meanwhile.
+    const reader = new Database(file, { readonly: true });
+    reader.exec("begin");
+    reader.prepare("select count(*) from item").get();
+    let slowest = 0;
+    for (let i = 0; i < 40; i++) {
+      const started = performance.now();
+      await fill(db, 1_000 + i * 10, 1_000 + i * 10 + 10, 10);
+      slowest = Math.max(slowest, performance.now() - started);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(slowest).toBeLessThan(500);
+    expect(handle.checkpointer!.stats.failures).toBe(0);
+    reader.exec("commit");
+    reader.close();
+    // Once the reader is gone the WAL starts over; then, idle, nothing more happens.
+    await vi.waitFor(() => expect(handle.checkpointer!.stats.restarts).toBeGreaterThan(0), { timeout: 5_000, interval: 10 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const settled = { ...handle.checkpointer!.stats };
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(handle.checkpointer!.stats).toEqual(settled);
+    await handle.destroy();
+  });
+
+  it("does not keep a process alive that never closes its database", () => {
+    const dir = mkdtempSync(join(tmpdir(), "checkpointer-"));
+    const script = join(dir, "open.mts");
+    writeFileSync(script, `import { openSqlite } from ${JSON.stringify(join(import.meta.dirname, "dialect.ts"))};\nconst h = openSqlite({ filename: ${JSON.stringify(join(dir, "db.sqlite"))} });\nawait h.db.selectNoFrom((eb) => eb.lit(1).as("x")).execute();\n`);
+    const started = Date.now();
+    execFileSync(process.execPath, ["--import", "tsx", script], { timeout: 20_000, stdio: "pipe" });
+    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });

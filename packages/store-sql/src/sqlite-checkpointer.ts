@@ -13,9 +13,10 @@
  * what it can without blocking the writer, in parallel with it, on another core). A PASSIVE
  * checkpoint never catches up with a writer that never pauses, and the WAL only starts over once
  * it has been copied whole: when the WAL holds more than `restartPages` pages, the worker runs a
- * RESTART checkpoint, which makes the writer wait (its busy timeout) while it copies the last
- * pages, so that the next write starts the WAL from the beginning. If the worker fails or exits,
- * the request connection's automatic checkpoints come back.
+ * RESTART checkpoint, which makes the writer wait while it copies the last pages, so that the next
+ * write starts the WAL from the beginning; it gives up after 20 ms rather than make the writer
+ * wait for a reader that stays open. If the worker fails or exits, the request connection's
+ * automatic checkpoints come back.
  */
 import { Worker } from "node:worker_threads";
 
@@ -38,9 +39,9 @@ export interface CheckpointStats {
   checkpoints: number;
   /** WAL frames (page images) copied into the database file. */
   frames: number;
-  /** RESTART checkpoints (the WAL had grown past `restartPages`). */
+  /** RESTART checkpoints that completed (the WAL had grown past `restartPages`). */
   restarts: number;
-  /** Checkpoint attempts that failed (the next one tries again). */
+  /** Checkpoint attempts that failed (the next one tries again; 100 in a row end the worker). */
   failures: number;
 }
 
@@ -65,40 +66,63 @@ const SQLITE_AUTOCHECKPOINT = 1000;
  * The worker's code (CommonJS, evaluated): its own connection, a checkpoint per tick, a report of
  * each checkpoint that copied something. `wal_checkpoint` answers `{ busy, log, checkpointed }`:
  * the WAL's frames and how many of them are now in the database file.
+ *
+ * A RESTART holds the writer lock while it copies the last frames and waits for readers, and the
+ * request connection waits for that lock with its event loop blocked: so the worker gives the
+ * RESTART a short busy timeout (it gives up rather than make requests wait for a reader), runs it
+ * only when the WAL has grown since the last one, and after a RESTART that gave up waits a while
+ * before the next. Failing on every tick for `maxFailures` ticks ends the worker (SQLite then
+ * checkpoints inline again).
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
 const Database = require(workerData.driver);
 const db = new Database(workerData.filename, { fileMustExist: true });
-db.pragma("busy_timeout = " + workerData.busyTimeoutMs);
-let copied = 0;
+const PASSIVE_TIMEOUT = "busy_timeout = " + workerData.busyTimeoutMs;
+const RESTART_TIMEOUT = "busy_timeout = " + workerData.restartBusyTimeoutMs;
+db.pragma(PASSIVE_TIMEOUT);
+let last = { log: 0, checkpointed: 0 };
+let restartedAt = -1;
+let retryRestartAt = 0;
+let failures = 0;
 function tick() {
-  let mode = "PASSIVE";
   try {
     let [result] = db.pragma("wal_checkpoint(PASSIVE)");
-    if (result.log >= workerData.restartPages) {
-      mode = "RESTART";
-      [result] = db.pragma("wal_checkpoint(RESTART)");
+    let restart;
+    if (result.log >= workerData.restartPages && result.log > restartedAt && Date.now() >= retryRestartAt) {
+      db.pragma(RESTART_TIMEOUT);
+      try {
+        [result] = db.pragma("wal_checkpoint(RESTART)");
+      } finally {
+        db.pragma(PASSIVE_TIMEOUT);
+      }
+      restart = result.busy === 0 ? "done" : "gave-up";
+      if (restart === "done") restartedAt = result.log;
+      else retryRestartAt = Date.now() + workerData.restartBackoffMs;
     }
-    // A WAL that started over holds fewer frames than were copied before: count from zero.
-    const frames = result.log < copied ? result.checkpointed : result.checkpointed - copied;
-    copied = result.checkpointed;
-    if (frames > 0 || mode === "RESTART") parentPort.postMessage({ kind: "checkpoint", mode, frames: Math.max(0, frames) });
-    if (mode === "RESTART") copied = 0;
+    // A WAL that started over holds fewer frames than before: count its frames from zero.
+    const frames = result.log < last.log ? result.checkpointed : result.checkpointed - last.checkpointed;
+    if (result.log < last.log) restartedAt = -1;
+    last = { log: result.log, checkpointed: result.checkpointed };
+    failures = 0;
+    if (frames > 0 || restart) parentPort.postMessage({ kind: "checkpoint", restart, frames: Math.max(0, frames) });
   } catch (error) {
     parentPort.postMessage({ kind: "failure", message: String(error && error.message) });
+    if (++failures >= workerData.maxFailures) stop();
   }
 }
 const timer = setInterval(tick, workerData.intervalMs);
-parentPort.on("message", (message) => {
-  if (message !== "stop") return;
+function stop() {
   clearInterval(timer);
   db.close();
   parentPort.close();
+}
+parentPort.on("message", (message) => {
+  if (message === "stop") stop();
 });
 `;
 
-type WorkerMessage = { kind: "checkpoint"; mode: "PASSIVE" | "RESTART"; frames: number } | { kind: "failure"; message: string };
+type WorkerMessage = { kind: "checkpoint"; restart?: "done" | "gave-up"; frames: number } | { kind: "failure"; message: string };
 
 /**
  * Moves the WAL checkpoints of a SQLite file off the request connection onto a worker thread.
@@ -113,11 +137,12 @@ export function startCheckpointer(database: PragmaDatabase, filename: string, dr
       filename,
       intervalMs: Math.max(1, options.intervalMs ?? 100),
       restartPages: Math.max(1, options.restartPages ?? 65_536),
-      busyTimeoutMs: 5_000,
+      busyTimeoutMs: 1_000,
+      restartBusyTimeoutMs: 20,
+      restartBackoffMs: 1_000,
+      maxFailures: 100,
     },
   });
-  // The worker must never keep a process alive on its own: the request connection's close is what ends it.
-  worker.unref();
   database.pragma("wal_autocheckpoint = 0");
   // A WAL that grew during a burst is cut back to 64 MiB when it starts over.
   database.pragma(`journal_size_limit = ${64 * 1024 * 1024}`);
@@ -136,7 +161,7 @@ export function startCheckpointer(database: PragmaDatabase, filename: string, dr
     }
     if (message.frames > 0) stats.checkpoints++;
     stats.frames += message.frames;
-    if (message.mode === "RESTART") stats.restarts++;
+    if (message.restart === "done") stats.restarts++;
   });
   // A worker that cannot start or dies (a missing file, out of memory): SQLite checkpoints inline again.
   worker.on("error", () => {
@@ -144,6 +169,9 @@ export function startCheckpointer(database: PragmaDatabase, filename: string, dr
     fallBack();
   });
   worker.on("exit", fallBack);
+  // The worker must never keep a process alive on its own: the request connection's close is what
+  // ends it. (Last: adding a "message" listener refs the worker again.)
+  worker.unref();
   return {
     stats,
     get running() {
