@@ -72,5 +72,25 @@ for (const dialect of dialects) {
       // Read again from the start: both, in the order they became readable.
       expect(ids(await store.readEvents({ tenant }))).toEqual(["fast", "slow"]);
     });
+
+    it.runIf(dialect.name === "PostgreSQL")("inside a transaction, reads only committed events and never positions the transaction's own", async ({ skip }) => {
+      if (!database) return skip();
+      const tenant = `t-${randomUUID()}`;
+      await store.appendEvent(event(tenant, "committed"));
+      let seenInside: string[] = [];
+      await expect(
+        store.transaction!(async (tx) => {
+          await (tx as SqlScimStore).appendEvent(event(tenant, "rolled-back"));
+          seenInside = ids(await (tx as SqlScimStore).readEvents({ tenant }));
+          throw new Error("roll back");
+        }),
+      ).rejects.toThrow("roll back");
+      expect(seenInside).toEqual(["committed"]);
+      // The committed event kept the position it was given; the rolled-back one never had one.
+      const after = await store.readEvents({ tenant });
+      expect(ids(after)).toEqual(["committed"]);
+      const before = await store.readEvents({ tenant });
+      expect(before[0]!.seq).toBe(after[0]!.seq);
+    });
   });
 }

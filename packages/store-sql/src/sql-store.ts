@@ -744,7 +744,15 @@ class SqlStore implements SqlScimStore {
   async readEvents(options: { tenant?: string; after?: number; limit?: number } = {}): Promise<OutboxEvent[]> {
     const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000);
     const after = options.after ?? 0;
-    if (this.dialect === "postgres") return this.unit((s) => s.readPositionedEvents(options.tenant, after, limit));
+    if (this.dialect === "postgres") {
+      // Always its own short READ COMMITTED transaction, even when called inside another (it then
+      // takes a second connection from the pool): it must position committed events only, never
+      // the caller's own uncommitted ones, and release its lock at once.
+      return this.handle.db
+        .transaction()
+        .setIsolationLevel("read committed")
+        .execute((trx) => new SqlStore(this.handle, trx, this.options, true).readPositionedEvents(options.tenant, after, limit));
+    }
     let q = this.db.selectFrom("scim_outbox").select(["seq", "payload"]).where("seq", ">", after);
     if (options.tenant !== undefined) q = q.where("tenant", "=", options.tenant);
     const rows = await q.orderBy("seq").limit(limit).execute();
