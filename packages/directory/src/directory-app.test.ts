@@ -69,20 +69,40 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       expect(entries.map((e) => JSON.parse(e.detail as string))).toEqual([{ refused: "rate_limited" }, { refused: "rate_limited" }]);
     });
 
-    it("failed authentications are limited per client address, whatever directory they name", async () => {
+    it("failed authentications are limited per client address, without locking out a token that works", async () => {
       const { directory, token } = await setup();
       const t = 0; // a stopped clock: nothing refills during the test
       const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => t }) });
+      const proxy = "198.51.100.4"; // say, a proxy that every client comes through
+      expect((await scimFrom(app, proxy, directory.id, token)).status).toBe(200);
       const statuses: number[] = [];
-      for (let i = 0; i < 105; i++) statuses.push((await scimFrom(app, "198.51.100.4", directory.id, "dsync_guess")).status);
+      for (let i = 0; i < 105; i++) statuses.push((await scimFrom(app, proxy, directory.id, "dsync_guess")).status);
       // A burst of 100 failures, then 429s before any token work...
       expect(statuses.slice(0, 100).every((s) => s === 401)).toBe(true);
       expect(statuses.slice(100)).toEqual([429, 429, 429, 429, 429]);
-      const refused = await scimFrom(app, "198.51.100.4", directory.id, token);
-      expect(refused.status).toBe(429);
-      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
-      // ...for that address only: the directory's own client is unaffected.
-      expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
+      // ...but the token that has worked from there keeps working,
+      expect((await scimFrom(app, proxy, directory.id, token)).status).toBe(200);
+      // a token never seen from there waits (429, which IdPs retry) until failures refill,
+      const fresh = (await sync.tokens.create(directory.id)).token;
+      const waiting = await scimFrom(app, proxy, directory.id, fresh);
+      expect(waiting.status).toBe(429);
+      expect(Number(waiting.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+      // and other addresses have their own bucket.
+      expect((await scimFrom(app, "10.0.0.1", directory.id, "dsync_guess")).status).toBe(401);
+      expect((await scimFrom(app, "10.0.0.1", directory.id, fresh)).status).toBe(200);
+    });
+
+    it("requests in flight at once cannot pass the limits: tokens are taken before the answer", async () => {
+      const { directory, token } = await setup({ rateLimit: { requestsPerSecond: 1, burst: 2 } });
+      const t = 0;
+      const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => t }) });
+      const count = (statuses: number[]) => statuses.reduce<Record<number, number>>((n, s) => ({ ...n, [s]: (n[s] ?? 0) + 1 }), {});
+      const status = async (response: Response | Promise<Response>) => (await response).status;
+      const valid = await Promise.all(Array.from({ length: 50 }, () => status(scimFrom(app, "10.0.0.1", directory.id, token))));
+      expect(count(valid)).toEqual({ 200: 2, 429: 48 });
+      const other = await sync.directories.create({ organizationId: "org_3", name: "Flooded" });
+      const wrong = await Promise.all(Array.from({ length: 300 }, () => status(scimFrom(app, "203.0.113.9", other.id, "dsync_guess"))));
+      expect(count(wrong)).toEqual({ 401: 100, 429: 200 });
     });
 
     it("a settings change through the admin API applies at once", async () => {

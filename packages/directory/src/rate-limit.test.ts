@@ -49,22 +49,17 @@ describe("RateLimiter (token bucket per key)", () => {
     expect(limiter.take("c", one).allowed).toBe(false);
   });
 
-  it("peek lets a request through without spending; charge spends after the fact, into debt when requests raced", () => {
-    let t = 0;
-    const limiter = new RateLimiter({ now: () => t });
+  it("refund gives a token back, never above the burst", () => {
+    const limiter = new RateLimiter({ now: () => 0 });
     const config = { requestsPerSecond: 1, burst: 2 };
-    expect(limiter.peek("a", config)).toEqual({ allowed: true, remaining: 2 });
-    expect(limiter.peek("a", config)).toEqual({ allowed: true, remaining: 2 });
-    limiter.charge("a", config);
-    limiter.charge("a", config);
-    limiter.charge("a", config); // three requests peeked the last tokens at once
-    expect(limiter.peek("a", config)).toEqual({ allowed: false, retryAfterSeconds: 2 });
-    t += 1000;
-    expect(limiter.peek("a", config).allowed).toBe(false);
-    t += 1000;
-    expect(limiter.peek("a", config)).toEqual({ allowed: true, remaining: 1 });
-    // The debt is bounded by the burst.
-    for (let i = 0; i < 50; i++) limiter.charge("a", config);
-    expect(limiter.peek("a", config)).toEqual({ allowed: false, retryAfterSeconds: 3 });
+    expect(limiter.take("a", config)).toEqual({ allowed: true, remaining: 1 });
+    expect(limiter.take("a", config)).toEqual({ allowed: true, remaining: 0 });
+    expect(limiter.take("a", config).allowed).toBe(false);
+    limiter.refund("a", config);
+    expect(limiter.take("a", config)).toEqual({ allowed: true, remaining: 0 });
+    limiter.refund("a", config);
+    limiter.refund("a", config);
+    limiter.refund("a", config);
+    expect(limiter.take("a", config)).toEqual({ allowed: true, remaining: 1 });
   });
 });

@@ -50,20 +50,10 @@ export class RateLimiter {
     return refusal(bucket);
   }
 
-  /** Whether the key's bucket holds a token, without taking it (see {@link charge}). */
-  peek(key: string, config: RateLimitConfig): RateLimitDecision {
+  /** Gives back a token taken for a request that turned out not to count (never above the burst). */
+  refund(key: string, config: RateLimitConfig): void {
     const bucket = this.refilled(key, config);
-    return bucket.tokens >= 1 ? { allowed: true, remaining: Math.floor(bucket.tokens) } : refusal(bucket);
-  }
-
-  /**
-   * Takes one token for a request already let through by {@link peek}: concurrent requests that
-   * all peeked a last token leave the bucket in debt (down to minus its burst), which delays the
-   * next ones accordingly.
-   */
-  charge(key: string, config: RateLimitConfig): void {
-    const bucket = this.refilled(key, config);
-    bucket.tokens = Math.max(-config.burst, bucket.tokens - 1);
+    bucket.tokens = Math.min(config.burst, bucket.tokens + 1);
   }
 
   /** The key's bucket, refilled for the time elapsed (and made the most recently used). */

@@ -80,7 +80,8 @@ export interface ScimRoutesOptions {
   rateLimiter?: RateLimiter | false;
   /**
    * The rate of failed authentications (401) per client address, past which its requests get a
-   * 429 before any token work. @default 10 per second, bursts of 100
+   * 429 before any token work, except those whose token has already authenticated in this
+   * process. @default 10 per second, bursts of 100
    */
   authFailureRateLimit?: RateLimitConfig;
   /** Whether to enforce the directories' IP allowlists. @default true */
@@ -89,6 +90,37 @@ export interface ScimRoutesOptions {
   settings?: GuardSettingsCache;
   /** Receives failures of the audit middleware (the request is answered anyway). */
   onError?: (error: unknown) => void;
+}
+
+/**
+ * Bearer tokens that have authenticated for a directory in this process (by hash, at most
+ * 10,000, least recently used first out): the rate limiter's notion of a working IdP.
+ */
+class KnownTokens {
+  private readonly keys = new Map<string, true>();
+
+  /** The key of a request's bearer token for a directory, or undefined when it carries none. */
+  key(directoryId: string, authorization: string | undefined): string | undefined {
+    const secret = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+    if (secret === undefined || !secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
+    return `${directoryId} ${hashToken(secret)}`;
+  }
+
+  has(key: string): boolean {
+    if (!this.keys.delete(key)) return false;
+    this.keys.set(key, true);
+    return true;
+  }
+
+  remember(key: string): void {
+    this.keys.delete(key);
+    if (this.keys.size >= 10_000) this.keys.delete(this.keys.keys().next().value!);
+    this.keys.set(key, true);
+  }
+
+  forget(key: string): void {
+    this.keys.delete(key);
+  }
 }
 
 /** A SCIM Error message (RFC 7644 §3.12). */
@@ -153,6 +185,10 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
 
   if (enforceAllowlist || limiter !== false) {
     const failureLimit = options.authFailureRateLimit ?? DEFAULT_AUTH_FAILURE_LIMIT;
+    // Buckets of client addresses apart from the directories': many addresses cannot push a
+    // directory's bucket out of the limiter (which would refill it).
+    const failures = new RateLimiter();
+    const trusted = new KnownTokens();
     const guard: MiddlewareHandler<ScimAuditEnv> = async (c, next) => {
       const directoryId = directoryParam(c);
       const { settings: current, exists } = await settings.lookup(directoryId);
@@ -164,19 +200,43 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         return scimError(c, 403, "requests to this directory are not allowed from this address");
       }
       if (limiter === false) return next();
-      // Checked before any token work, taken after the answer: a directory's bucket pays only for
-      // its authenticated requests (its id is in its URL: anyone could otherwise drain it), and
-      // failed authentications pay from their client address's bucket.
-      const failureKey = `auth-failures ${address ?? "unknown"}`;
-      let decision = limiter.peek(failureKey, failureLimit);
-      if (decision.allowed && exists) decision = limiter.peek(directoryId, current.rateLimit);
-      if (!decision.allowed) {
+      const refuse = (retryAfterSeconds: number) => {
         c.set("auditRefusal", "rate_limited");
-        return scimError(c, 429, `too many requests: retry after ${decision.retryAfterSeconds} seconds`, { "Retry-After": String(decision.retryAfterSeconds) });
+        return scimError(c, 429, `too many requests: retry after ${retryAfterSeconds} seconds`, { "Retry-After": String(retryAfterSeconds) });
+      };
+      // Before any token work, a request whose token has not authenticated here before takes a
+      // token from its client address's bucket of failures, and every request takes one from its
+      // directory's bucket. After the answer, a failed authentication gives the directory's token
+      // back (the directory's id is in its URL: anyone could otherwise drain its rate and lock its
+      // IdP out) and keeps its failure; a success gives the failure token back and makes its token
+      // known, so that failures from a shared address (a proxy) never lock out a working IdP.
+      const tokenKey = exists ? trusted.key(directoryId, c.req.header("authorization")) : undefined;
+      const known = tokenKey !== undefined && trusted.has(tokenKey);
+      const failureKey = address ?? "unknown";
+      // Failures first: a flood of wrong tokens from one address holds at most its burst of the
+      // directory's tokens while its requests are in flight.
+      if (!known) {
+        const decision = failures.take(failureKey, failureLimit);
+        if (!decision.allowed) return refuse(decision.retryAfterSeconds);
+      }
+      if (exists) {
+        const decision = limiter.take(directoryId, current.rateLimit);
+        if (!decision.allowed) {
+          if (!known) failures.refund(failureKey, failureLimit);
+          return refuse(decision.retryAfterSeconds);
+        }
       }
       await next();
-      if (c.res.status === 401) limiter.charge(failureKey, failureLimit);
-      else if (exists) limiter.charge(directoryId, current.rateLimit);
+      if (c.res.status === 401) {
+        if (exists) limiter.refund(directoryId, current.rateLimit);
+        if (known) {
+          trusted.forget(tokenKey!);
+          failures.take(failureKey, failureLimit);
+        }
+      } else if (!known) {
+        failures.refund(failureKey, failureLimit);
+        if (tokenKey !== undefined) trusted.remember(tokenKey);
+      }
     };
     app.use(scoped, guard);
   }
