@@ -64,7 +64,8 @@ export class TokenService {
   constructor(
     private readonly db: Kysely<DirectoryDatabase>,
     private readonly now: () => Date,
-    private readonly dialect: SqlDialectName = "sqlite",
+    /** The database's dialect (the SQL of its compiled statements differs). */
+    private readonly dialect: SqlDialectName,
   ) {}
 
   private stamp(): string {

@@ -30,7 +30,9 @@ const PLACEHOLDER = "\u0000scim-store-sql:argument:";
  * A statement whose shape never changes: `build(db, args, dialect)` is a Kysely query over the
  * named arguments `keys`; the returned function runs it on an executor (a Kysely instance or a
  * transaction) of the given dialect with new arguments. Arguments are bound as they are: pass
- * `null`, not `undefined`, for a missing value.
+ * `null`, not `undefined`, for a missing value. The SQL is kept per dialect name, as compiled by
+ * the first executor: use one only with Kysely instances of the same configuration (plugins that
+ * rewrite queries, `withSchema`); result-transforming plugins are not applied to its rows.
  *
  * @example
  * const insertEvent = compiledStatement(["id", "payload"] as const, (db, v) => db.insertInto("events").values(v));
