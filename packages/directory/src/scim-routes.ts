@@ -235,7 +235,8 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         }
       } else if (!known) {
         failures.refund(failureKey, failureLimit);
-        if (tokenKey !== undefined) trusted.remember(tokenKey);
+        // Only a success proves the token (a 404 or a 500 may come before authentication).
+        if (tokenKey !== undefined && c.res.status < 300) trusted.remember(tokenKey);
       }
     };
     app.use(scoped, guard);
