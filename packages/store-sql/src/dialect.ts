@@ -79,8 +79,10 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   return { db, dialect: "sqlite", description: `SQLite ${options.filename}`, ...(checkpointer ? { checkpointer } : {}),
     destroy: async () => {
       await db.destroy();
-      // Kysely skips the driver's destroy when no query ever ran: stop the worker here too.
+      // Kysely skips the driver's destroy when no query ever ran: stop the worker and close the
+      // connection here too.
       await checkpointer?.stop();
+      if (database.open !== false) database.close();
     },
   };
 }

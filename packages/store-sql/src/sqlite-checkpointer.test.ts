@@ -95,11 +95,15 @@ describe("WAL checkpoints on a worker thread", () => {
     await memory.destroy();
   });
 
-  it("stops its worker when the database closes before any query ran", async () => {
-    const handle = openSqlite({ filename: tempFile() });
+  it("stops its worker and closes the file when the database closes before any query ran", async () => {
+    const file = tempFile();
+    const handle = openSqlite({ filename: file });
     expect(handle.checkpointer!.running).toBe(true);
+    expect(existsSync(`${file}-wal`)).toBe(true);
     await handle.destroy();
     expect(handle.checkpointer!.running).toBe(false);
+    // The last connection to close removes the WAL.
+    expect(existsSync(`${file}-wal`)).toBe(false);
   });
 
   it("never makes writes wait for a reader that stays open, nor repeats RESTARTs while idle", async () => {

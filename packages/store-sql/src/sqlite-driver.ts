@@ -52,6 +52,8 @@ export interface BetterSqliteDatabase {
   exec(sql: string): unknown;
   close(): unknown;
   readonly inTransaction: boolean;
+  /** False once closed. */
+  readonly open?: boolean;
 }
 
 /** Options of group commit (see {@link groupCommitDialect}). */
