@@ -92,19 +92,19 @@ export interface ScimRoutesOptions {
   onError?: (error: unknown) => void;
 }
 
+/** The hash of the directory token a request's `Authorization` header carries, if it looks like one. */
+function bearerTokenHash(authorization: string | undefined): string | undefined {
+  const secret = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+  if (secret === undefined || !secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
+  return hashToken(secret);
+}
+
 /**
  * Bearer tokens that have authenticated for a directory in this process (by hash, at most
  * 10,000, least recently used first out): the rate limiter's notion of a working IdP.
  */
 class KnownTokens {
   private readonly keys = new Map<string, true>();
-
-  /** The key of a request's bearer token for a directory, or undefined when it carries none. */
-  key(directoryId: string, authorization: string | undefined): string | undefined {
-    const secret = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
-    if (secret === undefined || !secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
-    return `${directoryId} ${hashToken(secret)}`;
-  }
 
   has(key: string): boolean {
     if (!this.keys.delete(key)) return false;
@@ -139,16 +139,15 @@ function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, 
 function tokenIdReader(sync: DirectorySync): (c: Context, directoryId: string) => Promise<string | undefined> {
   const known = new Map<string, string>();
   return async (c, directoryId) => {
-    const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
-    const secret = match?.[1];
-    if (secret === undefined || !secret.startsWith(TOKEN_PREFIX) || secret.length > 200) return undefined;
-    const key = `${directoryId} ${hashToken(secret)}`;
+    const hash = bearerTokenHash(c.req.header("authorization"));
+    if (hash === undefined) return undefined;
+    const key = `${directoryId} ${hash}`;
     const cached = known.get(key);
     if (cached !== undefined) return cached;
     const row = await sync.db
       .selectFrom("dir_tokens")
       .select("id")
-      .where("token_hash", "=", hashToken(secret))
+      .where("token_hash", "=", hash)
       .where("directory_id", "=", directoryId)
       .executeTakeFirst();
     if (row !== undefined) {
@@ -210,7 +209,8 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       // back (the directory's id is in its URL: anyone could otherwise drain its rate and lock its
       // IdP out) and keeps its failure; a success gives the failure token back and makes its token
       // known, so that failures from a shared address (a proxy) never lock out a working IdP.
-      const tokenKey = exists ? trusted.key(directoryId, c.req.header("authorization")) : undefined;
+      const hash = exists ? bearerTokenHash(c.req.header("authorization")) : undefined;
+      const tokenKey = hash === undefined ? undefined : `${directoryId} ${hash}`;
       const known = tokenKey !== undefined && trusted.has(tokenKey);
       const failureKey = address ?? "unknown";
       // Failures first: a flood of wrong tokens from one address holds at most its burst of the
