@@ -744,38 +744,41 @@ class SqlStore implements SqlScimStore {
   async readEvents(options: { tenant?: string; after?: number; limit?: number } = {}): Promise<OutboxEvent[]> {
     const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000);
     const after = options.after ?? 0;
-    if (this.dialect === "postgres") {
-      // Always its own short READ COMMITTED transaction, even when called inside another (it then
-      // takes a second connection from the pool): it must position committed events only, never
-      // the caller's own uncommitted ones, and release its lock at once.
-      return this.handle.db
-        .transaction()
-        .setIsolationLevel("read committed")
-        .execute((trx) => new SqlStore(this.handle, trx, this.options, true).readPositionedEvents(options.tenant, after, limit));
-    }
-    let q = this.db.selectFrom("scim_outbox").select(["seq", "payload"]).where("seq", ">", after);
-    if (options.tenant !== undefined) q = q.where("tenant", "=", options.tenant);
-    const rows = await q.orderBy("seq").limit(limit).execute();
-    return rows.map((row) => ({ seq: Number(row.seq), event: parseDoc(row.payload) as unknown as ScimEvent }));
+    if (this.dialect === "sqlite") return this.readEventsBy("seq", options.tenant, after, limit);
+    // Always its own short READ COMMITTED transaction, even when called inside another (it then
+    // takes a second connection from the pool): it must position committed events only, never
+    // the caller's own uncommitted ones, and release its lock at once.
+    return this.handle.db
+      .transaction()
+      .setIsolationLevel("read committed")
+      .execute(async (trx) => {
+        const s = new SqlStore(this.handle, trx, this.options, true);
+        await s.positionCommittedEvents();
+        return s.readEventsBy("position", options.tenant, after, limit);
+      });
+  }
+
+  /** Outbox events in the order of `column` (`seq` on SQLite, `position` on PostgreSQL), after a cursor. */
+  private async readEventsBy(column: "seq" | "position", tenant: string | undefined, after: number, limit: number): Promise<OutboxEvent[]> {
+    let q = this.db.selectFrom("scim_outbox").select([`${column} as cursor`, "payload"]).where(column, ">", after);
+    if (tenant !== undefined) q = q.where("tenant", "=", tenant);
+    const rows = await q.orderBy(column).limit(limit).execute();
+    return rows.map((row) => ({ seq: Number(row.cursor), event: parseDoc(row.payload) as unknown as ScimEvent }));
   }
 
   /**
-   * PostgreSQL: positions the committed events that have no position yet, then reads by position
-   * (see migration 0003). One reader positions at a time (a transaction-scoped advisory lock held
-   * until its commit), so every event committed later gets a greater position than any handed
-   * out: a cursor never passes an event that is not yet visible. Writers never wait on it.
+   * PostgreSQL: gives the committed events that have none their reading position (see migration
+   * 0003). One reader positions at a time (a transaction-scoped advisory lock held until its
+   * commit), so every event committed later gets a greater position than any handed out: a cursor
+   * never passes an event that is not yet visible. Writers never wait on it.
    */
-  private async readPositionedEvents(tenant: string | undefined, after: number, limit: number): Promise<OutboxEvent[]> {
+  private async positionCommittedEvents(): Promise<void> {
     await sql`select pg_advisory_xact_lock(hashtext('scim-store-sql:outbox-position'))`.execute(this.db);
     // In seq order, at most POSITION_BATCH at a time (the next read positions the rest).
     await sql`update scim_outbox as o set position = p.position
       from (select seq, nextval('scim_outbox_position_seq') as position
             from (select seq from scim_outbox where position is null order by seq limit ${POSITION_BATCH}) as pending) as p
       where o.seq = p.seq`.execute(this.db);
-    let q = this.db.selectFrom("scim_outbox").select(["position", "payload"]).where("position", ">", after);
-    if (tenant !== undefined) q = q.where("tenant", "=", tenant);
-    const rows = await q.orderBy("position").limit(limit).execute();
-    return rows.map((row) => ({ seq: Number(row.position), event: parseDoc(row.payload) as unknown as ScimEvent }));
   }
 }
 
