@@ -76,7 +76,11 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   const group = options.groupCommit ?? true;
   const dialect = groupCommitDialect(database, group === false ? { maxUnits: 1 } : group === true ? {} : group, checkpointer && (() => checkpointer.stop()));
   const db = new Kysely<ScimDatabase>({ dialect, ...(options.log ? { log: options.log } : {}) });
-  return { db, dialect: "sqlite", description: `SQLite ${options.filename}`, ...(checkpointer ? { checkpointer } : {}),
+  return {
+    db,
+    dialect: "sqlite",
+    description: `SQLite ${options.filename}`,
+    ...(checkpointer ? { checkpointer } : {}),
     destroy: async () => {
       await db.destroy();
       // Kysely skips the driver's destroy when no query ever ran: stop the worker and close the
