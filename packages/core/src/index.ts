@@ -75,4 +75,5 @@ export type {
 } from "./server/types.js";
 export { SCIM_CONTENT_TYPE } from "./server/http.js";
 export { timeOrderedUuid } from "./ids/time-ordered-uuid.js";
+export { randomHex } from "./ids/random-pool.js";
 export { memoryStore, type MemoryStore, type MemoryStoreOptions, type MemorySeed } from "./store/memory-store.js";

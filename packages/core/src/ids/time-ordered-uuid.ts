@@ -6,21 +6,7 @@
  * an `id` be unique and never reassigned; the time it carries is the resource's `meta.created`.
  */
 
-const HEX: string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-
-/** Random bytes drawn from the CSPRNG in blocks (one call per 409 ids instead of one per id), each used once. */
-const pool = new Uint8Array(4096);
-let poolAt = pool.length;
-
-function randomInto(bytes: Uint8Array, from: number): void {
-  const n = bytes.length - from;
-  if (poolAt + n > pool.length) {
-    globalThis.crypto.getRandomValues(pool);
-    poolAt = 0;
-  }
-  bytes.set(pool.subarray(poolAt, poolAt + n), from);
-  poolAt += n;
-}
+import { HEX_BYTES, randomInto } from "./random-pool.js";
 
 /** A new version 7 UUID, lower-case hex: `0190b2d4-5c3e-7a1b-9f00-…`. */
 export function timeOrderedUuid(now: number = Date.now()): string {
@@ -37,7 +23,7 @@ export function timeOrderedUuid(now: number = Date.now()): string {
   let out = "";
   for (let i = 0; i < 16; i++) {
     if (i === 4 || i === 6 || i === 8 || i === 10) out += "-";
-    out += HEX[bytes[i]!];
+    out += HEX_BYTES[bytes[i]!];
   }
   return out;
 }
