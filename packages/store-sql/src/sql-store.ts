@@ -445,7 +445,9 @@ class SqlStore implements SqlScimStore {
       if (cursor !== undefined && "seq" in cursor) pageWhere = sql<boolean>`${where} and r.seq > ${cursor.seq}`;
       else if (cursor !== undefined) offset = cursor.offset;
     } else if (query.startIndex !== undefined) {
-      offset = Math.max(1, Math.floor(query.startIndex)) - 1;
+      // Past 2^53 a number is no longer an exact integer, and SQL rejects it (SQLITE_MISMATCH):
+      // any such page is past the end anyway.
+      offset = Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, Math.floor(query.startIndex))) - 1;
     }
     // Cursor pages read one row more, to know whether a next page exists.
     const limit = count === undefined ? undefined : query.cursor !== undefined ? count + 1 : count;

@@ -43,7 +43,7 @@ export function parseSearchRequest(body: unknown): SearchRequest {
     out.sortOrder = l;
   }
   const startIndex = optionalInteger(f, "startIndex", "startIndex");
-  if (startIndex !== undefined) out.startIndex = Math.max(1, startIndex);
+  if (startIndex !== undefined) out.startIndex = Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, startIndex));
   const count = optionalInteger(f, "count", "count");
   if (count !== undefined) out.count = Math.max(0, count);
   const cursor = optionalString(f, "cursor", "cursor");

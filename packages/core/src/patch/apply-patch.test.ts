@@ -1322,13 +1322,9 @@ describe("tolerances", () => {
     expect(resource).not.toHaveProperty("DISPLAYNAME");
   });
 
-  it("numbers and numeric strings are coerced by type", () => {
-    const { resource } = patchUser(bjensen(), [
-      { op: "replace", path: "userName", value: 12345 },
-      { op: "replace", path: `${ENTERPRISE}:employeeNumber`, value: 7 },
-    ]);
-    expect(resource.userName).toBe("12345");
-    expect((resource[ENTERPRISE] as Obj).employeeNumber).toBe("7");
+  it("a number for a string attribute is a 400 invalidValue, by path and in a path-less value", () => {
+    expectScimError(() => patchUser(bjensen(), [{ op: "replace", path: "userName", value: 12345 }]), "invalidValue", 0);
+    expectScimError(() => patchUser(bjensen(), [{ op: "replace", value: { displayName: "x" } }, { op: "replace", value: { [`${ENTERPRISE}:employeeNumber`]: 7 } }]), "invalidValue", 1);
   });
 
   it("a single value for a multi-valued attribute is taken as a one-element list", () => {

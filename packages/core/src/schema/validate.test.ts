@@ -411,14 +411,19 @@ describe("coercions", () => {
     expect(user({ userName: "u", active: "False" }).active).toBe(false);
   });
 
-  it("numbers to strings for string attributes; a one-element array for a single-valued attribute", () => {
-    expect(user({ userName: 12345, externalId: 7 })).toStrictEqual({ schemas: [USER_SCHEMA_ID], userName: "12345", externalId: "7" });
+  it("a one-element array for a single-valued attribute is its value", () => {
     expect(user({ userName: ["only"] }).userName).toBe("only");
   });
 
-  it("a bare value for a multi-valued attribute becomes a one-element array", () => {
-    expect(user({ userName: "u", emails: { value: "a@example.com" } }).emails).toStrictEqual([{ value: "a@example.com" }]);
-    expect(user({ userName: "u", emails: ["a@example.com"] }).emails).toStrictEqual([{ value: "a@example.com" }]);
+  it.each([
+    ["a number for a string attribute", { userName: 12345 }, "userName"],
+    ["a number for a string sub-attribute", { userName: "u", name: { givenName: 5 } }, "givenName"],
+    ["an object for a multi-valued attribute", { userName: "u", emails: { value: "a@example.com" } }, "emails"],
+    ["bare strings as elements of a multi-valued complex attribute", { userName: "u", emails: ["a@example.com"] }, "emails"],
+  ])("%s is a 400 invalidValue (RFC 7643 §2.3.1, §2.4)", (_, body, name) => {
+    const e = scimError(() => user(body));
+    expect([e.status, e.scimType]).toEqual([400, "invalidValue"]);
+    expect(e.detail).toContain(name);
   });
 
   describe("integer, decimal, dateTime and binary attributes of a custom schema", () => {
@@ -476,7 +481,7 @@ describe("coercions", () => {
 
     it("multi-valued simple attributes drop null and empty elements", () => {
       expect(w({ name: "n", tags: ["a", null, "", "b"] }).tags).toEqual(["a", "b"]);
-      expect(w({ name: "n", tags: "solo" }).tags).toEqual(["solo"]);
+      expect(scimError(() => w({ name: "n", tags: "solo" })).scimType).toBe("invalidValue");
       expect("tags" in w({ name: "n", tags: [null, ""] })).toBe(false);
     });
 

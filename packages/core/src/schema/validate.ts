@@ -26,6 +26,11 @@ export interface StrictnessOptions {
 /** @internal Context of one coercion. */
 export interface CoerceContext {
   strict: boolean;
+  /**
+   * A multi-valued attribute must come as a JSON array (RFC 7643 §2.4): true for resource bodies
+   * (POST, PUT); a PATCH value may name a single element (RFC 7644 §3.5.2.1).
+   */
+  arrays?: boolean;
 }
 
 const BASE64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;
@@ -49,7 +54,6 @@ function coerceSimple(attr: AttributeInfo, value: unknown): unknown {
     case "string":
     case "reference":
       if (typeof value === "string") return value;
-      if (typeof value === "number" && Number.isFinite(value)) return String(value);
       throw invalid(attr, "must be a string");
     case "boolean":
       if (typeof value === "boolean") return value;
@@ -83,7 +87,7 @@ function coerceComplex(attr: AttributeInfo, value: unknown, ctx: CoerceContext):
   if (!isObject(value)) {
     const valueSub = attr.subMap?.get("value");
     // Tolerances: Entra sends `manager` as a bare id, or as a one-element array.
-    if (valueSub !== undefined && (typeof value === "string" || typeof value === "number" || typeof value === "boolean")) {
+    if (valueSub !== undefined && !attr.multiValued && (typeof value === "string" || typeof value === "number" || typeof value === "boolean")) {
       const v = coerceSimple(valueSub, value);
       return v === undefined ? undefined : { [valueSub.name]: v };
     }
@@ -126,6 +130,7 @@ export function assertSinglePrimary(attr: AttributeInfo, elements: readonly unkn
 export function coerceAttribute(attr: AttributeInfo, value: unknown, ctx: CoerceContext): unknown {
   if (value === null || value === undefined) return undefined;
   if (attr.multiValued) {
+    if (ctx.arrays && !Array.isArray(value)) throw invalid(attr, "is multi-valued: send it as a JSON array");
     const list = Array.isArray(value) ? value : [value];
     const out: unknown[] = [];
     for (const el of list) {
@@ -235,7 +240,7 @@ function readAttr(resource: Obj | undefined, schema: CompiledSchema, attr: Attri
  */
 export function validateResource(input: unknown, options: ValidateResourceOptions): Obj {
   const rt = resolveResourceType(options.resourceType, options.registry);
-  const ctx: CoerceContext = { strict: options.strict === true };
+  const ctx: CoerceContext = { strict: options.strict === true, arrays: true };
   if (!isObject(input)) throw badRequest("invalidSyntax", "the resource must be a JSON object");
   assertNoForbiddenKeys(input);
   const out: Obj = {};

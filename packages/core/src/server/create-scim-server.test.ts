@@ -674,6 +674,52 @@ describe("createScimServer: events", () => {
     expect(events.at(-1)!.resource?.displayName).toBe("Ops 3");
   });
 
+  it("membership events are the net change of a whole PATCH, its operations in order (RFC 7644 §3.5.2)", async () => {
+    const { call, createUser, createGroup, events } = setup();
+    const [a, b, c] = [await createUser(), await createUser(), await createUser()];
+    const group = await createGroup({ members: [{ value: a.id }] });
+    const members = async () => ((await call("GET", `/Groups/${group.id}`)).body.members as J[]).map((m) => m.value).sort();
+    events.length = 0;
+    // Okta: remove by filter then add again; Entra: Remove with a value array then Add.
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "remove", path: `members[value eq "${a.id}"]` }, { op: "add", path: "members", value: [{ value: a.id }] }));
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "Remove", path: "members", value: [{ value: a.id }] }, { op: "Add", path: "members", value: [{ value: a.id }] }));
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "replace", path: "members", value: [] }, { op: "add", path: "members", value: [{ value: a.id }] }));
+    // Added and removed again within the request: never a member.
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "add", path: "members", value: [{ value: b.id }] }, { op: "remove", path: `members[value eq "${b.id}"]` }));
+    expect(events.map((e) => e.type)).toEqual([]);
+    expect(await members()).toEqual([a.id]);
+    // A real change among them: only it.
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "remove", path: `members[value eq "${a.id}"]` }, { op: "add", path: "members", value: [{ value: a.id }, { value: c.id }] }));
+    expect(events.map((e) => `${e.type} ${e.member?.value}`)).toEqual([`group.user_added ${c.id}`]);
+    expect(events[0]!.member).toMatchObject({ value: c.id, type: "User" });
+    events.length = 0;
+    await call("PATCH", `/Groups/${group.id}`, patch({ op: "add", path: "members", value: [{ value: b.id }] }, { op: "replace", path: "members", value: [{ value: b.id }] }));
+    expect(events.map((e) => `${e.type} ${e.member?.value}`).sort()).toEqual([`group.user_added ${b.id}`, `group.user_removed ${a.id}`, `group.user_removed ${c.id}`].sort());
+    expect(await members()).toEqual([b.id]);
+  });
+
+  it("a PUT that changes nothing keeps the version and emits nothing (RFC 7644 §3.14)", async () => {
+    const { call, createUser, events } = setup();
+    const [a, b] = [await createUser(), await createUser()];
+    const user = (await call("POST", "/Users", { userName: "same@example.com", name: { givenName: "S" }, emails: [{ value: "same@example.com", primary: true }] })).body;
+    const group = (await call("POST", "/Groups", { displayName: "Same", members: [{ value: a.id }, { value: b.id }] })).body;
+    events.length = 0;
+    const { id: _u, meta: _um, ...userBody } = user;
+    const again = await call("PUT", `/Users/${user.id}`, userBody);
+    expect(again.status).toBe(200);
+    expect(again.headers.ETag).toBe(user.meta.version);
+    expect(again.body).toEqual(user);
+    const sameGroup = await call("PUT", `/Groups/${group.id}`, { displayName: "Same", members: [{ value: b.id }, { value: a.id }] });
+    expect(sameGroup.headers.ETag).toBe(group.meta.version);
+    expect(events).toEqual([]);
+    // A change is still a change.
+    const changed = await call("PUT", `/Users/${user.id}`, { ...userBody, title: "New" });
+    expect(changed.headers.ETag).not.toBe(user.meta.version);
+    const fewer = await call("PUT", `/Groups/${group.id}`, { displayName: "Same", members: [{ value: a.id }] });
+    expect(fewer.headers.ETag).not.toBe(group.meta.version);
+    expect(events.map((e) => e.type)).toEqual(["user.updated", "group.user_removed"]);
+  });
+
   it("deleting a member emits group.user_removed for each group that listed it", async () => {
     const { call, createUser, createGroup, events } = setup();
     const user = await createUser({ displayName: "Leaver" });

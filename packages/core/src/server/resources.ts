@@ -227,6 +227,37 @@ async function emitMembers(scope: RequestScope, ctx: OperationContext, rt: Compi
   for (const m of removed) await emit(scope, ctx, "group.user_removed", groupId, undefined, m);
 }
 
+/** Whether two member lists name the same members, in any order. */
+function sameMembers(a: readonly MemberValue[], b: readonly MemberValue[]): boolean {
+  const values = new Set(a.map((m) => m.value));
+  return values.size === new Set(b.map((m) => m.value)).size && b.every((m) => values.has(m.value));
+}
+
+/** Whether each member touched by a PATCH was a member before it and is one after it. */
+class MembershipChanges {
+  private readonly byValue = new Map<string, { was: boolean; is: boolean; member: MemberValue }>();
+
+  /** Records one operation on `member`: whether it was a member just before, and is just after. */
+  note(member: MemberValue, wasBefore: boolean, isAfter: boolean): void {
+    const seen = this.byValue.get(member.value);
+    if (seen === undefined) this.byValue.set(member.value, { was: wasBefore, is: isAfter, member });
+    else {
+      seen.is = isAfter;
+      if (isAfter) seen.member = member;
+    }
+  }
+
+  /** The members that were not members before the request and are after it. */
+  added(): MemberValue[] {
+    return [...this.byValue.values()].filter((c) => !c.was && c.is).map((c) => c.member);
+  }
+
+  /** The members that were members before the request and are not after it. */
+  removed(): MemberValue[] {
+    return [...this.byValue.values()].filter((c) => c.was && !c.is).map((c) => c.member);
+  }
+}
+
 /**
  * Checks that new members exist in the tenant and completes their `type` and `display`
  * (RFC 7643 §4.2: members are Users or Groups).
@@ -347,10 +378,13 @@ export class ResourceEndpoint {
   async list(scope: RequestScope, search?: SearchRequest): Promise<ScimResponse> {
     const params = scope.params;
     const filterText = search ? search.filter : params.get("filter");
-    const filter = filterText !== undefined && filterText.trim() !== "" ? parseFilter(filterText, { lenient: this.settings.lenient }) : undefined;
+    // An empty `filter=` is a 400 invalidFilter, not "no filter": a lookup whose value went
+    // missing must not answer with every resource.
+    const filter = filterText !== undefined ? parseFilter(filterText, { lenient: this.settings.lenient }) : undefined;
     const { project, attributes, excluded } = this.projection(scope, search);
     const cursor = search ? search.cursor : params.get("cursor");
-    const startIndex = Math.max(1, search?.startIndex ?? integerParam(params, "startindex") ?? 1);
+    // Beyond 2^53 an index is not an exact number: such a page is past the end anyway.
+    const startIndex = Math.min(Number.MAX_SAFE_INTEGER, Math.max(1, search?.startIndex ?? integerParam(params, "startindex") ?? 1));
     const count = Math.min(this.settings.maxCount, Math.max(0, search?.count ?? integerParam(params, "count") ?? this.settings.defaultCount));
     const sortByText = search ? search.sortBy : params.get("sortby");
     const sortOrderText = (search ? search.sortOrder : params.get("sortorder"))?.toLowerCase();
@@ -492,11 +526,16 @@ export class ResourceEndpoint {
         const before = latest === current ? previous : toWire(scope, this.rt, latest);
         // Immutable attributes are checked against the version being replaced.
         const attributes = latest === current ? checked : withoutMembers(validateResource(resource, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, existing: latest.attributes }));
+        // A PUT that changes nothing (Okta sends one after every GET) keeps the version and emits
+        // nothing, as a PATCH that changes nothing does (RFC 7644 §3.14: versions follow changes).
+        const attributesChanged = !deepEqual(attributes, latest.attributes);
+        if (!attributesChanged && (members === undefined || sameMembers(members, latest.members ?? []))) return before;
         const stored = await store.replace(scope.storeContext, this.rt.name, id, { attributes, uniqueKeys: uniqueKeys(this.settings, this.rt, attributes), members }, { expectedVersion: latest.version });
         const replaced = toWire(scope, this.rt, { ...stored, members: members ?? [] });
         const ctx = operationContext(scope, this.rt, store);
         await hooks?.afterReplace?.(ctx, replaced, before);
-        await emitChange(scope, ctx, this.rt, "updated", replaced, before);
+        // A change of members only is told by the membership events, as for a PATCH.
+        if (attributesChanged) await emitChange(scope, ctx, this.rt, "updated", replaced, before);
         if (members) {
           const had = new Set((latest.members ?? []).map((m) => m.value));
           const now = new Set(members.map((m) => m.value));
@@ -545,27 +584,30 @@ export class ResourceEndpoint {
           const attributes = result.resource as Obj;
           latest = await store.replace(scope.storeContext, this.rt.name, id, { attributes, uniqueKeys: uniqueKeys(this.settings, this.rt, attributes) }, { expectedVersion: current.version });
         }
-        const added: MemberValue[] = [];
-        const removed: MemberValue[] = [];
+        // The net change of each member over the whole request, operations in order (RFC 7644
+        // §3.5.2): a member removed then added again was and is a member, so no event.
+        const membership = new MembershipChanges();
         for (const change of memberChanges) {
           const condition = { expectedVersion: latest.version };
           if (change.op === "add") {
-            // Events only for members that were not there yet (found through the member's groups,
-            // without reading the group's member list).
-            const fresh = observed ? await this.notMembers(scope, store, id, change.members) : [];
+            // Who was not a member yet is found through the member's groups, without reading the
+            // group's member list.
+            const fresh = observed ? new Set((await this.notMembers(scope, store, id, change.members)).map((m) => m.value)) : undefined;
             latest = await store.addMembers(scope.storeContext, id, change.members, condition);
-            added.push(...fresh);
+            if (fresh) for (const m of change.members) membership.note(m, !fresh.has(m.value), true);
           } else if (change.op === "remove") {
             const present = observed ? await this.notMembers(scope, store, id, change.values.map((value) => ({ value })), true) : [];
             latest = await store.removeMembers(scope.storeContext, id, change.values, condition);
-            removed.push(...present);
+            for (const m of present) membership.note(m, true, false);
           } else if (change.op === "replace") {
             const before = observed ? ((await store.get(scope.storeContext, this.rt.name, id, { members: true }))?.members ?? []) : [];
             latest = await store.setMembers(scope.storeContext, id, change.members, condition);
-            const now = new Set(change.members.map((m) => m.value));
-            const had = new Set(before.map((m) => m.value));
-            added.push(...change.members.filter((m) => !had.has(m.value)));
-            removed.push(...before.filter((m) => !now.has(m.value)));
+            if (observed) {
+              const now = new Set(change.members.map((m) => m.value));
+              const had = new Set(before.map((m) => m.value));
+              for (const m of before) membership.note(m, true, now.has(m.value));
+              for (const m of change.members) membership.note(m, had.has(m.value), true);
+            }
           }
         }
         if (observed) {
@@ -573,7 +615,7 @@ export class ResourceEndpoint {
           const patched = toWire(scope, this.rt, latest);
           await hooks?.afterPatch?.(ctx, patched, previous!);
           if (attributesChanged) await emitChange(scope, ctx, this.rt, "updated", patched, previous);
-          await emitMembers(scope, ctx, this.rt, id, added, removed);
+          await emitMembers(scope, ctx, this.rt, id, membership.added(), membership.removed());
         }
         return latest;
       });

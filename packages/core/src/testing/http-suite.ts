@@ -731,6 +731,9 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         }
         const search = await call("POST", "/Users/.search", { body: { schemas: [SEARCH], filter: "userName eq" } });
         expectError(search, 400, "invalidFilter");
+        // An empty filter is not "no filter": a lookup whose value went missing must not list everyone.
+        for (const empty of ["", "%20%20"]) expectError(await call("GET", `/Users?filter=${empty}`), 400, "invalidFilter");
+        expectError(await call("POST", "/Users/.search", { body: { schemas: [SEARCH], filter: "" } }), 400, "invalidFilter");
       });
     });
 
@@ -770,6 +773,15 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         expect(negative.startIndex).toBe(1);
         expect(negative.totalResults).toBe(total);
         expect(negative.Resources).toEqual([]);
+        // Past 2^53 (and past SQL's 64-bit integers): still an empty page, never a 500.
+        for (const huge of ["9007199254740993", "9223372036854775807", "99999999999999999999"]) {
+          const far = expectList(await call("GET", `/Users?${filter}&startIndex=${huge}&count=10`));
+          expect(far.totalResults).toBe(total);
+          expect(far.Resources).toEqual([]);
+        }
+        const farSearch = await call("POST", "/Users/.search", { body: { schemas: [SEARCH], startIndex: 1e30, count: 10 } });
+        expect(farSearch.status).toBe(200);
+        expect((farSearch.body as { Resources: unknown[] }).Resources).toEqual([]);
       });
 
       it(title("the default page holds everything up to the default size"), async () => {

@@ -591,6 +591,11 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
         expect(result.resources).toEqual([]);
         expect(result.totalResults).toBe(5);
         expect((await store.query(ctx, USER, { ...query, startIndex: 1000 })).totalResults).toBe(5);
+        // Past exact integers and SQL's 64-bit ones: still an empty page.
+        for (const startIndex of [2 ** 63, 1e30]) {
+          const far = await store.query(ctx, USER, { ...query, startIndex, count: 10 });
+          expect([far.resources, far.totalResults]).toEqual([[], 5]);
+        }
       });
 
       it("startIndex below 1 is 1; count 0 returns only totalResults", async ({ skip }) => {
