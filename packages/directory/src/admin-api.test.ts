@@ -151,15 +151,22 @@ describe("admin API", () => {
       const a = await createDirectory();
       expect(a).toMatchObject({ organizationId: "org_1", name: "Acme Okta", type: "okta", state: "active", scimUrl: `http://sync.test/scim/v2/${a.id}` });
       expect((await api("GET", `/directories/${a.id}`)).body).toEqual(a);
+      clock += 1000;
       const b = await createDirectory({ organizationId: "org_2", name: "Beta Entra", type: "azure-ad" });
+      clock += 1000;
       const c = await createDirectory({ name: "Acme Google", type: "google-workspace" });
 
+      // Oldest first (the ids are random: their order is not the creation order).
       const page1 = await api("GET", "/directories?limit=2");
       expect(page1.body.data).toHaveLength(2);
       const page2 = await api("GET", `/directories?limit=2&cursor=${page1.body.nextCursor}`);
       expect(page2.body.nextCursor).toBeNull();
-      expect([...page1.body.data, ...page2.body.data].map((d: Any) => d.id).sort()).toEqual([a.id, b.id, c.id].sort());
+      expect([...page1.body.data, ...page2.body.data].map((d: Any) => d.id)).toEqual([a.id, b.id, c.id]);
       expect((await api("GET", "/directories?organizationId=org_1")).body.data.map((d: Any) => d.id).sort()).toEqual([a.id, c.id].sort());
+      // An organization's pages continue from the cursor too.
+      const org1 = await api("GET", "/directories?organizationId=org_1&limit=1");
+      const org1Next = await api("GET", `/directories?organizationId=org_1&limit=1&cursor=${encodeURIComponent(org1.body.nextCursor)}`);
+      expect([...org1.body.data, ...org1Next.body.data].map((d: Any) => d.id).sort()).toEqual([a.id, c.id].sort());
 
       const updated = await api("PATCH", `/directories/${a.id}`, { name: "Renamed", settings: { deleteMode: "hard" } });
       expect(updated.status).toBe(200);
@@ -167,6 +174,51 @@ describe("admin API", () => {
 
       expect((await api("DELETE", `/directories/${a.id}`)).status).toBe(204);
       expect((await api("GET", `/directories/${a.id}`)).status).toBe(404);
+    });
+
+    it("a PATCH of some settings keeps every other setting as it was", async () => {
+      const a = await createDirectory();
+      const set = { linkByEmail: true, deleteMode: "hard", tokenGracePeriodSeconds: 60, rateLimit: { requestsPerSecond: 5, burst: 5 }, ipAllowlist: ["10.0.0.0/8"], attributeMapping: { dept: "title" } };
+      expect((await api("PATCH", `/directories/${a.id}`, { settings: set })).body.settings).toEqual(set);
+      const mapped = await api("PATCH", `/directories/${a.id}`, { settings: { attributeMapping: { costCenter: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter" } } });
+      expect(mapped.body.settings).toEqual({ ...set, attributeMapping: { costCenter: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter" } });
+      const renamed = await api("PATCH", `/directories/${a.id}`, { name: "Only the name", settings: { deleteMode: "soft" } });
+      expect(renamed.body.settings).toEqual({ ...mapped.body.settings, deleteMode: "soft" });
+      expect((await api("GET", `/directories/${a.id}`)).body.settings).toEqual(renamed.body.settings);
+    });
+
+    it("directories created in the same millisecond page by id: each exactly once", async () => {
+      const made = [];
+      for (let i = 0; i < 5; i++) made.push((await createDirectory({ name: `Same ${i}` })).id);
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: Any = await api("GET", `/directories?limit=2${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+        seen.push(...page.body.data.map((d: Any) => d.id));
+        cursor = page.body.nextCursor;
+      } while (cursor !== null);
+      expect(seen).toEqual([...made].sort());
+    });
+
+    it("a malformed cursor is a 400 invalid_cursor on the directories list, as on the users and groups lists", async () => {
+      const directory = await createDirectory();
+      await createDirectory({ name: "Second" });
+      const invalid = { error: { code: "invalid_cursor", message: "the cursor is not valid" } };
+      const lists = ["/directories", `/directories/${directory.id}/users`, `/directories/${directory.id}/groups`];
+      const base64 = (text: string) => Buffer.from(text).toString("base64url");
+      for (const cursor of ["garbage", base64("{"), base64("[1]"), base64(JSON.stringify({ v: 2, id: directory.id, seq: 1 }))]) {
+        for (const path of lists) {
+          const r = await api("GET", `${path}?cursor=${encodeURIComponent(cursor)}`);
+          expect([path, cursor, r.status, r.body]).toEqual([path, cursor, 400, invalid]);
+        }
+      }
+      // Each list takes its own cursors only.
+      const first = (await api("GET", "/directories?limit=1")).body;
+      const directoriesCursor = first.nextCursor;
+      const second = (await api("GET", `/directories?limit=1&cursor=${encodeURIComponent(directoriesCursor)}`)).body;
+      expect([...first.data, ...second.data].map((d: Any) => d.name).sort()).toEqual(["Acme Okta", "Second"]);
+      expect((await api("GET", `/directories/${directory.id}/users?cursor=${encodeURIComponent(directoriesCursor)}`)).body).toEqual(invalid);
+      expect((await api("GET", `/directories?cursor=${base64(JSON.stringify({ v: 1, seq: 1 }))}`)).body).toEqual(invalid);
     });
 
     it("404 for an unknown directory on every directory route", async () => {
@@ -385,6 +437,21 @@ describe("admin API", () => {
       expect(adminEntries[0]).toMatchObject({ actor: "admin", directoryId: directory.id, resourceId: directory.id, detail: { input: { organizationId: "org_1" } } });
       expect(adminEntries[1]).toMatchObject({ resourceId: issued.id, detail: null });
       expect(adminEntries[2].detail.input.password).toBe("[REDACTED]");
+    });
+
+    it("a SCIM filter on a password is recorded without the password; an ordinary filter as it came", async () => {
+      const directory = await createDirectory();
+      const { token } = (await api("POST", `/directories/${directory.id}/tokens`)).body;
+      // Whatever the answer (a password is never returned, RFC 7643 §4.1.1), the request is recorded.
+      await scim(directory.id, token, "GET", `/Users?filter=${encodeURIComponent('password eq "Secret-Hunter2"')}&count=5`);
+      const plain = `/Users?filter=${encodeURIComponent('userName eq "x"')}`;
+      expect((await scim(directory.id, token, "GET", plain)).status).toBe(200);
+
+      const entries = (await api("GET", `/audit-log?kind=scim&directoryId=${directory.id}`)).body.data;
+      expect(entries.map((e: Any) => e.path)).toEqual([`/scim/v2/${directory.id}/Users?filter=[REDACTED]&count=5`, `/scim/v2/${directory.id}${plain}`]);
+      expect(JSON.stringify(entries)).not.toMatch(/hunter2/i);
+      const status = (await api("GET", `/directories/${directory.id}/status`)).body;
+      expect(status.lastRequest.path).toBe(`/scim/v2/${directory.id}${plain}`);
     });
 
     it("refused admin authentications are recorded; reads are not", async () => {

@@ -7,11 +7,12 @@
  */
 import { performance } from "node:perf_hooks";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
 import { auditPath, type AuditLog } from "./audit.js";
+import { limitBody } from "./body-limit.js";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 import { createDirectorySchema, updateDirectorySchema, type Directory } from "./directories.js";
 import type { DirectorySync } from "./directory-sync.js";
 import { DirectoryError, isDirectoryError } from "./errors.js";
@@ -25,6 +26,7 @@ import {
   listUsersQuery,
   pruneAuditQuery,
   type DirectoryGroupView,
+  type DirectoryPage,
   type DirectoryStatus,
   type DirectoryUserView,
   type DirectoryView,
@@ -241,12 +243,10 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     await next();
   });
 
+  const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   app.use(
     "*",
-    bodyLimit({
-      maxSize: options.maxBodyBytes ?? 1_048_576,
-      onError: (c) => c.json(errorBody("payload_too_large", `the body is larger than ${options.maxBodyBytes ?? 1_048_576} bytes`), 413),
-    }),
+    limitBody<AdminEnv>(maxBodyBytes, (c) => c.json(errorBody("payload_too_large", `the body is larger than ${maxBodyBytes} bytes`), 413)),
   );
 
   app.use("*", async (c, next) => {
@@ -262,13 +262,14 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.get("/directories", async (c) => {
     const q = query(c, listDirectoriesQuery);
+    const after = decodeCursor(q.cursor, "created");
     const directories = await sync.directories.list({
       ...(q.organizationId !== undefined ? { organizationId: q.organizationId } : {}),
-      ...(q.cursor !== undefined ? { after: q.cursor } : {}),
+      ...(after !== undefined ? { after } : {}),
       limit: q.limit,
     });
     const data = directories.map((d) => view(c, d));
-    return c.json({ data, nextCursor: data.length === q.limit ? data[data.length - 1]!.id : null });
+    return c.json({ data, nextCursor: data.length === q.limit ? encodeCursor({ created: directories[directories.length - 1]!.createdAt, id: directories[directories.length - 1]!.id }) : null } satisfies DirectoryPage);
   });
 
   app.post("/directories", async (c) => {

@@ -34,6 +34,25 @@ describe("audit log", () => {
     expect(auditPath("http://h.test/scim/v2/dir_1/Users")).toBe("/scim/v2/dir_1/Users");
   });
 
+  it("redacts query values that mention a password or another secret attribute (a SCIM filter on one), keeping the rest readable", () => {
+    const filter = (text: string) => encodeURIComponent(text);
+    // As fetch sends it, as a form would (`+`), percent-encoded letters, any case, anywhere in the value.
+    expect(auditPath(`http://h.test/scim/v2/dir_1/Users?filter=${filter('password eq "Secret"')}&count=2`)).toBe("/scim/v2/dir_1/Users?filter=[REDACTED]&count=2");
+    expect(auditPath('http://h.test/scim/v2/dir_1/Users?filter=userName+eq+"x"+and+PassWord+eq+"Secret"')).toBe("/scim/v2/dir_1/Users?filter=[REDACTED]");
+    expect(redactQuery(`?filter=%70assword%20eq%20%22Secret%22`)).toBe("?filter=[REDACTED]");
+    expect(redactQuery(`?filter=${filter('urn:ietf:params:scim:schemas:core:2.0:User:password pr')}`)).toBe("?filter=[REDACTED]");
+    expect(redactQuery(`?filter=${filter('x.clientSecret eq "s"')}&startIndex=1`)).toBe("?filter=[REDACTED]&startIndex=1");
+    // A bare parameter (no `=`) is redacted whole; one whose name does not decode too.
+    expect(redactQuery(`?${filter('password eq "Secret"')}&count=1`)).toBe(`?${REDACTED}&count=1`);
+    expect(redactQuery("?%E0%A4%A=password&count=1")).toBe(`?${REDACTED}&count=1`);
+    // Ordinary filters stay exactly as they came.
+    const plain = `/scim/v2/dir_1/Users?filter=${filter('userName eq "x"')}&startIndex=1&count=10`;
+    expect(auditPath(`http://h.test${plain}`)).toBe(plain);
+    expect(auditPath('http://h.test/scim/v2/dir_1/Groups?filter=displayName+eq+"Engineering"&excludedAttributes=members')).toBe(
+      '/scim/v2/dir_1/Groups?filter=displayName+eq+"Engineering"&excludedAttributes=members',
+    );
+  });
+
   describe("storage", () => {
     let sync: DirectorySync;
     let clock = Date.parse("2026-01-01T00:00:00.000Z");

@@ -2,8 +2,8 @@
  * The audit log (`dir_audit_log`): every SCIM request (directory, token id, method, path, status,
  * duration, resource id) and every admin action (method, path, status, redacted input). Secrets
  * never get in: no header is stored, no SCIM body is read, query parameters and input fields that
- * look like secrets are replaced by `[REDACTED]`, and so is any value that looks like one of our
- * tokens. Queried in order after a cursor and pruned by age.
+ * look like secrets are replaced by `[REDACTED]`, and so are any value that looks like one of our
+ * tokens and any query value that mentions a secret attribute (a filter on `password`). Queried in order after a cursor and pruned by age.
  */
 import { performance } from "node:perf_hooks";
 import type { Insertable, Kysely, Selectable } from "kysely";
@@ -74,6 +74,11 @@ export const REDACTED = "[REDACTED]";
 const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|admin[-_]?key|authorization|credentials?|private[-_]?key|signature)$/i;
 /** Values that are one of our secrets (directory tokens `dsync_`, admin keys `dsync_admin_`) or a bearer credential. */
 const SECRET_VALUE = /(dsync_[A-Za-z0-9_-]{8,}|^bearer\s)/i;
+/**
+ * Query values that mention a secret attribute anywhere, such as a SCIM filter on one
+ * (`filter=password eq "..."`, RFC 7644 §3.4.2.2): the comparison value beside it is the secret.
+ */
+const SECRET_MENTION = /pass(?:word|wd)|secret|credential|api[-_]?key|private[-_]?key/i;
 
 /**
  * A copy of `value` with secret-looking fields and values replaced by `[REDACTED]` (objects and
@@ -89,22 +94,33 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
-/** `search` (with or without its `?`) with the values of secret-looking parameters redacted. */
+/** A query name or value decoded (`+` is a space), or undefined when it is not valid percent-encoding. */
+function decodeQueryComponent(text: string): string | undefined {
+  try {
+    return decodeURIComponent(text.replace(/\+/g, " "));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `search` (with or without its `?`) with the values of secret-looking parameters redacted: those
+ * whose name looks like a secret (`password`, `access_token`...), whose value looks like one of
+ * our tokens, or whose value mentions a secret attribute (`filter=password eq "..."`). The other
+ * parameters are kept as they came.
+ */
 export function redactQuery(search: string): string {
   const raw = search.startsWith("?") ? search.slice(1) : search;
   if (raw === "") return "";
   const parts = raw.split("&").map((part) => {
     const eq = part.indexOf("=");
     const name = eq < 0 ? part : part.slice(0, eq);
-    let decoded = name;
-    let value = eq < 0 ? "" : part.slice(eq + 1);
-    try {
-      decoded = decodeURIComponent(name.replace(/\+/g, " "));
-      value = decodeURIComponent(value.replace(/\+/g, " "));
-    } catch {
-      return `${name}=${REDACTED}`;
-    }
-    return SECRET_KEY.test(decoded) || SECRET_VALUE.test(value) ? `${name}=${REDACTED}` : part;
+    const decoded = decodeQueryComponent(name);
+    // A name that does not decode cannot be checked; a bare parameter (no `=`) is all name.
+    if (decoded === undefined) return REDACTED;
+    if (eq < 0) return SECRET_VALUE.test(decoded) || SECRET_MENTION.test(decoded) ? REDACTED : part;
+    const value = decodeQueryComponent(part.slice(eq + 1));
+    return value === undefined || SECRET_KEY.test(decoded) || SECRET_VALUE.test(value) || SECRET_MENTION.test(value) ? `${name}=${REDACTED}` : part;
   });
   return `?${parts.join("&")}`;
 }

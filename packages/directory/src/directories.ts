@@ -7,7 +7,7 @@ import type { Insertable, Kysely, Selectable } from "kysely";
 import { z } from "zod";
 import { notFound } from "./errors.js";
 import { newId } from "./ids.js";
-import { DIRECTORY_TYPES, directorySettingsSchema, type DirectorySettings, type DirectoryType } from "./settings.js";
+import { DIRECTORY_TYPES, directorySettingsChangesSchema, directorySettingsSchema, type DirectorySettings, type DirectoryType } from "./settings.js";
 import type { DirectoryDatabase, DirectoryTable } from "./tables.js";
 
 /** A directory as the API shows it. */
@@ -29,7 +29,7 @@ export const createDirectorySchema = z
     name: z.string().min(1).max(200),
     type: z.enum(DIRECTORY_TYPES).default("generic-scim"),
     state: z.enum(["active", "inactive"]).default("active"),
-    settings: directorySettingsSchema.partial().default({}),
+    settings: directorySettingsChangesSchema.default({}),
   })
   .strict();
 export type CreateDirectoryInput = z.input<typeof createDirectorySchema>;
@@ -40,7 +40,7 @@ export const updateDirectorySchema = z
     name: z.string().min(1).max(200).optional(),
     type: z.enum(DIRECTORY_TYPES).optional(),
     state: z.enum(["active", "inactive"]).optional(),
-    settings: directorySettingsSchema.partial().optional(),
+    settings: directorySettingsChangesSchema.optional(),
   })
   .strict();
 export type UpdateDirectoryInput = z.input<typeof updateDirectorySchema>;
@@ -124,12 +124,18 @@ export class DirectoryService {
     return found;
   }
 
-  /** Directories, oldest first, optionally of one organization; `after` is the last id of the previous page. */
-  async list(options: { organizationId?: string; after?: string; limit?: number } = {}): Promise<Directory[]> {
+  /**
+   * Directories, oldest first (by creation time, then id), optionally of one organization;
+   * `after` is the last directory of the previous page.
+   */
+  async list(options: { organizationId?: string; after?: { created: string; id: string }; limit?: number } = {}): Promise<Directory[]> {
     let q = this.db.selectFrom("dir_directories").selectAll();
     if (options.organizationId !== undefined) q = q.where("organization_id", "=", options.organizationId);
-    if (options.after !== undefined) q = q.where("id", ">", options.after);
-    const rows = await q.orderBy("id").limit(Math.min(Math.max(options.limit ?? 100, 1), 1000)).execute();
+    const after = options.after;
+    if (after !== undefined) {
+      q = q.where((eb) => eb.or([eb("created_at", ">", after.created), eb.and([eb("created_at", "=", after.created), eb("id", ">", after.id)])]));
+    }
+    const rows = await q.orderBy("created_at").orderBy("id").limit(Math.min(Math.max(options.limit ?? 100, 1), 1000)).execute();
     return rows.map(toDirectory);
   }
 
@@ -156,11 +162,13 @@ export class DirectoryService {
   async delete(id: string): Promise<void> {
     await this.get(id);
     await this.db.transaction().execute(async (tx) => {
-      await tx.updateTable("dir_tokens").set({ revoked_at: this.now().toISOString() }).where("directory_id", "=", id).where("revoked_at", "is", null).execute();
+      // Its tokens go (hashes included): the audit log keeps their ids only.
+      await tx.deleteFrom("dir_tokens").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_role_mappings").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_user_roles").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_user_groups").where("directory_id", "=", id).execute();
-      await tx.deleteFrom("dir_user_links").where("directory_id", "=", id).execute();
+      // Links from its users, and from other directories' users to its users.
+      await tx.deleteFrom("dir_user_links").where((eb) => eb.or([eb("directory_id", "=", id), eb("linked_directory_id", "=", id)])).execute();
       for (const table of SCIM_TABLES) await tx.deleteFrom(table).where("tenant", "=", id).execute();
       await tx.deleteFrom("dir_directories").where("id", "=", id).execute();
     });

@@ -205,5 +205,10 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       ["limit", "query", false],
     ]);
     expect(doc.paths["/api/audit-log"].delete.parameters[0]).toMatchObject({ name: "olderThanDays", required: true, schema: { type: "integer" } });
+    // The cursor-paged lists document the 400 of a malformed cursor.
+    for (const path of ["/api/directories", "/api/directories/{id}/users", "/api/directories/{id}/groups"]) {
+      expect(doc.paths[path].get.responses["400"].description, path).toContain("invalid_cursor");
+    }
+    expect(doc.paths["/api/events"].get.responses["400"].description).not.toContain("cursor");
   });
 });

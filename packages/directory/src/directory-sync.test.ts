@@ -174,7 +174,7 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     expect((await sync.store.readEvents({ tenant: directory.id })).filter((e) => e.event.type === "user.deleted").map((e) => e.event.resourceId)).toEqual([soft.id, hard.id]);
   });
 
-  it("deleting a directory revokes its tokens and removes its users", async () => {
+  it("deleting a directory deletes its tokens and removes its users", async () => {
     const { directory, token } = await directoryWithToken();
     await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "gone@acme.test" });
     await sync.directories.delete(directory.id);
@@ -182,6 +182,7 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     expect(await sync.directories.find(directory.id)).toBeUndefined();
     const rows = await sync.db.selectFrom("scim_resources").select("id").where("tenant", "=", directory.id).execute();
     expect(rows).toEqual([]);
+    expect(await sync.db.selectFrom("dir_tokens").select("id").where("directory_id", "=", directory.id).execute()).toEqual([]);
     await expect(sync.directories.get(directory.id)).rejects.toMatchObject({ status: 404 });
   });
 

@@ -7,6 +7,7 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { compileFilter, parsePatchPath, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
+import { decodeCursor, encodeCursor } from "./cursor.js";
 import type { Directory, DirectoryService } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
 import { primaryEmail, type LinkService } from "./links.js";
@@ -221,22 +222,6 @@ export function attributeReader(path: string, registry: SchemaRegistry, resource
   };
 }
 
-/** Paging cursors: opaque, the `seq` of the last row of the previous page. */
-function encodeCursor(seq: number): string {
-  return Buffer.from(JSON.stringify({ v: 1, seq }), "utf8").toString("base64url");
-}
-
-function decodeCursor(cursor: string | undefined): number {
-  if (cursor === undefined || cursor === "") return 0;
-  try {
-    const data = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (isObj(data) && data.v === 1 && typeof data.seq === "number" && Number.isSafeInteger(data.seq) && data.seq >= 0) return data.seq;
-  } catch {
-    // Answered below.
-  }
-  throw new DirectoryError(400, "invalid_cursor", "the cursor is not valid");
-}
-
 function pageSize(limit: number | undefined): number {
   if (limit === undefined) return 100;
   if (!Number.isInteger(limit)) throw new DirectoryError(400, "invalid_limit", "limit must be an integer");
@@ -281,7 +266,7 @@ export class DirectoryDataService {
     const directory = await this.directories.get(directoryId);
     const limit = pageSize(options.limit);
     let q = this.resources(directoryId, "User")
-      .where("r.seq", ">", decodeCursor(options.cursor));
+      .where("r.seq", ">", decodeCursor(options.cursor, "seq") ?? 0);
     switch (options.state) {
       case "deleted":
         q = q.where(this.flag("r", "deleted", true));
@@ -326,7 +311,7 @@ export class DirectoryDataService {
     const rows = (await q.orderBy("r.seq").limit(limit + 1).execute()) as ResourceRow[];
     const page = rows.slice(0, limit);
     const data = await normalize(page);
-    return rows.length > limit ? { data, nextCursor: encodeCursor(Number(page[page.length - 1]!.seq)) } : { data };
+    return rows.length > limit ? { data, nextCursor: encodeCursor({ seq: Number(page[page.length - 1]!.seq) }) } : { data };
   }
 
   /** A user, deleted ones included (state `deleted`), or undefined. */
@@ -352,7 +337,7 @@ export class DirectoryDataService {
     const limit = pageSize(options.limit);
     let q = this.resources(directoryId, "Group")
       .where(this.flag("r", "deleted", false))
-      .where("r.seq", ">", decodeCursor(options.cursor));
+      .where("r.seq", ">", decodeCursor(options.cursor, "seq") ?? 0);
     if (options.name !== undefined) q = q.where("r.display_name_lower", "=", options.name.toLowerCase());
     if (options.externalId !== undefined) q = q.where("r.external_id", "=", options.externalId);
     return this.page(q, limit, (rows) => this.toGroups(directory, rows));

@@ -16,14 +16,14 @@ const seqCursor = z.coerce.number().int().min(0).default(0);
 /** `GET /api/directories`. */
 export const listDirectoriesQuery = z.object({
   organizationId: z.string().min(1).max(200).optional(),
-  /** The `nextCursor` of the previous page (a directory id). */
-  cursor: z.string().min(1).max(100).optional(),
+  /** The `nextCursor` of the previous page (opaque; a malformed one is a 400 `invalid_cursor`). */
+  cursor: z.string().min(1).max(200).optional(),
   limit: limit(1000, 100),
 });
 
 /** `GET /api/directories/{id}/users`. */
 export const listUsersQuery = z.object({
-  /** The `nextCursor` of the previous page. */
+  /** The `nextCursor` of the previous page (opaque; a malformed one is a 400 `invalid_cursor`). */
   cursor: z.string().min(1).max(200).optional(),
   limit: limit(1000, 100),
   /** Users with this email (any of theirs, or their userName), case-insensitively. */
@@ -38,6 +38,7 @@ export const listUsersQuery = z.object({
 
 /** `GET /api/directories/{id}/groups`. */
 export const listGroupsQuery = z.object({
+  /** The `nextCursor` of the previous page (opaque; a malformed one is a 400 `invalid_cursor`). */
   cursor: z.string().min(1).max(200).optional(),
   limit: limit(1000, 100),
   /** Groups with this displayName, case-insensitively. */
@@ -347,6 +348,12 @@ const ERROR_TEXT: Record<number, string> = {
   500: "unexpected error",
 };
 
+/** The description of an error response of `op`: a paged list's 400 also covers a malformed cursor. */
+function errorText(op: ApiOperation, status: number): string {
+  if (status === 400 && op.query !== undefined && "cursor" in op.query.shape) return "invalid input (the issues say what), or a malformed cursor (`invalid_cursor`)";
+  return ERROR_TEXT[status] ?? "error";
+}
+
 /** A JSON Schema for the document: no `$schema` key (OpenAPI 3.1 uses JSON Schema 2020-12 already). */
 function jsonSchema(schema: z.ZodType, io: "input" | "output"): Record<string, unknown> {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: "draft-2020-12", io, unrepresentable: "any" }) as Record<string, unknown>;
@@ -376,7 +383,7 @@ function operationObject(op: ApiOperation, extraInputs: Map<z.ZodType, string>):
   if (op.query !== undefined || op.body !== undefined) errors.add(400);
   if (op.params !== undefined && op.params.length > 0) errors.add(404);
   if (op.body !== undefined) errors.add(413).add(415);
-  for (const status of [...errors].sort()) responses[String(status)] = { description: ERROR_TEXT[status] ?? "error", content: { "application/json": { schema: ref("Error") } } };
+  for (const status of [...errors].sort()) responses[String(status)] = { description: errorText(op, status), content: { "application/json": { schema: ref("Error") } } };
   const operation: Record<string, unknown> = {
     operationId: `${op.method}${op.path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase())}`,
     summary: op.summary,

@@ -32,7 +32,8 @@ export interface RateLimiterOptions {
 /** Token buckets by key (a directory id, or a client address for failed authentications). */
 export class RateLimiter {
   private readonly buckets = new Map<string, Bucket>();
-  private readonly now: () => number;
+  /** The limiter's clock, in milliseconds (`Date.now` unless given). */
+  readonly now: () => number;
   private readonly maxBuckets: number;
 
   constructor(options: RateLimiterOptions = {}) {

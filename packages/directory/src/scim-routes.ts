@@ -186,7 +186,8 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
     const failureLimit = options.authFailureRateLimit ?? DEFAULT_AUTH_FAILURE_LIMIT;
     // Buckets of client addresses apart from the directories': many addresses cannot push a
     // directory's bucket out of the limiter (which would refill it).
-    const failures = new RateLimiter();
+    // They keep the directories' limiter's clock (tests stop it).
+    const failures = new RateLimiter(limiter !== false ? { now: limiter.now } : {});
     const trusted = new KnownTokens();
     const guard: MiddlewareHandler<ScimAuditEnv> = async (c, next) => {
       const directoryId = directoryParam(c);

@@ -56,3 +56,20 @@ export const directorySettingsSchema = z
   .strict();
 
 export type DirectorySettings = z.infer<typeof directorySettingsSchema>;
+
+const settingsFields = directorySettingsSchema.shape;
+
+/**
+ * Some of the settings, to change them: every field optional and without a default, so that a
+ * field not sent keeps its current value (zod 4 fills the defaults of a `.partial()` schema).
+ */
+export const directorySettingsChangesSchema = z
+  .object({
+    linkByEmail: settingsFields.linkByEmail.unwrap().optional(),
+    deleteMode: settingsFields.deleteMode.unwrap().optional(),
+    tokenGracePeriodSeconds: settingsFields.tokenGracePeriodSeconds.unwrap().optional(),
+    rateLimit: settingsFields.rateLimit.unwrap().optional(),
+    ipAllowlist: settingsFields.ipAllowlist.unwrap().optional(),
+    attributeMapping: settingsFields.attributeMapping.unwrap().optional(),
+  })
+  .strict();
