@@ -10,7 +10,7 @@ const schema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(3000),
   /** Interface to listen on. */
   HOST: z.string().min(1).default("0.0.0.0"),
-  /** `postgres://...` for PostgreSQL; otherwise a SQLite file (relative to the working directory). */
+  /** `postgres://...` for PostgreSQL; `sqlite:<path>` or a plain path for a SQLite file (relative to the working directory); any other scheme is refused. */
   DATABASE_URL: z.string().min(1).default("sqlite:data/directory-sync.db"),
   /** The public origin (`https://sync.example.com`) for SCIM URLs, when behind a proxy or tunnel. */
   PUBLIC_URL: z.url().optional(),

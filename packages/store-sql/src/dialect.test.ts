@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -20,6 +20,15 @@ describe("openDatabase", () => {
     const memory = openDatabase(":memory:", { baseDir: dir });
     expect(memory.description).toBe("SQLite :memory:");
     await memory.destroy();
+  });
+
+  it("refuses any other scheme instead of creating a file of that name, without echoing the URL", () => {
+    const dir = mkdtempSync(join(tmpdir(), "open-db-"));
+    for (const url of ["mysql://root:pw@db/x", "https://example.com/db", "redis://localhost:6379", "sqlite3:a.db"]) {
+      expect(() => openDatabase(url, { baseDir: dir }), url).toThrow(/^unsupported database URL scheme '[a-z0-9]+:'/);
+      expect(() => openDatabase(url, { baseDir: dir })).not.toThrow(/pw/);
+    }
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it("describes PostgreSQL without the password (no connection is made until a query)", async () => {

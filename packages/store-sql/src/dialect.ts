@@ -189,10 +189,17 @@ export interface OpenDatabaseOptions {
 
 /**
  * Opens the database a URL names: `postgres://` or `postgresql://` for PostgreSQL, `sqlite:<path>`,
- * `file:<path>` or a plain path for SQLite, `:memory:` for an in-memory SQLite database.
+ * `file:<path>` or a plain path for SQLite, `:memory:` for an in-memory SQLite database. Any other
+ * scheme (`mysql://...`) throws, rather than create a file of that name.
  */
 export function openDatabase(url: string, options: OpenDatabaseOptions = {}): ScimSqlDatabase {
   if (/^postgres(ql)?:\/\//i.test(url)) return openPostgres({ connectionString: url });
+  // Any other scheme (`mysql://`, `https:`) is a mistake, not a file name to create. A single
+  // letter is a Windows drive (`C:\data\a.db`).
+  const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(url)?.[1];
+  if (scheme !== undefined && !/^(sqlite|file)$/i.test(scheme)) {
+    throw new Error(`unsupported database URL scheme '${scheme}:' (use postgres://..., sqlite:<path> or a file path)`);
+  }
   const path = url.replace(/^(sqlite|file):(\/\/)?/i, "");
   const filename = path === ":memory:" || options.baseDir === undefined ? path : resolve(options.baseDir, path);
   return openSqlite({ filename });
