@@ -46,7 +46,7 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
   });
 
   describe("rate limit", () => {
-    it("429 with Retry-After and a SCIM Error past the burst, before authentication; only authenticated requests spend the directory's bucket", async () => {
+    it("429 with Retry-After and a SCIM Error past the burst; only requests with a valid token spend the directory's bucket", async () => {
       const { app, directory, token } = await setup({ rateLimit: { requestsPerSecond: 0.5, burst: 2 } });
       expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
       // A wrong token (anyone can know the directory's id) costs the directory nothing.
@@ -57,8 +57,8 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       expect(limited.headers.get("retry-after")).toBe("2");
       expect(limited.headers.get("content-type")).toBe("application/scim+json");
       expect(await limited.json()).toEqual({ schemas: [SCIM_ERROR], status: "429", detail: expect.stringContaining("retry after 2 seconds") });
-      // Refused before any token work: even a wrong token gets the 429, not a 401.
-      expect((await scimFrom(app, "10.0.0.1", directory.id, "dsync_wrong")).status).toBe(429);
+      // A wrong token never touches the directory's bucket, even an empty one: a 401.
+      expect((await scimFrom(app, "10.0.0.1", directory.id, "dsync_wrong")).status).toBe(401);
       // Other directories have their own buckets.
       const other = await sync.directories.create({ organizationId: "org_2", name: "Other" });
       const otherToken = (await sync.tokens.create(other.id)).token;
@@ -66,7 +66,7 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       // The refusal is audited, with its reason.
       await sync.audit.flush();
       const entries = await sync.db.selectFrom("dir_audit_log").selectAll().where("status", "=", 429).execute();
-      expect(entries.map((e) => JSON.parse(e.detail as string))).toEqual([{ refused: "rate_limited" }, { refused: "rate_limited" }]);
+      expect(entries.map((e) => JSON.parse(e.detail as string))).toEqual([{ refused: "rate_limited" }]);
     });
 
     it("failed authentications are limited per client address, without locking out a token that works", async () => {
@@ -103,6 +103,28 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       const other = await sync.directories.create({ organizationId: "org_3", name: "Flooded" });
       const wrong = await Promise.all(Array.from({ length: 300 }, () => status(scimFrom(app, "203.0.113.9", other.id, "dsync_guess"))));
       expect(count(wrong)).toEqual({ 401: 100, 429: 200 });
+    });
+
+    it("wrong tokens in flight at once spend nothing of the directory's rate: its IdP is never locked out", async () => {
+      const { directory, token } = await setup({ rateLimit: { requestsPerSecond: 0.5, burst: 2 } });
+      const t = 0;
+      const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => t }) });
+      const status = async (response: Promise<Response>) => (await response).status;
+      // Thirty wrong tokens (valid-looking, of another directory, revoked) race one good request.
+      const elsewhere = await sync.directories.create({ organizationId: "org_4", name: "Elsewhere" });
+      const foreign = (await sync.tokens.create(elsewhere.id)).token;
+      const revoked = await sync.tokens.create(directory.id);
+      await sync.tokens.revoke(directory.id, revoked.id);
+      const bad = ["dsync_guess", foreign, revoked.token];
+      const statuses = await Promise.all([
+        ...Array.from({ length: 30 }, (_, i) => status(scimFrom(app, `198.51.100.${i}`, directory.id, bad[i % 3]!))),
+        status(scimFrom(app, "10.0.0.1", directory.id, token)),
+      ]);
+      expect(statuses.slice(0, 30).every((s) => s === 401)).toBe(true);
+      expect(statuses[30]).toBe(200);
+      // The good token still has the rest of its burst.
+      expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
+      expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(429);
     });
 
     it("a settings change through the admin API applies at once", async () => {

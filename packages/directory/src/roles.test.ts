@@ -348,6 +348,7 @@ describe("role recomputation cost", () => {
       const big = (await scim("POST", "/Groups", { schemas: [GROUP], displayName: "Everyone", members })).id as string;
       await sync.roles.createMapping(dir.id, { group: { id: big }, role: "member" });
       const newcomer = (await scim("POST", "/Users", { schemas: [USER], userName: "new@acme.test" })).id as string;
+      await sync.audit.flush();
 
       logging = true;
       await app.request(`http://sync.test/scim/v2/${dir.id}/Groups/${big}`, {
@@ -358,8 +359,10 @@ describe("role recomputation cost", () => {
       logging = false;
       expect(await sync.roles.rolesOf(dir.id, newcomer)).toEqual(["member"]);
       // Recomputing the whole group would name its 121 users in one statement.
-      const largest = Math.max(...queries.map((q) => q.parameters.length));
-      expect(largest, queries.find((q) => q.parameters.length === largest)?.sql).toBeLessThan(20);
+      // (The audit log's batched insert may land in the window: it is not the roles' work.)
+      const work = queries.filter((q) => !q.sql.includes("dir_audit_log"));
+      const largest = Math.max(...work.map((q) => q.parameters.length));
+      expect(largest, work.find((q) => q.parameters.length === largest)?.sql).toBeLessThan(20);
       expect(queries.some((q) => q.sql.includes("dir_user_roles"))).toBe(true);
     } finally {
       await sync.close();

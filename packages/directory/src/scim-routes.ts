@@ -205,22 +205,25 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         return scimError(c, 429, `too many requests: retry after ${retryAfterSeconds} seconds`, { "Retry-After": String(retryAfterSeconds) });
       };
       // Before any token work, a request whose token has not authenticated here before takes a
-      // token from its client address's bucket of failures, and every request takes one from its
-      // directory's bucket. After the answer, a failed authentication gives the directory's token
-      // back (the directory's id is in its URL: anyone could otherwise drain its rate and lock its
-      // IdP out) and keeps its failure; a success gives the failure token back and makes its token
-      // known, so that failures from a shared address (a proxy) never lock out a working IdP.
+      // token from its client address's bucket of failures. Only a request whose token is valid
+      // for the directory takes one from the directory's bucket (its id is in its URL: anyone
+      // could otherwise drain its rate and lock its IdP out); a token not known yet is checked
+      // first. After the answer, a failed authentication (a token revoked meanwhile) gives the
+      // directory's token back and keeps its failure; a success gives the failure token back and
+      // makes its token known, so that failures from a shared address (a proxy) never lock out a
+      // working IdP.
       const hash = exists ? bearerTokenHash(c.req.header("authorization")) : undefined;
       const tokenKey = hash === undefined ? undefined : `${directoryId} ${hash}`;
       const known = tokenKey !== undefined && trusted.has(tokenKey);
       const failureKey = address ?? "unknown";
-      // Failures first: a flood of wrong tokens from one address holds at most its burst of the
-      // directory's tokens while its requests are in flight.
+      // Failures first, before the token is checked: a flood of wrong tokens from one address
+      // costs at most its burst of lookups.
       if (!known) {
         const decision = failures.take(failureKey, failureLimit);
         if (!decision.allowed) return refuse(decision.retryAfterSeconds);
       }
-      if (exists) {
+      const spends = exists && hash !== undefined && (known || (await sync.tokens.isActiveFor(hash, directoryId)));
+      if (spends) {
         const decision = limiter.take(directoryId, current.rateLimit);
         if (!decision.allowed) {
           if (!known) failures.refund(failureKey, failureLimit);
@@ -229,7 +232,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       }
       await next();
       if (c.res.status === 401) {
-        if (exists) limiter.refund(directoryId, current.rateLimit);
+        if (spends) limiter.refund(directoryId, current.rateLimit);
         if (known) {
           trusted.forget(tokenKey!);
           failures.take(failureKey, failureLimit);

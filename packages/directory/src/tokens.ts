@@ -185,6 +185,16 @@ export class TokenService {
     return { token: accepted, directory };
   }
 
+  /**
+   * Whether the token whose hash is `hash` is active and belongs to `directoryId`, and the
+   * directory active too: what authentication will decide, without recording a use (the rate
+   * limiter asks before a request spends its directory's rate).
+   */
+  async isActiveFor(hash: string, directoryId: string): Promise<boolean> {
+    const [row] = (await selectTokenWithDirectory<TokenWithDirectory>(this.db, this.dialect, { hash, directoryId })).rows;
+    return row !== undefined && row.d_state === "active" && timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex")) && isActive(row, this.stamp());
+  }
+
   /** The token of a row found by `hash`, if the hashes match (constant time) and it is active; records the last use. */
   private async accept(row: Selectable<TokenTable>, hash: string): Promise<TokenInfo | undefined> {
     if (!timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex"))) return undefined;
