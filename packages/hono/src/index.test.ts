@@ -1,4 +1,5 @@
-import type { AddressInfo } from "node:net";
+import { once } from "node:events";
+import { connect, type AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { bearerAuth, createScimServer, memoryStore, type ScimRequest, type ScimServer, type ScimServerConfig } from "scim-core";
@@ -61,6 +62,42 @@ function endless(chunk = 16 * 1024, total = Infinity) {
     },
   });
   return { stream, state };
+}
+
+/**
+ * One HTTP/1.1 connection written by hand, so that a test knows which requests share it (fetch
+ * picks a connection for itself). Responses must carry Content-Length, as the adapter's do.
+ */
+async function rawConnection(origin: string) {
+  const { hostname, port } = new URL(origin);
+  const socket = connect(Number(port), hostname);
+  await once(socket, "connect");
+  let received = "";
+  let closed = false;
+  socket.setEncoding("latin1");
+  socket.on("data", (data: string) => (received += data));
+  socket.on("error", () => {}); // EPIPE or ECONNRESET when the server closes while the client writes
+  socket.on("close", () => (closed = true));
+  return {
+    write: (data: string | Uint8Array) => void socket.write(data),
+    /** The next complete response on the connection: status line and headers, and body. */
+    async response(): Promise<{ head: string; body: string }> {
+      const started = Date.now();
+      for (;;) {
+        const end = received.indexOf("\r\n\r\n");
+        const length = end < 0 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(received.slice(0, end))?.[1]);
+        if (length !== undefined && received.length >= end + 4 + length) {
+          const response = { head: received.slice(0, end), body: received.slice(end + 4, end + 4 + length) };
+          received = received.slice(end + 4 + length);
+          return response;
+        }
+        if (closed || Date.now() - started > 3000) throw new Error(`no complete response (${closed ? "closed" : "timeout"}): ${received.slice(0, 200)}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    closed: () => closed,
+    destroy: () => socket.destroy(),
+  };
 }
 
 const newUser = () => JSON.stringify({ schemas: [USER], userName: `u.${Math.random().toString(36).slice(2)}@example.com` });
@@ -202,6 +239,10 @@ describe("scimHono: in process (app.request)", () => {
     expect(chunked.status).toBe(413);
     expect((await json(chunked)).status).toBe("413");
     expect(state.pulled).toBeLessThan(1048576 + 64 * 1024);
+    // The rest of the chunked body is left unread, so the connection is to close (RFC 9112 §9.6);
+    // the body too large by Content-Length was not read at all, and the connection can stay.
+    expect(chunked.headers.get("connection")).toBe("close");
+    expect(withLength.headers.get("connection")).toBeNull();
   });
 
   it("maxBodyBytes as configured on both sides", async () => {
@@ -244,6 +285,71 @@ describe("scimHono: over HTTP (@hono/node-server)", () => {
     expect((await json(chunked)).status).toBe("413");
     // The connection stays usable for the next request.
     expect((await fetch(`${origin}/scim/v2/Users`, post(newUser()))).status).toBe(201);
+  });
+
+  it("a chunked body over the limit is 413 with Connection: close, and the client's next request succeeds", async () => {
+    // 2 MiB against the default 1 MiB: small enough that the client has sent it all when the 413
+    // comes, so a connection left open looks reusable to the client. A server of its own, so that
+    // a broken connection in fetch's pool fails no other test.
+    const { origin, close } = await listen(createApp());
+    for (const headers of [{}, { authorization: "Bearer nope" }] as Record<string, string>[]) {
+      const { stream, state } = endless(64 * 1024, 2 * 1048576);
+      const r = await fetch(`${origin}/scim/v2/Users`, post(stream, headers));
+      expect(r.status).toBe(headers.authorization ? 401 : 413); // not all read: the connection closes whatever the answer
+      expect(r.headers.get("connection")).toBe("close");
+      expect((await json(r)).status).toBe(String(r.status));
+      expect(state.pulled).toBeGreaterThan(1048576);
+      expect((await fetch(`${origin}/scim/v2/Users`, post(newUser()))).status).toBe(201);
+    }
+    await close();
+  });
+
+  it("a body over the limit by Content-Length is 413 and the connection stays open", async () => {
+    const { origin, close } = await listen(createApp());
+    const big = JSON.stringify({ schemas: [USER], userName: "big@example.com", displayName: "x".repeat(1048576) });
+    const r = await fetch(`${origin}/scim/v2/Users`, post(big));
+    expect(r.status).toBe(413);
+    expect((await json(r)).status).toBe("413");
+    expect(r.headers.get("connection")).toBe("keep-alive");
+    expect((await fetch(`${origin}/scim/v2/Users`, post(newUser()))).status).toBe(201);
+    // On one connection: the whole body sent, the 413 read, then the next request on the same connection.
+    const connection = await rawConnection(origin);
+    connection.write(`POST /scim/v2/Users HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: ${auth.authorization}\r\nContent-Type: application/scim+json\r\nContent-Length: ${big.length}\r\n\r\n`);
+    connection.write(big);
+    const tooLarge = await connection.response();
+    expect(tooLarge.head).toMatch(/^HTTP\/1\.1 413 /);
+    expect(tooLarge.head).not.toMatch(/\r\nconnection: *close/i);
+    connection.write(`GET /scim/v2/ServiceProviderConfig HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: ${auth.authorization}\r\n\r\n`);
+    expect((await connection.response()).head).toMatch(/^HTTP\/1\.1 200 /);
+    connection.destroy();
+    await close();
+  });
+
+  it("on one connection, a chunked body over the limit is answered and the server closes the connection", async () => {
+    // Behind a middleware too: the response is then built through the context (c.body).
+    const app = new Hono();
+    app.use("*", async (c, next) => {
+      await next();
+      c.header("X-Seen", "1");
+    });
+    app.route("/scim/v2", scimHono(scimServer()));
+    const plain = await listen(createApp());
+    const withMiddleware = await listen(app);
+    for (const target of [plain.origin, withMiddleware.origin]) {
+      const connection = await rawConnection(target);
+      connection.write(`POST /scim/v2/Users HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: ${auth.authorization}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+      const chunk = new Uint8Array(64 * 1024).fill(0x20);
+      for (let i = 0; i < 32; i++) connection.write(`10000\r\n`), connection.write(chunk), connection.write("\r\n");
+      connection.write("0\r\n\r\n");
+      const tooLarge = await connection.response();
+      expect(tooLarge.head).toMatch(/^HTTP\/1\.1 413 /);
+      expect(tooLarge.head).toMatch(/\r\nconnection: close\r\n/i);
+      expect(JSON.parse(tooLarge.body).status).toBe("413");
+      if (target === withMiddleware.origin) expect(tooLarge.head).toMatch(/\r\nx-seen: 1\r\n/i);
+      await expect.poll(() => connection.closed()).toBe(true);
+    }
+    await plain.close();
+    await withMiddleware.close();
   });
 });
 

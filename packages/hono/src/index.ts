@@ -12,20 +12,24 @@ import { adapterRequest, type ScimServer } from "scim-core";
 export interface ScimHonoOptions {
   /**
    * Most request body bytes read: a larger body is not read further, and the server answers
-   * 413. Keep it at least the server's limit.
+   * 413 (a chunked one, whose rest is left unread, with `Connection: close`: RFC 9112 §9.6).
+   * Keep it at least the server's limit.
    * @default server.maxBodyBytes (the larger of its `maxBodyBytes` and `bulk.maxPayloadSize`)
    */
   maxBodyBytes?: number;
 }
 
-/** The body as bytes (undefined if empty); stops reading once past `limit`, leaving the 413 to the server. */
-async function readBody(c: Context, limit: number): Promise<Uint8Array | undefined> {
+/**
+ * The body as bytes (undefined if empty), read from the web stream: stops reading once past
+ * `limit`, leaving the 413 to the server. `unread` says reading stopped before the body's end.
+ */
+async function readBody(c: Context, limit: number): Promise<{ body: Uint8Array | undefined; unread: boolean }> {
   const request = c.req.raw;
   // Too large by Content-Length: the server answers 413 from the header. Not even `request.body` is
   // touched, so that @hono/node-server can drain the connection and keep it alive.
-  if (Number(request.headers.get("content-length")) > limit) return undefined;
-  if (request.bodyUsed) return new Uint8Array(await c.req.arrayBuffer()); // read by a middleware: cached by Hono
-  if (!request.body) return undefined;
+  if (Number(request.headers.get("content-length")) > limit) return { body: undefined, unread: false };
+  if (request.bodyUsed) return { body: new Uint8Array(await c.req.arrayBuffer()), unread: false }; // read by a middleware: cached by Hono
+  if (!request.body) return { body: undefined, unread: false };
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
@@ -34,10 +38,10 @@ async function readBody(c: Context, limit: number): Promise<Uint8Array | undefin
     size += r.value.byteLength;
     if (size > limit) {
       reader.cancel().catch(() => {});
-      break;
+      return { body: concat(chunks), unread: true };
     }
   }
-  return size === 0 ? undefined : concat(chunks);
+  return { body: size === 0 ? undefined : concat(chunks), unread: false };
 }
 
 /** Origin, raw path and query of an absolute URL, without a URL object (a hot path). */
@@ -53,6 +57,7 @@ function splitUrl(href: string): { origin: string; pathname: string; search: str
 /** The parts of Node's IncomingMessage used here. */
 interface NodeIncoming {
   headers: Record<string, string | string[] | undefined>;
+  httpVersionMajor?: number;
   readableEnded: boolean;
   on(event: string, listener: (...args: never[]) => void): unknown;
 }
@@ -146,7 +151,12 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     const raw = c.req.raw;
     // On @hono/node-server the Node request is at hand: its headers and body cost no web Request.
     const incoming = nodeIncoming(c);
-    const body = method === "GET" || method === "HEAD" ? undefined : incoming && !incoming.readableEnded && Number(incoming.headers["content-length"]) <= limit ? await readNodeBody(incoming, limit) : await readBody(c, limit);
+    let body: Uint8Array | undefined;
+    let unread = false;
+    if (method !== "GET" && method !== "HEAD") {
+      if (incoming && !incoming.readableEnded && Number(incoming.headers["content-length"]) <= limit) body = await readNodeBody(incoming, limit);
+      else ({ body, unread } = await readBody(c, limit));
+    }
     const response = await server.handle(
       adapterRequest(
         {
@@ -162,12 +172,16 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
       ),
     );
     const text = response.body === undefined ? null : JSON.stringify(response.body);
+    // Reading stopped before the body's end (its length undeclared, or declared wrongly): the rest is
+    // still on the wire, so HTTP/1.1 must close the connection, and says so (RFC 9112 §9.6), else the
+    // client's next request on it fails. HTTP/2 ends only the stream and forbids the header (RFC 9113 §8.2.2).
+    const headers = unread && (incoming?.httpVersionMajor ?? 1) < 2 ? { ...response.headers, Connection: "close" } : response.headers;
     // When this handler is the only one the request matched, no middleware set headers with
     // c.header() nor reads the response: a plain Response with a string body and a plain header
     // object is what @hono/node-server writes fastest (no Headers object built and read back).
-    if (routes.length === 1) return new Response(text, { status: response.status, headers: response.headers });
-    if (text === null) return c.body(null, response.status as StatusCode, response.headers);
-    return c.body(text, response.status as ContentfulStatusCode, response.headers);
+    if (routes.length === 1) return new Response(text, { status: response.status, headers });
+    if (text === null) return c.body(null, response.status as StatusCode, headers);
+    return c.body(text, response.status as ContentfulStatusCode, headers);
   });
   return app;
 }

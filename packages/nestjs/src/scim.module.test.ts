@@ -1,4 +1,5 @@
-import type { AddressInfo } from "node:net";
+import { once } from "node:events";
+import { connect, type AddressInfo } from "node:net";
 import { Controller, Get, Inject, Module, type CanActivate, type ModuleMetadata, type NestApplicationOptions } from "@nestjs/common";
 import { APP_GUARD, NestFactory } from "@nestjs/core";
 import type { NestExpressApplication } from "@nestjs/platform-express";
@@ -37,6 +38,50 @@ async function track(s: Promise<Started>): Promise<Started> {
   const value = await s;
   started.push(value);
   return value;
+}
+
+/**
+ * One HTTP/1.1 connection written by hand, so that a test knows which requests share it (fetch
+ * picks a connection for itself). Responses must carry Content-Length, as the adapter's do.
+ */
+async function rawConnection(origin: string) {
+  const { hostname, port } = new URL(origin);
+  const socket = connect(Number(port), hostname);
+  await once(socket, "connect");
+  let received = "";
+  let closed = false;
+  socket.setEncoding("latin1");
+  socket.on("data", (data: string) => (received += data));
+  socket.on("error", () => {}); // EPIPE or ECONNRESET when the server closes while the client writes
+  socket.on("close", () => (closed = true));
+  return {
+    write: (data: string | Uint8Array) => void socket.write(data),
+    /** The next complete response on the connection: status line and headers, and body. */
+    async response(): Promise<{ head: string; body: string }> {
+      const started = Date.now();
+      for (;;) {
+        const end = received.indexOf("\r\n\r\n");
+        const length = end < 0 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(received.slice(0, end))?.[1]);
+        if (length !== undefined && received.length >= end + 4 + length) {
+          const response = { head: received.slice(0, end), body: received.slice(end + 4, end + 4 + length) };
+          received = received.slice(end + 4 + length);
+          return response;
+        }
+        if (closed || Date.now() - started > 3000) throw new Error(`no complete response (${closed ? "closed" : "timeout"}): ${received.slice(0, 200)}`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    closed: () => closed,
+    destroy: () => socket.destroy(),
+  };
+}
+
+/** Writes a POST with a chunked body (no Content-Length) of `chunks` times 64 KiB on `connection`. */
+function writeChunked(connection: { write(data: string | Uint8Array): void }, path: string, authorization: string, chunks: number): void {
+  connection.write(`POST ${path} HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: ${authorization}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  for (let i = 0; i < chunks; i++) connection.write("10000\r\n"), connection.write(chunk), connection.write("\r\n");
+  connection.write("0\r\n\r\n");
 }
 
 const headers = (extra: Record<string, string> = {}) => ({ Authorization: `Bearer ${token}`, "Content-Type": "application/scim+json", ...extra });
@@ -155,6 +200,30 @@ describe("ScimModule", () => {
     // The connection is still usable afterwards.
     const ok = await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: JSON.stringify(newUser()) });
     expect(ok.status).toBe(201);
+  });
+
+  it("a chunked body over the limit: 413, the rest is read and dropped, and the same connection serves the next request", async () => {
+    for (const options of [{}, { bodyParser: false }] satisfies NestApplicationOptions[]) {
+      const { origin } = await track(start([ScimModule.forRoot({ store: memoryStore(), authenticate: auth() })], undefined, options));
+      // 2 MiB against the default 1 MiB, all sent before the 413 is read: nothing of it may be left unread.
+      const connection = await rawConnection(origin);
+      writeChunked(connection, "/scim/v2/Users", `Bearer ${token}`, 32);
+      const tooLarge = await connection.response();
+      expect(tooLarge.head).toMatch(/^HTTP\/1\.1 413 /);
+      expect(tooLarge.head).toMatch(/\r\nconnection: keep-alive\r\n/i);
+      expect(JSON.parse(tooLarge.body).status).toBe("413");
+      connection.write(`GET /scim/v2/ServiceProviderConfig HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: Bearer ${token}\r\n\r\n`);
+      expect((await connection.response()).head).toMatch(/^HTTP\/1\.1 200 /);
+      connection.destroy();
+      // The same with fetch's keep-alive client.
+      const chunk = new Uint8Array(64 * 1024).fill(0x20);
+      let sent = 0;
+      const stream = new ReadableStream<Uint8Array>({ pull: (controller) => (sent++ < 32 ? controller.enqueue(chunk) : controller.close()) });
+      const r = await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: stream, duplex: "half" } as RequestInit);
+      expect(r.status).toBe(413);
+      expect((await json(r)).status).toBe("413");
+      expect((await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: JSON.stringify(newUser()) })).status).toBe(201);
+    }
   });
 
   it("the request signal aborts when the client goes away", async () => {
