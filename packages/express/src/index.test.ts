@@ -1,10 +1,10 @@
 import { once } from "node:events";
 import { request as httpRequest, type Server } from "node:http";
-import { connect, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import express from "express";
 import express4 from "express4";
 import { bearerAuth, createScimServer, memoryStore, ScimConfigError, type ScimRequest, type ScimServer, type ScimServerConfig } from "scim-core";
-import { runHttpConformance } from "scim-core/testing";
+import { rawConnection, writeChunked, runHttpConformance } from "scim-core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { scimExpress } from "./index.js";
 
@@ -74,49 +74,7 @@ runHttpConformance({
   },
 });
 
-/**
- * One HTTP/1.1 connection written by hand, so that a test knows which requests share it (fetch
- * picks a connection for itself). Responses must carry Content-Length, as the adapter's do.
- */
-async function rawConnection(origin: string) {
-  const { hostname, port } = new URL(origin);
-  const socket = connect(Number(port), hostname);
-  await once(socket, "connect");
-  let received = "";
-  let closed = false;
-  socket.setEncoding("latin1");
-  socket.on("data", (data: string) => (received += data));
-  socket.on("error", () => {}); // EPIPE or ECONNRESET when the server closes while the client writes
-  socket.on("close", () => (closed = true));
-  return {
-    write: (data: string | Uint8Array) => void socket.write(data),
-    /** The next complete response on the connection: status line and headers, and body. */
-    async response(): Promise<{ head: string; body: string }> {
-      const started = Date.now();
-      for (;;) {
-        const end = received.indexOf("\r\n\r\n");
-        const length = end < 0 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(received.slice(0, end))?.[1]);
-        if (length !== undefined && received.length >= end + 4 + length) {
-          const response = { head: received.slice(0, end), body: received.slice(end + 4, end + 4 + length) };
-          received = received.slice(end + 4 + length);
-          return response;
-        }
-        if (closed || Date.now() - started > 3000) throw new Error(`no complete response (${closed ? "closed" : "timeout"}): ${received.slice(0, 200)}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    },
-    closed: () => closed,
-    destroy: () => socket.destroy(),
-  };
-}
 
-/** Writes a POST with a chunked body (no Content-Length) of `chunks` times 64 KiB on `connection`. */
-function writeChunked(connection: { write(data: string | Uint8Array): void }, path: string, authorization: string, chunks: number): void {
-  connection.write(`POST ${path} HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: ${authorization}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n`);
-  const chunk = new Uint8Array(64 * 1024).fill(0x20);
-  for (let i = 0; i < chunks; i++) connection.write("10000\r\n"), connection.write(chunk), connection.write("\r\n");
-  connection.write("0\r\n\r\n");
-}
 
 const headers = (extra: Record<string, string> = {}) => ({ Authorization: `Bearer ${token}`, "Content-Type": "application/scim+json", ...extra });
 const newUser = () => ({ schemas: [USER], userName: `u.${Math.random().toString(36).slice(2)}@example.com` });

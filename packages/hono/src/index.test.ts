@@ -1,9 +1,8 @@
-import { once } from "node:events";
-import { connect, type AddressInfo } from "node:net";
+import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { bearerAuth, createScimServer, memoryStore, type ScimRequest, type ScimServer, type ScimServerConfig } from "scim-core";
-import { runHttpConformance } from "scim-core/testing";
+import { rawConnection, runHttpConformance } from "scim-core/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scimHono } from "./index.js";
 
@@ -64,41 +63,6 @@ function endless(chunk = 16 * 1024, total = Infinity) {
   return { stream, state };
 }
 
-/**
- * One HTTP/1.1 connection written by hand, so that a test knows which requests share it (fetch
- * picks a connection for itself). Responses must carry Content-Length, as the adapter's do.
- */
-async function rawConnection(origin: string) {
-  const { hostname, port } = new URL(origin);
-  const socket = connect(Number(port), hostname);
-  await once(socket, "connect");
-  let received = "";
-  let closed = false;
-  socket.setEncoding("latin1");
-  socket.on("data", (data: string) => (received += data));
-  socket.on("error", () => {}); // EPIPE or ECONNRESET when the server closes while the client writes
-  socket.on("close", () => (closed = true));
-  return {
-    write: (data: string | Uint8Array) => void socket.write(data),
-    /** The next complete response on the connection: status line and headers, and body. */
-    async response(): Promise<{ head: string; body: string }> {
-      const started = Date.now();
-      for (;;) {
-        const end = received.indexOf("\r\n\r\n");
-        const length = end < 0 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(received.slice(0, end))?.[1]);
-        if (length !== undefined && received.length >= end + 4 + length) {
-          const response = { head: received.slice(0, end), body: received.slice(end + 4, end + 4 + length) };
-          received = received.slice(end + 4 + length);
-          return response;
-        }
-        if (closed || Date.now() - started > 3000) throw new Error(`no complete response (${closed ? "closed" : "timeout"}): ${received.slice(0, 200)}`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    },
-    closed: () => closed,
-    destroy: () => socket.destroy(),
-  };
-}
 
 const newUser = () => JSON.stringify({ schemas: [USER], userName: `u.${Math.random().toString(36).slice(2)}@example.com` });
 const post = (body: RequestInit["body"], headers: Record<string, string> = {}): RequestInit & { duplex?: "half" } => ({
