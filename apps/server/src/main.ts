@@ -54,18 +54,28 @@ try {
   die(`could not start: ${errorMessage(error)}`);
 }
 
+/** How long requests in flight get after SIGINT or SIGTERM before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+/** After the grace, how long closing the database may take before the process exits anyway. */
+const CLOSE_DATABASE_MS = 5_000;
+
 let stopping = false;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, "shutting down: finishing requests in flight");
-    const force = setTimeout(() => process.exit(1), 10_000).unref();
-    running!.close().then(
-      () => {
-        clearTimeout(force);
-        logger.info("stopped");
-        process.exit(0);
+    // The grace is close()'s: it cuts what still runs (one line says how many) and closes the
+    // database all the same. This is the last resort, should closing the database hang.
+    setTimeout(() => {
+      logger.fatal(`shutdown: not stopped ${(SHUTDOWN_GRACE_MS + CLOSE_DATABASE_MS) / 1000} s after the signal, exiting`);
+      process.exit(1);
+    }, SHUTDOWN_GRACE_MS + CLOSE_DATABASE_MS).unref();
+    running!.close({ graceMs: SHUTDOWN_GRACE_MS }).then(
+      ({ cut }) => {
+        logger.info({ cut }, "stopped");
+        // Requests cut: not a clean stop.
+        process.exit(cut === 0 ? 0 : 1);
       },
       (error) => {
         logger.error({ err: error }, "shutdown failed");

@@ -2,9 +2,11 @@
  * Starts the directory-sync service: reads the custom extension schemas (SCIM_SCHEMAS_FILE), opens
  * the database (SQLite by default, PostgreSQL for a `postgres://` DATABASE_URL), migrates it, creates the admin key and a first directory on the
  * first run, and serves `directoryApp` (SCIM for every directory, the admin API, /healthz) with
- * structured request logs. `close()` stops accepting connections, lets requests in flight finish,
- * then closes the database.
+ * structured request logs. `close()` is the graceful stop of SIGINT and SIGTERM (see
+ * {@link RunningServer.close}).
  */
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { Server as NetServer, type Socket } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import type { Logger } from "pino";
 import { createDirectorySync, directoryApp, type DirectorySync } from "scim-directory";
@@ -21,9 +23,39 @@ export interface RunningServer {
   sync: DirectorySync;
   /** What the first run created: secrets to show once. */
   firstRun: Bootstrapped;
-  /** Graceful shutdown. */
-  close(): Promise<void>;
+  /**
+   * Graceful shutdown, what SIGINT and SIGTERM run: stops accepting connections, answers every
+   * request from then on (those running included) with `Connection: close` so that clients leave
+   * their keep-alive connections (RFC 9112 §9.6), closes connections once idle (see
+   * {@link IDLE_CLOSE_MS}), and once none is left closes the directory sync (the audit entries that wait are written, the SQLite
+   * WAL is checkpointed and removed). Requests still running after `graceMs` are cut (one `warn`
+   * line says how many) and the database is closed all the same. Calling it again returns the
+   * same promise.
+   */
+  close(options?: CloseOptions): Promise<CloseResult>;
 }
+
+/** Options of {@link RunningServer.close}. */
+export interface CloseOptions {
+  /** How long requests in flight get to finish before their connections are cut. @default 10_000 */
+  graceMs?: number;
+}
+
+/** How a {@link RunningServer.close} went. */
+export interface CloseResult {
+  /** Requests whose connection was cut after the grace, unanswered or half answered. */
+  cut: number;
+}
+
+/**
+ * How long a connection must have been idle before a draining server closes it: the time for a
+ * client that has just read a keep-alive answer to send its next request, which is then answered
+ * with `Connection: close`. A connection closed sooner could be reset under that request, which
+ * the client cannot safely retry (a POST). Connections idle for longer are closed at once.
+ */
+const IDLE_CLOSE_MS = 1_000;
+/** How often a draining server looks for connections that have become idle. */
+const IDLE_SWEEP_MS = 50;
 
 /**
  * Starts the service with `config`, logging through `logger` (errors as name, message and code
@@ -88,17 +120,76 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
       s.once("error", reject);
     }),
   );
+  const drain = drainer(server as Server, logger);
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.PORT;
   const origin = config.PUBLIC_URL?.replace(/\/+$/, "") ?? `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`;
 
-  let closing: Promise<void> | undefined;
-  const close = () =>
-    (closing ??= new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      // Idle keep-alive connections would hold close() open.
-      (server as { closeIdleConnections?: () => void }).closeIdleConnections?.();
-    }).then(() => sync.close()));
+  let closing: Promise<CloseResult> | undefined;
+  const close = ({ graceMs = 10_000 }: CloseOptions = {}) =>
+    (closing ??= drain(graceMs).then(async (cut) => {
+      await sync.close();
+      return { cut };
+    }));
 
   return { origin, sync, firstRun, close };
+}
+
+/**
+ * Graceful stop of a Node.js HTTP/1.1 server. Tracks its connections and the requests being
+ * answered, and returns `drain(graceMs)`, which stops accepting connections, has every response
+ * not yet started carry `Connection: close` (Node then ends the connection after it), closes
+ * connections once idle for {@link IDLE_CLOSE_MS}, and resolves when no connection is left,
+ * or after `graceMs` with the number of requests it cut.
+ */
+function drainer(server: Server, logger: Logger): (graceMs: number) => Promise<number> {
+  /** Every open connection, with the time its last answer ended (or it was accepted). */
+  const idleSince = new Map<Socket, number>();
+  /** The responses being written; a connection is busy while one of them is its. */
+  const answering = new Set<ServerResponse>();
+  let draining = false;
+
+  server.on("connection", (socket: Socket) => {
+    idleSince.set(socket, performance.now());
+    socket.once("close", () => idleSince.delete(socket));
+  });
+  // Before the application's listener, so that a request arriving while draining is marked first.
+  server.prependListener("request", (request: IncomingMessage, response: ServerResponse) => {
+    if (draining) response.shouldKeepAlive = false;
+    answering.add(response);
+    response.once("close", () => {
+      answering.delete(response);
+      if (idleSince.has(request.socket)) idleSince.set(request.socket, performance.now());
+    });
+  });
+
+  /** Destroys the connections that have no request being answered and were idle long enough. */
+  const closeIdle = () => {
+    const busy = new Set([...answering].map((response) => response.req.socket));
+    const now = performance.now();
+    for (const [socket, since] of idleSince) if (!busy.has(socket) && now - since >= IDLE_CLOSE_MS) socket.destroy();
+  };
+
+  return (graceMs) =>
+    new Promise<number>((resolve) => {
+      draining = true;
+      // Responses already running: those whose headers are not written yet close their connection.
+      for (const response of answering) if (!response.headersSent) response.shouldKeepAlive = false;
+      let cut = 0;
+      const sweep = setInterval(closeIdle, IDLE_SWEEP_MS);
+      const grace = setTimeout(() => {
+        cut = answering.size;
+        logger.warn({ cut, graceMs }, `shutdown: ${cut} request(s) still running after ${graceMs} ms, cutting them`);
+        for (const socket of idleSince.keys()) socket.destroy();
+      }, graceMs);
+      // net.Server's close: stop listening, call back once every connection has ended. (http.Server's
+      // would also destroy every idle connection at once, including one whose client is sending its
+      // next request right now: a reset of that request.)
+      NetServer.prototype.close.call(server, () => {
+        clearInterval(sweep);
+        clearTimeout(grace);
+        resolve(cut);
+      });
+      closeIdle();
+    });
 }
