@@ -32,5 +32,5 @@ const { firstRun } = running;
 if (!firstRun.adminKey || !firstRun.directory || !firstRun.token) throw new Error("expected a first run on a fresh database");
 ready(
   { port: Number(new URL(running.origin).port), adminKey: firstRun.adminKey, directoryId: firstRun.directory.id, token: firstRun.token, scimBase: `/scim/v2/${firstRun.directory.id}` },
-  () => running.close(),
+  async () => void (await running.close()),
 );
