@@ -109,7 +109,7 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       const { directory, token } = await setup({ rateLimit: { requestsPerSecond: 0.5, burst: 2 } });
       const t = 0;
       const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => t }) });
-      const status = async (response: Promise<Response>) => (await response).status;
+      const status = async (response: Response | Promise<Response>) => (await response).status;
       // Thirty wrong tokens (valid-looking, of another directory, revoked) race one good request.
       const elsewhere = await sync.directories.create({ organizationId: "org_4", name: "Elsewhere" });
       const foreign = (await sync.tokens.create(elsewhere.id)).token;
