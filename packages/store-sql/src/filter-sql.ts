@@ -54,6 +54,7 @@ import {
   logicalOperands,
   parseDateTime,
   printAttrPath,
+  referencesAttribute,
   type AttributeInfo,
   type AttributeType,
   type CompareOperator,
@@ -956,25 +957,6 @@ export function filterToSql(filter: Filter, options: FilterSqlOptions): RawBuild
  * evaluate those filters.
  */
 export function referencesMembership(filter: Filter): boolean {
-  const stack: Filter[] = [filter];
-  while (stack.length > 0) {
-    const f = stack.pop()!;
-    switch (f.type) {
-      case "compare":
-      case "present":
-      case "valuePath": {
-        const name = f.path.attr.toLowerCase();
-        if (name === "members" || name === "groups") return true;
-        break;
-      }
-      case "not":
-        stack.push(f.filter);
-        break;
-      case "logical":
-        stack.push(f.left, f.right);
-        break;
-    }
-  }
-  return false;
+  return referencesAttribute(filter, "members") || referencesAttribute(filter, "groups");
 }
 

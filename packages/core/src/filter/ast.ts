@@ -84,3 +84,21 @@ export function logicalOperands(node: Filter, op: "and" | "or"): Filter[] {
   }
   return out;
 }
+
+/**
+ * Whether the filter names the top-level attribute `name` (case-insensitive, with or without its
+ * schema URN) anywhere: `groups.value eq "x"`, `groups[display sw "A"]`, `not (groups pr)`. For
+ * stores and servers that keep an attribute outside the filtered document (group `members`, the
+ * derived `User.groups`, RFC 7643 §4.1.2) and must supply it first.
+ */
+export function referencesAttribute(filter: Filter, name: string): boolean {
+  const wanted = name.toLowerCase();
+  const stack: Filter[] = [filter];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (f.type === "not") stack.push(f.filter);
+    else if (f.type === "logical") stack.push(f.left, f.right);
+    else if (f.path.attr.toLowerCase() === wanted) return true;
+  }
+  return false;
+}

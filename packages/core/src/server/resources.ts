@@ -3,7 +3,7 @@
  * delete, over a tenant-scoped {@link ScimStore}, with ETags, hooks and events.
  */
 import { badRequest, isScimError, ScimError } from "../errors/scim-error.js";
-import type { AttrPath } from "../filter/ast.js";
+import { referencesAttribute, type AttrPath, type Filter } from "../filter/ast.js";
 import { compileElementFilter, compileFilter } from "../filter/compile.js";
 import { parseFilter, splitAttrPath } from "../filter/parser.js";
 import { compileProjection, defaultView, isEmptyValue, type DefaultView, type Projector } from "../list/project.js";
@@ -381,6 +381,7 @@ export class ResourceEndpoint {
     // An empty `filter=` is a 400 invalidFilter, not "no filter": a lookup whose value went
     // missing must not answer with every resource.
     const filter = filterText !== undefined ? parseFilter(filterText, { lenient: this.settings.lenient }) : undefined;
+    if (filter !== undefined) this.assertFilterable(filter);
     const { project, attributes, excluded } = this.projection(scope, search);
     const cursor = search ? search.cursor : params.get("cursor");
     // Beyond 2^53 an index is not an exact number: such a page is past the end anyway.
@@ -408,6 +409,37 @@ export class ResourceEndpoint {
     );
   }
 
+  /**
+   * Refuses a filter on an attribute that is never returned (`password`, RFC 7643 §4.1.1, §7):
+   * answering it would tell which user has a given password. 400 invalidFilter.
+   */
+  private assertFilterable(filter: Filter): void {
+    const refuse = (attr: AttributeInfo | undefined) => {
+      if (attr?.returned === "never") throw badRequest("invalidFilter", `'${attr.name}' is never returned and cannot be filtered on`);
+    };
+    const stack: Filter[] = [filter];
+    while (stack.length > 0) {
+      const f = stack.pop()!;
+      if (f.type === "not") stack.push(f.filter);
+      else if (f.type === "logical") stack.push(f.left, f.right);
+      else {
+        const resolved = this.rt.resolve(f.path);
+        refuse(resolved?.attribute);
+        refuse(resolved?.sub);
+        if (f.type === "valuePath" && resolved !== undefined) {
+          // The inner filter names sub-attributes of the element.
+          const inner: Filter[] = [f.filter];
+          while (inner.length > 0) {
+            const g = inner.pop()!;
+            if (g.type === "not") inner.push(g.filter);
+            else if (g.type === "logical") inner.push(g.left, g.right);
+            else refuse(resolved.attribute.subMap?.get(g.path.attr.toLowerCase()));
+          }
+        }
+      }
+    }
+  }
+
   /** @internal The query, split between the store and memory as the store's capabilities say. */
   async query(scope: RequestScope, query: StoreQuery): Promise<{ resources: StoredResource[]; totalResults: number; nextCursor?: string }> {
     const caps = this.store.capabilities;
@@ -415,7 +447,12 @@ export class ResourceEndpoint {
     const storeFilters = !filter || caps.filter === true || (typeof caps.filter === "function" && caps.filter(filter));
     const storePages = query.cursor !== undefined ? caps.cursor : caps.paging;
     if (storeFilters && (!sort || caps.sort) && storePages) return this.store.query(scope.storeContext, this.rt.name, query);
-    const all = await this.store.query(scope.storeContext, this.rt.name, { filter: storeFilters ? filter : undefined, members: query.members });
+    // A filter evaluated here reads what the store keeps apart from the document: a group's
+    // members, a user's derived groups (RFC 7643 §4.1.2).
+    const inMemory = filter !== undefined && !storeFilters ? filter : undefined;
+    const needsMembers = inMemory !== undefined && this.members !== undefined && referencesAttribute(inMemory, "members");
+    const needsGroups = inMemory !== undefined && this.hasGroups() && referencesAttribute(inMemory, "groups");
+    const all = await this.store.query(scope.storeContext, this.rt.name, { filter: storeFilters ? filter : undefined, members: query.members || needsMembers });
     // Filters and sorts read the wire form (`id`, `meta.*`); the page is of stored resources.
     const storedOf = new Map<ScimResourceBody, StoredResource>();
     let resources = all.resources.map((r) => {
@@ -423,9 +460,15 @@ export class ResourceEndpoint {
       storedOf.set(wire, r);
       return wire;
     });
-    if (filter && !storeFilters) {
-      const predicate = compileFilter(filter, { resourceType: this.rt });
-      resources = resources.filter((r) => predicate(r));
+    if (inMemory !== undefined) {
+      const predicate = compileFilter(inMemory, { resourceType: this.rt });
+      if (needsGroups) {
+        const withGroups = new Map<ScimResourceBody, ScimResourceBody>();
+        for (const wire of resources) withGroups.set(wire, await this.withGroups(scope, { ...wire }, true));
+        resources = resources.filter((r) => predicate(withGroups.get(r)!));
+      } else {
+        resources = resources.filter((r) => predicate(r));
+      }
     }
     if (sort) resources = sortResources(resources, this.rt, sort.path, sort.order);
     const total = resources.length;

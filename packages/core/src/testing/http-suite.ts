@@ -630,6 +630,33 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         expect((await call("GET", `/Users/${user.id}`)).body.groups ?? []).toEqual([]);
       });
 
+      it(title("filters on User.groups and Group.members (RFC 7643 §4.1.2, RFC 7644 §3.4.2.2)"), async () => {
+        const tag = `grpf${uid()}`;
+        const [a, b, c] = [await createUser({ userName: `${tag}.a@example.com` }), await createUser({ userName: `${tag}.b@example.com` }), await createUser({ userName: `${tag}.c@example.com` })];
+        const group = await createGroup({ members: [{ value: a.id }, { value: b.id }] });
+        const names = (list: { Resources: J[] }) => list.Resources.map((u) => u.userName).sort();
+        const scopedTo = (f: string) => `userName sw "${tag}." and (${f})`;
+        expect(names(await listUsers(scopedTo(`groups.value eq "${group.id}"`)))).toEqual([a.userName, b.userName]);
+        expect(names(await listUsers(scopedTo(`groups[value eq "${group.id}"]`)))).toEqual([a.userName, b.userName]);
+        expect(names(await listUsers(scopedTo(`groups.display eq "${group.displayName}"`)))).toEqual([a.userName, b.userName]);
+        expect(names(await listUsers(scopedTo("groups pr")))).toEqual([a.userName, b.userName]);
+        expect(names(await listUsers(scopedTo("not (groups pr)")))).toEqual([c.userName]);
+        const search = await call("POST", "/Users/.search", { body: { schemas: [SEARCH], filter: scopedTo(`groups.value eq "${group.id}"`), attributes: ["userName"] } });
+        expect(names(expectList(search))).toEqual([a.userName, b.userName]);
+        // Group.members, also when the members are not returned.
+        const byMember = expectList(await call("GET", `/Groups?filter=${q(`members.value eq "${a.id}"`)}&excludedAttributes=members`));
+        expect(byMember.Resources.map((g) => g.id)).toEqual([group.id]);
+        expect(byMember.Resources[0]!.members).toBeUndefined();
+      });
+
+      it(title("a filter on the password (never returned) is 400 invalidFilter, not an oracle"), async () => {
+        const user = await createUser({ password: "Filter-Oracle-9!" });
+        for (const f of [`password eq "Filter-Oracle-9!"`, "password pr", `userName eq "${user.userName}" and not (password eq "x")`]) {
+          expectError(await call("GET", `/Users?filter=${q(f)}`), 400, "invalidFilter");
+        }
+        expectError(await call("POST", "/Users/.search", { body: { schemas: [SEARCH], filter: "password pr" } }), 400, "invalidFilter");
+      });
+
       it(title("deleting a group removes it from User.groups"), async () => {
         const user = await createUser();
         const group = await createGroup({ members: [{ value: user.id }] });
