@@ -74,7 +74,8 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   const checkpoints = options.checkpoints ?? "background";
   const checkpointer = onDisk && checkpoints !== "inline" ? backgroundCheckpoints(database, options.filename, checkpoints === "background" ? {} : checkpoints) : undefined;
   const group = options.groupCommit ?? true;
-  const dialect = groupCommitDialect(database, group === false ? { maxUnits: 1 } : group === true ? {} : group, checkpointer && (() => checkpointer.stop()));
+  const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
+  const dialect = groupCommitDialect(database, { busyTimeoutMs, ...(group === false ? { maxUnits: 1 } : group === true ? {} : group) }, checkpointer && (() => checkpointer.stop()));
   const db = new Kysely<ScimDatabase>({ dialect, ...(options.log ? { log: options.log } : {}) });
   return {
     db,

@@ -27,7 +27,7 @@ function open(options: GroupCommitOptions = {}) {
       other.close();
     }
   };
-  return { db, driver, committed };
+  return { db, driver, committed, file, raw };
 }
 
 /** A transaction that inserts `name` (after a turn of the event loop, as a request's work would). */
@@ -114,5 +114,34 @@ describe("SQLite group commit", () => {
     await db.destroy();
     expect(committed()).toEqual(["a", "b"]);
     await expect(sql`select 1`.execute(db)).rejects.toThrow();
+  });
+});
+
+describe("group commit: BEGIN while another connection writes", () => {
+  it("retries SQLITE_BUSY without blocking the event loop, up to busyTimeoutMs", async () => {
+    const { db, committed, file, raw } = open({ busyTimeoutMs: 2000 });
+    raw.pragma("busy_timeout = 0"); // SQLite's own busy handler would block the thread
+    const other = new Database(file);
+    other.exec("begin immediate"); // another process holding the write lock
+    setTimeout(() => other.exec("commit"), 60);
+    const started = performance.now();
+    expect(await insert(db, "after-the-lock")).toBe("after-the-lock");
+    expect(performance.now() - started).toBeGreaterThanOrEqual(50);
+    expect(committed()).toEqual(["after-the-lock"]);
+    other.close();
+    await db.destroy();
+  });
+
+  it("gives up after busyTimeoutMs with the SQLITE_BUSY error, and the connection serves the next transaction", async () => {
+    const { db, committed, file, raw } = open({ busyTimeoutMs: 40 });
+    raw.pragma("busy_timeout = 0");
+    const other = new Database(file);
+    other.exec("begin immediate");
+    await expect(insert(db, "refused")).rejects.toMatchObject({ code: "SQLITE_BUSY" });
+    other.exec("commit");
+    other.close();
+    expect(await insert(db, "next")).toBe("next");
+    expect(committed()).toEqual(["next"]);
+    await db.destroy();
   });
 });

@@ -64,6 +64,11 @@ export interface GroupCommitOptions {
   maxDelayMs?: number;
   /** Compiled statements kept by their SQL text. @default 500 */
   statementCacheSize?: number;
+  /**
+   * How long BEGIN keeps retrying, without blocking the event loop, while another connection
+   * holds the write lock, in milliseconds. @default 5000
+   */
+  busyTimeoutMs?: number;
 }
 
 /** One group: an open SQLite transaction and the transactions that wait for its COMMIT. */
@@ -117,6 +122,7 @@ export class GroupCommitSqliteDriver implements Driver {
   private readonly maxUnits: number;
   private readonly maxDelayMs: number;
   private readonly cacheSize: number;
+  private readonly busyTimeoutMs: number;
   /** COMMITs run, and the transactions they committed (for tests and monitoring). */
   readonly stats = { commits: 0, units: 0 };
 
@@ -129,6 +135,7 @@ export class GroupCommitSqliteDriver implements Driver {
     this.maxUnits = Math.max(1, options.maxUnits ?? 64);
     this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 5);
     this.cacheSize = Math.max(1, options.statementCacheSize ?? 500);
+    this.busyTimeoutMs = Math.max(0, options.busyTimeoutMs ?? 5000);
   }
 
   async init(): Promise<void> {}
@@ -165,11 +172,30 @@ export class GroupCommitSqliteDriver implements Driver {
       this.fail(new Error("the SQLite transaction was rolled back by the database"));
     }
     if (this.group === undefined) {
-      this.database.exec("begin immediate");
+      await this.beginImmediate();
       this.group = new Group();
     }
     this.database.exec(`savepoint ${UNIT}`);
     this.inUnit = true;
+  }
+
+  /**
+   * BEGIN IMMEDIATE, retried while it answers SQLITE_BUSY, up to `busyTimeoutMs`. SQLite's own
+   * busy handler does not cover every case: while the background checkpointer's RESTART holds the
+   * WAL (see `sqlite-checkpointer.ts`), BEGIN was seen to fail after some 70 ms whatever the busy
+   * timeout, which answered a 500. Retrying here also waits without blocking the event loop.
+   */
+  private async beginImmediate(): Promise<void> {
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        this.database.exec("begin immediate");
+        return;
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || performance.now() - started >= this.busyTimeoutMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20)));
+      }
+    }
   }
 
   async commitTransaction(): Promise<void> {
