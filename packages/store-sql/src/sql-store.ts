@@ -172,8 +172,12 @@ function versionMismatch(): ScimError {
   return new ScimError(412, undefined, "the resource has changed (its version does not match)");
 }
 
-function uniquenessClash(): ScimError {
-  return new ScimError(409, "uniqueness", "a resource with this unique value already exists");
+/** 409 uniqueness, naming the attribute when the violated index says which (SQLite's message, PostgreSQL's constraint). */
+function uniquenessClash(error: unknown): ScimError {
+  const { message, constraint } = error as { message?: unknown; constraint?: unknown };
+  const where = `${typeof constraint === "string" ? constraint : ""} ${typeof message === "string" ? message : ""}`;
+  const attribute = /user_name_key/.test(where) ? "userName" : /display_name_key/.test(where) ? "displayName" : undefined;
+  return new ScimError(409, "uniqueness", attribute ? `a resource with this ${attribute} already exists` : "a resource with this unique value already exists");
 }
 
 /** Unique-constraint violations of SQLite and PostgreSQL. */
@@ -346,7 +350,7 @@ class SqlStore implements SqlScimStore {
     try {
       return await this.unit(work);
     } catch (error) {
-      if (isUniqueViolation(error)) throw uniquenessClash();
+      if (isUniqueViolation(error)) throw uniquenessClash(error);
       // The server retries a 412 when the client sent no If-Match.
       if (isConcurrencyFailure(error)) throw new ScimError(412, undefined, "a concurrent change won; retry the request");
       if (isUnstorableText(error)) throw new ScimError(400, "invalidValue", "a value contains a character the database cannot store (NUL)");

@@ -67,7 +67,7 @@ function member(user: StoredResource, display?: string): MemberValue {
 }
 
 /** Awaits a rejection with a ScimError of this status (and scimType, when given). */
-async function expectScimError(promise: Promise<unknown>, status: number, scimType?: string): Promise<void> {
+async function expectScimError(promise: Promise<unknown>, status: number, scimType?: string): Promise<{ detail?: string }> {
   let error: unknown;
   let resolved = false;
   try {
@@ -81,6 +81,7 @@ async function expectScimError(promise: Promise<unknown>, status: number, scimTy
   const e = error as { status: number; scimType?: string };
   expect(e.status).toBe(status);
   if (scimType !== undefined) expect(e.scimType).toBe(scimType);
+  return error as { detail?: string };
 }
 
 const ids = (result: StoreQueryResult): string[] => result.resources.map((r) => r.id);
@@ -259,7 +260,9 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
     describe("uniqueness", () => {
       it("create with a taken key is a 409 uniqueness and writes nothing", async () => {
         await createUser("bjensen");
-        await expectScimError(store.create(ctx, USER, userWrite("BJensen")), 409, "uniqueness");
+        const clash = await expectScimError(store.create(ctx, USER, userWrite("BJensen")), 409, "uniqueness");
+        // The detail says which attribute clashed (never a stack or SQL).
+        expect(clash.detail).toContain("userName");
         expect((await store.query(ctx, USER, {})).totalResults).toBe(1);
       });
 
