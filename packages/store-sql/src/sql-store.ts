@@ -582,12 +582,28 @@ class SqlStore implements SqlScimStore {
 
   private async insertMembers(tenant: string, groupId: string, members: readonly MemberValue[]): Promise<void> {
     for (const part of chunks(members)) {
+      if (this.dialect === "postgres") await this.lockLiveMembers(tenant, part);
       await this.db
         .insertInto("scim_members")
         .values(part.map((m) => ({ tenant, group_id: groupId, member_id: m.value, member_type: m.type ?? null, display: m.display ?? null })))
         .onConflict((oc) => oc.columns(["tenant", "group_id", "member_id"]).doNothing())
         .execute();
     }
+  }
+
+  /**
+   * PostgreSQL: locks the rows of the members being added (FOR SHARE) and checks that they are
+   * still live (400 invalidValue otherwise). A delete of one of them, which locks its row first,
+   * then either waits for this transaction and removes the new membership row after it, or has
+   * committed and this add fails: never a deleted member left in a group (found by a concurrency
+   * review: under READ COMMITTED the two interleaved, on every run). SQLite serializes writes.
+   */
+  private async lockLiveMembers(tenant: string, members: readonly MemberValue[]): Promise<void> {
+    const ids = [...new Set(members.map((m) => m.value))];
+    const rows = await this.db.selectFrom("scim_resources").select("id").where("tenant", "=", tenant).where("id", "in", ids).where(this.liveRow).forShare().execute();
+    if (rows.length === ids.length) return;
+    const found = new Set(rows.map((r) => r.id));
+    throw new ScimError(400, "invalidValue", `member '${ids.find((id) => !found.has(id))}' does not exist`);
   }
 
   /**
