@@ -187,6 +187,27 @@ describe("admin API", () => {
       expect((await api("GET", `/directories/${a.id}`)).body.settings).toEqual(renamed.body.settings);
     });
 
+    it("an attribute mapping must name attributes the registry defines; a null body is refused", async () => {
+      const a = await createDirectory();
+      const good = {
+        title: "title",
+        department: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department",
+        manager: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
+        given: "name.givenName",
+        workEmail: 'emails[type eq "work"].value',
+      };
+      expect((await api("PATCH", `/directories/${a.id}`, { settings: { attributeMapping: good } })).body.settings.attributeMapping).toEqual(good);
+      for (const path of ["nonexistentAttr", "name.nope", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nope", "urn:unknown:schema:foo", "emails[type eq", 'emails[type eq "work"].nope']) {
+        const r = await api("PATCH", `/directories/${a.id}`, { settings: { attributeMapping: { x: path } } });
+        expect([path, r.status, r.body.error.code]).toEqual([path, 400, "invalid_attribute_mapping"]);
+        expect(r.body.error.message).toContain("settings.attributeMapping.x");
+      }
+      const created = await api("POST", "/directories", { organizationId: "org_1", name: "Bad", settings: { attributeMapping: { x: "nope" } } });
+      expect(created.status).toBe(400);
+      expect((await api("GET", `/directories/${a.id}`)).body.settings.attributeMapping).toEqual(good);
+      expect((await api("PATCH", `/directories/${a.id}`, null)).status).toBe(400);
+    });
+
     it("directories created in the same millisecond page by id: each exactly once", async () => {
       const made = [];
       for (let i = 0; i < 5; i++) made.push((await createDirectory({ name: `Same ${i}` })).id);
@@ -277,7 +298,7 @@ describe("admin API", () => {
       const directory = await createDirectory();
       const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
       const post = async (path: string, body: unknown) => (await (await scim(directory.id, token, "POST", path, body)).json()) as Any;
-      const alice = await post("/Users", { schemas: [USER], userName: "alice@acme.test", name: { givenName: "Alice", familyName: "A" }, emails: [{ value: "alice@acme.test", primary: true }] });
+      const alice = await post("/Users", { schemas: [USER], userName: "alice@acme.test", externalId: "00u-alice", name: { givenName: "Alice", familyName: "A" }, emails: [{ value: "alice@acme.test", primary: true }] });
       const bob = await post("/Users", { schemas: [USER], userName: "bob@acme.test", active: false });
       const carol = await post("/Users", { schemas: [USER], userName: "carol@acme.test" });
       const admins = await post("/Groups", { schemas: [GROUP], displayName: "Admins", members: [{ value: alice.id }] });
@@ -312,6 +333,11 @@ describe("admin API", () => {
       expect((await api("GET", `/directories/${directory.id}/users?username=carol@acme.test`)).body.data.map((u: Any) => u.id)).toEqual([carol.id]);
       expect((await api("GET", `/directories/${directory.id}/users?group=${admins.id}`)).body.data.map((u: Any) => u.id)).toEqual([alice.id]);
       expect((await api("GET", `/directories/${directory.id}/users?state=gone`)).status).toBe(400);
+      expect((await api("GET", `/directories/${directory.id}/users?externalId=00u-alice`)).body.data.map((u: Any) => u.id)).toEqual([alice.id]);
+      expect((await api("GET", `/directories/${directory.id}/users?externalId=00U-ALICE`)).body.data).toEqual([]);
+      // A filter the list does not have is refused, not ignored (it would answer every user).
+      const unknown = await api("GET", `/directories/${directory.id}/users?displayName=Alice`);
+      expect([unknown.status, unknown.body.error.code]).toEqual([400, "validation_failed"]);
       expect((await api("GET", `/directories/${directory.id}/users?cursor=garbage`)).body.error.code).toBe("invalid_cursor");
 
       const groups = await api("GET", `/directories/${directory.id}/groups`);

@@ -126,9 +126,10 @@ async function readJson(c: AdminContext): Promise<unknown> {
   return value;
 }
 
-/** Parses the body with `schema` (a missing body is an empty object). */
+/** Parses the body with `schema` (a missing body is an empty object; `null` is not). */
 async function body<T extends z.ZodType>(c: AdminContext, schema: T): Promise<z.output<T>> {
-  return schema.parse((await readJson(c)) ?? {});
+  const value = await readJson(c);
+  return schema.parse(value === undefined ? {} : value);
 }
 
 /** Parses the query string with `schema`. */
@@ -374,7 +375,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.get("/directories/:id/users", async (c) => {
     const id = directoryParam(c);
-    const { cursor, limit, email, username, state, group } = query(c, listUsersQuery);
+    const { cursor, limit, email, username, state, group, externalId } = query(c, listUsersQuery);
     const page = await sync.data.listUsers(id, {
       limit,
       ...(cursor !== undefined ? { cursor } : {}),
@@ -382,6 +383,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       ...(username !== undefined ? { username } : {}),
       ...(state !== undefined ? { state } : {}),
       ...(group !== undefined ? { group } : {}),
+      ...(externalId !== undefined ? { externalId } : {}),
     });
     return c.json({ data: page.data, nextCursor: page.nextCursor ?? null } satisfies UserPage);
   });

@@ -96,6 +96,8 @@ export interface ListUsersQuery {
   state?: "active" | "suspended" | "deleted";
   /** Direct members of this group (by id). */
   group?: string;
+  /** The user with this externalId (the IdP's id for it; exact). */
+  externalId?: string;
 }
 
 /** Query of {@link DirectoryClient.groups}.list. */

@@ -5,7 +5,9 @@
  */
 import type { Insertable, Kysely, Selectable } from "kysely";
 import { z } from "zod";
-import { notFound } from "./errors.js";
+import type { SchemaRegistry } from "scim-core";
+import { DirectoryError, notFound } from "./errors.js";
+import { attributePathProblem } from "./normalized.js";
 import { newId } from "./ids.js";
 import { DIRECTORY_TYPES, directorySettingsChangesSchema, directorySettingsSchema, type DirectorySettings, type DirectoryType } from "./settings.js";
 import type { DirectoryDatabase, DirectoryTable } from "./tables.js";
@@ -92,10 +94,22 @@ export class DirectoryService {
   constructor(
     private readonly db: Kysely<DirectoryDatabase>,
     private readonly now: () => Date,
+    /** Where the attribute mapping's paths are checked (400 for a path it does not define). */
+    private readonly registry?: SchemaRegistry,
   ) {}
+
+  /** 400 `invalid_attribute_mapping` when a mapped path names no User attribute of the registry. */
+  private checkMapping(settings: Partial<DirectorySettings> | undefined): void {
+    if (this.registry === undefined || settings?.attributeMapping === undefined) return;
+    for (const [name, path] of Object.entries(settings.attributeMapping)) {
+      const problem = attributePathProblem(path, this.registry);
+      if (problem !== undefined) throw new DirectoryError(400, "invalid_attribute_mapping", `settings.attributeMapping.${name}: ${problem}`);
+    }
+  }
 
   async create(input: CreateDirectoryInput): Promise<Directory> {
     const parsed = createDirectorySchema.parse(input);
+    this.checkMapping(parsed.settings);
     const ts = this.now().toISOString();
     const row: Insertable<DirectoryTable> = {
       id: newId("dir"),
@@ -141,6 +155,7 @@ export class DirectoryService {
 
   async update(id: string, input: UpdateDirectoryInput): Promise<Directory> {
     const parsed = updateDirectorySchema.parse(input);
+    this.checkMapping(parsed.settings);
     const current = await this.get(id);
     const settings = parsed.settings ? directorySettingsSchema.parse({ ...current.settings, ...parsed.settings }) : current.settings;
     const ts = this.now().toISOString();

@@ -232,5 +232,14 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       expect(doc.paths[path].get.responses["400"].description, path).toContain("invalid_cursor");
     }
     expect(doc.paths["/api/events"].get.responses["400"].description).not.toContain("cursor");
+    // Every write passes the body checks, also those without a body schema.
+    for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Any>>)) {
+      for (const [method, op] of Object.entries(ops)) if (method !== "get") expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(["413", "415"]));
+    }
+    // A body of optional fields only may be left out; one with required fields may not.
+    expect(doc.paths["/api/directories/{id}"].patch.requestBody.required).toBe(false);
+    expect(doc.paths["/api/directories"].post.requestBody.required).toBe(true);
+    // The attribute mapping's input is described as what the server accepts.
+    expect(doc.components.schemas.UpdateDirectory.properties.settings.properties.attributeMapping).toMatchObject({ type: "object", additionalProperties: { type: "string" } });
   });
 });

@@ -160,7 +160,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
   await migrateDirectoryTables(database.db, database.dialect, schema);
   const db = database.db as unknown as Kysely<DirectoryDatabase>;
   const store = sqlStore({ database, registry, now });
-  const directories = new DirectoryService(db, now);
+  const directories = new DirectoryService(db, now, registry);
   const tokens = new TokenService(db, now, database.dialect);
   const roles = new RoleService(db, store, directories, now);
   const links = new LinkService(db, now);

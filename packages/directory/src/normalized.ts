@@ -87,6 +87,8 @@ export interface ListUsersOptions {
   state?: DirectoryUserState;
   /** Direct members of this group (by id). */
   group?: string;
+  /** The user with this externalId (the IdP's id for it; exact). */
+  externalId?: string;
 }
 
 /** Options of {@link DirectoryDataService.listGroups}. */
@@ -167,6 +169,33 @@ function valueOrNull(value: unknown): unknown {
 
 /** Reads one attribute path of a resource; never throws. */
 export type AttributeReader = (resource: Obj) => unknown;
+
+/**
+ * What is wrong with an attribute path of an attribute mapping, or undefined when it names an
+ * attribute (or sub-attribute) the registry defines for `resourceType`: a mapping to anything
+ * else would read nothing forever (unknown attributes are not stored).
+ */
+export function attributePathProblem(path: string, registry: SchemaRegistry, resourceType = "User"): string | undefined {
+  let parsed: ReturnType<typeof parsePatchPath>;
+  try {
+    parsed = parsePatchPath(path);
+  } catch {
+    return `'${path}' is not an attribute path`;
+  }
+  const rt = registry.findResourceType(resourceType);
+  if (rt === undefined) return undefined;
+  const resolved = rt.resolve(parsed.attr);
+  if (resolved === undefined || (parsed.attr.sub !== undefined && resolved.sub === undefined)) return `'${path}' names no attribute of ${resourceType}`;
+  if (parsed.filter !== undefined) {
+    if (parsed.sub !== undefined && resolved.attribute.subMap?.get(parsed.sub.toLowerCase()) === undefined) return `'${path}' names no sub-attribute of ${resolved.attribute.name}`;
+    try {
+      compileFilter({ type: "valuePath", path: { ...(parsed.attr.uri !== undefined ? { uri: parsed.attr.uri } : {}), attr: parsed.attr.attr }, filter: parsed.filter }, { resourceType: rt, registry });
+    } catch {
+      return `'${path}' has an invalid value filter`;
+    }
+  }
+  return undefined;
+}
 
 /**
  * Compiles an attribute path (`title`, `name.givenName`, `emails[type eq "work"].value`,
@@ -290,6 +319,7 @@ export class DirectoryDataService {
         ]),
       );
     }
+    if (options.externalId !== undefined) q = q.where("r.external_id", "=", options.externalId);
     if (options.group !== undefined) {
       const group = options.group;
       q = q.where((eb) => eb.exists(eb.selectFrom("scim_members as m").select("m.member_id").whereRef("m.tenant", "=", "r.tenant").where("m.group_id", "=", group).whereRef("m.member_id", "=", "r.id")));

@@ -19,7 +19,7 @@ export const listDirectoriesQuery = z.object({
   /** The `nextCursor` of the previous page (opaque; a malformed one is a 400 `invalid_cursor`). */
   cursor: z.string().min(1).max(200).optional(),
   limit: limit(1000, 100),
-});
+}).strict();
 
 /** `GET /api/directories/{id}/users`. */
 export const listUsersQuery = z.object({
@@ -34,7 +34,9 @@ export const listUsersQuery = z.object({
   state: z.enum(["active", "suspended", "deleted"]).optional(),
   /** Direct members of this group (by id). */
   group: z.string().min(1).max(200).optional(),
-});
+  /** The user with this externalId (the IdP's id for it; exact). */
+  externalId: z.string().min(1).max(256).optional(),
+}).strict();
 
 /** `GET /api/directories/{id}/groups`. */
 export const listGroupsQuery = z.object({
@@ -44,7 +46,7 @@ export const listGroupsQuery = z.object({
   /** Groups with this displayName, case-insensitively. */
   name: z.string().min(1).max(256).optional(),
   externalId: z.string().min(1).max(256).optional(),
-});
+}).strict();
 
 /** `GET /api/events`. */
 export const listEventsQuery = z.object({
@@ -52,7 +54,7 @@ export const listEventsQuery = z.object({
   after: seqCursor,
   directoryId: z.string().min(1).max(100).optional(),
   limit: limit(1000, 100),
-});
+}).strict();
 
 /** `GET /api/audit-log`. */
 export const listAuditQuery = z.object({
@@ -61,13 +63,13 @@ export const listAuditQuery = z.object({
   /** Entries after this `seq` (the `nextCursor` of the previous page); 0 for the beginning. */
   after: seqCursor,
   limit: limit(1000, 100),
-});
+}).strict();
 
 /** `DELETE /api/audit-log`. */
 export const pruneAuditQuery = z.object({
   /** Entries older than this many days are deleted (0: everything until now). */
   olderThanDays: z.coerce.number().int().min(0).max(36_500),
-});
+}).strict();
 
 // ─── Outputs ──────────────────────────────────────────────────────────────────────────────────
 
@@ -382,7 +384,8 @@ function operationObject(op: ApiOperation, extraInputs: Map<z.ZodType, string>):
   if (op.authenticated !== false) errors.add(401).add(429);
   if (op.query !== undefined || op.body !== undefined) errors.add(400);
   if (op.params !== undefined && op.params.length > 0) errors.add(404);
-  if (op.body !== undefined) errors.add(413).add(415);
+  // Every write passes the body checks, with a body schema or not.
+  if (op.method !== "get") errors.add(413).add(415);
   for (const status of [...errors].sort()) responses[String(status)] = { description: errorText(op, status), content: { "application/json": { schema: ref("Error") } } };
   const operation: Record<string, unknown> = {
     operationId: `${op.method}${op.path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase())}`,
@@ -393,7 +396,8 @@ function operationObject(op: ApiOperation, extraInputs: Map<z.ZodType, string>):
   if (parameters.length > 0) operation.parameters = parameters;
   if (op.body !== undefined) {
     const name = extraInputs.get(op.body);
-    operation.requestBody = { required: true, content: { "application/json": { schema: name !== undefined ? ref(name) : jsonSchema(op.body, "input") } } };
+    // A body whose every field is optional may be left out (the server reads it as `{}`).
+    operation.requestBody = { required: !op.body.safeParse({}).success, content: { "application/json": { schema: name !== undefined ? ref(name) : jsonSchema(op.body, "input") } } };
   }
   if (op.authenticated === false) operation.security = [];
   return operation;

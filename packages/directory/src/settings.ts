@@ -51,6 +51,8 @@ export const directorySettingsSchema = z
         if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) ctx.addIssue({ code: "custom", message: "a reserved name", path: ["__proto__"] });
       })
       .pipe(z.record(customAttributeName, z.string().min(1).max(300)))
+      // The JSON Schema of the input (the OpenAPI document): what the pipe accepts.
+      .meta({ type: "object", propertyNames: { minLength: 1, maxLength: 100 }, additionalProperties: { type: "string", minLength: 1, maxLength: 300 } })
       .default({}),
   })
   .strict();
