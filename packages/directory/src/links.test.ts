@@ -1,8 +1,10 @@
+import type { ScimEvent } from "scim-core";
 import { openSqlite } from "scim-store-sql";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { primaryEmail } from "./links.js";
 import { directoryScimRoutes } from "./scim-routes.js";
+import { backends } from "./test-backends.js";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -93,5 +95,130 @@ describe("link by email", () => {
     expect(primaryEmail({ emails: [{ value: "" }, { value: "x@y.test", primary: "True" }] })).toBe("x@y.test");
     expect(primaryEmail({ emails: "nope", userName: "not an email" })).toBeUndefined();
     expect(primaryEmail({ emails: [null, 3, { value: 5 }, { value: " z@y.test " }] })).toBe("z@y.test");
+  });
+});
+
+describe.each(backends)("link by email when the target is deleted, on $name", (backend) => {
+  let sync: DirectorySync;
+  let app: ReturnType<typeof directoryScimRoutes>;
+  let cleanup: () => Promise<void>;
+  /** Set to make the event subscriber fail a user's deletion (its whole transaction rolls back). */
+  let failDeleteOf: string | undefined;
+  let org = 0;
+
+  beforeAll(async () => {
+    if (backend.skip) return;
+    const opened = await backend.open();
+    cleanup = opened.cleanup;
+    const subscriber = (event: ScimEvent) => {
+      if (event.type === "user.deleted" && event.resourceId === failDeleteOf) throw new Error("subscriber failure");
+    };
+    sync = await createDirectorySync({ database: opened.database, subscribers: [subscriber] });
+    app = directoryScimRoutes(sync);
+  });
+  afterAll(async () => {
+    if (backend.skip) return;
+    await sync.close();
+    await cleanup();
+  });
+
+  async function directory(organizationId: string, settings: { linkByEmail?: boolean; deleteMode?: "soft" | "hard" } = {}) {
+    const dir = await sync.directories.create({ organizationId, name: `${organizationId} directory`, settings: { linkByEmail: true, ...settings } });
+    const { token } = await sync.tokens.create(dir.id);
+    const request = (method: string, path: string, body?: Obj) =>
+      app.request(`http://sync.test/scim/v2/${dir.id}/Users${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+        ...(body === undefined ? {} : { body: JSON.stringify({ schemas: [USER], ...body }) }),
+      });
+    const create = async (userName: string, email: string) => {
+      const res = await request("POST", "", { userName, emails: [{ value: email, primary: true }] });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as Obj).id as string;
+    };
+    return { id: dir.id, request, create, remove: (id: string) => request("DELETE", `/${id}`) };
+  }
+
+  const allLinks = async () =>
+    (await sync.db.selectFrom("dir_user_links").select(["directory_id", "user_id", "linked_directory_id", "linked_user_id"]).execute()).map((l) => ({ ...l }));
+  const pointingAt = async (directoryId: string, userId: string) =>
+    (await allLinks()).filter((l) => (l.linked_directory_id === directoryId && l.linked_user_id === userId) || (l.directory_id === directoryId && l.user_id === userId));
+  const row = (directoryId: string, userId: string) => sync.db.selectFrom("scim_resources").select(["id", "deleted"]).where("tenant", "=", directoryId).where("id", "=", userId).executeTakeFirst();
+
+  it.skipIf(backend.skip).each(["soft", "hard"] as const)("%s delete of the target unlinks its users, re-links the later ones to the earliest live one, and drops the deleted user's own link", async (deleteMode) => {
+    const organizationId = `org_del_${org++}`;
+    const a = await directory(organizationId, { deleteMode });
+    const b = await directory(organizationId, { deleteMode });
+    const c = await directory(organizationId, { deleteMode });
+    const d = await directory(organizationId, { deleteMode });
+    const other = await directory(`${organizationId}_other`);
+
+    const alice = await a.create("alice", "alice@acme.test");
+    const aliceB = await b.create("alice.b", "Alice@acme.test");
+    const aliceC = await c.create("alice.c", "alice@acme.test");
+    const aliceD = await d.create("alice.d", "alice@acme.test");
+    await other.create("alice", "alice@acme.test");
+    for (const [dir, id] of [[b.id, aliceB], [c.id, aliceC], [d.id, aliceD]] as const) expect(await sync.data.getUser(dir, id)).toMatchObject({ linkedUserId: alice, linkedDirectoryId: a.id });
+    // D no longer links by email: its user is unlinked, not re-linked.
+    await sync.directories.update(d.id, { settings: { linkByEmail: false } });
+
+    expect((await a.remove(alice)).status).toBe(204);
+    expect((await a.request("GET", `/${alice}`)).status).toBe(404);
+    if (deleteMode === "hard") expect(await row(a.id, alice)).toBeUndefined();
+    else expect(await row(a.id, alice)).toBeDefined();
+
+    // Nothing points at the deleted user any more.
+    expect(await pointingAt(a.id, alice)).toEqual([]);
+    // The earliest remaining user is the person now; the later one is linked to it.
+    const userB = await sync.data.getUser(b.id, aliceB);
+    expect(userB.linkedUserId).toBeUndefined();
+    expect(userB.linkedDirectoryId).toBeUndefined();
+    expect(await sync.data.getUser(c.id, aliceC)).toMatchObject({ linkedUserId: aliceB, linkedDirectoryId: b.id });
+    expect((await sync.data.getUser(d.id, aliceD)).linkedUserId).toBeUndefined();
+    expect((await sync.links.linkedTo(b.id, aliceB)).map((l) => l.userId)).toEqual([aliceC]);
+
+    // A deleted linked user takes its own link row with it.
+    expect(await sync.links.linkOf(c.id, aliceC)).toBeDefined();
+    expect((await c.remove(aliceC)).status).toBe(204);
+    expect(await pointingAt(c.id, aliceC)).toEqual([]);
+    expect(await sync.links.linkedTo(b.id, aliceB)).toEqual([]);
+
+    // A new user links to the live person, never to a deleted one.
+    const late = await c.create("alice.late", "alice@acme.test");
+    expect(await sync.data.getUser(c.id, late)).toMatchObject({ linkedUserId: aliceB, linkedDirectoryId: b.id });
+    // The other organization was never involved.
+    expect((await allLinks()).filter((l) => l.directory_id === other.id)).toEqual([]);
+  });
+
+  it.skipIf(backend.skip)("never leaves a link to a user deleted while the linked user was being created", async () => {
+    const organizationId = `org_del_${org++}`;
+    const a = await directory(organizationId);
+    const b = await directory(organizationId);
+    for (let round = 0; round < 10; round++) {
+      const email = `race${round}@acme.test`;
+      const target = await a.create(`race.${round}`, email);
+      const [removed, created] = await Promise.all([a.remove(target), b.create(`race.b.${round}`, email)]);
+      expect(removed.status).toBe(204);
+      expect(await pointingAt(a.id, target)).toEqual([]);
+      expect((await sync.data.getUser(b.id, created)).linkedUserId).toBeUndefined();
+    }
+  });
+
+  it.skipIf(backend.skip)("leaves the links as they were when the deletion fails (same transaction)", async () => {
+    const organizationId = `org_del_${org++}`;
+    const a = await directory(organizationId, { deleteMode: "hard" });
+    const b = await directory(organizationId);
+    const bob = await a.create("bob", "bob@acme.test");
+    const bobB = await b.create("bob.b", "bob@acme.test");
+    failDeleteOf = bob;
+    try {
+      expect((await a.remove(bob)).status).toBe(500);
+    } finally {
+      failDeleteOf = undefined;
+    }
+    expect(await row(a.id, bob)).toMatchObject({ id: bob });
+    expect(await sync.data.getUser(b.id, bobB)).toMatchObject({ linkedUserId: bob, linkedDirectoryId: a.id });
+    expect((await a.remove(bob)).status).toBe(204);
+    expect(await pointingAt(a.id, bob)).toEqual([]);
   });
 });

@@ -4,10 +4,14 @@
  * one included), the new user is linked to that user, so the application sees one person
  * (`linkedUserId` / `linkedDirectoryId` in the normalized data). The link is written by an
  * `afterCreate` hook, inside the create's transaction (ARCHITECTURE.md, "Extension points").
+ * Links only ever point at a live user: an `afterDelete` hook, inside the delete's transaction
+ * (soft or hard), removes the deleted user's own link and re-links the users linked to it to the
+ * earliest live user created before them with the link's email, or leaves them unlinked.
  */
 import { sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
 import type { OperationContext, ScimHooks, ScimResourceBody } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
+import { toDirectory } from "./directories.js";
 import type { DirectoryPrincipal } from "./provisioning.js";
 import type { DirectoryDatabase, UserLinkTable } from "./tables.js";
 
@@ -72,16 +76,33 @@ interface Candidate {
   seq: number;
 }
 
+/** A user: its directory (the SCIM tenant) and id. */
+interface UserRef {
+  tenant: string;
+  id: string;
+}
+
+const earlier = (a: Candidate, b: Candidate): boolean => (a.created === b.created ? a.seq < b.seq : a.created < b.created);
+
+/** Attempts to find a live target when the chosen one turns out to be deleted meanwhile (PostgreSQL). */
+const ATTEMPTS = 3;
+
 /** Links between users of one organization (`sync.links`). */
 export class LinkService {
-  /** The `afterCreate` hook that links a new user by email (createDirectorySync installs it). */
+  /**
+   * The `afterCreate` hook that links a new user by email and the `afterDelete` hook that keeps
+   * links off deleted users (createDirectorySync installs them).
+   */
   readonly hooks: ScimHooks;
 
   constructor(
     private readonly db: Db,
     private readonly now: () => Date,
   ) {
-    this.hooks = { afterCreate: (ctx, resource) => this.onCreate(ctx, resource) };
+    this.hooks = {
+      afterCreate: (ctx, resource) => this.onCreate(ctx, resource),
+      afterDelete: (ctx, previous) => this.onDelete(ctx, previous),
+    };
   }
 
   /** The link of a user, or undefined. */
@@ -121,17 +142,83 @@ export class LinkService {
     if (email === undefined) return;
     const store = ctx.store as SqlScimStore;
     const db = store.db as unknown as Db;
-    const target = await this.earliestWithEmail(db, store.dialect, directory.organizationId, email, { tenant: directory.id, id: resource.id });
-    if (target === undefined) return;
-    // Link to the person, not to another link: a linked user's own target is the one to point
-    // at, while it is live.
-    const onward = await db.selectFrom("dir_user_links").selectAll().where("directory_id", "=", target.tenant).where("user_id", "=", target.id).executeTakeFirst();
-    const person = onward !== undefined && (await this.isLive(db, store.dialect, onward.linked_directory_id, onward.linked_user_id)) ? { tenant: onward.linked_directory_id, id: onward.linked_user_id } : target;
+    const user = { tenant: directory.id, id: resource.id };
+    const person = await this.personFor(db, store.dialect, directory.organizationId, email, user, { wait: true });
+    if (person !== undefined) await this.insertLink(db, user, person, email);
+  }
+
+  /**
+   * Keeps links off a deleted user (soft or hard delete; `afterDelete` runs after the purge of a
+   * hard delete, inside the same transaction): its own link goes, and each user linked to it is
+   * re-linked to the earliest live user of the organization created before it with the link's
+   * email (when its directory still has `linkByEmail`), or else left unlinked.
+   */
+  private async onDelete(ctx: OperationContext, previous: ScimResourceBody): Promise<void> {
+    if (ctx.resourceType !== "User") return;
+    const directory = (ctx.principal as Partial<DirectoryPrincipal>).directory;
+    if (directory === undefined) return;
+    const store = ctx.store as SqlScimStore;
+    const db = store.db as unknown as Db;
+    await db.deleteFrom("dir_user_links").where("directory_id", "=", directory.id).where("user_id", "=", previous.id).execute();
+    const orphans = await db.selectFrom("dir_user_links").selectAll().where("linked_directory_id", "=", directory.id).where("linked_user_id", "=", previous.id).execute();
+    if (orphans.length === 0) return;
+    await db.deleteFrom("dir_user_links").where("linked_directory_id", "=", directory.id).where("linked_user_id", "=", previous.id).execute();
+
+    // Oldest first: an orphan left unlinked (the earliest of the person's users now) is then the
+    // target of the later ones, never the other way round, so no two users link to each other.
+    const users = await this.liveUsers(db, store.dialect, orphans.map((o) => ({ tenant: o.directory_id, id: o.user_id })));
+    const relinking = orphans
+      .map((o) => ({ link: o, user: users.find((u) => u.tenant === o.directory_id && u.id === o.user_id) }))
+      .filter((o): o is { link: Selectable<UserLinkTable>; user: Candidate } => o.user !== undefined)
+      .sort((a, b) => (earlier(a.user, b.user) ? -1 : earlier(b.user, a.user) ? 1 : 0));
+    if (relinking.length === 0) return;
+    const directories = await db
+      .selectFrom("dir_directories")
+      .selectAll()
+      .where("id", "in", [...new Set(relinking.map((o) => o.user.tenant))])
+      .execute();
+    const linkByEmail = new Set(directories.map(toDirectory).filter((d) => d.settings.linkByEmail).map((d) => d.id));
+    for (const { link, user } of relinking) {
+      if (!linkByEmail.has(user.tenant)) continue;
+      const person = await this.personFor(db, store.dialect, directory.organizationId, link.email, user, { wait: false, before: user });
+      if (person !== undefined) await this.insertLink(db, user, person, link.email);
+    }
+  }
+
+  /**
+   * The person a user with the email links to: the earliest live user of the organization with
+   * it (created before `before` when given), or that user's own live target; undefined if none.
+   * On PostgreSQL the person's row is locked (`FOR SHARE`) until the transaction ends, so a
+   * concurrent delete of it waits for this link and then removes it (or this waits for the delete
+   * and looks again). `wait: false` skips a row another transaction holds instead of waiting for
+   * it (two deletes re-linking to each other's user would otherwise deadlock); the user is then
+   * left unlinked.
+   */
+  private async personFor(db: Db, dialect: SqlDialectName, organizationId: string, email: string, user: UserRef, options: { wait: boolean; before?: Candidate }): Promise<UserRef | undefined> {
+    for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
+      const target = await this.earliestWithEmail(db, dialect, organizationId, email, user);
+      if (target === undefined || (options.before !== undefined && !earlier(target, options.before))) return undefined;
+      // Link to the person, not to another link: a linked user's own target is the one to point
+      // at, while it is live.
+      const onward = await db.selectFrom("dir_user_links").selectAll().where("directory_id", "=", target.tenant).where("user_id", "=", target.id).executeTakeFirst();
+      const next = onward !== undefined ? { tenant: onward.linked_directory_id, id: onward.linked_user_id } : undefined;
+      const usable = next !== undefined && !(next.tenant === user.tenant && next.id === user.id) && (await this.isLive(db, dialect, next.tenant, next.id));
+      const person = usable ? next : { tenant: target.tenant, id: target.id };
+      if (dialect === "sqlite") return person; // one write transaction at a time: nothing can delete it meanwhile
+      let lock = db.selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", person.tenant).where("r.id", "=", person.id).where(live(dialect, "r")).forShare();
+      if (!options.wait) lock = lock.skipLocked();
+      if ((await lock.executeTakeFirst()) !== undefined) return person;
+      if (!options.wait) return undefined;
+    }
+    return undefined;
+  }
+
+  private async insertLink(db: Db, user: UserRef, person: UserRef, email: string): Promise<void> {
     await db
       .insertInto("dir_user_links")
       .values({
-        directory_id: directory.id,
-        user_id: resource.id,
+        directory_id: user.tenant,
+        user_id: user.id,
         linked_directory_id: person.tenant,
         linked_user_id: person.id,
         email,
@@ -139,6 +226,26 @@ export class LinkService {
       })
       .onConflict((oc) => oc.columns(["directory_id", "user_id"]).doNothing())
       .execute();
+  }
+
+  /** Which of the users are live, with their creation order. */
+  private async liveUsers(db: Db, dialect: SqlDialectName, users: readonly UserRef[]): Promise<Candidate[]> {
+    const out: Candidate[] = [];
+    for (const tenant of new Set(users.map((u) => u.tenant))) {
+      const ids = users.filter((u) => u.tenant === tenant).map((u) => u.id);
+      for (let i = 0; i < ids.length; i += 500) {
+        const rows = await db
+          .selectFrom("scim_resources as r")
+          .select(["r.tenant", "r.id", "r.created", "r.seq"])
+          .where("r.tenant", "=", tenant)
+          .where("r.id", "in", ids.slice(i, i + 500))
+          .where("r.resource_type", "=", "User")
+          .where(live(dialect, "r"))
+          .execute();
+        for (const r of rows) out.push({ tenant: r.tenant, id: r.id, created: r.created, seq: Number(r.seq) });
+      }
+    }
+    return out;
   }
 
   private async isLive(db: Db, dialect: SqlDialectName, tenant: string, id: string): Promise<boolean> {

@@ -33,7 +33,7 @@ describe("members and deletes at the same time (PostgreSQL)", () => {
     const gate = new Promise<void>((resolve) => (release = resolve));
     let entered!: () => void;
     const inside = new Promise<void>((resolve) => (entered = resolve));
-    const done = store.transaction(async (s) => {
+    const done = store.transaction!(async (s) => {
       await work(s as SqlScimStore);
       entered();
       await gate;
