@@ -127,6 +127,14 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(429);
     });
 
+    it("directoryApp passes authFailureRateLimit on to the SCIM routes", async () => {
+      const { directory } = await setup();
+      const app = directoryApp(sync, { authFailureRateLimit: { requestsPerSecond: 0.001, burst: 2 } });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await scimFrom(app, "192.0.2.77", directory.id, "dsync_guess")).status);
+      expect(statuses).toEqual([401, 401, 429]);
+    });
+
     it("a settings change through the admin API applies at once", async () => {
       const { app, directory, token } = await setup({ rateLimit: { requestsPerSecond: 0.001, burst: 1 } });
       expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);

@@ -32,6 +32,11 @@ export interface DirectoryAppOptions {
   auditReads?: boolean;
   /** Per-directory SCIM rate limiting (from each directory's settings). @default true */
   scimRateLimit?: boolean;
+  /**
+   * The rate of failed SCIM authentications (401) per client address, past which its requests
+   * get a 429 (see `directoryScimRoutes`). @default 10 per second, bursts of 100
+   */
+  authFailureRateLimit?: RateLimitConfig;
   /** Requests per client address to the admin API; `false` for no limit. @default { requestsPerSecond: 50, burst: 200 } */
   adminRateLimit?: RateLimitConfig | false;
   /** How long a directory's rate limit and allowlist are cached (other processes see changes after it). @default 5000 */
@@ -53,7 +58,17 @@ export function directoryApp(sync: DirectorySync, options: DirectoryAppOptions =
 
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ status: "ok" }));
-  app.route("/", directoryScimRoutes(sync, { trustProxy, audit, rateLimiter: scimRateLimiter, settings, ...(onError ? { onError } : {}) }));
+  app.route(
+    "/",
+    directoryScimRoutes(sync, {
+      trustProxy,
+      audit,
+      rateLimiter: scimRateLimiter,
+      settings,
+      ...(options.authFailureRateLimit !== undefined ? { authFailureRateLimit: options.authFailureRateLimit } : {}),
+      ...(onError ? { onError } : {}),
+    }),
+  );
   app.route(
     "/api",
     adminApi(sync, {
