@@ -8,7 +8,8 @@ import type { AddressInfo } from "node:net";
 import { createApp, generateToken } from "./app.js";
 import { openStore } from "./database.js";
 
-const token = process.env.SCIM_TOKEN || generateToken();
+const given = process.env.SCIM_TOKEN;
+const token = given || generateToken();
 const { store, description } = await openStore(process.env.DATABASE_URL || undefined);
 const app = createApp({
   token,
@@ -26,10 +27,17 @@ const server = app.listen(Number(process.env.PORT ?? 3001), () => {
   const baseUrl = process.env.PUBLIC_URL || `http://localhost:${port}/scim/v2`;
   console.log(`SCIM base URL: ${baseUrl}`);
   console.log(`Database: ${description}`);
-  console.log(`Bearer token: ${token}`);
-  console.log(`Try: curl -H "Authorization: Bearer ${token}" ${baseUrl}/Users`);
+  // A token given in SCIM_TOKEN is never printed; a generated one is, once (the only way to learn it).
+  console.log(given ? "Bearer token: the one in SCIM_TOKEN" : `Bearer token: ${token}`);
+  console.log(`Try: curl -H "Authorization: Bearer <token>" ${baseUrl}/Users`);
 });
 
-const stop = () => server.close(() => void store.close().finally(() => process.exit(0)));
+// Stop taking connections, let requests finish (cut after 10 s: a stalled upload must not hold
+// the process), close the store, exit.
+const stop = () => {
+  setTimeout(() => server.closeAllConnections(), 10_000).unref();
+  server.close(() => void store.close().finally(() => process.exit(0)));
+  server.closeIdleConnections();
+};
 process.once("SIGINT", stop);
 process.once("SIGTERM", stop);

@@ -49,7 +49,7 @@ async function startServer(databaseUrl: string): Promise<Server> {
   await new Promise<void>((resolve, reject) => {
     child.stdout!.on("data", (chunk: Buffer) => {
       out += chunk.toString();
-      if (/Bearer token: \S+\n/.test(out)) resolve();
+      if (/Bearer token: .+\n/.test(out)) resolve();
     });
     child.once("exit", (code, signal) => reject(new Error(`server exited (${code ?? signal}): ${out}`)));
   });

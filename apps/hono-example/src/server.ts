@@ -10,7 +10,8 @@ import { createApp } from "./app.js";
 import { openStore } from "./database.js";
 
 const port = Number(process.env.PORT ?? 3002);
-const token = process.env.SCIM_TOKEN || `scim_${randomBytes(32).toString("base64url")}`;
+const given = process.env.SCIM_TOKEN;
+const token = given || `scim_${randomBytes(32).toString("base64url")}`;
 const { store, description } = await openStore(process.env.DATABASE_URL || undefined);
 
 // store.outbox writes each event in the same transaction as its change.
@@ -19,9 +20,17 @@ const app = createApp({ token, store, subscribers: [store.outbox] });
 const server = serve({ fetch: app.fetch, port }, (info) => {
   console.log(`SCIM base URL: http://localhost:${info.port}/scim/v2`);
   console.log(`Database: ${description}`);
-  console.log(`Bearer token: ${token}`);
+  // A token given in SCIM_TOKEN is never printed; a generated one is, once (the only way to learn it).
+  console.log(given ? "Bearer token: the one in SCIM_TOKEN" : `Bearer token: ${token}`);
 });
 
+// Stop taking connections, let requests finish (cut after 10 s: a stalled upload must not hold
+// the process), close the store, exit.
+const http = server as import("node:http").Server;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => server.close(() => void store.close().finally(() => process.exit(0))));
+  process.once(signal, () => {
+    setTimeout(() => http.closeAllConnections(), 10_000).unref();
+    http.close(() => void store.close().finally(() => process.exit(0)));
+    http.closeIdleConnections();
+  });
 }

@@ -18,10 +18,11 @@ export interface CreateAppOptions {
 /**
  * Creates the NestJS application (not yet listening). The token defaults to `SCIM_TOKEN`.
  *
- * Nest's JSON body parser stays on for the rest of the app: it parses `application/json`
- * requests, so for those a malformed body or one over its 100 kB limit is answered by Nest, not
- * as a SCIM error. `application/scim+json` (what Okta and Entra send) is read by scim-nestjs.
- * Pass `{ bodyParser: false }` to NestFactory.create if the app has no other JSON endpoints.
+ * Nest's body parsers are off (`bodyParser: false`): the app has no other JSON endpoints, so
+ * scim-nestjs reads every body itself, `application/json` included, with the SCIM errors and
+ * limits (a malformed body is a SCIM 400 `invalidSyntax`, not Nest's own 400; the limit is the
+ * server's 1 MB, not the parser's 100 kB). An app with other JSON endpoints keeps the parsers on
+ * (see the scim-nestjs README).
  */
 export async function createApp(options: CreateAppOptions): Promise<NestExpressApplication> {
   const token = options.token ?? process.env.SCIM_TOKEN;
@@ -32,5 +33,5 @@ export async function createApp(options: CreateAppOptions): Promise<NestExpressA
     ...(options.otherTenantToken ? { otherTenantToken: options.otherTenantToken } : {}),
     ...(options.subscribers ? { subscribers: options.subscribers } : {}),
   });
-  return NestFactory.create<NestExpressApplication>(module, { logger: ["error", "warn"] });
+  return NestFactory.create<NestExpressApplication>(module, { logger: ["error", "warn"], bodyParser: false });
 }

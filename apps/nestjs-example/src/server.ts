@@ -9,15 +9,30 @@ import { createApp } from "./app.js";
 import { openStore } from "./database.js";
 
 const port = Number(process.env.PORT ?? 3003);
-const token = process.env.SCIM_TOKEN || `scim_${randomBytes(32).toString("base64url")}`;
+const given = process.env.SCIM_TOKEN;
+const token = given || `scim_${randomBytes(32).toString("base64url")}`;
 const { store, description } = await openStore(process.env.DATABASE_URL || undefined);
 
 // store.outbox writes each event in the same transaction as its change.
 const app = await createApp({ token, store, subscribers: [store.outbox] });
-// On SIGINT/SIGTERM Nest closes the app, and AppModule's StoreLifecycle then closes the store.
-app.enableShutdownHooks();
 await app.listen(port);
+
+// On SIGINT/SIGTERM: stop taking connections, let requests finish (cut after 10 s, a stalled
+// upload must not hold the process), close the app (AppModule's StoreLifecycle closes the store)
+// and exit 0. Nest's enableShutdownHooks would re-raise the signal (exit code 143).
+const http = app.getHttpServer() as import("node:http").Server;
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => {
+    setTimeout(() => http.closeAllConnections(), 10_000).unref();
+    http.closeIdleConnections();
+    void app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  });
+}
 
 console.log(`SCIM base URL: http://localhost:${(app.getHttpServer().address() as AddressInfo).port}/scim/v2`);
 console.log(`Database: ${description}`);
-console.log(`Bearer token: ${token}`);
+// A token given in SCIM_TOKEN is never printed; a generated one is, once (the only way to learn it).
+console.log(given ? "Bearer token: the one in SCIM_TOKEN" : `Bearer token: ${token}`);
