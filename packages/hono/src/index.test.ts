@@ -3,7 +3,7 @@ import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { bearerAuth, createScimServer, memoryStore, type ScimRequest, type ScimServer, type ScimServerConfig } from "scim-core";
 import { rawConnection, runHttpConformance } from "scim-core/testing";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { scimHono } from "./index.js";
 
 const token = "hono-t1-token-0123456789abcdef";
@@ -287,6 +287,28 @@ describe("scimHono: over HTTP (@hono/node-server)", () => {
     expect((await connection.response()).head).toMatch(/^HTTP\/1\.1 200 /);
     connection.destroy();
     await close();
+  });
+
+  it("a client that drops its connection in the middle of its body: nothing logged, the server goes on", async () => {
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const app = new Hono();
+      app.route("/scim/v2", scimHono(scimServer()));
+      const { origin, close } = await listen(app);
+      for (const framing of ["Content-Length: 5000", "Transfer-Encoding: chunked"]) {
+        const connection = await rawConnection(origin);
+        connection.write(`POST /scim/v2/Users HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: ${auth.authorization}\r\nContent-Type: application/scim+json\r\n${framing}\r\n\r\n`);
+        connection.write(framing.startsWith("Content") ? '{"userName":' : '5\r\n{"use\r\n');
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        connection.destroy();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(errors).not.toHaveBeenCalled();
+      expect((await fetch(`${origin}/scim/v2/ServiceProviderConfig`, { headers: auth })).status).toBe(200);
+      await close();
+    } finally {
+      errors.mockRestore();
+    }
   });
 
   it("on one connection, a chunked body over the limit is answered and the server closes the connection", async () => {

@@ -57,6 +57,7 @@ function splitUrl(href: string): { origin: string; pathname: string; search: str
 /** The parts of Node's IncomingMessage used here. */
 interface NodeIncoming {
   headers: Record<string, string | string[] | undefined>;
+  destroyed?: boolean;
   httpVersionMajor?: number;
   readableEnded: boolean;
   on(event: string, listener: (...args: never[]) => void): unknown;
@@ -154,8 +155,14 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     let body: Uint8Array | undefined;
     let unread = false;
     if (method !== "GET" && method !== "HEAD") {
-      if (incoming && !incoming.readableEnded && Number(incoming.headers["content-length"]) <= limit) body = await readNodeBody(incoming, limit);
-      else ({ body, unread } = await readBody(c, limit));
+      try {
+        if (incoming && !incoming.readableEnded && Number(incoming.headers["content-length"]) <= limit) body = await readNodeBody(incoming, limit);
+        else ({ body, unread } = await readBody(c, limit));
+      } catch (error) {
+        // The client went away in the middle of its body: no one to answer, nothing to log.
+        if (incoming?.destroyed === true || raw.signal.aborted) return new Response(null, { status: 400, headers: { Connection: "close" } });
+        throw error;
+      }
     }
     const response = await server.handle(
       adapterRequest(

@@ -55,6 +55,9 @@ function readBody(req: ExpressRequest, limit: number): Promise<unknown> {
   });
 }
 
+/** What the body read gives when the client aborted its upload. */
+const ABORTED = Symbol("aborted");
+
 /** Name of the route wildcard after the SCIM root: ScimModule mounts on `${path}{/*scimPath}`. */
 export const WILDCARD = "scimPath";
 
@@ -74,7 +77,13 @@ export function scimMiddleware(server: ScimServer, limit: number) {
     const cut = segments.length - (Array.isArray(tail) ? tail.length : 0);
     const root = segments.slice(0, cut).join("/").replace(/\/+$/, "");
     readBody(req, limit)
+      .catch((error: unknown) => {
+        // The client went away in the middle of its body: no one to answer, nothing to log.
+        if (req.destroyed || req.socket?.destroyed === true) return ABORTED;
+        throw error;
+      })
       .then((body) => {
+        if (body === ABORTED) return undefined;
         const request = adapterRequest(
           {
             method: req.method ?? "GET",
@@ -89,6 +98,7 @@ export function scimMiddleware(server: ScimServer, limit: number) {
         return server.handle(request);
       })
       .then((response) => {
+        if (response === undefined) return;
         // `end`, not `send`: no Nest serializer, and no Express ETag on responses the core left without one.
         res.status(response.status).set(response.headers);
         res.end(response.body === undefined ? undefined : JSON.stringify(response.body));

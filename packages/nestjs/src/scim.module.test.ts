@@ -203,6 +203,22 @@ describe("ScimModule", () => {
     await pending;
   });
 
+  it("a client that drops its connection in the middle of its body: nothing logged, the app goes on", async () => {
+    const logged: string[] = [];
+    const logger = { log() {}, warn() {}, debug() {}, verbose() {}, fatal: (m: unknown) => void logged.push(String(m)), error: (m: unknown) => void logged.push(String(m)) };
+    const { origin } = await track(start([ScimModule.forRoot({ store: memoryStore(), authenticate: auth() })], undefined, { logger, bodyParser: false }));
+    for (const framing of ["Content-Length: 5000", "Transfer-Encoding: chunked"]) {
+      const connection = await rawConnection(origin);
+      connection.write(`POST /scim/v2/Users HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/scim+json\r\n${framing}\r\n\r\n`);
+      connection.write(framing.startsWith("Content") ? '{"userName":' : '5\r\n{"use\r\n');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      connection.destroy();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(logged).toEqual([]);
+    expect((await fetch(`${origin}/scim/v2/ServiceProviderConfig`, { headers: headers() })).status).toBe(200);
+  });
+
   it("Test.createTestingModule: global guards and other controllers do not touch SCIM traffic", async () => {
     class DenyAll implements CanActivate {
       canActivate(): boolean {
