@@ -161,6 +161,8 @@ describe("admin API", () => {
       expect(page1.body.data).toHaveLength(2);
       const page2 = await api("GET", `/directories?limit=2&cursor=${page1.body.nextCursor}`);
       expect(page2.body.nextCursor).toBeNull();
+      // A full last page says there is no next one.
+      expect((await api("GET", "/directories?limit=3")).body).toMatchObject({ data: [{}, {}, {}], nextCursor: null });
       expect([...page1.body.data, ...page2.body.data].map((d: Any) => d.id)).toEqual([a.id, b.id, c.id]);
       expect((await api("GET", "/directories?organizationId=org_1")).body.data.map((d: Any) => d.id).sort()).toEqual([a.id, c.id].sort());
       // An organization's pages continue from the cursor too.

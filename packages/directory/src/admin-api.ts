@@ -264,13 +264,15 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   app.get("/directories", async (c) => {
     const q = query(c, listDirectoriesQuery);
     const after = decodeCursor(q.cursor, "created");
-    const directories = await sync.directories.list({
+    // One more than the page: a full last page then says there is no next one.
+    const found = await sync.directories.list({
       ...(q.organizationId !== undefined ? { organizationId: q.organizationId } : {}),
       ...(after !== undefined ? { after } : {}),
-      limit: q.limit,
+      limit: q.limit + 1,
     });
+    const directories = found.slice(0, q.limit);
     const data = directories.map((d) => view(c, d));
-    return c.json({ data, nextCursor: data.length === q.limit ? encodeCursor({ created: directories[directories.length - 1]!.createdAt, id: directories[directories.length - 1]!.id }) : null } satisfies DirectoryPage);
+    return c.json({ data, nextCursor: found.length > q.limit ? encodeCursor({ created: directories[directories.length - 1]!.createdAt, id: directories[directories.length - 1]!.id }) : null } satisfies DirectoryPage);
   });
 
   app.post("/directories", async (c) => {

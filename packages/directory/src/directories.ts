@@ -140,7 +140,8 @@ export class DirectoryService {
 
   /**
    * Directories, oldest first (by creation time, then id), optionally of one organization;
-   * `after` is the last directory of the previous page.
+   * `after` is the last directory of the previous page. At most 1001 (a page of 1000 and one to
+   * tell whether another page follows).
    */
   async list(options: { organizationId?: string; after?: { created: string; id: string }; limit?: number } = {}): Promise<Directory[]> {
     let q = this.db.selectFrom("dir_directories").selectAll();
@@ -149,7 +150,7 @@ export class DirectoryService {
     if (after !== undefined) {
       q = q.where((eb) => eb.or([eb("created_at", ">", after.created), eb.and([eb("created_at", "=", after.created), eb("id", ">", after.id)])]));
     }
-    const rows = await q.orderBy("created_at").orderBy("id").limit(Math.min(Math.max(options.limit ?? 100, 1), 1000)).execute();
+    const rows = await q.orderBy("created_at").orderBy("id").limit(Math.min(Math.max(options.limit ?? 100, 1), 1001)).execute();
     return rows.map(toDirectory);
   }
 
