@@ -87,6 +87,12 @@ export function readBody(request: ScimRequest, maxBytes: number): unknown {
   const length = Number(header(request.headers, "content-length"));
   if (Number.isFinite(length) && length > maxBytes) throw tooLarge(maxBytes);
   const body = request.body;
+  // Raw bytes or text with a content coding (gzip...) cannot be read as JSON: 415 (RFC 9110
+  // §15.5.16), rather than a misleading 400. A body a host parser already decoded is an object.
+  const coding = header(request.headers, "content-encoding")?.trim().toLowerCase();
+  if (coding !== undefined && coding !== "" && coding !== "identity" && (body instanceof Uint8Array || typeof body === "string")) {
+    throw new ScimError(415, undefined, `Content-Encoding '${coding}' is not supported: send the body uncompressed`);
+  }
   if (body === undefined || body === null) throw badRequest("invalidSyntax", "the request needs a JSON body");
   if (typeof body === "string" && body.length > maxBytes && new TextEncoder().encode(body).length > maxBytes) throw tooLarge(maxBytes);
   if (body instanceof Uint8Array && body.byteLength > maxBytes) throw tooLarge(maxBytes);

@@ -1164,6 +1164,15 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         expectStatus(charset, 201);
       });
 
+      it(title("a compressed body (Content-Encoding: gzip) is 415, never read as JSON"), async () => {
+        const { gzipSync } = await import("node:zlib");
+        const user = oktaUser();
+        const r = await call("POST", "/Users", { raw: new Uint8Array(gzipSync(JSON.stringify(user))), headers: { "Content-Encoding": "gzip" } });
+        expectError(r, 415);
+        expect((await listUsers(`userName eq "${user.userName}"`)).totalResults).toBe(0);
+        expectStatus(await call("POST", "/Users", { body: user, headers: { "Content-Encoding": "identity" } }), 201);
+      });
+
       it(title("unsupported methods on resource endpoints are 405"), async () => {
         expectError(await call("PUT", "/Users", { body: oktaUser() }), 405);
         expectError(await call("DELETE", "/Groups"), 405);
