@@ -86,6 +86,23 @@ export function logicalOperands(node: Filter, op: "and" | "or"): Filter[] {
 }
 
 /**
+ * The comparisons of a filter, `not` and `and`/`or` taken apart: its `compare`, `present` and
+ * `valuePath` nodes (a value filter's inner filter is not entered: its paths are relative to the
+ * element).
+ */
+export function leafFilters(filter: Filter): Array<CompareFilter | PresentFilter | ValuePathFilter> {
+  const out: Array<CompareFilter | PresentFilter | ValuePathFilter> = [];
+  const stack: Filter[] = [filter];
+  while (stack.length > 0) {
+    const f = stack.pop()!;
+    if (f.type === "not") stack.push(f.filter);
+    else if (f.type === "logical") stack.push(f.left, f.right);
+    else out.push(f);
+  }
+  return out;
+}
+
+/**
  * Whether the filter names the top-level attribute `name` (case-insensitive, with or without its
  * schema URN) anywhere: `groups.value eq "x"`, `groups[display sw "A"]`, `not (groups pr)`. For
  * stores and servers that keep an attribute outside the filtered document (group `members`, the
@@ -93,12 +110,5 @@ export function logicalOperands(node: Filter, op: "and" | "or"): Filter[] {
  */
 export function referencesAttribute(filter: Filter, name: string): boolean {
   const wanted = name.toLowerCase();
-  const stack: Filter[] = [filter];
-  while (stack.length > 0) {
-    const f = stack.pop()!;
-    if (f.type === "not") stack.push(f.filter);
-    else if (f.type === "logical") stack.push(f.left, f.right);
-    else if (f.path.attr.toLowerCase() === wanted) return true;
-  }
-  return false;
+  return leafFilters(filter).some((f) => f.path.attr.toLowerCase() === wanted);
 }

@@ -4,7 +4,7 @@
  * `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber`.
  */
 import { badRequest } from "../errors/scim-error.js";
-import type { AttrPath, Filter } from "../filter/ast.js";
+import { leafFilters, type AttrPath, type Filter } from "../filter/ast.js";
 import { FilterScanner } from "../filter/parser.js";
 import { isForbiddenKey } from "../schema/forbidden-keys.js";
 
@@ -27,15 +27,9 @@ function checkNames(path: AttrPath, text: string): void {
 }
 
 function checkFilterNames(filter: Filter, text: string): void {
-  const stack: Filter[] = [filter];
-  while (stack.length > 0) {
-    const f = stack.pop()!;
-    if (f.type === "logical") stack.push(f.left, f.right);
-    else if (f.type === "not") stack.push(f.filter);
-    else if (f.type === "valuePath") {
-      checkNames(f.path, text);
-      stack.push(f.filter);
-    } else checkNames(f.path, text);
+  for (const f of leafFilters(filter)) {
+    checkNames(f.path, text);
+    if (f.type === "valuePath") checkFilterNames(f.filter, text);
   }
 }
 

@@ -3,7 +3,7 @@
  * delete, over a tenant-scoped {@link ScimStore}, with ETags, hooks and events.
  */
 import { badRequest, isScimError, ScimError } from "../errors/scim-error.js";
-import { referencesAttribute, type AttrPath, type Filter } from "../filter/ast.js";
+import { leafFilters, referencesAttribute, type AttrPath, type Filter } from "../filter/ast.js";
 import { compileElementFilter, compileFilter } from "../filter/compile.js";
 import { parseFilter, splitAttrPath } from "../filter/parser.js";
 import { compileProjection, defaultView, isEmptyValue, type DefaultView, type Projector } from "../list/project.js";
@@ -417,25 +417,13 @@ export class ResourceEndpoint {
     const refuse = (attr: AttributeInfo | undefined) => {
       if (attr?.returned === "never") throw badRequest("invalidFilter", `'${attr.name}' is never returned and cannot be filtered on`);
     };
-    const stack: Filter[] = [filter];
-    while (stack.length > 0) {
-      const f = stack.pop()!;
-      if (f.type === "not") stack.push(f.filter);
-      else if (f.type === "logical") stack.push(f.left, f.right);
-      else {
-        const resolved = this.rt.resolve(f.path);
-        refuse(resolved?.attribute);
-        refuse(resolved?.sub);
-        if (f.type === "valuePath" && resolved !== undefined) {
-          // The inner filter names sub-attributes of the element.
-          const inner: Filter[] = [f.filter];
-          while (inner.length > 0) {
-            const g = inner.pop()!;
-            if (g.type === "not") inner.push(g.filter);
-            else if (g.type === "logical") inner.push(g.left, g.right);
-            else refuse(resolved.attribute.subMap?.get(g.path.attr.toLowerCase()));
-          }
-        }
+    for (const f of leafFilters(filter)) {
+      const resolved = this.rt.resolve(f.path);
+      refuse(resolved?.attribute);
+      refuse(resolved?.sub);
+      // A value filter's inner filter names sub-attributes of the element.
+      if (f.type === "valuePath" && resolved !== undefined) {
+        for (const g of leafFilters(f.filter)) refuse(resolved.attribute.subMap?.get(g.path.attr.toLowerCase()));
       }
     }
   }
@@ -462,13 +450,9 @@ export class ResourceEndpoint {
     });
     if (inMemory !== undefined) {
       const predicate = compileFilter(inMemory, { resourceType: this.rt });
-      if (needsGroups) {
-        const withGroups = new Map<ScimResourceBody, ScimResourceBody>();
-        for (const wire of resources) withGroups.set(wire, await this.withGroups(scope, { ...wire }, true));
-        resources = resources.filter((r) => predicate(withGroups.get(r)!));
-      } else {
-        resources = resources.filter((r) => predicate(r));
-      }
+      const kept: ScimResourceBody[] = [];
+      for (const wire of resources) if (predicate(needsGroups ? await this.withGroups(scope, { ...wire }, true) : wire)) kept.push(wire);
+      resources = kept;
     }
     if (sort) resources = sortResources(resources, this.rt, sort.path, sort.order);
     const total = resources.length;

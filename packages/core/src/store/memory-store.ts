@@ -10,7 +10,7 @@
  * process and is lost when it exits.
  */
 import { ScimConfigError, ScimError, badRequest } from "../errors/scim-error.js";
-import { logicalOperands, type AttrPath, type Filter } from "../filter/ast.js";
+import { logicalOperands, referencesAttribute, type AttrPath, type Filter } from "../filter/ast.js";
 import { compileFilter, type FilterPredicate } from "../filter/compile.js";
 import { printAttrPath } from "../filter/print.js";
 import type { MemberValue } from "../patch/apply-patch.js";
@@ -273,22 +273,6 @@ function conjunction(parts: Filter[]): Filter | undefined {
 interface Plan {
   ids: string[];
   residual: Filter | undefined;
-}
-
-/** Whether the filter names the top-level attribute `name` (outside value filters' inner paths). */
-function references(filter: Filter, name: string): boolean {
-  switch (filter.type) {
-    case "compare":
-    case "present":
-    case "valuePath":
-      return filter.path.attr.toLowerCase() === name;
-    case "not":
-      return references(filter.filter, name);
-    case "logical":
-      return logicalOperands(filter, filter.op).some((f) => references(f, name));
-    default:
-      return false;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -889,8 +873,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     if (residual === undefined) return candidates;
     // Compiled even without candidates: an invalid filter is a 400 whatever the data.
     const predicate = compile(residual, type, rt);
-    const withMembers = references(residual, "members");
-    const withGroups = references(residual, "groups");
+    const withMembers = referencesAttribute(residual, "members");
+    const withGroups = referencesAttribute(residual, "groups");
     const out: Rec[] = [];
     for (const rec of candidates) {
       let view = viewOf(rec);
