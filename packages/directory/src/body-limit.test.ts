@@ -1,19 +1,7 @@
 import { Hono } from "hono";
+import { countedStream } from "scim-core/testing";
 import { describe, expect, it } from "vitest";
 import { limitBody } from "./body-limit.js";
-
-/** A body stream of `total` bytes that counts how much of it was pulled. */
-function counted(total: number, chunk = 1024) {
-  const state = { pulled: 0 };
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (state.pulled >= total) return controller.close();
-      state.pulled += chunk;
-      controller.enqueue(new Uint8Array(chunk).fill(0x20));
-    },
-  });
-  return { stream, state };
-}
 
 describe("limitBody", () => {
   const app = new Hono();
@@ -23,7 +11,7 @@ describe("limitBody", () => {
   const post = (body: RequestInit["body"], headers: Record<string, string> = {}) => app.request("http://h.test/echo", { method: "POST", body, headers, duplex: "half" } as RequestInit);
 
   it("too large by Content-Length: 413 from the header, the body untouched and the connection kept", async () => {
-    const { stream, state } = counted(10_000);
+    const { stream, state } = countedStream(10_000, 1024);
     const r = await post(stream, { "content-length": "10000" });
     expect(r.status).toBe(413);
     expect(await r.json()).toEqual({ error: { code: "payload_too_large" } });
@@ -33,7 +21,7 @@ describe("limitBody", () => {
   });
 
   it("too large without Content-Length (chunked): 413 with Connection: close, read no further than the limit", async () => {
-    const { stream, state } = counted(1_000_000);
+    const { stream, state } = countedStream(1_000_000, 1024);
     const r = await post(stream);
     expect(r.status).toBe(413);
     expect(r.headers.get("connection")).toBe("close");
@@ -42,7 +30,7 @@ describe("limitBody", () => {
 
   it("within the limit, with or without Content-Length: the body reaches the handler whole", async () => {
     expect(await (await post("x".repeat(4096), { "content-length": "4096" })).json()).toEqual({ bytes: 4096 });
-    expect(await (await post(counted(4096).stream)).json()).toEqual({ bytes: 4096 });
+    expect(await (await post(countedStream(4096, 1024).stream)).json()).toEqual({ bytes: 4096 });
     expect(await (await app.request("http://h.test/echo", { method: "POST" })).json()).toEqual({ bytes: 0 });
   });
 });

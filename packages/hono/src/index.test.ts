@@ -2,7 +2,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { bearerAuth, createScimServer, memoryStore, type ScimRequest, type ScimServer, type ScimServerConfig } from "scim-core";
-import { rawConnection, runHttpConformance } from "scim-core/testing";
+import { countedStream, rawConnection, runHttpConformance } from "scim-core/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { scimHono } from "./index.js";
 
@@ -49,20 +49,6 @@ function recorder() {
   };
   return { server, seen };
 }
-
-/** A chunked body (no Content-Length) that counts how much of it was pulled. */
-function endless(chunk = 16 * 1024, total = Infinity) {
-  const state = { pulled: 0 };
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (state.pulled >= total) return controller.close();
-      state.pulled += chunk;
-      controller.enqueue(new Uint8Array(chunk).fill(0x20));
-    },
-  });
-  return { stream, state };
-}
-
 
 const newUser = () => JSON.stringify({ schemas: [USER], userName: `u.${Math.random().toString(36).slice(2)}@example.com` });
 const post = (body: RequestInit["body"], headers: Record<string, string> = {}): RequestInit & { duplex?: "half" } => ({
@@ -198,7 +184,7 @@ describe("scimHono: in process (app.request)", () => {
     const big = JSON.stringify({ schemas: [USER], userName: "big@example.com", displayName: "x".repeat(1048576) });
     const withLength = await app.request("/scim/v2/Users", post(big, { "content-length": String(big.length) }));
     expect(withLength.status).toBe(413);
-    const { stream, state } = endless();
+    const { stream, state } = countedStream();
     const chunked = await app.request("/scim/v2/Users", post(stream));
     expect(chunked.status).toBe(413);
     expect((await json(chunked)).status).toBe("413");
@@ -211,10 +197,10 @@ describe("scimHono: in process (app.request)", () => {
 
   it("maxBodyBytes as configured on both sides", async () => {
     const small = createApp(scimServer({ maxBodyBytes: 2048, bulk: { maxPayloadSize: 2048 } }), { maxBodyBytes: 2048 });
-    const { stream, state } = endless(1024);
+    const { stream, state } = countedStream(Infinity, 1024);
     expect((await small.request("/scim/v2/Users", post(stream))).status).toBe(413);
     expect(state.pulled).toBeLessThanOrEqual(4096);
-    expect((await small.request("/scim/v2/Bulk", post(endless(1024).stream))).status).toBe(413);
+    expect((await small.request("/scim/v2/Bulk", post(countedStream(Infinity, 1024).stream))).status).toBe(413);
     expect((await small.request("/scim/v2/Users", post(newUser()))).status).toBe(201);
   });
 });
@@ -244,7 +230,7 @@ describe("scimHono: over HTTP (@hono/node-server)", () => {
     const big = JSON.stringify({ schemas: [USER], userName: "big@example.com", displayName: "x".repeat(1048576) });
     const withLength = await fetch(`${origin}/scim/v2/Users`, post(big));
     expect(withLength.status).toBe(413);
-    const chunked = await fetch(`${origin}/scim/v2/Users`, post(endless(64 * 1024, 4 * 1048576).stream));
+    const chunked = await fetch(`${origin}/scim/v2/Users`, post(countedStream(4 * 1048576, 64 * 1024).stream));
     expect(chunked.status).toBe(413);
     expect((await json(chunked)).status).toBe("413");
     // The connection stays usable for the next request.
@@ -257,7 +243,7 @@ describe("scimHono: over HTTP (@hono/node-server)", () => {
     // a broken connection in fetch's pool fails no other test.
     const { origin, close } = await listen(createApp());
     for (const headers of [{}, { authorization: "Bearer nope" }] as Record<string, string>[]) {
-      const { stream, state } = endless(64 * 1024, 2 * 1048576);
+      const { stream, state } = countedStream(2 * 1048576, 64 * 1024);
       const r = await fetch(`${origin}/scim/v2/Users`, post(stream, headers));
       expect(r.status).toBe(headers.authorization ? 401 : 413); // not all read: the connection closes whatever the answer
       expect(r.headers.get("connection")).toBe("close");

@@ -48,3 +48,36 @@ export function writeChunked(connection: { write(data: string | Uint8Array): voi
   for (let i = 0; i < chunks; i++) connection.write("10000\r\n"), connection.write(chunk), connection.write("\r\n");
   connection.write("0\r\n\r\n");
 }
+
+/**
+ * A body stream of `total` bytes (endless by default) in chunks of `chunk` bytes of spaces, sent
+ * chunked (no Content-Length) by fetch, that counts how much of it the server pulled.
+ */
+export function countedStream(total = Infinity, chunk = 16 * 1024): { stream: ReadableStream<Uint8Array>; state: { pulled: number } } {
+  const state = { pulled: 0 };
+  const stream = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (state.pulled >= total) return controller.close();
+      state.pulled += chunk;
+      controller.enqueue(new Uint8Array(chunk).fill(0x20));
+    },
+  });
+  return { stream, state };
+}
+
+/**
+ * On one new connection: a chunked POST of `chunks` × 64 KiB to `${root}/Users`, its answer, then
+ * a GET of `${root}/ServiceProviderConfig` on the same connection and its answer (whether an
+ * oversized body left the connection usable).
+ */
+export async function chunkedPostThenGet(origin: string, root: string, authorization: string, chunks: number): Promise<{ post: { head: string; body: string }; get: { head: string; body: string } }> {
+  const connection = await rawConnection(origin);
+  try {
+    writeChunked(connection, `${root}/Users`, authorization, chunks);
+    const post = await connection.response();
+    connection.write(`GET ${root}/ServiceProviderConfig HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: ${authorization}\r\n\r\n`);
+    return { post, get: await connection.response() };
+  } finally {
+    connection.destroy();
+  }
+}
