@@ -271,8 +271,9 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       limit: q.limit + 1,
     });
     const directories = found.slice(0, q.limit);
+    const last = directories.at(-1);
     const data = directories.map((d) => view(c, d));
-    return c.json({ data, nextCursor: found.length > q.limit ? encodeCursor({ created: directories[directories.length - 1]!.createdAt, id: directories[directories.length - 1]!.id }) : null } satisfies DirectoryPage);
+    return c.json({ data, nextCursor: found.length > q.limit && last !== undefined ? encodeCursor({ created: last.createdAt, id: last.id }) : null } satisfies DirectoryPage);
   });
 
   app.post("/directories", async (c) => {

@@ -46,6 +46,11 @@ function isActive(row: Pick<TokenTable, "revoked_at" | "expires_at">, now: strin
   return row.revoked_at === null && (row.expires_at === null || row.expires_at > now);
 }
 
+/** Whether a row found by `hash` is that token (the hashes compared in constant time) and active at `now`. */
+function matches(row: Pick<TokenTable, "token_hash" | "revoked_at" | "expires_at">, hash: string, now: string): boolean {
+  return timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex")) && isActive(row, now);
+}
+
 function info(row: Selectable<TokenTable>, now: string): TokenInfo {
   return {
     id: row.id,
@@ -192,14 +197,13 @@ export class TokenService {
    */
   async isActiveFor(hash: string, directoryId: string): Promise<boolean> {
     const [row] = (await selectTokenWithDirectory<TokenWithDirectory>(this.db, this.dialect, { hash, directoryId })).rows;
-    return row !== undefined && row.d_state === "active" && timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex")) && isActive(row, this.stamp());
+    return row !== undefined && row.d_state === "active" && matches(row, hash, this.stamp());
   }
 
   /** The token of a row found by `hash`, if the hashes match (constant time) and it is active; records the last use. */
   private async accept(row: Selectable<TokenTable>, hash: string): Promise<TokenInfo | undefined> {
-    if (!timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex"))) return undefined;
     const now = this.stamp();
-    if (!isActive(row, now)) return undefined;
+    if (!matches(row, hash, now)) return undefined;
     if (row.last_used_at === null || Date.parse(now) - Date.parse(row.last_used_at) >= LAST_USED_RESOLUTION_MS) {
       await this.db.updateTable("dir_tokens").set({ last_used_at: now }).where("id", "=", row.id).execute();
       row.last_used_at = now;
