@@ -29,10 +29,11 @@ import os from "node:os";
 import v8 from "node:v8";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createScimServer, parseFilter, type MemberValue, type ScimStore, type StoreQuery } from "scim-core";
+import { createScimServer, parseFilter, type Filter, type MemberValue, type ScimStore, type StoreQuery } from "scim-core";
+import { referencesMembership } from "scim-store-sql";
 import { mdTable } from "../harness.js";
 import type { Backend, RawQueries, RawQueryName, RawRow, Statement } from "./backend.js";
-import { TENANT, outsiders, randomUsers, userKeys } from "./data.js";
+import { TENANT, largeGroupMembers, outsiders, randomUsers, smallGroupMembers, userKeys } from "./data.js";
 import { LARGE_GROUP_ID, SMALL_GROUP_ID, loadMemory, loadSql, type MemoryLoadReport } from "./load.js";
 import { openPostgresBackend } from "./postgres.js";
 import { openSqliteBackend } from "./sqlite.js";
@@ -414,6 +415,48 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
       groupSizes.push(`${SUBJECT_LABEL[s.id]} ${size}: ${g?.members?.length.toLocaleString("en") ?? "missing"}`);
     }
 
+  // --- membership check (Entra) -------------------------------------------------------------------
+  // `GET /Groups?filter=id eq "<group>" and members eq "<user>"&attributes=id`, as Entra sends it
+  // before it removes a member. The SQL stores run the filter in SQL (members from their rows);
+  // "in memory" is the same server over the same store declaring members filters unsupported (as
+  // scim-store-sql did before), so that the server reads the groups with their members and filters.
+  const memberOf = { large: userKeys(largeGroupMembers(USERS)[1]!).id, small: userKeys(smallGroupMembers(USERS)[1]!).id } as const;
+  const outsider = pool[3]!;
+  type CheckPath = "sql" | "memory";
+  const inMemoryServer = (s: Subject) => {
+    const store = Object.create(s.store, { capabilities: { value: { ...s.store.capabilities, filter: (f: Filter) => !referencesMembership(f) } } }) as ScimStore;
+    return createScimServer({ store, ...serverConfig });
+  };
+  const checkServers = new Map(subjects.map((s) => [s.id, { sql: s.server, memory: s.backend ? inMemoryServer(s) : s.server }]));
+  const membershipCheck = (s: Subject, path: CheckPath, size: "large" | "small") => async (i: number) => {
+    const member = i % 2 === 0;
+    const user = member ? memberOf[size] : outsider;
+    const query = `filter=${encodeURIComponent(`id eq "${groups[size]}" and members eq "${user}"`)}&attributes=id`;
+    const res = await checkServers.get(s.id)![path].handle({ method: "GET", path: "/Groups", query, headers: {} });
+    const total = (res.body as { totalResults?: number }).totalResults;
+    if (res.status !== 200 || total !== (member ? 1 : 0)) throw new Error(`membership check answered ${res.status} with ${total} results (expected ${member ? 1 : 0})`);
+  };
+  const checkSides: Side[] = [];
+  for (const s of subjects)
+    for (const path of (s.backend ? ["sql", "memory"] : ["memory"]) as CheckPath[])
+      for (const size of ["large", "small"] as const) {
+        const name = `check|${s.id}|${path}|${size}`;
+        const call = membershipCheck(s, path, size);
+        try {
+          await call(0);
+          await call(1);
+          checkSides.push({ name, call });
+        } catch (e) {
+          problems.push([`membership check (${path}, ${size} group)`, SUBJECT_LABEL[s.id], path, `fails: ${(e as Error).message.split("\n")[0]}`]);
+        }
+      }
+  if (checkSides.length) {
+    progress(`timing membership checks: ${checkSides.length} sides, ${TIMING.rounds} rounds (load average ${loadAvg()})`);
+    const result = await interleaveAsync(checkSides, TIMING);
+    for (const [name, m] of result) stats.set(name, m.get("")!);
+    fullGc();
+  }
+
   if (process.env.BENCH_SQL_DUMP) writeFileSync(process.env.BENCH_SQL_DUMP, JSON.stringify(Object.fromEntries(stats), null, 1));
 
   // --- query plans -------------------------------------------------------------------------------
@@ -608,6 +651,42 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
       emit(mdTable(["store", "group", "op", "store API", "raw", "store / raw", "server PATCH", "server / store API"], rawRows));
       emit();
     }
+  }
+
+  // Membership check.
+  {
+    const rows: string[][] = [];
+    for (const s of subjects)
+      for (const path of (s.backend ? ["sql", "memory"] : ["memory"]) as CheckPath[]) {
+        const large = stats.get(`check|${s.id}|${path}|large`);
+        const small = stats.get(`check|${s.id}|${path}|small`);
+        if (!large && !small) continue;
+        const ratio = pairedRatio(large, small);
+        const inSql = path === "sql";
+        if (inSql) targets.push({ name: `(SQL) ${s.id}: membership check (Entra), 100k group / 10 group`, goal: 2, value: ratio, detail: "", max: true });
+        const memory = s.backend ? stats.get(`check|${s.id}|memory|large`) : undefined;
+        const label = !s.backend ? "server (memoryStore filters in memory)" : inSql ? "server, filter in SQL (members rows)" : "server, filter in memory (the previous behaviour)";
+        rows.push([
+          SUBJECT_LABEL[s.id],
+          label,
+          large ? `${fmtNs(large.median)} (p95 ${fmtNs(large.p95)})` : "–",
+          small ? `${fmtNs(small.median)} (p95 ${fmtNs(small.p95)})` : "–",
+          fmtRatio(ratio),
+          inSql ? `≤ 2x ${large && small ? verdict(ratio <= 2) : "MISS (not measured)"}` : "",
+          inSql && memory ? fmtRatio(pairedRatio(memory, large)) : "",
+        ]);
+      }
+    emit("## Membership check (Entra): `GET /Groups?filter=id eq \"<group>\" and members eq \"<user>\"&attributes=id`");
+    emit();
+    emit(
+      "Through `createScimServer`'s `handle`, alternating a member and a user in no group (1 and 0 results, checked). The SQL stores run the " +
+        "filter in SQL (`filterRunsInSql`: `members` from the group's `scim_members` rows, `members.value eq` on their index); the " +
+        "\"in memory\" rows are the same server over the same store declaring `members` filters unsupported, as scim-store-sql did " +
+        "before, so that the server reads the groups with all their members and filters them itself.",
+    );
+    emit();
+    emit(mdTable(["store", "path", `${Math.min(100_000, Math.ceil(USERS / 10)).toLocaleString("en")}-member group median (p95)`, "10-member group median (p95)", "large / small", "target", "in memory / in SQL (large group)"], rows));
+    emit();
   }
 
   emit("## Targets");

@@ -45,8 +45,9 @@
  *   an object never has two keys that differ only in case. Named members of arrays (`length`) are
  *   not read.
  * - `meta.resourceType` is the name of the resource type given in the options.
- * - Group `members` and User `groups` are not in `r.doc` (they are membership rows), so a filter on
- *   them sees them absent; see {@link referencesMembership}.
+ * - Group `members` are not in `r.doc`: they are read from the group's `scim_members` rows, without
+ *   their `$ref`. The derived User `groups` are not read (a filter sees them absent); see
+ *   {@link filterRunsInSql}.
  */
 import { sql, type RawBuilder, type SqlBool } from "kysely";
 import {
@@ -54,6 +55,7 @@ import {
   logicalOperands,
   parseDateTime,
   printAttrPath,
+  leafFilters,
   referencesAttribute,
   type AttributeInfo,
   type AttributeType,
@@ -292,7 +294,7 @@ export class SqlDialect {
   }
 
   /** A FROM item holding one computed value: `json` is JSON text (SQLite) or jsonb (PostgreSQL). */
-  constant(json: Sql, type: "object" | "string" | "null", alias: Sql): Sql {
+  constant(json: Sql, type: "object" | "array" | "string" | "null", alias: Sql): Sql {
     if (this.pg) return sql`(SELECT ${json} AS value) AS ${alias}`;
     const t = type === "string" ? "text" : type;
     return sql`(SELECT ${json} AS value, ${sql.raw(`'${t}'`)} AS type) AS ${alias}`;
@@ -504,11 +506,16 @@ type Part =
   | { kind: "emails"; cond: (e: Sql) => Cond; negated: boolean };
 
 class FilterTranslator {
+  /** The core `members` attribute when the resource type has one: kept as `scim_members` rows. */
+  private readonly members: AttributeInfo | undefined;
+
   constructor(
     private readonly d: SqlDialect,
     private readonly rt: CompiledResourceType,
     private readonly tenant: string,
-  ) {}
+  ) {
+    this.members = membersAttributeOf(rt);
+  }
 
   node(f: Filter): Cond {
     return this.render(this.part(f));
@@ -640,7 +647,7 @@ class FilterTranslator {
     }
     const spec = this.leafSpec(node, sub, where);
     if (spec === undefined) return this.sql(d.FALSE);
-    const fast = core ? this.subColumnLeaf(node, attribute, sub) : undefined;
+    const fast = core ? (this.subColumnLeaf(node, attribute, sub) ?? this.memberValueLeaf(node, attribute, sub)) : undefined;
     if (fast !== undefined) return fast;
     const subName = sub.name;
     if (!attribute.multiValued && extension === undefined) {
@@ -687,8 +694,37 @@ class FilterTranslator {
         : sql`json_object('resourceType', ${name}, 'created', r.created, 'lastModified', r.last_modified, 'version', 'W/"' || r.version || '"')`;
       return d.exists(d.constant(meta, "object", a), [test(a)]);
     }
+    if (key === "members" && this.members !== undefined) return d.exists(d.constant(this.membersJson(), "array", a), [test(a)]);
     const { from, where } = d.docMemberFrom(key, a);
     return d.exists(from, [...where, test(a)]);
+  }
+
+  /**
+   * The group's `members` as `compileFilter` sees them, built from its `scim_members` rows: an array
+   * of `{ value, type, display }` objects without the absent (NULL) members; `[]` when it has none,
+   * which every test treats as the absent attribute. (`$ref` is not there: it is built from the
+   * request's base URL, see {@link filterRunsInSql}.)
+   */
+  private membersJson(): Sql {
+    const d = this.d;
+    const m = d.alias("g");
+    const tenant = d.text(this.tenant);
+    if (d.pg) {
+      return sql`(SELECT COALESCE(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('value', ${m}.member_id, 'type', ${m}.member_type, 'display', ${m}.display))), '[]'::jsonb)
+        FROM scim_members AS ${m} WHERE ${m}.tenant = ${tenant} AND ${m}.group_id = r.id)`;
+    }
+    // json_patch (RFC 7396) drops the members whose patch value is null.
+    return sql`(SELECT json_group_array(json_patch(json_object('value', ${m}.member_id), json_object('type', ${m}.member_type, 'display', ${m}.display)))
+      FROM scim_members AS ${m} WHERE ${m}.tenant = ${tenant} AND ${m}.group_id = r.id)`;
+  }
+
+  /** `members.value eq "<id>"` (and `members eq "<id>"`) on the member index: a group's member rows are its members. */
+  private memberValueLeaf(node: LeafFilter, attribute: AttributeInfo, sub: AttributeInfo): Part | undefined {
+    if (attribute !== this.members || sub.name !== "value" || !sub.exact || sub.type !== "string") return undefined;
+    if (node.type !== "compare" || node.op !== "eq" || typeof node.value !== "string") return undefined;
+    const d = this.d;
+    const m = d.alias("g");
+    return this.sql(sql<SqlBool>`EXISTS (SELECT 1 FROM scim_members AS ${m} WHERE ${m}.tenant = ${d.text(this.tenant)} AND ${m}.group_id = r.id AND ${m}.member_id = ${d.text(node.value)})`);
   }
 
   /** `test` on the member `key` of the object in alias `parent` (false when it is not an object). */
@@ -948,6 +984,30 @@ class FilterTranslator {
  */
 export function filterToSql(filter: Filter, options: FilterSqlOptions): RawBuilder<SqlBool> {
   return new FilterTranslator(new SqlDialect(options.dialect), options.resourceType, options.tenant).node(filter);
+}
+
+/** The core `members` attribute of a resource type (complex, multi-valued), which stores keep as rows. */
+function membersAttributeOf(rt: CompiledResourceType): AttributeInfo | undefined {
+  const a = rt.core.byName.get("members");
+  return a !== undefined && a.type === "complex" && a.multiValued ? a : undefined;
+}
+
+/**
+ * Whether {@link filterToSql} evaluates the filter exactly as `compileFilter` does on the resource
+ * as the server returns it. Group `members` are read from the `scim_members` rows, except their
+ * `$ref` (built from the request's base URL); the derived `User.groups` (RFC 7643 §4.1.2, direct
+ * and nested memberships) are not read at all. A store declares
+ * `capabilities.filter: filterRunsInSql` and the server evaluates the other filters itself.
+ */
+export function filterRunsInSql(filter: Filter): boolean {
+  for (const f of leafFilters(filter)) {
+    const attr = f.path.attr.toLowerCase();
+    if (attr === "groups") return false;
+    if (attr !== "members") continue;
+    if (f.path.sub?.toLowerCase() === "$ref") return false;
+    if (f.type === "valuePath" && leafFilters(f.filter).some((g) => g.path.attr.toLowerCase() === "$ref")) return false;
+  }
+  return true;
 }
 
 /**

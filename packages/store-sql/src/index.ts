@@ -7,7 +7,7 @@ export { openDatabase, openPostgres, openSqlite, type OpenDatabaseOptions, type 
 export { groupCommitDialect, GroupCommitSqliteDriver, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 export { startCheckpointer, type Checkpointer, type CheckpointOptions, type CheckpointStats } from "./sqlite-checkpointer.js";
 export { compiledStatement } from "./compiled-statement.js";
-export { filterToSql, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
+export { filterRunsInSql, filterToSql, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
 export { migrateScimTables, scimMigrations } from "./migrations.js";
 export { orderBySql, sortKeySql, type SortKeySql, type SortSqlOptions } from "./sort-sql.js";
 export {

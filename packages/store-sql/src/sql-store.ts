@@ -28,7 +28,7 @@ import {
   type WriteCondition,
 } from "scim-core";
 import type { ScimSqlDatabase, SqlDialectName } from "./dialect.js";
-import { filterToSql, referencesMembership } from "./filter-sql.js";
+import { filterRunsInSql, filterToSql } from "./filter-sql.js";
 import { compiledStatement } from "./compiled-statement.js";
 import { migrateScimTables } from "./migrations.js";
 import { emailRows, indexedColumns, normalizeInstant, otherUniqueKeys, sqlBool } from "./rows.js";
@@ -294,10 +294,10 @@ function liveCondition(dialect: SqlDialectName) {
 
 class SqlStore implements SqlScimStore {
   /**
-   * Every filter runs in SQL except those naming group `members` or `User.groups` (kept as
-   * membership rows, not in the document): the server evaluates those in memory.
+   * Every filter runs in SQL, group `members` included (read from their rows), except those naming
+   * the derived `User.groups` or `members.$ref`: the server evaluates those in memory.
    */
-  readonly capabilities: StoreCapabilities = { filter: (f) => !referencesMembership(f), sort: true, paging: true, cursor: true };
+  readonly capabilities: StoreCapabilities = { filter: filterRunsInSql, sort: true, paging: true, cursor: true };
   readonly dialect: SqlDialectName;
   readonly transaction: <T>(work: (store: ScimStore) => Promise<T>) => Promise<T>;
   readonly outbox: ScimEventSubscriber;
