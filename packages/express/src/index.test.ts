@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import express4 from "express4";
 import { bearerAuth, createScimServer, memoryStore, ScimConfigError, type ScimRequest, type ScimServer, type ScimServerConfig } from "scim-core";
-import { chunkedPostThenGet, runHttpConformance } from "scim-core/testing";
+import { chunkedPostThenGet, endlessChunkedPost, runHttpConformance } from "scim-core/testing";
 import { afterAll, describe, expect, it } from "vitest";
 import { scimExpress } from "./index.js";
 
@@ -242,6 +242,18 @@ describe("scim-express", () => {
       const r = await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: chunked(big(2 * 1048576)), duplex: "half" } as RequestInit);
       expect(r.status).toBe(413);
       expect((await readJson(r)).status).toBe("413");
+      expect((await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: JSON.stringify(newUser()) })).status).toBe(201);
+    });
+
+    it("an endless chunked body: 413, then the connection closes instead of reading forever", async () => {
+      const app = express();
+      app.use("/scim/v2", scimExpress(scim()));
+      const { origin } = await listen(app);
+      const { response, closed, sentBytes } = await endlessChunkedPost(origin, "/scim/v2", `Bearer ${token}`);
+      expect(response?.head).toMatch(/^HTTP\/1\.1 413 /);
+      expect(closed).toBe(true);
+      // The limit, the bytes dropped after it (as many again), and what the sockets buffer on the way.
+      expect(sentBytes).toBeLessThan(16 * 1048576);
       expect((await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: JSON.stringify(newUser()) })).status).toBe(201);
     });
 

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { adapterRequest, connectionSignal, ScimConfigError, type ScimServer } from "scim-core";
+import { adapterRequest, connectionSignal, readNodeBody, ScimConfigError, type ScimServer } from "scim-core";
 
 /** Options of {@link scimExpress}. */
 export interface ScimExpressOptions {
@@ -18,34 +18,16 @@ export interface ScimExpressOptions {
 
 /**
  * The body: what a body parser that ran before left in `req.body` (it consumed the stream:
- * body-parser 1.x marks `req._body`, 2.x ends the stream), else the raw bytes (undefined if empty).
- * Stops buffering past `limit` and lets the server answer 413; the rest is drained and dropped.
+ * body-parser 1.x marks `req._body`, 2.x ends the stream), else the raw bytes (undefined if empty),
+ * at most `limit + 1` of them so that the server answers 413 (scim-core's `readNodeBody`: the rest
+ * is dropped up to `limit` more bytes, then the connection closes after the answer).
  */
-function readBody(req: Request, limit: number): Promise<unknown> {
+function readBody(req: Request, res: Response, limit: number): Promise<unknown> {
   if ((req as { _body?: boolean })._body === true || req.readableEnded) return Promise.resolve(req.body);
   // The core reads no body on GET and HEAD: Node discards an unread one after the response.
   if (req.method === "GET" || req.method === "HEAD") return Promise.resolve(undefined);
   if (Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined); // the server checks Content-Length
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const finish = (error?: Error) => {
-      req.off("data", onData).off("end", onEnd).off("error", finish).off("close", onClose);
-      if (error) reject(error);
-      else resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > limit) {
-        finish();
-        req.resume(); // drain and drop the rest, so the connection stays usable
-      }
-    };
-    const onEnd = () => finish();
-    const onClose = () => finish(new Error("the client closed the connection before the request body ended"));
-    req.on("data", onData).on("end", onEnd).on("error", finish).on("close", onClose);
-  });
+  return readNodeBody(req, res, limit);
 }
 
 /** Whether the client is gone, so that nothing is to be written. */
@@ -66,7 +48,7 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
     const signal = connectionSignal(req, res);
     let body: unknown;
     try {
-      body = await readBody(req, limit);
+      body = await readBody(req, res, limit);
     } catch (error) {
       if (gone(req, res) || req.destroyed) return; // the connection is gone: no one to answer
       throw error;

@@ -3,7 +3,7 @@
  * `ScimRequest`, the `ScimResponse` is written back as is (RFC 7644 §3.1). No SCIM logic here.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { adapterRequest, connectionSignal, type ScimServer } from "scim-core";
+import { adapterRequest, connectionSignal, readNodeBody, type ScimServer } from "scim-core";
 
 /** The parts of Express's request the adapter reads (Express 5, as NestJS 12 runs it). */
 interface ExpressRequest extends IncomingMessage {
@@ -29,30 +29,17 @@ interface ExpressResponse extends ServerResponse {
 /**
  * Reads the body the host's parsers left unread (application/scim+json, or anything when the app
  * runs with `bodyParser: false`), keeping at most `limit + 1` bytes: a longer body reaches the core
- * truncated but still too long, so the core answers 413. A declared length over the limit is not
- * read at all (the core answers 413 from Content-Length); Node discards the rest after the response.
+ * truncated but still too long, so the core answers 413 (scim-core's `readNodeBody`: the rest is
+ * dropped up to `limit` more bytes, then the connection closes after the answer). A declared length
+ * over the limit is not read at all (the core answers 413 from Content-Length).
  */
-function readBody(req: ExpressRequest, limit: number): Promise<unknown> {
+function readBody(req: ExpressRequest, res: ServerResponse, limit: number): Promise<unknown> {
   if (req.rawBody instanceof Uint8Array) return Promise.resolve(req.rawBody);
   if (req.body !== undefined) return Promise.resolve(req.body);
   // The core reads no body on GET and HEAD: Node discards an unread one after the response.
   if (req.method === "GET" || req.method === "HEAD") return Promise.resolve(undefined);
   if (req.readableEnded || Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined);
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const done = () => {
-      // The error listener stays: rejecting after resolving is a no-op, and an aborted upload is not uncaught.
-      req.off("data", onData).off("end", done);
-      resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
-    };
-    const onData = (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
-      if (size > limit) done();
-    };
-    req.on("data", onData).on("end", done).on("error", reject);
-  });
+  return readNodeBody(req, res, limit);
 }
 
 /** What the body read gives when the client aborted its upload. */
@@ -76,7 +63,7 @@ export function scimMiddleware(server: ScimServer, limit: number) {
     const tail = req.params?.[WILDCARD];
     const cut = segments.length - (Array.isArray(tail) ? tail.length : 0);
     const root = segments.slice(0, cut).join("/").replace(/\/+$/, "");
-    readBody(req, limit)
+    readBody(req, res, limit)
       .catch((error: unknown) => {
         // The client went away in the middle of its body: no one to answer, nothing to log.
         if (req.destroyed || req.socket?.destroyed === true) return ABORTED;

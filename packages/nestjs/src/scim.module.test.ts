@@ -4,7 +4,7 @@ import { APP_GUARD, NestFactory } from "@nestjs/core";
 import type { NestExpressApplication } from "@nestjs/platform-express";
 import { Test } from "@nestjs/testing";
 import { bearerAuth, memoryStore, type ScimRequest, type ScimServer } from "scim-core";
-import { chunkedPostThenGet, rawConnection, runHttpConformance } from "scim-core/testing";
+import { chunkedPostThenGet, endlessChunkedPost, rawConnection, runHttpConformance } from "scim-core/testing";
 import { afterEach, describe, expect, it } from "vitest";
 import { ScimModule, SCIM_OPTIONS, SCIM_SERVER, type ScimModuleOptions } from "./index.js";
 
@@ -175,6 +175,17 @@ describe("ScimModule", () => {
       const r = await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: stream, duplex: "half" } as RequestInit);
       expect(r.status).toBe(413);
       expect((await json(r)).status).toBe("413");
+      expect((await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: JSON.stringify(newUser()) })).status).toBe(201);
+    }
+  });
+
+  it("an endless chunked body: 413, then the connection closes instead of reading forever", async () => {
+    for (const options of [{}, { bodyParser: false }] satisfies NestApplicationOptions[]) {
+      const { origin } = await track(start([ScimModule.forRoot({ store: memoryStore(), authenticate: auth() })], undefined, options));
+      const { response, closed, sentBytes } = await endlessChunkedPost(origin, "/scim/v2", `Bearer ${token}`);
+      expect(response?.head).toMatch(/^HTTP\/1\.1 413 /);
+      expect(closed).toBe(true);
+      expect(sentBytes).toBeLessThan(16 * 1048576);
       expect((await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: JSON.stringify(newUser()) })).status).toBe(201);
     }
   });

@@ -81,3 +81,42 @@ export async function chunkedPostThenGet(origin: string, root: string, authoriza
     connection.destroy();
   }
 }
+
+/**
+ * On one new connection: a POST to `${root}/Users` whose chunked body never ends (64 KiB chunks,
+ * paced, as fast as the server reads them) until the server closes the connection or `timeoutMs`
+ * passes. Gives the response the server sent (if any), whether it closed the connection, and how
+ * many body bytes were written: an adapter must answer 413 and close, not read forever.
+ */
+export async function endlessChunkedPost(origin: string, root: string, authorization: string, timeoutMs = 5000): Promise<{ response?: { head: string; body: string }; closed: boolean; sentBytes: number }> {
+  const { hostname, port } = new URL(origin);
+  const socket = connect(Number(port), hostname);
+  await once(socket, "connect");
+  let received = "";
+  let closed = false;
+  socket.setEncoding("latin1");
+  socket.on("data", (data: string) => (received += data));
+  socket.on("error", () => {}); // EPIPE or ECONNRESET when the server closes while the client writes
+  socket.on("close", () => (closed = true));
+  socket.write(`POST ${root}/Users HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: ${authorization}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+  const chunk = new Uint8Array(64 * 1024).fill(0x20);
+  let sentBytes = 0;
+  const started = Date.now();
+  try {
+    // A socket the server reset is destroyed before its "close" event.
+    while (!closed && !socket.destroyed && Date.now() - started < timeoutMs) {
+      const more = socket.write("10000\r\n") && socket.write(chunk) && socket.write("\r\n");
+      sentBytes += chunk.length;
+      // Paced as a real upload: a flood of writes can make the server's socket fail on its own.
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      // `once` rejects on the socket's error (ECONNRESET when the server closes): that ends the loop too.
+      if (!more) await Promise.race([once(socket, "drain"), once(socket, "close"), new Promise((resolve) => setTimeout(resolve, 100))]).catch(() => {});
+    }
+    closed ||= socket.destroyed;
+  } finally {
+    socket.destroy();
+  }
+  const end = received.indexOf("\r\n\r\n");
+  const response = end < 0 ? undefined : { head: received.slice(0, end), body: received.slice(end + 4) };
+  return { response, closed, sentBytes };
+}

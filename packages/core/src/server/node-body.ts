@@ -1,0 +1,95 @@
+/**
+ * For adapters on Node.js HTTP (Express, NestJS): reading a request body with a size limit, so
+ * that the server answers 413 (RFC 7644 §3.12, RFC 9110 §15.5.14) without buffering a large body
+ * and without draining an endless one.
+ */
+
+/** The parts of a Node.js `IncomingMessage` that {@link readNodeBody} uses. */
+export interface NodeBodyRequest {
+  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  on(event: "end" | "close", listener: () => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  off(event: "data", listener: (chunk: Buffer) => void): unknown;
+  off(event: "end" | "close", listener: () => void): unknown;
+  pause(): unknown;
+  readonly readableEnded: boolean;
+  socket?: { destroy(): void } | null;
+}
+
+/** The parts of a Node.js `ServerResponse` that {@link readNodeBody} uses. */
+export interface NodeBodyResponse {
+  readonly writableFinished: boolean;
+  once(event: "finish" | "close", listener: () => void): unknown;
+}
+
+/** Options of {@link readNodeBody}. */
+export interface ReadNodeBodyOptions {
+  /**
+   * Bytes past the limit read and dropped so that the connection can serve the next request
+   * (the client may send its whole body before it reads the 413). A body longer still gets its
+   * 413, then the connection is closed: an endless chunked body holds nothing for long.
+   * @default limit
+   */
+  drainBytes?: number;
+}
+
+/**
+ * The body's bytes (undefined when empty), reading at most `limit + 1` of them: a longer body
+ * resolves truncated but still over the limit, so that the server answers 413. The rest is read
+ * and dropped up to `drainBytes`, keeping the connection usable; past that, reading stops and the
+ * connection is closed once the response is sent. Rejects when the stream fails or the client
+ * closes the connection before the body ends.
+ */
+export function readNodeBody(req: NodeBodyRequest, res: NodeBodyResponse, limit: number, options: ReadNodeBodyOptions = {}): Promise<Buffer | undefined> {
+  const drainBytes = options.drainBytes ?? limit;
+  if (req.readableEnded) return Promise.resolve(undefined); // read before (by a body parser)
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    let dropped = 0;
+    const stop = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("close", onClose);
+      // The error listener stays: an upload that fails while it is drained is not an uncaught error.
+    };
+    const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      if (error) {
+        stop();
+        reject(error);
+      } else resolve(size === 0 ? undefined : chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    };
+    const closeAfterResponse = () => {
+      stop();
+      req.pause();
+      const close = () => req.socket?.destroy();
+      if (res.writableFinished) close();
+      else {
+        res.once("finish", close);
+        res.once("close", close);
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      if (settled) {
+        dropped += chunk.length;
+        if (dropped > drainBytes) closeAfterResponse();
+        return;
+      }
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size > limit) settle();
+    };
+    const onEnd = () => {
+      stop();
+      settle();
+    };
+    const onClose = () => settle(new Error("the client closed the connection before the request body ended"));
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("close", onClose);
+    req.on("error", (error: Error) => settle(error));
+  });
+}
