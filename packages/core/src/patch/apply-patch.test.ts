@@ -1116,6 +1116,44 @@ describe("errors", () => {
 
 // ---- atomicity ----
 
+describe("primary and value counts (RFC 7643 §2.4)", () => {
+  it("primary set on every element of a list of two is refused, not stored twice", () => {
+    const user = { ...bjensen(), emails: [{ value: "a@x.com", type: "work" }, { value: "b@x.com", type: "home" }] };
+    expectScimError(() => patchUser(user, [{ op: "replace", path: "emails.primary", value: true }]), "invalidValue", 0);
+    expectScimError(() => patchUser(user, [{ op: "add", value: { "emails.primary": true } }]), "invalidValue", 0);
+    // One element: it can be the primary one; false on every element is fine.
+    const one = patchUser({ ...bjensen(), emails: [{ value: "a@x.com" }] }, [{ op: "replace", path: "emails.primary", value: true }]);
+    expect(one.resource.emails).toEqual([{ value: "a@x.com", primary: true }]);
+    expect(patchUser(user, [{ op: "replace", path: "emails.primary", value: false }]).resource.emails).toEqual([
+      { value: "a@x.com", type: "work", primary: false },
+      { value: "b@x.com", type: "home", primary: false },
+    ]);
+  });
+
+  it("replace of a sub-attribute of an absent multi-valued attribute adds it (RFC 7644 §3.5.2.3)", () => {
+    const user = { ...bjensen() };
+    delete user.emails;
+    const r = patchUser(user, [{ op: "replace", path: "emails.value", value: "x@x.com" }]);
+    expect(r.changed).toBe(true);
+    expect(r.resource.emails).toEqual([{ value: "x@x.com" }]);
+  });
+
+  it("maxValues bounds every multi-valued attribute after the operations, members excepted", () => {
+    const emails = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ value: `e${from + i}@x.com` }));
+    const user = { ...bjensen(), emails: emails(2) };
+    expect((patchUser(user, [{ op: "add", path: "emails", value: emails(1, 2) }], { maxValues: 3 }).resource.emails as unknown[]).length).toBe(3);
+    const e = expectScimError(() => patchUser(user, [{ op: "add", path: "emails", value: emails(2, 2) }], { maxValues: 3 }), "invalidValue", 0);
+    expect(e.detail).toMatch(/emails.*4 values.*at most 3/);
+    expectScimError(() => patchUser(user, [{ op: "replace", path: "emails", value: emails(4) }], { maxValues: 3 }), "invalidValue", 0);
+    expectScimError(() => patchUser(user, [{ op: "add", path: 'emails[value eq "new@x.com"]', value: { type: "work" } }, { op: "add", path: "emails", value: emails(1, 9) }], { maxValues: 3 }), "invalidValue", 1);
+    // Without the option there is no limit; members are never counted.
+    expect((patchUser(user, [{ op: "add", path: "emails", value: emails(10, 2) }]).resource.emails as unknown[]).length).toBe(12);
+    const group = { schemas: [GROUP], displayName: "G", members: [{ value: "a" }] };
+    const members = patchGroup(group, [{ op: "add", path: "members", value: [{ value: "b" }, { value: "c" }, { value: "d" }] }], { maxValues: 2 });
+    expect((members.resource.members as unknown[]).length).toBe(4);
+  });
+});
+
 describe("atomicity", () => {
   it("when the second operation fails, the error is thrown and the input is unchanged", () => {
     const user = bjensen();

@@ -14,7 +14,7 @@ import { compileElementFilter } from "../filter/compile.js";
 import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
 import { assertAllowedKey, assertNoForbiddenKeys, isForbiddenKey } from "../schema/forbidden-keys.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
-import { assertSinglePrimary, coerceAttribute, deepEqual, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
+import { assertSinglePrimary, assertValueCount, coerceAttribute, deepEqual, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
 
 type Obj = Record<string, unknown>;
 
@@ -57,6 +57,12 @@ export interface ApplyPatchOptions extends StrictnessOptions {
    * @default false
    */
   deferMembers?: boolean;
+  /**
+   * Most values a multi-valued attribute may hold after the operations (`members` excepted):
+   * more is 400 `invalidValue`. Bounds the work of value filters, which read every element.
+   * @default no limit
+   */
+  maxValues?: number;
 }
 
 /** The result of {@link applyPatch}. */
@@ -231,6 +237,7 @@ class Patcher {
     if (attr.mutability === "immutable" && before !== undefined) {
       throw badRequest("mutability", `attribute '${attr.name}' is immutable and already has a value`);
     }
+    if (attr.multiValued && Array.isArray(value)) assertValueCount(attr, value.length, this.ctx);
     const c = this.container(schema, true)!;
     c[attr.name] = value;
     if (!this.owned.has(value as object) && typeof value === "object") this.owned.add(value as object);
@@ -454,11 +461,14 @@ class Patcher {
     if (attr.multiValued) {
       if (this.isMembers(attr)) throw badRequest("mutability", `sub-attributes of '${attr.name}' cannot be changed this way`);
       if (!Array.isArray(current)) {
-        if (v === undefined || op === "replace") return;
+        // A replace whose target does not exist is an add (RFC 7644 §3.5.2.3).
+        if (v === undefined) return;
         this.write(schema, attr, [{ [sub.name]: v }]);
         return;
       }
       const next = current.map((el) => (isObject(el) ? withSub(el, sub, v) : el)).filter((el) => !isObject(el) || Object.keys(el).length > 0);
+      // `emails.primary` set on every element of a list of two or more (RFC 7643 §2.4: at most one).
+      assertSinglePrimary(attr, next);
       this.write(schema, attr, next.length > 0 ? next : undefined);
       return;
     }
@@ -688,7 +698,8 @@ export function applyPatch<R extends object>(resource: R, operations: readonly P
   const rt = resolveResourceType(options.resourceType, options.registry);
   if (!isObject(resource)) throw badRequest("invalidSyntax", "the resource must be an object");
   if (!Array.isArray(operations)) throw badRequest("invalidSyntax", "'Operations' must be an array");
-  const patcher = new Patcher(rt, resource as Obj, { strict: options.strict === true }, options.deferMembers === true);
+  const ctx: CoerceContext = { strict: options.strict === true, maxValues: options.maxValues, unlimited: membersAttribute(rt) };
+  const patcher = new Patcher(rt, resource as Obj, ctx, options.deferMembers === true);
   for (let i = 0; i < operations.length; i++) patcher.apply(i, operations[i]);
   patcher.finish();
   return {

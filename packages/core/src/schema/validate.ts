@@ -31,6 +31,22 @@ export interface CoerceContext {
    * (POST, PUT); a PATCH value may name a single element (RFC 7644 §3.5.2.1).
    */
   arrays?: boolean;
+  /**
+   * Most values of a multi-valued attribute; more is 400 invalidValue. `unlimited` (a group's
+   * `members`, which stores keep apart) has no limit.
+   */
+  maxValues?: number;
+  unlimited?: AttributeInfo;
+}
+
+/** The default of {@link CoerceContext.maxValues}: values of one multi-valued attribute. */
+export const DEFAULT_MAX_VALUES = 1000;
+
+/** @internal 400 invalidValue when a multi-valued attribute holds more values than allowed. */
+export function assertValueCount(attr: AttributeInfo, count: number, ctx: CoerceContext): void {
+  if (ctx.maxValues !== undefined && count > ctx.maxValues && attr !== ctx.unlimited) {
+    throw invalid(attr, `has ${count} values; at most ${ctx.maxValues} are accepted`);
+  }
 }
 
 const BASE64 = /^[A-Za-z0-9+/\-_]*={0,2}$/;
@@ -132,6 +148,7 @@ export function coerceAttribute(attr: AttributeInfo, value: unknown, ctx: Coerce
   if (attr.multiValued) {
     if (ctx.arrays && !Array.isArray(value)) throw invalid(attr, "is multi-valued: send it as a JSON array");
     const list = Array.isArray(value) ? value : [value];
+    assertValueCount(attr, list.length, ctx);
     const out: unknown[] = [];
     for (const el of list) {
       if (el === null || el === undefined) continue;
@@ -199,6 +216,11 @@ export interface ValidateResourceOptions extends StrictnessOptions {
    * attributes must keep their value, and an omitted immutable attribute keeps the stored one.
    */
   existing?: Obj;
+  /**
+   * Most values of one multi-valued attribute (a group's `members` excepted): more is 400
+   * `invalidValue`. @default no limit
+   */
+  maxValues?: number;
 }
 
 function deepEqual(a: unknown, b: unknown): boolean {
@@ -223,6 +245,12 @@ function readAttr(resource: Obj | undefined, schema: CompiledSchema, attr: Attri
   return isObject(container) ? container[attr.name] : undefined;
 }
 
+/** @internal The core `members` attribute of a resource type (complex, multi-valued): stores keep it apart. */
+export function membersOf(rt: CompiledResourceType): AttributeInfo | undefined {
+  const members = rt.core.byName.get("members");
+  return members?.type === "complex" && members.multiValued ? members : undefined;
+}
+
 /**
  * Validates and coerces an incoming resource (POST or PUT body) against its resource type
  * (RFC 7643 §2, §7; RFC 7644 §3.3, §3.5.1) and returns a new object in canonical form.
@@ -231,7 +259,8 @@ function readAttr(resource: Obj | undefined, schema: CompiledSchema, attr: Attri
  * - values are coerced to their types ("True"/"False" strings to booleans, numeric strings to
  *   numbers, a bare id to `{ value }` for a complex attribute such as `manager`);
  * - `null`, `""` and `[]` mean unassigned; readOnly attributes (`id`, `meta`, `groups`) are ignored;
- * - required attributes must be present; at most one `primary: true` per multi-valued attribute;
+ * - required attributes must be present; at most one `primary: true` per multi-valued attribute,
+ *   and at most `maxValues` values (a group's `members` excepted);
  * - immutable attributes keep their stored value on replace (400 `mutability` if changed);
  * - unknown attributes and unregistered schema URNs are dropped, or rejected in strict mode;
  * - `__proto__`, `constructor` and `prototype` keys are rejected (400 `invalidSyntax`).
@@ -240,7 +269,7 @@ function readAttr(resource: Obj | undefined, schema: CompiledSchema, attr: Attri
  */
 export function validateResource(input: unknown, options: ValidateResourceOptions): Obj {
   const rt = resolveResourceType(options.resourceType, options.registry);
-  const ctx: CoerceContext = { strict: options.strict === true, arrays: true };
+  const ctx: CoerceContext = { strict: options.strict === true, arrays: true, maxValues: options.maxValues, unlimited: membersOf(rt) };
   if (!isObject(input)) throw badRequest("invalidSyntax", "the resource must be a JSON object");
   assertNoForbiddenKeys(input);
   const out: Obj = {};

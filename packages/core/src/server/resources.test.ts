@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { compileProjection, defaultView } from "../list/project.js";
 import { resolveResourceType } from "../schema/registry.js";
 import type { StoredResource } from "../store/types.js";
+import { memoryStore } from "../store/memory-store.js";
+import { bearerAuth, createScimServer } from "./create-scim-server.js";
 import { toDefaultWire, toWire, type RequestScope } from "./resources.js";
+import type { ScimServerConfig } from "./types.js";
 
 type Obj = Record<string, unknown>;
 
@@ -91,5 +94,49 @@ describe("toDefaultWire", () => {
     const out = toDefaultWire(scope, rt, stored, defaultView(rt)!);
     expect(out.name).toBe(name);
     expect(out.meta).toEqual({ resourceType: "User", ...meta, location: "https://example.com/scim/v2/Users/u1", version: 'W/"1"' });
+  });
+});
+
+describe("request limits: maxPatchOperations and maxValues", () => {
+  const auth = bearerAuth({ tok: { tenant: "t" } });
+  const serverWith = (config: Partial<ScimServerConfig> = {}) => createScimServer({ store: memoryStore(), authenticate: auth, baseUrl: "https://example.com/scim/v2", ...config });
+  const call = (server: ReturnType<typeof createScimServer>, method: string, path: string, body?: unknown) =>
+    server.handle({ method, path, headers: { authorization: "Bearer tok", "content-type": "application/scim+json" }, body }) as Promise<{ status: number; body: Obj }>;
+  const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+  const emails = (n: number) => Array.from({ length: n }, (_, i) => ({ value: `e${i}@x.com` }));
+
+  it("a PATCH with more operations than maxPatchOperations (default 1000) is 413 and changes nothing", async () => {
+    const server = serverWith();
+    const user = await call(server, "POST", "/Users", { schemas: [USER], userName: "ops@x.com" });
+    const id = user.body.id as string;
+    const op = { op: "replace", path: "nickName", value: "N" };
+    const tooMany = await call(server, "PATCH", `/Users/${id}`, { schemas: [PATCH_OP], Operations: Array.from({ length: 1001 }, () => op) });
+    expect(tooMany.status).toBe(413);
+    expect(tooMany.body.detail).toMatch(/at most 1000 operations/);
+    expect((await call(server, "GET", `/Users/${id}`)).body.nickName).toBeUndefined();
+    expect((await call(server, "PATCH", `/Users/${id}`, { schemas: [PATCH_OP], Operations: Array.from({ length: 1000 }, () => op) })).status).toBe(200);
+    const small = serverWith({ maxPatchOperations: 2 });
+    const other = await call(small, "POST", "/Users", { schemas: [USER], userName: "ops2@x.com" });
+    expect((await call(small, "PATCH", `/Users/${other.body.id}`, { schemas: [PATCH_OP], Operations: [op, op, op] })).status).toBe(413);
+  });
+
+  it("more values in a multi-valued attribute than maxValues (default 1000) is 400 invalidValue on POST, PUT and PATCH; group members are not counted", async () => {
+    const server = serverWith();
+    const created = await call(server, "POST", "/Users", { schemas: [USER], userName: "many@x.com", emails: emails(1001) });
+    expect([created.status, created.body.scimType]).toEqual([400, "invalidValue"]);
+    const user = await call(server, "POST", "/Users", { schemas: [USER], userName: "many@x.com", emails: emails(1000) });
+    expect(user.status).toBe(201);
+    const id = user.body.id as string;
+    const put = await call(server, "PUT", `/Users/${id}`, { schemas: [USER], userName: "many@x.com", emails: emails(1001) });
+    expect([put.status, put.body.scimType]).toEqual([400, "invalidValue"]);
+    const patch = await call(server, "PATCH", `/Users/${id}`, { schemas: [PATCH_OP], Operations: [{ op: "add", path: "emails", value: [{ value: "one.more@x.com" }] }] });
+    expect([patch.status, patch.body.scimType]).toEqual([400, "invalidValue"]);
+    expect(((await call(server, "GET", `/Users/${id}`)).body.emails as unknown[]).length).toBe(1000);
+    // A group's members are kept apart by stores: no limit here.
+    const small = serverWith({ maxValues: 2 });
+    const members = [];
+    for (let i = 0; i < 3; i++) members.push({ value: (await call(small, "POST", "/Users", { schemas: [USER], userName: `m${i}@x.com` })).body.id });
+    expect((await call(small, "POST", "/Groups", { schemas: [GROUP], displayName: "Three", members })).status).toBe(201);
+    expect((await call(small, "POST", "/Users", { schemas: [USER], userName: "three@x.com", emails: emails(3) })).status).toBe(400);
   });
 });

@@ -14,7 +14,7 @@ import type { SearchRequest } from "../messages/search-request.js";
 import { applyPatch, type MemberChange, type MemberValue, type PatchOperation } from "../patch/apply-patch.js";
 import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import type { AttributeInfo, CompiledResourceType, SchemaRegistry } from "../schema/registry.js";
-import { deepEqual, isObject, validateResource } from "../schema/validate.js";
+import { DEFAULT_MAX_VALUES, deepEqual, isObject, validateResource } from "../schema/validate.js";
 import type { GroupRef, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
 import { timeOrderedUuid } from "../ids/time-ordered-uuid.js";
 import { etagMatches, etagOf, header, json, empty, readBody } from "./http.js";
@@ -45,6 +45,8 @@ export interface RequestScope {
 }
 
 const MAX_CONFLICT_RETRIES = 8;
+/** The default of `ScimServerConfig.maxPatchOperations`. */
+const DEFAULT_MAX_PATCH_OPERATIONS = 1000;
 
 /** Event ids are time-ordered, so that stores appending them to an indexed outbox write at its end. */
 function newEventId(): string {
@@ -299,6 +301,8 @@ export class ResourceEndpoint {
   private readonly defaultProject: Projector;
   /** Its one-pass form, where the type allows it. */
   private readonly defaultView: DefaultView | undefined;
+  /** Most values of one multi-valued attribute (`ScimServerConfig.maxValues`). */
+  private readonly maxValues: number;
 
   constructor(
     readonly rt: CompiledResourceType,
@@ -308,6 +312,7 @@ export class ResourceEndpoint {
     this.derivedGroups = rt.core.byName.get("groups")?.mutability === "readOnly";
     this.defaultProject = compileProjection({ resourceType: rt });
     this.defaultView = defaultView(rt);
+    this.maxValues = settings.config.maxValues ?? DEFAULT_MAX_VALUES;
   }
 
   private get store(): ScimStore {
@@ -466,11 +471,11 @@ export class ResourceEndpoint {
   /** POST /{endpoint} (RFC 7644 §3.3): 201 with Location. */
   async create(scope: RequestScope): Promise<ScimResponse> {
     const body = readBody(scope.request, this.settings.maxBodyBytes);
-    let resource = validateResource(body, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict });
+    let resource = validateResource(body, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues });
     const hooks = this.settings.config.hooks;
     if (hooks?.beforeCreate) {
       const changed = await hooks.beforeCreate(operationContext(scope, this.rt, this.store), resource);
-      if (changed) resource = validateResource(changed, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict });
+      if (changed) resource = validateResource(changed, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues });
     }
     const { members: rawMembers, ...attributes } = resource;
     const members = this.members && Array.isArray(rawMembers) ? await resolveMembers(scope, this.store, rawMembers as MemberValue[]) : undefined;
@@ -539,10 +544,10 @@ export class ResourceEndpoint {
       const current = await this.load(scope, id, true);
       const conditional = this.checkIfMatch(scope, current);
       const previous = toWire(scope, this.rt, current);
-      let resource = validateResource(body, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, existing: current.attributes });
+      let resource = validateResource(body, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues, existing: current.attributes });
       if (hooks?.beforeReplace) {
         const changed = await hooks.beforeReplace(operationContext(scope, this.rt, this.store), resource, previous);
-        if (changed) resource = validateResource(changed, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, existing: current.attributes });
+        if (changed) resource = validateResource(changed, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues, existing: current.attributes });
       }
       const { members: rawMembers, ...checked } = resource;
       const members = this.members ? await resolveMembers(scope, this.store, (Array.isArray(rawMembers) ? rawMembers : []) as MemberValue[], id) : undefined;
@@ -552,7 +557,7 @@ export class ResourceEndpoint {
         const latest = conditional ? current : await this.reload(scope, store, id, true, current);
         const before = latest === current ? previous : toWire(scope, this.rt, latest);
         // Immutable attributes are checked against the version being replaced.
-        const attributes = latest === current ? checked : withoutMembers(validateResource(resource, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, existing: latest.attributes }));
+        const attributes = latest === current ? checked : withoutMembers(validateResource(resource, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues, existing: latest.attributes }));
         // A PUT that changes nothing (Okta sends one after every GET) keeps the version and emits
         // nothing, as a PATCH that changes nothing does (RFC 7644 §3.14: versions follow changes).
         const attributesChanged = !deepEqual(attributes, latest.attributes);
@@ -580,6 +585,8 @@ export class ResourceEndpoint {
   async patch(scope: RequestScope, id: string): Promise<ScimResponse> {
     const body = readBody(scope.request, this.settings.maxBodyBytes);
     const requested = parsePatchRequest(body);
+    const maxOperations = this.settings.config.maxPatchOperations ?? DEFAULT_MAX_PATCH_OPERATIONS;
+    if (requested.length > maxOperations) throw new ScimError(413, undefined, `a PATCH request may carry at most ${maxOperations} operations (it has ${requested.length})`);
     const hooks = this.settings.config.hooks;
     // The resource as the PATCH left it (without members), or its version when it has members.
     const outcome = await this.retrying(scope, async (): Promise<StoredResource> => {
@@ -592,6 +599,7 @@ export class ResourceEndpoint {
         registry: this.settings.registry,
         strict: this.settings.strict,
         deferMembers: this.members !== undefined,
+        maxValues: this.maxValues,
       };
       const first = applyPatch(loaded.attributes, operations, patchOptions);
       if (!first.changed) return loaded;

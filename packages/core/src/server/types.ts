@@ -143,6 +143,15 @@ export interface ScimServerConfig {
   };
   /** Largest request body in bytes; larger is 413. @default 1048576 */
   maxBodyBytes?: number;
+  /**
+   * Most values of one multi-valued attribute of a resource (`emails`, an extension's list...;
+   * a group's `members` excepted, which stores keep apart): a POST, PUT or PATCH that would store
+   * more is 400 `invalidValue`. It bounds what a resource grows to and the work of PATCH value
+   * filters, which read every element. @default 1000
+   */
+  maxValues?: number;
+  /** Most operations in one PATCH request (RFC 7644 §3.5.2); more is 413. @default 1000 */
+  maxPatchOperations?: number;
   /** Bulk limits advertised in ServiceProviderConfig (RFC 7644 §3.7). */
   bulk?: {
     /** @default true */
