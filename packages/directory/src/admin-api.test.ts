@@ -199,7 +199,7 @@ describe("admin API", () => {
         workEmail: 'emails[type eq "work"].value',
       };
       expect((await api("PATCH", `/directories/${a.id}`, { settings: { attributeMapping: good } })).body.settings.attributeMapping).toEqual(good);
-      for (const path of ["nonexistentAttr", "name.nope", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nope", "urn:unknown:schema:foo", "emails[type eq", 'emails[type eq "work"].nope']) {
+      for (const path of ["nonexistentAttr", "name.nope", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:nope", "urn:unknown:schema:foo", "emails[type eq", 'emails[type eq "work"].nope', "id", "meta.created", "groups", "groups.display", "password", 'emails[bogus eq "x"].value', "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.displayName"]) {
         const r = await api("PATCH", `/directories/${a.id}`, { settings: { attributeMapping: { x: path } } });
         expect([path, r.status, r.body.error.code]).toEqual([path, 400, "invalid_attribute_mapping"]);
         expect(r.body.error.message).toContain("settings.attributeMapping.x");
@@ -341,6 +341,13 @@ describe("admin API", () => {
       const unknown = await api("GET", `/directories/${directory.id}/users?displayName=Alice`);
       expect([unknown.status, unknown.body.error.code]).toEqual([400, "validation_failed"]);
       expect((await api("GET", `/directories/${directory.id}/users?cursor=garbage`)).body.error.code).toBe("invalid_cursor");
+      // Reads without parameters refuse one too: `?role=admin` must not look like a filter that worked.
+      for (const path of ["", "/status", "/tokens", "/role-mappings?role=admin", `/users/${alice.id}`, `/groups/${admins.id}`]) {
+        const target = `/directories/${directory.id}${path}${path.includes("?") ? "" : "?limit=1"}`;
+        const r = await api("GET", target);
+        expect([target, r.status, r.body.error?.code]).toEqual([target, 400, "validation_failed"]);
+        expect((await api("GET", target.split("?")[0]!)).status).toBe(200);
+      }
 
       const groups = await api("GET", `/directories/${directory.id}/groups`);
       expect(groups.body.data.map((g: Any) => g.name)).toEqual(["Admins", "Everyone"]);

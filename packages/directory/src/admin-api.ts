@@ -137,6 +137,12 @@ function query<T extends z.ZodType>(c: AdminContext, schema: T): z.output<T> {
   return schema.parse(c.req.query());
 }
 
+/** Reads that take no query parameter refuse one (400 validation_failed), as lists refuse unknown ones: nothing is filtered silently. */
+const withoutQuery: MiddlewareHandler<AdminEnv> = async (c, next) => {
+  query(c, z.object({}).strict());
+  await next();
+};
+
 /** The `:id` path parameter, noted for the audit log. */
 function directoryParam(c: AdminContext): string {
   const id = c.req.param("id") ?? "";
@@ -284,7 +290,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json(view(c, directory), 201);
   });
 
-  app.get("/directories/:id", async (c) => c.json(view(c, await sync.directories.get(directoryParam(c)))));
+  app.get("/directories/:id", withoutQuery, async (c) => c.json(view(c, await sync.directories.get(directoryParam(c)))));
 
   app.patch("/directories/:id", async (c) => {
     const id = directoryParam(c);
@@ -302,7 +308,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.body(null, 204);
   });
 
-  app.get("/directories/:id/status", async (c) => {
+  app.get("/directories/:id/status", withoutQuery, async (c) => {
     const directory = await sync.directories.get(directoryParam(c));
     const counts = await sync.data.counts(directory.id);
     const activity =
@@ -323,7 +329,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   // ─── Tokens ─────────────────────────────────────────────────────────────────────────────────
 
-  app.get("/directories/:id/tokens", async (c) => {
+  app.get("/directories/:id/tokens", withoutQuery, async (c) => {
     const directory = await sync.directories.get(directoryParam(c));
     return c.json({ data: (await sync.tokens.list(directory.id)) satisfies TokenView[] });
   });
@@ -351,7 +357,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   // ─── Group-to-role mappings ─────────────────────────────────────────────────────────────────
 
-  app.get("/directories/:id/role-mappings", async (c) => c.json({ data: (await sync.roles.listMappings(directoryParam(c))) satisfies RoleMappingView[] }));
+  app.get("/directories/:id/role-mappings", withoutQuery, async (c) => c.json({ data: (await sync.roles.listMappings(directoryParam(c))) satisfies RoleMappingView[] }));
 
   app.post("/directories/:id/role-mappings", async (c) => {
     const id = directoryParam(c);
@@ -360,7 +366,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json(mapping satisfies RoleMappingView, 201);
   });
 
-  app.get("/directories/:id/role-mappings/:mappingId", async (c) => c.json((await sync.roles.getMapping(directoryParam(c), mappingParam(c))) satisfies RoleMappingView));
+  app.get("/directories/:id/role-mappings/:mappingId", withoutQuery, async (c) => c.json((await sync.roles.getMapping(directoryParam(c), mappingParam(c))) satisfies RoleMappingView));
 
   app.patch("/directories/:id/role-mappings/:mappingId", async (c) => {
     const id = directoryParam(c);
@@ -391,7 +397,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json({ data: page.data, nextCursor: page.nextCursor ?? null } satisfies UserPage);
   });
 
-  app.get("/directories/:id/users/:userId", async (c) => c.json((await sync.data.getUser(directoryParam(c), c.req.param("userId"))) satisfies DirectoryUserView));
+  app.get("/directories/:id/users/:userId", withoutQuery, async (c) => c.json((await sync.data.getUser(directoryParam(c), c.req.param("userId"))) satisfies DirectoryUserView));
 
   app.get("/directories/:id/groups", async (c) => {
     const id = directoryParam(c);
@@ -405,7 +411,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json({ data: page.data, nextCursor: page.nextCursor ?? null } satisfies GroupPage);
   });
 
-  app.get("/directories/:id/groups/:groupId", async (c) => c.json((await sync.data.getGroup(directoryParam(c), c.req.param("groupId"))) satisfies DirectoryGroupView));
+  app.get("/directories/:id/groups/:groupId", withoutQuery, async (c) => c.json((await sync.data.getGroup(directoryParam(c), c.req.param("groupId"))) satisfies DirectoryGroupView));
 
   // ─── Events ─────────────────────────────────────────────────────────────────────────────────
 

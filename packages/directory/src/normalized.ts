@@ -5,7 +5,7 @@
  * tables with indexed filters and cursor paging, never by loading a directory into memory.
  */
 import { sql, type Kysely, type RawBuilder } from "kysely";
-import { compileFilter, parsePatchPath, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
+import { compileFilter, leafFilters, parsePatchPath, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
 import { decodeCursor, encodeCursor } from "./cursor.js";
 import type { Directory, DirectoryService } from "./directories.js";
@@ -172,8 +172,10 @@ export type AttributeReader = (resource: Obj) => unknown;
 
 /**
  * What is wrong with an attribute path of an attribute mapping, or undefined when it names an
- * attribute (or sub-attribute) the registry defines for `resourceType`: a mapping to anything
- * else would read nothing forever (unknown attributes are not stored).
+ * attribute (or sub-attribute) the registry defines for `resourceType` that the identity
+ * provider sends and the store keeps, with a value filter on its sub-attributes only: a mapping
+ * to anything else would read nothing forever (unknown attributes are not stored; readOnly ones
+ * such as `id`, `meta` and `groups` are the server's; `password` is never kept).
  */
 export function attributePathProblem(path: string, registry: SchemaRegistry, resourceType = "User"): string | undefined {
   let parsed: ReturnType<typeof parsePatchPath>;
@@ -186,8 +188,17 @@ export function attributePathProblem(path: string, registry: SchemaRegistry, res
   if (rt === undefined) return undefined;
   const resolved = rt.resolve(parsed.attr);
   if (resolved === undefined || (parsed.attr.sub !== undefined && resolved.sub === undefined)) return `'${path}' names no attribute of ${resourceType}`;
+  const sub = parsed.sub !== undefined ? resolved.attribute.subMap?.get(parsed.sub.toLowerCase()) : undefined;
+  for (const a of [resolved.attribute, resolved.sub, sub]) {
+    if (a === undefined) continue;
+    // Neither is in what the IdP sent and the store keeps: the mapping would read null forever.
+    if (a.mutability === "readOnly") return `'${path}' is assigned by the server (readOnly: id, meta, groups), not sent by the identity provider`;
+    if (a.returned === "never") return `'${path}' is never returned (a secret such as password)`;
+  }
   if (parsed.filter !== undefined) {
-    if (parsed.sub !== undefined && resolved.attribute.subMap?.get(parsed.sub.toLowerCase()) === undefined) return `'${path}' names no sub-attribute of ${resolved.attribute.name}`;
+    if (parsed.sub !== undefined && sub === undefined) return `'${path}' names no sub-attribute of ${resolved.attribute.name}`;
+    const unknown = leafFilters(parsed.filter).find((f) => f.path.uri !== undefined || f.path.sub !== undefined || resolved.attribute.subMap?.get(f.path.attr.toLowerCase()) === undefined);
+    if (unknown !== undefined) return `'${path}' filters on '${unknown.path.attr}', which is not a sub-attribute of ${resolved.attribute.name}`;
     try {
       compileFilter({ type: "valuePath", path: { ...(parsed.attr.uri !== undefined ? { uri: parsed.attr.uri } : {}), attr: parsed.attr.attr }, filter: parsed.filter }, { resourceType: rt, registry });
     } catch {
