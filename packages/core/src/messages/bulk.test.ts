@@ -1,7 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { scimError } from "../test-support.js";
 import { isScimError, ScimError } from "../errors/scim-error.js";
-import { bulkIdReferences, bulkResponse, parseBulkRequest, resolveBulkIds } from "./bulk.js";
+import { bulkIdReferences, bulkPathError, bulkResponse, failedReferenceError, jsonPayloadSize, parseBulkRequest, planBulkOperations, resolveBulkIds, type BulkOperation } from "./bulk.js";
 import { BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA } from "./urns.js";
 
 // RFC 7644 §3.7.2, the example with a bulkId reference from a group to a user created earlier.
@@ -135,6 +135,26 @@ describe("parseBulkRequest (RFC 7644 §3.7)", () => {
       expect(scimError(() => parseBulkRequest(deletes(1001))).status).toBe(413);
     });
 
+    it("an already-parsed body without payloadSize is measured as its JSON's UTF-8 length", () => {
+      const body = deletes(1);
+      const size = new TextEncoder().encode(JSON.stringify(body)).length;
+      expect(jsonPayloadSize(body)).toBe(size);
+      expect(parseBulkRequest(body, { maxPayloadSize: size }).operations).toHaveLength(1);
+      expect(scimError(() => parseBulkRequest(body, { maxPayloadSize: size - 1 })).status).toBe(413);
+      expect(jsonPayloadSize({ a: "é€😀" })).toBe(new TextEncoder().encode('{"a":"é€😀"}').length);
+      // A raw size the caller gives wins over the measure.
+      expect(parseBulkRequest(body, { maxPayloadSize: size - 1, payloadSize: 10 }).operations).toHaveLength(1);
+    });
+
+    it("a parsed body JSON cannot represent is 400 invalidSyntax", () => {
+      const cyclic: Record<string, unknown> = { Operations: [] };
+      cyclic.self = cyclic;
+      for (const body of [cyclic, { Operations: [], n: 1n }]) {
+        const e = scimError(() => parseBulkRequest(body));
+        expect([e.status, e.scimType]).toEqual([400, "invalidSyntax"]);
+      }
+    });
+
     it("a payload larger than maxPayloadSize, checked before the body is read", () => {
       const e = scimError(() => parseBulkRequest("not even looked at", { payloadSize: 2_000_000 }));
       expect(e.status).toBe(413);
@@ -185,6 +205,65 @@ describe("bulkId references (RFC 7644 §3.7.2)", () => {
     for (let i = 0; i < 100_000; i++) deep = [deep];
     expect(scimError(() => resolveBulkIds(deep, new Map([["x", "1"]]))).scimType).toBe("invalidSyntax");
     expect(scimError(() => bulkIdReferences(deep)).scimType).toBe("invalidSyntax");
+  });
+});
+
+describe("planBulkOperations (RFC 7644 §3.7, §3.7.2)", () => {
+  const post = (bulkId: string, ...refs: string[]): BulkOperation => ({ method: "POST", path: "/Groups", bulkId, data: { displayName: bulkId, members: refs.map((r) => ({ value: `bulkId:${r}` })) } });
+  const del = (path: string): BulkOperation => ({ method: "DELETE", path });
+  const plan = (ops: BulkOperation[]) => planBulkOperations(ops).map((s) => (s.error ? `${s.index}:${s.error.status} ${s.error.detail}` : s.index));
+
+  it("keeps request order when nothing refers forward", () => {
+    expect(plan([post("a"), post("b", "a"), del("/Groups/bulkId:b")])).toEqual([0, 1, 2]);
+    expect(plan([])).toEqual([]);
+  });
+
+  it("runs a referenced POST just before the first operation that needs it, once", () => {
+    const ops: BulkOperation[] = [{ method: "PATCH", path: "/Users/bulkId:u", data: {} }, { method: "POST", path: "/Users", bulkId: "u", data: {} }, { method: "PATCH", path: "/Users/bulkId:u", data: {} }];
+    expect(plan(ops)).toEqual([1, 0, 2]);
+    expect(planBulkOperations(ops).map((s) => [s.index, s.references])).toEqual([[1, []], [0, ["u"]], [2, ["u"]]]);
+  });
+
+  it("pulls the POSTs forward depth-first, and later operations stay after them", () => {
+    expect(plan([post("outer", "inner"), post("inner", "u"), post("u"), del("/Groups/bulkId:inner")])).toEqual([2, 1, 0, 3]);
+    // x needs b, which needs a: a, then b, then x.
+    expect(plan([post("x", "b", "a"), post("a"), post("b", "a"), del("/Groups/1")])).toEqual([1, 2, 0, 3]);
+  });
+
+  it("unknown and non-POST bulkIds are 409s saying so, and pull nothing forward", () => {
+    const patchP: BulkOperation = { method: "PATCH", path: "/Groups/1", bulkId: "p", data: {} };
+    expect(plan([post("g", "u", "nope"), post("u"), post("h", "p"), patchP])).toEqual([
+      "0:409 unknown bulkId 'nope'",
+      1,
+      "2:409 bulkId 'p' does not refer to a POST operation",
+      3,
+    ]);
+  });
+
+  it("every operation on a cycle is a 409 'circular bulkId reference'; one that refers to the cycle is not", () => {
+    expect(plan([post("x", "c1"), post("c1", "c2"), post("c2", "c1"), post("self", "self")])).toEqual([
+      "2:409 circular bulkId reference",
+      "1:409 circular bulkId reference",
+      0,
+      "3:409 circular bulkId reference",
+    ]);
+    expect(failedReferenceError("c1")).toMatchObject({ status: 409, detail: "bulkId 'c1' refers to an operation that failed" });
+  });
+
+  it("a long chain of references is planned without recursion", () => {
+    const n = 50_000;
+    const ops = Array.from({ length: n }, (_, i) => (i === n - 1 ? post(`g${i}`) : post(`g${i}`, `g${i + 1}`)));
+    const order = plan(ops);
+    expect(order[0]).toBe(n - 1);
+    expect(order[n - 1]).toBe(0);
+  });
+
+  it("paths outside bulk's reach are 400 invalidPath", () => {
+    for (const path of ["/Bulk", "/bulk/", "/Bulk/x", "/%42ulk", "/.search", "/Users/.search", "/Users/.SEARCH", "/Users/1?attributes=id", "/Users?x"]) {
+      expect(bulkPathError(path), path).toMatchObject({ status: 400, scimType: "invalidPath" });
+    }
+    for (const path of ["/Users", "/Users/1", "/Groups/bulkId:g", "/Users/%E0%A4%A", "/Bulky"]) expect(bulkPathError(path), path).toBeUndefined();
+    expect(plan([del("/Bulk"), post("a")])[0]).toMatch(/^0:400 a bulk operation cannot target \/Bulk/);
   });
 });
 

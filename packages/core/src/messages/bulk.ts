@@ -36,7 +36,10 @@ export interface BulkLimits {
   maxOperations?: number;
   /** Maximum payload in bytes. @default 1048576 */
   maxPayloadSize?: number;
-  /** The payload's size in bytes, when the caller knows it (the raw body's length). */
+  /**
+   * The payload's size in bytes, when the caller knows it (the raw body's length). When it is not
+   * given, the size of `body`'s JSON serialization is measured (a body a host parser already read).
+   */
   payloadSize?: number;
 }
 
@@ -49,7 +52,8 @@ const METHODS = new Set<BulkMethod>(["POST", "PUT", "PATCH", "DELETE"]);
 export function parseBulkRequest(body: unknown, limits: BulkLimits = {}): BulkRequest {
   const maxOperations = limits.maxOperations ?? 1000;
   const maxPayloadSize = limits.maxPayloadSize ?? 1048576;
-  if (limits.payloadSize !== undefined && limits.payloadSize > maxPayloadSize) {
+  const payloadSize = limits.payloadSize ?? jsonPayloadSize(body);
+  if (payloadSize > maxPayloadSize) {
     throw new ScimError(413, undefined, `the bulk request is larger than maxPayloadSize (${maxPayloadSize} bytes)`);
   }
   const f = messageFields(body, "BulkRequest");
@@ -93,6 +97,24 @@ export function parseBulkRequest(body: unknown, limits: BulkLimits = {}): BulkRe
   });
   return out;
 }
+
+/**
+ * The size in bytes of a payload a host's body parser already read: the UTF-8 length of its JSON
+ * serialization, the bytes the client sent give or take insignificant whitespace (RFC 7644 §3.7.4
+ * `maxPayloadSize`). A value JSON cannot represent (a cycle, a BigInt, a string too long for the
+ * runtime) is 400 `invalidSyntax`, as it could not have come from a JSON body.
+ */
+export function jsonPayloadSize(body: unknown): number {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(body);
+  } catch {
+    throw badRequest("invalidSyntax", "the bulk request is not a JSON value");
+  }
+  return text === undefined ? 0 : utf8.encode(text).byteLength;
+}
+
+const utf8 = new TextEncoder();
 
 /** Nesting deeper than this in operation data is a 400, not a stack overflow. */
 const MAX_DEPTH = MAX_JSON_DEPTH;
@@ -148,6 +170,116 @@ function resolveAt(value: unknown, ids: ReadonlyMap<string, string>, depth: numb
     return out;
   }
   return value;
+}
+
+/** The `bulkId:` references in a bulk operation's path, segment by segment (`/Groups/bulkId:g1`). */
+function pathReferences(path: string): string[] {
+  return path.split("/").filter((s) => s.startsWith("bulkId:")).map((s) => s.slice(7));
+}
+
+/** A path segment percent-decoded, or as it is when its escapes are malformed (the router reports those). */
+function decoded(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+/**
+ * Why a bulk operation's path is outside what a bulk operation may do, or undefined. RFC 7644 §3.7
+ * limits bulk to POST, PUT, PATCH and DELETE on resources: not another bulk request, not a search
+ * (`/.search`, RFC 7644 §3.4.3), and not query parameters, which the operation has no place for.
+ */
+export function bulkPathError(path: string): ScimError | undefined {
+  if (path.includes("?")) return badRequest("invalidPath", `a bulk operation's path cannot have a query string ('${path}')`);
+  const segments = path.split("/").filter((s) => s !== "").map((s) => decoded(s).toLowerCase());
+  if (segments[0] === "bulk") return badRequest("invalidPath", `a bulk operation cannot target /Bulk ('${path}')`);
+  if (segments.includes(".search")) return badRequest("invalidPath", `a bulk operation cannot run a search ('${path}'): it creates, replaces, modifies or deletes resources`);
+  return undefined;
+}
+
+/** One step of a bulk job, in the order {@link planBulkOperations} runs them. */
+export interface BulkStep {
+  /** The operation's position in the request; the BulkResponse reports results in that order. */
+  index: number;
+  /** The bulkIds the operation refers to (in its path or data): POST operations planned before it. */
+  references: string[];
+  /** Why the operation cannot run: it gets this error as its result instead. */
+  error?: ScimError;
+}
+
+const NEW = 0;
+const VISITING = 1;
+const PLANNED = 2;
+
+/**
+ * The order in which to run a bulk job's operations (RFC 7644 §3.7.2). Operations run in request
+ * order, except that an operation that refers to `bulkId:<id>` needs the POST with that bulkId to
+ * run first: that POST (and, depth-first, the POSTs it refers to) moves up to just before it. This
+ * is the only reordering, so the client's intent and the stateful result are kept (RFC 7644 §3.7);
+ * each operation appears once.
+ *
+ * Operations that cannot run carry an error, all 409 as RFC 7644 §3.7.2 answers a circular
+ * reference: a reference to an unknown bulkId, to the bulkId of a non-POST operation, or a cycle
+ * (every operation on it gets "circular bulkId reference"); and 400 `invalidPath` for a path that
+ * no bulk operation may have ({@link bulkPathError}). An operation whose referenced POST fails at
+ * run time is for the caller to answer, with {@link failedReferenceError}.
+ */
+export function planBulkOperations(operations: readonly BulkOperation[]): BulkStep[] {
+  const byBulkId = new Map<string, number>();
+  operations.forEach((op, i) => {
+    if (op.bulkId !== undefined) byBulkId.set(op.bulkId, i);
+  });
+  const steps: BulkStep[] = operations.map((op, index) => {
+    const references = [...new Set([...pathReferences(op.path), ...bulkIdReferences(op.data)])];
+    const error = bulkPathError(op.path) ?? referenceError(references, operations, byBulkId);
+    return error === undefined ? { index, references } : { index, references, error };
+  });
+  const state = new Uint8Array(operations.length);
+  const order: BulkStep[] = [];
+  // Depth-first over the references, with an explicit stack: a long chain of references cannot
+  // overflow the call stack.
+  for (let root = 0; root < steps.length; root++) {
+    if (state[root] !== NEW) continue;
+    state[root] = VISITING;
+    const stack = [{ step: steps[root]!, next: 0 }];
+    while (stack.length > 0) {
+      const top = stack[stack.length - 1]!;
+      // An operation that will fail anyway does not pull the POSTs it refers to forward.
+      const reference = top.step.error === undefined ? top.step.references[top.next++] : undefined;
+      if (reference === undefined) {
+        stack.pop();
+        state[top.step.index] = PLANNED;
+        order.push(top.step);
+        continue;
+      }
+      const target = byBulkId.get(reference)!;
+      if (state[target] === NEW) {
+        state[target] = VISITING;
+        stack.push({ step: steps[target]!, next: 0 });
+      } else if (state[target] === VISITING) {
+        const from = stack.findIndex((frame) => frame.step.index === target);
+        for (const frame of stack.slice(from)) frame.step.error = new ScimError(409, undefined, "circular bulkId reference");
+      }
+    }
+  }
+  return order;
+}
+
+/** A reference to an unknown bulkId or to the bulkId of a non-POST operation (409), or undefined. */
+function referenceError(references: readonly string[], operations: readonly BulkOperation[], byBulkId: ReadonlyMap<string, number>): ScimError | undefined {
+  for (const reference of references) {
+    const target = byBulkId.get(reference);
+    if (target === undefined) return new ScimError(409, undefined, `unknown bulkId '${reference}'`);
+    if (operations[target]!.method !== "POST") return new ScimError(409, undefined, `bulkId '${reference}' does not refer to a POST operation`);
+  }
+  return undefined;
+}
+
+/** The 409 of an operation that refers to a POST that failed (RFC 7644 §3.7.3). */
+export function failedReferenceError(bulkId: string): ScimError {
+  return new ScimError(409, undefined, `bulkId '${bulkId}' refers to an operation that failed`);
 }
 
 /** The outcome of one bulk operation (RFC 7644 §3.7.3). */

@@ -114,6 +114,8 @@ describe("createScimServer: configuration", () => {
     configError({ ...base(), baseUrl: "ftp://example.com" }, /config\.baseUrl/);
     configError({ ...base(), paging: { defaultCount: 0 } }, /config\.paging\.defaultCount must be a positive integer/);
     configError({ ...base(), paging: { defaultCount: 1.5 } }, /config\.paging\.defaultCount/);
+    configError({ ...base(), maxValues: 0 }, /config\.maxValues must be a positive integer/);
+    configError({ ...base(), maxPatchOperations: -1 }, /config\.maxPatchOperations must be a positive integer/);
     configError({ ...base(), paging: { maxCount: "10" } }, /config\.paging\.maxCount must be a positive integer/);
     configError({ ...base(), paging: { defaultCount: 50, maxCount: 10 } }, /defaultCount must not exceed maxCount/);
     configError({ ...base(), maxBodyBytes: -1 }, /config\.maxBodyBytes/);
@@ -414,6 +416,183 @@ describe("createScimServer: requests over handle", () => {
     const got = await call("GET", `/Groups/${group.id}`);
     expect(r.headers.ETag).toBe(got.body.meta.version);
     expect(r.headers.ETag).not.toBe(group.meta.version);
+  });
+});
+
+describe("createScimServer: bulk (RFC 7644 §3.7)", () => {
+  const BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+  const bulkBody = (Operations: unknown[], extra: J = {}) => ({ schemas: [BULK], ...extra, Operations });
+  const statuses = (r: { body: J }) => r.body.Operations.map((o: J) => o.status);
+
+  it("order: an operation that refers to a later POST runs when its turn comes, after that POST; the rest keeps request order", async () => {
+    const { call, count } = setup();
+    const nick = (value: string) => patch({ op: "replace", path: "nickName", value });
+    const r = await call(
+      "POST",
+      "/Bulk",
+      bulkBody([
+        { method: "PATCH", path: "/Users/bulkId:u", data: nick("A") },
+        { method: "POST", path: "/Users", bulkId: "u", data: { userName: "order@example.com" } },
+        { method: "PATCH", path: "/Users/bulkId:u", data: nick("B") },
+      ]),
+    );
+    expect(r.status).toBe(200);
+    expect(r.body.Operations.map((o: J) => `${o.method} ${o.status}`)).toEqual(["PATCH 200", "POST 201", "PATCH 200"]);
+    const id = r.body.Operations[1].location.split("/").pop();
+    // The POST ran once, before the first PATCH; the second PATCH ran last.
+    expect(await count("User")).toBe(1);
+    expect((await call("GET", `/Users/${id}`)).body.nickName).toBe("B");
+  });
+
+  it("order: the POSTs an operation depends on run first, depth-first, before later operations", async () => {
+    const { call, events } = setup();
+    const r = await call(
+      "POST",
+      "/Bulk",
+      bulkBody([
+        { method: "POST", path: "/Groups", bulkId: "outer", data: { displayName: "outer", members: [{ value: "bulkId:inner" }] } },
+        { method: "POST", path: "/Groups", bulkId: "inner", data: { displayName: "inner", members: [{ value: "bulkId:u" }] } },
+        { method: "POST", path: "/Users", bulkId: "u", data: { userName: "nested@example.com" } },
+        { method: "DELETE", path: "/Groups/bulkId:inner" },
+      ]),
+    );
+    expect(r.status).toBe(200);
+    expect(r.body.Operations.map((o: J) => o.bulkId ?? o.method)).toEqual(["outer", "inner", "u", "DELETE"]);
+    expect(statuses(r)).toEqual(["201", "201", "201", "204"]);
+    const [outer, inner, user] = r.body.Operations.map((o: J) => o.location.split("/").pop());
+    expect(r.body.Operations[3].location).toBe(`https://scim.example.com/scim/v2/Groups/${inner}`);
+    const created = events.filter((e) => e.type === "group.created" || e.type === "user.created" || e.type === "group.deleted").map((e) => `${e.type} ${e.resourceId}`);
+    expect(created).toEqual([`user.created ${user}`, `group.created ${inner}`, `group.created ${outer}`, `group.deleted ${inner}`]);
+  });
+
+  it("references: a failed POST, a non-POST bulkId and an unknown bulkId each say what happened (409); a real cycle stays 'circular'", async () => {
+    const { call, createUser, count } = setup();
+    const user = await createUser();
+    const r = await call(
+      "POST",
+      "/Bulk",
+      bulkBody([
+        { method: "POST", path: "/Users", bulkId: "bad", data: { displayName: "no userName" } },
+        { method: "POST", path: "/Groups", bulkId: "g1", data: { displayName: "G1", members: [{ value: "bulkId:bad" }] } },
+        { method: "PATCH", path: `/Users/${user.id}`, bulkId: "p", data: patch({ op: "replace", path: "title", value: "T" }) },
+        { method: "POST", path: "/Groups", bulkId: "g2", data: { displayName: "G2", members: [{ value: "bulkId:p" }] } },
+        { method: "PATCH", path: "/Groups/bulkId:nope", data: patch({ op: "replace", path: "displayName", value: "x" }) },
+        { method: "POST", path: "/Groups", bulkId: "c1", data: { displayName: "C1", members: [{ value: "bulkId:c2" }] } },
+        { method: "POST", path: "/Groups", bulkId: "c2", data: { displayName: "C2", members: [{ value: "bulkId:c1" }] } },
+        { method: "POST", path: "/Groups", bulkId: "self", data: { displayName: "Self", members: [{ value: "bulkId:self" }] } },
+      ]),
+    );
+    expect(r.status).toBe(200);
+    expect(statuses(r)).toEqual(["400", "409", "200", "409", "409", "409", "409", "409"]);
+    const details = r.body.Operations.map((o: J) => o.response?.detail);
+    expect(details[1]).toBe("bulkId 'bad' refers to an operation that failed");
+    expect(details[3]).toBe("bulkId 'p' does not refer to a POST operation");
+    expect(details[4]).toBe("unknown bulkId 'nope'");
+    expect(details.slice(5)).toEqual(["circular bulkId reference", "circular bulkId reference", "circular bulkId reference"]);
+    for (const i of [1, 3, 4, 5]) expect(r.body.Operations[i].response).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "409" });
+    expect(await count("Group")).toBe(0);
+  });
+
+  it("an operation that refers to a cycle fails with 409 naming the failed reference; failOnErrors counts those failures", async () => {
+    const { call } = setup();
+    const ops = [
+      { method: "POST", path: "/Groups", bulkId: "x", data: { displayName: "X", members: [{ value: "bulkId:c1" }] } },
+      { method: "POST", path: "/Groups", bulkId: "c1", data: { displayName: "C1", members: [{ value: "bulkId:c2" }] } },
+      { method: "POST", path: "/Groups", bulkId: "c2", data: { displayName: "C2", members: [{ value: "bulkId:c1" }] } },
+      { method: "POST", path: "/Users", bulkId: "u", data: { userName: "after-cycle@example.com" } },
+    ];
+    const all = await call("POST", "/Bulk", bulkBody(ops));
+    expect(all.body.Operations.map((o: J) => o.response?.detail ?? o.status)).toEqual([
+      "bulkId 'c1' refers to an operation that failed",
+      "circular bulkId reference",
+      "circular bulkId reference",
+      "201",
+    ]);
+    // c2 and c1 fail first (they run on behalf of x): with failOnErrors 2 nothing else runs.
+    const stopped = await call("POST", "/Bulk", bulkBody(ops.map((o) => ({ ...o, bulkId: `${o.bulkId}-2`, data: JSON.parse(JSON.stringify(o.data).replace(/bulkId:(\w+)/g, "bulkId:$1-2")) })), { failOnErrors: 2 }));
+    expect(stopped.body.Operations.map((o: J) => o.bulkId)).toEqual(["c1-2", "c2-2"]);
+  });
+
+  it("a failed PUT, PATCH or DELETE reports the location it targeted, bulkId references resolved; a failed POST has none", async () => {
+    const { call, createUser } = setup();
+    const user = await createUser();
+    const missing = "00000000-0000-4000-8000-000000000000";
+    const base = "https://scim.example.com/scim/v2";
+    const r = await call(
+      "POST",
+      "/Bulk",
+      bulkBody([
+        { method: "PUT", path: `/Users/${user.id}`, version: 'W/"999"', data: { userName: user.userName, nickName: "n" } },
+        { method: "PATCH", path: `/Users/${missing}`, data: patch({ op: "replace", path: "title", value: "T" }) },
+        { method: "POST", path: "/Users", bulkId: "u", data: { userName: "located@example.com" } },
+        { method: "DELETE", path: "/Users/bulkId:u", version: 'W/"999"' },
+        { method: "POST", path: "/Users", bulkId: "dup", data: { userName: user.userName } },
+      ]),
+    );
+    expect(statuses(r)).toEqual(["412", "404", "201", "412", "409"]);
+    const created = r.body.Operations[2].location;
+    expect(r.body.Operations.map((o: J) => o.location)).toEqual([`${base}/Users/${user.id}`, `${base}/Users/${missing}`, created, created, undefined]);
+    expect(r.body.Operations[0].response).toMatchObject({ status: "412" });
+  });
+
+  it("maxPayloadSize applies to a body the host already parsed (its JSON size), and to a raw one", async () => {
+    const { call, count } = setup({ bulk: { maxPayloadSize: 1000 } });
+    const post = (i: number) => ({ method: "POST", path: "/Users", bulkId: `u${i}`, data: { userName: `user${i}@example.com`, title: "t".repeat(100) } });
+    const big = bulkBody(Array.from({ length: 30 }, (_, i) => post(i)));
+    expect(JSON.stringify(big).length).toBeGreaterThan(5000);
+    for (const body of [big, JSON.stringify(big)]) {
+      const r = await call("POST", "/Bulk", body);
+      expect(r.status).toBe(413);
+      expect(r.body.detail).toContain("maxPayloadSize (1000 bytes)");
+    }
+    expect(await count("User")).toBe(0);
+    // The size is the UTF-8 length of the serialization: multi-byte characters count as such.
+    const wide = bulkBody([{ ...post(0), data: { userName: "wide@example.com", title: "é".repeat(450) } }]);
+    expect(JSON.stringify(wide).length).toBeLessThan(1000);
+    expect((await call("POST", "/Bulk", wide)).status).toBe(413);
+    const small = await call("POST", "/Bulk", bulkBody([post(1)]));
+    expect(small.status).toBe(200);
+    expect(statuses(small)).toEqual(["201"]);
+  });
+
+  it("a parsed bulk body JSON cannot represent (a cycle, a BigInt) is 400 invalidSyntax, not a 413 or a 500", async () => {
+    const { call } = setup();
+    const cyclic: J = bulkBody([]);
+    cyclic.self = cyclic;
+    for (const body of [cyclic, bulkBody([{ method: "DELETE", path: "/Users/1", n: 10n }])]) {
+      const r = await call("POST", "/Bulk", body);
+      expect(r.status).toBe(400);
+      expect(r.body.scimType).toBe("invalidSyntax");
+    }
+  });
+
+  it("an operation on /Bulk, on a search, or with a query string is 400 invalidPath; nothing runs", async () => {
+    const { call, createUser, count } = setup();
+    const user = await createUser();
+    const search = { schemas: [SEARCH_REQUEST_SCHEMA], filter: 'userName pr' };
+    const r = await call(
+      "POST",
+      "/Bulk",
+      bulkBody([
+        { method: "POST", path: "/Bulk", bulkId: "b", data: bulkBody([{ method: "DELETE", path: `/Users/${user.id}` }]) },
+        { method: "DELETE", path: "/Bulk/x" },
+        { method: "POST", path: "/Users/.search", bulkId: "s1", data: search },
+        { method: "POST", path: "/.search", bulkId: "s2", data: search },
+        { method: "DELETE", path: `/Users/${user.id}?attributes=id` },
+        { method: "PATCH", path: `/Users/${user.id}?x=1`, data: patch({ op: "replace", path: "title", value: "T" }) },
+      ]),
+    );
+    expect(r.status).toBe(200);
+    expect(statuses(r)).toEqual(["400", "400", "400", "400", "400", "400"]);
+    for (const o of r.body.Operations) {
+      expect(o.response.scimType).toBe("invalidPath");
+      expect(o.location).toBeUndefined();
+    }
+    expect(r.body.Operations[0].response.detail).toMatch(/\/Bulk/);
+    expect(r.body.Operations[2].response.detail).toMatch(/search/);
+    expect(r.body.Operations[4].response.detail).toMatch(/query/);
+    expect(await count("User")).toBe(1);
+    expect((await call("GET", `/Users/${user.id}`)).body.title).toBeUndefined();
   });
 });
 

@@ -4,7 +4,16 @@
  */
 import { adapterRequest } from "./adapter-request.js";
 import { badRequest, isScimError, ScimConfigError, ScimError } from "../errors/scim-error.js";
-import { bulkIdReferences, bulkResponse, parseBulkRequest, resolveBulkIds, type BulkOperationResult } from "../messages/bulk.js";
+import {
+  bulkResponse,
+  failedReferenceError,
+  parseBulkRequest,
+  planBulkOperations,
+  resolveBulkIds,
+  type BulkOperation,
+  type BulkOperationResult,
+  type BulkStep,
+} from "../messages/bulk.js";
 import { listResponse } from "../messages/list-response.js";
 import { parseSearchRequest } from "../messages/search-request.js";
 import { defaultRegistry, type CompiledResourceType } from "../schema/registry.js";
@@ -42,6 +51,8 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
   if (defaultCount > maxCount) throw new ScimConfigError("config.paging.defaultCount must not exceed maxCount");
   positiveInteger(config.bulk?.maxOperations, "config.bulk.maxOperations", 1000);
   positiveInteger(config.bulk?.maxPayloadSize, "config.bulk.maxPayloadSize", 1048576);
+  positiveInteger(config.maxValues, "config.maxValues", 1000);
+  positiveInteger(config.maxPatchOperations, "config.maxPatchOperations", 1000);
   for (const [type, status] of Object.entries(config.patchStatus ?? {})) {
     if (status !== 200 && status !== 204) throw new ScimConfigError(`config.patchStatus.${type} must be 200 or 204`);
   }
@@ -107,11 +118,6 @@ export function pathSegments(path: string): string[] {
     start = slash + 1;
   }
   return out;
-}
-
-/** The `bulkId:` references in a bulk operation's path, segment by segment (`/Groups/bulkId:g1`). */
-function pathReferences(path: string): string[] {
-  return path.split("/").filter((s) => s.startsWith("bulkId:")).map((s) => s.slice(7));
 }
 
 /** A bulk operation's path with its `bulkId:` segments replaced by the ids created (RFC 7644 §3.7.2). */
@@ -277,75 +283,63 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     }
   };
 
-  /** POST /Bulk (RFC 7644 §3.7): operations in order, `bulkId:` references resolved, `failOnErrors`. */
+  /**
+   * POST /Bulk (RFC 7644 §3.7): operations in request order, each POST it refers to by `bulkId:`
+   * run just before it ({@link planBulkOperations}), references resolved, `failOnErrors` honoured.
+   * Results keep request order.
+   */
   const bulk = async (scope: RequestScope): Promise<ScimResponse> => {
     const raw = scope.request.body;
     const size = typeof raw === "string" ? new TextEncoder().encode(raw).length : raw instanceof Uint8Array ? raw.byteLength : undefined;
     if (size !== undefined && size > bulkLimits.maxPayloadSize) {
       throw new ScimError(413, undefined, `the bulk request is larger than maxPayloadSize (${bulkLimits.maxPayloadSize} bytes)`);
     }
+    // A body the host already parsed has no raw size: parseBulkRequest measures its JSON (RFC 7644 §3.7.4).
     const request = parseBulkRequest(readBody(scope.request, Math.max(settings.maxBodyBytes, bulkLimits.maxPayloadSize)), { ...bulkLimits, payloadSize: size });
     const ids = new Map<string, string>();
     const results: BulkOperationResult[] = [];
     let errors = 0;
-    let pending = request.operations.map((op, index) => ({ op, index }));
-    const done = new Map<number, BulkOperationResult>();
-    // Operations whose bulkId references are not yet resolvable wait for a later pass (RFC 7644 §3.7.2).
-    while (pending.length > 0) {
-      const waiting: typeof pending = [];
-      let progressed = false;
-      for (const item of pending) {
-        const refs = [...bulkIdReferences(item.op.data), ...pathReferences(item.op.path)];
-        const unresolved = refs.filter((r) => !ids.has(r));
-        const known = new Set(request.operations.map((o) => o.bulkId).filter(Boolean));
-        if (unresolved.some((r) => known.has(r))) {
-          waiting.push(item);
-          continue;
-        }
-        progressed = true;
-        const { op } = item;
-        let result: BulkOperationResult;
-        try {
-          if (unresolved.length > 0) throw new ScimError(409, undefined, `unresolved bulkId reference '${unresolved[0]}'`);
-          const path = resolvePath(op.path, ids);
-          const data = op.data === undefined ? undefined : resolveBulkIds(op.data, ids);
-          const headers: Record<string, string> = { "content-type": "application/scim+json" };
-          if (op.version !== undefined) headers["if-match"] = op.version;
-          const response = await route({ ...scope, params: queryParams(undefined), request: { method: op.method, path, headers, body: data } }, 1);
-          const body = response.body as Record<string, unknown> | undefined;
-          const location = response.headers.Location ?? (body?.meta as Record<string, unknown> | undefined)?.location;
-          result = { method: op.method, status: response.status };
-          if (op.bulkId !== undefined) result.bulkId = op.bulkId;
-          if (response.headers.ETag) result.version = response.headers.ETag;
-          if (typeof location === "string") result.location = location;
-          else if (op.method !== "POST") result.location = `${scope.baseUrl}${path}`;
-          if (response.status >= 400) result.response = body;
-          if (op.method === "POST" && response.status === 201 && op.bulkId !== undefined && typeof body?.id === "string") ids.set(op.bulkId, body.id);
-        } catch (error) {
-          const e = isScimError(error) ? error : new ScimError(500, undefined, "internal error");
-          if (!isScimError(error)) config.onError?.(error, scope.request);
-          result = { method: op.method, status: e.status, response: e.toJSON() };
-          if (op.bulkId !== undefined) result.bulkId = op.bulkId;
-        }
-        done.set(item.index, result);
-        if (result.status >= 400) errors++;
-        if (request.failOnErrors !== undefined && errors >= request.failOnErrors) {
-          pending = [];
-          break;
-        }
-      }
-      if (pending.length === 0) break;
-      if (!progressed) {
-        // Circular references (RFC 7644 §3.7.2): each waiting operation fails with 409.
-        for (const item of waiting) {
-          done.set(item.index, { method: item.op.method, status: 409, ...(item.op.bulkId ? { bulkId: item.op.bulkId } : {}), response: new ScimError(409, undefined, "circular bulkId reference").toJSON() });
-        }
-        break;
-      }
-      pending = waiting;
+    for (const step of planBulkOperations(request.operations)) {
+      const result = await bulkOperation(scope, request.operations[step.index]!, step, ids);
+      results[step.index] = result;
+      if (result.status >= 400) errors++;
+      if (request.failOnErrors !== undefined && errors >= request.failOnErrors) break;
     }
-    for (const [, r] of [...done.entries()].sort((a, b) => a[0] - b[0])) results.push(r);
-    return json(200, bulkResponse(results));
+    // Sparse when failOnErrors stopped the job: only the operations that ran are reported.
+    return json(200, bulkResponse(results.filter((r) => r !== undefined)));
+  };
+
+  /**
+   * Runs one bulk operation as the request it stands for (RFC 7644 §3.7.3). `location` is the
+   * resource's URL, for failures too, except for a POST that failed or a path that names no resource.
+   */
+  const bulkOperation = async (scope: RequestScope, op: BulkOperation, step: BulkStep, ids: Map<string, string>): Promise<BulkOperationResult> => {
+    let path: string | undefined;
+    let result: BulkOperationResult;
+    try {
+      if (step.error !== undefined) throw step.error;
+      const failed = step.references.find((reference) => !ids.has(reference));
+      if (failed !== undefined) throw failedReferenceError(failed);
+      path = resolvePath(op.path, ids);
+      const data = op.data === undefined ? undefined : resolveBulkIds(op.data, ids);
+      const headers: Record<string, string> = { "content-type": "application/scim+json" };
+      if (op.version !== undefined) headers["if-match"] = op.version;
+      const response = await route({ ...scope, params: queryParams(undefined), request: { method: op.method, path, headers, body: data } }, 1);
+      const body = response.body as Record<string, unknown> | undefined;
+      const location = response.headers.Location ?? (body?.meta as Record<string, unknown> | undefined)?.location;
+      result = { method: op.method, status: response.status };
+      if (response.headers.ETag) result.version = response.headers.ETag;
+      if (typeof location === "string") result.location = location;
+      if (response.status >= 400) result.response = body;
+      if (op.method === "POST" && response.status === 201 && op.bulkId !== undefined && typeof body?.id === "string") ids.set(op.bulkId, body.id);
+    } catch (error) {
+      const e = isScimError(error) ? error : new ScimError(500, undefined, "internal error");
+      if (!isScimError(error)) config.onError?.(error, scope.request);
+      result = { method: op.method, status: e.status, response: e.toJSON() };
+    }
+    if (op.bulkId !== undefined) result.bulkId = op.bulkId;
+    if (result.location === undefined && op.method !== "POST" && path !== undefined) result.location = `${scope.baseUrl}${path}`;
+    return result;
   };
 
   const handle = async (request: ScimRequest): Promise<ScimResponse> => {
