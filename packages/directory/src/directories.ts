@@ -7,6 +7,7 @@ import type { Insertable, Kysely, Selectable } from "kysely";
 import { z } from "zod";
 import type { SchemaRegistry } from "scim-core";
 import { DirectoryError, notFound } from "./errors.js";
+import { LinkService } from "./links.js";
 import { attributePathProblem } from "./normalized.js";
 import { newId } from "./ids.js";
 import { DIRECTORY_TYPES, directorySettingsChangesSchema, directorySettingsSchema, type DirectorySettings, type DirectoryType } from "./settings.js";
@@ -174,19 +175,26 @@ export class DirectoryService {
     return this.get(id);
   }
 
-  /** Deletes the directory with its tokens, users, groups and role mappings (events and audit stay). */
+  /**
+   * Deletes the directory with its tokens, users, groups and role mappings (events and audit
+   * stay). Its users' links go, and the users of other directories linked to its users are
+   * re-linked as when their target is deleted (see {@link LinkService.detach}), in the same
+   * transaction.
+   */
   async delete(id: string): Promise<void> {
-    await this.get(id);
+    const directory = await this.get(id);
     await this.db.transaction().execute(async (tx) => {
       // Its tokens go (hashes included): the audit log keeps their ids only.
       await tx.deleteFrom("dir_tokens").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_role_mappings").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_user_roles").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_user_groups").where("directory_id", "=", id).execute();
-      // Links from its users, and from other directories' users to its users.
-      await tx.deleteFrom("dir_user_links").where((eb) => eb.or([eb("directory_id", "=", id), eb("linked_directory_id", "=", id)])).execute();
+      // Its users first (PostgreSQL: this waits for a create that is linking a user to one of
+      // them, whose link is then removed below), so that no re-link can point at them.
       for (const table of SCIM_TABLES) await tx.deleteFrom(table).where("tenant", "=", id).execute();
       await tx.deleteFrom("dir_directories").where("id", "=", id).execute();
+      await tx.deleteFrom("dir_user_links").where("directory_id", "=", id).execute();
+      await new LinkService(tx, this.now).detach(tx, directory.organizationId, { directoryId: id });
     });
   }
 }

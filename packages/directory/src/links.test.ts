@@ -204,6 +204,105 @@ describe.each(backends)("link by email when the target is deleted, on $name", (b
     }
   });
 
+  it.skipIf(backend.skip)("links one of two users created at the same time with the same email, in different directories, to the other", async () => {
+    const organizationId = `org_del_${org++}`;
+    const a = await directory(organizationId);
+    const b = await directory(organizationId);
+    for (let round = 0; round < 20; round++) {
+      const email = `twin${round}@acme.test`;
+      const [userA, userB] = await Promise.all([a.create(`twin.a.${round}`, email), b.create(`twin.b.${round}`, email)]);
+      const linkA = await sync.links.linkOf(a.id, userA);
+      const linkB = await sync.links.linkOf(b.id, userB);
+      // One person: exactly one of them is linked, to the other.
+      expect([linkA, linkB].filter((l) => l !== undefined)).toHaveLength(1);
+      if (linkA !== undefined) expect(linkA).toMatchObject({ linkedDirectoryId: b.id, linkedUserId: userB });
+      else expect(linkB).toMatchObject({ linkedDirectoryId: a.id, linkedUserId: userA });
+    }
+  });
+
+  it.skipIf(backend.skip)("keeps one person when two users with the email are created while their target is deleted", async () => {
+    const organizationId = `org_del_${org++}`;
+    const [a, b, c] = [await directory(organizationId), await directory(organizationId), await directory(organizationId)];
+    for (let round = 0; round < 20; round++) {
+      const email = `trio${round}@acme.test`;
+      const target = await a.create(`trio.a.${round}`, email);
+      const [removed, userB, userC] = await Promise.all([a.remove(target), b.create(`trio.b.${round}`, email), c.create(`trio.c.${round}`, email)]);
+      expect(removed.status).toBe(204);
+      expect(await pointingAt(a.id, target)).toEqual([]);
+      const linkB = await sync.links.linkOf(b.id, userB);
+      const linkC = await sync.links.linkOf(c.id, userC);
+      expect([linkB, linkC].filter((l) => l !== undefined)).toHaveLength(1);
+      if (linkB !== undefined) expect(linkB).toMatchObject({ linkedDirectoryId: c.id, linkedUserId: userC });
+      else expect(linkC).toMatchObject({ linkedDirectoryId: b.id, linkedUserId: userB });
+    }
+  });
+
+  it.skipIf(backend.skip)("a create in the directory of a user deleted at the same time does not deadlock with the delete", async () => {
+    const organizationId = `org_del_${org++}`;
+    const a = await directory(organizationId);
+    for (let round = 0; round < 30; round++) {
+      const email = `same.dir${round}@acme.test`;
+      const target = await a.create(`same.dir.a.${round}`, email);
+      // The create's link hook waits for the target the delete holds; the delete must not wait for the create.
+      const [removed, created] = await Promise.all([a.remove(target), a.create(`same.dir.b.${round}`, email)]);
+      expect(removed.status).toBe(204);
+      expect(typeof created).toBe("string");
+      expect(await pointingAt(a.id, target)).toEqual([]);
+    }
+  });
+
+  it.skipIf(backend.skip)("re-links to the next earliest live user when the first one is deleted at the same time as the target", async () => {
+    const organizationId = `org_del_${org++}`;
+    const [a, b, c, d] = [await directory(organizationId), await directory(organizationId), await directory(organizationId), await directory(organizationId)];
+    for (let round = 0; round < 20; round++) {
+      const email = `quad${round}@acme.test`;
+      const userA = await a.create(`quad.a.${round}`, email);
+      const userB = await b.create(`quad.b.${round}`, email);
+      const userC = await c.create(`quad.c.${round}`, email);
+      const userD = await d.create(`quad.d.${round}`, email);
+      const [removedA, removedB] = await Promise.all([a.remove(userA), b.remove(userB)]);
+      expect([removedA.status, removedB.status]).toEqual([204, 204]);
+      expect(await pointingAt(a.id, userA)).toEqual([]);
+      expect(await pointingAt(b.id, userB)).toEqual([]);
+      // C is the earliest live user with the email now; D is linked to it.
+      expect(await sync.links.linkOf(c.id, userC)).toBeUndefined();
+      expect(await sync.links.linkOf(d.id, userD)).toMatchObject({ linkedDirectoryId: c.id, linkedUserId: userC });
+    }
+  });
+
+  it.skipIf(backend.skip)("re-links the users linked into a deleted directory as when their target is deleted", async () => {
+    const organizationId = `org_del_${org++}`;
+    const d1 = await directory(organizationId);
+    const d2 = await directory(organizationId);
+    const d3 = await directory(organizationId);
+    const d4 = await directory(organizationId);
+    const other = await directory(`${organizationId}_other`);
+    const a1 = await d1.create("alice.1", "alice@x.test");
+    const a2 = await d2.create("alice.2", "alice@x.test");
+    const a3 = await d3.create("alice.3", "Alice@x.test");
+    const a4 = await d4.create("alice.4", "alice@x.test");
+    const stranger = await other.create("alice", "alice@x.test");
+    // d1's own user linked elsewhere: its link goes with it.
+    const b2 = await d2.create("bob.2", "bob@x.test");
+    const b1 = await d1.create("bob.1", "bob@x.test");
+    for (const [dir, id] of [[d2.id, a2], [d3.id, a3], [d4.id, a4]] as const) expect(await sync.links.linkOf(dir, id)).toMatchObject({ linkedDirectoryId: d1.id, linkedUserId: a1 });
+    expect(await sync.links.linkOf(d1.id, b1)).toMatchObject({ linkedDirectoryId: d2.id, linkedUserId: b2 });
+    // d4 no longer links by email: its user is unlinked, not re-linked.
+    await sync.directories.update(d4.id, { settings: { linkByEmail: false } });
+
+    await sync.directories.delete(d1.id);
+
+    const links = await allLinks();
+    expect(links.filter((l) => l.directory_id === d1.id || l.linked_directory_id === d1.id)).toEqual([]);
+    expect(await sync.links.linkOf(d2.id, a2)).toBeUndefined();
+    expect(await sync.links.linkOf(d3.id, a3)).toMatchObject({ linkedDirectoryId: d2.id, linkedUserId: a2, email: "alice@x.test" });
+    expect(await sync.links.linkOf(d4.id, a4)).toBeUndefined();
+    expect(await sync.links.linkOf(other.id, stranger)).toBeUndefined();
+    // One person still: a later user links to it.
+    const late = await d3.create("alice.late", "alice@x.test");
+    expect(await sync.links.linkOf(d3.id, late)).toMatchObject({ linkedDirectoryId: d2.id, linkedUserId: a2 });
+  });
+
   it.skipIf(backend.skip)("leaves the links as they were when the deletion fails (same transaction)", async () => {
     const organizationId = `org_del_${org++}`;
     const a = await directory(organizationId, { deleteMode: "hard" });

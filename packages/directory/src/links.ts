@@ -6,9 +6,14 @@
  * `afterCreate` hook, inside the create's transaction (ARCHITECTURE.md, "Extension points").
  * Links only ever point at a live user: an `afterDelete` hook, inside the delete's transaction
  * (soft or hard), removes the deleted user's own link and re-links the users linked to it to the
- * earliest live user created before them with the link's email, or leaves them unlinked.
+ * earliest live user created before them with the link's email, or leaves them unlinked; deleting
+ * a directory does the same for the users linked to its users ({@link LinkService.detach}).
+ *
+ * PostgreSQL (READ COMMITTED): concurrent creates with one email take turns (an advisory lock), so
+ * the later one sees the earlier; a link's target is locked `FOR SHARE` until the transaction
+ * ends, so a concurrent delete of it waits and then removes the link.
  */
-import { sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
+import { PostgresAdapter, sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
 import type { OperationContext, ScimHooks, ScimResourceBody } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
 import { toDirectory } from "./directories.js";
@@ -87,6 +92,26 @@ const earlier = (a: Candidate, b: Candidate): boolean => (a.created === b.create
 /** Attempts to find a live target when the chosen one turns out to be deleted meanwhile (PostgreSQL). */
 const ATTEMPTS = 3;
 
+/**
+ * The dialect of a Kysely instance opened by scim-store-sql (PostgreSQL through Kysely's
+ * `PostgresDialect`, SQLite otherwise), for code that has a database but no store.
+ */
+function dialectOf(db: Kysely<DirectoryDatabase>): SqlDialectName {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? "postgres" : "sqlite";
+}
+
+/**
+ * PostgreSQL: makes the creates of users with one email in one organization take turns until
+ * their transactions end (a transaction-scoped advisory lock; the two-key form, so that it never
+ * shares a key with the single-key locks of the roles and the outbox). Under READ COMMITTED the
+ * later create then sees the earlier one's user and links to it. Only creates take it: the delete
+ * paths never wait for it, so a create holding it while it waits for a row being deleted cannot
+ * deadlock with that delete.
+ */
+async function lockEmail(db: Db, organizationId: string, email: string): Promise<void> {
+  await sql`select pg_advisory_xact_lock(hashtext(${"scim-directory:link"}), hashtext(${`${organizationId}\n${email}`}))`.execute(db);
+}
+
 /** Links between users of one organization (`sync.links`). */
 export class LinkService {
   /**
@@ -143,15 +168,15 @@ export class LinkService {
     const store = ctx.store as SqlScimStore;
     const db = store.db as unknown as Db;
     const user = { tenant: directory.id, id: resource.id };
+    if (store.dialect === "postgres") await lockEmail(db, directory.organizationId, email);
     const person = await this.personFor(db, store.dialect, directory.organizationId, email, user, { wait: true });
     if (person !== undefined) await this.insertLink(db, user, person, email);
   }
 
   /**
    * Keeps links off a deleted user (soft or hard delete; `afterDelete` runs after the purge of a
-   * hard delete, inside the same transaction): its own link goes, and each user linked to it is
-   * re-linked to the earliest live user of the organization created before it with the link's
-   * email (when its directory still has `linkByEmail`), or else left unlinked.
+   * hard delete, inside the same transaction): its own link goes, and the users linked to it are
+   * re-linked ({@link LinkService.detach}).
    */
   private async onDelete(ctx: OperationContext, previous: ScimResourceBody): Promise<void> {
     if (ctx.resourceType !== "User") return;
@@ -160,13 +185,29 @@ export class LinkService {
     const store = ctx.store as SqlScimStore;
     const db = store.db as unknown as Db;
     await db.deleteFrom("dir_user_links").where("directory_id", "=", directory.id).where("user_id", "=", previous.id).execute();
-    const orphans = await db.selectFrom("dir_user_links").selectAll().where("linked_directory_id", "=", directory.id).where("linked_user_id", "=", previous.id).execute();
+    await this.detach(db, directory.organizationId, { directoryId: directory.id, userId: previous.id }, store.dialect);
+  }
+
+  /**
+   * Removes the links that point at a removed user (or at every user of a removed directory) and
+   * re-links each user that had one to the earliest live user of the organization created before
+   * it with the link's email (when its directory has `linkByEmail`), or else leaves it unlinked,
+   * the earliest of them becoming the target of the later ones. Runs inside the removal's
+   * transaction (`db`), once the removed users are deleted there. Choosing a target never waits
+   * for another transaction (see {@link LinkService.personFor}), so two removals re-linking to
+   * each other's users cannot deadlock.
+   * Used by the delete hook and by `DirectoryService.delete`.
+   * @internal
+   */
+  async detach(db: Db, organizationId: string, removed: { directoryId: string; userId?: string }, dialect: SqlDialectName = dialectOf(db)): Promise<void> {
+    let pointing = db.deleteFrom("dir_user_links").where("linked_directory_id", "=", removed.directoryId);
+    if (removed.userId !== undefined) pointing = pointing.where("linked_user_id", "=", removed.userId);
+    const orphans = await pointing.returningAll().execute();
     if (orphans.length === 0) return;
-    await db.deleteFrom("dir_user_links").where("linked_directory_id", "=", directory.id).where("linked_user_id", "=", previous.id).execute();
 
     // Oldest first: an orphan left unlinked (the earliest of the person's users now) is then the
     // target of the later ones, never the other way round, so no two users link to each other.
-    const users = await this.liveUsers(db, store.dialect, orphans.map((o) => ({ tenant: o.directory_id, id: o.user_id })));
+    const users = await this.liveUsers(db, dialect, orphans.map((o) => ({ tenant: o.directory_id, id: o.user_id })));
     const relinking = orphans
       .map((o) => ({ link: o, user: users.find((u) => u.tenant === o.directory_id && u.id === o.user_id) }))
       .filter((o): o is { link: Selectable<UserLinkTable>; user: Candidate } => o.user !== undefined)
@@ -180,7 +221,7 @@ export class LinkService {
     const linkByEmail = new Set(directories.map(toDirectory).filter((d) => d.settings.linkByEmail).map((d) => d.id));
     for (const { link, user } of relinking) {
       if (!linkByEmail.has(user.tenant)) continue;
-      const person = await this.personFor(db, store.dialect, directory.organizationId, link.email, user, { wait: false, before: user });
+      const person = await this.personFor(db, dialect, organizationId, link.email, user, { wait: false, before: user });
       if (person !== undefined) await this.insertLink(db, user, person, link.email);
     }
   }
@@ -191,26 +232,38 @@ export class LinkService {
    * On PostgreSQL the person's row is locked (`FOR SHARE`) until the transaction ends, so a
    * concurrent delete of it waits for this link and then removes it (or this waits for the delete
    * and looks again). `wait: false` skips a row another transaction holds instead of waiting for
-   * it (two deletes re-linking to each other's user would otherwise deadlock); the user is then
-   * left unlinked.
+   * it (two deletes re-linking to each other's user would otherwise deadlock) and tries the next
+   * user in creation order, so a user whose first candidate is being deleted at the same time
+   * links to the next one.
    */
   private async personFor(db: Db, dialect: SqlDialectName, organizationId: string, email: string, user: UserRef, options: { wait: boolean; before?: Candidate }): Promise<UserRef | undefined> {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const target = await this.earliestWithEmail(db, dialect, organizationId, email, user);
-      if (target === undefined || (options.before !== undefined && !earlier(target, options.before))) return undefined;
-      // Link to the person, not to another link: a linked user's own target is the one to point
-      // at, while it is live.
-      const onward = await db.selectFrom("dir_user_links").selectAll().where("directory_id", "=", target.tenant).where("user_id", "=", target.id).executeTakeFirst();
-      const next = onward !== undefined ? { tenant: onward.linked_directory_id, id: onward.linked_user_id } : undefined;
-      const usable = next !== undefined && !(next.tenant === user.tenant && next.id === user.id) && (await this.isLive(db, dialect, next.tenant, next.id));
-      const person = usable ? next : { tenant: target.tenant, id: target.id };
-      if (dialect === "sqlite") return person; // one write transaction at a time: nothing can delete it meanwhile
-      let lock = db.selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", person.tenant).where("r.id", "=", person.id).where(live(dialect, "r")).forShare();
-      if (!options.wait) lock = lock.skipLocked();
-      if ((await lock.executeTakeFirst()) !== undefined) return person;
-      if (!options.wait) return undefined;
+      const candidates = await this.withEmail(db, dialect, organizationId, email, user);
+      for (const target of candidates) {
+        if (options.before !== undefined && !earlier(target, options.before)) return undefined;
+        const person = await this.personOf(db, dialect, target, user);
+        if (dialect === "sqlite") return person; // one write transaction at a time: nothing can delete it meanwhile
+        let lock = db.selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", person.tenant).where("r.id", "=", person.id).where(live(dialect, "r")).forShare();
+        if (!options.wait) lock = lock.skipLocked();
+        if ((await lock.executeTakeFirst()) !== undefined) return person;
+        // Waited and found it deleted: look again. Skipped (held by another transaction, or
+        // deleted since the candidates were read): the next one.
+        if (options.wait) break;
+      }
+      if (!options.wait || candidates.length === 0) return undefined;
     }
     return undefined;
+  }
+
+  /**
+   * Whom to link to for a candidate: its own target while that is live (a link points at the
+   * person, never at another link) and is not the user itself, else the candidate.
+   */
+  private async personOf(db: Db, dialect: SqlDialectName, target: Candidate, user: UserRef): Promise<UserRef> {
+    const onward = await db.selectFrom("dir_user_links").selectAll().where("directory_id", "=", target.tenant).where("user_id", "=", target.id).executeTakeFirst();
+    const next = onward !== undefined ? { tenant: onward.linked_directory_id, id: onward.linked_user_id } : undefined;
+    const usable = next !== undefined && !(next.tenant === user.tenant && next.id === user.id) && (await this.isLive(db, dialect, next.tenant, next.id));
+    return usable ? next : { tenant: target.tenant, id: target.id };
   }
 
   private async insertLink(db: Db, user: UserRef, person: UserRef, email: string): Promise<void> {
@@ -254,12 +307,13 @@ export class LinkService {
   }
 
   /**
-   * The earliest live user of the organization, other than `except`, with the email as one of its
-   * emails or as its userName (indexed lookups in each directory of the organization).
+   * The live users of the organization, other than `except`, with the email as one of their
+   * emails or as their userName, in creation order (indexed lookups in each directory of the
+   * organization).
    */
-  private async earliestWithEmail(db: Db, dialect: SqlDialectName, organizationId: string, email: string, except: { tenant: string; id: string }): Promise<Candidate | undefined> {
+  private async withEmail(db: Db, dialect: SqlDialectName, organizationId: string, email: string, except: UserRef): Promise<Candidate[]> {
     const tenants = (await db.selectFrom("dir_directories").select("id").where("organization_id", "=", organizationId).execute()).map((d) => d.id);
-    if (tenants.length === 0) return undefined;
+    if (tenants.length === 0) return [];
     const byEmail = db
       .selectFrom("scim_emails as e")
       .innerJoin("scim_resources as r", (join) => join.onRef("r.tenant", "=", "e.tenant").onRef("r.id", "=", "e.resource_id"))
@@ -279,6 +333,7 @@ export class LinkService {
       .map((r) => ({ tenant: r.tenant, id: r.id, created: r.created, seq: Number(r.seq) }))
       .filter((r) => !(r.tenant === except.tenant && r.id === except.id));
     rows.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.seq - b.seq));
-    return rows[0];
+    // A user with the email both as an email and as its userName appears twice.
+    return rows.filter((r, i) => i === 0 || !(r.tenant === rows[i - 1]!.tenant && r.id === rows[i - 1]!.id));
   }
 }

@@ -303,6 +303,8 @@ class SqlStore implements SqlScimStore {
   readonly outbox: ScimEventSubscriber;
   private readonly FALSE: number | boolean;
   private readonly TRUE: number | boolean;
+  /** Live-count changes of this transaction, by tenant and type, not yet written. */
+  private readonly pendingCounts = new Map<string, { tenant: string; resource_type: string; live: number }>();
 
   constructor(
     private readonly handle: ScimSqlDatabase,
@@ -339,10 +341,18 @@ class SqlStore implements SqlScimStore {
     return this.dialect === "sqlite" ? sql<boolean>`deleted = 0` : sql<boolean>`deleted = false`;
   }
 
-  /** Runs `work` in a transaction (or in the current one). */
+  /**
+   * Runs `work` in a transaction (or in the current one). The live counts it changes are written
+   * at its end (see {@link adjustCount}).
+   */
   private async unit<T>(work: (store: SqlStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    return (this.db as Kysely<ScimDatabase>).transaction().execute((trx) => work(new SqlStore(this.handle, trx, this.options, true)));
+    return (this.db as Kysely<ScimDatabase>).transaction().execute(async (trx) => {
+      const store = new SqlStore(this.handle, trx, this.options, true);
+      const result = await work(store);
+      await store.flushCounts();
+      return result;
+    });
   }
 
   /** Runs a write, mapping constraint violations to 409 and unstorable text to 400. */
@@ -479,6 +489,8 @@ class SqlStore implements SqlScimStore {
   }
 
   private async countAll(tenant: string, type: string): Promise<number> {
+    // Inside a transaction, its own changes count.
+    await this.flushCounts();
     const row = await this.db.selectFrom("scim_counts").select("live").where("tenant", "=", tenant).where("resource_type", "=", type).executeTakeFirst();
     return row === undefined ? 0 : Number(row.live);
   }
@@ -576,8 +588,29 @@ class SqlStore implements SqlScimStore {
     }
   }
 
+  /**
+   * Notes a change of a tenant's live count, written when the transaction ends
+   * ({@link flushCounts}): the count row is the one row every write of a tenant updates, so it is
+   * locked last, for the shortest time. Locked first, it would be held while hooks run; on
+   * PostgreSQL a create whose hook waits for a row a concurrent delete holds, while the delete
+   * waits for the count row, deadlocked (scim-directory's link by email does exactly that).
+   */
   private async adjustCount(tenant: string, type: string, delta: number): Promise<void> {
-    await addToCount(this.db, this.dialect, { tenant, resource_type: type, live: delta });
+    if (!this.inTransaction) {
+      await addToCount(this.db, this.dialect, { tenant, resource_type: type, live: delta });
+      return;
+    }
+    const key = `${tenant}\u0000${type}`;
+    const pending = this.pendingCounts.get(key);
+    if (pending !== undefined) pending.live += delta;
+    else this.pendingCounts.set(key, { tenant, resource_type: type, live: delta });
+  }
+
+  /** Writes the live-count changes noted in this transaction (in a fixed order: no deadlock between two). */
+  private async flushCounts(): Promise<void> {
+    const pending = [...this.pendingCounts.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    this.pendingCounts.clear();
+    for (const [, row] of pending) if (row.live !== 0) await addToCount(this.db, this.dialect, row);
   }
 
   private async insertMembers(tenant: string, groupId: string, members: readonly MemberValue[]): Promise<void> {
