@@ -1,7 +1,8 @@
 import { defineConfig } from "tsup";
 
 export default defineConfig({
-  entry: { index: "src/index.ts" },
+  // `client`: the admin API client alone (no Node.js imports), for browsers and edge runtimes.
+  entry: { index: "src/index.ts", client: "src/client.ts" },
   format: ["esm", "cjs"],
   dts: true,
   sourcemap: true,

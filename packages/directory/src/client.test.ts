@@ -96,4 +96,16 @@ describe("createDirectoryClient against directoryApp", () => {
     const notJson = createDirectoryClient({ baseUrl: "http://sync.test", adminKey: key, fetch: () => Promise.resolve(new Response("<html>bad gateway</html>", { status: 502 })) });
     await expect(notJson.directories.list()).rejects.toMatchObject({ status: 502, code: "http_error" });
   });
+
+  it("types the settings it sends: an attribute mapping is names to attribute paths", () => {
+    // Compile-time checks (the typecheck of the tests fails if an error below is not one); never run.
+    const typed = (client: ReturnType<typeof createDirectoryClient>) => {
+      void client.directories.update("dir_x", { settings: { attributeMapping: { costCenter: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:costCenter" } } });
+      // @ts-expect-error a number is not a mapping
+      void client.directories.update("dir_x", { settings: { attributeMapping: 42 } });
+      // @ts-expect-error nor is a mapping to a number
+      void client.directories.create({ organizationId: "o", name: "n", settings: { attributeMapping: { a: 1 } } });
+    };
+    expect(typeof typed).toBe("function");
+  });
 });

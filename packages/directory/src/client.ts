@@ -1,6 +1,7 @@
 /**
  * A typed client of the admin REST API, for scripts, back offices and tests. It runs anywhere
- * `fetch` does (no Node-only imports): `createDirectoryClient({ baseUrl, adminKey })`. Errors of
+ * `fetch` does: import it from `scim-directory/client`, which loads nothing else (the package's
+ * main entry loads the server side too): `createDirectoryClient({ baseUrl, adminKey })`. Errors of
  * the API are thrown as {@link DirectoryApiError} with its status, code and message.
  */
 import type { CreateDirectoryInput, UpdateDirectoryInput } from "./directories.js";

@@ -3,6 +3,7 @@
  * both builds start a directory sync on SQLite.
  * Runs against the built `dist/` (the test command builds first).
  */
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { publint } from "publint";
@@ -28,5 +29,26 @@ describe("scim-directory package", () => {
       expect((await sync.tokens.create(directory.id)).token).toMatch(/^dsync_/);
       await sync.close();
     }
+  });
+
+  it("exports the admin client alone as scim-directory/client: no import at run time, for browsers and edge runtimes", async () => {
+    const require = createRequire(import.meta.url);
+    const esm = await import("scim-directory/client");
+    const cjs = require("scim-directory/client");
+    expect(typeof esm.createDirectoryClient).toBe("function");
+    expect(Object.keys(cjs).sort()).toEqual(Object.keys(esm).filter((k) => k !== "default").sort());
+    // What the entry loads, followed through its relative chunks: no package and no node: module.
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(new URL(`../dist/${file}`, import.meta.url), "utf8");
+      for (const [, spec] of text.matchAll(/(?:from|import)\s*["']([^"']+)["']/g)) {
+        expect(spec, `${file} imports ${spec}`).toMatch(/^\.\//);
+        visit(spec!.slice(2));
+      }
+    };
+    visit("client.js");
+    expect(seen.size).toBeGreaterThan(0);
   });
 });

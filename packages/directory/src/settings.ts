@@ -45,7 +45,8 @@ export const directorySettingsSchema = z
      * custom extension, e.g. `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department`).
      */
     attributeMapping: z
-      .unknown()
+      // Typed for TypeScript callers (the admin client); checked by the record below.
+      .custom<Record<string, string>>(() => true)
       // zod's record skips an own `__proto__` key (JSON.parse makes one): refuse it instead of losing it.
       .superRefine((value, ctx) => {
         if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) ctx.addIssue({ code: "custom", message: "a reserved name", path: ["__proto__"] });

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ScimEvent } from "scim-core";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ScimSqlDatabase } from "./dialect.js";
 import { sqlStore, type SqlScimStore } from "./sql-store.js";
@@ -91,6 +92,25 @@ for (const dialect of dialects) {
       expect(ids(after)).toEqual(["committed"]);
       const before = await store.readEvents({ tenant });
       expect(before[0]!.seq).toBe(after[0]!.seq);
+    });
+
+    it.runIf(dialect.name === "PostgreSQL")("a read positions the whole backlog: a tenant's event behind 10,000 others is found at once", async ({ skip }) => {
+      if (!database) return skip();
+      const busy = `t-${randomUUID()}`;
+      const quiet = `t-${randomUUID()}`;
+      // 10,001 events of another tenant committed and never read (positioned) yet, then one of ours.
+      await database.db
+        .insertInto("scim_outbox")
+        .columns(["id", "tenant", "type", "resource_type", "resource_id", "occurred_at", "payload"])
+        .expression((eb) =>
+          eb
+            .selectFrom(sql<{ n: number }>`generate_series(1, 10001)`.as("g"))
+            .select([sql`gen_random_uuid()::text`.as("id"), sql.lit(busy).as("tenant"), sql.lit("user.created").as("type"), sql.lit("User").as("resource_type"), sql`g::text`.as("resource_id"), sql.lit(new Date().toISOString()).as("occurred_at"), sql`'{}'::jsonb`.as("payload")]),
+        )
+        .execute();
+      await store.appendEvent(event(quiet, "ours"));
+      expect(ids(await store.readEvents({ tenant: quiet }))).toEqual(["ours"]);
+      await database.db.deleteFrom("scim_outbox").where("tenant", "=", busy).execute();
     });
   });
 }

@@ -829,11 +829,16 @@ class SqlStore implements SqlScimStore {
    */
   private async positionCommittedEvents(): Promise<void> {
     await sql`select pg_advisory_xact_lock(hashtext('scim-store-sql:outbox-position'))`.execute(this.db);
-    // In seq order, at most POSITION_BATCH at a time (the next read positions the rest).
-    await sql`update scim_outbox as o set position = p.position
-      from (select seq, nextval('scim_outbox_position_seq') as position
-            from (select seq from scim_outbox where position is null order by seq limit ${POSITION_BATCH}) as pending) as p
-      where o.seq = p.seq`.execute(this.db);
+    // In seq order, POSITION_BATCH at a time, until none is left: a read that positioned only part
+    // of a backlog could answer a tenant's read with nothing (its events unpositioned yet) and
+    // tell the reader it has caught up.
+    for (;;) {
+      const result = await sql`update scim_outbox as o set position = p.position
+        from (select seq, nextval('scim_outbox_position_seq') as position
+              from (select seq from scim_outbox where position is null order by seq limit ${POSITION_BATCH}) as pending) as p
+        where o.seq = p.seq`.execute(this.db);
+      if (Number(result.numAffectedRows ?? 0n) < POSITION_BATCH) return;
+    }
   }
 }
 
