@@ -1,5 +1,6 @@
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { adminApi } from "./admin-api.js";
 import { ADMIN_KEY_PREFIX, createAdminKey, generateAdminKey, hasAdminKey, hashAdminKey, readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
 import { directoryApp } from "./directory-app.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
@@ -95,6 +96,37 @@ describe("admin API", () => {
       }
     });
 
+    it("a wrong or missing key spends a failure bucket of its address, never the valid key's: failures cannot lock the admin out", async () => {
+      const from = (target: { request: typeof app.request }, path: string, authorization: string | undefined, address = "203.0.113.9") =>
+        target.request(`http://sync.test${path}`, { headers: authorization === undefined ? {} : { authorization } }, { incoming: { socket: { remoteAddress: address } } });
+      // The reviewer's case, on the defaults: 300 wrong keys from one address, then the right one.
+      const wrong: number[] = [];
+      for (let i = 0; i < 300; i++) wrong.push((await from(app, "/api/directories", "Bearer wrong")).status);
+      expect(wrong.slice(0, 100)).toEqual(Array(100).fill(401));
+      expect(wrong.filter((s) => s === 429).length).toBeGreaterThan(150);
+      expect((await from(app, "/api/directories", `Bearer ${key}`)).status).toBe(200);
+
+      // Small buckets (no refill during the test): 3 failures, then 429 with Retry-After; the 401 as it was.
+      const admin = adminApi(sync, { rateLimit: { requestsPerSecond: 0.001, burst: 5 }, authFailureRateLimit: { requestsPerSecond: 0.001, burst: 3 } });
+      const refused = await from(admin, "/directories", "Bearer wrong");
+      expect([refused.status, refused.headers.get("www-authenticate"), await refused.json()]).toEqual([
+        401,
+        'Bearer realm="directory-sync-admin"',
+        { error: { code: "unauthorized", message: "a valid admin API key is required (Authorization: Bearer <key>)" } },
+      ]);
+      expect((await from(admin, "/directories", undefined)).status).toBe(401);
+      expect((await from(admin, "/directories", `Basic ${key}`)).status).toBe(401);
+      const limited = await from(admin, "/directories", "Bearer wrong");
+      expect([limited.status, limited.headers.get("retry-after"), ((await limited.json()) as Any).error.code]).toEqual([429, "1000", "rate_limited"]);
+      expect((await from(admin, "/directories", undefined)).status).toBe(429);
+      // Another address has its own failures.
+      expect((await from(admin, "/directories", "Bearer wrong", "198.51.100.7")).status).toBe(401);
+      // The valid key from the same address spends its own bucket only.
+      const valid: number[] = [];
+      for (let i = 0; i < 6; i++) valid.push((await from(admin, "/directories", `Bearer ${key}`)).status);
+      expect(valid).toEqual([200, 200, 200, 200, 200, 429]);
+    });
+
     it("the OpenAPI document is public; everything else is not", async () => {
       const doc = await app.request("http://sync.test/api/openapi.json");
       expect(doc.status).toBe(200);
@@ -118,6 +150,17 @@ describe("admin API", () => {
       const cidr = await api("POST", "/directories", { organizationId: "o", name: "n", settings: { ipAllowlist: ["10.0.0.0/8", "999.1.1.1/8"] } });
       expect([cidr.status, cidr.body.error.issues[0].path]).toEqual([400, "settings.ipAllowlist.1"]);
       expect(JSON.stringify(r.body)).not.toMatch(/at .*\.ts:\d+/); // no stack trace
+    });
+
+    it("an allowlist entry in IPv4-mapped dotted form (::ffff:127.0.0.1) is accepted and matches its client in any form", async () => {
+      const directory = await createDirectory();
+      const updated = await api("PATCH", `/directories/${directory.id}`, { settings: { ipAllowlist: ["::ffff:127.0.0.1", "::ffff:10.0.0.0/104"] } });
+      expect([updated.status, updated.body.settings?.ipAllowlist]).toEqual([200, ["::ffff:127.0.0.1", "::ffff:10.0.0.0/104"]]);
+      const { token } = (await api("POST", `/directories/${directory.id}/tokens`)).body;
+      const from = (address: string) =>
+        app.request(`http://sync.test/scim/v2/${directory.id}/Users`, { headers: { authorization: `Bearer ${token}` } }, { incoming: { socket: { remoteAddress: address } } });
+      for (const address of ["127.0.0.1", "::ffff:127.0.0.1", "::ffff:7f00:1", "10.1.2.3", "::ffff:10.1.2.3"]) expect([address, (await from(address)).status]).toEqual([address, 200]);
+      expect((await from("127.0.0.2")).status).toBe(403);
     });
 
     it("malformed JSON 400, not JSON 415, oversized 413, bad query 400", async () => {
@@ -242,6 +285,26 @@ describe("admin API", () => {
       expect([...first.data, ...second.data].map((d: Any) => d.name).sort()).toEqual(["Acme Okta", "Second"]);
       expect((await api("GET", `/directories/${directory.id}/users?cursor=${encodeURIComponent(directoriesCursor)}`)).body).toEqual(invalid);
       expect((await api("GET", `/directories?cursor=${base64(JSON.stringify({ v: 1, seq: 1 }))}`)).body).toEqual(invalid);
+      // A directories cursor handed out before cursors named their list still pages the directories.
+      const old = base64(JSON.stringify({ v: 1, created: first.data[0].createdAt, id: first.data[0].id }));
+      expect((await api("GET", `/directories?limit=1&cursor=${old}`)).body.data).toEqual(second.data);
+    });
+
+    it("a users cursor pages its directory's users only: not its groups, not another directory's users", async () => {
+      const directory = await createDirectory();
+      const other = await createDirectory({ name: "Other" });
+      const invalid = { error: { code: "invalid_cursor", message: "the cursor is not valid" } };
+      for (const d of [directory, other]) {
+        const { token } = (await api("POST", `/directories/${d.id}/tokens`)).body;
+        for (const userName of ["a@acme.test", "b@acme.test"]) expect((await scim(d.id, token, "POST", "/Users", { schemas: [USER], userName })).status).toBe(201);
+        for (const displayName of ["A", "B"]) expect((await scim(d.id, token, "POST", "/Groups", { schemas: [GROUP], displayName })).status).toBe(201);
+      }
+      const cursor = encodeURIComponent((await api("GET", `/directories/${directory.id}/users?limit=1`)).body.nextCursor);
+      expect((await api("GET", `/directories/${directory.id}/users?cursor=${cursor}`)).body.data.map((u: Any) => u.username)).toEqual(["b@acme.test"]);
+      for (const path of [`/directories/${directory.id}/groups`, `/directories/${other.id}/users`, `/directories/${other.id}/groups`, "/directories"]) {
+        const r = await api("GET", `${path}?cursor=${cursor}`);
+        expect([path, r.status, r.body]).toEqual([path, 400, invalid]);
+      }
     });
 
     it("404 for an unknown directory on every directory route", async () => {
@@ -487,6 +550,32 @@ describe("admin API", () => {
       expect(JSON.stringify(entries)).not.toMatch(/hunter2/i);
       const status = (await api("GET", `/directories/${directory.id}/status`)).body;
       expect(status.lastRequest.path).toBe(`/scim/v2/${directory.id}${plain}`);
+    });
+
+    it("a token pasted into a SCIM or admin path is redacted in the entry's path, directory id and resource id", async () => {
+      const directory = await createDirectory();
+      const issued = (await api("POST", `/directories/${directory.id}/tokens`)).body;
+      expect((await scim(directory.id, issued.token, "GET", `/Users/${issued.token}`)).status).toBe(404);
+      expect((await api("PATCH", `/directories/${issued.token}`, { name: "x" })).status).toBe(404);
+      expect((await api("DELETE", `/directories/${directory.id}/tokens/${issued.token}`)).status).toBe(404);
+
+      await sync.audit.flush();
+      expect(JSON.stringify(await sync.db.selectFrom("dir_audit_log").selectAll().execute())).not.toContain(issued.token);
+      const entries = (await api("GET", "/audit-log")).body.data.slice(-3);
+      expect(entries.map((e: Any) => [e.kind, e.path, e.directoryId, e.resourceId])).toEqual([
+        ["scim", `/scim/v2/${directory.id}/Users/[REDACTED]`, directory.id, "[REDACTED]"],
+        ["admin", "/api/directories/[REDACTED]", "[REDACTED]", null],
+        ["admin", `/api/directories/${directory.id}/tokens/[REDACTED]`, directory.id, "[REDACTED]"],
+      ]);
+    });
+
+    it("a search is recorded with no resource id", async () => {
+      const directory = await createDirectory();
+      const { token } = (await api("POST", `/directories/${directory.id}/tokens`)).body;
+      const search = await scim(directory.id, token, "POST", "/Users/.search", { schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], count: 1 });
+      expect(search.status).toBe(200);
+      const entries = (await api("GET", `/audit-log?kind=scim&directoryId=${directory.id}`)).body.data;
+      expect(entries.map((e: Any) => [e.method, e.path, e.resourceId])).toEqual([["POST", `/scim/v2/${directory.id}/Users/.search`, null]]);
     });
 
     it("refused admin authentications are recorded; reads are not", async () => {

@@ -10,9 +10,9 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
-import { auditPath, type AuditLog } from "./audit.js";
+import { auditPath, redact, type AuditLog } from "./audit.js";
 import { limitBody } from "./body-limit.js";
-import { decodeCursor, encodeCursor } from "./cursor.js";
+import { decodeCursor, encodeCursor, type DirectoriesList } from "./cursor.js";
 import { createDirectorySchema, updateDirectorySchema, type Directory } from "./directories.js";
 import type { DirectorySync } from "./directory-sync.js";
 import { DirectoryError, isDirectoryError } from "./errors.js";
@@ -61,8 +61,17 @@ export interface AdminApiOptions {
   audit?: AuditLog | false;
   /** Also record reads (GET) in the audit log. @default false */
   auditReads?: boolean;
-  /** Requests per client address to the admin API; `false` for no limit. @default { requestsPerSecond: 50, burst: 200 } */
+  /**
+   * Requests with the valid admin key per client address; `false` for no limit.
+   * @default { requestsPerSecond: 50, burst: 200 }
+   */
   rateLimit?: RateLimitConfig | false;
+  /**
+   * Requests with a wrong or missing admin key per client address (a bucket apart from
+   * `rateLimit`'s, so that failures never lock out the valid key); past it they get a 429
+   * instead of a 401. `false` for no limit. @default { requestsPerSecond: 10, burst: 100 }
+   */
+  authFailureRateLimit?: RateLimitConfig | false;
   /** Which proxies to believe about the client address (for the rate limit). @default false */
   trustProxy?: TrustProxy;
   /** The SCIM guards' settings cache, told when a directory's settings change. */
@@ -164,6 +173,17 @@ function originOf(c: Context): string {
 
 const MUTATING = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 
+/** What the directories list's cursors page (no other list takes them). */
+const DIRECTORIES_LIST: DirectoriesList = { list: "directories" };
+
+/**
+ * An id from the request's path as the audit log stores it: redacted when it looks like a secret
+ * (a token pasted where an id goes), as the path itself is.
+ */
+function auditId(id: string | undefined): string | null {
+  return id === undefined ? null : (redact(id) as string);
+}
+
 /** Every allowlist entry must be one the SCIM guard can match (the settings schema only checks its shape). */
 function allowlistParses(input: { settings?: { ipAllowlist?: string[] | undefined } | undefined }, ctx: z.RefinementCtx): void {
   input.settings?.ipAllowlist?.forEach((entry, index) => {
@@ -174,6 +194,11 @@ function allowlistParses(input: { settings?: { ipAllowlist?: string[] | undefine
 const createDirectoryInput = createDirectorySchema.superRefine(allowlistParses);
 const updateDirectoryInput = updateDirectorySchema.superRefine(allowlistParses);
 
+/** The default rate of requests with the valid admin key, per client address. */
+const DEFAULT_RATE_LIMIT: RateLimitConfig = { requestsPerSecond: 50, burst: 200 };
+/** The default rate of requests with a wrong or missing admin key, per client address (as for SCIM tokens). */
+const DEFAULT_AUTH_FAILURE_LIMIT: RateLimitConfig = { requestsPerSecond: 10, burst: 100 };
+
 /**
  * The admin API as a Hono app with routes relative to its mount point: mount it at `/api`
  * (`app.route("/api", adminApi(sync))`), as `directoryApp` does.
@@ -183,8 +208,11 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   const audit = options.audit ?? false;
   const source = options.adminKeyHash ?? (() => readAdminKeyHash(sync.db));
   const keyHash = typeof source === "string" ? () => source : source;
-  const limiter = options.rateLimit === false ? undefined : new RateLimiter();
-  const rate = options.rateLimit === false ? undefined : (options.rateLimit ?? { requestsPerSecond: 50, burst: 200 });
+  const rate = options.rateLimit === false ? undefined : (options.rateLimit ?? DEFAULT_RATE_LIMIT);
+  const failureRate = options.authFailureRateLimit === false ? undefined : (options.authFailureRateLimit ?? DEFAULT_AUTH_FAILURE_LIMIT);
+  // One limiter for the valid key's requests and one for failures, both by client address.
+  const requests = new RateLimiter();
+  const failures = new RateLimiter();
   const document = adminOpenApiDocument();
 
   const view = (c: Context, directory: Directory): DirectoryView => ({ ...directory, scimUrl: sync.scimUrl(directory.id, originOf(c)) });
@@ -197,7 +225,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json(errorBody("internal_error", "an unexpected error occurred"), 500);
   });
 
-  // ─── Middleware: audit, rate limit, authentication, body limit ──────────────────────────────
+  // ─── Middleware: audit, authentication and rate limit, body limit ───────────────────────────
 
   // Public: the document describes the API, it holds nothing secret.
   app.get("/openapi.json", (c) => c.json(document));
@@ -212,13 +240,13 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
         const input = c.get("auditInput");
         await audit.record({
           kind: "admin",
-          directoryId: c.get("auditDirectoryId") ?? null,
+          directoryId: auditId(c.get("auditDirectoryId")),
           actor: c.get("admin") === true ? "admin" : null,
           method: c.req.method,
           path: auditPath(c.req.url),
           status,
           durationMs: performance.now() - started,
-          resourceId: c.get("auditResourceId") ?? null,
+          resourceId: auditId(c.get("auditResourceId")),
           detail: input === undefined ? null : { input },
         });
       } catch (error) {
@@ -228,25 +256,29 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     app.use("*", auditing);
   }
 
-  if (limiter !== undefined && rate !== undefined) {
-    app.use("*", async (c, next) => {
-      const decision = limiter.take(clientAddress(c, options.trustProxy) ?? "unknown", rate);
-      if (!decision.allowed) {
-        c.header("Retry-After", String(decision.retryAfterSeconds));
-        return c.json(errorBody("rate_limited", `too many requests: retry after ${decision.retryAfterSeconds} seconds`), 429);
-      }
-      await next();
-    });
-  }
+  /** A 429 with `Retry-After`. */
+  const tooManyRequests = (c: AdminContext, retryAfterSeconds: number) => {
+    c.header("Retry-After", String(retryAfterSeconds));
+    return c.json(errorBody("rate_limited", `too many requests: retry after ${retryAfterSeconds} seconds`), 429);
+  };
 
+  // Authentication first (a hash and a constant-time comparison), then the rate limit of the
+  // outcome: a wrong or missing key spends its address's bucket of failures, the valid key its
+  // address's bucket of requests. One bucket for both let a flood of wrong keys from an address
+  // (a shared proxy, an attacker) lock the valid key out of the admin API.
   app.use("*", async (c, next) => {
+    const address = clientAddress(c, options.trustProxy) ?? "unknown";
     const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
     const expected = await keyHash();
     if (!verifyAdminKey(match?.[1], expected)) {
+      const decision = failureRate === undefined ? undefined : failures.take(address, failureRate);
+      if (decision !== undefined && !decision.allowed) return tooManyRequests(c, decision.retryAfterSeconds);
       c.header("WWW-Authenticate", 'Bearer realm="directory-sync-admin"');
       return c.json(errorBody("unauthorized", "a valid admin API key is required (Authorization: Bearer <key>)"), 401);
     }
     c.set("admin", true);
+    const decision = rate === undefined ? undefined : requests.take(address, rate);
+    if (decision !== undefined && !decision.allowed) return tooManyRequests(c, decision.retryAfterSeconds);
     await next();
   });
 
@@ -269,7 +301,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.get("/directories", async (c) => {
     const q = query(c, listDirectoriesQuery);
-    const after = decodeCursor(q.cursor, "created");
+    const after = decodeCursor(q.cursor, DIRECTORIES_LIST);
     // One more than the page: a full last page then says there is no next one.
     const found = await sync.directories.list({
       ...(q.organizationId !== undefined ? { organizationId: q.organizationId } : {}),
@@ -279,7 +311,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     const directories = found.slice(0, q.limit);
     const last = directories.at(-1);
     const data = directories.map((d) => view(c, d));
-    return c.json({ data, nextCursor: found.length > q.limit && last !== undefined ? encodeCursor({ created: last.createdAt, id: last.id }) : null } satisfies DirectoryPage);
+    return c.json({ data, nextCursor: found.length > q.limit && last !== undefined ? encodeCursor(DIRECTORIES_LIST, { created: last.createdAt, id: last.id }) : null } satisfies DirectoryPage);
   });
 
   app.post("/directories", async (c) => {

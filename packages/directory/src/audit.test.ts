@@ -1,9 +1,11 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Hono } from "hono";
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { auditPath, AuditLog, redact, redactQuery, REDACTED } from "./audit.js";
+import { generateAdminKey } from "./admin-keys.js";
+import { auditPath, AuditLog, redact, redactQuery, REDACTED, scimAuditMiddleware } from "./audit.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 
 describe("audit log", () => {
@@ -51,6 +53,40 @@ describe("audit log", () => {
     expect(auditPath('http://h.test/scim/v2/dir_1/Groups?filter=displayName+eq+"Engineering"&excludedAttributes=members')).toBe(
       '/scim/v2/dir_1/Groups?filter=displayName+eq+"Engineering"&excludedAttributes=members',
     );
+  });
+
+  it("redacts path segments that look like a directory token or an admin key, as in the query", () => {
+    const token = `dsync_${"A".repeat(43)}`;
+    const adminKey = generateAdminKey();
+    expect(auditPath(`http://h.test/scim/v2/dir_1/Users/${token}`)).toBe(`/scim/v2/dir_1/Users/${REDACTED}`);
+    expect(auditPath(`http://h.test/scim/v2/dir_1/Users/${token}?q=${token}`)).toBe(`/scim/v2/dir_1/Users/${REDACTED}?q=${REDACTED}`);
+    expect(auditPath(`http://h.test/api/directories/${adminKey}/tokens`)).toBe(`/api/directories/${REDACTED}/tokens`);
+    // Percent-encoded, or inside a longer segment: still recognised.
+    expect(auditPath(`http://h.test/scim/v2/dir_1/Groups/%64sync_${"b".repeat(20)}`)).toBe(`/scim/v2/dir_1/Groups/${REDACTED}`);
+    expect(auditPath(`http://h.test/scim/v2/dir_1/Users/id-${token}`)).toBe(`/scim/v2/dir_1/Users/${REDACTED}`);
+    // Ids, names and a bare prefix stay as they came.
+    const plain = "/scim/v2/dir_0123456789abcdef01234567/Users/0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    expect(auditPath(`http://h.test${plain}`)).toBe(plain);
+    expect(auditPath("http://h.test/scim/v2/dir_1/Users/dsync_")).toBe("/scim/v2/dir_1/Users/dsync_");
+  });
+
+  it("a search (POST /Users/.search, GET /Groups/.search) is recorded with no resource id; a resource's request with its id", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), audit: { batch: false } });
+    try {
+      const app = new Hono();
+      app.use("/scim/v2/:directoryId/*", scimAuditMiddleware(sync.audit, { directoryId: () => "dir_1", tokenId: async () => undefined }));
+      app.all("/scim/v2/:directoryId/*", (c) => c.json({}, 200));
+      await app.request("http://h.test/scim/v2/dir_1/Users/.search", { method: "POST" });
+      await app.request("http://h.test/scim/v2/dir_1/Groups/.search?filter=x");
+      await app.request("http://h.test/scim/v2/dir_1/Users/u%201");
+      expect((await sync.audit.list()).data.map((e) => [e.method, e.resourceId])).toEqual([
+        ["POST", null],
+        ["GET", null],
+        ["GET", "u 1"],
+      ]);
+    } finally {
+      await sync.close();
+    }
   });
 
   describe("storage", () => {

@@ -2,14 +2,17 @@
  * The audit log (`dir_audit_log`): every SCIM request (directory, token id, method, path, status,
  * duration, resource id) and every admin action (method, path, status, redacted input). Secrets
  * never get in: no header is stored, no SCIM body is read, query parameters and input fields that
- * look like secrets are replaced by `[REDACTED]`, and so are any value that looks like one of our
- * tokens and any query value that mentions a secret attribute (a filter on `password`). Queried in order after a cursor and pruned by age.
+ * look like secrets are replaced by `[REDACTED]`, and so are any value or path segment that looks
+ * like one of our tokens and any query value that mentions a secret attribute (a filter on
+ * `password`). Queried in order after a cursor and pruned by age.
  */
 import { performance } from "node:perf_hooks";
 import type { Insertable, Kysely, Selectable } from "kysely";
 import type { Context, MiddlewareHandler } from "hono";
+import { ADMIN_KEY_PREFIX } from "./admin-keys.js";
 import { newId } from "./ids.js";
 import type { AuditTable, DirectoryDatabase } from "./tables.js";
+import { TOKEN_PREFIX } from "./tokens.js";
 
 /** What is recorded: a SCIM request or an admin action. */
 export type AuditKind = "scim" | "admin";
@@ -26,7 +29,7 @@ export interface AuditEntry {
   /** The token id of a SCIM request (when the bearer token is one of the directory's); "admin" for an authenticated admin action. */
   actor: string | null;
   method: string;
-  /** The request path, with the values of secret-looking query parameters redacted. */
+  /** The request path, with secret-looking path segments and query values redacted. */
   path: string;
   status: number;
   durationMs: number;
@@ -72,8 +75,13 @@ export const REDACTED = "[REDACTED]";
 
 /** Keys whose values are secrets, whatever their case: `password`, `clientSecret`, `access_token`, `apiKey`... */
 const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|admin[-_]?key|authorization|credentials?|private[-_]?key|signature)$/i;
-/** Values that are one of our secrets (directory tokens `dsync_`, admin keys `dsync_admin_`) or a bearer credential. */
-const SECRET_VALUE = /(dsync_[A-Za-z0-9_-]{8,}|^bearer\s)/i;
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+
+/**
+ * Values that are one of our secrets (directory tokens {@link TOKEN_PREFIX}, admin keys
+ * {@link ADMIN_KEY_PREFIX}: a prefix and base64url characters) or a bearer credential.
+ */
+const SECRET_VALUE = new RegExp(`((?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|^bearer\\s)`, "i");
 /**
  * Query values that mention a secret attribute anywhere, such as a SCIM filter on one
  * (`filter=password eq "..."`, RFC 7644 §3.4.2.2): the comparison value beside it is the secret.
@@ -125,12 +133,35 @@ export function redactQuery(search: string): string {
   return `?${parts.join("&")}`;
 }
 
-/** The path and query of a URL as the audit log stores it: query secrets redacted, at most 2,000 characters. */
+/**
+ * `pathname` with the segments that look like one of our secrets (decoded, as the query's values
+ * are) redacted: a token pasted where an id goes (`GET /Users/dsync_...`) is as secret as one in
+ * the query.
+ */
+function redactPathname(pathname: string): string {
+  return pathname
+    .split("/")
+    .map((segment) => {
+      let decoded = segment;
+      try {
+        decoded = decodeURIComponent(segment);
+      } catch {
+        // Not valid percent-encoding: checked as it came.
+      }
+      return SECRET_VALUE.test(decoded) ? REDACTED : segment;
+    })
+    .join("/");
+}
+
+/**
+ * The path and query of a URL as the audit log stores it: secret-looking path segments and query
+ * values redacted, at most 2,000 characters.
+ */
 export function auditPath(url: string): string {
   const start = url.indexOf("/", url.indexOf("://") + 3);
   const rest = start < 0 ? "/" : url.slice(start);
   const q = rest.indexOf("?");
-  const path = q < 0 ? rest : `${rest.slice(0, q)}${redactQuery(rest.slice(q))}`;
+  const path = q < 0 ? redactPathname(rest) : `${redactPathname(rest.slice(0, q))}${redactQuery(rest.slice(q))}`;
   return path.length > 2000 ? `${path.slice(0, 2000)}…` : path;
 }
 
@@ -318,10 +349,13 @@ export interface ScimAuditOptions {
 
 const RESOURCE_PATH = /\/(Users|Groups)\/([^/?]+)/;
 
-/** The resource a SCIM request addressed or created (from its path, or the `Location` of a 201). */
+/**
+ * The resource a SCIM request addressed or created (from its path, or the `Location` of a 201).
+ * A search (`POST /Users/.search`, RFC 7644 §3.4.3) addresses no resource: null.
+ */
 function resourceIdOf(path: string, location: string | null): string | null {
   const match = RESOURCE_PATH.exec(path) ?? (location === null ? null : RESOURCE_PATH.exec(location));
-  if (match === null) return null;
+  if (match === null || match[2] === ".search") return null;
   try {
     return decodeURIComponent(match[2]!);
   } catch {

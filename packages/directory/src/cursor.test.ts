@@ -5,37 +5,52 @@ const base64 = (text: string) => Buffer.from(text).toString("base64url");
 
 describe("paging cursors", () => {
   const at = "2026-11-26T04:00:00.000Z";
+  const users = { list: "users", directoryId: "dir_0123456789abcdef01234567" } as const;
+  const groups = { list: "groups", directoryId: "dir_0123456789abcdef01234567" } as const;
+  const directories = { list: "directories" } as const;
+  const invalid = { status: 400, code: "invalid_cursor", message: "the cursor is not valid" };
 
   it("round-trip a seq and a creation time with an id; no cursor (or an empty one) is the first page", () => {
-    expect(decodeCursor(encodeCursor({ seq: 42 }), "seq")).toBe(42);
-    expect(decodeCursor(encodeCursor({ seq: 0 }), "seq")).toBe(0);
-    expect(decodeCursor(encodeCursor({ created: at, id: "dir_0123456789abcdef01234567" }), "created")).toEqual({ created: at, id: "dir_0123456789abcdef01234567" });
-    expect(decodeCursor(undefined, "seq")).toBeUndefined();
-    expect(decodeCursor("", "created")).toBeUndefined();
-    // URL-safe as they are.
-    expect(encodeCursor({ created: at, id: "dir_\u00ff?&=/+" })).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(decodeCursor(encodeCursor(users, { seq: 42 }), users)).toBe(42);
+    expect(decodeCursor(encodeCursor(groups, { seq: 0 }), groups)).toBe(0);
+    expect(decodeCursor(encodeCursor(directories, { created: at, id: "dir_0123456789abcdef01234567" }), directories)).toEqual({ created: at, id: "dir_0123456789abcdef01234567" });
+    expect(decodeCursor(undefined, users)).toBeUndefined();
+    expect(decodeCursor("", directories)).toBeUndefined();
+    // URL-safe as they are, and short enough for the lists' query (200 characters at most).
+    expect(encodeCursor(directories, { created: at, id: "dir_\u00ff?&=/+" })).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(encodeCursor(groups, { seq: Number.MAX_SAFE_INTEGER }).length).toBeLessThan(200);
   });
 
-  it("users and groups cursors keep the format they had: { v: 1, seq }", () => {
-    expect(encodeCursor({ seq: 7 })).toBe(base64(JSON.stringify({ v: 1, seq: 7 })));
-    expect(decodeCursor(base64('{"v":1,"seq":7}'), "seq")).toBe(7);
+  it("a cursor names the list it pages: another list's, or the same list of another directory, is a 400 invalid_cursor", () => {
+    const other = { list: "users", directoryId: "dir_ffffffffffffffffffffffff" } as const;
+    expect(() => decodeCursor(encodeCursor(users, { seq: 7 }), groups)).toThrow(expect.objectContaining(invalid));
+    expect(() => decodeCursor(encodeCursor(users, { seq: 7 }), other)).toThrow(expect.objectContaining(invalid));
+    expect(() => decodeCursor(encodeCursor(groups, { seq: 7 }), users)).toThrow(expect.objectContaining(invalid));
+    expect(() => decodeCursor(encodeCursor(directories, { created: at, id: "dir_1" }), users)).toThrow(expect.objectContaining(invalid));
+    expect(() => decodeCursor(encodeCursor(users, { seq: 7 }), directories)).toThrow(expect.objectContaining(invalid));
   });
 
-  it("anything else is a 400 invalid_cursor: garbage, not JSON, another version, a bad value, another list's cursor", () => {
-    const invalid = { status: 400, code: "invalid_cursor", message: "the cursor is not valid" };
-    const seqs = ["garbage", "%%%", base64("{"), base64("null"), base64("[1]"), base64('{"v":2,"seq":1}'), base64('{"v":1,"seq":-1}'), base64('{"v":1,"seq":1.5}'), base64('{"v":1,"seq":"1"}'), base64(`{"v":1,"seq":${2 ** 53}}`)];
-    for (const cursor of seqs) expect(() => decodeCursor(cursor, "seq"), cursor).toThrow(expect.objectContaining(invalid));
-    const directories = [
+  it("cursors of the previous format: a directories one still pages the directories; a users or groups one (which says neither which list nor which directory) is refused", () => {
+    expect(decodeCursor(base64(JSON.stringify({ v: 1, created: at, id: "dir_1" })), directories)).toEqual({ created: at, id: "dir_1" });
+    expect(() => decodeCursor(base64('{"v":1,"seq":7}'), users)).toThrow(expect.objectContaining(invalid));
+    expect(() => decodeCursor(base64('{"v":1,"seq":7}'), groups)).toThrow(expect.objectContaining(invalid));
+  });
+
+  it("anything else is a 400 invalid_cursor: garbage, not JSON, another version, a bad value", () => {
+    const seq = (value: unknown) => base64(JSON.stringify({ v: 2, ...users, seq: value }));
+    const seqs = ["garbage", "%%%", base64("{"), base64("null"), base64("[1]"), base64(JSON.stringify({ v: 3, ...users, seq: 1 })), seq(-1), seq(1.5), seq("1"), seq(2 ** 53), seq(undefined)];
+    for (const cursor of seqs) expect(() => decodeCursor(cursor, users), cursor).toThrow(expect.objectContaining(invalid));
+    const created = (fields: Record<string, unknown>) => base64(JSON.stringify({ v: 2, list: "directories", ...fields }));
+    const directoryCursors = [
       "garbage",
       "dir_0123456789abcdef01234567",
+      created({ id: "dir_1" }),
+      created({ created: at, id: "" }),
+      created({ created: at, id: 7 }),
+      created({ created: "yesterday", id: "dir_1" }),
+      created({ created: at, id: "x".repeat(201) }),
       base64(JSON.stringify({ v: 1, id: "dir_1" })),
-      base64(JSON.stringify({ v: 1, created: at, id: "" })),
-      base64(JSON.stringify({ v: 1, created: at, id: 7 })),
-      base64(JSON.stringify({ v: 1, created: "yesterday", id: "dir_1" })),
-      base64(JSON.stringify({ v: 1, created: at, id: "x".repeat(201) })),
     ];
-    for (const cursor of directories) expect(() => decodeCursor(cursor, "created"), cursor).toThrow(expect.objectContaining(invalid));
-    expect(() => decodeCursor(encodeCursor({ created: at, id: "dir_1" }), "seq")).toThrow(expect.objectContaining(invalid));
-    expect(() => decodeCursor(encodeCursor({ seq: 1 }), "created")).toThrow(expect.objectContaining(invalid));
+    for (const cursor of directoryCursors) expect(() => decodeCursor(cursor, directories), cursor).toThrow(expect.objectContaining(invalid));
   });
 });

@@ -1,38 +1,86 @@
 /**
  * Paging cursors of the lists that page by position (normalized users and groups, directories):
- * opaque to clients, the position of the last row of the previous page as base64url JSON,
- * `{ "v": 1, "seq": 42 }` or `{ "v": 1, "created": "2026-...Z", "id": "dir_..." }`.
+ * opaque to clients, base64url JSON naming the list they page and the position of the last row
+ * of the previous page: `{ "v": 2, "list": "users", "directoryId": "dir_...", "seq": 42 }` or
+ * `{ "v": 2, "list": "directories", "created": "2026-...Z", "id": "dir_..." }`.
+ *
+ * A cursor is only valid for the list that issued it: the users list of another directory (or
+ * its groups list) would take its position as one of its own and page from the wrong place
+ * without a word, so it refuses the cursor instead (400 `invalid_cursor`).
  */
 import { DirectoryError } from "./errors.js";
 
-/** Where a page ended: the last row's `seq` (users, groups), or its creation time and id (directories, oldest first). */
-export type CursorPosition = { seq: number } | { created: string; id: string };
+/** A list paged by `seq`: the users or the groups of one directory. */
+export interface SeqList {
+  list: "users" | "groups";
+  directoryId: string;
+}
 
-/** The cursor of the page after `position`. */
-export function encodeCursor(position: CursorPosition): string {
-  return Buffer.from(JSON.stringify({ v: 1, ...position }), "utf8").toString("base64url");
+/** The directories list, paged by creation time, then id (oldest first). */
+export interface DirectoriesList {
+  list: "directories";
+}
+
+/** The list a cursor pages. */
+export type PagedList = SeqList | DirectoriesList;
+
+/** Where a page of the directories ended: the last directory's creation time and id. */
+export interface CreatedPosition {
+  created: string;
+  id: string;
+}
+
+/** Where a page ended: the last row's `seq` (users, groups), or its creation time and id (directories). */
+export type CursorPosition = { seq: number } | CreatedPosition;
+
+/** The cursor of the page of `list` after `position`. */
+export function encodeCursor(list: SeqList, position: { seq: number }): string;
+export function encodeCursor(list: DirectoriesList, position: CreatedPosition): string;
+export function encodeCursor(list: PagedList, position: CursorPosition): string {
+  return Buffer.from(JSON.stringify({ v: 2, ...list, ...position }), "utf8").toString("base64url");
+}
+
+/** The `seq` a cursor holds, if it is a valid one. */
+function seqOf(data: Record<string, unknown>): number | undefined {
+  const { seq } = data;
+  return typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0 ? seq : undefined;
+}
+
+/** The creation time and id a cursor holds, if they are valid ones. */
+function createdOf(data: Record<string, unknown>): CreatedPosition | undefined {
+  const { created, id } = data;
+  const valid = typeof created === "string" && created.length <= 40 && !Number.isNaN(Date.parse(created)) && typeof id === "string" && id !== "" && id.length <= 200;
+  return valid ? { created, id } : undefined;
+}
+
+/** Whether a decoded cursor was issued by `list` (the same kind of list, of the same directory). */
+function issuedBy(data: Record<string, unknown>, list: PagedList): boolean {
+  if (data.v === 2) return data.list === list.list && (list.list === "directories" || data.directoryId === list.directoryId);
+  // Version 1 named no list. Only its directories cursors say unambiguously what they page
+  // (nothing else pages by creation time), so they keep working; its users and groups cursors
+  // (`{ v: 1, seq }`) could come from either list of any directory, and are refused.
+  return data.v === 1 && list.list === "directories";
 }
 
 /**
- * The position a cursor holds: its `seq`, or its creation time and id, whichever `kind` the list
- * pages by; undefined for no cursor (or an empty one), the first page. A cursor that does not
- * decode, or holds a position of another kind (another list's cursor), is a 400 `invalid_cursor`.
+ * The position a cursor of `list` holds: its `seq` (users, groups), or its creation time and id
+ * (directories); undefined for no cursor (or an empty one), the first page. A cursor that does
+ * not decode, or that another list issued (another kind of list, or the same kind of another
+ * directory), is a 400 `invalid_cursor`.
  */
-export function decodeCursor(cursor: string | undefined, kind: "seq"): number | undefined;
-export function decodeCursor(cursor: string | undefined, kind: "created"): { created: string; id: string } | undefined;
-export function decodeCursor(cursor: string | undefined, kind: "seq" | "created"): number | { created: string; id: string } | undefined {
+export function decodeCursor(cursor: string | undefined, list: SeqList): number | undefined;
+export function decodeCursor(cursor: string | undefined, list: DirectoriesList): CreatedPosition | undefined;
+export function decodeCursor(cursor: string | undefined, list: PagedList): number | CreatedPosition | undefined {
   if (cursor === undefined || cursor === "") return undefined;
+  let position: number | CreatedPosition | undefined;
   try {
     const data = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8")) as unknown;
-    if (typeof data === "object" && data !== null && (data as { v?: unknown }).v === 1) {
-      const { seq, created, id } = data as Record<string, unknown>;
-      if (kind === "seq" && typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0) return seq;
-      if (kind === "created" && typeof created === "string" && !Number.isNaN(Date.parse(created)) && created.length <= 40 && typeof id === "string" && id !== "" && id.length <= 200) {
-        return { created, id };
-      }
+    if (typeof data === "object" && data !== null && !Array.isArray(data) && issuedBy(data as Record<string, unknown>, list)) {
+      position = list.list === "directories" ? createdOf(data as Record<string, unknown>) : seqOf(data as Record<string, unknown>);
     }
   } catch {
     // Answered below.
   }
-  throw new DirectoryError(400, "invalid_cursor", "the cursor is not valid");
+  if (position === undefined) throw new DirectoryError(400, "invalid_cursor", "the cursor is not valid");
+  return position;
 }

@@ -155,24 +155,34 @@ export class DirectoryService {
     return rows.map(toDirectory);
   }
 
+  /**
+   * Changes some fields of a directory; `settings` are merged into the current ones. The read,
+   * the merge and the write happen in one transaction that holds the directory's row, so that
+   * concurrent updates of different fields (a settings PATCH racing a deactivation, say) each
+   * keep the other's change instead of writing back what they read before it (PostgreSQL, READ
+   * COMMITTED). The first statement takes the row lock: an UPDATE locks the row as
+   * `SELECT ... FOR UPDATE` would, on both databases and without a dialect switch (SQLite runs
+   * one write transaction at a time anyway), and the SELECT after it reads the row as the
+   * previous holder committed it. 404 when the directory is unknown.
+   */
   async update(id: string, input: UpdateDirectoryInput): Promise<Directory> {
     const parsed = updateDirectorySchema.parse(input);
     this.checkMapping(parsed.settings);
-    const current = await this.get(id);
-    const settings = parsed.settings ? directorySettingsSchema.parse({ ...current.settings, ...parsed.settings }) : current.settings;
-    const ts = this.now().toISOString();
-    await this.db
-      .updateTable("dir_directories")
-      .set({
+    return this.db.transaction().execute(async (tx) => {
+      const ts = this.now().toISOString();
+      const locked = await tx.updateTable("dir_directories").set({ updated_at: ts }).where("id", "=", id).executeTakeFirst();
+      if (Number(locked.numUpdatedRows) === 0) throw notFound("directory", id);
+      const current = toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
+      const settings = parsed.settings ? directorySettingsSchema.parse({ ...current.settings, ...parsed.settings }) : current.settings;
+      const changes = {
         name: parsed.name ?? current.name,
         type: parsed.type ?? current.type,
         state: parsed.state ?? current.state,
         settings: JSON.stringify(settings),
-        updated_at: ts,
-      })
-      .where("id", "=", id)
-      .execute();
-    return this.get(id);
+      };
+      await tx.updateTable("dir_directories").set(changes).where("id", "=", id).execute();
+      return toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
+    });
   }
 
   /**

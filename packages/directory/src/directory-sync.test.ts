@@ -1,8 +1,9 @@
 import { openSqlite } from "scim-store-sql";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createDirectorySync, directoryIdOf, type DirectorySync } from "./directory-sync.js";
 import type { DeprovisionEvent } from "./provisioning.js";
 import { directoryScimRoutes } from "./scim-routes.js";
+import { backends } from "./test-backends.js";
 import { hashToken } from "./tokens.js";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -198,5 +199,48 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     const updated = await sync.directories.update(ok.id, { settings: { ipAllowlist: ["192.168.0.0/16"] } });
     expect(updated.settings.ipAllowlist).toEqual(["192.168.0.0/16"]);
     expect((await sync.directories.get(ok.id)).settings.ipAllowlist).toEqual(["192.168.0.0/16"]);
+  });
+});
+
+describe.each(backends)("directory updates on $name", (backend) => {
+  let sync: DirectorySync;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    if (backend.skip) return;
+    const opened = await backend.open();
+    cleanup = opened.cleanup;
+    sync = await createDirectorySync({ database: opened.database });
+  });
+  afterAll(async () => {
+    if (backend.skip) return;
+    await sync.close();
+    await cleanup();
+  });
+
+  it.skipIf(backend.skip)("concurrent updates of different fields all stay (none overwrites another with what it read)", async () => {
+    for (let round = 0; round < 20; round++) {
+      const directory = await sync.directories.create({ organizationId: "org_race", name: "Before", type: "okta" });
+      await Promise.all([
+        sync.directories.update(directory.id, { settings: { ipAllowlist: ["10.0.0.0/8"] } }),
+        sync.directories.update(directory.id, { settings: { linkByEmail: true } }),
+        sync.directories.update(directory.id, { state: "inactive" }),
+        sync.directories.update(directory.id, { name: `After ${round}` }),
+        sync.directories.update(directory.id, { settings: { deleteMode: "hard" } }),
+      ]);
+      const after = await sync.directories.get(directory.id);
+      expect([round, after.name, after.state, after.settings.ipAllowlist, after.settings.linkByEmail, after.settings.deleteMode]).toEqual([
+        round,
+        `After ${round}`,
+        "inactive",
+        ["10.0.0.0/8"],
+        true,
+        "hard",
+      ]);
+    }
+  });
+
+  it.skipIf(backend.skip)("an update of an unknown directory is a 404 and writes nothing", async () => {
+    await expect(sync.directories.update("dir_000000000000000000000000", { name: "x" })).rejects.toMatchObject({ status: 404 });
+    expect(await sync.directories.find("dir_000000000000000000000000")).toBeUndefined();
   });
 });

@@ -33,6 +33,22 @@ describe("IP allowlist matching", () => {
     for (const [block, address, expected] of cases) expect(isIpAllowed([block], address), `${address} in ${block}`).toBe(expected);
   });
 
+  it("IPv4-mapped IPv6 in dotted form (RFC 4291 §2.2, form 3) parses as an address or block, and matches the other forms either way", () => {
+    expect(parseIp("::ffff:127.0.0.1")).toBe(parseIp("127.0.0.1"));
+    expect(parseIp("::FFFF:127.0.0.1")).toBe(parseIp("::ffff:7f00:1"));
+    expect(parseIp("0:0:0:0:0:ffff:127.0.0.1")).toBe(parseIp("127.0.0.1"));
+    expect(parseCidr("::ffff:127.0.0.1")).toEqual(parseCidr("127.0.0.1"));
+    expect(parseCidr("::ffff:10.0.0.0/104")).toEqual(parseCidr("10.0.0.0/8"));
+    // Node reports an IPv4 client of a dual-stack socket as `::ffff:a.b.c.d`.
+    const forms = ["127.0.0.1", "::ffff:127.0.0.1", "::ffff:7f00:1"];
+    for (const entry of forms) for (const client of forms) expect(isIpAllowed([entry], client), `${client} in ${entry}`).toBe(true);
+    expect(isIpAllowed(["::ffff:127.0.0.1"], "127.0.0.2")).toBe(false);
+    // The dotted part is only ever the last 32 bits, and one of them.
+    for (const bad of ["1.2.3.4::", "1.2.3.4::5", "::1.2.3.4:5", "::ffff:1.2.3.4.5", "::ffff:1.2.3", "1:2:3:4:5:6:7:1.2.3.4", "::ffff:1.2.3.4/129"]) {
+      expect(parseCidr(bad), bad).toBeUndefined();
+    }
+  });
+
   it("an empty list allows everyone; an unknown address or an invalid entry allows nobody", () => {
     expect(isIpAllowed([], undefined)).toBe(true);
     expect(isIpAllowed(["10.0.0.0/8"], undefined)).toBe(false);

@@ -30,39 +30,44 @@ function parseIPv4(text: string): bigint | undefined {
   return value;
 }
 
+/**
+ * An IPv6 address (RFC 4291 §2.2): eight groups of up to four hex digits, `::` for one run of
+ * zero groups, and the last two groups optionally written as an IPv4 address (form 3,
+ * `::ffff:127.0.0.1`, how Node reports an IPv4 client of a dual-stack socket).
+ */
 function parseIPv6(text: string): bigint | undefined {
-  let groups: string[];
-  const halves = text.split("::");
+  // The dotted part can only be the low-order 32 bits: after the last colon, and nowhere else.
+  const lastColon = text.lastIndexOf(":");
+  let hex = text;
+  let low: bigint | undefined;
+  if (text.includes(".")) {
+    const v4 = parseIPv4(text.slice(lastColon + 1));
+    if (v4 === undefined || text.slice(0, lastColon + 1).includes(".")) return undefined;
+    // `::a.b.c.d` keeps its `::`; `x:a.b.c.d` loses only the IPv4 part.
+    hex = text.endsWith("::", lastColon + 1) ? text.slice(0, lastColon + 1) : text.slice(0, lastColon);
+    low = v4;
+  }
+  const width = low === undefined ? 8 : 6;
+  const halves = hex.split("::");
   if (halves.length > 2) return undefined;
-  // An embedded IPv4 address at the end (`::ffff:10.0.0.1`) is two groups.
-  const expand = (side: string): string[] | undefined => {
-    if (side === "") return [];
-    const items = side.split(":");
-    const last = items[items.length - 1]!;
-    if (last.includes(".")) {
-      const v4 = parseIPv4(last);
-      if (v4 === undefined) return undefined;
-      items.splice(items.length - 1, 1, ((v4 >> 16n) & 0xffffn).toString(16), (v4 & 0xffffn).toString(16));
-    }
-    return items;
-  };
-  const head = expand(halves[0]!);
-  const tail = halves.length === 2 ? expand(halves[1]!) : [];
-  if (head === undefined || tail === undefined) return undefined;
+  const groupsOf = (side: string): string[] => (side === "" ? [] : side.split(":"));
+  const head = groupsOf(halves[0]!);
+  const tail = halves.length === 2 ? groupsOf(halves[1]!) : [];
+  let groups: string[];
   if (halves.length === 2) {
-    const missing = 8 - head.length - tail.length;
+    const missing = width - head.length - tail.length;
     if (missing < 1) return undefined;
     groups = [...head, ...Array<string>(missing).fill("0"), ...tail];
   } else {
     groups = head;
   }
-  if (groups.length !== 8) return undefined;
+  if (groups.length !== width) return undefined;
   let value = 0n;
   for (const group of groups) {
     if (!/^[0-9a-f]{1,4}$/i.test(group)) return undefined;
     value = (value << 16n) | BigInt(parseInt(group, 16));
   }
-  return value;
+  return low === undefined ? value : (value << 32n) | low;
 }
 
 /**

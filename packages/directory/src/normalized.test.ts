@@ -231,6 +231,25 @@ describe.each(backends)("normalized directory data on $name", (backend) => {
     expect(await sync.data.counts(d.id)).toEqual({ users: 4, groups: 2 });
   });
 
+  it.skipIf(backend.skip)("a cursor pages only the list it came from: another list's or another directory's is a 400 invalid_cursor", async () => {
+    const d = await directory();
+    const other = await directory();
+    for (let i = 0; i < 3; i++) {
+      await d.user({ userName: `u${i}@acme.test` });
+      await d.group(`G${i}`);
+      await other.user({ userName: `u${i}@acme.test` });
+    }
+    const users = (await sync.data.listUsers(d.id, { limit: 1 })).nextCursor!;
+    const groups = (await sync.data.listGroups(d.id, { limit: 1 })).nextCursor!;
+    expect((await sync.data.listUsers(d.id, { cursor: users })).data).toHaveLength(2);
+    expect((await sync.data.listGroups(d.id, { cursor: groups })).data).toHaveLength(2);
+    const invalid = { status: 400, code: "invalid_cursor" };
+    await expect(sync.data.listGroups(d.id, { cursor: users })).rejects.toMatchObject(invalid);
+    await expect(sync.data.listUsers(d.id, { cursor: groups })).rejects.toMatchObject(invalid);
+    await expect(sync.data.listUsers(other.id, { cursor: users })).rejects.toMatchObject(invalid);
+    await expect(sync.data.listGroups(other.id, { cursor: groups })).rejects.toMatchObject(invalid);
+  });
+
   it.skipIf(backend.skip)("lists and reads groups with their member count", async () => {
     const d = await directory();
     const u = await d.user({ userName: "g@acme.test" });

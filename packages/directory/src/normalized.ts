@@ -7,7 +7,7 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { compileFilter, leafFilters, parsePatchPath, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
-import { decodeCursor, encodeCursor } from "./cursor.js";
+import { decodeCursor, encodeCursor, type SeqList } from "./cursor.js";
 import type { Directory, DirectoryService } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
 import { primaryEmail, type LinkService } from "./links.js";
@@ -306,7 +306,7 @@ export class DirectoryDataService {
     const directory = await this.directories.get(directoryId);
     const limit = pageSize(options.limit);
     let q = this.resources(directoryId, "User")
-      .where("r.seq", ">", decodeCursor(options.cursor, "seq") ?? 0);
+      .where("r.seq", ">", decodeCursor(options.cursor, { list: "users", directoryId }) ?? 0);
     switch (options.state) {
       case "deleted":
         q = q.where(this.flag("r", "deleted", true));
@@ -335,7 +335,7 @@ export class DirectoryDataService {
       const group = options.group;
       q = q.where((eb) => eb.exists(eb.selectFrom("scim_members as m").select("m.member_id").whereRef("m.tenant", "=", "r.tenant").where("m.group_id", "=", group).whereRef("m.member_id", "=", "r.id")));
     }
-    return this.page(q, limit, (rows) => this.toUsers(directory, rows));
+    return this.page(q, limit, { list: "users", directoryId }, (rows) => this.toUsers(directory, rows));
   }
 
   /** The rows of one resource type of a directory, with the columns normalization reads. */
@@ -347,12 +347,15 @@ export class DirectoryDataService {
       .where("r.resource_type", "=", type);
   }
 
-  /** A page of `limit` rows in creation order (one more read, to know whether a next page exists), normalized. */
-  private async page<T>(q: ReturnType<DirectoryDataService["resources"]>, limit: number, normalize: (rows: readonly ResourceRow[]) => Promise<T[]>): Promise<Page<T>> {
+  /**
+   * A page of `limit` rows in creation order (one more read, to know whether a next page exists),
+   * normalized; its cursor names `list`, so that no other list takes it.
+   */
+  private async page<T>(q: ReturnType<DirectoryDataService["resources"]>, limit: number, list: SeqList, normalize: (rows: readonly ResourceRow[]) => Promise<T[]>): Promise<Page<T>> {
     const rows = (await q.orderBy("r.seq").limit(limit + 1).execute()) as ResourceRow[];
     const page = rows.slice(0, limit);
     const data = await normalize(page);
-    return rows.length > limit ? { data, nextCursor: encodeCursor({ seq: Number(page[page.length - 1]!.seq) }) } : { data };
+    return rows.length > limit ? { data, nextCursor: encodeCursor(list, { seq: Number(page[page.length - 1]!.seq) }) } : { data };
   }
 
   /** A user, deleted ones included (state `deleted`), or undefined. */
@@ -378,10 +381,10 @@ export class DirectoryDataService {
     const limit = pageSize(options.limit);
     let q = this.resources(directoryId, "Group")
       .where(this.flag("r", "deleted", false))
-      .where("r.seq", ">", decodeCursor(options.cursor, "seq") ?? 0);
+      .where("r.seq", ">", decodeCursor(options.cursor, { list: "groups", directoryId }) ?? 0);
     if (options.name !== undefined) q = q.where("r.display_name_lower", "=", options.name.toLowerCase());
     if (options.externalId !== undefined) q = q.where("r.external_id", "=", options.externalId);
-    return this.page(q, limit, (rows) => this.toGroups(directory, rows));
+    return this.page(q, limit, { list: "groups", directoryId }, (rows) => this.toGroups(directory, rows));
   }
 
   /** A live group, or undefined. */

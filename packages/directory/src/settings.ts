@@ -8,8 +8,11 @@ import { z } from "zod";
 export const DIRECTORY_TYPES = ["okta", "azure-ad", "onelogin", "google-workspace", "jumpcloud", "generic-scim"] as const;
 export type DirectoryType = (typeof DIRECTORY_TYPES)[number];
 
-/** An IPv4 or IPv6 address or CIDR block. */
-const cidr = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\/\d{1,3})?)$/, "an IPv4 or IPv6 address or CIDR block");
+/**
+ * An IPv4 or IPv6 address or CIDR block (its shape; the admin API also checks that it parses). An
+ * IPv6 address may end with an IPv4 address (`::ffff:127.0.0.1`, RFC 4291 §2.2 form 3).
+ */
+const cidr = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\d{1,3}(\.\d{1,3}){3})?(\/\d{1,3})?)$/, "an IPv4 or IPv6 address or CIDR block");
 
 /**
  * The name of a custom attribute, never one that would reach an object's prototype (`__proto__`,
