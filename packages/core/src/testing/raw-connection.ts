@@ -3,40 +3,45 @@
  * (fetch picks connections for itself): keep-alive after an error, `Connection: close`.
  */
 import { once } from "node:events";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
+
+/** A connected socket that records what it receives and whether the server closed it. */
+async function openSocket(origin: string): Promise<{ socket: Socket; state: { received: string; closed: boolean } }> {
+  const { hostname, port } = new URL(origin);
+  const socket = connect(Number(port), hostname);
+  await once(socket, "connect");
+  const state = { received: "", closed: false };
+  socket.setEncoding("latin1");
+  socket.on("data", (data: string) => (state.received += data));
+  socket.on("error", () => {}); // EPIPE or ECONNRESET when the server closes while the client writes
+  socket.on("close", () => (state.closed = true));
+  return { socket, state };
+}
 
 /**
  * One HTTP/1.1 connection written by hand, so that a test knows which requests share it (fetch
  * picks a connection for itself). Responses must carry Content-Length, as the adapter's do.
  */
 export async function rawConnection(origin: string) {
-  const { hostname, port } = new URL(origin);
-  const socket = connect(Number(port), hostname);
-  await once(socket, "connect");
-  let received = "";
-  let closed = false;
-  socket.setEncoding("latin1");
-  socket.on("data", (data: string) => (received += data));
-  socket.on("error", () => {}); // EPIPE or ECONNRESET when the server closes while the client writes
-  socket.on("close", () => (closed = true));
+  const { socket, state } = await openSocket(origin);
   return {
     write: (data: string | Uint8Array) => void socket.write(data),
     /** The next complete response on the connection: status line and headers, and body. */
     async response(): Promise<{ head: string; body: string }> {
       const started = Date.now();
       for (;;) {
-        const end = received.indexOf("\r\n\r\n");
-        const length = end < 0 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(received.slice(0, end))?.[1]);
-        if (length !== undefined && received.length >= end + 4 + length) {
-          const response = { head: received.slice(0, end), body: received.slice(end + 4, end + 4 + length) };
-          received = received.slice(end + 4 + length);
+        const end = state.received.indexOf("\r\n\r\n");
+        const length = end < 0 ? undefined : Number(/\r\ncontent-length: *(\d+)/i.exec(state.received.slice(0, end))?.[1]);
+        if (length !== undefined && state.received.length >= end + 4 + length) {
+          const response = { head: state.received.slice(0, end), body: state.received.slice(end + 4, end + 4 + length) };
+          state.received = state.received.slice(end + 4 + length);
           return response;
         }
-        if (closed || Date.now() - started > 3000) throw new Error(`no complete response (${closed ? "closed" : "timeout"}): ${received.slice(0, 200)}`);
+        if (state.closed || Date.now() - started > 3000) throw new Error(`no complete response (${state.closed ? "closed" : "timeout"}): ${state.received.slice(0, 200)}`);
         await new Promise((resolve) => setTimeout(resolve, 5));
       }
     },
-    closed: () => closed,
+    closed: () => state.closed,
     destroy: () => socket.destroy(),
   };
 }
@@ -89,22 +94,14 @@ export async function chunkedPostThenGet(origin: string, root: string, authoriza
  * many body bytes were written: an adapter must answer 413 and close, not read forever.
  */
 export async function endlessChunkedPost(origin: string, root: string, authorization: string, timeoutMs = 5000): Promise<{ response?: { head: string; body: string }; closed: boolean; sentBytes: number }> {
-  const { hostname, port } = new URL(origin);
-  const socket = connect(Number(port), hostname);
-  await once(socket, "connect");
-  let received = "";
-  let closed = false;
-  socket.setEncoding("latin1");
-  socket.on("data", (data: string) => (received += data));
-  socket.on("error", () => {}); // EPIPE or ECONNRESET when the server closes while the client writes
-  socket.on("close", () => (closed = true));
+  const { socket, state } = await openSocket(origin);
   socket.write(`POST ${root}/Users HTTP/1.1\r\nHost: sp.example.com\r\nAuthorization: ${authorization}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: chunked\r\n\r\n`);
   const chunk = new Uint8Array(64 * 1024).fill(0x20);
   let sentBytes = 0;
   const started = Date.now();
   try {
     // A socket the server reset is destroyed before its "close" event.
-    while (!closed && !socket.destroyed && Date.now() - started < timeoutMs) {
+    while (!state.closed && !socket.destroyed && Date.now() - started < timeoutMs) {
       const more = socket.write("10000\r\n") && socket.write(chunk) && socket.write("\r\n");
       sentBytes += chunk.length;
       // Paced as a real upload: a flood of writes can make the server's socket fail on its own.
@@ -112,11 +109,11 @@ export async function endlessChunkedPost(origin: string, root: string, authoriza
       // `once` rejects on the socket's error (ECONNRESET when the server closes): that ends the loop too.
       if (!more) await Promise.race([once(socket, "drain"), once(socket, "close"), new Promise((resolve) => setTimeout(resolve, 100))]).catch(() => {});
     }
-    closed ||= socket.destroyed;
+    state.closed ||= socket.destroyed;
   } finally {
     socket.destroy();
   }
-  const end = received.indexOf("\r\n\r\n");
-  const response = end < 0 ? undefined : { head: received.slice(0, end), body: received.slice(end + 4) };
-  return { response, closed, sentBytes };
+  const end = state.received.indexOf("\r\n\r\n");
+  const response = end < 0 ? undefined : { head: state.received.slice(0, end), body: state.received.slice(end + 4) };
+  return { response, closed: state.closed, sentBytes };
 }
