@@ -1,6 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { isScimError, type ScimError, type ScimErrorType } from "../errors/scim-error.js";
 import { parsePatchRequest } from "../messages/patch-request.js";
+import { createSchemaRegistry } from "../schema/registry.js";
 import { applyPatch, type ApplyPatchOptions, type PatchResult } from "./apply-patch.js";
 
 type Obj = Record<string, unknown>;
@@ -1151,6 +1152,47 @@ describe("primary and value counts (RFC 7643 §2.4)", () => {
     const group = { schemas: [GROUP], displayName: "G", members: [{ value: "a" }] };
     const members = patchGroup(group, [{ op: "add", path: "members", value: [{ value: "b" }, { value: "c" }, { value: "d" }] }], { maxValues: 2 });
     expect((members.resource.members as unknown[]).length).toBe(4);
+  });
+});
+
+describe("extension attributes: immutable, required, unassigned, case (RFC 7643 §2.2, §2.5)", () => {
+  const EXT = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+  const attr = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: "string" as const, multiValued: false, required: false, caseExact: false, mutability: "readWrite" as const, returned: "default" as const, uniqueness: "none" as const, ...extra });
+  const registry = createSchemaRegistry({
+    schemas: [{ id: EXT, name: "Acme", attributes: [attr("imm", { mutability: "immutable" }), attr("mand", { required: true }), attr("dept"), attr("tags", { multiValued: true })] }],
+  }).addExtension("User", { schema: EXT, required: false });
+  const patch = (resource: Obj, operations: unknown[]) => applyPatch(resource, operations, { resourceType: "User", registry });
+  const user = (ext?: Obj): Obj => ({ schemas: ext ? [USER, EXT] : [USER], userName: "u", ...(ext ? { [EXT]: ext } : {}) });
+
+  it("an immutable attribute with a value cannot be removed, alone or with its extension, so it cannot be changed by remove then add", () => {
+    const stored = user({ imm: "I1", mand: "m" });
+    expectScimError(() => patch(stored, [{ op: "remove", path: `${EXT}:imm` }, { op: "add", path: `${EXT}:imm`, value: "I2" }]), "mutability", 0);
+    expectScimError(() => patch(stored, [{ op: "remove", path: EXT }]), "mutability", 0);
+    expectScimError(() => patch(stored, [{ op: "replace", value: { [EXT]: null } }]), "mutability", 0);
+    // Set once when it has no value yet.
+    expect((patch(user({ mand: "m" }), [{ op: "add", path: `${EXT}:imm`, value: "I1" }]).resource[EXT] as Obj).imm).toBe("I1");
+  });
+
+  it("a PATCH cannot create the extension without its required attributes", () => {
+    expectScimError(() => patch(user(), [{ op: "add", path: `${EXT}:dept`, value: "x" }]), "invalidValue");
+    expectScimError(() => patch(user(), [{ op: "add", value: { [EXT]: { dept: "x" } } }]), "invalidValue");
+    expectScimError(() => patch(user({ mand: "m", dept: "d" }), [{ op: "remove", path: `${EXT}:mand` }]), "invalidValue", 0);
+    const made = patch(user(), [{ op: "add", value: { [EXT]: { dept: "x", mand: "m" } } }]);
+    expect(made.resource[EXT]).toEqual({ dept: "x", mand: "m" });
+    expect(made.resource.schemas).toEqual([USER, EXT]);
+  });
+
+  it("a path-less replace of the extension with null unassigns it, as it does a core attribute", () => {
+    const r = patch(user({ mand: "m", dept: "d" }), [{ op: "replace", value: { [EXT]: null } }]);
+    expect(r.changed).toBe(true);
+    expect(r.resource[EXT]).toBeUndefined();
+    expect(r.resource.schemas).toEqual([USER]);
+    expect(patch(user({ mand: "m" }), [{ op: "add", value: { [EXT]: null } }]).changed).toBe(false);
+  });
+
+  it("adding a simple value already there in another case changes nothing when the attribute is not caseExact", () => {
+    const r = patch(user({ mand: "m", tags: ["a", "b"] }), [{ op: "add", path: `${EXT}:tags`, value: ["A", "c"] }]);
+    expect((r.resource[EXT] as Obj).tags).toEqual(["a", "b", "c"]);
   });
 });
 

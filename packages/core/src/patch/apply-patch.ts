@@ -228,6 +228,9 @@ class Patcher {
     if (value === undefined) {
       if (before === undefined) return;
       if (attr.required) throw badRequest("invalidValue", `attribute '${attr.name}' is required and cannot be removed`);
+      // Immutable: set once, then never changed (RFC 7643 §2.2); removing it would let a later
+      // add give it another value.
+      if (attr.mutability === "immutable") throw badRequest("mutability", `attribute '${attr.name}' is immutable and cannot be removed`);
       const c = this.container(schema, false);
       if (c) delete c[attr.name];
       this.changed = true;
@@ -349,7 +352,12 @@ class Patcher {
           if (this.ctx.strict) throw badRequest("invalidPath", `unknown attribute '${key}'`);
           continue;
         case "schema":
-          if (v === null) continue;
+          if (v === null) {
+            // `{"<extension URN>": null}` unassigns the extension on replace (RFC 7643 §2.5), as
+            // `{"name": null}` unassigns `name`; an add of nothing adds nothing.
+            if (op === "replace") this.removeSchema(target.schema);
+            continue;
+          }
           if (!isObject(v)) throw badRequest("invalidValue", `the value for '${key}' must be an object`);
           this.applyObject(target.schema, v, op, false);
           continue;
@@ -426,6 +434,8 @@ class Patcher {
     const valueSub = attr.subMap?.get("value");
     const fold = valueSub !== undefined && !valueSub.exact;
     const same = (a: unknown, b: unknown): boolean => {
+      // Simple values: strings compare as the attribute's caseExact says (RFC 7643 §2.2).
+      if (typeof a === "string" && typeof b === "string" && attr.type !== "complex") return attr.exact ? a === b : a.toLowerCase() === b.toLowerCase();
       if (!isObject(a) || !isObject(b)) return deepEqual(a, b);
       if (a.value !== undefined && b.value !== undefined) {
         const equal = fold && typeof a.value === "string" && typeof b.value === "string" ? a.value.toLowerCase() === b.value.toLowerCase() : deepEqual(a.value, b.value);
@@ -437,6 +447,8 @@ class Patcher {
     let newPrimary: unknown;
     for (const el of incoming) {
       const i = list.findIndex((e) => same(e, el));
+      // A simple value already there (in any case, when not caseExact) stays as it is.
+      if (i >= 0 && !isObject(el)) continue;
       const merged = i >= 0 && isObject(list[i]) && isObject(el) ? { ...(list[i] as Obj), ...el } : el;
       if (i >= 0) list[i] = merged;
       else list.push(merged);
@@ -521,7 +533,10 @@ class Patcher {
   private removeSchema(schema: CompiledSchema): void {
     if (!schema.extension) throw badRequest("mutability", "the core schema cannot be removed");
     if (schema.required) throw badRequest("invalidValue", `the extension '${schema.id}' is required`);
-    if (this.root[schema.id] === undefined) return;
+    const data = this.root[schema.id];
+    if (data === undefined) return;
+    const immutable = isObject(data) ? schema.attributes.find((a) => a.mutability === "immutable" && data[a.name] !== undefined) : undefined;
+    if (immutable !== undefined) throw badRequest("mutability", `attribute '${immutable.name}' of '${schema.id}' is immutable and cannot be removed`);
     delete this.root[schema.id];
     this.extensionsTouched = true;
     this.changed = true;
@@ -631,9 +646,18 @@ class Patcher {
     this.write(schema, attr, cleaned.length > 0 ? cleaned : undefined);
   }
 
-  /** Keeps `schemas` in step with the extensions present. */
+  /**
+   * Keeps `schemas` in step with the extensions present, and checks that an extension present
+   * has its required attributes (RFC 7643 §2.2): a PATCH may not create one without them.
+   */
   finish(): void {
     if (!this.changed || (!this.extensionsTouched && Array.isArray(this.root.schemas))) return;
+    for (const ext of this.rt.extensions) {
+      const data = this.root[ext.id];
+      if (!isObject(data) || Object.keys(data).length === 0) continue;
+      const missing = ext.attributes.find((a) => a.required && data[a.name] === undefined);
+      if (missing !== undefined) throw badRequest("invalidValue", `attribute '${missing.name}' of '${ext.id}' is required`);
+    }
     const schemas = Array.isArray(this.root.schemas) ? (this.root.schemas as unknown[]).filter((s): s is string => typeof s === "string") : [this.rt.core.id];
     let next = schemas;
     for (const ext of this.rt.extensions) {

@@ -80,8 +80,11 @@ function coerceSimple(attr: AttributeInfo, value: unknown): unknown {
       }
       throw invalid(attr, "must be a boolean");
     case "integer":
-      if (typeof value === "number" && Number.isInteger(value)) return value;
+      // Beyond 2^53 a JSON number is no longer the integer that was sent (9007199254740993 parses
+      // as ...992): refuse it rather than store another value.
+      if (typeof value === "number" && Number.isSafeInteger(value)) return value;
       if (typeof value === "string" && INTEGER.test(value) && Number.isSafeInteger(Number(value))) return Number(value);
+      if (typeof value === "number" && Number.isInteger(value)) throw invalid(attr, `must be an integer between -(2^53 - 1) and 2^53 - 1 (got ${value})`);
       throw invalid(attr, "must be an integer");
     case "decimal":
       if (typeof value === "number" && Number.isFinite(value)) return value;

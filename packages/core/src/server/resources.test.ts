@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { compileProjection, defaultView } from "../list/project.js";
-import { resolveResourceType } from "../schema/registry.js";
+import { createSchemaRegistry, resolveResourceType } from "../schema/registry.js";
 import type { StoredResource } from "../store/types.js";
 import { memoryStore } from "../store/memory-store.js";
 import { bearerAuth, createScimServer } from "./create-scim-server.js";
@@ -138,5 +138,30 @@ describe("request limits: maxPatchOperations and maxValues", () => {
     for (let i = 0; i < 3; i++) members.push({ value: (await call(small, "POST", "/Users", { schemas: [USER], userName: `m${i}@x.com` })).body.id });
     expect((await call(small, "POST", "/Groups", { schemas: [GROUP], displayName: "Three", members })).status).toBe(201);
     expect((await call(small, "POST", "/Users", { schemas: [USER], userName: "three@x.com", emails: emails(3) })).status).toBe(400);
+  });
+});
+
+describe("never-returned attributes and exact integers", () => {
+  const EXT = "urn:example:params:scim:schemas:extension:secrets:2.0:User";
+  const attr = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: "string" as const, multiValued: false, required: false, caseExact: false, mutability: "readWrite" as const, returned: "default" as const, uniqueness: "none" as const, ...extra });
+  const registry = createSchemaRegistry({ schemas: [{ id: EXT, name: "Secrets", attributes: [attr("secret", { returned: "never" }), attr("level", { type: "integer" })] }] }).addExtension("User", { schema: EXT, required: false });
+  const server = createScimServer({ store: memoryStore({ registry }), registry, authenticate: bearerAuth({ tok: { tenant: "t" } }), baseUrl: "https://example.com/scim/v2" });
+  const call = (method: string, path: string, query?: string, body?: unknown) =>
+    server.handle({ method, path, query, headers: { authorization: "Bearer tok", "content-type": "application/scim+json" }, body }) as Promise<{ status: number; body: Obj }>;
+
+  it("sortBy a never-returned attribute sorts as one without values (creation order): its order would leak the secrets", async () => {
+    for (const [name, secret] of [["c", "aaa"], ["a", "zzz"], ["b", "mmm"]]) {
+      expect((await call("POST", "/Users", undefined, { schemas: [USER, EXT], userName: `sec-${name}`, [EXT]: { secret } })).status).toBe(201);
+    }
+    const names = async (query: string) => ((await call("GET", "/Users", query)).body.Resources as Obj[]).map((r) => r.userName);
+    expect(await names(`sortBy=${encodeURIComponent(`${EXT}:secret`)}`)).toEqual(["sec-c", "sec-a", "sec-b"]);
+    expect(await names(`sortBy=${encodeURIComponent(`${EXT}:secret`)}&sortOrder=descending`)).toEqual(["sec-c", "sec-a", "sec-b"]);
+    expect(await names("sortBy=userName")).toEqual(["sec-a", "sec-b", "sec-c"]);
+  });
+
+  it("an integer beyond 2^53 is 400 invalidValue, not stored as another number", async () => {
+    const r = await call("POST", "/Users", undefined, { schemas: [USER, EXT], userName: "big", [EXT]: { level: 9007199254740993 } });
+    expect([r.status, r.body.scimType]).toEqual([400, "invalidValue"]);
+    expect((await call("POST", "/Users", undefined, { schemas: [USER, EXT], userName: "big", [EXT]: { level: 9007199254740991 } })).status).toBe(201);
   });
 });

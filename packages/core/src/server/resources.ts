@@ -397,7 +397,10 @@ export class ResourceEndpoint {
     if (sortOrderText !== undefined && sortOrderText !== "ascending" && sortOrderText !== "descending") {
       throw badRequest("invalidValue", "sortOrder must be ascending or descending");
     }
-    const sort = sortByText ? { path: parseSortBy(sortByText), order: (sortOrderText ?? "ascending") as "ascending" | "descending" } : undefined;
+    const sortPath = sortByText ? parseSortBy(sortByText) : undefined;
+    // An attribute that is never returned sorts as one without values (creation order, as
+    // `password`, which no store keeps): its order would tell its secret values apart.
+    const sort = sortPath && !this.neverReturned(sortPath) ? { path: sortPath, order: (sortOrderText ?? "ascending") as "ascending" | "descending" } : undefined;
     const withMembers = this.members !== undefined && wanted(this.rt, "members", attributes, excluded);
     const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers });
     const wantGroups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded);
@@ -412,6 +415,12 @@ export class ResourceEndpoint {
         nextCursor: page.nextCursor,
       }),
     );
+  }
+
+  /** Whether a path names an attribute (or sub-attribute) that is never returned (RFC 7643 §7). */
+  private neverReturned(path: AttrPath): boolean {
+    const resolved = this.rt.resolve(path);
+    return resolved !== undefined && (resolved.attribute.returned === "never" || resolved.sub?.returned === "never");
   }
 
   /**
