@@ -21,6 +21,19 @@ const acmeSchema: SchemaDefinition = {
   attributes: [
     { name: "costCenter", type: "string", multiValued: false, required: false, mutability: "readWrite", returned: "default" },
     { name: "badges", type: "string", multiValued: true, required: false, mutability: "readWrite", returned: "default" },
+    { name: "secret", type: "string", multiValued: false, required: false, mutability: "readWrite", returned: "never" },
+    {
+      name: "badge",
+      type: "complex",
+      multiValued: false,
+      required: false,
+      mutability: "readWrite",
+      returned: "default",
+      subAttributes: [
+        { name: "num", type: "string", multiValued: false, required: false, mutability: "readWrite", returned: "default" },
+        { name: "pin", type: "string", multiValued: false, required: false, mutability: "readWrite", returned: "never" },
+      ],
+    },
   ],
 };
 const registry = () => createSchemaRegistry({ schemas: [acmeSchema] }).addExtension("User", { schema: ACME, required: false });
@@ -88,6 +101,17 @@ describe.each(backends)("normalized directory data on $name", (backend) => {
       (await scim("POST", "/Groups", { schemas: [GROUP], displayName, members: members.map((value) => ({ value })), ...(externalId ? { externalId } : {}) }))!.id as string;
     return { dir, id: dir.id, scim, user, group };
   }
+
+  it.skipIf(backend.skip)("never-returned attributes stay out of raw and of custom attributes, as SCIM never shows them", async () => {
+    const d = await directory({ attributeMapping: { badge: `${ACME}:badge`, costCenter: `${ACME}:costCenter` } });
+    const id = await d.user({ schemas: [USER, ACME], userName: "secretive@acme.test", [ACME]: { costCenter: "CC-1", secret: "TOPSECRET", badge: { num: "B-7", pin: "1234" } } });
+    const user = await sync.data.getUser(d.id, id);
+    expect(user.raw[ACME]).toEqual({ costCenter: "CC-1", badge: { num: "B-7" } });
+    expect(user.customAttributes).toEqual({ badge: { num: "B-7" }, costCenter: "CC-1" });
+    expect(JSON.stringify(user)).not.toMatch(/TOPSECRET|1234/);
+    // What SCIM shows of the same user.
+    expect((await d.scim("GET", `/Users/${id}`))![ACME]).toEqual({ costCenter: "CC-1", badge: { num: "B-7" } });
+  });
 
   it.skipIf(backend.skip)("an Okta-shaped and an Entra-shaped user come out in the same shape", async () => {
     const d = await directory({

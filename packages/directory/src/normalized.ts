@@ -5,7 +5,7 @@
  * tables with indexed filters and cursor paging, never by loading a directory into memory.
  */
 import { sql, type Kysely, type RawBuilder } from "kysely";
-import { compileFilter, leafFilters, parsePatchPath, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
+import { compileFilter, leafFilters, parsePatchPath, type AttributeInfo, type CompiledResourceType, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
 import { decodeCursor, encodeCursor, type SeqList } from "./cursor.js";
 import type { Directory, DirectoryService } from "./directories.js";
@@ -145,6 +145,39 @@ function parseDoc(doc: unknown): Obj {
   } catch {
     return {};
   }
+}
+
+/**
+ * The stored attributes without what is never returned (RFC 7643 §7 `returned: "never"`):
+ * attributes, and sub-attributes of complex ones, of the core schema and of each extension. What
+ * SCIM never shows, the admin API (`raw`, custom attributes) does not show either.
+ */
+function withoutSecrets(attributes: Obj, rt: CompiledResourceType | undefined): Obj {
+  if (rt === undefined) return attributes;
+  let out = attributes;
+  const strip = (container: Obj, attrs: readonly AttributeInfo[]): Obj => {
+    let copy: Obj | undefined;
+    for (const attr of attrs) {
+      const value = container[attr.name];
+      if (value === undefined) continue;
+      copy ??= { ...container };
+      if (attr.returned === "never") {
+        delete copy[attr.name];
+        continue;
+      }
+      const hidden = attr.subs.filter((sub) => sub.returned === "never");
+      if (hidden.length === 0) continue;
+      const clean = (el: unknown) => (isObj(el) ? Object.fromEntries(Object.entries(el).filter(([k]) => !hidden.some((h) => h.name === k))) : el);
+      copy[attr.name] = Array.isArray(value) ? value.map(clean) : clean(value);
+    }
+    return copy ?? container;
+  };
+  out = strip(out, rt.core.attributes);
+  for (const ext of rt.extensions) {
+    const data = out[ext.id];
+    if (isObj(data)) out = { ...out, [ext.id]: strip(data, ext.attributes) };
+  }
+  return out;
 }
 
 /** The stored resource in its wire form (as scim-core's server shows it, without `meta.location`). */
@@ -421,9 +454,10 @@ export class DirectoryDataService {
     const roles = await this.roles.rolesOfMany(directory.id, ids);
     const links = await this.links.linksOf(directory.id, ids);
     const mapping = Object.entries(directory.settings.attributeMapping);
-    const coreSchema = this.registry.findResourceType("User")?.core.id ?? "urn:ietf:params:scim:schemas:core:2.0:User";
+    const rt = this.registry.findResourceType("User");
+    const coreSchema = rt?.core.id ?? "urn:ietf:params:scim:schemas:core:2.0:User";
     return rows.map((row) => {
-      const attributes = parseDoc(row.doc);
+      const attributes = withoutSecrets(parseDoc(row.doc), rt);
       const name = isObj(attributes.name) ? attributes.name : {};
       const firstName = text(name.givenName);
       const lastName = text(name.familyName);
@@ -472,9 +506,10 @@ export class DirectoryDataService {
       .groupBy("group_id")
       .execute();
     for (const row of result) counts.set(row.group_id, Number(row.n));
-    const coreSchema = this.registry.findResourceType("Group")?.core.id ?? "urn:ietf:params:scim:schemas:core:2.0:Group";
+    const rt = this.registry.findResourceType("Group");
+    const coreSchema = rt?.core.id ?? "urn:ietf:params:scim:schemas:core:2.0:Group";
     return rows.map((row) => {
-      const attributes = parseDoc(row.doc);
+      const attributes = withoutSecrets(parseDoc(row.doc), rt);
       return {
         id: row.id,
         directoryId: directory.id,
