@@ -379,3 +379,165 @@ describe("CompiledResourceType.resolve (RFC 7644 §3.10)", () => {
     expect(user.schema(GROUP_SCHEMA_ID)).toBeUndefined();
   });
 });
+
+/** The message of the ScimConfigError `f` throws (failing when it throws anything else). */
+function configError(f: () => unknown): string {
+  const e = thrown(f);
+  expect(isScimConfigError(e), String(e)).toBe(true);
+  return (e as Error).message;
+}
+
+describe("uniqueness only where the server enforces it (RFC 7643 §2.2, §7)", () => {
+  const EXT = "urn:example:params:scim:schemas:extension:unique:2.0:User";
+  const withAttribute = (a: AttributeDefinition) => () => createSchemaRegistry({ schemas: [{ id: EXT, attributes: [a] }] });
+  const complex = (name: string, multiValued: boolean, sub: AttributeDefinition) => attr(name, { type: "complex", multiValued, subAttributes: [sub] });
+
+  it.each(["server", "global"] as const)("accepts uniqueness '%s' on single-valued top-level string, reference, integer and decimal attributes", (uniqueness) => {
+    const registry = createSchemaRegistry({
+      schemas: [
+        {
+          id: EXT,
+          attributes: [
+            attr("badge", { uniqueness }),
+            attr("homepage", { type: "reference", referenceTypes: ["external"], uniqueness }),
+            attr("seat", { type: "integer", uniqueness }),
+            attr("score", { type: "decimal", uniqueness }),
+          ],
+        },
+      ],
+    }).addExtension("User", { schema: EXT, required: false });
+    expect(registry.getResourceType("User").schema(EXT)!.attributes.map((a) => a.uniqueness)).toEqual([uniqueness, uniqueness, uniqueness, uniqueness]);
+  });
+
+  it("the core schemas keep theirs: userName and the common id", () => {
+    const user = createSchemaRegistry().getResourceType("User");
+    expect(user.core.byName.get("username")!.uniqueness).toBe("server");
+    expect(user.core.byName.get("id")!.uniqueness).toBe("server");
+  });
+
+  const refused: Array<[string, AttributeDefinition, string]> = [
+    ["a multi-valued string", attr("tags", { multiValued: true, uniqueness: "server" }), `${EXT}.tags`],
+    ["a multi-valued integer", attr("seats", { type: "integer", multiValued: true, uniqueness: "global" }), `${EXT}.seats`],
+    ["a boolean", attr("flag", { type: "boolean", uniqueness: "server" }), `${EXT}.flag`],
+    ["a dateTime (compared as text, not as instants)", attr("since", { type: "dateTime", uniqueness: "server" }), `${EXT}.since`],
+    ["a binary (RFC 7643 §2.3.6: no uniqueness)", attr("key", { type: "binary", uniqueness: "server" }), `${EXT}.key`],
+    ["a complex attribute", attr("badge", { type: "complex", uniqueness: "server", subAttributes: [attr("v")] }), `${EXT}.badge`],
+    ["a sub-attribute of a single-valued complex attribute", complex("usub", false, attr("v", { uniqueness: "server" })), `${EXT}.usub.v`],
+    ["a sub-attribute of a multi-valued complex attribute", complex("udev", true, attr("value", { uniqueness: "global" })), `${EXT}.udev.value`],
+    ["an extension attribute named id", attr("id", { uniqueness: "server" }), `${EXT}.id`],
+  ];
+  it.each(refused)("refuses uniqueness on %s, naming the schema, the attribute and the supported shapes", (_, a, path) => {
+    const message = configError(withAttribute(a));
+    expect(message).toContain(`${path}: uniqueness '${a.uniqueness ?? a.subAttributes![0]!.uniqueness}'`);
+    expect(message).toContain("single-valued top-level attributes of type string, reference, integer or decimal");
+  });
+
+  it("uniqueness 'none' is accepted on every shape", () => {
+    expect(() => withAttribute(attr("tags", { multiValued: true, uniqueness: "none" }))()).not.toThrow();
+    expect(() => withAttribute(complex("udev", true, attr("value", { uniqueness: "none" })))()).not.toThrow();
+  });
+
+  it("applies to the core schema of a custom resource type too", () => {
+    const message = configError(() => createSchemaRegistry({ schemas: [{ id: DEVICE_ID, attributes: [attr("ports", { type: "integer", multiValued: true, uniqueness: "server" })] }] }));
+    expect(message).toContain(`${DEVICE_ID}.ports: uniqueness 'server'`);
+  });
+});
+
+describe("attribute characteristics are checked strictly (RFC 7643 §7)", () => {
+  const EXT = "urn:example:params:scim:schemas:extension:strict:2.0:User";
+  const withAttribute = (a: object) => () => createSchemaRegistry().addSchema({ id: EXT, attributes: [a as AttributeDefinition] });
+  const complex = (sub: object) => ({ ...attr("badge", { type: "complex" }), subAttributes: [sub as AttributeDefinition] });
+
+  it("accepts every RFC 7643 §7 characteristic with its type", () => {
+    const full = {
+      name: "level",
+      type: "string",
+      multiValued: false,
+      description: "Clearance level",
+      required: true,
+      canonicalValues: ["low", "high"],
+      caseExact: true,
+      mutability: "immutable",
+      returned: "request",
+      uniqueness: "none",
+      referenceTypes: [],
+    };
+    const registry = withAttribute(full)().addExtension("User", { schema: EXT, required: false });
+    expect(registry.getResourceType("User").schema(EXT)!.byName.get("level")).toMatchObject(full);
+    expect(() => withAttribute({ name: "ref", type: "reference", referenceTypes: ["User", "external"] })()).not.toThrow();
+    expect(() => withAttribute({ name: "min", type: "string" })()).not.toThrow(); // the rest take their §2.2 defaults
+  });
+
+  const refused: Array<[string, object, string, string]> = [
+    ["a misspelt characteristic ('retruned')", { ...attr("pin"), retruned: "never" }, `${EXT}.pin`, "retruned"],
+    ["an unknown characteristic", { ...attr("pin"), secret: true }, `${EXT}.pin`, "secret"],
+    ["required as a string", { ...attr("pin"), required: "yes" }, `${EXT}.pin`, "required"],
+    ["multiValued as a string", { ...attr("pin"), multiValued: "false" }, `${EXT}.pin`, "multiValued"],
+    ["caseExact as a number", { ...attr("pin"), caseExact: 1 }, `${EXT}.pin`, "caseExact"],
+    ["description not a string", { ...attr("pin"), description: 7 }, `${EXT}.pin`, "description"],
+    ["canonicalValues as a string", { ...attr("level"), canonicalValues: "x" }, `${EXT}.level`, "canonicalValues"],
+    ["canonicalValues with a number", { ...attr("level"), canonicalValues: ["a", 1] }, `${EXT}.level`, "canonicalValues"],
+    ["referenceTypes as a string", { ...attr("owner", { type: "reference" }), referenceTypes: "User" }, `${EXT}.owner`, "referenceTypes"],
+    ["subAttributes on a string attribute", { ...attr("pin"), subAttributes: [attr("x")] }, `${EXT}.pin`, "subAttributes"],
+    ["subAttributes not an array", { ...attr("badge", { type: "complex" }), subAttributes: { name: "x", type: "string" } }, `${EXT}.badge`, "subAttributes"],
+    ["a misspelt characteristic of a sub-attribute", complex({ ...attr("code"), requried: true }), `${EXT}.badge.code`, "requried"],
+    ["required as a string in a sub-attribute", complex({ ...attr("code"), required: "yes" }), `${EXT}.badge.code`, "required"],
+  ];
+  it.each(refused)("refuses %s, naming the schema, the attribute path and the key", (_, a, path, key) => {
+    expect(configError(withAttribute(a))).toContain(`${path}: `);
+    expect(configError(withAttribute(a))).toContain(`'${key}'`);
+  });
+
+  it("a refused definition is not registered (nothing is served from it)", () => {
+    const registry = createSchemaRegistry();
+    thrown(() => registry.addSchema({ id: EXT, attributes: [{ ...attr("pin"), retruned: "never" } as AttributeDefinition] }));
+    expect(registry.getSchema(EXT)).toBeUndefined();
+  });
+});
+
+describe("schema ids must not clash (RFC 7643 §3.3, §7; RFC 7644 §3.10)", () => {
+  const schema = (id: string): SchemaDefinition => ({ id, attributes: [attr("a")] });
+
+  it("refuses an id that is the URN path of another schema's attribute, or whose path another id is", () => {
+    expect(configError(() => createSchemaRegistry().addSchema(schema(`${USER_SCHEMA_ID}:name`)))).toContain(USER_SCHEMA_ID);
+    expect(configError(() => createSchemaRegistry().addSchema(schema(`${ENTERPRISE_USER_SCHEMA_ID.toUpperCase()}:manager`)))).toContain(ENTERPRISE_USER_SCHEMA_ID);
+    const message = configError(() => createSchemaRegistry({ schemas: [schema("urn:example:acme")] }).addSchema(schema("urn:example:acme:a")));
+    expect(message).toContain("urn:example:acme:a");
+    expect(message).toContain("'urn:example:acme'");
+    // In either order.
+    expect(configError(() => createSchemaRegistry({ schemas: [schema("urn:example:acme:a")] }).addSchema(schema("urn:example:acme")))).toContain("'urn:example:acme:a'");
+    // A prefix of Entra's dotted form (`urn:...:enterprise:2.0` + `:User`).
+    expect(() => createSchemaRegistry().addSchema(schema("urn:ietf:params:scim:schemas:extension:enterprise:2.0"))).toThrow(/enterprise:2\.0:User/);
+  });
+
+  it("refuses the RFC 7643 and RFC 7644 schema and message URNs", () => {
+    const reserved = [
+      "urn:ietf:params:scim:schemas:core:2.0:Schema",
+      "urn:ietf:params:scim:schemas:core:2.0:ResourceType",
+      "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
+      "urn:ietf:params:scim:api:messages:2.0:PatchOp",
+      "urn:ietf:params:scim:api:messages:2.0:ListResponse",
+      "urn:ietf:params:scim:api:messages:2.0:SearchRequest",
+      "urn:ietf:params:scim:api:messages:2.0:BulkRequest",
+      "urn:ietf:params:scim:api:messages:2.0:BulkResponse",
+      "urn:ietf:params:scim:api:messages:2.0:Error",
+      "URN:IETF:PARAMS:SCIM:API:MESSAGES:2.0:PATCHOP",
+      "urn:ietf:params:scim:schemas:core:2.0:Schema:attributes",
+    ];
+    for (const id of reserved) {
+      expect(configError(() => createSchemaRegistry().addSchema(schema(id)))).toContain(id);
+      expect(isScimConfigError(thrown(() => createSchemaRegistry({ core: false }).addSchema(schema(id))))).toBe(true);
+    }
+  });
+
+  it("refuses an id ending with ':'", () => {
+    expect(configError(() => createSchemaRegistry().addSchema(schema("urn:example:acme:")))).toContain("urn:example:acme:");
+  });
+
+  it("accepts ids that only share a prefix without ':', and replacing a schema by its own id", () => {
+    const registry = createSchemaRegistry({ schemas: [schema("urn:example:acme"), schema("urn:example:acmex"), schema("urn:example:acme2:User")] });
+    registry.addSchema({ id: "URN:EXAMPLE:ACME", attributes: [attr("b")] });
+    expect(registry.getSchema("urn:example:acme")!.attributes.map((a) => a.name)).toEqual(["b"]);
+    expect(createSchemaRegistry({ schemas: [acmeExtension] }).getSchema(ORG_ID)).toBeDefined();
+  });
+});

@@ -82,23 +82,89 @@ const RETURNED = new Set<string>(["always", "never", "default", "request"]);
 const UNIQUENESS = new Set<string>(["none", "server", "global"]);
 const NAME = /^\$?[A-Za-z][A-Za-z0-9_-]*$/;
 
+/** What a characteristic's value must be; returns the problem, or undefined when the value is fine. */
+type CharacteristicCheck = (value: unknown, key: string) => string | undefined;
+
+const isBoolean: CharacteristicCheck = (v, key) => (typeof v === "boolean" ? undefined : `'${key}' must be a boolean (got ${JSON.stringify(v)})`);
+const isString: CharacteristicCheck = (v, key) => (typeof v === "string" ? undefined : `'${key}' must be a string (got ${JSON.stringify(v)})`);
+const isStringArray: CharacteristicCheck = (v, key) =>
+  Array.isArray(v) && v.every((s) => typeof s === "string") ? undefined : `'${key}' must be an array of strings (got ${JSON.stringify(v)})`;
+/** The message misspelt enum values have always had (`unknown returned 'Never'`). */
+const oneOf =
+  (values: ReadonlySet<string>): CharacteristicCheck =>
+  (v, key) =>
+    typeof v === "string" && values.has(v) ? undefined : `unknown ${key} '${String(v)}'`;
+
+/**
+ * The characteristics of an attribute definition (RFC 7643 §7, "attributes"; §2.2) and what each
+ * value must be. Any other key is refused: a misspelt `"retruned": "never"` silently ignored would
+ * return a secret, and `"required": "yes"` would be served in `/Schemas` (where §7 requires a
+ * Boolean) and not enforced. `name` and `type` are checked first, `subAttributes` with the type.
+ */
+const CHARACTERISTICS: Readonly<Record<string, CharacteristicCheck | undefined>> = {
+  name: undefined,
+  type: undefined,
+  subAttributes: undefined,
+  multiValued: isBoolean,
+  description: isString,
+  required: isBoolean,
+  canonicalValues: isStringArray,
+  caseExact: isBoolean,
+  mutability: oneOf(MUTABILITIES),
+  returned: oneOf(RETURNED),
+  uniqueness: oneOf(UNIQUENESS),
+  referenceTypes: isStringArray,
+};
+const CHARACTERISTIC_NAMES = Object.keys(CHARACTERISTICS).join(", ");
+
+/**
+ * The types whose single-valued top-level attributes get their `uniqueness` enforced: the server
+ * derives a unique key (RFC 7643 §2.2) for each such value of the core schema or an extension,
+ * and the store refuses a clash with 409 `uniqueness` (RFC 7644 §3.3). Nothing is derived for a
+ * multi-valued, complex or boolean attribute, nor for a sub-attribute; a dateTime would be
+ * compared as text rather than as an instant, and a binary "has no uniqueness" (RFC 7643 §2.3.6).
+ */
+const UNIQUE_TYPES = new Set<AttributeType>(["string", "reference", "integer", "decimal"]);
+const UNIQUE_SHAPES = "single-valued top-level attributes of type string, reference, integer or decimal";
+
+/**
+ * Checks one attribute definition strictly against RFC 7643 §7 and compiles it with every
+ * characteristic resolved to its §2.2 default. `where` is the schema id, or the path of the
+ * complex attribute a sub-attribute belongs to; errors read `<where>.<name>: <problem>`.
+ */
 function compileAttribute(def: AttributeDefinition, schemaId: string, parent: AttributeInfo | undefined, where: string): AttributeInfo {
   const at = `${where}.${String(def?.name)}`;
-  if (typeof def !== "object" || def === null) throw new ScimConfigError(`${where}: attribute definition must be an object`);
+  if (typeof def !== "object" || def === null || Array.isArray(def)) throw new ScimConfigError(`${where}: attribute definition must be an object`);
   if (typeof def.name !== "string" || !NAME.test(def.name) || isForbiddenKey(def.name)) {
     throw new ScimConfigError(`${at}: invalid attribute name`);
   }
+  for (const key of Object.keys(def)) {
+    if (!Object.hasOwn(CHARACTERISTICS, key)) {
+      throw new ScimConfigError(`${at}: unknown characteristic '${key}' (RFC 7643 §7 defines ${CHARACTERISTIC_NAMES})`);
+    }
+  }
   if (!ATTRIBUTE_TYPES.has(def.type)) throw new ScimConfigError(`${at}: unknown type '${String(def.type)}'`);
   // A misspelt characteristic must not silently fall back to the default: `returned: "Never"`
-  // read as "default" would return a secret.
-  if (def.mutability !== undefined && !MUTABILITIES.has(def.mutability)) throw new ScimConfigError(`${at}: unknown mutability '${String(def.mutability)}'`);
-  if (def.returned !== undefined && !RETURNED.has(def.returned)) throw new ScimConfigError(`${at}: unknown returned '${String(def.returned)}'`);
-  if (def.uniqueness !== undefined && !UNIQUENESS.has(def.uniqueness)) throw new ScimConfigError(`${at}: unknown uniqueness '${String(def.uniqueness)}'`);
+  // read as "default" would return a secret. (An `undefined` value is an absent one.)
+  for (const [key, check] of Object.entries(CHARACTERISTICS)) {
+    const value = (def as unknown as Record<string, unknown>)[key];
+    const problem = check !== undefined && value !== undefined ? check(value, key) : undefined;
+    if (problem !== undefined) throw new ScimConfigError(`${at}: ${problem}`);
+  }
   if (def.type === "complex") {
     if (parent !== undefined) throw new ScimConfigError(`${at}: sub-attributes cannot be complex (RFC 7643 §2.3.8)`);
+    if (def.subAttributes !== undefined && !Array.isArray(def.subAttributes)) {
+      throw new ScimConfigError(`${at}: 'subAttributes' must be an array of attribute definitions`);
+    }
     if (!Array.isArray(def.subAttributes) || def.subAttributes.length === 0) {
       throw new ScimConfigError(`${at}: a complex attribute needs subAttributes`);
     }
+  } else if (def.subAttributes !== undefined) {
+    throw new ScimConfigError(`${at}: 'subAttributes' is only allowed on a complex attribute (this one is of type '${def.type}', RFC 7643 §2.3.8)`);
+  }
+  const uniqueness = def.uniqueness ?? "none";
+  if (uniqueness !== "none" && (parent !== undefined || def.multiValued === true || !UNIQUE_TYPES.has(def.type))) {
+    throw new ScimConfigError(`${at}: uniqueness '${uniqueness}' is not enforced on this attribute; the server enforces uniqueness only on ${UNIQUE_SHAPES}`);
   }
   const subMap = new Map<string, AttributeInfo>();
   const subs: AttributeInfo[] = [];
@@ -110,7 +176,7 @@ function compileAttribute(def: AttributeDefinition, schemaId: string, parent: At
     exact: def.caseExact === true,
     mutability: def.mutability ?? "readWrite",
     returned: def.returned ?? "default",
-    uniqueness: def.uniqueness ?? "none",
+    uniqueness,
     key: def.name.toLowerCase(),
     schemaId,
     subMap: def.type === "complex" ? subMap : undefined,
@@ -134,15 +200,61 @@ function compileSchema(def: SchemaDefinition, extra: readonly AttributeDefinitio
   for (const a of [...extra, ...def.attributes]) {
     const info = compileAttribute(a, def.id, undefined, def.id);
     if (byName.has(info.key)) throw new ScimConfigError(`${def.id}: duplicate attribute '${a.name}'`);
+    // Only the common `id` (RFC 7643 §3.1) is unique by name; no key is derived for another `id`.
+    if (info.key === "id" && info.uniqueness !== "none" && !extra.includes(a)) {
+      throw new ScimConfigError(`${def.id}.${a.name}: uniqueness '${info.uniqueness}' is not enforced on an attribute named 'id'; the server enforces uniqueness only on ${UNIQUE_SHAPES}`);
+    }
     byName.set(info.key, info);
     attributes.push(info);
   }
   return { id: def.id, definition: def, extension, required, attributes, byName };
 }
 
-function checkSchema(def: SchemaDefinition): void {
+/**
+ * Schema ids of the protocol itself (RFC 7643 §5, §6, §7): a schema must not take them, nor
+ * an id below them. The message URNs (RFC 7644 §3.4.2, §3.4.3, §3.5.2, §3.7, §3.12) are all in
+ * {@link MESSAGE_NAMESPACE}, which is refused as a whole.
+ */
+const RESERVED_SCHEMA_IDS = [
+  "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig",
+  "urn:ietf:params:scim:schemas:core:2.0:ResourceType",
+  "urn:ietf:params:scim:schemas:core:2.0:Schema",
+];
+const MESSAGE_NAMESPACE = "urn:ietf:params:scim:api:";
+
+/** True when `id` is `prefix` or below it (`prefix:...`), case-insensitively. */
+function isAtOrBelow(id: string, prefix: string): boolean {
+  const a = id.toLowerCase();
+  const b = prefix.toLowerCase();
+  return a === b || a.startsWith(`${b}:`);
+}
+
+/**
+ * Checks a schema's shape and that its id cannot be confused with another URN: an attribute
+ * path `urn:...:User:name` (RFC 7644 §3.10) must name one attribute of one schema, so no id may
+ * be another id followed by `:` (either way round), none may end with `:`, and the protocol's
+ * own schema and message URNs are reserved. `existing` are the schemas already registered (one
+ * with the same id, case-insensitively, is being replaced).
+ */
+function checkSchema(def: SchemaDefinition, existing: Iterable<SchemaDefinition>): void {
   if (typeof def !== "object" || def === null) throw new ScimConfigError("schema must be an object");
   if (typeof def.id !== "string" || !/^urn:[^\s]+$/i.test(def.id)) throw new ScimConfigError(`schema id must be a URN (got '${String(def.id)}')`);
+  const id = def.id;
+  if (id.endsWith(":")) throw new ScimConfigError(`schema id '${id}' must not end with ':'`);
+  if (isAtOrBelow(id, MESSAGE_NAMESPACE.slice(0, -1))) {
+    throw new ScimConfigError(`schema id '${id}' is in the namespace of the SCIM protocol messages (${MESSAGE_NAMESPACE}, RFC 7644 §3.1)`);
+  }
+  const reserved = RESERVED_SCHEMA_IDS.find((r) => isAtOrBelow(id, r));
+  if (reserved !== undefined) throw new ScimConfigError(`schema id '${id}' is reserved: '${reserved}' is defined by RFC 7643 §5-§7`);
+  for (const other of existing) {
+    if (other.id.toLowerCase() === id.toLowerCase()) continue;
+    if (isAtOrBelow(id, other.id)) {
+      throw new ScimConfigError(`schema id '${id}' clashes with schema '${other.id}': it reads as the path of an attribute of '${other.id}' (RFC 7644 §3.10)`);
+    }
+    if (isAtOrBelow(other.id, id)) {
+      throw new ScimConfigError(`schema id '${id}' clashes with schema '${other.id}': '${other.id}' would read as the path of an attribute of '${id}' (RFC 7644 §3.10)`);
+    }
+  }
   if (!Array.isArray(def.attributes)) throw new ScimConfigError(`${def.id}: attributes must be an array`);
 }
 
@@ -200,7 +312,10 @@ export interface SchemaRegistryOptions {
 
 /** A registry of schemas and resource types (RFC 7643 §6, §7). Each server owns its own. */
 export interface SchemaRegistry {
-  /** Adds or replaces a schema. */
+  /**
+   * Adds or replaces a schema (RFC 7643 §7). Throws ScimConfigError for a malformed attribute
+   * definition, a `uniqueness` the server would not enforce, or an id that clashes with another.
+   */
   addSchema(schema: SchemaDefinition): SchemaRegistry;
   /** Adds or replaces a resource type; its schemas must already be registered. */
   addResourceType(resourceType: ResourceTypeDefinition): SchemaRegistry;
@@ -220,7 +335,9 @@ export interface SchemaRegistry {
 
 /**
  * Creates a schema registry holding the core schemas (unless `core: false`) and any custom
- * schemas and resource types. Definitions are checked eagerly: mistakes throw ScimConfigError.
+ * schemas and resource types. Definitions are checked eagerly and strictly (only the RFC 7643 §7
+ * characteristics, each of its type; `uniqueness` only where enforced; no clashing schema ids):
+ * mistakes throw ScimConfigError.
  *
  * @example
  * const registry = createSchemaRegistry({ schemas: [mySchema] })
@@ -234,7 +351,7 @@ export function createSchemaRegistry(options: SchemaRegistryOptions = {}): Schem
 
   const registry: SchemaRegistry = {
     addSchema(schema) {
-      checkSchema(schema);
+      checkSchema(schema, schemas.values());
       compileSchema(schema, [], true, false); // validates attribute definitions
       schemas.set(schema.id.toLowerCase(), schema);
       compiled.clear();
