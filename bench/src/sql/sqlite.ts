@@ -9,7 +9,13 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import { join } from "node:path";
 import { Kysely, SqliteDialect, sql } from "kysely";
-import { createSqlStore, openSqlite, sqlStore, type ScimDatabase } from "scim-store-sql";
+import { createSqlStore, openSqlite, registerSqliteFunctions, sqlStore, type ScimDatabase } from "scim-store-sql";
+
+/** A connection of the benchmark's own with the SQL functions the store's queries use (openSqlite registers them on its own). */
+function withScimFunctions<T extends object>(connection: T): T {
+  registerSqliteFunctions(connection as unknown as Parameters<typeof registerSqliteFunctions>[0]);
+  return connection;
+}
 import { RESOURCE_SELECT, type Backend, type RawQueries, type RawQueryName, type RawRow, type Statement } from "./backend.js";
 import { TENANT } from "./data.js";
 
@@ -119,7 +125,7 @@ export async function openSqliteBackend(options: SqliteBackendOptions = {}): Pro
     async capture(work) {
       const captured: Statement[] = [];
       const kysely = new Kysely<ScimDatabase>({
-        dialect: new SqliteDialect({ database: new Database(filename) }),
+        dialect: new SqliteDialect({ database: withScimFunctions(new Database(filename)) }),
         log: (event) => {
           if (event.level === "query") captured.push({ sql: event.query.sql, parameters: event.query.parameters });
         },

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { openDatabase, openPostgres } from "./dialect.js";
+import type { ScimDatabase } from "./tables.js";
 
 describe("openDatabase", () => {
   it("opens SQLite for sqlite:, file: and plain paths, relative ones against baseDir, and describes it", async () => {
@@ -40,5 +41,33 @@ describe("openDatabase", () => {
     const bare = openPostgres({ connectionString: "postgresql://db.example/scim" });
     expect(bare.description).toBe("PostgreSQL postgresql://db.example/scim");
     await bare.destroy();
+  });
+});
+
+describe("registerSqliteFunctions", () => {
+  it("gives a connection of one's own the functions the store's queries use (case-insensitive JSON filters)", async () => {
+    const { createRequire } = await import("node:module");
+    const { Kysely, SqliteDialect } = await import("kysely");
+    const { parseFilter } = await import("scim-core");
+    const { registerSqliteFunctions } = await import("./dialect.js");
+    const { migrateScimTables } = await import("./migrations.js");
+    const { sqlStore } = await import("./sql-store.js");
+    const Database = createRequire(import.meta.url)("better-sqlite3") as new (f: string) => object;
+    const storeOver = async (register: boolean) => {
+      const connection = new Database(":memory:");
+      if (register) registerSqliteFunctions(connection as Parameters<typeof registerSqliteFunctions>[0]);
+      const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: connection as never }) });
+      await migrateScimTables(db, "sqlite");
+      const store = sqlStore({ database: { db, dialect: "sqlite", description: "own", destroy: () => db.destroy() } });
+      await store.create({ tenant: "t" }, "User", { attributes: { userName: "u", title: "Émile" }, uniqueKeys: [{ attribute: "userName", value: "u" }] });
+      return store;
+    };
+    const filter = { filter: parseFilter('title eq "émile"') };
+    const own = await storeOver(true);
+    expect((await own.query({ tenant: "t" }, "User", filter)).totalResults).toBe(1);
+    await own.close();
+    const bare = await storeOver(false);
+    await expect(bare.query({ tenant: "t" }, "User", filter)).rejects.toThrow(/no such function/);
+    await bare.close();
   });
 });

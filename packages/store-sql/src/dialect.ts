@@ -29,6 +29,49 @@ export interface ScimSqlDatabase {
 
 const load = createRequire(import.meta.url);
 
+/**
+ * @internal The SQL function that folds case on SQLite as JavaScript's `toLowerCase` does (all of
+ * Unicode, as scim-core's `compileFilter` and memoryStore fold), which `openSqlite` registers on
+ * its connection: SQLite's own `lower()` folds ASCII letters only. The filter and sort translators
+ * use it on strings read from the JSON document; the indexed columns are folded in JavaScript
+ * when written and never go through it.
+ */
+export const SQLITE_LOWER = "scim_lower";
+
+type SqliteFunctionHost = { function(name: string, options: { deterministic: boolean; safeIntegers: boolean }, fn: (value: unknown) => unknown): unknown };
+type SqliteConstructor = new (filename: string) => BetterSqliteDatabase & SqliteFunctionHost & { pragma(text: string): unknown };
+
+/** `lower(?)` on a private in-memory connection: SQLite's own answer for the values that are not text. */
+let sqliteLowerOfOther: ((value: unknown) => unknown) | undefined;
+
+/**
+ * Registers the SQL functions the SQL store's queries use on a better-sqlite3 connection that was
+ * not made by {@link openSqlite} (which registers them itself): {@link SQLITE_LOWER},
+ * `toLowerCase` of text, where NULL, numbers and blobs give what `lower()` gives. Without it,
+ * case-insensitive filters and sorts on strings of the JSON document fail with "no such function".
+ *
+ * @example
+ * const connection = new Database("scim.db");
+ * registerSqliteFunctions(connection);
+ * sqlStore({ database: { db: new Kysely({ dialect: new SqliteDialect({ database: connection }) }), dialect: "sqlite", ... } });
+ */
+export function registerSqliteFunctions(database: SqliteFunctionHost): void {
+  registerSqliteLower(database, load("better-sqlite3") as SqliteConstructor);
+}
+
+function registerSqliteLower(database: SqliteFunctionHost, Database: SqliteConstructor): void {
+  // safeIntegers: an INTEGER arrives as a bigint and goes back to `lower()` as an INTEGER, not a REAL.
+  database.function(SQLITE_LOWER, { deterministic: true, safeIntegers: true }, (value) => {
+    if (typeof value === "string") return value.toLowerCase();
+    if (value === null || value === undefined) return null;
+    if (sqliteLowerOfOther === undefined) {
+      const statement = new Database(":memory:").prepare("SELECT lower(?) AS v");
+      sqliteLowerOfOther = (v) => (statement.all([v])[0] as { v: unknown }).v;
+    }
+    return sqliteLowerOfOther(value);
+  });
+}
+
 /** Options of {@link openSqlite}. */
 export interface SqliteOptions {
   /** A file path, or `":memory:"`. */
@@ -55,13 +98,16 @@ export interface SqliteOptions {
 /**
  * Opens a SQLite database (better-sqlite3 12), creating the file and its folder when missing. Files use WAL mode with `synchronous = NORMAL`
  * (durable across process crashes; a power loss may lose the last commits, never corrupt), with
- * their WAL checkpoints on a worker thread (`checkpoints`), and a busy timeout is set.
+ * their WAL checkpoints on a worker thread (`checkpoints`), and a busy timeout is set. The
+ * connection gets the case-folding function the filters and sorts use ({@link SQLITE_LOWER}).
  */
 export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
-  const Database = load("better-sqlite3") as new (filename: string) => BetterSqliteDatabase & { pragma(text: string): unknown };
+  const Database = load("better-sqlite3") as SqliteConstructor;
   const onDisk = options.filename !== ":memory:" && options.filename !== "";
   if (onDisk) mkdirSync(dirname(options.filename), { recursive: true });
   const database = new Database(options.filename);
+  // The store's only connection (group commit serializes on it): every query it runs sees the function.
+  registerSqliteLower(database, Database);
   if (onDisk) {
     database.pragma("journal_mode = WAL");
     database.pragma("synchronous = NORMAL");

@@ -4,8 +4,10 @@
  * the same 400 where the reference throws; `orderBySql` orders like memoryStore. On SQLite and on
  * PostgreSQL (skipped only when `openTestPostgres` gives undefined, that is locally without a server).
  *
- * The generated data stays inside the domain documented in `filter-sql.ts`: ASCII letters for
- * anything compared case-insensitively (plus a few caseless characters), instants at millisecond
+ * The generated data stays inside the domain documented in `filter-sql.ts`: on PostgreSQL, ASCII
+ * letters for anything compared case-insensitively (plus a few caseless characters), as its
+ * `lower()` follows its locale; on SQLite, also non-ASCII letters with case (`É`/`é`, `Ä`/`ä`,
+ * `Ö`/`ö`, `Σ`/`σ`/`ς`, `ß`, `ẞ`), which it folds as JavaScript does; instants at millisecond
  * precision.
  */
 import { afterAll, describe, expect, it } from "vitest";
@@ -70,11 +72,24 @@ const registry = createSchemaRegistry({ schemas: [acmeSchema] }).addExtension("U
 const rt = registry.getResourceType("User");
 
 // ---------------------------------------------------------------------------------------------
-// Populations
+// Generators
 
-/** ASCII in mixed case, LIKE wildcards, quotes, and caseless non-ASCII characters. */
-const charArb = fc.constantFrom("a", "A", "b", "B", "c", "%", "_", "\\", "'", '"', " ", "@", "中", "😀");
-const strArb = fc.array(charArb, { maxLength: 3 }).map((cs) => cs.join(""));
+/**
+ * Characters of generated strings: ASCII in mixed case, LIKE wildcards, quotes, and caseless
+ * non-ASCII characters, which both databases fold as JavaScript does.
+ */
+const CHARS = ["a", "A", "b", "B", "c", "%", "_", "\\", "'", '"', " ", "@", "中", "😀"];
+/**
+ * On SQLite, also non-ASCII letters with case: `scim_lower` folds them with `toLowerCase`, so `É`/`é`,
+ * `Ä`/`ä`, `Ö`/`ö`, `Σ`/`σ` (and `ς`, the lower case of a `Σ` ending a word), `ß` (no single-letter
+ * upper case) and `ẞ` (whose lower case is `ß`) fold together. PostgreSQL keeps `CHARS`: its `lower()`
+ * follows the database's `LC_CTYPE` (the documented domain), and even `C.UTF-8` folds a final `Σ` to
+ * `σ`, not to `ς` as JavaScript does.
+ */
+const SQLITE_CHARS = [...CHARS, "É", "é", "Ä", "ä", "Ö", "ö", "Σ", "σ", "ς", "ß", "ẞ"];
+/** String literals that hit non-ASCII values on SQLite. */
+const SQLITE_LITERALS = ["É", "é", "ÄÖ", "äö", "ß", "ẞ", "Σ", "aς", "AΣ", "σa"];
+
 const maybe = <T>(arb: fc.Arbitrary<T>) => fc.option(arb, { nil: undefined, freq: 3 });
 const orNull = <T>(arb: fc.Arbitrary<T>) => fc.oneof({ arbitrary: arb, weight: 4 }, { arbitrary: fc.constant(null), weight: 1 });
 
@@ -101,61 +116,7 @@ const dateTimeArb: fc.Arbitrary<string> = fc
 
 const typeArb = fc.constantFrom("work", "Work", "home", "", "HOME");
 
-const emailArb = fc.record(
-  { value: strArb.map((s) => `${s}@x.Org`), type: typeArb, primary: fc.boolean(), display: strArb },
-  { requiredKeys: [] },
-);
 const phoneArb = fc.record({ value: fc.constantFrom("555", "+1 555", ""), type: typeArb }, { requiredKeys: [] });
-const projectArb = fc.record(
-  { name: strArb, since: dateTimeArb, lead: fc.boolean(), hours: fc.integer({ min: -2, max: 3 }) },
-  { requiredKeys: [] },
-);
-const scalarArb = fc.oneof(strArb, fc.integer({ min: -2, max: 3 }), fc.boolean(), fc.constant(null), fc.constantFrom(0.5, 1e21, -1.25));
-
-const attributesArb = fc.record(
-  {
-    schemas: fc.constantFrom([USER_SCHEMA_ID], [USER_SCHEMA_ID, ENT], [USER_SCHEMA_ID, ENT, ACME]),
-    userName: strArb,
-    name: maybe(fc.record({ givenName: orNull(strArb), familyName: orNull(strArb), formatted: strArb }, { requiredKeys: [] })),
-    displayName: maybe(orNull(strArb)),
-    title: maybe(orNull(strArb)),
-    externalId: maybe(strArb),
-    active: maybe(orNull(fc.boolean())),
-    emails: maybe(fc.array(fc.oneof({ arbitrary: emailArb, weight: 4 }, { arbitrary: fc.constantFrom({}, { value: "" }, { display: "" }), weight: 1 }), { maxLength: 3 })),
-    phoneNumbers: maybe(fc.array(phoneArb, { maxLength: 2 })),
-    [ENT]: maybe(
-      fc.record(
-        { employeeNumber: fc.constantFrom("1", "42", "701984", ""), department: orNull(strArb), manager: fc.record({ value: strArb, displayName: strArb }, { requiredKeys: [] }) },
-        { requiredKeys: [] },
-      ),
-    ),
-    [ACME]: maybe(
-      fc.record(
-        {
-          hireDate: dateTimeArb,
-          level: fc.integer({ min: -3, max: 3 }),
-          score: fc.constantFrom(0, 0.5, -1.25, 2.5, 1e21),
-          remote: fc.boolean(),
-          badges: fc.array(strArb, { maxLength: 3 }),
-          code: strArb,
-          avatar: fc.constantFrom("QUJD", "qUJD", ""),
-          projects: fc.array(projectArb, { maxLength: 3 }),
-        },
-        { requiredKeys: [] },
-      ),
-    ),
-    // Attributes no schema defines: compared by runtime type.
-    customTag: maybe(fc.oneof(scalarArb, fc.array(scalarArb, { maxLength: 3 }), fc.record({ value: scalarArb }, { requiredKeys: [] }))),
-    customObj: maybe(
-      fc.oneof(
-        fc.record({ value: scalarArb, kind: strArb }, { requiredKeys: [] }),
-        fc.array(fc.record({ value: scalarArb, kind: strArb }, { requiredKeys: [] }), { maxLength: 3 }),
-        fc.constantFrom({}, { value: {} }, { value: [[]] }, { value: [[[[["x"]]]]] }, { value: [[[[[]]]]] }, [{}, { kind: "" }]),
-      ),
-    ),
-  },
-  { requiredKeys: ["schemas", "userName"] },
-);
 
 interface Person {
   id: string;
@@ -166,25 +127,6 @@ interface Person {
   deleted: boolean;
 }
 
-const personArb = fc
-  .tuple(attributesArb, instantArb, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 12 }), fc.boolean(), fc.constantFrom("u", "U", "x"))
-  .map(([attributes, created, later, version, deletedCoin, prefix]): Omit<Person, "id"> & { prefix: string } => ({
-    // JSON round trip: what the database holds is what the reference reads.
-    attributes: JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>,
-    created: new Date(created).toISOString(),
-    lastModified: new Date(created + later * 3_600_000).toISOString(),
-    version,
-    deleted: deletedCoin && version > 10,
-    prefix,
-  }));
-
-const populationArb: fc.Arbitrary<Person[]> = fc
-  .array(personArb, { minLength: 50, maxLength: 80 })
-  .map((people) => people.map(({ prefix, ...p }, i) => ({ id: `${prefix}${i}`, ...p })));
-
-// ---------------------------------------------------------------------------------------------
-// Filters
-
 const P = (attr: string, sub?: string, uri?: string): AttrPath => {
   const path: AttrPath = { attr };
   if (uri !== undefined) path.uri = uri;
@@ -192,22 +134,6 @@ const P = (attr: string, sub?: string, uri?: string): AttrPath => {
   return path;
 };
 
-/** Literals of every type, for mismatches: strings, edge strings, dateTimes, numbers, booleans, null. */
-const valueArb: fc.Arbitrary<FilterValue> = fc.oneof(
-  { arbitrary: strArb, weight: 4 },
-  {
-    arbitrary: fc.constantFrom("work", "WORK", "home", "", "@x.org", "a@x.Org", "u1", "U1", "u", "W/\"3\"", "User", "user", "1", "42", "QUJD", "a\u0000", "2020-13-01T00:00:00Z", "x' OR 1=1 --"),
-    weight: 2,
-  },
-  { arbitrary: dateTimeArb, weight: 1 },
-  { arbitrary: fc.integer({ min: -3, max: 3 }), weight: 1 },
-  { arbitrary: fc.constantFrom(0.5, 1e21, -1.25), weight: 1 },
-  { arbitrary: fc.boolean(), weight: 1 },
-  { arbitrary: fc.constant(null), weight: 1 },
-);
-
-// Typed literals, so that comparisons also hit the values the population holds.
-const S = fc.oneof(strArb, fc.constantFrom("a@x.Org", "@X.ORG", "work", "Home", "", "a\u0000"));
 const B = fc.boolean();
 const D = fc.oneof(
   { arbitrary: dateTimeArb, weight: 4 },
@@ -220,68 +146,163 @@ const V = fc.constantFrom('W/"3"', 'w/"3"', 'W/"1', "W/", "User", "user");
 
 type PathSpec = readonly [AttrPath, fc.Arbitrary<FilterValue>];
 
-/** The common attributes (indexed columns, `emails` rows) and documents with holes: weighted up. */
-const commonPaths: PathSpec[] = [
-  [P("userName"), S], [P("displayName"), S], [P("externalId"), S], [P("active"), B], [P("id"), ID], [P("meta", "created"), D],
-  [P("emails", "value"), S], [P("emails", "type"), S], [P("emails", "primary"), B], [P("emails"), S], [P("name"), S],
-  [P("customObj"), S], [P("customTag"), fc.oneof(S, N, B)], [P("title"), S],
-];
-
-const otherPaths: PathSpec[] = [
-  [P("userName", undefined, USER_SCHEMA_ID), S], [P("USERNAME"), S],
-  [P("name", "givenName"), S], [P("name", "familyName"), S], [P("name", "nope"), S],
-  [P("Emails", "VALUE"), S], [P("emails", "display"), S], [P("phoneNumbers"), S], [P("phoneNumbers", "value"), S],
-  [P("meta", "lastModified"), D], [P("meta", "resourceType"), V], [P("meta", "version"), V], [P("meta", "location"), S], [P("meta"), S],
-  [P("employeeNumber", undefined, ENT), S], [P("department", undefined, ENT), S], [P("manager", "value", ENT), S], [P("manager", undefined, ENT), S],
-  [P("User", "employeeNumber", "urn:ietf:params:scim:schemas:extension:enterprise:2.0"), S],
-  [P("hireDate", undefined, ACME), D], [P("level", undefined, ACME), N], [P("score", undefined, ACME), N], [P("remote", undefined, ACME), B],
-  [P("badges", undefined, ACME), S], [P("code", undefined, ACME), S], [P("avatar", undefined, ACME), fc.constantFrom("QUJD", "qujd", "QU")],
-  [P("projects", "since", ACME), D], [P("projects", "hours", ACME), N], [P("projects", "lead", ACME), B], [P("projects", "name", ACME), S], [P("projects", undefined, ACME), S],
-  [P("customTag", "value"), fc.oneof(S, N)], [P("customObj", "kind"), S], [P("customObj", "value"), fc.oneof(S, N, B)],
-  [P("nope"), S], [P("x", undefined, "urn:unknown:ext"), S], [P("schemas"), fc.constantFrom(USER_SCHEMA_ID, ENT.toUpperCase(), "urn")], [P("hireDate"), D],
-];
-
-/** Sub-attribute names inside `[...]`, with typed literals. */
-const subSpecs: PathSpec[] = [
-  [P("value"), fc.oneof(S, N)], [P("VALUE"), S], [P("type"), S], [P("primary"), B], [P("display"), S], [P("givenName"), S],
-  [P("created"), D], [P("resourceType"), V], [P("version"), V], [P("name"), S], [P("since"), D], [P("lead"), B], [P("hours"), N],
-  [P("kind"), S], [P("nope"), S],
-];
-
 const opArb: fc.Arbitrary<CompareOperator> = fc.constantFrom("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le");
-
-function leafArb(specs: readonly PathSpec[]): fc.Arbitrary<Filter> {
-  return fc.constantFrom(...specs).chain(([path, typed]) =>
-    fc.oneof(
-      { arbitrary: fc.record({ type: fc.constant("compare" as const), op: opArb, path: fc.constant(path), value: fc.oneof({ arbitrary: typed, weight: 3 }, { arbitrary: valueArb, weight: 1 }) }), weight: 4 },
-      { arbitrary: fc.constant<Filter>({ type: "present", path }), weight: 1 },
-    ),
-  );
-}
 
 const valuePathArb: fc.Arbitrary<AttrPath> = fc.constantFrom(
   P("emails"), P("emails"), P("emails"), P("phoneNumbers"), P("manager", undefined, ENT), P("meta"), P("name"),
   P("projects", undefined, ACME), P("customObj"), P("customTag"), P("nope"), P("userName"),
 );
 
-const innerArb: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
-  f: fc.oneof(
-    { maxDepth: 3, depthIdentifier: "inner" },
-    { arbitrary: leafArb(subSpecs), weight: 4 },
-    { arbitrary: fc.record({ type: fc.constant("logical" as const), op: fc.constantFrom("and" as const, "or" as const), left: tie("f"), right: tie("f") }), weight: 2 },
-    { arbitrary: fc.record({ type: fc.constant("not" as const), filter: tie("f") }), weight: 1 },
-  ),
-})).f;
+/** Populations and filters over strings of `chars`; `literals` join the typed string literals. */
+function generators(chars: readonly string[], literals: readonly string[]) {
+  const charArb = fc.constantFrom(...chars);
+  const strArb = fc.array(charArb, { maxLength: 3 }).map((cs) => cs.join(""));
 
-const filterArb: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
-  f: fc.oneof(
-    { maxDepth: 4, depthIdentifier: "outer" },
-    { arbitrary: fc.oneof(leafArb(commonPaths), leafArb(otherPaths)), weight: 5 },
-    { arbitrary: fc.record({ type: fc.constant("valuePath" as const), path: valuePathArb, filter: innerArb }), weight: 2 },
-    { arbitrary: fc.record({ type: fc.constant("logical" as const), op: fc.constantFrom("and" as const, "or" as const), left: tie("f"), right: tie("f") }), weight: 2 },
-    { arbitrary: fc.record({ type: fc.constant("not" as const), filter: tie("f") }), weight: 2 },
-  ),
-})).f;
+  const emailArb = fc.record(
+    { value: strArb.map((s) => `${s}@x.Org`), type: typeArb, primary: fc.boolean(), display: strArb },
+    { requiredKeys: [] },
+  );
+  const projectArb = fc.record(
+    { name: strArb, since: dateTimeArb, lead: fc.boolean(), hours: fc.integer({ min: -2, max: 3 }) },
+    { requiredKeys: [] },
+  );
+  const scalarArb = fc.oneof(strArb, fc.integer({ min: -2, max: 3 }), fc.boolean(), fc.constant(null), fc.constantFrom(0.5, 1e21, -1.25));
+
+  const attributesArb = fc.record(
+    {
+      schemas: fc.constantFrom([USER_SCHEMA_ID], [USER_SCHEMA_ID, ENT], [USER_SCHEMA_ID, ENT, ACME]),
+      userName: strArb,
+      name: maybe(fc.record({ givenName: orNull(strArb), familyName: orNull(strArb), formatted: strArb }, { requiredKeys: [] })),
+      displayName: maybe(orNull(strArb)),
+      title: maybe(orNull(strArb)),
+      externalId: maybe(strArb),
+      active: maybe(orNull(fc.boolean())),
+      emails: maybe(fc.array(fc.oneof({ arbitrary: emailArb, weight: 4 }, { arbitrary: fc.constantFrom({}, { value: "" }, { display: "" }), weight: 1 }), { maxLength: 3 })),
+      phoneNumbers: maybe(fc.array(phoneArb, { maxLength: 2 })),
+      [ENT]: maybe(
+        fc.record(
+          { employeeNumber: fc.constantFrom("1", "42", "701984", ""), department: orNull(strArb), manager: fc.record({ value: strArb, displayName: strArb }, { requiredKeys: [] }) },
+          { requiredKeys: [] },
+        ),
+      ),
+      [ACME]: maybe(
+        fc.record(
+          {
+            hireDate: dateTimeArb,
+            level: fc.integer({ min: -3, max: 3 }),
+            score: fc.constantFrom(0, 0.5, -1.25, 2.5, 1e21),
+            remote: fc.boolean(),
+            badges: fc.array(strArb, { maxLength: 3 }),
+            code: strArb,
+            avatar: fc.constantFrom("QUJD", "qUJD", ""),
+            projects: fc.array(projectArb, { maxLength: 3 }),
+          },
+          { requiredKeys: [] },
+        ),
+      ),
+      // Attributes no schema defines: compared by runtime type.
+      customTag: maybe(fc.oneof(scalarArb, fc.array(scalarArb, { maxLength: 3 }), fc.record({ value: scalarArb }, { requiredKeys: [] }))),
+      customObj: maybe(
+        fc.oneof(
+          fc.record({ value: scalarArb, kind: strArb }, { requiredKeys: [] }),
+          fc.array(fc.record({ value: scalarArb, kind: strArb }, { requiredKeys: [] }), { maxLength: 3 }),
+          fc.constantFrom({}, { value: {} }, { value: [[]] }, { value: [[[[["x"]]]]] }, { value: [[[[[]]]]] }, [{}, { kind: "" }]),
+        ),
+      ),
+    },
+    { requiredKeys: ["schemas", "userName"] },
+  );
+
+  const personArb = fc
+    .tuple(attributesArb, instantArb, fc.integer({ min: 0, max: 3 }), fc.integer({ min: 1, max: 12 }), fc.boolean(), fc.constantFrom("u", "U", "x"))
+    .map(([attributes, created, later, version, deletedCoin, prefix]): Omit<Person, "id"> & { prefix: string } => ({
+      // JSON round trip: what the database holds is what the reference reads.
+      attributes: JSON.parse(JSON.stringify(attributes)) as Record<string, unknown>,
+      created: new Date(created).toISOString(),
+      lastModified: new Date(created + later * 3_600_000).toISOString(),
+      version,
+      deleted: deletedCoin && version > 10,
+      prefix,
+    }));
+
+  const populationArb: fc.Arbitrary<Person[]> = fc
+    .array(personArb, { minLength: 50, maxLength: 80 })
+    .map((people) => people.map(({ prefix, ...p }, i) => ({ id: `${prefix}${i}`, ...p })));
+  /** Literals of every type, for mismatches: strings, edge strings, dateTimes, numbers, booleans, null. */
+  const valueArb: fc.Arbitrary<FilterValue> = fc.oneof(
+    { arbitrary: strArb, weight: 4 },
+    {
+      arbitrary: fc.constantFrom("work", "WORK", "home", "", "@x.org", "a@x.Org", "u1", "U1", "u", "W/\"3\"", "User", "user", "1", "42", "QUJD", "a\u0000", "2020-13-01T00:00:00Z", "x' OR 1=1 --"),
+      weight: 2,
+    },
+    { arbitrary: dateTimeArb, weight: 1 },
+    { arbitrary: fc.integer({ min: -3, max: 3 }), weight: 1 },
+    { arbitrary: fc.constantFrom(0.5, 1e21, -1.25), weight: 1 },
+    { arbitrary: fc.boolean(), weight: 1 },
+    { arbitrary: fc.constant(null), weight: 1 },
+  );
+
+  // Typed literals, so that comparisons also hit the values the population holds.
+  const S = fc.oneof(strArb, fc.constantFrom("a@x.Org", "@X.ORG", "work", "Home", "", "a\u0000", ...literals));
+
+  /** The common attributes (indexed columns, `emails` rows) and documents with holes: weighted up. */
+  const commonPaths: PathSpec[] = [
+    [P("userName"), S], [P("displayName"), S], [P("externalId"), S], [P("active"), B], [P("id"), ID], [P("meta", "created"), D],
+    [P("emails", "value"), S], [P("emails", "type"), S], [P("emails", "primary"), B], [P("emails"), S], [P("name"), S],
+    [P("customObj"), S], [P("customTag"), fc.oneof(S, N, B)], [P("title"), S],
+  ];
+
+  const otherPaths: PathSpec[] = [
+    [P("userName", undefined, USER_SCHEMA_ID), S], [P("USERNAME"), S],
+    [P("name", "givenName"), S], [P("name", "familyName"), S], [P("name", "nope"), S],
+    [P("Emails", "VALUE"), S], [P("emails", "display"), S], [P("phoneNumbers"), S], [P("phoneNumbers", "value"), S],
+    [P("meta", "lastModified"), D], [P("meta", "resourceType"), V], [P("meta", "version"), V], [P("meta", "location"), S], [P("meta"), S],
+    [P("employeeNumber", undefined, ENT), S], [P("department", undefined, ENT), S], [P("manager", "value", ENT), S], [P("manager", undefined, ENT), S],
+    [P("User", "employeeNumber", "urn:ietf:params:scim:schemas:extension:enterprise:2.0"), S],
+    [P("hireDate", undefined, ACME), D], [P("level", undefined, ACME), N], [P("score", undefined, ACME), N], [P("remote", undefined, ACME), B],
+    [P("badges", undefined, ACME), S], [P("code", undefined, ACME), S], [P("avatar", undefined, ACME), fc.constantFrom("QUJD", "qujd", "QU")],
+    [P("projects", "since", ACME), D], [P("projects", "hours", ACME), N], [P("projects", "lead", ACME), B], [P("projects", "name", ACME), S], [P("projects", undefined, ACME), S],
+    [P("customTag", "value"), fc.oneof(S, N)], [P("customObj", "kind"), S], [P("customObj", "value"), fc.oneof(S, N, B)],
+    [P("nope"), S], [P("x", undefined, "urn:unknown:ext"), S], [P("schemas"), fc.constantFrom(USER_SCHEMA_ID, ENT.toUpperCase(), "urn")], [P("hireDate"), D],
+  ];
+
+  /** Sub-attribute names inside `[...]`, with typed literals. */
+  const subSpecs: PathSpec[] = [
+    [P("value"), fc.oneof(S, N)], [P("VALUE"), S], [P("type"), S], [P("primary"), B], [P("display"), S], [P("givenName"), S],
+    [P("created"), D], [P("resourceType"), V], [P("version"), V], [P("name"), S], [P("since"), D], [P("lead"), B], [P("hours"), N],
+    [P("kind"), S], [P("nope"), S],
+  ];
+
+  function leafArb(specs: readonly PathSpec[]): fc.Arbitrary<Filter> {
+    return fc.constantFrom(...specs).chain(([path, typed]) =>
+      fc.oneof(
+        { arbitrary: fc.record({ type: fc.constant("compare" as const), op: opArb, path: fc.constant(path), value: fc.oneof({ arbitrary: typed, weight: 3 }, { arbitrary: valueArb, weight: 1 }) }), weight: 4 },
+        { arbitrary: fc.constant<Filter>({ type: "present", path }), weight: 1 },
+      ),
+    );
+  }
+
+  const innerArb: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
+    f: fc.oneof(
+      { maxDepth: 3, depthIdentifier: "inner" },
+      { arbitrary: leafArb(subSpecs), weight: 4 },
+      { arbitrary: fc.record({ type: fc.constant("logical" as const), op: fc.constantFrom("and" as const, "or" as const), left: tie("f"), right: tie("f") }), weight: 2 },
+      { arbitrary: fc.record({ type: fc.constant("not" as const), filter: tie("f") }), weight: 1 },
+    ),
+  })).f;
+
+  const filterArb: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
+    f: fc.oneof(
+      { maxDepth: 4, depthIdentifier: "outer" },
+      { arbitrary: fc.oneof(leafArb(commonPaths), leafArb(otherPaths)), weight: 5 },
+      { arbitrary: fc.record({ type: fc.constant("valuePath" as const), path: valuePathArb, filter: innerArb }), weight: 2 },
+      { arbitrary: fc.record({ type: fc.constant("logical" as const), op: fc.constantFrom("and" as const, "or" as const), left: tie("f"), right: tie("f") }), weight: 2 },
+      { arbitrary: fc.record({ type: fc.constant("not" as const), filter: tie("f") }), weight: 2 },
+    ),
+  })).f;
+  return { populationArb, filterArb };
+}
+
 
 const sortPaths: AttrPath[] = [
   P("userName"), P("displayName"), P("title"), P("name", "familyName"), P("name"), P("emails"), P("emails", "value"), P("emails", "type"),
@@ -360,12 +381,12 @@ async function memoryOrder(people: readonly Person[], tenant: string, path: Attr
   return result.resources.map((r) => r.id);
 }
 
-const databases: [string, () => Promise<ScimSqlDatabase | undefined>][] = [
-  ["SQLite", () => openTestSqlite()],
-  ["PostgreSQL", () => openTestPostgres()],
+const databases: [string, () => Promise<ScimSqlDatabase | undefined>, ReturnType<typeof generators>][] = [
+  ["SQLite", () => openTestSqlite(), generators(SQLITE_CHARS, SQLITE_LITERALS)],
+  ["PostgreSQL", () => openTestPostgres(), generators(CHARS, [])],
 ];
 
-describe.each(databases)("filterToSql agrees with compileFilter on %s", (_name, open) => {
+describe.each(databases)("filterToSql agrees with compileFilter on %s", (_name, open, { populationArb, filterArb }) => {
   let handle: ScimSqlDatabase | undefined;
   const tenants: string[] = [];
 

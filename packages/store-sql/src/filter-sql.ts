@@ -28,12 +28,20 @@
  *   `x >= p AND x < p-with-its-last-character-incremented`) use `COLLATE "C"` on PostgreSQL, whose
  *   default collations do not order like JavaScript; its B-tree indexes serve them when the column
  *   itself is `COLLATE "C"`. On SQLite (BINARY collation) the index serves the range as it is.
+ * - Case-insensitive strings without a column folded in JavaScript (the JSON document, and `id` or
+ *   `externalId` when a schema makes them case-insensitive) are folded in SQL (`SqlDialect.fold`):
+ *   on SQLite by `scim_lower`, JavaScript's `toLowerCase` as a function `openSqlite` registers on
+ *   its connection (SQLite's `lower()` folds ASCII letters only), so they fold exactly as
+ *   `compileFilter` folds (all of Unicode, `Σ` to `ς` at the end of a word); on PostgreSQL by
+ *   `lower()`.
  *
  * Domain limits (where the SQL can differ from `compileFilter`):
- * - Case folding of strings read from the JSON document happens in SQL (`lower()`): SQLite folds
- *   ASCII letters only, PostgreSQL folds by its `LC_CTYPE`; JavaScript's `toLowerCase` folds all of
- *   Unicode. Case-insensitive comparisons of non-ASCII text outside the indexed columns (which are
- *   folded in JavaScript when written) may therefore differ.
+ * - On PostgreSQL, case folding of strings read from the JSON document follows the database's
+ *   `LC_CTYPE` (`lower()`), not JavaScript's `toLowerCase`: non-ASCII letters may fold differently
+ *   (`C.UTF-8` folds `É`, `Ä`, `Ö` as JavaScript does, but a final `Σ` to `σ`, not `ς`; the `C`
+ *   locale folds ASCII only). The indexed columns are folded in JavaScript when written and are
+ *   exact on both databases, as is every folding on SQLite (the database must be opened by
+ *   `openSqlite`, which registers `scim_lower`).
  * - Strings are ordered by code point (SQLite's BINARY collation, PostgreSQL's `COLLATE "C"`);
  *   JavaScript's `<` orders by UTF-16 code unit. They differ only between characters above U+FFFF
  *   and characters U+E000..U+FFFF. Strings are well-formed Unicode (no lone surrogates); on
@@ -64,7 +72,7 @@ import {
   type Filter,
   type FilterValue,
 } from "scim-core";
-import type { SqlDialectName } from "./dialect.js";
+import { SQLITE_LOWER, type SqlDialectName } from "./dialect.js";
 
 /** Options of {@link filterToSql}. */
 export interface FilterSqlOptions {
@@ -148,6 +156,15 @@ export class SqlDialect {
   /** An integer parameter (string lengths). */
   int(value: number): Sql {
     return this.pg ? sql`CAST(${value} AS integer)` : sql`${value}`;
+  }
+
+  /**
+   * `x` lower-cased in SQL: on SQLite JavaScript's `toLowerCase` ({@link SQLITE_LOWER}, registered
+   * by `openSqlite`), on PostgreSQL `lower()` (its `LC_CTYPE`). Only for text that has no column
+   * folded in JavaScript: an index on a column does not serve a function of it.
+   */
+  fold(x: Sql): Sql {
+    return this.pg ? sql`lower(${x})` : sql`${sql.raw(SQLITE_LOWER)}(${x})`;
   }
 
   /** Orders text by code point: PostgreSQL's default collation does not order like JavaScript. */
@@ -381,13 +398,13 @@ export function prefixUpperBound(p: string): string | undefined {
 /** A test on the JSON value held by an alias; false when it does not apply (never NULL). */
 type ValueTest = (a: Sql) => Cond;
 
-/** How a string is compared: exactly, folded in SQL (`lower`), or against a column folded in JavaScript. */
+/** How a string is compared: exactly, folded in SQL (`SqlDialect.fold`), or against a column folded in JavaScript. */
 type StringMode = "exact" | "fold" | "folded";
 
 /** `compileFilter`'s `stringTest` on text `x` (not NULL). */
 function stringCond(d: SqlDialect, x: Sql, op: CompareOperator, literal: string, mode: StringMode): Cond {
   const lit = mode === "exact" ? literal : literal.toLowerCase();
-  const f = mode === "fold" ? sql`lower(${x})` : x;
+  const f = mode === "fold" ? d.fold(x) : x;
   const nul = lit.indexOf("\u0000");
   if (d.pg && (nul >= 0 || literal.includes("\u0000"))) {
     // PostgreSQL text never holds U+0000: decide without sending it.

@@ -14,7 +14,9 @@
  * - missing values sort last ascending and first descending; ties keep insertion order (`r.seq`
  *   ascending, in both directions).
  *
- * The domain limits of `filter-sql.ts` apply (case folding of JSON strings in SQL, code-point order).
+ * Strings without a column folded in JavaScript are folded as the filters fold them
+ * (`SqlDialect.fold`: JavaScript's `toLowerCase` on SQLite, `lower()` on PostgreSQL), and the
+ * domain limits of `filter-sql.ts` apply (PostgreSQL's locale folding, code-point order).
  */
 import { sql, type RawBuilder } from "kysely";
 import type { AttrPath, AttributeInfo, CompiledResourceType } from "scim-core";
@@ -86,9 +88,9 @@ class SortKeyBuilder {
     if (sub === undefined && !attribute.multiValued) {
       switch (attribute.name) {
         case "id":
-          return attribute.type === "string" ? this.terms(attribute.exact ? sql`r.id` : sql`lower(r.id)`, "text") : undefined;
+          return attribute.type === "string" ? this.terms(attribute.exact ? sql`r.id` : d.fold(sql`r.id`), "text") : undefined;
         case "externalId":
-          return attribute.type === "string" ? this.terms(this.nonEmpty(attribute.exact ? sql`r.external_id` : sql`lower(r.external_id)`), "text") : undefined;
+          return attribute.type === "string" ? this.terms(this.nonEmpty(attribute.exact ? sql`r.external_id` : d.fold(sql`r.external_id`)), "text") : undefined;
         case "userName":
           return attribute.type === "string" ? this.terms(this.nonEmpty(attribute.exact ? sql`r.user_name` : sql`r.user_name_lower`), "text") : undefined;
         case "displayName":
@@ -195,7 +197,7 @@ class SortKeyBuilder {
   /** A non-empty JSON string, lower-cased unless `exact`; NULL otherwise. */
   private stringKey(v: Json, exact: boolean): Sql {
     const isString = this.d.pg ? sql`jsonb_typeof(${v}) = 'string'` : sql`json_type(${v}) = 'text'`;
-    const text = exact ? this.text(v) : sql`lower(${this.text(v)})`;
+    const text = exact ? this.text(v) : this.d.fold(this.text(v));
     return sql`CASE WHEN ${isString} AND ${this.text(v)} <> '' THEN ${text} END`;
   }
 
@@ -206,10 +208,10 @@ class SortKeyBuilder {
     const lower = name.toLowerCase();
     if (d.pg) {
       return this.bind(obj, (o) => sql`CASE WHEN jsonb_typeof(${o}) = 'object' THEN COALESCE(${o} -> ${d.text(name)},
-        (SELECT ${e}.value FROM jsonb_each(${o}) AS ${e} WHERE lower(${e}.key) = ${d.text(lower)} ORDER BY ${e}.key LIMIT 1)) END`);
+        (SELECT ${e}.value FROM jsonb_each(${o}) AS ${e} WHERE ${d.fold(sql`${e}.key`)} = ${d.text(lower)} ORDER BY ${e}.key LIMIT 1)) END`);
     }
     return this.bind(obj, (o) => sql`CASE WHEN json_type(${o}) = 'object' THEN COALESCE(${o} -> ${`$.${JSON.stringify(name)}`},
-      (SELECT ${o} -> ${e}.fullkey FROM json_each(${o}) AS ${e} WHERE lower(${e}.key) = ${lower} ORDER BY ${e}.id LIMIT 1)) END`);
+      (SELECT ${o} -> ${e}.fullkey FROM json_each(${o}) AS ${e} WHERE ${d.fold(sql`${e}.key`)} = ${lower} ORDER BY ${e}.id LIMIT 1)) END`);
   }
 
   /** An attribute no schema defines: case-insensitive names, keyed by runtime type (memoryStore's `dynamicKey`). */
@@ -233,7 +235,7 @@ class SortKeyBuilder {
         terms: [
           term((v) => sql`CASE jsonb_typeof(${v}) WHEN 'number' THEN 0 WHEN 'string' THEN CASE WHEN ${v} <> '""'::jsonb THEN 1 ELSE 3 END WHEN 'boolean' THEN 2 ELSE 3 END`),
           term((v) => sql`CASE jsonb_typeof(${v}) WHEN 'number' THEN (${v})::numeric WHEN 'boolean' THEN CASE WHEN ${v} = 'true'::jsonb THEN 1 ELSE 0 END ELSE 0 END`),
-          d.ordered(term((v) => sql`CASE WHEN jsonb_typeof(${v}) = 'string' THEN lower(${v} #>> '{}') ELSE '' END`)),
+          d.ordered(term((v) => sql`CASE WHEN jsonb_typeof(${v}) = 'string' THEN ${d.fold(sql`(${v} #>> '{}')`)} ELSE '' END`)),
         ],
       };
     }
@@ -241,7 +243,7 @@ class SortKeyBuilder {
       terms: [
         term((v) => sql`CASE json_type(${v}) WHEN 'integer' THEN 0 WHEN 'real' THEN 0 WHEN 'text' THEN CASE WHEN (${v} ->> '$') <> '' THEN 1 ELSE 3 END WHEN 'true' THEN 2 WHEN 'false' THEN 2 ELSE 3 END`),
         term((v) => sql`CASE json_type(${v}) WHEN 'integer' THEN ${v} ->> '$' WHEN 'real' THEN ${v} ->> '$' WHEN 'true' THEN 1 ELSE 0 END`),
-        term((v) => sql`CASE WHEN json_type(${v}) = 'text' THEN lower(${v} ->> '$') ELSE '' END`),
+        term((v) => sql`CASE WHEN json_type(${v}) = 'text' THEN ${d.fold(sql`(${v} ->> '$')`)} ELSE '' END`),
       ],
     };
   }
