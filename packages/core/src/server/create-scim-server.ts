@@ -53,6 +53,7 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
   positiveInteger(config.bulk?.maxPayloadSize, "config.bulk.maxPayloadSize", 1048576);
   positiveInteger(config.maxValues, "config.maxValues", 1000);
   positiveInteger(config.maxPatchOperations, "config.maxPatchOperations", 1000);
+  positiveInteger(config.maxFilterTerms, "config.maxFilterTerms", 100);
   for (const [type, status] of Object.entries(config.patchStatus ?? {})) {
     if (status !== 200 && status !== 204) throw new ScimConfigError(`config.patchStatus.${type} must be 200 or 204`);
   }

@@ -120,6 +120,24 @@ describe("request limits: maxPatchOperations and maxValues", () => {
     expect((await call(small, "PATCH", `/Users/${other.body.id}`, { schemas: [PATCH_OP], Operations: [op, op, op] })).status).toBe(413);
   });
 
+  it("a filter of more than maxFilterTerms comparisons (default 100) is 400 invalidFilter, on GET and .search", async () => {
+    const server = serverWith();
+    const terms = (n: number) => Array.from({ length: n }, (_, i) => `title co "t${i}"`).join(" or ");
+    const get = (filter: string) => server.handle({ method: "GET", path: "/Users", query: `filter=${encodeURIComponent(filter)}`, headers: { authorization: "Bearer tok" } }) as Promise<{ status: number; body: Obj }>;
+    expect((await get(terms(100))).status).toBe(200);
+    const over = await get(terms(101));
+    expect([over.status, over.body.scimType]).toEqual([400, "invalidFilter"]);
+    expect(over.body.detail).toMatch(/101 comparisons; at most 100/);
+    // Comparisons inside a value filter count too.
+    const inside = await get(`emails[${Array.from({ length: 101 }, (_, i) => `value co "e${i}"`).join(" or ")}]`);
+    expect(inside.status).toBe(400);
+    const search = await call(server, "POST", "/Users/.search", { schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], filter: terms(101) });
+    expect(search.status).toBe(400);
+    expect((await get.call(null, terms(3))).status).toBe(200);
+    const small = serverWith({ maxFilterTerms: 2 });
+    expect(((await small.handle({ method: "GET", path: "/Users", query: `filter=${encodeURIComponent(terms(3))}`, headers: { authorization: "Bearer tok" } })) as { status: number }).status).toBe(400);
+  });
+
   it("more values in a multi-valued attribute than maxValues (default 1000) is 400 invalidValue on POST, PUT and PATCH; group members are not counted", async () => {
     const server = serverWith();
     const created = await call(server, "POST", "/Users", { schemas: [USER], userName: "many@x.com", emails: emails(1001) });
@@ -163,5 +181,31 @@ describe("never-returned attributes and exact integers", () => {
     const r = await call("POST", "/Users", undefined, { schemas: [USER, EXT], userName: "big", [EXT]: { level: 9007199254740993 } });
     expect([r.status, r.body.scimType]).toEqual([400, "invalidValue"]);
     expect((await call("POST", "/Users", undefined, { schemas: [USER, EXT], userName: "big", [EXT]: { level: 9007199254740991 } })).status).toBe(201);
+  });
+});
+
+describe("member filters in one PATCH", () => {
+  it("a filter that does not name ids sees the members as the operations before it left them, and the list is read once per request", async () => {
+    const store = memoryStore();
+    let memberReads = 0;
+    const counting = Object.create(store, {
+      get: { value: (ctx: never, type: string, id: string, options?: { members?: boolean }) => ((memberReads += options?.members ? 1 : 0), store.get(ctx, type, id, options)) },
+    }) as typeof store;
+    const server = createScimServer({ store: counting, authenticate: bearerAuth({ tok: { tenant: "t" } }), baseUrl: "https://example.com/scim/v2" });
+    const call = (method: string, path: string, body?: unknown) =>
+      server.handle({ method, path, headers: { authorization: "Bearer tok", "content-type": "application/scim+json" }, body }) as Promise<{ status: number; body: Obj }>;
+    const users: string[] = [];
+    for (const name of ["a", "b", "c", "d"]) users.push((await call("POST", "/Users", { schemas: [USER], userName: name })).body.id as string);
+    const group = await call("POST", "/Groups", { schemas: [GROUP], displayName: "G", members: users.slice(0, 3).map((value) => ({ value })) });
+    const id = group.body.id as string;
+    memberReads = 0;
+    const operations = [
+      { op: "add", path: "members", value: [{ value: users[3] }] },
+      ...Array.from({ length: 50 }, () => ({ op: "remove", path: 'members[type eq "User"]' })),
+    ];
+    expect((await call("PATCH", `/Groups/${id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: operations })).status).toBe(204);
+    // The member added by the first operation is a User too: the filter removed it as well.
+    expect((await call("GET", `/Groups/${id}`)).body.members).toBeUndefined();
+    expect(memberReads).toBeLessThanOrEqual(3);
   });
 });

@@ -47,6 +47,8 @@ export interface RequestScope {
 const MAX_CONFLICT_RETRIES = 8;
 /** The default of `ScimServerConfig.maxPatchOperations`. */
 const DEFAULT_MAX_PATCH_OPERATIONS = 1000;
+/** The default of `ScimServerConfig.maxFilterTerms`. */
+const DEFAULT_MAX_FILTER_TERMS = 100;
 
 /** Event ids are time-ordered, so that stores appending them to an indexed outbox write at its end. */
 function newEventId(): string {
@@ -386,7 +388,10 @@ export class ResourceEndpoint {
     // An empty `filter=` is a 400 invalidFilter, not "no filter": a lookup whose value went
     // missing must not answer with every resource.
     const filter = filterText !== undefined ? parseFilter(filterText, { lenient: this.settings.lenient }) : undefined;
-    if (filter !== undefined) this.assertFilterable(filter);
+    if (filter !== undefined) {
+      this.assertFilterSize(filter);
+      this.assertFilterable(filter);
+    }
     const { project, attributes, excluded } = this.projection(scope, search);
     const cursor = search ? search.cursor : params.get("cursor");
     // Beyond 2^53 an index is not an exact number: such a page is past the end anyway.
@@ -415,6 +420,14 @@ export class ResourceEndpoint {
         nextCursor: page.nextCursor,
       }),
     );
+  }
+
+  /** 400 invalidFilter past `maxFilterTerms` comparisons (RFC 7644 §3.4.2.2 leaves the limit to the service provider). */
+  private assertFilterSize(filter: Filter): void {
+    const max = this.settings.config.maxFilterTerms ?? DEFAULT_MAX_FILTER_TERMS;
+    let terms = 0;
+    for (const f of leafFilters(filter)) terms += f.type === "valuePath" ? leafFilters(f.filter).length : 1;
+    if (terms > max) throw badRequest("invalidFilter", `the filter has ${terms} comparisons; at most ${max} are accepted`);
   }
 
   /** Whether a path names an attribute (or sub-attribute) that is never returned (RFC 7643 §7). */
@@ -676,15 +689,27 @@ export class ResourceEndpoint {
   /** Member additions are checked and completed; `removeWhere` becomes a removal by ids. */
   private async resolveMemberChanges(scope: RequestScope, id: string, changes: readonly MemberChange[]): Promise<Array<Exclude<MemberChange, { op: "removeWhere" }>>> {
     const out: Array<Exclude<MemberChange, { op: "removeWhere" }>> = [];
+    // A filter that does not name ids needs the member list: read once for the request, then kept
+    // in step with the operations, so that each such filter sees the list as the operations before
+    // it left it. (Read per operation, 1,000 of them on a 20,000-member group read 20 million rows.)
+    const list = changes.some((c) => c.op === "removeWhere") ? new Map(((await this.load(scope, id, true)).members ?? []).map((m) => [m.value, m])) : undefined;
     for (const change of changes) {
-      if (change.op === "add") out.push({ op: "add", members: await resolveMembers(scope, this.store, change.members, id) });
-      else if (change.op === "replace") out.push({ op: "replace", members: await resolveMembers(scope, this.store, change.members, id) });
-      else if (change.op === "remove") out.push(change);
-      else {
-        // A filter that does not name ids needs the member list.
-        const group = await this.load(scope, id, true);
+      if (change.op === "add" || change.op === "replace") {
+        const members = await resolveMembers(scope, this.store, change.members, id);
+        out.push({ op: change.op, members });
+        if (list !== undefined) {
+          if (change.op === "replace") list.clear();
+          for (const m of members) if (!list.has(m.value)) list.set(m.value, m);
+        }
+      } else if (change.op === "remove") {
+        out.push(change);
+        if (list !== undefined) for (const value of change.values) list.delete(value);
+      } else {
+        if (list === undefined) throw new Error("unreachable: the member list is read when a filter needs it");
         const predicate = compileElementFilter(change.filter, this.members);
-        out.push({ op: "remove", values: (group.members ?? []).filter((m) => predicate(m as unknown as Obj)).map((m) => m.value) });
+        const values = [...list.values()].filter((m) => predicate(m as unknown as Obj)).map((m) => m.value);
+        for (const value of values) list.delete(value);
+        out.push({ op: "remove", values });
       }
     }
     return out;

@@ -152,6 +152,12 @@ export interface ScimServerConfig {
   maxValues?: number;
   /** Most operations in one PATCH request (RFC 7644 §3.5.2); more is 413. @default 1000 */
   maxPatchOperations?: number;
+  /**
+   * Most comparisons in one filter (`a eq "x" or b co "y"` has two; those inside `[...]` count
+   * too): more is 400 `invalidFilter`. Every comparison a store cannot answer from an index reads
+   * every resource of the tenant, so this bounds what one list request costs. @default 100
+   */
+  maxFilterTerms?: number;
   /** Bulk limits advertised in ServiceProviderConfig (RFC 7644 §3.7). */
   bulk?: {
     /** @default true */
