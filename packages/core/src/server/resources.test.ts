@@ -134,6 +134,13 @@ describe("request limits: maxPatchOperations and maxValues", () => {
     const search = await call(server, "POST", "/Users/.search", { schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], filter: terms(101) });
     expect(search.status).toBe(400);
     expect((await get.call(null, terms(3))).status).toBe(200);
+    // On a group's members, at most 10 (each reads every membership).
+    const groups = (filter: string) => server.handle({ method: "GET", path: "/Groups", query: `filter=${encodeURIComponent(filter)}`, headers: { authorization: "Bearer tok" } }) as Promise<{ status: number; body: Obj }>;
+    const memberTerms = (n: number) => Array.from({ length: n }, (_, i) => `members.display co "m${i}"`).join(" or ");
+    expect((await groups(memberTerms(10))).status).toBe(200);
+    const tooMany = await groups(memberTerms(11));
+    expect([tooMany.status, tooMany.body.detail]).toEqual([400, "the filter has 11 comparisons on 'members'; at most 10 are accepted"]);
+    expect((await groups(`id eq "x" and members eq "y"`)).status).toBe(200);
     const small = serverWith({ maxFilterTerms: 2 });
     expect(((await small.handle({ method: "GET", path: "/Users", query: `filter=${encodeURIComponent(terms(3))}`, headers: { authorization: "Bearer tok" } })) as { status: number }).status).toBe(400);
   });

@@ -49,6 +49,8 @@ const MAX_CONFLICT_RETRIES = 8;
 const DEFAULT_MAX_PATCH_OPERATIONS = 1000;
 /** The default of `ScimServerConfig.maxFilterTerms`. */
 const DEFAULT_MAX_FILTER_TERMS = 100;
+/** Most comparisons on a group's `members` in one filter (each one reads every membership). */
+const MAX_MEMBER_FILTER_TERMS = 10;
 
 /** Event ids are time-ordered, so that stores appending them to an indexed outbox write at its end. */
 function newEventId(): string {
@@ -422,12 +424,22 @@ export class ResourceEndpoint {
     );
   }
 
-  /** 400 invalidFilter past `maxFilterTerms` comparisons (RFC 7644 §3.4.2.2 leaves the limit to the service provider). */
+  /**
+   * 400 invalidFilter past `maxFilterTerms` comparisons, or past {@link MAX_MEMBER_FILTER_TERMS}
+   * on a group's `members` (RFC 7644 §3.4.2.2 leaves the limits to the service provider): each of
+   * those reads every membership of the tenant (Entra's membership check needs one).
+   */
   private assertFilterSize(filter: Filter): void {
     const max = this.settings.config.maxFilterTerms ?? DEFAULT_MAX_FILTER_TERMS;
     let terms = 0;
-    for (const f of leafFilters(filter)) terms += f.type === "valuePath" ? leafFilters(f.filter).length : 1;
+    let memberTerms = 0;
+    for (const f of leafFilters(filter)) {
+      const n = f.type === "valuePath" ? leafFilters(f.filter).length : 1;
+      terms += n;
+      if (this.members !== undefined && f.path.attr.toLowerCase() === "members") memberTerms += n;
+    }
     if (terms > max) throw badRequest("invalidFilter", `the filter has ${terms} comparisons; at most ${max} are accepted`);
+    if (memberTerms > MAX_MEMBER_FILTER_TERMS) throw badRequest("invalidFilter", `the filter has ${memberTerms} comparisons on 'members'; at most ${MAX_MEMBER_FILTER_TERMS} are accepted`);
   }
 
   /** Whether a path names an attribute (or sub-attribute) that is never returned (RFC 7643 §7). */
