@@ -586,6 +586,21 @@ describe("admin API", () => {
       expect(JSON.stringify(entries)).not.toContain("dsync_admin_guess");
     });
 
+    it("prunes events by age (the outbox's retention), through the API and the client's shape", async () => {
+      const directory = await createDirectory();
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
+      await scim(directory.id, token, "POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "pruned@acme.test" });
+      const before = (await api("GET", `/events?directoryId=${directory.id}`)).body.data;
+      expect(before.length).toBeGreaterThan(0);
+      expect((await api("DELETE", "/events?olderThanDays=36500")).body).toEqual({ deleted: 0 });
+      expect((await api("GET", `/events?directoryId=${directory.id}`)).body.data).toHaveLength(before.length);
+      const pruned = await api("DELETE", "/events?olderThanDays=0");
+      expect(pruned.status).toBe(200);
+      expect(pruned.body.deleted).toBeGreaterThanOrEqual(before.length);
+      expect((await api("GET", `/events?directoryId=${directory.id}`)).body.data).toEqual([]);
+      expect((await api("DELETE", "/events")).status).toBe(400);
+    });
+
     it("pages after a cursor and prunes by age", async () => {
       const directory = await createDirectory();
       const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;

@@ -25,6 +25,7 @@ import {
   listGroupsQuery,
   listUsersQuery,
   pruneAuditQuery,
+  pruneEventsQuery,
   type DirectoryGroupView,
   type DirectoryPage,
   type DirectoryStatus,
@@ -463,6 +464,11 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       ...(event.data !== undefined ? { data: event.data } : {}),
     }));
     return c.json({ data, nextCursor: data.length > 0 ? data[data.length - 1]!.seq : q.after, hasMore: rows.length > q.limit });
+  });
+
+  app.delete("/events", async (c) => {
+    const q = query(c, pruneEventsQuery);
+    return c.json({ deleted: await sync.store.pruneEvents(new Date(Date.now() - q.olderThanDays * 86_400_000)) });
   });
 
   // ─── Audit log ──────────────────────────────────────────────────────────────────────────────

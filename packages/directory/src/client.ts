@@ -171,6 +171,8 @@ export interface DirectoryClient {
   events: {
     /** Events in order after a cursor. */
     list(query?: ListEventsQuery): Promise<EventPage>;
+    /** Deletes the events that occurred more than `olderThanDays` days ago; returns how many. */
+    prune(olderThanDays: number): Promise<number>;
   };
   auditLog: {
     list(query?: ListAuditQuery): Promise<AuditPageView>;
@@ -255,6 +257,7 @@ export function createDirectoryClient(options: DirectoryClientOptions): Director
     },
     events: {
       list: (query = {}) => call("GET", `/events${queryString({ ...query })}`),
+      prune: async (olderThanDays) => (await call<{ deleted: number }>("DELETE", `/events${queryString({ olderThanDays })}`)).deleted,
     },
     auditLog: {
       list: (query = {}) => call("GET", `/audit-log${queryString({ ...query })}`),

@@ -112,5 +112,21 @@ for (const dialect of dialects) {
       expect(ids(await store.readEvents({ tenant: quiet }))).toEqual(["ours"]);
       await database.db.deleteFrom("scim_outbox").where("tenant", "=", busy).execute();
     });
+
+    it("pruneEvents deletes the events that occurred before a time, in batches, and keeps the rest", async ({ skip }) => {
+      if (!database) return skip();
+      const tenant = `t-${randomUUID()}`;
+      const old = "2020-01-01T00:00:00.000Z";
+      for (let chunk = 0; chunk < 12; chunk++) {
+        await database.db
+          .insertInto("scim_outbox")
+          .values(Array.from({ length: 1000 }, (_, i) => ({ id: randomUUID(), tenant, type: "user.created", resource_type: "User", resource_id: `old-${chunk}-${i}`, occurred_at: old, payload: "{}" })))
+          .execute();
+      }
+      await store.appendEvent(event(tenant, "recent"));
+      expect(await store.pruneEvents(new Date("2021-01-01T00:00:00.000Z"))).toBeGreaterThanOrEqual(12_000);
+      expect(ids(await store.readEvents({ tenant, limit: 10_000 }))).toEqual(["recent"]);
+      expect(await store.pruneEvents(new Date("2021-01-01T00:00:00.000Z"))).toBe(0);
+    });
   });
 }

@@ -107,6 +107,12 @@ export interface SqlScimStore extends ScimStore {
   readonly outbox: ScimEventSubscriber;
   /** Outbox events in order, after `after` (a `seq`), optionally of one tenant. */
   readEvents(options?: { tenant?: string; after?: number; limit?: number }): Promise<OutboxEvent[]>;
+  /**
+   * Deletes the outbox events that occurred before `before` (the outbox's retention: nothing is
+   * deleted otherwise), in batches so that a large backlog never holds the database for long;
+   * returns how many. Readers that had not read them yet never will.
+   */
+  pruneEvents(before: Date): Promise<number>;
   /** A soft-deleted resource (for audit), or undefined. */
   readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined>;
   /** Removes a soft-deleted resource's row for good (a hard delete after the fact); false if there is none. */
@@ -158,6 +164,8 @@ const selectLiveForUpdate = compiledStatement<ScimDatabase, "tenant" | "id" | "r
 
 /** Most outbox events positioned by one read (PostgreSQL). */
 const POSITION_BATCH = 10_000;
+/** Outbox events deleted per statement by `pruneEvents`. */
+const PRUNE_BATCH = 5_000;
 
 /** The resource type the member operations address (as in memoryStore). */
 const GROUP = "Group";
@@ -811,6 +819,21 @@ class SqlStore implements SqlScimStore {
         await s.positionCommittedEvents();
         return s.readEventsBy("position", options.tenant, after, limit);
       });
+  }
+
+  async pruneEvents(before: Date): Promise<number> {
+    const cutoff = before.toISOString();
+    let deleted = 0;
+    for (;;) {
+      // Oldest first, PRUNE_BATCH at a time: each batch is one short statement, and the loop yields
+      // between them (SQLite runs on the event loop).
+      const batch = this.db.selectFrom("scim_outbox").select("seq").where("occurred_at", "<", cutoff).orderBy("seq").limit(PRUNE_BATCH);
+      const result = await this.db.deleteFrom("scim_outbox").where("seq", "in", batch).executeTakeFirst();
+      const n = Number(result.numDeletedRows);
+      deleted += n;
+      if (n < PRUNE_BATCH) return deleted;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Outbox events in the order of `column` (`seq` on SQLite, `position` on PostgreSQL), after a cursor. */
