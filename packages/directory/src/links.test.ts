@@ -1,8 +1,9 @@
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import type { ScimEvent } from "scim-core";
 import { openSqlite } from "scim-store-sql";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
-import { primaryEmail } from "./links.js";
+import { earliestWithEmail, primaryEmail } from "./links.js";
 import { directoryScimRoutes } from "./scim-routes.js";
 import { backends } from "./test-backends.js";
 
@@ -303,6 +304,52 @@ describe.each(backends)("link by email when the target is deleted, on $name", (b
     expect(await sync.links.linkOf(d3.id, late)).toMatchObject({ linkedDirectoryId: d2.id, linkedUserId: a2 });
   });
 
+  it.skipIf(backend.skip)("re-links the users of several emails of the target as one at a time, oldest first, would", async () => {
+    const organizationId = `org_del_${org++}`;
+    const a = await directory(organizationId);
+    const b = await directory(organizationId);
+    const createWith = async (dir: typeof a, userName: string, emails: string[]) => {
+      const res = await dir.request("POST", "", { userName, emails: emails.map((value, i) => ({ value, primary: i === 0 })) });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as Obj).id as string;
+    };
+    const target = await createWith(a, "rex", ["x@acme.test", "y@acme.test"]);
+    const q = await createWith(b, "q", ["y@acme.test"]);
+    // u1 is the earliest live user with x once the target goes, and is itself re-linked by y.
+    const u1 = await createWith(b, "u1", ["y@acme.test", "x@acme.test"]);
+    const u2 = await createWith(a, "u2", ["x@acme.test"]);
+    for (const [dir, id] of [[b.id, q], [b.id, u1], [a.id, u2]] as const) expect(await sync.links.linkOf(dir, id)).toMatchObject({ linkedDirectoryId: a.id, linkedUserId: target });
+
+    expect((await a.remove(target)).status).toBe(204);
+    expect(await sync.links.linkOf(b.id, q)).toBeUndefined();
+    expect(await sync.links.linkOf(b.id, u1)).toMatchObject({ linkedDirectoryId: b.id, linkedUserId: q, email: "y@acme.test" });
+    // u1 is linked to q by the time u2 looks: u2 links to the person, q.
+    expect(await sync.links.linkOf(a.id, u2)).toMatchObject({ linkedDirectoryId: b.id, linkedUserId: q, email: "x@acme.test" });
+  });
+
+  it.skipIf(backend.skip)("re-links to the person of the earliest live user with the email when that one is linked by another email", async () => {
+    const organizationId = `org_del_${org++}`;
+    const off = await directory(organizationId, { linkByEmail: false });
+    const a = await directory(organizationId);
+    const createWith = async (dir: typeof a, userName: string, emails: string[]) => {
+      const res = await dir.request("POST", "", { userName, emails: emails.map((value, i) => ({ value, primary: i === 0 })) });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as Obj).id as string;
+    };
+    const target = await createWith(off, "rex", ["x@acme.test"]);
+    const p = await createWith(a, "p", ["p@acme.test"]);
+    const e = await createWith(a, "e", ["p@acme.test", "x@acme.test"]);
+    const o1 = await createWith(a, "o1", ["x@acme.test"]);
+    const o2 = await createWith(a, "o2", ["x@acme.test"]);
+    expect(await sync.links.linkOf(a.id, e)).toMatchObject({ linkedUserId: p });
+    expect(await sync.links.linkOf(a.id, o1)).toMatchObject({ linkedUserId: target });
+
+    expect((await off.remove(target)).status).toBe(204);
+    // e is the earliest live user with x; it is linked to p, the person: both link to p.
+    for (const o of [o1, o2]) expect(await sync.links.linkOf(a.id, o)).toMatchObject({ linkedDirectoryId: a.id, linkedUserId: p, email: "x@acme.test" });
+    expect(await sync.links.linkOf(a.id, e)).toMatchObject({ linkedUserId: p });
+  });
+
   it.skipIf(backend.skip)("leaves the links as they were when the deletion fails (same transaction)", async () => {
     const organizationId = `org_del_${org++}`;
     const a = await directory(organizationId, { deleteMode: "hard" });
@@ -319,5 +366,132 @@ describe.each(backends)("link by email when the target is deleted, on $name", (b
     expect(await sync.data.getUser(b.id, bobB)).toMatchObject({ linkedUserId: bob, linkedDirectoryId: a.id });
     expect((await a.remove(bob)).status).toBe(204);
     expect(await pointingAt(a.id, bob)).toEqual([]);
+  });
+});
+
+/** Counts the statements a database runs (each one's result passes through it once). */
+class StatementCounter implements KyselyPlugin {
+  count = 0;
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    this.count++;
+    return args.result;
+  }
+}
+
+describe.each(backends)("link by email with many users sharing one email, on $name", (backend) => {
+  const N = Number(process.env.LINKS_N ?? 2000);
+  let sync: DirectorySync;
+  let app: ReturnType<typeof directoryScimRoutes>;
+  let cleanup: () => Promise<void>;
+  const statements = new StatementCounter();
+
+  beforeAll(async () => {
+    if (backend.skip) return;
+    const opened = await backend.open();
+    cleanup = opened.cleanup;
+    sync = await createDirectorySync({ database: { ...opened.database, db: opened.database.db.withPlugin(statements) } });
+    app = directoryScimRoutes(sync, { rateLimiter: false });
+  });
+  afterAll(async () => {
+    if (backend.skip) return;
+    await sync.close();
+    await cleanup();
+  });
+
+  async function directory(organizationId: string) {
+    const dir = await sync.directories.create({ organizationId, name: `${organizationId} directory`, settings: { linkByEmail: true, deleteMode: "hard" } });
+    const { token } = await sync.tokens.create(dir.id);
+    const request = (method: string, path: string, body?: Obj) =>
+      app.request(`http://sync.test/scim/v2/${dir.id}/Users${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+        ...(body === undefined ? {} : { body: JSON.stringify({ schemas: [USER], ...body }) }),
+      });
+    const create = async (body: Obj) => {
+      const res = await request("POST", "", body);
+      expect(res.status).toBe(201);
+      return ((await res.json()) as Obj).id as string;
+    };
+    return { id: dir.id, create, remove: (id: string) => request("DELETE", `/${id}`) };
+  }
+
+  it.skipIf(backend.skip)("reads the users with an email in creation order, a few at a time, by email or userName, live ones of the organization only", async () => {
+    const a = await directory("org_pages");
+    const b = await directory("org_pages");
+    const other = await directory("org_pages_other");
+    const email = "shared@pages.test";
+    // Creation times out of import order, some equal (then the import order, `seq`, decides).
+    const times = ["2026-01-03", "2026-01-01", "2026-01-02", "2026-01-01", "2026-01-02", "2026-01-01"].map((d) => `${d}T00:00:00.000Z`);
+    const write = (id: string, created: string, attributes: Obj) => ({ id, created, attributes: { schemas: [USER], ...attributes }, uniqueKeys: [{ attribute: "userName", value: String(attributes.userName).toLowerCase() }] });
+    const inA = times.map((created, i) =>
+      write(`a${i}`, created, i === 0 ? { userName: email, emails: [{ value: email }] } : i % 2 === 0 ? { userName: `a.${i}`, emails: [{ value: "SHARED@pages.test" }] } : { userName: `a.${i}`, emails: [{ value: "x@pages.test" }, { value: email }] }),
+    );
+    const inB = times.map((created, i) => write(`b${i}`, created, i === 1 ? { userName: "Shared@Pages.test" } : { userName: `b.${i}`, emails: [{ value: email }] }));
+    await sync.store.importResources({ tenant: a.id }, "User", inA);
+    await sync.store.importResources({ tenant: b.id }, "User", inB);
+    await sync.store.importResources({ tenant: other.id }, "User", [write("o0", times[1]!, { userName: "o", emails: [{ value: email }] })]);
+    await sync.store.importResources({ tenant: b.id }, "User", [write("gone", times[1]!, { userName: "gone", emails: [{ value: email }] })]);
+    expect((await b.remove("gone")).status).toBe(204);
+
+    // Expected: by created, then by import order (a's before b's), each user once (a0 has it twice).
+    const expected = [...inA.map((w, i) => ({ w, order: i, tenant: a.id })), ...inB.map((w, i) => ({ w, order: 100 + i, tenant: b.id }))]
+      .sort((x, y) => (x.w.created < y.w.created ? -1 : x.w.created > y.w.created ? 1 : x.order - y.order))
+      .map((x) => `${x.tenant}/${x.w.id}`);
+    const dialect = sync.store.dialect;
+    const all = await earliestWithEmail(sync.db, dialect, [a.id, b.id], email, { limit: 100 });
+    expect(all.map((c) => `${c.tenant}/${c.id}`)).toEqual(expected);
+    const paged: string[] = [];
+    for (let page = await earliestWithEmail(sync.db, dialect, [a.id, b.id], email, { limit: 5 }); page.length > 0; ) {
+      paged.push(...page.map((c) => `${c.tenant}/${c.id}`));
+      page = await earliestWithEmail(sync.db, dialect, [a.id, b.id], email, { limit: 5, after: page[page.length - 1]! });
+    }
+    expect(paged).toEqual(expected);
+    expect(await earliestWithEmail(sync.db, dialect, [], email, { limit: 5 })).toEqual([]);
+  });
+
+  it.skipIf(backend.skip)(`deleting the target of ${N} users re-links them all to the earliest one in a few statements`, async () => {
+    const email = "noreply@company.test";
+    const a = await directory("org_many");
+    const b = await directory("org_many");
+    const target = await a.create({ userName: "target", emails: [{ value: email, primary: true }] });
+    // The others arrive in bulk (the store's import, then the links the rules give them: all to
+    // the target), in creation order: b's, then a's. The earliest has the address only as its
+    // userName (Okta): it is found too.
+    const users: Array<{ dir: string; id: string }> = [];
+    for (const [dir, from, to] of [[b.id, 0, N / 2], [a.id, N / 2, N - 1]] as const) {
+      const writes = [];
+      for (let i = from; i < to; i++) {
+        const userName = i === 0 ? "NoReply@company.test" : `user.${i}`;
+        const attributes = { schemas: [USER], userName, ...(i === 0 ? {} : { emails: [{ value: i % 3 === 0 ? "NOREPLY@company.test" : email, primary: true }] }) };
+        writes.push({ id: `user-${i}`, attributes, uniqueKeys: [{ attribute: "userName", value: userName.toLowerCase() }] });
+        users.push({ dir, id: `user-${i}` });
+      }
+      await sync.store.importResources({ tenant: dir }, "User", writes);
+    }
+    for (let i = 0; i < users.length; i += 500) {
+      const rows = users.slice(i, i + 500).map((u) => ({ directory_id: u.dir, user_id: u.id, linked_directory_id: a.id, linked_user_id: target, email, created_at: new Date().toISOString() }));
+      await sync.db.insertInto("dir_user_links").values(rows).execute();
+    }
+
+    statements.count = 0;
+    expect((await a.remove(target)).status).toBe(204);
+    const used = statements.count;
+
+    // The earliest remaining user is the person now, unlinked; every other one is linked to it.
+    const [first, ...rest] = users;
+    expect(await sync.links.linkOf(first!.dir, first!.id)).toBeUndefined();
+    const links = await sync.db.selectFrom("dir_user_links").selectAll().execute();
+    expect(links).toHaveLength(rest.length);
+    const linked = new Map(links.map((l) => [`${l.directory_id}/${l.user_id}`, l]));
+    for (const user of rest) expect(linked.get(`${user.dir}/${user.id}`)).toMatchObject({ linked_directory_id: first!.dir, linked_user_id: first!.id, email });
+    // A constant number of statements, not a few per re-linked user.
+    expect(used).toBeLessThan(50);
+
+    // A new user links to it too.
+    const late = await a.create({ userName: "late", emails: [{ value: email }] });
+    expect(await sync.links.linkOf(a.id, late)).toMatchObject({ linkedDirectoryId: first!.dir, linkedUserId: first!.id });
   });
 });

@@ -93,6 +93,104 @@ const earlier = (a: Candidate, b: Candidate): boolean => (a.created === b.create
 const ATTEMPTS = 3;
 
 /**
+ * How many candidates a lookup reads at a time: the first one nearly always decides, the next
+ * ones are needed only when some are skipped (held by another transaction, on PostgreSQL).
+ */
+const CANDIDATE_BATCH = 8;
+
+const keyOf = (user: UserRef): string => `${user.tenant}\n${user.id}`;
+
+/** A live user whose link pointed at a removed user, and the email of that link. */
+interface Orphan {
+  email: string;
+  user: Candidate;
+}
+
+/** The orphans of one email that link to one person at once ({@link LinkService.detach}). */
+interface GroupPlan {
+  email: string;
+  /** Undefined when no live user has the email (nothing to link to). */
+  person?: UserRef;
+  users: Candidate[];
+}
+
+/** The directories (SCIM tenants) of an organization. */
+async function organizationTenants(db: Db, organizationId: string): Promise<string[]> {
+  return (await db.selectFrom("dir_directories").select("id").where("organization_id", "=", organizationId).execute()).map((d) => d.id);
+}
+
+/** `created` in code-point order, as {@link earlier} compares it (PostgreSQL's column uses the locale's). */
+function createdOrder(dialect: SqlDialectName, column: string): RawBuilder<string> {
+  return dialect === "postgres" ? sql<string>`${sql.ref(column)} collate "C"` : sql<string>`${sql.ref(column)}`;
+}
+
+/** Whether the row (`alias`) was created after the candidate: later `created`, or the same and a later `seq`. */
+function createdAfter(dialect: SqlDialectName, alias: string, after: Candidate): RawBuilder<boolean> {
+  const created = createdOrder(dialect, `${alias}.created`);
+  return sql<boolean>`(${created} > ${after.created} or (${created} = ${after.created} and ${sql.ref(`${alias}.seq`)} > ${after.seq}))`;
+}
+
+/**
+ * The first `limit` live users of the directories (`tenants`) with the email (lower-cased) as
+ * one of their emails or as their userName, in creation order (`created`, then `seq`), after
+ * `after` when given: ordered and limited in SQL, from the indexed email and userName lookups,
+ * so that a lookup never brings every user with a widely shared email into memory.
+ * @internal exported for the tests
+ */
+export async function earliestWithEmail(
+  db: Db,
+  dialect: SqlDialectName,
+  tenants: readonly string[],
+  email: string,
+  options: { limit: number; after?: Candidate },
+): Promise<Candidate[]> {
+  if (tenants.length === 0) return [];
+  let byEmail = db
+    .selectFrom("scim_emails as e")
+    .innerJoin("scim_resources as r", (join) => join.onRef("r.tenant", "=", "e.tenant").onRef("r.id", "=", "e.resource_id"))
+    .select(["r.tenant", "r.id", "r.created", "r.seq"])
+    .where("e.tenant", "in", tenants)
+    .where("e.value_lower", "=", email)
+    .where("r.resource_type", "=", "User")
+    .where(live(dialect, "r"));
+  let byUserName = db
+    .selectFrom("scim_resources as r")
+    .select(["r.tenant", "r.id", "r.created", "r.seq"])
+    .where("r.tenant", "in", tenants)
+    .where("r.resource_type", "=", "User")
+    .where("r.user_name_lower", "=", email)
+    .where(live(dialect, "r"));
+  if (options.after !== undefined) {
+    byEmail = byEmail.where(createdAfter(dialect, "r", options.after));
+    byUserName = byUserName.where(createdAfter(dialect, "r", options.after));
+  }
+  // UNION: a user with the email both as an email and as its userName appears once.
+  const rows = await db
+    .selectFrom(byEmail.union(byUserName).as("c"))
+    .select(["c.tenant", "c.id", "c.created", "c.seq"])
+    .orderBy(createdOrder(dialect, "c.created"))
+    .orderBy("c.seq")
+    .limit(options.limit)
+    .execute();
+  return rows.map((r) => ({ tenant: r.tenant, id: r.id, created: r.created, seq: Number(r.seq) }));
+}
+
+/**
+ * The live users of the organization's directories with the email, other than `except`, in
+ * creation order, read {@link CANDIDATE_BATCH} at a time: the next batch only when the caller
+ * goes past the ones read.
+ */
+async function* candidatesWithEmail(db: Db, dialect: SqlDialectName, tenants: readonly string[], email: string, except: UserRef): AsyncGenerator<Candidate> {
+  let after: Candidate | undefined;
+  for (;;) {
+    const batch = await earliestWithEmail(db, dialect, tenants, email, { limit: CANDIDATE_BATCH, ...(after === undefined ? {} : { after }) });
+    for (const candidate of batch) if (!(candidate.tenant === except.tenant && candidate.id === except.id)) yield candidate;
+    if (batch.length < CANDIDATE_BATCH) return;
+    after = batch[batch.length - 1];
+  }
+}
+
+/**
  * The dialect of a Kysely instance opened by scim-store-sql (PostgreSQL through Kysely's
  * `PostgresDialect`, SQLite otherwise), for code that has a database but no store.
  */
@@ -169,8 +267,9 @@ export class LinkService {
     const db = store.db as unknown as Db;
     const user = { tenant: directory.id, id: resource.id };
     if (store.dialect === "postgres") await lockEmail(db, directory.organizationId, email);
-    const person = await this.personFor(db, store.dialect, directory.organizationId, email, user, { wait: true });
-    if (person !== undefined) await this.insertLink(db, user, person, email);
+    const tenants = await organizationTenants(db, directory.organizationId);
+    const person = await this.personFor(db, store.dialect, tenants, email, user, { wait: true });
+    if (person !== undefined) await this.insertLinks(db, [user], person, email);
   }
 
   /**
@@ -196,6 +295,12 @@ export class LinkService {
    * transaction (`db`), once the removed users are deleted there. Choosing a target never waits
    * for another transaction (see {@link LinkService.personFor}), so two removals re-linking to
    * each other's users cannot deadlock.
+   *
+   * The users of one email re-link together ({@link LinkService.planGroup}): one lookup of the
+   * earliest live user with the email and one batch of links for all of them, however many share
+   * it (a placeholder email such as `noreply@company.com` can have thousands). When that shortcut
+   * could differ from taking the users one at a time, oldest first (see `planGroup`), or when the
+   * chosen person is held by another transaction (PostgreSQL), they are taken one at a time.
    * Used by the delete hook and by `DirectoryService.delete`.
    * @internal
    */
@@ -207,10 +312,10 @@ export class LinkService {
 
     // Oldest first: an orphan left unlinked (the earliest of the person's users now) is then the
     // target of the later ones, never the other way round, so no two users link to each other.
-    const users = await this.liveUsers(db, dialect, orphans.map((o) => ({ tenant: o.directory_id, id: o.user_id })));
+    const users = new Map((await this.liveUsers(db, dialect, orphans.map((o) => ({ tenant: o.directory_id, id: o.user_id })))).map((u) => [keyOf(u), u]));
     const relinking = orphans
-      .map((o) => ({ link: o, user: users.find((u) => u.tenant === o.directory_id && u.id === o.user_id) }))
-      .filter((o): o is { link: Selectable<UserLinkTable>; user: Candidate } => o.user !== undefined)
+      .map((o) => ({ email: o.email, user: users.get(keyOf({ tenant: o.directory_id, id: o.user_id })) }))
+      .filter((o): o is Orphan => o.user !== undefined)
       .sort((a, b) => (earlier(a.user, b.user) ? -1 : earlier(b.user, a.user) ? 1 : 0));
     if (relinking.length === 0) return;
     const directories = await db
@@ -219,10 +324,62 @@ export class LinkService {
       .where("id", "in", [...new Set(relinking.map((o) => o.user.tenant))])
       .execute();
     const linkByEmail = new Set(directories.map(toDirectory).filter((d) => d.settings.linkByEmail).map((d) => d.id));
-    for (const { link, user } of relinking) {
-      if (!linkByEmail.has(user.tenant)) continue;
-      const person = await this.personFor(db, dialect, organizationId, link.email, user, { wait: false, before: user });
-      if (person !== undefined) await this.insertLink(db, user, person, link.email);
+    const eligible = relinking.filter((o) => linkByEmail.has(o.user.tenant));
+    if (eligible.length === 0) return;
+    const tenants = await organizationTenants(db, organizationId);
+
+    const groups = new Map<string, Orphan[]>();
+    for (const orphan of eligible) {
+      const group = groups.get(orphan.email);
+      if (group === undefined) groups.set(orphan.email, [orphan]);
+      else group.push(orphan);
+    }
+    const orphanKeys = new Map(eligible.map((o) => [keyOf(o.user), o.email]));
+    const plans: Array<Required<GroupPlan>> = [];
+    for (const [email, group] of groups) {
+      const plan = await this.planGroup(db, dialect, tenants, email, group, orphanKeys);
+      if (plan === undefined) return this.relinkOneByOne(db, dialect, tenants, eligible);
+      if (plan.person !== undefined && plan.users.length > 0) plans.push({ ...plan, person: plan.person });
+    }
+    if (dialect === "postgres") {
+      // Locked before any link is written, so that the walk below starts from where it would have.
+      for (const plan of plans) if (!(await this.lockPerson(db, dialect, plan.person, false))) return this.relinkOneByOne(db, dialect, tenants, eligible);
+    }
+    for (const plan of plans) await this.insertLinks(db, plan.users, plan.person, plan.email);
+  }
+
+  /**
+   * How the orphans of one email re-link at once, or undefined when taking them one at a time
+   * (oldest first, as {@link LinkService.relinkOneByOne} does) could give another result.
+   *
+   * One at a time, each orphan's first candidate (other than itself) is the earliest live user `E`
+   * of the organization with the email: for `E` itself the next one, never created before it, so
+   * `E` stays unlinked; for an orphan created after `E`, the person of `E` (its own live target
+   * `T`, else `E`); for one created before it (it no longer has the email), none. Re-linking other
+   * orphans changes only the orphans' own links, so this holds for every orphan of the email
+   * unless `E` is an orphan of another email (its new link would depend on the order) or `T` is
+   * one of the orphans (it would not link to itself).
+   */
+  private async planGroup(db: Db, dialect: SqlDialectName, tenants: readonly string[], email: string, group: readonly Orphan[], orphanKeys: ReadonlyMap<string, string>): Promise<GroupPlan | undefined> {
+    const [first] = await earliestWithEmail(db, dialect, tenants, email, { limit: 1 });
+    if (first === undefined) return { email, users: [] };
+    const orphanEmail = orphanKeys.get(keyOf(first));
+    if (orphanEmail !== undefined && orphanEmail !== email) return undefined;
+    let person: UserRef = first;
+    if (orphanEmail === undefined) {
+      const onward = await this.targetOf(db, dialect, first);
+      if (onward !== undefined && orphanKeys.has(keyOf(onward))) return undefined;
+      if (onward !== undefined) person = onward;
+    }
+    const users = group.filter((o) => earlier(first, o.user)).map((o) => o.user);
+    return { email, person: { tenant: person.tenant, id: person.id }, users };
+  }
+
+  /** Re-links the orphans one at a time, oldest first, each to the person its own walk finds. */
+  private async relinkOneByOne(db: Db, dialect: SqlDialectName, tenants: readonly string[], orphans: readonly Orphan[]): Promise<void> {
+    for (const { email, user } of orphans) {
+      const person = await this.personFor(db, dialect, tenants, email, user, { wait: false, before: user });
+      if (person !== undefined) await this.insertLinks(db, [user], person, email);
     }
   }
 
@@ -234,25 +391,34 @@ export class LinkService {
    * and looks again). `wait: false` skips a row another transaction holds instead of waiting for
    * it (two deletes re-linking to each other's user would otherwise deadlock) and tries the next
    * user in creation order, so a user whose first candidate is being deleted at the same time
-   * links to the next one.
+   * links to the next one. The candidates are read a few at a time ({@link candidatesWithEmail}).
    */
-  private async personFor(db: Db, dialect: SqlDialectName, organizationId: string, email: string, user: UserRef, options: { wait: boolean; before?: Candidate }): Promise<UserRef | undefined> {
+  private async personFor(db: Db, dialect: SqlDialectName, tenants: readonly string[], email: string, user: UserRef, options: { wait: boolean; before?: Candidate }): Promise<UserRef | undefined> {
     for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-      const candidates = await this.withEmail(db, dialect, organizationId, email, user);
-      for (const target of candidates) {
+      let found = false;
+      for await (const target of candidatesWithEmail(db, dialect, tenants, email, user)) {
+        found = true;
         if (options.before !== undefined && !earlier(target, options.before)) return undefined;
         const person = await this.personOf(db, dialect, target, user);
         if (dialect === "sqlite") return person; // one write transaction at a time: nothing can delete it meanwhile
-        let lock = db.selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", person.tenant).where("r.id", "=", person.id).where(live(dialect, "r")).forShare();
-        if (!options.wait) lock = lock.skipLocked();
-        if ((await lock.executeTakeFirst()) !== undefined) return person;
+        if (await this.lockPerson(db, dialect, person, options.wait)) return person;
         // Waited and found it deleted: look again. Skipped (held by another transaction, or
         // deleted since the candidates were read): the next one.
         if (options.wait) break;
       }
-      if (!options.wait || candidates.length === 0) return undefined;
+      if (!options.wait || !found) return undefined;
     }
     return undefined;
+  }
+
+  /**
+   * PostgreSQL: locks a live user `FOR SHARE` until the transaction ends; false when it is
+   * deleted, or (`wait: false`) held by another transaction.
+   */
+  private async lockPerson(db: Db, dialect: SqlDialectName, person: UserRef, wait: boolean): Promise<boolean> {
+    let lock = db.selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", person.tenant).where("r.id", "=", person.id).where(live(dialect, "r")).forShare();
+    if (!wait) lock = lock.skipLocked();
+    return (await lock.executeTakeFirst()) !== undefined;
   }
 
   /**
@@ -260,25 +426,37 @@ export class LinkService {
    * person, never at another link) and is not the user itself, else the candidate.
    */
   private async personOf(db: Db, dialect: SqlDialectName, target: Candidate, user: UserRef): Promise<UserRef> {
-    const onward = await db.selectFrom("dir_user_links").selectAll().where("directory_id", "=", target.tenant).where("user_id", "=", target.id).executeTakeFirst();
-    const next = onward !== undefined ? { tenant: onward.linked_directory_id, id: onward.linked_user_id } : undefined;
-    const usable = next !== undefined && !(next.tenant === user.tenant && next.id === user.id) && (await this.isLive(db, dialect, next.tenant, next.id));
-    return usable ? next : { tenant: target.tenant, id: target.id };
+    const next = await this.targetOf(db, dialect, target);
+    return next !== undefined && !(next.tenant === user.tenant && next.id === user.id) ? next : { tenant: target.tenant, id: target.id };
   }
 
-  private async insertLink(db: Db, user: UserRef, person: UserRef, email: string): Promise<void> {
-    await db
-      .insertInto("dir_user_links")
-      .values({
-        directory_id: user.tenant,
-        user_id: user.id,
-        linked_directory_id: person.tenant,
-        linked_user_id: person.id,
-        email,
-        created_at: this.now().toISOString(),
-      })
-      .onConflict((oc) => oc.columns(["directory_id", "user_id"]).doNothing())
-      .execute();
+  /** The user a user is linked to, while that one is live; else undefined. */
+  private async targetOf(db: Db, dialect: SqlDialectName, user: UserRef): Promise<UserRef | undefined> {
+    const onward = await db.selectFrom("dir_user_links").selectAll().where("directory_id", "=", user.tenant).where("user_id", "=", user.id).executeTakeFirst();
+    if (onward === undefined) return undefined;
+    const next = { tenant: onward.linked_directory_id, id: onward.linked_user_id };
+    return (await this.isLive(db, dialect, next.tenant, next.id)) ? next : undefined;
+  }
+
+  /** Links the users to the person (a few hundred rows a statement); a user already linked keeps its link. */
+  private async insertLinks(db: Db, users: readonly UserRef[], person: UserRef, email: string): Promise<void> {
+    const createdAt = this.now().toISOString();
+    for (let i = 0; i < users.length; i += 500) {
+      await db
+        .insertInto("dir_user_links")
+        .values(
+          users.slice(i, i + 500).map((user) => ({
+            directory_id: user.tenant,
+            user_id: user.id,
+            linked_directory_id: person.tenant,
+            linked_user_id: person.id,
+            email,
+            created_at: createdAt,
+          })),
+        )
+        .onConflict((oc) => oc.columns(["directory_id", "user_id"]).doNothing())
+        .execute();
+    }
   }
 
   /** Which of the users are live, with their creation order. */
@@ -304,36 +482,5 @@ export class LinkService {
   private async isLive(db: Db, dialect: SqlDialectName, tenant: string, id: string): Promise<boolean> {
     const row = await db.selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", tenant).where("r.id", "=", id).where(live(dialect, "r")).executeTakeFirst();
     return row !== undefined;
-  }
-
-  /**
-   * The live users of the organization, other than `except`, with the email as one of their
-   * emails or as their userName, in creation order (indexed lookups in each directory of the
-   * organization).
-   */
-  private async withEmail(db: Db, dialect: SqlDialectName, organizationId: string, email: string, except: UserRef): Promise<Candidate[]> {
-    const tenants = (await db.selectFrom("dir_directories").select("id").where("organization_id", "=", organizationId).execute()).map((d) => d.id);
-    if (tenants.length === 0) return [];
-    const byEmail = db
-      .selectFrom("scim_emails as e")
-      .innerJoin("scim_resources as r", (join) => join.onRef("r.tenant", "=", "e.tenant").onRef("r.id", "=", "e.resource_id"))
-      .select(["r.tenant", "r.id", "r.created", "r.seq"])
-      .where("e.tenant", "in", tenants)
-      .where("e.value_lower", "=", email)
-      .where("r.resource_type", "=", "User")
-      .where(live(dialect, "r"));
-    const byUserName = db
-      .selectFrom("scim_resources as r")
-      .select(["r.tenant", "r.id", "r.created", "r.seq"])
-      .where("r.tenant", "in", tenants)
-      .where("r.resource_type", "=", "User")
-      .where("r.user_name_lower", "=", email)
-      .where(live(dialect, "r"));
-    const rows = [...(await byEmail.execute()), ...(await byUserName.execute())]
-      .map((r) => ({ tenant: r.tenant, id: r.id, created: r.created, seq: Number(r.seq) }))
-      .filter((r) => !(r.tenant === except.tenant && r.id === except.id));
-    rows.sort((a, b) => (a.created < b.created ? -1 : a.created > b.created ? 1 : a.seq - b.seq));
-    // A user with the email both as an email and as its userName appears twice.
-    return rows.filter((r, i) => i === 0 || !(r.tenant === rows[i - 1]!.tenant && r.id === rows[i - 1]!.id));
   }
 }
