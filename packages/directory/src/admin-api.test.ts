@@ -586,6 +586,30 @@ describe("admin API", () => {
       expect(JSON.stringify(entries)).not.toContain("dsync_admin_guess");
     });
 
+    it("purges soft-deleted users and groups by age; live ones and other directories stay", async () => {
+      const directory = await createDirectory();
+      const other = await createDirectory();
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
+      const otherToken = (await api("POST", `/directories/${other.id}/tokens`)).body.token;
+      const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
+      const made = async (dirId: string, tok: string, userName: string) => ((await (await scim(dirId, tok, "POST", "/Users", { schemas: [USER_SCHEMA], userName })).json()) as Any).id as string;
+      const gone = await made(directory.id, token, "gone@acme.test");
+      const kept = await made(directory.id, token, "kept@acme.test");
+      const elsewhere = await made(other.id, otherToken, "elsewhere@acme.test");
+      expect((await scim(directory.id, token, "DELETE", `/Users/${gone}`)).status).toBe(204);
+      expect((await scim(other.id, otherToken, "DELETE", `/Users/${elsewhere}`)).status).toBe(204);
+      const deleted = async (dirId: string) => (await api("GET", `/directories/${dirId}/users?state=deleted`)).body.data.map((u: Any) => u.id);
+      expect(await deleted(directory.id)).toEqual([gone]);
+      expect((await api("DELETE", `/directories/${directory.id}/deleted-resources?olderThanDays=36500`)).body).toEqual({ deleted: 0 });
+      expect((await api("DELETE", `/directories/${directory.id}/deleted-resources?olderThanDays=0`)).body).toEqual({ deleted: 1 });
+      expect(await deleted(directory.id)).toEqual([]);
+      expect((await api("GET", `/directories/${directory.id}/users/${gone}`)).status).toBe(404);
+      expect((await api("GET", `/directories/${directory.id}/users/${kept}`)).body.state).toBe("active");
+      expect(await deleted(other.id)).toEqual([elsewhere]);
+      expect((await api("DELETE", `/directories/dir_000000000000000000000000/deleted-resources?olderThanDays=0`)).status).toBe(404);
+      expect((await api("DELETE", `/directories/${directory.id}/deleted-resources`)).status).toBe(400);
+    });
+
     it("prunes events by age (the outbox's retention), through the API and the client's shape", async () => {
       const directory = await createDirectory();
       const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;

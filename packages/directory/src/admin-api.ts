@@ -26,6 +26,7 @@ import {
   listUsersQuery,
   pruneAuditQuery,
   pruneEventsQuery,
+  purgeDeletedQuery,
   type DirectoryGroupView,
   type DirectoryPage,
   type DirectoryStatus,
@@ -339,6 +340,16 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     options.settings?.invalidate(id);
     if (options.scimRateLimiter) options.scimRateLimiter.reset(id);
     return c.body(null, 204);
+  });
+
+  app.delete("/directories/:id/deleted-resources", async (c) => {
+    const id = directoryParam(c);
+    const q = query(c, purgeDeletedQuery);
+    await sync.directories.get(id);
+    const before = new Date(Date.now() - q.olderThanDays * 86_400_000);
+    let deleted = 0;
+    for (const type of ["User", "Group"]) deleted += (await sync.store.purgeDeletedBefore({ tenant: id }, type, before)).length;
+    return c.json({ deleted });
   });
 
   app.get("/directories/:id/status", withoutQuery, async (c) => {

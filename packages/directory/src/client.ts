@@ -142,6 +142,8 @@ export interface DirectoryClient {
     delete(id: string): Promise<void>;
     /** Sync status: last SCIM request, counts, errors in the last 24 hours. */
     status(id: string): Promise<DirectoryStatus>;
+    /** Removes for good the users and groups soft-deleted more than `olderThanDays` days ago; returns how many. */
+    purgeDeleted(id: string, olderThanDays: number): Promise<number>;
   };
   tokens: {
     list(directoryId: string): Promise<TokenView[]>;
@@ -231,6 +233,7 @@ export function createDirectoryClient(options: DirectoryClientOptions): Director
         await call("DELETE", dir(id));
       },
       status: (id) => call("GET", `${dir(id)}/status`),
+      purgeDeleted: async (id, olderThanDays) => (await call<{ deleted: number }>("DELETE", `${dir(id)}/deleted-resources${queryString({ olderThanDays })}`)).deleted,
     },
     tokens: {
       list: async (directoryId) => (await call<{ data: TokenView[] }>("GET", `${dir(directoryId)}/tokens`)).data,

@@ -117,6 +117,12 @@ export interface SqlScimStore extends ScimStore {
   readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined>;
   /** Removes a soft-deleted resource's row for good (a hard delete after the fact); false if there is none. */
   purge(ctx: StoreContext, type: string, id: string): Promise<boolean>;
+  /**
+   * Removes for good the tenant's soft-deleted resources of a type deleted before `before` (their
+   * `meta.lastModified` is the deletion), in batches; returns their ids. A soft delete otherwise
+   * keeps the row forever.
+   */
+  purgeDeletedBefore(ctx: StoreContext, type: string, before: Date): Promise<string[]>;
   /** Reads a resource as stored, deleted or not, bypassing nothing but the `deleted` filter (tests). */
   inspect(tenant: string, type: string, id: string): Promise<StoredResource | undefined>;
   /**
@@ -423,6 +429,33 @@ class SqlStore implements SqlScimStore {
       .where("deleted", "=", this.TRUE)
       .executeTakeFirst();
     return Number(result.numDeletedRows) > 0;
+  }
+
+  async purgeDeletedBefore(ctx: StoreContext, type: string, before: Date): Promise<string[]> {
+    const cutoff = before.toISOString();
+    const purged: string[] = [];
+    for (;;) {
+      const rows = await this.db
+        .selectFrom("scim_resources")
+        .select(["seq", "id"])
+        .where("tenant", "=", ctx.tenant)
+        .where("resource_type", "=", type)
+        .where("deleted", "=", this.TRUE)
+        .where("last_modified", "<", cutoff)
+        .orderBy("seq")
+        .limit(PRUNE_BATCH)
+        .execute();
+      if (rows.length === 0) return purged;
+      await this.db
+        .deleteFrom("scim_resources")
+        .where("seq", "in", rows.map((r) => r.seq))
+        .where("deleted", "=", this.TRUE)
+        .execute();
+      for (const r of rows) purged.push(r.id);
+      if (rows.length < PRUNE_BATCH) return purged;
+      // SQLite runs on the event loop: let other requests in between batches.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   }
 
   async inspect(tenant: string, type: string, id: string): Promise<StoredResource | undefined> {

@@ -1,0 +1,48 @@
+/**
+ * Retention of soft-deleted resources: `purgeDeletedBefore` removes for good the rows a soft
+ * delete kept (RFC 7644 §3.6: the resource is gone for clients; the row stayed for audit), by age,
+ * per tenant and type, leaving live resources alone. On SQLite and PostgreSQL.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ScimSqlDatabase } from "./dialect.js";
+import { sqlStore } from "./sql-store.js";
+import { openTestPostgres, openTestSqlite } from "./test-databases.js";
+
+const dialects = [
+  { name: "SQLite", open: () => openTestSqlite() },
+  { name: "PostgreSQL", open: () => openTestPostgres() },
+];
+
+for (const dialect of dialects) {
+  describe(`purgeDeletedBefore (${dialect.name})`, () => {
+    let database: ScimSqlDatabase | undefined;
+    beforeAll(async () => {
+      database = await dialect.open();
+    });
+    afterAll(() => database?.destroy());
+
+    it("removes the tenant's soft-deleted resources of a type deleted before a time, and nothing else", async ({ skip }) => {
+      if (!database) return skip();
+      let now = new Date("2026-01-01T00:00:00.000Z");
+      const store = sqlStore({ database, now: () => now });
+      const tenant = { tenant: `t-${randomUUID()}` };
+      const other = { tenant: `t-${randomUUID()}` };
+      const user = (ctx: { tenant: string }, userName: string) => store.create(ctx, "User", { attributes: { userName }, uniqueKeys: [{ attribute: "userName", value: userName }] });
+      const old = await user(tenant, "old");
+      const recent = await user(tenant, "recent");
+      const live = await user(tenant, "live");
+      const elsewhere = await user(other, "old");
+      await store.delete(tenant, "User", old.id);
+      await store.delete(other, "User", elsewhere.id);
+      now = new Date("2026-03-01T00:00:00.000Z");
+      await store.delete(tenant, "User", recent.id);
+      expect(await store.purgeDeletedBefore(tenant, "User", new Date("2026-02-01T00:00:00.000Z"))).toEqual([old.id]);
+      expect(await store.readDeleted(tenant, "User", old.id)).toBeUndefined();
+      expect((await store.readDeleted(tenant, "User", recent.id))?.id).toBe(recent.id);
+      expect((await store.get(tenant, "User", live.id))?.id).toBe(live.id);
+      expect((await store.readDeleted(other, "User", elsewhere.id))?.id).toBe(elsewhere.id);
+      expect(await store.purgeDeletedBefore(tenant, "Group", new Date("2027-01-01T00:00:00.000Z"))).toEqual([]);
+    });
+  });
+}
