@@ -10,6 +10,7 @@ export * from "./schema/datetime.js";
 export {
   createSchemaRegistry,
   defaultRegistry,
+  membersAttributeOf,
   type AttributeInfo,
   type CompiledSchema,
   type CompiledResourceType,

@@ -61,6 +61,7 @@ import { sql, type RawBuilder, type SqlBool } from "kysely";
 import {
   badRequest,
   logicalOperands,
+  membersAttributeOf,
   parseDateTime,
   printAttrPath,
   leafFilters,
@@ -1001,12 +1002,6 @@ class FilterTranslator {
  */
 export function filterToSql(filter: Filter, options: FilterSqlOptions): RawBuilder<SqlBool> {
   return new FilterTranslator(new SqlDialect(options.dialect), options.resourceType, options.tenant).node(filter);
-}
-
-/** The core `members` attribute of a resource type (complex, multi-valued), which stores keep as rows. */
-function membersAttributeOf(rt: CompiledResourceType): AttributeInfo | undefined {
-  const a = rt.core.byName.get("members");
-  return a !== undefined && a.type === "complex" && a.multiValued ? a : undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import type { AttrPath, Filter } from "../filter/ast.js";
 import { compileElementFilter } from "../filter/compile.js";
 import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
 import { assertAllowedKey, assertNoForbiddenKeys, isForbiddenKey } from "../schema/forbidden-keys.js";
-import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
+import { membersAttributeOf, resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
 import { assertSinglePrimary, assertValueCount, coerceAttribute, deepEqual, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
 
 type Obj = Record<string, unknown>;
@@ -159,17 +159,10 @@ function compilePathFilter(filter: Filter, attr: AttributeInfo): (element: Obj) 
   return predicate;
 }
 
-const membersAttributes = new WeakMap<CompiledResourceType, AttributeInfo | null>();
-
-/** The `members` attribute of a resource type (complex, multi-valued, with `value`), if it has one. */
+/** The `members` attribute of a resource type ({@link membersAttributeOf}) when it has the `value` the engine names members by. */
 function membersAttribute(rt: CompiledResourceType): AttributeInfo | undefined {
-  let found = membersAttributes.get(rt);
-  if (found === undefined) {
-    const members = rt.core.byName.get("members");
-    found = members?.type === "complex" && members.multiValued && members.subMap?.has("value") ? members : null;
-    membersAttributes.set(rt, found);
-  }
-  return found ?? undefined;
+  const members = membersAttributeOf(rt);
+  return members?.subMap?.has("value") ? members : undefined;
 }
 
 class Patcher {

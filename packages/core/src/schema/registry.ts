@@ -425,6 +425,16 @@ export function defaultRegistry(): SchemaRegistry {
   return defaultRegistryInstance;
 }
 
+/**
+ * The core `members` attribute of a resource type, when it has one that is complex and
+ * multi-valued (Group, RFC 7643 §4.2): servers and stores keep it apart from the document, as
+ * membership rows, and no value limit applies to it.
+ */
+export function membersAttributeOf(rt: CompiledResourceType): AttributeInfo | undefined {
+  const members = rt.core.byName.get("members");
+  return members?.type === "complex" && members.multiValued ? members : undefined;
+}
+
 /** A resource type given by name, by definition, or already compiled. */
 export type ResourceTypeRef = string | ResourceTypeDefinition | CompiledResourceType;
 

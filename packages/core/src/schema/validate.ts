@@ -6,7 +6,7 @@
 import { badRequest, ScimError } from "../errors/scim-error.js";
 import { isDateTime } from "./datetime.js";
 import { assertAllowedKey, assertNoForbiddenKeys } from "./forbidden-keys.js";
-import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "./registry.js";
+import { membersAttributeOf, resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "./registry.js";
 import type { AttrPath } from "../filter/ast.js";
 import { splitAttrPath } from "../filter/parser.js";
 
@@ -248,12 +248,6 @@ function readAttr(resource: Obj | undefined, schema: CompiledSchema, attr: Attri
   return isObject(container) ? container[attr.name] : undefined;
 }
 
-/** @internal The core `members` attribute of a resource type (complex, multi-valued): stores keep it apart. */
-export function membersOf(rt: CompiledResourceType): AttributeInfo | undefined {
-  const members = rt.core.byName.get("members");
-  return members?.type === "complex" && members.multiValued ? members : undefined;
-}
-
 /**
  * Validates and coerces an incoming resource (POST or PUT body) against its resource type
  * (RFC 7643 §2, §7; RFC 7644 §3.3, §3.5.1) and returns a new object in canonical form.
@@ -272,7 +266,7 @@ export function membersOf(rt: CompiledResourceType): AttributeInfo | undefined {
  */
 export function validateResource(input: unknown, options: ValidateResourceOptions): Obj {
   const rt = resolveResourceType(options.resourceType, options.registry);
-  const ctx: CoerceContext = { strict: options.strict === true, arrays: true, maxValues: options.maxValues, unlimited: membersOf(rt) };
+  const ctx: CoerceContext = { strict: options.strict === true, arrays: true, maxValues: options.maxValues, unlimited: membersAttributeOf(rt) };
   if (!isObject(input)) throw badRequest("invalidSyntax", "the resource must be a JSON object");
   assertNoForbiddenKeys(input);
   const out: Obj = {};

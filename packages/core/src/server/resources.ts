@@ -11,10 +11,10 @@ import { cursorOffset, offsetCursor, sortResources } from "../list/sort.js";
 import { listResponse } from "../messages/list-response.js";
 import { parsePatchRequest } from "../messages/patch-request.js";
 import type { SearchRequest } from "../messages/search-request.js";
-import { applyPatch, type MemberChange, type MemberValue, type PatchOperation } from "../patch/apply-patch.js";
+import { applyPatch, type ApplyPatchOptions, type MemberChange, type MemberValue, type PatchOperation } from "../patch/apply-patch.js";
 import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
-import type { AttributeInfo, CompiledResourceType, SchemaRegistry } from "../schema/registry.js";
-import { DEFAULT_MAX_VALUES, deepEqual, isObject, validateResource } from "../schema/validate.js";
+import { membersAttributeOf, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
+import { DEFAULT_MAX_VALUES, deepEqual, isObject, validateResource, type ValidateResourceOptions } from "../schema/validate.js";
 import type { GroupRef, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
 import { timeOrderedUuid } from "../ids/time-ordered-uuid.js";
 import { etagMatches, etagOf, header, json, empty, readBody } from "./http.js";
@@ -55,11 +55,6 @@ const MAX_MEMBER_FILTER_TERMS = 10;
 /** Event ids are time-ordered, so that stores appending them to an indexed outbox write at its end. */
 function newEventId(): string {
   return timeOrderedUuid();
-}
-
-function membersAttribute(rt: CompiledResourceType): AttributeInfo | undefined {
-  const a = rt.core.byName.get("members");
-  return a?.type === "complex" && a.multiValued ? a : undefined;
 }
 
 /** The wire form of a stored resource (RFC 7643 §3.1 `id` and `meta`). */
@@ -305,18 +300,22 @@ export class ResourceEndpoint {
   private readonly defaultProject: Projector;
   /** Its one-pass form, where the type allows it. */
   private readonly defaultView: DefaultView | undefined;
-  /** Most values of one multi-valued attribute (`ScimServerConfig.maxValues`). */
-  private readonly maxValues: number;
+  /** How bodies are validated (RFC 7643 §2; `ScimServerConfig.strict` and `maxValues`). */
+  private readonly validation: ValidateResourceOptions;
+  /** How PATCH operations apply (members deferred to the store when the type has them). */
+  private readonly patchOptions: ApplyPatchOptions;
 
   constructor(
     readonly rt: CompiledResourceType,
     private readonly settings: ServerSettings,
   ) {
-    this.members = membersAttribute(rt);
+    this.members = membersAttributeOf(rt);
     this.derivedGroups = rt.core.byName.get("groups")?.mutability === "readOnly";
     this.defaultProject = compileProjection({ resourceType: rt });
     this.defaultView = defaultView(rt);
-    this.maxValues = settings.config.maxValues ?? DEFAULT_MAX_VALUES;
+    const maxValues = settings.config.maxValues ?? DEFAULT_MAX_VALUES;
+    this.validation = { resourceType: rt, registry: settings.registry, strict: settings.strict, maxValues };
+    this.patchOptions = { ...this.validation, deferMembers: this.members !== undefined };
   }
 
   private get store(): ScimStore {
@@ -505,11 +504,11 @@ export class ResourceEndpoint {
   /** POST /{endpoint} (RFC 7644 §3.3): 201 with Location. */
   async create(scope: RequestScope): Promise<ScimResponse> {
     const body = readBody(scope.request, this.settings.maxBodyBytes);
-    let resource = validateResource(body, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues });
+    let resource = validateResource(body, this.validation);
     const hooks = this.settings.config.hooks;
     if (hooks?.beforeCreate) {
       const changed = await hooks.beforeCreate(operationContext(scope, this.rt, this.store), resource);
-      if (changed) resource = validateResource(changed, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues });
+      if (changed) resource = validateResource(changed, this.validation);
     }
     const { members: rawMembers, ...attributes } = resource;
     const members = this.members && Array.isArray(rawMembers) ? await resolveMembers(scope, this.store, rawMembers as MemberValue[]) : undefined;
@@ -578,10 +577,10 @@ export class ResourceEndpoint {
       const current = await this.load(scope, id, true);
       const conditional = this.checkIfMatch(scope, current);
       const previous = toWire(scope, this.rt, current);
-      let resource = validateResource(body, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues, existing: current.attributes });
+      let resource = validateResource(body, { ...this.validation, existing: current.attributes });
       if (hooks?.beforeReplace) {
         const changed = await hooks.beforeReplace(operationContext(scope, this.rt, this.store), resource, previous);
-        if (changed) resource = validateResource(changed, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues, existing: current.attributes });
+        if (changed) resource = validateResource(changed, { ...this.validation, existing: current.attributes });
       }
       const { members: rawMembers, ...checked } = resource;
       const members = this.members ? await resolveMembers(scope, this.store, (Array.isArray(rawMembers) ? rawMembers : []) as MemberValue[], id) : undefined;
@@ -591,7 +590,7 @@ export class ResourceEndpoint {
         const latest = conditional ? current : await this.reload(scope, store, id, true, current);
         const before = latest === current ? previous : toWire(scope, this.rt, latest);
         // Immutable attributes are checked against the version being replaced.
-        const attributes = latest === current ? checked : withoutMembers(validateResource(resource, { resourceType: this.rt, registry: this.settings.registry, strict: this.settings.strict, maxValues: this.maxValues, existing: latest.attributes }));
+        const attributes = latest === current ? checked : withoutMembers(validateResource(resource, { ...this.validation, existing: latest.attributes }));
         // A PUT that changes nothing (Okta sends one after every GET) keeps the version and emits
         // nothing, as a PATCH that changes nothing does (RFC 7644 §3.14: versions follow changes).
         const attributesChanged = !deepEqual(attributes, latest.attributes);
@@ -628,21 +627,14 @@ export class ResourceEndpoint {
       const conditional = this.checkIfMatch(scope, loaded);
       let operations: PatchOperation[] = requested;
       if (hooks?.beforePatch) operations = (await hooks.beforePatch(operationContext(scope, this.rt, this.store), requested, toWire(scope, this.rt, loaded))) ?? requested;
-      const patchOptions = {
-        resourceType: this.rt,
-        registry: this.settings.registry,
-        strict: this.settings.strict,
-        deferMembers: this.members !== undefined,
-        maxValues: this.maxValues,
-      };
-      const first = applyPatch(loaded.attributes, operations, patchOptions);
+      const first = applyPatch(loaded.attributes, operations, this.patchOptions);
       if (!first.changed) return loaded;
       const memberChanges = first.memberChanges.length === 0 ? [] : await this.resolveMemberChanges(scope, id, first.memberChanges);
       return unitOfWork(this.store, async (store) => {
         // Without If-Match the operations apply to the latest version: read it inside the unit of
         // work, so that a store with serialized transactions never reports a conflict.
         const current = conditional ? loaded : await this.reload(scope, store, id, false, loaded);
-        const result = current === loaded ? first : applyPatch(current.attributes, operations, patchOptions);
+        const result = current === loaded ? first : applyPatch(current.attributes, operations, this.patchOptions);
         if (!result.changed && memberChanges.length === 0) return current;
         // The wire forms only for those who see them: the afterPatch hook and event subscribers.
         const observed = hooks?.afterPatch !== undefined || subscribed(scope);
