@@ -24,9 +24,7 @@ import {
   listEventsQuery,
   listGroupsQuery,
   listUsersQuery,
-  pruneAuditQuery,
-  pruneEventsQuery,
-  purgeDeletedQuery,
+  olderThanDaysQuery,
   type DirectoryGroupView,
   type DirectoryPage,
   type DirectoryStatus,
@@ -146,6 +144,11 @@ async function body<T extends z.ZodType>(c: AdminContext, schema: T): Promise<z.
 /** Parses the query string with `schema`. */
 function query<T extends z.ZodType>(c: AdminContext, schema: T): z.output<T> {
   return schema.parse(c.req.query());
+}
+
+/** The instant `days` days before now (the retention deletes). */
+function daysAgo(days: number): Date {
+  return new Date(Date.now() - days * 86_400_000);
 }
 
 /** Reads that take no query parameter refuse one (400 validation_failed), as lists refuse unknown ones: nothing is filtered silently. */
@@ -344,9 +347,9 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.delete("/directories/:id/deleted-resources", async (c) => {
     const id = directoryParam(c);
-    const q = query(c, purgeDeletedQuery);
+    const q = query(c, olderThanDaysQuery);
     await sync.directories.get(id);
-    const before = new Date(Date.now() - q.olderThanDays * 86_400_000);
+    const before = daysAgo(q.olderThanDays);
     let deleted = 0;
     for (const type of ["User", "Group"]) deleted += (await sync.store.purgeDeletedBefore({ tenant: id }, type, before)).length;
     return c.json({ deleted });
@@ -478,8 +481,8 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   });
 
   app.delete("/events", async (c) => {
-    const q = query(c, pruneEventsQuery);
-    return c.json({ deleted: await sync.store.pruneEvents(new Date(Date.now() - q.olderThanDays * 86_400_000)) });
+    const q = query(c, olderThanDaysQuery);
+    return c.json({ deleted: await sync.store.pruneEvents(daysAgo(q.olderThanDays)) });
   });
 
   // ─── Audit log ──────────────────────────────────────────────────────────────────────────────
@@ -498,7 +501,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   });
 
   app.delete("/audit-log", async (c) => {
-    const q = query(c, pruneAuditQuery);
+    const q = query(c, olderThanDaysQuery);
     c.set("auditInput", { olderThanDays: q.olderThanDays });
     return c.json({ deleted: audit === false ? 0 : await audit.prune(q.olderThanDays) });
   });

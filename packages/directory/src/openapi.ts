@@ -65,21 +65,12 @@ export const listAuditQuery = z.object({
   limit: limit(1000, 100),
 }).strict();
 
-/** `DELETE /api/directories/{id}/deleted-resources`. */
-export const purgeDeletedQuery = z.object({
-  /** Users and groups soft-deleted more than this many days ago are removed for good (0: all of them). */
-  olderThanDays: z.coerce.number().int().min(0).max(36_500),
-}).strict();
-
-/** `DELETE /api/events`. */
-export const pruneEventsQuery = z.object({
-  /** Events that occurred more than this many days ago are deleted (0: every event until now). */
-  olderThanDays: z.coerce.number().int().min(0).max(36_500),
-}).strict();
-
-/** `DELETE /api/audit-log`. */
-export const pruneAuditQuery = z.object({
-  /** Entries older than this many days are deleted (0: everything until now). */
+/**
+ * The retention deletes (`DELETE /api/audit-log`, `/api/events`,
+ * `/api/directories/{id}/deleted-resources`): what is older than this many days goes (0: all
+ * of it until now).
+ */
+export const olderThanDaysQuery = z.object({
   olderThanDays: z.coerce.number().int().min(0).max(36_500),
 }).strict();
 
@@ -348,9 +339,9 @@ export const adminOperations: ApiOperation[] = [
   { method: "get", path: "/api/directories/{id}/groups/{groupId}", summary: "A normalized group", tag: "data", params: ["id", "groupId"], success: { status: 200, schema: "Group", description: "the group" } },
   { method: "get", path: "/api/events", summary: "Events in order after a cursor", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events" } },
   { method: "get", path: "/api/audit-log", summary: "Audit entries in order after a cursor", tag: "audit", query: listAuditQuery, success: { status: 200, schema: "AuditPage", description: "a page of entries" } },
-  { method: "delete", path: "/api/directories/{id}/deleted-resources", summary: "Remove for good the users and groups soft-deleted more than some days ago (the directory's retention; audit entries and events stay)", tag: "directories", params: dir, query: purgeDeletedQuery, success: { status: 200, schema: "PruneResult", description: "how many were removed" } },
-  { method: "delete", path: "/api/events", summary: "Delete the events older than some days (the outbox's retention; readers that had not read them never will)", tag: "events", query: pruneEventsQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
-  { method: "delete", path: "/api/audit-log", summary: "Delete the audit entries older than some days", tag: "audit", query: pruneAuditQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
+  { method: "delete", path: "/api/directories/{id}/deleted-resources", summary: "Remove for good the users and groups soft-deleted more than some days ago (the directory's retention; audit entries and events stay)", tag: "directories", params: dir, query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were removed" } },
+  { method: "delete", path: "/api/events", summary: "Delete the events older than some days (the outbox's retention; readers that had not read them never will)", tag: "events", query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
+  { method: "delete", path: "/api/audit-log", summary: "Delete the audit entries older than some days", tag: "audit", query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
 ];
 
 const ERROR_TEXT: Record<number, string> = {
