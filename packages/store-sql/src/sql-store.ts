@@ -170,8 +170,17 @@ const selectLiveForUpdate = compiledStatement<ScimDatabase, "tenant" | "id" | "r
 
 /** Most outbox events positioned by one read (PostgreSQL). */
 const POSITION_BATCH = 10_000;
-/** Outbox events deleted per statement by `pruneEvents`. */
+/** Rows deleted per statement by the retention deletes (`pruneEvents`, `purgeDeletedBefore`). */
 const PRUNE_BATCH = 5_000;
+
+/**
+ * Runs `batch` (which deletes at most PRUNE_BATCH rows and says how many) until one comes back
+ * short, yielding to the event loop in between: SQLite runs on it, and a large retention delete
+ * must not hold every other request for its whole length.
+ */
+async function inBatches(batch: () => Promise<number>): Promise<void> {
+  while ((await batch()) >= PRUNE_BATCH) await new Promise((resolve) => setImmediate(resolve));
+}
 
 /** The resource type the member operations address (as in memoryStore). */
 const GROUP = "Group";
@@ -434,7 +443,7 @@ class SqlStore implements SqlScimStore {
   async purgeDeletedBefore(ctx: StoreContext, type: string, before: Date): Promise<string[]> {
     const cutoff = before.toISOString();
     const purged: string[] = [];
-    for (;;) {
+    await inBatches(async () => {
       const rows = await this.db
         .selectFrom("scim_resources")
         .select(["seq", "id"])
@@ -445,17 +454,11 @@ class SqlStore implements SqlScimStore {
         .orderBy("seq")
         .limit(PRUNE_BATCH)
         .execute();
-      if (rows.length === 0) return purged;
-      await this.db
-        .deleteFrom("scim_resources")
-        .where("seq", "in", rows.map((r) => r.seq))
-        .where("deleted", "=", this.TRUE)
-        .execute();
+      if (rows.length > 0) await this.db.deleteFrom("scim_resources").where("seq", "in", rows.map((r) => r.seq)).where("deleted", "=", this.TRUE).execute();
       for (const r of rows) purged.push(r.id);
-      if (rows.length < PRUNE_BATCH) return purged;
-      // SQLite runs on the event loop: let other requests in between batches.
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+      return rows.length;
+    });
+    return purged;
   }
 
   async inspect(tenant: string, type: string, id: string): Promise<StoredResource | undefined> {
@@ -857,16 +860,14 @@ class SqlStore implements SqlScimStore {
   async pruneEvents(before: Date): Promise<number> {
     const cutoff = before.toISOString();
     let deleted = 0;
-    for (;;) {
-      // Oldest first, PRUNE_BATCH at a time: each batch is one short statement, and the loop yields
-      // between them (SQLite runs on the event loop).
+    await inBatches(async () => {
+      // Oldest first: each batch is one short statement.
       const batch = this.db.selectFrom("scim_outbox").select("seq").where("occurred_at", "<", cutoff).orderBy("seq").limit(PRUNE_BATCH);
-      const result = await this.db.deleteFrom("scim_outbox").where("seq", "in", batch).executeTakeFirst();
-      const n = Number(result.numDeletedRows);
+      const n = Number((await this.db.deleteFrom("scim_outbox").where("seq", "in", batch).executeTakeFirst()).numDeletedRows);
       deleted += n;
-      if (n < PRUNE_BATCH) return deleted;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
+      return n;
+    });
+    return deleted;
   }
 
   /** Outbox events in the order of `column` (`seq` on SQLite, `position` on PostgreSQL), after a cursor. */
