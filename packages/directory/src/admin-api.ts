@@ -38,7 +38,7 @@ import {
   type TokenView,
   type UserPage,
 } from "./openapi.js";
-import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
+import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { GuardSettingsCache } from "./scim-routes.js";
 import { createRoleMappingSchema, updateRoleMappingSchema } from "./roles.js";
 
@@ -201,8 +201,6 @@ const updateDirectoryInput = updateDirectorySchema.superRefine(allowlistParses);
 
 /** The default rate of requests with the valid admin key, per client address. */
 const DEFAULT_RATE_LIMIT: RateLimitConfig = { requestsPerSecond: 50, burst: 200 };
-/** The default rate of requests with a wrong or missing admin key, per client address (as for SCIM tokens). */
-const DEFAULT_AUTH_FAILURE_LIMIT: RateLimitConfig = { requestsPerSecond: 10, burst: 100 };
 
 /**
  * The admin API as a Hono app with routes relative to its mount point: mount it at `/api`

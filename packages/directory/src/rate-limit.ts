@@ -13,6 +13,12 @@ export interface RateLimitConfig {
 }
 
 /** The outcome of {@link RateLimiter.take}. */
+/**
+ * The default rate of failed authentications per client address, for SCIM tokens and the admin
+ * key alike: past it, requests with a wrong credential get a 429 before any credential work.
+ */
+export const DEFAULT_AUTH_FAILURE_LIMIT: RateLimitConfig = { requestsPerSecond: 10, burst: 100 };
+
 export type RateLimitDecision = { allowed: true; remaining: number } | { allowed: false; retryAfterSeconds: number };
 
 interface Bucket {

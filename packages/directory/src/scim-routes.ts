@@ -15,7 +15,7 @@ import { scimAuditMiddleware, type AuditLog, type ScimAuditEnv } from "./audit.j
 import type { DirectoryService } from "./directories.js";
 import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
-import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
+import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
 import { hashToken, TOKEN_PREFIX } from "./tokens.js";
 
@@ -67,8 +67,6 @@ export class GuardSettingsCache {
     this.entries.delete(directoryId);
   }
 }
-
-const DEFAULT_AUTH_FAILURE_LIMIT: RateLimitConfig = { requestsPerSecond: 10, burst: 100 };
 
 /** Options of {@link directoryScimRoutes}. */
 export interface ScimRoutesOptions {
