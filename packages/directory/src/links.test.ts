@@ -205,6 +205,15 @@ describe.each(backends)("link by email when the target is deleted, on $name", (b
     }
   });
 
+  /** One person: exactly one of the two users is linked, to the other. */
+  async function expectOnePerson(x: { directoryId: string; userId: string }, y: { directoryId: string; userId: string }): Promise<void> {
+    const linkX = await sync.links.linkOf(x.directoryId, x.userId);
+    const linkY = await sync.links.linkOf(y.directoryId, y.userId);
+    expect([linkX, linkY].filter((l) => l !== undefined)).toHaveLength(1);
+    if (linkX !== undefined) expect(linkX).toMatchObject({ linkedDirectoryId: y.directoryId, linkedUserId: y.userId });
+    else expect(linkY).toMatchObject({ linkedDirectoryId: x.directoryId, linkedUserId: x.userId });
+  }
+
   it.skipIf(backend.skip)("links one of two users created at the same time with the same email, in different directories, to the other", async () => {
     const organizationId = `org_del_${org++}`;
     const a = await directory(organizationId);
@@ -212,12 +221,7 @@ describe.each(backends)("link by email when the target is deleted, on $name", (b
     for (let round = 0; round < 20; round++) {
       const email = `twin${round}@acme.test`;
       const [userA, userB] = await Promise.all([a.create(`twin.a.${round}`, email), b.create(`twin.b.${round}`, email)]);
-      const linkA = await sync.links.linkOf(a.id, userA);
-      const linkB = await sync.links.linkOf(b.id, userB);
-      // One person: exactly one of them is linked, to the other.
-      expect([linkA, linkB].filter((l) => l !== undefined)).toHaveLength(1);
-      if (linkA !== undefined) expect(linkA).toMatchObject({ linkedDirectoryId: b.id, linkedUserId: userB });
-      else expect(linkB).toMatchObject({ linkedDirectoryId: a.id, linkedUserId: userA });
+      await expectOnePerson({ directoryId: a.id, userId: userA }, { directoryId: b.id, userId: userB });
     }
   });
 
@@ -230,11 +234,7 @@ describe.each(backends)("link by email when the target is deleted, on $name", (b
       const [removed, userB, userC] = await Promise.all([a.remove(target), b.create(`trio.b.${round}`, email), c.create(`trio.c.${round}`, email)]);
       expect(removed.status).toBe(204);
       expect(await pointingAt(a.id, target)).toEqual([]);
-      const linkB = await sync.links.linkOf(b.id, userB);
-      const linkC = await sync.links.linkOf(c.id, userC);
-      expect([linkB, linkC].filter((l) => l !== undefined)).toHaveLength(1);
-      if (linkB !== undefined) expect(linkB).toMatchObject({ linkedDirectoryId: c.id, linkedUserId: userC });
-      else expect(linkC).toMatchObject({ linkedDirectoryId: b.id, linkedUserId: userB });
+      await expectOnePerson({ directoryId: b.id, userId: userB }, { directoryId: c.id, userId: userC });
     }
   });
 
