@@ -9,9 +9,10 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { randomUUID } from "node:crypto";
-import { compileFilter, defaultRegistry, isScimError, parseFilter, printFilter, type AttrPath, type CompareOperator, type Filter } from "scim-core";
+import { defaultRegistry, parseFilter, printFilter, type AttrPath, type CompareOperator, type Filter } from "scim-core";
 import type { ScimSqlDatabase } from "./dialect.js";
-import { filterRunsInSql, filterToSql } from "./filter-sql.js";
+import { filterRunsInSql } from "./filter-sql.js";
+import { referenceOutcome, sqlOutcome } from "./filter-sql.test-support.js";
 import { indexedColumns, sqlBool } from "./rows.js";
 import { openTestPostgres, openTestSqlite } from "./test-databases.js";
 
@@ -108,40 +109,8 @@ function viewOf(g: Group): Record<string, unknown> {
   return { schemas: [GROUP], id: g.id, displayName: g.displayName, ...(g.members.length > 0 ? { members: g.members } : {}), meta: { resourceType: "Group" } };
 }
 
-type Outcome = { ids: string[] } | { error: string };
-
-function errorOf(e: unknown): { error: string } {
-  if (!isScimError(e)) throw e;
-  return { error: `${e.status} ${e.scimType} ${e.detail}` };
-}
-
-function expected(filter: Filter, live: readonly Group[]): Outcome {
-  try {
-    const predicate = compileFilter(filter, { resourceType: rt });
-    return { ids: live.filter((g) => predicate(viewOf(g))).map((g) => g.id) };
-  } catch (e) {
-    return errorOf(e);
-  }
-}
-
-async function actual(h: ScimSqlDatabase, tenant: string, filter: Filter): Promise<Outcome> {
-  let where;
-  try {
-    where = filterToSql(filter, { dialect: h.dialect, resourceType: rt, tenant });
-  } catch (e) {
-    return errorOf(e);
-  }
-  const rows = await h.db
-    .selectFrom("scim_resources as r")
-    .select("r.id")
-    .where("r.tenant", "=", tenant)
-    .where("r.resource_type", "=", "Group")
-    .where("r.deleted", "=", sqlBool(h.dialect, false))
-    .where(where)
-    .orderBy("r.seq")
-    .execute();
-  return { ids: rows.map((r) => r.id) };
-}
+const expected = (filter: Filter, live: readonly Group[]) => referenceOutcome(filter, rt, live, viewOf);
+const actual = (h: ScimSqlDatabase, tenant: string, filter: Filter) => sqlOutcome(h, tenant, rt, filter);
 
 describe("filterRunsInSql", () => {
   it("runs members filters in SQL, and keeps User.groups and members.$ref for the server", () => {

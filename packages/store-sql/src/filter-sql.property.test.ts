@@ -15,10 +15,8 @@ import fc from "fast-check";
 import { randomUUID } from "node:crypto";
 import { sql } from "kysely";
 import {
-  compileFilter,
   createSchemaRegistry,
   ENTERPRISE_USER_SCHEMA_ID,
-  isScimError,
   memoryStore,
   printFilter,
   USER_SCHEMA_ID,
@@ -31,8 +29,8 @@ import {
   type SchemaDefinition,
 } from "scim-core";
 import type { ScimSqlDatabase } from "./dialect.js";
-import { filterToSql } from "./filter-sql.js";
 import { emailRows, indexedColumns, sqlBool } from "./rows.js";
+import { referenceOutcome, sqlOutcome } from "./filter-sql.test-support.js";
 import { orderBySql } from "./sort-sql.js";
 import { openTestPostgres, openTestSqlite } from "./test-databases.js";
 
@@ -336,41 +334,8 @@ function viewOf(p: Person): Record<string, unknown> {
   return { ...p.attributes, id: p.id, meta: { resourceType: "User", created: p.created, lastModified: p.lastModified, version: `W/"${p.version}"` } };
 }
 
-type Outcome = { ids: string[] } | { error: string };
-
-function errorOf(e: unknown): { error: string } {
-  if (!isScimError(e)) throw e;
-  return { error: `${e.status} ${e.scimType} ${e.detail}` };
-}
-
-function expected(filter: Filter, live: readonly Person[]): Outcome {
-  let predicate;
-  try {
-    predicate = compileFilter(filter, { resourceType: rt });
-  } catch (e) {
-    return errorOf(e);
-  }
-  return { ids: live.filter((p) => predicate(viewOf(p))).map((p) => p.id) };
-}
-
-async function actual(h: ScimSqlDatabase, tenant: string, filter: Filter): Promise<Outcome> {
-  let where;
-  try {
-    where = filterToSql(filter, { dialect: h.dialect, resourceType: rt, tenant });
-  } catch (e) {
-    return errorOf(e);
-  }
-  const rows = await h.db
-    .selectFrom("scim_resources as r")
-    .select("r.id")
-    .where("r.tenant", "=", tenant)
-    .where("r.resource_type", "=", "User")
-    .where("r.deleted", "=", sqlBool(h.dialect, false))
-    .where(where)
-    .orderBy("r.seq")
-    .execute();
-  return { ids: rows.map((r) => r.id) };
-}
+const expected = (filter: Filter, live: readonly Person[]) => referenceOutcome(filter, rt, live, viewOf);
+const actual = (h: ScimSqlDatabase, tenant: string, filter: Filter) => sqlOutcome(h, tenant, rt, filter);
 
 async function memoryOrder(people: readonly Person[], tenant: string, path: AttrPath, order: "ascending" | "descending"): Promise<string[]> {
   const store = memoryStore({
