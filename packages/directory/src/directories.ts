@@ -5,10 +5,11 @@
  */
 import type { Insertable, Kysely, Selectable } from "kysely";
 import { z } from "zod";
-import type { SchemaRegistry } from "scim-core";
-import { DirectoryError, notFound } from "./errors.js";
+import { timeOrderedUuid, type ScimEvent, type ScimResourceBody, type SchemaRegistry } from "scim-core";
+import type { SqlScimStore } from "scim-store-sql";
+import { DirectoryError, isDirectoryError, notFound } from "./errors.js";
 import { LinkService } from "./links.js";
-import { attributePathProblem } from "./normalized.js";
+import { attributePathProblem, liveResourcesInWireForm } from "./normalized.js";
 import { newId } from "./ids.js";
 import { DIRECTORY_TYPES, directorySettingsChangesSchema, directorySettingsSchema, type DirectorySettings, type DirectoryType } from "./settings.js";
 import type { DirectoryDatabase, DirectoryTable } from "./tables.js";
@@ -87,6 +88,22 @@ export function toDirectory(row: Selectable<DirectoryTable>): Directory {
   };
 }
 
+/** What deleting a directory does besides removing its rows (see {@link DirectoryService.delete}). */
+export interface DirectoryRemoval {
+  /** The store whose transaction the deletion runs in, and whose outbox gets its events. */
+  store: SqlScimStore;
+  /** The schemas of the events' wire forms (never-returned attributes left out). */
+  registry: SchemaRegistry;
+  /**
+   * Runs before anything is deleted, once the directory is inactive: deprovisions its users (the
+   * host's `onDeprovision` for each live user). Throwing stops the deletion.
+   */
+  beforeDelete?: (directory: Directory) => Promise<void>;
+}
+
+/** Users or groups per page of a deletion's events. */
+const REMOVAL_PAGE = 500;
+
 /** The SCIM tables a directory's data lives in (its id is their tenant). */
 const SCIM_TABLES = ["scim_members", "scim_emails", "scim_unique_keys", "scim_counts", "scim_resources"] as const;
 
@@ -97,6 +114,8 @@ export class DirectoryService {
     private readonly now: () => Date,
     /** Where the attribute mapping's paths are checked (400 for a path it does not define). */
     private readonly registry?: SchemaRegistry,
+    /** What deleting a directory does besides removing its rows (deprovisioning, events). */
+    private readonly removal?: DirectoryRemoval,
   ) {}
 
   /** 400 `invalid_attribute_mapping` when a mapped path names no User attribute of the registry. */
@@ -186,14 +205,36 @@ export class DirectoryService {
   }
 
   /**
-   * Deletes the directory with its tokens, users, groups and role mappings (events and audit
-   * stay). Its users' links go, and the users of other directories linked to its users are
-   * re-linked as when their target is deleted (see {@link LinkService.detach}), in the same
-   * transaction.
+   * Deletes the directory with its tokens, users, groups and role mappings; its events and audit
+   * entries stay. With a {@link DirectoryRemoval} (as `createDirectorySync` wires it):
+   *
+   * 1. When there is a `beforeDelete` (the host's deprovisioning hook), the directory is made
+   *    inactive first, so that its IdP gets 401 from then on, and `beforeDelete` runs before
+   *    anything is deleted. If it throws, the directory gets its state back, nothing is deleted,
+   *    and the deletion fails with 503 `deprovision_failed`: retry it (hooks are idempotent).
+   * 2. In the deletion's transaction, the outbox gets a `user.deleted` event for each live user,
+   *    a `group.deleted` event for each live group (their wire form as `resource`, as a SCIM
+   *    DELETE gives), then one `directory.deleted` event: a mirror that follows the events
+   *    removes everything without knowing about directories.
+   *
+   * The users' links go, and the users of other directories linked to its users are re-linked
+   * as when their target is deleted (see {@link LinkService.detach}), in the same transaction.
    */
   async delete(id: string): Promise<void> {
     const directory = await this.get(id);
-    await this.db.transaction().execute(async (tx) => {
+    const removal = this.removal;
+    if (removal?.beforeDelete !== undefined) {
+      if (directory.state === "active") await this.update(id, { state: "inactive" });
+      try {
+        await removal.beforeDelete(directory);
+      } catch (error) {
+        if (directory.state === "active") await this.update(id, { state: "active" }).catch(() => undefined);
+        if (isDirectoryError(error)) throw error;
+        throw new DirectoryError(503, "deprovision_failed", "the application could not deprovision the directory's users yet; nothing was deleted: retry later");
+      }
+    }
+    const remove = async (tx: Kysely<DirectoryDatabase>, appendEvent?: (event: ScimEvent) => Promise<void>) => {
+      if (appendEvent !== undefined) await this.appendRemovalEvents(tx, directory, appendEvent);
       // Its tokens go (hashes included): the audit log keeps their ids only.
       await tx.deleteFrom("dir_tokens").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_role_mappings").where("directory_id", "=", id).execute();
@@ -205,6 +246,42 @@ export class DirectoryService {
       await tx.deleteFrom("dir_directories").where("id", "=", id).execute();
       await tx.deleteFrom("dir_user_links").where("directory_id", "=", id).execute();
       await new LinkService(tx, this.now).detach(tx, directory.organizationId, { directoryId: id });
+    };
+    if (removal === undefined) {
+      await this.db.transaction().execute((tx) => remove(tx));
+      return;
+    }
+    await removal.store.transaction!(async (store) => {
+      const sqlStore = store as SqlScimStore;
+      await remove(sqlStore.db as unknown as Kysely<DirectoryDatabase>, (event) => sqlStore.appendEvent(event));
     });
   }
+
+  /** The events of a directory's deletion: each live user's and group's deletion, then the directory's. */
+  private async appendRemovalEvents(tx: Kysely<DirectoryDatabase>, directory: Directory, appendEvent: (event: ScimEvent) => Promise<void>): Promise<void> {
+    const occurredAt = this.now().toISOString();
+    const removed = { User: 0, Group: 0 };
+    for (const type of ["User", "Group"] as const) {
+      for (let after = 0; ; ) {
+        const page = await liveResourcesInWireForm(tx, this.removal!.store.dialect, this.removal!.registry, directory.id, type, after, REMOVAL_PAGE);
+        for (const { id, resource } of page) {
+          const eventType = type === "User" ? "user.deleted" : "group.deleted";
+          await appendEvent({ id: timeOrderedUuid(), type: eventType, tenant: directory.id, resourceType: type, resourceId: id, occurredAt, resource: resource as ScimResourceBody });
+        }
+        removed[type] += page.length;
+        if (page.length < REMOVAL_PAGE) break;
+        after = page[page.length - 1]!.seq;
+      }
+    }
+    await appendEvent({
+      id: timeOrderedUuid(),
+      type: "directory.deleted",
+      tenant: directory.id,
+      resourceType: "Directory",
+      resourceId: directory.id,
+      occurredAt,
+      data: { organizationId: directory.organizationId, name: directory.name, type: directory.type, users: removed.User, groups: removed.Group },
+    });
+  }
+
 }

@@ -61,6 +61,32 @@ describe.each(backends)("the directory app on $name: authentication, audit batch
     expect(user.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
   });
 
+  it.skipIf(backend.skip)("deleting a directory records its users' and groups' deletion and its own in the outbox, in its transaction", async () => {
+    const app = directoryApp(sync);
+    const directory = await sync.directories.create({ organizationId: "org_del", name: "Leaving", type: "okta" });
+    const { token } = await sync.tokens.create(directory.id);
+    const post = async (path: string, body: unknown) =>
+      (await (
+        await app.request(`http://sync.test/scim/v2/${directory.id}${path}`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+          body: JSON.stringify(body),
+        })
+      ).json()) as { id: string };
+    const users = [await post("/Users", { schemas: [USER], userName: "one@del.test" }), await post("/Users", { schemas: [USER], userName: "two@del.test" })];
+    const group = await post("/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "All", members: users.map((u) => ({ value: u.id })) });
+    await sync.directories.delete(directory.id);
+    const events = (await sync.store.readEvents({ tenant: directory.id, limit: 1000 })).map((e) => e.event);
+    expect(events.slice(-4).map((e) => [e.type, e.resourceId])).toEqual([
+      ["user.deleted", users[0]!.id],
+      ["user.deleted", users[1]!.id],
+      ["group.deleted", group.id],
+      ["directory.deleted", directory.id],
+    ]);
+    expect(events.at(-1)!.data).toMatchObject({ users: 2, groups: 1 });
+    expect(await sync.db.selectFrom("scim_resources").select("id").where("tenant", "=", directory.id).execute()).toEqual([]);
+  });
+
   it.skipIf(backend.skip)("keeps at most two active tokens when creates and rotations race", async () => {
     const directory = await sync.directories.create({ organizationId: "org_race", name: "Race", type: "okta" });
     const active = async () => (await sync.tokens.list(directory.id)).filter((t) => t.active);

@@ -8,6 +8,7 @@ import { hashToken } from "./tokens.js";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
 type Obj = Record<string, unknown>;
 
@@ -185,6 +186,63 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     expect(rows).toEqual([]);
     expect(await sync.db.selectFrom("dir_tokens").select("id").where("directory_id", "=", directory.id).execute()).toEqual([]);
     await expect(sync.directories.get(directory.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it("deleting a directory deprovisions its live users first and records their deletion, its groups' and its own as events", async () => {
+    const { directory, token } = await directoryWithToken();
+    const other = await directoryWithToken("org_2");
+    const post = async (id: string, tok: string, path: string, body: Obj) => (await (await scim(id, tok, "POST", path, body)).json()) as Obj;
+    const active = await post(directory.id, token, "/Users", { schemas: [USER], userName: "active@acme.test", password: "s3cret-Pw!" });
+    const suspended = await post(directory.id, token, "/Users", { schemas: [USER], userName: "suspended@acme.test", active: false });
+    const gone = await post(directory.id, token, "/Users", { schemas: [USER], userName: "gone@acme.test" });
+    expect((await scim(directory.id, token, "DELETE", `/Users/${gone.id}`)).status).toBe(204);
+    const group = await post(directory.id, token, "/Groups", { schemas: [GROUP], displayName: "Engineering", members: [{ value: active.id }] });
+    const outsider = await post(other.directory.id, other.token, "/Users", { schemas: [USER], userName: "outsider@acme.test" });
+    deprovisioned.length = 0;
+    const before = (await sync.store.readEvents()).length;
+
+    await sync.directories.delete(directory.id);
+
+    // The host's hook ran for each live user (suspended ones too), never for the deleted one.
+    expect(deprovisioned.map((e) => [e.reason, e.user.id, e.user.userName, e.directory.id])).toEqual([
+      ["deleted", active.id, "active@acme.test", directory.id],
+      ["deleted", suspended.id, "suspended@acme.test", directory.id],
+    ]);
+    expect(deprovisioned.every((e) => !("password" in e.user))).toBe(true);
+    const events = (await sync.store.readEvents({ after: 0, limit: 1000 })).slice(before).map((e) => e.event);
+    expect(events.map((e) => [e.type, e.resourceType, e.resourceId])).toEqual([
+      ["user.deleted", "User", active.id],
+      ["user.deleted", "User", suspended.id],
+      ["group.deleted", "Group", group.id],
+      ["directory.deleted", "Directory", directory.id],
+    ]);
+    expect(events.every((e) => e.tenant === directory.id)).toBe(true);
+    expect(events[0]!.resource).toMatchObject({ id: active.id, userName: "active@acme.test", schemas: [USER] });
+    expect(JSON.stringify(events)).not.toContain("s3cret");
+    expect(events[2]!.resource).toMatchObject({ id: group.id, displayName: "Engineering" });
+    expect(events[3]!.data).toEqual({ organizationId: "org_1", name: "Acme Okta", type: "okta", users: 2, groups: 1 });
+    // The other directory is untouched.
+    expect((await scim(other.directory.id, other.token, "GET", `/Users/${outsider.id}`)).status).toBe(200);
+  });
+
+  it("a failing deprovisioning hook stops a directory's deletion: 503, nothing deleted, the directory active again", async () => {
+    const { directory, token } = await directoryWithToken();
+    const user = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "stays@acme.test" })).json()) as Obj;
+    failDeprovision = true;
+    const eventsBefore = await sync.store.readEvents({ tenant: directory.id });
+    await expect(sync.directories.delete(directory.id)).rejects.toMatchObject({ status: 503, code: "deprovision_failed" });
+    expect((await sync.directories.get(directory.id)).state).toBe("active");
+    expect((await scim(directory.id, token, "GET", `/Users/${user.id}`)).status).toBe(200);
+    expect(await sync.store.readEvents({ tenant: directory.id })).toEqual(eventsBefore);
+    // An inactive directory stays inactive after a failed deletion.
+    await sync.directories.update(directory.id, { state: "inactive" });
+    await expect(sync.directories.delete(directory.id)).rejects.toMatchObject({ status: 503 });
+    expect((await sync.directories.get(directory.id)).state).toBe("inactive");
+    // The retry, once the host is back, deletes it.
+    failDeprovision = false;
+    await sync.directories.delete(directory.id);
+    expect(await sync.directories.find(directory.id)).toBeUndefined();
+    expect(deprovisioned.map((e) => e.user.id)).toEqual([user.id]);
   });
 
   it("settings are validated: unknown keys and bad values are refused", async () => {

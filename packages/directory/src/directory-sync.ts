@@ -12,15 +12,16 @@ import {
   type ScimEventSubscriber,
   type ScimHooks,
   type ScimRequest,
+  type ScimResourceBody,
   type ScimServer,
   type SchemaRegistry,
 } from "scim-core";
 import { migrateScimTables, sqlStore, type ScimSqlDatabase, type SqlScimStore } from "scim-store-sql";
 import { AuditLog, type AuditLogOptions } from "./audit.js";
-import { DirectoryService } from "./directories.js";
+import { DirectoryService, type Directory } from "./directories.js";
 import { LinkService } from "./links.js";
 import { migrateDirectoryTables } from "./migrations.js";
-import { DirectoryDataService } from "./normalized.js";
+import { DirectoryDataService, liveResourcesInWireForm } from "./normalized.js";
 import { provisioningHooks, type DirectoryHooks, type DirectoryPrincipal } from "./provisioning.js";
 import { RoleService } from "./roles.js";
 import type { DirectoryDatabase } from "./tables.js";
@@ -160,7 +161,24 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
   await migrateDirectoryTables(database.db, database.dialect, schema);
   const db = database.db as unknown as Kysely<DirectoryDatabase>;
   const store = sqlStore({ database, registry, now });
-  const directories = new DirectoryService(db, now, registry);
+  const onDeprovision = options.hooks?.onDeprovision;
+  const directories = new DirectoryService(db, now, registry, {
+    store,
+    registry,
+    // A deleted directory's users are deleted too: the host deprovisions each of them first.
+    ...(onDeprovision !== undefined
+      ? {
+          beforeDelete: async (directory: Directory) => {
+            for (let after = 0; ; ) {
+              const page = await liveResourcesInWireForm(db, database.dialect, registry, directory.id, "User", after, 500);
+              for (const { resource } of page) await onDeprovision({ directory, user: resource as ScimResourceBody, reason: "deleted" });
+              if (page.length < 500) return;
+              after = page[page.length - 1]!.seq;
+            }
+          },
+        }
+      : {}),
+  });
   const tokens = new TokenService(db, now, database.dialect);
   const roles = new RoleService(db, store, directories, now);
   const links = new LinkService(db, now);

@@ -186,6 +186,7 @@ const EVENT_TYPES = [
   "group.user_added",
   "group.user_removed",
   "user.roles_changed",
+  "directory.deleted",
 ] as const;
 
 /** An event of the outbox. */
@@ -322,7 +323,7 @@ export const adminOperations: ApiOperation[] = [
   { method: "post", path: "/api/directories", summary: "Create a directory", tag: "directories", body: createDirectorySchema, success: { status: 201, schema: "Directory", description: "the new directory" } },
   { method: "get", path: "/api/directories/{id}", summary: "Get a directory", tag: "directories", params: dir, success: { status: 200, schema: "Directory", description: "the directory" } },
   { method: "patch", path: "/api/directories/{id}", summary: "Update a directory (settings are merged)", tag: "directories", params: dir, body: updateDirectorySchema, success: { status: 200, schema: "Directory", description: "the directory" } },
-  { method: "delete", path: "/api/directories/{id}", summary: "Delete a directory with its tokens, users, groups and role mappings", tag: "directories", params: dir, success: { status: 204, schema: null, description: "deleted" } },
+  { method: "delete", path: "/api/directories/{id}", summary: "Delete a directory with its tokens, users, groups and role mappings: deprovisions its users first (the directory turns inactive), then records user.deleted, group.deleted and directory.deleted events", tag: "directories", params: dir, success: { status: 204, schema: null, description: "deleted" }, errors: [503] },
   { method: "get", path: "/api/directories/{id}/status", summary: "Sync status: last SCIM request, counts, errors in the last 24 hours", tag: "directories", params: dir, success: { status: 200, schema: "DirectoryStatus", description: "the status" } },
   { method: "get", path: "/api/directories/{id}/tokens", summary: "List the directory's tokens (never their secrets)", tag: "tokens", params: dir, success: { status: 200, schema: "TokenList", description: "the tokens, newest first" } },
   { method: "post", path: "/api/directories/{id}/tokens", summary: "Create a token (the secret is shown this once)", tag: "tokens", params: dir, success: { status: 201, schema: "IssuedToken", description: "the token with its secret" }, errors: [409] },
@@ -352,6 +353,7 @@ const ERROR_TEXT: Record<number, string> = {
   413: "request body too large",
   415: "the body is not JSON",
   429: "too many requests (see Retry-After)",
+  503: "the application's deprovisioning hook failed; nothing was deleted: retry later",
   500: "unexpected error",
 };
 

@@ -91,7 +91,9 @@ export type ScimEventType =
   | "group.user_added"
   | "group.user_removed"
   /** Emitted by layers above the server (scim-directory's group-to-role mapping), never by it. */
-  | "user.roles_changed";
+  | "user.roles_changed"
+  /** Emitted by layers above the server (scim-directory, when a directory is deleted), never by it. */
+  | "directory.deleted";
 
 /** One change, as delivered to subscribers. */
 export interface ScimEvent {
