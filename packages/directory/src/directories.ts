@@ -101,9 +101,6 @@ export interface DirectoryRemoval {
   beforeDelete?: (directory: Directory) => Promise<void>;
 }
 
-/** Users or groups per page of a deletion's events. */
-const REMOVAL_PAGE = 500;
-
 /** The SCIM tables a directory's data lives in (its id is their tenant). */
 const SCIM_TABLES = ["scim_members", "scim_emails", "scim_unique_keys", "scim_counts", "scim_resources"] as const;
 
@@ -262,15 +259,10 @@ export class DirectoryService {
     const occurredAt = this.now().toISOString();
     const removed = { User: 0, Group: 0 };
     for (const type of ["User", "Group"] as const) {
-      for (let after = 0; ; ) {
-        const page = await liveResourcesInWireForm(tx, this.removal!.store.dialect, this.removal!.registry, directory.id, type, after, REMOVAL_PAGE);
-        for (const { id, resource } of page) {
-          const eventType = type === "User" ? "user.deleted" : "group.deleted";
-          await appendEvent({ id: timeOrderedUuid(), type: eventType, tenant: directory.id, resourceType: type, resourceId: id, occurredAt, resource: resource as ScimResourceBody });
-        }
-        removed[type] += page.length;
-        if (page.length < REMOVAL_PAGE) break;
-        after = page[page.length - 1]!.seq;
+      const eventType = type === "User" ? "user.deleted" : "group.deleted";
+      for await (const { id, resource } of liveResourcesInWireForm(tx, this.removal!.store.dialect, this.removal!.registry, directory.id, type)) {
+        await appendEvent({ id: timeOrderedUuid(), type: eventType, tenant: directory.id, resourceType: type, resourceId: id, occurredAt, resource: resource as ScimResourceBody });
+        removed[type]++;
       }
     }
     await appendEvent({

@@ -169,11 +169,8 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     ...(onDeprovision !== undefined
       ? {
           beforeDelete: async (directory: Directory) => {
-            for (let after = 0; ; ) {
-              const page = await liveResourcesInWireForm(db, database.dialect, registry, directory.id, "User", after, 500);
-              for (const { resource } of page) await onDeprovision({ directory, user: resource as ScimResourceBody, reason: "deleted" });
-              if (page.length < 500) return;
-              after = page[page.length - 1]!.seq;
+            for await (const { resource } of liveResourcesInWireForm(db, database.dialect, registry, directory.id, "User")) {
+              await onDeprovision({ directory, user: resource as ScimResourceBody, reason: "deleted" });
             }
           },
         }

@@ -193,43 +193,42 @@ function rawOf(row: ResourceRow, resourceType: string, coreSchema: string, attri
 
 /** A live user or group of a directory in its wire form (see {@link liveResourcesInWireForm}). */
 export interface WireResource {
-  /** Position in creation order: pass the last one as `afterSeq` for the next page. */
-  seq: number;
   id: string;
   /** As `raw` of the normalized data: the SCIM wire form without `meta.location`, `groups`/`members` and never-returned attributes. */
   resource: Obj;
 }
 
 /**
- * A page of a directory's live (not deleted) users or groups in wire form, in creation order,
- * after `afterSeq`: what a directory's deletion deprovisions and reports in its events.
+ * A directory's live (not deleted) users or groups in wire form, in creation order, read in
+ * pages of `pageSize`: what a directory's deletion deprovisions and reports in its events.
  */
-export async function liveResourcesInWireForm(
+export async function* liveResourcesInWireForm(
   db: Kysely<DirectoryDatabase>,
   dialect: SqlDialectName,
   registry: SchemaRegistry,
   directoryId: string,
   type: "User" | "Group",
-  afterSeq: number,
-  limit: number,
-): Promise<WireResource[]> {
-  const rows = (await db
-    .selectFrom("scim_resources as r")
-    .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
-    .where("r.tenant", "=", directoryId)
-    .where("r.resource_type", "=", type)
-    .where("r.seq", ">", afterSeq)
-    .where(sql<boolean>`${sql.ref("r.deleted")} = ${sql.lit(dialect === "sqlite" ? 0 : false)}`)
-    .orderBy("r.seq")
-    .limit(limit)
-    .execute()) as ResourceRow[];
+  pageSize = 500,
+): AsyncGenerator<WireResource> {
   const rt = registry.findResourceType(type);
   const coreSchema = rt?.core.id ?? `urn:ietf:params:scim:schemas:core:2.0:${type}`;
-  return rows.map((row) => ({
-    seq: Number(row.seq),
-    id: row.id,
-    resource: rawOf(row, type, coreSchema, withoutSecrets(parseDoc(row.doc), rt), type === "User" ? "groups" : "members"),
-  }));
+  for (let after = 0; ; ) {
+    const rows = (await db
+      .selectFrom("scim_resources as r")
+      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.doc", "r.deleted"])
+      .where("r.tenant", "=", directoryId)
+      .where("r.resource_type", "=", type)
+      .where("r.seq", ">", after)
+      .where(sql<boolean>`${sql.ref("r.deleted")} = ${sql.lit(dialect === "sqlite" ? 0 : false)}`)
+      .orderBy("r.seq")
+      .limit(pageSize)
+      .execute()) as ResourceRow[];
+    for (const row of rows) {
+      yield { id: row.id, resource: rawOf(row, type, coreSchema, withoutSecrets(parseDoc(row.doc), rt), type === "User" ? "groups" : "members") };
+    }
+    if (rows.length < pageSize) return;
+    after = Number(rows[rows.length - 1]!.seq);
+  }
 }
 
 const isFalse = (value: unknown): boolean => value === false || (typeof value === "string" && value.toLowerCase() === "false");
