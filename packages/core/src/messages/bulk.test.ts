@@ -1,7 +1,7 @@
 import { describe, it, expect } from "vitest";
 import { scimError } from "../test-support.js";
 import { isScimError, ScimError } from "../errors/scim-error.js";
-import { bulkIdReferences, bulkPathError, bulkResponse, failedReferenceError, jsonPayloadSize, parseBulkRequest, planBulkOperations, resolveBulkIds, type BulkOperation } from "./bulk.js";
+import { bulkIdReferences, bulkPathError, bulkResponse, deferReferences, failedReferenceError, jsonPayloadSize, parseBulkRequest, planBulkOperations, resolveBulkIds, type BulkOperation } from "./bulk.js";
 import { BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA } from "./urns.js";
 
 // RFC 7644 §3.7.2, the example with a bulkId reference from a group to a user created earlier.
@@ -240,14 +240,38 @@ describe("planBulkOperations (RFC 7644 §3.7, §3.7.2)", () => {
     ]);
   });
 
-  it("every operation on a cycle is a 409 'circular bulkId reference'; one that refers to the cycle is not", () => {
-    expect(plan([post("x", "c1"), post("c1", "c2"), post("c2", "c1"), post("self", "self")])).toEqual([
-      "2:409 circular bulkId reference",
-      "1:409 circular bulkId reference",
-      0,
-      "3:409 circular bulkId reference",
-    ]);
+  it("a cycle is resolved (RFC 7644 §3.7.1): the POST that refers back is created without the reference, and resolved after the POST it waits for", () => {
+    const planned = (ops: BulkOperation[]) =>
+      planBulkOperations(ops).map((s) => (s.error ? `${s.index}:${s.error.status}` : s.resolves ? `${s.index}:resolves ${s.references.join(",")}` : s.deferred ? `${s.index} without ${s.deferred.join(",")}` : s.index));
+    expect(planned([post("x", "c1"), post("c1", "c2"), post("c2", "c1"), post("self", "self")])).toEqual(["2 without c1", 1, "2:resolves c1", 0, "3 without self", "3:resolves self"]);
+    // A longer cycle: the resolution waits for the last POST planned of those it deferred.
+    expect(planned([post("a", "b"), post("b", "c"), post("c", "a", "b")])).toEqual(["2 without a,b", 1, 0, "2:resolves a,b"]);
+    // Two cycles through one POST, each resolved after its own target.
+    expect(planned([post("h", "p", "q"), post("p", "h"), post("q", "h")])).toEqual(["1 without h", "2 without h", 0, "1:resolves h", "2:resolves h"]);
+    // A path cannot do without its reference: a PATCH of a POST's own resource that the POST needs first.
+    const ops: BulkOperation[] = [
+      { method: "POST", path: "/Groups/bulkId:g", bulkId: "g", data: { displayName: "g" } },
+    ];
+    expect(plan(ops)).toEqual(["0:409 circular bulkId reference"]);
     expect(failedReferenceError("c1")).toMatchObject({ status: 409, detail: "bulkId 'c1' refers to an operation that failed" });
+  });
+
+  it("deferReferences leaves out the values that name a deferred bulkId and gives them back as PATCH adds", () => {
+    const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const split = deferReferences(
+      {
+        displayName: "G",
+        members: [{ value: "bulkId:a" }, { value: "u1" }, { value: "bulkId:b" }, { value: "bulkId:c" }],
+        [ENTERPRISE]: { manager: { value: "bulkId:a" }, department: "R&D" },
+        nickName: "bulkId:z",
+      },
+      ["a", "c"],
+    );
+    expect(split.data).toEqual({ displayName: "G", members: [{ value: "u1" }, { value: "bulkId:b" }], [ENTERPRISE]: { department: "R&D" }, nickName: "bulkId:z" });
+    expect(split.later).toEqual([
+      { op: "add", path: "members", value: [{ value: "bulkId:a" }, { value: "bulkId:c" }] },
+      { op: "add", path: `${ENTERPRISE}:manager`, value: { value: "bulkId:a" } },
+    ]);
   });
 
   it("a long chain of references is planned without recursion", () => {

@@ -203,8 +203,19 @@ export function bulkPathError(path: string): ScimError | undefined {
 export interface BulkStep {
   /** The operation's position in the request; the BulkResponse reports results in that order. */
   index: number;
-  /** The bulkIds the operation refers to (in its path or data): POST operations planned before it. */
+  /** The bulkIds the operation refers to (in its path or data): POST operations planned before it, except `deferred` ones. */
   references: string[];
+  /**
+   * For a POST on a cycle of references: the bulkIds it is created without, because their POSTs
+   * wait for it ({@link deferReferences}); a `resolves` step of the same operation adds them later.
+   */
+  deferred?: string[];
+  /**
+   * A second step of a POST on a cycle, planned once every POST it deferred has run: it adds the
+   * values that named them (RFC 7644 §3.7.1: the service provider MUST try to resolve circular
+   * references). Its `references` are those deferred bulkIds.
+   */
+  resolves?: true;
   /** Why the operation cannot run: it gets this error as its result instead. */
   error?: ScimError;
 }
@@ -218,13 +229,17 @@ const PLANNED = 2;
  * order, except that an operation that refers to `bulkId:<id>` needs the POST with that bulkId to
  * run first: that POST (and, depth-first, the POSTs it refers to) moves up to just before it. This
  * is the only reordering, so the client's intent and the stateful result are kept (RFC 7644 §3.7);
- * each operation appears once.
+ * each operation appears once, and a POST on a cycle once more, as its `resolves` step.
  *
- * Operations that cannot run carry an error, all 409 as RFC 7644 §3.7.2 answers a circular
- * reference: a reference to an unknown bulkId, to the bulkId of a non-POST operation, or a cycle
- * (every operation on it gets "circular bulkId reference"); and 400 `invalidPath` for a path that
- * no bulk operation may have ({@link bulkPathError}). An operation whose referenced POST fails at
- * run time is for the caller to answer, with {@link failedReferenceError}.
+ * Circular references (RFC 7644 §3.7.1, whose example is two groups that are each other's member)
+ * are resolved: where following a reference would come back to a POST already waiting for it,
+ * the POST that refers back is created without the values naming the waiting POST (`deferred`),
+ * and its `resolves` step, planned right after the last of those POSTs, adds them.
+ *
+ * Operations that cannot run carry an error: 409 for a reference to an unknown bulkId or to the
+ * bulkId of a non-POST operation, and 400 `invalidPath` for a path that no bulk operation may
+ * have ({@link bulkPathError}). An operation whose referenced POST fails at run time is for the
+ * caller to answer, with {@link failedReferenceError}.
  */
 export function planBulkOperations(operations: readonly BulkOperation[]): BulkStep[] {
   const byBulkId = new Map<string, number>();
@@ -238,12 +253,15 @@ export function planBulkOperations(operations: readonly BulkOperation[]): BulkSt
   });
   const state = new Uint8Array(operations.length);
   const order: BulkStep[] = [];
+  /** The `resolves` steps to plan right after an operation (by its index). */
+  const resolveAfter = new Map<number, BulkStep[]>();
   // Depth-first over the references, with an explicit stack: a long chain of references cannot
-  // overflow the call stack.
+  // overflow the call stack. `waitsFor` is the lowest stack position a frame's deferred
+  // references point to: the POST there is the last of them to be planned.
   for (let root = 0; root < steps.length; root++) {
     if (state[root] !== NEW) continue;
     state[root] = VISITING;
-    const stack = [{ step: steps[root]!, next: 0 }];
+    const stack: { step: BulkStep; next: number; waitsFor: number }[] = [{ step: steps[root]!, next: 0, waitsFor: -1 }];
     while (stack.length > 0) {
       const top = stack[stack.length - 1]!;
       // An operation that will fail anyway does not pull the POSTs it refers to forward.
@@ -251,20 +269,61 @@ export function planBulkOperations(operations: readonly BulkOperation[]): BulkSt
       if (reference === undefined) {
         stack.pop();
         state[top.step.index] = PLANNED;
-        order.push(top.step);
+        order.push(top.step, ...(resolveAfter.get(top.step.index) ?? []));
+        if (top.step.deferred !== undefined) {
+          const last = top.waitsFor === stack.length ? top.step.index : stack[top.waitsFor]!.step.index;
+          const resolves: BulkStep = { index: top.step.index, references: top.step.deferred, resolves: true };
+          if (last === top.step.index) order.push(resolves);
+          else resolveAfter.set(last, [...(resolveAfter.get(last) ?? []), resolves]);
+        }
         continue;
       }
       const target = byBulkId.get(reference)!;
       if (state[target] === NEW) {
         state[target] = VISITING;
-        stack.push({ step: steps[target]!, next: 0 });
+        stack.push({ step: steps[target]!, next: 0, waitsFor: -1 });
       } else if (state[target] === VISITING) {
-        const from = stack.findIndex((frame) => frame.step.index === target);
-        for (const frame of stack.slice(from)) frame.step.error = new ScimError(409, undefined, "circular bulkId reference");
+        if (pathReferences(operations[top.step.index]!.path).includes(reference)) {
+          // A path cannot be created without its reference (POST paths name none anyway).
+          top.step.error = new ScimError(409, undefined, "circular bulkId reference");
+          continue;
+        }
+        // A cycle: this POST is created without the reference, and gets it once the target exists.
+        top.step.references = top.step.references.filter((r) => r !== reference);
+        top.next--;
+        (top.step.deferred ??= []).push(reference);
+        const position = stack.findIndex((frame) => frame.step.index === target);
+        top.waitsFor = top.waitsFor === -1 ? position : Math.min(top.waitsFor, position);
       }
     }
   }
   return order;
+}
+
+/**
+ * Splits a POST's resource into what can be created now and what must wait (RFC 7644 §3.7.1):
+ * the values of its attributes (and of its extensions' attributes) that name a `deferred` bulkId
+ * are left out, and come back as PATCH `add` operations: the elements of a multi-valued
+ * attribute that name one (a group's members), or the whole value of a single-valued one (an
+ * enterprise user's manager). The operations still hold the `bulkId:` references.
+ */
+export function deferReferences(data: Record<string, unknown>, deferred: readonly string[]): { data: Record<string, unknown>; later: { op: "add"; path: string; value: unknown }[] } {
+  const names = (value: unknown) => [...bulkIdReferences(value)].some((id) => deferred.includes(id));
+  const later: { op: "add"; path: string; value: unknown }[] = [];
+  const split = (container: Record<string, unknown>, prefix: string): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(container)) {
+      const value = container[key];
+      if (prefix === "" && key.toLowerCase().startsWith("urn:") && isObject(value)) out[key] = split(value, `${key}:`);
+      else if (Array.isArray(value) && value.some(names)) {
+        out[key] = value.filter((v) => !names(v));
+        later.push({ op: "add", path: `${prefix}${key}`, value: value.filter(names) });
+      } else if (names(value)) later.push({ op: "add", path: `${prefix}${key}`, value });
+      else out[key] = value;
+    }
+    return out;
+  };
+  return { data: split(data, ""), later };
 }
 
 /** A reference to an unknown bulkId or to the bulkId of a non-POST operation (409), or undefined. */

@@ -340,8 +340,8 @@ describe("createScimServer: requests over handle", () => {
     expect((await call("POST", "/Bulk", big)).status).toBe(413);
   });
 
-  it("bulk: circular and unknown bulkId references fail with 409 and 400; the rest runs", async () => {
-    const { call, count } = setup();
+  it("bulk: circular bulkId references are resolved (RFC 7644 §3.7.1); an unknown one fails with 409; the rest runs", async () => {
+    const { call, count, store } = setup();
     const BULK = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
     const r = await call("POST", "/Bulk", {
       schemas: [BULK],
@@ -353,9 +353,17 @@ describe("createScimServer: requests over handle", () => {
       ],
     });
     expect(r.status).toBe(200);
-    expect(r.body.Operations.map((o: J) => o.status)).toEqual(["409", "409", "409", "201"]);
-    expect(await count("Group")).toBe(0);
+    expect(r.body.Operations.map((o: J) => o.status)).toEqual(["201", "201", "409", "201"]);
+    expect(await count("Group")).toBe(2);
     expect(await count("User")).toBe(1);
+    const id = (i: number) => (r.body.Operations[i].location as string).split("/").pop()!;
+    // Each group is the other's member, as the RFC's example wants.
+    const members = async (groupId: string) => ((await call("GET", `/Groups/${groupId}`)).body.members as J[]).map((m) => m.value);
+    expect(await members(id(0))).toEqual([id(1)]);
+    expect(await members(id(1))).toEqual([id(0)]);
+    // The version reported is the resource's after the references were added.
+    const stored = await store.get({ tenant: "t1" }, "Group", id(1));
+    expect(r.body.Operations[1].version).toBe(`W/"${stored!.version}"`);
   });
 
   it("members need a value, and a group cannot contain itself", async () => {
@@ -465,7 +473,7 @@ describe("createScimServer: bulk (RFC 7644 §3.7)", () => {
     expect(created).toEqual([`user.created ${user}`, `group.created ${inner}`, `group.created ${outer}`, `group.deleted ${inner}`]);
   });
 
-  it("references: a failed POST, a non-POST bulkId and an unknown bulkId each say what happened (409); a real cycle stays 'circular'", async () => {
+  it("references: a failed POST, a non-POST bulkId and an unknown bulkId each say what happened (409); a cycle is resolved, and a self-reference fails as the PATCH that resolves it does", async () => {
     const { call, createUser, count } = setup();
     const user = await createUser();
     const r = await call(
@@ -483,18 +491,20 @@ describe("createScimServer: bulk (RFC 7644 §3.7)", () => {
       ]),
     );
     expect(r.status).toBe(200);
-    expect(statuses(r)).toEqual(["400", "409", "200", "409", "409", "409", "409", "409"]);
+    expect(statuses(r)).toEqual(["400", "409", "200", "409", "409", "201", "201", "400"]);
     const details = r.body.Operations.map((o: J) => o.response?.detail);
     expect(details[1]).toBe("bulkId 'bad' refers to an operation that failed");
     expect(details[3]).toBe("bulkId 'p' does not refer to a POST operation");
     expect(details[4]).toBe("unknown bulkId 'nope'");
-    expect(details.slice(5)).toEqual(["circular bulkId reference", "circular bulkId reference", "circular bulkId reference"]);
-    for (const i of [1, 3, 4, 5]) expect(r.body.Operations[i].response).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "409" });
-    expect(await count("Group")).toBe(0);
+    // A group cannot contain itself: the group exists, without the member, and its location says where.
+    expect(r.body.Operations[7].response).toMatchObject({ status: "400", scimType: "invalidValue" });
+    expect(r.body.Operations[7].location).toMatch(/\/Groups\/[0-9a-f-]+$/);
+    for (const i of [1, 3, 4]) expect(r.body.Operations[i].response).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "409" });
+    expect(await count("Group")).toBe(3);
   });
 
-  it("an operation that refers to a cycle fails with 409 naming the failed reference; failOnErrors counts those failures", async () => {
-    const { call } = setup();
+  it("an operation that refers to a cycle runs after it; when the cycle cannot be resolved, the POST that waited reports why and failOnErrors counts it", async () => {
+    const { call, count } = setup();
     const ops = [
       { method: "POST", path: "/Groups", bulkId: "x", data: { displayName: "X", members: [{ value: "bulkId:c1" }] } },
       { method: "POST", path: "/Groups", bulkId: "c1", data: { displayName: "C1", members: [{ value: "bulkId:c2" }] } },
@@ -502,16 +512,27 @@ describe("createScimServer: bulk (RFC 7644 §3.7)", () => {
       { method: "POST", path: "/Users", bulkId: "u", data: { userName: "after-cycle@example.com" } },
     ];
     const all = await call("POST", "/Bulk", bulkBody(ops));
-    expect(all.body.Operations.map((o: J) => o.response?.detail ?? o.status)).toEqual([
-      "bulkId 'c1' refers to an operation that failed",
-      "circular bulkId reference",
-      "circular bulkId reference",
+    expect(statuses(all)).toEqual(["201", "201", "201", "201"]);
+    // c1 cannot be created (a displayName taken): c2, created without it, reports the failed reference.
+    await call("PATCH", `/Groups/${(all.body.Operations[1].location as string).split("/").pop()}`, patch({ op: "replace", path: "displayName", value: "Taken" }));
+    const clash = ops.map((o) => ({ ...o, bulkId: `${o.bulkId}-2`, data: JSON.parse(JSON.stringify(o.data).replace(/bulkId:(\w+)/g, "bulkId:$1-2").replace('"C1"', '"Taken"').replace('"X"', '"X2"').replace('"C2"', '"C2b"').replace("after-cycle@", "after-cycle-2@")) }));
+    const failed = await call("POST", "/Bulk", bulkBody(clash));
+    expect(failed.body.Operations.map((o: J) => o.response?.detail ?? o.status)).toEqual([
+      "bulkId 'c1-2' refers to an operation that failed",
+      expect.stringMatching(/displayName 'taken' already exists/i),
+      "bulkId 'c1-2' refers to an operation that failed",
       "201",
     ]);
-    // c2 and c1 fail first (they run on behalf of x): with failOnErrors 2 nothing else runs.
-    const stopped = await call("POST", "/Bulk", bulkBody(ops.map((o) => ({ ...o, bulkId: `${o.bulkId}-2`, data: JSON.parse(JSON.stringify(o.data).replace(/bulkId:(\w+)/g, "bulkId:$1-2")) })), { failOnErrors: 2 }));
-    expect(stopped.body.Operations.map((o: J) => o.bulkId)).toEqual(["c1-2", "c2-2"]);
+    expect(failed.body.Operations[2].location).toMatch(/\/Groups\//);
+    expect(await count("Group")).toBe(4);
+    // c2 (created) then c1 (failed) run first, on behalf of x: with failOnErrors 1 nothing else runs.
+    const stopped = await call("POST", "/Bulk", bulkBody(clash.map((o) => ({ ...o, bulkId: `${o.bulkId}-3`, data: JSON.parse(JSON.stringify(o.data).replace(/bulkId:([\w-]+)/g, "bulkId:$1-3").replace('"C2b"', '"C2c"')) })), { failOnErrors: 1 }));
+    expect(stopped.body.Operations.map((o: J) => [o.bulkId, o.status])).toEqual([
+      ["c1-2-3", expect.stringMatching(/^4/)],
+      ["c2-2-3", "201"],
+    ]);
   });
+
 
   it("a failed PUT, PATCH or DELETE reports the location it targeted, bulkId references resolved; a failed POST has none", async () => {
     const { call, createUser } = setup();

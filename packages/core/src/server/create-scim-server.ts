@@ -6,15 +6,19 @@ import { adapterRequest } from "./adapter-request.js";
 import { badRequest, isScimError, ScimConfigError, ScimError } from "../errors/scim-error.js";
 import {
   bulkResponse,
+  deferReferences,
   failedReferenceError,
   parseBulkRequest,
   planBulkOperations,
   resolveBulkIds,
+  type BulkMethod,
   type BulkOperation,
   type BulkOperationResult,
   type BulkStep,
 } from "../messages/bulk.js";
 import { listResponse } from "../messages/list-response.js";
+import { PATCH_OP_SCHEMA } from "../messages/urns.js";
+import { isObject } from "../schema/validate.js";
 import { parseSearchRequest } from "../messages/search-request.js";
 import { defaultRegistry, type CompiledResourceType } from "../schema/registry.js";
 import { errorResponse, header, json, methodNotAllowed, queryParams, readBody } from "./http.js";
@@ -122,6 +126,12 @@ export function pathSegments(path: string): string[] {
 }
 
 /** A bulk operation's path with its `bulkId:` segments replaced by the ids created (RFC 7644 §3.7.2). */
+/** What a bulk job carries from step to step: the ids its POSTs created, and the values its POSTs on cycles left for later. */
+interface BulkJob {
+  ids: Map<string, string>;
+  later: Map<number, { op: "add"; path: string; value: unknown }[]>;
+}
+
 function resolvePath(path: string, ids: ReadonlyMap<string, string>): string {
   return path
     .split("/")
@@ -286,8 +296,9 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
 
   /**
    * POST /Bulk (RFC 7644 §3.7): operations in request order, each POST it refers to by `bulkId:`
-   * run just before it ({@link planBulkOperations}), references resolved, `failOnErrors` honoured.
-   * Results keep request order.
+   * run just before it ({@link planBulkOperations}), references resolved, circular ones by
+   * creating first and adding the references after, `failOnErrors` honoured. Results keep request
+   * order.
    */
   const bulk = async (scope: RequestScope): Promise<ScimResponse> => {
     const raw = scope.request.body;
@@ -297,13 +308,16 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     }
     // A body the host already parsed has no raw size: parseBulkRequest measures its JSON (RFC 7644 §3.7.4).
     const request = parseBulkRequest(readBody(scope.request, Math.max(settings.maxBodyBytes, bulkLimits.maxPayloadSize)), { ...bulkLimits, payloadSize: size });
-    const ids = new Map<string, string>();
+    const job: BulkJob = { ids: new Map(), later: new Map() };
     const results: BulkOperationResult[] = [];
     let errors = 0;
     for (const step of planBulkOperations(request.operations)) {
-      const result = await bulkOperation(scope, request.operations[step.index]!, step, ids);
+      const op = request.operations[step.index]!;
+      const before = results[step.index];
+      const result = step.resolves ? await resolveDeferred(scope, op, step, job, before) : await bulkOperation(scope, op, step, job);
+      if (result === undefined) continue;
       results[step.index] = result;
-      if (result.status >= 400) errors++;
+      if (result.status >= 400 && !(before !== undefined && before.status >= 400)) errors++;
       if (request.failOnErrors !== undefined && errors >= request.failOnErrors) break;
     }
     // Sparse when failOnErrors stopped the job: only the operations that ran are reported.
@@ -313,34 +327,79 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
   /**
    * Runs one bulk operation as the request it stands for (RFC 7644 §3.7.3). `location` is the
    * resource's URL, for failures too, except for a POST that failed or a path that names no resource.
+   * A POST with deferred references is created without them ({@link deferReferences}).
    */
-  const bulkOperation = async (scope: RequestScope, op: BulkOperation, step: BulkStep, ids: Map<string, string>): Promise<BulkOperationResult> => {
+  const bulkOperation = async (scope: RequestScope, op: BulkOperation, step: BulkStep, job: BulkJob): Promise<BulkOperationResult> => {
     let path: string | undefined;
     let result: BulkOperationResult;
     try {
       if (step.error !== undefined) throw step.error;
-      const failed = step.references.find((reference) => !ids.has(reference));
+      const failed = step.references.find((reference) => !job.ids.has(reference));
       if (failed !== undefined) throw failedReferenceError(failed);
-      path = resolvePath(op.path, ids);
-      const data = op.data === undefined ? undefined : resolveBulkIds(op.data, ids);
-      const headers: Record<string, string> = { "content-type": "application/scim+json" };
-      if (op.version !== undefined) headers["if-match"] = op.version;
-      const response = await route({ ...scope, params: queryParams(undefined), request: { method: op.method, path, headers, body: data } }, 1);
+      path = resolvePath(op.path, job.ids);
+      let data = op.data;
+      if (step.deferred !== undefined && isObject(data)) {
+        const split = deferReferences(data, step.deferred);
+        data = split.data;
+        job.later.set(step.index, split.later);
+      }
+      const response = await route({ ...scope, params: queryParams(undefined), request: bulkRequest(op.method, path, data === undefined ? undefined : resolveBulkIds(data, job.ids), op.version) }, 1);
       const body = response.body as Record<string, unknown> | undefined;
-      const location = response.headers.Location ?? (body?.meta as Record<string, unknown> | undefined)?.location;
-      result = { method: op.method, status: response.status };
-      if (response.headers.ETag) result.version = response.headers.ETag;
-      if (typeof location === "string") result.location = location;
-      if (response.status >= 400) result.response = body;
-      if (op.method === "POST" && response.status === 201 && op.bulkId !== undefined && typeof body?.id === "string") ids.set(op.bulkId, body.id);
+      result = bulkResult(op.method, response);
+      if (op.method === "POST" && response.status === 201 && op.bulkId !== undefined && typeof body?.id === "string") job.ids.set(op.bulkId, body.id);
     } catch (error) {
-      const e = isScimError(error) ? error : new ScimError(500, undefined, "internal error");
-      if (!isScimError(error)) config.onError?.(error, scope.request);
-      result = { method: op.method, status: e.status, response: e.toJSON() };
+      result = bulkError(scope, op.method, error);
     }
     if (op.bulkId !== undefined) result.bulkId = op.bulkId;
     if (result.location === undefined && op.method !== "POST" && path !== undefined) result.location = `${scope.baseUrl}${path}`;
     return result;
+  };
+
+  /**
+   * The `resolves` step of a POST on a cycle (RFC 7644 §3.7.1): a PATCH that adds the values the
+   * POST was created without, now that the resources they name exist. The operation's result
+   * becomes the PATCH's outcome (its version; or its error, with the location of the resource,
+   * which exists without those values). Nothing to do when the POST itself failed.
+   */
+  const resolveDeferred = async (scope: RequestScope, op: BulkOperation, step: BulkStep, job: BulkJob, created: BulkOperationResult | undefined): Promise<BulkOperationResult | undefined> => {
+    const later = job.later.get(step.index);
+    const id = op.bulkId === undefined ? undefined : job.ids.get(op.bulkId);
+    if (created === undefined || created.status !== 201 || later === undefined || id === undefined) return undefined;
+    try {
+      const failed = step.references.find((reference) => !job.ids.has(reference));
+      if (failed !== undefined) throw failedReferenceError(failed);
+      const path = `${op.path.replace(/\/+$/, "")}/${encodeURIComponent(id)}`;
+      const response = await route({ ...scope, params: queryParams(undefined), request: bulkRequest("PATCH", path, { schemas: [PATCH_OP_SCHEMA], Operations: resolveBulkIds(later, job.ids) }) }, 1);
+      if (response.status >= 400) return { ...created, status: response.status, response: response.body as Record<string, unknown> };
+      return { ...created, ...(response.headers.ETag ? { version: response.headers.ETag } : {}) };
+    } catch (error) {
+      return { ...created, ...bulkError(scope, op.method, error) };
+    }
+  };
+
+  /** The internal request of a bulk operation. */
+  const bulkRequest = (method: string, path: string, body: unknown, version?: string): ScimRequest => {
+    const headers: Record<string, string> = { "content-type": "application/scim+json" };
+    if (version !== undefined) headers["if-match"] = version;
+    return { method, path, headers, body };
+  };
+
+  /** A bulk operation's result from its response (RFC 7644 §3.7.3). */
+  const bulkResult = (method: BulkMethod, response: ScimResponse): BulkOperationResult => {
+    const body = response.body as Record<string, unknown> | undefined;
+    const location = response.headers.Location ?? (body?.meta as Record<string, unknown> | undefined)?.location;
+    const result: BulkOperationResult = { method, status: response.status };
+    if (response.headers.ETag) result.version = response.headers.ETag;
+    if (typeof location === "string") result.location = location;
+    if (response.status >= 400) result.response = body;
+    return result;
+  };
+
+  /** A bulk operation's result when it threw: its SCIM error, or a generic 500 (reported to onError). */
+  const bulkError = (scope: RequestScope, method: BulkMethod, error: unknown): BulkOperationResult => {
+    const e = isScimError(error) ? error : new ScimError(500, undefined, "internal error");
+    if (!isScimError(error)) config.onError?.(error, scope.request);
+    return { method, status: e.status, response: e.toJSON() };
   };
 
   const handle = async (request: ScimRequest): Promise<ScimResponse> => {
