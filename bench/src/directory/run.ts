@@ -34,7 +34,7 @@
  * for both servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). Writes bench/results-directory.md.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { dirname, join } from "node:path";
@@ -223,7 +223,21 @@ interface Batch {
   codes: Record<string, number>;
   latencies: number[];
   ms: number;
+  /** CPU time of the server process (all its threads) during the batch, in ms; NaN where /proc is missing. */
+  serverCpuMs: number;
+  /** CPU time of the load generator (this process) during the batch, in ms. */
+  loadCpuMs: number;
   firstError?: string;
+}
+
+/** CPU time (user + system, every thread) a process has used, in ms, from /proc (Linux; clock ticks of 10 ms); NaN elsewhere. */
+function processCpuMs(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Creates users `from`..`to`-1 of batch `tag` with CONNECTIONS concurrent loops. */
@@ -231,8 +245,10 @@ async function provision(s: Running, tag: string, from: number, to: number): Pro
   const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
   const headers = { authorization: `Bearer ${s.token}`, "content-type": SCIM_JSON, accept: SCIM_JSON };
   const path = `${s.scimBase}/Users`;
-  const batch: Batch = { ok: 0, errors: 0, codes: {}, latencies: [], ms: 0 };
+  const batch: Batch = { ok: 0, errors: 0, codes: {}, latencies: [], ms: 0, serverCpuMs: 0, loadCpuMs: 0 };
   let next = from;
+  const serverCpu = processCpuMs(s.child.pid);
+  const loadCpu = process.cpuUsage();
   const started = performance.now();
   const loop = async () => {
     for (;;) {
@@ -259,6 +275,9 @@ async function provision(s: Running, tag: string, from: number, to: number): Pro
   };
   await Promise.all(Array.from({ length: CONNECTIONS }, loop));
   batch.ms = performance.now() - started;
+  batch.serverCpuMs = processCpuMs(s.child.pid) - serverCpu;
+  const used = process.cpuUsage(loadCpu);
+  batch.loadCpuMs = (used.user + used.system) / 1000;
   agent.destroy();
   return batch;
 }
@@ -282,6 +301,7 @@ async function admin(s: Running, method: string, path: string, body?: unknown): 
   return request(agent, s.port, method, `/api${path}`, headers, body === undefined ? undefined : JSON.stringify(body));
 }
 
+const fmtCpu = (cpuMs: number, users: number) => (Number.isFinite(cpuMs) && users > 0 ? String(Math.round((cpuMs * 1000) / users)) : "–");
 const fmtMs = (ms: number) => (Number.isFinite(ms) ? (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1)) : "–");
 const load = () => os.loadavg().map((x) => x.toFixed(2)).join(", ");
 
@@ -363,6 +383,8 @@ export async function directoryReport(): Promise<{ lines: string[]; targets: Tar
     const rows: string[][] = [];
     const rate = new Map<string, number>();
     const errors = new Map<string, number>();
+    const cpuPerUser = new Map<string, number>();
+    const loadPerUser = new Map<string, number>();
     for (const s of running) {
       const batches = results.get(s.def.name)!;
       const ok = batches.reduce((n, b) => n + b.ok, 0);
@@ -383,7 +405,12 @@ export async function directoryReport(): Promise<{ lines: string[]; targets: Tar
         fmtMs(sorted[sorted.length - 1] ?? NaN),
         errs === 0 ? "0" : `${errs} (${Object.entries(codes).map(([c, n]) => `${c}: ${n}`).join(", ")})`,
         `${held.get(s.def.name)?.toLocaleString("en")}${s === service ? ` (admin API: ${statusUsers.toLocaleString("en")})` : ""}`,
+        fmtCpu(batches.reduce((n, b) => n + b.serverCpuMs, 0), ok),
+        (batches.reduce((n, b) => n + b.serverCpuMs, 0) / ms).toFixed(2),
+        fmtCpu(batches.reduce((n, b) => n + b.loadCpuMs, 0), ok),
       ]);
+      cpuPerUser.set(s.def.name, batches.reduce((n, b) => n + b.serverCpuMs, 0) / ok);
+      loadPerUser.set(s.def.name, batches.reduce((n, b) => n + b.loadCpuMs, 0) / ok);
       const first = batches.find((b) => b.firstError)?.firstError;
       if (first) emit(`First error of ${s.def.name}: \`${first}\``);
     }
@@ -392,7 +419,26 @@ export async function directoryReport(): Promise<{ lines: string[]; targets: Tar
       const row = rows.find((r) => r[0] === s.def.name)!;
       row.push(rss === undefined ? "–" : `${Math.round(rss / 2 ** 20)} MB`);
     }
-    emit(mdTable(["server", "users/s", "per half", "p50 (ms)", "p99 (ms)", "max (ms)", "errors", "users held after the run (incl. warm-up)", "RSS at the end"], rows));
+    emit(
+      mdTable(
+        ["server", "users/s", "per half", "p50 (ms)", "p99 (ms)", "max (ms)", "errors", "users held after the run (incl. warm-up)", "server CPU per user (µs, all threads)", "server cores busy", "load generator CPU per user (µs)", "RSS at the end"],
+        rows,
+      ),
+    );
+    emit();
+    // What the goal asks of the CPU: at half the sample's rate, the machine's cores less the load
+    // generator's share, per user (perfectly parallel), and what one thread alone could spend.
+    const goalRate = rate.get("hono-sample")! / 2;
+    const cores = os.cpus().length;
+    const budget = ((cores - (goalRate * loadPerUser.get("directory-service")!) / 1000) / goalRate) * 1e6;
+    emit(
+      `CPU budget of the goal: at half the sample's rate (${fmtRate(goalRate)} users/s) the load generator takes ` +
+        `${((goalRate * loadPerUser.get("directory-service")!) / 1000).toFixed(2)} of the ${cores} cores, which leaves the service ` +
+        `${Number.isFinite(budget) ? Math.round(budget) : "–"} µs of CPU per user spread perfectly over every core, or ${Math.round(1e6 / goalRate)} µs on one thread; ` +
+        `it spends ${Number.isFinite(cpuPerUser.get("directory-service")!) ? Math.round(cpuPerUser.get("directory-service")! * 1000) : "–"} µs (the sample app ` +
+        `${Number.isFinite(cpuPerUser.get("hono-sample")!) ? Math.round(cpuPerUser.get("hono-sample")! * 1000) : "–"} µs, on SQLite ` +
+        `${Number.isFinite(cpuPerUser.get("hono-sample-sqlite")!) ? Math.round(cpuPerUser.get("hono-sample-sqlite")! * 1000) : "–"} µs).`,
+    );
     emit();
     const ratio = rate.get("directory-service")! / rate.get("hono-sample")!;
     const totalErrors = [...errors.values()].reduce((a, b) => a + b, 0);
