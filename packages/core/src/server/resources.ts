@@ -646,31 +646,34 @@ export class ResourceEndpoint {
           latest = await store.replace(scope.storeContext, this.rt.name, id, { attributes, uniqueKeys: uniqueKeys(this.settings, this.rt, attributes) }, { expectedVersion: current.version });
         }
         // The net change of each member over the whole request, operations in order (RFC 7644
-        // §3.5.2): a member removed then added again was and is a member, so no event.
+        // §3.5.2): a member removed then added again was and is a member, so no event. An
+        // operation that changes no membership (adding a member, removing a non-member, replacing
+        // the list with the same members: IdPs resend them on every sync) is not written, so the
+        // version stays as it is (RFC 7644 §3.14).
         const membership = new MembershipChanges();
         for (const change of memberChanges) {
           const condition = { expectedVersion: latest.version };
           if (change.op === "add") {
             // Who was not a member yet is found through the member's groups, without reading the
             // group's member list.
-            const fresh = observed ? new Set((await this.notMembers(scope, store, id, change.members)).map((m) => m.value)) : undefined;
-            latest = await store.addMembers(scope.storeContext, id, change.members, condition);
-            if (fresh) for (const m of change.members) membership.note(m, !fresh.has(m.value), true);
+            const fresh = await this.notMembers(scope, store, id, change.members);
+            const added = new Set(fresh.map((m) => m.value));
+            for (const m of change.members) membership.note(m, !added.has(m.value), true);
+            if (fresh.length > 0) latest = await store.addMembers(scope.storeContext, id, fresh, condition);
           } else if (change.op === "remove") {
-            const present = observed ? await this.notMembers(scope, store, id, change.values.map((value) => ({ value })), true) : [];
-            latest = await store.removeMembers(scope.storeContext, id, change.values, condition);
+            const present = await this.notMembers(scope, store, id, change.values.map((value) => ({ value })), true);
             for (const m of present) membership.note(m, true, false);
+            if (present.length > 0) latest = await store.removeMembers(scope.storeContext, id, present.map((m) => m.value), condition);
           } else if (change.op === "replace") {
-            const before = observed ? ((await store.get(scope.storeContext, this.rt.name, id, { members: true }))?.members ?? []) : [];
-            latest = await store.setMembers(scope.storeContext, id, change.members, condition);
-            if (observed) {
-              const now = new Set(change.members.map((m) => m.value));
-              const had = new Set(before.map((m) => m.value));
-              for (const m of before) membership.note(m, true, now.has(m.value));
-              for (const m of change.members) membership.note(m, had.has(m.value), true);
-            }
+            const before = (await store.get(scope.storeContext, this.rt.name, id, { members: true }))?.members ?? [];
+            const now = new Set(change.members.map((m) => m.value));
+            const had = new Set(before.map((m) => m.value));
+            for (const m of before) membership.note(m, true, now.has(m.value));
+            for (const m of change.members) membership.note(m, had.has(m.value), true);
+            if (!sameMembers(before, change.members)) latest = await store.setMembers(scope.storeContext, id, change.members, condition);
           }
         }
+        if (latest === current) return current;
         if (observed) {
           const ctx = operationContext(scope, this.rt, store);
           const patched = toWire(scope, this.rt, latest);

@@ -582,6 +582,25 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         expect(memberIds(await getGroup(group.id))).toEqual([]);
       });
 
+      it(title("membership PATCHes that change nothing keep the version (IdPs resend them on every sync)"), async () => {
+        const [a, b] = [await createUser(), await createUser()];
+        const group = await createGroup({ members: [{ value: a.id }] });
+        const version = (await getGroup(group.id)).meta.version;
+        await patchGroup(group.id, { op: "add", path: "members", value: [{ value: a.id }] });
+        await patchGroup(group.id, { op: "remove", path: `members[value eq "${b.id}"]` });
+        await patchGroup(group.id, { op: "Remove", path: "members", value: [{ value: b.id }] });
+        await patchGroup(group.id, { op: "replace", path: "members", value: [{ value: a.id }] });
+        const after = await getGroup(group.id);
+        expect(after.meta.version).toBe(version);
+        expect(after.meta.lastModified).toBe(group.meta.lastModified);
+        expect(memberIds(after)).toEqual([a.id]);
+        // A real change still moves it.
+        await patchGroup(group.id, { op: "add", path: "members", value: [{ value: a.id }, { value: b.id }] });
+        const changed = await getGroup(group.id);
+        expect(changed.meta.version).not.toBe(version);
+        expect(memberIds(changed)).toEqual([a.id, b.id].sort());
+      });
+
       it(title("PUT on a group replaces its members"), async () => {
         const [a, b] = [await createUser(), await createUser()];
         const group = await createGroup({ members: [{ value: a.id }] });
