@@ -732,6 +732,14 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** Resolves once `done()` holds (output of a child process arrives a little later), or fails after 10 s. */
+  async function waitFor(done: () => boolean): Promise<void> {
+    for (const started = Date.now(); !done(); ) {
+      if (Date.now() - started > 10_000) throw new Error("timed out waiting for the child's output");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   /** Spawns main.ts with `env` on top of a test environment (port 0, info logs), collecting its output. */
   function spawnMain(env: Record<string, string>) {
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
@@ -799,6 +807,12 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     const [directory] = (await client.directories.list()).data;
     expect(directory!.scimUrl).toBe(scimUrl);
     expect((await client.users.list(directory!.id)).data.map((u) => u.username)).toEqual(["first@acme.test"]);
+
+    // A token or the admin key pasted where an id goes is redacted in the request log, as in the audit log.
+    expect((await fetch(`${first.origin}/scim/v2/${token}/Users`)).status).toBe(401);
+    expect((await fetch(`${scimUrl}/Users/${token}`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    expect((await fetch(`${first.origin}/api/directories/${adminKey}`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(404);
+    await waitFor(() => first.output().split("\n").filter((l) => l.includes('"msg":"request"') && l.includes("[REDACTED]")).length >= 3);
 
     // The structured log has the requests, and no secret: each secret appears once, in the banner.
     const lines = first.output().split("\n");

@@ -9,7 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Server as NetServer, type Socket } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import type { Logger } from "pino";
-import { createDirectorySync, directoryApp, type DirectorySync } from "scim-directory";
+import { createDirectorySync, directoryApp, redactPathname, type DirectorySync } from "scim-directory";
 import { openDatabase } from "scim-store-sql";
 import { bootstrap, type Bootstrapped } from "./bootstrap.js";
 import type { ServerConfig } from "./config.js";
@@ -103,9 +103,13 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
           fetch: async (request, env) => {
             const started = performance.now();
             const response = await handler(request, env);
-            // Paths only: query strings can carry cursors and filters, never secrets, but keep logs lean.
-            const path = new URL(request.url).pathname;
-            logger.info({ method: request.method, path, status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 }, "request");
+            if (logger.isLevelEnabled("info")) {
+              // Paths only (query strings carry cursors and filters; keep logs lean), with
+              // token-like segments redacted as the audit log does: an IdP admin may paste a
+              // token where the directory id goes.
+              const path = redactPathname(new URL(request.url).pathname);
+              logger.info({ method: request.method, path, status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 }, "request");
+            }
             return response;
           },
           port: config.PORT,

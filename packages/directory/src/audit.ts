@@ -136,9 +136,9 @@ export function redactQuery(search: string): string {
 /**
  * `pathname` with the segments that look like one of our secrets (decoded, as the query's values
  * are) redacted: a token pasted where an id goes (`GET /Users/dsync_...`) is as secret as one in
- * the query.
+ * the query. The audit log and the server's request log write paths through it.
  */
-function redactPathname(pathname: string): string {
+export function redactPathname(pathname: string): string {
   return pathname
     .split("/")
     .map((segment) => {

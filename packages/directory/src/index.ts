@@ -8,6 +8,7 @@ export {
   auditPath,
   AuditLog,
   redact,
+  redactPathname,
   redactQuery,
   REDACTED,
   scimAuditMiddleware,
