@@ -63,6 +63,16 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     expect(directoryIdOf({ method: "GET", path: "/Users", baseUrl: "https://x.test/other/dir_0123" })).toBeUndefined();
   });
 
+  it("a directory segment that is not valid percent-encoding is a 400 invalidSyntax, not a 500", async () => {
+    const { token } = await directoryWithToken();
+    for (const segment of ["%zz", "dir_%zz", "%", "%E0%A4%A", "%ED%A0%80"]) {
+      const r = await app.request(`http://sync.test/scim/v2/${segment}/Users`, { headers: { authorization: `Bearer ${token}` } });
+      expect(r.status, segment).toBe(400);
+      expect(await r.json()).toMatchObject({ status: "400", scimType: "invalidSyntax" });
+    }
+    expect(() => directoryIdOf({ method: "GET", path: "/Users", baseUrl: "https://x.test/scim/v2/%zz" })).toThrow(expect.objectContaining({ status: 400 }));
+  });
+
   it("tokens: prefix and 256 random bits, shown once, stored only as a hash", async () => {
     const { directory, token, tokenId } = await directoryWithToken();
     expect(token).toMatch(/^dsync_[A-Za-z0-9_-]{43}$/);

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from "kysely";
 import {
+  badRequest,
   bearerToken,
   createScimServer,
   defaultRegistry,
@@ -77,14 +78,23 @@ export interface DirectorySync {
 /** The mount path of the SCIM endpoints; the directory id follows it. */
 export const SCIM_MOUNT = "/scim/v2";
 
-/** The directory id a SCIM request is addressed to: the last segment of its base URL. */
+/**
+ * The directory id a SCIM request is addressed to: the last segment of its base URL. A segment
+ * that is not valid percent-encoding (`/scim/v2/%zz/Users`) is a 400 `invalidSyntax`, as it is
+ * in the rest of the path.
+ */
 export function directoryIdOf(request: ScimRequest): string | undefined {
   const base = request.baseUrl;
   if (base === undefined) return undefined;
   const path = base.replace(/^[a-z]+:\/\/[^/]+/i, "").replace(/\/+$/, "");
   const segments = path.split("/");
   if (segments.length < 2 || `/${segments.slice(1, -1).join("/")}`.endsWith(SCIM_MOUNT) === false) return undefined;
-  const id = decodeURIComponent(segments[segments.length - 1]!);
+  let id: string;
+  try {
+    id = decodeURIComponent(segments[segments.length - 1]!);
+  } catch {
+    throw badRequest("invalidSyntax", "the request path is not correctly percent-encoded");
+  }
   return /^dir_[0-9a-f]{24}$/.test(id) ? id : undefined;
 }
 
