@@ -9,7 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type AddressInfo } from "node:net";
+import { connect, createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -145,6 +145,27 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
     const first = server.firstRun.directory!;
     const r = await scimClient(server.sync.scimUrl(first.id, server.origin), server.firstRun.token!)("GET", "/Users?startIndex=1&count=1");
     expect(r.status).toBe(200);
+  });
+
+  it("requests Node's parser refuses get a SCIM Error body: 431 for an oversized head, 400 for garbage", async () => {
+    const raw = (text: string) =>
+      new Promise<string>((resolve, reject) => {
+        const { port } = new URL(server.origin);
+        const socket = connect(Number(port), "127.0.0.1", () => socket.end(text));
+        let answer = "";
+        socket.on("data", (d) => (answer += d)).on("close", () => resolve(answer)).on("error", reject);
+      });
+    const first = server.firstRun.directory!;
+    const longFilter = `userName eq "${"a".repeat(20_000)}"`;
+    const tooLong = await raw(`GET /scim/v2/${first.id}/Users?filter=${encodeURIComponent(longFilter)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(tooLong).toMatch(/^HTTP\/1\.1 431 /);
+    expect(tooLong).toContain("Content-Type: application/scim+json");
+    expect(JSON.parse(tooLong.slice(tooLong.indexOf("\r\n\r\n") + 4))).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "431" });
+    const garbage = await raw("NOT HTTP AT ALL\r\n\r\n");
+    expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(garbage.slice(garbage.indexOf("\r\n\r\n") + 4))).toMatchObject({ status: "400" });
+    // The server goes on.
+    expect((await fetch(`${server.origin}/healthz`)).status).toBe(200);
   });
 
   // ───────────────────────────────────────────────────────────────────────────────────────────
