@@ -319,25 +319,26 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
       `user.roles_changed ${ann}`,
       `group.user_added ${engId} ${bobId}`,
       `user.roles_changed ${bobId}`,
-      `group.user_added ${engId} ${cat}`,
-      `user.roles_changed ${cat}`,
+      // The mixed PATCH, in the order of its operations: ann out, then cat in.
       `group.user_removed ${engId} ${ann}`,
       `user.roles_changed ${ann}`,
-      // replace members [ann]: ann in, bob and cat out.
-      `group.user_added ${engId} ${ann}`,
-      `user.roles_changed ${ann}`,
+      `group.user_added ${engId} ${cat}`,
+      `user.roles_changed ${cat}`,
+      // replace members [ann]: bob and cat out, ann in.
       `group.user_removed ${engId} ${bobId}`,
       `user.roles_changed ${bobId}`,
       `group.user_removed ${engId} ${cat}`,
       `user.roles_changed ${cat}`,
+      `group.user_added ${engId} ${ann}`,
+      `user.roles_changed ${ann}`,
       `group.user_removed ${engId} ${ann}`,
       `user.roles_changed ${ann}`,
       `group.user_added ${engId} ${cat}`,
       `user.roles_changed ${cat}`,
+      // The deleted group first leaves the group it was nested in, then goes.
+      `group.user_removed ${staffId} ${engId}`,
       `group.deleted ${engId}`,
       `user.roles_changed ${cat}`,
-      // The deleted group leaves the group it was nested in.
-      `group.user_removed ${staffId} ${engId}`,
     ]);
     const rolesOf = (userId: string) => events.filter((e) => e.type === "user.roles_changed" && e.resourceId === userId).map((e) => e.data);
     expect(rolesOf(cat)).toEqual([
@@ -531,10 +532,10 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
       `user.roles_changed ${jane}`,
       `user.roles_changed ${jane}`,
       `user.updated ${jane}`,
-      `user.deleted ${jane}`,
-      `user.roles_changed ${jane}`,
-      // The deleted user leaves its groups.
+      // The deleted user leaves its groups (so loses its roles), then goes.
       `group.user_removed ${salesId} ${jane}`,
+      `user.roles_changed ${jane}`,
+      `user.deleted ${jane}`,
       `user.created ${newcomer}`,
     ]);
     expect(events.filter((e) => e.type === "user.roles_changed" && e.resourceId === jane).map((e) => e.data)).toEqual([

@@ -860,8 +860,8 @@ describe("createScimServer: events", () => {
       `group.user_added ${a.id}`,
       `group.user_added ${b.id}`,
       `group.user_removed ${a.id}`,
-      `group.user_added ${c.id}`,
       `group.user_removed ${b.id}`,
+      `group.user_added ${c.id}`,
       "group.updated",
       "group.updated",
       `group.user_added ${a.id}`,
@@ -934,7 +934,21 @@ describe("createScimServer: events", () => {
     expect(events.find((e) => e.type === "group.user_removed")!.member).toEqual({ value: user.id, type: "User", display: "Leaver" });
     events.length = 0;
     expect((await call("DELETE", `/Groups/${nested.id}`)).status).toBe(204);
-    expect(events.map((e) => `${e.type} ${e.resourceId}`)).toEqual([`group.deleted ${nested.id}`, `group.user_removed ${outer.id}`]);
+    // Its membership ends first, then it goes.
+    expect(events.map((e) => `${e.type} ${e.resourceId}`)).toEqual([`group.user_removed ${outer.id}`, `group.deleted ${nested.id}`]);
+  });
+
+  it("membership events follow the order of the PATCH's operations (Okta's remove-then-add)", async () => {
+    const { call, createUser, createGroup, events } = setup();
+    const [a, b, c] = [await createUser(), await createUser(), await createUser()];
+    const group = await createGroup({ members: [{ value: a.id }, { value: c.id }] });
+    events.length = 0;
+    await call(
+      "PATCH",
+      `/Groups/${group.id}`,
+      patch({ op: "remove", path: `members[value eq "${a.id}"]` }, { op: "add", path: "members", value: [{ value: b.id }] }, { op: "remove", path: `members[value eq "${c.id}"]` }),
+    );
+    expect(events.map((e) => `${e.type} ${e.member?.value}`)).toEqual([`group.user_removed ${a.id}`, `group.user_added ${b.id}`, `group.user_removed ${c.id}`]);
   });
 
   it("events of the second tenant carry its tenant; subscribers get the operation context", async () => {

@@ -222,11 +222,20 @@ async function emitChange(scope: RequestScope, ctx: OperationContext, rt: Compil
   await emit(scope, ctx, `${p}.${kind}` as ScimEventType, wire.id, resource);
 }
 
-async function emitMembers(scope: RequestScope, ctx: OperationContext, rt: CompiledResourceType, groupId: string, added: readonly MemberValue[], removed: readonly MemberValue[]): Promise<void> {
-  if (prefix(rt) !== "group") return;
-  for (const m of added) await emit(scope, ctx, "group.user_added", groupId, undefined, m);
-  for (const m of removed) await emit(scope, ctx, "group.user_removed", groupId, undefined, m);
+/** One member's net change in a request: added to the group, or removed from it. */
+interface MembershipChange {
+  member: MemberValue;
+  added: boolean;
 }
+
+/** The membership events of a group's changes, in the order given (the order of the request's operations). */
+async function emitMembers(scope: RequestScope, ctx: OperationContext, rt: CompiledResourceType, groupId: string, changes: readonly MembershipChange[]): Promise<void> {
+  if (prefix(rt) !== "group") return;
+  for (const { member, added } of changes) await emit(scope, ctx, added ? "group.user_added" : "group.user_removed", groupId, undefined, member);
+}
+
+const addedAll = (members: readonly MemberValue[]): MembershipChange[] => members.map((member) => ({ member, added: true }));
+const removedAll = (members: readonly MemberValue[]): MembershipChange[] => members.map((member) => ({ member, added: false }));
 
 /** Whether two member lists name the same members, in any order. */
 function sameMembers(a: readonly MemberValue[], b: readonly MemberValue[]): boolean {
@@ -248,14 +257,12 @@ class MembershipChanges {
     }
   }
 
-  /** The members that were not members before the request and are after it. */
-  added(): MemberValue[] {
-    return [...this.byValue.values()].filter((c) => !c.was && c.is).map((c) => c.member);
-  }
-
-  /** The members that were members before the request and are not after it. */
-  removed(): MemberValue[] {
-    return [...this.byValue.values()].filter((c) => c.was && !c.is).map((c) => c.member);
+  /**
+   * The members whose membership the request changed: added (not a member before, one after) or
+   * removed, in the order the request's operations first touched them.
+   */
+  changes(): MembershipChange[] {
+    return [...this.byValue.values()].filter((c) => c.was !== c.is).map((c) => ({ member: c.member, added: c.is }));
   }
 }
 
@@ -519,7 +526,7 @@ export class ResourceEndpoint {
       const ctx = operationContext(scope, this.rt, store);
       await hooks?.afterCreate?.(ctx, created);
       await emitChange(scope, ctx, this.rt, "created", created);
-      if (members) await emitMembers(scope, ctx, this.rt, created.id, members, []);
+      if (members) await emitMembers(scope, ctx, this.rt, created.id, addedAll(members));
       return created;
     });
     const { project } = this.projection(scope);
@@ -599,12 +606,13 @@ export class ResourceEndpoint {
         const replaced = toWire(scope, this.rt, { ...stored, members: members ?? [] });
         const ctx = operationContext(scope, this.rt, store);
         await hooks?.afterReplace?.(ctx, replaced, before);
-        // A change of members only is told by the membership events, as for a PATCH.
+        // A change of members only is told by the membership events, as for a PATCH: the old
+        // members leave, then the new ones come.
         if (attributesChanged) await emitChange(scope, ctx, this.rt, "updated", replaced, before);
         if (members) {
           const had = new Set((latest.members ?? []).map((m) => m.value));
           const now = new Set(members.map((m) => m.value));
-          await emitMembers(scope, ctx, this.rt, id, members.filter((m) => !had.has(m.value)), (latest.members ?? []).filter((m) => !now.has(m.value)));
+          await emitMembers(scope, ctx, this.rt, id, [...removedAll((latest.members ?? []).filter((m) => !now.has(m.value))), ...addedAll(members.filter((m) => !had.has(m.value)))]);
         }
         return replaced;
       });
@@ -679,7 +687,7 @@ export class ResourceEndpoint {
           const patched = toWire(scope, this.rt, latest);
           await hooks?.afterPatch?.(ctx, patched, previous!);
           if (attributesChanged) await emitChange(scope, ctx, this.rt, "updated", patched, previous);
-          await emitMembers(scope, ctx, this.rt, id, membership.added(), membership.removed());
+          await emitMembers(scope, ctx, this.rt, id, membership.changes());
         }
         return latest;
       });
@@ -737,13 +745,14 @@ export class ResourceEndpoint {
       await store.delete(scope.storeContext, this.rt.name, id, conditional ? { expectedVersion: current.version } : undefined);
       const ctx = operationContext(scope, this.rt, store);
       await hooks?.afterDelete?.(ctx, previous);
-      await emitChange(scope, ctx, this.rt, "deleted", previous);
+      // Its memberships end first, then the resource goes: causes before what follows from them.
       if (memberOf.length > 0 && groupType) {
         const display = previous.displayName ?? previous.userName;
         const member: MemberValue = { value: id, type: this.rt.name, ...(typeof display === "string" ? { display } : {}) };
         const groupCtx = operationContext(scope, groupType, store);
-        for (const group of memberOf) await emitMembers(scope, groupCtx, groupType, group.value, [], [member]);
+        for (const group of memberOf) await emitMembers(scope, groupCtx, groupType, group.value, removedAll([member]));
       }
+      await emitChange(scope, ctx, this.rt, "deleted", previous);
     });
     return empty(204);
   }
