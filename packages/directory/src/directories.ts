@@ -250,6 +250,8 @@ export class DirectoryService {
     }
     await removal.store.transaction!(async (store) => {
       const sqlStore = store as SqlScimStore;
+      // Writes of the directory that are under way finish first; those that come later find it gone (tenantGuard).
+      await sqlStore.lockTenant(id);
       await remove(sqlStore.db as unknown as Kysely<DirectoryDatabase>, (event) => sqlStore.appendEvent(event));
     });
   }

@@ -4,6 +4,8 @@ import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { backends } from "./test-backends.js";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 describe.each(backends)("the directory app on $name: authentication, audit batches and events", (backend) => {
   let sync: DirectorySync;
@@ -85,6 +87,40 @@ describe.each(backends)("the directory app on $name: authentication, audit batch
     ]);
     expect(events.at(-1)!.data).toMatchObject({ users: 2, groups: 1 });
     expect(await sync.db.selectFrom("scim_resources").select("id").where("tenant", "=", directory.id).execute()).toEqual([]);
+  });
+
+  it.skipIf(backend.skip)("a directory deleted while its IdP writes: no deadlock, nothing of it left, directory.deleted its last event", async () => {
+    const app = directoryApp(sync);
+    for (let round = 0; round < 3; round++) {
+      const directory = await sync.directories.create({ organizationId: "org_race_del", name: `Racing ${round}`, type: "azure-ad", settings: { rateLimit: { requestsPerSecond: 100_000, burst: 100_000 } } });
+      const { token } = await sync.tokens.create(directory.id);
+      const call = (method: string, path: string, body?: unknown) =>
+        app.request(`http://sync.test/scim/v2/${directory.id}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        });
+      const users = await Promise.all([0, 1, 2].map(async (i) => ((await (await call("POST", "/Users", { schemas: [USER], userName: `seed${i}@race.test` })).json()) as { id: string }).id));
+      const group = ((await (await call("POST", "/Groups", { schemas: [GROUP], displayName: "Everyone" })).json()) as { id: string }).id;
+      // The IdP's writes: creates and membership PATCHes, while the directory is deleted.
+      const writes = Array.from({ length: 24 }, (_, i) =>
+        i % 2 === 0
+          ? call("POST", "/Users", { schemas: [USER], userName: `late${i}@race.test` })
+          : call("PATCH", `/Groups/${group}`, { schemas: [PATCH_OP], Operations: [{ op: "Add", path: "members", value: [{ value: users[i % 3] }] }] }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 5 * round));
+      await sync.directories.delete(directory.id);
+      const statuses = await Promise.all(writes.map(async (w) => (await w).status));
+      for (const status of statuses) expect([201, 204, 401, 404]).toContain(status);
+      expect(await sync.db.selectFrom("scim_resources").select("id").where("tenant", "=", directory.id).execute()).toEqual([]);
+      expect(await sync.db.selectFrom("scim_members").select("group_id").where("tenant", "=", directory.id).execute()).toEqual([]);
+      const events = (await sync.store.readEvents({ tenant: directory.id, limit: 1000 })).map((e) => e.event);
+      expect(events.at(-1)!.type).toBe("directory.deleted");
+      // Every user created before the deletion was reported deleted by it.
+      const created = events.filter((e) => e.type === "user.created").map((e) => e.resourceId);
+      const deleted = events.filter((e) => e.type === "user.deleted").map((e) => e.resourceId);
+      expect(deleted.sort()).toEqual(created.sort());
+    }
   });
 
   it.skipIf(backend.skip)("keeps at most two active tokens when creates and rotations race", async () => {

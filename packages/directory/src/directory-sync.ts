@@ -7,6 +7,7 @@ import type { Kysely } from "kysely";
 import {
   badRequest,
   bearerToken,
+  ScimError,
   createScimServer,
   defaultRegistry,
   type Principal,
@@ -17,7 +18,7 @@ import {
   type ScimServer,
   type SchemaRegistry,
 } from "scim-core";
-import { migrateScimTables, sqlStore, type ScimSqlDatabase, type SqlScimStore } from "scim-store-sql";
+import { compiledStatement, migrateScimTables, sqlStore, type ScimSqlDatabase, type SqlScimStore } from "scim-store-sql";
 import { AuditLog, type AuditLogOptions } from "./audit.js";
 import { DirectoryService, type Directory } from "./directories.js";
 import { LinkService } from "./links.js";
@@ -74,6 +75,9 @@ export interface DirectorySync {
   /** Writes the audit entries that wait, then closes the database. */
   close(): Promise<void>;
 }
+
+/** Whether a directory exists (the store's tenant guard, on every write transaction: compiled once). */
+const selectDirectoryId = compiledStatement<DirectoryDatabase, "directoryId">(["directoryId"], (db, v) => db.selectFrom("dir_directories").select("id").where("id", "=", v.directoryId));
 
 /** The mount path of the SCIM endpoints; the directory id follows it. */
 export const SCIM_MOUNT = "/scim/v2";
@@ -170,7 +174,17 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
   await migrateScimTables(database.db, database.dialect, schema);
   await migrateDirectoryTables(database.db, database.dialect, schema);
   const db = database.db as unknown as Kysely<DirectoryDatabase>;
-  const store = sqlStore({ database, registry, now });
+  const store = sqlStore({
+    database,
+    registry,
+    now,
+    // A request authenticated just before its directory was deleted must not write into it:
+    // checked under the directory's lock, which the deletion holds until it commits.
+    tenantGuard: async (tx, directoryId) => {
+      const found = await selectDirectoryId(tx as Kysely<DirectoryDatabase>, database.dialect, { directoryId });
+      if (found.rows.length === 0) throw new ScimError(401, undefined, "the directory no longer exists");
+    },
+  });
   const onDeprovision = options.hooks?.onDeprovision;
   const directories = new DirectoryService(db, now, registry, {
     store,

@@ -232,14 +232,14 @@ class RoleComputation {
   }
 
   /**
-   * Serialises the recomputations of one directory (PostgreSQL: a transaction-scoped advisory
-   * lock), so that two concurrent membership changes in a nested structure cannot each miss the
-   * other's rows. Every read that decides which users to recompute comes after it. SQLite runs one
-   * write transaction at a time already.
+   * Serialises the recomputations of one directory with every other write of it (the store's
+   * tenant lock, `lockTenant`: on PostgreSQL a transaction-scoped advisory lock), so that two
+   * concurrent membership changes in a nested structure cannot each miss the other's rows. Every
+   * read that decides which users to recompute comes after it. SQLite runs one write transaction
+   * at a time already.
    */
   async lock(): Promise<void> {
-    if (this.dialect !== "postgres") return;
-    await sql`select pg_advisory_xact_lock(hashtext(${`scim-directory:roles:${this.directoryId}`}))`.execute(this.db);
+    await this.store.lockTenant(this.directoryId);
   }
 
   /** The users a member stands for: the user, or every user below the group (nested groups followed). */

@@ -1,10 +1,12 @@
 /**
  * A member added to a group while it is being deleted: never a deleted member left in the group
  * (PostgreSQL under READ COMMITTED interleaved the two; SQLite serializes writes). Each case holds
- * one transaction open at a chosen point and runs the other against it.
+ * one transaction open at a chosen point and runs the other against it. Then, through the server,
+ * the concurrent writes IdPs send that used to deadlock on PostgreSQL (a 500, or a 412 for a
+ * DELETE): one tenant's transactions now take turns (`lockTenant`).
  */
 import { randomUUID } from "node:crypto";
-import type { ScimError } from "scim-core";
+import { bearerAuth, createScimServer, type ScimError, type ScimResponse } from "scim-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ScimSqlDatabase } from "./dialect.js";
 import { sqlStore, type SqlScimStore } from "./sql-store.js";
@@ -67,5 +69,42 @@ describe("members and deletes at the same time (PostgreSQL)", () => {
     await del.done;
     expect(await adding).toMatchObject({ status: 400, scimType: "invalidValue" });
     expect((await store.get(ctx, "Group", group.id, { members: true }))?.members).toEqual([]);
+  });
+
+  /** The SCIM server over the store, for one fresh tenant. */
+  function server() {
+    const tenant = `races-${randomUUID()}`;
+    const scim = createScimServer({ store, authenticate: bearerAuth({ token: { tenant } }), subscribers: [store.outbox], baseUrl: "https://scim.test" });
+    const call = (method: string, path: string, body?: unknown): Promise<ScimResponse> =>
+      scim.handle({ method, path, headers: { authorization: "Bearer token", "content-type": "application/scim+json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const patch = (...Operations: unknown[]) => ({ schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations });
+    return { tenant, call, patch };
+  }
+
+  it("groups added to each other concurrently: no deadlock, every PATCH answered (204), every membership kept", async ({ skip }) => {
+    if (!database) return skip();
+    const { call, patch } = server();
+    const groups: string[] = [];
+    for (let i = 0; i < 4; i++) groups.push(((await call("POST", "/Groups", { displayName: `G${i}` })).body as { id: string }).id);
+    const patches = groups.flatMap((g) => groups.filter((c) => c !== g).map((c) => call("PATCH", `/Groups/${g}`, patch({ op: "Add", path: "members", value: [{ value: c }] }))));
+    const statuses = (await Promise.all(patches)).map((r) => r.status);
+    expect(statuses).toEqual(statuses.map(() => 204));
+    for (const g of groups) {
+      const members = ((await call("GET", `/Groups/${g}`)).body as { members?: { value: string }[] }).members ?? [];
+      expect(members.map((m) => m.value).sort()).toEqual(groups.filter((c) => c !== g).sort());
+    }
+  });
+
+  it("a user deleted while a group PATCH removes it: the DELETE is a 204, never a 412, and the user is gone", async ({ skip }) => {
+    if (!database) return skip();
+    const { call, patch } = server();
+    for (let round = 0; round < 10; round++) {
+      const user = (await call("POST", "/Users", { userName: `leaver-${round}@example.com` })).body as { id: string };
+      const group = (await call("POST", "/Groups", { displayName: `Team ${round}`, members: [{ value: user.id }] })).body as { id: string };
+      const [deleted, patched] = await Promise.all([call("DELETE", `/Users/${user.id}`), call("PATCH", `/Groups/${group.id}`, patch({ op: "Remove", path: "members", value: [{ value: user.id }] }))]);
+      expect(deleted.status).toBe(204);
+      expect([204, 404]).toContain(patched.status);
+      expect((await call("GET", `/Users/${user.id}`)).status).toBe(404);
+    }
   });
 });

@@ -51,27 +51,52 @@ for (const dialect of dialects) {
 
     it.runIf(dialect.name === "PostgreSQL")("never passes an event that a transaction begun earlier commits later", async ({ skip }) => {
       if (!database) return skip();
-      const tenant = `t-${randomUUID()}`;
+      // Two tenants: the writes of one tenant take turns (lockTenant), those of two do not.
+      const [slowTenant, fastTenant, marker] = [`t-${randomUUID()}`, `t-${randomUUID()}`, `t-${randomUUID()}`];
+      await store.appendEvent(event(marker, "marker"));
+      const cursor = (await store.readEvents({ tenant: marker }))[0]!.seq;
       let release!: () => void;
       const gate = new Promise<void>((resolve) => (release = resolve));
       let appended!: () => void;
       const slowAppended = new Promise<void>((resolve) => (appended = resolve));
       // The slow transaction takes its seq first, then commits last.
       const slow = store.transaction!(async (tx) => {
+        await (tx as SqlScimStore).appendEvent(event(slowTenant, "slow"));
+        appended();
+        await gate;
+      });
+      await slowAppended;
+      await store.appendEvent(event(fastTenant, "fast"));
+      const first = await store.readEvents({ after: cursor });
+      expect(ids(first)).toEqual(["fast"]);
+      release();
+      await slow;
+      const next = await store.readEvents({ after: first[0]!.seq });
+      expect(ids(next)).toEqual(["slow"]);
+      // Read again from the start: both, in the order they became readable.
+      expect(ids(await store.readEvents({ after: cursor }))).toEqual(["fast", "slow"]);
+    });
+
+    it.runIf(dialect.name === "PostgreSQL")("the events of one tenant's transactions take turns: a later one waits for the one under way", async ({ skip }) => {
+      if (!database) return skip();
+      const tenant = `t-${randomUUID()}`;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let appended!: () => void;
+      const slowAppended = new Promise<void>((resolve) => (appended = resolve));
+      const slow = store.transaction!(async (tx) => {
         await (tx as SqlScimStore).appendEvent(event(tenant, "slow"));
         appended();
         await gate;
       });
       await slowAppended;
-      await store.appendEvent(event(tenant, "fast"));
-      const first = await store.readEvents({ tenant });
-      expect(ids(first)).toEqual(["fast"]);
+      let fastDone = false;
+      const fast = store.appendEvent(event(tenant, "fast")).then(() => (fastDone = true));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(fastDone).toBe(false);
       release();
-      await slow;
-      const next = await store.readEvents({ tenant, after: first[0]!.seq });
-      expect(ids(next)).toEqual(["slow"]);
-      // Read again from the start: both, in the order they became readable.
-      expect(ids(await store.readEvents({ tenant }))).toEqual(["fast", "slow"]);
+      await Promise.all([slow, fast]);
+      expect(ids(await store.readEvents({ tenant }))).toEqual(["slow", "fast"]);
     });
 
     it.runIf(dialect.name === "PostgreSQL")("inside a transaction, reads only committed events and never positions the transaction's own", async ({ skip }) => {

@@ -67,6 +67,13 @@ export interface SqlStoreOptions {
   deleteMode?: "soft" | "hard";
   /** The clock, for tests. @default () => new Date() */
   now?: () => Date;
+  /**
+   * Runs once in each transaction for each tenant it touches, right after the tenant's lock (see
+   * {@link SqlScimStore.lockTenant}), with the transaction's Kysely instance: throw (a
+   * `ScimError`) to refuse the transaction. scim-directory uses it to refuse writes to a
+   * directory deleted after the request was authenticated.
+   */
+  tenantGuard?: (db: Kysely<any>, tenant: string) => void | Promise<void>;
 }
 
 /** A resource to import: a store write with optional id and timestamps (ISO 8601). */
@@ -100,6 +107,16 @@ export interface SqlScimStore extends ScimStore {
   importResources(ctx: StoreContext, type: string, writes: readonly ImportedResource[]): Promise<number>;
   /** Appends an event to the outbox, in the current transaction when there is one. */
   appendEvent(event: ScimEvent): Promise<void>;
+  /**
+   * Inside a transaction (`transaction(work)`'s store): serializes the transaction with every
+   * other one that touches `tenant`, until it ends, and runs the `tenantGuard`. On PostgreSQL it
+   * is a transaction-scoped advisory lock; SQLite runs one write transaction at a time anyway.
+   * Every store call inside a transaction takes it for its tenant before its first statement, so
+   * the writes of one tenant never interleave: no deadlock between them (two groups added to each
+   * other, a user deleted while a group that lists it changes), no lost update. Call it first in
+   * a transaction that writes a tenant's rows with its own statements.
+   */
+  lockTenant(tenant: string): Promise<void>;
   /**
    * A server event subscriber that writes every event to the outbox in the same transaction as
    * its change: `createScimServer({ store, subscribers: [store.outbox] })`.
@@ -328,6 +345,8 @@ class SqlStore implements SqlScimStore {
   private readonly TRUE: number | boolean;
   /** Live-count changes of this transaction, by tenant and type, not yet written. */
   private readonly pendingCounts = new Map<string, { tenant: string; resource_type: string; live: number }>();
+  /** The tenants this transaction holds the lock of (see {@link lockTenant}). */
+  private readonly lockedTenants = new Set<string>();
 
   constructor(
     private readonly handle: ScimSqlDatabase,
@@ -366,29 +385,53 @@ class SqlStore implements SqlScimStore {
 
   /**
    * Runs `work` in a transaction (or in the current one). The live counts it changes are written
-   * at its end (see {@link adjustCount}).
+   * at its end (see {@link adjustCount}). A deadlock or serialization failure (PostgreSQL: with
+   * another tenant's transaction, since one tenant's take turns) is a 412: the server retries it
+   * when the client sent no If-Match.
    */
   private async unit<T>(work: (store: SqlStore) => Promise<T>): Promise<T> {
     if (this.inTransaction) return work(this);
-    return (this.db as Kysely<ScimDatabase>).transaction().execute(async (trx) => {
-      const store = new SqlStore(this.handle, trx, this.options, true);
-      const result = await work(store);
-      await store.flushCounts();
-      return result;
-    });
+    try {
+      return await (this.db as Kysely<ScimDatabase>).transaction().execute(async (trx) => {
+        const store = new SqlStore(this.handle, trx, this.options, true);
+        const result = await work(store);
+        await store.flushCounts();
+        return result;
+      });
+    } catch (error) {
+      if (isConcurrencyFailure(error)) throw new ScimError(412, undefined, "a concurrent change won; retry the request");
+      throw error;
+    }
   }
 
-  /** Runs a write, mapping constraint violations to 409 and unstorable text to 400. */
-  private async write<T>(work: (store: SqlStore) => Promise<T>): Promise<T> {
+  /**
+   * Runs a write in `tenant` (in a transaction that holds the tenant's lock), mapping constraint
+   * violations to 409 and unstorable text to 400.
+   */
+  private async write<T>(tenant: string, work: (store: SqlStore) => Promise<T>): Promise<T> {
     try {
-      return await this.unit(work);
+      return await this.unit(async (s) => {
+        await s.lockTenant(tenant);
+        return work(s);
+      });
     } catch (error) {
       if (isUniqueViolation(error)) throw uniquenessClash(error);
-      // The server retries a 412 when the client sent no If-Match.
-      if (isConcurrencyFailure(error)) throw new ScimError(412, undefined, "a concurrent change won; retry the request");
       if (isUnstorableText(error)) throw new ScimError(400, "invalidValue", "a value contains a character the database cannot store (NUL)");
       throw error;
     }
+  }
+
+  async lockTenant(tenant: string): Promise<void> {
+    if (!this.inTransaction) throw new Error("lockTenant runs inside a transaction (the store that transaction(work) gives)");
+    if (this.lockedTenants.has(tenant)) return;
+    this.lockedTenants.add(tenant);
+    if (this.dialect === "postgres") await sql`select pg_advisory_xact_lock(hashtext(${`scim-store-sql:tenant:${tenant}`}))`.execute(this.db);
+    await this.options.tenantGuard?.(this.db as Kysely<any>, tenant);
+  }
+
+  /** Inside a transaction, a call takes its tenant's lock first (see {@link lockTenant}): what it reads stays true until the transaction ends. */
+  private async enterTenant(tenant: string): Promise<void> {
+    if (this.inTransaction) await this.lockTenant(tenant);
   }
 
   async migrate(): Promise<void> {
@@ -409,6 +452,7 @@ class SqlStore implements SqlScimStore {
    * runs one transaction at a time.)
    */
   async get(ctx: StoreContext, type: string, id: string, options?: { members?: boolean }): Promise<StoredResource | undefined> {
+    await this.enterTenant(ctx.tenant);
     const select = this.inTransaction && this.dialect === "postgres" ? selectLiveForUpdate : selectLive;
     const row = (await select<ResourceRow>(this.db, this.dialect, { tenant: ctx.tenant, id, resource_type: type })).rows[0];
     if (row === undefined) return undefined;
@@ -418,6 +462,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined> {
+    await this.enterTenant(ctx.tenant);
     const row = await this.db
       .selectFrom("scim_resources as r")
       .select(RESOURCE_COLUMNS)
@@ -430,6 +475,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async purge(ctx: StoreContext, type: string, id: string): Promise<boolean> {
+    await this.enterTenant(ctx.tenant);
     const result = await this.db
       .deleteFrom("scim_resources")
       .where("tenant", "=", ctx.tenant)
@@ -441,6 +487,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async purgeDeletedBefore(ctx: StoreContext, type: string, before: Date): Promise<string[]> {
+    await this.enterTenant(ctx.tenant);
     const cutoff = before.toISOString();
     const purged: string[] = [];
     await inBatches(async () => {
@@ -477,6 +524,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async query(ctx: StoreContext, type: string, query: StoreQuery): Promise<StoreQueryResult> {
+    await this.enterTenant(ctx.tenant);
     const rt = this.registry.findResourceType(type);
     const signature = query.cursor !== undefined ? querySignature(query) : "";
     const cursor = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
@@ -563,6 +611,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async groupsOf(ctx: StoreContext, memberId: string): Promise<GroupRef[]> {
+    await this.enterTenant(ctx.tenant);
     const rows = await this.db
       .selectFrom("scim_members as m")
       .innerJoin("scim_resources as r", (join) => join.onRef("r.tenant", "=", "m.tenant").onRef("r.id", "=", "m.group_id"))
@@ -592,7 +641,7 @@ class SqlStore implements SqlScimStore {
 
   async create(ctx: StoreContext, type: string, write: StoreWrite & { id?: string }): Promise<StoredResource> {
     const id = write.id ?? timeOrderedUuid();
-    return this.write(async (s) => {
+    return this.write(ctx.tenant, async (s) => {
       const attributes = await s.withoutPassword(ctx.tenant, type, id, write.attributes);
       const ts = s.now();
       await insertResource(s.db, s.dialect, {
@@ -704,7 +753,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async replace(ctx: StoreContext, type: string, id: string, write: StoreWrite, condition?: WriteCondition): Promise<StoredResource> {
-    return this.write(async (s) => {
+    return this.write(ctx.tenant, async (s) => {
       const attributes = await s.withoutPassword(ctx.tenant, type, id, write.attributes);
       const stored = await s.bump(ctx.tenant, type, id, condition, {
         ...indexedColumns(s.dialect, attributes, write.uniqueKeys),
@@ -720,7 +769,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async delete(ctx: StoreContext, type: string, id: string, condition?: WriteCondition): Promise<void> {
-    await this.write(async (s) => {
+    await this.write(ctx.tenant, async (s) => {
       await s.bump(ctx.tenant, type, id, condition, { deleted: s.TRUE });
       if ((s.options.deleteMode ?? "soft") === "hard") {
         await s.db.deleteFrom("scim_resources").where("tenant", "=", ctx.tenant).where("id", "=", id).execute();
@@ -744,7 +793,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async addMembers(ctx: StoreContext, groupId: string, members: readonly MemberValue[], condition?: WriteCondition): Promise<StoredResource> {
-    return this.write(async (s) => {
+    return this.write(ctx.tenant, async (s) => {
       const stored = await s.bump(ctx.tenant, GROUP, groupId, condition);
       await s.insertMembers(ctx.tenant, groupId, distinctMembers(members));
       return stored;
@@ -752,7 +801,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async removeMembers(ctx: StoreContext, groupId: string, ids: readonly string[], condition?: WriteCondition): Promise<StoredResource> {
-    return this.write(async (s) => {
+    return this.write(ctx.tenant, async (s) => {
       const stored = await s.bump(ctx.tenant, GROUP, groupId, condition);
       for (const part of chunks([...new Set(ids)])) {
         await s.db.deleteFrom("scim_members").where("tenant", "=", ctx.tenant).where("group_id", "=", groupId).where("member_id", "in", part).execute();
@@ -762,7 +811,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async setMembers(ctx: StoreContext, groupId: string, members: readonly MemberValue[], condition?: WriteCondition): Promise<StoredResource> {
-    return this.write(async (s) => {
+    return this.write(ctx.tenant, async (s) => {
       const stored = await s.bump(ctx.tenant, GROUP, groupId, condition);
       await s.db.deleteFrom("scim_members").where("tenant", "=", ctx.tenant).where("group_id", "=", groupId).execute();
       await s.insertMembers(ctx.tenant, groupId, distinctMembers(members));
@@ -772,7 +821,7 @@ class SqlStore implements SqlScimStore {
 
   async importResources(ctx: StoreContext, type: string, writes: readonly ImportedResource[]): Promise<number> {
     if (writes.length === 0) return 0;
-    return this.write(async (s) => {
+    return this.write(ctx.tenant, async (s) => {
       const ts = s.now();
       for (const part of chunks(writes, 200)) {
         const rows = [];
@@ -827,7 +876,7 @@ class SqlStore implements SqlScimStore {
   // Outbox
 
   async appendEvent(event: ScimEvent): Promise<void> {
-    await this.write(async (s) => {
+    await this.write(event.tenant, async (s) => {
       await insertEvent(s.db, s.dialect, {
         id: event.id,
         tenant: event.tenant,

@@ -520,15 +520,19 @@ export class ResourceEndpoint {
     const { members: rawMembers, ...attributes } = resource;
     const members = this.members && Array.isArray(rawMembers) ? await resolveMembers(scope, this.store, rawMembers as MemberValue[]) : undefined;
     const keys = uniqueKeys(this.settings, this.rt, attributes);
-    const wire = await unitOfWork(this.store, async (store) => {
-      const stored = await store.create(scope.storeContext, this.rt.name, { attributes, uniqueKeys: keys, members });
-      const created = toWire(scope, this.rt, { ...stored, members: members ?? [] });
-      const ctx = operationContext(scope, this.rt, store);
-      await hooks?.afterCreate?.(ctx, created);
-      await emitChange(scope, ctx, this.rt, "created", created);
-      if (members) await emitMembers(scope, ctx, this.rt, created.id, addedAll(members));
-      return created;
-    });
+    // A store whose transactions run concurrently can lose a race (PostgreSQL: a deadlock with
+    // another tenant's write): nothing was written, so the create is tried again.
+    const wire = await this.retrying(scope, () =>
+      unitOfWork(this.store, async (store) => {
+        const stored = await store.create(scope.storeContext, this.rt.name, { attributes, uniqueKeys: keys, members });
+        const created = toWire(scope, this.rt, { ...stored, members: members ?? [] });
+        const ctx = operationContext(scope, this.rt, store);
+        await hooks?.afterCreate?.(ctx, created);
+        await emitChange(scope, ctx, this.rt, "created", created);
+        if (members) await emitMembers(scope, ctx, this.rt, created.id, addedAll(members));
+        return created;
+      }),
+    );
     const { project } = this.projection(scope);
     return this.respond(scope, 201, wire, project, { Location: String((wire.meta as Obj).location) });
   }
@@ -733,26 +737,29 @@ export class ResourceEndpoint {
   /** DELETE /{endpoint}/{id} (RFC 7644 §3.6): 204, then 404. */
   async delete(scope: RequestScope, id: string): Promise<ScimResponse> {
     const hooks = this.settings.config.hooks;
-    const current = await this.load(scope, id, false);
-    const conditional = this.checkIfMatch(scope, current);
-    const previous = toWire(scope, this.rt, current);
-    await hooks?.beforeDelete?.(operationContext(scope, this.rt, this.store), previous);
     const groupType = this.settings.registry.findResourceType("Group");
     const subscribed = (this.settings.config.subscribers?.length ?? 0) > 0;
-    await unitOfWork(this.store, async (store) => {
-      // The store also removes the resource from every group that lists it: that is a membership change too.
-      const memberOf = subscribed && groupType ? await store.groupsOf(scope.storeContext, id) : [];
-      await store.delete(scope.storeContext, this.rt.name, id, conditional ? { expectedVersion: current.version } : undefined);
-      const ctx = operationContext(scope, this.rt, store);
-      await hooks?.afterDelete?.(ctx, previous);
-      // Its memberships end first, then the resource goes: causes before what follows from them.
-      if (memberOf.length > 0 && groupType) {
-        const display = previous.displayName ?? previous.userName;
-        const member: MemberValue = { value: id, type: this.rt.name, ...(typeof display === "string" ? { display } : {}) };
-        const groupCtx = operationContext(scope, groupType, store);
-        for (const group of memberOf) await emitMembers(scope, groupCtx, groupType, group.value, removedAll([member]));
-      }
-      await emitChange(scope, ctx, this.rt, "deleted", previous);
+    // Without If-Match, a delete that loses a race to a concurrent change is tried again.
+    await this.retrying(scope, async () => {
+      const current = await this.load(scope, id, false);
+      const conditional = this.checkIfMatch(scope, current);
+      const previous = toWire(scope, this.rt, current);
+      await hooks?.beforeDelete?.(operationContext(scope, this.rt, this.store), previous);
+      await unitOfWork(this.store, async (store) => {
+        // The store also removes the resource from every group that lists it: that is a membership change too.
+        const memberOf = subscribed && groupType ? await store.groupsOf(scope.storeContext, id) : [];
+        await store.delete(scope.storeContext, this.rt.name, id, conditional ? { expectedVersion: current.version } : undefined);
+        const ctx = operationContext(scope, this.rt, store);
+        await hooks?.afterDelete?.(ctx, previous);
+        // Its memberships end first, then the resource goes: causes before what follows from them.
+        if (memberOf.length > 0 && groupType) {
+          const display = previous.displayName ?? previous.userName;
+          const member: MemberValue = { value: id, type: this.rt.name, ...(typeof display === "string" ? { display } : {}) };
+          const groupCtx = operationContext(scope, groupType, store);
+          for (const group of memberOf) await emitMembers(scope, groupCtx, groupType, group.value, removedAll([member]));
+        }
+        await emitChange(scope, ctx, this.rt, "deleted", previous);
+      });
     });
     return empty(204);
   }
