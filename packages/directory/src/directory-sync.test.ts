@@ -170,6 +170,23 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     expect(events.map((e) => e.event.type)).toEqual(["user.created", "user.deactivated", "user.reactivated", "user.deactivated", "user.deleted"]);
   });
 
+  it("a user written without active is stored active, so SCIM shows it and filters find it as the normalized data says", async () => {
+    const { directory, token } = await directoryWithToken();
+    const created = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "onelogin@acme.test" })).json()) as Obj;
+    expect(created.active).toBe(true);
+    const found = (await (await scim(directory.id, token, "GET", `/Users?filter=${encodeURIComponent('active eq true and userName eq "onelogin@acme.test"')}`)).json()) as Obj;
+    expect(found.totalResults).toBe(1);
+    expect((await sync.data.getUser(directory.id, created.id as string)).state).toBe("active");
+    // Suspended, then a PUT without active: active again, and shown so.
+    await scim(directory.id, token, "PATCH", `/Users/${created.id}`, { schemas: [PATCH], Operations: [{ op: "replace", value: { active: false } }] });
+    const put = (await (await scim(directory.id, token, "PUT", `/Users/${created.id}`, { schemas: [USER], userName: "onelogin@acme.test" })).json()) as Obj;
+    expect(put.active).toBe(true);
+    expect((await sync.data.getUser(directory.id, created.id as string)).state).toBe("active");
+    // Groups are left as they are.
+    const group = (await (await scim(directory.id, token, "POST", "/Groups", { schemas: [GROUP], displayName: "No active here" })).json()) as Obj;
+    expect(group.active).toBeUndefined();
+  });
+
   it("DELETE is soft by default (404 over SCIM, kept for audit, userName free) and hard when the directory says so", async () => {
     const { directory, token } = await directoryWithToken();
     const soft = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "soft@acme.test" })).json()) as Obj;

@@ -54,11 +54,23 @@ async function deprovision(hooks: DirectoryHooks, ctx: OperationContext, user: S
 
 const isActive = (resource: Record<string, unknown>): boolean => resource.active !== false;
 
+/**
+ * A user written without `active` is active (the normalized state says so): it is stored with
+ * `active: true`, so that SCIM shows it and `filter=active eq true` finds it as well.
+ */
+function withActive(ctx: OperationContext, resource: Record<string, unknown>): Record<string, unknown> | undefined {
+  return ctx.resourceType === "User" && resource.active === undefined ? { ...resource, active: true } : undefined;
+}
+
 /** The server hooks that implement the directory's provisioning semantics. */
 export function provisioningHooks(hooks: DirectoryHooks, registry: SchemaRegistry): ScimHooks {
   return {
+    beforeCreate(ctx, resource) {
+      return withActive(ctx, resource);
+    },
     async beforeReplace(ctx, next, current) {
       if (isActive(current) && next.active === false) await deprovision(hooks, ctx, current, "deactivated");
+      return withActive(ctx, next);
     },
     async beforePatch(ctx, operations: PatchOperation[], current) {
       if (ctx.resourceType !== "User" || !isActive(current) || !hooks.onDeprovision) return;
