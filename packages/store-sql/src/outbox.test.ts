@@ -49,23 +49,29 @@ for (const dialect of dialects) {
       expect(ids(mixed.filter((e) => e.event.tenant === a || e.event.tenant === b))).toEqual(["b1", "a2", "a3"]);
     });
 
+    /** Appends an event in a transaction that stays open until `release()`; resolves once the event is appended. */
+    async function appendHeld(tenant: string, id: string): Promise<{ release: () => void; done: Promise<void> }> {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      let appended!: () => void;
+      const inside = new Promise<void>((resolve) => (appended = resolve));
+      const done = store.transaction!(async (tx) => {
+        await (tx as SqlScimStore).appendEvent(event(tenant, id));
+        appended();
+        await gate;
+      });
+      await inside;
+      return { release, done };
+    }
+
     it.runIf(dialect.name === "PostgreSQL")("never passes an event that a transaction begun earlier commits later", async ({ skip }) => {
       if (!database) return skip();
       // Two tenants: the writes of one tenant take turns (lockTenant), those of two do not.
       const [slowTenant, fastTenant, marker] = [`t-${randomUUID()}`, `t-${randomUUID()}`, `t-${randomUUID()}`];
       await store.appendEvent(event(marker, "marker"));
       const cursor = (await store.readEvents({ tenant: marker }))[0]!.seq;
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let appended!: () => void;
-      const slowAppended = new Promise<void>((resolve) => (appended = resolve));
       // The slow transaction takes its seq first, then commits last.
-      const slow = store.transaction!(async (tx) => {
-        await (tx as SqlScimStore).appendEvent(event(slowTenant, "slow"));
-        appended();
-        await gate;
-      });
-      await slowAppended;
+      const { release, done: slow } = await appendHeld(slowTenant, "slow");
       await store.appendEvent(event(fastTenant, "fast"));
       const first = await store.readEvents({ after: cursor });
       expect(ids(first)).toEqual(["fast"]);
@@ -80,16 +86,7 @@ for (const dialect of dialects) {
     it.runIf(dialect.name === "PostgreSQL")("the events of one tenant's transactions take turns: a later one waits for the one under way", async ({ skip }) => {
       if (!database) return skip();
       const tenant = `t-${randomUUID()}`;
-      let release!: () => void;
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      let appended!: () => void;
-      const slowAppended = new Promise<void>((resolve) => (appended = resolve));
-      const slow = store.transaction!(async (tx) => {
-        await (tx as SqlScimStore).appendEvent(event(tenant, "slow"));
-        appended();
-        await gate;
-      });
-      await slowAppended;
+      const { release, done: slow } = await appendHeld(tenant, "slow");
       let fastDone = false;
       const fast = store.appendEvent(event(tenant, "fast")).then(() => (fastDone = true));
       await new Promise((resolve) => setTimeout(resolve, 200));
