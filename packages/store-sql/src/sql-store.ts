@@ -115,8 +115,12 @@ export interface SqlScimStore extends ScimStore {
    * the writes of one tenant never interleave: no deadlock between them (two groups added to each
    * other, a user deleted while a group that lists it changes), no lost update. Call it first in
    * a transaction that writes a tenant's rows with its own statements.
+   *
+   * `shared`: for a transaction that only inserts new rows (a create without members, as an IdP's
+   * import sends them): such transactions run side by side, and only wait for (and hold off) the
+   * exclusive ones. The first call in a transaction decides; later calls never upgrade.
    */
-  lockTenant(tenant: string): Promise<void>;
+  lockTenant(tenant: string, options?: { shared?: boolean }): Promise<void>;
   /**
    * A server event subscriber that writes every event to the outbox in the same transaction as
    * its change: `createScimServer({ store, subscribers: [store.outbox] })`.
@@ -408,10 +412,10 @@ class SqlStore implements SqlScimStore {
    * Runs a write in `tenant` (in a transaction that holds the tenant's lock), mapping constraint
    * violations to 409 and unstorable text to 400.
    */
-  private async write<T>(tenant: string, work: (store: SqlStore) => Promise<T>): Promise<T> {
+  private async write<T>(tenant: string, work: (store: SqlStore) => Promise<T>, lock: { shared?: boolean } = {}): Promise<T> {
     try {
       return await this.unit(async (s) => {
-        await s.lockTenant(tenant);
+        await s.lockTenant(tenant, lock);
         return work(s);
       });
     } catch (error) {
@@ -421,11 +425,14 @@ class SqlStore implements SqlScimStore {
     }
   }
 
-  async lockTenant(tenant: string): Promise<void> {
+  async lockTenant(tenant: string, options: { shared?: boolean } = {}): Promise<void> {
     if (!this.inTransaction) throw new Error("lockTenant runs inside a transaction (the store that transaction(work) gives)");
     if (this.lockedTenants.has(tenant)) return;
     this.lockedTenants.add(tenant);
-    if (this.dialect === "postgres") await sql`select pg_advisory_xact_lock(hashtext(${`scim-store-sql:tenant:${tenant}`}))`.execute(this.db);
+    if (this.dialect === "postgres") {
+      const key = `scim-store-sql:tenant:${tenant}`;
+      await (options.shared ? sql`select pg_advisory_xact_lock_shared(hashtext(${key}))` : sql`select pg_advisory_xact_lock(hashtext(${key}))`).execute(this.db);
+    }
     await this.options.tenantGuard?.(this.db as Kysely<any>, tenant);
   }
 
@@ -659,7 +666,8 @@ class SqlStore implements SqlScimStore {
       if (write.members !== undefined) await s.insertMembers(ctx.tenant, id, distinctMembers(write.members));
       await s.adjustCount(ctx.tenant, type, 1);
       return { id, resourceType: type, version: 1, created: ts, lastModified: ts, attributes: structuredClone(attributes) };
-    }).then(async (created) => {
+      // Inserting new rows only, creates run side by side; members lock their rows: exclusive.
+    }, { shared: !write.members?.length }).then(async (created) => {
       await this.noteCreate();
       return created;
     });
