@@ -243,9 +243,21 @@ function sameMembers(a: readonly MemberValue[], b: readonly MemberValue[]): bool
   return values.size === new Set(b.map((m) => m.value)).size && b.every((m) => values.has(m.value));
 }
 
-/** Whether each member touched by a PATCH was a member before it and is one after it. */
+/**
+ * The membership a PATCH's operations lead to, member by member: whether each member touched was a
+ * member before the request and is one after the operations so far, so that the request writes
+ * only its net change (RFC 7644 §3.5.2: operations apply in order; a member added then removed
+ * again changes nothing, and keeps the version).
+ */
 class MembershipChanges {
   private readonly byValue = new Map<string, { was: boolean; is: boolean; member: MemberValue }>();
+  /** Once a `replace` has set the whole list: its members (a member not touched since is one if listed). */
+  private list: Set<string> | undefined;
+
+  /** Whether `value` is a member as the operations so far left the group; undefined when only the database knows. */
+  isNow(value: string): boolean | undefined {
+    return this.byValue.get(value)?.is ?? this.list?.has(value);
+  }
 
   /** Records one operation on `member`: whether it was a member just before, and is just after. */
   note(member: MemberValue, wasBefore: boolean, isAfter: boolean): void {
@@ -255,6 +267,26 @@ class MembershipChanges {
       seen.is = isAfter;
       if (isAfter) seen.member = member;
     }
+  }
+
+  /**
+   * Records a `replace` of the whole list by `members`, given the list as the database holds it
+   * (`stored`, read once: a later replace passes what the earlier one set).
+   */
+  replaceAll(stored: readonly MemberValue[], members: readonly MemberValue[]): void {
+    const now = new Set(members.map((m) => m.value));
+    for (const m of stored) {
+      const was = this.isNow(m.value) ?? true;
+      if (was) this.note(m, was, now.has(m.value));
+    }
+    for (const [value, change] of this.byValue) if (change.is && !now.has(value)) this.note(change.member, true, false);
+    for (const m of members) this.note(m, this.isNow(m.value) ?? false, true);
+    this.list = now;
+  }
+
+  /** Whether a replace has set the whole list (the database's list no longer matters). */
+  get listKnown(): boolean {
+    return this.list !== undefined;
   }
 
   /**
@@ -658,40 +690,43 @@ export class ResourceEndpoint {
           latest = await store.replace(scope.storeContext, this.rt.name, id, { attributes, uniqueKeys: uniqueKeys(this.settings, this.rt, attributes) }, { expectedVersion: current.version });
         }
         // The net change of each member over the whole request, operations in order (RFC 7644
-        // §3.5.2): a member removed then added again was and is a member, so no event. An
-        // operation that changes no membership (adding a member, removing a non-member, replacing
-        // the list with the same members: IdPs resend them on every sync) is not written, so the
-        // version stays as it is (RFC 7644 §3.14).
+        // §3.5.2): a member removed then added again was and is a member, so no event and no
+        // write. Only the net change is written (IdPs resend memberships on every sync): a PATCH
+        // whose membership operations change nothing keeps the version (RFC 7644 §3.14).
         const membership = new MembershipChanges();
+        // Whether members the operations so far did not touch are members: through each member's
+        // groups, without reading the group's member list.
+        const known = async (members: readonly MemberValue[]): Promise<void> => {
+          const unknown = members.filter((m) => membership.isNow(m.value) === undefined);
+          if (unknown.length === 0) return;
+          const present = new Set((await this.notMembers(scope, store, id, unknown, true)).map((m) => m.value));
+          for (const m of unknown) membership.note(m, present.has(m.value), present.has(m.value));
+        };
         for (const change of memberChanges) {
-          const condition = { expectedVersion: latest.version };
           if (change.op === "add") {
-            // Who was not a member yet is found through the member's groups, without reading the
-            // group's member list.
-            const fresh = await this.notMembers(scope, store, id, change.members);
-            const added = new Set(fresh.map((m) => m.value));
-            for (const m of change.members) membership.note(m, !added.has(m.value), true);
-            if (fresh.length > 0) latest = await store.addMembers(scope.storeContext, id, fresh, condition);
+            await known(change.members);
+            for (const m of change.members) membership.note(m, membership.isNow(m.value)!, true);
           } else if (change.op === "remove") {
-            const present = await this.notMembers(scope, store, id, change.values.map((value) => ({ value })), true);
-            for (const m of present) membership.note(m, true, false);
-            if (present.length > 0) latest = await store.removeMembers(scope.storeContext, id, present.map((m) => m.value), condition);
+            const members = change.values.map((value) => ({ value }));
+            await known(members);
+            for (const m of members) if (membership.isNow(m.value)) membership.note(m, true, false);
           } else if (change.op === "replace") {
-            const before = (await store.get(scope.storeContext, this.rt.name, id, { members: true }))?.members ?? [];
-            const now = new Set(change.members.map((m) => m.value));
-            const had = new Set(before.map((m) => m.value));
-            for (const m of before) membership.note(m, true, now.has(m.value));
-            for (const m of change.members) membership.note(m, had.has(m.value), true);
-            if (!sameMembers(before, change.members)) latest = await store.setMembers(scope.storeContext, id, change.members, condition);
+            const stored = membership.listKnown ? [] : ((await store.get(scope.storeContext, this.rt.name, id, { members: true }))?.members ?? []);
+            membership.replaceAll(stored, change.members);
           }
         }
+        const net = membership.changes();
+        const removed = net.filter((c) => !c.added).map((c) => c.member.value);
+        const added = net.filter((c) => c.added).map((c) => c.member);
+        if (removed.length > 0) latest = await store.removeMembers(scope.storeContext, id, removed, { expectedVersion: latest.version });
+        if (added.length > 0) latest = await store.addMembers(scope.storeContext, id, added, { expectedVersion: latest.version });
         if (latest === current) return current;
         if (observed) {
           const ctx = operationContext(scope, this.rt, store);
           const patched = toWire(scope, this.rt, latest);
           await hooks?.afterPatch?.(ctx, patched, previous!);
           if (attributesChanged) await emitChange(scope, ctx, this.rt, "updated", patched, previous);
-          await emitMembers(scope, ctx, this.rt, id, membership.changes());
+          await emitMembers(scope, ctx, this.rt, id, net);
         }
         return latest;
       });
