@@ -1,10 +1,10 @@
 /**
  * A SCIM 2.0 server in one file: scim-core over Node's http module and scim-store-sql. `pnpm
- * start` prints the SCIM base URL and a bearer token to paste into Okta or Entra (through a
+ * scim-server` (at the repository root) prints the SCIM base URL and a bearer token to paste into Okta or Entra (through a
  * tunnel), or to try with curl. Users and groups live in SQLite at ./data/scim.db (PostgreSQL
  * when DATABASE_URL=postgres://... is set); every change is logged and kept in the outbox table.
  *
- *   PORT=3000 SCIM_TOKEN=... DATABASE_URL=... pnpm start
+ *   PORT=3000 SCIM_TOKEN=... DATABASE_URL=... pnpm scim-server
  *
  * The token is new on every start unless SCIM_TOKEN is set: set it to keep an IdP connected.
  */

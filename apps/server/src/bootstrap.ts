@@ -12,10 +12,13 @@ export interface Bootstrapped {
   token?: string;
 }
 
-/** Creates the admin key and a first directory when missing. */
-export async function bootstrap(sync: DirectorySync): Promise<Bootstrapped> {
+/**
+ * Creates the admin key and a first directory when missing; with `rotateAdminKey`, replaces the
+ * admin key (the previous one stops working) and returns the new one.
+ */
+export async function bootstrap(sync: DirectorySync, options: { rotateAdminKey?: boolean } = {}): Promise<Bootstrapped> {
   const out: Bootstrapped = {};
-  if (!(await hasAdminKey(sync.db))) out.adminKey = await createAdminKey(sync.db);
+  if (options.rotateAdminKey || !(await hasAdminKey(sync.db))) out.adminKey = await createAdminKey(sync.db);
   if ((await sync.directories.list({ limit: 1 })).length === 0) {
     out.directory = await sync.directories.create({ organizationId: "default", name: "First directory", type: "generic-scim" });
     out.token = (await sync.tokens.create(out.directory.id)).token;

@@ -18,6 +18,8 @@ const schema = z.object({
   SCIM_SCHEMAS_FILE: z.string().min(1).optional(),
   /** pino log level. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** "true": replace the admin API key at this start and print the new one once (the old one stops working): the way back in when the key is lost. */
+  ROTATE_ADMIN_KEY: z.enum(["true", "false", ""]).default("false").transform((v) => v === "true"),
   /** Believe X-Forwarded-For (only behind a proxy that sets it): "true", "false" or a number of proxies. */
   TRUST_PROXY: z
     .string()

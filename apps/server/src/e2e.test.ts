@@ -869,6 +869,18 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     second.child.kill("SIGTERM");
     expect(await second.exited).toBe(0);
     expect(second.errors()).toBe("");
+
+    // A lost admin key: ROTATE_ADMIN_KEY=true prints a new one, once; the old one stops working.
+    const third = await start(databaseUrl, { ROTATE_ADMIN_KEY: "true" });
+    const rotated = /Admin API key:\s+(\S+)/.exec(third.output())?.[1];
+    expect(rotated).toMatch(/^dsync_admin_/);
+    expect(rotated).not.toBe(adminKey);
+    expect(third.output()).not.toContain(token!);
+    expect(third.output()).toContain(`SCIM base URL (First directory): ${scimUrl!.replace(first.origin, third.origin)}`);
+    expect((await fetch(`${third.origin}/api/directories`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(401);
+    expect((await fetch(`${third.origin}/api/directories`, { headers: { authorization: `Bearer ${rotated}` } })).status).toBe(200);
+    third.child.kill("SIGTERM");
+    expect(await third.exited).toBe(0);
   });
   describe("SCIM_SCHEMAS_FILE: custom extensions of User and Group", () => {
     const ACME = "urn:example:params:scim:schemas:extension:acme:2.0:User";
@@ -993,5 +1005,11 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     } finally {
       await new Promise((resolve) => blocker.close(resolve));
     }
+    // Nothing was created: the next start, on a free port, is still the first run and shows the secrets.
+    const next = await start(`sqlite:${join(dir, "port.db")}`);
+    expect(next.output()).toMatch(/Admin API key:\s+dsync_admin_/);
+    expect(next.output()).toMatch(/SCIM token:\s+dsync_/);
+    next.child.kill("SIGTERM");
+    expect(await next.exited).toBe(0);
   });
 });

@@ -21,19 +21,20 @@ function die(message: string): never {
 process.on("uncaughtException", (error) => die(`uncaught error: ${errorMessage(error)}`));
 process.on("unhandledRejection", (error) => die(`unhandled rejection: ${errorMessage(error)}`));
 
-/** Prints where to reach the service, and on the first run its secrets, once. */
+/** Prints where to reach the service, and the secrets it just created (first run, ROTATE_ADMIN_KEY), once. */
 async function announce({ firstRun, sync, origin }: RunningServer, config: ServerConfig): Promise<void> {
   // Secrets go to the terminal once, never to the structured log.
   if (firstRun.adminKey || firstRun.token) {
     console.log("");
-    console.log("First run: save these now, they are not shown again (only their hashes are stored).");
+    console.log(firstRun.directory ? "First run: save these now, they are not shown again (only their hashes are stored)." : "New admin API key (ROTATE_ADMIN_KEY): save it now, it is not shown again; the previous key no longer works.");
     if (firstRun.adminKey) console.log(`  Admin API key:  ${firstRun.adminKey}   (Authorization: Bearer ... on ${origin}/api)`);
     if (firstRun.directory && firstRun.token) {
       console.log(`  SCIM base URL:  ${sync.scimUrl(firstRun.directory.id, origin)}`);
       console.log(`  SCIM token:     ${firstRun.token}`);
     }
     console.log("");
-  } else {
+  }
+  if (!firstRun.directory) {
     for (const directory of await sync.directories.list({ limit: 20 })) {
       console.log(`SCIM base URL (${directory.name}): ${sync.scimUrl(directory.id, origin)}`);
     }
@@ -43,44 +44,50 @@ async function announce({ firstRun, sync, origin }: RunningServer, config: Serve
   logger.info({ origin }, "directory-sync listening");
 }
 
+/** How long requests in flight get after SIGINT or SIGTERM before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+/** After the grace, how long closing the database may take before the process exits anyway. */
+const CLOSE_DATABASE_MS = 5_000;
+
+/** SIGINT and SIGTERM finish the requests in flight, close the database and exit (installed as soon as the server runs). */
+function stopOnSignals(): void {
+  let stopping = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, "shutting down: finishing requests in flight");
+      // The grace is close()'s: it cuts what still runs (one line says how many) and closes the
+      // database all the same. This is the last resort, should closing the database hang.
+      setTimeout(() => {
+        logger.fatal(`shutdown: not stopped ${(SHUTDOWN_GRACE_MS + CLOSE_DATABASE_MS) / 1000} s after the signal, exiting`);
+        process.exit(1);
+      }, SHUTDOWN_GRACE_MS + CLOSE_DATABASE_MS).unref();
+      running!.close({ graceMs: SHUTDOWN_GRACE_MS }).then(
+        ({ cut }) => {
+          logger.info({ cut }, "stopped");
+          // Requests cut: not a clean stop.
+          process.exit(cut === 0 ? 0 : 1);
+        },
+        (error) => {
+          logger.error({ err: error }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
 let running: RunningServer | undefined;
 try {
   const config = loadConfig();
   logger.level = config.LOG_LEVEL;
   running = await startServer(config, logger);
+  stopOnSignals();
   await announce(running, config);
 } catch (error) {
   await running?.close().catch(() => {});
   die(`could not start: ${errorMessage(error)}`);
 }
 
-/** How long requests in flight get after SIGINT or SIGTERM before their connections are cut. */
-const SHUTDOWN_GRACE_MS = 10_000;
-/** After the grace, how long closing the database may take before the process exits anyway. */
-const CLOSE_DATABASE_MS = 5_000;
 
-let stopping = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "shutting down: finishing requests in flight");
-    // The grace is close()'s: it cuts what still runs (one line says how many) and closes the
-    // database all the same. This is the last resort, should closing the database hang.
-    setTimeout(() => {
-      logger.fatal(`shutdown: not stopped ${(SHUTDOWN_GRACE_MS + CLOSE_DATABASE_MS) / 1000} s after the signal, exiting`);
-      process.exit(1);
-    }, SHUTDOWN_GRACE_MS + CLOSE_DATABASE_MS).unref();
-    running!.close({ graceMs: SHUTDOWN_GRACE_MS }).then(
-      ({ cut }) => {
-        logger.info({ cut }, "stopped");
-        // Requests cut: not a clean stop.
-        process.exit(cut === 0 ? 0 : 1);
-      },
-      (error) => {
-        logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
-      },
-    );
-  });
-}

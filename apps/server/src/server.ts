@@ -86,10 +86,13 @@ export async function startServer(config: ServerConfig, parentLogger: Logger): P
   }
 }
 
-/** Creates the first-run secrets and listens; the rest of {@link startServer}. */
+/**
+ * Listens, then creates the first-run secrets; the rest of {@link startServer}. In that order: a
+ * start that cannot listen (a port in use) creates nothing, so the next start is still a first
+ * run and shows the secrets (only their hashes are stored: secrets created but never shown would
+ * be lost).
+ */
 async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logger): Promise<RunningServer> {
-  const firstRun = await startupStep("cannot create the admin key and the first directory", () => bootstrap(sync));
-
   const app = directoryApp(sync, {
     trustProxy: config.TRUST_PROXY,
     onError: (error) => logger.error({ err: error }, "unexpected error in the admin API or the audit log"),
@@ -126,6 +129,13 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
   );
   answerClientErrors(server as Server);
   const drain = drainer(server as Server, logger);
+  let firstRun: Bootstrapped;
+  try {
+    firstRun = await startupStep("cannot create the admin key and the first directory", () => bootstrap(sync, { rotateAdminKey: config.ROTATE_ADMIN_KEY }));
+  } catch (error) {
+    await drain(0);
+    throw error;
+  }
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.PORT;
   const origin = config.PUBLIC_URL?.replace(/\/+$/, "") ?? `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`;

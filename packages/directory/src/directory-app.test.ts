@@ -240,6 +240,14 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       expect(doc.paths[path].get.responses["400"].description, path).toContain("invalid_cursor");
     }
     expect(doc.paths["/api/events"].get.responses["400"].description).not.toContain("cursor");
+    // Every authenticated read refuses a query parameter it does not take: a 400, documented.
+    for (const path of ["/api/directories/{id}", "/api/directories/{id}/status", "/api/directories/{id}/users/{userId}"]) {
+      expect(doc.paths[path].get.responses["400"].description, path).toBe("a query parameter this operation does not take");
+    }
+    const directory = await sync.directories.create({ organizationId: "org_doc", name: "Doc", type: "okta" });
+    const refused = await app.request(`http://sync.test/api/directories/${directory.id}?x=1`, { headers: { authorization: `Bearer ${key}` } });
+    expect(refused.status).toBe(400);
+    expect(doc.paths["/api/openapi.json"].get.responses["400"]).toBeUndefined();
     // Every write passes the body checks, also those without a body schema.
     for (const [path, ops] of Object.entries(doc.paths as Record<string, Record<string, Any>>)) {
       for (const [method, op] of Object.entries(ops)) if (method !== "get") expect(Object.keys(op.responses), `${method} ${path}`).toEqual(expect.arrayContaining(["413", "415"]));
