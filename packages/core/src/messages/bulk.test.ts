@@ -266,12 +266,17 @@ describe("planBulkOperations (RFC 7644 §3.7, §3.7.2)", () => {
         nickName: "bulkId:z",
       },
       ["a", "c"],
+      (key) => key === ENTERPRISE,
     );
     expect(split.data).toEqual({ displayName: "G", members: [{ value: "u1" }, { value: "bulkId:b" }], [ENTERPRISE]: { department: "R&D" }, nickName: "bulkId:z" });
     expect(split.later).toEqual([
       { op: "add", path: "members", value: [{ value: "bulkId:a" }, { value: "bulkId:c" }] },
       { op: "add", path: `${ENTERPRISE}:manager`, value: { value: "bulkId:a" } },
     ]);
+    // A URN-qualified attribute key is an attribute, not an extension to look into.
+    const qualified = deferReferences({ userName: "u", [`${ENTERPRISE}:manager`]: { value: "bulkId:a" }, [`${ENTERPRISE}:department`]: "R&D" }, ["a"], (key) => key === ENTERPRISE);
+    expect(qualified.data).toEqual({ userName: "u", [`${ENTERPRISE}:department`]: "R&D" });
+    expect(qualified.later).toEqual([{ op: "add", path: `${ENTERPRISE}:manager`, value: { value: "bulkId:a" } }]);
   });
 
   it("a long chain of references is planned without recursion", () => {

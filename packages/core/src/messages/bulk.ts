@@ -172,6 +172,38 @@ function resolveAt(value: unknown, ids: ReadonlyMap<string, string>, depth: numb
   return value;
 }
 
+/**
+ * The `bulkId:` references inside the paths of a PATCH operation's operations, where a value
+ * filter names one (`members[value eq "bulkId:u1"]`): data of the operation like its values.
+ */
+function patchPathReferences(op: BulkOperation): string[] {
+  if (op.method !== "PATCH" || !isObject(op.data) || !Array.isArray(op.data.Operations)) return [];
+  const out: string[] = [];
+  for (const operation of op.data.Operations) {
+    if (isObject(operation) && typeof operation.path === "string") for (const match of operation.path.matchAll(QUOTED_REFERENCE)) out.push(match[1]!);
+  }
+  return out;
+}
+
+/** A quoted `"bulkId:<id>"` inside a filter. */
+const QUOTED_REFERENCE = /"bulkId:([^"\\]+)"/g;
+
+/**
+ * A PATCH operation's message with the `"bulkId:<id>"` references inside its operations' paths
+ * replaced by the ids created (see {@link patchPathReferences}); other messages as they are.
+ */
+export function resolvePatchPaths(data: unknown, ids: ReadonlyMap<string, string>): unknown {
+  if (!isObject(data) || !Array.isArray(data.Operations)) return data;
+  return {
+    ...data,
+    Operations: data.Operations.map((operation: unknown) =>
+      isObject(operation) && typeof operation.path === "string"
+        ? { ...operation, path: operation.path.replace(QUOTED_REFERENCE, (whole, id: string) => (ids.has(id) ? JSON.stringify(ids.get(id)) : whole)) }
+        : operation,
+    ),
+  };
+}
+
 /** The `bulkId:` references in a bulk operation's path, segment by segment (`/Groups/bulkId:g1`). */
 function pathReferences(path: string): string[] {
   return path.split("/").filter((s) => s.startsWith("bulkId:")).map((s) => s.slice(7));
@@ -247,7 +279,7 @@ export function planBulkOperations(operations: readonly BulkOperation[]): BulkSt
     if (op.bulkId !== undefined) byBulkId.set(op.bulkId, i);
   });
   const steps: BulkStep[] = operations.map((op, index) => {
-    const references = [...new Set([...pathReferences(op.path), ...bulkIdReferences(op.data)])];
+    const references = [...new Set([...pathReferences(op.path), ...bulkIdReferences(op.data), ...patchPathReferences(op)])];
     const error = bulkPathError(op.path) ?? referenceError(references, operations, byBulkId);
     return error === undefined ? { index, references } : { index, references, error };
   });
@@ -307,14 +339,19 @@ export function planBulkOperations(operations: readonly BulkOperation[]): BulkSt
  * attribute that name one (a group's members), or the whole value of a single-valued one (an
  * enterprise user's manager). The operations still hold the `bulkId:` references.
  */
-export function deferReferences(data: Record<string, unknown>, deferred: readonly string[]): { data: Record<string, unknown>; later: { op: "add"; path: string; value: unknown }[] } {
+export function deferReferences(
+  data: Record<string, unknown>,
+  deferred: readonly string[],
+  /** Whether a top-level key is an extension's schema URN, whose object holds attributes. */
+  isExtension: (key: string) => boolean,
+): { data: Record<string, unknown>; later: { op: "add"; path: string; value: unknown }[] } {
   const names = (value: unknown) => [...bulkIdReferences(value)].some((id) => deferred.includes(id));
   const later: { op: "add"; path: string; value: unknown }[] = [];
   const split = (container: Record<string, unknown>, prefix: string): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const key of Object.keys(container)) {
       const value = container[key];
-      if (prefix === "" && key.toLowerCase().startsWith("urn:") && isObject(value)) out[key] = split(value, `${key}:`);
+      if (prefix === "" && isExtension(key) && isObject(value)) out[key] = split(value, `${key}:`);
       else if (Array.isArray(value) && value.some(names)) {
         out[key] = value.filter((v) => !names(v));
         later.push({ op: "add", path: `${prefix}${key}`, value: value.filter(names) });

@@ -527,10 +527,12 @@ describe("createScimServer: bulk (RFC 7644 §3.7)", () => {
     expect(await count("Group")).toBe(4);
     // c2 (created) then c1 (failed) run first, on behalf of x: with failOnErrors 1 nothing else runs.
     const stopped = await call("POST", "/Bulk", bulkBody(clash.map((o) => ({ ...o, bulkId: `${o.bulkId}-3`, data: JSON.parse(JSON.stringify(o.data).replace(/bulkId:([\w-]+)/g, "bulkId:$1-3").replace('"C2b"', '"C2c"')) })), { failOnErrors: 1 }));
-    expect(stopped.body.Operations.map((o: J) => [o.bulkId, o.status])).toEqual([
-      ["c1-2-3", expect.stringMatching(/^4/)],
-      ["c2-2-3", "201"],
+    // c2, created without its member c1 before the job stopped, says it did not get it.
+    expect(stopped.body.Operations.map((o: J) => [o.bulkId, o.status, o.response?.detail])).toEqual([
+      ["c1-2-3", "409", expect.stringMatching(/already exists/)],
+      ["c2-2-3", "409", "bulkId 'c1-2-3' refers to an operation that failed"],
     ]);
+    expect(stopped.body.Operations[1].location).toMatch(/\/Groups\//);
   });
 
 
@@ -585,6 +587,39 @@ describe("createScimServer: bulk (RFC 7644 §3.7)", () => {
       expect(r.status).toBe(400);
       expect(r.body.scimType).toBe("invalidSyntax");
     }
+  });
+
+  it("a cycle through URN-qualified attributes, a bulkId in a PATCH value filter, and a deferral that fails say what happened", async () => {
+    const { call } = setup();
+    const ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+    const r = await call(
+      "POST",
+      "/Bulk",
+      bulkBody([
+        { method: "POST", path: "/Users", bulkId: "x", data: { schemas: [USER, ENT], userName: "ux@example.com", [`${ENT}:manager`]: { value: "bulkId:y" } } },
+        { method: "POST", path: "/Users", bulkId: "y", data: { schemas: [USER, ENT], userName: "uy@example.com", [`${ENT}:manager`]: { value: "bulkId:x" }, [`${ENT}:department`]: "Dy" } },
+        { method: "POST", path: "/Groups", bulkId: "g", data: { displayName: "With both", members: [{ value: "bulkId:x" }, { value: "bulkId:y" }] } },
+        { method: "PATCH", path: "/Groups/bulkId:g", data: patch({ op: "remove", path: 'members[value eq "bulkId:x"]' }) },
+      ]),
+    );
+    expect(statuses(r)).toEqual(["201", "201", "201", "204"]);
+    const id = (i: number) => (r.body.Operations[i].location as string).split("/").pop()!;
+    expect((await call("GET", `/Users/${id(0)}`)).body[ENT].manager.value).toBe(id(1));
+    expect((await call("GET", `/Users/${id(1)}`)).body[ENT]).toMatchObject({ manager: { value: id(0) }, department: "Dy" });
+    // The filter's bulkId was resolved: x left the group, y stayed.
+    expect(((await call("GET", `/Groups/${id(2)}`)).body.members as J[]).map((m) => m.value)).toEqual([id(1)]);
+
+    // A POST that cannot be created without the value it deferred says why (it did send a userName).
+    const failed = await call(
+      "POST",
+      "/Bulk",
+      bulkBody([
+        { method: "POST", path: "/Groups", bulkId: "b", data: { displayName: "Needs a", members: [{ value: "bulkId:a" }] } },
+        { method: "POST", path: "/Users", bulkId: "a", data: { userName: "bulkId:b" } },
+      ]),
+    );
+    expect(failed.body.Operations[1].response.detail).toMatch(/required.*created without its values that name bulkId 'b'/);
   });
 
   it("an operation on /Bulk, on a search, or with a query string is 400 invalidPath; nothing runs", async () => {

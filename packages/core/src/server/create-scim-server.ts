@@ -9,6 +9,7 @@ import {
   deferReferences,
   failedReferenceError,
   parseBulkRequest,
+  resolvePatchPaths,
   planBulkOperations,
   resolveBulkIds,
   type BulkMethod,
@@ -129,7 +130,19 @@ export function pathSegments(path: string): string[] {
 /** What a bulk job carries from step to step: the ids its POSTs created, and the values its POSTs on cycles left for later. */
 interface BulkJob {
   ids: Map<string, string>;
-  later: Map<number, { op: "add"; path: string; value: unknown }[]>;
+  /** By operation index: the PATCH operations that add what the POST was created without, and the bulkIds they name. */
+  later: Map<number, { operations: { op: "add"; path: string; value: unknown }[]; deferred: string[] }>;
+}
+
+/**
+ * A POST created without the values naming `deferred` bulkIds (a cycle) that failed: its error
+ * says so, since the client did send those values (a required attribute among them fails as missing).
+ */
+function explainDeferral(result: BulkOperationResult, deferred: readonly string[]): void {
+  const body = result.response as { detail?: unknown } | undefined;
+  if (body !== undefined && typeof body.detail === "string") {
+    result.response = { ...body, detail: `${body.detail} (to resolve a circular reference, the resource was created without its values that name bulkId '${deferred.join("', '")}', RFC 7644 §3.7.1)` };
+  }
 }
 
 function resolvePath(path: string, ids: ReadonlyMap<string, string>): string {
@@ -320,6 +333,15 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
       if (result.status >= 400 && !(before !== undefined && before.status >= 400)) errors++;
       if (request.failOnErrors !== undefined && errors >= request.failOnErrors) break;
     }
+    // failOnErrors stopped the job before some POSTs on a cycle got the values they were created
+    // without: they did not do what they were asked, and say so (their resource exists).
+    for (const [index, { deferred }] of job.later) {
+      const created = results[index];
+      if (created?.status !== 201) continue;
+      const failed = deferred.find((bulkId) => request.operations.some((o, i) => o.bulkId === bulkId && results[i] !== undefined && results[i]!.status >= 400));
+      const error = failed !== undefined ? failedReferenceError(failed) : new ScimError(409, undefined, `the bulk job stopped (failOnErrors) before the values naming bulkId '${deferred.join("', '")}' were added`);
+      results[index] = { ...created, status: error.status, response: error.toJSON() };
+    }
     // Sparse when failOnErrors stopped the job: only the operations that ran are reported.
     return json(200, bulkResponse(results.filter((r) => r !== undefined)));
   };
@@ -332,6 +354,8 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
   const bulkOperation = async (scope: RequestScope, op: BulkOperation, step: BulkStep, job: BulkJob): Promise<BulkOperationResult> => {
     let path: string | undefined;
     let result: BulkOperationResult;
+    /** The bulkIds a POST on a cycle was sent without, once it is sent. */
+    let deferring: readonly string[] | undefined;
     try {
       if (step.error !== undefined) throw step.error;
       const failed = step.references.find((reference) => !job.ids.has(reference));
@@ -339,17 +363,24 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
       path = resolvePath(op.path, job.ids);
       let data = op.data;
       if (step.deferred !== undefined && isObject(data)) {
-        const split = deferReferences(data, step.deferred);
+        // An extension's object (`"urn:...:User": {...}`) is looked into; a URN-qualified
+        // attribute (`"urn:...:User:manager"`) is an attribute like any other.
+        const rt = endpoints.get(path.split("/").filter(Boolean)[0]?.toLowerCase() ?? "")?.rt;
+        const extensions = new Set(rt?.extensions.map((e) => e.id.toLowerCase()));
+        const split = deferReferences(data, step.deferred, (key) => extensions.has(key.toLowerCase()));
         data = split.data;
-        job.later.set(step.index, split.later);
+        job.later.set(step.index, { operations: split.later, deferred: step.deferred });
       }
-      const response = await route({ ...scope, params: queryParams(undefined), request: bulkRequest(op.method, path, data === undefined ? undefined : resolveBulkIds(data, job.ids), op.version) }, 1);
+      const resolved = data === undefined ? undefined : resolveBulkIds(op.method === "PATCH" ? resolvePatchPaths(data, job.ids) : data, job.ids);
+      deferring = step.deferred;
+      const response = await route({ ...scope, params: queryParams(undefined), request: bulkRequest(op.method, path, resolved, op.version) }, 1);
       const body = response.body as Record<string, unknown> | undefined;
       result = bulkResult(op.method, response);
       if (op.method === "POST" && response.status === 201 && op.bulkId !== undefined && typeof body?.id === "string") job.ids.set(op.bulkId, body.id);
     } catch (error) {
       result = bulkError(scope, op.method, error);
     }
+    if (result.status >= 400 && deferring !== undefined) explainDeferral(result, deferring);
     if (op.bulkId !== undefined) result.bulkId = op.bulkId;
     if (result.location === undefined && op.method !== "POST" && path !== undefined) result.location = `${scope.baseUrl}${path}`;
     return result;
@@ -362,7 +393,8 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
    * which exists without those values). Nothing to do when the POST itself failed.
    */
   const resolveDeferred = async (scope: RequestScope, op: BulkOperation, step: BulkStep, job: BulkJob, created: BulkOperationResult | undefined): Promise<BulkOperationResult | undefined> => {
-    const later = job.later.get(step.index);
+    const later = job.later.get(step.index)?.operations;
+    job.later.delete(step.index);
     const id = op.bulkId === undefined ? undefined : job.ids.get(op.bulkId);
     if (created === undefined || created.status !== 201 || later === undefined || id === undefined) return undefined;
     try {
