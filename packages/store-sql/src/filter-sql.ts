@@ -66,6 +66,7 @@ import {
   printAttrPath,
   leafFilters,
   referencesAttribute,
+  referencesMemberRef,
   type AttributeInfo,
   type AttributeType,
   type CompareOperator,
@@ -1012,14 +1013,7 @@ export function filterToSql(filter: Filter, options: FilterSqlOptions): RawBuild
  * `capabilities.filter: filterRunsInSql` and the server evaluates the other filters itself.
  */
 export function filterRunsInSql(filter: Filter): boolean {
-  for (const f of leafFilters(filter)) {
-    const attr = f.path.attr.toLowerCase();
-    if (attr === "groups") return false;
-    if (attr !== "members") continue;
-    if (f.path.sub?.toLowerCase() === "$ref") return false;
-    if (f.type === "valuePath" && leafFilters(f.filter).some((g) => g.path.attr.toLowerCase() === "$ref")) return false;
-  }
-  return true;
+  return !referencesAttribute(filter, "groups") && !referencesMemberRef(filter);
 }
 
 /**

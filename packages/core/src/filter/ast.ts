@@ -112,3 +112,17 @@ export function referencesAttribute(filter: Filter, name: string): boolean {
   const wanted = name.toLowerCase();
   return leafFilters(filter).some((f) => f.path.attr.toLowerCase() === wanted);
 }
+
+/**
+ * Whether the filter names the `$ref` of a group's `members` or of a user's `groups` (as a
+ * sub-attribute, or inside a value path): the server builds `$ref` when it answers, so stores keep
+ * no `$ref` to filter on, and leave such filters to the server (`capabilities.filter`).
+ */
+export function referencesMemberRef(filter: Filter): boolean {
+  return leafFilters(filter).some((f) => {
+    const attr = f.path.attr.toLowerCase();
+    if (attr !== "members" && attr !== "groups") return false;
+    if (f.path.sub?.toLowerCase() === "$ref") return true;
+    return f.type === "valuePath" && leafFilters(f.filter).some((g) => g.path.attr.toLowerCase() === "$ref");
+  });
+}

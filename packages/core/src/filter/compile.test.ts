@@ -360,6 +360,14 @@ describe("compileFilter: numbers", () => {
     expect(compileFilter("externalId eq 123456", { resourceType: "User", lenient: true })({ externalId: "123456" })).toBe(true);
     expect(matches("externalId ne 123456", { externalId: "123456" })).toBe(false);
     expect(matches("externalId eq 123456", { externalId: "1234567" })).toBe(false);
+    // Unquoted numbers not in canonical form compare as written (a number would round or rewrite them).
+    const lenient = (filter: string, externalId: string) => compileFilter(filter, { resourceType: "User", lenient: true })({ externalId });
+    expect(lenient("externalId eq 12345678901234567890", "12345678901234567890")).toBe(true);
+    expect(lenient("externalId eq 9007199254740993", "9007199254740993")).toBe(true);
+    expect(lenient("externalId eq 9007199254740993", "9007199254740992")).toBe(false);
+    expect(lenient("externalId eq 1.50", "1.50")).toBe(true);
+    expect(lenient("externalId eq 1E3", "1E3")).toBe(true);
+    expect(lenient("externalId eq 1E3", "1000")).toBe(false);
   });
 
   it("a custom caseExact string attribute compares exactly; a default one folds case", () => {

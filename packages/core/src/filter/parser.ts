@@ -30,6 +30,8 @@ const SPACE = 32, TAB = 9, LF = 10, CR = 13;
 const QUOTE = 34, APOS = 39, LPAREN = 40, RPAREN = 41, LBRACKET = 91, RBRACKET = 93;
 const BACKSLASH = 92, DOT = 46, MINUS = 45, DOLLAR = 36;
 
+const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
 function isSpace(c: number): boolean {
   return c === SPACE || c === TAB || c === LF || c === CR;
 }
@@ -61,7 +63,6 @@ function isNameStartAt(t: string, i: number): boolean {
   return isAlpha(c) || (c === DOLLAR && isAlpha(t.charCodeAt(i + 1)));
 }
 
-const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
  * @internal The scanner behind {@link parseFilter} and PATCH path parsing. Positions in error
@@ -321,7 +322,10 @@ export class FilterScanner {
     if (c === MINUS || isDigit(c)) {
       if (NUMBER.test(word)) {
         const n = Number(word);
-        if (Number.isFinite(n)) return n;
+        // Lenient (unquoted ids, as Entra sends them): a number not written in canonical form
+        // (`1.50`, `1E3`, digits beyond 2^53, which a number would round) stays text, so that a
+        // string attribute compares it as written.
+        if (Number.isFinite(n) && (!this.lenient || String(n) === word)) return n;
       }
       if (this.lenient) return word;
       this.fail(`invalid number '${word}'`, start);

@@ -405,6 +405,17 @@ describe("createScimServer: requests over handle", () => {
     expect((await search(1, 0)).body).toMatchObject({ totalResults: 12, itemsPerPage: 0, Resources: [] });
   });
 
+  it("filters on members.$ref and groups.$ref see the $ref the server returns", async () => {
+    const { call, createUser, createGroup } = setup();
+    const user = await createUser();
+    const group = await createGroup({ members: [{ value: user.id }] });
+    await createGroup();
+    const q = (s: string) => encodeURIComponent(s);
+    expect((await call("GET", `/Groups?filter=${q('members.$ref co "/Users/"')}`)).body.Resources.map((g: J) => g.id)).toEqual([group.id]);
+    expect((await call("GET", `/Groups?filter=${q("members[$ref pr]")}`)).body.totalResults).toBe(1);
+    expect((await call("GET", `/Users?filter=${q("groups.$ref pr")}`)).body.Resources.map((u: J) => u.id)).toEqual([user.id]);
+  });
+
   it("PATCH that changes nothing keeps the version and emits nothing", async () => {
     const { call, createUser, events } = setup();
     const user = await createUser({ title: "Same" });

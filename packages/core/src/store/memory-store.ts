@@ -10,7 +10,7 @@
  * process and is lost when it exits.
  */
 import { ScimConfigError, ScimError, badRequest } from "../errors/scim-error.js";
-import { logicalOperands, referencesAttribute, type AttrPath, type Filter } from "../filter/ast.js";
+import { logicalOperands, referencesAttribute, referencesMemberRef, type AttrPath, type Filter } from "../filter/ast.js";
 import { compileFilter, type FilterPredicate } from "../filter/compile.js";
 import { printAttrPath } from "../filter/print.js";
 import type { MemberValue } from "../patch/apply-patch.js";
@@ -429,7 +429,8 @@ function decodeCursor(cursor: string, signature: string): Position | undefined {
 
 /**
  * Creates an in-memory {@link ScimStore} (ARCHITECTURE.md, "The store boundary") with
- * capabilities `{ filter, sort, paging, cursor }` all true:
+ * capabilities `{ filter, sort, paging, cursor }` (every filter but those naming `members.$ref`
+ * or `groups.$ref`, which the server evaluates on the wire form):
  * - per tenant and resource type, resources by id plus indexes of lower-cased `userName`,
  *   `externalId` and `displayName`, so `eq` on these and on `id` (also inside `and`/`or`) is
  *   answered without scanning; other filters are compiled once per query (RFC 7644 §3.4.2.2);
@@ -1007,7 +1008,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       }
     };
     const store: ScimStore = {
-      capabilities: { filter: true, sort: true, paging: true, cursor: true },
+      // `$ref` is built when the server answers: the server filters on it (with the wire form).
+      capabilities: { filter: (filter) => !referencesMemberRef(filter), sort: true, paging: true, cursor: true },
       get: (ctx, type, id, opts) =>
         read(() => {
           const rec = table(tenantData(ctx.tenant, false), type, false)?.byId.get(id);
