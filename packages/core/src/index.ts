@@ -60,7 +60,7 @@ export type {
 } from "./store/types.js";
 export { createScimServer, bearerAuth, bearerToken, timingSafeEqual } from "./server/create-scim-server.js";
 export { adapterRequest, connectionSignal, type AdapterRequestInit, type ConnectionRequest, type ConnectionResponse } from "./server/adapter-request.js";
-export { readNodeBody, type NodeBodyRequest, type NodeBodyResponse, type ReadNodeBodyOptions } from "./server/node-body.js";
+export { hostParsedBody, readNodeBody, type NodeBodyRequest, type NodeBodyResponse, type ReadNodeBodyOptions } from "./server/node-body.js";
 export type {
   OperationContext,
   Principal,

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { adapterRequest, connectionSignal, readNodeBody, ScimConfigError, type ScimServer } from "scim-core";
+import { adapterRequest, connectionSignal, hostParsedBody, readNodeBody, ScimConfigError, type ScimServer } from "scim-core";
 
 /** Options of {@link scimExpress}. */
 export interface ScimExpressOptions {
@@ -23,7 +23,7 @@ export interface ScimExpressOptions {
  * is dropped up to `limit` more bytes, then the connection closes after the answer).
  */
 function readBody(req: Request, res: Response, limit: number): Promise<unknown> {
-  if ((req as { _body?: boolean })._body === true || req.readableEnded) return Promise.resolve(req.body);
+  if (hostParsedBody(req)) return Promise.resolve(req.body);
   // The core reads no body on GET and HEAD: Node discards an unread one after the response.
   if (req.method === "GET" || req.method === "HEAD") return Promise.resolve(undefined);
   if (Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined); // the server checks Content-Length

@@ -237,6 +237,27 @@ describe("scimHono: over HTTP (@hono/node-server)", () => {
     expect((await fetch(`${origin}/scim/v2/Users`, post(newUser()))).status).toBe(201);
   });
 
+  it("a host middleware that touched the body (hono/body-limit, an auth check) does not leave large bodies hanging", async () => {
+    const app = new Hono();
+    // Touching `c.req.raw.body` makes @hono/node-server wrap the Node stream in a web stream.
+    app.use(async (c, next) => {
+      if (c.req.raw.body === null) throw new Error("expected a body");
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await next();
+    });
+    app.route("/scim/v2", scimHono(scimServer()));
+    const served = await listen(app);
+    try {
+      for (const size of [1_000, 100_000, 300_000, 900_000]) {
+        const body = JSON.stringify({ schemas: [USER], userName: `large-${size}@example.com`, displayName: "x".repeat(size) });
+        const r = await fetch(`${served.origin}/scim/v2/Users`, { ...post(body), signal: AbortSignal.timeout(10_000) });
+        expect(r.status, String(size)).toBe(201);
+      }
+    } finally {
+      await served.close();
+    }
+  });
+
   it("a chunked body over the limit is 413 with Connection: close, and the client's next request succeeds", async () => {
     // 2 MiB against the default 1 MiB: small enough that the client has sent it all when the 413
     // comes, so a connection left open looks reusable to the client. A server of its own, so that

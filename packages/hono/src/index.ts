@@ -61,6 +61,7 @@ interface NodeIncoming {
   httpVersionMajor?: number;
   readableEnded: boolean;
   on(event: string, listener: (...args: never[]) => void): unknown;
+  listenerCount(event: string): number;
 }
 
 /** The Node request that @hono/node-server puts in `c.env.incoming`, if any. */
@@ -156,7 +157,10 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     let unread = false;
     if (method !== "GET" && method !== "HEAD") {
       try {
-        if (incoming && !incoming.readableEnded && Number(incoming.headers["content-length"]) <= limit) body = await readNodeBody(incoming, limit);
+        // Straight from Node's stream only while nothing else reads it: once a host middleware has
+        // touched `c.req.raw.body`, @hono/node-server reads the stream into a web stream (a 'data'
+        // listener), which pauses it when full; the body is then read through that web stream.
+        if (incoming && !incoming.readableEnded && incoming.listenerCount("data") === 0 && Number(incoming.headers["content-length"]) <= limit) body = await readNodeBody(incoming, limit);
         else ({ body, unread } = await readBody(c, limit));
       } catch (error) {
         // The client went away in the middle of its body: no one to answer, nothing to log.

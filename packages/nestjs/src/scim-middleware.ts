@@ -3,7 +3,7 @@
  * `ScimRequest`, the `ScimResponse` is written back as is (RFC 7644 §3.1). No SCIM logic here.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { adapterRequest, connectionSignal, readNodeBody, type ScimServer } from "scim-core";
+import { adapterRequest, connectionSignal, hostParsedBody, readNodeBody, type ScimServer } from "scim-core";
 
 /** The parts of Express's request the adapter reads (Express 5, as NestJS 12 runs it). */
 interface ExpressRequest extends IncomingMessage {
@@ -35,10 +35,10 @@ interface ExpressResponse extends ServerResponse {
  */
 function readBody(req: ExpressRequest, res: ServerResponse, limit: number): Promise<unknown> {
   if (req.rawBody instanceof Uint8Array) return Promise.resolve(req.rawBody);
-  if (req.body !== undefined) return Promise.resolve(req.body);
+  if (hostParsedBody(req)) return Promise.resolve(req.body);
   // The core reads no body on GET and HEAD: Node discards an unread one after the response.
   if (req.method === "GET" || req.method === "HEAD") return Promise.resolve(undefined);
-  if (req.readableEnded || Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined);
+  if (Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined);
   return readNodeBody(req, res, limit);
 }
 

@@ -141,6 +141,24 @@ describe("ScimModule", () => {
     }
   });
 
+  it("a host middleware that set req.body = {} without reading the stream does not hide the SCIM body", async () => {
+    const setup = (app: NestExpressApplication) => {
+      app.use((req: { body?: unknown }, _res: unknown, next: () => void) => {
+        req.body ??= {};
+        next();
+      });
+    };
+    const { origin } = await track(start([ScimModule.forRoot({ store: memoryStore(), authenticate: auth() })], setup));
+    const r = await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: JSON.stringify(newUser()) });
+    expect(r.status, await r.clone().text()).toBe(201);
+    const patched = await fetch(`${origin}/scim/v2/Users/${(await json(r)).id}`, {
+      method: "PATCH",
+      headers: headers(),
+      body: JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "replace", path: "title", value: "T" }] }),
+    });
+    expect((await json(patched)).title).toBe("T");
+  });
+
   it("a chunked body over the limit is 413 from the core, and the connection stays usable", async () => {
     const { origin } = await track(start([ScimModule.forRoot({ store: memoryStore(), authenticate: auth(), maxBodyBytes: 2048, bulk: { maxPayloadSize: 2048 } })]));
     const chunk = new TextEncoder().encode(" ".repeat(1024));

@@ -435,6 +435,15 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
   };
 
   const handle = async (request: ScimRequest): Promise<ScimResponse> => {
+    // HEAD is GET without the body (RFC 9110 §9.3.2): same status and headers.
+    if (typeof request?.method === "string" && request.method.toUpperCase() === "HEAD") {
+      const response = await answer({ ...request, method: "GET" });
+      return { ...response, body: undefined };
+    }
+    return answer(request);
+  };
+
+  const answer = async (request: ScimRequest): Promise<ScimResponse> => {
     try {
       if (typeof request?.method !== "string" || typeof request.path !== "string") throw badRequest("invalidSyntax", "malformed request");
       const principal: Principal | null | undefined = await config.authenticate(request);

@@ -66,7 +66,8 @@ export function errorResponse(error: ScimError): ScimResponse {
 /** 405 with the methods the path allows (RFC 7231 §6.5.5). */
 export function methodNotAllowed(method: string, allow: readonly string[]): ScimResponse {
   const response = errorResponse(new ScimError(405, undefined, `${method.toUpperCase()} is not supported here`));
-  response.headers.Allow = allow.join(", ");
+  // HEAD is served wherever GET is (RFC 9110 §9.3.2).
+  response.headers.Allow = allow.flatMap((m) => (m === "GET" ? ["GET", "HEAD"] : [m])).join(", ");
   return response;
 }
 

@@ -34,6 +34,16 @@ export interface ReadNodeBodyOptions {
 }
 
 /**
+ * Whether a body parser of the host app already consumed the request's body, so that what it left
+ * in `req.body` is the body (possibly empty): body-parser 1.x (Express 4, NestJS) marks `req._body`,
+ * 2.x (Express 5) ends the stream. A `req.body` set by anything else (a middleware's `req.body ??=
+ * {}`) is not a body: the stream is still unread.
+ */
+export function hostParsedBody(req: { _body?: unknown; readableEnded: boolean }): boolean {
+  return req._body === true || req.readableEnded;
+}
+
+/**
  * The body's bytes (undefined when empty), reading at most `limit + 1` of them: a longer body
  * resolves truncated but still over the limit, so that the server answers 413. The rest is read
  * and dropped up to `drainBytes`, keeping the connection usable; past that, reading stops and the

@@ -143,7 +143,10 @@ export interface ScimServerConfig {
     /** Larger counts are reduced to this. @default 1000 */
     maxCount?: number;
   };
-  /** Largest request body in bytes; larger is 413. @default 1048576 */
+  /**
+   * Largest request body in bytes; larger is 413. A body the host's own parser already read (an
+   * object in `request.body`) was held to that parser's limit instead. @default 1048576
+   */
   maxBodyBytes?: number;
   /**
    * Most values of one multi-valued attribute of a resource (`emails`, an extension's list...;

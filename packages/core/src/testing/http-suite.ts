@@ -1200,6 +1200,20 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         expectError(await call("PUT", "/Users", { body: oktaUser() }), 405);
         expectError(await call("DELETE", "/Groups"), 405);
         expectError(await call("PATCH", "/Users", { body: patchBody({ op: "replace", value: { active: false } }) }), 405);
+        expect((await call("DELETE", "/Users")).headers.get("allow")).toBe("GET, HEAD, POST");
+      });
+
+      it(title("HEAD answers as GET does, without a body (RFC 9110 §9.3.2)"), async () => {
+        const user = await createUser();
+        const head = await call("HEAD", `/Users/${user.id}`);
+        expectStatus(head, 200);
+        expect(head.text).toBe("");
+        expect(head.headers.get("etag")).toBe((await call("GET", `/Users/${user.id}`)).headers.get("etag"));
+        expectStatus(await call("HEAD", "/Users?count=1"), 200);
+        const missing = await call("HEAD", "/Users/no-such-id");
+        expectStatus(missing, 404);
+        expect(missing.text).toBe("");
+        expectStatus(await call("HEAD", "/Users", { token: null }), 401);
       });
 
       it(title(options.me === "supported" ? "/Me answers for the caller" : "/Me is 501 Not Implemented"), async () => {
