@@ -68,6 +68,11 @@ describe("audit log", () => {
     const plain = "/scim/v2/dir_0123456789abcdef01234567/Users/0199a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
     expect(auditPath(`http://h.test${plain}`)).toBe(plain);
     expect(auditPath("http://h.test/scim/v2/dir_1/Users/dsync_")).toBe("/scim/v2/dir_1/Users/dsync_");
+    // The random part alone (the token without its prefix) is as secret, in the path and the query.
+    const bare = token.slice("dsync_".length);
+    expect(auditPath(`http://h.test/scim/v2/dir_1/Users/${bare}`)).toBe(`/scim/v2/dir_1/Users/${REDACTED}`);
+    expect(auditPath(`http://h.test/scim/v2/dir_1/Users?filter=${encodeURIComponent(`userName eq "${bare}"`)}`)).toBe(`/scim/v2/dir_1/Users?filter=${REDACTED}`);
+    expect(redact({ id: adminKey.slice("dsync_admin_".length) })).toEqual({ id: REDACTED });
   });
 
   it("a search (POST /Users/.search, GET /Groups/.search) is recorded with no resource id; a resource's request with its id", async () => {

@@ -79,9 +79,13 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&
 
 /**
  * Values that are one of our secrets (directory tokens {@link TOKEN_PREFIX}, admin keys
- * {@link ADMIN_KEY_PREFIX}: a prefix and base64url characters) or a bearer credential.
+ * {@link ADMIN_KEY_PREFIX}: a prefix and base64url characters), their random part alone (256
+ * bits: 43 base64url characters, a shape no id of ours has), or a bearer credential.
  */
-const SECRET_VALUE = new RegExp(`((?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|^bearer\\s)`, "i");
+const SECRET_VALUE = new RegExp(
+  `((?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])|^bearer\\s)`,
+  "i",
+);
 /**
  * Query values that mention a secret attribute anywhere, such as a SCIM filter on one
  * (`filter=password eq "..."`, RFC 7644 §3.4.2.2): the comparison value beside it is the secret.
@@ -341,8 +345,11 @@ export interface ScimAuditEnv {
 export interface ScimAuditOptions {
   /** The directory the request is addressed to (undefined when the path holds no valid id). */
   directoryId: (c: Context<ScimAuditEnv>) => string | undefined;
-  /** The id of the directory's token the request carries, without verifying or recording its use. */
-  tokenId: (c: Context<ScimAuditEnv>, directoryId: string) => Promise<string | undefined>;
+  /**
+   * The id of the directory's token the request carries, without verifying or recording its use.
+   * With `known`, only a token id already at hand (no database read): for refused requests.
+   */
+  tokenId: (c: Context<ScimAuditEnv>, directoryId: string, options?: { known?: boolean }) => Promise<string | undefined>;
   /** Receives failures to write the audit entry (the request is answered anyway). */
   onError?: (error: unknown) => void;
 }
@@ -378,8 +385,9 @@ export function scimAuditMiddleware(audit: AuditLog, options: ScimAuditOptions):
       const durationMs = performance.now() - started;
       const directoryId = options.directoryId(c);
       const refusal = c.get("auditRefusal");
-      // A refused request costs no token lookup (a flood of them should cost as little as possible).
-      const tokenId = directoryId === undefined || refusal !== undefined ? undefined : await options.tokenId(c, directoryId);
+      // A refused request costs no token lookup (a flood of them should cost as little as
+      // possible): it names its token only when that token is known already (a rate-limited IdP).
+      const tokenId = directoryId === undefined ? undefined : await options.tokenId(c, directoryId, { known: refusal !== undefined });
       const status = c.res.status;
       const detail: Record<string, unknown> = {};
       if (refusal !== undefined) detail.refused = refusal;

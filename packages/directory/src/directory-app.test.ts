@@ -67,6 +67,10 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       await sync.audit.flush();
       const entries = await sync.db.selectFrom("dir_audit_log").selectAll().where("status", "=", 429).execute();
       expect(entries.map((e) => JSON.parse(e.detail as string))).toEqual([{ refused: "rate_limited" }]);
+      // ...with the token that was refused (known from its earlier requests).
+      const [authenticated] = await sync.db.selectFrom("dir_audit_log").select("actor").where("status", "=", 200).where("directory_id", "=", directory.id).execute();
+      expect(entries.map((e) => e.actor)).toEqual([authenticated!.actor]);
+      expect(authenticated!.actor).toMatch(/^tok_/);
     });
 
     it("failed authentications are limited per client address, without locking out a token that works", async () => {

@@ -11,7 +11,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { scimHono } from "scim-hono";
-import { scimAuditMiddleware, type AuditLog, type ScimAuditEnv } from "./audit.js";
+import { scimAuditMiddleware, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
 import type { DirectoryService } from "./directories.js";
 import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
@@ -134,14 +134,14 @@ function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, 
  * update). A token's hash always names the same token, so known pairs are kept in memory: the
  * audit costs no extra query per request.
  */
-function tokenIdReader(sync: DirectorySync): (c: Context, directoryId: string) => Promise<string | undefined> {
+function tokenIdReader(sync: DirectorySync): ScimAuditOptions["tokenId"] {
   const known = new Map<string, string>();
-  return async (c, directoryId) => {
+  return async (c, directoryId, options = {}) => {
     const hash = bearerTokenHash(c.req.header("authorization"));
     if (hash === undefined) return undefined;
     const key = `${directoryId} ${hash}`;
     const cached = known.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined || options.known === true) return cached;
     const row = await sync.db
       .selectFrom("dir_tokens")
       .select("id")
