@@ -184,9 +184,35 @@ function migration0003(dialect: SqlDialectName): Migration {
   };
 }
 
+/**
+ * A member's groups are read through an index that holds the group too (`tenant, member_id,
+ * group_id`), so that the index answers them alone. Before, only `scim_members_group` (`tenant,
+ * group_id, member_id`) held both columns: where SQLite had no statistics for the members table
+ * (it was empty at the last ANALYZE), it preferred that one and read every membership of the
+ * tenant for each member looked up. Adding 8,000 members to a group with a role mapping took
+ * 10 s, growing with the square of the members.
+ */
+function migration0004(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.createIndex("scim_members_member_group").on("scim_members").columns(["tenant", "member_id", "group_id"]).execute();
+      await db.schema.dropIndex("scim_members_member").execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.createIndex("scim_members_member").on("scim_members").columns(["tenant", "member_id"]).execute();
+      await db.schema.dropIndex("scim_members_member_group").execute();
+    },
+  };
+}
+
 /** The migrations of scim-store-sql for one dialect, by name (names sort in the order they run). */
 export function scimMigrations(dialect: SqlDialectName): Record<string, Migration> {
-  return { "0001_scim_tables": migration0001(dialect), "0002_code_point_collation": migration0002(dialect), "0003_outbox_commit_order": migration0003(dialect) };
+  return {
+    "0001_scim_tables": migration0001(dialect),
+    "0002_code_point_collation": migration0002(dialect),
+    "0003_outbox_commit_order": migration0003(dialect),
+    "0004_members_by_member_covering": migration0004(),
+  };
 }
 
 class StaticProvider implements MigrationProvider {
