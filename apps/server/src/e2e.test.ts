@@ -315,21 +315,22 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
       `group.created ${staffId}`,
       `group.user_added ${staffId} ${engId}`,
       // createMapping computes nobody yet (the groups are empty).
+      // Each request's role changes follow its membership events (recomputed once, before it commits).
       `group.user_added ${engId} ${ann}`,
-      `user.roles_changed ${ann}`,
       `group.user_added ${engId} ${bobId}`,
+      `user.roles_changed ${ann}`,
       `user.roles_changed ${bobId}`,
       // The mixed PATCH, in the order of its operations: ann out, then cat in.
       `group.user_removed ${engId} ${ann}`,
-      `user.roles_changed ${ann}`,
       `group.user_added ${engId} ${cat}`,
+      `user.roles_changed ${ann}`,
       `user.roles_changed ${cat}`,
       // replace members [ann]: bob and cat out, ann in.
       `group.user_removed ${engId} ${bobId}`,
-      `user.roles_changed ${bobId}`,
       `group.user_removed ${engId} ${cat}`,
-      `user.roles_changed ${cat}`,
       `group.user_added ${engId} ${ann}`,
+      `user.roles_changed ${bobId}`,
+      `user.roles_changed ${cat}`,
       `user.roles_changed ${ann}`,
       `group.user_removed ${engId} ${ann}`,
       `user.roles_changed ${ann}`,
@@ -523,19 +524,20 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
       `group.created ${salesId}`,
       `group.created ${region}`,
       `group.user_added ${region} ${salesId}`,
+      // Entra adds both members in one PATCH: their role changes follow it.
       `group.user_added ${salesId} ${jane}`,
-      `user.roles_changed ${jane}`,
       `group.user_added ${salesId} ${mark}`,
+      `user.roles_changed ${jane}`,
       `user.roles_changed ${mark}`,
       `group.user_removed ${salesId} ${mark}`,
       `user.roles_changed ${mark}`,
       `user.roles_changed ${jane}`,
       `user.roles_changed ${jane}`,
       `user.updated ${jane}`,
-      // The deleted user leaves its groups (so loses its roles), then goes.
+      // The deleted user leaves its groups, goes, and loses its roles as the request commits.
       `group.user_removed ${salesId} ${jane}`,
-      `user.roles_changed ${jane}`,
       `user.deleted ${jane}`,
+      `user.roles_changed ${jane}`,
       `user.created ${newcomer}`,
     ]);
     expect(events.filter((e) => e.type === "user.roles_changed" && e.resourceId === jane).map((e) => e.data)).toEqual([

@@ -670,27 +670,52 @@ export class RoleService {
     // A new user needs nothing: it is in no group (its id is new, and `groups` is read-only), so
     // it has no roles and no closure rows; the membership events that follow compute them.
     if (event.type === "user.created") return;
-    const roles = new RoleComputation(storeOf(ctx), event.tenant, this.now);
+    const store = storeOf(ctx);
+    const roles = new RoleComputation(store, event.tenant, this.now);
     switch (event.type) {
       case "user.deleted":
         await roles.lock();
-        if (await roles.hasMappings()) await roles.recompute([event.resourceId]);
+        if (await roles.hasMappings()) this.recomputeAtCommit(store, event.tenant, [event.resourceId]);
         return;
       case "group.user_added":
       case "group.user_removed":
         if (event.member === undefined) return;
         await roles.lock();
-        if (await roles.hasMappings()) await roles.recompute(await roles.usersOfMember(event.member));
+        if (await roles.hasMappings()) this.recomputeAtCommit(store, event.tenant, await roles.usersOfMember(event.member));
         return;
       case "group.deleted":
         // Its membership rows are gone: the stored closures say who was below it.
         await roles.lock();
-        if (await roles.hasMappings()) await roles.recompute(await roles.usersWithGroup(event.resourceId));
+        if (await roles.hasMappings()) this.recomputeAtCommit(store, event.tenant, await roles.usersWithGroup(event.resourceId));
         return;
       default:
         return;
     }
   }
+
+  /** Users to recompute when the transaction (the key) ends. */
+  private readonly pending = new WeakMap<SqlScimStore, Set<string>>();
+
+  /**
+   * Recomputes `userIds` once, with every other user the transaction's events affect, just before
+   * it commits: a PATCH adding 1,000 members to a mapped group is one recomputation of 1,000 users
+   * (two statements per 500), not 1,000 of one. Their `user.roles_changed` events come after the
+   * request's own events, in the same transaction.
+   */
+  private recomputeAtCommit(store: SqlScimStore, directoryId: string, userIds: readonly string[]): void {
+    let users = this.pending.get(store);
+    if (users === undefined) {
+      users = new Set();
+      this.pending.set(store, users);
+    }
+    for (const id of userIds) users.add(id);
+    const pending = users;
+    store.beforeCommit(`scim-directory:roles:${directoryId}`, async () => {
+      this.pending.delete(store);
+      await new RoleComputation(store, directoryId, this.now).recompute(pending);
+    });
+  }
+
 
   /** A group renamed: when a displayName mapping names the old or the new name, its users' roles change. */
   private async onGroupWrite(ctx: OperationContext, resource: ScimResourceBody, previous: ScimResourceBody): Promise<void> {

@@ -122,6 +122,13 @@ export interface SqlScimStore extends ScimStore {
    */
   lockTenant(tenant: string, options?: { shared?: boolean }): Promise<void>;
   /**
+   * Inside a transaction: runs `work` at its end, before it commits, in it (after everything the
+   * transaction's own work did; a throw rolls it back). Work registered under a `key` already
+   * registered in this transaction runs once. For what is cheaper done once per transaction than
+   * once per change, such as recomputing what a request's many changes affect.
+   */
+  beforeCommit(key: string, work: () => Promise<void>): void;
+  /**
    * A server event subscriber that writes every event to the outbox in the same transaction as
    * its change: `createScimServer({ store, subscribers: [store.outbox] })`.
    */
@@ -351,6 +358,8 @@ class SqlStore implements SqlScimStore {
   private readonly pendingCounts = new Map<string, { tenant: string; resource_type: string; live: number }>();
   /** The tenants this transaction holds the lock of (see {@link lockTenant}). */
   private readonly lockedTenants = new Set<string>();
+  /** What runs before this transaction commits, by key (see {@link beforeCommit}). */
+  private readonly atCommit = new Map<string, () => Promise<void>>();
 
   constructor(
     private readonly handle: ScimSqlDatabase,
@@ -399,6 +408,12 @@ class SqlStore implements SqlScimStore {
       return await (this.db as Kysely<ScimDatabase>).transaction().execute(async (trx) => {
         const store = new SqlStore(this.handle, trx, this.options, true);
         const result = await work(store);
+        // Work registered meanwhile may register more (and change counts): until none is left.
+        while (store.atCommit.size > 0) {
+          const [key, next] = store.atCommit.entries().next().value as [string, () => Promise<void>];
+          store.atCommit.delete(key);
+          await next();
+        }
         await store.flushCounts();
         return result;
       });
@@ -434,6 +449,11 @@ class SqlStore implements SqlScimStore {
       await (options.shared ? sql`select pg_advisory_xact_lock_shared(hashtext(${key}))` : sql`select pg_advisory_xact_lock(hashtext(${key}))`).execute(this.db);
     }
     await this.options.tenantGuard?.(this.db as Kysely<any>, tenant);
+  }
+
+  beforeCommit(key: string, work: () => Promise<void>): void {
+    if (!this.inTransaction) throw new Error("beforeCommit runs inside a transaction (the store that transaction(work) gives)");
+    if (!this.atCommit.has(key)) this.atCommit.set(key, work);
   }
 
   /** Inside a transaction, a call takes its tenant's lock first (see {@link lockTenant}): what it reads stays true until the transaction ends. */
