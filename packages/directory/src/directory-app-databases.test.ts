@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { directoryApp } from "./directory-app.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
-import { backends } from "./test-backends.js";
+import { backends, useDirectorySync } from "./test-backends.js";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -9,18 +9,7 @@ const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 describe.each(backends)("the directory app on $name: authentication, audit batches and events", (backend) => {
   let sync: DirectorySync;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    if (backend.skip) return;
-    const opened = await backend.open();
-    cleanup = opened.cleanup;
-    sync = await createDirectorySync({ database: opened.database, audit: { batch: { maxEntries: 1000, maxDelayMs: 60_000 } } });
-  });
-  afterAll(async () => {
-    if (backend.skip) return;
-    await sync.close();
-    await cleanup();
-  });
+  useDirectorySync(backend, (database) => createDirectorySync({ database, audit: { batch: { maxEntries: 1000, maxDelayMs: 60_000 } } }), (s) => (sync = s));
 
   it.skipIf(backend.skip)("serves a directory with its token only, audits every request once read, and records the events", async () => {
     const app = directoryApp(sync);

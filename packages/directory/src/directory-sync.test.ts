@@ -1,9 +1,9 @@
 import { openSqlite } from "scim-store-sql";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDirectorySync, directoryIdOf, type DirectorySync } from "./directory-sync.js";
 import type { DeprovisionEvent } from "./provisioning.js";
 import { directoryScimRoutes } from "./scim-routes.js";
-import { backends } from "./test-backends.js";
+import { backends, useDirectorySync } from "./test-backends.js";
 import { hashToken } from "./tokens.js";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -289,18 +289,7 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
 
 describe.each(backends)("directory updates on $name", (backend) => {
   let sync: DirectorySync;
-  let cleanup: () => Promise<void>;
-  beforeAll(async () => {
-    if (backend.skip) return;
-    const opened = await backend.open();
-    cleanup = opened.cleanup;
-    sync = await createDirectorySync({ database: opened.database });
-  });
-  afterAll(async () => {
-    if (backend.skip) return;
-    await sync.close();
-    await cleanup();
-  });
+  useDirectorySync(backend, (database) => createDirectorySync({ database }), (s) => (sync = s));
 
   it.skipIf(backend.skip)("concurrent updates of different fields all stay (none overwrites another with what it read)", async () => {
     for (let round = 0; round < 20; round++) {

@@ -1,11 +1,11 @@
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import type { ScimEvent } from "scim-core";
 import { openSqlite } from "scim-store-sql";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { earliestWithEmail, primaryEmail } from "./links.js";
 import { directoryScimRoutes } from "./scim-routes.js";
-import { backends } from "./test-backends.js";
+import { backends, useDirectorySync } from "./test-backends.js";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -102,27 +102,17 @@ describe("link by email", () => {
 describe.each(backends)("link by email when the target is deleted, on $name", (backend) => {
   let sync: DirectorySync;
   let app: ReturnType<typeof directoryScimRoutes>;
-  let cleanup: () => Promise<void>;
   /** Set to make the event subscriber fail a user's deletion (its whole transaction rolls back). */
   let failDeleteOf: string | undefined;
   let org = 0;
 
-  beforeAll(async () => {
-    if (backend.skip) return;
-    const opened = await backend.open();
-    cleanup = opened.cleanup;
-    const subscriber = (event: ScimEvent) => {
-      if (event.type === "user.deleted" && event.resourceId === failDeleteOf) throw new Error("subscriber failure");
-    };
-    sync = await createDirectorySync({ database: opened.database, subscribers: [subscriber] });
+  const subscriber = (event: ScimEvent) => {
+    if (event.type === "user.deleted" && event.resourceId === failDeleteOf) throw new Error("subscriber failure");
+  };
+  useDirectorySync(backend, (database) => createDirectorySync({ database, subscribers: [subscriber] }), (s) => {
+    sync = s;
     app = directoryScimRoutes(sync);
   });
-  afterAll(async () => {
-    if (backend.skip) return;
-    await sync.close();
-    await cleanup();
-  });
-
   async function directory(organizationId: string, settings: { linkByEmail?: boolean; deleteMode?: "soft" | "hard" } = {}) {
     const dir = await sync.directories.create({ organizationId, name: `${organizationId} directory`, settings: { linkByEmail: true, ...settings } });
     const { token } = await sync.tokens.create(dir.id);
@@ -385,20 +375,11 @@ describe.each(backends)("link by email with many users sharing one email, on $na
   const N = Number(process.env.LINKS_N ?? 2000);
   let sync: DirectorySync;
   let app: ReturnType<typeof directoryScimRoutes>;
-  let cleanup: () => Promise<void>;
   const statements = new StatementCounter();
 
-  beforeAll(async () => {
-    if (backend.skip) return;
-    const opened = await backend.open();
-    cleanup = opened.cleanup;
-    sync = await createDirectorySync({ database: { ...opened.database, db: opened.database.db.withPlugin(statements) } });
+  useDirectorySync(backend, (database) => createDirectorySync({ database: { ...database, db: database.db.withPlugin(statements) } }), (s) => {
+    sync = s;
     app = directoryScimRoutes(sync, { rateLimiter: false });
-  });
-  afterAll(async () => {
-    if (backend.skip) return;
-    await sync.close();
-    await cleanup();
   });
 
   async function directory(organizationId: string) {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { createSchemaRegistry, type SchemaDefinition } from "scim-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backends } from "./test-backends.js";
+import { describe, expect, it } from "vitest";
+import { backends, useDirectorySync } from "./test-backends.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { attributeReader } from "./normalized.js";
 import { directoryScimRoutes } from "./scim-routes.js";
@@ -68,20 +68,11 @@ const entraUser = {
 
 describe.each(backends)("normalized directory data on $name", (backend) => {
   let sync: DirectorySync;
-  let cleanup: () => Promise<void>;
   let app: ReturnType<typeof directoryScimRoutes>;
 
-  beforeAll(async () => {
-    if (backend.skip) return;
-    const opened = await backend.open();
-    cleanup = opened.cleanup;
-    sync = await createDirectorySync({ database: opened.database, registry: registry(), now: () => new Date("2026-11-25T10:00:00.000Z") });
+  useDirectorySync(backend, (database) => createDirectorySync({ database, registry: registry(), now: () => new Date("2026-11-25T10:00:00.000Z") }), (s) => {
+    sync = s;
     app = directoryScimRoutes(sync);
-  });
-  afterAll(async () => {
-    if (backend.skip) return;
-    await sync?.close();
-    await cleanup?.();
   });
 
   async function directory(settings: { attributeMapping?: Record<string, string> } = {}) {

@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { openSqlite } from "scim-store-sql";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { backends } from "./test-backends.js";
+import { describe, expect, it } from "vitest";
+import { backends, useDirectorySync } from "./test-backends.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { directoryScimRoutes } from "./scim-routes.js";
 
@@ -15,20 +15,11 @@ const now = () => new Date("2026-11-25T10:00:00.000Z");
 
 describe.each(backends)("group-to-role mapping on $name", (backend) => {
   let sync: DirectorySync;
-  let cleanup: () => Promise<void>;
   let app: ReturnType<typeof directoryScimRoutes>;
 
-  beforeAll(async () => {
-    if (backend.skip) return;
-    const opened = await backend.open();
-    cleanup = opened.cleanup;
-    sync = await createDirectorySync({ database: opened.database, now });
+  useDirectorySync(backend, (database) => createDirectorySync({ database, now }), (s) => {
+    sync = s;
     app = directoryScimRoutes(sync);
-  });
-  afterAll(async () => {
-    if (backend.skip) return;
-    await sync?.close();
-    await cleanup?.();
   });
 
   /** A fresh directory (its own tenant) with a SCIM client. */

@@ -6,6 +6,8 @@
 import { randomBytes } from "node:crypto";
 import { sql } from "kysely";
 import { openPostgres, openSqlite, type ScimSqlDatabase } from "scim-store-sql";
+import { afterAll, beforeAll } from "vitest";
+import type { DirectorySync } from "./directory-sync.js";
 
 const PG_URL = process.env.SCIM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const ci = process.env.CI === "true" || process.env.CI === "1";
@@ -50,3 +52,24 @@ export const backends: Backend[] = [
     },
   },
 ];
+
+/**
+ * A DirectorySync on `backend` for the tests of a `describe` block: opened (by `create`, given the
+ * database) before them and handed to `ready`, closed with its database after them. Nothing when
+ * the backend is skipped.
+ */
+export function useDirectorySync(backend: Backend, create: (database: ScimSqlDatabase) => Promise<DirectorySync>, ready: (sync: DirectorySync) => void): void {
+  let sync: DirectorySync | undefined;
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeAll(async () => {
+    if (backend.skip) return;
+    const opened = await backend.open();
+    cleanup = opened.cleanup;
+    sync = await create(opened.database);
+    ready(sync);
+  });
+  afterAll(async () => {
+    await sync?.close();
+    await cleanup?.();
+  });
+}
