@@ -216,3 +216,40 @@ describe("member filters in one PATCH", () => {
     expect(memberReads).toBeLessThanOrEqual(3);
   });
 });
+
+describe("a group deleted while a request adds members to it", () => {
+  // A whole tenant deleted between the request's read of the group and its check of the new
+  // members (a directory deleted while its IdP writes): the group is gone, and that is the answer.
+  it.each(["PATCH", "PUT"])("%s: 404 for the group, not 400 for the member deleted with it", async (method) => {
+    const store = memoryStore();
+    let deleteWithFirstMemberLookup = false;
+    const racing = Object.create(store, {
+      get: {
+        value: async (ctx: { tenant: string }, type: string, id: string, options?: { members?: boolean }) => {
+          if (deleteWithFirstMemberLookup && type === "User") {
+            deleteWithFirstMemberLookup = false;
+            for (const group of (await store.query(ctx, "Group", {})).resources) await store.delete(ctx, "Group", group.id);
+            await store.delete(ctx, "User", id);
+          }
+          return store.get(ctx, type, id, options);
+        },
+      },
+    }) as typeof store;
+    const server = createScimServer({ store: racing, authenticate: bearerAuth({ tok: { tenant: "t" } }), baseUrl: "https://example.com/scim/v2" });
+    const call = (verb: string, path: string, body?: unknown) =>
+      server.handle({ method: verb, path, headers: { authorization: "Bearer tok", "content-type": "application/scim+json" }, body }) as Promise<{ status: number; body: Obj }>;
+    const user = (await call("POST", "/Users", { schemas: [USER], userName: "a" })).body.id as string;
+    const group = (await call("POST", "/Groups", { schemas: [GROUP], displayName: "G" })).body.id as string;
+    deleteWithFirstMemberLookup = true;
+    const response =
+      method === "PATCH"
+        ? await call("PATCH", `/Groups/${group}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "add", path: "members", value: [{ value: user }] }] })
+        : await call("PUT", `/Groups/${group}`, { schemas: [GROUP], displayName: "G", members: [{ value: user }] });
+    expect(response.status).toBe(404);
+    expect(response.body.scimType).toBeUndefined();
+    // A member that never existed, in a group that does, is still a 400.
+    const other = (await call("POST", "/Groups", { schemas: [GROUP], displayName: "H" })).body.id as string;
+    const missing = await call("PATCH", `/Groups/${other}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "add", path: "members", value: [{ value: "nobody" }] }] });
+    expect([missing.status, missing.body.scimType]).toEqual([400, "invalidValue"]);
+  });
+});

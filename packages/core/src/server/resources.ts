@@ -300,9 +300,12 @@ class MembershipChanges {
 
 /**
  * Checks that new members exist in the tenant and completes their `type` and `display`
- * (RFC 7643 §4.2: members are Users or Groups).
+ * (RFC 7643 §4.2: members are Users or Groups). For a PUT or PATCH, `group` is the group being
+ * written: when a member is missing, the group is looked up again, and a group deleted meanwhile
+ * (with its members, as a whole tenant's deletion does) is a 404, not a 400 about the member.
  */
-async function resolveMembers(scope: RequestScope, store: ScimStore, members: readonly MemberValue[], groupId?: string): Promise<MemberValue[]> {
+async function resolveMembers(scope: RequestScope, store: ScimStore, members: readonly MemberValue[], group?: { id: string; stillExists: () => Promise<unknown> }): Promise<MemberValue[]> {
+  const groupId = group?.id;
   const out: MemberValue[] = [];
   const seen = new Set<string>();
   for (const m of members) {
@@ -321,7 +324,10 @@ async function resolveMembers(scope: RequestScope, store: ScimStore, members: re
       found = await store.get(scope.storeContext, "Group", m.value);
       if (found) type = "Group";
     }
-    if (!found || !type) throw badRequest("invalidValue", `member '${m.value}' does not exist`);
+    if (!found || !type) {
+      await group?.stillExists();
+      throw badRequest("invalidValue", `member '${m.value}' does not exist`);
+    }
     const display = m.display ?? (found.attributes.displayName as string | undefined) ?? (found.attributes.userName as string | undefined);
     const member: MemberValue = { value: m.value, type };
     if (display !== undefined) member.display = display;
@@ -392,6 +398,11 @@ export class ResourceEndpoint {
     const wire = toWire(scope, this.rt, stored);
     if (groups !== undefined && groups.length > 0) wire.groups = groupValues(scope, groups);
     return project(wire);
+  }
+
+  /** The group a PUT or PATCH writes, for {@link resolveMembers}: still there, or a 404. */
+  private target(scope: RequestScope, id: string): { id: string; stillExists: () => Promise<unknown> } {
+    return { id, stillExists: () => this.load(scope, id, false) };
   }
 
   private async load(scope: RequestScope, id: string, withMembers: boolean): Promise<StoredResource> {
@@ -626,7 +637,7 @@ export class ResourceEndpoint {
         if (changed) resource = validateResource(changed, { ...this.validation, existing: current.attributes });
       }
       const { members: rawMembers, ...checked } = resource;
-      const members = this.members ? await resolveMembers(scope, this.store, (Array.isArray(rawMembers) ? rawMembers : []) as MemberValue[], id) : undefined;
+      const members = this.members ? await resolveMembers(scope, this.store, (Array.isArray(rawMembers) ? rawMembers : []) as MemberValue[], this.target(scope, id)) : undefined;
       return unitOfWork(this.store, async (store) => {
         // Without If-Match the latest version is replaced: read it inside the unit of work, so that
         // a store with serialized transactions never reports a conflict.
@@ -749,7 +760,7 @@ export class ResourceEndpoint {
     const list = changes.some((c) => c.op === "removeWhere") ? new Map(((await this.load(scope, id, true)).members ?? []).map((m) => [m.value, m])) : undefined;
     for (const change of changes) {
       if (change.op === "add" || change.op === "replace") {
-        const members = await resolveMembers(scope, this.store, change.members, id);
+        const members = await resolveMembers(scope, this.store, change.members, this.target(scope, id));
         out.push({ op: change.op, members });
         if (list !== undefined) {
           if (change.op === "replace") list.clear();
