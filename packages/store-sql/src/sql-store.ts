@@ -12,6 +12,8 @@ import {
   printAttrPath,
   printFilter,
   timeOrderedUuid,
+  MEMBER_JSON_BYTES,
+  takeWithinBudget,
   type GroupRef,
   type MemberValue,
   type SchemaRegistry,
@@ -38,6 +40,8 @@ import type { CountTable, EmailTable, OutboxTable, ResourceTable, ScimDatabase }
 type Obj = Record<string, unknown>;
 type Executor = Kysely<ScimDatabase> | Transaction<ScimDatabase>;
 type ResourceRow = Selectable<ResourceTable>;
+/** A row of a list page: its document left out (null) when over its share of the byte budget. */
+type PageRow = Pick<ResourceRow, "seq" | "id" | "resource_type" | "version" | "created" | "last_modified"> & { doc: ResourceRow["doc"] | null; doc_bytes?: number | string };
 
 /** Where a password sent by the IdP goes: it is never stored in the resource. */
 export interface PasswordTarget {
@@ -348,7 +352,7 @@ class SqlStore implements SqlScimStore {
    * Every filter runs in SQL, group `members` included (read from their rows), except those naming
    * the derived `User.groups` or `members.$ref`: the server evaluates those in memory.
    */
-  readonly capabilities: StoreCapabilities = { filter: filterRunsInSql, sort: true, paging: true, cursor: true };
+  readonly capabilities: StoreCapabilities = { filter: filterRunsInSql, sort: true, paging: true, cursor: true, pageBytes: true };
   readonly dialect: SqlDialectName;
   readonly transaction: <T>(work: (store: ScimStore) => Promise<T>) => Promise<T>;
   readonly outbox: ScimEventSubscriber;
@@ -586,25 +590,78 @@ class SqlStore implements SqlScimStore {
     const limit = count === undefined ? undefined : query.cursor !== undefined ? count + 1 : count;
     const keyset = query.cursor !== undefined && query.sort === undefined;
 
-    const rows = await sql<ResourceRow>`select r.seq, r.id, r.resource_type, r.version, r.created, r.last_modified, r.doc
+    // With a byte budget, each row tells its document's size, and brings the document only when
+    // it is within its share of the budget: a page of large documents is cut before it is read.
+    const maxBytes = query.maxBytes;
+    const size = this.dialect === "postgres" ? sql`octet_length(r.doc::text)` : sql`octet_length(r.doc)`;
+    const share = maxBytes !== undefined && limit !== undefined ? Math.floor(maxBytes / limit) : undefined;
+    const rows = await sql<PageRow>`select r.seq, r.id, r.resource_type, r.version, r.created, r.last_modified,
+      ${share !== undefined ? sql`case when ${size} <= ${share} then r.doc end` : sql`r.doc`} as doc
+      ${maxBytes !== undefined ? sql`, ${size} as doc_bytes` : sql``}
       from scim_resources r where ${pageWhere} order by ${order}
       ${limit !== undefined ? sql`limit ${limit}` : this.dialect === "sqlite" ? sql`limit -1` : sql``}
       ${offset > 0 ? sql`offset ${offset}` : sql``}`.execute(this.db);
     let page = rows.rows;
-    let nextCursor: string | undefined;
+    // Whether a next page exists after `page` (cursor paging), and whether the budget cut it.
+    let more = false;
+    let cut = false;
     if (query.cursor !== undefined && count !== undefined && page.length > count) {
       page = page.slice(0, count);
-      const last = page[page.length - 1]!;
-      nextCursor = encodeCursor(signature, keyset ? { seq: Number(last.seq) } : { offset: offset + count });
+      more = true;
     }
-    const resources = page.map(toStored);
+    if (maxBytes !== undefined && page.length > 0) {
+      const taken = await this.withinBudget(ctx.tenant, page, query.members === true, maxBytes);
+      if (taken < page.length) {
+        page = page.slice(0, taken);
+        more = cut = true;
+      }
+      await this.readMissingDocs(ctx.tenant, page);
+    }
+    let nextCursor: string | undefined;
+    if (query.cursor !== undefined && more) {
+      const last = page[page.length - 1]!;
+      nextCursor = encodeCursor(signature, keyset ? { seq: Number(last.seq) } : { offset: offset + page.length });
+    }
+    const resources = page.map((row) => toStored(row as ResourceRow));
     if (query.members && resources.length > 0) await this.attachMembers(ctx.tenant, resources);
     // A lookup (`userName eq`) is a page that is not full: no second query for its total.
-    const pageTellsTotal = query.cursor === undefined && (limit === undefined || page.length < limit) && (page.length > 0 || offset === 0);
+    const pageTellsTotal = query.cursor === undefined && !cut && (limit === undefined || page.length < limit) && (page.length > 0 || offset === 0);
     const totalResults = pageTellsTotal ? offset + page.length : await countTotal();
     const result: StoreQueryResult = { resources, totalResults };
     if (nextCursor !== undefined) result.nextCursor = nextCursor;
     return result;
+  }
+
+  /**
+   * How many rows of a page its byte budget takes (`StoreQuery.maxBytes`): the documents' sizes,
+   * and their members' estimated size when members are loaded (counted, not read).
+   */
+  private async withinBudget(tenant: string, page: readonly PageRow[], members: boolean, maxBytes: number): Promise<number> {
+    const memberCounts = new Map<string, number>();
+    if (members) {
+      for (const ids of chunks(page.map((row) => row.id))) {
+        const counted = await this.db
+          .selectFrom("scim_members")
+          .select(["group_id", (eb) => eb.fn.countAll<number | string>().as("n")])
+          .where("tenant", "=", tenant)
+          .where("group_id", "in", ids)
+          .groupBy("group_id")
+          .execute();
+        for (const row of counted) memberCounts.set(row.group_id, Number(row.n));
+      }
+    }
+    const sizes = page.map((row) => Number(row.doc_bytes) + (memberCounts.get(row.id) ?? 0) * MEMBER_JSON_BYTES);
+    return takeWithinBudget(sizes, maxBytes);
+  }
+
+  /** Reads the documents a page's query left out (those larger than their share of the budget). */
+  private async readMissingDocs(tenant: string, page: PageRow[]): Promise<void> {
+    const missing = page.filter((row) => row.doc === null);
+    for (const part of chunks(missing.map((row) => row.seq))) {
+      const docs = await this.db.selectFrom("scim_resources").select(["seq", "doc"]).where("tenant", "=", tenant).where("seq", "in", part).execute();
+      const bySeq = new Map(docs.map((row) => [String(row.seq), row.doc]));
+      for (const row of missing) if (bySeq.has(String(row.seq))) row.doc = bySeq.get(String(row.seq))!;
+    }
   }
 
   private async countAll(tenant: string, type: string): Promise<number> {

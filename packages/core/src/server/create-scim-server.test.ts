@@ -1204,3 +1204,97 @@ describe("pathSegments", () => {
     expect(() => pathSegments("/Users/%E0%A4%A")).toThrow(/percent-encoded/);
   });
 });
+
+describe("list pages within paging.maxPageBytes (RFC 7644 §3.4.2.4: fewer than count)", () => {
+  const budget = 6000;
+  /** Ten users with 2 KB titles: three fit in a page of 6,000 bytes. */
+  async function tenUsers(createUser: (extra?: J) => Promise<J>): Promise<string[]> {
+    const made: string[] = [];
+    for (let i = 0; i < 10; i++) made.push((await createUser({ title: `${i}`.padEnd(2000, "x") })).id as string);
+    return made;
+  }
+  /** Every page by startIndex += itemsPerPage, as Okta and Entra page. */
+  async function walkByIndex(call: ReturnType<typeof setup>["call"], path: string): Promise<{ pages: number[]; ids: string[] }> {
+    const pages: number[] = [];
+    const ids: string[] = [];
+    for (let startIndex = 1; ; ) {
+      const r = await call("GET", `${path}${path.includes("?") ? "&" : "?"}startIndex=${startIndex}&count=100`);
+      expect(r.status).toBe(200);
+      expect(r.body.itemsPerPage).toBe(r.body.Resources?.length ?? 0);
+      if (r.body.itemsPerPage === 0) break;
+      expect(JSON.stringify(r.body).length).toBeLessThan(budget + 2500);
+      pages.push(r.body.itemsPerPage);
+      ids.push(...r.body.Resources.map((u: J) => u.id));
+      startIndex += r.body.itemsPerPage;
+      if (pages.length > 20) throw new Error("paging does not end");
+    }
+    return { pages, ids };
+  }
+
+  it("index and cursor paging meet every user once, three per page, with totalResults unchanged", async () => {
+    const { call, createUser } = setup({ paging: { maxPageBytes: budget } });
+    const made = await tenUsers(createUser);
+    const byIndex = await walkByIndex(call, "/Users");
+    expect(byIndex.pages).toEqual([3, 3, 3, 1]);
+    expect(byIndex.ids).toEqual(made);
+    const byCursor: string[] = [];
+    for (let cursor = ""; ; ) {
+      const r = await call("GET", `/Users?cursor=${encodeURIComponent(cursor)}&count=100`);
+      expect(r.body.totalResults).toBe(10);
+      byCursor.push(...r.body.Resources.map((u: J) => u.id));
+      if (r.body.nextCursor === undefined) break;
+      expect(r.body.Resources).toHaveLength(3);
+      cursor = r.body.nextCursor;
+    }
+    expect(byCursor).toEqual(made);
+    // The default budget (8 MiB) leaves such a page whole.
+    const defaults = setup();
+    await tenUsers(defaults.createUser);
+    expect((await defaults.call("GET", "/Users?count=100")).body.itemsPerPage).toBe(10);
+  });
+
+  it("a store that does not keep to the budget has its index pages cut by the server; filters it cannot run are paged in memory", async () => {
+    const store = memoryStore();
+    // A store of its own that ignores maxBytes (and says so), filters nothing and sorts nothing.
+    const unaware: typeof store = { ...store, capabilities: { filter: false, sort: false, paging: true, cursor: false }, query: (ctx, type, query) => store.query(ctx, type, { ...query, maxBytes: undefined }) };
+    const { call, createUser } = setup({ paging: { maxPageBytes: budget }, store: unaware }, store);
+    const made = await tenUsers(createUser);
+    const unfiltered = await walkByIndex(call, "/Users");
+    expect(unfiltered.pages).toEqual([3, 3, 3, 1]);
+    expect(unfiltered.ids).toEqual(made);
+    const filtered = await walkByIndex(call, `/Users?filter=${encodeURIComponent('title sw "1" or title sw "2" or title sw "3" or title sw "4" or title sw "5"')}`);
+    expect(filtered.pages).toEqual([3, 2]);
+    expect(filtered.ids).toEqual(made.slice(1, 6));
+    const viaCursor: string[] = [];
+    for (let cursor = ""; ; ) {
+      const r = await call("GET", `/Users?cursor=${encodeURIComponent(cursor)}&count=100&sortBy=title&sortOrder=descending`);
+      viaCursor.push(...r.body.Resources.map((u: J) => u.id));
+      if (r.body.nextCursor === undefined) break;
+      cursor = r.body.nextCursor;
+    }
+    expect(viaCursor).toEqual([...made].reverse());
+  });
+
+  it("a large resource is a page of its own; POST /.search across types stops where a type's part was cut", async () => {
+    const { call, createUser, createGroup } = setup({ paging: { maxPageBytes: budget } });
+    const made = await tenUsers(createUser);
+    const big = (await createUser({ title: "b".repeat(20_000) })).id as string;
+    const groups = [(await createGroup()).id as string, (await createGroup()).id as string];
+    const single = await call("GET", `/Users?startIndex=11&count=100`);
+    expect(single.body.Resources.map((u: J) => u.id)).toEqual([big]);
+    const seen: string[] = [];
+    for (let startIndex = 1; ; ) {
+      const r = await call("POST", "/.search", { schemas: [SEARCH_REQUEST_SCHEMA], startIndex, count: 100 });
+      expect(r.body.totalResults).toBe(13);
+      if (r.body.itemsPerPage === 0) break;
+      seen.push(...r.body.Resources.map((x: J) => x.id));
+      startIndex += r.body.itemsPerPage;
+    }
+    expect(seen).toEqual([...made, big, ...groups]);
+  });
+
+  it("rejects a maxPageBytes that is not a positive integer", () => {
+    configError({ ...base(), paging: { maxPageBytes: 0 } }, /config\.paging\.maxPageBytes/);
+    configError({ ...base(), paging: { maxPageBytes: "8MB" } }, /config\.paging\.maxPageBytes/);
+  });
+});

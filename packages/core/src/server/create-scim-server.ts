@@ -26,6 +26,8 @@ import { errorResponse, header, json, methodNotAllowed, queryParams, readBody } 
 import { ResourceEndpoint, type RequestScope, type ServerSettings } from "./resources.js";
 import type { Principal, ScimRequest, ScimResponse, ScimServer, ScimServerConfig } from "./types.js";
 
+/** The default of `ScimServerConfig.paging.maxPageBytes`: 8 MiB. */
+const DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024;
 const SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 const RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
@@ -91,6 +93,7 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
     registry: config.registry ?? defaultRegistry(),
     defaultCount,
     maxCount,
+    maxPageBytes: positiveInteger(config.paging?.maxPageBytes, "config.paging.maxPageBytes", DEFAULT_MAX_PAGE_BYTES),
     maxBodyBytes: positiveInteger(config.maxBodyBytes, "config.maxBodyBytes", 1048576),
     lenient: config.lenientFilters !== false,
     strict: config.strict === true,
@@ -221,11 +224,16 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     const page: Record<string, unknown>[] = [];
     let total = 0;
     let skip = startIndex - 1;
+    let full = true;
     for (const endpoint of endpoints.values()) {
-      const part = await endpoint.list(scope, { ...search, startIndex: skip + 1, count: count - page.length, cursor: undefined });
+      const wanted = count - page.length;
+      const part = await endpoint.list(scope, { ...search, startIndex: skip + 1, count: full ? wanted : 0, cursor: undefined });
       const body = part.body as { totalResults: number; Resources: Record<string, unknown>[] };
       total += body.totalResults;
       page.push(...body.Resources);
+      // A part cut short by the page's byte budget ends the page: the next page (startIndex plus
+      // itemsPerPage) goes on inside this type. The types after it only count.
+      if (full && body.Resources.length < Math.min(wanted, Math.max(0, body.totalResults - skip))) full = false;
       skip = Math.max(0, skip - body.totalResults);
     }
     return json(200, listResponse({ resources: page, totalResults: total, startIndex }));

@@ -15,6 +15,7 @@ import { applyPatch, type ApplyPatchOptions, type MemberChange, type MemberValue
 import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import { membersAttributeOf, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
 import { DEFAULT_MAX_VALUES, deepEqual, isObject, validateResource, type ValidateResourceOptions } from "../schema/validate.js";
+import { estimateResourceBytes, takeWithinBudget } from "../store/page-bytes.js";
 import type { GroupRef, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
 import { timeOrderedUuid } from "../ids/time-ordered-uuid.js";
 import { etagMatches, etagOf, header, json, empty, readBody } from "./http.js";
@@ -28,6 +29,8 @@ export interface ServerSettings {
   registry: SchemaRegistry;
   defaultCount: number;
   maxCount: number;
+  /** `paging.maxPageBytes`: the byte budget of a list page. */
+  maxPageBytes: number;
   maxBodyBytes: number;
   lenient: boolean;
   strict: boolean;
@@ -298,6 +301,12 @@ class MembershipChanges {
   }
 }
 
+/** How many of a page's stored resources its byte budget (`StoreQuery.maxBytes`) takes. */
+function pageWithinBudget(resources: readonly StoredResource[], maxBytes: number | undefined): number {
+  if (maxBytes === undefined) return resources.length;
+  return takeWithinBudget((function* () { for (const r of resources) yield estimateResourceBytes(r.attributes, r.members?.length ?? 0); })(), maxBytes);
+}
+
 /**
  * Checks that new members exist in the tenant and completes their `type` and `display`
  * (RFC 7643 §4.2: members are Users or Groups). For a PUT or PATCH, `group` is the group being
@@ -458,7 +467,7 @@ export class ResourceEndpoint {
     // `password`, which no store keeps): its order would tell its secret values apart.
     const sort = sortPath && !this.neverReturned(sortPath) ? { path: sortPath, order: (sortOrderText ?? "ascending") as "ascending" | "descending" } : undefined;
     const withMembers = this.members !== undefined && wanted(this.rt, "members", attributes, excluded);
-    const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers });
+    const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers, maxBytes: this.settings.maxPageBytes });
     const wantGroups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded);
     const resources: Obj[] = [];
     for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));
@@ -522,7 +531,13 @@ export class ResourceEndpoint {
     const { filter, sort } = query;
     const storeFilters = !filter || caps.filter === true || (typeof caps.filter === "function" && caps.filter(filter));
     const storePages = query.cursor !== undefined ? caps.cursor : caps.paging;
-    if (storeFilters && (!sort || caps.sort) && storePages) return this.store.query(scope.storeContext, this.rt.name, query);
+    if (storeFilters && (!sort || caps.sort) && storePages) {
+      const page = await this.store.query(scope.storeContext, this.rt.name, query);
+      // A store that does not keep to the byte budget: its index pages are cut here (a store's
+      // cursor cannot be moved; such a store's cursor pages stay as it made them).
+      if (caps.pageBytes !== true && query.cursor === undefined) page.resources = page.resources.slice(0, pageWithinBudget(page.resources, query.maxBytes));
+      return page;
+    }
     // A filter evaluated here reads what the store keeps apart from the document: a group's
     // members, a user's derived groups (RFC 7643 §4.1.2).
     const inMemory = filter !== undefined && !storeFilters ? filter : undefined;
@@ -546,8 +561,11 @@ export class ResourceEndpoint {
     const total = resources.length;
     const offset = query.cursor !== undefined ? cursorOffset(query.cursor) : (query.startIndex ?? 1) - 1;
     const count = query.count ?? this.settings.defaultCount;
-    const pageOf = resources.slice(offset, offset + count).map((wire) => storedOf.get(wire)!);
-    const nextCursor = query.cursor !== undefined && offset + count < total ? offsetCursor(offset + count) : undefined;
+    const sliced = resources.slice(offset, offset + count).map((wire) => storedOf.get(wire)!);
+    const pageOf = sliced.slice(0, pageWithinBudget(sliced, query.maxBytes));
+    // A page cut to its byte budget goes on after its last resource.
+    const next = offset + (pageOf.length < sliced.length ? pageOf.length : count);
+    const nextCursor = query.cursor !== undefined && next < total ? offsetCursor(next) : undefined;
     return { resources: pageOf, totalResults: total, nextCursor };
   }
 

@@ -142,6 +142,15 @@ export interface ScimServerConfig {
     defaultCount?: number;
     /** Larger counts are reduced to this. @default 1000 */
     maxCount?: number;
+    /**
+     * The most a list page holds, in bytes of JSON (estimated from the stored resources, their
+     * members included): a page stops once its resources reach it, so it may hold fewer than
+     * `count` (RFC 7644 §3.4.2.4 allows it; `itemsPerPage` says how many, and clients page on
+     * from `startIndex + itemsPerPage` or `nextCursor`). A page always holds one resource when one
+     * is left. It bounds what one list request holds in memory: without it, 1,000 resources of
+     * 1 MB each make a 1 GB response. @default 8388608 (8 MiB)
+     */
+    maxPageBytes?: number;
   };
   /**
    * Largest request body in bytes; larger is 413. A body the host's own parser already read (an

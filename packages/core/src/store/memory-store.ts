@@ -13,6 +13,7 @@ import { ScimConfigError, ScimError, badRequest } from "../errors/scim-error.js"
 import { logicalOperands, referencesAttribute, referencesMemberRef, type AttrPath, type Filter } from "../filter/ast.js";
 import { compileFilter, type FilterPredicate } from "../filter/compile.js";
 import { printAttrPath } from "../filter/print.js";
+import { estimateResourceBytes, MEMBER_JSON_BYTES, takeWithinBudget } from "./page-bytes.js";
 import type { MemberValue } from "../patch/apply-patch.js";
 import { parseDateTime } from "../schema/datetime.js";
 import { defaultRegistry, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
@@ -124,6 +125,8 @@ interface Rec {
   readonly members: Map<string, MemberEntry> | undefined;
   /** The canonical form filters and sorts read, built lazily. */
   view?: Obj;
+  /** The attributes' JSON size (for page byte budgets), measured lazily. */
+  bytes?: number;
 }
 
 interface TypeTable {
@@ -607,7 +610,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
 
   function bump(prev: Rec, ts: string, changes: Partial<Rec> = {}): Rec {
-    return { ...prev, version: prev.version + 1, lastModified: ts, view: undefined, ...changes };
+    return { ...prev, version: prev.version + 1, lastModified: ts, view: undefined, bytes: undefined, ...changes };
   }
 
   function toStored(rec: Rec, members: boolean): StoredResource {
@@ -622,6 +625,18 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     };
     if (members) out.members = rec.members === undefined ? [] : Array.from(rec.members.values(), (e) => e.value);
     return out;
+  }
+
+  /** A resource's size in a response (`StoreQuery.maxBytes`): measured once per version. */
+  function bytesOf(rec: Rec, members: boolean): number {
+    const own = (rec.bytes ??= estimateResourceBytes(rec.attributes));
+    return members && rec.members !== undefined ? own + rec.members.size * MEMBER_JSON_BYTES : own;
+  }
+
+  /** How many of a page's records its byte budget takes (all without one). */
+  function withinBudget(recs: readonly Rec[], members: boolean, maxBytes: number | undefined): number {
+    if (maxBytes === undefined) return recs.length;
+    return takeWithinBudget((function* () { for (const rec of recs) yield bytesOf(rec, members); })(), maxBytes);
   }
 
   function viewOf(rec: Rec): Obj {
@@ -901,7 +916,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const members = query.members === true;
     const order = (t.order ??= [...t.byId.keys()]);
     const end = Math.min(order.length, start + count);
-    for (let i = start; i < end; i++) resources.push(toStored(t.byId.get(order[i]!)!, members));
+    const maxBytes = query.maxBytes;
+    let used = 0;
+    for (let i = start; i < end; i++) {
+      if (maxBytes !== undefined && resources.length > 0 && used >= maxBytes) break;
+      const rec = t.byId.get(order[i]!)!;
+      if (maxBytes !== undefined) used += bytesOf(rec, members);
+      resources.push(toStored(rec, members));
+    }
     return { resources, totalResults };
   }
 
@@ -949,8 +971,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const si = query.startIndex === undefined || Number.isNaN(query.startIndex) ? 1 : Math.floor(query.startIndex);
       start = Math.max(1, si) - 1;
     }
-    const page = entries.slice(start, count === Infinity ? undefined : start + count);
     const members = query.members === true;
+    let page = entries.slice(start, count === Infinity ? undefined : start + count);
+    if (query.maxBytes !== undefined) page = page.slice(0, withinBudget(page.map((e) => e.rec), members, query.maxBytes));
     const result: StoreQueryResult = { resources: page.map((e) => toStored(e.rec, members)), totalResults };
     if (query.cursor !== undefined && page.length > 0 && start + page.length < entries.length) {
       const last = page[page.length - 1]!;
@@ -1009,7 +1032,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     };
     const store: ScimStore = {
       // `$ref` is built when the server answers: the server filters on it (with the wire form).
-      capabilities: { filter: (filter) => !referencesMemberRef(filter), sort: true, paging: true, cursor: true },
+      capabilities: { filter: (filter) => !referencesMemberRef(filter), sort: true, paging: true, cursor: true, pageBytes: true },
       get: (ctx, type, id, opts) =>
         read(() => {
           const rec = table(tenantData(ctx.tenant, false), type, false)?.byId.get(id);

@@ -79,6 +79,15 @@ export interface StoreQuery {
   cursor?: string;
   /** Load group members. */
   members?: boolean;
+  /**
+   * A budget for the page, in bytes of JSON (the resources' attributes, and their members when
+   * loaded; see `estimateResourceBytes`): a store whose capabilities declare `pageBytes` stops
+   * adding resources once those it added reach it, so a page may hold fewer than `count` (RFC 7644
+   * §3.4.2.4), and always holds one when one is left. Index paging goes on from `startIndex` plus
+   * the page's length, cursor paging from its `nextCursor`. It bounds what one list request
+   * holds in memory whatever the resources weigh.
+   */
+  maxBytes?: number;
 }
 
 export interface StoreQueryResult {
@@ -98,6 +107,11 @@ export interface StoreCapabilities {
   paging: boolean;
   /** Pages by cursor (RFC 9865). */
   cursor: boolean;
+  /**
+   * Honors `StoreQuery.maxBytes` (never loading much more than it). Without it the server cuts
+   * index pages to the budget after the store loaded them, and cursor pages not at all.
+   */
+  pageBytes?: boolean;
 }
 
 /** A group a member belongs to, for the derived `User.groups` (RFC 7643 §4.1.2). */

@@ -688,6 +688,82 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
       });
     });
 
+    describe("query: byte budget of a page (maxBytes)", () => {
+      // Users whose titles weigh these many bytes, in creation order; a budget of 4,000 bytes.
+      const padded = async (sizes: readonly number[]) => {
+        for (const [i, size] of sizes.entries()) await createUser(`sized-${i}`, { title: "x".repeat(size) });
+      };
+      const sizes = [3000, 200, 200, 5000, 9000, 100, 100, 100, 2500, 2500];
+      const budget = 4000;
+
+      it("an index page stops once its resources reach the budget; paging on from startIndex + length meets every resource once", async ({ skip }) => {
+        skip(store.capabilities.pageBytes !== true || !store.capabilities.paging, `${name} does not keep to a byte budget`);
+        await padded(sizes);
+        const all = ids(await store.query(ctx, USER, {}));
+        const pages: string[][] = [];
+        for (let startIndex = 1; startIndex <= all.length; ) {
+          const page = await store.query(ctx, USER, { startIndex, count: 100, maxBytes: budget });
+          expect(page.totalResults).toBe(10);
+          expect(page.resources.length).toBeGreaterThan(0);
+          pages.push(ids(page));
+          startIndex += page.resources.length;
+        }
+        // 3000, 200 and 200 stay under the budget, so 5000 still goes in; 9000 alone; then the
+        // three 100s and a 2500 stay under it, so the last 2500 goes in too.
+        expect(pages.map((p) => p.length)).toEqual([4, 1, 5]);
+        expect(pages.flat()).toEqual(all);
+        // count still bounds the page, and no budget means no cut.
+        expect(ids(await store.query(ctx, USER, { startIndex: 1, count: 2, maxBytes: budget }))).toEqual(all.slice(0, 2));
+        expect(ids(await store.query(ctx, USER, { startIndex: 1, count: 100 }))).toEqual(all);
+      });
+
+      it("a filtered, sorted cursor walk is cut the same way and still meets every resource once, in order", async ({ skip }) => {
+        const filter = parseFilter('userName sw "sized"');
+        skip(store.capabilities.pageBytes !== true || !store.capabilities.cursor || !store.capabilities.sort || !canFilter(filter), `${name} lacks a byte budget, cursors, sort or this filter`);
+        await padded(sizes);
+        await createUser("unsized");
+        const sort = { path: path("userName"), order: "descending" as const };
+        const full = ids(await store.query(ctx, USER, { filter, sort }));
+        expect(full).toHaveLength(10);
+        const pages: string[][] = [];
+        let cursor: string | undefined = "";
+        while (cursor !== undefined) {
+          const page: StoreQueryResult = await store.query(ctx, USER, { filter, sort, cursor, count: 100, maxBytes: budget });
+          expect(page.totalResults).toBe(10);
+          pages.push(ids(page));
+          cursor = page.nextCursor;
+          if (pages.length > 20) throw new Error("the cursor walk does not end");
+        }
+        expect(pages.length).toBeGreaterThan(1);
+        expect(pages.flat()).toEqual(full);
+      });
+
+      it("one resource larger than the budget is a page of its own, and a lookup's total stays right", async ({ skip }) => {
+        skip(store.capabilities.pageBytes !== true, `${name} does not keep to a byte budget`);
+        await padded([20_000, 20_000]);
+        const first = await store.query(ctx, USER, { startIndex: 1, count: 10, maxBytes: 1000 });
+        expect([first.resources.length, first.totalResults]).toEqual([1, 2]);
+        expect((first.resources[0]!.attributes.title as string).length).toBe(20_000);
+        const second = await store.query(ctx, USER, { startIndex: 2, count: 10, maxBytes: 1000 });
+        expect([second.resources.length, second.totalResults]).toEqual([1, 2]);
+        expect(second.resources[0]!.id).not.toBe(first.resources[0]!.id);
+      });
+
+      it("counts a group's members when they are loaded", async ({ skip }) => {
+        skip(store.capabilities.pageBytes !== true || !store.capabilities.paging, `${name} does not keep to a byte budget`);
+        const users = [];
+        for (let i = 0; i < 30; i++) users.push(await createUser(`m-${i}`));
+        await store.create(ctx, GROUP, groupWrite("Big", users.map((u) => member(u))));
+        await store.create(ctx, GROUP, groupWrite("Small"));
+        // 30 members weigh more than 2,000 bytes: with members the first group fills the page.
+        const withMembers = await store.query(ctx, GROUP, { startIndex: 1, count: 10, members: true, maxBytes: 2000 });
+        expect(withMembers.resources.map((g) => g.attributes.displayName)).toEqual(["Big"]);
+        expect(withMembers.resources[0]!.members).toHaveLength(30);
+        const without = await store.query(ctx, GROUP, { startIndex: 1, count: 10, maxBytes: 2000 });
+        expect(without.resources.map((g) => g.attributes.displayName)).toEqual(["Big", "Small"]);
+      });
+    });
+
     describe("group members", () => {
       async function setup() {
         const users = [];
