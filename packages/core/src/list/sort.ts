@@ -11,7 +11,7 @@ import { isObject } from "../schema/validate.js";
 type Obj = Record<string, unknown>;
 
 /** The value a resource sorts by: for a multi-valued attribute, its primary (or first) element. */
-function sortValue(resource: Obj, rt: CompiledResourceType, path: AttrPath): unknown {
+export function sortValue(resource: Obj, rt: CompiledResourceType, path: AttrPath): unknown {
   const resolved = rt.resolve(path);
   const name = resolved?.attribute.name ?? path.attr;
   const container = resolved?.schema.extension ? resource[resolved.schema.id] : path.uri && !resolved ? resource[path.uri] : resource;
@@ -45,7 +45,15 @@ function compareValues(a: unknown, b: unknown): number {
  * dateTimes compare as instants, resources without a value come last when ascending. Stable.
  */
 export function sortResources<T extends Obj>(resources: readonly T[], rt: CompiledResourceType, path: AttrPath, order: "ascending" | "descending"): T[] {
-  const keyed = resources.map((r, i) => ({ r, i, k: sortValue(r, rt, path) }));
+  return sortByKeys(resources.map((item) => ({ item, key: sortValue(item, rt, path) })), order);
+}
+
+/**
+ * Sorts items by the {@link sortValue} already read from each, as {@link sortResources} does
+ * (missing values last ascending, first descending; stable): for callers that keep only keys.
+ */
+export function sortByKeys<T>(items: ReadonlyArray<{ item: T; key: unknown }>, order: "ascending" | "descending"): T[] {
+  const keyed = items.map((x, i) => ({ r: x.item, i, k: x.key }));
   const sign = order === "descending" ? -1 : 1;
   keyed.sort((a, b) => {
     const am = a.k === undefined;

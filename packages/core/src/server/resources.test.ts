@@ -253,3 +253,43 @@ describe("a group deleted while a request adds members to it", () => {
     expect([missing.status, missing.body.scimType]).toEqual([400, "invalidValue"]);
   });
 });
+
+describe("filters and sorts the server evaluates itself read the store in chunks", () => {
+  it("pages and sorts 2,500 users by a groups.$ref filter without ever asking the store for more than 1,000 at once", async () => {
+    const store = memoryStore();
+    const asked: Array<number | undefined> = [];
+    const watched = Object.create(store, {
+      query: { value: (ctx: never, type: string, query: { count?: number }) => (asked.push(query.count), store.query(ctx, type, query as never)) },
+    }) as typeof store;
+    const server = createScimServer({ store: watched, authenticate: bearerAuth({ tok: { tenant: "t" } }), baseUrl: "https://example.com/scim/v2" });
+    const call = (method: string, path: string, body?: unknown) =>
+      server.handle({ method, path: path.split("?")[0]!, query: path.split("?")[1], headers: { authorization: "Bearer tok", "content-type": "application/scim+json" }, body }) as Promise<{ status: number; body: Obj }>;
+    const users: string[] = [];
+    for (let i = 0; i < 2500; i++) users.push((await call("POST", "/Users", { schemas: [USER], userName: `u${String(i).padStart(4, "0")}` })).body.id as string);
+    const sevens = users.filter((_, i) => i % 7 === 0);
+    const group = (await call("POST", "/Groups", { schemas: [GROUP], displayName: "Sevens", members: sevens.map((value) => ({ value })) })).body.id as string;
+    // `$ref` is built from the request's base URL: memoryStore leaves the filter to the server.
+    const filter = encodeURIComponent(`groups.$ref ew "/Groups/${group}" or userName eq "u0001"`);
+    const expected = users.filter((_, i) => i % 7 === 0 || i === 1);
+    asked.length = 0;
+    const byIndex: string[] = [];
+    for (let startIndex = 1; ; startIndex += 100) {
+      const page = await call("GET", `/Users?filter=${filter}&startIndex=${startIndex}&count=100&attributes=userName`);
+      expect(page.body.totalResults).toBe(expected.length);
+      const ids = ((page.body.Resources as Obj[] | undefined) ?? []).map((u) => u.id as string);
+      if (ids.length === 0) break;
+      byIndex.push(...ids);
+    }
+    expect(byIndex).toEqual(expected);
+    const byCursor: string[] = [];
+    for (let cursor = ""; ; ) {
+      const page = await call("GET", `/Users?filter=${filter}&cursor=${encodeURIComponent(cursor)}&count=150&sortBy=userName&sortOrder=descending`);
+      byCursor.push(...(page.body.Resources as Obj[]).map((u) => u.id as string));
+      if (page.body.nextCursor === undefined) break;
+      cursor = page.body.nextCursor as string;
+    }
+    expect(byCursor).toEqual([...expected].reverse());
+    expect(asked.length).toBeGreaterThan(0);
+    for (const count of asked) expect(count).toBeLessThanOrEqual(1000);
+  });
+});

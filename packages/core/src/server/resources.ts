@@ -7,7 +7,7 @@ import { leafFilters, referencesAttribute, type AttrPath, type Filter } from "..
 import { compileElementFilter, compileFilter } from "../filter/compile.js";
 import { parseFilter, splitAttrPath } from "../filter/parser.js";
 import { compileProjection, defaultView, isEmptyValue, type DefaultView, type Projector } from "../list/project.js";
-import { cursorOffset, offsetCursor, sortResources } from "../list/sort.js";
+import { cursorOffset, offsetCursor, sortByKeys, sortValue } from "../list/sort.js";
 import { listResponse } from "../messages/list-response.js";
 import { parsePatchRequest } from "../messages/patch-request.js";
 import type { SearchRequest } from "../messages/search-request.js";
@@ -52,6 +52,8 @@ const MAX_CONFLICT_RETRIES = 8;
 const DEFAULT_MAX_PATCH_OPERATIONS = 1000;
 /** The default of `ScimServerConfig.maxFilterTerms`. */
 const DEFAULT_MAX_FILTER_TERMS = 100;
+/** Resources per store query when the server reads a whole type to filter or sort it itself. */
+const SCAN_CHUNK = 1000;
 /** Most comparisons on a group's `members` in one filter (each one reads every membership). */
 const MAX_MEMBER_FILTER_TERMS = 10;
 
@@ -543,30 +545,76 @@ export class ResourceEndpoint {
     const inMemory = filter !== undefined && !storeFilters ? filter : undefined;
     const needsMembers = inMemory !== undefined && this.members !== undefined && referencesAttribute(inMemory, "members");
     const needsGroups = inMemory !== undefined && this.hasGroups() && referencesAttribute(inMemory, "groups");
-    const all = await this.store.query(scope.storeContext, this.rt.name, { filter: storeFilters ? filter : undefined, members: query.members || needsMembers });
-    // Filters and sorts read the wire form (`id`, `meta.*`); the page is of stored resources.
-    const storedOf = new Map<ScimResourceBody, StoredResource>();
-    let resources = all.resources.map((r) => {
-      const wire = toWire(scope, this.rt, r);
-      storedOf.set(wire, r);
-      return wire;
-    });
-    if (inMemory !== undefined) {
-      const predicate = compileFilter(inMemory, { resourceType: this.rt });
-      const kept: ScimResourceBody[] = [];
-      for (const wire of resources) if (predicate(needsGroups ? await this.withGroups(scope, { ...wire }, true) : wire)) kept.push(wire);
-      resources = kept;
-    }
-    if (sort) resources = sortResources(resources, this.rt, sort.path, sort.order);
-    const total = resources.length;
+    const predicate = inMemory !== undefined ? compileFilter(inMemory, { resourceType: this.rt }) : undefined;
     const offset = query.cursor !== undefined ? cursorOffset(query.cursor) : (query.startIndex ?? 1) - 1;
     const count = query.count ?? this.settings.defaultCount;
-    const sliced = resources.slice(offset, offset + count).map((wire) => storedOf.get(wire)!);
-    const pageOf = sliced.slice(0, pageWithinBudget(sliced, query.maxBytes));
+    const maxBytes = query.maxBytes;
+    // The store is read chunk by chunk and only the page is kept (sorted: each match's id and sort
+    // key until the page is known), so that memory stays bounded whatever the tenant holds.
+    let total = 0;
+    const keys: Array<{ item: string; key: unknown }> = [];
+    let page: StoredResource[] = [];
+    let pageBytes = 0;
+    /** How many matches from `offset` on the page stands for (fewer than `count` once cut). */
+    let consumed: number | undefined;
+    for await (const stored of this.scan(scope, storeFilters ? filter : undefined, query.members === true || needsMembers)) {
+      // Filters and sorts read the wire form (`id`, `meta.*`); the page is of stored resources.
+      const wire = toWire(scope, this.rt, stored);
+      if (predicate !== undefined && !predicate(needsGroups ? await this.withGroups(scope, wire, true) : wire)) continue;
+      const index = total++;
+      if (sort) keys.push({ item: stored.id, key: sortValue(wire, this.rt, sort.path) });
+      else if (index >= offset && index < offset + count && consumed === undefined) {
+        if (maxBytes !== undefined && page.length > 0 && pageBytes >= maxBytes) consumed = index - offset;
+        else {
+          if (maxBytes !== undefined) pageBytes += estimateResourceBytes(stored.attributes, stored.members?.length ?? 0);
+          page.push(stored);
+        }
+      }
+    }
+    if (sort) {
+      page = [];
+      consumed = 0;
+      for (const id of sortByKeys(keys, sort.order).slice(offset, offset + count)) {
+        if (maxBytes !== undefined && page.length > 0 && pageBytes >= maxBytes) break;
+        consumed++;
+        // Deleted since the scan: left out, its place counted.
+        const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members: query.members === true && this.members !== undefined });
+        if (stored === undefined) continue;
+        if (maxBytes !== undefined) pageBytes += estimateResourceBytes(stored.attributes, stored.members?.length ?? 0);
+        page.push(stored);
+      }
+    }
     // A page cut to its byte budget goes on after its last resource.
-    const next = offset + (pageOf.length < sliced.length ? pageOf.length : count);
+    const next = offset + (consumed ?? count);
     const nextCursor = query.cursor !== undefined && next < total ? offsetCursor(next) : undefined;
-    return { resources: pageOf, totalResults: total, nextCursor };
+    return { resources: page, totalResults: total, nextCursor };
+  }
+
+  /**
+   * The store's resources of this type (only those `filter` selects, when given), read in chunks
+   * (by cursor, else by index; at once from a store that pages neither), for the filters and
+   * sorts the server evaluates itself.
+   */
+  private async *scan(scope: RequestScope, filter: Filter | undefined, members: boolean): AsyncGenerator<StoredResource> {
+    const caps = this.store.capabilities;
+    const base: StoreQuery = { filter, members, maxBytes: this.settings.maxPageBytes };
+    if (caps.cursor) {
+      for (let cursor: string | undefined = ""; cursor !== undefined; ) {
+        const chunk = await this.store.query(scope.storeContext, this.rt.name, { ...base, cursor, count: SCAN_CHUNK });
+        yield* chunk.resources;
+        cursor = chunk.resources.length > 0 ? chunk.nextCursor : undefined;
+      }
+      return;
+    }
+    if (caps.paging) {
+      for (let startIndex = 1; ; ) {
+        const chunk = await this.store.query(scope.storeContext, this.rt.name, { ...base, startIndex, count: SCAN_CHUNK });
+        yield* chunk.resources;
+        startIndex += chunk.resources.length;
+        if (chunk.resources.length === 0 || startIndex > chunk.totalResults) return;
+      }
+    }
+    yield* (await this.store.query(scope.storeContext, this.rt.name, { filter, members })).resources;
   }
 
   /** POST /{endpoint} (RFC 7644 §3.3): 201 with Location. */
