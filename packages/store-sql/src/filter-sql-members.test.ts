@@ -113,11 +113,11 @@ const expected = (filter: Filter, live: readonly Group[]) => referenceOutcome(fi
 const actual = (h: ScimSqlDatabase, tenant: string, filter: Filter) => sqlOutcome(h, tenant, rt, filter);
 
 describe("filterRunsInSql", () => {
-  it("runs members filters in SQL, and keeps User.groups and members.$ref for the server", () => {
-    for (const f of ['members eq "u1"', 'id eq "g" and members eq "u1"', 'members[value eq "u1" and type eq "User"]', 'not (members pr)', 'members.display sw "A"', 'emails[value eq "groups"]']) {
+  it("runs members and User.groups filters in SQL, and keeps their $ref for the server", () => {
+    for (const f of ['members eq "u1"', 'id eq "g" and members eq "u1"', 'members[value eq "u1" and type eq "User"]', 'not (members pr)', 'members.display sw "A"', 'emails[value eq "groups"]', 'groups.value eq "g1"', 'userName eq "a" or not (groups pr)', 'groups[display sw "E"]']) {
       expect(filterRunsInSql(parseFilter(f)), f).toBe(true);
     }
-    for (const f of ['groups.value eq "g1"', 'userName eq "a" or not (groups pr)', 'members.$ref eq "x"', 'members[$ref co "Users"]', 'urn:ietf:params:scim:schemas:core:2.0:Group:members.$ref pr']) {
+    for (const f of ['groups.$ref eq "x"', 'groups[$ref co "Groups"]', 'members.$ref eq "x"', 'members[$ref co "Users"]', 'urn:ietf:params:scim:schemas:core:2.0:Group:members.$ref pr']) {
       expect(filterRunsInSql(parseFilter(f)), f).toBe(false);
     }
   });

@@ -54,7 +54,8 @@
  *   not read.
  * - `meta.resourceType` is the name of the resource type given in the options.
  * - Group `members` are not in `r.doc`: they are read from the group's `scim_members` rows, without
- *   their `$ref`. The derived User `groups` are not read (a filter sees them absent); see
+ *   their `$ref`. The derived User `groups` (direct memberships, RFC 7643 §4.1.2) are read from the
+ *   `scim_members` rows that name the user and their live groups, also without `$ref`; see
  *   {@link filterRunsInSql}.
  */
 import { sql, type RawBuilder, type SqlBool } from "kysely";
@@ -84,6 +85,11 @@ export interface FilterSqlOptions {
   resourceType: CompiledResourceType;
   /** The tenant of the query: scopes the subqueries on `scim_emails`. */
   tenant: string;
+  /**
+   * The resource types whose `members` make a user's derived `groups` (those of the registry with
+   * a `members` attribute): `groups.value eq` looks its groups up among them. @default ["Group"]
+   */
+  groupTypes?: readonly string[];
 }
 
 /** @internal A SQL fragment. */
@@ -527,13 +533,17 @@ type Part =
 class FilterTranslator {
   /** The core `members` attribute when the resource type has one: kept as `scim_members` rows. */
   private readonly members: AttributeInfo | undefined;
+  /** Whether the type has the derived, read-only `groups` of RFC 7643 §4.1.2: the `scim_members` rows naming it. */
+  private readonly derivedGroups: boolean;
 
   constructor(
     private readonly d: SqlDialect,
     private readonly rt: CompiledResourceType,
     private readonly tenant: string,
+    private readonly groupTypes: readonly string[] = ["Group"],
   ) {
     this.members = membersAttributeOf(rt);
+    this.derivedGroups = hasDerivedGroups(rt);
   }
 
   node(f: Filter): Cond {
@@ -666,7 +676,7 @@ class FilterTranslator {
     }
     const spec = this.leafSpec(node, sub, where);
     if (spec === undefined) return this.sql(d.FALSE);
-    const fast = core ? (this.subColumnLeaf(node, attribute, sub) ?? this.memberValueLeaf(node, attribute, sub)) : undefined;
+    const fast = core ? (this.subColumnLeaf(node, attribute, sub) ?? this.memberValueLeaf(node, attribute, sub) ?? this.groupValueLeaf(node, attribute, sub)) : undefined;
     if (fast !== undefined) return fast;
     const subName = sub.name;
     if (!attribute.multiValued && extension === undefined) {
@@ -714,6 +724,7 @@ class FilterTranslator {
       return d.exists(d.constant(meta, "object", a), [test(a)]);
     }
     if (key === "members" && this.members !== undefined) return d.exists(d.constant(this.membersJson(), "array", a), [test(a)]);
+    if (key === "groups" && this.derivedGroups) return d.exists(d.constant(this.groupsJson(), "array", a), [test(a)]);
     const { from, where } = d.docMemberFrom(key, a);
     return d.exists(from, [...where, test(a)]);
   }
@@ -735,6 +746,43 @@ class FilterTranslator {
     // json_patch (RFC 7396) drops the members whose patch value is null.
     return sql`(SELECT json_group_array(json_patch(json_object('value', ${m}.member_id), json_object('type', ${m}.member_type, 'display', ${m}.display)))
       FROM scim_members AS ${m} WHERE ${m}.tenant = ${tenant} AND ${m}.group_id = r.id)`;
+  }
+
+  /**
+   * The user's derived `groups` as the server returns them (RFC 7643 §4.1.2, direct memberships;
+   * see `ScimStore.groupsOf`), built from the `scim_members` rows that name it, on the index by
+   * member: `{ value, type: "direct", display }` for each live group, `display` being the group's
+   * `displayName` now; `[]` when it is in none. (`$ref` is not there: see {@link filterRunsInSql}.)
+   */
+  private groupsJson(): Sql {
+    const d = this.d;
+    const m = d.alias("g");
+    const g = d.alias("g");
+    const tenant = d.text(this.tenant);
+    const from = sql`FROM scim_members AS ${m} JOIN scim_resources AS ${g} ON ${g}.tenant = ${m}.tenant AND ${g}.id = ${m}.group_id
+      WHERE ${m}.tenant = ${tenant} AND ${m}.member_id = r.id AND ${g}.deleted = ${d.pg ? sql`false` : sql`0`}`;
+    if (d.pg) {
+      return sql`(SELECT COALESCE(jsonb_agg(jsonb_strip_nulls(jsonb_build_object('value', ${g}.id, 'type', 'direct', 'display', ${g}.display_name))), '[]'::jsonb) ${from})`;
+    }
+    return sql`(SELECT json_group_array(json_patch(json_object('value', ${g}.id, 'type', 'direct'), json_object('display', ${g}.display_name))) ${from})`;
+  }
+
+  /**
+   * `groups.value eq "<id>"` (and `groups eq "<id>"`): the members of the live groups with that
+   * id (folded unless `value` is caseExact), from the group side: the tenant's groups, then their
+   * membership rows, then the users by id, instead of every user's groups.
+   */
+  private groupValueLeaf(node: LeafFilter, attribute: AttributeInfo, sub: AttributeInfo): Part | undefined {
+    if (!this.derivedGroups || attribute.name !== "groups" || sub.name !== "value" || sub.type !== "string") return undefined;
+    if (node.type !== "compare" || node.op !== "eq" || typeof node.value !== "string" || this.groupTypes.length === 0) return undefined;
+    const d = this.d;
+    const m = d.alias("g");
+    const g = d.alias("g");
+    const tenant = d.text(this.tenant);
+    const types = sql.join(this.groupTypes.map((t) => d.text(t)));
+    const id = stringCond(d, sql`${g}.id`, "eq", node.value, sub.exact ? "exact" : "fold");
+    return this.sql(sql<SqlBool>`r.id IN (SELECT ${m}.member_id FROM scim_members AS ${m} WHERE ${m}.tenant = ${tenant} AND ${m}.group_id IN (
+      SELECT ${g}.id FROM scim_resources AS ${g} WHERE ${g}.tenant = ${tenant} AND ${g}.resource_type IN (${types}) AND ${g}.deleted = ${d.pg ? sql`false` : sql`0`} AND ${id}))`);
   }
 
   /** `members.value eq "<id>"` (and `members eq "<id>"`) on the member index: a group's member rows are its members. */
@@ -1002,18 +1050,24 @@ class FilterTranslator {
  * db.selectFrom("scim_resources as r").selectAll().where(where)
  */
 export function filterToSql(filter: Filter, options: FilterSqlOptions): RawBuilder<SqlBool> {
-  return new FilterTranslator(new SqlDialect(options.dialect), options.resourceType, options.tenant).node(filter);
+  return new FilterTranslator(new SqlDialect(options.dialect), options.resourceType, options.tenant, options.groupTypes).node(filter);
 }
 
 /**
  * Whether {@link filterToSql} evaluates the filter exactly as `compileFilter` does on the resource
- * as the server returns it. Group `members` are read from the `scim_members` rows, except their
- * `$ref` (built from the request's base URL); the derived `User.groups` (RFC 7643 §4.1.2, direct
- * and nested memberships) are not read at all. A store declares
- * `capabilities.filter: filterRunsInSql` and the server evaluates the other filters itself.
+ * as the server returns it. Group `members` and the derived `User.groups` (RFC 7643 §4.1.2, direct
+ * memberships, as `groupsOf` lists them) are read from the `scim_members` rows, except their `$ref`
+ * (built from the request's base URL). A store declares `capabilities.filter: filterRunsInSql`
+ * and the server evaluates the other filters itself.
  */
 export function filterRunsInSql(filter: Filter): boolean {
-  return !referencesAttribute(filter, "groups") && !referencesMemberRef(filter);
+  return !referencesMemberRef(filter);
+}
+
+/** Whether a resource type has the derived, read-only `groups` of RFC 7643 §4.1.2 (as User does). */
+function hasDerivedGroups(rt: CompiledResourceType): boolean {
+  const groups = rt.core.byName.get("groups");
+  return groups !== undefined && groups.mutability === "readOnly" && groups.type === "complex" && groups.multiValued;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   printFilter,
   timeOrderedUuid,
   MEMBER_JSON_BYTES,
+  membersAttributeOf,
   takeWithinBudget,
   type GroupRef,
   type MemberValue,
@@ -292,6 +293,18 @@ function decodeCursor(cursor: string, signature: string): Cursor | undefined {
   throw invalidCursor();
 }
 
+const groupTypesByRegistry = new WeakMap<SchemaRegistry, string[]>();
+
+/** The registry's resource types with a `members` attribute (computed once per registry). */
+function groupTypesOf(registry: SchemaRegistry): string[] {
+  let types = groupTypesByRegistry.get(registry);
+  if (types === undefined) {
+    types = registry.listResourceTypes().map((t) => t.name).filter((name) => { const rt = registry.findResourceType(name); return rt !== undefined && membersAttributeOf(rt) !== undefined; });
+    groupTypesByRegistry.set(registry, types);
+  }
+  return types;
+}
+
 function parseDoc(doc: unknown): Obj {
   if (typeof doc === "string") return JSON.parse(doc) as Obj;
   return doc as Obj;
@@ -384,6 +397,11 @@ class SqlStore implements SqlScimStore {
 
   private get registry(): SchemaRegistry {
     return this.options.registry ?? defaultRegistry();
+  }
+
+  /** The resource types whose members make a user's derived `groups` (for `filterToSql`). */
+  private get groupTypes(): string[] {
+    return groupTypesOf(this.registry);
   }
 
   private now(): string {
@@ -562,7 +580,7 @@ class SqlStore implements SqlScimStore {
     let where = sql<boolean>`r.tenant = ${ctx.tenant} and r.resource_type = ${type} and ${this.live}`;
     if (query.filter !== undefined) {
       if (rt === undefined) throw new ScimError(400, "invalidFilter", `unknown resource type '${type}'`);
-      where = sql<boolean>`${where} and (${filterToSql(query.filter, { dialect: this.dialect, resourceType: rt, tenant: ctx.tenant })})`;
+      where = sql<boolean>`${where} and (${filterToSql(query.filter, { dialect: this.dialect, resourceType: rt, tenant: ctx.tenant, groupTypes: this.groupTypes })})`;
     }
 
     // totalResults: one row of scim_counts for an unfiltered list, else a count over the filter.
