@@ -107,8 +107,11 @@ describe.each(backends)("group-to-role mapping on $name", (backend) => {
     await d.remove(admins, eng);
     expect(await d.roleEvents()).toEqual([[u, { roles: ["engineer"], added: [], removed: ["admin"] }]]);
 
-    // Renames matter for displayName mappings only.
+    // Renames matter for displayName mappings only; the roles change after the rename that caused it.
+    const before = (await sync.store.readEvents({ tenant: d.id, limit: 10_000 })).length;
     await d.rename(eng, "Eng");
+    const renameEvents = (await sync.store.readEvents({ tenant: d.id, limit: 10_000 })).slice(before).map((e) => [e.event.type, e.event.resourceId]);
+    expect(renameEvents).toEqual([["group.updated", eng], ["user.roles_changed", u]]);
     expect(await d.roleEvents()).toEqual([[u, { roles: [], added: [], removed: ["engineer"] }]]);
     await d.scim("PUT", `/Groups/${eng}`, { schemas: [GROUP], displayName: "ENGINEERING", members: [{ value: u }] });
     expect(await d.roleEvents()).toEqual([[u, { roles: ["engineer"], added: ["engineer"], removed: [] }]]);

@@ -717,16 +717,21 @@ export class RoleService {
   }
 
 
-  /** A group renamed: when a displayName mapping names the old or the new name, its users' roles change. */
+  /**
+   * A group renamed: when a displayName mapping names the old or the new name, its users' roles
+   * change. They are recomputed at commit with the request's other changes, so that their
+   * `user.roles_changed` events come after the `group.updated` that caused them.
+   */
   private async onGroupWrite(ctx: OperationContext, resource: ScimResourceBody, previous: ScimResourceBody): Promise<void> {
     if (ctx.resourceType !== "Group") return;
     const before = lower(previous.displayName);
     const after = lower(resource.displayName);
     if (before === after) return;
-    const roles = new RoleComputation(storeOf(ctx), ctx.storeContext.tenant, this.now);
+    const store = storeOf(ctx);
+    const roles = new RoleComputation(store, ctx.storeContext.tenant, this.now);
     await roles.lock();
     if (await roles.mapsDisplayName([before, after].filter((n): n is string => n !== undefined))) {
-      await roles.recompute(await roles.usersBelow([resource.id]));
+      this.recomputeAtCommit(store, ctx.storeContext.tenant, await roles.usersBelow([resource.id]));
     }
   }
 }
