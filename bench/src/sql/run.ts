@@ -457,6 +457,39 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
     fullGc();
   }
 
+  // --- User.groups lookup --------------------------------------------------------------------------
+  // `GET /Users?filter=groups.value eq "<group>"&attributes=id`: the users of a group, through the
+  // derived User.groups. The SQL stores run it in SQL (from the group's membership rows); "in
+  // memory" is the same server over the same store declaring `groups` filters unsupported, as
+  // scim-store-sql did before, so that the server reads every user, with its groups, to filter.
+  // In memory only for the small group (it reads the whole table either way).
+  const groupsLookup = (s: Subject, path: CheckPath, size: "large" | "small") => async () => {
+    const query = `filter=${encodeURIComponent(`groups.value eq "${groups[size]}"`)}&attributes=id`;
+    const res = await checkServers.get(s.id)![path].handle({ method: "GET", path: "/Users", query, headers: {} });
+    const total = (res.body as { totalResults?: number }).totalResults;
+    const want = size === "small" ? 10 : Math.min(100_000, Math.ceil(USERS / 10));
+    if (res.status !== 200 || total !== want) throw new Error(`groups lookup answered ${res.status} with ${total} results (expected ${want})`);
+  };
+  const lookupSides: Side[] = [];
+  for (const s of subjects)
+    for (const path of (s.backend ? ["sql", "memory"] : ["memory"]) as CheckPath[])
+      for (const size of (path === "sql" ? ["large", "small"] : ["small"]) as Array<"large" | "small">) {
+        const name = `groups|${s.id}|${path}|${size}`;
+        const call = groupsLookup(s, path, size);
+        try {
+          await call();
+          lookupSides.push({ name, call });
+        } catch (e) {
+          problems.push([`User.groups lookup (${path}, ${size} group)`, SUBJECT_LABEL[s.id], path, `fails: ${(e as Error).message.split("\n")[0]}`]);
+        }
+      }
+  if (lookupSides.length) {
+    progress(`timing User.groups lookups: ${lookupSides.length} sides, ${TIMING.rounds} rounds (load average ${loadAvg()})`);
+    const result = await interleaveAsync(lookupSides, TIMING);
+    for (const [name, m] of result) stats.set(name, m.get("")!);
+    fullGc();
+  }
+
   if (process.env.BENCH_SQL_DUMP) writeFileSync(process.env.BENCH_SQL_DUMP, JSON.stringify(Object.fromEntries(stats), null, 1));
 
   // --- query plans -------------------------------------------------------------------------------
@@ -687,6 +720,33 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
     emit();
     emit(mdTable(["store", "path", `${Math.min(100_000, Math.ceil(USERS / 10)).toLocaleString("en")}-member group median (p95)`, "10-member group median (p95)", "large / small", "target", "in memory / in SQL (large group)"], rows));
     emit();
+  }
+
+  // User.groups lookup.
+  {
+    const rows: string[][] = [];
+    for (const s of subjects) {
+      const large = stats.get(`groups|${s.id}|sql|large`);
+      const small = stats.get(`groups|${s.id}|sql|small`);
+      const memory = stats.get(`groups|${s.id}|memory|small`);
+      if (!large && !small && !memory) continue;
+      const cellOf = (st: typeof large) => (st ? `${fmtNs(st.median)} (p95 ${fmtNs(st.p95)})` : "–");
+      rows.push([SUBJECT_LABEL[s.id], s.backend ? cellOf(large) : "–", s.backend ? cellOf(small) : "–", cellOf(memory), s.backend && memory && small ? fmtRatio(pairedRatio(memory, small)) : ""]);
+    }
+    if (rows.length) {
+      emit("## User.groups lookup: `GET /Users?filter=groups.value eq \"<group>\"&attributes=id`");
+      emit();
+      emit(
+        "Through `createScimServer`'s `handle` (the members of a group, through the derived `User.groups`; results counted and checked). The SQL " +
+          "stores run the filter in SQL (`filterRunsInSql`: the user's groups from the `scim_members` rows that name it; `groups.value eq` from the " +
+          "group's membership rows); \"in memory\" is the same server over the same store declaring `groups` filters unsupported, as scim-store-sql " +
+          "did before, so that the server reads every user (in chunks of 1,000) and its groups, and filters them itself: only for the small group, " +
+          "since it reads the whole table either way. memoryStore evaluates `groups` filters itself, in memory.",
+      );
+      emit();
+      emit(mdTable(["store", `in SQL, ${Math.min(100_000, Math.ceil(USERS / 10)).toLocaleString("en")}-member group median (p95)`, "in SQL, 10-member group median (p95)", "in memory, 10-member group median (p95)", "in memory / in SQL (10-member group)"], rows));
+      emit();
+    }
   }
 
   emit("## Targets");
