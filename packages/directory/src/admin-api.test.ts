@@ -680,3 +680,48 @@ describe("admin API", () => {
     });
   });
 });
+
+describe("admin API pages within a byte budget (8 MiB of documents)", () => {
+  it("users and events of 900 KB each: pages of ten, then the rest, every one once and whole", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    try {
+      const key = await createAdminKey(sync.db);
+      const app = directoryApp(sync);
+      const directory = await sync.directories.create({ organizationId: "org_big", name: "Big", type: "okta" });
+      const { token } = await sync.tokens.create(directory.id);
+      const made: string[] = [];
+      for (let i = 0; i < 12; i++) {
+        const r = await app.request(`http://sync.test/scim/v2/${directory.id}/Users`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+          body: JSON.stringify({ schemas: [USER], userName: `big${i}@acme.test`, title: `${i}`.padEnd(900_000, "t") }),
+        });
+        expect(r.status).toBe(201);
+        made.push(((await r.json()) as Any).id);
+      }
+      const get = async (path: string) => (await (await app.request(`http://sync.test/api${path}`, { headers: { authorization: `Bearer ${key}` } })).json()) as Any;
+      // 9 users are 8.1 MB, under the budget, so the tenth goes in too.
+      const users: string[][] = [];
+      for (let cursor: string | undefined; ; ) {
+        const page = await get(`/directories/${directory.id}/users?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
+        users.push(page.data.map((u: Any) => u.id));
+        for (const u of page.data) expect(u.raw.title).toHaveLength(900_000);
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+      expect(users.map((p) => p.length)).toEqual([10, 2]);
+      expect(users.flat()).toEqual(made);
+      const events: string[][] = [];
+      for (let after = 0; ; ) {
+        const page = await get(`/events?directoryId=${directory.id}&after=${after}&limit=1000`);
+        events.push(page.data.map((e: Any) => e.resourceId));
+        if (!page.hasMore) break;
+        after = page.nextCursor;
+      }
+      expect(events.map((p) => p.length)).toEqual([10, 2]);
+      expect(events.flat()).toEqual(made);
+    } finally {
+      await sync.close();
+    }
+  });
+});

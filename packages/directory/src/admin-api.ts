@@ -40,6 +40,7 @@ import {
 } from "./openapi.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { GuardSettingsCache } from "./scim-routes.js";
+import { PAGE_BYTES } from "./normalized.js";
 import { createRoleMappingSchema, updateRoleMappingSchema } from "./roles.js";
 
 /**
@@ -462,8 +463,9 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.get("/events", async (c) => {
     const q = query(c, listEventsQuery);
-    const rows = await sync.store.readEvents({ after: q.after, limit: q.limit + 1, ...(q.directoryId !== undefined ? { tenant: q.directoryId } : {}) });
-    const data: EventView[] = rows.slice(0, q.limit).map(({ seq, event }) => ({
+    // Within the byte budget of a page (events carry whole resources): fewer than `limit` then.
+    const page = await sync.store.readEventPage({ after: q.after, limit: q.limit, maxBytes: PAGE_BYTES, ...(q.directoryId !== undefined ? { tenant: q.directoryId } : {}) });
+    const data: EventView[] = page.events.map(({ seq, event }) => ({
       seq,
       id: event.id,
       type: event.type,
@@ -475,7 +477,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       ...(event.member !== undefined ? { member: event.member } : {}),
       ...(event.data !== undefined ? { data: event.data } : {}),
     }));
-    return c.json({ data, nextCursor: data.length > 0 ? data[data.length - 1]!.seq : q.after, hasMore: rows.length > q.limit });
+    return c.json({ data, nextCursor: data.length > 0 ? data[data.length - 1]!.seq : q.after, hasMore: page.hasMore });
   });
 
   app.delete("/events", async (c) => {

@@ -5,7 +5,7 @@
  * tables with indexed filters and cursor paging, never by loading a directory into memory.
  */
 import { sql, type Kysely, type RawBuilder } from "kysely";
-import { compileFilter, leafFilters, parsePatchPath, type AttributeInfo, type CompiledResourceType, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
+import { compileFilter, leafFilters, parsePatchPath, takeWithinBudget, type AttributeInfo, type CompiledResourceType, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
 import { decodeCursor, encodeCursor, type SeqList } from "./cursor.js";
 import type { Directory, DirectoryService } from "./directories.js";
@@ -110,6 +110,12 @@ export interface DirectoryCounts {
 
 type Obj = Record<string, unknown>;
 type Db = Kysely<DirectoryDatabase>;
+
+/**
+ * The most JSON the documents of one page of normalized users or groups hold (their `raw`): a
+ * page stops once its documents reach it, so it may hold fewer than `limit` (at least one).
+ */
+export const PAGE_BYTES = 8 * 1024 * 1024;
 
 interface ResourceRow {
   seq: number | string;
@@ -425,10 +431,32 @@ export class DirectoryDataService {
    * normalized; its cursor names `list`, so that no other list takes it.
    */
   private async page<T>(q: ReturnType<DirectoryDataService["resources"]>, limit: number, list: SeqList, normalize: (rows: readonly ResourceRow[]) => Promise<T[]>): Promise<Page<T>> {
-    const rows = (await q.orderBy("r.seq").limit(limit + 1).execute()) as ResourceRow[];
-    const page = rows.slice(0, limit);
+    // Within the byte budget: each row tells its document's size and brings the document only
+    // when within its share; the page stops once its documents reach the budget (at least one).
+    const size = this.dialect === "postgres" ? sql<number | string>`octet_length(r.doc::text)` : sql<number | string>`octet_length(r.doc)`;
+    const share = Math.floor(PAGE_BYTES / (limit + 1));
+    const rows = (await q
+      .clearSelect()
+      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.deleted", sql<unknown>`case when ${size} <= ${share} then r.doc end`.as("doc"), size.as("doc_bytes")])
+      .orderBy("r.seq")
+      .limit(limit + 1)
+      .execute()) as Array<ResourceRow & { doc_bytes: number | string }>;
+    const taken = takeWithinBudget(rows.slice(0, limit).map((row) => Number(row.doc_bytes)), PAGE_BYTES);
+    const page = rows.slice(0, taken);
+    await this.readMissingDocs(page);
     const data = await normalize(page);
-    return rows.length > limit ? { data, nextCursor: encodeCursor(list, { seq: Number(page[page.length - 1]!.seq) }) } : { data };
+    return rows.length > taken ? { data, nextCursor: encodeCursor(list, { seq: Number(page[page.length - 1]!.seq) }) } : { data };
+  }
+
+  /** Reads the documents a page's query left out (over their share of the byte budget). */
+  private async readMissingDocs(rows: ResourceRow[]): Promise<void> {
+    const missing = rows.filter((row) => row.doc === null);
+    for (let i = 0; i < missing.length; i += 500) {
+      const part = missing.slice(i, i + 500);
+      const read = await this.db.selectFrom("scim_resources as r").select(["r.seq", "r.doc"]).where("r.seq", "in", part.map((row) => Number(row.seq))).execute();
+      const bySeq = new Map(read.map((row) => [String(row.seq), row.doc as unknown]));
+      for (const row of part) row.doc = bySeq.get(String(row.seq));
+    }
   }
 
   /** A user, deleted ones included (state `deleted`), or undefined. */

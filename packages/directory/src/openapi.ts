@@ -167,7 +167,10 @@ export const directoryGroupSchema = z.object({
 });
 export type DirectoryGroupView = z.output<typeof directoryGroupSchema>;
 
-/** A page of a cursor-paged list: pass `nextCursor` as `cursor` (null on the last page). */
+/**
+ * A page of a cursor-paged list: pass `nextCursor` as `cursor` (null on the last page). A page of
+ * users or groups holds at most 8 MiB of `raw` documents, so it may hold fewer than `limit`.
+ */
 const cursorPage = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.string().nullable() });
 export const userPageSchema = cursorPage(directoryUserSchema);
 export type UserPage = z.output<typeof userPageSchema>;
@@ -204,7 +207,11 @@ export const eventViewSchema = z.object({
 });
 export type EventView = z.output<typeof eventViewSchema>;
 
-/** A page of a log read in order: `nextCursor` is the `after` of the next call (the given one when nothing new). */
+/**
+ * A page of a log read in order: `nextCursor` is the `after` of the next call (the given one when
+ * nothing new). A page of events holds at most 8 MiB of JSON (they carry whole resources), so it
+ * may hold fewer than `limit` while `hasMore` is true.
+ */
 const seqPage = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.number().int(), hasMore: z.boolean() });
 
 export const eventPageSchema = seqPage(eventViewSchema);
@@ -334,11 +341,11 @@ export const adminOperations: ApiOperation[] = [
   { method: "get", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Get a group-to-role mapping", tag: "roles", params: ["id", "mappingId"], success: { status: 200, schema: "RoleMapping", description: "the mapping" } },
   { method: "patch", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Change a mapping's group and/or role; its users' roles follow (one event per user)", tag: "roles", params: ["id", "mappingId"], body: updateRoleMappingSchema, success: { status: 200, schema: "RoleMapping", description: "the mapping" }, errors: [409] },
   { method: "delete", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Remove a mapping; its users lose the role (unless another mapping gives it)", tag: "roles", params: ["id", "mappingId"], success: { status: 204, schema: null, description: "deleted" } },
-  { method: "get", path: "/api/directories/{id}/users", summary: "Normalized users, oldest first", tag: "data", params: dir, query: listUsersQuery, success: { status: 200, schema: "UserPage", description: "a page of users" } },
+  { method: "get", path: "/api/directories/{id}/users", summary: "Normalized users, oldest first", tag: "data", params: dir, query: listUsersQuery, success: { status: 200, schema: "UserPage", description: "a page of users (at most 8 MiB of `raw` documents: fewer than `limit` then, with a `nextCursor`)" } },
   { method: "get", path: "/api/directories/{id}/users/{userId}", summary: "A normalized user (deleted ones too, with state `deleted`)", tag: "data", params: ["id", "userId"], success: { status: 200, schema: "User", description: "the user" } },
-  { method: "get", path: "/api/directories/{id}/groups", summary: "Normalized groups, oldest first", tag: "data", params: dir, query: listGroupsQuery, success: { status: 200, schema: "GroupPage", description: "a page of groups" } },
+  { method: "get", path: "/api/directories/{id}/groups", summary: "Normalized groups, oldest first", tag: "data", params: dir, query: listGroupsQuery, success: { status: 200, schema: "GroupPage", description: "a page of groups (at most 8 MiB of `raw` documents: fewer than `limit` then, with a `nextCursor`)" } },
   { method: "get", path: "/api/directories/{id}/groups/{groupId}", summary: "A normalized group", tag: "data", params: ["id", "groupId"], success: { status: 200, schema: "Group", description: "the group" } },
-  { method: "get", path: "/api/events", summary: "Events in order after a cursor", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events" } },
+  { method: "get", path: "/api/events", summary: "Events in order after a cursor", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events (at most 8 MiB of JSON: fewer than `limit` then, with `hasMore`)" } },
   { method: "get", path: "/api/audit-log", summary: "Audit entries in order after a cursor", tag: "audit", query: listAuditQuery, success: { status: 200, schema: "AuditPage", description: "a page of entries" } },
   { method: "delete", path: "/api/directories/{id}/deleted-resources", summary: "Remove for good the users and groups soft-deleted more than some days ago (the directory's retention; audit entries and events stay)", tag: "directories", params: dir, query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were removed" } },
   { method: "delete", path: "/api/events", summary: "Delete the events older than some days (the outbox's retention; readers that had not read them never will)", tag: "events", query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },

@@ -15,6 +15,7 @@ export {
   sqlStore,
   type ImportedResource,
   type OutboxEvent,
+  type ReadEventsOptions,
   type PasswordTarget,
   type SqlScimStore,
   type SqlStoreOptions,

@@ -49,6 +49,31 @@ for (const dialect of dialects) {
       expect(ids(mixed.filter((e) => e.event.tenant === a || e.event.tenant === b))).toEqual(["b1", "a2", "a3"]);
     });
 
+    it("readEventPage keeps to a byte budget: fewer events then, hasMore, and every event once, payload whole", async ({ skip }) => {
+      if (!database) return skip();
+      const tenant = `t-${randomUUID()}`;
+      // Padding of these many bytes (each event has ~200 more): 3,400 < 4,000 so e2 goes in; 2,800 < 4,000 so e6 does.
+      const sizes = [3000, 200, 9000, 200, 2000, 200, 9000, 200];
+      for (const [i, size] of sizes.entries()) await store.appendEvent({ ...event(tenant, `e${i}`), data: { pad: "p".repeat(size) } });
+      const pages: string[][] = [];
+      let after = 0;
+      for (;;) {
+        const page = await store.readEventPage({ tenant, after, limit: 100, maxBytes: 4000 });
+        pages.push(ids(page.events));
+        for (const e of page.events) expect((e.event.data as { pad: string }).pad.length).toBe(sizes[Number(e.event.resourceId.slice(1))]);
+        if (!page.hasMore) break;
+        after = page.events.at(-1)!.seq;
+        if (pages.length > 10) throw new Error("the walk does not end");
+      }
+      expect(pages).toEqual([["e0", "e1", "e2"], ["e3", "e4", "e5", "e6"], ["e7"]]);
+      // Without a budget, the limit alone; hasMore only while more follow.
+      const whole = await store.readEventPage({ tenant, limit: 8 });
+      expect([whole.events.length, whole.hasMore]).toEqual([8, false]);
+      const first = await store.readEventPage({ tenant, limit: 7 });
+      expect([first.events.length, first.hasMore]).toEqual([7, true]);
+      expect(ids(await store.readEvents({ tenant, maxBytes: 1 }))).toEqual(["e0"]);
+    });
+
     /** Appends an event in a transaction that stays open until `release()`; resolves once the event is appended. */
     async function appendHeld(tenant: string, id: string): Promise<{ release: () => void; done: Promise<void> }> {
       let release!: () => void;

@@ -88,6 +88,22 @@ export interface ImportedResource extends StoreWrite {
   lastModified?: string;
 }
 
+/** What {@link SqlScimStore.readEvents} reads. */
+export interface ReadEventsOptions {
+  /** Only this tenant's events. */
+  tenant?: string;
+  /** After this `seq` (0, the default: from the beginning). */
+  after?: number;
+  /** At most this many (1 to 10,000). @default 100 */
+  limit?: number;
+  /**
+   * At most about this many bytes of JSON: events stop once those read reach it (at least one is
+   * read), and the payloads past it are never loaded. Events carry whole resources; without it, a
+   * page of 1,000 events of 1 MB users is 1 GB.
+   */
+  maxBytes?: number;
+}
+
 /** An event as read back from the outbox. */
 export interface OutboxEvent {
   /**
@@ -139,7 +155,12 @@ export interface SqlScimStore extends ScimStore {
    */
   readonly outbox: ScimEventSubscriber;
   /** Outbox events in order, after `after` (a `seq`), optionally of one tenant. */
-  readEvents(options?: { tenant?: string; after?: number; limit?: number }): Promise<OutboxEvent[]>;
+  readEvents(options?: ReadEventsOptions): Promise<OutboxEvent[]>;
+  /**
+   * A page of {@link readEvents} for an API: at most `limit` events, fewer when `maxBytes` cut it,
+   * and whether more follow the last one (read on from its `seq`).
+   */
+  readEventPage(options?: ReadEventsOptions): Promise<{ events: OutboxEvent[]; hasMore: boolean }>;
   /**
    * Deletes the outbox events that occurred before `before` (the outbox's retention: nothing is
    * deleted otherwise), in batches so that a large backlog never holds the database for long;
@@ -992,10 +1013,22 @@ class SqlStore implements SqlScimStore {
     });
   }
 
-  async readEvents(options: { tenant?: string; after?: number; limit?: number } = {}): Promise<OutboxEvent[]> {
+  async readEvents(options: ReadEventsOptions = {}): Promise<OutboxEvent[]> {
+    return (await this.readOutbox(options, 0)).events;
+  }
+
+  async readEventPage(options: ReadEventsOptions = {}): Promise<{ events: OutboxEvent[]; hasMore: boolean }> {
     const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000);
+    // One event more tells whether more follow.
+    const { events, cut } = await this.readOutbox({ ...options, limit }, 1);
+    return { events: events.slice(0, limit), hasMore: cut || events.length > limit };
+  }
+
+  /** `readEvents` with `extra` events more than the limit, and whether the byte budget cut them. */
+  private async readOutbox(options: ReadEventsOptions, extra: number): Promise<{ events: OutboxEvent[]; cut: boolean }> {
+    const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000) + extra;
     const after = options.after ?? 0;
-    if (this.dialect === "sqlite") return this.readEventsBy("seq", options.tenant, after, limit);
+    if (this.dialect === "sqlite") return this.readEventsBy("seq", options.tenant, after, limit, options.maxBytes);
     // Always its own short READ COMMITTED transaction, even when called inside another (it then
     // takes a second connection from the pool): it must position committed events only, never
     // the caller's own uncommitted ones, and release its lock at once.
@@ -1005,7 +1038,7 @@ class SqlStore implements SqlScimStore {
       .execute(async (trx) => {
         const s = new SqlStore(this.handle, trx, this.options, true);
         await s.positionCommittedEvents();
-        return s.readEventsBy("position", options.tenant, after, limit);
+        return s.readEventsBy("position", options.tenant, after, limit, options.maxBytes);
       });
   }
 
@@ -1023,11 +1056,30 @@ class SqlStore implements SqlScimStore {
   }
 
   /** Outbox events in the order of `column` (`seq` on SQLite, `position` on PostgreSQL), after a cursor. */
-  private async readEventsBy(column: "seq" | "position", tenant: string | undefined, after: number, limit: number): Promise<OutboxEvent[]> {
-    let q = this.db.selectFrom("scim_outbox").select([`${column} as cursor`, "payload"]).where(column, ">", after);
+  private async readEventsBy(column: "seq" | "position", tenant: string | undefined, after: number, limit: number, maxBytes: number | undefined): Promise<{ events: OutboxEvent[]; cut: boolean }> {
+    // With a byte budget, each row tells its size and brings its payload only when within its
+    // share of the budget (see `query`): the payloads past the cut are never read.
+    const size = this.dialect === "postgres" ? sql<number | string>`octet_length(payload::text)` : sql<number | string>`octet_length(payload)`;
+    const share = maxBytes === undefined ? undefined : Math.floor(maxBytes / limit);
+    let q = this.db
+      .selectFrom("scim_outbox")
+      .select([`${column} as cursor`, share === undefined ? sql<unknown>`payload`.as("payload") : sql<unknown>`case when ${size} <= ${share} then payload end`.as("payload"), size.as("bytes")])
+      .where(column, ">", after);
     if (tenant !== undefined) q = q.where("tenant", "=", tenant);
-    const rows = await q.orderBy(column).limit(limit).execute();
-    return rows.map((row) => ({ seq: Number(row.cursor), event: parseDoc(row.payload) as unknown as ScimEvent }));
+    let rows = await q.orderBy(column).limit(limit).execute();
+    let cut = false;
+    if (maxBytes !== undefined && rows.length > 0) {
+      const taken = takeWithinBudget(rows.map((row) => Number(row.bytes)), maxBytes);
+      cut = taken < rows.length;
+      rows = rows.slice(0, taken);
+      const missing = rows.filter((row) => row.payload === null);
+      for (const part of chunks(missing.map((row) => row.cursor as number | string))) {
+        const read = await this.db.selectFrom("scim_outbox").select([`${column} as cursor`, "payload"]).where(column, "in", part).execute();
+        const byCursor = new Map(read.map((row) => [String(row.cursor), row.payload]));
+        for (const row of missing) row.payload = byCursor.get(String(row.cursor));
+      }
+    }
+    return { events: rows.map((row) => ({ seq: Number(row.cursor), event: parseDoc(row.payload) as unknown as ScimEvent })), cut };
   }
 
   /**
