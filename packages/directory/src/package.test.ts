@@ -3,8 +3,11 @@
  * both builds start a directory sync on SQLite.
  * Runs against the built `dist/` (the test command builds first).
  */
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import ts from "typescript";
 import { fileURLToPath } from "node:url";
 import { publint } from "publint";
 import { describe, expect, it } from "vitest";
@@ -51,4 +54,18 @@ describe("scim-directory package", () => {
     visit("client.js");
     expect(seen.size).toBeGreaterThan(0);
   });
+
+  it("the client's types compile in a project without @types/node and without skipLibCheck (a browser app)", () => {
+    const dir = mkdtempSync(join(tmpdir(), "client-types-"));
+    try {
+      const entry = join(dir, "app.ts");
+      const client = fileURLToPath(new URL("../dist/client.js", import.meta.url));
+      writeFileSync(entry, `import { createDirectoryClient, isDirectoryApiError, type DirectoryUserView } from ${JSON.stringify(client)};\nconst c = createDirectoryClient({ baseUrl: "https://sync.example.com", adminKey: "k" });\nexport const users: Promise<DirectoryUserView[]> = c.users.list("dir_1").then((p) => p.data);\nexport const check = isDirectoryApiError;\n`);
+      const program = ts.createProgram([entry], { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, strict: true, noEmit: true, types: [], lib: ["lib.es2022.d.ts", "lib.dom.d.ts"] });
+      const problems = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ""}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
+      expect(problems).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

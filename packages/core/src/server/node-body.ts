@@ -4,12 +4,16 @@
  * and without draining an endless one.
  */
 
-/** The parts of a Node.js `IncomingMessage` that {@link readNodeBody} uses. */
+/**
+ * The parts of a Node.js `IncomingMessage` that {@link readNodeBody} uses (typed without Node's
+ * own types, so that the package's types compile without `@types/node`: a `Buffer` is a
+ * `Uint8Array`).
+ */
 export interface NodeBodyRequest {
-  on(event: "data", listener: (chunk: Buffer) => void): unknown;
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
   on(event: "end" | "close", listener: () => void): unknown;
   on(event: "error", listener: (error: Error) => void): unknown;
-  off(event: "data", listener: (chunk: Buffer) => void): unknown;
+  off(event: "data", listener: (chunk: Uint8Array) => void): unknown;
   off(event: "end" | "close", listener: () => void): unknown;
   pause(): unknown;
   readonly readableEnded: boolean;
@@ -50,11 +54,11 @@ export function hostParsedBody(req: { _body?: unknown; readableEnded: boolean })
  * connection is closed once the response is sent. Rejects when the stream fails or the client
  * closes the connection before the body ends.
  */
-export function readNodeBody(req: NodeBodyRequest, res: NodeBodyResponse, limit: number, options: ReadNodeBodyOptions = {}): Promise<Buffer | undefined> {
+export function readNodeBody(req: NodeBodyRequest, res: NodeBodyResponse, limit: number, options: ReadNodeBodyOptions = {}): Promise<Uint8Array | undefined> {
   const drainBytes = options.drainBytes ?? limit;
   if (req.readableEnded) return Promise.resolve(undefined); // read before (by a body parser)
   return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
+    const chunks: Uint8Array[] = [];
     let size = 0;
     let settled = false;
     let dropped = 0;
@@ -82,7 +86,7 @@ export function readNodeBody(req: NodeBodyRequest, res: NodeBodyResponse, limit:
         res.once("close", close);
       }
     };
-    const onData = (chunk: Buffer) => {
+    const onData = (chunk: Uint8Array) => {
       if (settled) {
         dropped += chunk.length;
         if (dropped > drainBytes) closeAfterResponse();
