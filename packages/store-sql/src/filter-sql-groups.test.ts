@@ -10,12 +10,11 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { randomUUID } from "node:crypto";
-import { defaultRegistry, parseFilter, printFilter, type AttrPath, type CompareOperator, type Filter } from "scim-core";
+import { defaultRegistry, parseFilter, printFilter, type CompareOperator, type Filter } from "scim-core";
 import type { ScimSqlDatabase } from "./dialect.js";
 import { filterRunsInSql } from "./filter-sql.js";
-import { referenceOutcome, sqlOutcome } from "./filter-sql.test-support.js";
+import { dropTenantsAndClose, filterTestDatabases, membershipFilterArb, referenceOutcome, sqlOutcome } from "./filter-sql.test-support.js";
 import { indexedColumns, sqlBool } from "./rows.js";
-import { openTestPostgres, openTestSqlite } from "./test-databases.js";
 
 const seed = process.env.FC_SEED ?? (process.env.CI ? "20261126" : undefined);
 if (seed !== undefined) fc.configureGlobal({ seed: Number(seed) });
@@ -53,36 +52,9 @@ const populationArb: fc.Arbitrary<Population> = fc
   .tuple(...groupIds.map(groupArb))
   .map((groups) => ({ users: userIds.map((id, i) => ({ id, userName: `user${i}` })), groups }));
 
-const P = (attr: string, sub?: string): AttrPath => (sub === undefined ? { attr } : { attr, sub });
-const opArb: fc.Arbitrary<CompareOperator> = fc.constantFrom("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le");
 const literalArb = fc.oneof(fc.constantFrom(...groupIds, "G-A", "g", "direct", "Direct", "indirect", "Eng", "eng", "E%", ""), fc.constant(null), fc.constant(true), fc.constant(3));
-
-const groupsLeafArb: fc.Arbitrary<Filter> = fc.oneof(
-  fc.record({ type: fc.constant("compare" as const), op: opArb, path: fc.constantFrom(P("groups"), P("groups", "value"), P("groups", "type"), P("groups", "display"), P("groups", "nope")), value: literalArb }),
-  fc.constantFrom<Filter>({ type: "present", path: P("groups") }, { type: "present", path: P("groups", "display") }, { type: "present", path: P("groups", "type") }),
-  fc.record({ type: fc.constant("compare" as const), op: fc.constantFrom<CompareOperator>("eq", "sw"), path: fc.constant(P("userName")), value: fc.constantFrom("user1", "USER2", "user") }),
-);
-const innerLeafArb: fc.Arbitrary<Filter> = fc.oneof(
-  fc.record({ type: fc.constant("compare" as const), op: opArb, path: fc.constantFrom(P("value"), P("type"), P("display")), value: literalArb }),
-  fc.constantFrom<Filter>({ type: "present", path: P("display") }, { type: "present", path: P("value") }),
-);
-const innerArb: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
-  f: fc.oneof(
-    { maxDepth: 2, depthIdentifier: "inner" },
-    { arbitrary: innerLeafArb, weight: 3 },
-    { arbitrary: fc.record({ type: fc.constant("logical" as const), op: fc.constantFrom("and" as const, "or" as const), left: tie("f"), right: tie("f") }), weight: 1 },
-    { arbitrary: fc.record({ type: fc.constant("not" as const), filter: tie("f") }), weight: 1 },
-  ),
-})).f;
-const filterArb: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
-  f: fc.oneof(
-    { maxDepth: 3, depthIdentifier: "outer" },
-    { arbitrary: groupsLeafArb, weight: 4 },
-    { arbitrary: fc.record({ type: fc.constant("valuePath" as const), path: fc.constant(P("groups")), filter: innerArb }), weight: 2 },
-    { arbitrary: fc.record({ type: fc.constant("logical" as const), op: fc.constantFrom("and" as const, "or" as const), left: tie("f"), right: tie("f") }), weight: 2 },
-    { arbitrary: fc.record({ type: fc.constant("not" as const), filter: tie("f") }), weight: 1 },
-  ),
-})).f;
+const userNameArb: fc.Arbitrary<Filter> = fc.record({ type: fc.constant("compare" as const), op: fc.constantFrom<CompareOperator>("eq", "sw"), path: fc.constant({ attr: "userName" }), value: fc.constantFrom("user1", "USER2", "user") });
+const filterArb = membershipFilterArb("groups", literalArb, userNameArb);
 
 async function insertPopulation(h: ScimSqlDatabase, tenant: string, { users, groups }: Population): Promise<void> {
   const at = (i: number) => new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString();
@@ -130,23 +102,11 @@ function viewOf(groups: readonly Group[]) {
 const expected = (filter: Filter, population: Population) => referenceOutcome(filter, rt, population.users, viewOf(population.groups));
 const actual = (h: ScimSqlDatabase, tenant: string, filter: Filter) => sqlOutcome(h, tenant, rt, filter);
 
-const databases: [string, () => Promise<ScimSqlDatabase | undefined>][] = [
-  ["SQLite", () => openTestSqlite()],
-  ["PostgreSQL", () => openTestPostgres()],
-];
-
-describe.each(databases)("filterToSql on User.groups agrees with compileFilter on %s", (_name, open) => {
+describe.each(filterTestDatabases)("filterToSql on User.groups agrees with compileFilter on %s", (_name, open) => {
   let handle: ScimSqlDatabase | undefined;
   const tenants: string[] = [];
 
-  afterAll(async () => {
-    if (handle === undefined) return;
-    for (const tenant of tenants) {
-      await handle.db.deleteFrom("scim_members").where("tenant", "=", tenant).execute();
-      await handle.db.deleteFrom("scim_resources").where("tenant", "=", tenant).execute();
-    }
-    await handle.destroy();
-  });
+  afterAll(() => dropTenantsAndClose(handle, tenants));
 
   it("selects the same users for hand-picked filters", async (ctx) => {
     handle = await open();

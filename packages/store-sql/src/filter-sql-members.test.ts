@@ -9,12 +9,11 @@
 import { afterAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { randomUUID } from "node:crypto";
-import { defaultRegistry, parseFilter, printFilter, type AttrPath, type CompareOperator, type Filter } from "scim-core";
+import { defaultRegistry, parseFilter, printFilter, type CompareOperator, type Filter } from "scim-core";
 import type { ScimSqlDatabase } from "./dialect.js";
 import { filterRunsInSql } from "./filter-sql.js";
-import { referenceOutcome, sqlOutcome } from "./filter-sql.test-support.js";
+import { dropTenantsAndClose, filterTestDatabases, membershipFilterArb, referenceOutcome, sqlOutcome } from "./filter-sql.test-support.js";
 import { indexedColumns, sqlBool } from "./rows.js";
-import { openTestPostgres, openTestSqlite } from "./test-databases.js";
 
 const seed = process.env.FC_SEED ?? (process.env.CI ? "20261126" : undefined);
 if (seed !== undefined) fc.configureGlobal({ seed: Number(seed) });
@@ -52,36 +51,9 @@ const groupArb: fc.Arbitrary<Omit<Group, "id">> = fc.record({
 });
 const populationArb = fc.array(groupArb, { minLength: 5, maxLength: 25 }).map((gs) => gs.map((g, i) => ({ ...g, id: `grp-${i}` })));
 
-const P = (attr: string, sub?: string): AttrPath => (sub === undefined ? { attr } : { attr, sub });
-const opArb: fc.Arbitrary<CompareOperator> = fc.constantFrom("eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le");
 const literalArb = fc.oneof(fc.constantFrom(...memberIds, "User", "Group", "Ann", "ann", "u", "b%", "", "Eng"), fc.constant(null), fc.constant(true), fc.constant(7));
-
-const memberLeafArb: fc.Arbitrary<Filter> = fc.oneof(
-  fc.record({ type: fc.constant("compare" as const), op: opArb, path: fc.constantFrom(P("members"), P("members", "value"), P("members", "type"), P("members", "display"), P("members", "nope")), value: literalArb }),
-  fc.constantFrom<Filter>({ type: "present", path: P("members") }, { type: "present", path: P("members", "display") }, { type: "present", path: P("members", "type") }),
-  fc.record({ type: fc.constant("compare" as const), op: fc.constantFrom<CompareOperator>("eq", "sw"), path: fc.constant(P("displayName")), value: fc.constantFrom("Eng", "eng", "S") }),
-);
-const innerLeafArb: fc.Arbitrary<Filter> = fc.oneof(
-  fc.record({ type: fc.constant("compare" as const), op: opArb, path: fc.constantFrom(P("value"), P("type"), P("display")), value: literalArb }),
-  fc.constantFrom<Filter>({ type: "present", path: P("display") }, { type: "present", path: P("type") }),
-);
-const innerArb: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
-  f: fc.oneof(
-    { maxDepth: 2, depthIdentifier: "inner" },
-    { arbitrary: innerLeafArb, weight: 3 },
-    { arbitrary: fc.record({ type: fc.constant("logical" as const), op: fc.constantFrom("and" as const, "or" as const), left: tie("f"), right: tie("f") }), weight: 1 },
-    { arbitrary: fc.record({ type: fc.constant("not" as const), filter: tie("f") }), weight: 1 },
-  ),
-})).f;
-const filterArb: fc.Arbitrary<Filter> = fc.letrec<{ f: Filter }>((tie) => ({
-  f: fc.oneof(
-    { maxDepth: 3, depthIdentifier: "outer" },
-    { arbitrary: memberLeafArb, weight: 4 },
-    { arbitrary: fc.record({ type: fc.constant("valuePath" as const), path: fc.constant(P("members")), filter: innerArb }), weight: 2 },
-    { arbitrary: fc.record({ type: fc.constant("logical" as const), op: fc.constantFrom("and" as const, "or" as const), left: tie("f"), right: tie("f") }), weight: 2 },
-    { arbitrary: fc.record({ type: fc.constant("not" as const), filter: tie("f") }), weight: 1 },
-  ),
-})).f;
+const displayNameArb: fc.Arbitrary<Filter> = fc.record({ type: fc.constant("compare" as const), op: fc.constantFrom<CompareOperator>("eq", "sw"), path: fc.constant({ attr: "displayName" }), value: fc.constantFrom("Eng", "eng", "S") });
+const filterArb = membershipFilterArb("members", literalArb, displayNameArb);
 
 async function insertGroups(h: ScimSqlDatabase, tenant: string, groups: readonly Group[]): Promise<void> {
   await h.db
@@ -123,23 +95,11 @@ describe("filterRunsInSql", () => {
   });
 });
 
-const databases: [string, () => Promise<ScimSqlDatabase | undefined>][] = [
-  ["SQLite", () => openTestSqlite()],
-  ["PostgreSQL", () => openTestPostgres()],
-];
-
-describe.each(databases)("filterToSql on group members agrees with compileFilter on %s", (_name, open) => {
+describe.each(filterTestDatabases)("filterToSql on group members agrees with compileFilter on %s", (_name, open) => {
   let handle: ScimSqlDatabase | undefined;
   const tenants: string[] = [];
 
-  afterAll(async () => {
-    if (handle === undefined) return;
-    for (const tenant of tenants) {
-      await handle.db.deleteFrom("scim_members").where("tenant", "=", tenant).execute();
-      await handle.db.deleteFrom("scim_resources").where("tenant", "=", tenant).execute();
-    }
-    await handle.destroy();
-  });
+  afterAll(() => dropTenantsAndClose(handle, tenants));
 
   it("selects the same groups for the Entra membership check and for hand-picked filters", async (ctx) => {
     handle = await open();
