@@ -682,7 +682,7 @@ describe("admin API", () => {
 });
 
 describe("admin API pages within a byte budget (8 MiB of documents)", () => {
-  it("users and events of 900 KB each: pages of ten, then the rest, every one once and whole", async () => {
+  it("users and events of 900 KB each: pages of nine, then the rest, every one once and whole", async () => {
     const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
     try {
       const key = await createAdminKey(sync.db);
@@ -700,7 +700,7 @@ describe("admin API pages within a byte budget (8 MiB of documents)", () => {
         made.push(((await r.json()) as Any).id);
       }
       const get = async (path: string) => (await (await app.request(`http://sync.test/api${path}`, { headers: { authorization: `Bearer ${key}` } })).json()) as Any;
-      // 9 users are 8.1 MB, under the budget, so the tenth goes in too.
+      // 9 users are 8.1 MB, within the budget (8,388,608 bytes); a tenth would pass it.
       const users: string[][] = [];
       for (let cursor: string | undefined; ; ) {
         const page = await get(`/directories/${directory.id}/users?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`);
@@ -709,7 +709,7 @@ describe("admin API pages within a byte budget (8 MiB of documents)", () => {
         if (!page.nextCursor) break;
         cursor = page.nextCursor;
       }
-      expect(users.map((p) => p.length)).toEqual([10, 2]);
+      expect(users.map((p) => p.length)).toEqual([9, 3]);
       expect(users.flat()).toEqual(made);
       const events: string[][] = [];
       for (let after = 0; ; ) {
@@ -718,7 +718,7 @@ describe("admin API pages within a byte budget (8 MiB of documents)", () => {
         if (!page.hasMore) break;
         after = page.nextCursor;
       }
-      expect(events.map((p) => p.length)).toEqual([10, 2]);
+      expect(events.map((p) => p.length)).toEqual([9, 3]);
       expect(events.flat()).toEqual(made);
     } finally {
       await sync.close();

@@ -113,7 +113,8 @@ type Db = Kysely<DirectoryDatabase>;
 
 /**
  * The most JSON the documents of one page of normalized users or groups hold (their `raw`): a
- * page stops once its documents reach it, so it may hold fewer than `limit` (at least one).
+ * row goes in while the page with it stays within it, so a page may hold fewer than `limit` (always
+ * at least one).
  */
 export const PAGE_BYTES = 8 * 1024 * 1024;
 
@@ -432,7 +433,7 @@ export class DirectoryDataService {
    */
   private async page<T>(q: ReturnType<DirectoryDataService["resources"]>, limit: number, list: SeqList, normalize: (rows: readonly ResourceRow[]) => Promise<T[]>): Promise<Page<T>> {
     // Within the byte budget: each row tells its document's size and brings the document only
-    // when within its share; the page stops once its documents reach the budget (at least one).
+    // when within its share; a row goes in while the page with it stays within the budget (at least one).
     const size = this.dialect === "postgres" ? sql<number | string>`octet_length(r.doc::text)` : sql<number | string>`octet_length(r.doc)`;
     const share = Math.floor(PAGE_BYTES / (limit + 1));
     const rows = (await q

@@ -97,7 +97,7 @@ export interface ReadEventsOptions {
   /** At most this many (1 to 10,000). @default 100 */
   limit?: number;
   /**
-   * At most about this many bytes of JSON: events stop once those read reach it (at least one is
+   * At most about this many bytes of JSON: an event is read while the events with it stay within it (at least one is
    * read), and the payloads past it are never loaded. Events carry whole resources; without it, a
    * page of 1,000 events of 1 MB users is 1 GB.
    */

@@ -64,15 +64,29 @@ export function sortByKeys<T>(items: ReadonlyArray<{ item: T; key: unknown }>, o
   return keyed.map((x) => x.r);
 }
 
-/** Encodes an offset as an opaque cursor (RFC 9865). */
-export function offsetCursor(offset: number): string {
-  return `o${offset.toString(36)}`;
+/**
+ * Encodes an offset as an opaque cursor (RFC 9865), bound to the query it pages (`signature`:
+ * its filter and sort), so that a cursor is refused under another query.
+ */
+export function offsetCursor(offset: number, signature = ""): string {
+  return `o${offset.toString(36)}.${signatureTag(signature)}`;
 }
 
-/** Decodes a cursor made by {@link offsetCursor}; "" is the first page. Invalid: 400 `invalidCursor`. */
-export function cursorOffset(cursor: string): number {
+/** Decodes a cursor made by {@link offsetCursor} for this query; "" is the first page. Invalid, or of another query: 400 `invalidCursor`. */
+export function cursorOffset(cursor: string, signature = ""): number {
   if (cursor === "") return 0;
-  const n = /^o[0-9a-z]{1,10}$/.test(cursor) ? parseInt(cursor.slice(1), 36) : NaN;
-  if (!Number.isSafeInteger(n) || n < 0) throw new ScimError(400, "invalidCursor", "the cursor is not valid");
+  const match = /^o([0-9a-z]{1,10})\.([0-9a-z]{1,8})$/.exec(cursor);
+  const n = match ? parseInt(match[1]!, 36) : NaN;
+  if (!Number.isSafeInteger(n) || n < 0 || match![2] !== signatureTag(signature)) throw new ScimError(400, "invalidCursor", "the cursor is not valid for this query");
   return n;
+}
+
+/** A short tag of a query's signature (FNV-1a, 32 bits, base 36). */
+function signatureTag(signature: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < signature.length; i++) {
+    h ^= signature.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(36);
 }

@@ -1206,8 +1206,8 @@ describe("pathSegments", () => {
 });
 
 describe("list pages within paging.maxPageBytes (RFC 7644 §3.4.2.4: fewer than count)", () => {
-  const budget = 6000;
-  /** Ten users with 2 KB titles: three fit in a page of 6,000 bytes. */
+  const budget = 6500;
+  /** Ten users with 2 KB titles (about 2,050 bytes each): three fit in a page of 6,500 bytes. */
   async function tenUsers(createUser: (extra?: J) => Promise<J>): Promise<string[]> {
     const made: string[] = [];
     for (let i = 0; i < 10; i++) made.push((await createUser({ title: `${i}`.padEnd(2000, "x") })).id as string);
@@ -1296,5 +1296,26 @@ describe("list pages within paging.maxPageBytes (RFC 7644 §3.4.2.4: fewer than 
   it("rejects a maxPageBytes that is not a positive integer", () => {
     configError({ ...base(), paging: { maxPageBytes: 0 } }, /config\.paging\.maxPageBytes/);
     configError({ ...base(), paging: { maxPageBytes: "8MB" } }, /config\.paging\.maxPageBytes/);
+  });
+});
+
+describe("cursors of lists the server pages itself, and of the root search", () => {
+  it("an offset cursor is refused under another filter or sort; count=0 gives no next cursor; POST /.search refuses cursors", async () => {
+    const store = memoryStore();
+    const { call, createUser } = setup({ store: { ...store, capabilities: { filter: false, sort: false, paging: true, cursor: false } } }, store);
+    for (let i = 0; i < 5; i++) await createUser({ title: `t${i}` });
+    const first = await call("GET", `/Users?cursor=&count=2&filter=${encodeURIComponent('title sw "t"')}`);
+    expect(first.body.Resources).toHaveLength(2);
+    const next = first.body.nextCursor as string;
+    expect((await call("GET", `/Users?cursor=${encodeURIComponent(next)}&count=2&filter=${encodeURIComponent('title sw "t"')}`)).body.Resources).toHaveLength(2);
+    for (const other of [`filter=${encodeURIComponent('title sw "t1"')}`, `filter=${encodeURIComponent('title sw "t"')}&sortBy=title`]) {
+      const refused = await call("GET", `/Users?cursor=${encodeURIComponent(next)}&count=2&${other}`);
+      expect([refused.status, refused.body.scimType]).toEqual([400, "invalidCursor"]);
+    }
+    const totalOnly = await call("GET", `/Users?cursor=&count=0&filter=${encodeURIComponent('title sw "t"')}`);
+    expect(totalOnly.body).toMatchObject({ totalResults: 5, itemsPerPage: 0 });
+    expect(totalOnly.body.nextCursor).toBeUndefined();
+    const search = await call("POST", "/.search", { schemas: [SEARCH_REQUEST_SCHEMA], cursor: "", count: 2 });
+    expect([search.status, search.body.scimType]).toEqual([400, "invalidCursor"]);
   });
 });

@@ -218,6 +218,9 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
 
   const rootSearch = async (scope: RequestScope): Promise<ScimResponse> => {
     const search = parseSearchRequest(readBody(scope.request, settings.maxBodyBytes));
+    // Across resource types, pages go by index only: a cursor client must not take an index page
+    // without nextCursor for the end (RFC 9865 §2: a cursor the server cannot honor is refused).
+    if (search.cursor !== undefined) throw badRequest("invalidCursor", "a search across resource types (POST /.search) pages by startIndex and count, not by cursor");
     const startIndex = search.startIndex ?? 1;
     const count = Math.min(search.count ?? settings.defaultCount, settings.maxCount);
     // The resource types are concatenated in registry order; each is asked only for its part of the page.

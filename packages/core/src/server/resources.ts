@@ -6,6 +6,7 @@ import { badRequest, isScimError, ScimError } from "../errors/scim-error.js";
 import { leafFilters, referencesAttribute, type AttrPath, type Filter } from "../filter/ast.js";
 import { compileElementFilter, compileFilter } from "../filter/compile.js";
 import { parseFilter, splitAttrPath } from "../filter/parser.js";
+import { printAttrPath, printFilter } from "../filter/print.js";
 import { compileProjection, defaultView, isEmptyValue, type DefaultView, type Projector } from "../list/project.js";
 import { cursorOffset, offsetCursor, sortByKeys, sortValue } from "../list/sort.js";
 import { listResponse } from "../messages/list-response.js";
@@ -303,6 +304,17 @@ class MembershipChanges {
   }
 }
 
+/** Characters of a string sort key kept while the server sorts in memory: a key is held per match. */
+const MAX_SORT_KEY_CHARS = 256;
+
+/**
+ * A sort key cut to {@link MAX_SORT_KEY_CHARS} (900 KB titles held for every match took a GB):
+ * strings that share their first 256 characters sort as equal, in creation order.
+ */
+function boundedKey(key: unknown): unknown {
+  return typeof key === "string" && key.length > MAX_SORT_KEY_CHARS ? key.slice(0, MAX_SORT_KEY_CHARS) : key;
+}
+
 /** How many of a page's stored resources its byte budget (`StoreQuery.maxBytes`) takes. */
 function pageWithinBudget(resources: readonly StoredResource[], maxBytes: number | undefined): number {
   if (maxBytes === undefined) return resources.length;
@@ -546,7 +558,9 @@ export class ResourceEndpoint {
     const needsMembers = inMemory !== undefined && this.members !== undefined && referencesAttribute(inMemory, "members");
     const needsGroups = inMemory !== undefined && this.hasGroups() && referencesAttribute(inMemory, "groups");
     const predicate = inMemory !== undefined ? compileFilter(inMemory, { resourceType: this.rt }) : undefined;
-    const offset = query.cursor !== undefined ? cursorOffset(query.cursor) : (query.startIndex ?? 1) - 1;
+    // An offset cursor names its query (filter and sort): it is refused under another one.
+    const signature = `${filter !== undefined ? printFilter(filter) : ""}|${sort ? `${printAttrPath(sort.path)}:${sort.order}` : ""}`;
+    const offset = query.cursor !== undefined ? cursorOffset(query.cursor, signature) : (query.startIndex ?? 1) - 1;
     const count = query.count ?? this.settings.defaultCount;
     const maxBytes = query.maxBytes;
     // The store is read chunk by chunk and only the page is kept (sorted: each match's id and sort
@@ -562,11 +576,12 @@ export class ResourceEndpoint {
       const wire = toWire(scope, this.rt, stored);
       if (predicate !== undefined && !predicate(needsGroups ? await this.withGroups(scope, wire, true) : wire)) continue;
       const index = total++;
-      if (sort) keys.push({ item: stored.id, key: sortValue(wire, this.rt, sort.path) });
+      if (sort) keys.push({ item: stored.id, key: boundedKey(sortValue(wire, this.rt, sort.path)) });
       else if (index >= offset && index < offset + count && consumed === undefined) {
-        if (maxBytes !== undefined && page.length > 0 && pageBytes >= maxBytes) consumed = index - offset;
+        const size = maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) : 0;
+        if (maxBytes !== undefined && page.length > 0 && pageBytes + size > maxBytes) consumed = index - offset;
         else {
-          if (maxBytes !== undefined) pageBytes += estimateResourceBytes(stored.attributes, stored.members?.length ?? 0);
+          pageBytes += size;
           page.push(stored);
         }
       }
@@ -575,18 +590,20 @@ export class ResourceEndpoint {
       page = [];
       consumed = 0;
       for (const id of sortByKeys(keys, sort.order).slice(offset, offset + count)) {
-        if (maxBytes !== undefined && page.length > 0 && pageBytes >= maxBytes) break;
-        consumed++;
         // Deleted since the scan: left out, its place counted.
         const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members: query.members === true && this.members !== undefined });
+        const size = stored !== undefined && maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) : 0;
+        if (maxBytes !== undefined && page.length > 0 && pageBytes + size > maxBytes) break;
+        consumed++;
         if (stored === undefined) continue;
-        if (maxBytes !== undefined) pageBytes += estimateResourceBytes(stored.attributes, stored.members?.length ?? 0);
+        pageBytes += size;
         page.push(stored);
       }
     }
     // A page cut to its byte budget goes on after its last resource.
     const next = offset + (consumed ?? count);
-    const nextCursor = query.cursor !== undefined && next < total ? offsetCursor(next) : undefined;
+    // count=0 asks for totalResults only: no page, no next one.
+    const nextCursor = query.cursor !== undefined && count > 0 && next < total ? offsetCursor(next, signature) : undefined;
     return { resources: page, totalResults: total, nextCursor };
   }
 

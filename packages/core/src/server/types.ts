@@ -144,7 +144,7 @@ export interface ScimServerConfig {
     maxCount?: number;
     /**
      * The most a list page holds, in bytes of JSON (estimated from the stored resources, their
-     * members included): a page stops once its resources reach it, so it may hold fewer than
+     * members included): a resource goes in while the page with it stays within it, so a page may hold fewer than
      * `count` (RFC 7644 §3.4.2.4 allows it; `itemsPerPage` says how many, and clients page on
      * from `startIndex + itemsPerPage` or `nextCursor`). A page always holds one resource when one
      * is left. It bounds what one list request holds in memory: without it, 1,000 resources of

@@ -919,9 +919,12 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const maxBytes = query.maxBytes;
     let used = 0;
     for (let i = start; i < end; i++) {
-      if (maxBytes !== undefined && resources.length > 0 && used >= maxBytes) break;
       const rec = t.byId.get(order[i]!)!;
-      if (maxBytes !== undefined) used += bytesOf(rec, members);
+      if (maxBytes !== undefined) {
+        const size = bytesOf(rec, members);
+        if (resources.length > 0 && used + size > maxBytes) break;
+        used += size;
+      }
       resources.push(toStored(rec, members));
     }
     return { resources, totalResults };

@@ -6,7 +6,7 @@
  */
 
 /** What a group member weighs in a response (value, display, type and `$ref` URL), estimated. */
-export const MEMBER_JSON_BYTES = 160;
+export const MEMBER_JSON_BYTES = 200;
 
 /**
  * The size of a resource in a response, estimated: its attributes as JSON (UTF-16 code units) plus
@@ -17,15 +17,15 @@ export function estimateResourceBytes(attributes: object, members = 0): number {
 }
 
 /**
- * How many of `sizes`, in order, a page of at most `maxBytes` takes: each resource while those
- * before it stay under the budget, and always the first (one resource larger than the budget is
- * still a page, or paging would never get past it). Without a budget, all of them.
+ * How many of `sizes`, in order, a page of at most `maxBytes` takes: each resource while the page
+ * with it stays within the budget, and always the first (one resource larger than the budget is a
+ * page of its own, or paging would never get past it). Without a budget, all of them.
  */
 export function takeWithinBudget(sizes: Iterable<number>, maxBytes: number | undefined): number {
   let taken = 0;
   let used = 0;
   for (const size of sizes) {
-    if (maxBytes !== undefined && taken > 0 && used >= maxBytes) break;
+    if (maxBytes !== undefined && taken > 0 && used + size > maxBytes) break;
     used += size;
     taken++;
   }

@@ -82,7 +82,7 @@ export interface StoreQuery {
   /**
    * A budget for the page, in bytes of JSON (the resources' attributes, and their members when
    * loaded; see `estimateResourceBytes`): a store whose capabilities declare `pageBytes` stops
-   * adding resources once those it added reach it, so a page may hold fewer than `count` (RFC 7644
+   * adding resources once the next would pass it, so a page may hold fewer than `count` (RFC 7644
    * §3.4.2.4), and always holds one when one is left. Index paging goes on from `startIndex` plus
    * the page's length, cursor paging from its `nextCursor`. It bounds what one list request
    * holds in memory whatever the resources weigh.
