@@ -649,7 +649,7 @@ class SqlStore implements SqlScimStore {
       more = true;
     }
     if (maxBytes !== undefined && page.length > 0) {
-      const taken = await this.withinBudget(ctx.tenant, page, query.members === true, maxBytes);
+      const taken = await this.withinBudget(ctx.tenant, page, query.members === true, query.groups === true, maxBytes);
       if (taken < page.length) {
         page = page.slice(0, taken);
         more = cut = true;
@@ -675,21 +675,24 @@ class SqlStore implements SqlScimStore {
    * How many rows of a page its byte budget takes (`StoreQuery.maxBytes`): the documents' sizes,
    * and their members' estimated size when members are loaded (counted, not read).
    */
-  private async withinBudget(tenant: string, page: readonly PageRow[], members: boolean, maxBytes: number): Promise<number> {
-    const memberCounts = new Map<string, number>();
-    if (members) {
+  private async withinBudget(tenant: string, page: readonly PageRow[], members: boolean, groups: boolean, maxBytes: number): Promise<number> {
+    // The first row always goes in: a page of one needs no count.
+    if (page.length <= 1) return page.length;
+    // Membership rows counted (not read): a group's members, and a user's derived groups.
+    const counts = new Map<string, number>();
+    for (const side of [...(members ? ["group_id" as const] : []), ...(groups ? ["member_id" as const] : [])]) {
       for (const ids of chunks(page.map((row) => row.id))) {
         const counted = await this.db
           .selectFrom("scim_members")
-          .select(["group_id", (eb) => eb.fn.countAll<number | string>().as("n")])
+          .select([`${side} as id`, (eb) => eb.fn.countAll<number | string>().as("n")])
           .where("tenant", "=", tenant)
-          .where("group_id", "in", ids)
-          .groupBy("group_id")
+          .where(side, "in", ids)
+          .groupBy(side)
           .execute();
-        for (const row of counted) memberCounts.set(row.group_id, Number(row.n));
+        for (const row of counted) counts.set(row.id, (counts.get(row.id) ?? 0) + Number(row.n));
       }
     }
-    const sizes = page.map((row) => Number(row.doc_bytes) + (memberCounts.get(row.id) ?? 0) * MEMBER_JSON_BYTES);
+    const sizes = page.map((row) => Number(row.doc_bytes) + (counts.get(row.id) ?? 0) * MEMBER_JSON_BYTES);
     return takeWithinBudget(sizes, maxBytes);
   }
 

@@ -481,8 +481,8 @@ export class ResourceEndpoint {
     // `password`, which no store keeps): its order would tell its secret values apart.
     const sort = sortPath && !this.neverReturned(sortPath) ? { path: sortPath, order: (sortOrderText ?? "ascending") as "ascending" | "descending" } : undefined;
     const withMembers = this.members !== undefined && wanted(this.rt, "members", attributes, excluded);
-    const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers, maxBytes: this.settings.maxPageBytes });
     const wantGroups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded);
+    const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers, maxBytes: this.settings.maxPageBytes, ...(wantGroups ? { groups: true } : {}) });
     const resources: Obj[] = [];
     for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));
     return json(

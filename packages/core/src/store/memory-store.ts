@@ -627,16 +627,21 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return out;
   }
 
-  /** A resource's size in a response (`StoreQuery.maxBytes`): measured once per version. */
-  function bytesOf(rec: Rec, members: boolean): number {
-    const own = (rec.bytes ??= estimateResourceBytes(rec.attributes));
-    return members && rec.members !== undefined ? own + rec.members.size * MEMBER_JSON_BYTES : own;
+  /**
+   * A resource's size in a response (`StoreQuery.maxBytes`): its attributes (measured once per
+   * version), its members when loaded, its derived groups when the server adds them.
+   */
+  function bytesOf(rec: Rec, members: boolean, groupsOf: TenantData | undefined): number {
+    let size = (rec.bytes ??= estimateResourceBytes(rec.attributes));
+    if (members && rec.members !== undefined) size += rec.members.size * MEMBER_JSON_BYTES;
+    if (groupsOf !== undefined) size += (groupsOf.memberOf.get(rec.id)?.size ?? 0) * MEMBER_JSON_BYTES;
+    return size;
   }
 
   /** How many of a page's records its byte budget takes (all without one). */
-  function withinBudget(recs: readonly Rec[], members: boolean, maxBytes: number | undefined): number {
+  function withinBudget(recs: readonly Rec[], members: boolean, groupsOf: TenantData | undefined, maxBytes: number | undefined): number {
     if (maxBytes === undefined) return recs.length;
-    return takeWithinBudget((function* () { for (const rec of recs) yield bytesOf(rec, members); })(), maxBytes);
+    return takeWithinBudget((function* () { for (const rec of recs) yield bytesOf(rec, members, groupsOf); })(), maxBytes);
   }
 
   function viewOf(rec: Rec): Obj {
@@ -905,7 +910,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
 
   /** Index paging without filter or sort: walk the table in creation order, copy only the page. */
-  function plainPage(t: TypeTable | undefined, query: StoreQuery): StoreQueryResult {
+  function plainPage(t: TypeTable | undefined, data: TenantData | undefined, query: StoreQuery): StoreQueryResult {
     const totalResults = t === undefined ? 0 : t.byId.size;
     const rawCount = query.count;
     const count = rawCount === undefined || Number.isNaN(rawCount) ? Infinity : Math.max(0, Math.floor(rawCount));
@@ -921,7 +926,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     for (let i = start; i < end; i++) {
       const rec = t.byId.get(order[i]!)!;
       if (maxBytes !== undefined) {
-        const size = bytesOf(rec, members);
+        const size = bytesOf(rec, members, query.groups === true ? data : undefined);
         if (resources.length > 0 && used + size > maxBytes) break;
         used += size;
       }
@@ -937,7 +942,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const after = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
     const data = tenantData(ctx.tenant, false);
     const t = table(data, type, false);
-    if (query.filter === undefined && sort === undefined && query.cursor === undefined) return plainPage(t, query);
+    if (query.filter === undefined && sort === undefined && query.cursor === undefined) return plainPage(t, data, query);
     const recs = matching(t, data, type, query.filter);
     const totalResults = recs.length;
     const rawCount = query.count;
@@ -976,7 +981,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     const members = query.members === true;
     let page = entries.slice(start, count === Infinity ? undefined : start + count);
-    if (query.maxBytes !== undefined) page = page.slice(0, withinBudget(page.map((e) => e.rec), members, query.maxBytes));
+    if (query.maxBytes !== undefined) page = page.slice(0, withinBudget(page.map((e) => e.rec), members, query.groups === true ? data : undefined, query.maxBytes));
     const result: StoreQueryResult = { resources: page.map((e) => toStored(e.rec, members)), totalResults };
     if (query.cursor !== undefined && page.length > 0 && start + page.length < entries.length) {
       const last = page[page.length - 1]!;

@@ -88,6 +88,11 @@ export interface StoreQuery {
    * holds in memory whatever the resources weigh.
    */
   maxBytes?: number;
+  /**
+   * The server adds each resource's derived `groups` (RFC 7643 §4.1.2) to the response: a store
+   * that keeps to `maxBytes` counts them too (`MEMBER_JSON_BYTES` each).
+   */
+  groups?: boolean;
 }
 
 export interface StoreQueryResult {

@@ -763,6 +763,16 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
         const without = await store.query(ctx, GROUP, { startIndex: 1, count: 10, maxBytes: 2000 });
         expect(without.resources.map((g) => g.attributes.displayName)).toEqual(["Big", "Small"]);
       });
+
+      it("counts a user's derived groups when the server adds them (groups: true)", async ({ skip }) => {
+        skip(store.capabilities.pageBytes !== true || !store.capabilities.paging, `${name} does not keep to a byte budget`);
+        const users = [await createUser("in-many-0"), await createUser("in-many-1"), await createUser("in-many-2")];
+        // 20 groups each: 20 derived groups weigh about 4,000 bytes per user.
+        for (let i = 0; i < 20; i++) await store.create(ctx, GROUP, groupWrite(`Many ${i}`, users.map((u) => member(u))));
+        const pageOf = async (query: StoreQuery) => (await store.query(ctx, USER, { startIndex: 1, count: 10, maxBytes: 5000, ...query })).resources.length;
+        expect(await pageOf({ groups: true })).toBe(1);
+        expect(await pageOf({})).toBe(3);
+      });
     });
 
     describe("group members", () => {
