@@ -13,6 +13,8 @@ describe("server configuration", () => {
     expect(loadConfig({ TRUST_PROXY: "true" }).TRUST_PROXY).toBe(true);
     expect(loadConfig({ SCIM_SCHEMAS_FILE: "config/schemas.json" }).SCIM_SCHEMAS_FILE).toBe("config/schemas.json");
     expect(loadConfig({ SCIM_SCHEMAS_FILE: "" }).SCIM_SCHEMAS_FILE).toBeUndefined();
+    expect(loadConfig({ DATABASE_SCHEMA: "directory_sync" }).DATABASE_SCHEMA).toBe("directory_sync");
+    expect(() => loadConfig({ DATABASE_SCHEMA: "Sync; drop" })).toThrow(/DATABASE_SCHEMA: DATABASE_SCHEMA must be lower-case letters, digits and _/);
   });
 
   it("refuses invalid values with every problem named", () => {

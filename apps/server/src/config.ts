@@ -12,6 +12,11 @@ const schema = z.object({
   HOST: z.string().min(1).default("0.0.0.0"),
   /** `postgres://...` for PostgreSQL; `sqlite:<path>` or a plain path for a SQLite file (relative to the working directory); any other scheme is refused. */
   DATABASE_URL: z.string().min(1).default("sqlite:data/directory-sync.db"),
+  /** PostgreSQL: the schema to keep the tables in (created when missing), for a database shared with other applications. */
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, "DATABASE_SCHEMA must be lower-case letters, digits and _")
+    .optional(),
   /** The public origin (`https://sync.example.com`) for SCIM URLs, when behind a proxy or tunnel. */
   PUBLIC_URL: z.url().optional(),
   /** A JSON file of custom extension schemas of User and Group (see `schemas-file.ts`). */

@@ -2,7 +2,11 @@ import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { randomUUID } from "node:crypto";
+import { sql } from "kysely";
 import { openDatabase, openPostgres } from "./dialect.js";
+import { migrateScimTables } from "./migrations.js";
+import { openTestPostgres, POSTGRES_TEST_URL } from "./test-databases.js";
 import type { ScimDatabase } from "./tables.js";
 
 describe("openDatabase", () => {
@@ -30,6 +34,23 @@ describe("openDatabase", () => {
       expect(() => openDatabase(url, { baseDir: dir })).not.toThrow(/pw/);
     }
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("keeps the tables in the schema it is given on PostgreSQL, and refuses a schema for SQLite", async ({ skip }) => {
+    expect(() => openDatabase(":memory:", { schema: "scim" })).toThrow(/PostgreSQL only/);
+    const probe = await openTestPostgres();
+    if (probe === undefined) return skip();
+    await probe.destroy();
+    const schema = `open_db_${randomUUID().replaceAll("-", "").slice(0, 12)}`;
+    const database = openDatabase(POSTGRES_TEST_URL, { schema });
+    try {
+      await migrateScimTables(database.db, "postgres", { schema });
+      const tables = await sql<{ table_name: string }>`select table_name from information_schema.tables where table_schema = ${schema} and table_name = 'scim_resources'`.execute(database.db);
+      expect(tables.rows).toEqual([{ table_name: "scim_resources" }]);
+    } finally {
+      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(database.db);
+      await database.destroy();
+    }
   });
 
   it("describes PostgreSQL without the password (no connection is made until a query)", async () => {

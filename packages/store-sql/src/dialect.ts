@@ -232,6 +232,8 @@ export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
 export interface OpenDatabaseOptions {
   /** Resolve a relative SQLite path against this folder. @default the working directory */
   baseDir?: string;
+  /** PostgreSQL: the schema to keep the tables in (see {@link PostgresOptions.schema}); refused for SQLite. */
+  schema?: string;
 }
 
 /**
@@ -240,7 +242,8 @@ export interface OpenDatabaseOptions {
  * scheme (`mysql://...`) throws, rather than create a file of that name.
  */
 export function openDatabase(url: string, options: OpenDatabaseOptions = {}): ScimSqlDatabase {
-  if (/^postgres(ql)?:\/\//i.test(url)) return openPostgres({ connectionString: url });
+  if (/^postgres(ql)?:\/\//i.test(url)) return openPostgres({ connectionString: url, ...(options.schema !== undefined ? { schema: options.schema } : {}) });
+  if (options.schema !== undefined) throw new Error("a schema applies to PostgreSQL only (the URL names SQLite)");
   // Any other scheme (`mysql://`, `https:`) is a mistake, not a file name to create. A single
   // letter is a Windows drive (`C:\data\a.db`).
   const scheme = /^([a-z][a-z0-9+.-]+):/i.exec(url)?.[1];
