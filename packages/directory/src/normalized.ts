@@ -6,7 +6,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { compileFilter, leafFilters, parsePatchPath, takeWithinBudget, type AttributeInfo, type CompiledResourceType, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
-import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
+import { fillLeftOut, jsonWithinShare, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
 import { decodeCursor, encodeCursor, type SeqList } from "./cursor.js";
 import type { Directory, DirectoryService } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
@@ -434,31 +434,22 @@ export class DirectoryDataService {
   private async page<T>(q: ReturnType<DirectoryDataService["resources"]>, limit: number, list: SeqList, normalize: (rows: readonly ResourceRow[]) => Promise<T[]>): Promise<Page<T>> {
     // Within the byte budget: each row tells its document's size and brings the document only
     // when within its share; a row goes in while the page with it stays within the budget (at least one).
-    const size = this.dialect === "postgres" ? sql<number | string>`octet_length(r.doc::text)` : sql<number | string>`octet_length(r.doc)`;
-    const share = Math.floor(PAGE_BYTES / (limit + 1));
+    const doc = jsonWithinShare(this.dialect, "r.doc", Math.floor(PAGE_BYTES / (limit + 1)));
     const rows = (await q
       .clearSelect()
-      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.deleted", sql<unknown>`case when ${size} <= ${share} then r.doc end`.as("doc"), size.as("doc_bytes")])
+      .select(["r.seq", "r.id", "r.version", "r.created", "r.last_modified", "r.deleted", doc.value.as("doc"), doc.bytes.as("doc_bytes")])
       .orderBy("r.seq")
       .limit(limit + 1)
       .execute()) as Array<ResourceRow & { doc_bytes: number | string }>;
     const taken = takeWithinBudget(rows.slice(0, limit).map((row) => Number(row.doc_bytes)), PAGE_BYTES);
     const page = rows.slice(0, taken);
-    await this.readMissingDocs(page);
+    await fillLeftOut(page, "doc", (row) => row.seq, async (seqs) =>
+      (await this.db.selectFrom("scim_resources as r").select(["r.seq", "r.doc"]).where("r.seq", "in", seqs.map(Number)).execute()).map((row) => [row.seq, row.doc]),
+    );
     const data = await normalize(page);
     return rows.length > taken ? { data, nextCursor: encodeCursor(list, { seq: Number(page[page.length - 1]!.seq) }) } : { data };
   }
 
-  /** Reads the documents a page's query left out (over their share of the byte budget). */
-  private async readMissingDocs(rows: ResourceRow[]): Promise<void> {
-    const missing = rows.filter((row) => row.doc === null);
-    for (let i = 0; i < missing.length; i += 500) {
-      const part = missing.slice(i, i + 500);
-      const read = await this.db.selectFrom("scim_resources as r").select(["r.seq", "r.doc"]).where("r.seq", "in", part.map((row) => Number(row.seq))).execute();
-      const bySeq = new Map(read.map((row) => [String(row.seq), row.doc as unknown]));
-      for (const row of part) row.doc = bySeq.get(String(row.seq));
-    }
-  }
 
   /** A user, deleted ones included (state `deleted`), or undefined. */
   async findUser(directoryId: string, id: string): Promise<DirectoryUser | undefined> {

@@ -5,7 +5,7 @@
  * a conditional update on the version counter; group membership changes touch only the changed
  * rows; events go to an outbox table in the same transaction as their change.
  */
-import { sql, type Kysely, type Selectable, type Transaction } from "kysely";
+import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from "kysely";
 import {
   ScimError,
   defaultRegistry,
@@ -31,6 +31,7 @@ import {
   type WriteCondition,
 } from "scim-core";
 import type { ScimSqlDatabase, SqlDialectName } from "./dialect.js";
+import { fillLeftOut, jsonWithinShare } from "./page-budget.js";
 import { filterRunsInSql, filterToSql } from "./filter-sql.js";
 import { compiledStatement } from "./compiled-statement.js";
 import { migrateScimTables } from "./migrations.js";
@@ -632,11 +633,10 @@ class SqlStore implements SqlScimStore {
     // With a byte budget, each row tells its document's size, and brings the document only when
     // it is within its share of the budget: a page of large documents is cut before it is read.
     const maxBytes = query.maxBytes;
-    const size = this.dialect === "postgres" ? sql`octet_length(r.doc::text)` : sql`octet_length(r.doc)`;
-    const share = maxBytes !== undefined && limit !== undefined ? Math.floor(maxBytes / limit) : undefined;
+    const doc = jsonWithinShare(this.dialect, "r.doc", maxBytes !== undefined && limit !== undefined ? Math.floor(maxBytes / limit) : undefined);
     const rows = await sql<PageRow>`select r.seq, r.id, r.resource_type, r.version, r.created, r.last_modified,
-      ${share !== undefined ? sql`case when ${size} <= ${share} then r.doc end` : sql`r.doc`} as doc
-      ${maxBytes !== undefined ? sql`, ${size} as doc_bytes` : sql``}
+      ${doc.value} as doc
+      ${maxBytes !== undefined ? sql`, ${doc.bytes} as doc_bytes` : sql``}
       from scim_resources r where ${pageWhere} order by ${order}
       ${limit !== undefined ? sql`limit ${limit}` : this.dialect === "sqlite" ? sql`limit -1` : sql``}
       ${offset > 0 ? sql`offset ${offset}` : sql``}`.execute(this.db);
@@ -654,7 +654,9 @@ class SqlStore implements SqlScimStore {
         page = page.slice(0, taken);
         more = cut = true;
       }
-      await this.readMissingDocs(ctx.tenant, page);
+      await fillLeftOut(page, "doc", (row) => row.seq, async (seqs) =>
+        (await this.db.selectFrom("scim_resources").select(["seq", "doc"]).where("tenant", "=", ctx.tenant).where("seq", "in", seqs as number[]).execute()).map((row) => [row.seq, row.doc]),
+      );
     }
     let nextCursor: string | undefined;
     if (query.cursor !== undefined && more) {
@@ -694,16 +696,6 @@ class SqlStore implements SqlScimStore {
     }
     const sizes = page.map((row) => Number(row.doc_bytes) + (counts.get(row.id) ?? 0) * MEMBER_JSON_BYTES);
     return takeWithinBudget(sizes, maxBytes);
-  }
-
-  /** Reads the documents a page's query left out (those larger than their share of the budget). */
-  private async readMissingDocs(tenant: string, page: PageRow[]): Promise<void> {
-    const missing = page.filter((row) => row.doc === null);
-    for (const part of chunks(missing.map((row) => row.seq))) {
-      const docs = await this.db.selectFrom("scim_resources").select(["seq", "doc"]).where("tenant", "=", tenant).where("seq", "in", part).execute();
-      const bySeq = new Map(docs.map((row) => [String(row.seq), row.doc]));
-      for (const row of missing) if (bySeq.has(String(row.seq))) row.doc = bySeq.get(String(row.seq))!;
-    }
   }
 
   private async countAll(tenant: string, type: string): Promise<number> {
@@ -1062,11 +1054,11 @@ class SqlStore implements SqlScimStore {
   private async readEventsBy(column: "seq" | "position", tenant: string | undefined, after: number, limit: number, maxBytes: number | undefined): Promise<{ events: OutboxEvent[]; cut: boolean }> {
     // With a byte budget, each row tells its size and brings its payload only when within its
     // share of the budget (see `query`): the payloads past the cut are never read.
-    const size = this.dialect === "postgres" ? sql<number | string>`octet_length(payload::text)` : sql<number | string>`octet_length(payload)`;
-    const share = maxBytes === undefined ? undefined : Math.floor(maxBytes / limit);
+    const payload = jsonWithinShare(this.dialect, "payload", maxBytes === undefined ? undefined : Math.floor(maxBytes / limit));
+    // The sizes only with a budget: without one, a read computes nothing more than the payloads.
     let q = this.db
       .selectFrom("scim_outbox")
-      .select([`${column} as cursor`, share === undefined ? sql<unknown>`payload`.as("payload") : sql<unknown>`case when ${size} <= ${share} then payload end`.as("payload"), size.as("bytes")])
+      .select([`${column} as cursor`, payload.value.as("payload"), (maxBytes === undefined ? sql<number | string | null>`null` : (payload.bytes as RawBuilder<number | string | null>)).as("bytes")])
       .where(column, ">", after);
     if (tenant !== undefined) q = q.where("tenant", "=", tenant);
     let rows = await q.orderBy(column).limit(limit).execute();
@@ -1075,12 +1067,9 @@ class SqlStore implements SqlScimStore {
       const taken = takeWithinBudget(rows.map((row) => Number(row.bytes)), maxBytes);
       cut = taken < rows.length;
       rows = rows.slice(0, taken);
-      const missing = rows.filter((row) => row.payload === null);
-      for (const part of chunks(missing.map((row) => row.cursor as number | string))) {
-        const read = await this.db.selectFrom("scim_outbox").select([`${column} as cursor`, "payload"]).where(column, "in", part).execute();
-        const byCursor = new Map(read.map((row) => [String(row.cursor), row.payload]));
-        for (const row of missing) row.payload = byCursor.get(String(row.cursor));
-      }
+      await fillLeftOut(rows, "payload", (row) => row.cursor as number | string, async (cursors) =>
+        (await this.db.selectFrom("scim_outbox").select([`${column} as cursor`, "payload"]).where(column, "in", cursors as number[]).execute()).map((row) => [row.cursor as number | string, row.payload]),
+      );
     }
     return { events: rows.map((row) => ({ seq: Number(row.cursor), event: parseDoc(row.payload) as unknown as ScimEvent })), cut };
   }
