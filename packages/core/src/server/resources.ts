@@ -16,7 +16,7 @@ import { applyPatch, type ApplyPatchOptions, type MemberChange, type MemberValue
 import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import { membersAttributeOf, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
 import { DEFAULT_MAX_VALUES, deepEqual, isObject, validateResource, type ValidateResourceOptions } from "../schema/validate.js";
-import { estimateResourceBytes, takeWithinBudget } from "../store/page-bytes.js";
+import { estimateResourceBytes, PageBudget, takeWithinBudget } from "../store/page-bytes.js";
 import type { GroupRef, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
 import { timeOrderedUuid } from "../ids/time-ordered-uuid.js";
 import { etagMatches, etagOf, header, json, empty, readBody } from "./http.js";
@@ -568,7 +568,8 @@ export class ResourceEndpoint {
     let total = 0;
     const keys: Array<{ item: string; key: unknown }> = [];
     let page: StoredResource[] = [];
-    let pageBytes = 0;
+    const budget = new PageBudget(maxBytes);
+    const sizeOf = (stored: StoredResource) => (maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) : 0);
     /** How many matches from `offset` on the page stands for (fewer than `count` once cut). */
     let consumed: number | undefined;
     for await (const stored of this.scan(scope, storeFilters ? filter : undefined, query.members === true || needsMembers)) {
@@ -578,12 +579,8 @@ export class ResourceEndpoint {
       const index = total++;
       if (sort) keys.push({ item: stored.id, key: boundedKey(sortValue(wire, this.rt, sort.path)) });
       else if (index >= offset && index < offset + count && consumed === undefined) {
-        const size = maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) : 0;
-        if (maxBytes !== undefined && page.length > 0 && pageBytes + size > maxBytes) consumed = index - offset;
-        else {
-          pageBytes += size;
-          page.push(stored);
-        }
+        if (budget.admit(sizeOf(stored))) page.push(stored);
+        else consumed = index - offset;
       }
     }
     if (sort) {
@@ -592,11 +589,12 @@ export class ResourceEndpoint {
       for (const id of sortByKeys(keys, sort.order).slice(offset, offset + count)) {
         // Deleted since the scan: left out, its place counted.
         const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members: query.members === true && this.members !== undefined });
-        const size = stored !== undefined && maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) : 0;
-        if (maxBytes !== undefined && page.length > 0 && pageBytes + size > maxBytes) break;
+        if (stored === undefined) {
+          consumed++;
+          continue;
+        }
+        if (!budget.admit(sizeOf(stored))) break;
         consumed++;
-        if (stored === undefined) continue;
-        pageBytes += size;
         page.push(stored);
       }
     }

@@ -13,7 +13,7 @@ import { ScimConfigError, ScimError, badRequest } from "../errors/scim-error.js"
 import { logicalOperands, referencesAttribute, referencesMemberRef, type AttrPath, type Filter } from "../filter/ast.js";
 import { compileFilter, type FilterPredicate } from "../filter/compile.js";
 import { printAttrPath } from "../filter/print.js";
-import { estimateResourceBytes, MEMBER_JSON_BYTES, takeWithinBudget } from "./page-bytes.js";
+import { estimateResourceBytes, MEMBER_JSON_BYTES, PageBudget, takeWithinBudget } from "./page-bytes.js";
 import type { MemberValue } from "../patch/apply-patch.js";
 import { parseDateTime } from "../schema/datetime.js";
 import { defaultRegistry, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
@@ -921,15 +921,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const members = query.members === true;
     const order = (t.order ??= [...t.byId.keys()]);
     const end = Math.min(order.length, start + count);
-    const maxBytes = query.maxBytes;
-    let used = 0;
+    const budget = new PageBudget(query.maxBytes);
     for (let i = start; i < end; i++) {
       const rec = t.byId.get(order[i]!)!;
-      if (maxBytes !== undefined) {
-        const size = bytesOf(rec, members, query.groups === true ? data : undefined);
-        if (resources.length > 0 && used + size > maxBytes) break;
-        used += size;
-      }
+      if (query.maxBytes !== undefined && !budget.admit(bytesOf(rec, members, query.groups === true ? data : undefined))) break;
       resources.push(toStored(rec, members));
     }
     return { resources, totalResults };

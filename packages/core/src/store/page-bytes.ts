@@ -17,16 +17,31 @@ export function estimateResourceBytes(attributes: object, members = 0): number {
 }
 
 /**
- * How many of `sizes`, in order, a page of at most `maxBytes` takes: each resource while the page
- * with it stays within the budget, and always the first (one resource larger than the budget is a
- * page of its own, or paging would never get past it). Without a budget, all of them.
+ * A page filled within a budget, one resource at a time: a resource goes in while the page with
+ * it stays within `maxBytes`, and always the first (one resource larger than the budget is a page
+ * of its own, or paging would never get past it). Without a budget, every resource goes in.
  */
+export class PageBudget {
+  private used = 0;
+  private taken = 0;
+
+  constructor(private readonly maxBytes: number | undefined) {}
+
+  /** Whether a resource of `size` bytes goes in (then it is counted). */
+  admit(size: number): boolean {
+    if (this.maxBytes !== undefined && this.taken > 0 && this.used + size > this.maxBytes) return false;
+    this.used += size;
+    this.taken++;
+    return true;
+  }
+}
+
+/** How many of `sizes`, in order, a page of at most `maxBytes` takes (see {@link PageBudget}). */
 export function takeWithinBudget(sizes: Iterable<number>, maxBytes: number | undefined): number {
+  const budget = new PageBudget(maxBytes);
   let taken = 0;
-  let used = 0;
   for (const size of sizes) {
-    if (maxBytes !== undefined && taken > 0 && used + size > maxBytes) break;
-    used += size;
+    if (!budget.admit(size)) break;
     taken++;
   }
   return taken;
