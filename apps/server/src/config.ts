@@ -21,6 +21,8 @@ const schema = z.object({
   PUBLIC_URL: z.url().optional(),
   /** A JSON file of custom extension schemas of User and Group (see `schemas-file.ts`). */
   SCIM_SCHEMAS_FILE: z.string().min(1).optional(),
+  /** Longest a SCIM list request may read the database, in milliseconds (then 400 tooMany): a filter no index answers reads the whole directory. */
+  SCIM_MAX_QUERY_MS: z.coerce.number().int().min(1).max(600_000).default(10_000),
   /** pino log level. */
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** "true": replace the admin API key at this start and print the new one once (the old one stops working): the way back in when the key is lost. */

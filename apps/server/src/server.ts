@@ -73,6 +73,7 @@ export async function startServer(config: ServerConfig, parentLogger: Logger): P
         database,
         ...(registry !== undefined ? { registry } : {}),
         ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
+        maxQueryMs: config.SCIM_MAX_QUERY_MS,
         // The cause goes to the log; the client gets a generic 500 without it.
         onError: (error, request) => logger.error({ err: error, method: request.method, path: request.path }, "unexpected error in a SCIM request"),
         audit: { onError: (error) => logger.error({ err: error }, "could not write audit entries") },

@@ -1,5 +1,5 @@
 import { openSqlite } from "scim-store-sql";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createDirectorySync, directoryIdOf, type DirectorySync } from "./directory-sync.js";
 import type { DeprovisionEvent } from "./provisioning.js";
 import { directoryScimRoutes } from "./scim-routes.js";
@@ -316,5 +316,38 @@ describe.each(backends)("directory updates on $name", (backend) => {
   it.skipIf(backend.skip)("an update of an unknown directory is a 404 and writes nothing", async () => {
     await expect(sync.directories.update("dir_000000000000000000000000", { name: "x" })).rejects.toMatchObject({ status: 404 });
     expect(await sync.directories.find("dir_000000000000000000000000")).toBeUndefined();
+  });
+});
+
+describe("directory sync: SCIM lists within maxQueryMs", () => {
+  it("a filter that reads the whole directory past the limit is a 400 tooMany; lookups and other requests go on", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), maxQueryMs: 1000 });
+    try {
+      const app = directoryScimRoutes(sync);
+      const directory = await sync.directories.create({ organizationId: "org_1", name: "Acme", type: "okta" });
+      const { token } = await sync.tokens.create(directory.id);
+      const get = (path: string) => app.request(`http://sync.test/scim/v2/${directory.id}${path}`, { headers: { authorization: `Bearer ${token}` } });
+      const users = Array.from({ length: 500 }, (_, i) => ({ attributes: { schemas: [USER], userName: `user${i}@acme.test`, title: `title ${i}` }, uniqueKeys: [{ attribute: "userName", value: `user${i}@acme.test` }] }));
+      await sync.store.importResources({ tenant: directory.id }, "User", users);
+      // A clock that moves on 10 ms at every reading: SQLite reads it on every row it scans, so
+      // reading the 500 users takes 5 s (within the default limit of 10 s, not within 1 s).
+      const real = Date.now.bind(Date);
+      let skew = 0;
+      const clock = vi.spyOn(Date, "now").mockImplementation(() => real() + (skew += 10));
+      try {
+        const scan = await get(`/Users?filter=${encodeURIComponent('title co "no such title"')}`);
+        expect(scan.status).toBe(400);
+        expect(await scan.json()).toMatchObject({ scimType: "tooMany", detail: expect.stringMatching(/longer than this server allows/) });
+        const lookup = await get(`/Users?filter=${encodeURIComponent('userName eq "user42@acme.test"')}`);
+        expect(lookup.status).toBe(200);
+        expect(((await lookup.json()) as Obj).totalResults).toBe(1);
+      } finally {
+        clock.mockRestore();
+      }
+      const all = await get(`/Users?filter=${encodeURIComponent('title co "title 4"')}&count=1`);
+      expect(((await all.json()) as Obj).totalResults).toBe(111);
+    } finally {
+      await sync.close();
+    }
   });
 });

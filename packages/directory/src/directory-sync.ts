@@ -50,6 +50,12 @@ export interface DirectorySyncOptions {
   onError?: (error: unknown, request: ScimRequest) => void;
   /** How the audit log writes (batching) and where its write failures go. */
   audit?: Omit<AuditLogOptions, "now">;
+  /**
+   * Longest a SCIM list request may read the store, in milliseconds; past it, 400 `tooMany`
+   * (scim-core's `maxQueryMs`, RFC 7644 §3.12). On SQLite a long query holds up every directory's
+   * requests meanwhile. @default 10000
+   */
+  maxQueryMs?: number;
 }
 
 /** The running service. */
@@ -231,6 +237,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     hooks,
     subscribers: [store.outbox, roles.subscriber, ...(options.subscribers ?? [])],
     ...(options.onError ? { onError: options.onError } : {}),
+    ...(options.maxQueryMs !== undefined ? { maxQueryMs: options.maxQueryMs } : {}),
   });
 
   return {

@@ -2,9 +2,11 @@
  * Opening a database: SQLite through better-sqlite3 (a file in WAL mode, or `:memory:`) or
  * PostgreSQL through pg. Both drivers are optional peer dependencies, loaded only when used.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
+import { queryTimedOut } from "scim-core";
 import { Kysely, PostgresDialect, type LogEvent, type PostgresPool } from "kysely";
 import { startCheckpointer, type Checkpointer, type CheckpointOptions } from "./sqlite-checkpointer.js";
 import { groupCommitDialect, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
@@ -38,7 +40,17 @@ const load = createRequire(import.meta.url);
  */
 export const SQLITE_LOWER = "scim_lower";
 
-type SqliteFunctionHost = { function(name: string, options: { deterministic: boolean; safeIntegers: boolean }, fn: (value: unknown) => unknown): unknown };
+/**
+ * @internal The SQL function that ends a SQLite query past its deadline: `scim_before(deadline,
+ * r.seq)` is 1 until `Date.now()` passes `deadline`, then throws scim-core's `queryTimedOut()`
+ * (400 `tooMany`), which better-sqlite3 hands back from the statement. The SQL store puts it first
+ * in the WHERE clause of list queries that carry `StoreQuery.deadline`, so SQLite calls it on
+ * every row it reads (the column keeps it from being evaluated once as a constant). better-sqlite3
+ * runs statements on the server's own thread and cannot interrupt them otherwise.
+ */
+export const SQLITE_DEADLINE = "scim_before";
+
+type SqliteFunctionHost = { function(name: string, options: { deterministic: boolean; safeIntegers: boolean }, fn: (...values: unknown[]) => unknown): unknown };
 type SqliteConstructor = new (filename: string) => BetterSqliteDatabase & SqliteFunctionHost & { pragma(text: string): unknown };
 
 /** `lower(?)` on a private in-memory connection: SQLite's own answer for the values that are not text. */
@@ -47,8 +59,10 @@ let sqliteLowerOfOther: ((value: unknown) => unknown) | undefined;
 /**
  * Registers the SQL functions the SQL store's queries use on a better-sqlite3 connection that was
  * not made by {@link openSqlite} (which registers them itself): {@link SQLITE_LOWER},
- * `toLowerCase` of text, where NULL, numbers and blobs give what `lower()` gives. Without it,
- * case-insensitive filters and sorts on strings of the JSON document fail with "no such function".
+ * `toLowerCase` of text, where NULL, numbers and blobs give what `lower()` gives, and
+ * {@link SQLITE_DEADLINE}, which ends a list query past `StoreQuery.deadline`. Without them,
+ * case-insensitive filters and sorts on strings of the JSON document fail with "no such function",
+ * and list queries run to their end whatever their deadline.
  *
  * @example
  * const connection = new Database("scim.db");
@@ -57,6 +71,16 @@ let sqliteLowerOfOther: ((value: unknown) => unknown) | undefined;
  */
 export function registerSqliteFunctions(database: SqliteFunctionHost): void {
   registerSqliteLower(database, load("better-sqlite3") as SqliteConstructor);
+  registerSqliteDeadline(database);
+}
+
+function registerSqliteDeadline(database: SqliteFunctionHost): void {
+  // Two arguments (the second, a column of the row, only keeps the call per row); better-sqlite3
+  // takes the arity from the function's declared parameters.
+  database.function(SQLITE_DEADLINE, { deterministic: false, safeIntegers: false }, (deadline, _row) => {
+    if (typeof deadline === "number" && Date.now() > deadline) throw queryTimedOut();
+    return 1;
+  });
 }
 
 function registerSqliteLower(database: SqliteFunctionHost, Database: SqliteConstructor): void {
@@ -108,6 +132,7 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   const database = new Database(options.filename);
   // The store's only connection (group commit serializes on it): every query it runs sees the function.
   registerSqliteLower(database, Database);
+  registerSqliteDeadline(database);
   if (onDisk) {
     database.pragma("journal_mode = WAL");
     database.pragma("synchronous = NORMAL");
@@ -169,12 +194,42 @@ const MAX_NAMED_STATEMENTS = 500;
 const MAX_NAMED_TEXT = 4000;
 
 /**
- * pg plans an unnamed statement on every execution; a named one is parsed and planned once per
- * connection (the raw prepared statement's cost). Kysely sends unnamed queries, so the pool's
- * clients name the data statements they see (bounded per connection, so that many distinct filter
- * shapes cannot grow server memory without limit).
+ * The deadline of the PostgreSQL statements the current async call runs (see
+ * {@link withStatementDeadline}).
+ */
+const statementDeadlines = new AsyncLocalStorage<number>();
+
+/**
+ * @internal Runs `work` with the PostgreSQL statements it sends limited to end by `deadline`
+ * (milliseconds since the epoch; `StoreQuery.deadline`): each gets a `statement_timeout` of the
+ * time left (rounded up to the second when a second or more is left), and one the server cancels, or one sent past the deadline,
+ * throws scim-core's `queryTimedOut()` (400 `tooMany`). Only for connections {@link openPostgres}
+ * makes; elsewhere it changes nothing.
+ */
+export function withStatementDeadline<T>(deadline: number, work: () => Promise<T>): Promise<T> {
+  return statementDeadlines.run(deadline, work);
+}
+
+/** PostgreSQL's SQLSTATE of a statement cancelled (here: by `statement_timeout`). */
+const QUERY_CANCELED = "57014";
+
+/**
+ * The pool's clients: they name the data statements they see, and keep statements run under a
+ * deadline within it.
+ *
+ * Naming: pg plans an unnamed statement on every execution; a named one is parsed and planned once
+ * per connection (the raw prepared statement's cost). Kysely sends unnamed queries, so the clients
+ * name them (bounded per connection, so that many distinct filter shapes cannot grow server memory
+ * without limit).
+ *
+ * Deadlines ({@link withStatementDeadline}): the connection's `statement_timeout` is set before a
+ * statement that has one, rounded up to the second so that consecutive queries share one setting (the last second exactly),
+ * and reset before the next statement without one. Each client remembers its setting; after a
+ * failure or a ROLLBACK (which undoes a SET made inside the transaction) it is unknown, and set or
+ * reset again.
  */
 function preparingPool(pool: import("pg").Pool): PostgresPool {
+  type Query = (...args: unknown[]) => Promise<unknown>;
   type NamingClient = import("pg").PoolClient & { scimStatementNames?: Map<string, string> };
   return {
     async connect() {
@@ -182,8 +237,8 @@ function preparingPool(pool: import("pg").Pool): PostgresPool {
       if (client.scimStatementNames === undefined) {
         const names = new Map<string, string>();
         client.scimStatementNames = names;
-        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-        (client as unknown as { query: (...args: unknown[]) => unknown }).query = (text: unknown, values?: unknown) => {
+        const query = client.query.bind(client) as Query;
+        const send = (text: unknown, values?: unknown): Promise<unknown> => {
           if (typeof text === "string" && Array.isArray(values) && values.length > 0 && text.length <= MAX_NAMED_TEXT && /^\s*(select|insert|update|delete|with)\b/i.test(text)) {
             let name = names.get(text);
             if (name === undefined && names.size < MAX_NAMED_STATEMENTS) {
@@ -193,6 +248,41 @@ function preparingPool(pool: import("pg").Pool): PostgresPool {
             if (name !== undefined) return query({ name, text, values });
           }
           return query(text, values);
+        };
+        // The connection's statement_timeout: 0 for its default, undefined when unknown.
+        let timeout: number | undefined = 0;
+        const timed = async (text: unknown, values: unknown, deadline: number | undefined): Promise<unknown> => {
+          if (deadline === undefined) {
+            await query("reset statement_timeout");
+            timeout = 0;
+          } else {
+            const left = deadline - Date.now();
+            if (left <= 0) throw queryTimedOut();
+            const wanted = left >= 1000 ? Math.ceil(left / 1000) * 1000 : Math.ceil(left);
+            if (timeout !== wanted) {
+              timeout = undefined;
+              await query(`set statement_timeout = ${wanted}`);
+              timeout = wanted;
+            }
+          }
+          try {
+            return await send(text, values);
+          } catch (error) {
+            timeout = undefined;
+            if (deadline !== undefined && (error as { code?: unknown }).code === QUERY_CANCELED) throw queryTimedOut();
+            throw error;
+          }
+        };
+        (client as unknown as { query: Query }).query = (text: unknown, values?: unknown) => {
+          const deadline = statementDeadlines.getStore();
+          if (typeof text === "string" && text.length < 64 && /^\s*rollback/i.test(text)) {
+            // It may undo a SET or RESET made inside its transaction, and runs in an aborted
+            // transaction, where nothing else may be sent first.
+            timeout = undefined;
+            return send(text, values);
+          }
+          if (deadline === undefined && timeout === 0) return send(text, values);
+          return timed(text, values, deadline);
         };
       }
       return client as unknown as Awaited<ReturnType<PostgresPool["connect"]>>;

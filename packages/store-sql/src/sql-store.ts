@@ -30,7 +30,7 @@ import {
   type UniqueKey,
   type WriteCondition,
 } from "scim-core";
-import type { ScimSqlDatabase, SqlDialectName } from "./dialect.js";
+import { SQLITE_DEADLINE, withStatementDeadline, type ScimSqlDatabase, type SqlDialectName } from "./dialect.js";
 import { fillLeftOut, jsonWithinShare } from "./page-budget.js";
 import { filterRunsInSql, filterToSql } from "./filter-sql.js";
 import { compiledStatement } from "./compiled-statement.js";
@@ -378,6 +378,9 @@ function chunks<T>(items: readonly T[], size = INSERT_CHUNK): T[][] {
 const RESOURCE_COLUMNS = ["id", "resource_type", "version", "created", "last_modified", "doc"] as const;
 
 /** The condition "a live row" on `scim_resources as r`. */
+/** Whether a SQLite database has {@link SQLITE_DEADLINE}, by handle (asked once). */
+const deadlineProbes = new WeakMap<ScimSqlDatabase, Promise<boolean>>();
+
 function liveCondition(dialect: SqlDialectName) {
   return dialect === "sqlite" ? sql<boolean>`r.deleted = 0` : sql<boolean>`r.deleted = false`;
 }
@@ -594,12 +597,27 @@ class SqlStore implements SqlScimStore {
     return rows.map(toMember);
   }
 
+  /**
+   * Lists resources (see `ScimStore.query`). Past `query.deadline` it gives up with scim-core's
+   * `queryTimedOut()` (400 `tooMany`): SQLite checks the clock on every row it reads
+   * ({@link SQLITE_DEADLINE}), PostgreSQL runs the statements under a `statement_timeout`.
+   */
   async query(ctx: StoreContext, type: string, query: StoreQuery): Promise<StoreQueryResult> {
+    const deadline = query.deadline;
+    if (deadline !== undefined && this.dialect === "postgres") return withStatementDeadline(deadline, () => this.list(ctx, type, query));
+    return this.list(ctx, type, query);
+  }
+
+  private async list(ctx: StoreContext, type: string, query: StoreQuery): Promise<StoreQueryResult> {
     await this.enterTenant(ctx.tenant);
     const rt = this.registry.findResourceType(type);
     const signature = query.cursor !== undefined ? querySignature(query) : "";
     const cursor = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
     let where = sql<boolean>`r.tenant = ${ctx.tenant} and r.resource_type = ${type} and ${this.live}`;
+    // SQLite: first in the WHERE clause, so that it runs on every row read, before the filter.
+    if (query.deadline !== undefined && this.dialect === "sqlite" && (await this.sqliteDeadlines())) {
+      where = sql<boolean>`${sql.raw(SQLITE_DEADLINE)}(${query.deadline}, r.seq) and ${where}`;
+    }
     if (query.filter !== undefined) {
       if (rt === undefined) throw new ScimError(400, "invalidFilter", `unknown resource type '${type}'`);
       where = sql<boolean>`${where} and (${filterToSql(query.filter, { dialect: this.dialect, resourceType: rt, tenant: ctx.tenant, groupTypes: this.groupTypes })})`;
@@ -696,6 +714,23 @@ class SqlStore implements SqlScimStore {
     }
     const sizes = page.map((row) => Number(row.doc_bytes) + (counts.get(row.id) ?? 0) * MEMBER_JSON_BYTES);
     return takeWithinBudget(sizes, maxBytes);
+  }
+
+  /**
+   * Whether the SQLite connection has {@link SQLITE_DEADLINE} (those {@link openSqlite} opens do;
+   * another one, only once `registerSqliteFunctions` ran on it): without it, queries run to their
+   * end and the server checks the deadline between the pages it reads.
+   */
+  private sqliteDeadlines(): Promise<boolean> {
+    let probe = deadlineProbes.get(this.handle);
+    if (probe === undefined) {
+      probe = sql`select ${sql.raw(SQLITE_DEADLINE)}(${Number.MAX_SAFE_INTEGER}, 0) as ok`.execute(this.db).then(
+        () => true,
+        () => false,
+      );
+      deadlineProbes.set(this.handle, probe);
+    }
+    return probe;
   }
 
   private async countAll(tenant: string, type: string): Promise<number> {

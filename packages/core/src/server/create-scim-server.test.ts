@@ -1319,3 +1319,69 @@ describe("cursors of lists the server pages itself, and of the root search", () 
     expect([search.status, search.body.scimType]).toEqual([400, "invalidCursor"]);
   });
 });
+
+describe("list queries within maxQueryMs (400 tooMany, RFC 7644 §3.12)", () => {
+  it("the store gets the request's deadline; a root search shares one across its types", async () => {
+    const store = memoryStore();
+    const deadlines: Array<number | undefined> = [];
+    const watched: ScimStore = { ...store, query: (ctx, type, query) => (deadlines.push(query.deadline), store.query(ctx, type, query)) };
+    const { call, createUser } = setup({ store: watched, maxQueryMs: 60_000 }, store);
+    await createUser();
+    const before = Date.now();
+    expect((await call("GET", `/Users?filter=${encodeURIComponent('userName pr')}`)).status).toBe(200);
+    expect(deadlines).toHaveLength(1);
+    expect(deadlines[0]).toBeGreaterThanOrEqual(before + 60_000);
+    expect(deadlines[0]).toBeLessThanOrEqual(Date.now() + 60_000);
+    deadlines.length = 0;
+    expect((await call("POST", "/.search", { schemas: [SEARCH_REQUEST_SCHEMA], filter: "meta.created pr" })).status).toBe(200);
+    expect(deadlines.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(deadlines).size).toBe(1);
+  });
+
+  it("a store that gives up at the deadline: the client gets its 400 tooMany", async () => {
+    const store = memoryStore();
+    const { call, createUser } = setup({ maxQueryMs: 5 }, store);
+    for (let i = 0; i < 3000; i++) await createUser({ title: `t${i}` });
+    // memoryStore reads 3,000 users for this filter: far past 5 ms once the clock moved on.
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const clock = Date.now();
+      const slow: ScimStore = { ...store, query: (ctx, type, query) => (vi.setSystemTime(clock + 1000), store.query(ctx, type, query)) };
+      const timed = setup({ store: slow, maxQueryMs: 5 }, store);
+      const r = await timed.call("GET", `/Users?filter=${encodeURIComponent('title co "zzz"')}`);
+      expect([r.status, r.body.scimType]).toEqual([400, "tooMany"]);
+      expect(r.body.detail).toMatch(/longer than this server allows/);
+    } finally {
+      vi.useRealTimers();
+    }
+    // Under the limit the same list answers.
+    expect((await call("GET", `/Users?filter=${encodeURIComponent('title eq "t7"')}`)).body.totalResults).toBe(1);
+  });
+
+  it("filters and sorts the server evaluates itself stop at the deadline between the resources they read", async () => {
+    const store = memoryStore();
+    let delayed = false;
+    // A store that filters nothing, and whose reads take 30 ms once `delayed` is set.
+    const slow: ScimStore = {
+      ...store,
+      capabilities: { filter: false, sort: false, paging: true, cursor: false },
+      query: async (ctx, type, query) => {
+        if (delayed) await new Promise((resolve) => setTimeout(resolve, 30));
+        return store.query(ctx, type, query);
+      },
+    };
+    const { call, createUser } = setup({ store: slow, maxQueryMs: 10 }, store);
+    for (let i = 0; i < 5; i++) await createUser({ title: `t${i}` });
+    expect((await call("GET", `/Users?filter=${encodeURIComponent('title sw "t"')}`)).body.totalResults).toBe(5);
+    delayed = true;
+    for (const target of [`/Users?filter=${encodeURIComponent('title sw "t"')}`, "/Users?sortBy=title", `/Users?cursor=&filter=${encodeURIComponent('title sw "t"')}`]) {
+      const r = await call("GET", target);
+      expect([r.status, r.body.scimType], target).toEqual([400, "tooMany"]);
+    }
+  });
+
+  it("rejects a maxQueryMs that is not a positive integer", () => {
+    configError({ ...base(), maxQueryMs: 0 }, /config\.maxQueryMs must be a positive integer/);
+    configError({ ...base(), maxQueryMs: "10s" }, /config\.maxQueryMs/);
+  });
+});

@@ -28,6 +28,8 @@ import type { Principal, ScimRequest, ScimResponse, ScimServer, ScimServerConfig
 
 /** The default of `ScimServerConfig.paging.maxPageBytes`: 8 MiB. */
 const DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024;
+/** The default of `ScimServerConfig.maxQueryMs`: 10 s. */
+const DEFAULT_MAX_QUERY_MS = 10_000;
 const SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 const SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 const RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
@@ -95,6 +97,7 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
     maxCount,
     maxPageBytes: positiveInteger(config.paging?.maxPageBytes, "config.paging.maxPageBytes", DEFAULT_MAX_PAGE_BYTES),
     maxBodyBytes: positiveInteger(config.maxBodyBytes, "config.maxBodyBytes", 1048576),
+    maxQueryMs: positiveInteger(config.maxQueryMs, "config.maxQueryMs", DEFAULT_MAX_QUERY_MS),
     lenient: config.lenientFilters !== false,
     strict: config.strict === true,
     uniqueGroupDisplayName: config.uniqueGroupDisplayName !== false,

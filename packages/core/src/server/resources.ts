@@ -17,6 +17,7 @@ import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import { membersAttributeOf, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
 import { DEFAULT_MAX_VALUES, deepEqual, isObject, validateResource, type ValidateResourceOptions } from "../schema/validate.js";
 import { estimateResourceBytes, PageBudget, takeWithinBudget } from "../store/page-bytes.js";
+import { checkDeadline } from "../store/query-deadline.js";
 import type { GroupRef, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
 import { timeOrderedUuid } from "../ids/time-ordered-uuid.js";
 import { etagMatches, etagOf, header, json, empty, readBody } from "./http.js";
@@ -32,6 +33,8 @@ export interface ServerSettings {
   maxCount: number;
   /** `paging.maxPageBytes`: the byte budget of a list page. */
   maxPageBytes: number;
+  /** `maxQueryMs`: how long a list request may read the store. */
+  maxQueryMs: number;
   maxBodyBytes: number;
   lenient: boolean;
   strict: boolean;
@@ -46,6 +49,8 @@ export interface RequestScope {
   storeContext: StoreContext;
   baseUrl: string;
   params: Map<string, string>;
+  /** When the request's list queries must be done by (`maxQueryMs` from the first one; see `StoreQuery.deadline`). */
+  deadline?: number;
 }
 
 const MAX_CONFLICT_RETRIES = 8;
@@ -482,7 +487,9 @@ export class ResourceEndpoint {
     const sort = sortPath && !this.neverReturned(sortPath) ? { path: sortPath, order: (sortOrderText ?? "ascending") as "ascending" | "descending" } : undefined;
     const withMembers = this.members !== undefined && wanted(this.rt, "members", attributes, excluded);
     const wantGroups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded);
-    const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers, maxBytes: this.settings.maxPageBytes, ...(wantGroups ? { groups: true } : {}) });
+    // One deadline for the whole request (a root search lists several types).
+    scope.deadline ??= Date.now() + this.settings.maxQueryMs;
+    const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers, maxBytes: this.settings.maxPageBytes, deadline: scope.deadline, ...(wantGroups ? { groups: true } : {}) });
     const resources: Obj[] = [];
     for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));
     return json(
@@ -572,7 +579,8 @@ export class ResourceEndpoint {
     const sizeOf = (stored: StoredResource) => (maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) : 0);
     /** How many matches from `offset` on the page stands for (fewer than `count` once cut). */
     let consumed: number | undefined;
-    for await (const stored of this.scan(scope, storeFilters ? filter : undefined, query.members === true || needsMembers)) {
+    for await (const stored of this.scan(scope, storeFilters ? filter : undefined, query.members === true || needsMembers, query.deadline)) {
+      checkDeadline(query.deadline);
       // Filters and sorts read the wire form (`id`, `meta.*`); the page is of stored resources.
       const wire = toWire(scope, this.rt, stored);
       if (predicate !== undefined && !predicate(needsGroups ? await this.withGroups(scope, wire, true) : wire)) continue;
@@ -610,9 +618,9 @@ export class ResourceEndpoint {
    * (by cursor, else by index; at once from a store that pages neither), for the filters and
    * sorts the server evaluates itself.
    */
-  private async *scan(scope: RequestScope, filter: Filter | undefined, members: boolean): AsyncGenerator<StoredResource> {
+  private async *scan(scope: RequestScope, filter: Filter | undefined, members: boolean, deadline: number | undefined): AsyncGenerator<StoredResource> {
     const caps = this.store.capabilities;
-    const base: StoreQuery = { filter, members, maxBytes: this.settings.maxPageBytes };
+    const base: StoreQuery = { filter, members, maxBytes: this.settings.maxPageBytes, ...(deadline !== undefined ? { deadline } : {}) };
     if (caps.cursor) {
       for (let cursor: string | undefined = ""; cursor !== undefined; ) {
         const chunk = await this.store.query(scope.storeContext, this.rt.name, { ...base, cursor, count: SCAN_CHUNK });
@@ -629,7 +637,7 @@ export class ResourceEndpoint {
         if (chunk.resources.length === 0 || startIndex > chunk.totalResults) return;
       }
     }
-    yield* (await this.store.query(scope.storeContext, this.rt.name, { filter, members })).resources;
+    yield* (await this.store.query(scope.storeContext, this.rt.name, { filter, members, ...(deadline !== undefined ? { deadline } : {}) })).resources;
   }
 
   /** POST /{endpoint} (RFC 7644 §3.3): 201 with Location. */

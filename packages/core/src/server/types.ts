@@ -172,6 +172,15 @@ export interface ScimServerConfig {
    * every resource of the tenant, so this bounds what one list request costs. @default 100
    */
   maxFilterTerms?: number;
+  /**
+   * Longest a list request may spend reading the store, in milliseconds (its filter, sort and
+   * count; a root `/.search` all its types together): past it the request is 400 `tooMany`
+   * (RFC 7644 §3.12). A filter the store cannot answer from an index (`co`, `sw`, most attributes)
+   * reads every resource of the tenant; on a large tenant that takes seconds, and an embedded
+   * database (SQLite) holds up every other request meanwhile. Stores honor it through
+   * `StoreQuery.deadline`. @default 10000
+   */
+  maxQueryMs?: number;
   /** Bulk limits advertised in ServiceProviderConfig (RFC 7644 §3.7). */
   bulk?: {
     /** @default true */

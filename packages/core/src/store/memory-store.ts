@@ -14,6 +14,7 @@ import { logicalOperands, referencesAttribute, referencesMemberRef, type AttrPat
 import { compileFilter, type FilterPredicate } from "../filter/compile.js";
 import { printAttrPath } from "../filter/print.js";
 import { estimateResourceBytes, MEMBER_JSON_BYTES, PageBudget, takeWithinBudget } from "./page-bytes.js";
+import { checkDeadline } from "./query-deadline.js";
 import type { MemberValue } from "../patch/apply-patch.js";
 import { parseDateTime } from "../schema/datetime.js";
 import { defaultRegistry, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
@@ -872,7 +873,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   }
 
   /** The resources of the type that match the filter, in creation order. */
-  function matching(t: TypeTable | undefined, data: TenantData | undefined, type: string, filter: Filter | undefined): Rec[] {
+  function matching(t: TypeTable | undefined, data: TenantData | undefined, type: string, filter: Filter | undefined, deadline: number | undefined): Rec[] {
     if (filter === undefined) return t === undefined ? [] : [...t.byId.values()];
     const rt = findType(type);
     const planned = rt === undefined ? undefined : plan(filter, rt, t);
@@ -897,7 +898,10 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const withMembers = referencesAttribute(residual, "members");
     const withGroups = referencesAttribute(residual, "groups");
     const out: Rec[] = [];
+    let examined = 0;
     for (const rec of candidates) {
+      // The clock is read once per 256 resources: cheap beside evaluating the filter on them.
+      if ((++examined & 255) === 0) checkDeadline(deadline);
       let view = viewOf(rec);
       if (withMembers || (withGroups && rec.attributes.groups === undefined)) {
         view = { ...view };
@@ -938,7 +942,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const data = tenantData(ctx.tenant, false);
     const t = table(data, type, false);
     if (query.filter === undefined && sort === undefined && query.cursor === undefined) return plainPage(t, data, query);
-    const recs = matching(t, data, type, query.filter);
+    const recs = matching(t, data, type, query.filter, query.deadline);
     const totalResults = recs.length;
     const rawCount = query.count;
     const count = rawCount === undefined || Number.isNaN(rawCount) ? Infinity : Math.max(0, Math.floor(rawCount));

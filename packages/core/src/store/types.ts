@@ -93,6 +93,13 @@ export interface StoreQuery {
    * that keeps to `maxBytes` counts them too (`MEMBER_JSON_BYTES` each).
    */
   groups?: boolean;
+  /**
+   * When the query must be answered by (milliseconds since the epoch, as `Date.now()`): a store
+   * gives up past it with `queryTimedOut()`, 400 `tooMany` (RFC 7644 §3.12), rather than scan on.
+   * A store that cannot stop a query midway checks it between the steps it can (the server checks
+   * between the chunks it reads). See `ScimServerConfig.maxQueryMs`.
+   */
+  deadline?: number;
 }
 
 export interface StoreQueryResult {

@@ -775,6 +775,35 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
       });
     });
 
+    describe("query: deadline", () => {
+      // A filter no index answers (it matches nothing: the store reads every user to know).
+      const scanning = parseFilter('title co "no such title"');
+      const seed = async () => {
+        for (let i = 0; i < 600; i++) await createUser(`scan-${i}`, { title: `title ${i}` });
+      };
+
+      it("a query that reads the tenant past its deadline is a 400 tooMany (RFC 7644 §3.12)", async ({ skip }) => {
+        skip(!canFilter(scanning), `${name} leaves this filter to the server`);
+        await seed();
+        const error = await expectScimError(store.query(ctx, USER, { filter: scanning, startIndex: 1, count: 10, deadline: Date.now() - 1 }), 400, "tooMany");
+        expect(error.detail).toMatch(/longer than this server allows/);
+        // Counting only reads the tenant too.
+        await expectScimError(store.query(ctx, USER, { filter: scanning, count: 0, deadline: Date.now() - 1 }), 400, "tooMany");
+      });
+
+      it("a deadline ahead changes nothing, and the store answers queries without one after a timeout", async ({ skip }) => {
+        skip(!canFilter(scanning), `${name} leaves this filter to the server`);
+        await seed();
+        const matching = parseFilter('title co "title 59"');
+        const expected = ids(await store.query(ctx, USER, { filter: matching }));
+        expect(expected).toHaveLength(11);
+        expect(ids(await store.query(ctx, USER, { filter: matching, deadline: Date.now() + 60_000 }))).toEqual(expected);
+        await expectScimError(store.query(ctx, USER, { filter: scanning, deadline: Date.now() - 1 }), 400, "tooMany");
+        expect(ids(await store.query(ctx, USER, { filter: matching }))).toEqual(expected);
+        expect((await store.query(ctx, USER, { count: 0 })).totalResults).toBe(600);
+      });
+    });
+
     describe("group members", () => {
       async function setup() {
         const users = [];

@@ -1,0 +1,82 @@
+/**
+ * How the SQL store keeps list queries to `StoreQuery.deadline` beyond the conformance suite:
+ * PostgreSQL's `statement_timeout` set for the statements that carry one and gone from the
+ * connection afterwards, and SQLite connections opened without the store's functions.
+ */
+import { createRequire } from "node:module";
+import { Kysely, sql, SqliteDialect } from "kysely";
+import { parseFilter } from "scim-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPostgres, registerSqliteFunctions, withStatementDeadline, type ScimSqlDatabase } from "./dialect.js";
+import { migrateScimTables } from "./migrations.js";
+import { sqlStore } from "./sql-store.js";
+import type { ScimDatabase } from "./tables.js";
+import { openTestPostgres, POSTGRES_TEST_URL } from "./test-databases.js";
+
+const timeoutOf = async (db: Kysely<ScimDatabase>) => (await sql<{ t: string }>`select current_setting('statement_timeout') as t`.execute(db)).rows[0]!.t;
+
+describe("PostgreSQL statements under a deadline", () => {
+  // One connection, so that every statement meets what the ones before left on it.
+  let database: ScimSqlDatabase | undefined;
+  beforeAll(async () => {
+    const migrated = await openTestPostgres();
+    await migrated?.destroy();
+    if (migrated !== undefined) database = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 1 });
+  });
+  afterAll(async () => {
+    await database?.destroy();
+  });
+
+  it("a statement the server cancels at the deadline is a 400 tooMany, and one sent past it is never run", async ({ skip }) => {
+    if (database === undefined) return skip("PostgreSQL is unreachable");
+    const db = database.db;
+    const started = Date.now();
+    await expect(withStatementDeadline(Date.now() + 300, () => sql`select pg_sleep(5)`.execute(db))).rejects.toMatchObject({ status: 400, scimType: "tooMany" });
+    expect(Date.now() - started).toBeLessThan(4000);
+    await expect(withStatementDeadline(Date.now() - 1, () => sql`select 1`.execute(db))).rejects.toMatchObject({ status: 400, scimType: "tooMany" });
+  });
+
+  it("the connection's statement_timeout is its own again for the statements that follow (after success, a timeout, a rollback)", async ({ skip }) => {
+    if (database === undefined) return skip("PostgreSQL is unreachable");
+    const db = database.db;
+    expect(await timeoutOf(db)).toBe("0");
+    expect(await withStatementDeadline(Date.now() + 60_000, () => timeoutOf(db))).toBe("1min");
+    expect(await timeoutOf(db)).toBe("0");
+    await expect(withStatementDeadline(Date.now() + 200, () => sql`select pg_sleep(5)`.execute(db))).rejects.toMatchObject({ scimType: "tooMany" });
+    expect(await timeoutOf(db)).toBe("0");
+    // Inside a transaction that then fails: the ROLLBACK runs, and the setting is known again after it.
+    await expect(
+      db.transaction().execute(async (trx) => {
+        await withStatementDeadline(Date.now() + 200, () => sql`select pg_sleep(5)`.execute(trx));
+      }),
+    ).rejects.toMatchObject({ scimType: "tooMany" });
+    expect(await timeoutOf(db)).toBe("0");
+    await db.transaction().execute(async (trx) => {
+      expect(await withStatementDeadline(Date.now() + 30_000, () => timeoutOf(trx))).toBe("30s");
+      expect(await timeoutOf(trx)).toBe("0");
+    });
+    expect(await timeoutOf(db)).toBe("0");
+  });
+});
+
+describe("SQLite connections of one's own", () => {
+  it("without registerSqliteFunctions a list with a deadline still runs (to its end); with them it stops at the deadline", async () => {
+    const Database = createRequire(import.meta.url)("better-sqlite3") as new (f: string) => object;
+    const storeOver = async (register: boolean) => {
+      const connection = new Database(":memory:");
+      if (register) registerSqliteFunctions(connection as Parameters<typeof registerSqliteFunctions>[0]);
+      const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: connection as never }) });
+      await migrateScimTables(db, "sqlite");
+      const store = sqlStore({ database: { db, dialect: "sqlite", description: "own", destroy: () => db.destroy() } });
+      for (let i = 0; i < 100; i++) await store.create({ tenant: "t" }, "User", { attributes: { userName: `u${i}`, title: `t${i}` }, uniqueKeys: [{ attribute: "userName", value: `u${i}` }] });
+      return store;
+    };
+    const query = { filter: parseFilter('userName co "7"'), deadline: Date.now() - 1 };
+    const bare = await storeOver(false);
+    expect((await bare.query({ tenant: "t" }, "User", query)).totalResults).toBe(19);
+    await bare.close();
+    const own = await storeOver(true);
+    await expect(own.query({ tenant: "t" }, "User", query)).rejects.toMatchObject({ status: 400, scimType: "tooMany" });
+    await own.close();
+  });
+});
