@@ -278,7 +278,8 @@ async function benchmark(): Promise<{ lines: string[]; targets: Target[] }> {
   // --- subjects, cursors -------------------------------------------------------------------------
   const authenticate = () => ({ tenant: TENANT });
   let lastServerError: unknown;
-  const serverConfig = { authenticate, baseUrl: "https://scim.example.com/scim/v2", onError: (e: unknown) => (lastServerError = e) };
+  // The in-memory comparisons read a million users for minutes: no time limit here (maxQueryMs).
+  const serverConfig = { authenticate, baseUrl: "https://scim.example.com/scim/v2", onError: (e: unknown) => (lastServerError = e), maxQueryMs: 3_600_000 };
   const subjects: Subject[] = [];
   for (const b of backends)
     subjects.push({ id: b.dialect, store: b.store, backend: b, server: createScimServer({ store: b.store, ...serverConfig }), cursors: new Map(), seqs: new Map() });

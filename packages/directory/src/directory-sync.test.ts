@@ -351,3 +351,34 @@ describe("directory sync: SCIM lists within maxQueryMs", () => {
     }
   });
 });
+
+describe("directory sync: a PATCH adding many members", () => {
+  it("asks whether members are present once for all of them, and whether the directory maps roles once", async () => {
+    const statements: string[] = [];
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:", log: (event) => void statements.push(event.query.sql) }) });
+    try {
+      const app = directoryScimRoutes(sync);
+      const directory = await sync.directories.create({ organizationId: "org_1", name: "Acme", type: "okta" });
+      const { token } = await sync.tokens.create(directory.id);
+      const call = (method: string, path: string, body: unknown) =>
+        app.request(`http://sync.test/scim/v2/${directory.id}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" }, body: JSON.stringify(body) });
+      // Users loaded directly (300 POSTs would pass the directory's rate limit).
+      const users = Array.from({ length: 300 }, (_, i) => ({ attributes: { schemas: [USER], userName: `m${i}@acme.test` }, uniqueKeys: [{ attribute: "userName", value: `m${i}@acme.test` }] }));
+      await sync.store.importResources({ tenant: directory.id }, "User", users);
+      const ids = (await sync.store.query({ tenant: directory.id }, "User", {})).resources.map((u) => u.id);
+      const group = (await (await call("POST", "/Groups", { schemas: [GROUP], displayName: "Everyone" })).json()) as { id: string };
+      statements.length = 0;
+      const added = await call("PATCH", `/Groups/${group.id}`, { schemas: [PATCH], Operations: [{ op: "add", path: "members", value: ids.map((value) => ({ value })) }] });
+      expect(added.status).toBe(204);
+      const asked = (pattern: RegExp) => statements.filter((s) => pattern.test(s)).length;
+      // groupsOf of each member: `... from "scim_members" as "m" inner join "scim_resources" ... "m"."member_id" = ?`
+      expect(asked(/"m"\."member_id" = \?/)).toBe(0);
+      expect(asked(/from "scim_members" where .*"member_id" in \(/)).toBe(1);
+      expect(asked(/from "dir_role_mappings"/)).toBe(1);
+      const members = (await (await app.request(`http://sync.test/scim/v2/${directory.id}/Groups/${group.id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { members: unknown[] };
+      expect(members.members).toHaveLength(300);
+    } finally {
+      await sync.close();
+    }
+  });
+});

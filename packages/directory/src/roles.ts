@@ -675,22 +675,37 @@ export class RoleService {
     switch (event.type) {
       case "user.deleted":
         await roles.lock();
-        if (await roles.hasMappings()) this.recomputeAtCommit(store, event.tenant, [event.resourceId]);
+        if (await this.hasMappings(store, roles, event.tenant)) this.recomputeAtCommit(store, event.tenant, [event.resourceId]);
         return;
       case "group.user_added":
       case "group.user_removed":
         if (event.member === undefined) return;
         await roles.lock();
-        if (await roles.hasMappings()) this.recomputeAtCommit(store, event.tenant, await roles.usersOfMember(event.member));
+        if (await this.hasMappings(store, roles, event.tenant)) this.recomputeAtCommit(store, event.tenant, await roles.usersOfMember(event.member));
         return;
       case "group.deleted":
         // Its membership rows are gone: the stored closures say who was below it.
         await roles.lock();
-        if (await roles.hasMappings()) this.recomputeAtCommit(store, event.tenant, await roles.usersWithGroup(event.resourceId));
+        if (await this.hasMappings(store, roles, event.tenant)) this.recomputeAtCommit(store, event.tenant, await roles.usersWithGroup(event.resourceId));
         return;
       default:
         return;
     }
+  }
+
+  /**
+   * Whether the directory has mappings, asked once per transaction (the key) and directory: a
+   * PATCH adding 20,000 members has 20,000 events. The transaction holds the directory's lock
+   * (`lock()` came first), and mapping changes take it too, so the answer holds until it ends.
+   */
+  private readonly mapped = new WeakMap<SqlScimStore, Map<string, Promise<boolean>>>();
+
+  private hasMappings(store: SqlScimStore, roles: RoleComputation, directoryId: string): Promise<boolean> {
+    let byDirectory = this.mapped.get(store);
+    if (byDirectory === undefined) this.mapped.set(store, (byDirectory = new Map()));
+    let answer = byDirectory.get(directoryId);
+    if (answer === undefined) byDirectory.set(directoryId, (answer = roles.hasMappings()));
+    return answer;
   }
 
   /** Users to recompute when the transaction (the key) ends. */

@@ -781,6 +781,16 @@ class SqlStore implements SqlScimStore {
     });
   }
 
+  async membersAmong(ctx: StoreContext, groupId: string, ids: readonly string[]): Promise<Set<string>> {
+    await this.enterTenant(ctx.tenant);
+    const present = new Set<string>();
+    for (const part of chunks(ids)) {
+      const rows = await this.db.selectFrom("scim_members").select("member_id").where("tenant", "=", ctx.tenant).where("group_id", "=", groupId).where("member_id", "in", part).execute();
+      for (const row of rows) present.add(row.member_id);
+    }
+    return present;
+  }
+
   // -------------------------------------------------------------------------------------------
   // Writes
 

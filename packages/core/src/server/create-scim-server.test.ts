@@ -920,12 +920,21 @@ describe("createScimServer: events", () => {
     expect(events.at(-1)!.resource?.displayName).toBe("Ops 3");
   });
 
-  it("membership events are the net change of a whole PATCH, its operations in order (RFC 7644 §3.5.2)", async () => {
-    const { call, createUser, createGroup, events } = setup();
+  it.each([
+    ["a store with membersAmong (one question for all members)", true],
+    ["a store without it (groupsOf of each member)", false],
+  ])("membership events are the net change of a whole PATCH, its operations in order (RFC 7644 §3.5.2): %s", async (_name, withMembersAmong) => {
+    const store = memoryStore();
+    let groupsOfCalls = 0;
+    // Without transactions, so that the PATCH asks this store (a transaction's store is the inner one).
+    const { membersAmong, transaction: _transaction, ...rest } = store;
+    const watched: ScimStore = { ...rest, groupsOf: (ctx, id) => (groupsOfCalls++, store.groupsOf(ctx, id)), ...(withMembersAmong ? { membersAmong } : {}) };
+    const { call, createUser, createGroup, events } = setup({ store: watched }, store);
     const [a, b, c] = [await createUser(), await createUser(), await createUser()];
     const group = await createGroup({ members: [{ value: a.id }] });
     const members = async () => ((await call("GET", `/Groups/${group.id}`)).body.members as J[]).map((m) => m.value).sort();
     events.length = 0;
+    groupsOfCalls = 0;
     // Okta: remove by filter then add again; Entra: Remove with a value array then Add.
     await call("PATCH", `/Groups/${group.id}`, patch({ op: "remove", path: `members[value eq "${a.id}"]` }, { op: "add", path: "members", value: [{ value: a.id }] }));
     await call("PATCH", `/Groups/${group.id}`, patch({ op: "Remove", path: "members", value: [{ value: a.id }] }, { op: "Add", path: "members", value: [{ value: a.id }] }));
@@ -942,6 +951,8 @@ describe("createScimServer: events", () => {
     await call("PATCH", `/Groups/${group.id}`, patch({ op: "add", path: "members", value: [{ value: b.id }] }, { op: "replace", path: "members", value: [{ value: b.id }] }));
     expect(events.map((e) => `${e.type} ${e.member?.value}`).sort()).toEqual([`group.user_added ${b.id}`, `group.user_removed ${a.id}`, `group.user_removed ${c.id}`].sort());
     expect(await members()).toEqual([b.id]);
+    if (withMembersAmong) expect(groupsOfCalls).toBe(0);
+    else expect(groupsOfCalls).toBeGreaterThan(0);
   });
 
   it("a PUT that changes nothing keeps the version and emits nothing (RFC 7644 §3.14)", async () => {

@@ -703,10 +703,11 @@ export class ResourceEndpoint {
   private async notMembers(scope: RequestScope, store: ScimStore, id: string, members: readonly MemberValue[], present = false): Promise<MemberValue[]> {
     const out: MemberValue[] = [];
     const seen = new Set<string>();
+    const listed = store.membersAmong !== undefined ? await store.membersAmong(scope.storeContext, id, [...new Set(members.map((m) => m.value))]) : undefined;
     for (const m of members) {
       if (seen.has(m.value)) continue;
       seen.add(m.value);
-      const isMember = (await store.groupsOf(scope.storeContext, m.value)).some((g) => g.value === id);
+      const isMember = listed !== undefined ? listed.has(m.value) : (await store.groupsOf(scope.storeContext, m.value)).some((g) => g.value === id);
       if (isMember === present) out.push(m);
     }
     return out;

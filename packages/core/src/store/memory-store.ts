@@ -1053,6 +1053,13 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       removeMembers: (ctx, groupId, ids, condition) => write(() => doRemoveMembers(log, ctx, groupId, ids, condition)),
       setMembers: (ctx, groupId, members, condition) => write(() => doSetMembers(log, ctx, groupId, members, condition)),
       groupsOf: (ctx, memberId) => read(() => groupRefs(tenantData(ctx.tenant, false), memberId)),
+      membersAmong: (ctx, groupId, ids) =>
+        read(() => {
+          const data = tenantData(ctx.tenant, false);
+          const present = new Set<string>();
+          for (const id of ids) if (data?.memberOf.get(id)?.has(groupId) === true) present.add(id);
+          return present;
+        }),
       transaction: <T>(work: (s: ScimStore) => Promise<T>): Promise<T> => {
         if (log === undefined) {
           return exclusive(async () => {

@@ -159,6 +159,13 @@ export interface ScimStore {
   /** The groups that list `memberId` directly. */
   groupsOf(ctx: StoreContext, memberId: string): Promise<GroupRef[]>;
   /**
+   * Which of `ids` group `groupId` lists directly (optional). A PATCH that adds or removes
+   * members asks it once for all of them, to write and report only the net change; without it
+   * the server asks `groupsOf` of each member, which costs a query per member (20,000 for an IdP's
+   * push of a large group).
+   */
+  membersAmong?(ctx: StoreContext, groupId: string, ids: readonly string[]): Promise<Set<string>>;
+  /**
    * Runs `work` as one unit: every write inside commits together or not at all. Inside `work`,
    * use the store it receives (writing through the outer store may wait for the unit itself).
    * Stores without transactions omit it.

@@ -814,6 +814,24 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
       }
       const memberIds = async (groupId: string) => (await store.get(ctx, GROUP, groupId, { members: true }))!.members!.map((m) => m.value);
 
+      it("membersAmong tells which of the ids the group lists directly", async ({ skip }) => {
+        skip(store.membersAmong === undefined, `${name} has no membersAmong`);
+        const [a, b, c] = [await createUser("among-a"), await createUser("among-b"), await createUser("among-c")];
+        const group = await store.create(ctx, GROUP, groupWrite("Among", [member(a), member(b)]));
+        const second = await store.create(ctx, GROUP, groupWrite("Other", [member(c)]));
+        const among = (groupId: string, ids: string[]) => store.membersAmong!(ctx, groupId, ids).then((set) => sorted([...set]));
+        expect(await among(group.id, [a.id, b.id, c.id, "no-such-id"])).toEqual(sorted([a.id, b.id]));
+        expect(await among(second.id, [a.id, b.id, c.id])).toEqual([c.id]);
+        expect(await among(group.id, [])).toEqual([]);
+        await store.removeMembers(ctx, group.id, [a.id]);
+        expect(await among(group.id, [a.id, b.id])).toEqual([b.id]);
+        // Another tenant's group of that id lists nobody here.
+        expect(await store.membersAmong!(other, group.id, [b.id])).toEqual(new Set());
+        // Many ids at once (more than one SQL statement's worth).
+        const many = Array.from({ length: 1200 }, (_, i) => `missing-${i}`);
+        expect(await among(group.id, [...many, b.id])).toEqual([b.id]);
+      });
+
       it("members are stored, and loaded only when asked for", async () => {
         const { u1, u2, group } = await setup();
         expect(group.members).toBeUndefined();
