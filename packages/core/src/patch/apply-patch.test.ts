@@ -532,6 +532,20 @@ describe("RFC 7644 §3.5.2.3 replace examples", () => {
     expect(resource.title).toBe("Guide");
   });
 
+  it("an element left with only type and primary is removed (Entra clearing a phone, an empty street): RFC 7643 §2.4", () => {
+    const user = { ...bjensen(), phoneNumbers: [{ value: "1", type: "mobile", primary: true }, { value: "2", type: "work" }] };
+    const removed = patchUser(user, [{ op: "Remove", path: 'phoneNumbers[type eq "mobile"].value' }]);
+    expect(removed.resource.phoneNumbers).toEqual([{ value: "2", type: "work" }]);
+    const emptied = patchUser(user, [{ op: "Replace", path: 'phoneNumbers[type eq "work"].value', value: "" }]);
+    expect(emptied.resource.phoneNumbers).toEqual([{ value: "1", type: "mobile", primary: true }]);
+    const street = patchUser(bjensen(), [{ op: "replace", path: 'addresses[type eq "home"].streetAddress', value: null }]);
+    expect((street.resource.addresses as Obj[]).find((a) => a.type === "home")).toMatchObject({ locality: "Hollywood" });
+    const onlyStreet = { ...bjensen(), addresses: [{ type: "work", streetAddress: "1 Main St" }] };
+    expect(patchUser(onlyStreet, [{ op: "replace", path: 'addresses[type eq "work"].streetAddress', value: "" }]).resource.addresses).toBeUndefined();
+    // An add that names only the qualifiers creates nothing.
+    expect(patchUser(onlyStreet, [{ op: "add", path: 'emails[type eq "other"].primary', value: false }]).resource.emails).toEqual(bjensen().emails);
+  });
+
   it("replace with a filter sets the sub-attribute on every matching element", () => {
     const user = { ...bjensen(), phoneNumbers: [{ value: "1", type: "work" }, { value: "2", type: "work" }, { value: "3", type: "home" }] };
     const { resource } = patchUser(user, [{ op: "replace", path: 'phoneNumbers[type eq "work"].display', value: "office" }]);

@@ -14,7 +14,7 @@ import { compileElementFilter } from "../filter/compile.js";
 import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
 import { assertAllowedKey, assertNoForbiddenKeys, isForbiddenKey } from "../schema/forbidden-keys.js";
 import { membersAttributeOf, resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
-import { assertSinglePrimary, assertValueCount, coerceAttribute, deepEqual, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
+import { assertSinglePrimary, assertValueCount, coerceAttribute, deepEqual, isAssignedElement, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
 
 type Obj = Record<string, unknown>;
 
@@ -580,7 +580,7 @@ class Patcher {
       if (members) this.memberChanges.push({ op: "remove", values: matched.map((i) => valueOf(list[i])).filter((v): v is string => typeof v === "string") });
       let next: unknown[];
       if (sub === undefined) next = list.filter((_, i) => !matched.includes(i));
-      else next = list.map((el, i) => (matched.includes(i) ? withSub(el as Obj, sub, undefined) : el)).filter((el) => !isObject(el) || Object.keys(el).length > 0);
+      else next = list.map((el, i) => (matched.includes(i) ? withSub(el as Obj, sub, undefined) : el)).filter(isAssignedElement);
       this.write(schema, attr, next.length > 0 ? next : undefined);
       return;
     }
@@ -633,7 +633,7 @@ class Patcher {
         if (element?.primary === true) primary = next[i];
       }
     }
-    const cleaned = next.filter((el) => el !== undefined && (!isObject(el) || Object.keys(el).length > 0));
+    const cleaned = next.filter(isAssignedElement);
     if (primary !== undefined) this.clearPrimary(cleaned, primary);
     assertSinglePrimary(attr, cleaned);
     this.write(schema, attr, cleaned.length > 0 ? cleaned : undefined);

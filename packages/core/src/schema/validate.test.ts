@@ -266,6 +266,20 @@ describe("what identity providers send", () => {
     });
   });
 
+  it("OneLogin's empty template fields: an element left with only type and primary is unassigned (RFC 7643 §2.4, §2.5)", () => {
+    const out = user({
+      schemas: ["urn:scim:schemas:core:1.0"],
+      userName: "ol@example.com",
+      emails: [{ value: "", type: "work", primary: true }],
+      phoneNumbers: [{ value: null, type: "mobile" }, { value: "+1 555 0100", type: "work" }],
+      addresses: [{ streetAddress: "", type: "work" }],
+      roles: [{ primary: true }],
+    });
+    expect(out).toEqual({ schemas: [USER_SCHEMA_ID], userName: "ol@example.com", phoneNumbers: [{ value: "+1 555 0100", type: "work" }] });
+    // Any other sub-attribute keeps the element.
+    expect(user({ userName: "a@example.com", addresses: [{ locality: "Paris", type: "work" }] }).addresses).toEqual([{ locality: "Paris", type: "work" }]);
+  });
+
   it("Okta group create with members: [] gives a group without members", () => {
     expect(group(JSON.parse(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"Test SCIMv2","members":[]}`))).toStrictEqual({
       schemas: [GROUP_SCHEMA_ID],

@@ -132,7 +132,20 @@ function coerceComplex(attr: AttributeInfo, value: unknown, ctx: CoerceContext):
     out[sub.name] = v;
     any = true;
   }
+  if (attr.multiValued && !isAssignedElement(out)) return undefined;
   return any ? out : undefined;
+}
+
+/**
+ * @internal Whether an element of a multi-valued complex attribute holds something beyond the
+ * sub-attributes that only qualify a value, `type` and `primary` (RFC 7643 §2.4): `{"type":
+ * "work", "primary": true}`, what is left of an email whose value was removed or sent as "", is
+ * unassigned, and is dropped rather than kept as a primary work email without an address.
+ */
+export function isAssignedElement(element: unknown): boolean {
+  if (!isObject(element)) return element !== undefined && element !== null;
+  for (const key of Object.keys(element)) if (key !== "type" && key !== "primary") return true;
+  return false;
 }
 
 /** Throws 400 invalidValue when more than one element is `primary: true` (RFC 7643 §2.4). */
