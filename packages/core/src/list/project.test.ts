@@ -264,7 +264,7 @@ describe("projectResource: the default projection's fast path", () => {
     const ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     const user = fc.record(
       {
-        userName: fc.string({ minLength: 1 }),
+        userName: fc.string({ minLength: 1 }).filter((s) => s.trim() !== ""),
         password: fc.string(),
         displayName: fc.option(fc.string(), { nil: null }),
         active: fc.boolean(),

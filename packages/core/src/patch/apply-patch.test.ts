@@ -527,6 +527,13 @@ describe("RFC 7644 §3.5.2.3 replace examples", () => {
     expect((readOnly.resource[ENTERPRISE] as Obj).manager).toEqual({ value: "m-1" });
   });
 
+  it("a required name cannot be replaced by whitespace, with a path or without", () => {
+    for (const operation of [{ op: "replace", path: "userName", value: "  " }, { op: "replace", value: { userName: "\t" } }]) {
+      expect(() => patchUser(bjensen(), [operation])).toThrow(/userName' is required and must not be blank/);
+    }
+    expect(() => patchGroup({ schemas: [GROUP], displayName: "Eng" }, [{ op: "replace", path: "displayName", value: " " }])).toThrow(/must not be blank/);
+  });
+
   it("replace on an attribute that does not exist adds it", () => {
     const { resource } = patchUser(bjensen(), [{ op: "replace", path: "title", value: "Guide" }]);
     expect(resource.title).toBe("Guide");

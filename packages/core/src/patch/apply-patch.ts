@@ -14,7 +14,7 @@ import { compileElementFilter } from "../filter/compile.js";
 import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
 import { assertAllowedKey, assertNoForbiddenKeys, isForbiddenKey } from "../schema/forbidden-keys.js";
 import { membersAttributeOf, resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
-import { assertSinglePrimary, assertValueCount, coerceAttribute, deepEqual, isAssignedElement, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
+import { assertNotBlank, assertSinglePrimary, assertValueCount, coerceAttribute, deepEqual, isAssignedElement, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
 
 type Obj = Record<string, unknown>;
 
@@ -217,6 +217,7 @@ class Patcher {
   }
 
   private write(schema: CompiledSchema, attr: AttributeInfo, value: unknown): void {
+    assertNotBlank(attr, value);
     const before = this.read(schema, attr);
     if (value === undefined) {
       if (before === undefined) return;

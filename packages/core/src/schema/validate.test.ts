@@ -542,6 +542,7 @@ describe("errors", () => {
     ["missing", { displayName: "No Name" }],
     ["null", { userName: null }],
     ["empty string", { userName: "" }],
+    ["only whitespace", { userName: " \t " }],
     ["only readOnly attributes", { id: "1", meta: { resourceType: "User" } }],
   ])("userName %s → 400 invalidValue naming it", (_, input) => {
     const e = scimError(() => user(input));
@@ -549,8 +550,11 @@ describe("errors", () => {
     expect(e.detail).toContain("userName");
   });
 
-  it("Group displayName is required (RFC 7643 §4.2)", () => {
+  it("Group displayName is required (RFC 7643 §4.2), and not blank", () => {
     expect(scimError(() => group({ members: [] })).status).toBe(400);
+    expect(scimError(() => group({ displayName: "   " })).detail).toMatch(/displayName' is required and must not be blank/);
+    // Whitespace inside a name, or around one, is the name's own.
+    expect(group({ displayName: " Sales " }).displayName).toBe(" Sales ");
   });
 
   it("two primary: true in one multi-valued attribute → 400, also when one is the string \"true\"", () => {

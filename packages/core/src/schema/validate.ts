@@ -148,6 +148,17 @@ export function isAssignedElement(element: unknown): boolean {
   return false;
 }
 
+/**
+ * @internal Throws 400 invalidValue for a required string attribute whose value is only
+ * whitespace: `""` is unassigned (so missing), and `"  "` is no more a `userName` or a group's
+ * `displayName` than `""`, while it would hold that unique name.
+ */
+export function assertNotBlank(attr: AttributeInfo, value: unknown): void {
+  if (attr.required && attr.type === "string" && typeof value === "string" && value.trim() === "") {
+    throw invalid(attr, "is required and must not be blank");
+  }
+}
+
 /** Throws 400 invalidValue when more than one element is `primary: true` (RFC 7643 §2.4). */
 export function assertSinglePrimary(attr: AttributeInfo, elements: readonly unknown[]): void {
   let primaries = 0;
@@ -391,6 +402,7 @@ export function validateResource(input: unknown, options: ValidateResourceOption
       if (attr.required && attr.mutability !== "readOnly" && container[attr.name] === undefined) {
         throw badRequest("invalidValue", `attribute '${attr.name}' is required`);
       }
+      assertNotBlank(attr, container[attr.name]);
     }
   }
   return { schemas, ...out };

@@ -1182,6 +1182,22 @@ describe("createScimServer: patchStatus and /Me", () => {
     expect(g.headers.ETag).toBe(g.body.meta.version);
   });
 
+  it("a PATCH with attributes or excludedAttributes answers 200 with the resource, whatever patchStatus says (RFC 7644 §3.5.2)", async () => {
+    const { call, createUser, createGroup } = setup({ patchStatus: { User: 204 } });
+    const user = await createUser();
+    const group = await createGroup();
+    const g = await call("PATCH", `/Groups/${group.id}?attributes=displayName`, patch({ op: "replace", path: "displayName", value: "Renamed" }));
+    expect(g.status).toBe(200);
+    expect(g.body).toMatchObject({ id: group.id, displayName: "Renamed" });
+    expect(g.body.members).toBeUndefined();
+    const u = await call("PATCH", `/Users/${user.id}?excludedAttributes=emails`, patch({ op: "replace", path: "title", value: "x" }));
+    expect(u.status).toBe(200);
+    expect(u.body.title).toBe("x");
+    // Without them, patchStatus holds.
+    expect((await call("PATCH", `/Groups/${group.id}`, patch({ op: "replace", path: "displayName", value: "Again" }))).status).toBe(204);
+    expect((await call("PATCH", `/Users/${user.id}`, patch({ op: "replace", path: "title", value: "y" }))).status).toBe(204);
+  });
+
   it("/Me is 501 without config.me", async () => {
     const { call } = setup();
     const r = await call("GET", "/Me");
@@ -1394,5 +1410,48 @@ describe("list queries within maxQueryMs (400 tooMany, RFC 7644 §3.12)", () => 
   it("rejects a maxQueryMs that is not a positive integer", () => {
     configError({ ...base(), maxQueryMs: 0 }, /config\.maxQueryMs must be a positive integer/);
     configError({ ...base(), maxQueryMs: "10s" }, /config\.maxQueryMs/);
+  });
+});
+
+describe("requests the RFCs leave no room for", () => {
+  it("discovery endpoints answer a filter with 403 (RFC 7644 §4); the Group schema says its displayName is unique", async () => {
+    const { call } = setup();
+    for (const path of ["/ResourceTypes", "/Schemas", "/ServiceProviderConfig", "/ResourceTypes/User"]) {
+      const r = await call("GET", `${path}?filter=${encodeURIComponent('name eq "User"')}`);
+      expect([r.status, r.body.schemas], path).toEqual([403, ["urn:ietf:params:scim:api:messages:2.0:Error"]]);
+    }
+    const displayName = (body: J) => (body.attributes as J[]).find((a) => a.name === "displayName");
+    expect(displayName((await call("GET", `/Schemas/${GROUP_SCHEMA_ID}`)).body)).toMatchObject({ uniqueness: "server" });
+    expect(displayName((await setup({ uniqueGroupDisplayName: false }).call("GET", `/Schemas/${GROUP_SCHEMA_ID}`)).body)).toMatchObject({ uniqueness: "none" });
+  });
+
+  it("a body in a charset other than UTF-8 is 415, not stored with replacement characters (RFC 8259 §8.1)", async () => {
+    const { call, count } = setup();
+    const latin1 = Uint8Array.from([...'{"userName":"latin'].map((c) => c.charCodeAt(0)).concat([0xe9], [...'@example.com"}'].map((c) => c.charCodeAt(0))));
+    const refused = await call("POST", "/Users", latin1, { headers: { "content-type": "application/json; charset=ISO-8859-1" } });
+    expect([refused.status, refused.body.detail]).toEqual([415, "the body must be UTF-8 (RFC 8259 §8.1), not iso-8859-1"]);
+    expect(await count("User")).toBe(0);
+    for (const [i, type] of ['application/scim+json; charset="UTF-8"', "application/json;charset=utf8", "application/json"].entries()) {
+      const r = await call("POST", "/Users", new TextEncoder().encode(`{"userName":"latiné${i}@example.com"}`), { headers: { "content-type": type } });
+      expect([r.status, r.body.userName], type).toEqual([201, `latiné${i}@example.com`]);
+    }
+  });
+
+  it("a list parameter given twice is a 400, not the last one silently", async () => {
+    const { call, createUser } = setup();
+    await createUser({ userName: "alice@example.com" });
+    const twice = await call("GET", `/Users?filter=${encodeURIComponent('userName eq "alice@example.com"')}&filter=${encodeURIComponent('userName eq "bob@example.com"')}`);
+    expect([twice.status, twice.body.scimType]).toEqual([400, "invalidFilter"]);
+    expect((await call("GET", "/Users?count=1&Count=5")).body.scimType).toBe("invalidValue");
+    // Other parameters are the host's business.
+    expect((await call("GET", "/Users?trace=1&trace=2")).status).toBe(200);
+  });
+
+  it("a member whose type names the other kind of resource: the detail says so", async () => {
+    const { call, createGroup } = setup();
+    const inner = await createGroup();
+    const r = await call("POST", "/Groups", { schemas: [GROUP_SCHEMA_ID], displayName: "Outer", members: [{ value: inner.id, type: "User" }] });
+    expect([r.status, r.body.scimType, r.body.detail]).toEqual([400, "invalidValue", `member '${inner.id}' is a Group, not the User its 'type' says`]);
+    expect((await call("POST", "/Groups", { schemas: [GROUP_SCHEMA_ID], displayName: "Outer", members: [{ value: "nobody", type: "User" }] })).body.detail).toBe("member 'nobody' does not exist");
   });
 });

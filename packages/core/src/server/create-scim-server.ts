@@ -22,6 +22,7 @@ import { PATCH_OP_SCHEMA } from "../messages/urns.js";
 import { isObject } from "../schema/validate.js";
 import { parseSearchRequest } from "../messages/search-request.js";
 import { defaultRegistry, type CompiledResourceType } from "../schema/registry.js";
+import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import { errorResponse, header, json, methodNotAllowed, queryParams, readBody } from "./http.js";
 import { ResourceEndpoint, type RequestScope, type ServerSettings } from "./resources.js";
 import type { Principal, ScimRequest, ScimResponse, ScimServer, ScimServerConfig } from "./types.js";
@@ -205,7 +206,12 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
   const schemaBody = (base: string, id: string) => {
     const schema = registry.getSchema(id);
     if (!schema) return undefined;
-    return withMeta(base, `/Schemas/${schema.id}`, "Schema", { schemas: [SCHEMA_SCHEMA], id: schema.id, name: schema.name, description: schema.description, attributes: schema.attributes });
+    // A group's displayName is unique per tenant unless configured otherwise: say so (RFC 7643 §7).
+    const attributes =
+      schema.id === GROUP_SCHEMA_ID && settings.uniqueGroupDisplayName
+        ? schema.attributes.map((a) => (a.name.toLowerCase() === "displayname" && (a.uniqueness ?? "none") === "none" ? { ...a, uniqueness: "server" as const } : a))
+        : schema.attributes;
+    return withMeta(base, `/Schemas/${schema.id}`, "Schema", { schemas: [SCHEMA_SCHEMA], id: schema.id, name: schema.name, description: schema.description, attributes });
   };
 
   const resourceTypeBody = (base: string, rt: CompiledResourceType) =>
@@ -256,6 +262,8 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
 
     if (name === "serviceproviderconfig" || name === "schemas" || name === "resourcetypes") {
       if (method !== "GET") return methodNotAllowed(method, ["GET"]);
+      // RFC 7644 §4: a filter here SHOULD be a 403, so that no client takes the whole list for its matches.
+      if (scope.params.has("filter")) throw new ScimError(403, undefined, `${first} does not support filters (RFC 7644 §4)`);
       if (name === "serviceproviderconfig") {
         if (second !== undefined) throw new ScimError(404, undefined, "Not found");
         return json(200, serviceProviderConfig(base));

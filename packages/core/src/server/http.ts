@@ -72,6 +72,11 @@ export function methodNotAllowed(method: string, allow: readonly string[]): Scim
 }
 
 const ACCEPTED_TYPES = new Set(["application/scim+json", "application/json"]);
+/** Charsets whose bytes read as UTF-8 (US-ASCII is a subset of it). */
+const UTF8_CHARSETS = new Set(["utf-8", "utf8", "us-ascii"]);
+
+/** The list parameters of RFC 7644 §3.4.2 and RFC 9865: one value each. */
+const SINGLE_PARAMETERS = new Set(["filter", "sortby", "sortorder", "startindex", "count", "attributes", "excludedattributes", "cursor"]);
 
 /**
  * Reads and parses a request body (RFC 7644 §3.1): `application/scim+json`, `application/json`
@@ -88,6 +93,13 @@ export function readBody(request: ScimRequest, maxBytes: number): unknown {
   const length = Number(header(request.headers, "content-length"));
   if (Number.isFinite(length) && length > maxBytes) throw tooLarge(maxBytes);
   const body = request.body;
+  // JSON between systems is UTF-8 (RFC 8259 §8.1): bytes declared in another charset would be
+  // read wrongly (é stored as U+FFFD), so they are refused. A body a host parser already decoded
+  // (an object) was read in its charset.
+  const charset = type !== undefined ? /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(type)?.[1]?.toLowerCase() : undefined;
+  if (charset !== undefined && !UTF8_CHARSETS.has(charset) && (body instanceof Uint8Array || typeof body === "string")) {
+    throw new ScimError(415, undefined, `the body must be UTF-8 (RFC 8259 §8.1), not ${charset}`);
+  }
   // Raw bytes or text with a content coding (gzip...) cannot be read as JSON: 415 (RFC 9110
   // §15.5.16), rather than a misleading 400. A body a host parser already decoded is an object.
   const coding = header(request.headers, "content-encoding")?.trim().toLowerCase();
@@ -104,11 +116,19 @@ function tooLarge(maxBytes: number): ScimError {
   return new ScimError(413, undefined, `the request body is larger than ${maxBytes} bytes`);
 }
 
-/** Query parameters with URL semantics (`+` is a space); names matched case-insensitively. */
+/**
+ * Query parameters with URL semantics (`+` is a space); names matched case-insensitively. A SCIM
+ * list parameter given twice (`filter=a&filter=b`, as a proxy appending its own may send) is
+ * ambiguous: 400 (`invalidFilter` for `filter`, else `invalidValue`) rather than the last one.
+ */
 export function queryParams(query: string | undefined): Map<string, string> {
   const out = new Map<string, string>();
   if (!query) return out;
   const params = new URLSearchParams(query.startsWith("?") ? query.slice(1) : query);
-  for (const [key, value] of params) out.set(key.toLowerCase(), value);
+  for (const [key, value] of params) {
+    const name = key.toLowerCase();
+    if (out.has(name) && SINGLE_PARAMETERS.has(name)) throw badRequest(name === "filter" ? "invalidFilter" : "invalidValue", `the query parameter '${key}' is given more than once`);
+    out.set(name, value);
+  }
   return out;
 }

@@ -354,6 +354,11 @@ async function resolveMembers(scope: RequestScope, store: ScimStore, members: re
     }
     if (!found || !type) {
       await group?.stillExists();
+      // A type that names the other kind of resource: say so, not that the member is missing.
+      const other = wantType === "user" ? "Group" : wantType === "group" ? "User" : undefined;
+      if (other !== undefined && (await store.get(scope.storeContext, other, m.value)) !== undefined) {
+        throw badRequest("invalidValue", `member '${m.value}' is a ${other}, not the ${m.type} its 'type' says`);
+      }
       throw badRequest("invalidValue", `member '${m.value}' does not exist`);
     }
     const display = m.display ?? (found.attributes.displayName as string | undefined) ?? (found.attributes.userName as string | undefined);
@@ -832,7 +837,9 @@ export class ResourceEndpoint {
         return latest;
       });
     });
-    const status = this.settings.config.patchStatus?.[this.rt.name] ?? (this.members ? 204 : 200);
+    // RFC 7644 §3.5.2: "MUST return a 200 OK if the 'attributes' parameter is specified".
+    const projected = scope.params.has("attributes") || scope.params.has("excludedattributes");
+    const status = projected ? 200 : (this.settings.config.patchStatus?.[this.rt.name] ?? (this.members ? 204 : 200));
     if (status === 204) return empty(204, { ETag: etagOf(outcome.version) });
     // 200: the resource as a GET would return it now (without If-None-Match); a type with
     // members reads it again, with them (the member operations do not return them).
