@@ -66,29 +66,43 @@ describe("openDatabase", () => {
 });
 
 describe("registerSqliteFunctions", () => {
-  it("gives a connection of one's own the functions the store's queries use (case-insensitive JSON filters)", async () => {
+  /** A store over a better-sqlite3 connection of one's own, with the store's functions or without, holding these users. */
+  const storeOver = async (register: boolean, users: ReadonlyArray<{ userName: string; title: string }>) => {
     const { createRequire } = await import("node:module");
     const { Kysely, SqliteDialect } = await import("kysely");
-    const { parseFilter } = await import("scim-core");
     const { registerSqliteFunctions } = await import("./dialect.js");
-    const { migrateScimTables } = await import("./migrations.js");
     const { sqlStore } = await import("./sql-store.js");
     const Database = createRequire(import.meta.url)("better-sqlite3") as new (f: string) => object;
-    const storeOver = async (register: boolean) => {
-      const connection = new Database(":memory:");
-      if (register) registerSqliteFunctions(connection as Parameters<typeof registerSqliteFunctions>[0]);
-      const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: connection as never }) });
-      await migrateScimTables(db, "sqlite");
-      const store = sqlStore({ database: { db, dialect: "sqlite", description: "own", destroy: () => db.destroy() } });
-      await store.create({ tenant: "t" }, "User", { attributes: { userName: "u", title: "Émile" }, uniqueKeys: [{ attribute: "userName", value: "u" }] });
-      return store;
-    };
+    const connection = new Database(":memory:");
+    if (register) registerSqliteFunctions(connection as Parameters<typeof registerSqliteFunctions>[0]);
+    const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: connection as never }) });
+    await migrateScimTables(db, "sqlite");
+    const store = sqlStore({ database: { db, dialect: "sqlite", description: "own", destroy: () => db.destroy() } });
+    for (const attributes of users) await store.create({ tenant: "t" }, "User", { attributes, uniqueKeys: [{ attribute: "userName", value: attributes.userName }] });
+    return store;
+  };
+
+  it("gives a connection of one's own the functions the store's queries use (case-insensitive JSON filters)", async () => {
+    const { parseFilter } = await import("scim-core");
+    const users = [{ userName: "u", title: "Émile" }];
     const filter = { filter: parseFilter('title eq "émile"') };
-    const own = await storeOver(true);
+    const own = await storeOver(true, users);
     expect((await own.query({ tenant: "t" }, "User", filter)).totalResults).toBe(1);
     await own.close();
-    const bare = await storeOver(false);
+    const bare = await storeOver(false, users);
     await expect(bare.query({ tenant: "t" }, "User", filter)).rejects.toThrow(/no such function/);
     await bare.close();
+  });
+
+  it("and the one that ends a list at its deadline: without it a list with a deadline still runs (to its end)", async () => {
+    const { parseFilter } = await import("scim-core");
+    const users = Array.from({ length: 100 }, (_, i) => ({ userName: `u${i}`, title: `t${i}` }));
+    const query = { filter: parseFilter('userName co "7"'), deadline: Date.now() - 1 };
+    const bare = await storeOver(false, users);
+    expect((await bare.query({ tenant: "t" }, "User", query)).totalResults).toBe(19);
+    await bare.close();
+    const own = await storeOver(true, users);
+    await expect(own.query({ tenant: "t" }, "User", query)).rejects.toMatchObject({ status: 400, scimType: "tooMany" });
+    await own.close();
   });
 });

@@ -1,15 +1,11 @@
 /**
- * How the SQL store keeps list queries to `StoreQuery.deadline` beyond the conformance suite:
- * PostgreSQL's `statement_timeout` set for the statements that carry one and gone from the
- * connection afterwards, and SQLite connections opened without the store's functions.
+ * How the SQL store keeps list queries to `StoreQuery.deadline` on PostgreSQL, beyond the
+ * conformance suite: `statement_timeout` set for the statements that carry one, and gone from the
+ * connection afterwards. (SQLite connections of one's own: dialect.test.ts.)
  */
-import { createRequire } from "node:module";
-import { Kysely, sql, SqliteDialect } from "kysely";
-import { parseFilter } from "scim-core";
+import { type Kysely, sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPostgres, registerSqliteFunctions, withStatementDeadline, type ScimSqlDatabase } from "./dialect.js";
-import { migrateScimTables } from "./migrations.js";
-import { sqlStore } from "./sql-store.js";
+import { openPostgres, withStatementDeadline, type ScimSqlDatabase } from "./dialect.js";
 import type { ScimDatabase } from "./tables.js";
 import { openTestPostgres, POSTGRES_TEST_URL } from "./test-databases.js";
 
@@ -56,27 +52,5 @@ describe("PostgreSQL statements under a deadline", () => {
       expect(await timeoutOf(trx)).toBe("0");
     });
     expect(await timeoutOf(db)).toBe("0");
-  });
-});
-
-describe("SQLite connections of one's own", () => {
-  it("without registerSqliteFunctions a list with a deadline still runs (to its end); with them it stops at the deadline", async () => {
-    const Database = createRequire(import.meta.url)("better-sqlite3") as new (f: string) => object;
-    const storeOver = async (register: boolean) => {
-      const connection = new Database(":memory:");
-      if (register) registerSqliteFunctions(connection as Parameters<typeof registerSqliteFunctions>[0]);
-      const db = new Kysely<ScimDatabase>({ dialect: new SqliteDialect({ database: connection as never }) });
-      await migrateScimTables(db, "sqlite");
-      const store = sqlStore({ database: { db, dialect: "sqlite", description: "own", destroy: () => db.destroy() } });
-      for (let i = 0; i < 100; i++) await store.create({ tenant: "t" }, "User", { attributes: { userName: `u${i}`, title: `t${i}` }, uniqueKeys: [{ attribute: "userName", value: `u${i}` }] });
-      return store;
-    };
-    const query = { filter: parseFilter('userName co "7"'), deadline: Date.now() - 1 };
-    const bare = await storeOver(false);
-    expect((await bare.query({ tenant: "t" }, "User", query)).totalResults).toBe(19);
-    await bare.close();
-    const own = await storeOver(true);
-    await expect(own.query({ tenant: "t" }, "User", query)).rejects.toMatchObject({ status: 400, scimType: "tooMany" });
-    await own.close();
   });
 });
