@@ -176,7 +176,7 @@ function backgroundCheckpoints(database: BetterSqliteDatabase & { pragma(text: s
 export interface PostgresOptions {
   /** `postgres://user@host:5432/database`. */
   connectionString: string;
-  /** Pool size. @default 10 */
+  /** Pool size; list searches (queries under a deadline) hold at most 2 fewer when it is larger than 2. @default 10 */
   max?: number;
   /**
    * A PostgreSQL schema to keep the tables in (created when missing; set as the connections'
@@ -202,13 +202,56 @@ const statementDeadlines = new AsyncLocalStorage<number>();
 /**
  * @internal Runs `work` with the PostgreSQL statements it sends limited to end by `deadline`
  * (milliseconds since the epoch; `StoreQuery.deadline`): each gets a `statement_timeout` of the
- * time left (rounded up to the second when a second or more is left), and one the server cancels, or one sent past the deadline,
+ * time left (rounded up to a tenth of a second), and one the server cancels, or one sent past the deadline,
  * throws scim-core's `queryTimedOut()` (400 `tooMany`). Only for connections {@link openPostgres}
  * makes; elsewhere it changes nothing.
  */
 export function withStatementDeadline<T>(deadline: number, work: () => Promise<T>): Promise<T> {
   return statementDeadlines.run(deadline, work);
 }
+
+/**
+ * Connections of the pool that list searches never take: however many slow filters run at once,
+ * writes and reads by id find a connection.
+ */
+const RESERVED_CONNECTIONS = 2;
+
+/** Slots for the connections list searches may hold at once; a search waits for one until its deadline. */
+class SearchSlots {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private free: number) {}
+
+  async take(deadline: number): Promise<void> {
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const turn = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.waiting.splice(this.waiting.indexOf(turn), 1);
+        reject(queryTimedOut());
+      }, Math.max(0, deadline - Date.now()));
+      this.waiting.push(turn);
+    });
+  }
+
+  give(): void {
+    const next = this.waiting.shift();
+    if (next !== undefined) next();
+    else this.free++;
+  }
+}
+
+/**
+ * The step `statement_timeout` is rounded up to: the statements of one query, and the queries
+ * that start together, share one setting, and none runs more than this past its deadline.
+ */
+const TIMEOUT_STEP_MS = 100;
 
 /** PostgreSQL's SQLSTATE of a statement cancelled (here: by `statement_timeout`). */
 const QUERY_CANCELED = "57014";
@@ -223,17 +266,37 @@ const QUERY_CANCELED = "57014";
  * without limit).
  *
  * Deadlines ({@link withStatementDeadline}): the connection's `statement_timeout` is set before a
- * statement that has one, rounded up to the second so that consecutive queries share one setting (the last second exactly),
+ * statement that has one, rounded up to {@link TIMEOUT_STEP_MS} so that consecutive statements share one setting,
  * and reset before the next statement without one. Each client remembers its setting; after a
  * failure or a ROLLBACK (which undoes a SET made inside the transaction) it is unknown, and set or
- * reset again.
+ * reset again. Work under a deadline holds at most the pool's size less {@link RESERVED_CONNECTIONS}
+ * connections at once (it waits for one until its deadline), so that slow filters sent together
+ * cannot take every connection from the writes.
  */
-function preparingPool(pool: import("pg").Pool): PostgresPool {
+function preparingPool(pool: import("pg").Pool, size: number): PostgresPool {
   type Query = (...args: unknown[]) => Promise<unknown>;
   type NamingClient = import("pg").PoolClient & { scimStatementNames?: Map<string, string> };
+  const searches = new SearchSlots(size > RESERVED_CONNECTIONS ? size - RESERVED_CONNECTIONS : size);
   return {
     async connect() {
-      const client = (await pool.connect()) as NamingClient;
+      // Work under a deadline (list searches) takes a slot first, and gives it back with the connection.
+      const deadline = statementDeadlines.getStore();
+      if (deadline !== undefined) await searches.take(deadline);
+      let client: NamingClient;
+      try {
+        client = (await pool.connect()) as NamingClient;
+      } catch (error) {
+        if (deadline !== undefined) searches.give();
+        throw error;
+      }
+      if (deadline !== undefined) {
+        const release = client.release;
+        client.release = (...args: Parameters<typeof release>) => {
+          client.release = release;
+          searches.give();
+          return release.apply(client, args);
+        };
+      }
       if (client.scimStatementNames === undefined) {
         const names = new Map<string, string>();
         client.scimStatementNames = names;
@@ -258,7 +321,7 @@ function preparingPool(pool: import("pg").Pool): PostgresPool {
           } else {
             const left = deadline - Date.now();
             if (left <= 0) throw queryTimedOut();
-            const wanted = left >= 1000 ? Math.ceil(left / 1000) * 1000 : Math.ceil(left);
+            const wanted = Math.ceil(left / TIMEOUT_STEP_MS) * TIMEOUT_STEP_MS;
             if (timeout !== wanted) {
               timeout = undefined;
               await query(`set statement_timeout = ${wanted}`);
@@ -306,15 +369,16 @@ export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   const pg = load("pg") as typeof import("pg");
   const schema = options.schema;
   if (schema !== undefined && !IDENTIFIER.test(schema)) throw new Error(`invalid PostgreSQL schema name '${schema}' (lower-case letters, digits and _)`);
+  const max = options.max ?? 10;
   const pool = new pg.Pool({
     connectionString: options.connectionString,
-    max: options.max ?? 10,
+    max,
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
   });
   if (schema !== undefined) pool.on("connect", (client) => void client.query(`create schema if not exists ${schema}`).catch(() => {}));
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
-  const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }), ...(options.log ? { log: options.log } : {}) });
+  const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool: preparingPool(pool, max) }), ...(options.log ? { log: options.log } : {}) });
   return { db, dialect: "postgres", ...(schema !== undefined ? { schema } : {}), description: describePostgres(options.connectionString), destroy: () => db.destroy() };
 }
 

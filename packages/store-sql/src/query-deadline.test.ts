@@ -54,3 +54,30 @@ describe("PostgreSQL statements under a deadline", () => {
     expect(await timeoutOf(db)).toBe("0");
   });
 });
+
+describe("PostgreSQL connections for searches under a deadline", () => {
+  it("searches hold at most the pool's size less two connections: one more waits until its deadline, a write does not wait", async ({ skip }) => {
+    const migrated = await openTestPostgres();
+    await migrated?.destroy();
+    if (migrated === undefined) return skip("PostgreSQL is unreachable");
+    // A pool of 3: one connection for searches, two kept for the rest.
+    const database = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 3 });
+    try {
+      const db = database.db;
+      const holding = withStatementDeadline(Date.now() + 5000, () => sql`select pg_sleep(0.8)`.execute(db));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      await expect(withStatementDeadline(Date.now() + 300, () => sql`select 1`.execute(db))).rejects.toMatchObject({ status: 400, scimType: "tooMany" });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+      // Not a search: a connection of the two kept aside.
+      const write = Date.now();
+      await sql`select 1`.execute(db);
+      expect(Date.now() - write).toBeLessThan(300);
+      await holding;
+      // The slot is free again.
+      expect((await withStatementDeadline(Date.now() + 2000, () => sql<{ one: number }>`select 1 as one`.execute(db))).rows[0]!.one).toBe(1);
+    } finally {
+      await database.destroy();
+    }
+  });
+});

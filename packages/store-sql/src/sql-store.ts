@@ -598,18 +598,17 @@ class SqlStore implements SqlScimStore {
   }
 
   /**
-   * Lists resources (see `ScimStore.query`). Past `query.deadline` it gives up with scim-core's
-   * `queryTimedOut()` (400 `tooMany`): SQLite checks the clock on every row it reads
-   * ({@link SQLITE_DEADLINE}), PostgreSQL runs the statements under a `statement_timeout`.
+   * Lists resources (see `ScimStore.query`). The search (the page's rows and the count of the
+   * matches) gives up past `query.deadline` with scim-core's `queryTimedOut()` (400 `tooMany`):
+   * SQLite checks the clock on every row it reads ({@link SQLITE_DEADLINE}), PostgreSQL runs those
+   * statements under a `statement_timeout`. Reading what the page holds (documents, members) is
+   * bounded by the page's byte budget instead: a lookup that finds one large group is no filter
+   * "yielding many more results than the server is willing to process" (RFC 7644 §3.12).
    */
   async query(ctx: StoreContext, type: string, query: StoreQuery): Promise<StoreQueryResult> {
-    const deadline = query.deadline;
-    if (deadline !== undefined && this.dialect === "postgres") return withStatementDeadline(deadline, () => this.list(ctx, type, query));
-    return this.list(ctx, type, query);
-  }
-
-  private async list(ctx: StoreContext, type: string, query: StoreQuery): Promise<StoreQueryResult> {
     await this.enterTenant(ctx.tenant);
+    const deadline = query.deadline;
+    const search = <T>(work: () => Promise<T>): Promise<T> => (deadline !== undefined && this.dialect === "postgres" ? withStatementDeadline(deadline, work) : work());
     const rt = this.registry.findResourceType(type);
     const signature = query.cursor !== undefined ? querySignature(query) : "";
     const cursor = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
@@ -626,7 +625,7 @@ class SqlStore implements SqlScimStore {
     // totalResults: one row of scim_counts for an unfiltered list, else a count over the filter.
     // totalResults: one row of scim_counts for an unfiltered list; for a filtered one a count over
     // the filter, unless the page itself tells it (an index page that is not full).
-    const countTotal = () => (query.filter === undefined ? this.countAll(ctx.tenant, type) : this.countWhere(where));
+    const countTotal = () => (query.filter === undefined ? this.countAll(ctx.tenant, type) : search(() => this.countWhere(where)));
 
     const count = query.count === undefined ? undefined : Math.max(0, Math.floor(query.count));
     if (count === 0) return { resources: [], totalResults: await countTotal() };
@@ -652,12 +651,14 @@ class SqlStore implements SqlScimStore {
     // it is within its share of the budget: a page of large documents is cut before it is read.
     const maxBytes = query.maxBytes;
     const doc = jsonWithinShare(this.dialect, "r.doc", maxBytes !== undefined && limit !== undefined ? Math.floor(maxBytes / limit) : undefined);
-    const rows = await sql<PageRow>`select r.seq, r.id, r.resource_type, r.version, r.created, r.last_modified,
+    const rows = await search(() =>
+      sql<PageRow>`select r.seq, r.id, r.resource_type, r.version, r.created, r.last_modified,
       ${doc.value} as doc
       ${maxBytes !== undefined ? sql`, ${doc.bytes} as doc_bytes` : sql``}
       from scim_resources r where ${pageWhere} order by ${order}
       ${limit !== undefined ? sql`limit ${limit}` : this.dialect === "sqlite" ? sql`limit -1` : sql``}
-      ${offset > 0 ? sql`offset ${offset}` : sql``}`.execute(this.db);
+      ${offset > 0 ? sql`offset ${offset}` : sql``}`.execute(this.db),
+    );
     let page = rows.rows;
     // Whether a next page exists after `page` (cursor paging), and whether the budget cut it.
     let more = false;

@@ -6,6 +6,8 @@ import { createSchemaRegistry } from "../schema/registry.js";
 import { memoryStore, type MemoryStore } from "../store/memory-store.js";
 import type { ScimStore } from "../store/types.js";
 import { runHttpConformance } from "../testing/index.js";
+import { printFilter } from "../filter/print.js";
+import { queryTimedOut } from "../store/query-deadline.js";
 import { bearerAuth, bearerToken, createScimServer, pathSegments, timingSafeEqual } from "./create-scim-server.js";
 import type { ScimEvent, ScimHooks, ScimRequest, ScimResponse, ScimServerConfig } from "./types.js";
 
@@ -1405,6 +1407,36 @@ describe("list queries within maxQueryMs (400 tooMany, RFC 7644 §3.12)", () => 
       const r = await call("GET", target);
       expect([r.status, r.body.scimType], target).toEqual([400, "tooMany"]);
     }
+  });
+
+  it("requests sent together to a store that holds the thread: what they waited counts, so the server is held about once the limit, and a lookup among them is answered", async () => {
+    const store = memoryStore();
+    const slowFilter = 'title co "slow"';
+    // Like SQLite: the query runs on the server's thread, and checks its deadline as it reads.
+    const blocking: ScimStore = {
+      ...store,
+      query: async (ctx, type, query) => {
+        if (query.filter !== undefined && printFilter(query.filter) === slowFilter) {
+          while (Date.now() <= query.deadline!) {
+            // reading rows
+          }
+          throw queryTimedOut();
+        }
+        return store.query(ctx, type, query);
+      },
+    };
+    const { call, createUser } = setup({ store: blocking, maxQueryMs: 1000 }, store);
+    await createUser({ userName: "lookup@example.com" });
+    const started = Date.now();
+    const slow = Array.from({ length: 4 }, () => call("GET", `/Users?filter=${encodeURIComponent(slowFilter)}`));
+    const lookup = call("GET", `/Users?filter=${encodeURIComponent('userName eq "lookup@example.com"')}`);
+    const answers = await Promise.all(slow);
+    const held = Date.now() - started;
+    for (const r of answers) expect([r.status, r.body.scimType]).toEqual([400, "tooMany"]);
+    expect((await lookup).body.totalResults).toBe(1);
+    // The first holds the thread for the limit (1 s); each after it, a quarter second (not 1 s each).
+    expect(held).toBeGreaterThanOrEqual(1000);
+    expect(held).toBeLessThan(2600);
   });
 
   it("rejects a maxQueryMs that is not a positive integer", () => {

@@ -466,6 +466,7 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
   };
 
   const answer = async (request: ScimRequest): Promise<ScimResponse> => {
+    const receivedAt = Date.now();
     try {
       if (typeof request?.method !== "string" || typeof request.path !== "string") throw badRequest("invalidSyntax", "malformed request");
       const principal: Principal | null | undefined = await config.authenticate(request);
@@ -475,7 +476,7 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
       const chosen = configured ?? request.baseUrl;
       if (typeof chosen !== "string" || chosen === "") throw new ScimConfigError("no baseUrl: set config.baseUrl, or let the adapter pass request.baseUrl");
       const base = chosen.replace(/\/+$/, "");
-      const scope: RequestScope = { settings, request, principal, storeContext: { tenant: principal.tenant }, baseUrl: base, params: queryParams(request.query) };
+      const scope: RequestScope = { settings, request, principal, storeContext: { tenant: principal.tenant }, baseUrl: base, params: queryParams(request.query), receivedAt };
       return await route(scope);
     } catch (error) {
       if (isScimError(error)) return errorResponse(error);

@@ -49,8 +49,34 @@ export interface RequestScope {
   storeContext: StoreContext;
   baseUrl: string;
   params: Map<string, string>;
-  /** When the request's list queries must be done by (`maxQueryMs` from the first one; see `StoreQuery.deadline`). */
+  /** When the request's list queries must be done by (see {@link listDeadline}). */
   deadline?: number;
+  /** When the server began to handle the request (`Date.now()`). */
+  receivedAt: number;
+}
+
+/**
+ * How long a request that waited behind others may still read the store, at least: enough for a
+ * lookup, not for a second scan of the tenant.
+ */
+const QUEUED_QUERY_MS = 250;
+
+/**
+ * When a list request's queries must be done by (`StoreQuery.deadline`; one for the whole request,
+ * as a root search lists several types): `maxQueryMs` after the request arrived, and at least
+ * {@link QUEUED_QUERY_MS} (or `maxQueryMs` when shorter) after its queries can start.
+ *
+ * A store that runs queries on the server's thread (SQLite) holds every other request while one
+ * runs: counting from the start of each query, ten slow filters sent together would hold the
+ * server for ten times the limit. So the requests that arrived meanwhile are read first (one turn
+ * of the event loop, where there is one), and what they waited counts against their limit; then a
+ * second slow filter gives up a quarter second after the first, while a lookup that waited behind
+ * it is still answered.
+ */
+async function listDeadline(scope: RequestScope): Promise<number> {
+  if (typeof setImmediate === "function") await new Promise<void>((resolve) => setImmediate(resolve));
+  const max = scope.settings.maxQueryMs;
+  return Math.max(scope.receivedAt + max, Date.now() + Math.min(max, QUEUED_QUERY_MS));
 }
 
 const MAX_CONFLICT_RETRIES = 8;
@@ -492,8 +518,7 @@ export class ResourceEndpoint {
     const sort = sortPath && !this.neverReturned(sortPath) ? { path: sortPath, order: (sortOrderText ?? "ascending") as "ascending" | "descending" } : undefined;
     const withMembers = this.members !== undefined && wanted(this.rt, "members", attributes, excluded);
     const wantGroups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded);
-    // One deadline for the whole request (a root search lists several types).
-    scope.deadline ??= Date.now() + this.settings.maxQueryMs;
+    scope.deadline ??= await listDeadline(scope);
     const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers, maxBytes: this.settings.maxPageBytes, deadline: scope.deadline, ...(wantGroups ? { groups: true } : {}) });
     const resources: Obj[] = [];
     for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));
