@@ -117,7 +117,7 @@ function queryCases(): QueryCase[] {
       id: "userName",
       label: 'userName eq "…"',
       block: "lookups",
-      query: (_, i) => ({ filter: byUserName[i % KEYS], startIndex: 1, count: PAGE }),
+      query: (_, i) => ({ filter: byUserName[i % KEYS], startIndex: 1, count: PAGE, deadline: serverDeadline() }),
       raw: (_, i) => ({ name: "byUserName", args: [picks[i % KEYS].userName.toLowerCase(), PAGE] }),
       expected: one,
     },
@@ -125,7 +125,7 @@ function queryCases(): QueryCase[] {
       id: "externalId",
       label: 'externalId eq "…"',
       block: "lookups",
-      query: (_, i) => ({ filter: byExternalId[i % KEYS], startIndex: 1, count: PAGE }),
+      query: (_, i) => ({ filter: byExternalId[i % KEYS], startIndex: 1, count: PAGE, deadline: serverDeadline() }),
       raw: (_, i) => ({ name: "byExternalId", args: [picks[i % KEYS].externalId, PAGE] }),
       expected: one,
     },
@@ -133,7 +133,7 @@ function queryCases(): QueryCase[] {
       id: "email",
       label: 'emails[type eq "work" and value eq "…"]',
       block: "lookups",
-      query: (_, i) => ({ filter: byEmail[i % KEYS], startIndex: 1, count: PAGE }),
+      query: (_, i) => ({ filter: byEmail[i % KEYS], startIndex: 1, count: PAGE, deadline: serverDeadline() }),
       raw: (_, i) => ({ name: "byWorkEmail", args: [picks[i % KEYS].workEmail.toLowerCase(), PAGE] }),
       expected: one,
     },
@@ -146,7 +146,7 @@ function queryCases(): QueryCase[] {
       block: "paging",
       offset,
       paging: "index",
-      query: () => ({ startIndex: offset + 1, count: PAGE }),
+      query: () => ({ startIndex: offset + 1, count: PAGE, deadline: serverDeadline() }),
       raw: () => ({ name: "pageAtOffset", args: [offset, PAGE] }),
       expected: pageIds(offset),
     });
@@ -156,7 +156,7 @@ function queryCases(): QueryCase[] {
       block: "paging",
       offset,
       paging: "cursor",
-      query: (s) => ({ cursor: s.cursors.get(offset)!, count: PAGE }),
+      query: (s) => ({ cursor: s.cursors.get(offset)!, count: PAGE, deadline: serverDeadline() }),
       // One row more than the page, as the store reads, to know whether a next page exists.
       raw: (s) => ({ name: "pageAfterSeq", args: [s.seqs.get(offset)!, PAGE + 1] }),
       expected: pageIds(offset),
@@ -166,6 +166,9 @@ function queryCases(): QueryCase[] {
 }
 
 const idsOf = (rows: { id: string }[], n = PAGE) => rows.slice(0, n).map((r) => r.id);
+
+/** The deadline the server gives every list query (`maxQueryMs`, 10 s by default): the store's lookups are timed as the server runs them. */
+const serverDeadline = () => Date.now() + 10_000;
 
 function runRaw(raw: RawQueries, call: { name: RawQueryName; args: unknown[] }): Promise<RawRow[]> {
   return (raw[call.name] as (...args: unknown[]) => Promise<RawRow[]>)(...call.args);
