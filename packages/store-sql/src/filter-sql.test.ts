@@ -22,7 +22,7 @@ import {
   type SchemaDefinition,
 } from "scim-core";
 import type { ScimSqlDatabase } from "./dialect.js";
-import { filterToSql, prefixUpperBound, referencesMembership } from "./filter-sql.js";
+import { filterToSql, narrowedByIndex, prefixUpperBound, referencesMembership } from "./filter-sql.js";
 import { emailRows, indexedColumns, sqlBool } from "./rows.js";
 import { orderBySql, sortKeySql } from "./sort-sql.js";
 import { openTestPostgres, openTestSqlite } from "./test-databases.js";
@@ -604,5 +604,38 @@ describe("referencesMembership", () => {
     expect(referencesMembership(parseFilter('members[value eq "u1"]'))).toBe(true);
     expect(referencesMembership(parseFilter('userName eq "a" or not (groups.value eq "g1")'))).toBe(true);
     expect(referencesMembership(parseFilter('emails[value eq "members"]'))).toBe(false);
+  });
+});
+
+describe("narrowedByIndex: the lookups an index equality narrows to a row or two", () => {
+  const registry = createSchemaRegistry();
+  const user = registry.getResourceType("User");
+  const group = registry.getResourceType("Group");
+  it.each([
+    ['userName eq "bjensen"', true],
+    ['id eq "2819c223"', true],
+    ['externalId eq "701984"', true],
+    ['emails.value eq "b@example.com"', true],
+    ['emails[type eq "work" and value eq "b@example.com"]', true],
+    ['userName eq "a" or externalId eq "b"', true],
+    ['userName eq "a" and title co "x"', true],
+    ['title co "x" and (userName eq "a" or emails.value eq "b")', true],
+    ['userName eq "a" or title eq "x"', false],
+    ['not (userName eq "a")', false],
+    ['userName sw "a"', false],
+    ['userName ne "a"', false],
+    ['displayName eq "Babs"', false],
+    ['emails[type eq "work"]', false],
+    ['emails.type eq "work"', false],
+    [`${ENT}:employeeNumber eq "1"`, false],
+    ['title eq "x"', false],
+    ["active eq true", false],
+  ])("User %s: %s", (text, expected) => {
+    expect(narrowedByIndex(parseFilter(text), user)).toBe(expected);
+  });
+  it("a group's displayName (unique) narrows; Entra's membership check narrows by id", () => {
+    expect(narrowedByIndex(parseFilter('displayName eq "Sales"'), group)).toBe(true);
+    expect(narrowedByIndex(parseFilter('id eq "g1" and members eq "u1"'), group)).toBe(true);
+    expect(narrowedByIndex(parseFilter('members eq "u1"'), group)).toBe(false);
   });
 });

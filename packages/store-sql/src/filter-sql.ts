@@ -1080,3 +1080,39 @@ export function referencesMembership(filter: Filter): boolean {
   return referencesAttribute(filter, "members") || referencesAttribute(filter, "groups");
 }
 
+
+/**
+ * Whether an index equality narrows the rows a filter can match to the few that hold one value:
+ * `eq` on `id`, `userName`, `externalId`, a group's `displayName` or `emails.value` (also as
+ * `emails[... value eq ...]`), an `and` with one such operand, an `or` of them. These are the
+ * identity providers' lookups, the most frequent reads; the SQL store leaves its per-row deadline
+ * check out of them (they read a row or two, and the check's cost is in building the statement).
+ */
+export function narrowedByIndex(filter: Filter, rt: CompiledResourceType): boolean {
+  switch (filter.type) {
+    case "logical":
+      return filter.op === "and" ? logicalOperands(filter, "and").some((f) => narrowedByIndex(f, rt)) : logicalOperands(filter, "or").every((f) => narrowedByIndex(f, rt));
+    case "compare": {
+      if (filter.op !== "eq" || typeof filter.value !== "string") return false;
+      const resolved = rt.resolve(filter.path);
+      if (resolved === undefined || resolved.schema.extension) return false;
+      const name = resolved.attribute.name;
+      if (resolved.sub === undefined && !resolved.attribute.multiValued) {
+        return name === "id" || name === "userName" || name === "externalId" || (name === "displayName" && membersAttributeOf(rt) !== undefined);
+      }
+      return name === "emails" && (resolved.sub === undefined || resolved.sub.name === "value");
+    }
+    case "valuePath": {
+      const resolved = rt.resolve(filter.path);
+      return resolved !== undefined && !resolved.schema.extension && resolved.attribute.name === "emails" && valueEquality(filter.filter);
+    }
+    default:
+      return false;
+  }
+}
+
+/** Whether an element filter holds only for elements with one `value` (`value eq "x"`, in an `and`, or in each operand of an `or`). */
+function valueEquality(filter: Filter): boolean {
+  if (filter.type === "logical") return filter.op === "and" ? logicalOperands(filter, "and").some(valueEquality) : logicalOperands(filter, "or").every(valueEquality);
+  return filter.type === "compare" && filter.op === "eq" && typeof filter.value === "string" && filter.path.attr.toLowerCase() === "value" && filter.path.sub === undefined;
+}

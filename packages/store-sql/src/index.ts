@@ -7,7 +7,7 @@ export { openDatabase, openPostgres, openSqlite, registerSqliteFunctions, type O
 export { groupCommitDialect, GroupCommitSqliteDriver, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 export { startCheckpointer, type Checkpointer, type CheckpointOptions, type CheckpointStats } from "./sqlite-checkpointer.js";
 export { compiledStatement } from "./compiled-statement.js";
-export { filterRunsInSql, filterToSql, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
+export { filterRunsInSql, filterToSql, narrowedByIndex, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
 export { migrateScimTables, scimMigrations } from "./migrations.js";
 export { fillLeftOut, jsonWithinShare } from "./page-budget.js";
 export { orderBySql, sortKeySql, type SortKeySql, type SortSqlOptions } from "./sort-sql.js";

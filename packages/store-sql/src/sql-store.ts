@@ -32,7 +32,7 @@ import {
 } from "scim-core";
 import { SQLITE_DEADLINE, withStatementDeadline, type ScimSqlDatabase, type SqlDialectName } from "./dialect.js";
 import { fillLeftOut, jsonWithinShare } from "./page-budget.js";
-import { filterRunsInSql, filterToSql } from "./filter-sql.js";
+import { filterRunsInSql, filterToSql, narrowedByIndex } from "./filter-sql.js";
 import { compiledStatement } from "./compiled-statement.js";
 import { migrateScimTables } from "./migrations.js";
 import { emailRows, indexedColumns, normalizeInstant, otherUniqueKeys, sqlBool } from "./rows.js";
@@ -613,8 +613,10 @@ class SqlStore implements SqlScimStore {
     const signature = query.cursor !== undefined ? querySignature(query) : "";
     const cursor = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
     let where = sql<boolean>`r.tenant = ${ctx.tenant} and r.resource_type = ${type} and ${this.live}`;
-    // SQLite: first in the WHERE clause, so that it runs on every row read, before the filter.
-    if (query.deadline !== undefined && this.dialect === "sqlite" && (await this.sqliteDeadlines())) {
+    // SQLite: first in the WHERE clause, so that it runs on every row read, before the filter. Not
+    // in lookups an index equality narrows to a row or two (see narrowedByIndex).
+    const lookup = query.filter !== undefined && rt !== undefined && narrowedByIndex(query.filter, rt);
+    if (query.deadline !== undefined && this.dialect === "sqlite" && !lookup && (await this.sqliteDeadlines())) {
       where = sql<boolean>`${sql.raw(SQLITE_DEADLINE)}(${query.deadline}, r.seq) and ${where}`;
     }
     if (query.filter !== undefined) {
