@@ -81,3 +81,16 @@ describe("PostgreSQL connections for searches under a deadline", () => {
     }
   });
 });
+
+describe("which stores hold the server's thread", () => {
+  it("SQLite's does (the server lets waiting requests in before each list), PostgreSQL's does not", async () => {
+    const { sqlStore } = await import("./sql-store.js");
+    const { openSqlite } = await import("./dialect.js");
+    const sqlite = openSqlite({ filename: ":memory:" });
+    expect(sqlStore({ database: sqlite }).capabilities.blocking).toBe(true);
+    await sqlite.destroy();
+    const postgres = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 1 });
+    expect(sqlStore({ database: postgres }).capabilities.blocking).toBe(false);
+    await postgres.destroy();
+  });
+});

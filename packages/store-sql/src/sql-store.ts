@@ -390,7 +390,7 @@ class SqlStore implements SqlScimStore {
    * Every filter runs in SQL, group `members` included (read from their rows), except those naming
    * the derived `User.groups` or `members.$ref`: the server evaluates those in memory.
    */
-  readonly capabilities: StoreCapabilities = { filter: filterRunsInSql, sort: true, paging: true, cursor: true, pageBytes: true };
+  readonly capabilities: StoreCapabilities;
   readonly dialect: SqlDialectName;
   readonly transaction: <T>(work: (store: ScimStore) => Promise<T>) => Promise<T>;
   readonly outbox: ScimEventSubscriber;
@@ -410,6 +410,8 @@ class SqlStore implements SqlScimStore {
     private readonly inTransaction: boolean,
   ) {
     this.dialect = handle.dialect;
+    // better-sqlite3 runs statements on the server's thread; pg does not.
+    this.capabilities = { filter: filterRunsInSql, sort: true, paging: true, cursor: true, pageBytes: true, blocking: this.dialect === "sqlite" };
     this.FALSE = sqlBool(this.dialect, false);
     this.TRUE = sqlBool(this.dialect, true);
     this.transaction = (work) => this.unit((store) => work(store));

@@ -1415,6 +1415,7 @@ describe("list queries within maxQueryMs (400 tooMany, RFC 7644 §3.12)", () => 
     // Like SQLite: the query runs on the server's thread, and checks its deadline as it reads.
     const blocking: ScimStore = {
       ...store,
+      capabilities: { ...store.capabilities, blocking: true },
       query: async (ctx, type, query) => {
         if (query.filter !== undefined && printFilter(query.filter) === slowFilter) {
           while (Date.now() <= query.deadline!) {

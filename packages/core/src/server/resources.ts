@@ -66,15 +66,15 @@ const QUEUED_QUERY_MS = 250;
  * as a root search lists several types): `maxQueryMs` after the request arrived, and at least
  * {@link QUEUED_QUERY_MS} (or `maxQueryMs` when shorter) after its queries can start.
  *
- * A store that runs queries on the server's thread (SQLite) holds every other request while one
- * runs: counting from the start of each query, ten slow filters sent together would hold the
- * server for ten times the limit. So the requests that arrived meanwhile are read first (one turn
- * of the event loop, where there is one), and what they waited counts against their limit; then a
- * second slow filter gives up a quarter second after the first, while a lookup that waited behind
- * it is still answered.
+ * A store that runs queries on the server's thread (`capabilities.blocking`: SQLite) holds every
+ * other request while one runs: counting from the start of each query, ten slow filters sent
+ * together would hold the server for ten times the limit. So with such a store the requests that
+ * arrived meanwhile are read first (one turn of the event loop, where there is one), and what they
+ * waited counts against their limit; then a second slow filter gives up a quarter second after the
+ * first, while a lookup that waited behind it is still answered.
  */
-async function listDeadline(scope: RequestScope): Promise<number> {
-  if (typeof setImmediate === "function") await new Promise<void>((resolve) => setImmediate(resolve));
+async function listDeadline(scope: RequestScope, store: ScimStore): Promise<number> {
+  if (store.capabilities.blocking === true && typeof setImmediate === "function") await new Promise<void>((resolve) => setImmediate(resolve));
   const max = scope.settings.maxQueryMs;
   return Math.max(scope.receivedAt + max, Date.now() + Math.min(max, QUEUED_QUERY_MS));
 }
@@ -518,7 +518,7 @@ export class ResourceEndpoint {
     const sort = sortPath && !this.neverReturned(sortPath) ? { path: sortPath, order: (sortOrderText ?? "ascending") as "ascending" | "descending" } : undefined;
     const withMembers = this.members !== undefined && wanted(this.rt, "members", attributes, excluded);
     const wantGroups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded);
-    scope.deadline ??= await listDeadline(scope);
+    scope.deadline ??= await listDeadline(scope, this.store);
     const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers, maxBytes: this.settings.maxPageBytes, deadline: scope.deadline, ...(wantGroups ? { groups: true } : {}) });
     const resources: Obj[] = [];
     for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));

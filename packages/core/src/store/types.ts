@@ -124,6 +124,12 @@ export interface StoreCapabilities {
    * index pages to the budget after the store loaded them, and cursor pages not at all.
    */
   pageBytes?: boolean;
+  /**
+   * Queries run on the server's own thread and hold it until they end (an embedded database such
+   * as SQLite): before each list, the server lets the requests that arrived meanwhile be read, so
+   * that their time limit counts from their arrival (see `ScimServerConfig.maxQueryMs`).
+   */
+  blocking?: boolean;
 }
 
 /** A group a member belongs to, for the derived `User.groups` (RFC 7643 §4.1.2). */
