@@ -82,6 +82,46 @@ describe("PostgreSQL connections for searches under a deadline", () => {
   });
 });
 
+describe("lookups an index equality narrows go without the deadline", () => {
+  it("on PostgreSQL they take no search slot: answered while slow searches hold every slot, where a scan waits and gives up", async ({ skip }) => {
+    const migrated = await openTestPostgres();
+    if (migrated === undefined) return skip("PostgreSQL is unreachable");
+    await migrated.destroy();
+    const { sqlStore } = await import("./sql-store.js");
+    const { parseFilter } = await import("scim-core");
+    const database = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 3 });
+    try {
+      const store = sqlStore({ database });
+      const ctx = { tenant: `lookup-${Date.now()}` };
+      await store.create(ctx, "User", { attributes: { userName: "alice", title: "t" }, uniqueKeys: [{ attribute: "userName", value: "alice" }] });
+      const holding = withStatementDeadline(Date.now() + 5000, () => sql`select pg_sleep(0.8)`.execute(database.db));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = Date.now();
+      const found = await store.query(ctx, "User", { filter: parseFilter('userName eq "alice"'), deadline: Date.now() + 300 });
+      expect(found.totalResults).toBe(1);
+      expect(Date.now() - started).toBeLessThan(250);
+      await expect(store.query(ctx, "User", { filter: parseFilter('title co "t"'), deadline: Date.now() + 300 })).rejects.toMatchObject({ scimType: "tooMany" });
+      await holding;
+    } finally {
+      await database.destroy();
+    }
+  });
+
+  it("on SQLite too: a lookup past its deadline is answered, a scan is not", async () => {
+    const { sqlStore } = await import("./sql-store.js");
+    const { openSqlite } = await import("./dialect.js");
+    const { parseFilter } = await import("scim-core");
+    const database = openSqlite({ filename: ":memory:" });
+    const store = sqlStore({ database });
+    await store.migrate();
+    const ctx = { tenant: "t" };
+    await store.create(ctx, "User", { attributes: { userName: "alice", title: "t" }, uniqueKeys: [{ attribute: "userName", value: "alice" }] });
+    expect((await store.query(ctx, "User", { filter: parseFilter('userName eq "ALICE"'), deadline: Date.now() - 1 })).totalResults).toBe(1);
+    await expect(store.query(ctx, "User", { filter: parseFilter('title co "t"'), deadline: Date.now() - 1 })).rejects.toMatchObject({ scimType: "tooMany" });
+    await store.close();
+  });
+});
+
 describe("which stores hold the server's thread", () => {
   it("SQLite's does (the server lets waiting requests in before each list), PostgreSQL's does not", async () => {
     const { sqlStore } = await import("./sql-store.js");

@@ -609,24 +609,25 @@ class SqlStore implements SqlScimStore {
    */
   async query(ctx: StoreContext, type: string, query: StoreQuery): Promise<StoreQueryResult> {
     await this.enterTenant(ctx.tenant);
-    const deadline = query.deadline;
-    const search = <T>(work: () => Promise<T>): Promise<T> => (deadline !== undefined && this.dialect === "postgres" ? withStatementDeadline(deadline, work) : work());
     const rt = this.registry.findResourceType(type);
+    // A lookup that an index equality narrows to a row or two (see narrowedByIndex), the IdPs'
+    // most frequent read, is searched without the deadline: on SQLite the check cost it some 15%,
+    // on PostgreSQL it would wait for a search slot behind slow filters.
+    const lookup = query.filter !== undefined && rt !== undefined && narrowedByIndex(query.filter, rt);
+    const deadline = lookup ? undefined : query.deadline;
+    const search = <T>(work: () => Promise<T>): Promise<T> => (deadline !== undefined && this.dialect === "postgres" ? withStatementDeadline(deadline, work) : work());
     const signature = query.cursor !== undefined ? querySignature(query) : "";
     const cursor = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
     let where = sql<boolean>`r.tenant = ${ctx.tenant} and r.resource_type = ${type} and ${this.live}`;
-    // SQLite: first in the WHERE clause, so that it runs on every row read, before the filter. Not
-    // in lookups an index equality narrows to a row or two (see narrowedByIndex).
-    const lookup = query.filter !== undefined && rt !== undefined && narrowedByIndex(query.filter, rt);
-    if (query.deadline !== undefined && this.dialect === "sqlite" && !lookup && (await this.sqliteDeadlines())) {
-      where = sql<boolean>`${sql.raw(SQLITE_DEADLINE)}(${query.deadline}, r.seq) and ${where}`;
+    // SQLite: first in the WHERE clause, so that it runs on every row read, before the filter.
+    if (deadline !== undefined && this.dialect === "sqlite" && (await this.sqliteDeadlines())) {
+      where = sql<boolean>`${sql.raw(SQLITE_DEADLINE)}(${deadline}, r.seq) and ${where}`;
     }
     if (query.filter !== undefined) {
       if (rt === undefined) throw new ScimError(400, "invalidFilter", `unknown resource type '${type}'`);
       where = sql<boolean>`${where} and (${filterToSql(query.filter, { dialect: this.dialect, resourceType: rt, tenant: ctx.tenant, groupTypes: this.groupTypes })})`;
     }
 
-    // totalResults: one row of scim_counts for an unfiltered list, else a count over the filter.
     // totalResults: one row of scim_counts for an unfiltered list; for a filtered one a count over
     // the filter, unless the page itself tells it (an index page that is not full).
     const countTotal = () => (query.filter === undefined ? this.countAll(ctx.tenant, type) : search(() => this.countWhere(where)));
