@@ -44,9 +44,10 @@ export const SQLITE_LOWER = "scim_lower";
  * @internal The SQL function that ends a SQLite query past its deadline: `scim_before(deadline,
  * r.seq)` is 1 until `Date.now()` passes `deadline`, then throws scim-core's `queryTimedOut()`
  * (400 `tooMany`), which better-sqlite3 hands back from the statement. The SQL store puts it first
- * in the WHERE clause of list queries that carry `StoreQuery.deadline`, so SQLite calls it on
- * every row it reads (the column keeps it from being evaluated once as a constant). better-sqlite3
- * runs statements on the server's own thread and cannot interrupt them otherwise.
+ * in the WHERE clause of list searches that carry `StoreQuery.deadline` (not of the lookups an
+ * index narrows, see `narrowedByIndex`), so SQLite calls it on every row it reads (the column keeps
+ * it from being evaluated once as a constant). better-sqlite3 runs statements on the server's own
+ * thread and cannot interrupt them otherwise.
  */
 export const SQLITE_DEADLINE = "scim_before";
 
@@ -202,8 +203,8 @@ const statementDeadlines = new AsyncLocalStorage<number>();
 /**
  * @internal Runs `work` with the PostgreSQL statements it sends limited to end by `deadline`
  * (milliseconds since the epoch; `StoreQuery.deadline`): each gets a `statement_timeout` of the
- * time left (rounded up to a tenth of a second), and one the server cancels, or one sent past the deadline,
- * throws scim-core's `queryTimedOut()` (400 `tooMany`). Only for connections {@link openPostgres}
+ * time left (rounded up to {@link TIMEOUT_STEP_MS}), and one the server cancels, or one sent past
+ * the deadline, throws scim-core's `queryTimedOut()` (400 `tooMany`). Only for connections {@link openPostgres}
  * makes; elsewhere it changes nothing.
  */
 export function withStatementDeadline<T>(deadline: number, work: () => Promise<T>): Promise<T> {
@@ -266,8 +267,8 @@ const QUERY_CANCELED = "57014";
  * without limit).
  *
  * Deadlines ({@link withStatementDeadline}): the connection's `statement_timeout` is set before a
- * statement that has one, rounded up to {@link TIMEOUT_STEP_MS} so that consecutive statements share one setting,
- * and reset before the next statement without one. Each client remembers its setting; after a
+ * statement that has one, rounded up to {@link TIMEOUT_STEP_MS} so that consecutive statements
+ * share one setting, and reset before the next statement without one. Each client remembers its setting; after a
  * failure or a ROLLBACK (which undoes a SET made inside the transaction) it is unknown, and set or
  * reset again. Work under a deadline holds at most the pool's size less {@link RESERVED_CONNECTIONS}
  * connections at once (it waits for one until its deadline), so that slow filters sent together
