@@ -377,10 +377,10 @@ function chunks<T>(items: readonly T[], size = INSERT_CHUNK): T[][] {
 
 const RESOURCE_COLUMNS = ["id", "resource_type", "version", "created", "last_modified", "doc"] as const;
 
-/** The condition "a live row" on `scim_resources as r`. */
 /** Whether a SQLite database has {@link SQLITE_DEADLINE}, by handle (asked once). */
 const deadlineProbes = new WeakMap<ScimSqlDatabase, Promise<boolean>>();
 
+/** The condition "a live row" on `scim_resources as r`. */
 function liveCondition(dialect: SqlDialectName) {
   return dialect === "sqlite" ? sql<boolean>`r.deleted = 0` : sql<boolean>`r.deleted = false`;
 }
@@ -724,8 +724,8 @@ class SqlStore implements SqlScimStore {
 
   /**
    * Whether the SQLite connection has {@link SQLITE_DEADLINE} (those {@link openSqlite} opens do;
-   * another one, only once `registerSqliteFunctions` ran on it): without it, queries run to their
-   * end and the server checks the deadline between the pages it reads.
+   * another one, only once `registerSqliteFunctions` ran on it): without it, searches run to
+   * their end.
    */
   private sqliteDeadlines(): Promise<boolean> {
     let probe = deadlineProbes.get(this.handle);
