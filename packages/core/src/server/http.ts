@@ -98,7 +98,7 @@ export function readBody(request: ScimRequest, maxBytes: number): unknown {
   // (an object) was read in its charset.
   const charset = type !== undefined ? /;\s*charset\s*=\s*"?([^";\s]+)"?/i.exec(type)?.[1]?.toLowerCase() : undefined;
   if (charset !== undefined && !UTF8_CHARSETS.has(charset) && (body instanceof Uint8Array || typeof body === "string")) {
-    throw new ScimError(415, undefined, `the body must be UTF-8 (RFC 8259 §8.1), not ${charset}`);
+    throw new ScimError(415, undefined, `the body must be UTF-8 (RFC 8259 §8.1), not ${charset.slice(0, 40)}`);
   }
   // Raw bytes or text with a content coding (gzip...) cannot be read as JSON: 415 (RFC 9110
   // §15.5.16), rather than a misleading 400. A body a host parser already decoded is an object.
