@@ -26,6 +26,7 @@ import { migrateDirectoryTables } from "./migrations.js";
 import { DirectoryDataService, liveResourcesInWireForm } from "./normalized.js";
 import { provisioningHooks, type DirectoryHooks, type DirectoryPrincipal } from "./provisioning.js";
 import { RoleService } from "./roles.js";
+import { DEFAULT_SEARCH_TIME_BUDGET, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { DirectoryDatabase } from "./tables.js";
 import { TokenService } from "./tokens.js";
 
@@ -56,6 +57,13 @@ export interface DirectorySyncOptions {
    * requests meanwhile. @default 10000
    */
   maxQueryMs?: number;
+  /**
+   * The share of the database each directory's list searches may take, as a bucket of
+   * milliseconds (`requestsPerSecond` ms of search per second, `burst` ms at once): past it, the
+   * directory's list requests get 429 with `Retry-After` until it has refilled. `false`: no limit.
+   * @default DEFAULT_SEARCH_TIME_BUDGET (500 ms per second, 30 s at once)
+   */
+  searchTimeBudget?: RateLimitConfig | false;
 }
 
 /** The running service. */
@@ -74,6 +82,8 @@ export interface DirectorySync {
   readonly audit: AuditLog;
   /** The SCIM server of every directory; mount it at `/scim/v2/:directoryId` (see `directoryScimRoutes`). */
   readonly scim: ScimServer;
+  /** The time each directory's list searches have taken, against its budget (`searchTimeBudget`); undefined without one. */
+  readonly searchTime: { limiter: RateLimiter; budget: RateLimitConfig } | undefined;
   readonly registry: SchemaRegistry;
   readonly options: DirectorySyncOptions;
   /** The SCIM base URL of a directory, given the origin to use when `publicUrl` is not set. */
@@ -180,10 +190,13 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
   await migrateScimTables(database.db, database.dialect, schema);
   await migrateDirectoryTables(database.db, database.dialect, schema);
   const db = database.db as unknown as Kysely<DirectoryDatabase>;
+  const searchBudget = options.searchTimeBudget === undefined ? DEFAULT_SEARCH_TIME_BUDGET : options.searchTimeBudget;
+  const searchTime = searchBudget === false ? undefined : { limiter: new RateLimiter(), budget: searchBudget };
   const store = sqlStore({
     database,
     registry,
     now,
+    ...(searchTime !== undefined ? { onSearch: (directoryId: string, ms: number) => searchTime.limiter.spend(directoryId, searchTime.budget, ms) } : {}),
     // A request authenticated just before its directory was deleted must not write into it:
     // checked under the directory's lock, which the deletion holds until it commits.
     tenantGuard: async (tx, directoryId) => {
@@ -250,6 +263,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     data,
     audit,
     scim,
+    searchTime,
     registry,
     options,
     scimUrl: (directoryId, origin) => `${publicUrl ?? origin?.replace(/\/+$/, "") ?? ""}${SCIM_MOUNT}/${directoryId}`,

@@ -63,3 +63,21 @@ describe("RateLimiter (token bucket per key)", () => {
     expect(limiter.take("a", config)).toEqual({ allowed: true, remaining: 1 });
   });
 });
+
+describe("RateLimiter as a bucket of time (spend after the fact, check before)", () => {
+  it("spends below zero, at most one burst, and tells when it holds something again", () => {
+    let now = 0;
+    const limiter = new RateLimiter({ now: () => now });
+    const budget = { requestsPerSecond: 500, burst: 30_000 };
+    expect(limiter.check("d", budget)).toEqual({ allowed: true, remaining: 30_000 });
+    limiter.spend("d", budget, 29_000);
+    expect(limiter.check("d", budget)).toEqual({ allowed: true, remaining: 1000 });
+    limiter.spend("d", budget, 2_500);
+    expect(limiter.check("d", budget)).toEqual({ allowed: false, retryAfterSeconds: 3 });
+    limiter.spend("d", budget, 1_000_000);
+    expect(limiter.check("d", budget)).toEqual({ allowed: false, retryAfterSeconds: 60 });
+    now += 60_001;
+    expect(limiter.check("d", budget).allowed).toBe(true);
+    expect(limiter.check("other", budget).allowed).toBe(true);
+  });
+});

@@ -1,7 +1,8 @@
 /**
  * Rate limiting of SCIM requests: token buckets in memory, one per directory, sized from the
- * directory's `settings.rateLimit` (`burst` tokens, refilled at `requestsPerSecond`), and one per
- * client address for the requests that fail authentication.
+ * directory's `settings.rateLimit` (`burst` tokens, refilled at `requestsPerSecond`), one per
+ * client address for the requests that fail authentication, and one per directory of milliseconds
+ * of list searches (see {@link DEFAULT_SEARCH_TIME_BUDGET}).
  * When the settings change the bucket is resized, keeping what was already spent. In memory means
  * per process: behind a load balancer with n processes a directory gets up to n times the rate.
  */
@@ -12,7 +13,16 @@ export interface RateLimitConfig {
   burst: number;
 }
 
-/** The outcome of {@link RateLimiter.take}. */
+/**
+ * The default share of the database a directory's list searches may take: 500 ms of search per
+ * second (tokens are milliseconds), 30 s of it at once. On SQLite a search holds the whole server
+ * (every directory's requests wait for it), so a directory that keeps sending filters no index
+ * answers gets 429s once it has used its share, instead of holding the server every second. An
+ * IdP's lookups take a millisecond or less; paging through 100,000 users by index costs about a
+ * minute of search in all.
+ */
+export const DEFAULT_SEARCH_TIME_BUDGET: RateLimitConfig = { requestsPerSecond: 500, burst: 30_000 };
+
 /**
  * The default rate of failed authentications per client address, for SCIM tokens and the admin
  * key alike: past it, requests with a wrong credential get a 429 before any credential work.
@@ -55,6 +65,22 @@ export class RateLimiter {
       return { allowed: true, remaining: Math.floor(bucket.tokens) };
     }
     return refusal(bucket);
+  }
+
+  /**
+   * Whether the key's bucket holds anything, without taking from it: for a bucket that
+   * {@link spend} draws on after the fact (a bucket of time).
+   */
+  check(key: string, config: RateLimitConfig): RateLimitDecision {
+    const bucket = this.refilled(key, config);
+    if (bucket.tokens > 0) return { allowed: true, remaining: Math.floor(bucket.tokens) };
+    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(-bucket.tokens / config.requestsPerSecond)) };
+  }
+
+  /** Takes `amount` from the key's bucket, below zero if need be (at most one burst below): a debt that later requests wait out. */
+  spend(key: string, config: RateLimitConfig, amount: number): void {
+    const bucket = this.refilled(key, config);
+    bucket.tokens = Math.max(-config.burst, bucket.tokens - amount);
   }
 
   /** Gives back a token taken for a request that turned out not to count (never above the burst). */

@@ -37,3 +37,51 @@ describe("SCIM routes: requests to directories that do not exist", () => {
     expect(audited[0]!.actor).toMatch(/^tok_/);
   });
 });
+
+describe("SCIM routes: a directory's share of search time", () => {
+  it("its searches spend it; once it is used, its lists get 429 with Retry-After while its other requests and other directories go on", async () => {
+    const budget = { requestsPerSecond: 10, burst: 5000 };
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), searchTimeBudget: budget });
+    try {
+      const app = directoryScimRoutes(sync);
+      const heavy = await sync.directories.create({ organizationId: "o", name: "heavy" });
+      const other = await sync.directories.create({ organizationId: "o", name: "other" });
+      const heavyToken = (await sync.tokens.create(heavy.id)).token;
+      const otherToken = (await sync.tokens.create(other.id)).token;
+      const call = (directoryId: string, token: string, method: string, path: string, body?: unknown) =>
+        app.request(`http://x.test/scim/v2/${directoryId}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      const user = (await (await call(heavy.id, heavyToken, "POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "a@x.test" })).json()) as { id: string };
+      expect((await call(heavy.id, heavyToken, "GET", `/Users?filter=${encodeURIComponent('title co "x"')}`)).status).toBe(200);
+      const left = sync.searchTime!.limiter.check(heavy.id, budget);
+      expect(left.allowed && left.remaining < budget.burst).toBe(true);
+      // As if its filters had read the database for 20 s.
+      sync.searchTime!.limiter.spend(heavy.id, budget, 20_000);
+      for (const [method, path] of [["GET", "/Users"], ["GET", `/Users?filter=${encodeURIComponent('userName eq "a@x.test"')}`], ["POST", "/Users/.search"], ["POST", "/.search"], ["GET", "/Groups"]] as const) {
+        const refused = await call(heavy.id, heavyToken, method, path, method === "POST" ? { schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"] } : undefined);
+        expect(refused.status, `${method} ${path}`).toBe(429);
+        expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+        expect(((await refused.json()) as { detail: string }).detail).toMatch(/searches have used their share/);
+      }
+      expect((await call(heavy.id, heavyToken, "GET", `/Users/${user.id}`)).status).toBe(200);
+      expect((await call(heavy.id, heavyToken, "GET", "/ServiceProviderConfig")).status).toBe(200);
+      expect((await call(heavy.id, heavyToken, "POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "b@x.test" })).status).toBe(201);
+      expect((await call(other.id, otherToken, "GET", "/Users")).status).toBe(200);
+      await sync.audit.flush();
+      const refusals = await sync.db.selectFrom("dir_audit_log").select("detail").where("directory_id", "=", heavy.id).where("status", "=", 429).execute();
+      expect(refusals.length).toBe(5);
+      expect(JSON.stringify(refusals[0]!.detail)).toContain("search_time");
+    } finally {
+      await sync.close();
+    }
+  });
+
+  it("searchTimeBudget: false keeps no account", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), searchTimeBudget: false });
+    expect(sync.searchTime).toBeUndefined();
+    await sync.close();
+  });
+});

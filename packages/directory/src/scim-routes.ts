@@ -3,8 +3,8 @@
  * scim-hono over the service's SCIM server. Mount it on the root of the host app.
  *
  * In front of the SCIM server, per directory and in this order: the audit log (records every
- * request once it is answered), the IP allowlist (403) and the rate limit (429 with
- * `Retry-After`). Both refusals are answered before any authentication work, from the
+ * request once it is answered), the IP allowlist (403), the rate limit (429 with `Retry-After`),
+ * and for lists, the directory's share of search time (`sync.searchTime`, 429 with `Retry-After`). Both refusals are answered before any authentication work, from the
  * directory's settings (cached briefly). An unknown directory is treated as one with the default
  * settings (no allowlist, the default rate), so neither check tells whether a directory exists.
  */
@@ -121,6 +121,18 @@ class KnownTokens {
   }
 }
 
+/** Discovery endpoints: lists that search nothing. */
+const DISCOVERY = new Set(["serviceproviderconfig", "schemas", "resourcetypes"]);
+
+/** Whether a request lists resources (`GET /{directory}/Users`, `POST .../.search`): the requests that search the store. */
+function isListRequest(method: string, path: string): boolean {
+  const segments = path.slice(path.indexOf(SCIM_MOUNT) + SCIM_MOUNT.length).split("/").filter((s) => s !== "");
+  // [directoryId, collection] or [directoryId, collection?, ".search"]
+  const last = segments.at(-1)?.toLowerCase();
+  if (method === "POST") return last === ".search";
+  return (method === "GET" || method === "HEAD") && segments.length === 2 && last !== undefined && !DISCOVERY.has(last);
+}
+
 /** A SCIM Error message (RFC 7644 §3.12). */
 function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, headers: Record<string, string> = {}): Response {
   return c.body(JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: String(status), detail }), status, {
@@ -226,6 +238,15 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         if (!decision.allowed) {
           if (!known) failures.refund(failureKey, failureLimit);
           return refuse(decision.retryAfterSeconds);
+        }
+        // A list, once the directory's searches have used their share of the database.
+        const searchTime = sync.searchTime;
+        if (searchTime !== undefined && isListRequest(c.req.method, c.req.path)) {
+          const share = searchTime.limiter.check(directoryId, searchTime.budget);
+          if (!share.allowed) {
+            c.set("auditRefusal", "search_time");
+            return scimError(c, 429, `this directory's searches have used their share of the database: retry after ${share.retryAfterSeconds} seconds`, { "Retry-After": String(share.retryAfterSeconds) });
+          }
         }
       }
       await next();

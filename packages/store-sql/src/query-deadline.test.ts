@@ -107,17 +107,20 @@ describe("lookups an index equality narrows go without the deadline", () => {
     }
   });
 
-  it("on SQLite too: a lookup past its deadline is answered, a scan is not", async () => {
+  it("on SQLite too: a lookup past its deadline is answered, a scan is not; onSearch hears of both", async () => {
     const { sqlStore } = await import("./sql-store.js");
     const { openSqlite } = await import("./dialect.js");
     const { parseFilter } = await import("scim-core");
     const database = openSqlite({ filename: ":memory:" });
-    const store = sqlStore({ database });
+    const searches: Array<[string, number]> = [];
+    const store = sqlStore({ database, onSearch: (tenant, ms) => void searches.push([tenant, ms]) });
     await store.migrate();
     const ctx = { tenant: "t" };
     await store.create(ctx, "User", { attributes: { userName: "alice", title: "t" }, uniqueKeys: [{ attribute: "userName", value: "alice" }] });
     expect((await store.query(ctx, "User", { filter: parseFilter('userName eq "ALICE"'), deadline: Date.now() - 1 })).totalResults).toBe(1);
     await expect(store.query(ctx, "User", { filter: parseFilter('title co "t"'), deadline: Date.now() - 1 })).rejects.toMatchObject({ scimType: "tooMany" });
+    expect(searches.map(([tenant]) => tenant)).toEqual(["t", "t"]);
+    expect(searches.every(([, ms]) => ms >= 0 && ms < 1000)).toBe(true);
     await store.close();
   });
 });

@@ -80,6 +80,12 @@ export interface SqlStoreOptions {
    * directory deleted after the request was authenticated.
    */
   tenantGuard?: (db: Kysely<any>, tenant: string) => void | Promise<void>;
+  /**
+   * Receives the time each list search took (its page of rows and its count, in milliseconds,
+   * also when it gave up at its deadline), by tenant: on SQLite, time in which the server did
+   * nothing else. scim-directory keeps each directory's searches to a share of the database with it.
+   */
+  onSearch?: (tenant: string, milliseconds: number) => void;
 }
 
 /** A resource to import: a store write with optional id and timestamps (ISO 8601). */
@@ -615,7 +621,15 @@ class SqlStore implements SqlScimStore {
     // on PostgreSQL it would wait for a search slot behind slow filters.
     const lookup = query.filter !== undefined && rt !== undefined && narrowedByIndex(query.filter, rt);
     const deadline = lookup ? undefined : query.deadline;
-    const search = <T>(work: () => Promise<T>): Promise<T> => (deadline !== undefined && this.dialect === "postgres" ? withStatementDeadline(deadline, work) : work());
+    const onSearch = this.options.onSearch;
+    const search = async <T>(work: () => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      try {
+        return await (deadline !== undefined && this.dialect === "postgres" ? withStatementDeadline(deadline, work) : work());
+      } finally {
+        onSearch?.(ctx.tenant, performance.now() - started);
+      }
+    };
     const signature = query.cursor !== undefined ? querySignature(query) : "";
     const cursor = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
     let where = sql<boolean>`r.tenant = ${ctx.tenant} and r.resource_type = ${type} and ${this.live}`;
