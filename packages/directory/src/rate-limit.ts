@@ -18,8 +18,8 @@ export interface RateLimitConfig {
  * second (tokens are milliseconds), 30 s of it at once. On SQLite a search holds the whole server
  * (every directory's requests wait for it), so a directory that keeps sending filters no index
  * answers gets 429s once it has used its share, instead of holding the server every second. An
- * IdP's lookups take a millisecond or less; paging through 100,000 users by index costs about a
- * minute of search in all.
+ * IdP's lookups take a millisecond or less; one paging through a large directory by index (deep
+ * offsets cost more) may be slowed past the burst, never stopped.
  */
 export const DEFAULT_SEARCH_TIME_BUDGET: RateLimitConfig = { requestsPerSecond: 500, burst: 30_000 };
 
