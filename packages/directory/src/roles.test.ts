@@ -145,7 +145,8 @@ describe.each(backends)("group-to-role mapping on $name", (backend) => {
     expect(types.indexOf("user.roles_changed")).toBe(types.indexOf("group.user_added") + 1);
     const changed = all.find((e) => e.event.type === "user.roles_changed")!.event;
     expect(changed).toMatchObject({ tenant: d.id, resourceType: "User", resourceId: u, occurredAt: now().toISOString() });
-    expect(changed.id).toMatch(/^[0-9a-f-]{36}$/);
+    // Time-ordered like every other event id (scim-core's timeOrderedUuid, UUID version 7).
+    expect(changed.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
   });
 
   it.skipIf(backend.skip)("nested membership changes reach every user below the group", async () => {

@@ -11,9 +11,8 @@
  * transaction as the stored roles; during a SCIM request that is the request's transaction
  * (ARCHITECTURE.md, "Events and delivery").
  */
-import { randomUUID } from "node:crypto";
 import { sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
-import type { MemberValue, OperationContext, ScimEvent, ScimEventSubscriber, ScimHooks, ScimResourceBody } from "scim-core";
+import { timeOrderedUuid, type MemberValue, type OperationContext, type ScimEvent, type ScimEventSubscriber, type ScimHooks, type ScimResourceBody } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
 import { z } from "zod";
 import type { DirectoryService } from "./directories.js";
@@ -360,7 +359,7 @@ class RoleComputation {
     const occurredAt = this.now().toISOString();
     for (const change of changes) {
       const event: ScimEvent = {
-        id: randomUUID(),
+        id: timeOrderedUuid(),
         type: "user.roles_changed",
         tenant: this.directoryId,
         resourceType: "User",

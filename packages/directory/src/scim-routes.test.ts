@@ -60,12 +60,17 @@ describe("SCIM routes: a directory's share of search time", () => {
       expect(left.allowed && left.remaining < budget.burst).toBe(true);
       // As if its filters had read the database for 20 s.
       sync.searchTime!.limiter.spend(heavy.id, budget, 20_000);
-      for (const [method, path] of [["GET", "/Users"], ["GET", `/Users?filter=${encodeURIComponent('userName eq "a@x.test"')}`], ["POST", "/Users/.search"], ["POST", "/.search"], ["GET", "/Groups"]] as const) {
+      for (const [method, path] of [["GET", "/Users"], ["GET", `/Users?filter=${encodeURIComponent('title eq "x"')}`], ["POST", "/Users/.search"], ["POST", "/.search"], ["GET", "/Groups"]] as const) {
         const refused = await call(heavy.id, heavyToken, method, path, method === "POST" ? { schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"] } : undefined);
         expect(refused.status, `${method} ${path}`).toBe(429);
         expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
         expect(((await refused.json()) as { detail: string }).detail).toMatch(/searches have used their share/);
       }
+      // The IdPs' lookups (an index equality) and reads by id still go through.
+      for (const filter of ['userName eq "a@x.test"', 'externalId eq "e1"', 'emails[type eq "work" and value eq "a@x.test"]']) {
+        expect((await call(heavy.id, heavyToken, "GET", `/Users?filter=${encodeURIComponent(filter)}`)).status, filter).toBe(200);
+      }
+      expect((await call(heavy.id, heavyToken, "GET", `/Groups?filter=${encodeURIComponent('displayName eq "Sales"')}&excludedAttributes=members`)).status).toBe(200);
       expect((await call(heavy.id, heavyToken, "GET", `/Users/${user.id}`)).status).toBe(200);
       expect((await call(heavy.id, heavyToken, "GET", "/ServiceProviderConfig")).status).toBe(200);
       expect((await call(heavy.id, heavyToken, "POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "b@x.test" })).status).toBe(201);

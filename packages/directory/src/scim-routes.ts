@@ -10,7 +10,9 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
+import { parseFilter, type SchemaRegistry } from "scim-core";
 import { scimHono } from "scim-hono";
+import { narrowedByIndex } from "scim-store-sql";
 import { scimAuditMiddleware, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
 import type { DirectoryService } from "./directories.js";
 import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
@@ -124,13 +126,27 @@ class KnownTokens {
 /** Discovery endpoints: lists that search nothing. */
 const DISCOVERY = new Set(["serviceproviderconfig", "schemas", "resourcetypes"]);
 
-/** Whether a request lists resources (`GET /{directory}/Users`, `POST .../.search`): the requests that search the store. */
-function isListRequest(method: string, path: string): boolean {
+/**
+ * Whether a request searches the store, and so draws on the directory's share of search time: a
+ * list (`GET /{directory}/Users`, `POST .../.search`), except a lookup that an index equality
+ * narrows to a row or two (`userName eq "..."`, `externalId eq`, `emails.value eq`, a group's
+ * `displayName eq`: scim-store-sql's `narrowedByIndex`), which the IdPs send before every create
+ * and which costs the database a millisecond or less.
+ */
+function searchesTheStore(registry: SchemaRegistry, method: string, path: string, filter: string | undefined): boolean {
   const segments = path.slice(path.indexOf(SCIM_MOUNT) + SCIM_MOUNT.length).split("/").filter((s) => s !== "");
   // [directoryId, collection] or [directoryId, collection?, ".search"]
   const last = segments.at(-1)?.toLowerCase();
   if (method === "POST") return last === ".search";
-  return (method === "GET" || method === "HEAD") && segments.length === 2 && last !== undefined && !DISCOVERY.has(last);
+  if ((method !== "GET" && method !== "HEAD") || segments.length !== 2 || last === undefined || DISCOVERY.has(last)) return false;
+  if (filter === undefined) return true;
+  const type = registry.listResourceTypes().find((t) => t.endpoint.slice(1).toLowerCase() === last);
+  if (type === undefined) return true;
+  try {
+    return !narrowedByIndex(parseFilter(filter, { lenient: true }), registry.getResourceType(type.name));
+  } catch {
+    return true;
+  }
 }
 
 /** A SCIM Error message (RFC 7644 §3.12). */
@@ -241,7 +257,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         }
         // A list, once the directory's searches have used their share of the database.
         const searchTime = sync.searchTime;
-        if (searchTime !== undefined && isListRequest(c.req.method, c.req.path)) {
+        if (searchTime !== undefined && searchesTheStore(sync.registry, c.req.method, c.req.path, c.req.query("filter"))) {
           const share = searchTime.limiter.check(directoryId, searchTime.budget);
           if (!share.allowed) {
             c.set("auditRefusal", "search_time");

@@ -553,6 +553,14 @@ describe("RFC 7644 §3.5.2.3 replace examples", () => {
     expect(patchUser(onlyStreet, [{ op: "add", path: 'emails[type eq "other"].primary', value: false }]).resource.emails).toEqual(bjensen().emails);
   });
 
+  it("an element is judged on the result of the whole PATCH: removing a value, then adding another, keeps its primary (RFC 7644 §3.5.2)", () => {
+    const user = { ...bjensen(), emails: [{ value: "e@x.com", type: "work", primary: true }] };
+    for (const first of [{ op: "Remove", path: 'emails[type eq "work"].value' }, { op: "Replace", path: 'emails[type eq "work"].value', value: "" }]) {
+      const { resource } = patchUser(user, [first, { op: "Add", path: 'emails[type eq "work"].value', value: "e2@x.com" }]);
+      expect(resource.emails).toEqual([{ value: "e2@x.com", type: "work", primary: true }]);
+    }
+  });
+
   it("replace with a filter sets the sub-attribute on every matching element", () => {
     const user = { ...bjensen(), phoneNumbers: [{ value: "1", type: "work" }, { value: "2", type: "work" }, { value: "3", type: "home" }] };
     const { resource } = patchUser(user, [{ op: "replace", path: 'phoneNumbers[type eq "work"].display', value: "office" }]);

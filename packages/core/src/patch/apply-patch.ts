@@ -173,6 +173,8 @@ class Patcher {
   private extensionsTouched = false;
   readonly memberChanges: MemberChange[] = [];
   private readonly membersAttr: AttributeInfo | undefined;
+  /** Multi-valued complex attributes written: their elements left with only `type`/`primary` go at the end. */
+  private readonly writtenLists = new Map<AttributeInfo, CompiledSchema>();
 
   constructor(
     private readonly rt: CompiledResourceType,
@@ -235,6 +237,7 @@ class Patcher {
       throw badRequest("mutability", `attribute '${attr.name}' is immutable and already has a value`);
     }
     if (attr.multiValued && Array.isArray(value)) assertValueCount(attr, value.length, this.ctx);
+    if (attr.multiValued && attr.type === "complex") this.writtenLists.set(attr, schema);
     const c = this.container(schema, true)!;
     c[attr.name] = value;
     if (!this.owned.has(value as object) && typeof value === "object") this.owned.add(value as object);
@@ -581,7 +584,7 @@ class Patcher {
       if (members) this.memberChanges.push({ op: "remove", values: matched.map((i) => valueOf(list[i])).filter((v): v is string => typeof v === "string") });
       let next: unknown[];
       if (sub === undefined) next = list.filter((_, i) => !matched.includes(i));
-      else next = list.map((el, i) => (matched.includes(i) ? withSub(el as Obj, sub, undefined) : el)).filter(isAssignedElement);
+      else next = list.map((el, i) => (matched.includes(i) ? withSub(el as Obj, sub, undefined) : el)).filter((el) => !isObject(el) || Object.keys(el).length > 0);
       this.write(schema, attr, next.length > 0 ? next : undefined);
       return;
     }
@@ -634,7 +637,7 @@ class Patcher {
         if (element?.primary === true) primary = next[i];
       }
     }
-    const cleaned = next.filter(isAssignedElement);
+    const cleaned = next.filter((el) => el !== undefined && (!isObject(el) || Object.keys(el).length > 0));
     if (primary !== undefined) this.clearPrimary(cleaned, primary);
     assertSinglePrimary(attr, cleaned);
     this.write(schema, attr, cleaned.length > 0 ? cleaned : undefined);
@@ -645,6 +648,15 @@ class Patcher {
    * has its required attributes (RFC 7643 §2.2): a PATCH may not create one without them.
    */
   finish(): void {
+    // An element left with only `type` and `primary` is unassigned (RFC 7643 §2.4): judged on the
+    // result of all the operations (RFC 7644 §3.5.2), so that a remove of `.value` followed by an
+    // add of another keeps the element's `primary`.
+    for (const [attr, schema] of this.writtenLists) {
+      const list = this.read(schema, attr);
+      if (!Array.isArray(list)) continue;
+      const assigned = list.filter(isAssignedElement);
+      if (assigned.length < list.length) this.write(schema, attr, assigned.length > 0 ? assigned : undefined);
+    }
     if (!this.changed || (!this.extensionsTouched && Array.isArray(this.root.schemas))) return;
     for (const ext of this.rt.extensions) {
       const data = this.root[ext.id];

@@ -543,6 +543,7 @@ describe("errors", () => {
     ["null", { userName: null }],
     ["empty string", { userName: "" }],
     ["only whitespace", { userName: " \t " }],
+    ["only invisible characters", { userName: "\u200b\u00a0\ufeff" }],
     ["only readOnly attributes", { id: "1", meta: { resourceType: "User" } }],
   ])("userName %s → 400 invalidValue naming it", (_, input) => {
     const e = scimError(() => user(input));

@@ -148,13 +148,16 @@ export function isAssignedElement(element: unknown): boolean {
   return false;
 }
 
+/** Only whitespace (Unicode's, `\s`) and the invisible format characters (zero-width space and joiners, word joiner, BOM, soft hyphen). */
+const BLANK = /^[\s\u200B-\u200D\u2060\uFEFF\u00AD]*$/;
+
 /**
  * @internal Throws 400 invalidValue for a required string attribute whose value is only
- * whitespace: `""` is unassigned (so missing), and `"  "` is no more a `userName` or a group's
+ * whitespace or invisible characters: `""` is unassigned (so missing), and `"  "` is no more a `userName` or a group's
  * `displayName` than `""`, while it would hold that unique name.
  */
 export function assertNotBlank(attr: AttributeInfo, value: unknown): void {
-  if (attr.required && attr.type === "string" && typeof value === "string" && value.trim() === "") {
+  if (attr.required && attr.type === "string" && typeof value === "string" && BLANK.test(value)) {
     throw invalid(attr, "is required and must not be blank");
   }
 }

@@ -1440,6 +1440,39 @@ describe("list queries within maxQueryMs (400 tooMany, RFC 7644 §3.12)", () => 
     expect(held).toBeLessThan(2600);
   });
 
+  it("under search pressure (a list gave up within maxQueryMs), a slow list gets a quarter second: requests the server read only once a search ended", async () => {
+    const store = memoryStore();
+    const slowFilter = 'title co "slow"';
+    const blocking: ScimStore = {
+      ...store,
+      capabilities: { ...store.capabilities, blocking: true },
+      query: async (ctx, type, query) => {
+        if (query.filter !== undefined && printFilter(query.filter) === slowFilter) {
+          while (Date.now() <= query.deadline!) {
+            // reading rows
+          }
+          throw queryTimedOut();
+        }
+        return store.query(ctx, type, query);
+      },
+    };
+    const { call } = setup({ store: blocking, maxQueryMs: 600 }, store);
+    const timed = async () => {
+      const started = Date.now();
+      const r = await call("GET", `/Users?filter=${encodeURIComponent(slowFilter)}`);
+      expect(r.body.scimType).toBe("tooMany");
+      return Date.now() - started;
+    };
+    expect(await timed()).toBeGreaterThanOrEqual(600);
+    // Sent (and read) only after the first ended: the pressure gives it 250 ms.
+    const second = await timed();
+    expect(second).toBeGreaterThanOrEqual(250);
+    expect(second).toBeLessThan(550);
+    // Once maxQueryMs has gone by without a timeout, a list gets the full limit again.
+    await new Promise((resolve) => setTimeout(resolve, 650));
+    expect(await timed()).toBeGreaterThanOrEqual(600);
+  });
+
   it("rejects a maxQueryMs that is not a positive integer", () => {
     configError({ ...base(), maxQueryMs: 0 }, /config\.maxQueryMs must be a positive integer/);
     configError({ ...base(), maxQueryMs: "10s" }, /config\.maxQueryMs/);

@@ -99,6 +99,7 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
     maxPageBytes: positiveInteger(config.paging?.maxPageBytes, "config.paging.maxPageBytes", DEFAULT_MAX_PAGE_BYTES),
     maxBodyBytes: positiveInteger(config.maxBodyBytes, "config.maxBodyBytes", 1048576),
     maxQueryMs: positiveInteger(config.maxQueryMs, "config.maxQueryMs", DEFAULT_MAX_QUERY_MS),
+    searches: { lastTimedOut: Number.NEGATIVE_INFINITY },
     lenient: config.lenientFilters !== false,
     strict: config.strict === true,
     uniqueGroupDisplayName: config.uniqueGroupDisplayName !== false,

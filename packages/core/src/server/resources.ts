@@ -35,6 +35,8 @@ export interface ServerSettings {
   maxPageBytes: number;
   /** `maxQueryMs`: how long a list request may read the store. */
   maxQueryMs: number;
+  /** When a list of this server last gave up at its deadline (`Date.now()`; see {@link listDeadline}). */
+  searches: { lastTimedOut: number };
   maxBodyBytes: number;
   lenient: boolean;
   strict: boolean;
@@ -64,19 +66,26 @@ const QUEUED_QUERY_MS = 250;
 /**
  * When a list request's queries must be done by (`StoreQuery.deadline`; one for the whole request,
  * as a root search lists several types): `maxQueryMs` after the request arrived, and at least
- * {@link QUEUED_QUERY_MS} (or `maxQueryMs` when shorter) after its queries can start.
+ * {@link QUEUED_QUERY_MS} (or `maxQueryMs` when shorter) after its queries can start; only that
+ * short time while the server is under search pressure (a list gave up at its deadline within the
+ * last `maxQueryMs`).
  *
  * A store that runs queries on the server's thread (`capabilities.blocking`: SQLite) holds every
- * other request while one runs: counting from the start of each query, ten slow filters sent
- * together would hold the server for ten times the limit. So with such a store the requests that
- * arrived meanwhile are read first (one turn of the event loop, where there is one), and what they
- * waited counts against their limit; then a second slow filter gives up a quarter second after the
- * first, while a lookup that waited behind it is still answered.
+ * other request while one runs: ten slow filters sent together, each with the full limit, would
+ * hold the server for ten times the limit. So with such a store the requests that arrived
+ * meanwhile are read first (one turn of the event loop, where there is one), and what they waited
+ * counts against their limit. Requests the server could not even read while a search held it
+ * (their connections waited in the kernel) look new when read: the search pressure covers those.
+ * A second slow filter gives up a quarter second after the first, while a lookup that waited
+ * behind it is still answered.
  */
 async function listDeadline(scope: RequestScope, store: ScimStore): Promise<number> {
   if (store.capabilities.blocking === true && typeof setImmediate === "function") await new Promise<void>((resolve) => setImmediate(resolve));
   const max = scope.settings.maxQueryMs;
-  return Math.max(scope.receivedAt + max, Date.now() + Math.min(max, QUEUED_QUERY_MS));
+  const now = Date.now();
+  const short = now + Math.min(max, QUEUED_QUERY_MS);
+  if (now - scope.settings.searches.lastTimedOut < max) return short;
+  return Math.max(scope.receivedAt + max, short);
 }
 
 const MAX_CONFLICT_RETRIES = 8;
@@ -519,7 +528,13 @@ export class ResourceEndpoint {
     const withMembers = this.members !== undefined && wanted(this.rt, "members", attributes, excluded);
     const wantGroups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded);
     scope.deadline ??= await listDeadline(scope, this.store);
-    const page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers, maxBytes: this.settings.maxPageBytes, deadline: scope.deadline, ...(wantGroups ? { groups: true } : {}) });
+    let page: Awaited<ReturnType<ResourceEndpoint["query"]>>;
+    try {
+      page = await this.query(scope, { filter, sort, startIndex, count, cursor, members: withMembers, maxBytes: this.settings.maxPageBytes, deadline: scope.deadline, ...(wantGroups ? { groups: true } : {}) });
+    } catch (error) {
+      if (isScimError(error) && error.scimType === "tooMany") this.settings.searches.lastTimedOut = Date.now();
+      throw error;
+    }
     const resources: Obj[] = [];
     for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));
     return json(
