@@ -374,15 +374,11 @@ class RoleComputation {
 
   private async recomputeChunk(userIds: string[], mappings: MappingIndex, graph: GroupGraph): Promise<RolesChange[]> {
     const { db, directoryId } = this;
-    const liveRows = await db
-      .selectFrom("scim_resources as r")
-      .select("r.id")
-      .where("r.tenant", "=", directoryId)
-      .where("r.resource_type", "=", "User")
-      .where("r.id", "in", userIds)
-      .where(live(this.dialect, "r"))
-      .execute();
-    const liveUsers = new Set(liveRows.map((r) => r.id));
+    // By (tenant, id) alone, the rest checked here: with the type and liveness in the WHERE clause
+    // too, SQLite walked one of the tenant's (tenant, resource_type, ...) indexes instead, 70 ms a
+    // chunk on 100,000 users (2.7 s of a 20,000-member PATCH).
+    const rows = await db.selectFrom("scim_resources as r").select(["r.id", "r.resource_type", "r.deleted"]).where("r.tenant", "=", directoryId).where("r.id", "in", userIds).execute();
+    const liveUsers = new Set(rows.filter((r) => r.resource_type === "User" && !r.deleted).map((r) => r.id));
 
     // Direct groups of the live users, then their ancestors.
     const direct = new Map<string, string[]>();
