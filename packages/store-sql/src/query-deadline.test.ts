@@ -72,7 +72,8 @@ describe("PostgreSQL connections for searches under a deadline", () => {
       // Not a search: a connection of the two kept aside.
       const write = Date.now();
       await sql`select 1`.execute(db);
-      expect(Date.now() - write).toBeLessThan(300);
+      // Not waiting for the search (0.8 s); the margin is for a loaded machine.
+      expect(Date.now() - write).toBeLessThan(600);
       await holding;
       // The slot is free again.
       expect((await withStatementDeadline(Date.now() + 2000, () => sql<{ one: number }>`select 1 as one`.execute(db))).rows[0]!.one).toBe(1);
@@ -99,7 +100,8 @@ describe("lookups an index equality narrows go without the deadline", () => {
       const started = Date.now();
       const found = await store.query(ctx, "User", { filter: parseFilter('userName eq "alice"'), deadline: Date.now() + 300 });
       expect(found.totalResults).toBe(1);
-      expect(Date.now() - started).toBeLessThan(250);
+      // Not waiting for the slot (0.8 s); the margin is for a loaded machine.
+      expect(Date.now() - started).toBeLessThan(600);
       await expect(store.query(ctx, "User", { filter: parseFilter('title co "t"'), deadline: Date.now() + 300 })).rejects.toMatchObject({ scimType: "tooMany" });
       await holding;
     } finally {

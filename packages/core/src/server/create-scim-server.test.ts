@@ -1437,7 +1437,8 @@ describe("list queries within maxQueryMs (400 tooMany, RFC 7644 §3.12)", () => 
     expect((await lookup).body.totalResults).toBe(1);
     // The first holds the thread for the limit (1 s); each after it, a quarter second (not 1 s each).
     expect(held).toBeGreaterThanOrEqual(1000);
-    expect(held).toBeLessThan(2600);
+    // About 1.75 s (4 s when each gets the limit); the margin is for a loaded machine.
+    expect(held).toBeLessThan(3200);
   });
 
   it("under search pressure (a list gave up within maxQueryMs), a slow list gets a quarter second: requests the server read only once a search ended", async () => {
@@ -1456,21 +1457,21 @@ describe("list queries within maxQueryMs (400 tooMany, RFC 7644 §3.12)", () => 
         return store.query(ctx, type, query);
       },
     };
-    const { call } = setup({ store: blocking, maxQueryMs: 600 }, store);
+    const { call } = setup({ store: blocking, maxQueryMs: 1000 }, store);
     const timed = async () => {
       const started = Date.now();
       const r = await call("GET", `/Users?filter=${encodeURIComponent(slowFilter)}`);
       expect(r.body.scimType).toBe("tooMany");
       return Date.now() - started;
     };
-    expect(await timed()).toBeGreaterThanOrEqual(600);
-    // Sent (and read) only after the first ended: the pressure gives it 250 ms.
+    expect(await timed()).toBeGreaterThanOrEqual(1000);
+    // Sent (and read) only after the first ended: the pressure gives it 250 ms (not 1 s).
     const second = await timed();
     expect(second).toBeGreaterThanOrEqual(250);
-    expect(second).toBeLessThan(550);
+    expect(second).toBeLessThan(800);
     // Once maxQueryMs has gone by without a timeout, a list gets the full limit again.
-    await new Promise((resolve) => setTimeout(resolve, 650));
-    expect(await timed()).toBeGreaterThanOrEqual(600);
+    await new Promise((resolve) => setTimeout(resolve, 1050));
+    expect(await timed()).toBeGreaterThanOrEqual(1000);
   });
 
   it("rejects a maxQueryMs that is not a positive integer", () => {
