@@ -36,7 +36,8 @@ describe("PostgreSQL statements under a deadline", () => {
     if (database === undefined) return skip("PostgreSQL is unreachable");
     const db = database.db;
     expect(await timeoutOf(db)).toBe("0");
-    expect(await withStatementDeadline(Date.now() + 60_000, () => timeoutOf(db))).toBe("1min");
+    // The time left, rounded up to 100 ms: a minute, unless the machine took over 100 ms to get there.
+    expect(await withStatementDeadline(Date.now() + 60_000, () => timeoutOf(db))).toMatch(/^(1min|59\d00ms)$/);
     expect(await timeoutOf(db)).toBe("0");
     await expect(withStatementDeadline(Date.now() + 200, () => sql`select pg_sleep(5)`.execute(db))).rejects.toMatchObject({ scimType: "tooMany" });
     expect(await timeoutOf(db)).toBe("0");
@@ -48,7 +49,7 @@ describe("PostgreSQL statements under a deadline", () => {
     ).rejects.toMatchObject({ scimType: "tooMany" });
     expect(await timeoutOf(db)).toBe("0");
     await db.transaction().execute(async (trx) => {
-      expect(await withStatementDeadline(Date.now() + 30_000, () => timeoutOf(trx))).toBe("30s");
+      expect(await withStatementDeadline(Date.now() + 30_000, () => timeoutOf(trx))).toMatch(/^(30s|29\d00ms)$/);
       expect(await timeoutOf(trx)).toBe("0");
     });
     expect(await timeoutOf(db)).toBe("0");
