@@ -375,6 +375,11 @@ describe("directory sync: a PATCH adding many members", () => {
       expect(asked(/"m"\."member_id" = \?/)).toBe(0);
       expect(asked(/from "scim_members" where .*"member_id" in \(/)).toBe(1);
       expect(asked(/from "dir_role_mappings"/)).toBe(1);
+      // The 300 membership events go to the outbox together, in order, before the commit.
+      expect(asked(/insert into "scim_outbox"/)).toBe(1);
+      const events = await sync.store.readEvents({ tenant: directory.id, limit: 10_000 });
+      const joined = events.filter((e) => e.event.type === "group.user_added");
+      expect(joined.map((e) => e.event.member?.value)).toEqual(ids);
       const members = (await (await app.request(`http://sync.test/scim/v2/${directory.id}/Groups/${group.id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { members: unknown[] };
       expect(members.members).toHaveLength(300);
     } finally {

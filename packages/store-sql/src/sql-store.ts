@@ -5,7 +5,7 @@
  * a conditional update on the version counter; group membership changes touch only the changed
  * rows; events go to an outbox table in the same transaction as their change.
  */
-import { sql, type Kysely, type RawBuilder, type Selectable, type Transaction } from "kysely";
+import { sql, type Insertable, type Kysely, type RawBuilder, type Selectable, type Transaction } from "kysely";
 import {
   ScimError,
   defaultRegistry,
@@ -383,6 +383,9 @@ function chunks<T>(items: readonly T[], size = INSERT_CHUNK): T[][] {
 
 const RESOURCE_COLUMNS = ["id", "resource_type", "version", "created", "last_modified", "doc"] as const;
 
+/** The `beforeCommit` key of the outbox's writes. */
+const OUTBOX_FLUSH = "scim-store-sql:outbox";
+
 /** Whether a SQLite database has {@link SQLITE_DEADLINE}, by handle (asked once). */
 const deadlineProbes = new WeakMap<ScimSqlDatabase, Promise<boolean>>();
 
@@ -408,6 +411,8 @@ class SqlStore implements SqlScimStore {
   private readonly lockedTenants = new Set<string>();
   /** What runs before this transaction commits, by key (see {@link beforeCommit}). */
   private readonly atCommit = new Map<string, () => Promise<void>>();
+  /** Events appended in this transaction, not yet written (see {@link appendEvent}). */
+  private pendingEvents: Array<Insertable<OutboxTable> & { payload: string }> = [];
 
   constructor(
     private readonly handle: ScimSqlDatabase,
@@ -1059,18 +1064,34 @@ class SqlStore implements SqlScimStore {
   // -------------------------------------------------------------------------------------------
   // Outbox
 
+  /**
+   * Appends an event to the outbox: inside a transaction, the transaction's events are written
+   * together just before it commits (in the order they came; work that runs at commit and appends
+   * more, as role recomputations do, has them written after), in multi-row inserts: a PATCH adding
+   * 20,000 members writes its 20,000 events in 40 statements, not 20,000.
+   */
   async appendEvent(event: ScimEvent): Promise<void> {
-    await this.write(event.tenant, async (s) => {
-      await insertEvent(s.db, s.dialect, {
-        id: event.id,
-        tenant: event.tenant,
-        type: event.type,
-        resource_type: event.resourceType,
-        resource_id: event.resourceId,
-        occurred_at: normalizeInstant(event.occurredAt),
-        payload: JSON.stringify(event),
-      });
+    if (!this.inTransaction) return this.write(event.tenant, (s) => s.appendEvent(event));
+    await this.lockTenant(event.tenant);
+    this.pendingEvents.push({
+      id: event.id,
+      tenant: event.tenant,
+      type: event.type,
+      resource_type: event.resourceType,
+      resource_id: event.resourceId,
+      occurred_at: normalizeInstant(event.occurredAt),
+      payload: JSON.stringify(event),
     });
+    if (this.pendingEvents.length === 1) this.beforeCommit(OUTBOX_FLUSH, () => this.flushEvents());
+  }
+
+  /** Writes the events appended in this transaction (see {@link appendEvent}). */
+  private async flushEvents(): Promise<void> {
+    const rows = this.pendingEvents;
+    this.pendingEvents = [];
+    // One event (a create, as an IdP's import sends them): the statement compiled once.
+    if (rows.length === 1) return void (await insertEvent(this.db, this.dialect, rows[0]!));
+    for (const part of chunks(rows)) await this.db.insertInto("scim_outbox").values(part).execute();
   }
 
   async readEvents(options: ReadEventsOptions = {}): Promise<OutboxEvent[]> {
