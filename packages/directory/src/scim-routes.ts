@@ -4,7 +4,8 @@
  *
  * In front of the SCIM server, per directory and in this order: the audit log (records every
  * request once it is answered), the IP allowlist (403), the rate limit (429 with `Retry-After`),
- * and for lists, the directory's share of search time (`sync.searchTime`, 429 with `Retry-After`). Both refusals are answered before any authentication work, from the
+ * and for lists, the directory's share of search time (`sync.searchTime`, 429 with `Retry-After`).
+ * The allowlist and the rate limit are answered before any authentication work, from the
  * directory's settings (cached briefly). An unknown directory is treated as one with the default
  * settings (no allowlist, the default rate), so neither check tells whether a directory exists.
  */
@@ -226,9 +227,9 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         return scimError(c, 403, "requests to this directory are not allowed from this address");
       }
       if (limiter === false) return next();
-      const refuse = (retryAfterSeconds: number) => {
-        c.set("auditRefusal", "rate_limited");
-        return scimError(c, 429, `too many requests: retry after ${retryAfterSeconds} seconds`, { "Retry-After": String(retryAfterSeconds) });
+      const refuse = (retryAfterSeconds: number, reason = "rate_limited", detail = "too many requests") => {
+        c.set("auditRefusal", reason);
+        return scimError(c, 429, `${detail}: retry after ${retryAfterSeconds} seconds`, { "Retry-After": String(retryAfterSeconds) });
       };
       // Before any token work, a request whose token has not authenticated here before takes a
       // token from its client address's bucket of failures. Only a request whose token is valid
@@ -255,14 +256,11 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
           if (!known) failures.refund(failureKey, failureLimit);
           return refuse(decision.retryAfterSeconds);
         }
-        // A list, once the directory's searches have used their share of the database.
-        const searchTime = sync.searchTime;
-        if (searchTime !== undefined && searchesTheStore(sync.registry, c.req.method, c.req.path, c.req.query("filter"))) {
-          const share = searchTime.limiter.check(directoryId, searchTime.budget);
-          if (!share.allowed) {
-            c.set("auditRefusal", "search_time");
-            return scimError(c, 429, `this directory's searches have used their share of the database: retry after ${share.retryAfterSeconds} seconds`, { "Retry-After": String(share.retryAfterSeconds) });
-          }
+        // A list, once the directory's searches have used their share of the database (the
+        // request is looked at only then: the common case costs one bucket check).
+        const share = sync.searchTime?.limiter.check(directoryId, sync.searchTime.budget);
+        if (share !== undefined && !share.allowed && searchesTheStore(sync.registry, c.req.method, c.req.path, c.req.query("filter"))) {
+          return refuse(share.retryAfterSeconds, "search_time", "this directory's searches have used their share of the database");
         }
       }
       await next();
