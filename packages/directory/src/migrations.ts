@@ -3,8 +3,8 @@
  * `dir_migrations`). scim-store-sql's tables are migrated by scim-store-sql. Never edit a released
  * migration: add one.
  */
-import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
-import type { SqlDialectName } from "scim-store-sql";
+import { sql, type Kysely, type Migration } from "kysely";
+import { runMigrations, type SqlDialectName } from "scim-store-sql";
 
 type AnyDb = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -140,22 +140,12 @@ export function directoryMigrations(dialect: SqlDialectName): Record<string, Mig
   return { "0001_directory_tables": migration0001(dialect), "0002_roles_and_links": migration0002() };
 }
 
-class StaticProvider implements MigrationProvider {
-  constructor(private readonly migrations: Record<string, Migration>) {}
-  getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve(this.migrations);
-  }
-}
-
 /** Brings the directory tables to the latest version (idempotent, safe from several processes). */
 export async function migrateDirectoryTables(db: AnyDb, dialect: SqlDialectName, options: { schema?: string } = {}): Promise<void> {
-  const migrator = new Migrator({
-    db,
-    provider: new StaticProvider(directoryMigrations(dialect)),
-    migrationTableName: "dir_migrations",
-    migrationLockTableName: "dir_migrations_lock",
-    ...(options.schema !== undefined ? { migrationTableSchema: options.schema } : {}),
+  await runMigrations(db, dialect, {
+    migrations: directoryMigrations(dialect),
+    tableName: "dir_migrations",
+    lockTableName: "dir_migrations_lock",
+    ...(options.schema !== undefined ? { schema: options.schema } : {}),
   });
-  const result = await migrator.migrateToLatest();
-  if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
 }

@@ -8,7 +8,7 @@ export { groupCommitDialect, GroupCommitSqliteDriver, type BetterSqliteDatabase,
 export { startCheckpointer, type Checkpointer, type CheckpointOptions, type CheckpointStats } from "./sqlite-checkpointer.js";
 export { compiledStatement } from "./compiled-statement.js";
 export { filterRunsInSql, filterToSql, narrowedByIndex, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
-export { migrateScimTables, scimMigrations } from "./migrations.js";
+export { migrateScimTables, runMigrations, scimMigrations, type MigrationSet } from "./migrations.js";
 export { fillLeftOut, jsonWithinShare } from "./page-budget.js";
 export { orderBySql, sortKeySql, type SortKeySql, type SortSqlOptions } from "./sort-sql.js";
 export {

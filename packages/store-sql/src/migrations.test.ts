@@ -1,6 +1,7 @@
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import { openTestPostgres, openTestSqlite } from "./test-databases.js";
+import { openPostgres } from "./dialect.js";
+import { openTestPostgres, openTestSqlite, POSTGRES_TEST_URL } from "./test-databases.js";
 import { migrateScimTables } from "./migrations.js";
 
 describe("migrations", () => {
@@ -41,6 +42,35 @@ describe("migrations", () => {
       await handle?.destroy();
       await sql.raw(`drop schema if exists ${schema} cascade`).execute(pub.db);
       await pub.destroy();
+    }
+  });
+
+  it("create the tables in public when another schema of the database already has them", async ({ skip }) => {
+    // A database of its own, so that public starts empty: Kysely looked for its history tables in
+    // every schema, found the other schema's, skipped creating its own and failed.
+    const admin = await openTestPostgres();
+    if (!admin) return skip("PostgreSQL unreachable");
+    const database = `scim_mig_${Math.random().toString(36).slice(2, 10)}`;
+    await sql.raw(`create database ${database}`).execute(admin.db);
+    const url = new URL(POSTGRES_TEST_URL);
+    url.pathname = `/${database}`;
+    try {
+      const other = openPostgres({ connectionString: url.href, schema: "other_app" });
+      await migrateScimTables(other.db, "postgres", { schema: "other_app" });
+      await other.destroy();
+      const pub = openPostgres({ connectionString: url.href });
+      try {
+        const result = await migrateScimTables(pub.db, "postgres");
+        expect(result.error).toBeUndefined();
+        expect((await migrateScimTables(pub.db, "postgres")).results).toEqual([]);
+        const tables = await sql<{ schemaname: string }>`select schemaname from pg_tables where tablename = 'scim_migrations_lock' order by schemaname`.execute(pub.db);
+        expect(tables.rows.map((r) => r.schemaname)).toEqual(["other_app", "public"]);
+      } finally {
+        await pub.destroy();
+      }
+    } finally {
+      await sql.raw(`drop database if exists ${database} with (force)`).execute(admin.db);
+      await admin.destroy();
     }
   });
 });

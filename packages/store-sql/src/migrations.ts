@@ -222,21 +222,56 @@ class StaticProvider implements MigrationProvider {
   }
 }
 
+/** What {@link runMigrations} runs, and where it keeps their history. */
+export interface MigrationSet {
+  /** The migrations by name (names sort in the order they run). */
+  migrations: Record<string, Migration>;
+  /** The history table and its lock table. */
+  tableName: string;
+  lockTableName: string;
+  /** The PostgreSQL schema of the tables; by default the connection's current schema. */
+  schema?: string;
+}
+
 /**
- * Brings the database to the latest schema version (in `options.schema` on PostgreSQL, when the
- * tables live in a schema of their own; `openPostgres({ schema })` sets it on its handle). Safe to call on every start and from several
- * processes at once (Kysely's migration lock). Throws when a migration fails.
+ * Runs the migrations not yet recorded, under Kysely's migration lock (safe from several
+ * processes at once); throws when one fails. On PostgreSQL the history tables are looked for in
+ * one schema, the given one or else the connection's current one (`public` by default): Kysely
+ * otherwise looks for them by name in every schema, and with another schema's tables in the same
+ * database (a second app, or a test schema) it found those, skipped creating its own, and failed
+ * with "relation ... does not exist".
  */
-export async function migrateScimTables(db: AnyDb, dialect: SqlDialectName, options: { schema?: string } = {}): Promise<MigrationResultSet> {
+export async function runMigrations(db: AnyDb, dialect: SqlDialectName, set: MigrationSet): Promise<MigrationResultSet> {
+  const schema = set.schema ?? (dialect === "postgres" ? await currentSchema(db) : undefined);
   const migrator = new Migrator({
     db,
-    provider: new StaticProvider(scimMigrations(dialect)),
-    migrationTableName: "scim_migrations",
-    migrationLockTableName: "scim_migrations_lock",
-    // Without it Kysely looks for its tables in every schema and may find another schema's.
-    ...(options.schema !== undefined ? { migrationTableSchema: options.schema } : {}),
+    provider: new StaticProvider(set.migrations),
+    migrationTableName: set.tableName,
+    migrationLockTableName: set.lockTableName,
+    ...(schema !== undefined ? { migrationTableSchema: schema } : {}),
   });
   const result = await migrator.migrateToLatest();
   if (result.error) throw result.error instanceof Error ? result.error : new Error(String(result.error));
   return result;
+}
+
+/** PostgreSQL's `current_schema()`: the first schema of the search path that exists, if any. */
+async function currentSchema(db: AnyDb): Promise<string | undefined> {
+  const { rows } = await sql<{ schema: string | null }>`select current_schema() as schema`.execute(db);
+  return rows[0]?.schema ?? undefined;
+}
+
+/**
+ * Brings the database to the latest schema version (in `options.schema` on PostgreSQL, when the
+ * tables live in a schema of their own; `openPostgres({ schema })` sets it on its handle). Safe to
+ * call on every start and from several processes at once (Kysely's migration lock). Throws when a
+ * migration fails.
+ */
+export function migrateScimTables(db: AnyDb, dialect: SqlDialectName, options: { schema?: string } = {}): Promise<MigrationResultSet> {
+  return runMigrations(db, dialect, {
+    migrations: scimMigrations(dialect),
+    tableName: "scim_migrations",
+    lockTableName: "scim_migrations_lock",
+    ...(options.schema !== undefined ? { schema: options.schema } : {}),
+  });
 }
