@@ -47,6 +47,7 @@ export {
 } from "./messages/bulk.js";
 export type {
   GroupRef,
+  MemberCandidate,
   ScimStore,
   StoreCapabilities,
   StoreContext,

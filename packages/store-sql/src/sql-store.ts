@@ -16,6 +16,7 @@ import {
   membersAttributeOf,
   takeWithinBudget,
   type GroupRef,
+  type MemberCandidate,
   type MemberValue,
   type SchemaRegistry,
   type ScimEvent,
@@ -814,6 +815,31 @@ class SqlStore implements SqlScimStore {
       for (const row of rows) present.add(row.member_id);
     }
     return present;
+  }
+
+  /**
+   * The live Users and Groups among `ids`, with their display names: one indexed read per 500 ids
+   * (`tenant, id`), where `get` per member would read and parse every member's document.
+   */
+  async memberCandidates(ctx: StoreContext, ids: readonly string[]): Promise<MemberCandidate[]> {
+    await this.enterTenant(ctx.tenant);
+    const found: MemberCandidate[] = [];
+    for (const part of chunks([...new Set(ids)])) {
+      const rows = await this.db
+        .selectFrom("scim_resources")
+        .select(["id", "resource_type", "display_name", "user_name"])
+        .where("tenant", "=", ctx.tenant)
+        .where("id", "in", part)
+        .where("resource_type", "in", ["User", GROUP])
+        .where(this.liveRow)
+        .execute();
+      for (const row of rows) {
+        const display = row.display_name ?? row.user_name ?? undefined;
+        const type = row.resource_type === GROUP ? GROUP : "User";
+        found.push(display === undefined ? { id: row.id, type } : { id: row.id, type, display });
+      }
+    }
+    return found;
   }
 
   // -------------------------------------------------------------------------------------------

@@ -1509,11 +1509,50 @@ describe("requests the RFCs leave no room for", () => {
     expect((await call("GET", "/Users?trace=1&trace=2")).status).toBe(200);
   });
 
-  it("a member whose type names the other kind of resource: the detail says so", async () => {
-    const { call, createGroup } = setup();
-    const inner = await createGroup();
-    const r = await call("POST", "/Groups", { schemas: [GROUP_SCHEMA_ID], displayName: "Outer", members: [{ value: inner.id, type: "User" }] });
-    expect([r.status, r.body.scimType, r.body.detail]).toEqual([400, "invalidValue", `member '${inner.id}' is a Group, not the User its 'type' says`]);
-    expect((await call("POST", "/Groups", { schemas: [GROUP_SCHEMA_ID], displayName: "Outer", members: [{ value: "nobody", type: "User" }] })).body.detail).toBe("member 'nobody' does not exist");
-  });
+  it.each([
+    ["a store with memberCandidates (one question for all members)", true],
+    ["a store without it (get per member)", false],
+  ])("new members are checked and completed with their type and display (RFC 7643 §4.2): %s", async (_name, withCandidates) => {
+    const store = memoryStore();
+    const memberGets: string[] = [];
+    // Without transactions, so that the write asks this store (a transaction's store is the inner one).
+    const { memberCandidates, transaction: _transaction, ...rest } = store;
+    const watched: ScimStore = {
+      ...rest,
+      get: (ctx, type, id, options) => (memberGets.push(`${type} ${id}`), store.get(ctx, type, id, options)),
+      ...(withCandidates ? { memberCandidates } : {}),
+    };
+    const { call, createUser, createGroup } = setup({ store: watched }, store);
+    const named = await createUser({ displayName: "Named Person" });
+    const plain = await createUser({ userName: "plain@example.com" });
+    const inner = await createGroup({ displayName: "Inner" });
+    memberGets.length = 0;
+    const outer = await call("POST", "/Groups", {
+      schemas: [GROUP_SCHEMA_ID],
+      displayName: "Outer",
+      members: [{ value: named.id }, { value: plain.id, type: "User" }, { value: inner.id, type: "Group" }, { value: plain.id }, { value: named.id, display: "Given" }],
+    });
+    expect(outer.status, JSON.stringify(outer.body)).toBe(201);
+    expect((outer.body.members as J[]).map((m) => [m.value, m.type, m.display])).toEqual([
+      [named.id, "User", "Named Person"],
+      [plain.id, "User", "plain@example.com"],
+      [inner.id, "Group", "Inner"],
+    ]);
+    if (withCandidates) expect(memberGets).toEqual([]);
+    else expect(memberGets.length).toBeGreaterThanOrEqual(3);
+    // A type that names the other kind of resource: the detail says so.
+    const wrongType = await call("POST", "/Groups", { schemas: [GROUP_SCHEMA_ID], displayName: "Wrong", members: [{ value: named.id }, { value: inner.id, type: "User" }] });
+    expect([wrongType.status, wrongType.body.scimType, wrongType.body.detail]).toEqual([400, "invalidValue", `member '${inner.id}' is a Group, not the User its 'type' says`]);
+    const userAsGroup = await call("PATCH", `/Groups/${outer.body.id}`, patch({ op: "add", path: "members", value: [{ value: plain.id, type: "group" }] }));
+    expect(userAsGroup.body.detail).toBe(`member '${plain.id}' is a User, not the group its 'type' says`);
+    const missing = await call("PATCH", `/Groups/${outer.body.id}`, patch({ op: "add", path: "members", value: [{ value: plain.id }, { value: "nobody", type: "User" }] }));
+    expect([missing.status, missing.body.detail]).toEqual([400, "member 'nobody' does not exist"]);
+    // A deleted user is no member.
+    expect((await call("DELETE", `/Users/${plain.id}`)).status).toBe(204);
+    const deleted = await call("PUT", `/Groups/${outer.body.id}`, { schemas: [GROUP_SCHEMA_ID], displayName: "Outer", members: [{ value: plain.id }] });
+    expect([deleted.status, deleted.body.detail]).toEqual([400, `member '${plain.id}' does not exist`]);
+    // Nothing changed by the refused writes.
+    const after = await call("GET", `/Groups/${outer.body.id}`);
+    expect((after.body.members as J[]).map((m) => m.value)).toEqual([named.id, inner.id]);
+});
 });

@@ -220,19 +220,35 @@ describe("member filters in one PATCH", () => {
 describe("a group deleted while a request adds members to it", () => {
   // A whole tenant deleted between the request's read of the group and its check of the new
   // members (a directory deleted while its IdP writes): the group is gone, and that is the answer.
-  it.each(["PATCH", "PUT"])("%s: 404 for the group, not 400 for the member deleted with it", async (method) => {
+  it.each([
+    ["PATCH", "memberCandidates"],
+    ["PUT", "memberCandidates"],
+    ["PATCH", "get"],
+    ["PUT", "get"],
+  ])("%s, members looked up by %s: 404 for the group, not 400 for the member deleted with it", async (method, lookup) => {
     const store = memoryStore();
     let deleteWithFirstMemberLookup = false;
+    const deleteAll = async (ctx: { tenant: string }, userIds: readonly string[]) => {
+      deleteWithFirstMemberLookup = false;
+      for (const group of (await store.query(ctx, "Group", {})).resources) await store.delete(ctx, "Group", group.id);
+      for (const id of userIds) await store.delete(ctx, "User", id);
+    };
+    // The members are looked up through memberCandidates (one question), or through get without it.
     const racing = Object.create(store, {
       get: {
         value: async (ctx: { tenant: string }, type: string, id: string, options?: { members?: boolean }) => {
-          if (deleteWithFirstMemberLookup && type === "User") {
-            deleteWithFirstMemberLookup = false;
-            for (const group of (await store.query(ctx, "Group", {})).resources) await store.delete(ctx, "Group", group.id);
-            await store.delete(ctx, "User", id);
-          }
+          if (deleteWithFirstMemberLookup && type === "User") await deleteAll(ctx, [id]);
           return store.get(ctx, type, id, options);
         },
+      },
+      memberCandidates: {
+        value:
+          lookup === "get"
+            ? undefined
+            : async (ctx: { tenant: string }, ids: readonly string[]) => {
+                if (deleteWithFirstMemberLookup) await deleteAll(ctx, ids);
+                return store.memberCandidates!(ctx, ids);
+              },
       },
     }) as typeof store;
     const server = createScimServer({ store: racing, authenticate: bearerAuth({ tok: { tenant: "t" } }), baseUrl: "https://example.com/scim/v2" });

@@ -18,7 +18,7 @@ import { membersAttributeOf, type AttributeInfo, type CompiledResourceType, type
 import { DEFAULT_MAX_VALUES, deepEqual, isObject, validateResource, type ValidateResourceOptions } from "../schema/validate.js";
 import { estimateResourceBytes, PageBudget, takeWithinBudget } from "../store/page-bytes.js";
 import { checkDeadline } from "../store/query-deadline.js";
-import type { GroupRef, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
+import type { GroupRef, MemberCandidate, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
 import { timeOrderedUuid } from "../ids/time-ordered-uuid.js";
 import { etagMatches, etagOf, header, json, empty, readBody } from "./http.js";
 import type { OperationContext, Principal, ScimEvent, ScimEventType, ScimRequest, ScimResourceBody, ScimResponse, ScimServerConfig } from "./types.js";
@@ -369,39 +369,72 @@ function pageWithinBudget(resources: readonly StoredResource[], maxBytes: number
  */
 async function resolveMembers(scope: RequestScope, store: ScimStore, members: readonly MemberValue[], group?: { id: string; stillExists: () => Promise<unknown> }): Promise<MemberValue[]> {
   const groupId = group?.id;
-  const out: MemberValue[] = [];
+  const wanted: MemberValue[] = [];
   const seen = new Set<string>();
   for (const m of members) {
     if (typeof m.value !== "string" || m.value === "") throw badRequest("invalidValue", "each member needs a 'value' with the id of a User or Group");
     if (m.value === groupId) throw badRequest("invalidValue", "a group cannot be a member of itself");
     if (seen.has(m.value)) continue;
     seen.add(m.value);
-    const wantType = typeof m.type === "string" ? m.type.toLowerCase() : undefined;
-    let type: "User" | "Group" | undefined;
-    let found: StoredResource | undefined;
-    if (wantType !== "group") {
-      found = await store.get(scope.storeContext, "User", m.value);
-      if (found) type = "User";
-    }
-    if (!found && wantType !== "user") {
-      found = await store.get(scope.storeContext, "Group", m.value);
-      if (found) type = "Group";
-    }
-    if (!found || !type) {
+    wanted.push(m);
+  }
+  if (wanted.length === 0) return [];
+  const found = await memberCandidates(scope, store, wanted);
+  const out: MemberValue[] = [];
+  for (const m of wanted) {
+    const wantType = memberTypeOf(m);
+    const candidates = found.get(m.value);
+    const hit = wantType === "group" ? candidates?.Group : wantType === "user" ? candidates?.User : (candidates?.User ?? candidates?.Group);
+    if (hit === undefined) {
       await group?.stillExists();
       // A type that names the other kind of resource: say so, not that the member is missing.
-      const other = wantType === "user" ? "Group" : wantType === "group" ? "User" : undefined;
-      if (other !== undefined && (await store.get(scope.storeContext, other, m.value)) !== undefined) {
-        throw badRequest("invalidValue", `member '${m.value}' is a ${other}, not the ${m.type} its 'type' says`);
-      }
+      const other = wantType === "user" ? candidates?.Group : wantType === "group" ? candidates?.User : undefined;
+      if (other !== undefined) throw badRequest("invalidValue", `member '${m.value}' is a ${other.type}, not the ${m.type} its 'type' says`);
       throw badRequest("invalidValue", `member '${m.value}' does not exist`);
     }
-    const display = m.display ?? (found.attributes.displayName as string | undefined) ?? (found.attributes.userName as string | undefined);
-    const member: MemberValue = { value: m.value, type };
+    const display = m.display ?? hit.display;
+    const member: MemberValue = { value: m.value, type: hit.type };
     if (display !== undefined) member.display = display;
     out.push(member);
   }
   return out;
+}
+
+/** The member's `type`, lower-cased ("user", "group"), when it gives one. */
+function memberTypeOf(m: MemberValue): string | undefined {
+  return typeof m.type === "string" ? m.type.toLowerCase() : undefined;
+}
+
+type CandidatesById = Map<string, Partial<Record<"User" | "Group", MemberCandidate>>>;
+
+/**
+ * The live Users and Groups that `members` may name, by id: one `memberCandidates` question when
+ * the store has it, else `get` per member (the User first unless the member says it is a Group,
+ * then the other type only when that one is missing).
+ */
+async function memberCandidates(scope: RequestScope, store: ScimStore, members: readonly MemberValue[]): Promise<CandidatesById> {
+  const byId: CandidatesById = new Map();
+  const note = (c: MemberCandidate) => {
+    const entry = byId.get(c.id) ?? {};
+    entry[c.type] = c;
+    byId.set(c.id, entry);
+  };
+  if (store.memberCandidates !== undefined) {
+    for (const c of await store.memberCandidates(scope.storeContext, members.map((m) => m.value))) note(c);
+    return byId;
+  }
+  const read = async (type: "User" | "Group", id: string): Promise<boolean> => {
+    const stored = await store.get(scope.storeContext, type, id);
+    if (stored === undefined) return false;
+    const display = (stored.attributes.displayName as string | undefined) ?? (stored.attributes.userName as string | undefined);
+    note(display === undefined ? { id, type } : { id, type, display });
+    return true;
+  };
+  for (const m of members) {
+    const first = memberTypeOf(m) === "group" ? "Group" : "User";
+    if (!(await read(first, m.value))) await read(first === "User" ? "Group" : "User", m.value);
+  }
+  return byId;
 }
 
 /** @internal Handlers for one resource type. */

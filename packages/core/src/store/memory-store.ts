@@ -20,6 +20,7 @@ import { parseDateTime } from "../schema/datetime.js";
 import { defaultRegistry, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
 import type {
   GroupRef,
+  MemberCandidate,
   ScimStore,
   StoreContext,
   StoreQuery,
@@ -31,6 +32,8 @@ import type {
 } from "./types.js";
 
 type Obj = Record<string, unknown>;
+
+const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
 /** A resource the store starts with, keeping its id (fixtures, migration from another store). */
 export interface MemorySeed {
@@ -1059,6 +1062,22 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
           const present = new Set<string>();
           for (const id of ids) if (data?.memberOf.get(id)?.has(groupId) === true) present.add(id);
           return present;
+        }),
+      memberCandidates: (ctx, ids) =>
+        read(() => {
+          const data = tenantData(ctx.tenant, false);
+          const found: MemberCandidate[] = [];
+          for (const type of ["User", "Group"] as const) {
+            const byId = table(data, type, false)?.byId;
+            if (byId === undefined) continue;
+            for (const id of new Set(ids)) {
+              const rec = byId.get(id);
+              if (rec === undefined) continue;
+              const display = str(rec.attributes.displayName) ?? str(rec.attributes.userName);
+              found.push(display === undefined ? { id, type } : { id, type, display });
+            }
+          }
+          return found;
         }),
       transaction: <T>(work: (s: ScimStore) => Promise<T>): Promise<T> => {
         if (log === undefined) {

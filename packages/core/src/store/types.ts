@@ -139,6 +139,14 @@ export interface GroupRef {
   type: "direct";
 }
 
+/** A live User or Group that a group's member reference may name, with the `display` it shows (RFC 7643 §4.2). */
+export interface MemberCandidate {
+  id: string;
+  type: "User" | "Group";
+  /** The resource's `displayName`, else a User's `userName`. */
+  display?: string;
+}
+
 /**
  * A SCIM store. Errors are `ScimError`s: 404 for an unknown id, 409 `uniqueness` for a clash of
  * unique keys among live resources, 412 when `expectedVersion` does not match. A deleted resource
@@ -171,6 +179,13 @@ export interface ScimStore {
    * push of a large group).
    */
   membersAmong?(ctx: StoreContext, groupId: string, ids: readonly string[]): Promise<Set<string>>;
+  /**
+   * The live Users and Groups of the tenant among `ids` (optional), in any order. A write that
+   * gives a group new members asks it once for all of them, to check that they exist and fill in
+   * their `type` and `display`; without it the server reads each member with `get`, one or two
+   * queries per member.
+   */
+  memberCandidates?(ctx: StoreContext, ids: readonly string[]): Promise<MemberCandidate[]>;
   /**
    * Runs `work` as one unit: every write inside commits together or not at all. Inside `work`,
    * use the store it receives (writing through the outer store may wait for the unit itself).

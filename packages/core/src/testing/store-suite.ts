@@ -832,6 +832,29 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
         expect(await among(group.id, [...many, b.id])).toEqual([b.id]);
       });
 
+      it("memberCandidates finds the tenant's live Users and Groups among the ids, with their display names", async ({ skip }) => {
+        skip(store.memberCandidates === undefined, `${name} has no memberCandidates`);
+        const named = await createUser("cand-named", { displayName: "Named Person" });
+        const plain = await createUser("cand-plain");
+        const gone = await createUser("cand-gone");
+        await store.delete(ctx, USER, gone.id);
+        const team = await store.create(ctx, GROUP, groupWrite("Cand Team"));
+        const elsewhere = await createUser("cand-elsewhere", {}, other);
+        const ids = [named.id, plain.id, gone.id, team.id, elsewhere.id, "no-such-id", named.id];
+        const found = (await store.memberCandidates!(ctx, ids)).sort((a, b) => (a.id < b.id ? -1 : 1));
+        expect(found).toEqual(
+          [
+            { id: named.id, type: "User", display: "Named Person" },
+            { id: plain.id, type: "User", display: "cand-plain" },
+            { id: team.id, type: "Group", display: "Cand Team" },
+          ].sort((a, b) => (a.id < b.id ? -1 : 1)),
+        );
+        expect(await store.memberCandidates!(ctx, [])).toEqual([]);
+        // Many ids at once (more than one SQL statement's worth).
+        const many = Array.from({ length: 1200 }, (_, i) => `missing-${i}`);
+        expect(await store.memberCandidates!(ctx, [...many, plain.id])).toEqual([{ id: plain.id, type: "User", display: "cand-plain" }]);
+      });
+
       it("members are stored, and loaded only when asked for", async () => {
         const { u1, u2, group } = await setup();
         expect(group.members).toBeUndefined();
