@@ -610,6 +610,30 @@ describe("admin API", () => {
       expect((await api("DELETE", `/directories/${directory.id}/deleted-resources`)).status).toBe(400);
     });
 
+    it("a retention delete with an empty, blank or non-decimal olderThanDays is a 400 and deletes nothing", async () => {
+      const directory = await createDirectory();
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
+      const id = ((await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "soft@acme.test" })).json()) as Any).id as string;
+      expect((await scim(directory.id, token, "DELETE", `/Users/${id}`)).status).toBe(204);
+      const counts = async () => ({
+        audit: (await api("GET", "/audit-log?limit=1000")).body.data.filter((e: Any) => e.kind === "scim").length,
+        events: (await api("GET", `/events?directoryId=${directory.id}`)).body.data.length,
+        deleted: (await api("GET", `/directories/${directory.id}/users?state=deleted`)).body.data.length,
+      });
+      const before = await counts();
+      expect(before.deleted).toBe(1);
+      // An unset shell variable (`?olderThanDays=$DAYS`) must not read as 0: "everything".
+      for (const value of ["", "%20", "1e2", "0x10", "-0", "1.0", "7d"]) {
+        for (const path of ["/audit-log", "/events", `/directories/${directory.id}/deleted-resources`]) {
+          const r = await api("DELETE", `${path}?olderThanDays=${value}`);
+          expect([r.status, r.body.error.code], `${path} ${value}`).toEqual([400, "validation_failed"]);
+        }
+      }
+      for (const value of ["", "1e2", "0x10"]) expect((await api("GET", `/audit-log?limit=${value}`)).status, value).toBe(400);
+      expect((await api("GET", "/events?after=")).status).toBe(400);
+      expect(await counts()).toEqual(before);
+    });
+
     it("prunes events by age (the outbox's retention), through the API and the client's shape", async () => {
       const directory = await createDirectory();
       const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;

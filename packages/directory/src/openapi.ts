@@ -10,8 +10,15 @@ import { DIRECTORY_TYPES, directorySettingsSchema } from "./settings.js";
 
 // ─── Queries ──────────────────────────────────────────────────────────────────────────────────
 
-const limit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
-const seqCursor = z.coerce.number().int().min(0).default(0);
+/**
+ * A whole number given in a query parameter: decimal digits only. An empty or blank value, `1e2`
+ * or `0x10` is a 400, not the 0 or 100 that `Number()` makes of them (an empty `olderThanDays`
+ * read as 0 deleted a whole audit log).
+ */
+const queryInteger = (min: number, max: number) =>
+  z.preprocess((v) => (typeof v === "string" && /^[0-9]{1,16}$/.test(v) ? Number(v) : v), z.number({ error: "expected a whole number in decimal digits" }).int().min(min).max(max));
+const limit = (max: number, fallback: number) => queryInteger(1, max).default(fallback);
+const seqCursor = queryInteger(0, Number.MAX_SAFE_INTEGER).default(0);
 
 /** `GET /api/directories`. */
 export const listDirectoriesQuery = z.object({
@@ -71,7 +78,7 @@ export const listAuditQuery = z.object({
  * of it until now).
  */
 export const olderThanDaysQuery = z.object({
-  olderThanDays: z.coerce.number().int().min(0).max(36_500),
+  olderThanDays: queryInteger(0, 36_500),
 }).strict();
 
 // ─── Outputs ──────────────────────────────────────────────────────────────────────────────────
