@@ -326,6 +326,26 @@ describe("admin API", () => {
   });
 
   describe("tokens", () => {
+    it("a token or key pasted where an id goes is redacted from the error's message", async () => {
+      const directory = await createDirectory();
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token as string;
+      for (const [method, path] of [
+        ["DELETE", `/directories/${directory.id}/tokens/${token}`],
+        ["GET", `/directories/${key}`],
+        ["GET", `/directories/${token}/users`],
+        ["GET", `/directories/${directory.id}/users/${token}`],
+      ] as const) {
+        const r = await api(method, path);
+        expect(r.status, path).toBe(404);
+        const text = JSON.stringify(r.body);
+        expect(text).not.toContain(token.slice(-43));
+        expect(text).not.toContain(key.slice(-43));
+        expect(r.body.error.message).toContain("[REDACTED]");
+      }
+      // Ids that are no secret stay in the message.
+      expect((await api("GET", "/directories/dir_000000000000000000000000")).body.error.message).toContain("dir_000000000000000000000000");
+    });
+
     it("the secret is shown once on create and rotate, never in a list or the audit log", async () => {
       const directory = await createDirectory();
       const created = await api("POST", `/directories/${directory.id}/tokens`);

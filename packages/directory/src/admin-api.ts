@@ -10,7 +10,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
-import { auditPath, redact, type AuditLog } from "./audit.js";
+import { auditPath, redact, redactText, type AuditLog } from "./audit.js";
 import { limitBody } from "./body-limit.js";
 import { decodeCursor, encodeCursor, type DirectoriesList } from "./cursor.js";
 import { createDirectorySchema, updateDirectorySchema, type Directory } from "./directories.js";
@@ -99,7 +99,9 @@ type AdminContext = Context<AdminEnv>;
 
 /** The body of an admin API error. */
 export function errorBody(code: string, message: string, issues?: { path: string; message: string }[]): ErrorResponse {
-  return { error: { code, message, ...(issues !== undefined ? { issues } : {}) } };
+  // Messages repeat ids and values from the request, where a token or key may have been pasted.
+  const safe = issues?.map((issue) => ({ path: redactText(issue.path), message: redactText(issue.message) }));
+  return { error: { code, message: redactText(message), ...(safe !== undefined ? { issues: safe } : {}) } };
 }
 
 /** A zod error as a 400 body: every issue with its path, and a one-line summary. */

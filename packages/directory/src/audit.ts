@@ -86,6 +86,20 @@ const SECRET_VALUE = new RegExp(
   `((?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])|^bearer\\s)`,
   "i",
 );
+/** {@link SECRET_VALUE}'s tokens and keys wherever they stand in a text. */
+const SECRET_IN_TEXT = new RegExp(
+  `(?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])`,
+  "gi",
+);
+
+/**
+ * `text` with our tokens and keys in it replaced by `[REDACTED]`: for error messages that repeat
+ * what the request sent (a token pasted where an id goes: `token dsync_... not found`).
+ */
+export function redactText(text: string): string {
+  return text.replace(SECRET_IN_TEXT, REDACTED);
+}
+
 /**
  * Query values that mention a secret attribute anywhere, such as a SCIM filter on one
  * (`filter=password eq "..."`, RFC 7644 §3.4.2.2): the comparison value beside it is the secret.

@@ -8,6 +8,7 @@ export {
   auditPath,
   AuditLog,
   redact,
+  redactText,
   redactPathname,
   redactQuery,
   REDACTED,

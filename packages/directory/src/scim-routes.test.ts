@@ -90,3 +90,38 @@ describe("SCIM routes: a directory's share of search time", () => {
     await sync.close();
   });
 });
+
+describe("SCIM routes: a token pasted where an id goes", () => {
+  it("is redacted from the error's detail; other errors and successes keep their text", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    try {
+      const app = directoryScimRoutes(sync);
+      const directory = await sync.directories.create({ organizationId: "o", name: "d" });
+      const { token } = await sync.tokens.create(directory.id);
+      const call = (method: string, path: string, body?: unknown) =>
+        app.request(`http://x.test/scim/v2/${directory.id}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      const group = (await (await call("POST", "/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "G" })).json()) as { id: string };
+      for (const [method, path, body] of [
+        ["GET", `/Users/${token}`],
+        ["DELETE", `/Users/${token}`],
+        ["PATCH", `/Groups/${group.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "add", path: "members", value: [{ value: token }] }] }],
+      ] as const) {
+        const r = await call(method, path, body);
+        const text = await r.text();
+        expect(r.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
+        expect(text).not.toContain(token);
+        expect(text).not.toContain(token.slice(-43));
+        expect(JSON.parse(text).detail).toContain("[REDACTED]");
+        expect(r.headers.get("content-type")).toMatch(/json/);
+      }
+      const missing = await call("GET", "/Users/2819c223-7f76-453a-919d-413861904646");
+      expect([missing.status, ((await missing.json()) as { detail: string }).detail]).toEqual([404, "Resource 2819c223-7f76-453a-919d-413861904646 not found"]);
+    } finally {
+      await sync.close();
+    }
+  });
+});

@@ -14,7 +14,7 @@ import { Hono } from "hono";
 import { parseFilter, type SchemaRegistry } from "scim-core";
 import { scimHono } from "scim-hono";
 import { narrowedByIndex } from "scim-store-sql";
-import { scimAuditMiddleware, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
+import { redactText, scimAuditMiddleware, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
 import type { DirectoryService } from "./directories.js";
 import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
@@ -185,6 +185,20 @@ function tokenIdReader(sync: DirectorySync): ScimAuditOptions["tokenId"] {
   };
 }
 
+/**
+ * SCIM error answers repeat ids and values from the request (`Resource <id> not found`, RFC 7644
+ * §3.12): a token pasted where an id goes comes back redacted. Successful answers are left alone.
+ */
+const redactErrorDetails: MiddlewareHandler = async (c, next) => {
+  await next();
+  if (c.res.status < 400) return;
+  const text = await c.res.clone().text();
+  const redacted = redactText(text);
+  if (redacted === text) return;
+  c.res = new Response(redacted, { status: c.res.status, headers: c.res.headers });
+  c.res.headers.delete("content-length");
+};
+
 /** A Hono app serving `/scim/v2/:directoryId/*`, behind the audit log, the IP allowlist and the rate limit. */
 export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOptions = {}): Hono {
   const app = new Hono<ScimAuditEnv>();
@@ -279,6 +293,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
     app.use(scoped, guard);
   }
 
+  app.use(scoped, redactErrorDetails);
   app.route(`${SCIM_MOUNT}/:directoryId`, scimHono(sync.scim));
   return app as unknown as Hono;
 }
