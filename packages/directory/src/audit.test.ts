@@ -132,6 +132,28 @@ describe("audit log", () => {
       expect((await audit.list()).data.map((e) => e.seq)).toEqual([3, 4, 5]);
     });
 
+    it("keeps a detail small: long strings and arrays cut short, a detail still too large replaced by its size", async () => {
+      const audit = new AuditLog(sync.db);
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      type Any = any;
+      const admin = (detail: Record<string, unknown>) => audit.record({ kind: "admin", actor: "admin", method: "POST", path: "/api/directories", status: 400, durationMs: 1, detail });
+      await admin({ input: { name: "x".repeat(900_000), tags: Array.from({ length: 5_000 }, (_, i) => i), ok: "short" } });
+      await admin({ input: Object.fromEntries(Array.from({ length: 2_000 }, (_, i) => [`key${i}`, "v".repeat(50)])) });
+      await admin(JSON.parse('{"input":{"__proto__":{"polluted":true},"name":"n"}}'));
+      await audit.flush();
+      const rows = await sync.db.selectFrom("dir_audit_log").select("detail").orderBy("seq").execute();
+      for (const row of rows) expect(row.detail!.length).toBeLessThanOrEqual(16_384);
+      const [long, wide, proto] = (await audit.list()).data.map((e) => e.detail as Any);
+      expect(long.input.name).toBe(`${"x".repeat(1_000)}… (900000 characters)`);
+      expect(long.input.tags).toHaveLength(101);
+      expect(long.input.tags.at(-1)).toBe("… (5000 items)");
+      expect(long.input.ok).toBe("short");
+      expect(wide).toEqual({ omitted: expect.stringMatching(/^the detail was \d+ characters of JSON$/) });
+      expect(proto.input.name).toBe("n");
+      expect(proto.input.polluted).toBeUndefined();
+      expect(({} as Any).polluted).toBeUndefined();
+    });
+
     it("writes entries in batches, in the order recorded; reads see every entry recorded before them", async () => {
       const audit = new AuditLog(sync.db, { batch: { maxEntries: 3, maxDelayMs: 60_000 } });
       const record = (status: number) => audit.record({ kind: "scim", directoryId: "dir_a", method: "GET", path: "/scim/v2/x/Users", status, durationMs: 1 });

@@ -120,6 +120,36 @@ export function redact(value: unknown, depth = 0): unknown {
   return out;
 }
 
+/** Longest string an audit entry's detail keeps whole; a longer one keeps its start and its length. */
+const MAX_DETAIL_STRING = 1_000;
+/** Most elements of an array an audit entry's detail keeps. */
+const MAX_DETAIL_ITEMS = 100;
+/** Most bytes of JSON an audit entry's detail keeps; a larger one is replaced by its size. */
+const MAX_DETAIL_JSON = 16_384;
+
+/**
+ * An audit entry's detail as stored: redacted, with long strings and arrays cut short, and at
+ * most {@link MAX_DETAIL_JSON} bytes of JSON. A refused request's whole body (up to the 1 MiB
+ * body limit) would otherwise go into the log with each refusal.
+ */
+export function auditDetailJson(detail: unknown): string {
+  const json = JSON.stringify(shortened(redact(detail)));
+  return json.length <= MAX_DETAIL_JSON ? json : JSON.stringify({ omitted: `the detail was ${json.length} characters of JSON` });
+}
+
+function shortened(value: unknown): unknown {
+  if (typeof value === "string") return value.length <= MAX_DETAIL_STRING ? value : `${value.slice(0, MAX_DETAIL_STRING)}… (${value.length} characters)`;
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) {
+    const kept = value.slice(0, MAX_DETAIL_ITEMS).map(shortened);
+    return value.length <= MAX_DETAIL_ITEMS ? kept : [...kept, `… (${value.length} items)`];
+  }
+  // No prototype: a `__proto__` key of the request stays a plain key.
+  const out: Record<string, unknown> = Object.create(null);
+  for (const [key, item] of Object.entries(value)) out[key] = shortened(item);
+  return out;
+}
+
 /** A query name or value decoded (`+` is a space), or undefined when it is not valid percent-encoding. */
 function decodeQueryComponent(text: string): string | undefined {
   try {
@@ -251,7 +281,7 @@ export class AuditLog {
    * entry is queued; `flush()` resolves once it is written.
    */
   async record(entry: AuditRecord): Promise<void> {
-    const detail = entry.detail === undefined || entry.detail === null ? null : JSON.stringify(redact(entry.detail));
+    const detail = entry.detail === undefined || entry.detail === null ? null : auditDetailJson(entry.detail);
     this.pending.push({
       id: newId("aud"),
       at: this.now().toISOString(),
