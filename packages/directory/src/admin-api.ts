@@ -476,7 +476,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       resourceId: event.resourceId,
       occurredAt: event.occurredAt,
       ...(event.resource !== undefined ? { resource: event.resource as Record<string, unknown> } : {}),
-      ...(event.member !== undefined ? { member: event.member } : {}),
+      ...(event.member !== undefined ? { member: { ...event.member } } : {}),
       ...(event.data !== undefined ? { data: event.data } : {}),
     }));
     return c.json({ data, nextCursor: data.length > 0 ? data[data.length - 1]!.seq : q.after, hasMore: page.hasMore });

@@ -232,6 +232,18 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
     expect(doc.components.schemas.Directory.properties.settings.properties.rateLimit).toBeDefined();
     const refs = JSON.stringify(doc).match(/#\/components\/schemas\/\w+/g) ?? [];
     for (const ref of refs) expect(doc.components.schemas[ref.split("/").pop()!], ref).toBeDefined();
+    // Every `$ref` key is a reference (OpenAPI tools read any `$ref` key as one: a property of that name broke them).
+    const badRefs: string[] = [];
+    const walk = (node: unknown, at: string): void => {
+      if (typeof node !== "object" || node === null) return;
+      for (const [k, v] of Object.entries(node)) {
+        if (k === "$ref" && (typeof v !== "string" || !v.startsWith("#/components/schemas/"))) badRefs.push(at);
+        walk(v, `${at}/${k}`);
+      }
+    };
+    walk(doc, "#");
+    expect(badRefs).toEqual([]);
+    expect(doc.components.schemas.Event.properties.member.additionalProperties).toEqual({});
     const listEvents = doc.paths["/api/events"].get;
     expect(listEvents.parameters.map((p: Any) => [p.name, p.in, p.required])).toEqual([
       ["after", "query", false],

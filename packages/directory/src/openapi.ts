@@ -209,7 +209,11 @@ export const eventViewSchema = z.object({
   resourceId: z.string(),
   occurredAt: isoDate,
   resource: z.record(z.string(), z.unknown()).optional(),
-  member: z.object({ value: z.string(), display: z.string().optional(), type: z.string().optional(), $ref: z.string().optional() }).optional(),
+  // Loose rather than a property named `$ref`, which OpenAPI tools read as a reference and fail on.
+  member: z
+    .looseObject({ value: z.string(), display: z.string().optional(), type: z.string().optional() })
+    .describe("the member added or removed (RFC 7643 §4.2), with any other attribute it had, such as `$ref`")
+    .optional(),
   data: z.record(z.string(), z.unknown()).optional(),
 });
 export type EventView = z.output<typeof eventViewSchema>;
