@@ -97,6 +97,25 @@ describe("createDirectoryClient against directoryApp", () => {
     await expect(notJson.directories.list()).rejects.toMatchObject({ status: 502, code: "http_error" });
   });
 
+  it("a 429 carries the answer's Retry-After, so that callers can wait as long as the service asks", async () => {
+    const limited = directoryApp(sync, { adminRateLimit: { requestsPerSecond: 0.01, burst: 2 } });
+    const slow = createDirectoryClient({ baseUrl: "http://sync.test", adminKey: key, fetch: (url, init) => Promise.resolve(limited.request(url, init)) });
+    await slow.directories.list();
+    await slow.directories.list();
+    const error = await slow.directories.list().catch((e: unknown) => e);
+    expect(error).toMatchObject({ status: 429, code: "rate_limited" });
+    expect((error as DirectoryApiError).retryAfterSeconds).toBeGreaterThanOrEqual(1);
+    // An HTTP date, and no header at all.
+    const dated = createDirectoryClient({
+      baseUrl: "http://sync.test",
+      adminKey: key,
+      fetch: () => Promise.resolve(new Response("", { status: 503, headers: { "retry-after": new Date(Date.now() + 30_000).toUTCString() } })),
+    });
+    expect(((await dated.directories.list().catch((e: unknown) => e)) as DirectoryApiError).retryAfterSeconds).toBeGreaterThanOrEqual(28);
+    const none = await client.directories.get("dir_000000000000000000000000").catch((e: unknown) => e);
+    expect(none).toMatchObject({ status: 404, retryAfterSeconds: undefined });
+  });
+
   it("types the settings it sends: an attribute mapping is names to attribute paths", () => {
     // Compile-time checks (the typecheck of the tests fails if an error below is not one); never run.
     const typed = (client: ReturnType<typeof createDirectoryClient>) => {

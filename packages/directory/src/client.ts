@@ -53,6 +53,8 @@ export class DirectoryApiError extends Error {
     message: string,
     /** What failed validation (400 `validation_failed`). */
     readonly issues?: ReadonlyArray<{ path: string; message: string }>,
+    /** How long to wait before trying again, from the answer's `Retry-After` (429, 503). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = "DirectoryApiError";
@@ -62,6 +64,15 @@ export class DirectoryApiError extends Error {
 /** Whether `value` is a {@link DirectoryApiError}. */
 export function isDirectoryApiError(value: unknown): value is DirectoryApiError {
   return typeof value === "object" && value !== null && (value as { isDirectoryApiError?: unknown }).isDirectoryApiError === true;
+}
+
+/** A `Retry-After` header in seconds: delay-seconds or an HTTP date (RFC 9110 §10.2.3). */
+function retryAfterSeconds(header: string | null): number | undefined {
+  if (header === null) return undefined;
+  const text = header.trim();
+  if (/^[0-9]+$/.test(text)) return Number(text);
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - Date.now()) / 1000));
 }
 
 /** Options of {@link createDirectoryClient}. */
@@ -214,8 +225,9 @@ export function createDirectoryClient(options: DirectoryClientOptions): Director
     }
     if (!response.ok) {
       const error = (parsed as Partial<ErrorResponse> | undefined)?.error;
-      if (error !== undefined && typeof error.code === "string") throw new DirectoryApiError(response.status, error.code, error.message, error.issues);
-      throw new DirectoryApiError(response.status, "http_error", `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`);
+      const retryAfter = retryAfterSeconds(response.headers.get("retry-after"));
+      if (error !== undefined && typeof error.code === "string") throw new DirectoryApiError(response.status, error.code, error.message, error.issues, retryAfter);
+      throw new DirectoryApiError(response.status, "http_error", `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`, undefined, retryAfter);
     }
     return parsed as T;
   }
