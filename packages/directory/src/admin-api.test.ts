@@ -346,6 +346,27 @@ describe("admin API", () => {
       expect((await api("GET", "/directories/dir_000000000000000000000000")).body.error.message).toContain("dir_000000000000000000000000");
     });
 
+    it("writes refuse query parameters they do not take, and a body where they take none: ?dryRun=true is no real rotation", async () => {
+      const directory = await createDirectory();
+      const first = await api("POST", `/directories/${directory.id}/tokens`);
+      const tokens = async () => (await api("GET", `/directories/${directory.id}/tokens`)).body.data.length;
+      const refused = await api("POST", `/directories/${directory.id}/tokens/rotate?dryRun=true`);
+      expect([refused.status, refused.body.error.code]).toEqual([400, "validation_failed"]);
+      expect(await tokens()).toBe(1);
+      expect((await api("POST", `/directories/${directory.id}/tokens/rotate`, "{not json")).body.error.code).toBe("invalid_json");
+      expect((await api("POST", `/directories/${directory.id}/tokens/rotate`, { gracePeriodSeconds: 0 })).body.error.code).toBe("validation_failed");
+      expect((await api("POST", `/directories/${directory.id}/tokens`, "x", { "content-type": "text/plain" })).status).toBe(415);
+      expect((await api("DELETE", `/directories/${directory.id}/tokens/${first.body.id}?force=1`)).status).toBe(400);
+      expect((await api("DELETE", `/directories/${directory.id}?cascade=false`)).status).toBe(400);
+      expect((await api("PATCH", `/directories/${directory.id}?merge=false`, { name: "x" })).status).toBe(400);
+      expect((await api("POST", "/directories?dryRun=true", { organizationId: "org_q", name: "Q" })).status).toBe(400);
+      expect(await tokens()).toBe(1);
+      expect((await api("GET", `/directories/${directory.id}`)).body.name).toBe(directory.name);
+      // An empty body or {} is no input.
+      expect((await api("POST", `/directories/${directory.id}/tokens/rotate`, {})).status).toBe(201);
+      expect((await api("DELETE", `/directories/${directory.id}/tokens/${first.body.id}`)).status).toBe(200);
+    });
+
     it("the secret is shown once on create and rotate, never in a list or the audit log", async () => {
       const directory = await createDirectory();
       const created = await api("POST", `/directories/${directory.id}/tokens`);

@@ -154,9 +154,20 @@ function daysAgo(days: number): Date {
   return new Date(Date.now() - days * 86_400_000);
 }
 
-/** Reads that take no query parameter refuse one (400 validation_failed), as lists refuse unknown ones: nothing is filtered silently. */
+/**
+ * Operations that take no query parameter refuse one (400 validation_failed), as lists refuse
+ * unknown ones: nothing is filtered silently, and `POST .../tokens/rotate?dryRun=true` is not a
+ * real rotation.
+ */
 const withoutQuery: MiddlewareHandler<AdminEnv> = async (c, next) => {
   query(c, z.object({}).strict());
+  await next();
+};
+
+/** Writes that take no input: no query parameter, and no body but an empty one or `{}` (malformed JSON is a 400). */
+const withoutInput: MiddlewareHandler<AdminEnv> = async (c, next) => {
+  query(c, z.object({}).strict());
+  await body(c, z.object({}).strict());
   await next();
 };
 
@@ -320,7 +331,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json({ data, nextCursor: found.length > q.limit && last !== undefined ? encodeCursor(DIRECTORIES_LIST, { created: last.createdAt, id: last.id }) : null } satisfies DirectoryPage);
   });
 
-  app.post("/directories", async (c) => {
+  app.post("/directories", withoutQuery, async (c) => {
     const input = await body(c, createDirectoryInput);
     const directory = await sync.directories.create(input);
     c.set("auditDirectoryId", directory.id);
@@ -330,7 +341,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.get("/directories/:id", withoutQuery, async (c) => c.json(view(c, await sync.directories.get(directoryParam(c)))));
 
-  app.patch("/directories/:id", async (c) => {
+  app.patch("/directories/:id", withoutQuery, async (c) => {
     const id = directoryParam(c);
     const input = await body(c, updateDirectoryInput);
     const directory = await sync.directories.update(id, input);
@@ -338,7 +349,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json(view(c, directory));
   });
 
-  app.delete("/directories/:id", async (c) => {
+  app.delete("/directories/:id", withoutInput, async (c) => {
     const id = directoryParam(c);
     await sync.directories.delete(id);
     options.settings?.invalidate(id);
@@ -382,21 +393,21 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json({ data: (await sync.tokens.list(directory.id)) satisfies TokenView[] });
   });
 
-  app.post("/directories/:id/tokens", async (c) => {
+  app.post("/directories/:id/tokens", withoutInput, async (c) => {
     const directory = await sync.directories.get(directoryParam(c));
     const issued = await sync.tokens.create(directory.id);
     c.set("auditResourceId", issued.id);
     return c.json(issued satisfies IssuedTokenView, 201);
   });
 
-  app.post("/directories/:id/tokens/rotate", async (c) => {
+  app.post("/directories/:id/tokens/rotate", withoutInput, async (c) => {
     const directory = await sync.directories.get(directoryParam(c));
     const issued = await sync.tokens.rotate(directory.id, directory.settings.tokenGracePeriodSeconds);
     c.set("auditResourceId", issued.id);
     return c.json(issued satisfies IssuedTokenView, 201);
   });
 
-  app.delete("/directories/:id/tokens/:tokenId", async (c) => {
+  app.delete("/directories/:id/tokens/:tokenId", withoutInput, async (c) => {
     const directory = await sync.directories.get(directoryParam(c));
     const tokenId = c.req.param("tokenId");
     c.set("auditResourceId", tokenId);
@@ -407,7 +418,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.get("/directories/:id/role-mappings", withoutQuery, async (c) => c.json({ data: (await sync.roles.listMappings(directoryParam(c))) satisfies RoleMappingView[] }));
 
-  app.post("/directories/:id/role-mappings", async (c) => {
+  app.post("/directories/:id/role-mappings", withoutQuery, async (c) => {
     const id = directoryParam(c);
     const mapping = await sync.roles.createMapping(id, await body(c, createRoleMappingSchema));
     c.set("auditResourceId", mapping.id);
@@ -416,13 +427,13 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.get("/directories/:id/role-mappings/:mappingId", withoutQuery, async (c) => c.json((await sync.roles.getMapping(directoryParam(c), mappingParam(c))) satisfies RoleMappingView));
 
-  app.patch("/directories/:id/role-mappings/:mappingId", async (c) => {
+  app.patch("/directories/:id/role-mappings/:mappingId", withoutQuery, async (c) => {
     const id = directoryParam(c);
     const mappingId = mappingParam(c);
     return c.json((await sync.roles.updateMapping(id, mappingId, await body(c, updateRoleMappingSchema))) satisfies RoleMappingView);
   });
 
-  app.delete("/directories/:id/role-mappings/:mappingId", async (c) => {
+  app.delete("/directories/:id/role-mappings/:mappingId", withoutInput, async (c) => {
     const id = directoryParam(c);
     await sync.roles.deleteMapping(id, mappingParam(c));
     return c.body(null, 204);

@@ -378,7 +378,9 @@ const ERROR_TEXT: Record<number, string> = {
 /** The description of an error response of `op`: a paged list's 400 also covers a malformed cursor. */
 function errorText(op: ApiOperation, status: number): string {
   if (status === 400 && op.query !== undefined && "cursor" in op.query.shape) return "invalid input (the issues say what), or a malformed cursor (`invalid_cursor`)";
-  if (status === 400 && op.query === undefined && op.body === undefined) return "a query parameter this operation does not take";
+  if (status === 400 && op.query === undefined && op.body === undefined) {
+    return op.method === "get" ? "a query parameter this operation does not take" : "a query parameter or a body this operation does not take (an empty body or `{}` is fine)";
+  }
   return ERROR_TEXT[status] ?? "error";
 }
 
@@ -408,8 +410,8 @@ function operationObject(op: ApiOperation, extraInputs: Map<z.ZodType, string>):
       : { description: success.description, content: { "application/json": { schema: ref(success.schema) } } };
   const errors = new Set<number>(op.errors ?? []);
   if (op.authenticated !== false) errors.add(401).add(429);
-  // An authenticated read refuses query parameters it does not take (admin-api.ts, withoutQuery).
-  if (op.query !== undefined || op.body !== undefined || (op.method === "get" && op.authenticated !== false)) errors.add(400);
+  // An authenticated operation refuses query parameters and bodies it does not take (admin-api.ts, withoutQuery, withoutInput).
+  if (op.query !== undefined || op.body !== undefined || op.authenticated !== false) errors.add(400);
   if (op.params !== undefined && op.params.length > 0) errors.add(404);
   // Every write passes the body checks, with a body schema or not.
   if (op.method !== "get") errors.add(413).add(415);
