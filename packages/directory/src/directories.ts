@@ -38,7 +38,7 @@ export const createDirectorySchema = z
   .strict();
 export type CreateDirectoryInput = z.input<typeof createDirectorySchema>;
 
-/** Input of {@link DirectoryService.update}: settings are merged into the current ones. */
+/** Input of {@link DirectoryService.update}: each settings field given replaces that field whole (`attributeMapping`, `rateLimit`...); the fields left out stay. */
 export const updateDirectorySchema = z
   .object({
     name: z.string().min(1).max(200).optional(),
@@ -172,7 +172,7 @@ export class DirectoryService {
   }
 
   /**
-   * Changes some fields of a directory; `settings` are merged into the current ones. The read,
+   * Changes some fields of a directory; each `settings` field given replaces that field whole (a shallow merge). The read,
    * the merge and the write happen in one transaction that holds the directory's row, so that
    * concurrent updates of different fields (a settings PATCH racing a deactivation, say) each
    * keep the other's change instead of writing back what they read before it (PostgreSQL, READ
