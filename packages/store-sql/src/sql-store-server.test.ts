@@ -165,6 +165,38 @@ for (const dialect of dialects) {
       }
     });
 
+    it("ids with NUL, strings with lone surrogates: 404 and 400 on both databases, never a 500", async ({ skip }) => {
+      if (!database) return skip();
+      const s = setup();
+      const user = await createUser(s, "unicode");
+      const group = (await s.handle("POST", "/Groups", { schemas: [GROUP_SCHEMA], displayName: "Unicode" })).body as Obj;
+      // A lone surrogate is no Unicode character (PostgreSQL's JSON refuses it): 400 wherever it is sent.
+      const lone = "x\ud800y";
+      const refused = [
+        await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName: "lone", title: lone }),
+        await s.handle("PUT", `/Users/${user.id}`, { schemas: [USER_SCHEMA], userName: "unicode", title: lone }),
+        await s.handle("PATCH", `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "title", value: lone }] }),
+        await s.handle("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "displayName", value: lone }] }),
+      ];
+      for (const r of refused) expect([r.status, (r.body as Obj).scimType]).toEqual([400, "invalidValue"]);
+      // No stored id holds NUL: 404, as for any unknown id.
+      const nul = "x\u0000y";
+      for (const [method, path, body] of [
+        ["GET", `/Users/${nul}`],
+        ["GET", `/Groups/${nul}`],
+        ["DELETE", `/Users/${nul}`],
+        ["PUT", `/Users/${nul}`, { schemas: [USER_SCHEMA], userName: "nul" }],
+        ["PATCH", `/Groups/${nul}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "displayName", value: "N" }] }],
+      ] as const) {
+        expect((await s.handle(method, path, body)).status, `${method} ${path}`).toBe(404);
+      }
+      const member = await s.handle("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP], Operations: [{ op: "add", path: "members", value: [{ value: nul }] }] });
+      expect([member.status, (member.body as Obj).detail]).toEqual([400, `member '${nul}' does not exist`]);
+      const filtered = await s.handle("GET", `/Users?filter=${encodeURIComponent(`userName eq "un\u0000icode" or id eq "${nul}"`)}`);
+      expect([filtered.status, (filtered.body as Obj).totalResults]).toEqual([200, 0]);
+      expect(((await s.handle("GET", `/Users/${user.id}`)).body as Obj).title).toBeUndefined();
+    });
+
     it("a deleted user frees its userName and leaves its groups; the row stays for audit (soft delete)", async ({ skip }) => {
       if (!database) return skip();
       const s = setup();

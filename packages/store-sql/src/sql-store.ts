@@ -518,6 +518,14 @@ class SqlStore implements SqlScimStore {
   }
 
   /** Inside a transaction, a call takes its tenant's lock first (see {@link lockTenant}): what it reads stays true until the transaction ends. */
+  /**
+   * Whether `text` is one PostgreSQL cannot hold (it has U+0000), so no stored id equals it: a
+   * lookup by it finds nothing, where the query would fail ("invalid byte sequence") as a 500.
+   */
+  private unstorable(text: string): boolean {
+    return this.dialect === "postgres" && text.includes("\u0000");
+  }
+
   private async enterTenant(tenant: string): Promise<void> {
     if (this.inTransaction) await this.lockTenant(tenant);
   }
@@ -540,6 +548,7 @@ class SqlStore implements SqlScimStore {
    * runs one transaction at a time.)
    */
   async get(ctx: StoreContext, type: string, id: string, options?: { members?: boolean }): Promise<StoredResource | undefined> {
+    if (this.unstorable(id)) return undefined;
     await this.enterTenant(ctx.tenant);
     const select = this.inTransaction && this.dialect === "postgres" ? selectLiveForUpdate : selectLive;
     const row = (await select<ResourceRow>(this.db, this.dialect, { tenant: ctx.tenant, id, resource_type: type })).rows[0];
@@ -550,6 +559,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined> {
+    if (this.unstorable(id)) return undefined;
     await this.enterTenant(ctx.tenant);
     const row = await this.db
       .selectFrom("scim_resources as r")
@@ -563,6 +573,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async purge(ctx: StoreContext, type: string, id: string): Promise<boolean> {
+    if (this.unstorable(id)) return false;
     await this.enterTenant(ctx.tenant);
     const result = await this.db
       .deleteFrom("scim_resources")
@@ -790,6 +801,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async groupsOf(ctx: StoreContext, memberId: string): Promise<GroupRef[]> {
+    if (this.unstorable(memberId)) return [];
     await this.enterTenant(ctx.tenant);
     const rows = await this.db
       .selectFrom("scim_members as m")
@@ -810,7 +822,8 @@ class SqlStore implements SqlScimStore {
   async membersAmong(ctx: StoreContext, groupId: string, ids: readonly string[]): Promise<Set<string>> {
     await this.enterTenant(ctx.tenant);
     const present = new Set<string>();
-    for (const part of chunks(ids)) {
+    if (this.unstorable(groupId)) return present;
+    for (const part of chunks(ids.filter((id) => !this.unstorable(id)))) {
       const rows = await this.db.selectFrom("scim_members").select("member_id").where("tenant", "=", ctx.tenant).where("group_id", "=", groupId).where("member_id", "in", part).execute();
       for (const row of rows) present.add(row.member_id);
     }
@@ -824,7 +837,7 @@ class SqlStore implements SqlScimStore {
   async memberCandidates(ctx: StoreContext, ids: readonly string[]): Promise<MemberCandidate[]> {
     await this.enterTenant(ctx.tenant);
     const found: MemberCandidate[] = [];
-    for (const part of chunks([...new Set(ids)])) {
+    for (const part of chunks([...new Set(ids)].filter((id) => !this.unstorable(id)))) {
       const rows = await this.db
         .selectFrom("scim_resources")
         .select(["id", "resource_type", "display_name", "user_name"])
@@ -952,6 +965,7 @@ class SqlStore implements SqlScimStore {
    * 404 when it does not exist, 412 when the version differs (a 404 wins over a 412).
    */
   private async bump(tenant: string, type: string, id: string, condition: WriteCondition | undefined, set: Partial<Record<keyof ResourceTable, unknown>> = {}): Promise<StoredResource> {
+    if (this.unstorable(id)) throw notFound(id);
     const ts = this.now();
     let update = this.db
       .updateTable("scim_resources")

@@ -425,6 +425,10 @@ describe("coercions", () => {
     expect(user({ userName: "u", active: "False" }).active).toBe(false);
   });
 
+  it("characters beyond U+FFFF (surrogate pairs) are kept as sent", () => {
+    expect(user({ userName: "u", displayName: "Zoë 😀 𝔘" }).displayName).toBe("Zoë 😀 𝔘");
+  });
+
   it("a one-element array for a single-valued attribute is its value", () => {
     expect(user({ userName: ["only"] }).userName).toBe("only");
   });
@@ -434,6 +438,10 @@ describe("coercions", () => {
     ["a number for a string sub-attribute", { userName: "u", name: { givenName: 5 } }, "givenName"],
     ["an object for a multi-valued attribute", { userName: "u", emails: { value: "a@example.com" } }, "emails"],
     ["bare strings as elements of a multi-valued complex attribute", { userName: "u", emails: ["a@example.com"] }, "emails"],
+    ["a lone high surrogate in a string", { userName: "u", title: "x\ud800y" }, "title"],
+    ["a lone low surrogate at the end of a string", { userName: "u\udc00" }, "userName"],
+    ["a lone surrogate in a sub-attribute", { userName: "u", emails: [{ value: "a@example.com", type: "\ud83dwork" }] }, "type"],
+    ["surrogates in the wrong order", { userName: "u", displayName: "\udc00\ud800" }, "displayName"],
   ])("%s is a 400 invalidValue (RFC 7643 §2.3.1, §2.4)", (_, body, name) => {
     const e = scimError(() => user(body));
     expect([e.status, e.scimType]).toEqual([400, "invalidValue"]);

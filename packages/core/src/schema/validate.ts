@@ -69,7 +69,12 @@ function coerceSimple(attr: AttributeInfo, value: unknown): unknown {
   switch (attr.type) {
     case "string":
     case "reference":
-      if (typeof value === "string") return value;
+      if (typeof value === "string") {
+        // A lone surrogate is no Unicode character: UTF-8 cannot carry it (RFC 7643 §2.3.1), and
+        // PostgreSQL refuses it in JSON.
+        if (SURROGATE.test(value) && LONE_SURROGATE.test(value)) throw invalid(attr, "is not valid Unicode (it holds a lone surrogate)");
+        return value;
+      }
       throw invalid(attr, "must be a string");
     case "boolean":
       if (typeof value === "boolean") return value;
@@ -150,6 +155,9 @@ export function isAssignedElement(element: unknown): boolean {
 
 /** Only whitespace (Unicode's, `\s`) and the invisible format characters (zero-width space and joiners, word joiner, BOM, soft hyphen). */
 const BLANK = /^[\s\u200B-\u200D\u2060\uFEFF\u00AD]*$/;
+/** Any UTF-16 surrogate (the quick test); then one that is not half of a pair. */
+const SURROGATE = /[\uD800-\uDFFF]/;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /**
  * @internal Throws 400 invalidValue for a required string attribute whose value is only
