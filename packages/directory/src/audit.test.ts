@@ -2,6 +2,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
+import { sql } from "kysely";
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateAdminKey } from "./admin-keys.js";
@@ -152,6 +153,24 @@ describe("audit log", () => {
       expect(proto.input.name).toBe("n");
       expect(proto.input.polluted).toBeUndefined();
       expect(({} as Any).polluted).toBeUndefined();
+    });
+
+    it("an entry the database refuses loses only itself, not its batch; text no column takes is stored as U+FFFD", async () => {
+      const errors: unknown[] = [];
+      const audit = new AuditLog(sync.db, { batch: { maxEntries: 100, maxDelayMs: 60_000 }, onError: (e) => void errors.push(e) });
+      await sql`create trigger refuse_bad before insert on dir_audit_log when new.path = '/bad' begin select raise(abort, 'refused'); end`.execute(sync.db);
+      const record = (path: string, extra: Partial<Parameters<AuditLog["record"]>[0]> = {}) =>
+        audit.record({ kind: "scim", directoryId: "dir_a", method: "GET", path, status: 200, durationMs: 1, ...extra });
+      for (let i = 0; i < 5; i++) await record(`/ok${i}`);
+      await record("/bad");
+      await record("/nul", { resourceId: "x\u0000y", actor: "\ud800", detail: { "k\u0000": "v\udc00" } });
+      await audit.flush();
+      const paths = (await audit.list()).data.map((e) => e.path);
+      expect(paths).toEqual(["/ok0", "/ok1", "/ok2", "/ok3", "/ok4", "/nul"]);
+      expect(errors).toHaveLength(1);
+      expect(String(errors[0])).toMatch(/refused/);
+      const nul = (await audit.list()).data.at(-1)!;
+      expect([nul.resourceId, nul.actor, nul.detail]).toEqual(["x\uFFFDy", "\uFFFD", { "k\uFFFD": "v\uFFFD" }]);
     });
 
     it("writes entries in batches, in the order recorded; reads see every entry recorded before them", async () => {

@@ -137,8 +137,21 @@ export function auditDetailJson(detail: unknown): string {
   return json.length <= MAX_DETAIL_JSON ? json : JSON.stringify({ omitted: `the detail was ${json.length} characters of JSON` });
 }
 
+/**
+ * `text` as every database column takes it: NUL (which PostgreSQL cannot store, in text or JSON)
+ * and lone surrogates (which are no Unicode) become U+FFFD.
+ */
+export function storableText(text: string): string {
+  return UNSTORABLE.test(text) ? text.replace(UNSTORABLE_ALL, "\uFFFD") : text;
+}
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, "g");
+
 function shortened(value: unknown): unknown {
-  if (typeof value === "string") return value.length <= MAX_DETAIL_STRING ? value : `${value.slice(0, MAX_DETAIL_STRING)}… (${value.length} characters)`;
+  if (typeof value === "string") {
+    const kept = value.length <= MAX_DETAIL_STRING ? value : `${value.slice(0, MAX_DETAIL_STRING)}… (${value.length} characters)`;
+    return storableText(kept);
+  }
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) {
     const kept = value.slice(0, MAX_DETAIL_ITEMS).map(shortened);
@@ -146,7 +159,7 @@ function shortened(value: unknown): unknown {
   }
   // No prototype: a `__proto__` key of the request stays a plain key.
   const out: Record<string, unknown> = Object.create(null);
-  for (const [key, item] of Object.entries(value)) out[key] = shortened(item);
+  for (const [key, item] of Object.entries(value)) out[storableText(key)] = shortened(item);
   return out;
 }
 
@@ -282,17 +295,19 @@ export class AuditLog {
    */
   async record(entry: AuditRecord): Promise<void> {
     const detail = entry.detail === undefined || entry.detail === null ? null : auditDetailJson(entry.detail);
+    // What the request sent may hold text no database column takes (NUL on PostgreSQL).
+    const text = (value: string | null | undefined) => (value === undefined || value === null ? null : storableText(value));
     this.pending.push({
       id: newId("aud"),
       at: this.now().toISOString(),
       kind: entry.kind,
-      directory_id: entry.directoryId ?? null,
-      actor: entry.actor ?? null,
-      method: entry.method,
-      path: entry.path,
+      directory_id: text(entry.directoryId),
+      actor: text(entry.actor),
+      method: storableText(entry.method),
+      path: storableText(entry.path),
       status: entry.status,
       duration_ms: Math.round(entry.durationMs * 1000) / 1000,
-      resource_id: entry.resourceId ?? null,
+      resource_id: text(entry.resourceId),
       detail,
     });
     if (this.pending.length >= this.maxEntries) await this.flush();
@@ -316,10 +331,29 @@ export class AuditLog {
     this.pending = [];
     // One batch after the other, so that entries keep their order in the log.
     const write = this.writing.then(async () => {
-      for (let i = 0; i < rows.length; i += AUDIT_INSERT_CHUNK) await this.db.insertInto("dir_audit_log").values(rows.slice(i, i + AUDIT_INSERT_CHUNK)).execute();
+      for (let i = 0; i < rows.length; i += AUDIT_INSERT_CHUNK) await this.insert(rows.slice(i, i + AUDIT_INSERT_CHUNK));
     });
     this.writing = write.catch(() => {});
     return write;
+  }
+
+  /**
+   * Inserts a chunk of entries in one statement; if it fails, each entry on its own, so that one
+   * entry the database refuses loses only itself (reported to `onError`), not its whole batch.
+   */
+  private async insert(rows: readonly Insertable<AuditTable>[]): Promise<void> {
+    try {
+      await this.db.insertInto("dir_audit_log").values([...rows]).execute();
+    } catch (error) {
+      if (rows.length === 1) throw error;
+      for (const row of rows) {
+        try {
+          await this.db.insertInto("dir_audit_log").values(row).execute();
+        } catch (rowError) {
+          this.onError?.(rowError);
+        }
+      }
+    }
   }
 
   /** Entries in order after the cursor `after` (a `seq`), optionally of one directory and kind. */
