@@ -339,20 +339,25 @@ export class AuditLog {
 
   /**
    * Inserts a chunk of entries in one statement; if it fails, each entry on its own, so that one
-   * entry the database refuses loses only itself (reported to `onError`), not its whole batch.
+   * entry the database refuses loses only itself, not its whole batch. The entries lost are
+   * reported to `onError` once, with the first one's error.
    */
   private async insert(rows: readonly Insertable<AuditTable>[]): Promise<void> {
     try {
       await this.db.insertInto("dir_audit_log").values([...rows]).execute();
     } catch (error) {
       if (rows.length === 1) throw error;
+      let lost = 0;
+      let first: unknown;
       for (const row of rows) {
         try {
           await this.db.insertInto("dir_audit_log").values(row).execute();
         } catch (rowError) {
-          this.onError?.(rowError);
+          lost++;
+          first ??= rowError;
         }
       }
+      if (lost > 0) this.onError?.(new Error(`${lost} of ${rows.length} audit entries could not be written: ${String(first)}`, { cause: first }));
     }
   }
 
