@@ -11,6 +11,7 @@ import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { z } from "zod";
 import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
 import { auditPath, redact, redactText, type AuditLog } from "./audit.js";
+import { hasUnstorableText } from "./storable-text.js";
 import { limitBody } from "./body-limit.js";
 import { decodeCursor, encodeCursor, type DirectoriesList } from "./cursor.js";
 import { createDirectorySchema, updateDirectorySchema, type Directory } from "./directories.js";
@@ -135,7 +136,25 @@ async function readJson(c: AdminContext): Promise<unknown> {
     throw new DirectoryError(400, "invalid_json", "the body is not valid JSON");
   }
   c.set("auditInput", value);
+  refuseUnstorable(value, "");
   return value;
+}
+
+/**
+ * Refuses (400 validation_failed) input text no database column takes: NUL (PostgreSQL cannot
+ * store it, and no name or id needs it) and lone surrogates (no Unicode). Walks without recursion:
+ * a body may nest deeply.
+ */
+function refuseUnstorable(value: unknown, root: string): void {
+  const stack: [unknown, string][] = [[value, root]];
+  while (stack.length > 0) {
+    const [item, path] = stack.pop()!;
+    if (typeof item === "string") {
+      if (hasUnstorableText(item)) throw new DirectoryError(400, "validation_failed", `invalid input: ${path === "" ? "(root)" : path}: holds a NUL character or invalid Unicode (a lone surrogate)`);
+    } else if (typeof item === "object" && item !== null) {
+      for (const [key, child] of Object.entries(item)) stack.push([key, path], [child, path === "" ? key : `${path}.${key}`]);
+    }
+  }
 }
 
 /** Parses the body with `schema` (a missing body is an empty object; `null` is not). */
@@ -146,7 +165,9 @@ async function body<T extends z.ZodType>(c: AdminContext, schema: T): Promise<z.
 
 /** Parses the query string with `schema`. */
 function query<T extends z.ZodType>(c: AdminContext, schema: T): z.output<T> {
-  return schema.parse(c.req.query());
+  const values = c.req.query();
+  refuseUnstorable(values, "");
+  return schema.parse(values);
 }
 
 /** The instant `days` days before now (the retention deletes). */
@@ -311,6 +332,12 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     if (MUTATING.has(c.req.method) && type !== undefined && !JSON_TYPE.test(type) && length !== "0") {
       return c.json(errorBody("unsupported_media_type", "the body must be JSON (Content-Type: application/json)"), 415);
     }
+    await next();
+  });
+
+  // No id holds NUL: a path with one names nothing (where PostgreSQL would fail the lookup).
+  app.use("*", async (c, next) => {
+    if (/%00/.test(new URL(c.req.url).pathname)) return c.json(errorBody("not_found", "no such resource (the path holds a NUL character)"), 404);
     await next();
   });
 

@@ -12,6 +12,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { ADMIN_KEY_PREFIX } from "./admin-keys.js";
 import { newId } from "./ids.js";
 import type { AuditTable, DirectoryDatabase } from "./tables.js";
+import { storableText } from "./storable-text.js";
 import { TOKEN_PREFIX } from "./tokens.js";
 
 /** What is recorded: a SCIM request or an admin action. */
@@ -136,16 +137,6 @@ export function auditDetailJson(detail: unknown): string {
   const json = JSON.stringify(shortened(redact(detail)));
   return json.length <= MAX_DETAIL_JSON ? json : JSON.stringify({ omitted: `the detail was ${json.length} characters of JSON` });
 }
-
-/**
- * `text` as every database column takes it: NUL (which PostgreSQL cannot store, in text or JSON)
- * and lone surrogates (which are no Unicode) become U+FFFD.
- */
-export function storableText(text: string): string {
-  return UNSTORABLE.test(text) ? text.replace(UNSTORABLE_ALL, "\uFFFD") : text;
-}
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-const UNSTORABLE_ALL = new RegExp(UNSTORABLE.source, "g");
 
 function shortened(value: unknown): unknown {
   if (typeof value === "string") {
