@@ -15,6 +15,9 @@ describe("server configuration", () => {
     expect(loadConfig({ SCIM_SCHEMAS_FILE: "" }).SCIM_SCHEMAS_FILE).toBeUndefined();
     expect(loadConfig({ DATABASE_SCHEMA: "directory_sync" }).DATABASE_SCHEMA).toBe("directory_sync");
     expect(() => loadConfig({ DATABASE_SCHEMA: "Sync; drop" })).toThrow(/DATABASE_SCHEMA: DATABASE_SCHEMA must be lower-case letters, digits and _/);
+    expect(loadConfig({}).DATABASE_POOL_SIZE).toBe(10);
+    expect(loadConfig({ DATABASE_POOL_SIZE: "40" }).DATABASE_POOL_SIZE).toBe(40);
+    expect(() => loadConfig({ DATABASE_POOL_SIZE: "1" })).toThrow(/DATABASE_POOL_SIZE/);
     expect(loadConfig({}).SCIM_MAX_QUERY_MS).toBe(10_000);
     expect(loadConfig({ SCIM_MAX_QUERY_MS: "2500" }).SCIM_MAX_QUERY_MS).toBe(2500);
     expect(() => loadConfig({ SCIM_MAX_QUERY_MS: "0" })).toThrow(/SCIM_MAX_QUERY_MS/);

@@ -17,6 +17,8 @@ const schema = z.object({
     .string()
     .regex(/^[a-z_][a-z0-9_]{0,62}$/, "DATABASE_SCHEMA must be lower-case letters, digits and _")
     .optional(),
+  /** PostgreSQL: the most connections the server opens. One directory's writes take at most half of them, so that a long write and the queue behind it leave the others theirs. */
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(1000).default(10),
   /** The public origin (`https://sync.example.com`) for SCIM URLs, when behind a proxy or tunnel. */
   PUBLIC_URL: z.url().optional(),
   /** A JSON file of custom extension schemas of User and Group (see `schemas-file.ts`). */

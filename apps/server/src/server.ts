@@ -65,7 +65,7 @@ const IDLE_SWEEP_MS = 50;
 export async function startServer(config: ServerConfig, parentLogger: Logger): Promise<RunningServer> {
   const logger = parentLogger.child({}, { serializers: logSerializers });
   const registry = config.SCIM_SCHEMAS_FILE !== undefined ? loadSchemasFile(config.SCIM_SCHEMAS_FILE) : undefined;
-  const database = await startupStep("cannot open the database", () => openDatabase(config.DATABASE_URL, config.DATABASE_SCHEMA !== undefined ? { schema: config.DATABASE_SCHEMA } : {}));
+  const database = await startupStep("cannot open the database", () => openDatabase(config.DATABASE_URL, { ...(config.DATABASE_SCHEMA !== undefined ? { schema: config.DATABASE_SCHEMA } : {}), poolSize: config.DATABASE_POOL_SIZE }));
   let sync: DirectorySync | undefined;
   try {
     sync = await startupStep(`cannot open or migrate the database (${database.description})`, () =>

@@ -56,6 +56,7 @@ export type {
   StoreQueryResult,
   StoreSort,
   StoreWrite,
+  TransactionOptions,
   UniqueKey,
   WriteCondition,
 } from "./store/types.js";

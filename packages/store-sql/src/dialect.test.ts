@@ -58,6 +58,10 @@ describe("openDatabase", () => {
     expect(database.dialect).toBe("postgres");
     expect(database.description).toBe("PostgreSQL postgres://scim@db.example:5432/scim");
     expect(database.description).not.toContain("s3cret");
+    expect(database.poolSize).toBe(10);
+    const sized = openDatabase("postgres://scim@db.example:5432/scim", { poolSize: 40 });
+    expect(sized.poolSize).toBe(40);
+    await sized.destroy();
     await database.destroy();
     const bare = openPostgres({ connectionString: "postgresql://db.example/scim" });
     expect(bare.description).toBe("PostgreSQL postgresql://db.example/scim");

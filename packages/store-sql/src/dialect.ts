@@ -25,6 +25,8 @@ export interface ScimSqlDatabase {
   description: string;
   /** SQLite files: the worker thread that runs the WAL checkpoints (see `sqlite-checkpointer.ts`), when on. */
   checkpointer?: Checkpointer;
+  /** PostgreSQL: the most connections its pool opens. */
+  poolSize?: number;
   /** Closes the connection(s). */
   destroy(): Promise<void>;
 }
@@ -380,7 +382,7 @@ export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
   pool.on("error", () => {});
   const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool: preparingPool(pool, max) }), ...(options.log ? { log: options.log } : {}) });
-  return { db, dialect: "postgres", ...(schema !== undefined ? { schema } : {}), description: describePostgres(options.connectionString), destroy: () => db.destroy() };
+  return { db, dialect: "postgres", ...(schema !== undefined ? { schema } : {}), poolSize: max, description: describePostgres(options.connectionString), destroy: () => db.destroy() };
 }
 
 /** Options of {@link openDatabase}. */
@@ -389,6 +391,8 @@ export interface OpenDatabaseOptions {
   baseDir?: string;
   /** PostgreSQL: the schema to keep the tables in (see {@link PostgresOptions.schema}); refused for SQLite. */
   schema?: string;
+  /** PostgreSQL: the pool's size (see {@link PostgresOptions.max}); SQLite has one connection. @default 10 */
+  poolSize?: number;
 }
 
 /**
@@ -397,7 +401,9 @@ export interface OpenDatabaseOptions {
  * scheme (`mysql://...`) throws, rather than create a file of that name.
  */
 export function openDatabase(url: string, options: OpenDatabaseOptions = {}): ScimSqlDatabase {
-  if (/^postgres(ql)?:\/\//i.test(url)) return openPostgres({ connectionString: url, ...(options.schema !== undefined ? { schema: options.schema } : {}) });
+  if (/^postgres(ql)?:\/\//i.test(url)) {
+    return openPostgres({ connectionString: url, ...(options.schema !== undefined ? { schema: options.schema } : {}), ...(options.poolSize !== undefined ? { max: options.poolSize } : {}) });
+  }
   if (options.schema !== undefined) throw new Error("a schema applies to PostgreSQL only (the URL names SQLite)");
   // Any other scheme (`mysql://`, `https:`) is a mistake, not a file name to create. A single
   // letter is a Windows drive (`C:\data\a.db`).

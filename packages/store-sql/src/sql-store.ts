@@ -28,6 +28,7 @@ import {
   type StoreQuery,
   type StoreQueryResult,
   type StoreWrite,
+  type TransactionOptions,
   type UniqueKey,
   type WriteCondition,
 } from "scim-core";
@@ -38,6 +39,7 @@ import { compiledStatement } from "./compiled-statement.js";
 import { migrateScimTables } from "./migrations.js";
 import { emailRows, indexedColumns, normalizeInstant, otherUniqueKeys, sqlBool } from "./rows.js";
 import { orderBySql } from "./sort-sql.js";
+import { tenantSlotsOf } from "./tenant-slots.js";
 import type { CountTable, EmailTable, OutboxTable, ResourceTable, ScimDatabase } from "./tables.js";
 
 type Obj = Record<string, unknown>;
@@ -402,7 +404,7 @@ class SqlStore implements SqlScimStore {
    */
   readonly capabilities: StoreCapabilities;
   readonly dialect: SqlDialectName;
-  readonly transaction: <T>(work: (store: ScimStore) => Promise<T>) => Promise<T>;
+  readonly transaction: <T>(work: (store: ScimStore) => Promise<T>, options?: TransactionOptions) => Promise<T>;
   readonly outbox: ScimEventSubscriber;
   private readonly FALSE: number | boolean;
   private readonly TRUE: number | boolean;
@@ -426,7 +428,7 @@ class SqlStore implements SqlScimStore {
     this.capabilities = { filter: filterRunsInSql, sort: true, paging: true, cursor: true, pageBytes: true, blocking: this.dialect === "sqlite" };
     this.FALSE = sqlBool(this.dialect, false);
     this.TRUE = sqlBool(this.dialect, true);
-    this.transaction = (work) => this.unit((store) => work(store));
+    this.transaction = (work, options) => this.unit((store) => work(store), options?.tenant);
     this.outbox = async (event, ctx) => {
       const target = ctx.store as Partial<SqlScimStore>;
       // Inside the server's unit of work `ctx.store` is this store's transaction.
@@ -463,8 +465,14 @@ class SqlStore implements SqlScimStore {
    * another tenant's transaction, since one tenant's take turns) is a 412: the server retries it
    * when the client sent no If-Match.
    */
-  private async unit<T>(work: (store: SqlStore) => Promise<T>): Promise<T> {
+  private async unit<T>(work: (store: SqlStore) => Promise<T>, tenant?: string): Promise<T> {
     if (this.inTransaction) return work(this);
+    const slots = tenant === undefined ? undefined : tenantSlotsOf(this.handle);
+    if (slots !== undefined) return slots.run(tenant!, () => this.transactionOf(work));
+    return this.transactionOf(work);
+  }
+
+  private async transactionOf<T>(work: (store: SqlStore) => Promise<T>): Promise<T> {
     try {
       return await (this.db as Kysely<ScimDatabase>).transaction().execute(async (trx) => {
         const store = new SqlStore(this.handle, trx, this.options, true);
@@ -493,7 +501,7 @@ class SqlStore implements SqlScimStore {
       return await this.unit(async (s) => {
         await s.lockTenant(tenant, lock);
         return work(s);
-      });
+      }, tenant);
     } catch (error) {
       if (isUniqueViolation(error)) throw uniquenessClash(error);
       if (isUnstorableText(error)) throw new ScimError(400, "invalidValue", "a value contains a character the database cannot store (NUL)");

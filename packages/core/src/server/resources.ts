@@ -215,8 +215,8 @@ function withoutMembers(resource: Obj): Obj {
 }
 
 /** Runs `work` in the store's unit of work when it has one. */
-function unitOfWork<T>(store: ScimStore, work: (store: ScimStore) => Promise<T>): Promise<T> {
-  return store.transaction ? store.transaction(work) : work(store);
+function unitOfWork<T>(scope: RequestScope, store: ScimStore, work: (store: ScimStore) => Promise<T>): Promise<T> {
+  return store.transaction ? store.transaction(work, { tenant: scope.storeContext.tenant }) : work(store);
 }
 
 function operationContext(scope: RequestScope, rt: CompiledResourceType, store: ScimStore): OperationContext {
@@ -733,7 +733,7 @@ export class ResourceEndpoint {
     // A store whose transactions run concurrently can lose a race (PostgreSQL: a deadlock with
     // another tenant's write): nothing was written, so the create is tried again.
     const wire = await this.retrying(scope, () =>
-      unitOfWork(this.store, async (store) => {
+      unitOfWork(scope, this.store, async (store) => {
         const stored = await store.create(scope.storeContext, this.rt.name, { attributes, uniqueKeys: keys, members });
         const created = toWire(scope, this.rt, { ...stored, members: members ?? [] });
         const ctx = operationContext(scope, this.rt, store);
@@ -806,7 +806,7 @@ export class ResourceEndpoint {
       }
       const { members: rawMembers, ...checked } = resource;
       const members = this.members ? await resolveMembers(scope, this.store, (Array.isArray(rawMembers) ? rawMembers : []) as MemberValue[], this.target(scope, id)) : undefined;
-      return unitOfWork(this.store, async (store) => {
+      return unitOfWork(scope, this.store, async (store) => {
         // Without If-Match the latest version is replaced: read it inside the unit of work, so that
         // a store with serialized transactions never reports a conflict.
         const latest = conditional ? current : await this.reload(scope, store, id, true, current);
@@ -853,7 +853,7 @@ export class ResourceEndpoint {
       const first = applyPatch(loaded.attributes, operations, this.patchOptions);
       if (!first.changed) return loaded;
       const memberChanges = first.memberChanges.length === 0 ? [] : await this.resolveMemberChanges(scope, id, first.memberChanges);
-      return unitOfWork(this.store, async (store) => {
+      return unitOfWork(scope, this.store, async (store) => {
         // Without If-Match the operations apply to the latest version: read it inside the unit of
         // work, so that a store with serialized transactions never reports a conflict.
         const current = conditional ? loaded : await this.reload(scope, store, id, false, loaded);
@@ -961,7 +961,7 @@ export class ResourceEndpoint {
       const conditional = this.checkIfMatch(scope, current);
       const previous = toWire(scope, this.rt, current);
       await hooks?.beforeDelete?.(operationContext(scope, this.rt, this.store), previous);
-      await unitOfWork(this.store, async (store) => {
+      await unitOfWork(scope, this.store, async (store) => {
         // The store also removes the resource from every group that lists it: that is a membership change too.
         const memberOf = subscribed && groupType ? await store.groupsOf(scope.storeContext, id) : [];
         await store.delete(scope.storeContext, this.rt.name, id, conditional ? { expectedVersion: current.version } : undefined);

@@ -147,6 +147,17 @@ export interface MemberCandidate {
   display?: string;
 }
 
+/** Options of {@link ScimStore.transaction}. */
+export interface TransactionOptions {
+  /**
+   * The tenant the unit of work is for, when it is known before it starts (the server passes the
+   * request's). A store may queue a busy tenant's units before they take a connection
+   * (scim-store-sql on PostgreSQL does), so that one tenant's queue of writes, waiting for its
+   * lock, cannot hold every connection while other tenants wait.
+   */
+  tenant?: string;
+}
+
 /**
  * A SCIM store. Errors are `ScimError`s: 404 for an unknown id, 409 `uniqueness` for a clash of
  * unique keys among live resources, 412 when `expectedVersion` does not match. A deleted resource
@@ -191,5 +202,5 @@ export interface ScimStore {
    * use the store it receives (writing through the outer store may wait for the unit itself).
    * Stores without transactions omit it.
    */
-  transaction?<T>(work: (store: ScimStore) => Promise<T>): Promise<T>;
+  transaction?<T>(work: (store: ScimStore) => Promise<T>, options?: TransactionOptions): Promise<T>;
 }
