@@ -371,6 +371,15 @@ describe("PostgreSQL statements", () => {
       const lookup = names.filter((r) => /^select/i.test(r.statement) && r.statement.includes("user_name_lower"));
       expect(lookup.length).toBe(1);
       expect(lookup[0]!.name).toMatch(/^scim_\d+$/);
+      // A bulk statement (500 ids in an IN list) is planned with its values each time, not named:
+      // a generic plan checks such a list element by element against every row it reads.
+      const bulk = await store.transaction!(async (tx) => {
+        const ids = Array.from({ length: 500 }, (_, i) => `missing-${i}`);
+        await tx.membersAmong!(ctx, "no-group", ids);
+        const db = (tx as SqlScimStore).db;
+        return (await sql<{ statement: string }>`select statement from pg_prepared_statements`.execute(db)).rows.filter((r) => r.statement.includes("member_id"));
+      });
+      expect(bulk).toEqual([]);
     } finally {
       await database.destroy();
     }
