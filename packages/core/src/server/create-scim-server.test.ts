@@ -1499,6 +1499,30 @@ describe("requests the RFCs leave no room for", () => {
     }
   });
 
+  it("sortBy the derived groups sorts by each user's least group (groups have no primary; RFC 7644 §3.4.2.3), as a stored attribute with that value would", async () => {
+    const { call, createUser, createGroup } = setup();
+    // title: the user's least group displayName, to compare with a sort the store makes.
+    const [a, b, c, d, e] = [
+      await createUser({ userName: "a@example.com", title: "zeta" }),
+      await createUser({ userName: "b@example.com", title: "alpha" }),
+      await createUser({ userName: "c@example.com" }),
+      await createUser({ userName: "d@example.com", title: "alpha" }),
+      await createUser({ userName: "e@example.com", title: "mid" }),
+    ];
+    await createGroup({ displayName: "Zeta", members: [{ value: a.id }, { value: d.id }] });
+    await createGroup({ displayName: "Alpha", members: [{ value: b.id }, { value: d.id }] });
+    await createGroup({ displayName: "Mid", members: [{ value: e.id }] });
+    const names = async (query: string) => ((await call("GET", `/Users?${query}`)).body.Resources as J[]).map((u) => u.userName);
+    expect(await names("sortBy=groups.display")).toEqual(["b@example.com", "d@example.com", "e@example.com", "a@example.com", "c@example.com"]);
+    for (const order of ["ascending", "descending"]) {
+      expect(await names(`sortBy=groups.display&sortOrder=${order}`), order).toEqual(await names(`sortBy=title&sortOrder=${order}`));
+    }
+    // Paged, and with a filter the store applies.
+    expect(await names("sortBy=groups.display&startIndex=2&count=2")).toEqual(["d@example.com", "e@example.com"]);
+    expect(await names(`sortBy=groups.display&filter=${encodeURIComponent('userName sw "a" or userName sw "b"')}`)).toEqual(["b@example.com", "a@example.com"]);
+    expect((await call("GET", "/Users?sortBy=groups.value")).status).toBe(200);
+  });
+
   it("a list parameter given twice is a 400, not the last one silently", async () => {
     const { call, createUser } = setup();
     await createUser({ userName: "alice@example.com" });

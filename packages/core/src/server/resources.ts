@@ -482,6 +482,24 @@ export class ResourceEndpoint {
     return wire;
   }
 
+  /**
+   * The wire form with its groups, in order of the sub-attribute a sort names (`value` when none):
+   * a sort by a multi-valued attribute takes its primary or first value (RFC 7644 §3.4.2.3), and
+   * groups have no primary, so the first is the least, whatever order the store lists them in.
+   */
+  private async withGroupsInOrder(scope: RequestScope, wire: ScimResourceBody, path: AttrPath): Promise<ScimResourceBody> {
+    const grouped = await this.withGroups(scope, { ...wire }, true);
+    const groups = grouped.groups;
+    if (!Array.isArray(groups) || groups.length < 2) return grouped;
+    const sub = (path.sub ?? "value").toLowerCase();
+    const keyOf = (g: unknown) => {
+      const v = isObject(g) ? Object.entries(g).find(([k]) => k.toLowerCase() === sub)?.[1] : undefined;
+      return typeof v === "string" ? v.toLowerCase() : "";
+    };
+    grouped.groups = [...groups].sort((a, b) => (keyOf(a) < keyOf(b) ? -1 : keyOf(a) > keyOf(b) ? 1 : 0));
+    return grouped;
+  }
+
   private hasGroups(): boolean {
     return this.derivedGroups;
   }
@@ -630,7 +648,9 @@ export class ResourceEndpoint {
     const { filter, sort } = query;
     const storeFilters = !filter || caps.filter === true || (typeof caps.filter === "function" && caps.filter(filter));
     const storePages = query.cursor !== undefined ? caps.cursor : caps.paging;
-    if (storeFilters && (!sort || caps.sort) && storePages) {
+    // A sort by the derived `groups` (RFC 7643 §4.1.2) is made here: no store keeps them in the document.
+    const sortsByGroups = sort !== undefined && this.hasGroups() && this.rt.resolve(sort.path)?.attribute === this.rt.core.byName.get("groups");
+    if (storeFilters && (!sort || (caps.sort && !sortsByGroups)) && storePages) {
       const page = await this.store.query(scope.storeContext, this.rt.name, query);
       // A store that does not keep to the byte budget: its index pages are cut here (a store's
       // cursor cannot be moved; such a store's cursor pages stay as it made them).
@@ -663,7 +683,7 @@ export class ResourceEndpoint {
       const wire = toWire(scope, this.rt, stored);
       if (predicate !== undefined && !predicate(needsGroups ? await this.withGroups(scope, wire, true) : wire)) continue;
       const index = total++;
-      if (sort) keys.push({ item: stored.id, key: boundedKey(sortValue(wire, this.rt, sort.path)) });
+      if (sort) keys.push({ item: stored.id, key: boundedKey(sortValue(sortsByGroups ? await this.withGroupsInOrder(scope, wire, sort.path) : wire, this.rt, sort.path)) });
       else if (index >= offset && index < offset + count && consumed === undefined) {
         if (budget.admit(sizeOf(stored))) page.push(stored);
         else consumed = index - offset;
