@@ -767,8 +767,14 @@ export class ResourceEndpoint {
     return this.respond(scope, 201, wire, project, { Location: String((wire.meta as Obj).location) });
   }
 
-  /** If-Match (RFC 7644 §3.14): 412 unless it names the current version. */
+  /**
+   * If-Match (RFC 7644 §3.14): 412 unless it names the current version. If-None-Match on a write:
+   * 412 when it names the current version or is `*` (RFC 9110 §13.1.2; only GET and HEAD answer
+   * 304).
+   */
   private checkIfMatch(scope: RequestScope, stored: StoredResource): boolean {
+    const ifNoneMatch = header(scope.request.headers, "if-none-match");
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) throw new ScimError(412, undefined, "the resource matches If-None-Match");
     const ifMatch = header(scope.request.headers, "if-match");
     if (ifMatch === undefined) return false;
     if (!etagMatches(ifMatch, stored.version)) throw new ScimError(412, undefined, "the resource has changed (If-Match does not match its version)");
@@ -777,7 +783,7 @@ export class ResourceEndpoint {
 
   /** Retries `attempt` when a concurrent change wins the race and the client sent no If-Match. */
   private async retrying<T>(scope: RequestScope, attempt: () => Promise<T>): Promise<T> {
-    const conditional = header(scope.request.headers, "if-match") !== undefined;
+    const conditional = header(scope.request.headers, "if-match") !== undefined || header(scope.request.headers, "if-none-match") !== undefined;
     for (let i = 0; ; i++) {
       try {
         return await attempt();

@@ -1005,6 +1005,21 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         expectError(await call("PATCH", `/Groups/${group.id}`, { body: patchBody({ op: "replace", path: "displayName", value: `H ${uid()}` }), headers: { "If-Match": group.meta.version } }), 412);
       });
 
+      it(title("If-None-Match naming the current version (or *) is 412 on PUT, PATCH and DELETE (RFC 9110 §13.1.2); an old one lets the write through"), async () => {
+        const user = await createUser();
+        const current = user.meta.version;
+        for (const tag of [current, "*"]) {
+          expectError(await call("PUT", `/Users/${user.id}`, { body: { schemas: [USER], userName: user.userName, title: "PUT" }, headers: { "If-None-Match": tag } }), 412);
+          expectError(await call("PATCH", `/Users/${user.id}`, { body: patchBody({ op: "replace", path: "title", value: "PATCH" }), headers: { "If-None-Match": tag } }), 412);
+          expectError(await call("DELETE", `/Users/${user.id}`, { headers: { "If-None-Match": tag } }), 412);
+        }
+        const unchanged = (await call("GET", `/Users/${user.id}`)).body;
+        expect([unchanged.title, unchanged.meta.version]).toEqual([user.title, current]);
+        expectStatus(await call("PATCH", `/Users/${user.id}`, { body: patchBody({ op: "replace", path: "title", value: "Moved on" }) }), userPatchStatus);
+        expectStatus(await call("PATCH", `/Users/${user.id}`, { body: patchBody({ op: "replace", path: "title", value: "Again" }), headers: { "If-None-Match": current } }), userPatchStatus);
+        expect((await call("GET", `/Users/${user.id}`)).body.title).toBe("Again");
+      });
+
       it(title("If-Match with the current version succeeds"), async () => {
         const user = await createUser();
         const put = await call("PUT", `/Users/${user.id}`, { body: { schemas: [USER], userName: user.userName, title: "PUT" }, headers: { "If-Match": user.meta.version } });
