@@ -152,6 +152,28 @@ for (const dialect of dialects) {
       expect((await plain.store.inspect(plain.tenant, "User", other.id as string))!.attributes).not.toHaveProperty("password");
     });
 
+    it("changePassword says whether passwords reach onPassword; without it a change of the password alone changes nothing (RFC 7643 §5)", async ({ skip }) => {
+      if (!database) return skip();
+      const received: string[] = [];
+      for (const withHook of [true, false]) {
+        const s = setup({}, withHook ? { onPassword: (_t, p) => void received.push(p) } : {});
+        const spc = (await s.handle("GET", "/ServiceProviderConfig")).body as Obj;
+        expect((spc.changePassword as Obj).supported).toBe(withHook);
+        const user = await createUser(s, `pw-${withHook}`, { password: "first-Secret1" });
+        const version = (user.meta as Obj).version;
+        const patched = await s.handle("PATCH", `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "password", value: "second-Secret2" }] });
+        expect(patched.status).toBe(200);
+        const put = await s.handle("PUT", `/Users/${user.id}`, { schemas: [USER_SCHEMA], userName: `pw-${withHook}`, password: "third-Secret3" });
+        expect(put.status).toBe(200);
+        const after = ((await s.handle("GET", `/Users/${user.id}`)).body as Obj).meta as Obj;
+        if (withHook) expect(after.version).not.toBe(version);
+        else expect(after.version).toBe(version);
+        const events = (await s.store.readEvents({ tenant: s.tenant })).map((e) => e.event.type);
+        expect(events).toEqual(withHook ? ["user.created", "user.updated", "user.updated"] : ["user.created"]);
+      }
+      expect(received).toEqual(["first-Secret1", "second-Secret2", "third-Secret3"]);
+    });
+
     it("a NUL character is a 400 (PostgreSQL cannot store it) or stored intact (SQLite), never a 500", async ({ skip }) => {
       if (!database) return skip();
       const s = setup();

@@ -425,7 +425,8 @@ class SqlStore implements SqlScimStore {
   ) {
     this.dialect = handle.dialect;
     // better-sqlite3 runs statements on the server's thread; pg does not.
-    this.capabilities = { filter: filterRunsInSql, sort: true, paging: true, cursor: true, pageBytes: true, blocking: this.dialect === "sqlite" };
+    // Passwords go to `onPassword` when there is one; without it they are dropped.
+    this.capabilities = { filter: filterRunsInSql, sort: true, paging: true, cursor: true, pageBytes: true, blocking: this.dialect === "sqlite", passwords: options.onPassword !== undefined };
     this.FALSE = sqlBool(this.dialect, false);
     this.TRUE = sqlBool(this.dialect, true);
     this.transaction = (work, options) => this.unit((store) => work(store), options?.tenant);

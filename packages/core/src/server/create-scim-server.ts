@@ -194,7 +194,8 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     patch: { supported: true },
     bulk: { supported: bulkEnabled, maxOperations: bulkLimits.maxOperations, maxPayloadSize: bulkLimits.maxPayloadSize },
     filter: { supported: true, maxResults: settings.maxCount },
-    changePassword: { supported: false },
+    // The server passes a new password to the store unless the store says it drops them.
+    changePassword: { supported: config.store.capabilities.passwords !== false },
     sort: { supported: true },
     etag: { supported: true },
     pagination: { cursor: true, index: true, defaultPaginationMethod: "index", defaultPageSize: settings.defaultCount, maxPageSize: settings.maxCount },

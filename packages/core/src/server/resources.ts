@@ -500,6 +500,17 @@ export class ResourceEndpoint {
     return grouped;
   }
 
+  /**
+   * What the store is given to write: without `password` when the store drops passwords
+   * (`capabilities.passwords === false`), so that a change of the password alone changes nothing
+   * (no new version, no event), as nothing is kept.
+   */
+  private storable(attributes: Obj): Obj {
+    if (this.store.capabilities.passwords !== false || !Object.prototype.hasOwnProperty.call(attributes, "password")) return attributes;
+    const { password: _dropped, ...rest } = attributes;
+    return rest;
+  }
+
   private hasGroups(): boolean {
     return this.derivedGroups;
   }
@@ -747,7 +758,8 @@ export class ResourceEndpoint {
       const changed = await hooks.beforeCreate(operationContext(scope, this.rt, this.store), resource);
       if (changed) resource = validateResource(changed, this.validation);
     }
-    const { members: rawMembers, ...attributes } = resource;
+    const { members: rawMembers, ...given } = resource;
+    const attributes = this.storable(given);
     const members = this.members && Array.isArray(rawMembers) ? await resolveMembers(scope, this.store, rawMembers as MemberValue[]) : undefined;
     const keys = uniqueKeys(this.settings, this.rt, attributes);
     // A store whose transactions run concurrently can lose a race (PostgreSQL: a deadlock with
@@ -830,7 +842,8 @@ export class ResourceEndpoint {
         const changed = await hooks.beforeReplace(operationContext(scope, this.rt, this.store), resource, previous);
         if (changed) resource = validateResource(changed, { ...this.validation, existing: current.attributes });
       }
-      const { members: rawMembers, ...checked } = resource;
+      const { members: rawMembers, ...given } = resource;
+      const checked = this.storable(given);
       const members = this.members ? await resolveMembers(scope, this.store, (Array.isArray(rawMembers) ? rawMembers : []) as MemberValue[], this.target(scope, id)) : undefined;
       return unitOfWork(scope, this.store, async (store) => {
         // Without If-Match the latest version is replaced: read it inside the unit of work, so that
@@ -838,7 +851,7 @@ export class ResourceEndpoint {
         const latest = conditional ? current : await this.reload(scope, store, id, true, current);
         const before = latest === current ? previous : toWire(scope, this.rt, latest);
         // Immutable attributes are checked against the version being replaced.
-        const attributes = latest === current ? checked : withoutMembers(validateResource(resource, { ...this.validation, existing: latest.attributes }));
+        const attributes = latest === current ? checked : this.storable(withoutMembers(validateResource(resource, { ...this.validation, existing: latest.attributes })));
         // A PUT that changes nothing (Okta sends one after every GET) keeps the version and emits
         // nothing, as a PATCH that changes nothing does (RFC 7644 §3.14: versions follow changes).
         const attributesChanged = !deepEqual(attributes, latest.attributes);
@@ -888,10 +901,11 @@ export class ResourceEndpoint {
         // The wire forms only for those who see them: the afterPatch hook and event subscribers.
         const observed = hooks?.afterPatch !== undefined || subscribed(scope);
         const previous = observed ? toWire(scope, this.rt, current) : undefined;
-        const attributesChanged = !deepEqual(result.resource, current.attributes);
+        const patched = this.storable(result.resource as Obj);
+        const attributesChanged = !deepEqual(patched, current.attributes);
         let latest = current;
         if (attributesChanged) {
-          const attributes = result.resource as Obj;
+          const attributes = patched;
           latest = await store.replace(scope.storeContext, this.rt.name, id, { attributes, uniqueKeys: uniqueKeys(this.settings, this.rt, attributes) }, { expectedVersion: current.version });
         }
         // The net change of each member over the whole request, operations in order (RFC 7644

@@ -130,6 +130,13 @@ export interface StoreCapabilities {
    * that their time limit counts from their arrival (see `ScimServerConfig.maxQueryMs`).
    */
   blocking?: boolean;
+  /**
+   * Whether the store keeps (or hands on) a User's `password` (RFC 7643 §4.1.1). false: it drops
+   * them; the server then leaves `password` out of what it writes, so that a change of the
+   * password alone changes nothing, and advertises `changePassword.supported: false`
+   * (RFC 7643 §5). @default true: the store is given passwords
+   */
+  passwords?: boolean;
 }
 
 /** A group a member belongs to, for the derived `User.groups` (RFC 7643 §4.1.2). */
