@@ -85,6 +85,21 @@ describe("scim-express", () => {
     expect(() => scimExpress(scim(), { maxBodyBytes: 1.5 })).toThrow(ScimConfigError);
   });
 
+  it("an adapter limit below the server's: a body over it is 413 however it arrives", async () => {
+    const app = express();
+    app.use("/scim/v2", scimExpress(scim(), { maxBodyBytes: 100 }));
+    const { origin } = await listen(app);
+    const fits = JSON.stringify(newUser());
+    const over = JSON.stringify({ ...newUser(), displayName: "x".repeat(200) });
+    expect(fits.length).toBeLessThan(100);
+    expect((await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: fits })).status).toBe(201);
+    const declared = await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: over });
+    expect(declared.status).toBe(413);
+    const chunk = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(over)), c.close()) });
+    const chunked = await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: chunk, duplex: "half" } as RequestInit);
+    expect(chunked.status).toBe(413);
+  });
+
   it("translates method, relative path, raw query, headers and baseUrl", async () => {
     const { server, seen } = recording(scim());
     const app = express();

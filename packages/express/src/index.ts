@@ -63,6 +63,7 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
           headers: req.headers,
           body,
           baseUrl: `${req.protocol}://${req.get("host") ?? "localhost"}${req.baseUrl}`,
+          maxBodyBytes: limit,
         },
         signal,
       ),

@@ -226,6 +226,25 @@ describe("scimHono: over HTTP (@hono/node-server)", () => {
     });
   }
 
+  it("an adapter limit below the server's: a body over it is 413 however it arrives; a limit that is no positive integer is refused", async () => {
+    for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => scimHono(scimServer(), { maxBodyBytes: bad }), String(bad)).toThrow(/maxBodyBytes must be a positive integer/);
+    const small = await listen(createApp(scimServer(), { maxBodyBytes: 100 }));
+    try {
+      const fits = JSON.stringify({ schemas: [USER], userName: "a@x.io" });
+      const over = JSON.stringify({ schemas: [USER], userName: "b@x.io", displayName: "x".repeat(200) });
+      expect(fits.length).toBeLessThan(100);
+      expect((await fetch(`${small.origin}/scim/v2/Users`, post(fits))).status).toBe(201);
+      // Declared length, and one chunk without a length: the whole body arrives before the limit is checked.
+      const declared = await fetch(`${small.origin}/scim/v2/Users`, post(over));
+      expect([declared.status, (await json(declared)).status]).toEqual([413, "413"]);
+      const chunk = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(over)), c.close()) });
+      expect((await fetch(`${small.origin}/scim/v2/Users`, post(chunk))).status).toBe(413);
+      expect((await fetch(`${small.origin}/scim/v2/Users`, post(countedStream(Infinity, 64).stream))).status).toBe(413);
+    } finally {
+      await small.close();
+    }
+  });
+
   it("a body over the limit is 413, with Content-Length or chunked", async () => {
     const big = JSON.stringify({ schemas: [USER], userName: "big@example.com", displayName: "x".repeat(1048576) });
     const withLength = await fetch(`${origin}/scim/v2/Users`, post(big));

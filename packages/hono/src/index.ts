@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import { basePath, matchedRoutes } from "hono/route";
 import type { ContentfulStatusCode, StatusCode } from "hono/utils/http-status";
-import { adapterRequest, type ScimServer } from "scim-core";
+import { adapterRequest, ScimConfigError, type ScimServer } from "scim-core";
 
 /** Options of {@link scimHono}. */
 export interface ScimHonoOptions {
@@ -141,6 +141,7 @@ function mountDepth(c: Context, mount: string | undefined): number {
  */
 export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hono {
   const limit = options.maxBodyBytes ?? server.maxBodyBytes ?? 1048576;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new ScimConfigError("scimHono: maxBodyBytes must be a positive integer");
   const app = new Hono();
   app.all("/*", async (c) => {
     const url = splitUrl(c.req.url);
@@ -177,6 +178,7 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
           headers: incoming?.headers ?? Object.fromEntries(raw.headers),
           body,
           baseUrl: `${url.origin}${prefix}`,
+          maxBodyBytes: limit,
         },
         // Lazy: on @hono/node-server, reading `signal` builds the full web Request, which GETs never need.
         () => raw.signal,

@@ -79,6 +79,7 @@ export function scimMiddleware(server: ScimServer, limit: number) {
             headers: req.headers,
             body,
             baseUrl: `${req.protocol}://${req.host ?? req.headers.host ?? "localhost"}${root}`,
+            maxBodyBytes: limit,
           },
           signal,
         );

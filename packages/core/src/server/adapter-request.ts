@@ -19,6 +19,7 @@ class LazySignalRequest implements ScimRequest {
   readonly headers: ScimHeaders | undefined;
   readonly body: unknown;
   readonly baseUrl: string | undefined;
+  readonly maxBodyBytes: number | undefined;
   readonly #signal: () => AbortSignal | undefined;
 
   constructor(init: AdapterRequestInit, signal: () => AbortSignal | undefined) {
@@ -28,6 +29,7 @@ class LazySignalRequest implements ScimRequest {
     this.headers = init.headers;
     this.body = init.body;
     this.baseUrl = init.baseUrl;
+    this.maxBodyBytes = init.maxBodyBytes;
     this.#signal = signal;
   }
 

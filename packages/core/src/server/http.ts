@@ -82,7 +82,8 @@ const SINGLE_PARAMETERS = new Set(["filter", "sortby", "sortorder", "startindex"
  * Reads and parses a request body (RFC 7644 §3.1): `application/scim+json`, `application/json`
  * or no Content-Type; larger than `maxBytes` is 413; malformed JSON is 400 `invalidSyntax`.
  */
-export function readBody(request: ScimRequest, maxBytes: number): unknown {
+export function readBody(request: ScimRequest, serverMaxBytes: number): unknown {
+  const maxBytes = request.maxBodyBytes !== undefined && request.maxBodyBytes < serverMaxBytes ? request.maxBodyBytes : serverMaxBytes;
   const type = header(request.headers, "content-type");
   if (type !== undefined && type.trim() !== "") {
     const mediaType = type.split(";")[0]!.trim().toLowerCase();

@@ -28,6 +28,12 @@ export interface ScimRequest {
    * not set, so that any mount prefix gives correct locations.
    */
   baseUrl?: string;
+  /**
+   * For adapters: the adapter's own body limit, when it has one. A body over it, or over the
+   * server's, is a 413 (an adapter that stops reading at its limit hands on a cut body, which must
+   * not read as malformed JSON).
+   */
+  maxBodyBytes?: number;
   /** For adapters: an abort signal of the client connection. */
   signal?: AbortSignal;
 }
