@@ -92,6 +92,18 @@ describe("ScimModule", () => {
     expect((await fetch(`${origin}/scim/v3/Users`, { headers: headers() })).status).toBe(404);
   });
 
+  it("a malformed percent-escape in the path is a SCIM 400 invalidSyntax, as on the other adapters (not Nest's error)", async () => {
+    const { origin } = await track(start([ScimModule.forRoot({ store: memoryStore(), authenticate: auth() })]));
+    for (const path of ["/Users/%ZZ", "/Users/ab%E9", "/Groups/%"]) {
+      const r = await fetch(`${origin}/scim/v2${path}`, { headers: headers() });
+      expect(r.status, path).toBe(400);
+      expect(r.headers.get("content-type"), path).toMatch(/application\/scim\+json/);
+      expect(await json(r), path).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "400", scimType: "invalidSyntax" });
+    }
+    // Other routes of the application keep Nest's own handling.
+    expect((await fetch(`${origin}/elsewhere/%ZZ`)).status).toBe(404);
+  });
+
   it("forRootAsync uses the injected configuration (token, path)", async () => {
     const { app, origin } = await track(start([asyncScim()]));
     expect(app.get<ScimModuleOptions>(SCIM_OPTIONS).path).toBe("/directory/scim/");
