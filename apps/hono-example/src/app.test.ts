@@ -65,6 +65,19 @@ if (runPostgresTests) {
 }
 
 describe("hono-example", () => {
+  it("baseUrl (PUBLIC_URL) gives Location and meta.location behind a proxy or tunnel", async () => {
+    const { store } = await openStore(":memory:");
+    try {
+      const app = createApp({ token, store, baseUrl: "https://scim.example.com/scim/v2" });
+      const r = await app.request("/scim/v2/Users", { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/scim+json" }, body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "proxied@example.com" }) });
+      expect(r.status).toBe(201);
+      const user = (await r.json()) as { id: string; meta: { location: string } };
+      expect([r.headers.get("location"), user.meta.location]).toEqual([`https://scim.example.com/scim/v2/Users/${user.id}`, `https://scim.example.com/scim/v2/Users/${user.id}`]);
+    } finally {
+      await store.close();
+    }
+  });
+
   it("answers /healthz and needs a token", async () => {
     const { store } = await openStore(":memory:");
     try {

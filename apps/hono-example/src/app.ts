@@ -20,6 +20,11 @@ export interface AppOptions {
    * transaction: pass the SQL store's `store.outbox` so every change has its event. @default []
    */
   subscribers?: ScimEventSubscriber[];
+  /**
+   * The public SCIM base URL (`https://scim.example.com/scim/v2`) for `Location` and
+   * `meta.location`, when a proxy or tunnel changes the scheme or host. @default process.env.PUBLIC_URL, else the request's
+   */
+  baseUrl?: string;
 }
 
 /** The Hono app: SCIM at `/scim/v2`, a health check at `/healthz`. */
@@ -28,12 +33,14 @@ export function createApp(options: AppOptions): Hono {
   if (!token) throw new Error("createApp needs a bearer token: pass { token } or set SCIM_TOKEN");
   const tokens: Record<string, Principal> = { [token]: { tenant: "default" } };
   if (options.otherTenantToken) tokens[options.otherTenantToken] = { tenant: "other" };
+  const baseUrl = options.baseUrl ?? process.env.PUBLIC_URL;
 
   const scim = createScimServer({
     store: options.store,
     authenticate: bearerAuth(tokens),
     subscribers: options.subscribers ?? [],
     onError: (error) => console.error("SCIM request failed:", error),
+    ...(baseUrl ? { baseUrl } : {}),
   });
 
   const app = new Hono();

@@ -1,8 +1,8 @@
 /**
  * Serves the app on Node.js: `pnpm start`. Users, groups and their events are kept in
  * `DATABASE_URL` (`postgres://…` for PostgreSQL), by default the SQLite file `data/scim.db` in
- * this app's folder. PORT (default 3002) and SCIM_TOKEN (default a new random token, printed at
- * start) change the rest.
+ * this app's folder. PORT (default 3002), SCIM_TOKEN (default a new random token, printed at
+ * start) and PUBLIC_URL (the SCIM base URL behind a proxy or tunnel) change the rest.
  */
 import { randomBytes } from "node:crypto";
 import { serve } from "@hono/node-server";
@@ -18,7 +18,7 @@ const { store, description } = await openStore(process.env.DATABASE_URL || undef
 const app = createApp({ token, store, subscribers: [store.outbox] });
 
 const server = serve({ fetch: app.fetch, port }, (info) => {
-  console.log(`SCIM base URL: http://localhost:${info.port}/scim/v2`);
+  console.log(`SCIM base URL: ${process.env.PUBLIC_URL || `http://localhost:${info.port}/scim/v2`}`);
   console.log(`Database: ${description}`);
   // A token given in SCIM_TOKEN is never printed; a generated one is, once (the only way to learn it).
   console.log(given ? "Bearer token: the one in SCIM_TOKEN" : `Bearer token: ${token}`);

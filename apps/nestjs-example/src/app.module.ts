@@ -18,6 +18,12 @@ export interface AppOptions {
   /** Bearer token of a second tenant, "globex" (optional). */
   otherTenantToken?: string;
   /**
+   * The public SCIM base URL (`https://scim.example.com/scim/v2`) for `Location` and
+   * `meta.location`, when a proxy or tunnel changes the scheme or host. @default the request's
+   */
+  baseUrl?: string;
+
+  /**
    * Called for every change (user.created, group.user_added, ...), inside the change's
    * transaction: pass the SQL store's `store.outbox` so every change has its event. @default []
    */
@@ -63,6 +69,7 @@ export class AppModule {
           authenticate: bearerAuth(tokens),
           subscribers: options.subscribers ?? [],
           path: "scim/v2",
+          ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
         }),
       ],
       controllers: [HealthController],

@@ -89,6 +89,21 @@ describe("nestjs-example", () => {
     expect((await post("{", "wrong")).status).toBe(401);
   });
 
+  it("baseUrl (PUBLIC_URL) gives Location and meta.location behind a proxy or tunnel", async () => {
+    const { store: other } = await openStore(":memory:");
+    const proxied = await createApp({ token, store: other, baseUrl: "https://scim.example.com/scim/v2" });
+    try {
+      await proxied.listen(0, "127.0.0.1");
+      const at = `http://127.0.0.1:${(proxied.getHttpServer().address() as AddressInfo).port}`;
+      const r = await fetch(`${at}/scim/v2/Users`, { method: "POST", headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/scim+json" }, body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "proxied@example.com" }) });
+      expect(r.status).toBe(201);
+      const user = (await r.json()) as { id: string; meta: { location: string } };
+      expect([r.headers.get("location"), user.meta.location]).toEqual([`https://scim.example.com/scim/v2/Users/${user.id}`, `https://scim.example.com/scim/v2/Users/${user.id}`]);
+    } finally {
+      await proxied.close();
+    }
+  });
+
   it("needs a token", async () => {
     const saved = process.env.SCIM_TOKEN;
     delete process.env.SCIM_TOKEN;

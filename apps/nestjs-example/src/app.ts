@@ -13,6 +13,11 @@ export interface CreateAppOptions {
   otherTenantToken?: string;
   /** Event subscribers, e.g. `[store.outbox]`. @default [] */
   subscribers?: ScimEventSubscriber[];
+  /**
+   * The public SCIM base URL (`https://scim.example.com/scim/v2`) for `Location` and
+   * `meta.location`, when a proxy or tunnel changes the scheme or host. @default process.env.PUBLIC_URL, else the request's
+   */
+  baseUrl?: string;
 }
 
 /**
@@ -32,6 +37,7 @@ export async function createApp(options: CreateAppOptions): Promise<NestExpressA
     token,
     ...(options.otherTenantToken ? { otherTenantToken: options.otherTenantToken } : {}),
     ...(options.subscribers ? { subscribers: options.subscribers } : {}),
+    ...((options.baseUrl ?? process.env.PUBLIC_URL) ? { baseUrl: (options.baseUrl ?? process.env.PUBLIC_URL)! } : {}),
   });
   return NestFactory.create<NestExpressApplication>(module, { logger: ["error", "warn"], bodyParser: false });
 }

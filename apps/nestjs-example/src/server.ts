@@ -1,6 +1,6 @@
 /**
  * Starts the app: `pnpm start` (PORT, default 3003; SCIM_TOKEN, default a new random token printed
- * at start). Users, groups and their events are kept in `DATABASE_URL` (`postgres://…` for
+ * at start; PUBLIC_URL, the SCIM base URL behind a proxy or tunnel). Users, groups and their events are kept in `DATABASE_URL` (`postgres://…` for
  * PostgreSQL), by default the SQLite file `data/scim.db` in this app's folder.
  */
 import { randomBytes } from "node:crypto";
@@ -32,7 +32,7 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-console.log(`SCIM base URL: http://localhost:${(app.getHttpServer().address() as AddressInfo).port}/scim/v2`);
+console.log(`SCIM base URL: ${process.env.PUBLIC_URL || `http://localhost:${(app.getHttpServer().address() as AddressInfo).port}/scim/v2`}`);
 console.log(`Database: ${description}`);
 // A token given in SCIM_TOKEN is never printed; a generated one is, once (the only way to learn it).
 console.log(given ? "Bearer token: the one in SCIM_TOKEN" : `Bearer token: ${token}`);
