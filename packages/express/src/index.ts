@@ -71,6 +71,9 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
     if (gone(req, res) || res.headersSent || res.writableEnded) return;
     res.statusCode = response.status;
     for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+    // A 413 before the body has arrived (its declared length was over the limit: nothing was
+    // read): close the connection after the answer, rather than let Node read the rest to reuse it.
+    if (response.status === 413 && !req.complete && Number(req.headers["content-length"]) > limit) res.setHeader("Connection", "close");
     res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
   };
   return (req: Request, res: Response, next: NextFunction) => {

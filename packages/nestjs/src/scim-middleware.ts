@@ -89,6 +89,9 @@ export function scimMiddleware(server: ScimServer, limit: number) {
         if (response === undefined) return;
         // `end`, not `send`: no Nest serializer, and no Express ETag on responses the core left without one.
         res.status(response.status).set(response.headers);
+        // A 413 before the body has arrived (its declared length was over the limit: nothing was
+        // read): close the connection after the answer, rather than let Node read the rest to reuse it.
+        if (response.status === 413 && !req.complete && Number(req.headers["content-length"]) > limit) res.setHeader("Connection", "close");
         res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
       })
       .catch(next);

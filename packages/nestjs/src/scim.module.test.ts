@@ -92,6 +92,17 @@ describe("ScimModule", () => {
     expect((await fetch(`${origin}/scim/v3/Users`, { headers: headers() })).status).toBe(404);
   });
 
+  it("a declared length over the limit: 413 before the body arrives, and the connection closes instead of reading the rest", async () => {
+    const { origin } = await track(start([ScimModule.forRoot({ store: memoryStore(), authenticate: auth(), maxBodyBytes: 4096 })], undefined, { bodyParser: false }));
+    const connection = await rawConnection(origin);
+    connection.write(`POST /scim/v2/Users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/scim+json\r\nContent-Length: 30000000\r\n\r\n{"userName":`);
+    const answer = await connection.response();
+    expect(answer.head).toMatch(/^HTTP\/1\.1 413 /);
+    expect(answer.head).toMatch(/\r\nconnection: close/i);
+    for (let i = 0; i < 100 && !connection.closed(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(connection.closed()).toBe(true);
+  });
+
   it("a malformed percent-escape in the path is a SCIM 400 invalidSyntax, as on the other adapters (not Nest's error)", async () => {
     const { origin } = await track(start([ScimModule.forRoot({ store: memoryStore(), authenticate: auth() })]));
     for (const path of ["/Users/%ZZ", "/Users/ab%E9", "/Groups/%"]) {
