@@ -790,6 +790,8 @@ class FilterTranslator {
     if (attribute !== this.members || sub.name !== "value" || !sub.exact || sub.type !== "string") return undefined;
     if (node.type !== "compare" || node.op !== "eq" || typeof node.value !== "string") return undefined;
     const d = this.d;
+    // PostgreSQL stores no NUL, so no member id holds one (the query would fail on the literal).
+    if (d.pg && node.value.includes("\u0000")) return this.sql(d.FALSE);
     const m = d.alias("g");
     return this.sql(sql<SqlBool>`EXISTS (SELECT 1 FROM scim_members AS ${m} WHERE ${m}.tenant = ${d.text(this.tenant)} AND ${m}.group_id = r.id AND ${m}.member_id = ${d.text(node.value)})`);
   }

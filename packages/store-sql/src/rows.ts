@@ -3,7 +3,7 @@
  * `scim_emails` row per element of `emails`. Case folding happens here, in JavaScript
  * (`toLowerCase`, the same folding as scim-core's `compileFilter`), never in SQL.
  */
-import type { UniqueKey } from "scim-core";
+import { ScimError, type UniqueKey } from "scim-core";
 import type { SqlDialectName } from "./dialect.js";
 import type { Insertable } from "kysely";
 import type { EmailTable } from "./tables.js";
@@ -41,8 +41,9 @@ export interface IndexedColumns {
 
 /** The indexed columns of a resource (the common attributes at the top level of its core schema). */
 export function indexedColumns(dialect: SqlDialectName, attributes: Obj, uniqueKeys: readonly UniqueKey[]): IndexedColumns {
-  const userName = str(attributes.userName);
-  const displayName = str(attributes.displayName);
+  const userName = indexable("userName", str(attributes.userName));
+  const displayName = indexable("displayName", str(attributes.displayName));
+  for (const key of uniqueKeys) indexable(key.attribute, key.value);
   let userNameKey: string | null = null;
   let displayNameKey: string | null = null;
   for (const key of uniqueKeys) {
@@ -53,7 +54,7 @@ export function indexedColumns(dialect: SqlDialectName, attributes: Obj, uniqueK
   return {
     user_name: userName,
     user_name_lower: userName === null ? null : userName.toLowerCase(),
-    external_id: str(attributes.externalId),
+    external_id: indexable("externalId", str(attributes.externalId)),
     display_name: displayName,
     display_name_lower: displayName === null ? null : displayName.toLowerCase(),
     active: typeof attributes.active === "boolean" ? sqlBool(dialect, attributes.active) : null,
@@ -70,6 +71,22 @@ export function otherUniqueKeys(uniqueKeys: readonly UniqueKey[]): UniqueKey[] {
   });
 }
 
+/**
+ * Most UTF-8 bytes of a value that goes into an index (userName, externalId, displayName,
+ * emails, unique keys), folded or not. PostgreSQL refuses a B-tree entry over 2,704 bytes (a
+ * 3,000-byte userName, 1,000 CJK characters, was a 500 there and stored on SQLite): both
+ * databases refuse a longer value alike, with a 400.
+ */
+export const MAX_INDEXED_BYTES = 2000;
+
+/** `value`, or a 400 invalidValue when it is longer than an index takes. */
+function indexable(attribute: string, value: string | null): string | null {
+  if (value === null || value.length * 3 <= MAX_INDEXED_BYTES) return value;
+  const bytes = Math.max(Buffer.byteLength(value, "utf8"), Buffer.byteLength(value.toLowerCase(), "utf8"));
+  if (bytes > MAX_INDEXED_BYTES) throw new ScimError(400, "invalidValue", `attribute '${attribute}' is ${bytes} bytes long; at most ${MAX_INDEXED_BYTES} bytes (UTF-8) are accepted`);
+  return value;
+}
+
 /** One `scim_emails` row per object element of `emails`, in order. */
 export function emailRows(dialect: SqlDialectName, tenant: string, resourceId: string, attributes: Obj): Required<Insertable<EmailTable>>[] {
   const emails = attributes.emails;
@@ -77,8 +94,8 @@ export function emailRows(dialect: SqlDialectName, tenant: string, resourceId: s
   const rows: Required<Insertable<EmailTable>>[] = [];
   emails.forEach((element, position) => {
     if (!isObj(element)) return;
-    const value = str(element.value);
-    const type = str(element.type);
+    const value = indexable("emails.value", str(element.value));
+    const type = indexable("emails.type", str(element.type));
     rows.push({
       tenant,
       resource_id: resourceId,

@@ -3,7 +3,7 @@
  * events reach the outbox in the same transaction as their change, passwords are never stored,
  * text PostgreSQL cannot hold is a 400, and group membership changes touch only changed rows.
  */
-import { randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { CompiledQuery, sql, type LogEvent } from "kysely";
 import { bearerAuth, createScimServer, parseFilter, type ScimRequest, type ScimResponse, type ScimServerConfig } from "scim-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -184,6 +184,34 @@ for (const dialect of dialects) {
       } else {
         expect(r.status).toBe(201);
         expect((r.body as Obj).userName).toBe("nul\u0000name");
+      }
+    });
+
+    it("indexed values longer than an index takes are a 400 on both databases (PostgreSQL's B-tree limit was a 500), and NUL in a members filter finds nothing", async ({ skip }) => {
+      if (!database) return skip();
+      const s = setup();
+      // Not compressible: PostgreSQL compresses a repetitive index entry below its limit.
+      const long = randomBytes(2100).toString("base64url").slice(0, 2800);
+      const cjk = "日".repeat(1000); // 3,000 bytes of UTF-8
+      const refused = [
+        await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName: long }),
+        await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName: cjk }),
+        await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName: "mail", emails: [{ value: `${long}@example.com` }] }),
+        await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName: "ext", externalId: long }),
+        await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName: "disp", displayName: cjk }),
+        await s.handle("POST", "/Groups", { schemas: [GROUP_SCHEMA], displayName: long }),
+      ];
+      for (const r of refused) expect([r.status, (r.body as Obj).scimType]).toEqual([400, "invalidValue"]);
+      expect((refused[0]!.body as Obj).detail).toMatch(/'userName' is 2800 bytes long; at most 2000/);
+      const fits = await createUser(s, "日".repeat(600), { displayName: "x".repeat(1999) });
+      const patched = await s.handle("PATCH", `/Users/${fits.id}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "externalId", value: long }] });
+      expect(patched.status).toBe(400);
+      expect(((await s.handle("GET", `/Users/${fits.id}`)).body as Obj).externalId).toBeUndefined();
+      const group = (await s.handle("POST", "/Groups", { schemas: [GROUP_SCHEMA], displayName: "Members" })).body as Obj;
+      for (const filter of ['members eq "x\u0000y"', 'members.value eq "x\u0000y"', 'not (members eq "x\u0000y")', `id eq "${group.id}" and members eq "x\u0000y"`]) {
+        const r = await s.handle("GET", `/Groups?filter=${encodeURIComponent(filter)}&excludedAttributes=members`);
+        expect(r.status, filter).toBe(200);
+        expect((r.body as Obj).totalResults, filter).toBe(filter.startsWith("not") ? 1 : 0);
       }
     });
 

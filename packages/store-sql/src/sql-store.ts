@@ -506,6 +506,9 @@ class SqlStore implements SqlScimStore {
     } catch (error) {
       if (isUniqueViolation(error)) throw uniquenessClash(error);
       if (isUnstorableText(error)) throw new ScimError(400, "invalidValue", "a value contains a character the database cannot store (NUL)");
+      // PostgreSQL's program_limit_exceeded: an index entry over its size limit (indexed values are
+      // checked before the write; this catches what an index of the host's own may add).
+      if (isObj(error) && error.code === "54000") throw new ScimError(400, "invalidValue", "a value is longer than the database can index");
       throw error;
     }
   }
