@@ -117,3 +117,20 @@ export async function endlessChunkedPost(origin: string, root: string, authoriza
   const response = end < 0 ? undefined : { head: state.received.slice(0, end), body: state.received.slice(end + 4) };
   return { response, closed: state.closed, sentBytes };
 }
+
+/**
+ * POSTs to `root` + `/Users` with a declared `Content-Length` of 30 MB and only a few bytes of
+ * body, reads the answer, and waits up to a second for the server to close the connection: a
+ * server that answers 413 from the header should close rather than read the rest to reuse it.
+ */
+export async function declaredOversizePost(origin: string, root: string, authorization: string): Promise<{ head: string; closed: boolean }> {
+  const connection = await rawConnection(origin);
+  try {
+    connection.write(`POST ${root}/Users HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\nContent-Type: application/scim+json\r\nContent-Length: 30000000\r\n\r\n{"userName":`);
+    const { head } = await connection.response();
+    for (let i = 0; i < 100 && !connection.closed(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    return { head, closed: connection.closed() };
+  } finally {
+    connection.destroy();
+  }
+}
