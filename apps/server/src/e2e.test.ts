@@ -164,6 +164,10 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
     const garbage = await raw("NOT HTTP AT ALL\r\n\r\n");
     expect(garbage).toMatch(/^HTTP\/1\.1 400 /);
     expect(JSON.parse(garbage.slice(garbage.indexOf("\r\n\r\n") + 4))).toMatchObject({ status: "400" });
+    // A HEAD gets the status and headers, no body (RFC 9110 §9.3.2).
+    const head = await raw(`HEAD /scim/v2/${first.id}/Users/\xff HTTP/1.1\r\nHost: x\r\n\r\n`);
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(head.slice(head.indexOf("\r\n\r\n") + 4)).toBe("");
     // The server goes on.
     expect((await fetch(`${server.origin}/healthz`)).status).toBe(200);
   });
