@@ -529,7 +529,6 @@ class SqlStore implements SqlScimStore {
     if (!this.atCommit.has(key)) this.atCommit.set(key, work);
   }
 
-  /** Inside a transaction, a call takes its tenant's lock first (see {@link lockTenant}): what it reads stays true until the transaction ends. */
   /**
    * Whether `text` is one PostgreSQL cannot hold (it has U+0000), so no stored id equals it: a
    * lookup by it finds nothing, where the query would fail ("invalid byte sequence") as a 500.
@@ -538,6 +537,7 @@ class SqlStore implements SqlScimStore {
     return this.dialect === "postgres" && text.includes("\u0000");
   }
 
+  /** Inside a transaction, a call takes its tenant's lock first (see {@link lockTenant}): what it reads stays true until the transaction ends. */
   private async enterTenant(tenant: string): Promise<void> {
     if (this.inTransaction) await this.lockTenant(tenant);
   }
