@@ -211,6 +211,18 @@ const MAX_NAMED_VALUES = 64;
  */
 const statementDeadlines = new AsyncLocalStorage<number>();
 
+/** Where the PostgreSQL statements of the current async call add their time (see {@link timingStatements}). */
+const statementClocks = new AsyncLocalStorage<{ ms: number }>();
+
+/**
+ * @internal Runs `work` and adds to `clock.ms` the time its PostgreSQL statements take to run,
+ * from sending each to its answer: not the time spent waiting for a search slot or a pool
+ * connection, which other tenants' work causes.
+ */
+export function timingStatements<T>(clock: { ms: number }, work: () => Promise<T>): Promise<T> {
+  return statementClocks.run(clock, work);
+}
+
 /**
  * @internal Runs `work` with the PostgreSQL statements it sends limited to end by `deadline`
  * (milliseconds since the epoch; `StoreQuery.deadline`): each gets a `statement_timeout` of the
@@ -348,7 +360,7 @@ function preparingPool(pool: import("pg").Pool, size: number): PostgresPool {
             throw error;
           }
         };
-        (client as unknown as { query: Query }).query = (text: unknown, values?: unknown) => {
+        const run = (text: unknown, values?: unknown): Promise<unknown> => {
           const deadline = statementDeadlines.getStore();
           if (typeof text === "string" && text.length < 64 && /^\s*rollback/i.test(text)) {
             // It may undo a SET or RESET made inside its transaction, and runs in an aborted
@@ -358,6 +370,12 @@ function preparingPool(pool: import("pg").Pool, size: number): PostgresPool {
           }
           if (deadline === undefined && timeout === 0) return send(text, values);
           return timed(text, values, deadline);
+        };
+        (client as unknown as { query: Query }).query = (text: unknown, values?: unknown) => {
+          const clock = statementClocks.getStore();
+          if (clock === undefined) return run(text, values);
+          const started = performance.now();
+          return run(text, values).finally(() => (clock.ms += performance.now() - started));
         };
       }
       return client as unknown as Awaited<ReturnType<PostgresPool["connect"]>>;

@@ -84,6 +84,37 @@ describe("PostgreSQL connections for searches under a deadline", () => {
   });
 });
 
+describe("onSearch on PostgreSQL", () => {
+  it("hears of the search's own statement time, not of its wait for a search slot held by another tenant", async ({ skip }) => {
+    const migrated = await openTestPostgres();
+    if (migrated === undefined) return skip("PostgreSQL is unreachable");
+    await migrated.destroy();
+    const { sqlStore } = await import("./sql-store.js");
+    const { parseFilter } = await import("scim-core");
+    // A pool of 3: one search slot.
+    const database = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 3 });
+    const heard: number[] = [];
+    try {
+      const store = sqlStore({ database, onSearch: (_tenant, ms) => void heard.push(ms) });
+      const ctx = { tenant: `clock-${Date.now()}` };
+      await store.create(ctx, "User", { attributes: { userName: "alice", title: "t" }, uniqueKeys: [{ attribute: "userName", value: "alice" }] });
+      const holding = withStatementDeadline(Date.now() + 5000, () => sql`select pg_sleep(0.6)`.execute(database.db));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const started = performance.now();
+      const found = await store.query(ctx, "User", { filter: parseFilter('title co "t"'), deadline: Date.now() + 3000 });
+      const waited = performance.now() - started;
+      expect(found.totalResults).toBe(1);
+      // It waited for the slot (about half a second), and was charged only for its statements.
+      expect(waited).toBeGreaterThan(350);
+      expect(heard).toHaveLength(1);
+      expect(heard[0]!).toBeLessThan(waited / 2);
+      await holding;
+    } finally {
+      await database.destroy();
+    }
+  });
+});
+
 describe("lookups an index equality narrows go without the deadline", () => {
   it("on PostgreSQL they take no search slot: answered while slow searches hold every slot, where a scan waits and gives up", async ({ skip }) => {
     const migrated = await openTestPostgres();

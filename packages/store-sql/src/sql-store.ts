@@ -32,7 +32,7 @@ import {
   type UniqueKey,
   type WriteCondition,
 } from "scim-core";
-import { SQLITE_DEADLINE, withStatementDeadline, type ScimSqlDatabase, type SqlDialectName } from "./dialect.js";
+import { SQLITE_DEADLINE, timingStatements, withStatementDeadline, type ScimSqlDatabase, type SqlDialectName } from "./dialect.js";
 import { fillLeftOut, jsonWithinShare } from "./page-budget.js";
 import { filterRunsInSql, filterToSql, narrowedByIndex } from "./filter-sql.js";
 import { compiledStatement } from "./compiled-statement.js";
@@ -86,7 +86,9 @@ export interface SqlStoreOptions {
   /**
    * Receives the time each list search took (its page of rows and its count, in milliseconds,
    * also when it gave up at its deadline), by tenant: on SQLite, time in which the server did
-   * nothing else. scim-directory keeps each directory's searches to a share of the database with it.
+   * nothing else; on PostgreSQL, the time its statements ran, not its wait for a search slot or a
+   * connection (which other tenants cause). scim-directory keeps each directory's searches to a
+   * share of the database with it.
    */
   onSearch?: (tenant: string, milliseconds: number) => void;
 }
@@ -653,10 +655,14 @@ class SqlStore implements SqlScimStore {
     const onSearch = this.options.onSearch;
     const search = async <T>(work: () => Promise<T>): Promise<T> => {
       const started = performance.now();
+      // PostgreSQL: the statements' own time, not the wait for a search slot or a connection,
+      // which other tenants' searches cause. SQLite: the time the server did nothing else.
+      const clock = { ms: 0 };
+      const timed = onSearch !== undefined && this.dialect === "postgres" ? () => timingStatements(clock, work) : work;
       try {
-        return await (deadline !== undefined && this.dialect === "postgres" ? withStatementDeadline(deadline, work) : work());
+        return await (deadline !== undefined && this.dialect === "postgres" ? withStatementDeadline(deadline, timed) : timed());
       } finally {
-        onSearch?.(ctx.tenant, performance.now() - started);
+        onSearch?.(ctx.tenant, this.dialect === "postgres" ? clock.ms : performance.now() - started);
       }
     };
     const signature = query.cursor !== undefined ? querySignature(query) : "";
