@@ -211,6 +211,8 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
     const { app, directory, token } = await setup();
     await sync.db.schema.dropTable("dir_audit_log").execute();
     for (let i = 0; i < 3; i++) expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);
+    // The batch is written after its delay, then entry by entry when it fails: wait for the report.
+    for (let i = 0; i < 200 && errors.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(errors).toHaveLength(1);
     expect(String(errors[0])).toMatch(/dir_audit_log/);
