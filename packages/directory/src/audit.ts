@@ -79,19 +79,15 @@ const SECRET_KEY = /(pass(word|wd)?|secret|token|api[-_]?key|admin[-_]?key|autho
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /**
- * Values that are one of our secrets (directory tokens {@link TOKEN_PREFIX}, admin keys
- * {@link ADMIN_KEY_PREFIX}: a prefix and base64url characters), their random part alone (256
- * bits: 43 base64url characters, a shape no id of ours has), or a bearer credential.
+ * Our secrets (directory tokens {@link TOKEN_PREFIX}, admin keys {@link ADMIN_KEY_PREFIX}: a
+ * prefix and base64url characters), or their random part alone (256 bits: 43 base64url
+ * characters, a shape no id of ours has), wherever they stand in a text.
  */
-const SECRET_VALUE = new RegExp(
-  `((?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])|^bearer\\s)`,
-  "i",
-);
+const SECRET_TOKEN = `(?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])`;
+/** Values that are one of our secrets ({@link SECRET_TOKEN}), or a bearer credential. */
+const SECRET_VALUE = new RegExp(`(${SECRET_TOKEN}|^bearer\\s)`, "i");
 /** {@link SECRET_VALUE}'s tokens and keys wherever they stand in a text. */
-const SECRET_IN_TEXT = new RegExp(
-  `(?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])`,
-  "gi",
-);
+const SECRET_IN_TEXT = new RegExp(SECRET_TOKEN, "gi");
 
 /**
  * `text` with our tokens and keys in it replaced by `[REDACTED]`: for error messages that repeat
