@@ -8,6 +8,7 @@ import { createRequire } from "node:module";
 import { dirname, resolve } from "node:path";
 import { queryTimedOut } from "scim-core";
 import { Kysely, PostgresDialect, type LogEvent, type PostgresPool } from "kysely";
+import { Slots } from "./slots.js";
 import { startCheckpointer, type Checkpointer, type CheckpointOptions } from "./sqlite-checkpointer.js";
 import { groupCommitDialect, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 import type { ScimDatabase } from "./tables.js";
@@ -240,36 +241,6 @@ export function withStatementDeadline<T>(deadline: number, work: () => Promise<T
  */
 const RESERVED_CONNECTIONS = 2;
 
-/** Slots for the connections list searches may hold at once; a search waits for one until its deadline. */
-class SearchSlots {
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(private free: number) {}
-
-  async take(deadline: number): Promise<void> {
-    if (this.free > 0) {
-      this.free--;
-      return;
-    }
-    await new Promise<void>((resolve, reject) => {
-      const turn = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        this.waiting.splice(this.waiting.indexOf(turn), 1);
-        reject(queryTimedOut());
-      }, Math.max(0, deadline - Date.now()));
-      this.waiting.push(turn);
-    });
-  }
-
-  give(): void {
-    const next = this.waiting.shift();
-    if (next !== undefined) next();
-    else this.free++;
-  }
-}
 
 /**
  * The step `statement_timeout` is rounded up to: the statements of one query, and the queries
@@ -300,7 +271,8 @@ const QUERY_CANCELED = "57014";
 function preparingPool(pool: import("pg").Pool, size: number): PostgresPool {
   type Query = (...args: unknown[]) => Promise<unknown>;
   type NamingClient = import("pg").PoolClient & { scimStatementNames?: Map<string, string> };
-  const searches = new SearchSlots(size > RESERVED_CONNECTIONS ? size - RESERVED_CONNECTIONS : size);
+  // The connections list searches may hold at once; a search waits for one until its deadline.
+  const searches = new Slots(size > RESERVED_CONNECTIONS ? size - RESERVED_CONNECTIONS : size);
   return {
     async connect() {
       // Work under a deadline (list searches) takes a slot first, and gives it back with the connection.

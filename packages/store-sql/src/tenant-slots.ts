@@ -7,26 +7,24 @@
  * tenant holds at most half the pool, and the rest stays for the others.
  */
 import type { ScimSqlDatabase } from "./dialect.js";
+import { Slots } from "./slots.js";
 
-/** @internal A counting semaphore per tenant. */
+/** @internal {@link Slots} per tenant, each tenant's kept only while it has holders or waiters. */
 export class TenantSlots {
-  private readonly busy = new Map<string, { taken: number; waiting: Array<() => void> }>();
+  private readonly busy = new Map<string, Slots>();
 
   constructor(readonly perTenant: number) {}
 
   /** Runs `work` once the tenant has a free slot, and frees it after. */
   async run<T>(tenant: string, work: () => Promise<T>): Promise<T> {
-    let entry = this.busy.get(tenant);
-    if (entry === undefined) this.busy.set(tenant, (entry = { taken: 0, waiting: [] }));
-    if (entry.taken < this.perTenant) entry.taken++;
-    else await new Promise<void>((resolve) => entry!.waiting.push(resolve));
+    let slots = this.busy.get(tenant);
+    if (slots === undefined) this.busy.set(tenant, (slots = new Slots(this.perTenant)));
+    await slots.take();
     try {
       return await work();
     } finally {
-      const next = entry.waiting.shift();
-      // The slot passes to the next in line; the last one out forgets the tenant.
-      if (next !== undefined) next();
-      else if (--entry.taken === 0) this.busy.delete(tenant);
+      slots.give();
+      if (slots.idle) this.busy.delete(tenant);
     }
   }
 }
