@@ -11,6 +11,29 @@ import { openTestPostgres, POSTGRES_TEST_URL } from "./test-databases.js";
 
 const timeoutOf = async (db: Kysely<ScimDatabase>) => (await sql<{ t: string }>`select current_setting('statement_timeout') as t`.execute(db)).rows[0]!.t;
 
+/**
+ * A PostgreSQL pool of 3 (one search slot) with a store holding one user "alice" (title "t") in a
+ * tenant of its own, and `hold(seconds)`: another search holding the slot that long. Undefined when
+ * PostgreSQL is unreachable.
+ */
+async function oneSearchSlot(storeOptions: { onSearch?: (tenant: string, ms: number) => void } = {}) {
+  const migrated = await openTestPostgres();
+  if (migrated === undefined) return undefined;
+  await migrated.destroy();
+  const { sqlStore } = await import("./sql-store.js");
+  const database = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 3 });
+  const store = sqlStore({ database, ...storeOptions });
+  const ctx = { tenant: `slot-${Date.now()}-${Math.random().toString(36).slice(2)}` };
+  await store.create(ctx, "User", { attributes: { userName: "alice", title: "t" }, uniqueKeys: [{ attribute: "userName", value: "alice" }] });
+  // Resolves once the other search holds the slot, with the promise of its end (not that end itself).
+  const hold = async (seconds: number): Promise<{ released: Promise<unknown> }> => {
+    const released = withStatementDeadline(Date.now() + 5000, () => sql`select pg_sleep(${seconds})`.execute(database.db));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return { released };
+  };
+  return { database, store, ctx, hold };
+}
+
 describe("PostgreSQL statements under a deadline", () => {
   // One connection, so that every statement meets what the ones before left on it.
   let database: ScimSqlDatabase | undefined;
@@ -86,20 +109,13 @@ describe("PostgreSQL connections for searches under a deadline", () => {
 
 describe("onSearch on PostgreSQL", () => {
   it("hears of the search's own statement time, not of its wait for a search slot held by another tenant", async ({ skip }) => {
-    const migrated = await openTestPostgres();
-    if (migrated === undefined) return skip("PostgreSQL is unreachable");
-    await migrated.destroy();
-    const { sqlStore } = await import("./sql-store.js");
-    const { parseFilter } = await import("scim-core");
-    // A pool of 3: one search slot.
-    const database = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 3 });
     const heard: number[] = [];
+    const pg = await oneSearchSlot({ onSearch: (_tenant, ms) => void heard.push(ms) });
+    if (pg === undefined) return skip("PostgreSQL is unreachable");
+    const { parseFilter } = await import("scim-core");
+    const { database, store, ctx } = pg;
     try {
-      const store = sqlStore({ database, onSearch: (_tenant, ms) => void heard.push(ms) });
-      const ctx = { tenant: `clock-${Date.now()}` };
-      await store.create(ctx, "User", { attributes: { userName: "alice", title: "t" }, uniqueKeys: [{ attribute: "userName", value: "alice" }] });
-      const holding = withStatementDeadline(Date.now() + 5000, () => sql`select pg_sleep(0.6)`.execute(database.db));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const holding = (await pg.hold(0.6)).released;
       const started = performance.now();
       const found = await store.query(ctx, "User", { filter: parseFilter('title co "t"'), deadline: Date.now() + 3000 });
       const waited = performance.now() - started;
@@ -117,18 +133,12 @@ describe("onSearch on PostgreSQL", () => {
 
 describe("lookups an index equality narrows go without the deadline", () => {
   it("on PostgreSQL they take no search slot: answered while slow searches hold every slot, where a scan waits and gives up", async ({ skip }) => {
-    const migrated = await openTestPostgres();
-    if (migrated === undefined) return skip("PostgreSQL is unreachable");
-    await migrated.destroy();
-    const { sqlStore } = await import("./sql-store.js");
+    const pg = await oneSearchSlot();
+    if (pg === undefined) return skip("PostgreSQL is unreachable");
     const { parseFilter } = await import("scim-core");
-    const database = openPostgres({ connectionString: POSTGRES_TEST_URL, max: 3 });
+    const { database, store, ctx } = pg;
     try {
-      const store = sqlStore({ database });
-      const ctx = { tenant: `lookup-${Date.now()}` };
-      await store.create(ctx, "User", { attributes: { userName: "alice", title: "t" }, uniqueKeys: [{ attribute: "userName", value: "alice" }] });
-      const holding = withStatementDeadline(Date.now() + 5000, () => sql`select pg_sleep(0.8)`.execute(database.db));
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      const holding = (await pg.hold(0.8)).released;
       const started = Date.now();
       const found = await store.query(ctx, "User", { filter: parseFilter('userName eq "alice"'), deadline: Date.now() + 300 });
       expect(found.totalResults).toBe(1);
