@@ -117,6 +117,11 @@ function valueOf(el: unknown): unknown {
   return isObject(el) ? el.value : undefined;
 }
 
+/** Whether an element is kept after an operation: anything but an object left with no sub-attribute. */
+function notEmptied(el: unknown): boolean {
+  return !isObject(el) || Object.keys(el).length > 0;
+}
+
 /** A key of a path-less value is an attribute path: no segment (`a:b.c`) may be a forbidden name. */
 function assertAllowedPathKey(key: string): void {
   for (const segment of key.split(/[:.]/)) {
@@ -475,7 +480,7 @@ class Patcher {
         this.write(schema, attr, [{ [sub.name]: v }]);
         return;
       }
-      const next = current.map((el) => (isObject(el) ? withSub(el, sub, v) : el)).filter((el) => !isObject(el) || Object.keys(el).length > 0);
+      const next = current.map((el) => (isObject(el) ? withSub(el, sub, v) : el)).filter(notEmptied);
       // `emails.primary` set on every element of a list of two or more (RFC 7643 §2.4: at most one).
       assertSinglePrimary(attr, next);
       this.write(schema, attr, next.length > 0 ? next : undefined);
@@ -584,7 +589,7 @@ class Patcher {
       if (members) this.memberChanges.push({ op: "remove", values: matched.map((i) => valueOf(list[i])).filter((v): v is string => typeof v === "string") });
       let next: unknown[];
       if (sub === undefined) next = list.filter((_, i) => !matched.includes(i));
-      else next = list.map((el, i) => (matched.includes(i) ? withSub(el as Obj, sub, undefined) : el)).filter((el) => !isObject(el) || Object.keys(el).length > 0);
+      else next = list.map((el, i) => (matched.includes(i) ? withSub(el as Obj, sub, undefined) : el)).filter(notEmptied);
       this.write(schema, attr, next.length > 0 ? next : undefined);
       return;
     }
@@ -637,7 +642,7 @@ class Patcher {
         if (element?.primary === true) primary = next[i];
       }
     }
-    const cleaned = next.filter((el) => el !== undefined && (!isObject(el) || Object.keys(el).length > 0));
+    const cleaned = next.filter((el) => el !== undefined && notEmptied(el));
     if (primary !== undefined) this.clearPrimary(cleaned, primary);
     assertSinglePrimary(attr, cleaned);
     this.write(schema, attr, cleaned.length > 0 ? cleaned : undefined);

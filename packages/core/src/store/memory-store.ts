@@ -1067,10 +1067,11 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
         read(() => {
           const data = tenantData(ctx.tenant, false);
           const found: MemberCandidate[] = [];
+          const distinct = new Set(ids);
           for (const type of ["User", "Group"] as const) {
             const byId = table(data, type, false)?.byId;
             if (byId === undefined) continue;
-            for (const id of new Set(ids)) {
+            for (const id of distinct) {
               const rec = byId.get(id);
               if (rec === undefined) continue;
               const display = str(rec.attributes.displayName) ?? str(rec.attributes.userName);
