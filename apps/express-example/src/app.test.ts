@@ -6,7 +6,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runHttpConformance } from "scim-core/testing";
+import { oversizedHeadRequest, runHttpConformance } from "scim-core/testing";
 import { describe, expect, it } from "vitest";
 import { createApp, generateToken } from "./app.js";
 import { openStore } from "./database.js";
@@ -112,6 +112,9 @@ describe("express-example", () => {
       expect(r.status).toBe(200);
       const users = await fetch(`${baseUrl!.replace("localhost", "127.0.0.1")}/Users`, { headers: { Authorization: "Bearer printed-token-0123456789" } });
       expect(users.status).toBe(200);
+      // A URL Node's parser refuses (over 16 KB) gets a SCIM Error, not Node's empty 431.
+      const refused = await oversizedHeadRequest(baseUrl!.replace("localhost", "127.0.0.1"));
+      expect(refused).toMatchObject({ status: 431, contentType: "application/scim+json", body: { schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "431" } });
       expect(existsSync(temp.file)).toBe(true);
       const exited = once(child, "exit");
       child.kill("SIGTERM");

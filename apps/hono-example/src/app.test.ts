@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve } from "@hono/node-server";
-import { runHttpConformance } from "scim-core/testing";
+import { oversizedHeadRequest, runHttpConformance } from "scim-core/testing";
 import { describe, expect, it } from "vitest";
 import { createApp } from "./app.js";
 import { openStore } from "./database.js";
@@ -132,6 +132,9 @@ describe("hono-example", () => {
         const users = await fetch(`${base}/Users`, { headers: { authorization: `Bearer ${printed}` } });
         expect(users.status).toBe(200);
         expect((await fetch(`${base}/Users`)).status).toBe(401);
+        // A URL Node's parser refuses (over 16 KB) gets a SCIM Error, not Node's empty 431.
+        const refused = await oversizedHeadRequest(base.replace("localhost", "127.0.0.1"));
+        expect(refused).toMatchObject({ status: 431, contentType: "application/scim+json", body: { schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "431" } });
         const created = await fetch(`${base}/Users`, {
           method: "POST",
           headers: { authorization: `Bearer ${printed}`, "content-type": "application/scim+json" },

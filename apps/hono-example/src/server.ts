@@ -6,6 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { serve } from "@hono/node-server";
+import { answerClientErrors } from "scim-core";
 import { createApp } from "./app.js";
 import { openStore } from "./database.js";
 
@@ -24,9 +25,12 @@ const server = serve({ fetch: app.fetch, port }, (info) => {
   console.log(given ? "Bearer token: the one in SCIM_TOKEN" : `Bearer token: ${token}`);
 });
 
+const http = server as import("node:http").Server;
+// Requests Node's HTTP parser refuses (a URL over 16 KB, bytes that are not HTTP) get a SCIM Error.
+answerClientErrors(http);
+
 // Stop taking connections, let requests finish (cut after 10 s: a stalled upload must not hold
 // the process), close the store, exit.
-const http = server as import("node:http").Server;
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.once(signal, () => {
     setTimeout(() => http.closeAllConnections(), 10_000).unref();

@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { runHttpConformance } from "scim-core/testing";
+import { oversizedHeadRequest, runHttpConformance } from "scim-core/testing";
 import type { SqlScimStore } from "scim-store-sql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { APP_STORE } from "./app.module.js";
@@ -137,6 +137,9 @@ describe("nestjs-example", () => {
       const printed = /Bearer token: (scim_[A-Za-z0-9_-]{43})\n/.exec(out)![1]!;
       expect((await fetch(`${base}/Users`, { headers: { Authorization: `Bearer ${printed}` } })).status).toBe(200);
       expect((await fetch(`${base}/Users`)).status).toBe(401);
+      // A URL Node's parser refuses (over 16 KB) gets a SCIM Error, not Node's empty 431.
+      const refused = await oversizedHeadRequest(base);
+      expect(refused).toMatchObject({ status: 431, contentType: "application/scim+json", body: { schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "431" } });
       expect(existsSync(temp.file)).toBe(true);
       child.kill("SIGTERM");
       const [code, signal] = await exited;

@@ -5,10 +5,11 @@
  * structured request logs. `close()` is the graceful stop of SIGINT and SIGTERM (see
  * {@link RunningServer.close}).
  */
-import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Server as NetServer, type Socket } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import type { Logger } from "pino";
+import { answerClientErrors } from "scim-core";
 import { createDirectorySync, directoryApp, redactPathname, type DirectorySync } from "scim-directory";
 import { openDatabase } from "scim-store-sql";
 import { bootstrap, type Bootstrapped } from "./bootstrap.js";
@@ -149,34 +150,6 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
     }));
 
   return { origin, sync, firstRun, close };
-}
-
-/**
- * Requests Node's HTTP parser refuses before the application sees them get an RFC 7644 §3.12 Error
- * body instead of Node's empty one: a head larger than Node's limit (a very long filter in the
- * URL, a huge header) is a 431, a request that took too long to arrive a 408, anything else that
- * cannot be parsed a 400. The connection is closed after the answer.
- */
-function answerClientErrors(server: Server): void {
-  server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
-    // Nothing to answer on a connection that is gone, or whose response has started.
-    if (error.code === "ECONNRESET" || !socket.writable || (socket as Socket & { _httpMessage?: unknown })._httpMessage) {
-      socket.destroy();
-      return;
-    }
-    const [status, detail] =
-      error.code === "HPE_HEADER_OVERFLOW"
-        ? [431, "the request's URL and headers are larger than the server accepts"]
-        : error.code === "ERR_HTTP_REQUEST_TIMEOUT"
-          ? [408, "the request did not arrive in time"]
-          : [400, "the request is not valid HTTP"];
-    const body = JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: String(status), detail });
-    // A HEAD request is answered without its body (RFC 9110 §9.3.2), when the request line says HEAD.
-    const head = (error as { rawPacket?: Buffer }).rawPacket?.subarray(0, 5).toString("latin1") === "HEAD ";
-    socket.end(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/scim+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${head ? "" : body}`,
-    );
-  });
 }
 
 /**

@@ -5,4 +5,4 @@
  */
 export { runStoreConformance, type StoreSuiteOptions } from "./store-suite.js";
 export { runHttpConformance, type HttpSuiteOptions, type HttpSuiteTarget } from "./http-suite.js";
-export { chunkedPostThenGet, countedStream, declaredOversizePost, endlessChunkedPost, rawConnection, writeChunked } from "./raw-connection.js";
+export { chunkedPostThenGet, countedStream, declaredOversizePost, endlessChunkedPost, oversizedHeadRequest, rawConnection, writeChunked } from "./raw-connection.js";

@@ -134,3 +134,25 @@ export async function declaredOversizePost(origin: string, root: string, authori
     connection.destroy();
   }
 }
+
+/**
+ * Sends `GET {baseUrl}/Users?filter=…` with a filter of 20,000 characters, a head larger than Node's
+ * HTTP parser accepts, and returns the answer's status, Content-Type and parsed body: a server
+ * that uses scim-core's `answerClientErrors` answers an RFC 7644 §3.12 Error with status 431.
+ */
+export async function oversizedHeadRequest(baseUrl: string): Promise<{ status: number; contentType: string | undefined; body: unknown }> {
+  const url = new URL(baseUrl);
+  const connection = await rawConnection(url.origin);
+  try {
+    const filter = encodeURIComponent(`userName eq "${"a".repeat(20_000)}"`);
+    connection.write(`GET ${url.pathname.replace(/\/+$/, "")}/Users?filter=${filter} HTTP/1.1\r\nHost: ${url.host}\r\n\r\n`);
+    const { head, body } = await connection.response();
+    return {
+      status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]),
+      contentType: /\r\ncontent-type: *([^\r]*)/i.exec(head)?.[1],
+      body: body === "" ? undefined : JSON.parse(body),
+    };
+  } finally {
+    connection.destroy();
+  }
+}
