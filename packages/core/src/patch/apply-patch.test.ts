@@ -1124,11 +1124,15 @@ describe("errors", () => {
     expectScimError(() => patchUser(bjensen(), [{ op: "remove", path: USER }]), "mutability", 0);
   });
 
-  it("removing the required userName (or a group's displayName): invalidValue", () => {
-    expectScimError(() => patchUser(bjensen(), [{ op: "remove", path: "userName" }]), "invalidValue", 0);
-    expectScimError(() => patchUser(bjensen(), [{ op: "replace", path: "userName", value: "" }]), "invalidValue", 0);
-    expectScimError(() => patchUser(bjensen(), [{ op: "replace", value: { userName: null } }]), "invalidValue", 0);
-    expectScimError(() => patchGroup(group([]), [{ op: "remove", path: "displayName" }]), "invalidValue", 0);
+  it("removing the required userName (or a group's displayName), or making it unassigned: mutability (RFC 7644 §3.5.2.2)", () => {
+    expectScimError(() => patchUser(bjensen(), [{ op: "remove", path: "userName" }]), "mutability", 0);
+    expectScimError(() => patchUser(bjensen(), [{ op: "replace", path: "userName", value: null }]), "mutability", 0);
+    expectScimError(() => patchUser(bjensen(), [{ op: "replace", value: { userName: null } }]), "mutability", 0);
+    expectScimError(() => patchGroup(group([]), [{ op: "remove", path: "displayName" }]), "mutability", 0);
+    expectScimError(() => patchGroup(group([]), [{ op: "replace", path: "displayName", value: null }]), "mutability", 0);
+    // "" is unassigned too; whitespace is a value, and not a valid one.
+    expectScimError(() => patchUser(bjensen(), [{ op: "replace", path: "userName", value: "" }]), "mutability", 0);
+    expectScimError(() => patchUser(bjensen(), [{ op: "replace", path: "userName", value: "  " }]), "invalidValue", 0);
   });
 
   it("two primaries: invalidValue", () => {
@@ -1205,7 +1209,8 @@ describe("extension attributes: immutable, required, unassigned, case (RFC 7643 
   it("a PATCH cannot create the extension without its required attributes", () => {
     expectScimError(() => patch(user(), [{ op: "add", path: `${EXT}:dept`, value: "x" }]), "invalidValue");
     expectScimError(() => patch(user(), [{ op: "add", value: { [EXT]: { dept: "x" } } }]), "invalidValue");
-    expectScimError(() => patch(user({ mand: "m", dept: "d" }), [{ op: "remove", path: `${EXT}:mand` }]), "invalidValue", 0);
+    // Removing a required attribute of the extension (RFC 7644 §3.5.2.2).
+    expectScimError(() => patch(user({ mand: "m", dept: "d" }), [{ op: "remove", path: `${EXT}:mand` }]), "mutability", 0);
     const made = patch(user(), [{ op: "add", value: { [EXT]: { dept: "x", mand: "m" } } }]);
     expect(made.resource[EXT]).toEqual({ dept: "x", mand: "m" });
     expect(made.resource.schemas).toEqual([USER, EXT]);
@@ -1250,7 +1255,7 @@ describe("atomicity", () => {
     const snapshot = structuredClone(g);
     expectScimError(
       () => patchGroup(g, [{ op: "remove", path: "members" }, { op: "remove", path: "displayName" }]),
-      "invalidValue",
+      "mutability",
       1,
     );
     expect(g).toEqual(snapshot);

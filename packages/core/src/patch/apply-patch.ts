@@ -228,7 +228,8 @@ class Patcher {
     const before = this.read(schema, attr);
     if (value === undefined) {
       if (before === undefined) return;
-      if (attr.required) throw badRequest("invalidValue", `attribute '${attr.name}' is required and cannot be removed`);
+      // RFC 7644 §3.5.2.2: a required attribute removed or made unassigned is a "mutability" error.
+      if (attr.required) throw badRequest("mutability", `attribute '${attr.name}' is required and cannot be removed`);
       // Immutable: set once, then never changed (RFC 7643 §2.2); removing it would let a later
       // add give it another value.
       if (attr.mutability === "immutable") throw badRequest("mutability", `attribute '${attr.name}' is immutable and cannot be removed`);
@@ -534,7 +535,7 @@ class Patcher {
   /** Removes a whole extension (path = the extension's URN). */
   private removeSchema(schema: CompiledSchema): void {
     if (!schema.extension) throw badRequest("mutability", "the core schema cannot be removed");
-    if (schema.required) throw badRequest("invalidValue", `the extension '${schema.id}' is required`);
+    if (schema.required) throw badRequest("mutability", `the extension '${schema.id}' is required and cannot be removed`);
     const data = this.root[schema.id];
     if (data === undefined) return;
     const immutable = isObject(data) ? schema.attributes.find((a) => a.mutability === "immutable" && data[a.name] !== undefined) : undefined;
