@@ -11,6 +11,7 @@ import { DirectoryError, isDirectoryError, notFound } from "./errors.js";
 import { LinkService } from "./links.js";
 import { attributePathProblem, liveResourcesInWireForm } from "./normalized.js";
 import { newId } from "./ids.js";
+import { storedRolesOfDirectory } from "./roles.js";
 import { DIRECTORY_TYPES, directorySettingsChangesSchema, directorySettingsSchema, type DirectorySettings, type DirectoryType } from "./settings.js";
 import type { DirectoryDatabase, DirectoryTable } from "./tables.js";
 
@@ -210,7 +211,7 @@ export class DirectoryService {
    *    anything is deleted. If it throws, the directory gets its state back, nothing is deleted,
    *    and the deletion fails with 503 `deprovision_failed`: retry it (hooks are idempotent).
    * 2. In the deletion's transaction, the outbox gets a `user.deleted` event for each live user,
-   *    a `group.deleted` event for each live group (their wire form as `resource`, as a SCIM
+   *    a `user.roles_changed` (to no roles) for each that had roles, a `group.deleted` event for each live group (their wire form as `resource`, as a SCIM
    *    DELETE gives), then one `directory.deleted` event: a mirror that follows the events
    *    removes everything without knowing about directories.
    *
@@ -265,6 +266,14 @@ export class DirectoryService {
       for await (const { id, resource } of liveResourcesInWireForm(tx, this.removal!.store.dialect, this.removal!.registry, directory.id, type)) {
         await appendEvent({ id: timeOrderedUuid(), type: eventType, tenant: directory.id, resourceType: type, resourceId: id, occurredAt, resource: resource as ScimResourceBody });
         removed[type]++;
+      }
+      // As a SCIM DELETE does: a user who had roles has none now, for consumers that take
+      // role grants from `user.roles_changed` alone.
+      if (type === "User") {
+        for await (const { userId, roles } of storedRolesOfDirectory(tx, directory.id)) {
+          const data = { roles: [], added: [], removed: roles };
+          await appendEvent({ id: timeOrderedUuid(), type: "user.roles_changed", tenant: directory.id, resourceType: "User", resourceId: userId, occurredAt, data });
+        }
       }
     }
     await appendEvent({

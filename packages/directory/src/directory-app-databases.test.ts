@@ -121,13 +121,18 @@ describe.each(backends)("the directory app on $name: authentication, audit batch
       ).json()) as { id: string };
     const users = [await post("/Users", { schemas: [USER], userName: "one@del.test" }), await post("/Users", { schemas: [USER], userName: "two@del.test" })];
     const group = await post("/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "All", members: users.map((u) => ({ value: u.id })) });
+    await sync.roles.createMapping(directory.id, { group: { id: group.id }, role: "member" });
     await sync.directories.delete(directory.id);
     const events = (await sync.store.readEvents({ tenant: directory.id, limit: 1000 })).map((e) => e.event);
-    expect(events.slice(-4).map((e) => [e.type, e.resourceId])).toEqual([
-      ["user.deleted", users[0]!.id],
-      ["user.deleted", users[1]!.id],
-      ["group.deleted", group.id],
-      ["directory.deleted", directory.id],
+    // Users who had roles lose them, as with a SCIM DELETE: a consumer of user.roles_changed alone revokes them.
+    const byId = users.map((u) => u.id).sort();
+    expect(events.slice(-6).map((e) => [e.type, e.resourceId, e.data])).toEqual([
+      ["user.deleted", users[0]!.id, undefined],
+      ["user.deleted", users[1]!.id, undefined],
+      ["user.roles_changed", byId[0], { roles: [], added: [], removed: ["member"] }],
+      ["user.roles_changed", byId[1], { roles: [], added: [], removed: ["member"] }],
+      ["group.deleted", group.id, undefined],
+      ["directory.deleted", directory.id, expect.objectContaining({ users: 2, groups: 1 })],
     ]);
     expect(events.at(-1)!.data).toMatchObject({ users: 2, groups: 1 });
     expect(await sync.db.selectFrom("scim_resources").select("id").where("tenant", "=", directory.id).execute()).toEqual([]);

@@ -85,6 +85,19 @@ describe.each(backends)("group-to-role mapping on $name", (backend) => {
     ]);
   });
 
+  it.skipIf(backend.skip)("matches a displayName with surrounding spaces as given, as displayName eq does, and refuses a blank one", async () => {
+    const d = await directory();
+    const alice = await d.user("alice@acme.test");
+    await d.group("Ops ", [alice]);
+    await sync.roles.createMapping(d.id, { group: { displayName: "ops " }, role: "operator" });
+    await sync.roles.createMapping(d.id, { group: { displayName: "Ops" }, role: "other" });
+    expect(await sync.roles.rolesOf(d.id, alice)).toEqual(["operator"]);
+    const groups = (await sync.roles.listMappings(d.id)).map((m) => m.group);
+    expect(groups).toHaveLength(2);
+    expect(groups).toEqual(expect.arrayContaining([{ displayName: "Ops" }, { displayName: "ops " }]));
+    await expect(sync.roles.createMapping(d.id, { group: { displayName: "   " }, role: "x" })).rejects.toMatchObject({ name: "ZodError" });
+  });
+
   it.skipIf(backend.skip)("writes user.roles_changed for each kind of change, and none when roles stay the same", async () => {
     const d = await directory();
     await sync.roles.createMapping(d.id, { group: { displayName: "Engineering" }, role: "engineer" });

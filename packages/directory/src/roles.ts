@@ -23,7 +23,12 @@ import type { DirectoryDatabase, RoleMappingTable } from "./tables.js";
 /** Input of {@link RoleService.createMapping}: a group by displayName or by id, and the role it gives. */
 export const createRoleMappingSchema = z
   .object({
-    group: z.union([z.object({ displayName: z.string().trim().min(1).max(256) }).strict(), z.object({ id: z.string().trim().min(1).max(256) }).strict()]),
+    // A displayName is kept as given, spaces included: it matches a group's displayName as the
+    // SCIM filter `displayName eq` would (case-insensitively, nothing trimmed).
+    group: z.union([
+      z.object({ displayName: z.string().min(1).max(256).refine((name) => name.trim() !== "", "must not be blank") }).strict(),
+      z.object({ id: z.string().trim().min(1).max(256) }).strict(),
+    ]),
     role: z.string().trim().min(1).max(200),
   })
   .strict();
@@ -48,6 +53,24 @@ export interface RoleMapping {
   group: { displayName: string } | { id: string };
   role: string;
   createdAt: string;
+}
+
+/**
+ * Every user of the directory with roles, as last computed (sorted), in pages of `pageSize`
+ * ordered by user id: for the `user.roles_changed` events of a directory's deletion.
+ */
+export async function* storedRolesOfDirectory(db: Kysely<DirectoryDatabase>, directoryId: string, pageSize = 500): AsyncGenerator<{ userId: string; roles: string[] }> {
+  for (let after: string | undefined; ; ) {
+    let query = db.selectFrom("dir_user_roles").select(["user_id", "roles"]).where("directory_id", "=", directoryId);
+    if (after !== undefined) query = query.where("user_id", ">", after);
+    const rows = await query.orderBy("user_id").limit(pageSize).execute();
+    for (const row of rows) {
+      const roles = rolesFromColumn(row.roles);
+      if (roles.length > 0) yield { userId: row.user_id, roles };
+    }
+    if (rows.length < pageSize) return;
+    after = rows[rows.length - 1]!.user_id;
+  }
 }
 
 /** The `data` of a `user.roles_changed` event: roles after the change, and the difference. */
