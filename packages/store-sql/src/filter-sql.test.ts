@@ -372,7 +372,14 @@ describe.each(databases)("filterToSql on %s", (_name, open) => {
     expect(await select("mixed eq false")).toEqual(["types"]);
     expect(await select("mixed eq 0")).toEqual(["types"]);
     expect(await select(`${HR}:grade gt 5`)).toEqual(["bjensen"]);
-    expect(await select(`${HR}:grade eq "7"`)).toEqual([]);
+    // Text written as a number is that number on a number attribute; a lenient parse keeps a
+    // number not in shortest form (7.0, 6.50) as text (RFC 7644 §3.4.2.2: by numeric value).
+    expect(await select(`${HR}:grade eq "7"`)).toEqual(["bjensen"]);
+    expect(await select(`${HR}:grade eq "seven"`)).toEqual([]);
+    const lenient = (text: string) => parseFilter(text, { lenient: true });
+    expect(await select(lenient(`${HR}:grade eq 7.0`))).toEqual(["bjensen"]);
+    expect(await select(lenient(`${HR}:grade ge 6.50`))).toEqual(["bjensen"]);
+    expect(await select(lenient(`${HR}:grade lt 3.5e0`))).toEqual(["jsmith"]);
     expect(await select(`${HR}:badge eq "qujd"`)).toEqual([]);
     expect(await select(`${HR}:badge eq "QUJD"`)).toEqual(["bjensen"]);
     expect(await select(`${HR}:remote eq true`)).toEqual(["bjensen"]);

@@ -63,6 +63,7 @@ import {
   badRequest,
   logicalOperands,
   membersAttributeOf,
+  numericFilterValue,
   parseDateTime,
   printAttrPath,
   leafFilters,
@@ -476,7 +477,10 @@ function valueTest(d: SqlDialect, op: CompareOperator, literal: Exclude<FilterVa
       return typeof literal === "string" ? stringTest(d, op, literal, true) : undefined;
     case "integer":
     case "decimal":
-      return typeof literal === "number" ? numberTest(d, op, literal) : undefined;
+    {
+      const n = numericFilterValue(literal);
+      return n === undefined ? undefined : numberTest(d, op, n);
+    }
     case "dateTime": {
       if (typeof literal !== "string") return undefined;
       if (op === "co" || op === "sw" || op === "ew") return stringTest(d, op, literal, true);

@@ -347,9 +347,23 @@ describe("compileFilter: numbers", () => {
     expect(matches("loginCount gt 9", { loginCount: 100 }, opts)).toBe(true);
   });
 
-  it("a string literal on a number attribute, or a number literal on a string attribute, never matches", () => {
-    expect(select('loginCount eq "10"', devices, opts)).toEqual([]);
-    expect(select('score gt "1"', devices, opts)).toEqual([]);
+  it("a lenient parse compares numbers not in shortest form numerically on number attributes (RFC 7644 §3.4.2.2)", () => {
+    const lenient = { ...opts, lenient: true };
+    expect(select("score ge 2.50", devices, lenient)).toEqual(["d1"]);
+    expect(select("score lt -1.0E-4", devices, lenient)).toEqual(["d2"]);
+    expect(select("loginCount eq 10.0", devices, lenient)).toEqual(["d1"]);
+    expect(select("loginCount eq 1e1", devices, lenient)).toEqual(["d1"]);
+    expect(select("loginCount ne 1.0e1", devices, lenient)).toEqual(["d2"]);
+    expect(select("ports.value eq 80.0", devices, lenient)).toEqual(["d1"]);
+    // Text written as a number, quoted, is read as that number too; other text matches nothing.
+    expect(select('loginCount eq "10"', devices, opts)).toEqual(["d1"]);
+    expect(select('score gt "1"', devices, opts)).toEqual(["d1"]);
+    expect(select('loginCount eq "ten"', devices, opts)).toEqual([]);
+    expect(select('loginCount eq "0x0A"', devices, opts)).toEqual([]);
+    expect(select('loginCount ne "ten"', devices, opts)).toEqual([]);
+  });
+
+  it("a number literal on a string attribute never matches, but for eq/ne", () => {
     expect(select("label eq 5", devices, opts)).toEqual([]);
     expect(matches("userName gt 5", { userName: "6" })).toBe(false);
     expect(select("loginCount co 1", devices, opts)).toEqual([]);

@@ -8,7 +8,7 @@ import { parseDateTime } from "../schema/datetime.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
 import type { AttributeType } from "../schema/types.js";
 import { logicalOperands, type AttrPath, type CompareOperator, type Filter, type FilterValue } from "./ast.js";
-import { parseFilter } from "./parser.js";
+import { numericFilterValue, parseFilter } from "./parser.js";
 import { printAttrPath } from "./print.js";
 
 /** A compiled filter: true when the resource matches. Never throws on any resource shape. */
@@ -108,10 +108,11 @@ function valueTest(op: CompareOperator, literal: FilterValue, type: AttributeTyp
       return typeof literal === "string" ? stringTest(op, literal, true) : NEVER;
     case "integer":
     case "decimal": {
-      if (typeof literal !== "number") return NEVER;
-      if (order) return (v) => typeof v === "number" && order(v, literal);
-      if (op === "eq") return (v) => v === literal;
-      if (op === "ne") return (v) => typeof v === "number" && v !== literal;
+      const n = numericFilterValue(literal);
+      if (n === undefined) return NEVER;
+      if (order) return (v) => typeof v === "number" && order(v, n);
+      if (op === "eq") return (v) => v === n;
+      if (op === "ne") return (v) => typeof v === "number" && v !== n;
       return NEVER;
     }
     case "dateTime": {

@@ -32,6 +32,19 @@ const BACKSLASH = 92, DOT = 46, MINUS = 45, DOLLAR = 36;
 
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
+/**
+ * The number a filter value stands for when it is compared with an `integer` or `decimal`
+ * attribute (RFC 7644 §3.4.2.2: by numeric value): a number, or text written as a JSON number
+ * (RFC 8259 §6), which is what a lenient parse keeps of a number not written in its shortest
+ * form (`1.50`, `12.0`, `1.2e1`); otherwise undefined (the comparison matches nothing).
+ */
+export function numericFilterValue(value: FilterValue): number | undefined {
+  if (typeof value === "number") return value;
+  if (typeof value !== "string" || !NUMBER.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
 function isSpace(c: number): boolean {
   return c === SPACE || c === TAB || c === LF || c === CR;
 }
