@@ -2,6 +2,7 @@ import { describe, it, expect } from "vitest";
 import { isScimError, type ScimError, type ScimErrorType } from "../errors/scim-error.js";
 import { parsePatchRequest } from "../messages/patch-request.js";
 import { createSchemaRegistry } from "../schema/registry.js";
+import { validateResource } from "../schema/validate.js";
 import { applyPatch, type ApplyPatchOptions, type PatchResult } from "./apply-patch.js";
 
 type Obj = Record<string, unknown>;
@@ -1227,6 +1228,48 @@ describe("extension attributes: immutable, required, unassigned, case (RFC 7643 
   it("adding a simple value already there in another case changes nothing when the attribute is not caseExact", () => {
     const r = patch(user({ mand: "m", tags: ["a", "b"] }), [{ op: "add", path: `${EXT}:tags`, value: ["A", "c"] }]);
     expect((r.resource[EXT] as Obj).tags).toEqual(["a", "b", "c"]);
+  });
+});
+
+describe("required sub-attributes (RFC 7643 §2.2, §7)", () => {
+  const EXT = "urn:example:params:scim:schemas:extension:badges:2.0:User";
+  const sub = (name: string, extra: Record<string, unknown> = {}) => ({ name, type: "string" as const, multiValued: false, required: false, mutability: "readWrite" as const, returned: "default" as const, ...extra });
+  const registry = createSchemaRegistry({
+    schemas: [
+      {
+        id: EXT,
+        name: "Badges",
+        attributes: [
+          { ...sub("badge"), type: "complex" as const, subAttributes: [sub("number", { required: true }), sub("site")] },
+          { ...sub("keys"), type: "complex" as const, multiValued: true, subAttributes: [sub("value", { required: true }), sub("label"), sub("type")] },
+        ],
+      },
+    ],
+  }).addExtension("User", { schema: EXT, required: false });
+  const options = { resourceType: "User", registry };
+  const user = (ext?: Obj): Obj => ({ schemas: ext ? [USER, EXT] : [USER], userName: "u", ...(ext ? { [EXT]: ext } : {}) });
+
+  it("a value without a required sub-attribute is 400 invalidValue on create and replace", () => {
+    expectScimError(() => validateResource(user({ badge: { site: "X" } }), options), "invalidValue");
+    expectScimError(() => validateResource(user({ keys: [{ value: "k1" }, { label: "no value" }] }), options), "invalidValue");
+    expect(validateResource(user({ badge: { number: "7", site: "X" }, keys: [{ value: "k1" }] }), options)[EXT]).toEqual({ badge: { number: "7", site: "X" }, keys: [{ value: "k1" }] });
+    // Without the attribute, nothing is required of it; an element of only `type` is unassigned and dropped.
+    expect(validateResource(user({ keys: [{ value: "k1" }, { type: "spare" }] }), options)[EXT]).toEqual({ keys: [{ value: "k1" }] });
+    expect(validateResource(user(), options).schemas).toEqual([USER]);
+  });
+
+  it("a PATCH is judged on its result: a partial value merged into a whole one is fine, a removed required sub-attribute is not", () => {
+    const stored = user({ badge: { number: "7", site: "X" }, keys: [{ value: "k1", label: "a" }] });
+    const patch = (resource: Obj, operations: unknown[]) => applyPatch(resource, operations, options);
+    expect((patch(stored, [{ op: "add", path: `${EXT}:badge`, value: { site: "Y" } }]).resource[EXT] as Obj).badge).toEqual({ number: "7", site: "Y" });
+    expect((patch(stored, [{ op: "replace", path: `${EXT}:badge.site`, value: "Z" }]).resource[EXT] as Obj).badge).toEqual({ number: "7", site: "Z" });
+    expectScimError(() => patch(stored, [{ op: "remove", path: `${EXT}:badge.number` }]), "invalidValue");
+    expectScimError(() => patch(user(), [{ op: "add", path: `${EXT}:badge`, value: { site: "Y" } }]), "invalidValue");
+    expectScimError(() => patch(user(), [{ op: "add", path: `${EXT}:badge.site`, value: "Y" }]), "invalidValue");
+    expectScimError(() => patch(stored, [{ op: "add", path: `${EXT}:keys`, value: [{ label: "b" }] }]), "invalidValue");
+    // A remove then an add in one request: the result has it.
+    expect((patch(stored, [{ op: "remove", path: `${EXT}:badge.number` }, { op: "add", path: `${EXT}:badge.number`, value: "8" }]).resource[EXT] as Obj).badge).toEqual({ number: "8", site: "X" });
+    expect(patch(stored, [{ op: "remove", path: `${EXT}:badge` }]).resource[EXT]).toEqual({ keys: [{ value: "k1", label: "a" }] });
   });
 });
 

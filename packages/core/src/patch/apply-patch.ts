@@ -14,7 +14,7 @@ import { compileElementFilter } from "../filter/compile.js";
 import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
 import { assertAllowedKey, assertNoForbiddenKeys, isForbiddenKey } from "../schema/forbidden-keys.js";
 import { membersAttributeOf, resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
-import { assertNotBlank, assertSinglePrimary, assertValueCount, coerceAttribute, deepEqual, isAssignedElement, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
+import { assertNotBlank, assertRequiredSubAttributes, assertSinglePrimary, assertValueCount, coerceAttribute, deepEqual, isAssignedElement, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
 
 type Obj = Record<string, unknown>;
 
@@ -180,6 +180,8 @@ class Patcher {
   private readonly membersAttr: AttributeInfo | undefined;
   /** Multi-valued complex attributes written: their elements left with only `type`/`primary` go at the end. */
   private readonly writtenLists = new Map<AttributeInfo, CompiledSchema>();
+  /** Complex attributes written that have required sub-attributes: checked on the result in `finish`. */
+  private readonly writtenWithRequiredSubs = new Map<AttributeInfo, CompiledSchema>();
 
   constructor(
     private readonly rt: CompiledResourceType,
@@ -244,6 +246,7 @@ class Patcher {
     }
     if (attr.multiValued && Array.isArray(value)) assertValueCount(attr, value.length, this.ctx);
     if (attr.multiValued && attr.type === "complex") this.writtenLists.set(attr, schema);
+    if (attr.requiredSubs.length > 0) this.writtenWithRequiredSubs.set(attr, schema);
     const c = this.container(schema, true)!;
     c[attr.name] = value;
     if (!this.owned.has(value as object) && typeof value === "object") this.owned.add(value as object);
@@ -663,6 +666,8 @@ class Patcher {
       const assigned = list.filter(isAssignedElement);
       if (assigned.length < list.length) this.write(schema, attr, assigned.length > 0 ? assigned : undefined);
     }
+    // Checked on the result too: `add` merges a partial value into the one stored.
+    for (const [attr, schema] of this.writtenWithRequiredSubs) assertRequiredSubAttributes(attr, this.read(schema, attr));
     if (!this.changed || (!this.extensionsTouched && Array.isArray(this.root.schemas))) return;
     for (const ext of this.rt.extensions) {
       const data = this.root[ext.id];

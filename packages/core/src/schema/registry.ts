@@ -34,6 +34,8 @@ export interface AttributeInfo extends Readonly<AttributeDefinition> {
   readonly subMap: ReadonlyMap<string, AttributeInfo> | undefined;
   /** Sub-attributes in declared order (complex attributes only). */
   readonly subs: readonly AttributeInfo[];
+  /** The sub-attributes a client must give in each value (`required`, and not readOnly, which the server assigns). */
+  readonly requiredSubs: readonly AttributeInfo[];
   /** The complex attribute this one belongs to. */
   readonly parent: AttributeInfo | undefined;
 }
@@ -168,6 +170,7 @@ function compileAttribute(def: AttributeDefinition, schemaId: string, parent: At
   }
   const subMap = new Map<string, AttributeInfo>();
   const subs: AttributeInfo[] = [];
+  const requiredSubs: AttributeInfo[] = [];
   const info: AttributeInfo = {
     ...def,
     multiValued: def.multiValued === true,
@@ -181,6 +184,7 @@ function compileAttribute(def: AttributeDefinition, schemaId: string, parent: At
     schemaId,
     subMap: def.type === "complex" ? subMap : undefined,
     subs,
+    requiredSubs,
     parent,
   };
   if (def.type === "complex") {
@@ -189,6 +193,7 @@ function compileAttribute(def: AttributeDefinition, schemaId: string, parent: At
       if (subMap.has(s.key)) throw new ScimConfigError(`${at}: duplicate sub-attribute '${sub.name}'`);
       subMap.set(s.key, s);
       subs.push(s);
+      if (s.required && s.mutability !== "readOnly") requiredSubs.push(s);
     }
   }
   return info;

@@ -170,6 +170,22 @@ export function assertNotBlank(attr: AttributeInfo, value: unknown): void {
   }
 }
 
+/**
+ * @internal Throws 400 invalidValue when a value of a complex attribute (each element, when it
+ * is multi-valued) lacks a sub-attribute the schema marks `required` (RFC 7643 §2.2, §7): the
+ * requirement holds wherever the attribute has a value, as `/Schemas` advertises it.
+ */
+export function assertRequiredSubAttributes(attr: AttributeInfo, value: unknown): void {
+  if (attr.requiredSubs.length === 0 || value === undefined || value === null) return;
+  const values = Array.isArray(value) ? value : [value];
+  for (const element of values) {
+    if (!isObject(element)) continue;
+    for (const sub of attr.requiredSubs) {
+      if (element[sub.name] === undefined) throw invalid(sub, "is required in each value");
+    }
+  }
+}
+
 /** Throws 400 invalidValue when more than one element is `primary: true` (RFC 7643 §2.4). */
 export function assertSinglePrimary(attr: AttributeInfo, elements: readonly unknown[]): void {
   let primaries = 0;
@@ -414,6 +430,7 @@ export function validateResource(input: unknown, options: ValidateResourceOption
         throw badRequest("invalidValue", `attribute '${attr.name}' is required`);
       }
       assertNotBlank(attr, container[attr.name]);
+      assertRequiredSubAttributes(attr, container[attr.name]);
     }
   }
   return { schemas, ...out };
