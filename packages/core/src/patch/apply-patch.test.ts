@@ -1225,6 +1225,24 @@ describe("extension attributes: immutable, required, unassigned, case (RFC 7643 
     expect(patch(user({ mand: "m" }), [{ op: "add", value: { [EXT]: null } }]).changed).toBe(false);
   });
 
+  it("a value filter on simple values selects the values themselves (RFC 7644 §3.5.2.2)", () => {
+    const stored = user({ mand: "m", tags: ["x", "y", "xz"] });
+    const tags = (operations: unknown[]) => (patch(stored, operations).resource[EXT] as Obj).tags;
+    expect(tags([{ op: "remove", path: `${EXT}:tags[value eq "X"]` }])).toEqual(["y", "xz"]);
+    expect(tags([{ op: "remove", path: `${EXT}:tags[value sw "x"]` }])).toEqual(["y"]);
+    expect(patch(stored, [{ op: "remove", path: `${EXT}:tags[value eq "nothing"]` }]).changed).toBe(false);
+    expect((patch(user({ mand: "m", tags: ["x"] }), [{ op: "remove", path: `${EXT}:tags[value eq "x"]` }]).resource[EXT] as Obj).tags).toBeUndefined();
+    expect(tags([{ op: "replace", path: `${EXT}:tags[value eq "y"]`, value: "w" }])).toEqual(["x", "w", "xz"]);
+    // Two values replaced by one: it is kept once.
+    expect(tags([{ op: "replace", path: `${EXT}:tags[value sw "x"]`, value: "Y" }])).toEqual(["Y"]);
+    expectScimError(() => patch(stored, [{ op: "replace", path: `${EXT}:tags[value eq "q"]`, value: "w" }]), "noTarget", 0);
+    expect(tags([{ op: "add", path: `${EXT}:tags[value eq "new"]`, value: "new" }])).toEqual(["x", "y", "xz", "new"]);
+    expect(patch(stored, [{ op: "add", path: `${EXT}:tags[value eq "X"]`, value: "X" }]).changed).toBe(false);
+    expectScimError(() => patch(stored, [{ op: "replace", path: `${EXT}:tags[value eq "y"]`, value: ["a", "b"] }]), "invalidValue", 0);
+    expectScimError(() => patch(stored, [{ op: "remove", path: `${EXT}:tags[value eq "y"].value` }]), "invalidPath", 0);
+    expectScimError(() => patch(stored, [{ op: "remove", path: `${EXT}:dept[value eq "y"]` }]), "invalidPath", 0);
+  });
+
   it("adding a simple value already there in another case changes nothing when the attribute is not caseExact", () => {
     const r = patch(user({ mand: "m", tags: ["a", "b"] }), [{ op: "add", path: `${EXT}:tags`, value: ["A", "c"] }]);
     expect((r.resource[EXT] as Obj).tags).toEqual(["a", "b", "c"]);

@@ -164,6 +164,22 @@ function compilePathFilter(filter: Filter, attr: AttributeInfo): (element: Obj) 
   return predicate;
 }
 
+const simpleValuesParents = new WeakMap<AttributeInfo, AttributeInfo>();
+
+/**
+ * A multi-valued attribute of simple values seen as one of complex values with a single `value`
+ * sub-attribute of its type, so that a value filter compiles against `{ value: element }`.
+ */
+function simpleValuesParent(attr: AttributeInfo): AttributeInfo {
+  let parent = simpleValuesParents.get(attr);
+  if (parent === undefined) {
+    const value: AttributeInfo = { ...attr, name: "value", key: "value", multiValued: false, subMap: undefined, subs: [], requiredSubs: [], parent: attr };
+    parent = { ...attr, type: "complex", subMap: new Map([["value", value]]), subs: [value] };
+    simpleValuesParents.set(attr, parent);
+  }
+  return parent;
+}
+
 /** The `members` attribute of a resource type ({@link membersAttributeOf}) when it has the `value` the engine names members by. */
 function membersAttribute(rt: CompiledResourceType): AttributeInfo | undefined {
   const members = membersAttributeOf(rt);
@@ -313,8 +329,11 @@ class Patcher {
           throw badRequest("mutability", `attribute '${pathText}' is readOnly`);
         }
         if (path.filter !== undefined) {
-          if (!attribute.multiValued || attribute.type !== "complex") {
-            throw badRequest("invalidPath", `'${attribute.name}' is not a multi-valued complex attribute`);
+          if (!attribute.multiValued) throw badRequest("invalidPath", `'${attribute.name}' is not a multi-valued attribute`);
+          if (attribute.type !== "complex") {
+            if (path.sub !== undefined) throw badRequest("invalidPath", `'${attribute.name}' holds simple values, which have no sub-attribute '${path.sub}'`);
+            this.applyFilteredSimple(op, schema, attribute, path.filter, value);
+            return;
           }
           let filterSub: AttributeInfo | undefined;
           if (path.sub !== undefined) {
@@ -549,6 +568,37 @@ class Patcher {
   }
 
   /** Operations on `attr[filter]` and `attr[filter].sub`. */
+  /**
+   * A value filter on a multi-valued attribute of simple values (`tags[value eq "x"]`, RFC 7644
+   * §3.5.2): `value` in the filter is each value itself. `remove` removes the values it matches;
+   * `replace` puts the given value in place of each of them (noTarget when none matches); `add`
+   * adds the given value unless it is there.
+   */
+  private applyFilteredSimple(op: "add" | "replace" | "remove", schema: CompiledSchema, attr: AttributeInfo, filter: Filter, raw: unknown): void {
+    const predicate = compilePathFilter(filter, simpleValuesParent(attr));
+    const current = this.read(schema, attr);
+    const list = Array.isArray(current) ? current : [];
+    const matched = list.map((v) => predicate({ value: v }));
+    if (op === "remove") {
+      if (!matched.includes(true)) return;
+      const next = list.filter((_, i) => !matched[i]);
+      this.write(schema, attr, next.length > 0 ? next : undefined);
+      return;
+    }
+    if (Array.isArray(raw)) throw badRequest("invalidValue", `a value filter selects values of '${attr.name}': give one value, not an array`);
+    const value = coerceAttribute(attr, raw, this.ctx) as unknown[] | undefined;
+    if (value === undefined) throw badRequest("invalidValue", `'${op}' on '${attr.name}' with a value filter needs a value`);
+    if (op === "add") {
+      this.write(schema, attr, this.merge(attr, list, value));
+      return;
+    }
+    if (!matched.includes(true)) throw badRequest("noTarget", "the value filter matched no value");
+    const next: unknown[] = [];
+    for (let i = 0; i < list.length; i++) next.push(matched[i] ? value[0] : list[i]);
+    // The replaced values may now repeat one another or a value kept: each once, in place.
+    this.write(schema, attr, this.merge(attr, [], next));
+  }
+
   private applyFiltered(op: "add" | "replace" | "remove", schema: CompiledSchema, attr: AttributeInfo, filter: Filter, sub: AttributeInfo | undefined, raw: unknown): void {
     const members = this.isMembers(attr);
     if (members && sub !== undefined) throw badRequest("mutability", `sub-attributes of '${attr.name}' cannot be changed this way`);
