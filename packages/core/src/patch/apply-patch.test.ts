@@ -963,7 +963,7 @@ describe("memberChanges", () => {
     const { resource, memberChanges } = patchGroup(base(), [{ op: "add", path: 'members[value eq "e"]', value: { display: "E" } }], { deferMembers: true });
     expect(memberChanges).toEqual([{ op: "add", members: [{ value: "e", display: "E" }] }]);
     expect(resource.members).toEqual(members);
-    expectScimError(() => patchGroup(base(), [{ op: "replace", path: 'members[value eq "e"]', value: {} }], { deferMembers: true }), "invalidPath", 0);
+    expectScimError(() => patchGroup(base(), [{ op: "replace", path: 'members[value eq "e"]', value: {} }], { deferMembers: true }), "mutability", 0);
     expectScimError(() => patchGroup(base(), [{ op: "add", path: 'members[display eq "e"]', value: {} }], { deferMembers: true }), "invalidPath", 0);
   });
 

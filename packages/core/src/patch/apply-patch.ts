@@ -630,7 +630,10 @@ class Patcher {
         this.changed = true;
         return;
       }
-      throw badRequest("invalidPath", `'${op}' with a value filter on '${attr.name}' is not supported; use add or remove`);
+      // A member is kept as it was added (its `value` is immutable): a replace through a value
+      // filter, valid as a path, is not a change this server makes to a member.
+      if (op === "replace") throw badRequest("mutability", `members are changed by add and remove: 'replace' through a value filter on '${attr.name}' is not supported`);
+      throw badRequest("invalidPath", `'${op}' with a value filter on '${attr.name}' needs the filter to name the member (value eq "id")`);
     }
 
     const current = this.read(schema, attr);
