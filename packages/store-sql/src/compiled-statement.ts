@@ -35,7 +35,8 @@ const PLACEHOLDER = "\u0000scim-store-sql:argument:";
  * rewrite queries, `withSchema`); result-transforming plugins are not applied to its rows.
  *
  * @example
- * const insertEvent = compiledStatement(["id", "payload"] as const, (db, v) => db.insertInto("events").values(v));
+ * type Db = { events: { id: string; payload: string } };
+ * const insertEvent = compiledStatement<Db, "id" | "payload">(["id", "payload"], (db, v) => db.insertInto("events").values(v));
  * await insertEvent(trx, "sqlite", { id, payload });
  */
 export function compiledStatement<DB, K extends string>(
