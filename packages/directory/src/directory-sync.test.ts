@@ -131,6 +131,24 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     expect(used.lastUsedAt).toBe(new Date(clock).toISOString());
   });
 
+  it("rotation keeps the token the IdP uses, not the newest: a second token created and never used is the one revoked", async () => {
+    const { directory, token: inUse } = await directoryWithToken();
+    expect((await scim(directory.id, inUse, "GET", "/Users")).status).toBe(200);
+    clock += 60_000;
+    const spare = await sync.tokens.create(directory.id);
+    const rotated = await sync.tokens.rotate(directory.id, 3600);
+    expect((await scim(directory.id, inUse, "GET", "/Users")).status).toBe(200);
+    expect((await scim(directory.id, spare.token, "GET", "/Users")).status).toBe(401);
+    expect((await scim(directory.id, rotated.token, "GET", "/Users")).status).toBe(200);
+    // Once the IdP uses the new one, the next rotation keeps that one.
+    clock += 120_000;
+    expect((await scim(directory.id, rotated.token, "GET", "/Users")).status).toBe(200);
+    const next = await sync.tokens.rotate(directory.id, 3600);
+    expect((await scim(directory.id, inUse, "GET", "/Users")).status).toBe(401);
+    expect((await scim(directory.id, rotated.token, "GET", "/Users")).status).toBe(200);
+    expect((await scim(directory.id, next.token, "GET", "/Users")).status).toBe(200);
+  });
+
   it("each directory's users are invisible to every other directory, even by id", async () => {
     const a = await directoryWithToken("org_1");
     const b = await directoryWithToken("org_1");

@@ -84,6 +84,7 @@ export class TokenService {
     return rows.map((r) => info(r, now));
   }
 
+  /** The directory's active tokens, oldest first. */
   private async active(db: Kysely<DirectoryDatabase>, directoryId: string, now: string): Promise<TokenTable[]> {
     const rows = await db.selectFrom("dir_tokens").selectAll().where("directory_id", "=", directoryId).where("revoked_at", "is", null).orderBy("created_at").execute();
     return rows.filter((r) => isActive(r, now));
@@ -118,15 +119,17 @@ export class TokenService {
   }
 
   /**
-   * Issues a new token; the newest active one stays valid for `graceSeconds` more (so the IdP can
-   * be switched over), any older one is revoked now, keeping at most two active.
+   * Issues a new token; the active token the IdP uses stays valid for `graceSeconds` more (so the
+   * IdP can be switched over), the other one, if any, is revoked now, keeping at most two active.
+   * The token kept is the one used last (`lastUsedAt`, to the minute); when none was used or
+   * two were used in the same minute, the newest.
    */
   async rotate(directoryId: string, graceSeconds: number): Promise<IssuedToken> {
     return this.db.transaction().execute(async (tx) => {
       await lockDirectory(tx, directoryId);
       const now = this.stamp();
       const active = await this.active(tx, directoryId, now);
-      const previous = active[active.length - 1];
+      const previous = inUse(active);
       for (const old of active) {
         if (old === previous && graceSeconds > 0) {
           const until = new Date(Date.parse(now) + graceSeconds * 1000).toISOString();
@@ -250,4 +253,13 @@ const selectTokenWithDirectory = compiledStatement<DirectoryDatabase, "hash" | "
  */
 async function lockDirectory(tx: Kysely<DirectoryDatabase>, directoryId: string): Promise<void> {
   await tx.updateTable("dir_directories").set((eb) => ({ updated_at: eb.ref("updated_at") })).where("id", "=", directoryId).execute();
+}
+
+/** Of active tokens (oldest first), the one used last; the newest when none was used, or on a tie. */
+function inUse(active: readonly TokenTable[]): TokenTable | undefined {
+  let chosen: TokenTable | undefined;
+  for (const token of active) {
+    if (chosen === undefined || (token.last_used_at ?? "") >= (chosen.last_used_at ?? "")) chosen = token;
+  }
+  return chosen;
 }
