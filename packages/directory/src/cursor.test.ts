@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeCursor, encodeCursor } from "./cursor.js";
+import { decodeCursor, encodeCursor, filtersKey } from "./cursor.js";
 
 const base64 = (text: string) => Buffer.from(text).toString("base64url");
 
@@ -28,6 +28,15 @@ describe("paging cursors", () => {
     expect(() => decodeCursor(encodeCursor(groups, { seq: 7 }), users)).toThrow(expect.objectContaining(invalid));
     expect(() => decodeCursor(encodeCursor(directories, { created: at, id: "dir_1" }), users)).toThrow(expect.objectContaining(invalid));
     expect(() => decodeCursor(encodeCursor(users, { seq: 7 }), directories)).toThrow(expect.objectContaining(invalid));
+    // The same list with other filters; the filters travel as a digest, not as their values.
+    const active = { ...users, filters: filtersKey({ state: "active", email: undefined }) };
+    expect(active.filters).toBe(filtersKey({ email: undefined, state: "active" }));
+    expect(filtersKey({ email: undefined })).toBeUndefined();
+    expect(decodeCursor(encodeCursor(active, { seq: 7 }), active)).toBe(7);
+    expect(() => decodeCursor(encodeCursor(active, { seq: 7 }), users)).toThrow(expect.objectContaining(invalid));
+    expect(() => decodeCursor(encodeCursor(users, { seq: 7 }), active)).toThrow(expect.objectContaining(invalid));
+    const secret = { ...users, filters: filtersKey({ email: "ann@acme.test" }) };
+    expect(Buffer.from(encodeCursor(secret, { seq: 7 }), "base64url").toString()).not.toContain("ann@");
   });
 
   it("cursors of the previous format: a directories one still pages the directories; a users or groups one (which says neither which list nor which directory) is refused", () => {

@@ -5,15 +5,32 @@
  * `{ "v": 2, "list": "directories", "created": "2026-...Z", "id": "dir_..." }`.
  *
  * A cursor is only valid for the list that issued it: the users list of another directory (or
- * its groups list) would take its position as one of its own and page from the wrong place
- * without a word, so it refuses the cursor instead (400 `invalid_cursor`).
+ * its groups list, or the same list with other filters) would take its position as one of its
+ * own and page from the wrong place without a word, so it refuses the cursor instead (400
+ * `invalid_cursor`).
  */
+import { createHash } from "node:crypto";
 import { DirectoryError } from "./errors.js";
 
-/** A list paged by `seq`: the users or the groups of one directory. */
+/** A list paged by `seq`: the users or the groups of one directory, with its filters. */
 export interface SeqList {
   list: "users" | "groups";
   directoryId: string;
+  /**
+   * The list's filters ({@link filtersKey}): a cursor of the same list with other filters would
+   * skip, without a word, the rows of the new filters before its position.
+   */
+  filters?: string;
+}
+
+/**
+ * A short digest of a list's filters (absent ones as such) for {@link SeqList.filters}: the
+ * values themselves (emails) need not travel in the cursor.
+ */
+export function filtersKey(filters: Record<string, string | undefined>): string | undefined {
+  const given = Object.entries(filters).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (given.length === 0) return undefined;
+  return createHash("sha256").update(JSON.stringify(given)).digest("base64url").slice(0, 16);
 }
 
 /** The directories list, paged by creation time, then id (oldest first). */
@@ -37,7 +54,8 @@ export type CursorPosition = { seq: number } | CreatedPosition;
 export function encodeCursor(list: SeqList, position: { seq: number }): string;
 export function encodeCursor(list: DirectoriesList, position: CreatedPosition): string;
 export function encodeCursor(list: PagedList, position: CursorPosition): string {
-  return Buffer.from(JSON.stringify({ v: 2, ...list, ...position }), "utf8").toString("base64url");
+  const { filters, ...named } = list as SeqList;
+  return Buffer.from(JSON.stringify({ v: 2, ...named, ...(filters === undefined ? {} : { f: filters }), ...position }), "utf8").toString("base64url");
 }
 
 /** The `seq` a cursor holds, if it is a valid one. */
@@ -55,7 +73,7 @@ function createdOf(data: Record<string, unknown>): CreatedPosition | undefined {
 
 /** Whether a decoded cursor was issued by `list` (the same kind of list, of the same directory). */
 function issuedBy(data: Record<string, unknown>, list: PagedList): boolean {
-  if (data.v === 2) return data.list === list.list && (list.list === "directories" || data.directoryId === list.directoryId);
+  if (data.v === 2) return data.list === list.list && (list.list === "directories" || (data.directoryId === list.directoryId && data.f === list.filters));
   // Version 1 named no list. Only its directories cursors say unambiguously what they page
   // (nothing else pages by creation time), so they keep working; its users and groups cursors
   // (`{ v: 1, seq }`) could come from either list of any directory, and are refused.

@@ -263,6 +263,13 @@ describe.each(backends)("normalized directory data on $name", (backend) => {
     await expect(sync.data.listUsers(d.id, { cursor: groups })).rejects.toMatchObject(invalid);
     await expect(sync.data.listUsers(other.id, { cursor: users })).rejects.toMatchObject(invalid);
     await expect(sync.data.listGroups(other.id, { cursor: groups })).rejects.toMatchObject(invalid);
+    // The same list with other filters would skip its rows before the position: refused too.
+    await expect(sync.data.listUsers(d.id, { cursor: users, state: "deleted" })).rejects.toMatchObject(invalid);
+    await expect(sync.data.listGroups(d.id, { cursor: groups, name: "G2" })).rejects.toMatchObject(invalid);
+    const filtered = (await sync.data.listUsers(d.id, { limit: 1, state: "active" })).nextCursor!;
+    expect((await sync.data.listUsers(d.id, { cursor: filtered, state: "active" })).data).toHaveLength(2);
+    await expect(sync.data.listUsers(d.id, { cursor: filtered })).rejects.toMatchObject(invalid);
+    await expect(sync.data.listUsers(d.id, { cursor: filtered, state: "suspended" })).rejects.toMatchObject(invalid);
   });
 
   it.skipIf(backend.skip)("lists and reads groups with their member count", async () => {

@@ -7,7 +7,7 @@
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import { compileFilter, leafFilters, parsePatchPath, takeWithinBudget, type AttributeInfo, type CompiledResourceType, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
 import { fillLeftOut, jsonWithinShare, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
-import { decodeCursor, encodeCursor, type SeqList } from "./cursor.js";
+import { decodeCursor, encodeCursor, filtersKey, type SeqList } from "./cursor.js";
 import type { Directory, DirectoryService } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
 import { primaryEmail, type LinkService } from "./links.js";
@@ -89,6 +89,12 @@ export interface ListUsersOptions {
   group?: string;
   /** The user with this externalId (the IdP's id for it; exact). */
   externalId?: string;
+}
+
+/** The list a cursor pages: its kind, its directory and its filters. */
+function seqList(list: SeqList["list"], directoryId: string, filters: Record<string, string | undefined>): SeqList {
+  const key = filtersKey(filters);
+  return key === undefined ? { list, directoryId } : { list, directoryId, filters: key };
 }
 
 /** Options of {@link DirectoryDataService.listGroups}. */
@@ -385,8 +391,8 @@ export class DirectoryDataService {
   async listUsers(directoryId: string, options: ListUsersOptions = {}): Promise<Page<DirectoryUser>> {
     const directory = await this.directories.get(directoryId);
     const limit = pageSize(options.limit);
-    let q = this.resources(directoryId, "User")
-      .where("r.seq", ">", decodeCursor(options.cursor, { list: "users", directoryId }) ?? 0);
+    const list = seqList("users", directoryId, { email: options.email, username: options.username, state: options.state, group: options.group, externalId: options.externalId });
+    let q = this.resources(directoryId, "User").where("r.seq", ">", decodeCursor(options.cursor, list) ?? 0);
     switch (options.state) {
       case "deleted":
         q = q.where(this.flag("r", "deleted", true));
@@ -415,7 +421,7 @@ export class DirectoryDataService {
       const group = options.group;
       q = q.where((eb) => eb.exists(eb.selectFrom("scim_members as m").select("m.member_id").whereRef("m.tenant", "=", "r.tenant").where("m.group_id", "=", group).whereRef("m.member_id", "=", "r.id")));
     }
-    return this.page(q, limit, { list: "users", directoryId }, (rows) => this.toUsers(directory, rows));
+    return this.page(q, limit, list, (rows) => this.toUsers(directory, rows));
   }
 
   /** The rows of one resource type of a directory, with the columns normalization reads. */
@@ -472,12 +478,13 @@ export class DirectoryDataService {
   async listGroups(directoryId: string, options: ListGroupsOptions = {}): Promise<Page<DirectoryGroup>> {
     const directory = await this.directories.get(directoryId);
     const limit = pageSize(options.limit);
+    const list = seqList("groups", directoryId, { name: options.name, externalId: options.externalId });
     let q = this.resources(directoryId, "Group")
       .where(this.flag("r", "deleted", false))
-      .where("r.seq", ">", decodeCursor(options.cursor, { list: "groups", directoryId }) ?? 0);
+      .where("r.seq", ">", decodeCursor(options.cursor, list) ?? 0);
     if (options.name !== undefined) q = q.where("r.display_name_lower", "=", options.name.toLowerCase());
     if (options.externalId !== undefined) q = q.where("r.external_id", "=", options.externalId);
-    return this.page(q, limit, { list: "groups", directoryId }, (rows) => this.toGroups(directory, rows));
+    return this.page(q, limit, list, (rows) => this.toGroups(directory, rows));
   }
 
   /** A live group, or undefined. */
