@@ -171,6 +171,10 @@ describe("admin API", () => {
       expect([large.status, large.body.error.code]).toEqual([413, "payload_too_large"]);
       const limit = await api("GET", "/events?limit=0");
       expect([limit.status, limit.body.error.issues[0].path]).toEqual([400, "limit"]);
+      // The message says what is wrong: the range, not the form.
+      expect(limit.body.error.issues[0].message).toMatch(/>=1/);
+      expect((await api("GET", "/events?limit=20000")).body.error.issues[0].message).toMatch(/<=1000\b/);
+      expect((await api("GET", "/events?limit=ten")).body.error.issues[0].message).toBe("expected a whole number in decimal digits");
       expect((await api("GET", "/audit-log?kind=other")).status).toBe(400);
       expect((await api("DELETE", "/audit-log")).status).toBe(400);
     });

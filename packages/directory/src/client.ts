@@ -22,9 +22,14 @@ import type {
   TokenView,
   UserPage,
 } from "./openapi.js";
-import type { CreateRoleMappingInput, UpdateRoleMappingInput } from "./roles.js";
+import type { CreateRoleMappingInput, RolesChangedData, UpdateRoleMappingInput } from "./roles.js";
 
 export type {
+  CreateDirectoryInput,
+  CreateRoleMappingInput,
+  RolesChangedData,
+  UpdateDirectoryInput,
+  UpdateRoleMappingInput,
   AuditEntryView,
   AuditPageView,
   DirectoryGroupView,
@@ -147,7 +152,7 @@ export interface DirectoryClient {
     list(query?: ListDirectoriesQuery): Promise<DirectoryPage>;
     get(id: string): Promise<DirectoryView>;
     create(input: CreateDirectoryInput): Promise<DirectoryView>;
-    /** Settings are merged into the current ones. */
+    /** Changes the fields given; each `settings` field given replaces that field whole (send the whole `attributeMapping`). */
     update(id: string, input: UpdateDirectoryInput): Promise<DirectoryView>;
     /** Deletes the directory with its tokens, users, groups and role mappings. */
     delete(id: string): Promise<void>;
@@ -160,7 +165,7 @@ export interface DirectoryClient {
     list(directoryId: string): Promise<TokenView[]>;
     /** A new token; its secret (`token`) is shown this once. */
     create(directoryId: string): Promise<IssuedTokenView>;
-    /** A new token; the previous one stays valid for the directory's grace period. */
+    /** A new token; the token in use (used last, else the newest) stays valid for the directory's grace period, another active one is revoked. */
     rotate(directoryId: string): Promise<IssuedTokenView>;
     revoke(directoryId: string, tokenId: string): Promise<TokenView>;
   };

@@ -16,7 +16,7 @@ import { DIRECTORY_TYPES, directorySettingsSchema } from "./settings.js";
  * read as 0 deleted a whole audit log).
  */
 const queryInteger = (min: number, max: number) =>
-  z.preprocess((v) => (typeof v === "string" && /^[0-9]{1,16}$/.test(v) ? Number(v) : v), z.number({ error: "expected a whole number in decimal digits" }).int().min(min).max(max));
+  z.preprocess((v) => (typeof v === "string" && /^[0-9]{1,16}$/.test(v) ? Number(v) : v), z.number({ error: (issue) => (issue.code === "invalid_type" ? "expected a whole number in decimal digits" : undefined) }).int().min(min).max(max));
 const limit = (max: number, fallback: number) => queryInteger(1, max).default(fallback);
 const seqCursor = queryInteger(0, Number.MAX_SAFE_INTEGER).default(0);
 
