@@ -694,6 +694,32 @@ describe("admin API", () => {
       expect((await api("DELETE", "/events")).status).toBe(400);
     });
 
+    it("a reader learns the latest position, and is told when its cursor is past it or behind pruned events", async () => {
+      const directory = await createDirectory();
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
+      const latest = (await api("GET", "/events/latest")).body.cursor as number;
+      expect(Number.isSafeInteger(latest)).toBe(true);
+      await scim(directory.id, token, "POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "one@acme.test" });
+      // From the latest position, exactly what came after.
+      const after = await api("GET", `/events?after=${latest}`);
+      expect(after.body.data.map((e: Any) => [e.type, e.directoryId])).toEqual([["user.created", directory.id]]);
+      const now = (await api("GET", "/events/latest")).body;
+      expect(now).toEqual({ cursor: after.body.nextCursor });
+      expect((await api("GET", `/events?after=${now.cursor}`)).body).toEqual({ data: [], nextCursor: now.cursor, hasMore: false });
+      // A cursor that never came from here: 400, not an endless wait.
+      const past = await api("GET", `/events?after=${now.cursor + 1000}`);
+      expect([past.status, past.body.error.code]).toEqual([400, "invalid_cursor"]);
+      expect((await api("GET", "/events/latest?x=1")).status).toBe(400);
+      // Pruned events behind a reader's cursor: 410, not a silent gap; a new reader (0) and one at or past the mark go on.
+      await scim(directory.id, token, "POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "two@acme.test" });
+      expect((await api("DELETE", "/events?olderThanDays=0")).body.deleted).toBeGreaterThan(0);
+      const mark = (await api("GET", "/events/latest")).body.cursor as number;
+      const expired = await api("GET", `/events?after=${now.cursor}`);
+      expect([expired.status, expired.body.error.code]).toEqual([410, "cursor_expired"]);
+      expect((await api("GET", "/events")).status).toBe(200);
+      expect((await api("GET", `/events?after=${mark}`)).status).toBe(200);
+    });
+
     it("pages after a cursor and prunes by age", async () => {
       const directory = await createDirectory();
       const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;

@@ -32,6 +32,7 @@ import {
   type DirectoryUserView,
   type DirectoryView,
   type ErrorResponse,
+  type EventCursor,
   type EventView,
   type GroupPage,
   type IssuedTokenView,
@@ -517,8 +518,17 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       ...(event.member !== undefined ? { member: { ...event.member } } : {}),
       ...(event.data !== undefined ? { data: event.data } : {}),
     }));
+    // Read after the page: positions only grow, and a prune that ran meanwhile is seen.
+    const horizon = await sync.store.eventsHorizon();
+    if (q.after > horizon.latest) throw new DirectoryError(400, "invalid_cursor", `the cursor is past the latest event position (${horizon.latest})`);
+    // A cursor of 0 starts from the oldest event kept: a new reader (who walks the lists first).
+    if (q.after > 0 && q.after < horizon.prunedThrough) {
+      throw new DirectoryError(410, "cursor_expired", `events after this cursor were pruned (through position ${horizon.prunedThrough}): read the lists again, then follow the events from GET /api/events/latest`);
+    }
     return c.json({ data, nextCursor: data.length > 0 ? data[data.length - 1]!.seq : q.after, hasMore: page.hasMore });
   });
+
+  app.get("/events/latest", withoutQuery, async (c) => c.json({ cursor: (await sync.store.eventsHorizon()).latest } satisfies EventCursor));
 
   app.delete("/events", async (c) => {
     const q = query(c, olderThanDaysQuery);

@@ -71,6 +71,8 @@ describe("createDirectoryClient against directoryApp", () => {
     expect(events.data.map((e) => e.type)).toEqual(["user.created", "group.created"]);
     const next = await client.events.list({ directoryId: directory.id, after: events.nextCursor });
     expect(next.data[0]!.seq).toBeGreaterThan(events.nextCursor);
+    expect(await client.events.latest()).toBeGreaterThanOrEqual(next.nextCursor);
+    await expect(client.events.list({ after: (await client.events.latest()) + 1 })).rejects.toMatchObject({ status: 400, code: "invalid_cursor" });
 
     const status = await client.directories.status(directory.id);
     expect(status).toMatchObject({ users: 1, groups: 1, lastRequestStatus: 201, errorsLast24Hours: 0 });

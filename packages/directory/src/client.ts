@@ -187,8 +187,13 @@ export interface DirectoryClient {
     get(directoryId: string, groupId: string): Promise<DirectoryGroupView>;
   };
   events: {
-    /** Events in order after a cursor. */
+    /**
+     * Events in order after a cursor. Throws `invalid_cursor` (400) for a cursor past the latest
+     * position and `cursor_expired` (410) when events after it were pruned.
+     */
     list(query?: ListEventsQuery): Promise<EventPage>;
+    /** The latest event position: read it before walking the lists, then follow the events from it. */
+    latest(): Promise<number>;
     /** Deletes the events that occurred more than `olderThanDays` days ago; returns how many. */
     prune(olderThanDays: number): Promise<number>;
   };
@@ -277,6 +282,7 @@ export function createDirectoryClient(options: DirectoryClientOptions): Director
     },
     events: {
       list: (query = {}) => call("GET", `/events${queryString({ ...query })}`),
+      latest: async () => (await call<{ cursor: number }>("GET", "/events/latest")).cursor,
       prune: async (olderThanDays) => (await call<{ deleted: number }>("DELETE", `/events${queryString({ olderThanDays })}`)).deleted,
     },
     auditLog: {

@@ -228,6 +228,10 @@ const seqPage = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item)
 export const eventPageSchema = seqPage(eventViewSchema);
 export type EventPage = z.output<typeof eventPageSchema>;
 
+/** `GET /api/events/latest`: where the events stand now. */
+export const eventCursorSchema = z.object({ cursor: z.number().int().describe("the latest event position: pass it as `after`") });
+export type EventCursor = z.output<typeof eventCursorSchema>;
+
 /** An audit entry. */
 export const auditEntrySchema = z.object({
   seq: z.number().int(),
@@ -318,6 +322,7 @@ const outputSchemas: Record<string, z.ZodType> = {
   GroupPage: groupPageSchema,
   Event: eventViewSchema,
   EventPage: eventPageSchema,
+  EventCursor: eventCursorSchema,
   AuditEntry: auditEntrySchema,
   AuditPage: auditPageSchema,
   PruneResult: pruneResultSchema,
@@ -356,7 +361,8 @@ export const adminOperations: ApiOperation[] = [
   { method: "get", path: "/api/directories/{id}/users/{userId}", summary: "A normalized user (deleted ones too, with state `deleted`)", tag: "data", params: ["id", "userId"], success: { status: 200, schema: "User", description: "the user" } },
   { method: "get", path: "/api/directories/{id}/groups", summary: "Normalized groups, oldest first", tag: "data", params: dir, query: listGroupsQuery, success: { status: 200, schema: "GroupPage", description: "a page of groups (at most 8 MiB of `raw` documents: fewer than `limit` then, with a `nextCursor`)" } },
   { method: "get", path: "/api/directories/{id}/groups/{groupId}", summary: "A normalized group", tag: "data", params: ["id", "groupId"], success: { status: 200, schema: "Group", description: "the group" } },
-  { method: "get", path: "/api/events", summary: "Events in order after a cursor", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events (at most 8 MiB of JSON: fewer than `limit` then, with `hasMore`)" } },
+  { method: "get", path: "/api/events", summary: "Events in order after a cursor (400 invalid_cursor past the latest position; 410 cursor_expired when events after it were pruned)", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events (at most 8 MiB of JSON: fewer than `limit` then, with `hasMore`)" }, errors: [410] },
+  { method: "get", path: "/api/events/latest", summary: "The latest event position: follow the events from it (`after`) to get every later one", tag: "events", success: { status: 200, schema: "EventCursor", description: "the position of the latest event" } },
   { method: "get", path: "/api/audit-log", summary: "Audit entries in order after a cursor", tag: "audit", query: listAuditQuery, success: { status: 200, schema: "AuditPage", description: "a page of entries" } },
   { method: "delete", path: "/api/directories/{id}/deleted-resources", summary: "Remove for good the users and groups soft-deleted more than some days ago (the directory's retention; audit entries and events stay)", tag: "directories", params: dir, query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were removed" } },
   { method: "delete", path: "/api/events", summary: "Delete the events older than some days (the outbox's retention; readers that had not read them never will)", tag: "events", query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
@@ -371,6 +377,7 @@ const ERROR_TEXT: Record<number, string> = {
   413: "request body too large",
   415: "the body is not JSON",
   429: "too many requests (see Retry-After)",
+  410: "events after the cursor were pruned (`cursor_expired`): read the lists again, then follow the events from `GET /api/events/latest`",
   503: "the application's deprovisioning hook failed; nothing was deleted: retry later",
   500: "unexpected error",
 };

@@ -11,7 +11,7 @@ describe("migrations", () => {
       const again = await migrateScimTables(db, "sqlite");
       expect(again.results).toEqual([]);
       const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name like 'scim_%' order by name`.execute(db);
-      expect(tables.rows.map((r) => r.name)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_resources", "scim_unique_keys"]);
+      expect(tables.rows.map((r) => r.name)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_outbox_pruned", "scim_resources", "scim_unique_keys"]);
     } finally {
       await destroy();
     }
@@ -37,7 +37,7 @@ describe("migrations", () => {
     const handle = await openTestPostgres({ schema });
     try {
       const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = ${schema} order by tablename`.execute(handle!.db);
-      expect(tables.rows.map((r) => r.tablename)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_resources", "scim_unique_keys"]);
+      expect(tables.rows.map((r) => r.tablename)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_outbox_pruned", "scim_resources", "scim_unique_keys"]);
     } finally {
       await handle?.destroy();
       await sql.raw(`drop schema if exists ${schema} cascade`).execute(pub.db);

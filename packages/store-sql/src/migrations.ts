@@ -185,6 +185,26 @@ function migration0003(dialect: SqlDialectName): Migration {
 }
 
 /**
+ * How far `pruneEvents` has deleted the outbox (`scim_outbox_pruned`, one row): a reader whose
+ * cursor is behind it may have missed events, and is told so rather than handed the events after
+ * the gap as if nothing were missing.
+ */
+function migration0005(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("scim_outbox_pruned")
+        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("pruned_through", "bigint", (c) => c.notNull())
+        .execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable("scim_outbox_pruned").ifExists().execute();
+    },
+  };
+}
+
+/**
  * A member's groups are read through an index that holds the group too (`tenant, member_id,
  * group_id`), so that the index answers them alone. Before, only `scim_members_group` (`tenant,
  * group_id, member_id`) held both columns: where SQLite had no statistics for the members table
@@ -212,6 +232,7 @@ export function scimMigrations(dialect: SqlDialectName): Record<string, Migratio
     "0002_code_point_collation": migration0002(dialect),
     "0003_outbox_commit_order": migration0003(dialect),
     "0004_members_by_member_covering": migration0004(),
+    "0005_outbox_pruned": migration0005(),
   };
 }
 

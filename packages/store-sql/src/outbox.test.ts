@@ -175,5 +175,31 @@ for (const dialect of dialects) {
       expect(ids(await store.readEvents({ tenant, limit: 10_000 }))).toEqual(["recent"]);
       expect(await store.pruneEvents(new Date("2021-01-01T00:00:00.000Z"))).toBe(0);
     });
+
+    it("eventsHorizon: the latest position handed out, and how far pruning went, also once the outbox is empty", async ({ skip }) => {
+      if (!database) return skip();
+      const tenant = `t-${randomUUID()}`;
+      const old = "2020-06-01T00:00:00.000Z";
+      for (const id of ["o1", "o2"]) await store.appendEvent({ ...event(tenant, id), occurredAt: old });
+      await store.appendEvent(event(tenant, "r1"));
+      const read = await store.readEvents({ tenant });
+      expect(ids(read)).toEqual(["o1", "o2", "r1"]);
+      const before = await store.eventsHorizon();
+      expect(before.latest).toBe(read[2]!.seq);
+      // The old ones go (by when they occurred); pruning marks the greatest position it deleted.
+      await database.db.updateTable("scim_outbox").set({ occurred_at: old }).where("tenant", "=", tenant).where("resource_id", "=", "o1").execute();
+      expect(await store.pruneEvents(new Date("2021-01-01T00:00:00.000Z"))).toBeGreaterThanOrEqual(2);
+      expect(await store.eventsHorizon()).toEqual({ latest: read[2]!.seq, prunedThrough: read[1]!.seq });
+      // Everything: positions are never handed out again, and the mark stays where the outbox was.
+      await store.pruneEvents(new Date(Date.now() + 86_400_000));
+      expect(await store.readEvents({ limit: 10_000 })).toEqual([]);
+      expect(await store.eventsHorizon()).toEqual({ latest: read[2]!.seq, prunedThrough: read[2]!.seq });
+      await store.appendEvent(event(tenant, "r2"));
+      const [next] = await store.readEvents({ after: read[2]!.seq });
+      expect(next!.seq).toBeGreaterThan(read[2]!.seq);
+      expect((await store.eventsHorizon()).latest).toBe(next!.seq);
+      // A later prune that deletes less far never moves the mark back.
+      expect((await store.eventsHorizon()).prunedThrough).toBe(read[2]!.seq);
+    });
   });
 }

@@ -176,9 +176,17 @@ export interface SqlScimStore extends ScimStore {
   /**
    * Deletes the outbox events that occurred before `before` (the outbox's retention: nothing is
    * deleted otherwise), in batches so that a large backlog never holds the database for long;
-   * returns how many. Readers that had not read them yet never will.
+   * returns how many. Readers that had not read them yet never will: the greatest position
+   * deleted is kept ({@link eventsHorizon}'s `prunedThrough`), so that they can be told.
    */
   pruneEvents(before: Date): Promise<number>;
+  /**
+   * Where the outbox stands: `latest`, the greatest position (`seq` on SQLite) handed out so far,
+   * so that a cursor beyond it never came from this outbox and a reader may start from it to get
+   * every later event; and `prunedThrough`, the greatest position {@link pruneEvents} deleted (0
+   * when none), so that a reader whose cursor is behind it knows it may have missed events.
+   */
+  eventsHorizon(): Promise<{ latest: number; prunedThrough: number }>;
   /** A soft-deleted resource (for audit), or undefined. */
   readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined>;
   /** Removes a soft-deleted resource's row for good (a hard delete after the fact); false if there is none. */
@@ -1183,15 +1191,41 @@ class SqlStore implements SqlScimStore {
 
   async pruneEvents(before: Date): Promise<number> {
     const cutoff = before.toISOString();
+    const column = this.dialect === "sqlite" ? "seq" : "position";
+    // PostgreSQL: committed events never read have no position yet; they get theirs first, so
+    // that the greatest position deleted says how far readers may have lost events.
+    if (this.dialect === "postgres") await this.handle.db.transaction().setIsolationLevel("read committed").execute((trx) => new SqlStore(this.handle, trx, this.options, true).positionCommittedEvents());
     let deleted = 0;
-    await inBatches(async () => {
-      // Oldest first: each batch is one short statement.
-      const batch = this.db.selectFrom("scim_outbox").select("seq").where("occurred_at", "<", cutoff).orderBy("seq").limit(PRUNE_BATCH);
-      const n = Number((await this.db.deleteFrom("scim_outbox").where("seq", "in", batch).executeTakeFirst()).numDeletedRows);
-      deleted += n;
-      return n;
-    });
+    await inBatches(async () =>
+      // Oldest first, each batch one short transaction: its rows and the mark of how far they went.
+      this.handle.db.transaction().execute(async (trx) => {
+        const batch = trx.selectFrom("scim_outbox").select("seq").where("occurred_at", "<", cutoff).orderBy("seq").limit(PRUNE_BATCH);
+        const gone = await trx.deleteFrom("scim_outbox").where("seq", "in", batch).returning(`${column} as cursor`).execute();
+        let through = 0;
+        for (const row of gone) through = Math.max(through, Number(row.cursor ?? 0));
+        if (through > 0) {
+          await trx
+            .insertInto("scim_outbox_pruned")
+            .values({ id: 1, pruned_through: through })
+            .onConflict((oc) => oc.column("id").doUpdateSet({ pruned_through: sql`${sql.raw(this.dialect === "sqlite" ? "max" : "greatest")}(scim_outbox_pruned.pruned_through, excluded.pruned_through)` }))
+            .execute();
+        }
+        deleted += gone.length;
+        return gone.length;
+      }),
+    );
     return deleted;
+  }
+
+  async eventsHorizon(): Promise<{ latest: number; prunedThrough: number }> {
+    // Positions are handed out by a sequence (PostgreSQL) or AUTOINCREMENT (SQLite): its value
+    // is the latest even once every event is pruned.
+    const latest =
+      this.dialect === "sqlite"
+        ? (await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'scim_outbox'`.execute(this.db)).rows[0]?.seq
+        : (await sql<{ latest: string }>`select case when is_called then last_value else last_value - 1 end as latest from scim_outbox_position_seq`.execute(this.db)).rows[0]?.latest;
+    const pruned = await this.db.selectFrom("scim_outbox_pruned").select("pruned_through").where("id", "=", 1).executeTakeFirst();
+    return { latest: Number(latest ?? 0), prunedThrough: Number(pruned?.pruned_through ?? 0) };
   }
 
   /** Outbox events in the order of `column` (`seq` on SQLite, `position` on PostgreSQL), after a cursor. */

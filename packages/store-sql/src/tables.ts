@@ -87,6 +87,15 @@ export interface OutboxTable {
   position?: ColumnType<number | string | null, never, number>;
 }
 
+/**
+ * `scim_outbox_pruned`: one row (`id` 1), the greatest position (`seq` on SQLite) `pruneEvents`
+ * has deleted: a reader behind it may have missed events (migration 0005).
+ */
+export interface OutboxPrunedTable {
+  id: number;
+  pruned_through: ColumnType<number | string, number, number>;
+}
+
 /** The database as Kysely sees it. */
 export interface ScimDatabase {
   scim_resources: ResourceTable;
@@ -95,4 +104,5 @@ export interface ScimDatabase {
   scim_members: MemberTable;
   scim_counts: CountTable;
   scim_outbox: OutboxTable;
+  scim_outbox_pruned: OutboxPrunedTable;
 }
