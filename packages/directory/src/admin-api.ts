@@ -488,12 +488,13 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.get("/directories/:id/groups", async (c) => {
     const id = directoryParam(c);
-    const { cursor, limit, name, externalId } = query(c, listGroupsQuery);
+    const { cursor, limit, name, externalId, group } = query(c, listGroupsQuery);
     const page = await sync.data.listGroups(id, {
       limit,
       ...(cursor !== undefined ? { cursor } : {}),
       ...(name !== undefined ? { name } : {}),
       ...(externalId !== undefined ? { externalId } : {}),
+      ...(group !== undefined ? { group } : {}),
     });
     return c.json({ data: page.data, nextCursor: page.nextCursor ?? null } satisfies GroupPage);
   });

@@ -64,6 +64,7 @@ describe("createDirectoryClient against directoryApp", () => {
     expect((await client.users.list(directory.id, { email: "ann@acme.test" })).data.map((u) => u.id)).toEqual([user.id]);
     expect((await client.groups.get(directory.id, group.id)).name).toBe("Staff");
     expect((await client.groups.list(directory.id, { limit: 5 })).data).toHaveLength(1);
+    expect((await client.groups.list(directory.id, { group: group.id })).data).toEqual([]); // no nested groups
     await client.roleMappings.delete(directory.id, mapping.id);
     expect(await client.roleMappings.list(directory.id)).toEqual([]);
 

@@ -125,6 +125,8 @@ export interface ListGroupsQuery {
   /** Groups with this displayName, case-insensitively. */
   name?: string;
   externalId?: string;
+  /** Groups that are direct members of this group (by id): nested groups. */
+  group?: string;
 }
 
 /** Query of {@link DirectoryClient.events}.list. */

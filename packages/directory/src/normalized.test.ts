@@ -287,6 +287,10 @@ describe.each(backends)("normalized directory data on $name", (backend) => {
     expect(page2).toEqual({ data: [expect.objectContaining({ id: c, name: "Gamma", memberCount: 0 })] });
     expect((await sync.data.listGroups(d.id, { name: "beta" })).data.map((g) => g.id)).toEqual([b]);
     expect((await sync.data.listGroups(d.id, { externalId: "ext-alpha" })).data.map((g) => g.id)).toEqual([a]);
+    // A group's members, both kinds: its users and its nested groups.
+    expect((await sync.data.listGroups(d.id, { group: b })).data.map((g) => g.id)).toEqual([a]);
+    expect((await sync.data.listUsers(d.id, { group: b })).data.map((x) => x.id)).toEqual([u]);
+    expect((await sync.data.listGroups(d.id, { group: a })).data).toEqual([]);
 
     const alpha = await sync.data.getGroup(d.id, a);
     expect(alpha).toMatchObject({ id: a, directoryId: d.id, organizationId: d.dir.organizationId, externalId: "ext-alpha", name: "Alpha", memberCount: 1 });

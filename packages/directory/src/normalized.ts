@@ -4,7 +4,7 @@
  * links and the directory's custom attributes (`settings.attributeMapping`), read from the SQL
  * tables with indexed filters and cursor paging, never by loading a directory into memory.
  */
-import { sql, type Kysely, type RawBuilder } from "kysely";
+import { sql, type ExpressionBuilder, type Kysely, type RawBuilder } from "kysely";
 import { compileFilter, leafFilters, parsePatchPath, takeWithinBudget, type AttributeInfo, type CompiledResourceType, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
 import { fillLeftOut, jsonWithinShare, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
 import { decodeCursor, encodeCursor, filtersKey, type SeqList } from "./cursor.js";
@@ -60,7 +60,7 @@ export interface DirectoryGroup {
   externalId: string | null;
   name: string;
   /** Direct members (users and groups). */
-  memberCount?: number;
+  memberCount: number;
   /** The SCIM resource as stored, without `members` (wire form without `meta.location`). */
   raw: Record<string, unknown>;
   createdAt: string;
@@ -106,6 +106,8 @@ export interface ListGroupsOptions {
   name?: string;
   /** Groups with this externalId. */
   externalId?: string;
+  /** Groups that are direct members of this group (by id): nested groups. */
+  group?: string;
 }
 
 /** Live users and groups of a directory (for a sync-status view). */
@@ -417,11 +419,14 @@ export class DirectoryDataService {
       );
     }
     if (options.externalId !== undefined) q = q.where("r.external_id", "=", options.externalId);
-    if (options.group !== undefined) {
-      const group = options.group;
-      q = q.where((eb) => eb.exists(eb.selectFrom("scim_members as m").select("m.member_id").whereRef("m.tenant", "=", "r.tenant").where("m.group_id", "=", group).whereRef("m.member_id", "=", "r.id")));
-    }
+    if (options.group !== undefined) q = q.where(this.memberOf(options.group));
     return this.page(q, limit, list, (rows) => this.toUsers(directory, rows));
+  }
+
+  /** Rows (`r`) that are direct members of the group. */
+  private memberOf(groupId: string) {
+    return (eb: ExpressionBuilder<DirectoryDatabase & { r: DirectoryDatabase["scim_resources"] }, "r">) =>
+      eb.exists(eb.selectFrom("scim_members as m").select("m.member_id").whereRef("m.tenant", "=", "r.tenant").where("m.group_id", "=", groupId).whereRef("m.member_id", "=", "r.id"));
   }
 
   /** The rows of one resource type of a directory, with the columns normalization reads. */
@@ -478,12 +483,13 @@ export class DirectoryDataService {
   async listGroups(directoryId: string, options: ListGroupsOptions = {}): Promise<Page<DirectoryGroup>> {
     const directory = await this.directories.get(directoryId);
     const limit = pageSize(options.limit);
-    const list = seqList("groups", directoryId, { name: options.name, externalId: options.externalId });
+    const list = seqList("groups", directoryId, { name: options.name, externalId: options.externalId, group: options.group });
     let q = this.resources(directoryId, "Group")
       .where(this.flag("r", "deleted", false))
       .where("r.seq", ">", decodeCursor(options.cursor, list) ?? 0);
     if (options.name !== undefined) q = q.where("r.display_name_lower", "=", options.name.toLowerCase());
     if (options.externalId !== undefined) q = q.where("r.external_id", "=", options.externalId);
+    if (options.group !== undefined) q = q.where(this.memberOf(options.group));
     return this.page(q, limit, list, (rows) => this.toGroups(directory, rows));
   }
 

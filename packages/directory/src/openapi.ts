@@ -53,6 +53,8 @@ export const listGroupsQuery = z.object({
   /** Groups with this displayName, case-insensitively. */
   name: z.string().min(1).max(256).optional(),
   externalId: z.string().min(1).max(256).optional(),
+  /** Groups that are direct members of this group (by id): nested groups. */
+  group: z.string().min(1).max(200).optional(),
 }).strict();
 
 /** `GET /api/events`. */
@@ -167,7 +169,7 @@ export const directoryGroupSchema = z.object({
   organizationId: z.string(),
   externalId: z.string().nullable(),
   name: z.string(),
-  memberCount: z.number().int().optional(),
+  memberCount: z.number().int().describe("direct members, users and groups (list them with `users?group=` and `groups?group=`)"),
   raw: z.record(z.string(), z.unknown()),
   createdAt: isoDate,
   updatedAt: isoDate,
