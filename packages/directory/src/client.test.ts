@@ -73,6 +73,15 @@ describe("createDirectoryClient against directoryApp", () => {
     const next = await client.events.list({ directoryId: directory.id, after: events.nextCursor });
     expect(next.data[0]!.seq).toBeGreaterThan(events.nextCursor);
     expect(await client.events.latest()).toBeGreaterThanOrEqual(next.nextCursor);
+    // Events are typed by type: narrowing on `type` gives the resource, the member or the data.
+    const typed = (await client.events.list({ directoryId: directory.id, limit: 1000 })).data;
+    const seen = new Set<string>();
+    for (const e of typed) {
+      if (e.type === "user.created") seen.add(`user ${e.resource.userName as string}`);
+      else if (e.type === "group.user_added") seen.add(`member ${e.member.value === user.id}`);
+      else if (e.type === "user.roles_changed") seen.add(`roles ${e.data.added.join()}-${e.data.removed.join()}`);
+    }
+    expect([...seen].sort()).toEqual(["member true", "roles -staff", "roles member-", "roles staff-member", "user ann@acme.test"]);
     await expect(client.events.list({ after: (await client.events.latest()) + 1 })).rejects.toMatchObject({ status: 400, code: "invalid_cursor" });
 
     const status = await client.directories.status(directory.id);

@@ -13,7 +13,11 @@ import type {
   DirectoryStatus,
   DirectoryUserView,
   DirectoryView,
+  DirectoryDeletedData,
+  DirectoryEvent,
+  DirectoryEventPage,
   ErrorResponse,
+  EventMember,
   EventPage,
   EventView,
   GroupPage,
@@ -37,6 +41,10 @@ export type {
   DirectoryStatus,
   DirectoryUserView,
   DirectoryView,
+  DirectoryDeletedData,
+  DirectoryEvent,
+  DirectoryEventPage,
+  EventMember,
   EventPage,
   EventView,
   GroupPage,
@@ -193,7 +201,7 @@ export interface DirectoryClient {
      * Events in order after a cursor. Throws `invalid_cursor` (400) for a cursor past the latest
      * position and `cursor_expired` (410) when events after it were pruned.
      */
-    list(query?: ListEventsQuery): Promise<EventPage>;
+    list(query?: ListEventsQuery): Promise<DirectoryEventPage>;
     /** The latest event position: read it before walking the lists, then follow the events from it. */
     latest(): Promise<number>;
     /** Deletes the events that occurred more than `olderThanDays` days ago; returns how many. */

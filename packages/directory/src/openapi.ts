@@ -220,6 +220,41 @@ export const eventViewSchema = z.object({
 });
 export type EventView = z.output<typeof eventViewSchema>;
 
+/** The fields every event has, with its type and resource type narrowed. */
+type EventBase<T extends EventView["type"], R extends string> = Omit<EventView, "type" | "resourceType" | "resource" | "member" | "data"> & { type: T; resourceType: R };
+
+/** The member of a `group.user_added` or `group.user_removed` event (RFC 7643 §4.2). */
+export interface EventMember {
+  /** The member's id (a user or a group of the directory). */
+  value: string;
+  display?: string;
+  /** `User` or `Group`: given when the member was added, and when the server knew it at its removal. */
+  type?: string;
+  [key: string]: unknown;
+}
+
+/** The `data` of a `directory.deleted` event: the directory and how many live users and groups it had. */
+export interface DirectoryDeletedData {
+  organizationId: string;
+  name: string;
+  type: string;
+  users: number;
+  groups: number;
+  [key: string]: unknown;
+}
+
+/**
+ * An event as `GET /api/events` sends it, by type (narrow on `type`): user and group changes carry
+ * the resource (its SCIM wire form after the change, before it for a deletion), membership events
+ * the member, `user.roles_changed` the roles, `directory.deleted` the directory.
+ */
+export type DirectoryEvent =
+  | (EventBase<"user.created" | "user.updated" | "user.deactivated" | "user.reactivated" | "user.deleted", "User"> & { resource: Record<string, unknown> })
+  | (EventBase<"group.created" | "group.updated" | "group.deleted", "Group"> & { resource: Record<string, unknown> })
+  | (EventBase<"group.user_added" | "group.user_removed", "Group"> & { member: EventMember })
+  | (EventBase<"user.roles_changed", "User"> & { data: { roles: string[]; added: string[]; removed: string[]; [key: string]: unknown } })
+  | (EventBase<"directory.deleted", "Directory"> & { data: DirectoryDeletedData });
+
 /**
  * A page of a log read in order: `nextCursor` is the `after` of the next call (the given one when
  * nothing new). A page of events holds at most 8 MiB of JSON (they carry whole resources), so it
@@ -229,6 +264,8 @@ const seqPage = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item)
 
 export const eventPageSchema = seqPage(eventViewSchema);
 export type EventPage = z.output<typeof eventPageSchema>;
+/** {@link EventPage} with its events typed by type. */
+export type DirectoryEventPage = Omit<EventPage, "data"> & { data: DirectoryEvent[] };
 
 /** `GET /api/events/latest`: where the events stand now. */
 export const eventCursorSchema = z.object({ cursor: z.number().int().describe("the latest event position: pass it as `after`") });
