@@ -819,4 +819,38 @@ describe("admin API pages within a byte budget (8 MiB of documents)", () => {
       await sync.close();
     }
   });
+
+  it("a user's groups count in the budget: 8 users in 600 groups of 1,990-character names (1.2 MB each) make pages of six, then two", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    try {
+      const key = await createAdminKey(sync.db);
+      const app = directoryApp(sync);
+      const directory = await sync.directories.create({ organizationId: "org_groups", name: "Groups", type: "okta" });
+      await sync.directories.update(directory.id, { settings: { rateLimit: { requestsPerSecond: 100_000, burst: 100_000 } } });
+      const { token } = await sync.tokens.create(directory.id);
+      const post = async (path: string, body: unknown) => {
+        const r = await app.request(`http://sync.test/scim/v2/${directory.id}${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" }, body: JSON.stringify(body) });
+        expect(r.status).toBe(201);
+        return ((await r.json()) as Any).id as string;
+      };
+      const users: string[] = [];
+      for (let i = 0; i < 8; i++) users.push(await post("/Users", { schemas: [USER], userName: `member${i}@acme.test` }));
+      const members = users.map((value) => ({ value }));
+      for (let i = 0; i < 600; i++) await post("/Groups", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: `${i}`.padEnd(1990, "g"), members });
+      const pages: number[] = [];
+      for (let cursor: string | undefined; ; ) {
+        const r = await app.request(`http://sync.test/api/directories/${directory.id}/users?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`, { headers: { authorization: `Bearer ${key}` } });
+        const text = await r.text();
+        expect(text.length).toBeLessThan(9 * 1024 * 1024);
+        const page = JSON.parse(text) as Any;
+        for (const u of page.data) expect(u.groups).toHaveLength(600);
+        pages.push(page.data.length);
+        if (!page.nextCursor) break;
+        cursor = page.nextCursor;
+      }
+      expect(pages).toEqual([6, 2]);
+    } finally {
+      await sync.close();
+    }
+  }, 60_000);
 });

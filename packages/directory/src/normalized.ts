@@ -91,6 +91,9 @@ export interface ListUsersOptions {
   externalId?: string;
 }
 
+/** A user's group in a page, `{ "id": "…", "name": "…" }`, without its name. */
+const GROUP_REF_BYTES = 60;
+
 /** The list a cursor pages: its kind, its directory and its filters. */
 function seqList(list: SeqList["list"], directoryId: string, filters: Record<string, string | undefined>): SeqList {
   const key = filtersKey(filters);
@@ -452,7 +455,9 @@ export class DirectoryDataService {
       .orderBy("r.seq")
       .limit(limit + 1)
       .execute()) as Array<ResourceRow & { doc_bytes: number | string }>;
-    const taken = takeWithinBudget(rows.slice(0, limit).map((row) => Number(row.doc_bytes)), PAGE_BYTES);
+    const candidates = rows.slice(0, limit);
+    const groupBytes = list.list === "users" ? await this.groupsBytes(list.directoryId, candidates.map((row) => row.id)) : undefined;
+    const taken = takeWithinBudget(candidates.map((row) => Number(row.doc_bytes) + (groupBytes?.get(row.id) ?? 0)), PAGE_BYTES);
     const page = rows.slice(0, taken);
     await fillLeftOut(page, "doc", (row) => row.seq, async (seqs) =>
       (await this.db.selectFrom("scim_resources as r").select(["r.seq", "r.doc"]).where("r.seq", "in", seqs.map(Number)).execute()).map((row) => [row.seq, row.doc]),
@@ -461,6 +466,27 @@ export class DirectoryDataService {
     return rows.length > taken ? { data, nextCursor: encodeCursor(list, { seq: Number(page[page.length - 1]!.seq) }) } : { data };
   }
 
+
+  /**
+   * What each user's `groups` weighs in a page (`{ id, name }` per live group, names up to 2,000
+   * bytes): counted in the budget, or 13 users in 3,000 long-named groups made a 128 MB page.
+   */
+  private async groupsBytes(directoryId: string, userIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (userIds.length <= 1) return out;
+    for (let i = 0; i < userIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom("scim_members as m")
+        .innerJoin("scim_resources as g", (join) => join.onRef("g.tenant", "=", "m.tenant").onRef("g.id", "=", "m.group_id"))
+        .select(["m.member_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(length(g.display_name))`.as("chars")])
+        .where("m.tenant", "=", directoryId)
+        .where("m.member_id", "in", userIds.slice(i, i + 500))
+        .groupBy("m.member_id")
+        .execute();
+      for (const row of rows) out.set(row.id, Number(row.n) * GROUP_REF_BYTES + Number(row.chars ?? 0));
+    }
+    return out;
+  }
 
   /** A user, deleted ones included (state `deleted`), or undefined. */
   async findUser(directoryId: string, id: string): Promise<DirectoryUser | undefined> {

@@ -761,21 +761,35 @@ class SqlStore implements SqlScimStore {
   private async withinBudget(tenant: string, page: readonly PageRow[], members: boolean, groups: boolean, maxBytes: number): Promise<number> {
     // The first row always goes in: a page of one needs no count.
     if (page.length <= 1) return page.length;
-    // Membership rows counted (not read): a group's members, and a user's derived groups.
-    const counts = new Map<string, number>();
-    for (const side of [...(members ? ["group_id" as const] : []), ...(groups ? ["member_id" as const] : [])]) {
-      for (const ids of chunks(page.map((row) => row.id))) {
-        const counted = await this.db
+    // Membership rows counted and their display names measured (not read): a group's members,
+    // and a user's derived groups, whose `display` is the group's name (up to 2,000 bytes each:
+    // counted at MEMBER_JSON_BYTES alone, 13 users with 3,000 such groups made an 85 MB page).
+    const extra = new Map<string, number>();
+    const add = (id: string, n: unknown, chars: unknown) => extra.set(id, (extra.get(id) ?? 0) + Number(n) * MEMBER_JSON_BYTES + Number(chars ?? 0));
+    for (const ids of chunks(page.map((row) => row.id))) {
+      if (members) {
+        const rows = await this.db
           .selectFrom("scim_members")
-          .select([`${side} as id`, (eb) => eb.fn.countAll<number | string>().as("n")])
+          .select(["group_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(length(display))`.as("chars")])
           .where("tenant", "=", tenant)
-          .where(side, "in", ids)
-          .groupBy(side)
+          .where("group_id", "in", ids)
+          .groupBy("group_id")
           .execute();
-        for (const row of counted) counts.set(row.id, (counts.get(row.id) ?? 0) + Number(row.n));
+        for (const row of rows) add(row.id, row.n, row.chars);
+      }
+      if (groups) {
+        const rows = await this.db
+          .selectFrom("scim_members as m")
+          .innerJoin("scim_resources as g", (join) => join.onRef("g.tenant", "=", "m.tenant").onRef("g.id", "=", "m.group_id"))
+          .select(["m.member_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(length(g.display_name))`.as("chars")])
+          .where("m.tenant", "=", tenant)
+          .where("m.member_id", "in", ids)
+          .groupBy("m.member_id")
+          .execute();
+        for (const row of rows) add(row.id, row.n, row.chars);
       }
     }
-    const sizes = page.map((row) => Number(row.doc_bytes) + (counts.get(row.id) ?? 0) * MEMBER_JSON_BYTES);
+    const sizes = page.map((row) => Number(row.doc_bytes) + (extra.get(row.id) ?? 0));
     return takeWithinBudget(sizes, maxBytes);
   }
 

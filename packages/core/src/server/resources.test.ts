@@ -120,6 +120,20 @@ describe("request limits: maxPatchOperations and maxValues", () => {
     expect((await call(small, "PATCH", `/Users/${other.body.id}`, { schemas: [PATCH_OP], Operations: [op, op, op] })).status).toBe(413);
   });
 
+  it("a member's display over 2,000 bytes is 400 invalidValue (it is copied into each membership and event); one at the limit is kept", async () => {
+    const server = serverWith();
+    const user = await call(server, "POST", "/Users", { schemas: [USER], userName: "shown@x.com" });
+    const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
+    const long = await call(server, "POST", "/Groups", { schemas: [GROUP], displayName: "G", members: [{ value: user.body.id, display: "d".repeat(2001) }] });
+    expect([long.status, long.body.scimType]).toEqual([400, "invalidValue"]);
+    // 667 three-byte characters are 2,001 bytes.
+    expect((await call(server, "POST", "/Groups", { schemas: [GROUP], displayName: "G", members: [{ value: user.body.id, display: "€".repeat(667) }] })).status).toBe(400);
+    const group = await call(server, "POST", "/Groups", { schemas: [GROUP], displayName: "G", members: [{ value: user.body.id, display: "d".repeat(2000) }] });
+    expect(group.status).toBe(201);
+    const patched = await call(server, "PATCH", `/Groups/${group.body.id}`, { schemas: [PATCH_OP], Operations: [{ op: "add", path: "members", value: [{ value: user.body.id, display: "x".repeat(900_000) }] }] });
+    expect(patched.status).toBe(400);
+  });
+
   it("a filter of more than maxFilterTerms comparisons (default 100) is 400 invalidFilter, on GET and .search", async () => {
     const server = serverWith();
     const terms = (n: number) => Array.from({ length: n }, (_, i) => `title co "t${i}"`).join(" or ");

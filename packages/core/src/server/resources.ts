@@ -355,10 +355,17 @@ function boundedKey(key: unknown): unknown {
   return typeof key === "string" && key.length > MAX_SORT_KEY_CHARS ? key.slice(0, MAX_SORT_KEY_CHARS) : key;
 }
 
+/** The characters of the members' display names, weighed on top of `MEMBER_JSON_BYTES` each. */
+function displayChars(members: readonly MemberValue[] | undefined): number {
+  let chars = 0;
+  for (const m of members ?? []) chars += m.display?.length ?? 0;
+  return chars;
+}
+
 /** How many of a page's stored resources its byte budget (`StoreQuery.maxBytes`) takes. */
 function pageWithinBudget(resources: readonly StoredResource[], maxBytes: number | undefined): number {
   if (maxBytes === undefined) return resources.length;
-  return takeWithinBudget((function* () { for (const r of resources) yield estimateResourceBytes(r.attributes, r.members?.length ?? 0); })(), maxBytes);
+  return takeWithinBudget((function* () { for (const r of resources) yield estimateResourceBytes(r.attributes, r.members?.length ?? 0) + displayChars(r.members); })(), maxBytes);
 }
 
 /**
@@ -393,12 +400,22 @@ async function resolveMembers(scope: RequestScope, store: ScimStore, members: re
       throw badRequest("invalidValue", `member '${m.value}' does not exist`);
     }
     const display = m.display ?? hit.display;
+    // Copied into every membership and membership event: as long as a name may be, no longer.
+    if (display !== undefined && display.length * 3 > MAX_MEMBER_DISPLAY_BYTES && new TextEncoder().encode(display).length > MAX_MEMBER_DISPLAY_BYTES) {
+      throw badRequest("invalidValue", `the display of member '${m.value}' is longer than ${MAX_MEMBER_DISPLAY_BYTES} bytes (UTF-8)`);
+    }
     const member: MemberValue = { value: m.value, type: hit.type };
     if (display !== undefined) member.display = display;
     out.push(member);
   }
   return out;
 }
+
+/**
+ * Most UTF-8 bytes of a member's `display`, as of an indexed name (a userName or displayName) in
+ * scim-store-sql: a 900 KB display was stored with each membership and each of its events.
+ */
+const MAX_MEMBER_DISPLAY_BYTES = 2000;
 
 /** The member's `type`, lower-cased ("user", "group"), when it gives one. */
 function memberTypeOf(m: MemberValue): string | undefined {
@@ -685,7 +702,7 @@ export class ResourceEndpoint {
     const keys: Array<{ item: string; key: unknown }> = [];
     let page: StoredResource[] = [];
     const budget = new PageBudget(maxBytes);
-    const sizeOf = (stored: StoredResource) => (maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) : 0);
+    const sizeOf = (stored: StoredResource) => (maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) + displayChars(stored.members) : 0);
     /** How many matches from `offset` on the page stands for (fewer than `count` once cut). */
     let consumed: number | undefined;
     for await (const stored of this.scan(scope, storeFilters ? filter : undefined, query.members === true || needsMembers, query.deadline)) {

@@ -637,8 +637,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
    */
   function bytesOf(rec: Rec, members: boolean, groupsOf: TenantData | undefined): number {
     let size = (rec.bytes ??= estimateResourceBytes(rec.attributes));
-    if (members && rec.members !== undefined) size += rec.members.size * MEMBER_JSON_BYTES;
-    if (groupsOf !== undefined) size += (groupsOf.memberOf.get(rec.id)?.size ?? 0) * MEMBER_JSON_BYTES;
+    // Each reference with its display name, which may be long (a group's name of 2,000 bytes).
+    if (members && rec.members !== undefined) for (const { value } of rec.members.values()) size += MEMBER_JSON_BYTES + (value.display?.length ?? 0);
+    if (groupsOf !== undefined) {
+      for (const [id, type] of groupsOf.memberOf.get(rec.id) ?? []) {
+        const name = groupsOf.types.get(type)?.byId.get(id)?.attributes.displayName;
+        size += MEMBER_JSON_BYTES + (typeof name === "string" ? name.length : 0);
+      }
+    }
     return size;
   }
 

@@ -773,6 +773,22 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
         expect(await pageOf({ groups: true })).toBe(1);
         expect(await pageOf({})).toBe(3);
       });
+
+      it("weighs members and derived groups with their display names (long group names, long member displays)", async ({ skip }) => {
+        skip(store.capabilities.pageBytes !== true || !store.capabilities.paging, `${name} does not keep to a byte budget`);
+        const users = [await createUser("long-0"), await createUser("long-1"), await createUser("long-2")];
+        // Three groups of 1,500-character names: each user's derived groups weigh about 5,000 bytes
+        // with their names, 600 without.
+        for (let i = 0; i < 3; i++) await store.create(ctx, GROUP, groupWrite(`${String(i).repeat(1500)}`, users.map((u) => member(u))));
+        const pageOf = async (type: string, query: StoreQuery) => (await store.query(ctx, type, { startIndex: 1, count: 10, maxBytes: 6000, ...query })).resources.length;
+        expect(await pageOf(USER, { groups: true })).toBe(1);
+        // Members whose display is long: three groups of three such members weigh about 5,000 bytes each.
+        const named = users.map((u) => member(u, "d".repeat(1500)));
+        for (let i = 0; i < 3; i++) await store.create(ctx, GROUP, groupWrite(`Named ${i}`, named));
+        const filter = parseFilter('displayName sw "Named"');
+        expect((await store.query(ctx, GROUP, { filter, startIndex: 1, count: 10, members: true, maxBytes: 6000 })).resources).toHaveLength(1);
+        expect((await store.query(ctx, GROUP, { filter, startIndex: 1, count: 10, maxBytes: 6000 })).resources).toHaveLength(3);
+      });
     });
 
     describe("query: deadline", () => {
