@@ -64,6 +64,16 @@ export interface DirectorySyncOptions {
    * @default DEFAULT_SEARCH_TIME_BUDGET (500 ms per second, 30 s at once)
    */
   searchTimeBudget?: RateLimitConfig | false;
+  /**
+   * Most list searches no index answers (`co`, `sw`, most attributes, no filter) that one
+   * directory may have running at once; more get 429 with `Retry-After: 1`. The search time share
+   * is charged once a search ends, so many sent together all ran: on SQLite, whose searches hold
+   * the server's thread, ten filters of 2 s each sent together held every directory for 20 s.
+   * Index lookups (`userName eq`, `externalId eq`), what IdPs send, are never counted. `false`: no
+   * limit. @default 2 on SQLite, no limit on PostgreSQL (its searches run beside the server's
+   * thread, and the pool keeps connections for writes)
+   */
+  maxConcurrentSearches?: number | false;
 }
 
 /** The running service. */
@@ -84,6 +94,8 @@ export interface DirectorySync {
   readonly scim: ScimServer;
   /** The time each directory's list searches have taken, against its budget (`searchTimeBudget`); undefined without one. */
   readonly searchTime: { limiter: RateLimiter; budget: RateLimitConfig } | undefined;
+  /** Most searches no index answers one directory may run at once (`maxConcurrentSearches`); undefined: no limit. */
+  readonly maxConcurrentSearches: number | undefined;
   readonly registry: SchemaRegistry;
   readonly options: DirectorySyncOptions;
   /** The SCIM base URL of a directory, given the origin to use when `publicUrl` is not set. */
@@ -264,6 +276,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     audit,
     scim,
     searchTime,
+    maxConcurrentSearches: options.maxConcurrentSearches === false ? undefined : (options.maxConcurrentSearches ?? (database.dialect === "sqlite" ? 2 : undefined)),
     registry,
     options,
     scimUrl: (directoryId, origin) => `${publicUrl ?? origin?.replace(/\/+$/, "") ?? ""}${SCIM_MOUNT}/${directoryId}`,

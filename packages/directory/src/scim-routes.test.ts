@@ -84,6 +84,47 @@ describe("SCIM routes: a directory's share of search time", () => {
     }
   });
 
+  it("at most maxConcurrentSearches searches no index answers run at once per directory (2 on SQLite); lookups and other directories go on", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    try {
+      expect(sync.maxConcurrentSearches).toBe(2);
+      const app = directoryScimRoutes(sync);
+      const one = await sync.directories.create({ organizationId: "o", name: "one" });
+      const two = await sync.directories.create({ organizationId: "o", name: "two" });
+      const oneToken = (await sync.tokens.create(one.id)).token;
+      const twoToken = (await sync.tokens.create(two.id)).token;
+      const get = (directoryId: string, token: string, query: string) => app.request(`http://x.test/scim/v2/${directoryId}/Users${query}`, { headers: { authorization: `Bearer ${token}` } });
+      // Searches held in the store until released.
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      const query = sync.store.query.bind(sync.store);
+      let held = 0;
+      sync.store.query = async (...args: Parameters<typeof query>) => {
+        held++;
+        await gate;
+        return query(...args);
+      };
+      const scan = `?filter=${encodeURIComponent('title co "x"')}`;
+      const running = [get(one.id, oneToken, scan), get(one.id, oneToken, "?sortBy=title")];
+      while (held < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      const third = await get(one.id, oneToken, scan);
+      expect(third.status).toBe(429);
+      expect(third.headers.get("retry-after")).toBe("1");
+      expect(((await third.json()) as { detail: string }).detail).toMatch(/already runs 2 searches/);
+      // A lookup and a plain page of the same directory, and another directory's search, are not held back by them.
+      const lookup = get(one.id, oneToken, `?filter=${encodeURIComponent('userName eq "a@x.test"')}`);
+      const page = get(one.id, oneToken, "?startIndex=1&count=100");
+      const other = get(two.id, twoToken, scan);
+      while (held < 5) await new Promise((resolve) => setTimeout(resolve, 5));
+      release();
+      expect((await Promise.all([...running, lookup, page, other])).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+      // Once they ended, the directory searches again.
+      expect((await get(one.id, oneToken, scan)).status).toBe(200);
+    } finally {
+      await sync.close();
+    }
+  });
+
   it("searchTimeBudget: false keeps no account", async () => {
     const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), searchTimeBudget: false });
     expect(sync.searchTime).toBeUndefined();

@@ -150,6 +150,17 @@ function searchesTheStore(registry: SchemaRegistry, method: string, path: string
   }
 }
 
+/**
+ * Whether a request is a search that reads the directory through: a `.search`, or a list with a
+ * filter no index answers or with `sortBy`. A list without either pages in creation order from
+ * its position and counts from the live counts (what Okta's import pages are): not one.
+ */
+function scansTheStore(registry: SchemaRegistry, method: string, path: string, filter: string | undefined, sortBy: string | undefined): boolean {
+  if (method === "POST") return path.endsWith("/.search");
+  if (filter === undefined && sortBy === undefined) return false;
+  return searchesTheStore(registry, method, path, filter) || (sortBy !== undefined && searchesTheStore(registry, method, path, undefined));
+}
+
 /** A SCIM Error message (RFC 7644 §3.12). */
 function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, headers: Record<string, string> = {}): Response {
   return c.body(JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: String(status), detail }), status, {
@@ -230,6 +241,8 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
     // They keep the directories' limiter's clock (tests stop it).
     const failures = new RateLimiter(limiter !== false ? { now: limiter.now } : {});
     const trusted = new KnownTokens();
+    /** Searches no index answers, running now, by directory (`maxConcurrentSearches`). */
+    const searching = new Map<string, number>();
     const guard: MiddlewareHandler<ScimAuditEnv> = async (c, next) => {
       const directoryId = directoryParam(c);
       const { settings: current, exists } = await settings.lookup(directoryId);
@@ -277,7 +290,26 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
           return refuse(share.retryAfterSeconds, "search_time", "this directory's searches have used their share of the database");
         }
       }
-      await next();
+      // A search no index answers, while the directory already runs as many as it may.
+      const maxSearches = sync.maxConcurrentSearches;
+      const counted = spends && maxSearches !== undefined && scansTheStore(sync.registry, c.req.method, c.req.path, c.req.query("filter"), c.req.query("sortBy"));
+      if (counted) {
+        const running = searching.get(directoryId) ?? 0;
+        if (running >= maxSearches) {
+          limiter.refund(directoryId, current.rateLimit);
+          return refuse(1, "concurrent_searches", `this directory already runs ${running} searches that no index answers`);
+        }
+        searching.set(directoryId, running + 1);
+      }
+      try {
+        await next();
+      } finally {
+        if (counted) {
+          const left = (searching.get(directoryId) ?? 1) - 1;
+          if (left > 0) searching.set(directoryId, left);
+          else searching.delete(directoryId);
+        }
+      }
       if (c.res.status === 401) {
         if (spends) limiter.refund(directoryId, current.rateLimit);
         if (known) {
