@@ -228,7 +228,7 @@ export interface EventMember {
   /** The member's id (a user or a group of the directory). */
   value: string;
   display?: string;
-  /** `User` or `Group`: given when the member was added, and when the server knew it at its removal. */
+  /** `User` or `Group` (absent only for a removed member that no longer existed). */
   type?: string;
   [key: string]: unknown;
 }

@@ -918,6 +918,9 @@ describe("createScimServer: events", () => {
     for (const e of events) expect(e).toMatchObject({ tenant: "t1", resourceType: "Group", resourceId: group.id });
     const added = events.find((e) => e.type === "group.user_added")!;
     expect(added.member).toMatchObject({ value: a.id, type: "User", display: a.userName });
+    // A member removed by id alone is described as an added one is: a consumer tells a user from a group.
+    const removed = events.find((e) => e.type === "group.user_removed")!;
+    expect(removed.member).toEqual({ value: a.id, type: "User", display: a.userName });
     expect(events[0]!.resource?.displayName).toBe("Ops");
     expect(events.at(-1)!.resource?.displayName).toBe("Ops 3");
   });

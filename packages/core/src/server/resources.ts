@@ -280,6 +280,25 @@ async function emitMembers(scope: RequestScope, ctx: OperationContext, rt: Compi
   for (const { member, added } of changes) await emit(scope, ctx, added ? "group.user_added" : "group.user_removed", groupId, undefined, member);
 }
 
+/**
+ * Completes the members a request removed by id alone (`members[value eq "id"]`, Entra's value
+ * arrays) with their `type` and `display`, as the members it adds have them, so that a consumer of
+ * `group.user_removed` can tell a user from a nested group: one lookup for all of them. A member
+ * that no longer exists keeps what the request gave.
+ */
+async function describeRemoved(scope: RequestScope, store: ScimStore, changes: MembershipChange[]): Promise<void> {
+  const bare = changes.filter((c) => !c.added && c.member.type === undefined);
+  if (bare.length === 0) return;
+  const found = await memberCandidates(scope, store, bare.map((c) => c.member));
+  for (const change of bare) {
+    const hit = found.get(change.member.value);
+    const known = hit?.User ?? hit?.Group;
+    if (known === undefined) continue;
+    change.member = { ...change.member, type: known.type };
+    if (change.member.display === undefined && known.display !== undefined) change.member.display = known.display;
+  }
+}
+
 const addedAll = (members: readonly MemberValue[]): MembershipChange[] => members.map((member) => ({ member, added: true }));
 const removedAll = (members: readonly MemberValue[]): MembershipChange[] => members.map((member) => ({ member, added: false }));
 
@@ -962,6 +981,7 @@ export class ResourceEndpoint {
           const patched = toWire(scope, this.rt, latest);
           await hooks?.afterPatch?.(ctx, patched, previous!);
           if (attributesChanged) await emitChange(scope, ctx, this.rt, "updated", patched, previous);
+          await describeRemoved(scope, store, net);
           await emitMembers(scope, ctx, this.rt, id, net);
         }
         return latest;
