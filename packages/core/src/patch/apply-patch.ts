@@ -456,6 +456,7 @@ class Patcher {
   /** Adds elements to a multi-valued attribute without duplicates; a new primary clears the old. */
   private merge(attr: AttributeInfo, current: unknown, incoming: unknown[]): unknown[] {
     const list = Array.isArray(current) ? current.slice() : [];
+    if (attr.type !== "complex") return mergeSimple(attr, list, incoming);
     const valueSub = attr.subMap?.get("value");
     const fold = valueSub !== undefined && !valueSub.exact;
     const same = (a: unknown, b: unknown): boolean => {
@@ -740,6 +741,23 @@ class Patcher {
     }
     if (next !== schemas || !Array.isArray(this.root.schemas)) this.root.schemas = next;
   }
+}
+
+/**
+ * `incoming` simple values added to `list` (in place) unless there, in one pass: strings compare
+ * as the attribute's caseExact says (RFC 7643 §2.2), a value already there stays as it is. A
+ * pairwise search made a PATCH of 1,000 value-filter replaces on a 1,000-value list take 13 s.
+ */
+function mergeSimple(attr: AttributeInfo, list: unknown[], incoming: readonly unknown[]): unknown[] {
+  const keyOf = (v: unknown) => (typeof v === "string" ? `s${attr.exact ? v : v.toLowerCase()}` : `${typeof v}${String(v)}`);
+  const seen = new Set(list.map(keyOf));
+  for (const value of incoming) {
+    const key = keyOf(value);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    list.push(value);
+  }
+  return list;
 }
 
 /** A member is identified by its `value`: one without it cannot be stored or reported. */
