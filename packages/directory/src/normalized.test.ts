@@ -270,6 +270,10 @@ describe.each(backends)("normalized directory data on $name", (backend) => {
     expect((await sync.data.listUsers(d.id, { cursor: filtered, state: "active" })).data).toHaveLength(2);
     await expect(sync.data.listUsers(d.id, { cursor: filtered })).rejects.toMatchObject(invalid);
     await expect(sync.data.listUsers(d.id, { cursor: filtered, state: "suspended" })).rejects.toMatchObject(invalid);
+    // A filter that matches case-insensitively takes its cursor in any case.
+    for (const userName of ["s1@acme.test", "s2@acme.test"]) await d.user({ userName, emails: [{ value: "shared@acme.test" }] });
+    const shared = (await sync.data.listUsers(d.id, { limit: 1, email: "Shared@acme.test" })).nextCursor!;
+    expect((await sync.data.listUsers(d.id, { cursor: shared, email: "SHARED@ACME.TEST" })).data.map((u) => u.username)).toEqual(["s2@acme.test"]);
   });
 
   it.skipIf(backend.skip)("lists and reads groups with their member count", async () => {

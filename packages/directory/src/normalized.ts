@@ -396,7 +396,8 @@ export class DirectoryDataService {
   async listUsers(directoryId: string, options: ListUsersOptions = {}): Promise<Page<DirectoryUser>> {
     const directory = await this.directories.get(directoryId);
     const limit = pageSize(options.limit);
-    const list = seqList("users", directoryId, { email: options.email, username: options.username, state: options.state, group: options.group, externalId: options.externalId });
+    // email and username match case-insensitively: their cursor too.
+    const list = seqList("users", directoryId, { email: options.email?.toLowerCase(), username: options.username?.toLowerCase(), state: options.state, group: options.group, externalId: options.externalId });
     let q = this.resources(directoryId, "User").where("r.seq", ">", decodeCursor(options.cursor, list) ?? 0);
     switch (options.state) {
       case "deleted":
@@ -509,7 +510,7 @@ export class DirectoryDataService {
   async listGroups(directoryId: string, options: ListGroupsOptions = {}): Promise<Page<DirectoryGroup>> {
     const directory = await this.directories.get(directoryId);
     const limit = pageSize(options.limit);
-    const list = seqList("groups", directoryId, { name: options.name, externalId: options.externalId, group: options.group });
+    const list = seqList("groups", directoryId, { name: options.name?.toLowerCase(), externalId: options.externalId, group: options.group });
     let q = this.resources(directoryId, "Group")
       .where(this.flag("r", "deleted", false))
       .where("r.seq", ">", decodeCursor(options.cursor, list) ?? 0);

@@ -96,6 +96,7 @@ describe.each(backends)("group-to-role mapping on $name", (backend) => {
     expect(groups).toHaveLength(2);
     expect(groups).toEqual(expect.arrayContaining([{ displayName: "Ops" }, { displayName: "ops " }]));
     await expect(sync.roles.createMapping(d.id, { group: { displayName: "   " }, role: "x" })).rejects.toMatchObject({ name: "ZodError" });
+    await expect(sync.roles.createMapping(d.id, { group: { displayName: "\u200b" }, role: "x" })).rejects.toMatchObject({ name: "ZodError" });
   });
 
   it.skipIf(backend.skip)("writes user.roles_changed for each kind of change, and none when roles stay the same", async () => {

@@ -26,7 +26,8 @@ export const createRoleMappingSchema = z
     // A displayName is kept as given, spaces included: it matches a group's displayName as the
     // SCIM filter `displayName eq` would (case-insensitively, nothing trimmed).
     group: z.union([
-      z.object({ displayName: z.string().min(1).max(256).refine((name) => name.trim() !== "", "must not be blank") }).strict(),
+      // Blank as scim-core judges a group's name: whitespace and invisible format characters.
+      z.object({ displayName: z.string().min(1).max(256).refine((name) => !/^[\s\u200B-\u200D\u2060\uFEFF\u00AD]*$/.test(name), "must not be blank") }).strict(),
       z.object({ id: z.string().trim().min(1).max(256) }).strict(),
     ]),
     role: z.string().trim().min(1).max(200),

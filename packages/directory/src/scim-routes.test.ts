@@ -111,6 +111,15 @@ describe("SCIM routes: a directory's share of search time", () => {
       expect(third.status).toBe(429);
       expect(third.headers.get("retry-after")).toBe("1");
       expect(((await third.json()) as { detail: string }).detail).toMatch(/already runs 2 searches/);
+      // However the parameters are spelled (the server reads them in any case), and a `.search` with a trailing slash.
+      expect((await get(one.id, oneToken, `?Filter=${encodeURIComponent('title co "x"')}`)).status).toBe(429);
+      expect((await get(one.id, oneToken, "?sortby=title")).status).toBe(429);
+      const search = await app.request(`http://x.test/scim/v2/${one.id}/Users/.search/`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${oneToken}`, "content-type": "application/scim+json" },
+        body: JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"] }),
+      });
+      expect(search.status).toBe(429);
       // A lookup and a plain page of the same directory, and another directory's search, are not held back by them.
       const lookup = get(one.id, oneToken, `?filter=${encodeURIComponent('userName eq "a@x.test"')}`);
       const page = get(one.id, oneToken, "?startIndex=1&count=100");

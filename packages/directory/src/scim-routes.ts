@@ -156,9 +156,22 @@ function searchesTheStore(registry: SchemaRegistry, method: string, path: string
  * its position and counts from the live counts (what Okta's import pages are): not one.
  */
 function scansTheStore(registry: SchemaRegistry, method: string, path: string, filter: string | undefined, sortBy: string | undefined): boolean {
-  if (method === "POST") return path.endsWith("/.search");
+  if (method === "POST") return searchesTheStore(registry, method, path, undefined);
   if (filter === undefined && sortBy === undefined) return false;
   return searchesTheStore(registry, method, path, filter) || (sortBy !== undefined && searchesTheStore(registry, method, path, undefined));
+}
+
+/**
+ * A query parameter as the SCIM server reads it: by its name in any case (`Filter`, `sortby`),
+ * the first one given (the server refuses a `filter` given twice).
+ */
+function queryParam(c: Context, name: string): string | undefined {
+  const url = c.req.url;
+  const start = url.indexOf("?");
+  if (start < 0) return undefined;
+  const wanted = name.toLowerCase();
+  for (const [key, value] of new URLSearchParams(url.slice(start + 1))) if (key.toLowerCase() === wanted) return value;
+  return undefined;
 }
 
 /** A SCIM Error message (RFC 7644 §3.12). */
@@ -286,13 +299,13 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         // A list, once the directory's searches have used their share of the database (the
         // request is looked at only then: the common case costs one bucket check).
         const share = sync.searchTime?.limiter.check(directoryId, sync.searchTime.budget);
-        if (share !== undefined && !share.allowed && searchesTheStore(sync.registry, c.req.method, c.req.path, c.req.query("filter"))) {
+        if (share !== undefined && !share.allowed && searchesTheStore(sync.registry, c.req.method, c.req.path, queryParam(c, "filter"))) {
           return refuse(share.retryAfterSeconds, "search_time", "this directory's searches have used their share of the database");
         }
       }
       // A search no index answers, while the directory already runs as many as it may.
       const maxSearches = sync.maxConcurrentSearches;
-      const counted = spends && maxSearches !== undefined && scansTheStore(sync.registry, c.req.method, c.req.path, c.req.query("filter"), c.req.query("sortBy"));
+      const counted = spends && maxSearches !== undefined && scansTheStore(sync.registry, c.req.method, c.req.path, queryParam(c, "filter"), queryParam(c, "sortBy"));
       if (counted) {
         const running = searching.get(directoryId) ?? 0;
         if (running >= maxSearches) {
