@@ -722,6 +722,27 @@ describe("admin API", () => {
       expect((await api("GET", `/events?after=${mark}`)).status).toBe(200);
     });
 
+    it("a quiet directory's reader moves past other directories' events, and their pruning is no loss of its own", async () => {
+      const quiet = await createDirectory();
+      const busy = await createDirectory();
+      const token = (await api("POST", `/directories/${busy.id}/tokens`)).body.token;
+      await scim(busy.id, token, "POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "b0@acme.test" });
+      const start = (await api("GET", `/events?directoryId=${quiet.id}&after=${(await api("GET", "/events/latest")).body.cursor}`)).body.nextCursor as number;
+      for (const userName of ["b1@acme.test", "b2@acme.test"]) await scim(busy.id, token, "POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName });
+      // Nothing for it, but its cursor goes past the other directory's events.
+      const empty = (await api("GET", `/events?directoryId=${quiet.id}&after=${start}`)).body;
+      expect(empty.data).toEqual([]);
+      expect(empty.nextCursor).toBe((await api("GET", "/events/latest")).body.cursor);
+      expect(empty.nextCursor).toBeGreaterThan(start);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await api("DELETE", "/events?olderThanDays=0")).body.deleted).toBeGreaterThan(0);
+      // Even from its old cursor: none of its events went.
+      expect((await api("GET", `/events?directoryId=${quiet.id}&after=${start}`)).status).toBe(200);
+      // The busy directory's reader from before its events: 410; a reader of every directory too.
+      expect((await api("GET", `/events?directoryId=${busy.id}&after=${start}`)).status).toBe(410);
+      expect((await api("GET", `/events?after=${start}`)).status).toBe(410);
+    });
+
     it("pages after a cursor and prunes by age", async () => {
       const directory = await createDirectory();
       const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;

@@ -519,14 +519,17 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       ...(event.member !== undefined ? { member: { ...event.member } } : {}),
       ...(event.data !== undefined ? { data: event.data } : {}),
     }));
-    // Read after the page: positions only grow, and a prune that ran meanwhile is seen.
-    const horizon = await sync.store.eventsHorizon();
+    // Read after the page: positions only grow, and a prune that ran meanwhile is seen. A
+    // directory's reader is told of its directory's pruned events only.
+    const horizon = await sync.store.eventsHorizon(q.directoryId);
     if (q.after > horizon.latest) throw new DirectoryError(400, "invalid_cursor", `the cursor is past the latest event position (${horizon.latest})`);
     // A cursor of 0 starts from the oldest event kept: a new reader (who walks the lists first).
     if (q.after > 0 && q.after < horizon.prunedThrough) {
       throw new DirectoryError(410, "cursor_expired", `events after this cursor were pruned (through position ${horizon.prunedThrough}): read the lists again, then follow the events from GET /api/events/latest`);
     }
-    return c.json({ data, nextCursor: data.length > 0 ? data[data.length - 1]!.seq : q.after, hasMore: page.hasMore });
+    // A complete page goes on from where the read went, past other directories' events.
+    const last = data.length > 0 ? data[data.length - 1]!.seq : q.after;
+    return c.json({ data, nextCursor: page.through !== undefined ? Math.max(last, page.through) : last, hasMore: page.hasMore });
   });
 
   app.get("/events/latest", withoutQuery, async (c) => c.json({ cursor: (await sync.store.eventsHorizon()).latest } satisfies EventCursor));

@@ -257,8 +257,9 @@ export type DirectoryEvent =
 
 /**
  * A page of a log read in order: `nextCursor` is the `after` of the next call (the given one when
- * nothing new). A page of events holds at most 8 MiB of JSON (they carry whole resources), so it
- * may hold fewer than `limit` while `hasMore` is true.
+ * nothing new; for events of one directory, past the other directories' events read through). A
+ * page of events holds at most 8 MiB of JSON (they carry whole resources), so it may hold fewer
+ * than `limit` while `hasMore` is true.
  */
 const seqPage = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), nextCursor: z.number().int(), hasMore: z.boolean() });
 

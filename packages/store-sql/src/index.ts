@@ -16,6 +16,7 @@ export {
   sqlStore,
   type ImportedResource,
   type OutboxEvent,
+  type OutboxEventPage,
   type ReadEventsOptions,
   type PasswordTarget,
   type SqlScimStore,

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { openPostgres } from "./dialect.js";
 import { openTestPostgres, openTestSqlite, POSTGRES_TEST_URL } from "./test-databases.js";
 import { migrateScimTables } from "./migrations.js";
+import { sqlStore } from "./sql-store.js";
 
 describe("migrations", () => {
   it("create the tables on SQLite, and running them again changes nothing", async () => {
@@ -14,6 +15,26 @@ describe("migrations", () => {
       expect(tables.rows.map((r) => r.name)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_outbox_pruned", "scim_resources", "scim_unique_keys"]);
     } finally {
       await destroy();
+    }
+  });
+
+  it("0005 on a database pruned before it: the events below the oldest one kept count as pruned for every tenant", async () => {
+    const database = await openTestSqlite();
+    try {
+      const store = sqlStore({ database });
+      for (let i = 0; i < 5; i++) {
+        await store.appendEvent({ id: `e${i}`, type: "user.created", tenant: "t1", resourceType: "User", resourceId: `u${i}`, occurredAt: new Date().toISOString() });
+      }
+      const seqs = (await store.readEvents()).map((e) => e.seq);
+      // As an earlier version pruned: rows gone, no mark; then the migration runs.
+      await database.db.deleteFrom("scim_outbox").where("seq", "<=", seqs[2]!).execute();
+      await sql`drop table scim_outbox_pruned`.execute(database.db);
+      await sql`delete from scim_migrations where name = '0005_outbox_pruned'`.execute(database.db);
+      expect((await migrateScimTables(database.db, "sqlite")).results?.map((r) => r.status)).toEqual(["Success"]);
+      expect(await store.eventsHorizon("t1")).toEqual({ latest: seqs[4], prunedThrough: seqs[2] });
+      expect(await store.eventsHorizon("another")).toEqual({ latest: seqs[4], prunedThrough: seqs[2] });
+    } finally {
+      await database.destroy();
     }
   });
 

@@ -185,18 +185,27 @@ function migration0003(dialect: SqlDialectName): Migration {
 }
 
 /**
- * How far `pruneEvents` has deleted the outbox (`scim_outbox_pruned`, one row): a reader whose
- * cursor is behind it may have missed events, and is told so rather than handed the events after
- * the gap as if nothing were missing.
+ * How far `pruneEvents` has deleted each tenant's events (`scim_outbox_pruned`, a row per tenant):
+ * a reader whose cursor is behind it may have missed events, and is told so rather than handed
+ * the events after the gap as if nothing were missing. A database pruned before this migration
+ * gets the row of tenant `''` (every tenant): the events below the oldest one kept.
  */
-function migration0005(): Migration {
+function migration0005(dialect: SqlDialectName): Migration {
   return {
     async up(db: AnyDb) {
       await db.schema
         .createTable("scim_outbox_pruned")
-        .addColumn("id", "integer", (c) => c.primaryKey())
+        .addColumn("tenant", "text", (c) => c.primaryKey())
         .addColumn("pruned_through", "bigint", (c) => c.notNull())
         .execute();
+      const column = dialect === "sqlite" ? "seq" : "position";
+      const oldest = (await sql<{ oldest: number | string | null }>`select min(${sql.ref(column)}) as oldest from scim_outbox`.execute(db)).rows[0]?.oldest;
+      const latest =
+        dialect === "sqlite"
+          ? (await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'scim_outbox'`.execute(db)).rows[0]?.seq
+          : (await sql<{ latest: string }>`select case when is_called then last_value else last_value - 1 end as latest from scim_outbox_position_seq`.execute(db)).rows[0]?.latest;
+      const through = oldest !== null && oldest !== undefined ? Number(oldest) - 1 : Number(latest ?? 0);
+      if (through > 0) await sql`insert into scim_outbox_pruned (tenant, pruned_through) values ('', ${through})`.execute(db);
     },
     async down(db: AnyDb) {
       await db.schema.dropTable("scim_outbox_pruned").ifExists().execute();
@@ -232,7 +241,7 @@ export function scimMigrations(dialect: SqlDialectName): Record<string, Migratio
     "0002_code_point_collation": migration0002(dialect),
     "0003_outbox_commit_order": migration0003(dialect),
     "0004_members_by_member_covering": migration0004(),
-    "0005_outbox_pruned": migration0005(),
+    "0005_outbox_pruned": migration0005(dialect),
   };
 }
 

@@ -176,30 +176,52 @@ for (const dialect of dialects) {
       expect(await store.pruneEvents(new Date("2021-01-01T00:00:00.000Z"))).toBe(0);
     });
 
-    it("eventsHorizon: the latest position handed out, and how far pruning went, also once the outbox is empty", async ({ skip }) => {
+    it("eventsHorizon: the latest position handed out, and how far pruning went per tenant, also once the outbox is empty", async ({ skip }) => {
       if (!database) return skip();
       const tenant = `t-${randomUUID()}`;
+      const quiet = `t-${randomUUID()}`;
       const old = "2020-06-01T00:00:00.000Z";
+      await store.appendEvent({ ...event(quiet, "q1"), occurredAt: new Date().toISOString() });
       for (const id of ["o1", "o2"]) await store.appendEvent({ ...event(tenant, id), occurredAt: old });
       await store.appendEvent(event(tenant, "r1"));
       const read = await store.readEvents({ tenant });
       expect(ids(read)).toEqual(["o1", "o2", "r1"]);
       const before = await store.eventsHorizon();
       expect(before.latest).toBe(read[2]!.seq);
-      // The old ones go (by when they occurred); pruning marks the greatest position it deleted.
-      await database.db.updateTable("scim_outbox").set({ occurred_at: old }).where("tenant", "=", tenant).where("resource_id", "=", "o1").execute();
+      // The old ones go (by when they occurred); pruning marks the greatest position it deleted, for their tenant.
+      const quietMark = (await store.eventsHorizon(quiet)).prunedThrough;
       expect(await store.pruneEvents(new Date("2021-01-01T00:00:00.000Z"))).toBeGreaterThanOrEqual(2);
-      expect(await store.eventsHorizon()).toEqual({ latest: read[2]!.seq, prunedThrough: read[1]!.seq });
+      expect(await store.eventsHorizon(tenant)).toEqual({ latest: read[2]!.seq, prunedThrough: read[1]!.seq });
+      expect((await store.eventsHorizon()).prunedThrough).toBeGreaterThanOrEqual(read[1]!.seq);
+      // Another tenant's events going tells nothing about this one's.
+      expect((await store.eventsHorizon(quiet)).prunedThrough).toBe(quietMark);
       // Everything: positions are never handed out again, and the mark stays where the outbox was.
       await store.pruneEvents(new Date(Date.now() + 86_400_000));
       expect(await store.readEvents({ limit: 10_000 })).toEqual([]);
-      expect(await store.eventsHorizon()).toEqual({ latest: read[2]!.seq, prunedThrough: read[2]!.seq });
+      expect(await store.eventsHorizon(tenant)).toEqual({ latest: read[2]!.seq, prunedThrough: read[2]!.seq });
       await store.appendEvent(event(tenant, "r2"));
       const [next] = await store.readEvents({ after: read[2]!.seq });
       expect(next!.seq).toBeGreaterThan(read[2]!.seq);
       expect((await store.eventsHorizon()).latest).toBe(next!.seq);
-      // A later prune that deletes less far never moves the mark back.
-      expect((await store.eventsHorizon()).prunedThrough).toBe(read[2]!.seq);
+      expect((await store.eventsHorizon(tenant)).prunedThrough).toBe(read[2]!.seq);
+    });
+
+    it("readEventPage says how far a complete page read: a reader of one tenant goes on past the others' events", async ({ skip }) => {
+      if (!database) return skip();
+      const mine = `t-${randomUUID()}`;
+      const other = `t-${randomUUID()}`;
+      await store.appendEvent(event(mine, "m1"));
+      const first = await store.readEventPage({ tenant: mine });
+      expect(ids(first.events)).toEqual(["m1"]);
+      for (let i = 0; i < 3; i++) await store.appendEvent(event(other, `o${i}`));
+      const empty = await store.readEventPage({ tenant: mine, after: first.through! });
+      expect(empty).toEqual({ events: [], hasMore: false, through: (await store.eventsHorizon()).latest });
+      expect(empty.through).toBeGreaterThan(first.events[0]!.seq);
+      // A page cut by its limit says nothing: more follow.
+      await store.appendEvent(event(mine, "m2"));
+      await store.appendEvent(event(mine, "m3"));
+      const cut = await store.readEventPage({ tenant: mine, after: empty.through!, limit: 1 });
+      expect([ids(cut.events), cut.hasMore, cut.through]).toEqual([["m2"], true, undefined]);
     });
   });
 }

@@ -116,6 +116,19 @@ export interface ReadEventsOptions {
   maxBytes?: number;
 }
 
+/** What {@link SqlScimStore.readEventPage} reads. */
+export interface OutboxEventPage {
+  events: OutboxEvent[];
+  /** Whether more events follow the last one (read on from its `seq`). */
+  hasMore: boolean;
+  /**
+   * When nothing more follows: the position the read went through (the latest handed out when it
+   * read), at or past the last event's. A reader of one tenant goes on from it, past the other
+   * tenants' events, rather than read them again each time.
+   */
+  through?: number;
+}
+
 /** An event as read back from the outbox. */
 export interface OutboxEvent {
   /**
@@ -172,7 +185,7 @@ export interface SqlScimStore extends ScimStore {
    * A page of {@link readEvents} for an API: at most `limit` events, fewer when `maxBytes` cut it,
    * and whether more follow the last one (read on from its `seq`).
    */
-  readEventPage(options?: ReadEventsOptions): Promise<{ events: OutboxEvent[]; hasMore: boolean }>;
+  readEventPage(options?: ReadEventsOptions): Promise<OutboxEventPage>;
   /**
    * Deletes the outbox events that occurred before `before` (the outbox's retention: nothing is
    * deleted otherwise), in batches so that a large backlog never holds the database for long;
@@ -183,10 +196,11 @@ export interface SqlScimStore extends ScimStore {
   /**
    * Where the outbox stands: `latest`, the greatest position (`seq` on SQLite) handed out so far,
    * so that a cursor beyond it never came from this outbox and a reader may start from it to get
-   * every later event; and `prunedThrough`, the greatest position {@link pruneEvents} deleted (0
-   * when none), so that a reader whose cursor is behind it knows it may have missed events.
+   * every later event; and `prunedThrough`, the greatest position of the tenant's events (of any
+   * tenant's, without one) {@link pruneEvents} deleted (0 when none), so that a reader whose
+   * cursor is behind it knows it may have missed events.
    */
-  eventsHorizon(): Promise<{ latest: number; prunedThrough: number }>;
+  eventsHorizon(tenant?: string): Promise<{ latest: number; prunedThrough: number }>;
   /** A soft-deleted resource (for audit), or undefined. */
   readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined>;
   /** Removes a soft-deleted resource's row for good (a hard delete after the fact); false if there is none. */
@@ -1178,18 +1192,28 @@ class SqlStore implements SqlScimStore {
     return (await this.readOutbox(options, 0)).events;
   }
 
-  async readEventPage(options: ReadEventsOptions = {}): Promise<{ events: OutboxEvent[]; hasMore: boolean }> {
+  async readEventPage(options: ReadEventsOptions = {}): Promise<OutboxEventPage> {
     const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000);
     // One event more tells whether more follow.
-    const { events, cut } = await this.readOutbox({ ...options, limit }, 1);
-    return { events: events.slice(0, limit), hasMore: cut || events.length > limit };
+    const { events, cut, through } = await this.readOutbox({ ...options, limit }, 1);
+    const hasMore = cut || events.length > limit;
+    const page: OutboxEventPage = { events: events.slice(0, limit), hasMore };
+    if (!hasMore) page.through = through;
+    return page;
   }
 
-  /** `readEvents` with `extra` events more than the limit, and whether the byte budget cut them. */
-  private async readOutbox(options: ReadEventsOptions, extra: number): Promise<{ events: OutboxEvent[]; cut: boolean }> {
+  /**
+   * `readEvents` with `extra` events more than the limit, whether the byte budget cut them, and
+   * the position read through: the latest handed out when the read began (events positioned
+   * later are left to the next read, so that nothing between is passed over).
+   */
+  private async readOutbox(options: ReadEventsOptions, extra: number): Promise<{ events: OutboxEvent[]; cut: boolean; through: number }> {
     const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000) + extra;
     const after = options.after ?? 0;
-    if (this.dialect === "sqlite") return this.readEventsBy("seq", options.tenant, after, limit, options.maxBytes);
+    if (this.dialect === "sqlite") {
+      const through = await this.latestPosition();
+      return { ...(await this.readEventsBy("seq", options.tenant, after, through, limit, options.maxBytes)), through };
+    }
     // Always its own short READ COMMITTED transaction, even when called inside another (it then
     // takes a second connection from the pool): it must position committed events only, never
     // the caller's own uncommitted ones, and release its lock at once.
@@ -1199,29 +1223,46 @@ class SqlStore implements SqlScimStore {
       .execute(async (trx) => {
         const s = new SqlStore(this.handle, trx, this.options, true);
         await s.positionCommittedEvents();
-        return s.readEventsBy("position", options.tenant, after, limit, options.maxBytes);
+        // Positions are handed out under the lock this transaction holds: none can be given
+        // meanwhile below the latest read here.
+        const through = await s.latestPosition();
+        return { ...(await s.readEventsBy("position", options.tenant, after, through, limit, options.maxBytes)), through };
       });
+  }
+
+  /**
+   * The greatest position handed out so far: by AUTOINCREMENT (SQLite) or a sequence
+   * (PostgreSQL), so that it stays once every event is pruned.
+   */
+  private async latestPosition(): Promise<number> {
+    const latest =
+      this.dialect === "sqlite"
+        ? (await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'scim_outbox'`.execute(this.db)).rows[0]?.seq
+        : (await sql<{ latest: string }>`select case when is_called then last_value else last_value - 1 end as latest from scim_outbox_position_seq`.execute(this.db)).rows[0]?.latest;
+    return Number(latest ?? 0);
   }
 
   async pruneEvents(before: Date): Promise<number> {
     const cutoff = before.toISOString();
     const column = this.dialect === "sqlite" ? "seq" : "position";
-    // PostgreSQL: committed events never read have no position yet; they get theirs first, so
-    // that the greatest position deleted says how far readers may have lost events.
+    // PostgreSQL: committed events never read have no position yet; they get theirs first, and
+    // an event committed after that keeps its row until a later prune (it has no position to
+    // tell readers how far they may have lost events).
     if (this.dialect === "postgres") await this.handle.db.transaction().setIsolationLevel("read committed").execute((trx) => new SqlStore(this.handle, trx, this.options, true).positionCommittedEvents());
     let deleted = 0;
     await inBatches(async () =>
-      // Oldest first, each batch one short transaction: its rows and the mark of how far they went.
+      // Oldest first, each batch one short transaction: its rows and the marks of how far they went.
       this.handle.db.transaction().execute(async (trx) => {
-        const batch = trx.selectFrom("scim_outbox").select("seq").where("occurred_at", "<", cutoff).orderBy("seq").limit(PRUNE_BATCH);
-        const gone = await trx.deleteFrom("scim_outbox").where("seq", "in", batch).returning(`${column} as cursor`).execute();
-        let through = 0;
-        for (const row of gone) through = Math.max(through, Number(row.cursor ?? 0));
-        if (through > 0) {
+        let batch = trx.selectFrom("scim_outbox").select("seq").where("occurred_at", "<", cutoff);
+        if (column === "position") batch = batch.where("position", "is not", null);
+        const gone = await trx.deleteFrom("scim_outbox").where("seq", "in", batch.orderBy("seq").limit(PRUNE_BATCH)).returning(["tenant", `${column} as cursor`]).execute();
+        const through = new Map<string, number>();
+        for (const row of gone) through.set(row.tenant, Math.max(through.get(row.tenant) ?? 0, Number(row.cursor ?? 0)));
+        for (const [tenant, position] of through) {
           await trx
             .insertInto("scim_outbox_pruned")
-            .values({ id: 1, pruned_through: through })
-            .onConflict((oc) => oc.column("id").doUpdateSet({ pruned_through: sql`${sql.raw(this.dialect === "sqlite" ? "max" : "greatest")}(scim_outbox_pruned.pruned_through, excluded.pruned_through)` }))
+            .values({ tenant, pruned_through: position })
+            .onConflict((oc) => oc.column("tenant").doUpdateSet({ pruned_through: sql`${sql.raw(this.dialect === "sqlite" ? "max" : "greatest")}(scim_outbox_pruned.pruned_through, excluded.pruned_through)` }))
             .execute();
         }
         deleted += gone.length;
@@ -1231,19 +1272,16 @@ class SqlStore implements SqlScimStore {
     return deleted;
   }
 
-  async eventsHorizon(): Promise<{ latest: number; prunedThrough: number }> {
-    // Positions are handed out by a sequence (PostgreSQL) or AUTOINCREMENT (SQLite): its value
-    // is the latest even once every event is pruned.
-    const latest =
-      this.dialect === "sqlite"
-        ? (await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'scim_outbox'`.execute(this.db)).rows[0]?.seq
-        : (await sql<{ latest: string }>`select case when is_called then last_value else last_value - 1 end as latest from scim_outbox_position_seq`.execute(this.db)).rows[0]?.latest;
-    const pruned = await this.db.selectFrom("scim_outbox_pruned").select("pruned_through").where("id", "=", 1).executeTakeFirst();
-    return { latest: Number(latest ?? 0), prunedThrough: Number(pruned?.pruned_through ?? 0) };
+  async eventsHorizon(tenant?: string): Promise<{ latest: number; prunedThrough: number }> {
+    let marks = this.db.selectFrom("scim_outbox_pruned").select((eb) => eb.fn.max("pruned_through").as("through"));
+    // A tenant's own mark, and the one of every tenant (from before marks were kept per tenant).
+    if (tenant !== undefined) marks = marks.where("tenant", "in", [tenant, ""]);
+    const pruned = await marks.executeTakeFirst();
+    return { latest: await this.latestPosition(), prunedThrough: Number(pruned?.through ?? 0) };
   }
 
   /** Outbox events in the order of `column` (`seq` on SQLite, `position` on PostgreSQL), after a cursor. */
-  private async readEventsBy(column: "seq" | "position", tenant: string | undefined, after: number, limit: number, maxBytes: number | undefined): Promise<{ events: OutboxEvent[]; cut: boolean }> {
+  private async readEventsBy(column: "seq" | "position", tenant: string | undefined, after: number, through: number, limit: number, maxBytes: number | undefined): Promise<{ events: OutboxEvent[]; cut: boolean }> {
     // With a byte budget, each row tells its size and brings its payload only when within its
     // share of the budget (see `query`): the payloads past the cut are never read.
     const payload = jsonWithinShare(this.dialect, "payload", maxBytes === undefined ? undefined : Math.floor(maxBytes / limit));
@@ -1251,7 +1289,8 @@ class SqlStore implements SqlScimStore {
     let q = this.db
       .selectFrom("scim_outbox")
       .select([`${column} as cursor`, payload.value.as("payload"), (maxBytes === undefined ? sql<number | string | null>`null` : (payload.bytes as RawBuilder<number | string | null>)).as("bytes")])
-      .where(column, ">", after);
+      .where(column, ">", after)
+      .where(column, "<=", through);
     if (tenant !== undefined) q = q.where("tenant", "=", tenant);
     let rows = await q.orderBy(column).limit(limit).execute();
     let cut = false;

@@ -88,11 +88,12 @@ export interface OutboxTable {
 }
 
 /**
- * `scim_outbox_pruned`: one row (`id` 1), the greatest position (`seq` on SQLite) `pruneEvents`
- * has deleted: a reader behind it may have missed events (migration 0005).
+ * `scim_outbox_pruned`: per tenant (`''`: every tenant, for what was pruned before migration
+ * 0005), the greatest position (`seq` on SQLite) `pruneEvents` has deleted: a reader behind it
+ * may have missed events.
  */
 export interface OutboxPrunedTable {
-  id: number;
+  tenant: string;
   pruned_through: ColumnType<number | string, number, number>;
 }
 
