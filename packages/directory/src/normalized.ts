@@ -479,7 +479,7 @@ export class DirectoryDataService {
       const rows = await this.db
         .selectFrom("scim_members as m")
         .innerJoin("scim_resources as g", (join) => join.onRef("g.tenant", "=", "m.tenant").onRef("g.id", "=", "m.group_id"))
-        .select(["m.member_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(length(g.display_name))`.as("chars")])
+        .select(["m.member_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(octet_length(g.display_name))`.as("chars")])
         .where("m.tenant", "=", directoryId)
         .where("m.member_id", "in", userIds.slice(i, i + 500))
         .groupBy("m.member_id")

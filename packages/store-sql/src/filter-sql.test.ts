@@ -380,6 +380,8 @@ describe.each(databases)("filterToSql on %s", (_name, open) => {
     expect(await select(lenient(`${HR}:grade eq 7.0`))).toEqual(["bjensen"]);
     expect(await select(lenient(`${HR}:grade ge 6.50`))).toEqual(["bjensen"]);
     expect(await select(lenient(`${HR}:grade lt 3.5e0`))).toEqual(["jsmith"]);
+    expect(await select(lenient(`${HR}:grade lt 1e400`))).toEqual(["bjensen", "jsmith"]);
+    expect(await select(lenient(`${HR}:grade eq -1e400`))).toEqual([]);
     expect(await select(`${HR}:badge eq "qujd"`)).toEqual([]);
     expect(await select(`${HR}:badge eq "QUJD"`)).toEqual(["bjensen"]);
     expect(await select(`${HR}:remote eq true`)).toEqual(["bjensen"]);

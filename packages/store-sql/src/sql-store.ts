@@ -784,7 +784,7 @@ class SqlStore implements SqlScimStore {
       if (members) {
         const rows = await this.db
           .selectFrom("scim_members")
-          .select(["group_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(length(display))`.as("chars")])
+          .select(["group_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(octet_length(display))`.as("chars")])
           .where("tenant", "=", tenant)
           .where("group_id", "in", ids)
           .groupBy("group_id")
@@ -795,7 +795,7 @@ class SqlStore implements SqlScimStore {
         const rows = await this.db
           .selectFrom("scim_members as m")
           .innerJoin("scim_resources as g", (join) => join.onRef("g.tenant", "=", "m.tenant").onRef("g.id", "=", "m.group_id"))
-          .select(["m.member_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(length(g.display_name))`.as("chars")])
+          .select(["m.member_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(octet_length(g.display_name))`.as("chars")])
           .where("m.tenant", "=", tenant)
           .where("m.member_id", "in", ids)
           .groupBy("m.member_id")

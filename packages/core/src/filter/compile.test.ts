@@ -355,6 +355,11 @@ describe("compileFilter: numbers", () => {
     expect(select("loginCount eq 1e1", devices, lenient)).toEqual(["d1"]);
     expect(select("loginCount ne 1.0e1", devices, lenient)).toEqual(["d2"]);
     expect(select("ports.value eq 80.0", devices, lenient)).toEqual(["d1"]);
+    // Beyond the double range: above or below every number.
+    expect(select("score lt 1e400", devices, lenient)).toEqual(["d1", "d2"]);
+    expect(select("score gt -1e400", devices, lenient)).toEqual(["d1", "d2"]);
+    expect(select("score ne 1e400", devices, lenient)).toEqual(["d1", "d2"]);
+    expect(select("score eq 1e400", devices, lenient)).toEqual([]);
     // Text written as a number, quoted, is read as that number too; other text matches nothing.
     expect(select('loginCount eq "10"', devices, opts)).toEqual(["d1"]);
     expect(select('score gt "1"', devices, opts)).toEqual(["d1"]);

@@ -41,8 +41,8 @@ const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 export function numericFilterValue(value: FilterValue): number | undefined {
   if (typeof value === "number") return value;
   if (typeof value !== "string" || !NUMBER.test(value)) return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
+  // Beyond the double range, ±Infinity: every stored number is below `1e400` (`lt` matches them all).
+  return Number(value);
 }
 
 function isSpace(c: number): boolean {

@@ -638,14 +638,23 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   function bytesOf(rec: Rec, members: boolean, groupsOf: TenantData | undefined): number {
     let size = (rec.bytes ??= estimateResourceBytes(rec.attributes));
     // Each reference with its display name, which may be long (a group's name of 2,000 bytes).
-    if (members && rec.members !== undefined) for (const { value } of rec.members.values()) size += MEMBER_JSON_BYTES + (value.display?.length ?? 0);
+    if (members && rec.members !== undefined) for (const { value } of rec.members.values()) size += MEMBER_JSON_BYTES + utf8Bytes(value.display);
     if (groupsOf !== undefined) {
-      for (const [id, type] of groupsOf.memberOf.get(rec.id) ?? []) {
-        const name = groupsOf.types.get(type)?.byId.get(id)?.attributes.displayName;
-        size += MEMBER_JSON_BYTES + (typeof name === "string" ? name.length : 0);
-      }
+      for (const [id, type] of groupsOf.memberOf.get(rec.id) ?? []) size += MEMBER_JSON_BYTES + utf8Bytes(groupsOf.types.get(type)?.byId.get(id)?.attributes.displayName);
     }
     return size;
+  }
+
+  /** The UTF-8 size of a display name (0 for none), as the SQL store measures it. */
+  function utf8Bytes(text: unknown): number {
+    if (typeof text !== "string") return 0;
+    let bytes = text.length;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      // Two bytes below U+0800, three above; a surrogate pair (four bytes) counts 2 + 2.
+      if (c >= 0x80) bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+    }
+    return bytes;
   }
 
   /** How many of a page's records its byte budget takes (all without one). */

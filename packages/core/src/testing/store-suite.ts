@@ -782,8 +782,9 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
         for (let i = 0; i < 3; i++) await store.create(ctx, GROUP, groupWrite(`${String(i).repeat(1500)}`, users.map((u) => member(u))));
         const pageOf = async (type: string, query: StoreQuery) => (await store.query(ctx, type, { startIndex: 1, count: 10, maxBytes: 6000, ...query })).resources.length;
         expect(await pageOf(USER, { groups: true })).toBe(1);
-        // Members whose display is long: three groups of three such members weigh about 5,000 bytes each.
-        const named = users.map((u) => member(u, "d".repeat(1500)));
+        // Members whose display is long (in UTF-8: 500 euro signs are 1,500 bytes): three groups
+        // of three such members weigh about 5,000 bytes each.
+        const named = users.map((u) => member(u, "€".repeat(500)));
         for (let i = 0; i < 3; i++) await store.create(ctx, GROUP, groupWrite(`Named ${i}`, named));
         const filter = parseFilter('displayName sw "Named"');
         expect((await store.query(ctx, GROUP, { filter, startIndex: 1, count: 10, members: true, maxBytes: 6000 })).resources).toHaveLength(1);
