@@ -5,6 +5,7 @@
  */
 import { Kysely, Migrator, sql, type Migration, type MigrationProvider, type MigrationResultSet } from "kysely";
 import type { SqlDialectName } from "./dialect.js";
+import { latestOutboxPosition } from "./outbox-position.js";
 
 type AnyDb = Kysely<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
@@ -200,11 +201,7 @@ function migration0005(dialect: SqlDialectName): Migration {
         .execute();
       const column = dialect === "sqlite" ? "seq" : "position";
       const oldest = (await sql<{ oldest: number | string | null }>`select min(${sql.ref(column)}) as oldest from scim_outbox`.execute(db)).rows[0]?.oldest;
-      const latest =
-        dialect === "sqlite"
-          ? (await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'scim_outbox'`.execute(db)).rows[0]?.seq
-          : (await sql<{ latest: string }>`select case when is_called then last_value else last_value - 1 end as latest from scim_outbox_position_seq`.execute(db)).rows[0]?.latest;
-      const through = oldest !== null && oldest !== undefined ? Number(oldest) - 1 : Number(latest ?? 0);
+      const through = oldest !== null && oldest !== undefined ? Number(oldest) - 1 : await latestOutboxPosition(db, dialect);
       if (through > 0) await sql`insert into scim_outbox_pruned (tenant, pruned_through) values ('', ${through})`.execute(db);
     },
     async down(db: AnyDb) {

@@ -37,6 +37,7 @@ import { fillLeftOut, jsonWithinShare } from "./page-budget.js";
 import { filterRunsInSql, filterToSql, narrowedByIndex } from "./filter-sql.js";
 import { compiledStatement } from "./compiled-statement.js";
 import { migrateScimTables } from "./migrations.js";
+import { latestOutboxPosition } from "./outbox-position.js";
 import { emailRows, indexedColumns, normalizeInstant, otherUniqueKeys, sqlBool } from "./rows.js";
 import { orderBySql } from "./sort-sql.js";
 import { tenantSlotsOf } from "./tenant-slots.js";
@@ -1230,16 +1231,9 @@ class SqlStore implements SqlScimStore {
       });
   }
 
-  /**
-   * The greatest position handed out so far: by AUTOINCREMENT (SQLite) or a sequence
-   * (PostgreSQL), so that it stays once every event is pruned.
-   */
-  private async latestPosition(): Promise<number> {
-    const latest =
-      this.dialect === "sqlite"
-        ? (await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'scim_outbox'`.execute(this.db)).rows[0]?.seq
-        : (await sql<{ latest: string }>`select case when is_called then last_value else last_value - 1 end as latest from scim_outbox_position_seq`.execute(this.db)).rows[0]?.latest;
-    return Number(latest ?? 0);
+  /** The greatest position handed out so far (see {@link latestOutboxPosition}). */
+  private latestPosition(): Promise<number> {
+    return latestOutboxPosition(this.db as Kysely<unknown>, this.dialect);
   }
 
   async pruneEvents(before: Date): Promise<number> {
