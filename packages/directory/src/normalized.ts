@@ -459,12 +459,13 @@ export class DirectoryDataService {
     const candidates = rows.slice(0, limit);
     const groupBytes = list.list === "users" ? await this.groupsBytes(list.directoryId, candidates.map((row) => row.id)) : undefined;
     const taken = takeWithinBudget(candidates.map((row) => Number(row.doc_bytes) + (groupBytes?.get(row.id) ?? 0)), PAGE_BYTES);
-    const page = rows.slice(0, taken);
-    await fillLeftOut(page, "doc", (row) => row.seq, async (seqs) =>
+    const cutAt = rows.slice(0, taken);
+    const page = await fillLeftOut(cutAt, "doc", (row) => row.seq, async (seqs) =>
       (await this.db.selectFrom("scim_resources as r").select(["r.seq", "r.doc"]).where("r.seq", "in", seqs.map(Number)).execute()).map((row) => [row.seq, row.doc]),
     );
     const data = await normalize(page);
-    return rows.length > taken ? { data, nextCursor: encodeCursor(list, { seq: Number(page[page.length - 1]!.seq) }) } : { data };
+    // The cursor after the last row read, kept or deleted meanwhile.
+    return rows.length > taken ? { data, nextCursor: encodeCursor(list, { seq: Number(cutAt[cutAt.length - 1]!.seq) }) } : { data };
   }
 
 

@@ -22,10 +22,13 @@ export function jsonWithinShare(dialect: SqlDialectName, column: string, share: 
 
 /**
  * Fills in `field` of the rows where {@link jsonWithinShare} left it NULL, reading the values
- * by each row's key (`read` gives [key, value] pairs), {@link READ_CHUNK} keys at a time.
+ * by each row's key (`read` gives [key, value] pairs), {@link READ_CHUNK} keys at a time. Returns
+ * the rows that have their value: a row deleted between the two reads (a prune, a hard delete)
+ * is left out, not handed on without its document.
  */
-export async function fillLeftOut<R>(rows: R[], field: keyof R, keyOf: (row: R) => number | string, read: (keys: Array<number | string>) => Promise<Array<[number | string, unknown]>>): Promise<void> {
+export async function fillLeftOut<R>(rows: R[], field: keyof R, keyOf: (row: R) => number | string, read: (keys: Array<number | string>) => Promise<Array<[number | string, unknown]>>): Promise<R[]> {
   const missing = rows.filter((row) => row[field] === null);
+  if (missing.length === 0) return rows;
   for (let i = 0; i < missing.length; i += READ_CHUNK) {
     const part = missing.slice(i, i + READ_CHUNK);
     const values = new Map((await read(part.map(keyOf))).map(([key, value]) => [String(key), value]));
@@ -34,4 +37,5 @@ export async function fillLeftOut<R>(rows: R[], field: keyof R, keyOf: (row: R) 
       if (values.has(key)) row[field] = values.get(key) as R[keyof R];
     }
   }
+  return rows.filter((row) => row[field] !== null);
 }

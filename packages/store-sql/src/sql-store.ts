@@ -750,20 +750,23 @@ class SqlStore implements SqlScimStore {
         page = page.slice(0, taken);
         more = cut = true;
       }
-      await fillLeftOut(page, "doc", (row) => row.seq, async (seqs) =>
-        (await this.db.selectFrom("scim_resources").select(["seq", "doc"]).where("tenant", "=", ctx.tenant).where("seq", "in", seqs as number[]).execute()).map((row) => [row.seq, row.doc]),
-      );
     }
+    // The rows whose document was left out are read now; one deleted meanwhile is left out of the page.
+    const kept = maxBytes !== undefined && page.length > 0
+      ? await fillLeftOut(page, "doc", (row) => row.seq, async (seqs) =>
+          (await this.db.selectFrom("scim_resources").select(["seq", "doc"]).where("tenant", "=", ctx.tenant).where("seq", "in", seqs as number[]).execute()).map((row) => [row.seq, row.doc]),
+        )
+      : page;
     let nextCursor: string | undefined;
     if (query.cursor !== undefined && more) {
       const last = page[page.length - 1]!;
-      nextCursor = encodeCursor(signature, keyset ? { seq: Number(last.seq) } : { offset: offset + page.length });
+      nextCursor = encodeCursor(signature, keyset ? { seq: Number(last.seq) } : { offset: offset + kept.length });
     }
-    const resources = page.map((row) => toStored(row as ResourceRow));
+    const resources = kept.map((row) => toStored(row as ResourceRow));
     if (query.members && resources.length > 0) await this.attachMembers(ctx.tenant, resources);
     // A lookup (`userName eq`) is a page that is not full: no second query for its total.
     const pageTellsTotal = query.cursor === undefined && !cut && (limit === undefined || page.length < limit) && (page.length > 0 || offset === 0);
-    const totalResults = pageTellsTotal ? offset + page.length : await countTotal();
+    const totalResults = pageTellsTotal ? offset + kept.length : await countTotal();
     const result: StoreQueryResult = { resources, totalResults };
     if (nextCursor !== undefined) result.nextCursor = nextCursor;
     return result;
@@ -1292,7 +1295,7 @@ class SqlStore implements SqlScimStore {
       const taken = takeWithinBudget(rows.map((row) => Number(row.bytes)), maxBytes);
       cut = taken < rows.length;
       rows = rows.slice(0, taken);
-      await fillLeftOut(rows, "payload", (row) => row.cursor as number | string, async (cursors) =>
+      rows = await fillLeftOut(rows, "payload", (row) => row.cursor as number | string, async (cursors) =>
         (await this.db.selectFrom("scim_outbox").select([`${column} as cursor`, "payload"]).where(column, "in", cursors as number[]).execute()).map((row) => [row.cursor as number | string, row.payload]),
       );
     }
