@@ -155,8 +155,12 @@ function searchesTheStore(registry: SchemaRegistry, method: string, path: string
  * filter no index answers or with `sortBy`. A list without either pages in creation order from
  * its position and counts from the live counts (what Okta's import pages are): not one.
  */
-function scansTheStore(registry: SchemaRegistry, method: string, path: string, filter: string | undefined, sortBy: string | undefined): boolean {
+function scansTheStore(registry: SchemaRegistry, c: Context): boolean {
+  const { method, path } = c.req;
   if (method === "POST") return searchesTheStore(registry, method, path, undefined);
+  if (method !== "GET" && method !== "HEAD") return false;
+  const filter = queryParam(c, "filter");
+  const sortBy = queryParam(c, "sortBy");
   if (filter === undefined && sortBy === undefined) return false;
   return searchesTheStore(registry, method, path, filter) || (sortBy !== undefined && searchesTheStore(registry, method, path, undefined));
 }
@@ -305,7 +309,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       }
       // A search no index answers, while the directory already runs as many as it may.
       const maxSearches = sync.maxConcurrentSearches;
-      const counted = spends && maxSearches !== undefined && scansTheStore(sync.registry, c.req.method, c.req.path, queryParam(c, "filter"), queryParam(c, "sortBy"));
+      const counted = spends && maxSearches !== undefined && scansTheStore(sync.registry, c);
       if (counted) {
         const running = searching.get(directoryId) ?? 0;
         if (running >= maxSearches) {
