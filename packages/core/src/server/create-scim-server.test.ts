@@ -1474,7 +1474,6 @@ describe("list queries within maxQueryMs (400 tooMany, RFC 7644 §3.12)", () => 
 
   it("rejects a maxQueryMs that is not a positive integer", () => {
     configError({ ...base(), maxQueryMs: 0 }, /config\.maxQueryMs must be a positive integer/);
-    configError({ ...base(), maxConcurrentMemberReads: 0 }, /config\.maxConcurrentMemberReads must be a positive integer/);
     configError({ ...base(), maxQueryMs: "10s" }, /config\.maxQueryMs/);
   });
 });

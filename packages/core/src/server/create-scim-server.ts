@@ -24,15 +24,11 @@ import { parseSearchRequest } from "../messages/search-request.js";
 import { defaultRegistry, type CompiledResourceType } from "../schema/registry.js";
 import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import { errorResponse, header, json, methodNotAllowed, queryParams, readBody } from "./http.js";
-import { Turns } from "./turns.js";
 import { ResourceEndpoint, type RequestScope, type ServerSettings } from "./resources.js";
 import type { Principal, ScimRequest, ScimResponse, ScimServer, ScimServerConfig } from "./types.js";
 
 /** The default of `ScimServerConfig.paging.maxPageBytes`: 8 MiB. */
 const DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024;
-/** The default of `ScimServerConfig.maxConcurrentMemberReads`. */
-const DEFAULT_MAX_CONCURRENT_MEMBER_READS = 4;
-
 /** The default of `ScimServerConfig.maxQueryMs`: 10 s. */
 const DEFAULT_MAX_QUERY_MS = 10_000;
 const SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
@@ -104,7 +100,6 @@ function settingsOf(config: ScimServerConfig): ServerSettings {
     maxBodyBytes: positiveInteger(config.maxBodyBytes, "config.maxBodyBytes", 1048576),
     maxQueryMs: positiveInteger(config.maxQueryMs, "config.maxQueryMs", DEFAULT_MAX_QUERY_MS),
     searches: { lastTimedOut: Number.NEGATIVE_INFINITY },
-    memberReads: new Turns(positiveInteger(config.maxConcurrentMemberReads, "config.maxConcurrentMemberReads", DEFAULT_MAX_CONCURRENT_MEMBER_READS)),
     lenient: config.lenientFilters !== false,
     strict: config.strict === true,
     uniqueGroupDisplayName: config.uniqueGroupDisplayName !== false,

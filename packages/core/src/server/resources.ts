@@ -17,7 +17,6 @@ import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import { membersAttributeOf, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
 import { DEFAULT_MAX_VALUES, deepEqual, isObject, validateResource, type ValidateResourceOptions } from "../schema/validate.js";
 import { estimateResourceBytes, PageBudget, takeWithinBudget } from "../store/page-bytes.js";
-import { Turns } from "./turns.js";
 import { checkDeadline } from "../store/query-deadline.js";
 import type { GroupRef, MemberCandidate, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
 import { timeOrderedUuid } from "../ids/time-ordered-uuid.js";
@@ -38,8 +37,6 @@ export interface ServerSettings {
   maxQueryMs: number;
   /** When a list of this server last gave up at its deadline (`Date.now()`; see {@link listDeadline}). */
   searches: { lastTimedOut: number };
-  /** Reads of one resource with its members taking turns (`maxConcurrentMemberReads`). */
-  memberReads: Turns;
   maxBodyBytes: number;
   lenient: boolean;
   strict: boolean;
@@ -587,18 +584,12 @@ export class ResourceEndpoint {
   /** GET /{endpoint}/{id} (RFC 7644 §3.4.1), with If-None-Match (304). */
   async get(scope: RequestScope, id: string): Promise<ScimResponse> {
     const { project, attributes, excluded } = this.projection(scope);
-    const members = this.members !== undefined && wanted(this.rt, "members", attributes, excluded);
-    const read = async (): Promise<ScimResponse> => {
-      // The store read without a helper around it (the hot path of GET by id).
-      const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members });
-      if (!stored) throw new ScimError(404, undefined, `Resource ${id} not found`);
-      const ifNoneMatch = header(scope.request.headers, "if-none-match");
-      if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) return empty(304, { ETag: etagOf(stored.version) });
-      return this.respondRead(scope, stored, project, attributes, excluded);
-    };
-    // A group with its members has no byte budget (a list page does): 10 MB for 50,000 members,
-    // and 50 such reads at once ran a server out of memory. They take turns.
-    return members ? this.settings.memberReads.run(read) : read();
+    // The store read without a helper around it (the hot path of GET by id).
+    const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members: this.members !== undefined && wanted(this.rt, "members", attributes, excluded) });
+    if (!stored) throw new ScimError(404, undefined, `Resource ${id} not found`);
+    const ifNoneMatch = header(scope.request.headers, "if-none-match");
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) return empty(304, { ETag: etagOf(stored.version) });
+    return this.respondRead(scope, stored, project, attributes, excluded);
   }
 
   /** 200 with a resource as a read returns it, and its ETag (RFC 7644 §3.14). */

@@ -187,13 +187,6 @@ export interface ScimServerConfig {
    * `StoreQuery.deadline`. @default 10000
    */
   maxQueryMs?: number;
-  /**
-   * Most reads of one resource with its members (`GET /Groups/{id}`) answered at once; the others
-   * wait their turn. A list page has a byte budget (`paging.maxPageBytes`), a single group has
-   * none: 50,000 members are a 10 MB answer, and fifty such reads at once ran a server out of
-   * memory. Reads without members (`excludedAttributes=members`) never wait. @default 4
-   */
-  maxConcurrentMemberReads?: number;
   /** Bulk limits advertised in ServiceProviderConfig (RFC 7644 §3.7). */
   bulk?: {
     /** @default true */
