@@ -74,7 +74,18 @@ export interface DirectorySyncOptions {
    * thread, and the pool keeps connections for writes)
    */
   maxConcurrentSearches?: number | false;
+  /**
+   * Most reads of one group with its members (`GET /Groups/{id}` without
+   * `excludedAttributes=members`) one directory has answered at once, each counted until its
+   * answer is written; the others wait their turn. A group has no byte budget (a list page has):
+   * 50,000 members are a 10 MB answer, and fifty such reads at once ran a server capped at a
+   * 512 MB heap out of memory. `false`: no limit. @default 4
+   */
+  maxConcurrentGroupReads?: number | false;
 }
+
+/** The default of {@link DirectorySyncOptions.maxConcurrentGroupReads}. */
+export const DEFAULT_MAX_CONCURRENT_GROUP_READS = 4;
 
 /** The running service. */
 export interface DirectorySync {

@@ -16,8 +16,9 @@ import { scimHono } from "scim-hono";
 import { narrowedByIndex } from "scim-store-sql";
 import { redactText, scimAuditMiddleware, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
 import type { DirectoryService } from "./directories.js";
-import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
+import { DEFAULT_MAX_CONCURRENT_GROUP_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
+import { groupReadTurns } from "./member-reads.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
 import { hashToken, TOKEN_PREFIX } from "./tokens.js";
@@ -340,6 +341,12 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       }
     };
     app.use(scoped, guard);
+  }
+
+  // Reads of a group with its members, each until its answer is written (see member-reads.ts).
+  const memberReads = sync.options.maxConcurrentGroupReads ?? DEFAULT_MAX_CONCURRENT_GROUP_READS;
+  if (memberReads !== false) {
+    app.use(scoped, groupReadTurns(memberReads, directoryParam, (c) => c.req.path.slice(c.req.path.indexOf(SCIM_MOUNT) + SCIM_MOUNT.length).split("/").filter((s) => s !== "").slice(1)));
   }
 
   app.use(scoped, redactErrorDetails);
