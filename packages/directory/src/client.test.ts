@@ -69,7 +69,9 @@ describe("createDirectoryClient against directoryApp", () => {
     expect(await client.roleMappings.list(directory.id)).toEqual([]);
 
     const events = await client.events.list({ directoryId: directory.id, limit: 2 });
-    expect(events.data.map((e) => e.type)).toEqual(["user.created", "group.created"]);
+    expect(events.data.map((e) => e.type)).toEqual(["directory.updated", "user.created"]);
+    const renamed = events.data[0]!;
+    if (renamed.type === "directory.updated") expect(renamed.data).toEqual({ changed: ["name"], name: "Acme Okta", type: "okta", state: "active" });
     const next = await client.events.list({ directoryId: directory.id, after: events.nextCursor });
     expect(next.data[0]!.seq).toBeGreaterThan(events.nextCursor);
     expect(await client.events.latest()).toBeGreaterThanOrEqual(next.nextCursor);

@@ -102,6 +102,19 @@ export interface DirectoryRemoval {
   beforeDelete?: (directory: Directory) => Promise<void>;
 }
 
+/** The fields of a directory that differ between two versions of it (settings by their own names). */
+function changedFields(before: Directory, after: Directory): string[] {
+  const changed: string[] = [];
+  for (const field of ["name", "type", "state"] as const) if (before[field] !== after[field]) changed.push(field);
+  const keys = new Set([...Object.keys(before.settings), ...Object.keys(after.settings)]);
+  for (const key of [...keys].sort()) {
+    const a = (before.settings as Record<string, unknown>)[key];
+    const b = (after.settings as Record<string, unknown>)[key];
+    if (JSON.stringify(a) !== JSON.stringify(b)) changed.push(`settings.${key}`);
+  }
+  return changed;
+}
+
 /** The SCIM tables a directory's data lives in (its id is their tenant). */
 const SCIM_TABLES = ["scim_members", "scim_emails", "scim_unique_keys", "scim_counts", "scim_resources"] as const;
 
@@ -183,23 +196,48 @@ export class DirectoryService {
    * previous holder committed it. 404 when the directory is unknown.
    */
   async update(id: string, input: UpdateDirectoryInput): Promise<Directory> {
+    return this.change(id, input, true);
+  }
+
+  /** {@link update}, with its `directory.updated` event or (a deletion's own state changes) without. */
+  private async change(id: string, input: UpdateDirectoryInput, announce: boolean): Promise<Directory> {
     const parsed = updateDirectorySchema.parse(input);
     this.checkMapping(parsed.settings);
-    return this.db.transaction().execute(async (tx) => {
-      const ts = this.now().toISOString();
-      const locked = await tx.updateTable("dir_directories").set({ updated_at: ts }).where("id", "=", id).executeTakeFirst();
-      if (Number(locked.numUpdatedRows) === 0) throw notFound("directory", id);
-      const current = toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
-      const settings = parsed.settings ? directorySettingsSchema.parse({ ...current.settings, ...parsed.settings }) : current.settings;
-      const changes = {
-        name: parsed.name ?? current.name,
-        type: parsed.type ?? current.type,
-        state: parsed.state ?? current.state,
-        settings: JSON.stringify(settings),
-      };
-      await tx.updateTable("dir_directories").set(changes).where("id", "=", id).execute();
-      return toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
+    const removal = this.removal;
+    if (removal === undefined || !announce) return this.db.transaction().execute((tx) => this.write(tx, id, parsed));
+    // With the store, in its transaction: the change and its `directory.updated` event together.
+    return removal.store.transaction!(async (store) => {
+      const sqlStore = store as SqlScimStore;
+      return this.write(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id, parsed, (event) => sqlStore.appendEvent(event));
     });
+  }
+
+  /**
+   * Writes a directory's change; with `appendEvent`, a `directory.updated` event when anything
+   * changed (`data: { changed, name, type, state }`, `changed` naming the fields, settings by
+   * theirs: `settings.attributeMapping`), so that a mirror knows, for one, to read the users'
+   * `customAttributes` again.
+   */
+  private async write(tx: Kysely<DirectoryDatabase>, id: string, parsed: z.output<typeof updateDirectorySchema>, appendEvent?: (event: ScimEvent) => Promise<void>): Promise<Directory> {
+    const ts = this.now().toISOString();
+    const locked = await tx.updateTable("dir_directories").set({ updated_at: ts }).where("id", "=", id).executeTakeFirst();
+    if (Number(locked.numUpdatedRows) === 0) throw notFound("directory", id);
+    const current = toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
+    const settings = parsed.settings ? directorySettingsSchema.parse({ ...current.settings, ...parsed.settings }) : current.settings;
+    const changes = {
+      name: parsed.name ?? current.name,
+      type: parsed.type ?? current.type,
+      state: parsed.state ?? current.state,
+      settings: JSON.stringify(settings),
+    };
+    await tx.updateTable("dir_directories").set(changes).where("id", "=", id).execute();
+    const updated = toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
+    const changed = changedFields(current, updated);
+    if (appendEvent !== undefined && changed.length > 0) {
+      const data = { changed, name: updated.name, type: updated.type, state: updated.state };
+      await appendEvent({ id: timeOrderedUuid(), type: "directory.updated", tenant: id, resourceType: "Directory", resourceId: id, occurredAt: ts, data });
+    }
+    return updated;
   }
 
   /**
@@ -222,11 +260,13 @@ export class DirectoryService {
     const directory = await this.get(id);
     const removal = this.removal;
     if (removal?.beforeDelete !== undefined) {
-      if (directory.state === "active") await this.update(id, { state: "inactive" });
+      // The deletion's own state changes are not announced: it ends with `directory.deleted`, or
+      // leaves the directory as it was.
+      if (directory.state === "active") await this.change(id, { state: "inactive" }, false);
       try {
         await removal.beforeDelete(directory);
       } catch (error) {
-        if (directory.state === "active") await this.update(id, { state: "active" }).catch(() => undefined);
+        if (directory.state === "active") await this.change(id, { state: "active" }, false).catch(() => undefined);
         if (isDirectoryError(error)) throw error;
         throw new DirectoryError(503, "deprovision_failed", "the application could not deprovision the directory's users yet; nothing was deleted: retry later");
       }

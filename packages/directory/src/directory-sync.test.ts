@@ -270,6 +270,19 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     expect((await scim(other.directory.id, other.token, "GET", `/Users/${outsider.id}`)).status).toBe(200);
   });
 
+  it("a change of a directory is announced (directory.updated, what changed); one that changes nothing is not", async () => {
+    const { directory } = await directoryWithToken();
+    const read = async () => (await sync.store.readEvents({ tenant: directory.id })).map((e) => [e.event.type, e.event.data]);
+    const before = (await read()).length;
+    await sync.directories.update(directory.id, { settings: { attributeMapping: { department: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department" } } });
+    await sync.directories.update(directory.id, { state: "inactive", name: "Acme (paused)" });
+    await sync.directories.update(directory.id, { state: "inactive" });
+    expect((await read()).slice(before)).toEqual([
+      ["directory.updated", { changed: ["settings.attributeMapping"], name: directory.name, type: directory.type, state: "active" }],
+      ["directory.updated", { changed: ["name", "state"], name: "Acme (paused)", type: directory.type, state: "inactive" }],
+    ]);
+  });
+
   it("a failing deprovisioning hook stops a directory's deletion: 503, nothing deleted, the directory active again", async () => {
     const { directory, token } = await directoryWithToken();
     const user = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "stays@acme.test" })).json()) as Obj;

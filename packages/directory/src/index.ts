@@ -66,6 +66,7 @@ export {
   type DirectoryUserView,
   type DirectoryView,
   type DirectoryDeletedData,
+  type DirectoryUpdatedData,
   type DirectoryEvent,
   type DirectoryEventPage,
   type ErrorResponse,

@@ -199,6 +199,7 @@ const EVENT_TYPES = [
   "group.user_removed",
   "user.roles_changed",
   "directory.deleted",
+  "directory.updated",
 ] as const;
 
 /** An event of the outbox. */
@@ -244,6 +245,20 @@ export interface DirectoryDeletedData {
 }
 
 /**
+ * The `data` of a `directory.updated` event: what changed (`name`, `type`, `state`, or a setting
+ * as `settings.attributeMapping`...), and the directory's name, type and state after the change.
+ * A change of `settings.attributeMapping` changes the users' `customAttributes` without an event
+ * per user: read them again.
+ */
+export interface DirectoryUpdatedData {
+  changed: string[];
+  name: string;
+  type: string;
+  state: string;
+  [key: string]: unknown;
+}
+
+/**
  * An event as `GET /api/events` sends it, by type (narrow on `type`): user and group changes carry
  * the resource (its SCIM wire form after the change, before it for a deletion), membership events
  * the member, `user.roles_changed` the roles, `directory.deleted` the directory.
@@ -253,7 +268,8 @@ export type DirectoryEvent =
   | (EventBase<"group.created" | "group.updated" | "group.deleted", "Group"> & { resource: Record<string, unknown> })
   | (EventBase<"group.user_added" | "group.user_removed", "Group"> & { member: EventMember })
   | (EventBase<"user.roles_changed", "User"> & { data: { roles: string[]; added: string[]; removed: string[]; [key: string]: unknown } })
-  | (EventBase<"directory.deleted", "Directory"> & { data: DirectoryDeletedData });
+  | (EventBase<"directory.deleted", "Directory"> & { data: DirectoryDeletedData })
+  | (EventBase<"directory.updated", "Directory"> & { data: DirectoryUpdatedData });
 
 /**
  * A page of a log read in order: `nextCursor` is the `after` of the next call (the given one when
@@ -385,7 +401,7 @@ export const adminOperations: ApiOperation[] = [
   { method: "get", path: "/api/directories", summary: "List directories (oldest first)", tag: "directories", query: listDirectoriesQuery, success: { status: 200, schema: "DirectoryPage", description: "a page of directories" } },
   { method: "post", path: "/api/directories", summary: "Create a directory", tag: "directories", body: createDirectorySchema, success: { status: 201, schema: "Directory", description: "the new directory" } },
   { method: "get", path: "/api/directories/{id}", summary: "Get a directory", tag: "directories", params: dir, success: { status: 200, schema: "Directory", description: "the directory" } },
-  { method: "patch", path: "/api/directories/{id}", summary: "Update a directory (each settings field given replaces that field whole: `rateLimit`, `attributeMapping`...; the fields left out stay)", tag: "directories", params: dir, body: updateDirectorySchema, success: { status: 200, schema: "Directory", description: "the directory" } },
+  { method: "patch", path: "/api/directories/{id}", summary: "Update a directory (each settings field given replaces that field whole: `rateLimit`, `attributeMapping`...; the fields left out stay); records a directory.updated event naming what changed", tag: "directories", params: dir, body: updateDirectorySchema, success: { status: 200, schema: "Directory", description: "the directory" } },
   { method: "delete", path: "/api/directories/{id}", summary: "Delete a directory with its tokens, users, groups and role mappings: deprovisions its users first (the directory turns inactive), then records user.deleted, user.roles_changed (to no roles, for users that had roles), group.deleted and directory.deleted events", tag: "directories", params: dir, success: { status: 204, schema: null, description: "deleted" }, errors: [503] },
   { method: "get", path: "/api/directories/{id}/status", summary: "Sync status: last SCIM request, counts, errors in the last 24 hours", tag: "directories", params: dir, success: { status: 200, schema: "DirectoryStatus", description: "the status" } },
   { method: "get", path: "/api/directories/{id}/tokens", summary: "List the directory's tokens (never their secrets)", tag: "tokens", params: dir, success: { status: 200, schema: "TokenList", description: "the tokens, newest first" } },

@@ -99,7 +99,9 @@ export type ScimEventType =
   /** Emitted by layers above the server (scim-directory's group-to-role mapping), never by it. */
   | "user.roles_changed"
   /** Emitted by layers above the server (scim-directory, when a directory is deleted), never by it. */
-  | "directory.deleted";
+  | "directory.deleted"
+  /** Emitted by layers above the server (scim-directory, when a directory's name, state or settings change), never by it. */
+  | "directory.updated";
 
 /** One change, as delivered to subscribers. */
 export interface ScimEvent {
