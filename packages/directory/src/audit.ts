@@ -408,6 +408,8 @@ export interface ScimAuditEnv {
     auditRefusal?: string;
     /** Set for requests to directories that do not exist: they are not recorded. */
     auditSkip?: boolean;
+    /** Set by the guard: whether the request's token is one of its directory's (before the SCIM server checks it). */
+    tokenVerified?: boolean;
   };
 }
 

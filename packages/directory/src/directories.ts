@@ -3,7 +3,7 @@
  * (`/scim/v2/{directoryId}`), tokens and settings. Deleting a directory revokes its tokens and
  * removes its users, groups and role mappings; its events and audit entries stay.
  */
-import type { Insertable, Kysely, Selectable } from "kysely";
+import { sql, type Insertable, type Kysely, type Selectable } from "kysely";
 import { z } from "zod";
 import { timeOrderedUuid, type ScimEvent, type ScimResourceBody, type SchemaRegistry } from "scim-core";
 import type { SqlScimStore } from "scim-store-sql";
@@ -110,9 +110,16 @@ function changedFields(before: Directory, after: Directory): string[] {
   for (const key of [...keys].sort()) {
     const a = (before.settings as Record<string, unknown>)[key];
     const b = (after.settings as Record<string, unknown>)[key];
-    if (JSON.stringify(a) !== JSON.stringify(b)) changed.push(`settings.${key}`);
+    if (canonical(a) !== canonical(b)) changed.push(`settings.${key}`);
   }
   return changed;
+}
+
+/** JSON with object keys in order: two settings that differ only in key order are the same. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
 }
 
 /** The SCIM tables a directory's data lives in (its id is their tenant). */
@@ -220,20 +227,21 @@ export class DirectoryService {
    */
   private async write(tx: Kysely<DirectoryDatabase>, id: string, parsed: z.output<typeof updateDirectorySchema>, appendEvent?: (event: ScimEvent) => Promise<void>): Promise<Directory> {
     const ts = this.now().toISOString();
-    const locked = await tx.updateTable("dir_directories").set({ updated_at: ts }).where("id", "=", id).executeTakeFirst();
+    // Locks the row (PostgreSQL) without changing it: a change that changes nothing keeps `updatedAt`.
+    const locked = await tx.updateTable("dir_directories").set({ updated_at: sql`updated_at` }).where("id", "=", id).executeTakeFirst();
     if (Number(locked.numUpdatedRows) === 0) throw notFound("directory", id);
     const current = toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
     const settings = parsed.settings ? directorySettingsSchema.parse({ ...current.settings, ...parsed.settings }) : current.settings;
-    const changes = {
-      name: parsed.name ?? current.name,
-      type: parsed.type ?? current.type,
-      state: parsed.state ?? current.state,
-      settings: JSON.stringify(settings),
-    };
-    await tx.updateTable("dir_directories").set(changes).where("id", "=", id).execute();
+    const next: Directory = { ...current, name: parsed.name ?? current.name, type: parsed.type ?? current.type, state: parsed.state ?? current.state, settings };
+    const changed = changedFields(current, next);
+    if (changed.length === 0) return current;
+    await tx
+      .updateTable("dir_directories")
+      .set({ name: next.name, type: next.type, state: next.state, settings: JSON.stringify(settings), updated_at: ts })
+      .where("id", "=", id)
+      .execute();
     const updated = toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
-    const changed = changedFields(current, updated);
-    if (appendEvent !== undefined && changed.length > 0) {
+    if (appendEvent !== undefined) {
       const data = { changed, name: updated.name, type: updated.type, state: updated.state };
       await appendEvent({ id: timeOrderedUuid(), type: "directory.updated", tenant: id, resourceType: "Directory", resourceId: id, occurredAt: ts, data });
     }

@@ -274,9 +274,15 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     const { directory } = await directoryWithToken();
     const read = async () => (await sync.store.readEvents({ tenant: directory.id })).map((e) => [e.event.type, e.event.data]);
     const before = (await read()).length;
-    await sync.directories.update(directory.id, { settings: { attributeMapping: { department: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department" } } });
+    await sync.directories.update(directory.id, { settings: { attributeMapping: { department: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department", title: "title" } } });
     await sync.directories.update(directory.id, { state: "inactive", name: "Acme (paused)" });
+    const paused = await sync.directories.get(directory.id);
+    clock += 60_000;
+    // Nothing changes: the same state, the same mapping in another key order, nothing at all.
     await sync.directories.update(directory.id, { state: "inactive" });
+    await sync.directories.update(directory.id, { settings: { attributeMapping: { title: "title", department: "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department" } } });
+    await sync.directories.update(directory.id, {});
+    expect((await sync.directories.get(directory.id)).updatedAt).toBe(paused.updatedAt);
     expect((await read()).slice(before)).toEqual([
       ["directory.updated", { changed: ["settings.attributeMapping"], name: directory.name, type: directory.type, state: "active" }],
       ["directory.updated", { changed: ["name", "state"], name: "Acme (paused)", type: directory.type, state: "inactive" }],

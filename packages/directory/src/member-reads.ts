@@ -7,6 +7,7 @@
  * (the Node response's `close`), not only while the handler runs.
  */
 import type { Context, MiddlewareHandler } from "hono";
+import type { ScimAuditEnv } from "./audit.js";
 
 /** One directory's turns: at most `limit` held; the others wait in order of arrival. */
 class DirectoryTurns {
@@ -35,12 +36,24 @@ class DirectoryTurns {
   }
 }
 
-/** The Node.js response of a request served by `@hono/node-server` (its `env.outgoing`), if any. */
-interface WrittenResponse {
-  readonly writableFinished: boolean;
+/** A Node.js socket, response or request: what tells that it is done. */
+interface Closable {
   readonly destroyed: boolean;
   once(event: "close", listener: () => void): unknown;
+  off(event: "close", listener: () => void): unknown;
 }
+
+/** The Node.js response of a request served by `@hono/node-server` (its `env.outgoing`), if any. */
+interface WrittenResponse extends Closable {
+  readonly writableFinished: boolean;
+  readonly socket?: Closable | null;
+}
+
+/**
+ * Longest a turn is held after its handler: a client that reads a 10 MB answer slower than this
+ * no longer holds back the directory's other group reads.
+ */
+const MAX_HOLD_MS = 60_000;
 
 /**
  * Whether a request reads one group with its members: `GET` (or `HEAD`) of `/Groups/{id}`
@@ -48,27 +61,32 @@ interface WrittenResponse {
  */
 export function readsGroupMembers(method: string, segments: readonly string[], query: URLSearchParams): boolean {
   if ((method !== "GET" && method !== "HEAD") || segments.length !== 2 || segments[0]!.toLowerCase() !== "groups") return false;
-  const named = (name: string) => {
+  /** The names a parameter lists (undefined when it is not given, or empty: the server reads it so). */
+  const listed = (name: string): string[] | undefined => {
     for (const [key, value] of query) {
-      if (key.toLowerCase() === name) return value.split(",").some((a) => /(^|:)members(\.|$)/i.test(a.trim()));
+      if (key.toLowerCase() === name) return value.trim() === "" ? undefined : value.split(",").map((a) => a.trim().toLowerCase());
     }
     return undefined;
   };
-  if (named("excludedattributes") === true) return false;
-  return named("attributes") !== false;
+  // `members` itself left out (one of its sub-attributes left out still returns the others).
+  if (listed("excludedattributes")?.some((a) => /(^|:)members$/.test(a))) return false;
+  const attributes = listed("attributes");
+  return attributes === undefined || attributes.some((a) => /(^|:)members(\.|$)/.test(a));
 }
 
 /**
  * A middleware for `/scim/v2/:directoryId/*`: reads of a group with its members take turns,
  * `limit` at once per directory, each until its answer is written.
  */
-export function groupReadTurns(limit: number, directoryOf: (c: Context) => string, segmentsOf: (c: Context) => string[]): MiddlewareHandler {
+export function groupReadTurns(limit: number, directoryOf: (c: Context) => string, segmentsOf: (c: Context) => string[]): MiddlewareHandler<ScimAuditEnv> {
   const byDirectory = new Map<string, DirectoryTurns>();
   return async (c, next) => {
     // Writes and most reads pass at the first test, without parsing the URL.
     if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
     const url = new URL(c.req.url);
     if (!readsGroupMembers(c.req.method, segmentsOf(c), url.searchParams)) return next();
+    // A request whose token the guard refused is answered 401 without reading anything.
+    if (c.get("tokenVerified") === false) return next();
     const directoryId = directoryOf(c);
     let turns = byDirectory.get(directoryId);
     if (turns === undefined) byDirectory.set(directoryId, (turns = new DirectoryTurns(limit)));
@@ -86,10 +104,27 @@ export function groupReadTurns(limit: number, directoryOf: (c: Context) => strin
       give();
       throw error;
     }
-    // Until the answer is written (or the connection is gone); at once where nothing writes it
-    // afterwards (`app.request` in tests, a runtime without a Node response).
-    const outgoing = (c.env as { outgoing?: WrittenResponse } | undefined)?.outgoing;
-    if (outgoing === undefined || outgoing.writableFinished || outgoing.destroyed) give();
-    else outgoing.once("close", give);
+    // Until the answer is written, or the connection is gone (a response queued behind others on
+    // a pipelined connection that closes never emits its own `close`), at most MAX_HOLD_MS; at
+    // once where nothing writes it afterwards (`app.request` in tests, a runtime without a Node
+    // response).
+    const env = c.env as { outgoing?: WrittenResponse; incoming?: { socket?: Closable | null } } | undefined;
+    const outgoing = env?.outgoing;
+    // The request's socket: a response queued behind others has none of its own yet.
+    const socket = env?.incoming?.socket ?? outgoing?.socket ?? undefined;
+    if (outgoing === undefined || outgoing.writableFinished || outgoing.destroyed || socket?.destroyed === true) {
+      give();
+      return;
+    }
+    const timer = setTimeout(done, MAX_HOLD_MS);
+    timer.unref?.();
+    function done(): void {
+      clearTimeout(timer);
+      outgoing!.off("close", done);
+      socket?.off("close", done);
+      give();
+    }
+    outgoing.once("close", done);
+    socket?.once("close", done);
   };
 }

@@ -295,6 +295,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         if (!decision.allowed) return refuse(decision.retryAfterSeconds);
       }
       const spends = exists && hash !== undefined && (known || (await sync.tokens.isActiveFor(hash, directoryId)));
+      c.set("tokenVerified", spends);
       if (spends) {
         const decision = limiter.take(directoryId, current.rateLimit);
         if (!decision.allowed) {
