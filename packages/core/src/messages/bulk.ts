@@ -7,6 +7,7 @@ import { isObject } from "../schema/validate.js";
 import { checkSchemas, messageFields, optionalInteger, optionalString } from "./fields.js";
 import { MAX_JSON_DEPTH } from "./json-body.js";
 import { BULK_REQUEST_SCHEMA, BULK_RESPONSE_SCHEMA } from "./urns.js";
+import { utf8Length } from "../store/page-bytes.js";
 
 /** HTTP methods allowed in a bulk operation (RFC 7644 §3.7). */
 export type BulkMethod = "POST" | "PUT" | "PATCH" | "DELETE";
@@ -111,10 +112,9 @@ export function jsonPayloadSize(body: unknown): number {
   } catch {
     throw badRequest("invalidSyntax", "the bulk request is not a JSON value");
   }
-  return text === undefined ? 0 : utf8.encode(text).byteLength;
+  return text === undefined ? 0 : utf8Length(text);
 }
 
-const utf8 = new TextEncoder();
 
 /** Nesting deeper than this in operation data is a 400, not a stack overflow. */
 const MAX_DEPTH = MAX_JSON_DEPTH;

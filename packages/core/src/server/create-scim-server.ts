@@ -26,6 +26,7 @@ import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import { errorResponse, header, json, methodNotAllowed, queryParams, readBody } from "./http.js";
 import { ResourceEndpoint, type RequestScope, type ServerSettings } from "./resources.js";
 import type { Principal, ScimRequest, ScimResponse, ScimServer, ScimServerConfig } from "./types.js";
+import { utf8Length } from "../store/page-bytes.js";
 
 /** The default of `ScimServerConfig.paging.maxPageBytes`: 8 MiB. */
 const DEFAULT_MAX_PAGE_BYTES = 8 * 1024 * 1024;
@@ -339,7 +340,7 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
    */
   const bulk = async (scope: RequestScope): Promise<ScimResponse> => {
     const raw = scope.request.body;
-    const size = typeof raw === "string" ? new TextEncoder().encode(raw).length : raw instanceof Uint8Array ? raw.byteLength : undefined;
+    const size = typeof raw === "string" ? utf8Length(raw) : raw instanceof Uint8Array ? raw.byteLength : undefined;
     if (size !== undefined && size > bulkLimits.maxPayloadSize) {
       throw new ScimError(413, undefined, `the bulk request is larger than maxPayloadSize (${bulkLimits.maxPayloadSize} bytes)`);
     }

@@ -4,6 +4,7 @@
 import { badRequest, ScimError } from "../errors/scim-error.js";
 import { parseJsonBody } from "../messages/json-body.js";
 import type { ScimHeaders, ScimRequest, ScimResponse } from "./types.js";
+import { utf8Length } from "../store/page-bytes.js";
 
 /** The SCIM media type (RFC 7644 §3.1). */
 export const SCIM_CONTENT_TYPE = "application/scim+json";
@@ -108,7 +109,7 @@ export function readBody(request: ScimRequest, serverMaxBytes: number): unknown 
     throw new ScimError(415, undefined, `Content-Encoding '${coding}' is not supported: send the body uncompressed`);
   }
   if (body === undefined || body === null) throw badRequest("invalidSyntax", "the request needs a JSON body");
-  if (typeof body === "string" && body.length > maxBytes && new TextEncoder().encode(body).length > maxBytes) throw tooLarge(maxBytes);
+  if (typeof body === "string" && body.length > maxBytes && utf8Length(body) > maxBytes) throw tooLarge(maxBytes);
   if (body instanceof Uint8Array && body.byteLength > maxBytes) throw tooLarge(maxBytes);
   return parseJsonBody(body);
 }

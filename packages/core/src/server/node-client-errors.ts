@@ -5,6 +5,7 @@
  */
 import { ScimError } from "../errors/scim-error.js";
 import { SCIM_CONTENT_TYPE } from "./http.js";
+import { utf8Length } from "../store/page-bytes.js";
 
 /** The parts of the socket of Node's `clientError` event that {@link answerClientErrors} uses. */
 export interface ClientErrorSocket {
@@ -59,7 +60,7 @@ export function answerClientErrors(server: ClientErrorServer): void {
     const head = error.rawPacket !== undefined && String.fromCharCode(...error.rawPacket.subarray(0, 5)) === "HEAD ";
     socket.end(
       `HTTP/1.1 ${refused.status} ${REASONS[refused.status]}\r\nContent-Type: ${SCIM_CONTENT_TYPE}\r\n` +
-        `Content-Length: ${new TextEncoder().encode(body).length}\r\nConnection: close\r\n\r\n${head ? "" : body}`,
+        `Content-Length: ${utf8Length(body)}\r\nConnection: close\r\n\r\n${head ? "" : body}`,
     );
   });
 }

@@ -16,7 +16,7 @@ import { applyPatch, type ApplyPatchOptions, type MemberChange, type MemberValue
 import { GROUP_SCHEMA_ID } from "../schema/core-schemas.js";
 import { membersAttributeOf, type AttributeInfo, type CompiledResourceType, type SchemaRegistry } from "../schema/registry.js";
 import { DEFAULT_MAX_VALUES, deepEqual, isObject, validateResource, type ValidateResourceOptions } from "../schema/validate.js";
-import { estimateResourceBytes, PageBudget, takeWithinBudget } from "../store/page-bytes.js";
+import { estimateResourceBytes, PageBudget, takeWithinBudget, utf8Length } from "../store/page-bytes.js";
 import { checkDeadline } from "../store/query-deadline.js";
 import type { GroupRef, MemberCandidate, ScimStore, StoreContext, StoredResource, StoreQuery, UniqueKey } from "../store/types.js";
 import { timeOrderedUuid } from "../ids/time-ordered-uuid.js";
@@ -374,17 +374,17 @@ function boundedKey(key: unknown): unknown {
   return typeof key === "string" && key.length > MAX_SORT_KEY_CHARS ? key.slice(0, MAX_SORT_KEY_CHARS) : key;
 }
 
-/** The characters of the members' display names, weighed on top of `MEMBER_JSON_BYTES` each. */
-function displayChars(members: readonly MemberValue[] | undefined): number {
-  let chars = 0;
-  for (const m of members ?? []) chars += m.display?.length ?? 0;
-  return chars;
+/** The members' display names in UTF-8 bytes, weighed on top of `MEMBER_JSON_BYTES` each (as the stores weigh them). */
+function displayBytes(members: readonly MemberValue[] | undefined): number {
+  let bytes = 0;
+  for (const m of members ?? []) if (m.display !== undefined) bytes += utf8Length(m.display);
+  return bytes;
 }
 
 /** How many of a page's stored resources its byte budget (`StoreQuery.maxBytes`) takes. */
 function pageWithinBudget(resources: readonly StoredResource[], maxBytes: number | undefined): number {
   if (maxBytes === undefined) return resources.length;
-  return takeWithinBudget((function* () { for (const r of resources) yield estimateResourceBytes(r.attributes, r.members?.length ?? 0) + displayChars(r.members); })(), maxBytes);
+  return takeWithinBudget((function* () { for (const r of resources) yield estimateResourceBytes(r.attributes, r.members?.length ?? 0) + displayBytes(r.members); })(), maxBytes);
 }
 
 /**
@@ -420,7 +420,7 @@ async function resolveMembers(scope: RequestScope, store: ScimStore, members: re
     }
     const display = m.display ?? hit.display;
     // Copied into every membership and membership event: as long as a name may be, no longer.
-    if (display !== undefined && display.length * 3 > MAX_MEMBER_DISPLAY_BYTES && new TextEncoder().encode(display).length > MAX_MEMBER_DISPLAY_BYTES) {
+    if (display !== undefined && display.length * 3 > MAX_MEMBER_DISPLAY_BYTES && utf8Length(display) > MAX_MEMBER_DISPLAY_BYTES) {
       throw badRequest("invalidValue", `the display of member '${m.value}' is longer than ${MAX_MEMBER_DISPLAY_BYTES} bytes (UTF-8)`);
     }
     const member: MemberValue = { value: m.value, type: hit.type };
@@ -721,7 +721,7 @@ export class ResourceEndpoint {
     const keys: Array<{ item: string; key: unknown }> = [];
     let page: StoredResource[] = [];
     const budget = new PageBudget(maxBytes);
-    const sizeOf = (stored: StoredResource) => (maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) + displayChars(stored.members) : 0);
+    const sizeOf = (stored: StoredResource) => (maxBytes !== undefined ? estimateResourceBytes(stored.attributes, stored.members?.length ?? 0) + displayBytes(stored.members) : 0);
     /** How many matches from `offset` on the page stands for (fewer than `count` once cut). */
     let consumed: number | undefined;
     for await (const stored of this.scan(scope, storeFilters ? filter : undefined, query.members === true || needsMembers, query.deadline)) {

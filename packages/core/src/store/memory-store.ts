@@ -13,7 +13,7 @@ import { ScimConfigError, ScimError, badRequest } from "../errors/scim-error.js"
 import { logicalOperands, referencesAttribute, referencesMemberRef, type AttrPath, type Filter } from "../filter/ast.js";
 import { compileFilter, type FilterPredicate } from "../filter/compile.js";
 import { printAttrPath } from "../filter/print.js";
-import { estimateResourceBytes, MEMBER_JSON_BYTES, PageBudget, takeWithinBudget } from "./page-bytes.js";
+import { estimateResourceBytes, MEMBER_JSON_BYTES, PageBudget, takeWithinBudget, utf8Length } from "./page-bytes.js";
 import { checkDeadline } from "./query-deadline.js";
 import type { MemberValue } from "../patch/apply-patch.js";
 import { parseDateTime } from "../schema/datetime.js";
@@ -647,14 +647,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   /** The UTF-8 size of a display name (0 for none), as the SQL store measures it. */
   function utf8Bytes(text: unknown): number {
-    if (typeof text !== "string") return 0;
-    let bytes = text.length;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      // Two bytes below U+0800, three above; a surrogate pair (four bytes) counts 2 + 2.
-      if (c >= 0x80) bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
-    }
-    return bytes;
+    return typeof text === "string" ? utf8Length(text) : 0;
   }
 
   /** How many of a page's records its byte budget takes (all without one). */

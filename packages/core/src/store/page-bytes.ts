@@ -5,6 +5,20 @@
  * `startIndex + itemsPerPage` or the `nextCursor`.
  */
 
+/**
+ * The UTF-8 size of a string, counted without encoding it: two bytes per code unit below U+0800,
+ * three above, four per surrogate pair (two units of two). A lone surrogate counts two, where an
+ * encoder writes U+FFFD (three); every string the server keeps has none.
+ */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) bytes += c < 0x800 || (c >= 0xd800 && c <= 0xdfff) ? 1 : 2;
+  }
+  return bytes;
+}
+
 /** What a group member weighs in a response (value, display, type and `$ref` URL), estimated. */
 export const MEMBER_JSON_BYTES = 200;
 
