@@ -23,7 +23,7 @@ export * from "./filter/ast.js";
 export { numericFilterValue, parseFilter, type ParseFilterOptions } from "./filter/parser.js";
 export { printFilter, printAttrPath } from "./filter/print.js";
 export { compileFilter, isPresentValue, type CompileFilterOptions, type FilterPredicate } from "./filter/compile.js";
-export { validateResource, isObject, type ValidateResourceOptions, type StrictnessOptions } from "./schema/validate.js";
+export { validateResource, isBlank, isObject, type ValidateResourceOptions, type StrictnessOptions } from "./schema/validate.js";
 export { isForbiddenKey } from "./schema/forbidden-keys.js";
 export { parsePatchPath, type PatchPath } from "./path/patch-path.js";
 export { applyPatch, type ApplyPatchOptions, type MemberChange, type MemberValue, type PatchOperation, type PatchResult } from "./patch/apply-patch.js";

@@ -12,7 +12,7 @@
  * (ARCHITECTURE.md, "Events and delivery").
  */
 import { sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
-import { timeOrderedUuid, type MemberValue, type OperationContext, type ScimEvent, type ScimEventSubscriber, type ScimHooks, type ScimResourceBody } from "scim-core";
+import { isBlank, timeOrderedUuid, type MemberValue, type OperationContext, type ScimEvent, type ScimEventSubscriber, type ScimHooks, type ScimResourceBody } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
 import { z } from "zod";
 import type { DirectoryService } from "./directories.js";
@@ -27,7 +27,7 @@ export const createRoleMappingSchema = z
     // SCIM filter `displayName eq` would (case-insensitively, nothing trimmed).
     group: z.union([
       // Blank as scim-core judges a group's name: whitespace and invisible format characters.
-      z.object({ displayName: z.string().min(1).max(256).refine((name) => !/^[\s\u200B-\u200D\u2060\uFEFF\u00AD]*$/.test(name), "must not be blank") }).strict(),
+      z.object({ displayName: z.string().min(1).max(256).refine((name) => !isBlank(name), "must not be blank") }).strict(),
       z.object({ id: z.string().trim().min(1).max(256) }).strict(),
     ]),
     role: z.string().trim().min(1).max(200),

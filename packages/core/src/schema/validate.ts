@@ -155,6 +155,15 @@ export function isAssignedElement(element: unknown): boolean {
 
 /** Only whitespace (Unicode's, `\s`) and the invisible format characters (zero-width space and joiners, word joiner, BOM, soft hyphen). */
 const BLANK = /^[\s\u200B-\u200D\u2060\uFEFF\u00AD]*$/;
+
+/**
+ * Whether `text` is blank as a required name (a `userName`, a group's `displayName`) may not be:
+ * only whitespace (Unicode's) and invisible format characters (zero-width space and joiners, word
+ * joiner, BOM, soft hyphen), or nothing.
+ */
+export function isBlank(text: string): boolean {
+  return BLANK.test(text);
+}
 /** Any UTF-16 surrogate (the quick test); then one that is not half of a pair. */
 const SURROGATE = /[\uD800-\uDFFF]/;
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -165,7 +174,7 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * `displayName` than `""`, while it would hold that unique name.
  */
 export function assertNotBlank(attr: AttributeInfo, value: unknown): void {
-  if (attr.required && attr.type === "string" && typeof value === "string" && BLANK.test(value)) {
+  if (attr.required && attr.type === "string" && typeof value === "string" && isBlank(value)) {
     throw invalid(attr, "is required and must not be blank");
   }
 }
