@@ -6,7 +6,7 @@
  */
 import { sql, type ExpressionBuilder, type Kysely, type RawBuilder } from "kysely";
 import { compileFilter, leafFilters, parsePatchPath, takeWithinBudget, type AttributeInfo, type CompiledResourceType, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
-import { fillLeftOut, jsonWithinShare, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
+import { fillLeftOut, jsonWithinShare, referenceWeights, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
 import { decodeCursor, encodeCursor, filtersKey, type SeqList } from "./cursor.js";
 import type { Directory, DirectoryService } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
@@ -476,17 +476,7 @@ export class DirectoryDataService {
   private async groupsBytes(directoryId: string, userIds: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     if (userIds.length <= 1) return out;
-    for (let i = 0; i < userIds.length; i += 500) {
-      const rows = await this.db
-        .selectFrom("scim_members as m")
-        .innerJoin("scim_resources as g", (join) => join.onRef("g.tenant", "=", "m.tenant").onRef("g.id", "=", "m.group_id"))
-        .select(["m.member_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(octet_length(g.display_name))`.as("chars")])
-        .where("m.tenant", "=", directoryId)
-        .where("m.member_id", "in", userIds.slice(i, i + 500))
-        .groupBy("m.member_id")
-        .execute();
-      for (const row of rows) out.set(row.id, Number(row.n) * GROUP_REF_BYTES + Number(row.chars ?? 0));
-    }
+    for (const [id, weight] of await referenceWeights(this.store.db, directoryId, userIds, "groups")) out.set(id, weight.count * GROUP_REF_BYTES + weight.nameBytes);
     return out;
   }
 

@@ -9,7 +9,7 @@ export { startCheckpointer, type Checkpointer, type CheckpointOptions, type Chec
 export { compiledStatement } from "./compiled-statement.js";
 export { filterRunsInSql, filterToSql, narrowedByIndex, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
 export { migrateScimTables, runMigrations, scimMigrations, type MigrationSet } from "./migrations.js";
-export { fillLeftOut, jsonWithinShare } from "./page-budget.js";
+export { fillLeftOut, jsonWithinShare, referenceWeights, type ReferenceWeight } from "./page-budget.js";
 export { orderBySql, sortKeySql, type SortKeySql, type SortSqlOptions } from "./sort-sql.js";
 export {
   createSqlStore,

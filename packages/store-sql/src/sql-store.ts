@@ -33,7 +33,7 @@ import {
   type WriteCondition,
 } from "scim-core";
 import { SQLITE_DEADLINE, timingStatements, withStatementDeadline, type ScimSqlDatabase, type SqlDialectName } from "./dialect.js";
-import { fillLeftOut, jsonWithinShare } from "./page-budget.js";
+import { fillLeftOut, jsonWithinShare, referenceWeights } from "./page-budget.js";
 import { filterRunsInSql, filterToSql, narrowedByIndex } from "./filter-sql.js";
 import { compiledStatement } from "./compiled-statement.js";
 import { migrateScimTables } from "./migrations.js";
@@ -780,31 +780,12 @@ class SqlStore implements SqlScimStore {
     // The first row always goes in: a page of one needs no count.
     if (page.length <= 1) return page.length;
     // Membership rows counted and their display names measured (not read): a group's members,
-    // and a user's derived groups, whose `display` is the group's name (up to 2,000 bytes each:
-    // counted at MEMBER_JSON_BYTES alone, 13 users with 3,000 such groups made an 85 MB page).
+    // and a user's derived groups, whose `display` is the group's name.
     const extra = new Map<string, number>();
-    const add = (id: string, n: unknown, chars: unknown) => extra.set(id, (extra.get(id) ?? 0) + Number(n) * MEMBER_JSON_BYTES + Number(chars ?? 0));
-    for (const ids of chunks(page.map((row) => row.id))) {
-      if (members) {
-        const rows = await this.db
-          .selectFrom("scim_members")
-          .select(["group_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(octet_length(display))`.as("chars")])
-          .where("tenant", "=", tenant)
-          .where("group_id", "in", ids)
-          .groupBy("group_id")
-          .execute();
-        for (const row of rows) add(row.id, row.n, row.chars);
-      }
-      if (groups) {
-        const rows = await this.db
-          .selectFrom("scim_members as m")
-          .innerJoin("scim_resources as g", (join) => join.onRef("g.tenant", "=", "m.tenant").onRef("g.id", "=", "m.group_id"))
-          .select(["m.member_id as id", (eb) => eb.fn.countAll<number | string>().as("n"), sql<number | string | null>`sum(octet_length(g.display_name))`.as("chars")])
-          .where("m.tenant", "=", tenant)
-          .where("m.member_id", "in", ids)
-          .groupBy("m.member_id")
-          .execute();
-        for (const row of rows) add(row.id, row.n, row.chars);
+    const ids = page.map((row) => row.id);
+    for (const side of [...(members ? ["members" as const] : []), ...(groups ? ["groups" as const] : [])]) {
+      for (const [id, weight] of await referenceWeights(this.db, tenant, ids, side)) {
+        extra.set(id, (extra.get(id) ?? 0) + weight.count * MEMBER_JSON_BYTES + weight.nameBytes);
       }
     }
     const sizes = page.map((row) => Number(row.doc_bytes) + (extra.get(row.id) ?? 0));
