@@ -128,6 +128,11 @@ class KnownTokens {
 /** Discovery endpoints: lists that search nothing. */
 const DISCOVERY = new Set(["serviceproviderconfig", "schemas", "resourcetypes"]);
 
+/** The non-empty path segments after the SCIM mount: `[directoryId, collection, ...]`. */
+function scimSegments(path: string): string[] {
+  return path.slice(path.indexOf(SCIM_MOUNT) + SCIM_MOUNT.length).split("/").filter((s) => s !== "");
+}
+
 /**
  * Whether a request searches the store, and so draws on the directory's share of search time: a
  * list (`GET /{directory}/Users`, `POST .../.search`), except a lookup that an index equality
@@ -136,7 +141,7 @@ const DISCOVERY = new Set(["serviceproviderconfig", "schemas", "resourcetypes"])
  * and which costs the database a millisecond or less.
  */
 function searchesTheStore(registry: SchemaRegistry, method: string, path: string, filter: string | undefined): boolean {
-  const segments = path.slice(path.indexOf(SCIM_MOUNT) + SCIM_MOUNT.length).split("/").filter((s) => s !== "");
+  const segments = scimSegments(path);
   // [directoryId, collection] or [directoryId, collection?, ".search"]
   const last = segments.at(-1)?.toLowerCase();
   if (method === "POST") return last === ".search";
@@ -347,7 +352,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
   // Reads of a group with its members, each until its answer is written (see member-reads.ts).
   const memberReads = sync.options.maxConcurrentGroupReads ?? DEFAULT_MAX_CONCURRENT_GROUP_READS;
   if (memberReads !== false) {
-    app.use(scoped, groupReadTurns(memberReads, directoryParam, (c) => c.req.path.slice(c.req.path.indexOf(SCIM_MOUNT) + SCIM_MOUNT.length).split("/").filter((s) => s !== "").slice(1)));
+    app.use(scoped, groupReadTurns(memberReads, directoryParam, (c) => scimSegments(c.req.path).slice(1)));
   }
 
   app.use(scoped, redactErrorDetails);
