@@ -1199,19 +1199,28 @@ class SqlStore implements SqlScimStore {
       const through = await this.latestPosition();
       return { ...(await this.readEventsBy("seq", options.tenant, after, through, limit, options.maxBytes)), through };
     }
-    // Always its own short READ COMMITTED transaction, even when called inside another (it then
-    // takes a second connection from the pool): it must position committed events only, never
-    // the caller's own uncommitted ones, and release its lock at once.
+    return this.positioning(async (s) => {
+      // Positions are handed out under the lock this transaction holds: none can be given
+      // meanwhile below the latest read here.
+      const through = await s.latestPosition();
+      return { ...(await s.readEventsBy("position", options.tenant, after, through, limit, options.maxBytes)), through };
+    });
+  }
+
+  /**
+   * PostgreSQL: `work` in a short READ COMMITTED transaction of its own (even when called inside
+   * another: it then takes a second connection from the pool), once the committed events have
+   * their positions: it sees committed events only, never a caller's uncommitted ones, and
+   * releases the positioning lock at once.
+   */
+  private positioning<T>(work: (store: SqlStore) => Promise<T>): Promise<T> {
     return this.handle.db
       .transaction()
       .setIsolationLevel("read committed")
       .execute(async (trx) => {
         const s = new SqlStore(this.handle, trx, this.options, true);
         await s.positionCommittedEvents();
-        // Positions are handed out under the lock this transaction holds: none can be given
-        // meanwhile below the latest read here.
-        const through = await s.latestPosition();
-        return { ...(await s.readEventsBy("position", options.tenant, after, through, limit, options.maxBytes)), through };
+        return work(s);
       });
   }
 
@@ -1226,7 +1235,7 @@ class SqlStore implements SqlScimStore {
     // PostgreSQL: committed events never read have no position yet; they get theirs first, and
     // an event committed after that keeps its row until a later prune (it has no position to
     // tell readers how far they may have lost events).
-    if (this.dialect === "postgres") await this.handle.db.transaction().setIsolationLevel("read committed").execute((trx) => new SqlStore(this.handle, trx, this.options, true).positionCommittedEvents());
+    if (this.dialect === "postgres") await this.positioning(async () => undefined);
     let deleted = 0;
     await inBatches(async () =>
       // Oldest first, each batch one short transaction: its rows and the marks of how far they went.
