@@ -422,6 +422,9 @@ describe("admin API", () => {
       expect((await api("POST", `/directories/${directory.id}/role-mappings`, { group: { displayName: "Admins" }, role: "admin" })).status).toBe(409);
       expect((await api("POST", `/directories/${directory.id}/role-mappings`, { group: { id: "nope" }, role: "x" })).status).toBe(404);
       expect((await api("POST", `/directories/${directory.id}/role-mappings`, { group: {}, role: "x" })).status).toBe(400);
+      // Lengths are checked as sent (the document's maxLength), then the role is trimmed.
+      expect((await api("POST", `/directories/${directory.id}/role-mappings`, { group: { displayName: "admins" }, role: ` ${"a".repeat(200)} ` })).status).toBe(400);
+      expect((await api("POST", `/directories/${directory.id}/role-mappings`, { group: { displayName: "admins" }, role: "   " })).status).toBe(400);
       expect((await api("GET", `/directories/${directory.id}/role-mappings`)).body.data.map((m: Any) => m.role).sort()).toEqual(["admin", "billing"]);
 
       const user = await api("GET", `/directories/${directory.id}/users/${alice.id}`);
@@ -506,6 +509,9 @@ describe("admin API", () => {
         ["GET", `/directories/${missing}/role-mappings/${mapping.id}`],
         ["PATCH", `/directories/${missing}/role-mappings/${mapping.id}`, { role: "x" }],
         ["PATCH", `${path}/${mapping.id}`, { group: { id: "no-such-group" } }],
+        ["DELETE", `${path}/map_unknown`],
+        ["DELETE", `/directories/${other.id}/role-mappings/${mapping.id}`],
+        ["DELETE", `/directories/${missing}/role-mappings/${mapping.id}`],
       ] as const) {
         const r = await api(method, target, body);
         expect([method, target, r.status, r.body]).toEqual([method, target, 404, { error: { code: "not_found", message: expect.any(String) } }]);
@@ -676,6 +682,11 @@ describe("admin API", () => {
       }
       for (const value of ["", "1e2", "0x10"]) expect((await api("GET", `/audit-log?limit=${value}`)).status, value).toBe(400);
       expect((await api("GET", "/events?after=")).status).toBe(400);
+      // They take no body: one (a misplaced parameter, say) is refused, not ignored.
+      for (const path of ["/audit-log", "/events", `/directories/${directory.id}/deleted-resources`]) {
+        const r = await api("DELETE", `${path}?olderThanDays=0`, { olderThanDays: 0, directoryId: "dir_other" });
+        expect([r.status, r.body.error.code], path).toEqual([400, "validation_failed"]);
+      }
       expect(await counts()).toEqual(before);
     });
 

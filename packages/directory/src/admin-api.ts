@@ -16,7 +16,7 @@ import { limitBody } from "./body-limit.js";
 import { decodeCursor, encodeCursor, type DirectoriesList } from "./cursor.js";
 import { createDirectorySchema, updateDirectorySchema, type Directory } from "./directories.js";
 import type { DirectorySync } from "./directory-sync.js";
-import { DirectoryError, isDirectoryError } from "./errors.js";
+import { DirectoryError, isDirectoryError, isDirectoryGone } from "./errors.js";
 import { clientAddress, parseCidr, type TrustProxy } from "./ip-allowlist.js";
 import {
   adminOpenApiDocument,
@@ -186,11 +186,16 @@ const withoutQuery: MiddlewareHandler<AdminEnv> = async (c, next) => {
   await next();
 };
 
-/** Writes that take no input: no query parameter, and no body but an empty one or `{}` (malformed JSON is a 400). */
-const withoutInput: MiddlewareHandler<AdminEnv> = async (c, next) => {
-  query(c, z.object({}).strict());
+/** Writes that take no body: none but an empty one or `{}` (malformed JSON is a 400). */
+const withoutBody: MiddlewareHandler<AdminEnv> = async (c, next) => {
   await body(c, z.object({}).strict());
   await next();
+};
+
+/** Writes that take no input: no query parameter, and no body ({@link withoutBody}). */
+const withoutInput: MiddlewareHandler<AdminEnv> = async (c, next) => {
+  query(c, z.object({}).strict());
+  await withoutBody(c, next);
 };
 
 /** The `:id` path parameter, noted for the audit log. */
@@ -259,6 +264,8 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   app.onError((error, c) => {
     if (isDirectoryError(error)) return c.json(errorBody(error.code, error.message), error.status as ContentfulStatusCode);
     if (isZodError(error)) return c.json(validationError(error), 400);
+    // The directory was deleted while this request ran (after its own checks passed).
+    if (isDirectoryGone(error)) return c.json(errorBody("not_found", "the directory no longer exists"), 404);
     if (isUniqueViolation(error)) return c.json(errorBody("conflict", "it already exists"), 409);
     options.onError?.(error);
     return c.json(errorBody("internal_error", "an unexpected error occurred"), 500);
@@ -385,7 +392,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.body(null, 204);
   });
 
-  app.delete("/directories/:id/deleted-resources", async (c) => {
+  app.delete("/directories/:id/deleted-resources", withoutBody, async (c) => {
     const id = directoryParam(c);
     const q = query(c, olderThanDaysQuery);
     await sync.directories.get(id);
@@ -534,7 +541,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   app.get("/events/latest", withoutQuery, async (c) => c.json({ cursor: (await sync.store.eventsHorizon()).latest } satisfies EventCursor));
 
-  app.delete("/events", async (c) => {
+  app.delete("/events", withoutBody, async (c) => {
     const q = query(c, olderThanDaysQuery);
     return c.json({ deleted: await sync.store.pruneEvents(daysAgo(q.olderThanDays)) });
   });
@@ -554,7 +561,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     );
   });
 
-  app.delete("/audit-log", async (c) => {
+  app.delete("/audit-log", withoutBody, async (c) => {
     const q = query(c, olderThanDaysQuery);
     c.set("auditInput", { olderThanDays: q.olderThanDays });
     return c.json({ deleted: audit === false ? 0 : await audit.prune(q.olderThanDays) });

@@ -7,7 +7,6 @@ import type { Kysely } from "kysely";
 import {
   badRequest,
   bearerToken,
-  ScimError,
   createScimServer,
   defaultRegistry,
   type Principal,
@@ -21,6 +20,7 @@ import {
 import { compiledStatement, migrateScimTables, sqlStore, type ScimSqlDatabase, type SqlScimStore } from "scim-store-sql";
 import { AuditLog, type AuditLogOptions } from "./audit.js";
 import { DirectoryService, type Directory } from "./directories.js";
+import { DirectoryGoneError } from "./errors.js";
 import { LinkService } from "./links.js";
 import { migrateDirectoryTables } from "./migrations.js";
 import { DirectoryDataService, liveResourcesInWireForm } from "./normalized.js";
@@ -224,7 +224,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     // checked under the directory's lock, which the deletion holds until it commits.
     tenantGuard: async (tx, directoryId) => {
       const found = await selectDirectoryId(tx as Kysely<DirectoryDatabase>, database.dialect, { directoryId });
-      if (found.rows.length === 0) throw new ScimError(401, undefined, "the directory no longer exists");
+      if (found.rows.length === 0) throw new DirectoryGoneError();
     },
   });
   const onDeprovision = options.hooks?.onDeprovision;

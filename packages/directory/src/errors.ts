@@ -1,3 +1,5 @@
+import { ScimError } from "scim-core";
+
 /**
  * The error of the directory layer and its admin API: an HTTP status, a stable machine-readable
  * code and a message safe to show (never a secret, never a stack trace).
@@ -21,3 +23,21 @@ export function isDirectoryError(value: unknown): value is DirectoryError {
 }
 
 export const notFound = (what: string, id: string): DirectoryError => new DirectoryError(404, "not_found", `${what} ${id} not found`);
+
+/**
+ * The store's answer when a directory is deleted while a request that passed its checks is still
+ * running (the tenant guard, under the directory's lock). To a SCIM client it is a 401, as its
+ * token no longer opens anything (RFC 7644 §3.12); the admin API answers 404, as for any unknown
+ * directory. Recognised by its `directoryGone` brand.
+ */
+export class DirectoryGoneError extends ScimError {
+  readonly directoryGone = true as const;
+  constructor() {
+    super(401, undefined, "the directory no longer exists");
+  }
+}
+
+/** Whether `value` is a {@link DirectoryGoneError}. */
+export function isDirectoryGone(value: unknown): value is DirectoryGoneError {
+  return typeof value === "object" && value !== null && (value as { directoryGone?: unknown }).directoryGone === true;
+}

@@ -384,6 +384,8 @@ const outputSchemas: Record<string, z.ZodType> = {
   PruneResult: pruneResultSchema,
   DirectoryStatus: directoryStatusSchema,
   Error: errorResponseSchema,
+  Health: z.object({ status: z.literal("ok") }),
+  OpenApiDocument: z.object({ openapi: z.string() }).loose(),
 };
 const inputSchemas: Record<string, z.ZodType> = {
   CreateDirectory: createDirectorySchema,
@@ -396,8 +398,8 @@ const dir = ["id"] as const;
 
 /** The operations of the admin API (and the health check), hand-written. */
 export const adminOperations: ApiOperation[] = [
-  { method: "get", path: "/healthz", summary: "Liveness check", tag: "service", success: { status: 200, schema: null, description: "ok" }, authenticated: false },
-  { method: "get", path: "/api/openapi.json", summary: "This document", tag: "service", success: { status: 200, schema: null, description: "the OpenAPI 3.1 document" }, authenticated: false },
+  { method: "get", path: "/healthz", summary: "Liveness check", tag: "service", success: { status: 200, schema: "Health", description: "ok" }, authenticated: false },
+  { method: "get", path: "/api/openapi.json", summary: "This document", tag: "service", success: { status: 200, schema: "OpenApiDocument", description: "the OpenAPI 3.1 document" }, authenticated: false },
   { method: "get", path: "/api/directories", summary: "List directories (oldest first)", tag: "directories", query: listDirectoriesQuery, success: { status: 200, schema: "DirectoryPage", description: "a page of directories" } },
   { method: "post", path: "/api/directories", summary: "Create a directory", tag: "directories", body: createDirectorySchema, success: { status: 201, schema: "Directory", description: "the new directory" } },
   { method: "get", path: "/api/directories/{id}", summary: "Get a directory", tag: "directories", params: dir, success: { status: 200, schema: "Directory", description: "the directory" } },
@@ -438,6 +440,12 @@ const ERROR_TEXT: Record<number, string> = {
   500: "unexpected error",
 };
 
+/** The headers an error response carries (RFC 9110 §11.6.1 WWW-Authenticate, RFC 6585 §4 Retry-After). */
+const ERROR_HEADERS: Record<number, Record<string, unknown>> = {
+  401: { "WWW-Authenticate": { description: "the scheme to use: `Bearer realm=\"directory-sync-admin\"`", schema: { type: "string" } } },
+  429: { "Retry-After": { description: "seconds to wait before the next request", schema: { type: "integer", minimum: 1 } } },
+};
+
 /** The description of an error response of `op`: a paged list's 400 also covers a malformed cursor. */
 function errorText(op: ApiOperation, status: number): string {
   if (status === 400 && op.query !== undefined && "cursor" in op.query.shape) return "invalid input (the issues say what), or a malformed cursor (`invalid_cursor`)";
@@ -476,9 +484,13 @@ function operationObject(op: ApiOperation, extraInputs: Map<z.ZodType, string>):
   // An authenticated operation refuses query parameters and bodies it does not take (admin-api.ts, withoutQuery, withoutInput).
   if (op.query !== undefined || op.body !== undefined || op.authenticated !== false) errors.add(400);
   if (op.params !== undefined && op.params.length > 0) errors.add(404);
-  // Every write passes the body checks, with a body schema or not.
+  // The body limit applies to every authenticated request, reads included; every write passes the
+  // body checks, with a body schema or not.
+  if (op.authenticated !== false) errors.add(413);
   if (op.method !== "get") errors.add(413).add(415);
-  for (const status of [...errors].sort()) responses[String(status)] = { description: errorText(op, status), content: { "application/json": { schema: ref("Error") } } };
+  for (const status of [...errors].sort()) {
+    responses[String(status)] = { description: errorText(op, status), content: { "application/json": { schema: ref("Error") } }, ...(ERROR_HEADERS[status] !== undefined ? { headers: ERROR_HEADERS[status] } : {}) };
+  }
   const operation: Record<string, unknown> = {
     operationId: `${op.method}${op.path.replace(/[{}]/g, "").replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? "").toUpperCase())}`,
     summary: op.summary,
@@ -523,7 +535,8 @@ export function adminOpenApiDocument(options: OpenApiDocumentOptions = {}): Reco
       version: options.version ?? "0.1.0",
       description:
         "Directories, their SCIM tokens, group-to-role mappings, normalized users and groups, events and the audit log. " +
-        "Authenticate with `Authorization: Bearer <admin key>`. Errors are `{ \"error\": { \"code\", \"message\" } }`.",
+        "Authenticate with `Authorization: Bearer <admin key>`. Errors are `{ \"error\": { \"code\", \"message\" } }`. " +
+        "Text in bodies and query parameters must be storable: a NUL character or a lone UTF-16 surrogate is a 400 `validation_failed`.",
     },
     ...(options.serverUrl !== undefined ? { servers: [{ url: options.serverUrl }] } : {}),
     security: [{ adminKey: [] }],

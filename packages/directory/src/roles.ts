@@ -27,10 +27,11 @@ export const createRoleMappingSchema = z
     // SCIM filter `displayName eq` would (case-insensitively, nothing trimmed).
     group: z.union([
       // Blank as scim-core judges a group's name: whitespace and invisible format characters.
-      z.object({ displayName: z.string().min(1).max(256).refine((name) => !isBlank(name), "must not be blank") }).strict(),
-      z.object({ id: z.string().trim().min(1).max(256) }).strict(),
+      z.object({ displayName: z.string().min(1).max(256).refine((name) => !isBlank(name), "must not be blank").describe("the group's displayName, as given (not trimmed); not blank (whitespace or invisible characters only)") }).strict(),
+      // Lengths are checked before trimming, as the document's maxLength says.
+      z.object({ id: z.string().max(256).trim().min(1).describe("the group's id (surrounding whitespace trimmed; not blank)") }).strict(),
     ]),
-    role: z.string().trim().min(1).max(200),
+    role: z.string().max(200).trim().min(1).describe("the role (surrounding whitespace trimmed; not blank)"),
   })
   .strict();
 export type CreateRoleMappingInput = z.input<typeof createRoleMappingSchema>;
@@ -568,6 +569,7 @@ export class RoleService {
    * another mapping gives it), with their events, in one transaction. 404 when unknown.
    */
   async deleteMapping(directoryId: string, mappingId: string): Promise<void> {
+    await this.directories.get(directoryId);
     await this.inTransaction(directoryId, async (roles) => {
       const row = await findMapping(roles.db, directoryId, mappingId);
       await roles.db.deleteFrom("dir_role_mappings").where("id", "=", mappingId).execute();

@@ -12,7 +12,8 @@ export type DirectoryType = (typeof DIRECTORY_TYPES)[number];
  * An IPv4 or IPv6 address or CIDR block (its shape; the admin API also checks that it parses). An
  * IPv6 address may end with an IPv4 address (`::ffff:127.0.0.1`, RFC 4291 §2.2 form 3).
  */
-const cidr = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\d{1,3}(\.\d{1,3}){3})?(\/\d{1,3})?)$/, "an IPv4 or IPv6 address or CIDR block");
+const cidr = z.string().regex(/^(\d{1,3}(\.\d{1,3}){3}(\/\d{1,2})?|[0-9a-fA-F:]+(\d{1,3}(\.\d{1,3}){3})?(\/\d{1,3})?)$/, "an IPv4 or IPv6 address or CIDR block")
+  .describe("an IPv4 or IPv6 address or CIDR block that parses as one (IPv4 octets at most 255, prefixes at most /32 or /128)");
 
 /**
  * The name of a custom attribute, never one that would reach an object's prototype (`__proto__`,
@@ -56,7 +57,12 @@ export const directorySettingsSchema = z
       })
       .pipe(z.record(customAttributeName, z.string().min(1).max(300)))
       // The JSON Schema of the input (the OpenAPI document): what the pipe accepts.
-      .meta({ type: "object", propertyNames: { minLength: 1, maxLength: 100 }, additionalProperties: { type: "string", minLength: 1, maxLength: 300 } })
+      .meta({
+        type: "object",
+        propertyNames: { minLength: 1, maxLength: 100, not: { enum: ["__proto__", "constructor", "prototype"] } },
+        additionalProperties: { type: "string", minLength: 1, maxLength: 300 },
+        description: "custom attribute name -> the SCIM attribute path that feeds it; each path must name an attribute of User in the server's schema registry (else 400 invalid_attribute_mapping)",
+      })
       .default({}),
   })
   .strict();
