@@ -729,6 +729,18 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
       expect((await scimClient(a.directory.scimUrl, "dsync_not-a-real-token-000000000000")("GET", "/Users")).status).toBe(401);
       expect((await scimClient(a.directory.scimUrl, second.token.replace(/^dsync_/, ""))("GET", "/Users")).status).toBe(401);
       expect((await fetch(`${a.directory.scimUrl}/Users`)).status).toBe(401);
+      // Two Authorization lines, the first a valid token: refused (Node alone keeps the first; the
+      // guards see both: a request taken as unauthenticated by the rate limit must not be served).
+      const twice = await new Promise<string>((resolve, reject) => {
+        const url = new URL(a.directory.scimUrl);
+        const socket = connect(Number(url.port), "127.0.0.1", () =>
+          socket.end(`DELETE ${url.pathname}/Users/${a.userId} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${second.token}\r\nAuthorization: Bearer x\r\nConnection: close\r\n\r\n`),
+        );
+        let answer = "";
+        socket.on("data", (d) => (answer += d)).on("close", () => resolve(answer)).on("error", reject);
+      });
+      expect(twice).toMatch(/^HTTP\/1\.1 401 /);
+      expect((await fresh("GET", `/Users/${a.userId}`)).status).toBe(200);
 
       // Inactive directory: 401 for reads and writes; active again: back.
       await client.directories.update(a.directory.id, { state: "inactive" });

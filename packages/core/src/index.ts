@@ -63,6 +63,7 @@ export type {
 export { createScimServer, bearerAuth, bearerToken, timingSafeEqual } from "./server/create-scim-server.js";
 export { adapterRequest, connectionSignal, type AdapterRequestInit, type ConnectionRequest, type ConnectionResponse } from "./server/adapter-request.js";
 export { hostParsedBody, readNodeBody, type NodeBodyRequest, type NodeBodyResponse, type ReadNodeBodyOptions } from "./server/node-body.js";
+export { nodeRequestHeaders, type NodeHeadersRequest } from "./server/node-headers.js";
 export { answerClientErrors, clientErrorFor, type ClientError, type ClientErrorServer, type ClientErrorSocket } from "./server/node-client-errors.js";
 export type {
   OperationContext,

@@ -276,6 +276,8 @@ describe("scim-express", () => {
       const { origin } = await listen(app);
       const { response, closed, sentBytes } = await endlessChunkedPost(origin, "/scim/v2", `Bearer ${token}`);
       expect(response?.head).toMatch(/^HTTP\/1\.1 413 /);
+      // It says so: a client that reused the connection would fail its next request.
+      expect(response?.head).toMatch(/\r\nconnection: close\r\n/i);
       expect(closed).toBe(true);
       // The limit, the bytes dropped after it (as many again), and what the sockets buffer on the way.
       expect(sentBytes).toBeLessThan(16 * 1048576);

@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { adapterRequest, connectionSignal, hostParsedBody, readNodeBody, ScimConfigError, type ScimServer } from "scim-core";
+import { adapterRequest, connectionSignal, hostParsedBody, nodeRequestHeaders, readNodeBody, ScimConfigError, type ScimServer } from "scim-core";
 
 /** Options of {@link scimExpress}. */
 export interface ScimExpressOptions {
@@ -60,7 +60,7 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
           method: req.method,
           path: req.path,
           query: queryAt === -1 ? "" : req.originalUrl.slice(queryAt),
-          headers: req.headers,
+          headers: nodeRequestHeaders(req),
           body,
           baseUrl: `${req.protocol}://${req.get("host") ?? "localhost"}${req.baseUrl}`,
           maxBodyBytes: limit,
@@ -71,9 +71,10 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
     if (gone(req, res) || res.headersSent || res.writableEnded) return;
     res.statusCode = response.status;
     for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
-    // A 413 before the body has arrived (its declared length was over the limit: nothing was
-    // read): close the connection after the answer, rather than let Node read the rest to reuse it.
-    if (response.status === 413 && !req.complete && Number(req.headers["content-length"]) > limit) res.setHeader("Connection", "close");
+    // A 413 with the body not all read (its declared length was over the limit: nothing was read;
+    // or more of it than the adapter drains): the connection closes after the answer, and says so
+    // (RFC 9112 §9.6), rather than let Node read the rest to reuse it.
+    if (response.status === 413 && !req.complete) res.setHeader("Connection", "close");
     res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
   };
   return (req: Request, res: Response, next: NextFunction) => {

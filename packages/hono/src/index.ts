@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import { basePath, matchedRoutes } from "hono/route";
 import type { ContentfulStatusCode, StatusCode } from "hono/utils/http-status";
-import { adapterRequest, ScimConfigError, type ScimServer } from "scim-core";
+import { adapterRequest, nodeRequestHeaders, ScimConfigError, type ScimServer } from "scim-core";
 
 /** Options of {@link scimHono}. */
 export interface ScimHonoOptions {
@@ -57,6 +57,7 @@ function splitUrl(href: string): { origin: string; pathname: string; search: str
 /** The parts of Node's IncomingMessage used here. */
 interface NodeIncoming {
   headers: Record<string, string | string[] | undefined>;
+  rawHeaders?: readonly string[];
   destroyed?: boolean;
   httpVersionMajor?: number;
   readableEnded: boolean;
@@ -175,7 +176,7 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
           method,
           path: cut < 0 ? "/" : url.pathname.slice(cut),
           query: url.search,
-          headers: incoming?.headers ?? Object.fromEntries(raw.headers),
+          headers: incoming !== undefined ? nodeRequestHeaders(incoming) : Object.fromEntries(raw.headers),
           body,
           baseUrl: `${url.origin}${prefix}`,
           maxBodyBytes: limit,

@@ -3,7 +3,7 @@
  * `ScimRequest`, the `ScimResponse` is written back as is (RFC 7644 §3.1). No SCIM logic here.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { adapterRequest, connectionSignal, hostParsedBody, readNodeBody, type ScimServer } from "scim-core";
+import { adapterRequest, connectionSignal, hostParsedBody, nodeRequestHeaders, readNodeBody, type ScimServer } from "scim-core";
 
 /** The parts of Express's request the adapter reads (Express 5, as NestJS 12 runs it). */
 interface ExpressRequest extends IncomingMessage {
@@ -76,7 +76,7 @@ export function scimMiddleware(server: ScimServer, limit: number) {
             method: req.method ?? "GET",
             path: `/${segments.slice(cut).join("/")}`,
             query: queryStart === -1 ? "" : req.originalUrl.slice(queryStart + 1),
-            headers: req.headers,
+            headers: nodeRequestHeaders(req),
             body,
             baseUrl: `${req.protocol}://${req.host ?? req.headers.host ?? "localhost"}${root}`,
             maxBodyBytes: limit,
@@ -89,9 +89,10 @@ export function scimMiddleware(server: ScimServer, limit: number) {
         if (response === undefined) return;
         // `end`, not `send`: no Nest serializer, and no Express ETag on responses the core left without one.
         res.status(response.status).set(response.headers);
-        // A 413 before the body has arrived (its declared length was over the limit: nothing was
-        // read): close the connection after the answer, rather than let Node read the rest to reuse it.
-        if (response.status === 413 && !req.complete && Number(req.headers["content-length"]) > limit) res.setHeader("Connection", "close");
+        // A 413 with the body not all read (its declared length was over the limit: nothing was read;
+        // or more of it than the adapter drains): the connection closes after the answer, and says so
+        // (RFC 9112 §9.6), rather than let Node read the rest to reuse it.
+        if (response.status === 413 && !req.complete) res.setHeader("Connection", "close");
         res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
       })
       .catch(next);

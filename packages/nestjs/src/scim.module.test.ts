@@ -222,6 +222,7 @@ describe("ScimModule", () => {
       const { origin } = await track(start([ScimModule.forRoot({ store: memoryStore(), authenticate: auth() })], undefined, options));
       const { response, closed, sentBytes } = await endlessChunkedPost(origin, "/scim/v2", `Bearer ${token}`);
       expect(response?.head).toMatch(/^HTTP\/1\.1 413 /);
+      expect(response?.head).toMatch(/\r\nconnection: close\r\n/i);
       expect(closed).toBe(true);
       expect(sentBytes).toBeLessThan(16 * 1048576);
       expect((await fetch(`${origin}/scim/v2/Users`, { method: "POST", headers: headers(), body: JSON.stringify(newUser()) })).status).toBe(201);

@@ -16,9 +16,13 @@ export interface NodeBodyRequest {
   off(event: "data", listener: (chunk: Uint8Array) => void): unknown;
   off(event: "end" | "close", listener: () => void): unknown;
   pause(): unknown;
+  resume(): unknown;
   readonly readableEnded: boolean;
-  socket?: { destroy(): void } | null;
+  socket?: { end(): unknown; destroy(): unknown; destroySoon?: () => void } | null;
 }
+
+/** How long a connection closed after a 413 reads and drops the rest of a body before it goes. */
+const LINGER_MS = 1000;
 
 /** The parts of a Node.js `ServerResponse` that {@link readNodeBody} uses. */
 export interface NodeBodyResponse {
@@ -48,11 +52,12 @@ export function hostParsedBody(req: { _body?: unknown; readableEnded: boolean })
 }
 
 /**
- * The body's bytes (undefined when empty), reading at most `limit + 1` of them: a longer body
+ * The body's bytes (undefined when empty), keeping at most `limit + 1` of them: a longer body
  * resolves truncated but still over the limit, so that the server answers 413. The rest is read
- * and dropped up to `drainBytes`, keeping the connection usable; past that, reading stops and the
- * connection is closed once the response is sent. Rejects when the stream fails or the client
- * closes the connection before the body ends.
+ * and dropped up to `drainBytes`, then the promise resolves, with the request complete and the
+ * connection usable; past that, it resolves with the request incomplete (`req.complete` false:
+ * answer with `Connection: close`), reading stops and the connection is closed once the response
+ * is sent. Rejects when the stream fails or the client closes the connection before the body ends.
  */
 export function readNodeBody(req: NodeBodyRequest, res: NodeBodyResponse, limit: number, options: ReadNodeBodyOptions = {}): Promise<Uint8Array | undefined> {
   const drainBytes = options.drainBytes ?? limit;
@@ -79,22 +84,38 @@ export function readNodeBody(req: NodeBodyRequest, res: NodeBodyResponse, limit:
     const closeAfterResponse = () => {
       stop();
       req.pause();
-      const close = () => req.socket?.destroy();
+      const socket = req.socket;
+      if (socket == null) return;
+      // After the answer, which says `Connection: close`: a FIN, and what the client still sends
+      // read and dropped for a moment before the socket goes. Node's own close after such an answer
+      // (`destroySoon`) destroys the socket with bytes unread, which sends a reset, and a reset can
+      // reach the client before it reads the answer, which it then never sees.
+      let closing = false;
+      const close = () => {
+        if (closing) return;
+        closing = true;
+        socket.end();
+        req.resume();
+        setTimeout(() => socket.destroy(), LINGER_MS).unref?.();
+      };
+      socket.destroySoon = close;
       if (res.writableFinished) close();
-      else {
-        res.once("finish", close);
-        res.once("close", close);
-      }
+      else res.once("close", close);
     };
     const onData = (chunk: Uint8Array) => {
-      if (settled) {
+      if (size > limit) {
+        // Over the limit: the rest is dropped up to `drainBytes`, and the answer waits for the body's
+        // end, so that the request is complete (the connection reusable) when it is answered, or
+        // not (the caller's cue to say `Connection: close`, RFC 9112 §9.6) when the rest goes on.
         dropped += chunk.length;
-        if (dropped > drainBytes) closeAfterResponse();
+        if (dropped > drainBytes) {
+          closeAfterResponse();
+          settle();
+        }
         return;
       }
       chunks.push(chunk);
       size += chunk.length;
-      if (size > limit) settle();
     };
     const onEnd = () => {
       stop();

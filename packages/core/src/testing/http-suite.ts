@@ -8,6 +8,7 @@
  * long-lived server and tests do not depend on each other.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rawConnection } from "./raw-connection.js";
 
 /** How the suite reaches the server under test. */
 export interface HttpSuiteTarget {
@@ -1146,6 +1147,24 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         }
         const post = await call("POST", "/Users", { token: null, body: oktaUser() });
         expectError(post, 401);
+      });
+
+      it(title("Authorization sent twice, the first a valid token: 401, no credential picked from several"), async () => {
+        // Joined into one field, as a web Headers object sends them.
+        const joined = await call("GET", "/Users", { token: null, headers: { Authorization: `Bearer ${t.token}, Bearer wrong-${uid()}` } });
+        expectError(joined, 401);
+        // As two header lines, on a listening server (Node alone keeps the first one).
+        if (t.fetch === globalThis.fetch) {
+          const url = new URL(t.baseUrl);
+          const connection = await rawConnection(url.origin);
+          try {
+            connection.write(`GET ${url.pathname.replace(/\/+$/, "")}/Users HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${t.token}\r\nAuthorization: Bearer wrong\r\n\r\n`);
+            const { head } = await connection.response();
+            expect(head).toMatch(/^HTTP\/1\.1 401 /);
+          } finally {
+            connection.destroy();
+          }
+        }
       });
 
       it(title("malformed JSON is 400 invalidSyntax"), async () => {
