@@ -19,6 +19,15 @@ describe("errors in logs and start-up messages", () => {
     expect(lines[0]).not.toContain("S3cret");
   });
 
+  it("keeps a token pasted into a request path, or quoted in an error message, out of the log", () => {
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(line) }).child({}, { serializers: logSerializers });
+    const token = `dsync_${"A".repeat(43)}`;
+    logger.error({ err: new Error(`no resource ${token}`), method: "GET", path: `/Users/${token}` }, "unexpected error in a SCIM request");
+    expect(JSON.parse(lines[0]!)).toMatchObject({ path: "/Users/[REDACTED]", err: { message: "no resource [REDACTED]" } });
+    expect(lines[0]).not.toContain(token);
+  });
+
   it("masks the credentials of URLs and keeps the message on one line", () => {
     expect(maskCredentials("postgres://scim:S3cret@db:5432/sync and https://u:p@x.test/a")).toBe("postgres://***@db:5432/sync and https://***@x.test/a");
     expect(errorMessage(new Error("bad url postgres://scim:S3cret@db/sync\n  more"))).toBe("bad url postgres://***@db/sync more");

@@ -3,6 +3,7 @@
  * error is logged as its name, message and code only (credentials in URLs masked), and a failure
  * at start-up becomes one {@link StartupError} line saying what could not be done and why.
  */
+import { redactText } from "scim-directory";
 
 /** What a log line holds of an error: no stack, no cause chain, no properties that could carry secrets. */
 export interface SafeError {
@@ -11,9 +12,9 @@ export interface SafeError {
   code?: string;
 }
 
-/** Replaces the credentials of URLs (`postgres://user:pw@host` → `postgres://***@host`). */
+/** Replaces the credentials of URLs (`postgres://user:pw@host` → `postgres://***@host`) and tokens and keys (`[REDACTED]`). */
 export function maskCredentials(text: string): string {
-  return text.replace(/\/\/[^@/\s]*@/g, "//***@");
+  return redactText(text.replace(/\/\/[^@/\s]*@/g, "//***@"));
 }
 
 /** The message of `error` on one line, credentials masked; an AggregateError without one lists its errors'. */
@@ -31,8 +32,12 @@ export function safeError(error: unknown): SafeError {
   return { name: error.name, message: errorMessage(error), ...(typeof code === "string" || typeof code === "number" ? { code: String(code) } : {}) };
 }
 
-/** pino serializers that keep stacks and secrets out of the log: pass to `pino()` or `logger.child()`. */
-export const logSerializers = { err: safeError };
+/**
+ * pino serializers that keep stacks and secrets out of the log: pass to `pino()` or
+ * `logger.child()`. A request's `path` may hold a token pasted where an id goes (redacted as the
+ * audit log does).
+ */
+export const logSerializers = { err: safeError, path: (path: unknown) => (typeof path === "string" ? redactText(path) : path) };
 
 /** A failure to start (configuration, schemas file, database, listening): its message is the one line to show. */
 export class StartupError extends Error {

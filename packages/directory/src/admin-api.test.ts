@@ -381,6 +381,12 @@ describe("admin API", () => {
       const rotated = await api("POST", `/directories/${directory.id}/tokens/rotate`);
       expect(rotated.status).toBe(201);
       expect(rotated.body.token).not.toBe(created.body.token);
+      // No cache on the way keeps a secret (nor users: SCIM answers, errors included, say the same).
+      const users = await scim(directory.id, created.body.token, "GET", "/Users");
+      const refused = await scim(directory.id, "dsync_wrong", "GET", "/Users");
+      for (const headers of [created.headers, rotated.headers, users.headers, refused.headers, (await api("GET", "/audit-log")).headers]) {
+        expect([headers.get("cache-control"), headers.get("x-content-type-options")]).toEqual(["no-store", "nosniff"]);
+      }
       // The previous token stays valid for the grace period.
       expect((await scim(directory.id, created.body.token, "GET", "/Users")).status).toBe(200);
 

@@ -99,6 +99,17 @@ export interface AdminEnv {
 
 type AdminContext = Context<AdminEnv>;
 
+/**
+ * Headers of every answer that may carry a secret or personal data (tokens when issued, users,
+ * the audit log): never stored by a cache on the way (RFC 9111 §5.2.2.5; RFC 6749 §5.1 asks it of
+ * token responses), never read as anything but its declared type by a browser.
+ */
+export const privateResponse: MiddlewareHandler = async (c, next) => {
+  await next();
+  c.res.headers.set("Cache-Control", "no-store");
+  c.res.headers.set("X-Content-Type-Options", "nosniff");
+};
+
 /** The body of an admin API error. */
 export function errorBody(code: string, message: string, issues?: { path: string; message: string }[]): ErrorResponse {
   // Messages repeat ids and values from the request, where a token or key may have been pasted.
@@ -272,6 +283,8 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   });
 
   // ─── Middleware: audit, authentication and rate limit, body limit ───────────────────────────
+
+  app.use("*", privateResponse);
 
   // Public: the document describes the API, it holds nothing secret.
   app.get("/openapi.json", (c) => c.json(document));

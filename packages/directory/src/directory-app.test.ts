@@ -163,20 +163,24 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
   });
 
   describe("IP allowlist", () => {
-    it("403 SCIM Error outside the allowlist, before authentication; allowed inside (IPv4, IPv4-mapped IPv6, IPv6)", async () => {
+    it("403 SCIM Error outside the allowlist for the directory's token; allowed inside (IPv4, IPv4-mapped IPv6, IPv6)", async () => {
       const { app, directory, token } = await setup({ ipAllowlist: ["10.0.0.0/8", "2001:db8::/32"] });
       const refused = await scimFrom(app, "192.168.1.10", directory.id, token);
       expect(refused.status).toBe(403);
       expect(await refused.json()).toEqual({ schemas: [SCIM_ERROR], status: "403", detail: expect.any(String) });
-      expect((await scimFrom(app, "192.168.1.10", directory.id, "dsync_wrong")).status).toBe(403);
+      // Without a valid token, outside: exactly an unknown directory's answer (which ids exist is not told).
+      const answer = async (r: Response) => [r.status, r.headers.get("www-authenticate"), r.headers.get("content-type"), await r.text()];
+      const unknown = await answer(await scimFrom(app, "192.168.1.10", UNKNOWN, "dsync_wrong"));
+      expect(unknown[0]).toBe(401);
+      for (const credential of ["dsync_wrong", ""]) expect(await answer(await scimFrom(app, "192.168.1.10", directory.id, credential))).toEqual(unknown);
       expect((await scimFrom(app, undefined, directory.id, token)).status).toBe(403); // unknown address
       expect((await scimFrom(app, "10.1.2.3", directory.id, token)).status).toBe(200);
       expect((await scimFrom(app, "::ffff:10.1.2.3", directory.id, token)).status).toBe(200);
       expect((await scimFrom(app, "2001:db8:0:1::5", directory.id, token)).status).toBe(200);
       expect((await scimFrom(app, "2001:db9::5", directory.id, token)).status).toBe(403);
       await sync.audit.flush();
-      const audited = await sync.db.selectFrom("dir_audit_log").select(["status", "detail"]).where("status", "=", 403).execute();
-      expect(audited).toHaveLength(4);
+      const audited = await sync.db.selectFrom("dir_audit_log").select(["status", "detail"]).where("status", "in", [401, 403]).execute();
+      expect(audited.map((e) => e.status).sort()).toEqual([401, 401, 403, 403, 403]);
     });
 
     it("X-Forwarded-For counts only with trustProxy", async () => {

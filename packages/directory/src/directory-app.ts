@@ -5,8 +5,8 @@
  * Serve it with @hono/node-server (`serve({ fetch: app.fetch })`), or mount it in a bigger app.
  */
 import { Hono } from "hono";
-import { adminApi, errorBody, type AdminKeyHashSource } from "./admin-api.js";
-import type { DirectorySync } from "./directory-sync.js";
+import { adminApi, errorBody, privateResponse, type AdminKeyHashSource } from "./admin-api.js";
+import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import type { TrustProxy } from "./ip-allowlist.js";
 import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directoryScimRoutes, GuardSettingsCache } from "./scim-routes.js";
@@ -57,6 +57,8 @@ export function directoryApp(sync: DirectorySync, options: DirectoryAppOptions =
   const trustProxy = options.trustProxy ?? false;
 
   const app = new Hono();
+  // SCIM answers carry users and groups (the admin API sets the same headers on its own).
+  app.use(`${SCIM_MOUNT}/*`, privateResponse);
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.route(
     "/",

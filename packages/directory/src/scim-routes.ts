@@ -11,7 +11,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
-import { parseFilter, type SchemaRegistry } from "scim-core";
+import { parseFilter, ScimError, type SchemaRegistry } from "scim-core";
 import { scimHono } from "scim-hono";
 import { narrowedByIndex } from "scim-store-sql";
 import { redactText, scimAuditMiddleware, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
@@ -185,6 +185,17 @@ function queryParam(c: Context, name: string): string | undefined {
 }
 
 /** A SCIM Error message (RFC 7644 §3.12). */
+/**
+ * What an unauthenticated SCIM request is answered (scim-core's answer when `authenticate` finds
+ * no principal, RFC 7644 §3.12 with RFC 6750 §3's WWW-Authenticate).
+ */
+function unauthenticated(c: Context<ScimAuditEnv>): Response {
+  return c.body(JSON.stringify(new ScimError(401, undefined, "Authentication required: send a valid bearer token").toJSON()), 401, {
+    "Content-Type": "application/scim+json",
+    "WWW-Authenticate": 'Bearer realm="SCIM"',
+  });
+}
+
 function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, headers: Record<string, string> = {}): Response {
   return c.body(JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: String(status), detail }), status, {
     "Content-Type": "application/scim+json",
@@ -272,15 +283,27 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       // Made-up directory ids leave no audit rows; authentication answers them 401.
       if (!exists) c.set("auditSkip", true);
       const address = clientAddress(c, options.trustProxy);
-      if (enforceAllowlist && !isIpAllowed(current.ipAllowlist, address)) {
-        c.set("auditRefusal", "ip_not_allowed");
-        return scimError(c, 403, "requests to this directory are not allowed from this address");
-      }
-      if (limiter === false) return next();
+      const failureKey = address ?? "unknown";
       const refuse = (retryAfterSeconds: number, reason = "rate_limited", detail = "too many requests") => {
         c.set("auditRefusal", reason);
         return scimError(c, 429, `${detail}: retry after ${retryAfterSeconds} seconds`, { "Retry-After": String(retryAfterSeconds) });
       };
+      if (enforceAllowlist && !isIpAllowed(current.ipAllowlist, address)) {
+        // Nothing is served outside the allowlist. Only a valid token learns why (403): without
+        // one, the answer is an unknown directory's (401), so that the allowlist does not tell an
+        // outside address which directory ids exist. The token check takes from the address's
+        // failures first, as any unknown token does; a valid token gives it back.
+        c.set("auditRefusal", "ip_not_allowed");
+        if (limiter !== false) {
+          const decision = failures.take(failureKey, failureLimit);
+          if (!decision.allowed) return refuse(decision.retryAfterSeconds);
+        }
+        const hash = bearerTokenHash(c.req.header("authorization"));
+        if (hash === undefined || !(await sync.tokens.isActiveFor(hash, directoryId))) return unauthenticated(c);
+        if (limiter !== false) failures.refund(failureKey, failureLimit);
+        return scimError(c, 403, "requests to this directory are not allowed from this address");
+      }
+      if (limiter === false) return next();
       // Before any token work, a request whose token has not authenticated here before takes a
       // token from its client address's bucket of failures. Only a request whose token is valid
       // for the directory takes one from the directory's bucket (its id is in its URL: anyone
@@ -292,7 +315,6 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       const hash = exists ? bearerTokenHash(c.req.header("authorization")) : undefined;
       const tokenKey = hash === undefined ? undefined : `${directoryId} ${hash}`;
       const known = tokenKey !== undefined && trusted.has(tokenKey);
-      const failureKey = address ?? "unknown";
       // Failures first, before the token is checked: a flood of wrong tokens from one address
       // costs at most its burst of lookups.
       if (!known) {
