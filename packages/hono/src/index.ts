@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import { basePath, matchedRoutes } from "hono/route";
 import type { ContentfulStatusCode, StatusCode } from "hono/utils/http-status";
-import { adapterRequest, nodeRequestHeaders, ScimConfigError, type ScimServer } from "scim-core";
+import { adapterRequest, nodeRequestHeaders, SCIM_CONTENT_TYPE, ScimConfigError, ScimError, type ScimServer } from "scim-core";
 
 /** Options of {@link scimHono}. */
 export interface ScimHonoOptions {
@@ -54,8 +54,18 @@ function splitUrl(href: string): { origin: string; pathname: string; search: str
   return { origin: href.slice(0, start), pathname: href.slice(start, end) || "/", search: q < 0 ? "" : href.slice(q) };
 }
 
+/** A `.` or `..` path segment, percent-encoded or not (RFC 3986 §3.3, §5.2.4). */
+const DOT_SEGMENT = /(?:^|\/)(?:\.|%2e){1,2}(?:\/|$)/i;
+
+/** Whether a request target's path (not its query) has a dot segment. */
+function hasDotSegment(target: string): boolean {
+  const q = target.indexOf("?");
+  return DOT_SEGMENT.test(q < 0 ? target : target.slice(0, q));
+}
+
 /** The parts of Node's IncomingMessage used here. */
 interface NodeIncoming {
+  url?: string;
   headers: Record<string, string | string[] | undefined>;
   rawHeaders?: readonly string[];
   destroyed?: boolean;
@@ -145,6 +155,14 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
   if (!Number.isSafeInteger(limit) || limit < 1) throw new ScimConfigError("scimHono: maxBodyBytes must be a positive integer");
   const app = new Hono();
   app.all("/*", async (c) => {
+    // On @hono/node-server the URL was resolved (`/Groups/../Users/x` became `/Users/x`) before
+    // the routes were matched: a request whose own path has dot segments is not one for a SCIM
+    // resource, and is answered 404, as the other adapters and the core answer it.
+    const incoming = nodeIncoming(c);
+    if (incoming?.url !== undefined && hasDotSegment(incoming.url)) {
+      const notFound = new ScimError(404, undefined, "Not found: a path with . or .. segments names no SCIM resource");
+      return new Response(JSON.stringify(notFound.toJSON()), { status: 404, headers: { "Content-Type": SCIM_CONTENT_TYPE } });
+    }
     const url = splitUrl(c.req.url);
     const routes = matchedRoutes(c);
     const depth = mountDepth(c, routes[c.req.routeIndex]?.basePath);
@@ -154,7 +172,6 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     const method = c.req.method;
     const raw = c.req.raw;
     // On @hono/node-server the Node request is at hand: its headers and body cost no web Request.
-    const incoming = nodeIncoming(c);
     let body: Uint8Array | undefined;
     let unread = false;
     if (method !== "GET" && method !== "HEAD") {

@@ -57,9 +57,12 @@ export const WILDCARD = "scimPath";
 export function scimMiddleware(server: ScimServer, limit: number) {
   return (req: ExpressRequest, res: ExpressResponse, next: (error?: unknown) => void): void => {
     const signal = connectionSignal(req, res);
-    const queryStart = req.originalUrl.indexOf("?");
+    // The request target in origin form: an absolute-form target (`POST http://host/scim/v2/Users`,
+    // RFC 9112 §3.2.2) loses its scheme and authority (the Host header names the server).
+    const target = req.originalUrl.replace(/^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i, "");
+    const queryStart = target.indexOf("?");
     // The raw segments, not the decoded wildcard: "/Users/a%2Fb" stays two segments for the core.
-    const segments = (queryStart === -1 ? req.originalUrl : req.originalUrl.slice(0, queryStart)).split("/");
+    const segments = (queryStart === -1 ? target : target.slice(0, queryStart)).split("/");
     const tail = req.params?.[WILDCARD];
     const cut = segments.length - (Array.isArray(tail) ? tail.length : 0);
     const root = segments.slice(0, cut).join("/").replace(/\/+$/, "");
@@ -75,7 +78,7 @@ export function scimMiddleware(server: ScimServer, limit: number) {
           {
             method: req.method ?? "GET",
             path: `/${segments.slice(cut).join("/")}`,
-            query: queryStart === -1 ? "" : req.originalUrl.slice(queryStart + 1),
+            query: queryStart === -1 ? "" : target.slice(queryStart + 1),
             headers: nodeRequestHeaders(req),
             body,
             baseUrl: `${req.protocol}://${req.host ?? req.headers.host ?? "localhost"}${root}`,

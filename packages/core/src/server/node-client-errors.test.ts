@@ -40,7 +40,7 @@ describe("answerClientErrors", () => {
   it("answers what is not HTTP with a SCIM 400, and a refused HEAD without a body", async () => {
     const garbage = await raw("NOT HTTP AT ALL\r\n\r\n");
     expect(garbage).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
-    expect(JSON.parse(bodyOf(garbage))).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "400" });
+    expect(JSON.parse(bodyOf(garbage))).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "400", scimType: "invalidSyntax" });
     const head = await raw("HEAD /Users/\x01 HTTP/1.1\r\nHost: x\r\n\r\n");
     expect(head).toMatch(/^HTTP\/1\.1 400 /);
     expect(head).toMatch(/Content-Length: [1-9]\d*\r\n/);

@@ -30,12 +30,12 @@ const REASONS: Record<number, string> = { 400: "Bad Request", 408: "Request Time
 /**
  * The Error a request Node's parser refused is answered with: a head (request line and headers)
  * over Node's limit, a very long filter in the URL for example, is a 431 (RFC 6585 §5); a request
- * that took too long to arrive a 408; anything else that cannot be parsed a 400 (RFC 7644 §3.12).
+ * that took too long to arrive a 408; anything else that cannot be parsed a 400 `invalidSyntax` (RFC 7644 §3.12).
  */
 export function clientErrorFor(error: ClientError): ScimError {
   if (error.code === "HPE_HEADER_OVERFLOW") return new ScimError(431, undefined, "the request's URL and headers are larger than the server accepts");
   if (error.code === "ERR_HTTP_REQUEST_TIMEOUT") return new ScimError(408, undefined, "the request did not arrive in time");
-  return new ScimError(400, undefined, "the request is not valid HTTP");
+  return new ScimError(400, "invalidSyntax", "the request is not valid HTTP");
 }
 
 /**

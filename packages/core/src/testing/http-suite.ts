@@ -121,6 +121,9 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
     return { status: response.status, headers: response.headers, body: parsed, text };
   };
 
+  /** Whether the target is a server listening on this machine (raw HTTP can reach it). */
+  const listening = () => ["127.0.0.1", "localhost", "[::1]"].includes(new URL(t.baseUrl).hostname);
+
   /** Explains a reply in assertion messages. */
   const show = (r: Reply) => `${r.status} ${r.text.slice(0, 600)}`;
 
@@ -1154,7 +1157,7 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         const joined = await call("GET", "/Users", { token: null, headers: { Authorization: `Bearer ${t.token}, Bearer wrong-${uid()}` } });
         expectError(joined, 401);
         // As two header lines, on a listening server (Node alone keeps the first one).
-        if (t.fetch === globalThis.fetch) {
+        if (listening()) {
           const url = new URL(t.baseUrl);
           const connection = await rawConnection(url.origin);
           try {
@@ -1164,6 +1167,58 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
           } finally {
             connection.destroy();
           }
+        }
+      });
+
+      it(title("a path with . or .. segments names no resource: 404, nothing changed (a query may hold them)"), async () => {
+        // fetch resolves dot segments before sending: only a listening server sees them.
+        if (!listening()) return;
+        const user = await createUser();
+        const url = new URL(t.baseUrl);
+        const root = url.pathname.replace(/\/+$/, "");
+        const connection = await rawConnection(url.origin);
+        const send = async (method: string, target: string, body?: string) => {
+          const length = body === undefined ? "" : `Content-Type: application/scim+json\r\nContent-Length: ${new TextEncoder().encode(body).length}\r\n`;
+          connection.write(`${method} ${target} HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${t.token}\r\n${length}\r\n${body ?? ""}`);
+          return connection.response();
+        };
+        try {
+          const rename = JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "displayName", value: "Renamed" }] });
+          for (const [method, target, body] of [
+            ["PATCH", `${root}/Groups/../Users/${user.id}`, rename],
+            ["GET", `${root}/Groups/%2e%2e/Users`],
+            ["GET", `${root}/./Users`],
+            ["GET", `${root}/Users/${user.id}/.`],
+          ] as const) {
+            const { head, body: answer } = await send(method, target, body);
+            expect(head, `${method} ${target}`).toMatch(/^HTTP\/1\.1 404 /);
+            expect(JSON.parse(answer), target).toMatchObject({ schemas: [ERROR], status: "404" });
+          }
+          const lookup = await send("GET", `${root}/Users?filter=${encodeURIComponent('userName eq "a/../b"')}`);
+          expect(lookup.head).toMatch(/^HTTP\/1\.1 200 /);
+        } finally {
+          connection.destroy();
+        }
+        expect((await call("GET", `/Users/${user.id}`)).body.displayName).toBe(user.displayName);
+      });
+
+      it(title("an absolute-form request target (RFC 9112 §3.2.2): served, with a well-formed Location"), async () => {
+        if (!listening()) return;
+        const url = new URL(t.baseUrl);
+        const root = url.pathname.replace(/\/+$/, "");
+        const body = JSON.stringify(oktaUser());
+        const connection = await rawConnection(url.origin);
+        try {
+          connection.write(
+            `POST ${url.origin}${root}/Users HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/scim+json\r\nContent-Length: ${new TextEncoder().encode(body).length}\r\n\r\n${body}`,
+          );
+          const { head, body: answer } = await connection.response();
+          expect(head).toMatch(/^HTTP\/1\.1 201 /);
+          const location = /\r\nlocation: *([^\r]*)/i.exec(head)?.[1] ?? "";
+          expect(new URL(location).pathname).toBe(`${root}/Users/${JSON.parse(answer).id}`);
+          expect(JSON.parse(answer).meta.location).toBe(location);
+        } finally {
+          connection.destroy();
         }
       });
 
