@@ -553,6 +553,26 @@ describe("admin API", () => {
       expect(all.body.data).toHaveLength(4);
       expect(all.body.data.map((e: Any) => e.seq)).toEqual([...all.body.data.map((e: Any) => e.seq)].sort((x: number, y: number) => x - y));
     });
+
+    it("a directory id with a typo is a 400, one that names nothing a 404; a deleted directory's events stay readable", async () => {
+      const quiet = await createDirectory({ name: "Quiet" });
+      // A directory with no events yet: an empty page, not a 404.
+      expect((await api("GET", `/events?directoryId=${quiet.id}`)).body).toEqual({ data: [], nextCursor: 0, hasMore: false });
+      for (const typo of [quiet.id.toUpperCase(), `${quiet.id}x`, "dir_123", quiet.id.slice(4)]) {
+        for (const path of ["/events", "/audit-log"]) expect((await api("GET", `${path}?directoryId=${typo}`)).body.error.code, `${path} ${typo}`).toBe("validation_failed");
+      }
+      const unknown = await api("GET", "/events?directoryId=dir_000000000000000000000000");
+      expect([unknown.status, unknown.body.error.code]).toEqual([404, "not_found"]);
+
+      const gone = await createDirectory({ name: "Gone" });
+      const token = (await api("POST", `/directories/${gone.id}/tokens`)).body.token;
+      expect((await scim(gone.id, token, "POST", "/Users", { schemas: [USER], userName: "left@gone.test" })).status).toBe(201);
+      expect((await api("DELETE", `/directories/${gone.id}`)).status).toBe(204);
+      const kept = await api("GET", `/events?directoryId=${gone.id}`);
+      expect(kept.body.data.map((e: Any) => e.type)).toEqual(["user.created", "user.deleted", "directory.deleted"]);
+      // Past its last event: still a 200 (the reader caught up), not a 404.
+      expect((await api("GET", `/events?directoryId=${gone.id}&after=${kept.body.nextCursor}`)).status).toBe(200);
+    });
   });
 
   describe("audit log", () => {

@@ -16,7 +16,7 @@ import { limitBody } from "./body-limit.js";
 import { decodeCursor, encodeCursor, type DirectoriesList } from "./cursor.js";
 import { createDirectorySchema, updateDirectorySchema, type Directory } from "./directories.js";
 import type { DirectorySync } from "./directory-sync.js";
-import { DirectoryError, isDirectoryError, isDirectoryGone } from "./errors.js";
+import { DirectoryError, isDirectoryError, isDirectoryGone, notFound } from "./errors.js";
 import { clientAddress, parseCidr, type TrustProxy } from "./ip-allowlist.js";
 import {
   adminOpenApiDocument,
@@ -523,6 +523,11 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
 
   // ─── Events ─────────────────────────────────────────────────────────────────────────────────
 
+  /** Whether `directoryId` names a directory, or a deleted one whose events are still kept. */
+  const directoryOrEvents = async (directoryId: string): Promise<boolean> =>
+    (await sync.directories.find(directoryId)) !== undefined ||
+    (await sync.db.selectFrom("scim_outbox").select("seq").where("tenant", "=", directoryId).limit(1).executeTakeFirst()) !== undefined;
+
   app.get("/events", async (c) => {
     const q = query(c, listEventsQuery);
     // Within the byte budget of a page (events carry whole resources): fewer than `limit` then.
@@ -547,6 +552,9 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     if (q.after > 0 && q.after < horizon.prunedThrough) {
       throw new DirectoryError(410, "cursor_expired", `events after this cursor were pruned (through position ${horizon.prunedThrough}): read the lists again, then follow the events from GET /api/events/latest`);
     }
+    // An id that names no directory and has no events kept (a deleted directory's stay readable):
+    // a 404, or a reader with a wrong id would follow an empty stream forever.
+    if (data.length === 0 && q.directoryId !== undefined && !(await directoryOrEvents(q.directoryId))) throw notFound("directory", q.directoryId);
     // A complete page goes on from where the read went, past other directories' events.
     const last = data.length > 0 ? data[data.length - 1]!.seq : q.after;
     return c.json({ data, nextCursor: page.through !== undefined ? Math.max(last, page.through) : last, hasMore: page.hasMore });

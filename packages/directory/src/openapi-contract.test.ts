@@ -188,6 +188,7 @@ describe("the admin API answers as its OpenAPI document says", () => {
     );
     const latest = (await call("GET", "/api/events/latest")).body.cursor as number;
     expect((await call("GET", `/api/events?after=${latest + 1}`)).status).toBe(400);
+    expect((await call("GET", `/api/events?directoryId=${missing}`)).status).toBe(404);
     expect((await call("GET", "/api/audit-log?kind=scim&limit=5")).body.data).toHaveLength(5);
     expect((await call("GET", "/api/audit-log?kind=nope")).status).toBe(400);
 

@@ -57,17 +57,21 @@ export const listGroupsQuery = z.object({
   group: z.string().min(1).max(200).optional(),
 }).strict();
 
+/** A directory id as the service makes them (`dir_` and 24 hex digits): a typo is a 400, not an empty list. */
+const directoryIdQuery = z.string().regex(/^dir_[0-9a-f]{24}$/, "not a directory id (dir_ and 24 hex digits)");
+
 /** `GET /api/events`. */
 export const listEventsQuery = z.object({
   /** Events after this `seq` (the `nextCursor` of the previous page); 0 for the beginning. */
   after: seqCursor,
-  directoryId: z.string().min(1).max(100).optional(),
+  /** One directory's events (a deleted directory's too, while they are kept; 404 for an id that has none and names no directory). */
+  directoryId: directoryIdQuery.optional(),
   limit: limit(1000, 100),
 }).strict();
 
 /** `GET /api/audit-log`. */
 export const listAuditQuery = z.object({
-  directoryId: z.string().min(1).max(100).optional(),
+  directoryId: directoryIdQuery.optional(),
   kind: z.enum(["scim", "admin"]).optional(),
   /** Entries after this `seq` (the `nextCursor` of the previous page); 0 for the beginning. */
   after: seqCursor,
@@ -419,7 +423,7 @@ export const adminOperations: ApiOperation[] = [
   { method: "get", path: "/api/directories/{id}/users/{userId}", summary: "A normalized user (deleted ones too, with state `deleted`)", tag: "data", params: ["id", "userId"], success: { status: 200, schema: "User", description: "the user" } },
   { method: "get", path: "/api/directories/{id}/groups", summary: "Normalized groups, oldest first", tag: "data", params: dir, query: listGroupsQuery, success: { status: 200, schema: "GroupPage", description: "a page of groups (at most 8 MiB of `raw` documents: fewer than `limit` then, with a `nextCursor`)" } },
   { method: "get", path: "/api/directories/{id}/groups/{groupId}", summary: "A normalized group", tag: "data", params: ["id", "groupId"], success: { status: 200, schema: "Group", description: "the group" } },
-  { method: "get", path: "/api/events", summary: "Events in order after a cursor (400 invalid_cursor past the latest position; 410 cursor_expired when events after it were pruned)", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events (at most 8 MiB of JSON: fewer than `limit` then, with `hasMore`)" }, errors: [410] },
+  { method: "get", path: "/api/events", summary: "Events in order after a cursor (400 invalid_cursor past the latest position; 410 cursor_expired when events after it were pruned)", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events (at most 8 MiB of JSON: fewer than `limit` then, with `hasMore`)" }, errors: [404, 410] },
   { method: "get", path: "/api/events/latest", summary: "The latest event position: follow the events from it (`after`) to get every later one", tag: "events", success: { status: 200, schema: "EventCursor", description: "the position of the latest event" } },
   { method: "get", path: "/api/audit-log", summary: "Audit entries in order after a cursor", tag: "audit", query: listAuditQuery, success: { status: 200, schema: "AuditPage", description: "a page of entries" } },
   { method: "delete", path: "/api/directories/{id}/deleted-resources", summary: "Remove for good the users and groups soft-deleted more than some days ago (the directory's retention; audit entries and events stay)", tag: "directories", params: dir, query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were removed" } },
