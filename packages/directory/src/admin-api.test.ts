@@ -1,3 +1,4 @@
+import { createSchemaRegistry } from "scim-core";
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { adminApi } from "./admin-api.js";
@@ -627,6 +628,27 @@ describe("admin API", () => {
       expect(JSON.stringify(entries)).not.toMatch(/hunter2/i);
       const status = (await api("GET", `/directories/${directory.id}/status`)).body;
       expect(status.lastRequest.path).toBe(`/scim/v2/${directory.id}${plain}`);
+    });
+
+    it("a SCIM filter on a custom attribute the schemas never return is recorded without its value", async () => {
+      const PIN = "urn:example:params:scim:schemas:extension:badge:2.0:User";
+      const registry = createSchemaRegistry({
+        schemas: [{ id: PIN, name: "Badge", attributes: [{ name: "pin", type: "string", multiValued: false, required: false, mutability: "writeOnly", returned: "never" }] }],
+      }).addExtension("User", { schema: PIN, required: false });
+      const own = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), registry, now });
+      try {
+        const ownApp = directoryApp(own);
+        const directory = await own.directories.create({ organizationId: "org_1", name: "Badges" });
+        const { token } = await own.tokens.create(directory.id);
+        const filter = encodeURIComponent(`${PIN}:pin eq "PIN8888"`);
+        const refused = await ownApp.request(`http://sync.test/scim/v2/${directory.id}/Users?filter=${filter}`, { headers: { authorization: `Bearer ${token}` } });
+        expect(refused.status).toBe(400);
+        await own.audit.flush();
+        const entries = (await own.audit.list({ after: 0, limit: 10, directoryId: directory.id })).data;
+        expect(entries.map((e) => e.path)).toEqual([`/scim/v2/${directory.id}/Users?filter=[REDACTED]`]);
+      } finally {
+        await own.close();
+      }
     });
 
     it("a token pasted into a SCIM or admin path is redacted in the entry's path, directory id and resource id", async () => {

@@ -2,11 +2,12 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
+import { createSchemaRegistry } from "scim-core";
 import { sql } from "kysely";
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateAdminKey } from "./admin-keys.js";
-import { auditPath, AuditLog, redact, redactQuery, REDACTED, scimAuditMiddleware } from "./audit.js";
+import { auditPath, AuditLog, redact, redactQuery, REDACTED, scimAuditMiddleware, secretMentionOf } from "./audit.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 
 describe("audit log", () => {
@@ -54,6 +55,21 @@ describe("audit log", () => {
     expect(auditPath('http://h.test/scim/v2/dir_1/Groups?filter=displayName+eq+"Engineering"&excludedAttributes=members')).toBe(
       '/scim/v2/dir_1/Groups?filter=displayName+eq+"Engineering"&excludedAttributes=members',
     );
+  });
+
+  it("redacts query values that mention an attribute the schemas never return (a custom `pin`), as a whole word", () => {
+    const PIN = "urn:example:params:scim:schemas:extension:badge:2.0:User";
+    const registry = createSchemaRegistry({
+      schemas: [{ id: PIN, name: "Badge", attributes: [{ name: "pin", type: "string", multiValued: false, required: false, mutability: "writeOnly", returned: "never" }] }],
+    }).addExtension("User", { schema: PIN, required: false });
+    const mention = secretMentionOf(registry);
+    const url = (text: string) => `http://h.test/scim/v2/dir_1/Users?filter=${encodeURIComponent(text)}&count=1`;
+    for (const text of [`${PIN}:pin eq "8888"`, 'PIN eq "8888"', 'userName eq "a" or pin pr']) expect(auditPath(url(text), mention), text).toBe("/scim/v2/dir_1/Users?filter=[REDACTED]&count=1");
+    // Other words that hold it, and the default secrets, as before.
+    for (const text of ['pinned eq "x"', 'spin eq "x"', 'userName eq "pin-code"']) expect(auditPath(url(text), mention), text).toBe(`/scim/v2/dir_1/Users?filter=${encodeURIComponent(text)}&count=1`);
+    expect(auditPath(url('password eq "x"'), mention)).toBe("/scim/v2/dir_1/Users?filter=[REDACTED]&count=1");
+    // Without such attributes: the default words only.
+    expect(secretMentionOf(createSchemaRegistry()).test("pin")).toBe(false);
   });
 
   it("redacts path segments that look like a directory token or an admin key, as in the query", () => {

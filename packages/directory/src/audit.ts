@@ -8,6 +8,7 @@
  */
 import { performance } from "node:perf_hooks";
 import type { Insertable, Kysely, Selectable } from "kysely";
+import type { AttributeDefinition, SchemaRegistry } from "scim-core";
 import type { Context, MiddlewareHandler } from "hono";
 import { ADMIN_KEY_PREFIX } from "./admin-keys.js";
 import { newId } from "./ids.js";
@@ -101,7 +102,26 @@ export function redactText(text: string): string {
  * Query values that mention a secret attribute anywhere, such as a SCIM filter on one
  * (`filter=password eq "..."`, RFC 7644 §3.4.2.2): the comparison value beside it is the secret.
  */
-const SECRET_MENTION = /pass(?:word|wd)|secret|credential|api[-_]?key|private[-_]?key/i;
+const SECRET_MENTION_SOURCE = "pass(?:word|wd)|secret|credential|api[-_]?key|private[-_]?key";
+const SECRET_MENTION = new RegExp(SECRET_MENTION_SOURCE, "i");
+
+/**
+ * {@link SECRET_MENTION} and the attributes a schema registry never returns (`returned: "never"`,
+ * RFC 7643 §2.4: a custom `pin`, say), each as a whole word: what a SCIM request's query is
+ * redacted for in the audit log.
+ */
+export function secretMentionOf(registry: SchemaRegistry): RegExp {
+  const names = new Set<string>();
+  const visit = (attributes: readonly AttributeDefinition[] | undefined) => {
+    for (const attribute of attributes ?? []) {
+      if (attribute.returned === "never") names.add(attribute.name.toLowerCase());
+      visit(attribute.subAttributes);
+    }
+  };
+  for (const schema of registry.listSchemas()) visit(schema.attributes);
+  const words = [...names].sort().map(escapeRegExp);
+  return words.length === 0 ? SECRET_MENTION : new RegExp(`${SECRET_MENTION_SOURCE}|(?<![\\w$-])(?:${words.join("|")})(?![\\w$-])`, "i");
+}
 
 /**
  * A copy of `value` with secret-looking fields and values replaced by `[REDACTED]` (objects and
@@ -165,7 +185,7 @@ function decodeQueryComponent(text: string): string | undefined {
  * our tokens, or whose value mentions a secret attribute (`filter=password eq "..."`). The other
  * parameters are kept as they came.
  */
-export function redactQuery(search: string): string {
+export function redactQuery(search: string, secretMention: RegExp = SECRET_MENTION): string {
   const raw = search.startsWith("?") ? search.slice(1) : search;
   if (raw === "") return "";
   const parts = raw.split("&").map((part) => {
@@ -174,9 +194,9 @@ export function redactQuery(search: string): string {
     const decoded = decodeQueryComponent(name);
     // A name that does not decode cannot be checked; a bare parameter (no `=`) is all name.
     if (decoded === undefined) return REDACTED;
-    if (eq < 0) return SECRET_VALUE.test(decoded) || SECRET_MENTION.test(decoded) ? REDACTED : part;
+    if (eq < 0) return SECRET_VALUE.test(decoded) || secretMention.test(decoded) ? REDACTED : part;
     const value = decodeQueryComponent(part.slice(eq + 1));
-    return value === undefined || SECRET_KEY.test(decoded) || SECRET_VALUE.test(value) || SECRET_MENTION.test(value) ? `${name}=${REDACTED}` : part;
+    return value === undefined || SECRET_KEY.test(decoded) || SECRET_VALUE.test(value) || secretMention.test(value) ? `${name}=${REDACTED}` : part;
   });
   return `?${parts.join("&")}`;
 }
@@ -205,11 +225,11 @@ export function redactPathname(pathname: string): string {
  * The path and query of a URL as the audit log stores it: secret-looking path segments and query
  * values redacted, at most 2,000 characters.
  */
-export function auditPath(url: string): string {
+export function auditPath(url: string, secretMention?: RegExp): string {
   const start = url.indexOf("/", url.indexOf("://") + 3);
   const rest = start < 0 ? "/" : url.slice(start);
   const q = rest.indexOf("?");
-  const path = q < 0 ? redactPathname(rest) : `${redactPathname(rest.slice(0, q))}${redactQuery(rest.slice(q))}`;
+  const path = q < 0 ? redactPathname(rest) : `${redactPathname(rest.slice(0, q))}${redactQuery(rest.slice(q), secretMention)}`;
   return path.length > 2000 ? `${path.slice(0, 2000)}…` : path;
 }
 
@@ -424,6 +444,8 @@ export interface ScimAuditOptions {
   tokenId: (c: Context<ScimAuditEnv>, directoryId: string, options?: { known?: boolean }) => Promise<string | undefined>;
   /** Receives failures to write the audit entry (the request is answered anyway). */
   onError?: (error: unknown) => void;
+  /** What a query value mentioning a secret looks like ({@link secretMentionOf}). @default password and secret-like words */
+  secretMention?: RegExp;
 }
 
 const RESOURCE_PATH = /\/(Users|Groups)\/([^/?]+)/;
@@ -470,7 +492,7 @@ export function scimAuditMiddleware(audit: AuditLog, options: ScimAuditOptions):
           .catch(() => undefined)) as { scimType?: unknown } | undefined;
         if (typeof body?.scimType === "string") detail.scimType = body.scimType;
       }
-      const path = auditPath(c.req.url);
+      const path = auditPath(c.req.url, options.secretMention);
       await audit.record({
         kind: "scim",
         directoryId: directoryId ?? null,

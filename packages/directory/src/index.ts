@@ -11,6 +11,7 @@ export {
   redactText,
   redactPathname,
   redactQuery,
+  secretMentionOf,
   REDACTED,
   scimAuditMiddleware,
   type AuditEntry,

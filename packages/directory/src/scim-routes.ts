@@ -14,7 +14,7 @@ import { Hono } from "hono";
 import { parseFilter, ScimError, type SchemaRegistry } from "scim-core";
 import { scimHono } from "scim-hono";
 import { narrowedByIndex } from "scim-store-sql";
-import { redactText, scimAuditMiddleware, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
+import { redactText, scimAuditMiddleware, secretMentionOf, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
 import type { DirectoryService } from "./directories.js";
 import { DEFAULT_MAX_CONCURRENT_GROUP_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
@@ -263,6 +263,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
           return DIRECTORY_ID.test(id) ? id : undefined;
         },
         tokenId: tokenIdReader(sync),
+        secretMention: secretMentionOf(sync.registry),
         ...(options.onError ? { onError: options.onError } : {}),
       }),
     );
