@@ -146,11 +146,14 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   // emails lookup): approximate ones are cheap to keep, and the store refreshes them as tables grow.
   database.pragma("analysis_limit = 1000");
   database.pragma("optimize = 0x10002");
+  // A second connection for reads while a group of transactions is open (sqlite-driver.ts): it
+  // sees committed rows only. An in-memory database has no second connection (nor durability).
+  const reader = onDisk ? openReader(Database, options.filename, Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))) : undefined;
   const checkpoints = options.checkpoints ?? "background";
   const checkpointer = onDisk && checkpoints !== "inline" ? backgroundCheckpoints(database, options.filename, checkpoints === "background" ? {} : checkpoints) : undefined;
   const group = options.groupCommit ?? true;
   const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
-  const dialect = groupCommitDialect(database, { busyTimeoutMs, ...(group === false ? { maxUnits: 1 } : group === true ? {} : group) }, checkpointer && (() => checkpointer.stop()));
+  const dialect = groupCommitDialect(database, { busyTimeoutMs, ...(group === false ? { maxUnits: 1 } : group === true ? {} : group) }, checkpointer && (() => checkpointer.stop()), reader);
   const db = new Kysely<ScimDatabase>({ dialect, ...(options.log ? { log: options.log } : {}) });
   return {
     db,
@@ -163,8 +166,19 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
       // connection here too.
       await checkpointer?.stop();
       if (database.open !== false) database.close();
+      if (reader !== undefined && reader.open !== false) reader.close();
     },
   };
+}
+
+/** The reader connection of a SQLite file: the same SQL functions as the writer, and it never writes. */
+function openReader(Database: SqliteConstructor, filename: string, busyTimeoutMs: number): BetterSqliteDatabase & { pragma(text: string): unknown } {
+  const reader = new Database(filename);
+  registerSqliteLower(reader, Database);
+  registerSqliteDeadline(reader);
+  reader.pragma("query_only = 1");
+  reader.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  return reader;
 }
 
 /** The background checkpointer of a file, or undefined where no worker thread can start (SQLite then checkpoints inline). */

@@ -10,13 +10,14 @@ interface Db {
   item: { id: Generated<number>; name: string; parent: number | null };
 }
 
-function open(options: GroupCommitOptions = {}) {
+function open(options: GroupCommitOptions = {}, withReader = false) {
   const file = join(mkdtempSync(join(tmpdir(), "group-commit-")), "db.sqlite");
   const raw = new Database(file);
   raw.pragma("journal_mode = WAL");
   raw.pragma("foreign_keys = ON");
   raw.exec("create table item (id integer primary key, name text not null unique, parent integer references item(id) deferrable initially deferred)");
-  const driver = new GroupCommitSqliteDriver(raw as unknown as BetterSqliteDatabase, options);
+  const reader = withReader ? (new Database(file) as unknown as BetterSqliteDatabase) : undefined;
+  const driver = new GroupCommitSqliteDriver(raw as unknown as BetterSqliteDatabase, options, undefined, reader);
   const db = new Kysely<Db>({ dialect: { ...groupCommitDialect(raw as unknown as BetterSqliteDatabase), createDriver: () => driver } });
   /** What another connection (another process) sees: only committed rows. */
   const committed = () => {
@@ -98,6 +99,31 @@ describe("SQLite group commit", () => {
     await Promise.all([insert(db, "t1"), plain, insert(db, "t2"), db.selectFrom("item").select("name").execute()]);
     expect(plainWriteCommitted).toBe(true);
     expect(committed().sort()).toEqual(["plain", "t1", "t2"]);
+    await db.destroy();
+  });
+
+  it("with a reader, a read outside a transaction sees committed rows only, never an open group's (a crash would undo them)", async () => {
+    const { db, committed } = open({}, true);
+    await insert(db, "before");
+    // The read waits for the connection behind the transaction; when it gets it, the
+    // transaction's group is still open (others waited: no COMMIT yet).
+    const transaction = insert(db, "pending");
+    const read = db.selectFrom("item").select("name").orderBy("id").execute();
+    const streamed = (async () => {
+      const names: string[] = [];
+      for await (const row of db.selectFrom("item").select("name").orderBy("id").stream()) names.push(row.name);
+      return names;
+    })();
+    const [, rows, stream] = await Promise.all([transaction, read, streamed]);
+    expect(rows.map((r) => r.name)).toEqual(["before"]);
+    expect(stream).toEqual(["before"]);
+    expect(committed()).toEqual(["before", "pending"]);
+    // Inside a transaction, its own writes are seen (the writer).
+    const seen = await db.transaction().execute(async (trx) => {
+      await trx.insertInto("item").values({ name: "mine", parent: null }).execute();
+      return (await trx.selectFrom("item").select("name").orderBy("id").execute()).map((r) => r.name);
+    });
+    expect(seen).toEqual(["before", "pending", "mine"]);
     await db.destroy();
   });
 

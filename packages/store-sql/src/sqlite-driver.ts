@@ -19,10 +19,13 @@
  * if the COMMIT fails, every transaction of the group fails with its error, and none of their
  * writes stays.
  *
- * Statements outside transactions: reads run inside an open group (they see its writes, which
- * are not yet durable: only an I/O failure at COMMIT can undo them); writes outside transactions
- * (single statements) join the open group and wait for its COMMIT too, or autocommit when no group
- * is open.
+ * Statements outside transactions: reads run on a second connection, the reader, while a group
+ * is open (on the writer they would see the group's writes, which are not yet durable: a crash or
+ * an I/O failure at COMMIT undoes them, and what a read answered would then never have been; an
+ * events reader was handed positions that a crash gave to other events); without a reader (an
+ * in-memory database, where nothing is durable) they run on the writer. Writes outside
+ * transactions (single statements) join the open group and wait for its COMMIT too, or autocommit
+ * when no group is open.
  */
 import {
   CompiledQuery,
@@ -104,7 +107,7 @@ class GroupCommitConnection implements DatabaseConnection {
 
   async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     if (!SelectQueryNode.is(compiledQuery.query)) throw new Error("the SQLite driver streams select queries only");
-    for (const row of this.driver.statement(compiledQuery.sql).iterate(compiledQuery.parameters)) yield { rows: [row as R] };
+    for (const row of this.driver.statementFor(compiledQuery.sql).iterate(compiledQuery.parameters)) yield { rows: [row as R] };
   }
 }
 
@@ -126,11 +129,16 @@ export class GroupCommitSqliteDriver implements Driver {
   /** COMMITs run, and the transactions they committed (for tests and monitoring). */
   readonly stats = { commits: 0, units: 0 };
 
+  /** The reader's compiled statements, by SQL text. */
+  private readonly readerStatements = new Map<string, Statement>();
+
   constructor(
     private readonly database: BetterSqliteDatabase,
     options: GroupCommitOptions = {},
     /** Runs before the connection closes (the background checkpointer stops first). */
     private readonly beforeClose?: () => Promise<void>,
+    /** A second connection to the same file, for reads outside transactions while a group is open (closed with the driver). */
+    private readonly reader?: BetterSqliteDatabase,
   ) {
     this.maxUnits = Math.max(1, options.maxUnits ?? 64);
     this.maxDelayMs = Math.max(0, options.maxDelayMs ?? 5);
@@ -142,17 +150,21 @@ export class GroupCommitSqliteDriver implements Driver {
 
   /** A compiled statement, from the cache (better-sqlite3 compiles on every `prepare`). */
   statement(sql: string): Statement {
-    let statement = this.statements.get(sql);
-    if (statement === undefined) {
-      statement = this.database.prepare(sql);
-      if (this.statements.size >= this.cacheSize) this.statements.delete(this.statements.keys().next().value as string);
-      this.statements.set(sql, statement);
-    }
+    return cached(this.statements, this.database, sql, this.cacheSize);
+  }
+
+  /**
+   * The statement to run `sql` with: on the reader when it only reads, outside a transaction,
+   * while a group is open (it sees committed rows only); on the writer otherwise.
+   */
+  statementFor(sql: string): Statement {
+    const statement = this.statement(sql);
+    if (this.reader !== undefined && this.group !== undefined && !this.inUnit && statement.readonly) return cached(this.readerStatements, this.reader, sql, this.cacheSize);
     return statement;
   }
 
   run<R>(compiledQuery: CompiledQuery): QueryResult<R> {
-    const statement = this.statement(compiledQuery.sql);
+    const statement = this.statementFor(compiledQuery.sql);
     // A write outside a transaction, while a group is open, becomes part of that group.
     if (!this.inUnit && this.group !== undefined && !statement.readonly) this.holderWaitsFor = this.group;
     if (statement.reader) return { rows: statement.all(compiledQuery.parameters) as R[] };
@@ -281,14 +293,26 @@ export class GroupCommitSqliteDriver implements Driver {
     if (this.group !== undefined) this.commit();
     await this.beforeClose?.();
     this.database.close();
+    this.reader?.close();
   }
 }
 
+/** `sql` compiled on `database`, from `cache` (at most `size` statements, the oldest dropped first). */
+function cached(cache: Map<string, Statement>, database: BetterSqliteDatabase, sql: string, size: number): Statement {
+  let statement = cache.get(sql);
+  if (statement === undefined) {
+    statement = database.prepare(sql);
+    if (cache.size >= size) cache.delete(cache.keys().next().value as string);
+    cache.set(sql, statement);
+  }
+  return statement;
+}
+
 /** A Kysely dialect for better-sqlite3 with group commit. */
-export function groupCommitDialect(database: BetterSqliteDatabase, options: GroupCommitOptions = {}, beforeClose?: () => Promise<void>): Dialect {
+export function groupCommitDialect(database: BetterSqliteDatabase, options: GroupCommitOptions = {}, beforeClose?: () => Promise<void>, reader?: BetterSqliteDatabase): Dialect {
   return {
     createAdapter: () => new SqliteAdapter(),
-    createDriver: () => new GroupCommitSqliteDriver(database, options, beforeClose),
+    createDriver: () => new GroupCommitSqliteDriver(database, options, beforeClose, reader),
     createIntrospector: (db: Kysely<any>) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
   };
