@@ -15,6 +15,7 @@ import { openDatabase } from "scim-store-sql";
 import { bootstrap, type Bootstrapped } from "./bootstrap.js";
 import type { ServerConfig } from "./config.js";
 import { logSerializers, startupStep } from "./errors.js";
+import { closeSilentConnections } from "./silent-connections.js";
 import { loadSchemasFile } from "./schemas-file.js";
 
 /** A running server. */
@@ -130,6 +131,7 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
     }),
   );
   answerClientErrors(server as Server);
+  closeSilentConnections(server as Server);
   const drain = drainer(server as Server, logger);
   let firstRun: Bootstrapped;
   try {
