@@ -139,6 +139,20 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       expect(statuses).toEqual([401, 401, 429]);
     });
 
+    it("behind a trusted proxy, the X-Forwarded-For text is a limiter key only when it is an address, in one spelling", async () => {
+      const { directory } = await setup();
+      const app = directoryApp(sync, { trustProxy: true, authFailureRateLimit: { requestsPerSecond: 0.001, burst: 2 } });
+      const wrong = (forwardedFor: string) => scimFrom(app, "172.16.0.1", directory.id, "dsync_guess", { "x-forwarded-for": forwardedFor });
+      // Text that is no address, different each time, spends one shared bucket (it used to make a
+      // bucket per text: 10,000 buckets of kilobytes each from one client without credentials).
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await wrong(`${"x".repeat(4000)}${i}`)).status);
+      expect(statuses).toEqual([401, 401, 429]);
+      // Spellings of one address share its bucket, apart from the others'.
+      expect([(await wrong("2001:db8::7")).status, (await wrong("2001:0DB8:0:0:0:0:0:7")).status, (await wrong("[2001:db8::7]:443")).status]).toEqual([401, 401, 429]);
+      expect((await wrong("192.0.2.8:5000")).status).toBe(401);
+    });
+
     it("a settings change through the admin API applies at once", async () => {
       const { app, directory, token } = await setup({ rateLimit: { requestsPerSecond: 0.001, burst: 1 } });
       expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(200);

@@ -39,7 +39,7 @@ export { directoryApp, type DirectoryAppOptions } from "./directory-app.js";
 export { composeHooks, createDirectorySync, directoryIdOf, SCIM_MOUNT, type DirectorySync, type DirectorySyncOptions } from "./directory-sync.js";
 export { createDirectorySchema, DirectoryService, updateDirectorySchema, type CreateDirectoryInput, type Directory, type UpdateDirectoryInput } from "./directories.js";
 export { DirectoryError, isDirectoryError } from "./errors.js";
-export { cidrContains, clientAddress, isIpAllowed, parseCidr, parseIp, type CidrBlock, type TrustProxy } from "./ip-allowlist.js";
+export { canonicalIp, cidrContains, clientAddress, isIpAllowed, parseCidr, parseIp, type CidrBlock, type TrustProxy } from "./ip-allowlist.js";
 export { LinkService, primaryEmail, type UserLink } from "./links.js";
 export { directoryMigrations, migrateDirectoryTables } from "./migrations.js";
 export {

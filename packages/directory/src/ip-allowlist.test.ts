@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cidrContains, isIpAllowed, parseCidr, parseIp } from "./ip-allowlist.js";
+import { Hono } from "hono";
+import { canonicalIp, cidrContains, clientAddress, isIpAllowed, parseCidr, parseIp, type TrustProxy } from "./ip-allowlist.js";
 
 describe("IP allowlist matching", () => {
   it("parses IPv4, IPv6 (compressed, embedded IPv4, zone) and refuses the rest", () => {
@@ -59,5 +60,36 @@ describe("IP allowlist matching", () => {
     expect(parseCidr("2001:db8::/129")).toBeUndefined();
     expect(parseCidr("10.0.0.0/8/8")).toBeUndefined();
     expect(cidrContains(parseCidr("10.0.0.0/8")!, parseIp("10.2.3.4")!)).toBe(true);
+  });
+
+  it("canonicalIp gives every spelling of an address one text (RFC 5952), and nothing for other text", () => {
+    expect(canonicalIp("2001:0DB8:0000:0000:0000:0000:0000:0001")).toBe("2001:db8::1");
+    expect(canonicalIp("2001:db8:0:0:1:0:0:1")).toBe("2001:db8::1:0:0:1"); // the first of two equal runs
+    expect(canonicalIp("2001:db8:0:1:1:1:1:1")).toBe("2001:db8:0:1:1:1:1:1"); // one zero group stays
+    expect(canonicalIp("0:0:0:0:0:0:0:0")).toBe("::");
+    expect(canonicalIp("1:0:0:0:0:0:0:0")).toBe("1::");
+    expect(canonicalIp("::ffff:0a00:0001")).toBe("::ffff:10.0.0.1");
+    expect(canonicalIp("010.000.000.001")).toBe("10.0.0.1");
+    expect(canonicalIp("fe80::1%eth0")).toBe("fe80::1");
+    for (const bad of ["", "unknown", "10.0.0", "x".repeat(100), "1::2::3"]) expect(canonicalIp(bad), bad).toBeUndefined();
+  });
+
+  it("clientAddress takes the entry the trusted proxies wrote, only when it is an address", async () => {
+    const app = new Hono();
+    let trust: TrustProxy = true;
+    app.get("/", (c) => c.text(String(clientAddress(c, trust))));
+    const from = async (forwardedFor?: string) =>
+      (await app.request("/", { headers: forwardedFor === undefined ? {} : { "x-forwarded-for": forwardedFor } }, { incoming: { socket: { remoteAddress: "172.16.0.1" } } })).text();
+    expect(await from()).toBe("172.16.0.1");
+    expect(await from("203.0.113.5")).toBe("203.0.113.5");
+    expect(await from("spoofed, 2001:DB8:0::5")).toBe("2001:db8::5");
+    expect(await from("[2001:db8::5]:8443")).toBe("2001:db8::5");
+    expect(await from("203.0.113.5:1234")).toBe("203.0.113.5");
+    expect(await from("10.0.0.1, not-an-address")).toBe("undefined");
+    expect(await from("y".repeat(15_000))).toBe("undefined");
+    trust = 2;
+    expect(await from("10.0.0.1, 203.0.113.5")).toBe("10.0.0.1");
+    trust = false;
+    expect(await from("10.0.0.1")).toBe("172.16.0.1");
   });
 });

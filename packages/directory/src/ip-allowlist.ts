@@ -134,9 +134,43 @@ interface NodeEnv {
 }
 
 /**
+ * The canonical text of an address (RFC 5952 §4 for IPv6: lower case, no leading zeros, the
+ * longest run of two or more zero groups as `::`; an IPv4 address written as one stays dotted).
+ * Undefined when the text is not an address. Every spelling of one address has one text, so a
+ * limiter keyed by it holds one bucket per client, however the client writes its address.
+ */
+export function canonicalIp(text: string): string | undefined {
+  const value = parseIp(text);
+  if (value === undefined) return undefined;
+  if (!text.includes(":")) return dotted(value);
+  const groups: number[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
+  // The longest run of zero groups (the first of equals), compressed only when two or longer.
+  let best = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8; ) {
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) [best, bestLength] = [i, j - i];
+    i = j === i ? i + 1 : j;
+  }
+  const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(":");
+  // IPv4-mapped addresses keep their dotted tail (RFC 5952 §5), as Node reports them.
+  if (value >> 32n === 0xffffn) return `::ffff:${dotted(value)}`;
+  if (best < 0) return hex(0, 8);
+  return `${hex(0, best)}::${hex(best + bestLength, 8)}`;
+}
+
+function dotted(value: bigint): string {
+  return [24n, 16n, 8n, 0n].map((shift) => Number((value >> shift) & 0xffn)).join(".");
+}
+
+/**
  * The client address of a request: the socket's peer address from @hono/node-server
  * (`c.env.incoming.socket.remoteAddress`), or, when `trustProxy` says so, the entry of
- * `X-Forwarded-For` the trusted proxies wrote. Undefined when unknown.
+ * `X-Forwarded-For` the trusted proxies wrote, in its canonical text (`canonicalIp`). Undefined
+ * when unknown, and when that entry is not an address: the header's text never becomes a key of
+ * a limiter or an audit row (a client behind a proxy that appends could send any text there).
  */
 export function clientAddress(c: Context, trustProxy: TrustProxy = false): string | undefined {
   const peer = (c.env as NodeEnv | undefined)?.incoming?.socket?.remoteAddress;
@@ -148,5 +182,8 @@ export function clientAddress(c: Context, trustProxy: TrustProxy = false): strin
     .filter(Boolean);
   // Fewer entries than trusted hops: the leftmost is the best there is (it was written by a trusted proxy).
   if (forwarded.length === 0) return peer;
-  return forwarded[Math.max(0, forwarded.length - hops)];
+  const entry = forwarded[Math.max(0, forwarded.length - hops)]!;
+  // Bracketed or with a port (`[::1]:443`, `1.2.3.4:80`), as some proxies write them.
+  const bare = /^\[([^\]]+)\](?::\d+)?$/.exec(entry)?.[1] ?? /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(entry)?.[1] ?? entry;
+  return bare.length > 64 ? undefined : canonicalIp(bare);
 }
