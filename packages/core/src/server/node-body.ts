@@ -22,7 +22,8 @@ export interface NodeBodyRequest {
 }
 
 /** How long a connection closed after a 413 reads and drops the rest of a body before it goes. */
-const LINGER_MS = 1000;
+/** How long a connection closed after its answer still reads and drops what the client sends (ms). */
+export const LINGER_MS = 1000;
 
 /** The parts of a Node.js `ServerResponse` that {@link readNodeBody} uses. */
 export interface NodeBodyResponse {

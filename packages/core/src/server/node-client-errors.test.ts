@@ -20,6 +20,7 @@ describe("answerClientErrors", () => {
       let answer = "";
       socket.on("data", (d) => (answer += d)).on("close", () => resolve(answer)).on("error", reject);
     });
+  const openConnections = () => new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
   const bodyOf = (answer: string) => answer.slice(answer.indexOf("\r\n\r\n") + 4);
 
   it("answers a head over Node's limit (a long filter) with a SCIM 431 and closes the connection", async () => {
@@ -51,5 +52,18 @@ describe("answerClientErrors", () => {
     const answer = await raw("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     expect(bodyOf(answer)).toBe("ok");
+  });
+
+  it("closes the connection a moment after the answer even when the client never closes its side", async () => {
+    const before = await openConnections();
+    const socket = connect({ port, host: "127.0.0.1", allowHalfOpen: true }, () => socket.write("NOT HTTP AT ALL\r\n\r\n"));
+    let answer = "";
+    await new Promise<void>((resolve) => socket.on("data", (d) => (answer += d)).on("end", () => resolve()));
+    expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+    // The client keeps its side open; the server lets its socket go after the linger all the same.
+    expect(await openConnections()).toBe(before + 1);
+    await new Promise((resolve) => setTimeout(resolve, 1_300));
+    expect(await openConnections()).toBe(before);
+    socket.destroy();
   });
 });

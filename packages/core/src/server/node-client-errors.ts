@@ -6,6 +6,7 @@
 import { ScimError } from "../errors/scim-error.js";
 import { SCIM_CONTENT_TYPE } from "./http.js";
 import { utf8Length } from "../store/page-bytes.js";
+import { LINGER_MS } from "./node-body.js";
 
 /** The parts of the socket of Node's `clientError` event that {@link answerClientErrors} uses. */
 export interface ClientErrorSocket {
@@ -41,7 +42,10 @@ export function clientErrorFor(error: ClientError): ScimError {
 /**
  * Listens to `server`'s `clientError` event and answers each request Node's parser refuses with
  * {@link clientErrorFor}'s RFC 7644 §3.12 Error (`application/scim+json`), then closes the
- * connection. A HEAD request gets the status and headers without the body (RFC 9110 §9.3.2). A
+ * connection: a FIN after the answer, and the socket destroyed a moment later ({@link LINGER_MS})
+ * whether or not the client closed its side (Node's parser has let go of the connection, so none
+ * of the server's timeouts would end it, and a client that never closes would hold its file
+ * descriptor for good). A HEAD request gets the status and headers without the body (RFC 9110 §9.3.2). A
  * connection that is gone, or whose response has already started, is closed without an answer.
  *
  * ```ts
@@ -62,5 +66,7 @@ export function answerClientErrors(server: ClientErrorServer): void {
       `HTTP/1.1 ${refused.status} ${REASONS[refused.status]}\r\nContent-Type: ${SCIM_CONTENT_TYPE}\r\n` +
         `Content-Length: ${utf8Length(body)}\r\nConnection: close\r\n\r\n${head ? "" : body}`,
     );
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS) as { unref?: () => unknown };
+    timer.unref?.();
   });
 }
