@@ -204,6 +204,32 @@ describe("audit log", () => {
       expect(await audit.scimActivity("dir_a")).toMatchObject({ requests: 5, lastRequest: { status: 204 } });
     });
 
+    it("records refusals of one kind once per window, and the rest as one counted entry when the window ends or at flush", async () => {
+      const audit = new AuditLog(sync.db, { refusalWindowMs: 50 });
+      const refuse = (directoryId: string, refused: string, actor: string | null = null) =>
+        audit.recordRefusal({ kind: "scim", directoryId, actor, method: "GET", path: "/scim/v2/x/Users", status: 429, durationMs: 0.2, detail: { refused } });
+      for (let i = 0; i < 500; i++) await refuse("dir_a", "rate_limited", i === 499 ? "tok_last" : null);
+      await refuse("dir_b", "rate_limited");
+      await refuse("dir_a", "concurrent_searches");
+      const rows = async () =>
+        (await audit.list({ limit: 100 })).data.map((e) => [e.directoryId, e.actor, e.detail]);
+      // At flush: the first of each kind, then what the open windows have counted so far.
+      expect(await rows()).toEqual([
+        ["dir_a", null, { refused: "rate_limited" }],
+        ["dir_b", null, { refused: "rate_limited" }],
+        ["dir_a", null, { refused: "concurrent_searches" }],
+        ["dir_a", "tok_last", { refused: "rate_limited", repeated: 499 }],
+      ]);
+      // The window is still open: more refusals are counted, and written when it ends.
+      for (let i = 0; i < 20; i++) await refuse("dir_a", "rate_limited");
+      await new Promise((resolve) => setTimeout(resolve, 80));
+      await audit.flush();
+      expect((await rows()).slice(4)).toEqual([["dir_a", null, { refused: "rate_limited", repeated: 20 }]]);
+      // A new window: its first refusal is written as it comes.
+      await refuse("dir_a", "rate_limited");
+      expect((await rows()).slice(5)).toEqual([["dir_a", null, { refused: "rate_limited" }]]);
+    });
+
     it("writes a waiting batch after its delay, and close() writes what still waits", async () => {
       const file = join(mkdtempSync(join(tmpdir(), "audit-")), "db.sqlite");
       const first = await createDirectorySync({ database: openSqlite({ filename: file }), audit: { batch: { maxDelayMs: 10 } } });

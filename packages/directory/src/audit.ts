@@ -271,6 +271,19 @@ export interface AuditLogOptions {
   batch?: { maxEntries?: number; maxDelayMs?: number } | false;
   /** Receives failures to write a batch (the entries of that batch are dropped). */
   onError?: (error: unknown) => void;
+  /**
+   * Refusals of one kind (`recordRefusal`: one directory, one status, one reason) are written
+   * once per window of this many milliseconds; the others of the window are counted into one
+   * entry written when it ends (`detail.repeated`). @default 10000
+   */
+  refusalWindowMs?: number;
+}
+
+/** The refusals of one kind counted in an open window ({@link AuditLog.recordRefusal}). */
+interface RefusalWindow {
+  /** The last refusal counted (its method, path and actor go into the window's entry). */
+  last: AuditRecord | undefined;
+  repeated: number;
 }
 
 /** Rows per INSERT statement: 11 columns each, under SQLite's and PostgreSQL's parameter limits. */
@@ -285,6 +298,8 @@ export class AuditLog {
   private pending: Insertable<AuditTable>[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private writing: Promise<void> = Promise.resolve();
+  private readonly refusalWindowMs: number;
+  private readonly refusals = new Map<string, RefusalWindow>();
 
   constructor(
     private readonly db: Kysely<DirectoryDatabase>,
@@ -294,6 +309,41 @@ export class AuditLog {
     this.maxEntries = options.batch === false ? 1 : Math.max(1, options.batch?.maxEntries ?? 200);
     this.maxDelayMs = options.batch === false ? 0 : Math.max(0, options.batch?.maxDelayMs ?? 100);
     this.onError = options.onError;
+    this.refusalWindowMs = Math.max(0, options.refusalWindowMs ?? 10_000);
+  }
+
+  /**
+   * Records a refused request (a 429 of the rate limits): the first refusal of its kind (its
+   * directory, status and `detail.refused`) in a window of `refusalWindowMs` as `record` does,
+   * the rest only counted; when the window ends, or at `flush()`, one entry says how many there
+   * were (`detail.repeated`, with the last one's method, path and actor). A flood of refused
+   * requests, which costs its sender nothing, costs the log two rows per window, not one per request.
+   */
+  async recordRefusal(entry: AuditRecord): Promise<void> {
+    const reason = (entry.detail as { refused?: unknown } | null | undefined)?.refused;
+    const key = `${entry.directoryId ?? ""} ${entry.status} ${String(reason)}`;
+    const open = this.refusals.get(key);
+    if (open !== undefined) {
+      open.repeated++;
+      open.last = entry;
+      return;
+    }
+    this.refusals.set(key, { last: undefined, repeated: 0 });
+    const timer = setTimeout(() => {
+      const window = this.refusals.get(key);
+      this.refusals.delete(key);
+      if (window !== undefined) this.recordRepeats(window).catch((error: unknown) => this.onError?.(error));
+    }, this.refusalWindowMs);
+    timer.unref?.();
+    await this.record(entry);
+  }
+
+  /** The entry of the refusals a window counted, if any (and the window's count starts over). */
+  private recordRepeats(window: RefusalWindow): Promise<void> {
+    const { last, repeated } = window;
+    window.repeated = 0;
+    if (last === undefined || repeated === 0) return Promise.resolve();
+    return this.record({ ...last, durationMs: 0, resourceId: null, detail: { ...(last.detail ?? {}), repeated } });
   }
 
   /**
@@ -328,8 +378,10 @@ export class AuditLog {
     }
   }
 
-  /** Writes the entries that wait (in the order they were recorded). */
+  /** Writes the entries that wait (in the order they were recorded), with the refusals counted so far. */
   flush(): Promise<void> {
+    // Each queues its entry at once (its promise only awaits a flush, which this one is).
+    for (const window of this.refusals.values()) void this.recordRepeats(window).catch(() => {});
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;
@@ -493,7 +545,7 @@ export function scimAuditMiddleware(audit: AuditLog, options: ScimAuditOptions):
         if (typeof body?.scimType === "string") detail.scimType = body.scimType;
       }
       const path = auditPath(c.req.url, options.secretMention);
-      await audit.record({
+      await audit[refusal !== undefined && status === 429 ? "recordRefusal" : "record"]({
         kind: "scim",
         directoryId: directoryId ?? null,
         actor: tokenId ?? null,

@@ -71,6 +71,12 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       const [authenticated] = await sync.db.selectFrom("dir_audit_log").select("actor").where("status", "=", 200).where("directory_id", "=", directory.id).execute();
       expect(entries.map((e) => e.actor)).toEqual([authenticated!.actor]);
       expect(authenticated!.actor).toMatch(/^tok_/);
+      // A flood of refusals (from a token known or not) costs the log a row per window, with a count.
+      for (let i = 0; i < 200; i++) expect((await scimFrom(app, "10.0.0.1", directory.id, token)).status).toBe(429);
+      await sync.audit.flush();
+      const flood = await sync.db.selectFrom("dir_audit_log").select(["detail", "actor"]).where("status", "=", 429).orderBy("seq").execute();
+      expect(flood.map((e) => JSON.parse(e.detail as string))).toEqual([{ refused: "rate_limited" }, { refused: "rate_limited", repeated: 200 }]);
+      expect(flood[1]!.actor).toBe(authenticated!.actor);
     });
 
     it("failed authentications are limited per client address, without locking out a token that works", async () => {

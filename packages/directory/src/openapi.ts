@@ -305,7 +305,12 @@ export const auditEntrySchema = z.object({
   status: z.number().int(),
   durationMs: z.number(),
   resourceId: z.string().nullable(),
-  detail: z.record(z.string(), z.unknown()).nullable(),
+  detail: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe(
+      "`scimType` of a refused SCIM request; `refused` (`rate_limited`, `search_time`, `concurrent_searches`, `ip_not_allowed`) of one a guard refused; `repeated`: the number of 429 refusals of that kind since the entry that opened their ten-second window",
+    ),
 });
 export type AuditEntryView = z.output<typeof auditEntrySchema>;
 
