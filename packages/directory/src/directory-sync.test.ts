@@ -131,6 +131,27 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     expect(used.lastUsedAt).toBe(new Date(clock).toISOString());
   });
 
+  it("ended tokens do not pile up: a directory keeps its active tokens and its last 20 ended ones", async () => {
+    const { directory, token: first } = await directoryWithToken();
+    const other = await directoryWithToken();
+    await sync.tokens.revoke(other.directory.id, other.tokenId);
+    const issued = [];
+    for (let i = 0; i < 30; i++) {
+      clock += 1_000;
+      issued.push(await sync.tokens.rotate(directory.id, i % 2 === 0 ? 0 : 1));
+    }
+    clock += 5_000; // every grace period over
+    const spare = await sync.tokens.create(directory.id);
+    const list = await sync.tokens.list(directory.id);
+    expect(list.filter((t) => t.active).map((t) => t.id)).toEqual([spare.id, issued[29]!.id]);
+    // The newest 20 ended ones, newest first; the first token and the oldest rotations are gone.
+    expect(list.filter((t) => !t.active).map((t) => t.id)).toEqual(issued.slice(9, 29).reverse().map((t) => t.id));
+    expect((await scim(directory.id, first, "GET", "/Users")).status).toBe(401);
+    expect((await scim(directory.id, issued[29]!.token, "GET", "/Users")).status).toBe(200);
+    // Another directory's ended token is not touched.
+    expect((await sync.tokens.list(other.directory.id)).map((t) => t.id)).toEqual([other.tokenId]);
+  });
+
   it("rotation keeps the token the IdP uses, not the newest: a second token created and never used is the one revoked", async () => {
     const { directory, token: inUse } = await directoryWithToken();
     expect((await scim(directory.id, inUse, "GET", "/Users")).status).toBe(200);

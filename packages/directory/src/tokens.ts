@@ -64,6 +64,12 @@ function info(row: Selectable<TokenTable>, now: string): TokenInfo {
   };
 }
 
+/**
+ * Ended tokens (revoked, or expired after a rotation's grace period) each directory keeps for its
+ * token list; older ones are deleted when a token is issued, so that rotations never pile up.
+ */
+export const ENDED_TOKENS_KEPT = 20;
+
 /** Token operations over the directory tables. */
 export class TokenService {
   constructor(
@@ -77,7 +83,7 @@ export class TokenService {
     return this.now().toISOString();
   }
 
-  /** The directory's tokens, newest first. */
+  /** The directory's tokens, newest first: the active ones and the last {@link ENDED_TOKENS_KEPT} ended. */
   async list(directoryId: string): Promise<TokenInfo[]> {
     const now = this.stamp();
     const rows = await this.db.selectFrom("dir_tokens").selectAll().where("directory_id", "=", directoryId).orderBy("created_at", "desc").orderBy("id").execute();
@@ -103,7 +109,26 @@ export class TokenService {
       last_used_at: null,
     };
     await db.insertInto("dir_tokens").values(row).execute();
+    await this.forgetEnded(db, directoryId, now);
     return { ...info(row, now), token };
+  }
+
+  /** Deletes the directory's ended tokens but the newest {@link ENDED_TOKENS_KEPT}. */
+  private async forgetEnded(db: Kysely<DirectoryDatabase>, directoryId: string, now: string): Promise<void> {
+    const ended = (qb: Kysely<DirectoryDatabase>) =>
+      qb
+        .selectFrom("dir_tokens")
+        .select("id")
+        .where("directory_id", "=", directoryId)
+        .where((eb) => eb.or([eb("revoked_at", "is not", null), eb("expires_at", "<=", now)]));
+    const kept = await ended(db).orderBy("created_at", "desc").orderBy("id", "desc").limit(1).offset(ENDED_TOKENS_KEPT - 1).executeTakeFirst();
+    if (kept === undefined) return;
+    const keep = ended(db).orderBy("created_at", "desc").orderBy("id", "desc").limit(ENDED_TOKENS_KEPT);
+    await db
+      .deleteFrom("dir_tokens")
+      .where("id", "in", ended(db))
+      .where("id", "not in", db.selectFrom(keep.as("kept")).select("kept.id"))
+      .execute();
   }
 
   /** Creates a token; 409 when the directory already has two active tokens (rotate or revoke one). */
