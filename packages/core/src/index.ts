@@ -79,7 +79,7 @@ export type {
   ScimServer,
   ScimServerConfig,
 } from "./server/types.js";
-export { SCIM_CONTENT_TYPE } from "./server/http.js";
+export { errorResponse, SCIM_CONTENT_TYPE } from "./server/http.js";
 export { timeOrderedUuid } from "./ids/time-ordered-uuid.js";
 export { randomHex } from "./ids/random-pool.js";
 export { estimateResourceBytes, takeWithinBudget, MEMBER_JSON_BYTES } from "./store/page-bytes.js";

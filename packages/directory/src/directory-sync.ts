@@ -21,6 +21,7 @@ import { compiledStatement, migrateScimTables, sqlStore, type ScimSqlDatabase, t
 import { AuditLog, type AuditLogOptions } from "./audit.js";
 import { DirectoryService, type Directory } from "./directories.js";
 import { DirectoryGoneError } from "./errors.js";
+import { isDirectoryId } from "./ids.js";
 import { LinkService } from "./links.js";
 import { migrateDirectoryTables } from "./migrations.js";
 import { DirectoryDataService, liveResourcesInWireForm } from "./normalized.js";
@@ -138,7 +139,7 @@ export function directoryIdOf(request: ScimRequest): string | undefined {
   } catch {
     throw badRequest("invalidSyntax", "the request path is not correctly percent-encoded");
   }
-  return /^dir_[0-9a-f]{24}$/.test(id) ? id : undefined;
+  return isDirectoryId(id) ? id : undefined;
 }
 
 /**

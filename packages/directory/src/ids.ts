@@ -4,3 +4,11 @@ import { randomHex } from "scim-core";
 export function newId(prefix: string): string {
   return `${prefix}_${randomHex(12)}`;
 }
+
+/** The form of a directory id (`newId("dir")`): `dir_` and 24 lower-case hex digits. */
+export const DIRECTORY_ID_PATTERN = /^dir_[0-9a-f]{24}$/;
+
+/** Whether `text` has the form of a directory id (whether or not such a directory exists). */
+export function isDirectoryId(text: string): boolean {
+  return DIRECTORY_ID_PATTERN.test(text);
+}

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { createDirectorySchema, updateDirectorySchema } from "./directories.js";
+import { DIRECTORY_ID_PATTERN } from "./ids.js";
 import { createRoleMappingSchema, updateRoleMappingSchema } from "./roles.js";
 import { DIRECTORY_TYPES, directorySettingsSchema } from "./settings.js";
 
@@ -58,7 +59,7 @@ export const listGroupsQuery = z.object({
 }).strict();
 
 /** A directory id as the service makes them (`dir_` and 24 hex digits): a typo is a 400, not an empty list. */
-const directoryIdQuery = z.string().regex(/^dir_[0-9a-f]{24}$/, "not a directory id (dir_ and 24 hex digits)");
+const directoryIdQuery = z.string().regex(DIRECTORY_ID_PATTERN, "not a directory id (dir_ and 24 hex digits)");
 
 /** `GET /api/events`. */
 export const listEventsQuery = z.object({

@@ -11,7 +11,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
-import { parseFilter, ScimError, type SchemaRegistry } from "scim-core";
+import { authenticationRequired, errorResponse, parseFilter, ScimError, type SchemaRegistry, type ScimResponse } from "scim-core";
 import { scimHono } from "scim-hono";
 import { narrowedByIndex } from "scim-store-sql";
 import { redactText, scimAuditMiddleware, secretMentionOf, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
@@ -21,6 +21,7 @@ import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
 import { groupReadTurns } from "./member-reads.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
+import { isDirectoryId } from "./ids.js";
 import { hashToken, TOKEN_PREFIX } from "./tokens.js";
 
 /** The settings the SCIM guards need. */
@@ -28,7 +29,6 @@ export type GuardSettings = Pick<DirectorySettings, "rateLimit" | "ipAllowlist">
 
 const DEFAULT_SETTINGS: GuardSettings = (({ rateLimit, ipAllowlist }) => ({ rateLimit, ipAllowlist }))(directorySettingsSchema.parse({}));
 
-const DIRECTORY_ID = /^dir_[0-9a-f]{24}$/;
 
 /**
  * A short-lived cache of each directory's rate limit and allowlist, so a SCIM request costs no
@@ -55,7 +55,7 @@ export class GuardSettingsCache {
 
   /** The directory's guard settings, and whether the directory exists. */
   async lookup(directoryId: string): Promise<{ settings: GuardSettings; exists: boolean }> {
-    if (!DIRECTORY_ID.test(directoryId)) return { settings: DEFAULT_SETTINGS, exists: false };
+    if (!isDirectoryId(directoryId)) return { settings: DEFAULT_SETTINGS, exists: false };
     const now = this.now();
     const cached = this.entries.get(directoryId);
     if (cached !== undefined && cached.until > now) return { settings: cached.settings, exists: cached.exists };
@@ -190,17 +190,17 @@ function queryParam(c: Context, name: string): string | undefined {
  * no principal, RFC 7644 §3.12 with RFC 6750 §3's WWW-Authenticate).
  */
 function unauthenticated(c: Context<ScimAuditEnv>): Response {
-  return c.body(JSON.stringify(new ScimError(401, undefined, "Authentication required: send a valid bearer token").toJSON()), 401, {
-    "Content-Type": "application/scim+json",
-    "WWW-Authenticate": 'Bearer realm="SCIM"',
-  });
+  return rendered(c, errorResponse(authenticationRequired()));
 }
 
 function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, headers: Record<string, string> = {}): Response {
-  return c.body(JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: String(status), detail }), status, {
-    "Content-Type": "application/scim+json",
-    ...headers,
-  });
+  const response = errorResponse(new ScimError(status, undefined, detail));
+  return rendered(c, { ...response, headers: { ...response.headers, ...headers } });
+}
+
+/** scim-core's rendered Error response as Hono's. */
+function rendered(c: Context<ScimAuditEnv>, response: ScimResponse): Response {
+  return c.body(JSON.stringify(response.body), response.status as 401 | 403 | 429, response.headers);
 }
 
 /**
@@ -260,7 +260,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       scimAuditMiddleware(audit, {
         directoryId: (c) => {
           const id = directoryParam(c);
-          return DIRECTORY_ID.test(id) ? id : undefined;
+          return isDirectoryId(id) ? id : undefined;
         },
         tokenId: tokenIdReader(sync),
         secretMention: secretMentionOf(sync.registry),

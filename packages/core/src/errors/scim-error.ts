@@ -93,6 +93,15 @@ export function badRequest(scimType: ScimErrorType, detail: string): ScimError {
   return new ScimError(400, scimType, detail);
 }
 
+/**
+ * The 401 of a request `authenticate` found no principal for (RFC 7644 §2, §3.12); its response
+ * ({@link errorResponse}) carries RFC 6750 §3's `WWW-Authenticate`. For guards in front of the
+ * server that must answer exactly as it does.
+ */
+export function authenticationRequired(): ScimError {
+  return new ScimError(401, undefined, "Authentication required: send a valid bearer token");
+}
+
 /** Renders any ScimError as its RFC 7644 §3.12 Error message body. */
 export function errorBody(error: ScimError): ScimErrorBody {
   return error.toJSON();

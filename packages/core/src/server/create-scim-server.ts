@@ -3,7 +3,7 @@
  * any framework adapter (or `fetch`-native runtime) can sit on top.
  */
 import { adapterRequest } from "./adapter-request.js";
-import { badRequest, isScimError, ScimConfigError, ScimError } from "../errors/scim-error.js";
+import { authenticationRequired, badRequest, isScimError, ScimConfigError, ScimError } from "../errors/scim-error.js";
 import {
   bulkResponse,
   deferReferences,
@@ -473,7 +473,7 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     try {
       if (typeof request?.method !== "string" || typeof request.path !== "string") throw badRequest("invalidSyntax", "malformed request");
       const principal: Principal | null | undefined = await config.authenticate(request);
-      if (!principal) throw new ScimError(401, undefined, "Authentication required: send a valid bearer token");
+      if (!principal) throw authenticationRequired();
       if (typeof principal.tenant !== "string" || principal.tenant === "") throw new ScimConfigError("authenticate must return a principal with a non-empty tenant");
       const configured = typeof config.baseUrl === "function" ? config.baseUrl(request, principal) : config.baseUrl;
       const chosen = configured ?? request.baseUrl;
