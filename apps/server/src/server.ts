@@ -59,6 +59,14 @@ const IDLE_CLOSE_MS = 1_000;
 /** How often a draining server looks for connections that have become idle. */
 const IDLE_SWEEP_MS = 50;
 
+/** The warning of a SQLite WAL that cannot start over (see scim-store-sql's `onWalStall`). */
+export function walStallMessage(walBytes: number): string {
+  return (
+    `the SQLite WAL is ${Math.round(walBytes / 1048576)} MiB and cannot start over: another process holds a read transaction open ` +
+    "on the database (a backup, a sqlite3 shell, a report?); it grows with every write until that transaction ends"
+  );
+}
+
 /**
  * Starts the service with `config`, logging through `logger` (errors as name, message and code
  * only). A failure to start (schemas file, database, migrations, port) rejects with a
@@ -67,7 +75,13 @@ const IDLE_SWEEP_MS = 50;
 export async function startServer(config: ServerConfig, parentLogger: Logger): Promise<RunningServer> {
   const logger = parentLogger.child({}, { serializers: logSerializers });
   const registry = config.SCIM_SCHEMAS_FILE !== undefined ? loadSchemasFile(config.SCIM_SCHEMAS_FILE) : undefined;
-  const database = await startupStep("cannot open the database", () => openDatabase(config.DATABASE_URL, { ...(config.DATABASE_SCHEMA !== undefined ? { schema: config.DATABASE_SCHEMA } : {}), poolSize: config.DATABASE_POOL_SIZE }));
+  const database = await startupStep("cannot open the database", () =>
+    openDatabase(config.DATABASE_URL, {
+      ...(config.DATABASE_SCHEMA !== undefined ? { schema: config.DATABASE_SCHEMA } : {}),
+      poolSize: config.DATABASE_POOL_SIZE,
+      ...(/^postgres(ql)?:\/\//i.test(config.DATABASE_URL) ? {} : { checkpoints: { onWalStall: ({ walBytes }) => logger.warn({ walBytes }, walStallMessage(walBytes)) } }),
+    }),
+  );
   let sync: DirectorySync | undefined;
   try {
     sync = await startupStep(`cannot open or migrate the database (${database.description})`, () =>

@@ -25,6 +25,13 @@ describe("openDatabase", () => {
     const memory = openDatabase(":memory:", { baseDir: dir });
     expect(memory.description).toBe("SQLite :memory:");
     await memory.destroy();
+    // A file's WAL checkpoints run on a worker thread unless told otherwise.
+    const background = openDatabase("sqlite:c.db", { baseDir: dir });
+    expect(background.checkpointer?.running).toBe(true);
+    await background.destroy();
+    const inline = openDatabase("sqlite:c.db", { baseDir: dir, checkpoints: "inline" });
+    expect(inline.checkpointer).toBeUndefined();
+    await inline.destroy();
   });
 
   it("refuses any other scheme instead of creating a file of that name, without echoing the URL", () => {

@@ -406,6 +406,8 @@ export interface OpenDatabaseOptions {
   schema?: string;
   /** PostgreSQL: the pool's size (see {@link PostgresOptions.max}); SQLite has one connection. @default 10 */
   poolSize?: number;
+  /** SQLite files: where their WAL checkpoints run (see {@link SqliteOptions.checkpoints}). @default "background" */
+  checkpoints?: "background" | "inline" | CheckpointOptions;
 }
 
 /**
@@ -426,5 +428,5 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Sc
   }
   const path = url.replace(/^(sqlite|file):(\/\/)?/i, "");
   const filename = path === ":memory:" || options.baseDir === undefined ? path : resolve(options.baseDir, path);
-  return openSqlite({ filename });
+  return openSqlite({ filename, ...(options.checkpoints !== undefined ? { checkpoints: options.checkpoints } : {}) });
 }

@@ -106,9 +106,10 @@ describe("WAL checkpoints on a worker thread", () => {
     expect(existsSync(`${file}-wal`)).toBe(false);
   });
 
-  it("never makes writes wait for a reader that stays open, nor repeats RESTARTs while idle", async () => {
+  it("never makes writes wait for a reader that stays open, says the WAL grows meanwhile, nor repeats RESTARTs while idle", async () => {
     const file = tempFile();
-    const handle = openSqlite({ filename: file, checkpoints: { intervalMs: 5, restartPages: 64 } });
+    const stalls: number[] = [];
+    const handle = openSqlite({ filename: file, checkpoints: { intervalMs: 5, restartPages: 64, onWalStall: ({ walBytes }) => void stalls.push(walBytes) } });
     const db = asAny(handle.db);
     await sql`create table item (id integer primary key, body text not null)`.execute(db);
     await fill(db, 0, 200);
@@ -125,6 +126,11 @@ describe("WAL checkpoints on a worker thread", () => {
     }
     expect(slowest).toBeLessThan(500);
     expect(handle.checkpointer!.stats.failures).toBe(0);
+    // The WAL could not start over: reported once past restartPages, then at each doubling only.
+    await vi.waitFor(() => expect(stalls.length).toBeGreaterThan(0), { timeout: 5_000, interval: 10 });
+    expect(stalls[0]).toBeGreaterThanOrEqual(64 * 4096);
+    for (let i = 1; i < stalls.length; i++) expect(stalls[i]).toBeGreaterThanOrEqual(2 * stalls[i - 1]!);
+    expect(stalls.length).toBeLessThanOrEqual(3);
     reader.exec("commit");
     reader.close();
     // Once the reader is gone the WAL starts over; then, idle, nothing more happens.

@@ -17,6 +17,11 @@
  * write starts the WAL from the beginning; it gives up after 20 ms rather than make the writer
  * wait for a reader that stays open. If the worker fails or exits, the request connection's
  * automatic checkpoints come back.
+ *
+ * What no checkpoint can do: start the WAL over while another connection (a backup, the sqlite3
+ * shell, a report) holds a read transaction open on an older snapshot. The WAL then grows with
+ * every write, without bound, until that transaction ends; `onWalStall` says so, each time the WAL
+ * has doubled, so that the host can log who to look for.
  */
 import { Worker } from "node:worker_threads";
 
@@ -31,6 +36,12 @@ export interface CheckpointOptions {
    * @default 65536 (256 MiB of 4 KiB pages; the file is cut back to 64 MiB when the WAL starts over)
    */
   restartPages?: number;
+  /**
+   * Called when the WAL has passed `restartPages` and cannot start over (a RESTART gave up: another
+   * connection holds a read transaction open), the first time and then each time it has doubled
+   * since; `walBytes` is its size. Nothing is refused meanwhile: writes go on and the WAL grows.
+   */
+  onWalStall?: (stall: { walBytes: number }) => void;
 }
 
 /** What the checkpointer has done (for tests and monitoring). */
@@ -81,6 +92,7 @@ const db = new Database(workerData.filename, { fileMustExist: true });
 const PASSIVE_TIMEOUT = "busy_timeout = " + workerData.busyTimeoutMs;
 const RESTART_TIMEOUT = "busy_timeout = " + workerData.restartBusyTimeoutMs;
 db.pragma(PASSIVE_TIMEOUT);
+const pageSize = db.pragma("page_size", { simple: true });
 let last = { log: 0, checkpointed: 0 };
 let restartedAt = -1;
 let retryRestartAt = 0;
@@ -105,7 +117,7 @@ function tick() {
     if (result.log < last.log) restartedAt = -1;
     last = { log: result.log, checkpointed: result.checkpointed };
     failures = 0;
-    if (frames > 0 || restart) parentPort.postMessage({ kind: "checkpoint", restart, frames: Math.max(0, frames) });
+    if (frames > 0 || restart) parentPort.postMessage({ kind: "checkpoint", restart, frames: Math.max(0, frames), walBytes: result.log * pageSize });
   } catch (error) {
     parentPort.postMessage({ kind: "failure", message: String(error && error.message) });
     if (++failures >= workerData.maxFailures) stop();
@@ -122,7 +134,7 @@ parentPort.on("message", (message) => {
 });
 `;
 
-type WorkerMessage = { kind: "checkpoint"; restart?: "done" | "gave-up"; frames: number } | { kind: "failure"; message: string };
+type WorkerMessage = { kind: "checkpoint"; restart?: "done" | "gave-up"; frames: number; walBytes: number } | { kind: "failure"; message: string };
 
 /**
  * Moves the WAL checkpoints of a SQLite file off the request connection onto a worker thread.
@@ -154,6 +166,8 @@ export function startCheckpointer(database: PragmaDatabase, filename: string, dr
     running = false;
     if (!stopping) database.pragma(`wal_autocheckpoint = ${SQLITE_AUTOCHECKPOINT}`);
   };
+  /** The WAL size of the last stall reported; the next report waits for twice as much. */
+  let stallReported = 0;
   worker.on("message", (message: WorkerMessage) => {
     if (message.kind === "failure") {
       stats.failures++;
@@ -161,7 +175,18 @@ export function startCheckpointer(database: PragmaDatabase, filename: string, dr
     }
     if (message.frames > 0) stats.checkpoints++;
     stats.frames += message.frames;
-    if (message.restart === "done") stats.restarts++;
+    if (message.restart === "done") {
+      stats.restarts++;
+      stallReported = 0;
+    }
+    if (message.restart === "gave-up" && message.walBytes >= 2 * stallReported) {
+      stallReported = message.walBytes;
+      try {
+        options.onWalStall?.({ walBytes: message.walBytes });
+      } catch {
+        // A failing listener changes nothing here.
+      }
+    }
   });
   // A worker that cannot start or dies (a missing file, out of memory): SQLite checkpoints inline again.
   worker.on("error", () => {
