@@ -76,11 +76,12 @@ export interface DirectorySyncOptions {
    */
   maxConcurrentSearches?: number | false;
   /**
-   * Most reads of one group with its members (`GET /Groups/{id}` without
-   * `excludedAttributes=members`) one directory has answered at once, each counted until its
-   * answer is written; the others wait their turn. A group has no byte budget (a list page has):
-   * 50,000 members are a 10 MB answer, and fifty such reads at once ran a server capped at a
-   * 512 MB heap out of memory. `false`: no limit. @default 4
+   * Most reads of groups with their members (`GET /Groups/{id}` and `GET /Groups` without
+   * `excludedAttributes=members`, searches by POST) one directory has answered at once, each
+   * counted until its answer is written; the others wait their turn. A group has no byte budget
+   * (a list page has): 50,000 members are a 10 MB answer, and fifty such reads at once ran a
+   * server capped at a 512 MB heap out of memory. A connection that stops reading such an answer
+   * for 30 s, or takes more than 120 s over it, is closed. `false`: no limit. @default 4
    */
   maxConcurrentGroupReads?: number | false;
 }

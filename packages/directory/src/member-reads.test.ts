@@ -1,11 +1,11 @@
 import { EventEmitter } from "node:events";
 import { Hono } from "hono";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { groupReadTurns, readsGroupMembers } from "./member-reads.js";
 
 describe("readsGroupMembers", () => {
   const reads = (method: string, path: string, query = "") => readsGroupMembers(method, path.split("/").filter((s) => s !== ""), new URLSearchParams(query));
-  it("is a GET or HEAD of one group, unless its members are left out", () => {
+  it("is a GET or HEAD of one group or of the group list, unless its members are left out, or a search by POST", () => {
     expect(reads("GET", "/Groups/g1")).toBe(true);
     expect(reads("HEAD", "/groups/g1")).toBe(true);
     expect(reads("GET", "/Groups/g1", "attributes=displayName,members")).toBe(true);
@@ -18,8 +18,17 @@ describe("readsGroupMembers", () => {
     expect(reads("GET", "/Groups/g1", "excludedAttributes=displayName,%20MEMBERS")).toBe(false);
     expect(reads("GET", "/Groups/g1", "attributes=")).toBe(true);
     expect(reads("GET", "/Groups/g1", "attributes=members.value")).toBe(true);
-    expect(reads("GET", "/Groups")).toBe(false);
+    expect(reads("GET", "/Groups")).toBe(true);
+    expect(reads("GET", "/Groups", "attributes=members&count=100")).toBe(true);
+    expect(reads("GET", "/Groups", "excludedAttributes=members")).toBe(false);
+    expect(reads("GET", "/Groups", "filter=displayName%20eq%20%22x%22&attributes=id,displayName")).toBe(false);
+    expect(reads("POST", "/Groups/.search")).toBe(true);
+    expect(reads("POST", "/.search")).toBe(true);
+    expect(reads("POST", "/Groups")).toBe(false);
+    expect(reads("POST", "/Users/.search")).toBe(false);
+    expect(reads("GET", "/Users")).toBe(false);
     expect(reads("GET", "/Users/u1")).toBe(false);
+    expect(reads("GET", "/Groups/g1/x")).toBe(false);
     expect(reads("PATCH", "/Groups/g1")).toBe(false);
   });
 });
@@ -90,5 +99,63 @@ describe("groupReadTurns", () => {
     await app.request("http://x/scim/v2/a/Groups/g4");
     await app.request("http://x/scim/v2/a/Groups/g5");
     expect(handled.slice(-2)).toEqual(["a Groups/g4", "a Groups/g5"]);
+  });
+
+  const turnsApp = (timing: { stalledMs?: number; maxHoldMs?: number } = {}) => {
+    const app = new Hono();
+    const handled: string[] = [];
+    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), timing));
+    app.get("/scim/v2/:dir/*", (c) => (handled.push(c.req.path.split("/").slice(4).join("/")), c.text("ok")));
+    return { app, handled };
+  };
+  /** A Node socket whose writing the test moves on, and which closes when destroyed. */
+  const fakeSocket = () => {
+    const socket = Object.assign(new EventEmitter(), { destroyed: false, bytesWritten: 0, destroyCalls: 0 });
+    return Object.assign(socket, {
+      destroy() {
+        socket.destroyCalls++;
+        socket.destroyed = true;
+        socket.emit("close");
+      },
+    });
+  };
+  const unwritten = () => Object.assign(new EventEmitter(), { writableFinished: false, destroyed: false, socket: null });
+
+  it("a read whose client leaves while it waits for its turn gives up its place and reads nothing", async () => {
+    const { app, handled } = turnsApp();
+    const holder = fakeSocket();
+    await app.request("http://x/scim/v2/a/Groups/g1", {}, { outgoing: unwritten(), incoming: { socket: holder } });
+    const leaving = fakeSocket();
+    const left = app.request("http://x/scim/v2/a/Groups/g2", {}, { outgoing: unwritten(), incoming: { socket: leaving } });
+    const staying = app.request("http://x/scim/v2/a/Groups/g3", {}, { outgoing: unwritten(), incoming: { socket: fakeSocket() } });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    leaving.emit("close");
+    expect((await left).status).toBe(503);
+    expect(leaving.listenerCount("close")).toBe(0);
+    holder.emit("close");
+    await staying;
+    expect(handled).toEqual(["Groups/g1", "Groups/g3"]);
+  });
+
+  it("closes a connection that stops reading its answer, or takes too long over it, which frees the turn", async () => {
+    const { app, handled } = turnsApp({ stalledMs: 60, maxHoldMs: 400 });
+    // Stops reading: nothing more written for stalledMs.
+    const stalled = fakeSocket();
+    await app.request("http://x/scim/v2/a/Groups/g1", {}, { outgoing: unwritten(), incoming: { socket: stalled } });
+    const next = app.request("http://x/scim/v2/a/Groups/g2", {}, { outgoing: unwritten(), incoming: { socket: fakeSocket() } });
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect([stalled.destroyCalls, handled]).toEqual([0, ["Groups/g1"]]);
+    await vi.waitFor(() => expect(stalled.destroyCalls).toBe(1), { timeout: 1_000, interval: 5 });
+    await next;
+    expect(handled).toEqual(["Groups/g1", "Groups/g2"]);
+    // Reads on, slowly: kept while it makes progress, closed at maxHoldMs.
+    const { app: slowApp } = turnsApp({ stalledMs: 60, maxHoldMs: 400 });
+    const slow = fakeSocket();
+    const started = Date.now();
+    await slowApp.request("http://x/scim/v2/a/Groups/g1", {}, { outgoing: unwritten(), incoming: { socket: slow } });
+    const reading = setInterval(() => (slow.bytesWritten += 1_000), 10);
+    await vi.waitFor(() => expect(slow.destroyCalls).toBe(1), { timeout: 2_000, interval: 5 });
+    clearInterval(reading);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
   });
 });

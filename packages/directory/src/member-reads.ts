@@ -1,10 +1,13 @@
 /**
- * Reads of a group with its members, per directory, taking turns until their answer is written.
+ * Reads of groups with their members, per directory, taking turns until their answer is written.
  *
- * A list page has a byte budget; a single group has none: 50,000 members are a 10 MB answer, and
- * 50 such reads at once ran a server capped at a 512 MB heap out of memory. The peak is in writing
- * the answers (the strings wait for their sockets), so a turn lasts until the response is written
- * (the Node response's `close`), not only while the handler runs.
+ * A single group has no byte budget: 50,000 members are a 10 MB answer, and 50 such reads at once
+ * ran a server capped at a 512 MB heap out of memory. A list page has a budget, but a few MB each,
+ * requested by connections that never read them, ran a server out of memory all the same. The
+ * peak is in writing the answers (the strings wait for their sockets), so a turn lasts until the
+ * response is written (the Node response's `close`), not only while the handler runs; and a
+ * connection that stops reading its answer, or takes too long over it, is closed, since its
+ * answer's memory is only freed with it.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { ScimAuditEnv } from "./audit.js";
@@ -16,12 +19,29 @@ class DirectoryTurns {
 
   constructor(private readonly limit: number) {}
 
-  async take(): Promise<void> {
+  /**
+   * Waits for a turn. False when `client` closed meanwhile: its place in the line is given up,
+   * and nothing is read for it.
+   */
+  async take(client?: Closable | null): Promise<boolean> {
     if (this.held < this.limit) {
       this.held++;
-      return;
+      return true;
     }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+    if (client?.destroyed === true) return false;
+    return new Promise<boolean>((resolve) => {
+      const turn = () => {
+        client?.off("close", gone);
+        resolve(true);
+      };
+      const gone = () => {
+        const index = this.waiting.indexOf(turn);
+        if (index >= 0) this.waiting.splice(index, 1);
+        resolve(false);
+      };
+      client?.once("close", gone);
+      this.waiting.push(turn);
+    });
   }
 
   /** Gives the turn to the next in line (it stays held) or frees it. */
@@ -43,6 +63,12 @@ interface Closable {
   off(event: "close", listener: () => void): unknown;
 }
 
+/** A Node.js socket: how far its writing got, and how to close it. */
+interface WatchedSocket extends Closable {
+  readonly bytesWritten?: number;
+  destroy?(): unknown;
+}
+
 /** The Node.js response of a request served by `@hono/node-server` (its `env.outgoing`), if any. */
 interface WrittenResponse extends Closable {
   readonly writableFinished: boolean;
@@ -50,17 +76,23 @@ interface WrittenResponse extends Closable {
 }
 
 /**
- * Longest a turn is held after its handler: a client that reads a 10 MB answer slower than this
- * no longer holds back the directory's other group reads.
+ * Longest an answer may take to be written after its handler: a client that reads a 10 MB answer
+ * slower than this (85 KB/s) loses its connection, which frees the answer and the turn.
  */
-const MAX_HOLD_MS = 60_000;
+export const MAX_HOLD_MS = 120_000;
+
+/** Longest an answer may go without a byte of it written (a client that stopped reading): its connection is closed. */
+export const STALLED_MS = 30_000;
 
 /**
- * Whether a request reads one group with its members: `GET` (or `HEAD`) of `/Groups/{id}`
- * unless `excludedAttributes` names `members`, or `attributes` is given without it.
+ * Whether a request reads groups with their members: `GET` (or `HEAD`) of `/Groups/{id}` or of the
+ * `/Groups` list unless `excludedAttributes` names `members`, or `attributes` is given without
+ * it; and every search by POST (`/Groups/.search`, `/.search`), whose attributes are in its body.
  */
 export function readsGroupMembers(method: string, segments: readonly string[], query: URLSearchParams): boolean {
-  if ((method !== "GET" && method !== "HEAD") || segments.length !== 2 || segments[0]!.toLowerCase() !== "groups") return false;
+  const first = segments[0]?.toLowerCase();
+  if (method === "POST") return (segments.length === 1 && first === ".search") || (segments.length === 2 && first === "groups" && segments[1] === ".search");
+  if ((method !== "GET" && method !== "HEAD") || segments.length < 1 || segments.length > 2 || first !== "groups") return false;
   /** The names a parameter lists (undefined when it is not given, or empty: the server reads it so). */
   const listed = (name: string): string[] | undefined => {
     for (const [key, value] of query) {
@@ -78,7 +110,14 @@ export function readsGroupMembers(method: string, segments: readonly string[], q
  * A middleware for `/scim/v2/:directoryId/*`: reads of a group with its members take turns,
  * `limit` at once per directory, each until its answer is written.
  */
-export function groupReadTurns(limit: number, directoryOf: (c: Context) => string, segmentsOf: (c: Context) => string[]): MiddlewareHandler<ScimAuditEnv> {
+export function groupReadTurns(
+  limit: number,
+  directoryOf: (c: Context) => string,
+  segmentsOf: (c: Context) => string[],
+  timing: { stalledMs?: number; maxHoldMs?: number } = {},
+): MiddlewareHandler<ScimAuditEnv> {
+  const stalledMs = timing.stalledMs ?? STALLED_MS;
+  const maxHoldMs = timing.maxHoldMs ?? MAX_HOLD_MS;
   const byDirectory = new Map<string, DirectoryTurns>();
   return async (c, next) => {
     // Writes and most reads pass at the first test, without parsing the URL.
@@ -88,9 +127,14 @@ export function groupReadTurns(limit: number, directoryOf: (c: Context) => strin
     // A request whose token the guard refused is answered 401 without reading anything.
     if (c.get("tokenVerified") === false) return next();
     const directoryId = directoryOf(c);
+    const env = c.env as { outgoing?: WrittenResponse; incoming?: { socket?: WatchedSocket | null } } | undefined;
     let turns = byDirectory.get(directoryId);
     if (turns === undefined) byDirectory.set(directoryId, (turns = new DirectoryTurns(limit)));
-    await turns.take();
+    if (!(await turns.take(env?.incoming?.socket))) {
+      // The client left while it waited: nothing is read, and the answer goes nowhere.
+      if (turns.idle) byDirectory.delete(directoryId);
+      return c.body(null, 503);
+    }
     let given = false;
     const give = () => {
       if (given) return;
@@ -105,21 +149,31 @@ export function groupReadTurns(limit: number, directoryOf: (c: Context) => strin
       throw error;
     }
     // Until the answer is written, or the connection is gone (a response queued behind others on
-    // a pipelined connection that closes never emits its own `close`), at most MAX_HOLD_MS; at
-    // once where nothing writes it afterwards (`app.request` in tests, a runtime without a Node
-    // response).
-    const env = c.env as { outgoing?: WrittenResponse; incoming?: { socket?: Closable | null } } | undefined;
+    // a pipelined connection that closes never emits its own `close`); at once where nothing
+    // writes it afterwards (`app.request` in tests, a runtime without a Node response). A
+    // connection that writes nothing of it for STALLED_MS, or has not finished in MAX_HOLD_MS,
+    // is closed.
     const outgoing = env?.outgoing;
     // The request's socket: a response queued behind others has none of its own yet.
-    const socket = env?.incoming?.socket ?? outgoing?.socket ?? undefined;
+    const socket: WatchedSocket | undefined = env?.incoming?.socket ?? outgoing?.socket ?? undefined;
     if (outgoing === undefined || outgoing.writableFinished || outgoing.destroyed || socket?.destroyed === true) {
       give();
       return;
     }
-    const timer = setTimeout(done, MAX_HOLD_MS);
-    timer.unref?.();
+    const started = Date.now();
+    let written = socket?.bytesWritten;
+    let progressAt = started;
+    const watch = setInterval(() => {
+      const now = Date.now();
+      if (socket?.bytesWritten !== written) [written, progressAt] = [socket?.bytesWritten, now];
+      if (now - progressAt < stalledMs && now - started < maxHoldMs) return;
+      // The answer's memory goes with the connection; the turn with its close.
+      if (socket?.destroy !== undefined) socket.destroy();
+      else done();
+    }, Math.max(1, Math.floor(stalledMs / 3)));
+    watch.unref?.();
     function done(): void {
-      clearTimeout(timer);
+      clearInterval(watch);
       outgoing!.off("close", done);
       socket?.off("close", done);
       give();
