@@ -12,7 +12,7 @@ describe("migrations", () => {
       const again = await migrateScimTables(db, "sqlite");
       expect(again.results).toEqual([]);
       const tables = await sql<{ name: string }>`select name from sqlite_master where type = 'table' and name like 'scim_%' order by name`.execute(db);
-      expect(tables.rows.map((r) => r.name)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_outbox_pruned", "scim_resources", "scim_unique_keys"]);
+      expect(tables.rows.map((r) => r.name)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_outbox_pruned", "scim_resources", "scim_secrets", "scim_unique_keys"]);
     } finally {
       await destroy();
     }
@@ -30,7 +30,10 @@ describe("migrations", () => {
       await database.db.deleteFrom("scim_outbox").where("seq", "<=", seqs[2]!).execute();
       await sql`drop table scim_outbox_pruned`.execute(database.db);
       await sql`delete from scim_migrations where name = '0005_outbox_pruned'`.execute(database.db);
-      expect((await migrateScimTables(database.db, "sqlite")).results?.map((r) => r.status)).toEqual(["Success"]);
+      // (and what came after it)
+      await sql`drop table scim_secrets`.execute(database.db);
+      await sql`delete from scim_migrations where name = '0006_secrets'`.execute(database.db);
+      expect((await migrateScimTables(database.db, "sqlite")).results?.map((r) => r.status)).toEqual(["Success", "Success"]);
       expect(await store.eventsHorizon("t1")).toEqual({ latest: seqs[4], prunedThrough: seqs[2] });
       expect(await store.eventsHorizon("another")).toEqual({ latest: seqs[4], prunedThrough: seqs[2] });
     } finally {
@@ -58,7 +61,7 @@ describe("migrations", () => {
     const handle = await openTestPostgres({ schema });
     try {
       const tables = await sql<{ tablename: string }>`select tablename from pg_tables where schemaname = ${schema} order by tablename`.execute(handle!.db);
-      expect(tables.rows.map((r) => r.tablename)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_outbox_pruned", "scim_resources", "scim_unique_keys"]);
+      expect(tables.rows.map((r) => r.tablename)).toEqual(["scim_counts", "scim_emails", "scim_members", "scim_migrations", "scim_migrations_lock", "scim_outbox", "scim_outbox_pruned", "scim_resources", "scim_secrets", "scim_unique_keys"]);
     } finally {
       await handle?.destroy();
       await sql.raw(`drop schema if exists ${schema} cascade`).execute(pub.db);

@@ -3,6 +3,7 @@
  * Kysely's Migrator records what ran in `scim_migrations` and takes a lock, so several processes
  * starting together on one PostgreSQL migrate once. Never edit a released migration: add one.
  */
+import { randomBytes } from "node:crypto";
 import { Kysely, Migrator, sql, type Migration, type MigrationProvider, type MigrationResultSet } from "kysely";
 import type { SqlDialectName } from "./dialect.js";
 import { latestOutboxPosition } from "./outbox-position.js";
@@ -231,6 +232,28 @@ function migration0004(): Migration {
   };
 }
 
+/**
+ * Secrets of the database, made once by this migration: `cursor`, the AES-256 key that seals
+ * list cursors (they hold a position in `scim_resources`, numbered across tenants: in clear, a
+ * tenant paging its users could tell how many resources the others had written between two of its
+ * own). Every process on the database shares it, so any of them continues another's cursor.
+ */
+function migration0006(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("scim_secrets")
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("value", "text", (c) => c.notNull())
+        .execute();
+      await sql`insert into scim_secrets (name, value) values ('cursor', ${randomBytes(32).toString("hex")})`.execute(db);
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable("scim_secrets").ifExists().execute();
+    },
+  };
+}
+
 /** The migrations of scim-store-sql for one dialect, by name (names sort in the order they run). */
 export function scimMigrations(dialect: SqlDialectName): Record<string, Migration> {
   return {
@@ -239,6 +262,7 @@ export function scimMigrations(dialect: SqlDialectName): Record<string, Migratio
     "0003_outbox_commit_order": migration0003(dialect),
     "0004_members_by_member_covering": migration0004(),
     "0005_outbox_pruned": migration0005(dialect),
+    "0006_secrets": migration0006(),
   };
 }
 

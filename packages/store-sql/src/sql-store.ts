@@ -5,6 +5,7 @@
  * a conditional update on the version counter; group membership changes touch only the changed
  * rows; events go to an outbox table in the same transaction as their change.
  */
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
 import { sql, type Insertable, type Kysely, type RawBuilder, type Selectable, type Transaction } from "kysely";
 import {
   ScimError,
@@ -308,10 +309,6 @@ function isUnstorableText(error: unknown): boolean {
   return isObj(error) && (error.code === "22P05" || error.code === "22021");
 }
 
-function toBase64Url(text: string): string {
-  return Buffer.from(text, "utf8").toString("base64url");
-}
-
 function invalidCursor(): ScimError {
   return new ScimError(400, "invalidCursor", "The cursor is not valid for this query");
 }
@@ -330,20 +327,35 @@ function querySignature(query: StoreQuery): string {
 /** A cursor (RFC 9865): after a `seq` for unsorted lists (keyset), or at an offset for sorted ones. */
 type Cursor = { seq: number } | { offset: number };
 
-function encodeCursor(signature: string, at: Cursor): string {
-  return toBase64Url(JSON.stringify({ v: 1, q: signature, ...at }));
+/** Bytes of a sealed cursor before its text: the IV (12) and the GCM tag (16). */
+const CURSOR_IV = 12;
+const CURSOR_TAG = 16;
+
+/**
+ * A cursor's text: its position and query fingerprint sealed with AES-256-GCM under the
+ * database's cursor key (migration 0006), so that a client sees no `seq` (numbered across
+ * tenants) and cannot make a cursor up.
+ */
+function encodeCursor(key: Buffer, signature: string, at: Cursor): string {
+  const iv = randomBytes(CURSOR_IV);
+  const cipher = createCipheriv("aes-256-gcm", key, iv);
+  const sealed = Buffer.concat([cipher.update(JSON.stringify({ v: 2, q: signature, ...at }), "utf8"), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), sealed]).toString("base64url");
 }
 
-function decodeCursor(cursor: string, signature: string): Cursor | undefined {
+function decodeCursor(key: Buffer, cursor: string, signature: string): Cursor | undefined {
   if (cursor === "") return undefined;
-  if (!/^[A-Za-z0-9_-]+$/.test(cursor)) throw invalidCursor();
+  if (!/^[A-Za-z0-9_-]+$/.test(cursor) || cursor.length > 512) throw invalidCursor();
   let data: unknown;
   try {
-    data = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    const bytes = Buffer.from(cursor, "base64url");
+    const decipher = createDecipheriv("aes-256-gcm", key, bytes.subarray(0, CURSOR_IV));
+    decipher.setAuthTag(bytes.subarray(CURSOR_IV, CURSOR_IV + CURSOR_TAG));
+    data = JSON.parse(Buffer.concat([decipher.update(bytes.subarray(CURSOR_IV + CURSOR_TAG)), decipher.final()]).toString("utf8"));
   } catch {
     throw invalidCursor();
   }
-  if (!isObj(data) || data.v !== 1 || data.q !== signature) throw invalidCursor();
+  if (!isObj(data) || data.v !== 2 || data.q !== signature) throw invalidCursor();
   if (typeof data.seq === "number" && Number.isSafeInteger(data.seq) && data.seq >= 0) return { seq: data.seq };
   if (typeof data.offset === "number" && Number.isSafeInteger(data.offset) && data.offset >= 0) return { offset: data.offset };
   throw invalidCursor();
@@ -416,6 +428,8 @@ const OUTBOX_FLUSH = "scim-store-sql:outbox";
 
 /** Whether a SQLite database has {@link SQLITE_DEADLINE}, by handle (asked once). */
 const deadlineProbes = new WeakMap<ScimSqlDatabase, Promise<boolean>>();
+/** The cursor key of each database handle (see `cursorKey`). */
+const cursorKeys = new WeakMap<ScimSqlDatabase, Promise<Buffer>>();
 
 /** The condition "a live row" on `scim_resources as r`. */
 function liveCondition(dialect: SqlDialectName) {
@@ -689,7 +703,8 @@ class SqlStore implements SqlScimStore {
       }
     };
     const signature = query.cursor !== undefined ? querySignature(query) : "";
-    const cursor = query.cursor !== undefined ? decodeCursor(query.cursor, signature) : undefined;
+    const cursorKey = query.cursor !== undefined ? await this.cursorKey() : undefined;
+    const cursor = query.cursor !== undefined ? decodeCursor(cursorKey!, query.cursor, signature) : undefined;
     let where = sql<boolean>`r.tenant = ${ctx.tenant} and r.resource_type = ${type} and ${this.live}`;
     // SQLite: first in the WHERE clause, so that it runs on every row read, before the filter.
     if (deadline !== undefined && this.dialect === "sqlite" && (await this.sqliteDeadlines())) {
@@ -760,7 +775,7 @@ class SqlStore implements SqlScimStore {
     let nextCursor: string | undefined;
     if (query.cursor !== undefined && more) {
       const last = page[page.length - 1]!;
-      nextCursor = encodeCursor(signature, keyset ? { seq: Number(last.seq) } : { offset: offset + kept.length });
+      nextCursor = encodeCursor(cursorKey!, signature, keyset ? { seq: Number(last.seq) } : { offset: offset + kept.length });
     }
     const resources = kept.map((row) => toStored(row as ResourceRow));
     if (query.members && resources.length > 0) await this.attachMembers(ctx.tenant, resources);
@@ -797,6 +812,26 @@ class SqlStore implements SqlScimStore {
    * another one, only once `registerSqliteFunctions` ran on it): without it, searches run to
    * their end.
    */
+  /** The database's key of list cursors (read once per database handle; see migration 0006). */
+  private cursorKey(): Promise<Buffer> {
+    let key = cursorKeys.get(this.handle);
+    if (key === undefined) {
+      key = this.db
+        .selectFrom("scim_secrets")
+        .select("value")
+        .where("name", "=", "cursor")
+        .executeTakeFirst()
+        .then((row) => {
+          if (row === undefined) throw new Error("scim_secrets holds no cursor key: run the store's migrations");
+          return Buffer.from(row.value, "hex");
+        });
+      // A failed read is tried again by the next cursor.
+      key.catch(() => cursorKeys.delete(this.handle));
+      cursorKeys.set(this.handle, key);
+    }
+    return key;
+  }
+
   private sqliteDeadlines(): Promise<boolean> {
     let probe = deadlineProbes.get(this.handle);
     if (probe === undefined) {

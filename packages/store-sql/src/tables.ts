@@ -106,4 +106,12 @@ export interface ScimDatabase {
   scim_counts: CountTable;
   scim_outbox: OutboxTable;
   scim_outbox_pruned: OutboxPrunedTable;
+  scim_secrets: SecretTable;
+}
+
+/** `scim_secrets`: secrets of the database made by its migrations (`cursor`: the key of list cursors). */
+export interface SecretTable {
+  name: string;
+  /** Hex. */
+  value: string;
 }
