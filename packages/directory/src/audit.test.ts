@@ -230,6 +230,20 @@ describe("audit log", () => {
       expect((await rows()).slice(5)).toEqual([["dir_a", null, { refused: "rate_limited" }]]);
     });
 
+    it("batches written as they fill leave the refusals' count to the end of their window", async () => {
+      const audit = new AuditLog(sync.db, { refusalWindowMs: 100, batch: { maxEntries: 2, maxDelayMs: 5 } });
+      for (let i = 0; i < 50; i++) {
+        await audit.recordRefusal({ kind: "scim", directoryId: "dir_a", method: "GET", path: "/Users", status: 429, durationMs: 0, detail: { refused: "rate_limited" } });
+        await audit.record({ kind: "scim", directoryId: "dir_a", method: "GET", path: "/Users", status: 200, durationMs: 1 });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const refusals = () => sync.db.selectFrom("dir_audit_log").select("detail").where("status", "=", 429).orderBy("seq").execute();
+      expect((await refusals()).map((r) => JSON.parse(r.detail as string))).toEqual([{ refused: "rate_limited" }]);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect((await refusals()).map((r) => JSON.parse(r.detail as string))).toEqual([{ refused: "rate_limited" }, { refused: "rate_limited", repeated: 49 }]);
+      expect(await sync.db.selectFrom("dir_audit_log").select("id").where("status", "=", 200).execute()).toHaveLength(50);
+    });
+
     it("writes a waiting batch after its delay, and close() writes what still waits", async () => {
       const file = join(mkdtempSync(join(tmpdir(), "audit-")), "db.sqlite");
       const first = await createDirectorySync({ database: openSqlite({ filename: file }), audit: { batch: { maxDelayMs: 10 } } });

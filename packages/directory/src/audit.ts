@@ -367,21 +367,30 @@ export class AuditLog {
       resource_id: text(entry.resourceId),
       detail,
     });
-    if (this.pending.length >= this.maxEntries) await this.flush();
+    if (this.pending.length >= this.maxEntries) await this.writePending();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        this.flush().catch((error: unknown) => this.onError?.(error));
+        this.writePending().catch((error: unknown) => this.onError?.(error));
       }, this.maxDelayMs);
       // A waiting batch does not keep the process alive: close() flushes it.
       this.timer.unref?.();
     }
   }
 
-  /** Writes the entries that wait (in the order they were recorded), with the refusals counted so far. */
+  /**
+   * Writes the entries that wait (in the order they were recorded), with the refusals counted so
+   * far (for a read of the log, or `close()`: the batches written as they fill or age leave the
+   * counts to their windows' ends).
+   */
   flush(): Promise<void> {
-    // Each queues its entry at once (its promise only awaits a flush, which this one is).
+    // Each queues its entry at once (its promise only awaits a batch write, which this one makes).
     for (const window of this.refusals.values()) void this.recordRepeats(window).catch(() => {});
+    return this.writePending();
+  }
+
+  /** Writes the entries that wait, in the order they were recorded. */
+  private writePending(): Promise<void> {
     if (this.timer !== undefined) {
       clearTimeout(this.timer);
       this.timer = undefined;

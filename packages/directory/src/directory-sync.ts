@@ -81,7 +81,8 @@ export interface DirectorySyncOptions {
    * counted until its answer is written; the others wait their turn. A group has no byte budget
    * (a list page has): 50,000 members are a 10 MB answer, and fifty such reads at once ran a
    * server capped at a 512 MB heap out of memory. A connection that stops reading such an answer
-   * for 30 s, or takes more than 120 s over it, is closed. `false`: no limit. @default 4
+   * for 30 s, or takes more than 120 s over it, is closed; at most 32 reads wait, each at most
+   * 30 s, the others get a 429. `false`: no limit. @default 4
    */
   maxConcurrentGroupReads?: number | false;
 }

@@ -68,7 +68,9 @@ describe("IP allowlist matching", () => {
     expect(canonicalIp("2001:db8:0:1:1:1:1:1")).toBe("2001:db8:0:1:1:1:1:1"); // one zero group stays
     expect(canonicalIp("0:0:0:0:0:0:0:0")).toBe("::");
     expect(canonicalIp("1:0:0:0:0:0:0:0")).toBe("1::");
-    expect(canonicalIp("::ffff:0a00:0001")).toBe("::ffff:10.0.0.1");
+    // One IPv4 client, however its address is written.
+    expect(canonicalIp("::ffff:0a00:0001")).toBe("10.0.0.1");
+    expect(canonicalIp("::FFFF:10.0.0.1")).toBe("10.0.0.1");
     expect(canonicalIp("010.000.000.001")).toBe("10.0.0.1");
     expect(canonicalIp("fe80::1%eth0")).toBe("fe80::1");
     for (const bad of ["", "unknown", "10.0.0", "x".repeat(100), "1::2::3"]) expect(canonicalIp(bad), bad).toBeUndefined();

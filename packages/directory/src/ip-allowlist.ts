@@ -135,14 +135,15 @@ interface NodeEnv {
 
 /**
  * The canonical text of an address (RFC 5952 §4 for IPv6: lower case, no leading zeros, the
- * longest run of two or more zero groups as `::`; an IPv4 address written as one stays dotted).
+ * longest run of two or more zero groups as `::`; an IPv4 address, or an IPv4-mapped IPv6 one
+ * (`::ffff:a.b.c.d`, RFC 4291 §2.5.5.2), dotted).
  * Undefined when the text is not an address. Every spelling of one address has one text, so a
  * limiter keyed by it holds one bucket per client, however the client writes its address.
  */
 export function canonicalIp(text: string): string | undefined {
   const value = parseIp(text);
   if (value === undefined) return undefined;
-  if (!text.includes(":")) return dotted(value);
+  if (!text.includes(":") || value >> 32n === 0xffffn) return dotted(value);
   const groups: number[] = [];
   for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
   // The longest run of zero groups (the first of equals), compressed only when two or longer.
@@ -155,8 +156,6 @@ export function canonicalIp(text: string): string | undefined {
     i = j === i ? i + 1 : j;
   }
   const hex = (from: number, to: number) => groups.slice(from, to).map((g) => g.toString(16)).join(":");
-  // IPv4-mapped addresses keep their dotted tail (RFC 5952 §5), as Node reports them.
-  if (value >> 32n === 0xffffn) return `::ffff:${dotted(value)}`;
   if (best < 0) return hex(0, 8);
   return `${hex(0, best)}::${hex(best + bestLength, 8)}`;
 }

@@ -1,6 +1,8 @@
+import { serve, type ServerType } from "@hono/node-server";
 import { EventEmitter } from "node:events";
-import { Hono } from "hono";
-import { describe, expect, it, vi } from "vitest";
+import { connect } from "node:net";
+import { Hono, type Context } from "hono";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { groupReadTurns, readsGroupMembers } from "./member-reads.js";
 
 describe("readsGroupMembers", () => {
@@ -33,6 +35,9 @@ describe("readsGroupMembers", () => {
   });
 });
 
+/** The SCIM routes' 429, as a test sees it. */
+const refuse = (c: Context, retryAfterSeconds: number, reason: string) => c.text(`${reason} ${retryAfterSeconds}`, 429);
+
 describe("groupReadTurns", () => {
   it("takes no turn for a request whose token the guard refused (it is answered 401 without a read)", async () => {
     const app = new Hono<{ Variables: { tokenVerified?: boolean } }>();
@@ -41,7 +46,7 @@ describe("groupReadTurns", () => {
       c.set("tokenVerified", c.req.header("authorization") === "good");
       await next();
     });
-    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3)));
+    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse));
     app.get("/scim/v2/:dir/*", (c) => (handled.push(c.req.header("authorization") ?? ""), c.text("ok")));
     const held = Object.assign(new EventEmitter(), { writableFinished: false, destroyed: false, socket: null });
     await app.request("http://x/scim/v2/a/Groups/g1", { headers: { authorization: "good" } }, { outgoing: held });
@@ -54,7 +59,7 @@ describe("groupReadTurns", () => {
   it("lets `limit` reads of a directory's groups run at once, each until its answer is written; other directories and other requests go on", async () => {
     const app = new Hono();
     const handled: string[] = [];
-    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3)));
+    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse));
     app.get("/scim/v2/:dir/*", (c) => {
       handled.push(`${c.req.param("dir")} ${c.req.path.split("/").slice(4).join("/")}`);
       return c.text("ok");
@@ -101,11 +106,11 @@ describe("groupReadTurns", () => {
     expect(handled.slice(-2)).toEqual(["a Groups/g4", "a Groups/g5"]);
   });
 
-  const turnsApp = (timing: { stalledMs?: number; maxHoldMs?: number } = {}) => {
+  const turnsApp = (timing: { stalledMs?: number; maxHoldMs?: number; maxWaiting?: number; maxWaitMs?: number } = {}) => {
     const app = new Hono();
     const handled: string[] = [];
-    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), timing));
-    app.get("/scim/v2/:dir/*", (c) => (handled.push(c.req.path.split("/").slice(4).join("/")), c.text("ok")));
+    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse, timing));
+    app.on(["GET", "POST"], "/scim/v2/:dir/*", (c) => (handled.push(c.req.path.split("/").slice(4).join("/")), c.text("ok")));
     return { app, handled };
   };
   /** A Node socket whose writing the test moves on, and which closes when destroyed. */
@@ -158,4 +163,93 @@ describe("groupReadTurns", () => {
     clearInterval(reading);
     expect(Date.now() - started).toBeGreaterThanOrEqual(390);
   });
+
+  it("searches by POST take turns too; a full line or a long wait is a 429, and the line goes on", async () => {
+    const { app, handled } = turnsApp({ maxWaiting: 2, maxWaitMs: 80 });
+    const holder = fakeSocket();
+    await app.request("http://x/scim/v2/a/Groups/.search", { method: "POST", body: "{}" }, { outgoing: unwritten(), incoming: { socket: holder } });
+    const waiting = [1, 2].map((n) => app.request(`http://x/scim/v2/a/.search?n=${n}`, { method: "POST", body: "{}" }, { outgoing: unwritten(), incoming: { socket: fakeSocket() } }));
+    const third = await app.request("http://x/scim/v2/a/Groups?n=3", {}, { outgoing: unwritten(), incoming: { socket: fakeSocket() } });
+    expect([third.status, await third.text()]).toEqual([429, "group_reads_waiting 1"]);
+    // A POST that reads no groups passes.
+    await app.request("http://x/scim/v2/a/Users", { method: "POST", body: "{}" }, { outgoing: unwritten(), incoming: { socket: fakeSocket() } });
+    expect(handled).toEqual(["Groups/.search", "Users"]);
+    // Nobody gives the turn back: the two waiting reads give up after maxWaitMs.
+    const answers = await Promise.all(waiting);
+    expect(await Promise.all(answers.map(async (r) => [r.status, await r.text()]))).toEqual([
+      [429, "group_reads_wait 5"],
+      [429, "group_reads_wait 5"],
+    ]);
+    holder.emit("close");
+    await app.request("http://x/scim/v2/a/Groups/g1", {}, { outgoing: unwritten(), incoming: { socket: fakeSocket() } });
+    expect(handled.at(-1)).toBe("Groups/g1");
+  });
+
+  it("a client the kernel keeps taking the answer from is not stalled, though the socket's bytesWritten stands still", async () => {
+    const { app } = turnsApp({ stalledMs: 60, maxHoldMs: 10_000 });
+    const slow = Object.assign(fakeSocket(), { writableLength: 8_000_000, _handle: { writeQueueSize: 8_000_000 } });
+    await app.request("http://x/scim/v2/a/Groups/g1", {}, { outgoing: unwritten(), incoming: { socket: slow } });
+    const reading = setInterval(() => (slow._handle.writeQueueSize -= 10_000), 15);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    clearInterval(reading);
+    expect(slow.destroyCalls).toBe(0);
+    // It stops taking: stalled.
+    await vi.waitFor(() => expect(slow.destroyCalls).toBe(1), { timeout: 1_000, interval: 5 });
+  });
+});
+
+describe("groupReadTurns over real connections (@hono/node-server)", () => {
+  const BODY = "x".repeat(16 * 1024 * 1024);
+  let server: ServerType;
+  let port: number;
+  beforeAll(async () => {
+    const app = new Hono();
+    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse, { stalledMs: 400, maxHoldMs: 30_000 }));
+    app.get("/scim/v2/:dir/*", (c) => c.text(BODY));
+    await new Promise<void>((resolve) => {
+      server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {
+        port = info.port;
+        resolve();
+      });
+    });
+  });
+  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+
+  /**
+   * Sends a GET of a group list and reads the answer at `bytesPerMs` (pausing after each chunk for
+   * as long as it takes at that rate); with 0, reads nothing until `resume()` is called.
+   */
+  const read = (bytesPerMs: number) => {
+    const socket = connect(port, "127.0.0.1", () => socket.write("GET /scim/v2/a/Groups HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+    let bytes = 0;
+    if (bytesPerMs === 0) socket.pause();
+    const done = new Promise<number>((resolve) => {
+      socket.on("data", (chunk: Buffer) => {
+        bytes += chunk.length;
+        if (bytesPerMs === Infinity || bytesPerMs === 0) return;
+        socket.pause();
+        setTimeout(() => socket.resume(), chunk.length / bytesPerMs);
+      });
+      socket.on("close", () => resolve(bytes));
+      socket.on("error", () => {});
+    });
+    return { done, resume: () => socket.resume() };
+  };
+
+  it("keeps a client that reads on, slowly, to the end; closes one that stopped reading, and the next read gets the turn", async () => {
+    // A steady reader at 8 MB/s (the body outgrows the kernel's buffers): whole, though it takes
+    // two seconds, five times stalledMs.
+    const started = Date.now();
+    const steady = await read(8_000).done;
+    expect(Date.now() - started).toBeGreaterThan(1_900);
+    expect(steady).toBeGreaterThan(BODY.length);
+    // A client that reads nothing: its connection is closed once the kernel's buffers are full and
+    // nothing moves for stalledMs; the turn goes on to the next read.
+    const stalled = read(0);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const after = await read(Infinity).done;
+    expect(after).toBeGreaterThan(BODY.length);
+    stalled.resume();
+    expect(await stalled.done).toBeLessThan(BODY.length);
+  }, 30_000);
 });

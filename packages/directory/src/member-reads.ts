@@ -12,33 +12,44 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { ScimAuditEnv } from "./audit.js";
 
-/** One directory's turns: at most `limit` held; the others wait in order of arrival. */
+/** How a wait for a turn ended: with the turn, or without (the client left, the line was full, it waited too long). */
+type TurnOutcome = "turn" | "gone" | "full" | "timeout";
+
+/** One directory's turns: at most `limit` held, at most `maxWaiting` waiting in order of arrival. */
 class DirectoryTurns {
   held = 0;
   readonly waiting: Array<() => void> = [];
 
-  constructor(private readonly limit: number) {}
+  constructor(
+    private readonly limit: number,
+    private readonly maxWaiting: number,
+    private readonly maxWaitMs: number,
+  ) {}
 
   /**
-   * Waits for a turn. False when `client` closed meanwhile: its place in the line is given up,
-   * and nothing is read for it.
+   * Waits for a turn, at most `maxWaitMs`, in a line of at most `maxWaiting`. Without the turn
+   * when `client` closed meanwhile (its place in the line is given up, and nothing is read for
+   * it), when the line is full, or when the wait was too long.
    */
-  async take(client?: Closable | null): Promise<boolean> {
+  async take(client?: Closable | null): Promise<TurnOutcome> {
     if (this.held < this.limit) {
       this.held++;
-      return true;
+      return "turn";
     }
-    if (client?.destroyed === true) return false;
-    return new Promise<boolean>((resolve) => {
-      const turn = () => {
+    if (client?.destroyed === true) return "gone";
+    if (this.waiting.length >= this.maxWaiting) return "full";
+    return new Promise<TurnOutcome>((resolve) => {
+      const leave = (outcome: TurnOutcome) => {
+        clearTimeout(timer);
         client?.off("close", gone);
-        resolve(true);
-      };
-      const gone = () => {
         const index = this.waiting.indexOf(turn);
         if (index >= 0) this.waiting.splice(index, 1);
-        resolve(false);
+        resolve(outcome);
       };
+      const turn = () => leave("turn");
+      const gone = () => leave("gone");
+      const timer = setTimeout(() => leave("timeout"), this.maxWaitMs);
+      timer.unref?.();
       client?.once("close", gone);
       this.waiting.push(turn);
     });
@@ -66,7 +77,20 @@ interface Closable {
 /** A Node.js socket: how far its writing got, and how to close it. */
 interface WatchedSocket extends Closable {
   readonly bytesWritten?: number;
+  /** Bytes the stream holds, the chunk being written included. */
+  readonly writableLength?: number;
+  /** libuv's handle: `writeQueueSize`, the bytes handed to it that the kernel has not taken yet. */
+  readonly _handle?: { readonly writeQueueSize?: number } | null;
   destroy?(): unknown;
+}
+
+/**
+ * Where a socket's writing stands. `bytesWritten` counts what was handed to the socket, and a
+ * response's body is one write: it moves once. What the kernel took moves `writeQueueSize`, an
+ * internal of Node's TCP handle that has been there since Node 0.x (no public API says it).
+ */
+function writingMark(socket: WatchedSocket | undefined): string {
+  return `${socket?.bytesWritten}/${socket?.writableLength}/${socket?._handle?.writeQueueSize}`;
 }
 
 /** The Node.js response of a request served by `@hono/node-server` (its `env.outgoing`), if any. */
@@ -83,6 +107,15 @@ export const MAX_HOLD_MS = 120_000;
 
 /** Longest an answer may go without a byte of it written (a client that stopped reading): its connection is closed. */
 export const STALLED_MS = 30_000;
+
+/** Most reads of a directory waiting for a turn; the next ones get a 429. */
+export const MAX_WAITING = 32;
+
+/** Longest a read waits for its turn; then it gets a 429. */
+export const MAX_WAIT_MS = 30_000;
+
+/** The answer of a read refused a turn: a 429 SCIM Error with `Retry-After` (the SCIM routes render it). */
+export type TurnRefusal = (c: Context<ScimAuditEnv>, retryAfterSeconds: number, reason: string, detail: string) => Response;
 
 /**
  * Whether a request reads groups with their members: `GET` (or `HEAD`) of `/Groups/{id}` or of the
@@ -114,14 +147,17 @@ export function groupReadTurns(
   limit: number,
   directoryOf: (c: Context) => string,
   segmentsOf: (c: Context) => string[],
-  timing: { stalledMs?: number; maxHoldMs?: number } = {},
+  refuse: TurnRefusal,
+  timing: { stalledMs?: number; maxHoldMs?: number; maxWaiting?: number; maxWaitMs?: number } = {},
 ): MiddlewareHandler<ScimAuditEnv> {
   const stalledMs = timing.stalledMs ?? STALLED_MS;
   const maxHoldMs = timing.maxHoldMs ?? MAX_HOLD_MS;
+  const maxWaiting = timing.maxWaiting ?? MAX_WAITING;
+  const maxWaitMs = timing.maxWaitMs ?? MAX_WAIT_MS;
   const byDirectory = new Map<string, DirectoryTurns>();
   return async (c, next) => {
     // Writes and most reads pass at the first test, without parsing the URL.
-    if (c.req.method !== "GET" && c.req.method !== "HEAD") return next();
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.method !== "POST") return next();
     const url = new URL(c.req.url);
     if (!readsGroupMembers(c.req.method, segmentsOf(c), url.searchParams)) return next();
     // A request whose token the guard refused is answered 401 without reading anything.
@@ -129,11 +165,15 @@ export function groupReadTurns(
     const directoryId = directoryOf(c);
     const env = c.env as { outgoing?: WrittenResponse; incoming?: { socket?: WatchedSocket | null } } | undefined;
     let turns = byDirectory.get(directoryId);
-    if (turns === undefined) byDirectory.set(directoryId, (turns = new DirectoryTurns(limit)));
-    if (!(await turns.take(env?.incoming?.socket))) {
-      // The client left while it waited: nothing is read, and the answer goes nowhere.
+    if (turns === undefined) byDirectory.set(directoryId, (turns = new DirectoryTurns(limit, maxWaiting, maxWaitMs)));
+    const outcome = await turns.take(env?.incoming?.socket);
+    if (outcome !== "turn") {
       if (turns.idle) byDirectory.delete(directoryId);
-      return c.body(null, 503);
+      // The client left while it waited: nothing is read, and the answer goes nowhere.
+      if (outcome === "gone") return c.body(null, 503);
+      return outcome === "full"
+        ? refuse(c, 1, "group_reads_waiting", `this directory already has ${maxWaiting} reads of groups with their members waiting`)
+        : refuse(c, 5, "group_reads_wait", "this directory's reads of groups with their members are taking turns: this one waited too long");
     }
     let given = false;
     const give = () => {
@@ -161,11 +201,12 @@ export function groupReadTurns(
       return;
     }
     const started = Date.now();
-    let written = socket?.bytesWritten;
+    let written = writingMark(socket);
     let progressAt = started;
     const watch = setInterval(() => {
       const now = Date.now();
-      if (socket?.bytesWritten !== written) [written, progressAt] = [socket?.bytesWritten, now];
+      const mark = writingMark(socket);
+      if (mark !== written) [written, progressAt] = [mark, now];
       if (now - progressAt < stalledMs && now - started < maxHoldMs) return;
       // The answer's memory goes with the connection; the turn with its close.
       if (socket?.destroy !== undefined) socket.destroy();

@@ -198,6 +198,12 @@ function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, 
   return rendered(c, { ...response, headers: { ...response.headers, ...headers } });
 }
 
+/** A 429 SCIM Error with `Retry-After`, its reason recorded in the audit entry (`detail.refused`). */
+function tooManyRequests(c: Context<ScimAuditEnv>, retryAfterSeconds: number, reason: string, detail: string): Response {
+  c.set("auditRefusal", reason);
+  return scimError(c, 429, `${detail}: retry after ${retryAfterSeconds} seconds`, { "Retry-After": String(retryAfterSeconds) });
+}
+
 /** scim-core's rendered Error response as Hono's. */
 function rendered(c: Context<ScimAuditEnv>, response: ScimResponse): Response {
   return c.body(JSON.stringify(response.body), response.status as 401 | 403 | 429, response.headers);
@@ -285,10 +291,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       if (!exists) c.set("auditSkip", true);
       const address = clientAddress(c, options.trustProxy);
       const failureKey = address ?? "unknown";
-      const refuse = (retryAfterSeconds: number, reason = "rate_limited", detail = "too many requests") => {
-        c.set("auditRefusal", reason);
-        return scimError(c, 429, `${detail}: retry after ${retryAfterSeconds} seconds`, { "Retry-After": String(retryAfterSeconds) });
-      };
+      const refuse = (retryAfterSeconds: number, reason = "rate_limited", detail = "too many requests") => tooManyRequests(c, retryAfterSeconds, reason, detail);
       if (enforceAllowlist && !isIpAllowed(current.ipAllowlist, address)) {
         // Nothing is served outside the allowlist. Only a valid token learns why (403): without
         // one, the answer is an unknown directory's (401), so that the allowlist does not tell an
@@ -375,7 +378,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
   // Reads of a group with its members, each until its answer is written (see member-reads.ts).
   const memberReads = sync.options.maxConcurrentGroupReads ?? DEFAULT_MAX_CONCURRENT_GROUP_READS;
   if (memberReads !== false) {
-    app.use(scoped, groupReadTurns(memberReads, directoryParam, (c) => scimSegments(c.req.path).slice(1)));
+    app.use(scoped, groupReadTurns(memberReads, directoryParam, (c) => scimSegments(c.req.path).slice(1), tooManyRequests));
   }
 
   app.use(scoped, redactErrorDetails);
