@@ -156,10 +156,12 @@ export function groupReadTurns(
   const maxWaitMs = timing.maxWaitMs ?? MAX_WAIT_MS;
   const byDirectory = new Map<string, DirectoryTurns>();
   return async (c, next) => {
-    // Writes and most reads pass at the first test, without parsing the URL.
-    if (c.req.method !== "GET" && c.req.method !== "HEAD" && c.req.method !== "POST") return next();
-    const url = new URL(c.req.url);
-    if (!readsGroupMembers(c.req.method, segmentsOf(c), url.searchParams)) return next();
+    // Writes and most reads pass at the first tests, without parsing the URL.
+    const method = c.req.method;
+    if (method !== "GET" && method !== "HEAD" && method !== "POST") return next();
+    const segments = segmentsOf(c);
+    if (segments.length === 0 || (method === "POST" && !segments[segments.length - 1]!.startsWith("."))) return next();
+    if (!readsGroupMembers(method, segments, method === "POST" ? new URLSearchParams() : new URL(c.req.url).searchParams)) return next();
     // A request whose token the guard refused is answered 401 without reading anything.
     if (c.get("tokenVerified") === false) return next();
     const directoryId = directoryOf(c);
