@@ -76,19 +76,21 @@ export interface DirectorySyncOptions {
    */
   maxConcurrentSearches?: number | false;
   /**
-   * Most reads of groups with their members (`GET /Groups/{id}` and `GET /Groups` without
-   * `excludedAttributes=members`, searches by POST) one directory has answered at once, each
-   * counted until its answer is written; the others wait their turn. A group has no byte budget
-   * (a list page has): 50,000 members are a 10 MB answer, and fifty such reads at once ran a
-   * server capped at a 512 MB heap out of memory. A connection that stops reading such an answer
-   * for 30 s, or takes more than 120 s over it, is closed; at most 32 reads wait, each at most
-   * 30 s, the others get a 429. `false`: no limit. @default 4
+   * Most reads whose answer can be megabytes (list pages of any resource type, searches by POST,
+   * `GET /Groups/{id}` without `excludedAttributes=members`) one directory has answered at once,
+   * each counted until its answer is written; the others wait their turn. A list page has a
+   * budget of 8 MiB, a group none (50,000 members are a 10 MB answer): fifty such reads at once
+   * ran a server capped at a 512 MB heap out of memory. A connection that stops reading such an
+   * answer for 30 s, or takes more than 120 s over it, is closed; at most 32 reads wait, each at
+   * most 30 s, the others get a 429. `false`: no limit. @default 4
    */
+  maxConcurrentLargeReads?: number | false;
+  /** @deprecated The earlier name of {@link maxConcurrentLargeReads} (used when that one is not given). */
   maxConcurrentGroupReads?: number | false;
 }
 
-/** The default of {@link DirectorySyncOptions.maxConcurrentGroupReads}. */
-export const DEFAULT_MAX_CONCURRENT_GROUP_READS = 4;
+/** The default of {@link DirectorySyncOptions.maxConcurrentLargeReads}. */
+export const DEFAULT_MAX_CONCURRENT_LARGE_READS = 4;
 
 /** The running service. */
 export interface DirectorySync {

@@ -16,9 +16,9 @@ import { scimHono } from "scim-hono";
 import { narrowedByIndex } from "scim-store-sql";
 import { redactText, scimAuditMiddleware, secretMentionOf, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
 import type { DirectoryService } from "./directories.js";
-import { DEFAULT_MAX_CONCURRENT_GROUP_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
+import { DEFAULT_MAX_CONCURRENT_LARGE_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
-import { groupReadTurns } from "./member-reads.js";
+import { largeReadTurns } from "./large-reads.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
 import { isDirectoryId } from "./ids.js";
@@ -375,10 +375,10 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
     app.use(scoped, guard);
   }
 
-  // Reads of a group with its members, each until its answer is written (see member-reads.ts).
-  const memberReads = sync.options.maxConcurrentGroupReads ?? DEFAULT_MAX_CONCURRENT_GROUP_READS;
-  if (memberReads !== false) {
-    app.use(scoped, groupReadTurns(memberReads, directoryParam, (c) => scimSegments(c.req.path).slice(1), tooManyRequests));
+  // Reads whose answer can be megabytes, each until its answer is written (see large-reads.ts).
+  const largeReads = sync.options.maxConcurrentLargeReads ?? sync.options.maxConcurrentGroupReads ?? DEFAULT_MAX_CONCURRENT_LARGE_READS;
+  if (largeReads !== false) {
+    app.use(scoped, largeReadTurns(largeReads, directoryParam, (c) => scimSegments(c.req.path).slice(1), tooManyRequests));
   }
 
   app.use(scoped, redactErrorDetails);

@@ -3,11 +3,11 @@ import { EventEmitter } from "node:events";
 import { connect } from "node:net";
 import { Hono, type Context } from "hono";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { groupReadTurns, readsGroupMembers } from "./member-reads.js";
+import { largeReadTurns, readsLargeAnswer } from "./large-reads.js";
 
-describe("readsGroupMembers", () => {
-  const reads = (method: string, path: string, query = "") => readsGroupMembers(method, path.split("/").filter((s) => s !== ""), new URLSearchParams(query));
-  it("is a GET or HEAD of one group or of the group list, unless its members are left out, or a search by POST", () => {
+describe("readsLargeAnswer", () => {
+  const reads = (method: string, path: string, query = "") => readsLargeAnswer(method, path.split("/").filter((s) => s !== ""), new URLSearchParams(query));
+  it("is a list page, a search, or a GET or HEAD of one group unless its members are left out", () => {
     expect(reads("GET", "/Groups/g1")).toBe(true);
     expect(reads("HEAD", "/groups/g1")).toBe(true);
     expect(reads("GET", "/Groups/g1", "attributes=displayName,members")).toBe(true);
@@ -20,16 +20,21 @@ describe("readsGroupMembers", () => {
     expect(reads("GET", "/Groups/g1", "excludedAttributes=displayName,%20MEMBERS")).toBe(false);
     expect(reads("GET", "/Groups/g1", "attributes=")).toBe(true);
     expect(reads("GET", "/Groups/g1", "attributes=members.value")).toBe(true);
+    // Every list page and search (up to 8 MiB each).
     expect(reads("GET", "/Groups")).toBe(true);
     expect(reads("GET", "/Groups", "attributes=members&count=100")).toBe(true);
-    expect(reads("GET", "/Groups", "excludedAttributes=members")).toBe(false);
-    expect(reads("GET", "/Groups", "filter=displayName%20eq%20%22x%22&attributes=id,displayName")).toBe(false);
+    expect(reads("GET", "/Groups", "excludedAttributes=members")).toBe(true);
+    expect(reads("GET", "/Users")).toBe(true);
+    expect(reads("HEAD", "/Users", "filter=userName%20eq%20%22a%22")).toBe(true);
     expect(reads("POST", "/Groups/.search")).toBe(true);
+    expect(reads("POST", "/Users/.search")).toBe(true);
     expect(reads("POST", "/.search")).toBe(true);
+    // Writes, a user, the discovery endpoints.
     expect(reads("POST", "/Groups")).toBe(false);
-    expect(reads("POST", "/Users/.search")).toBe(false);
-    expect(reads("GET", "/Users")).toBe(false);
+    expect(reads("POST", "/Users")).toBe(false);
     expect(reads("GET", "/Users/u1")).toBe(false);
+    for (const discovery of ["/ServiceProviderConfig", "/Schemas", "/resourcetypes"]) expect(reads("GET", discovery), discovery).toBe(false);
+    expect(reads("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:User")).toBe(false);
     expect(reads("GET", "/Groups/g1/x")).toBe(false);
     expect(reads("PATCH", "/Groups/g1")).toBe(false);
   });
@@ -38,7 +43,7 @@ describe("readsGroupMembers", () => {
 /** The SCIM routes' 429, as a test sees it. */
 const refuse = (c: Context, retryAfterSeconds: number, reason: string) => c.text(`${reason} ${retryAfterSeconds}`, 429);
 
-describe("groupReadTurns", () => {
+describe("largeReadTurns", () => {
   it("takes no turn for a request whose token the guard refused (it is answered 401 without a read)", async () => {
     const app = new Hono<{ Variables: { tokenVerified?: boolean } }>();
     const handled: string[] = [];
@@ -46,7 +51,7 @@ describe("groupReadTurns", () => {
       c.set("tokenVerified", c.req.header("authorization") === "good");
       await next();
     });
-    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse));
+    app.use("/scim/v2/:dir/*", largeReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse));
     app.get("/scim/v2/:dir/*", (c) => (handled.push(c.req.header("authorization") ?? ""), c.text("ok")));
     const held = Object.assign(new EventEmitter(), { writableFinished: false, destroyed: false, socket: null });
     await app.request("http://x/scim/v2/a/Groups/g1", { headers: { authorization: "good" } }, { outgoing: held });
@@ -59,7 +64,7 @@ describe("groupReadTurns", () => {
   it("lets `limit` reads of a directory's groups run at once, each until its answer is written; other directories and other requests go on", async () => {
     const app = new Hono();
     const handled: string[] = [];
-    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse));
+    app.use("/scim/v2/:dir/*", largeReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse));
     app.get("/scim/v2/:dir/*", (c) => {
       handled.push(`${c.req.param("dir")} ${c.req.path.split("/").slice(4).join("/")}`);
       return c.text("ok");
@@ -109,7 +114,7 @@ describe("groupReadTurns", () => {
   const turnsApp = (timing: { stalledMs?: number; maxHoldMs?: number; maxWaiting?: number; maxWaitMs?: number } = {}) => {
     const app = new Hono();
     const handled: string[] = [];
-    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse, timing));
+    app.use("/scim/v2/:dir/*", largeReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse, timing));
     app.on(["GET", "POST"], "/scim/v2/:dir/*", (c) => (handled.push(c.req.path.split("/").slice(4).join("/")), c.text("ok")));
     return { app, handled };
   };
@@ -170,15 +175,15 @@ describe("groupReadTurns", () => {
     await app.request("http://x/scim/v2/a/Groups/.search", { method: "POST", body: "{}" }, { outgoing: unwritten(), incoming: { socket: holder } });
     const waiting = [1, 2].map((n) => app.request(`http://x/scim/v2/a/.search?n=${n}`, { method: "POST", body: "{}" }, { outgoing: unwritten(), incoming: { socket: fakeSocket() } }));
     const third = await app.request("http://x/scim/v2/a/Groups?n=3", {}, { outgoing: unwritten(), incoming: { socket: fakeSocket() } });
-    expect([third.status, await third.text()]).toEqual([429, "group_reads_waiting 1"]);
+    expect([third.status, await third.text()]).toEqual([429, "large_reads_waiting 1"]);
     // A POST that reads no groups passes.
     await app.request("http://x/scim/v2/a/Users", { method: "POST", body: "{}" }, { outgoing: unwritten(), incoming: { socket: fakeSocket() } });
     expect(handled).toEqual(["Groups/.search", "Users"]);
     // Nobody gives the turn back: the two waiting reads give up after maxWaitMs.
     const answers = await Promise.all(waiting);
     expect(await Promise.all(answers.map(async (r) => [r.status, await r.text()]))).toEqual([
-      [429, "group_reads_wait 5"],
-      [429, "group_reads_wait 5"],
+      [429, "large_reads_wait 5"],
+      [429, "large_reads_wait 5"],
     ]);
     holder.emit("close");
     await app.request("http://x/scim/v2/a/Groups/g1", {}, { outgoing: unwritten(), incoming: { socket: fakeSocket() } });
@@ -198,13 +203,13 @@ describe("groupReadTurns", () => {
   });
 });
 
-describe("groupReadTurns over real connections (@hono/node-server)", () => {
+describe("largeReadTurns over real connections (@hono/node-server)", () => {
   const BODY = "x".repeat(16 * 1024 * 1024);
   let server: ServerType;
   let port: number;
   beforeAll(async () => {
     const app = new Hono();
-    app.use("/scim/v2/:dir/*", groupReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse, { stalledMs: 400, maxHoldMs: 30_000 }));
+    app.use("/scim/v2/:dir/*", largeReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse, { stalledMs: 400, maxHoldMs: 30_000 }));
     app.get("/scim/v2/:dir/*", (c) => c.text(BODY));
     await new Promise<void>((resolve) => {
       server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {

@@ -1,13 +1,14 @@
 /**
- * Reads of groups with their members, per directory, taking turns until their answer is written.
+ * Reads whose answer can be megabytes, per directory, taking turns until their answer is written:
+ * list pages (a page has a budget of 8 MiB), searches, and a group with its members (no budget:
+ * 50,000 members are a 10 MB answer).
  *
- * A single group has no byte budget: 50,000 members are a 10 MB answer, and 50 such reads at once
- * ran a server capped at a 512 MB heap out of memory. A list page has a budget, but a few MB each,
- * requested by connections that never read them, ran a server out of memory all the same. The
- * peak is in writing the answers (the strings wait for their sockets), so a turn lasts until the
- * response is written (the Node response's `close`), not only while the handler runs; and a
- * connection that stops reading its answer, or takes too long over it, is closed, since its
- * answer's memory is only freed with it.
+ * Fifty 10 MB group reads at once ran a server capped at a 512 MB heap out of memory, and list
+ * pages of a few MB requested by connections that never read them ran one out of memory all the
+ * same. The peak is in writing the answers (the strings wait for their sockets), so a turn lasts
+ * until the response is written (the Node response's `close`), not only while the handler runs;
+ * a connection that stops reading its answer, or takes too long over it, is closed, since its
+ * answer's memory is only freed with it; and the line of reads waiting for a turn is bounded.
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { ScimAuditEnv } from "./audit.js";
@@ -117,15 +118,22 @@ export const MAX_WAIT_MS = 30_000;
 /** The answer of a read refused a turn: a 429 SCIM Error with `Retry-After` (the SCIM routes render it). */
 export type TurnRefusal = (c: Context<ScimAuditEnv>, retryAfterSeconds: number, reason: string, detail: string) => Response;
 
+/** The discovery endpoints (RFC 7644 §4): small answers the server makes itself. */
+const DISCOVERY = new Set(["serviceproviderconfig", "schemas", "resourcetypes"]);
+
 /**
- * Whether a request reads groups with their members: `GET` (or `HEAD`) of `/Groups/{id}` or of the
- * `/Groups` list unless `excludedAttributes` names `members`, or `attributes` is given without
- * it; and every search by POST (`/Groups/.search`, `/.search`), whose attributes are in its body.
+ * Whether a request's answer can be megabytes (the path's `segments` below the SCIM base):
+ * `GET` (or `HEAD`) of a resource type's list (`/Users`, `/Groups`: a page of up to 8 MiB),
+ * every search by POST (`/.search`, `/Users/.search`...), and `GET` of one group (`/Groups/{id}`)
+ * unless `excludedAttributes` names `members`, or `attributes` is given without it.
  */
-export function readsGroupMembers(method: string, segments: readonly string[], query: URLSearchParams): boolean {
+export function readsLargeAnswer(method: string, segments: readonly string[], query: URLSearchParams): boolean {
   const first = segments[0]?.toLowerCase();
-  if (method === "POST") return (segments.length === 1 && first === ".search") || (segments.length === 2 && first === "groups" && segments[1] === ".search");
-  if ((method !== "GET" && method !== "HEAD") || segments.length < 1 || segments.length > 2 || first !== "groups") return false;
+  if (first === undefined) return false;
+  if (method === "POST") return segments[segments.length - 1] === ".search" && segments.length <= 2;
+  if (method !== "GET" && method !== "HEAD") return false;
+  if (segments.length === 1) return !DISCOVERY.has(first);
+  if (segments.length > 2 || first !== "groups") return false;
   /** The names a parameter lists (undefined when it is not given, or empty: the server reads it so). */
   const listed = (name: string): string[] | undefined => {
     for (const [key, value] of query) {
@@ -140,10 +148,11 @@ export function readsGroupMembers(method: string, segments: readonly string[], q
 }
 
 /**
- * A middleware for `/scim/v2/:directoryId/*`: reads of a group with its members take turns,
- * `limit` at once per directory, each until its answer is written.
+ * A middleware for `/scim/v2/:directoryId/*`: reads whose answer can be megabytes
+ * ({@link readsLargeAnswer}) take turns, `limit` at once per directory, each until its answer is
+ * written; at most `maxWaiting` wait, each at most `maxWaitMs`, and the others are `refuse`d.
  */
-export function groupReadTurns(
+export function largeReadTurns(
   limit: number,
   directoryOf: (c: Context) => string,
   segmentsOf: (c: Context) => string[],
@@ -161,7 +170,7 @@ export function groupReadTurns(
     if (method !== "GET" && method !== "HEAD" && method !== "POST") return next();
     const segments = segmentsOf(c);
     if (segments.length === 0 || (method === "POST" && !segments[segments.length - 1]!.startsWith("."))) return next();
-    if (!readsGroupMembers(method, segments, method === "POST" ? new URLSearchParams() : new URL(c.req.url).searchParams)) return next();
+    if (!readsLargeAnswer(method, segments, method === "POST" ? new URLSearchParams() : new URL(c.req.url).searchParams)) return next();
     // A request whose token the guard refused is answered 401 without reading anything.
     if (c.get("tokenVerified") === false) return next();
     const directoryId = directoryOf(c);
@@ -174,8 +183,8 @@ export function groupReadTurns(
       // The client left while it waited: nothing is read, and the answer goes nowhere.
       if (outcome === "gone") return c.body(null, 503);
       return outcome === "full"
-        ? refuse(c, 1, "group_reads_waiting", `this directory already has ${maxWaiting} reads of groups with their members waiting`)
-        : refuse(c, 5, "group_reads_wait", "this directory's reads of groups with their members are taking turns: this one waited too long");
+        ? refuse(c, 1, "large_reads_waiting", `this directory already has ${maxWaiting} list reads and searches waiting`)
+        : refuse(c, 5, "large_reads_wait", "this directory's list reads and searches are taking turns: this one waited too long");
     }
     let given = false;
     const give = () => {
