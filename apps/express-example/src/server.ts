@@ -5,7 +5,7 @@
  * PostgreSQL), by default the SQLite file `data/scim.db` in this app's folder.
  */
 import type { AddressInfo } from "node:net";
-import { answerClientErrors } from "scim-core";
+import { answerClientErrors, closeStalledResponses } from "scim-core";
 import { createApp, generateToken } from "./app.js";
 import { openStore } from "./database.js";
 
@@ -34,6 +34,7 @@ const server = app.listen(Number(process.env.PORT ?? 3001), () => {
 });
 // Requests Node's HTTP parser refuses (a URL over 16 KB, bytes that are not HTTP) get a SCIM Error.
 answerClientErrors(server);
+closeStalledResponses(server);
 
 // Stop taking connections, let requests finish (cut after 10 s: a stalled upload must not hold
 // the process), close the store, exit.

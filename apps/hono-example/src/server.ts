@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { serve } from "@hono/node-server";
-import { answerClientErrors } from "scim-core";
+import { answerClientErrors, closeStalledResponses } from "scim-core";
 import { createApp } from "./app.js";
 import { openStore } from "./database.js";
 
@@ -28,6 +28,7 @@ const server = serve({ fetch: app.fetch, port }, (info) => {
 const http = server as import("node:http").Server;
 // Requests Node's HTTP parser refuses (a URL over 16 KB, bytes that are not HTTP) get a SCIM Error.
 answerClientErrors(http);
+closeStalledResponses(http);
 
 // Stop taking connections, let requests finish (cut after 10 s: a stalled upload must not hold
 // the process), close the store, exit.

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { AddressInfo } from "node:net";
-import { answerClientErrors } from "scim-core";
+import { answerClientErrors, closeStalledResponses } from "scim-core";
 import { createApp } from "./app.js";
 import { openStore } from "./database.js";
 
@@ -19,6 +19,7 @@ const app = await createApp({ token, store, subscribers: [store.outbox] });
 await app.listen(port);
 // Requests Node's HTTP parser refuses (a URL over 16 KB, bytes that are not HTTP) get a SCIM Error.
 answerClientErrors(app.getHttpServer());
+closeStalledResponses(app.getHttpServer());
 
 // On SIGINT/SIGTERM: stop taking connections, let requests finish (cut after 10 s, a stalled
 // upload must not hold the process), close the app (AppModule's StoreLifecycle closes the store)

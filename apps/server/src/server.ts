@@ -9,7 +9,7 @@ import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import { Server as NetServer, type Socket } from "node:net";
 import { serve, type ServerType } from "@hono/node-server";
 import type { Logger } from "pino";
-import { answerClientErrors } from "scim-core";
+import { answerClientErrors, closeStalledResponses } from "scim-core";
 import { createDirectorySync, directoryApp, redactPathname, type DirectorySync } from "scim-directory";
 import { openDatabase } from "scim-store-sql";
 import { bootstrap, type Bootstrapped } from "./bootstrap.js";
@@ -145,6 +145,7 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
     }),
   );
   answerClientErrors(server as Server);
+  closeStalledResponses(server as Server);
   closeSilentConnections(server as Server);
   const drain = drainer(server as Server, logger);
   let firstRun: Bootstrapped;

@@ -11,6 +11,7 @@
  * answer's memory is only freed with it; and the line of reads waiting for a turn is bounded.
  */
 import type { Context, MiddlewareHandler } from "hono";
+import { writingMark, type WritingSocket } from "scim-core";
 import type { ScimAuditEnv } from "./audit.js";
 
 /** How a wait for a turn ended: with the turn, or without (the client left, the line was full, it waited too long). */
@@ -75,24 +76,8 @@ interface Closable {
   off(event: "close", listener: () => void): unknown;
 }
 
-/** A Node.js socket: how far its writing got, and how to close it. */
-interface WatchedSocket extends Closable {
-  readonly bytesWritten?: number;
-  /** Bytes the stream holds, the chunk being written included. */
-  readonly writableLength?: number;
-  /** libuv's handle: `writeQueueSize`, the bytes handed to it that the kernel has not taken yet. */
-  readonly _handle?: { readonly writeQueueSize?: number } | null;
-  destroy?(): unknown;
-}
-
-/**
- * Where a socket's writing stands. `bytesWritten` counts what was handed to the socket, and a
- * response's body is one write: it moves once. What the kernel took moves `writeQueueSize`, an
- * internal of Node's TCP handle that has been there since Node 0.x (no public API says it).
- */
-function writingMark(socket: WatchedSocket | undefined): string {
-  return `${socket?.bytesWritten}/${socket?.writableLength}/${socket?._handle?.writeQueueSize}`;
-}
+/** A Node.js socket: how far its writing got (scim-core's `writingMark`), and how to close it. */
+type WatchedSocket = Closable & Partial<Omit<WritingSocket, "destroyed">>;
 
 /** The Node.js response of a request served by `@hono/node-server` (its `env.outgoing`), if any. */
 interface WrittenResponse extends Closable {
