@@ -76,8 +76,8 @@ export interface DirectorySyncOptions {
    */
   maxConcurrentSearches?: number | false;
   /**
-   * Most reads whose answer can be megabytes (list pages of any resource type, searches by POST,
-   * `GET /Groups/{id}` without `excludedAttributes=members`) one directory has answered at once,
+   * Most reads whose answer can be megabytes (list pages of any resource type but lookups of at
+   * most one resource, searches by POST, groups read with their members) one directory has answered at once,
    * each counted until its answer is written; the others wait their turn. A list page has a
    * budget of 8 MiB, a group none (50,000 members are a 10 MB answer): fifty such reads at once
    * ran a server capped at a 512 MB heap out of memory. A connection that stops reading such an

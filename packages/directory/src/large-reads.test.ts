@@ -25,7 +25,25 @@ describe("readsLargeAnswer", () => {
     expect(reads("GET", "/Groups", "attributes=members&count=100")).toBe(true);
     expect(reads("GET", "/Groups", "excludedAttributes=members")).toBe(true);
     expect(reads("GET", "/Users")).toBe(true);
-    expect(reads("HEAD", "/Users", "filter=userName%20eq%20%22a%22")).toBe(true);
+    expect(reads("HEAD", "/Users", "filter=externalId%20eq%20%22a%22")).toBe(true);
+    expect(reads("GET", "/Users", "count=2")).toBe(true);
+    // ...but the IdPs' lookups and connection tests, which answer at most one resource.
+    const lookup = (filter: string, extra = "") => `filter=${encodeURIComponent(filter)}${extra}`;
+    expect(reads("GET", "/Users", lookup('userName eq "a@x.test"', "&startIndex=1&count=100"))).toBe(false);
+    expect(reads("GET", "/Users", lookup('urn:ietf:params:scim:schemas:core:2.0:User:userName eq "a"'))).toBe(false);
+    expect(reads("GET", "/Users", lookup('id eq "u1"'))).toBe(false);
+    expect(reads("GET", "/Users", "startIndex=1&count=1")).toBe(false);
+    expect(reads("GET", "/Users", "COUNT=0")).toBe(false);
+    expect(reads("GET", "/Groups", lookup('id eq "g1"', "&excludedAttributes=members"))).toBe(false);
+    expect(reads("GET", "/Groups", "count=1&excludedAttributes=members")).toBe(false);
+    // A group lookup with its members is a group read; other filters can match many.
+    expect(reads("GET", "/Groups", lookup('id eq "g1"'))).toBe(true);
+    expect(reads("GET", "/Groups", lookup('displayName eq "Sales"', "&excludedAttributes=members"))).toBe(true);
+    expect(reads("GET", "/Users", lookup('userName eq "a" or userName eq "b"'))).toBe(true);
+    expect(reads("GET", "/Users", lookup('userName sw "a"'))).toBe(true);
+    expect(reads("GET", "/Users", lookup('urn:example:ext:1.0:User:userName eq "a"'))).toBe(true);
+    expect(reads("GET", "/Users", lookup('emails[value eq "a"]'))).toBe(true);
+    expect(reads("GET", "/Users", "filter=not%20a%20filter")).toBe(true);
     expect(reads("POST", "/Groups/.search")).toBe(true);
     expect(reads("POST", "/Users/.search")).toBe(true);
     expect(reads("POST", "/.search")).toBe(true);

@@ -11,7 +11,7 @@
  * answer's memory is only freed with it; and the line of reads waiting for a turn is bounded.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { writingMark, type WritingSocket } from "scim-core";
+import { parseFilter, writingMark, type Filter, type WritingSocket } from "scim-core";
 import type { ScimAuditEnv } from "./audit.js";
 
 /** How a wait for a turn ended: with the turn, or without (the client left, the line was full, it waited too long). */
@@ -108,28 +108,66 @@ const DISCOVERY = new Set(["serviceproviderconfig", "schemas", "resourcetypes"])
 
 /**
  * Whether a request's answer can be megabytes (the path's `segments` below the SCIM base):
- * `GET` (or `HEAD`) of a resource type's list (`/Users`, `/Groups`: a page of up to 8 MiB),
- * every search by POST (`/.search`, `/Users/.search`...), and `GET` of one group (`/Groups/{id}`)
- * unless `excludedAttributes` names `members`, or `attributes` is given without it.
+ * - every search by POST (`/.search`, `/Users/.search`...): its parameters are in its body;
+ * - `GET` (or `HEAD`) of a resource type's list (a page of up to 8 MiB), unless it answers at most
+ *   one resource ({@link answersAtMostOne}: the IdPs' lookups and connection tests), which is
+ *   no larger than a read by id;
+ * - `GET` of groups with their members (`/Groups/{id}`, or a lookup of at most one group) unless
+ *   `excludedAttributes` names `members`, or `attributes` is given without it: a group has no
+ *   byte budget.
  */
 export function readsLargeAnswer(method: string, segments: readonly string[], query: URLSearchParams): boolean {
   const first = segments[0]?.toLowerCase();
   if (first === undefined) return false;
   if (method === "POST") return segments[segments.length - 1] === ".search" && segments.length <= 2;
   if (method !== "GET" && method !== "HEAD") return false;
-  if (segments.length === 1) return !DISCOVERY.has(first);
-  if (segments.length > 2 || first !== "groups") return false;
+  if (segments.length === 1) {
+    if (DISCOVERY.has(first)) return false;
+    if (!answersAtMostOne(first, query)) return true;
+  } else if (segments.length > 2) return false;
+  return first === "groups" && includesMembers(query);
+}
+
+/** The value of a query parameter, its name matched case-insensitively (the server reads it so). */
+function parameter(query: URLSearchParams, name: string): string | undefined {
+  for (const [key, value] of query) if (key.toLowerCase() === name) return value;
+  return undefined;
+}
+
+/** Whether a read of a group returns its members (`excludedAttributes`, `attributes`). */
+function includesMembers(query: URLSearchParams): boolean {
   /** The names a parameter lists (undefined when it is not given, or empty: the server reads it so). */
   const listed = (name: string): string[] | undefined => {
-    for (const [key, value] of query) {
-      if (key.toLowerCase() === name) return value.trim() === "" ? undefined : value.split(",").map((a) => a.trim().toLowerCase());
-    }
-    return undefined;
+    const value = parameter(query, name);
+    return value === undefined || value.trim() === "" ? undefined : value.split(",").map((a) => a.trim().toLowerCase());
   };
   // `members` itself left out (one of its sub-attributes left out still returns the others).
   if (listed("excludedattributes")?.some((a) => /(^|:)members$/.test(a))) return false;
   const attributes = listed("attributes");
   return attributes === undefined || attributes.some((a) => /(^|:)members(\.|$)/.test(a));
+}
+
+/**
+ * Whether a list read answers at most one resource: `count` of 0 or 1 (a connection test), or a
+ * filter that is one `eq` on `id`, or on `userName` for users (unique in a directory). Other
+ * lookups (`externalId eq`, a group's `displayName eq`) can match many: they take turns.
+ */
+function answersAtMostOne(type: string, query: URLSearchParams): boolean {
+  const count = parameter(query, "count");
+  if (count !== undefined && /^\s*[01]\s*$/.test(count)) return true;
+  const text = parameter(query, "filter");
+  if (text === undefined) return false;
+  let filter: Filter;
+  try {
+    filter = parseFilter(text);
+  } catch {
+    return false;
+  }
+  if (filter.type !== "compare" || filter.op !== "eq" || filter.path.sub !== undefined) return false;
+  // A core attribute: an extension's attribute of the same name is unique nowhere.
+  if (filter.path.uri !== undefined && !/^urn:ietf:params:scim:schemas:core:2\.0:(User|Group)$/i.test(filter.path.uri)) return false;
+  const attribute = filter.path.attr.toLowerCase();
+  return attribute === "id" || (attribute === "username" && type === "users");
 }
 
 /**
