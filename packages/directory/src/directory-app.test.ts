@@ -143,6 +143,10 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await scimFrom(app, "192.0.2.77", directory.id, "dsync_guess")).status);
       expect(statuses).toEqual([401, 401, 429]);
+      // Audited apart from the directory's own rate limit.
+      await sync.audit.flush();
+      const refused = await sync.db.selectFrom("dir_audit_log").select("detail").where("status", "=", 429).execute();
+      expect(refused.map((r) => JSON.parse(r.detail as string))).toEqual([{ refused: "failed_authentications" }]);
     });
 
     it("behind a trusted proxy, the X-Forwarded-For text is a limiter key only when it is an address, in one spelling", async () => {

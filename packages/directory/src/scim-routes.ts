@@ -300,7 +300,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         c.set("auditRefusal", "ip_not_allowed");
         if (limiter !== false) {
           const decision = failures.take(failureKey, failureLimit);
-          if (!decision.allowed) return refuse(decision.retryAfterSeconds);
+          if (!decision.allowed) return refuse(decision.retryAfterSeconds, "failed_authentications");
         }
         const hash = bearerTokenHash(c.req.header("authorization"));
         if (hash === undefined || !(await sync.tokens.isActiveFor(hash, directoryId))) return unauthenticated(c);
@@ -323,7 +323,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       // costs at most its burst of lookups.
       if (!known) {
         const decision = failures.take(failureKey, failureLimit);
-        if (!decision.allowed) return refuse(decision.retryAfterSeconds);
+        if (!decision.allowed) return refuse(decision.retryAfterSeconds, "failed_authentications");
       }
       const spends = exists && hash !== undefined && (known || (await sync.tokens.isActiveFor(hash, directoryId)));
       c.set("tokenVerified", spends);
