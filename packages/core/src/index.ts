@@ -83,6 +83,6 @@ export type {
 export { errorResponse, SCIM_CONTENT_TYPE } from "./server/http.js";
 export { timeOrderedUuid } from "./ids/time-ordered-uuid.js";
 export { randomHex } from "./ids/random-pool.js";
-export { estimateResourceBytes, takeWithinBudget, MEMBER_JSON_BYTES } from "./store/page-bytes.js";
+export { estimateResourceBytes, takeWithinBudget, utf8Length, MEMBER_JSON_BYTES } from "./store/page-bytes.js";
 export { queryTimedOut, checkDeadline } from "./store/query-deadline.js";
 export { memoryStore, type MemoryStore, type MemoryStoreOptions, type MemorySeed } from "./store/memory-store.js";

@@ -1,3 +1,4 @@
+import { EventEmitter } from "node:events";
 import { createSchemaRegistry } from "scim-core";
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -134,6 +135,30 @@ describe("admin API", () => {
       expect(((await doc.json()) as Any).openapi).toBe("3.1.0");
       expect((await app.request("http://sync.test/api/nowhere")).status).toBe(401);
       expect((await api("GET", "/nowhere")).status).toBe(404);
+    });
+  });
+
+  describe("reads", () => {
+    it("take turns, each until its answer is written (a page of 8 MiB nobody reads holds its turn)", async () => {
+      const admin = adminApi(sync, { maxConcurrentReads: 1 });
+      const unwritten = () => Object.assign(new EventEmitter(), { writableFinished: false, destroyed: false, socket: null });
+      const get = (path: string, outgoing = unwritten()) =>
+        admin.request(`http://sync.test${path}`, { headers: { authorization: `Bearer ${key}` } }, { outgoing, incoming: { socket: { remoteAddress: "10.0.0.1" } } });
+      const held = unwritten();
+      expect((await get("/directories", held)).status).toBe(200);
+      let answered = false;
+      const waiting = Promise.resolve(get("/events")).then((r) => ((answered = true), r));
+      // Writes do not wait for reads.
+      const created = await admin.request("http://sync.test/directories", {
+        method: "POST",
+        headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+        body: JSON.stringify({ organizationId: "org_1", name: "Acme" }),
+      });
+      expect(created.status).toBe(201);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(answered).toBe(false);
+      held.emit("close");
+      expect((await waiting).status).toBe(200);
     });
   });
 

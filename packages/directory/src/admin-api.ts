@@ -42,6 +42,7 @@ import {
 } from "./openapi.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { GuardSettingsCache } from "./scim-routes.js";
+import { largeReadTurns } from "./large-reads.js";
 import { PAGE_BYTES } from "./normalized.js";
 import { createRoleMappingSchema, updateRoleMappingSchema } from "./roles.js";
 
@@ -51,8 +52,17 @@ import { createRoleMappingSchema, updateRoleMappingSchema } from "./roles.js";
  */
 export type AdminKeyHashSource = string | (() => string | undefined | Promise<string | undefined>);
 
+/** The default of {@link AdminApiOptions.maxConcurrentReads}. */
+export const DEFAULT_ADMIN_CONCURRENT_READS = 8;
+
 /** Options of {@link adminApi}. */
 export interface AdminApiOptions {
+  /**
+   * Most reads (`GET`) answered at once, each until its answer is written (a page is up to 8 MiB);
+   * at most 256 wait, each at most 30 s, the others get 429 `too_many_reads`. `false`: no limit.
+   * @default 8
+   */
+  maxConcurrentReads?: number | false;
   /** The admin key's hash. @default the hash stored by `createAdminKey` in `dir_settings` */
   adminKeyHash?: AdminKeyHashSource;
   /** Most bytes of a request body; more is a 413. @default 1048576 (1 MiB) */
@@ -340,6 +350,25 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     if (decision !== undefined && !decision.allowed) return tooManyRequests(c, decision.retryAfterSeconds);
     await next();
   });
+
+  // Reads take turns, each until its answer is written (see large-reads.ts): a page of users,
+  // groups or events is up to 8 MiB, and fifteen a second asked for and never read ran the
+  // server out of memory in half a minute.
+  if (options.maxConcurrentReads !== false) {
+    app.use(
+      "*",
+      largeReadTurns({
+        limit: options.maxConcurrentReads ?? DEFAULT_ADMIN_CONCURRENT_READS,
+        maxWaiting: 256,
+        scopeOf: () => "admin",
+        readsLarge: (c) => c.req.method === "GET" || c.req.method === "HEAD",
+        refuse: (c, retryAfterSeconds, _reason, detail) => {
+          c.header("Retry-After", String(retryAfterSeconds));
+          return c.json(errorBody("too_many_reads", `${detail}: retry after ${retryAfterSeconds} seconds`), 429);
+        },
+      }) as unknown as MiddlewareHandler<AdminEnv>,
+    );
+  }
 
   const maxBodyBytes = options.maxBodyBytes ?? 1_048_576;
   app.use(

@@ -39,6 +39,8 @@ export interface DirectoryAppOptions {
   authFailureRateLimit?: RateLimitConfig;
   /** Requests per client address to the admin API; `false` for no limit. @default { requestsPerSecond: 50, burst: 200 } */
   adminRateLimit?: RateLimitConfig | false;
+  /** Admin reads (`GET`) answered at once, each until its answer is written; `false` for no limit. @default 8 */
+  adminConcurrentReads?: number | false;
   /** How long a directory's rate limit and allowlist are cached (other processes see changes after it). @default 5000 */
   settingsTtlMs?: number;
   /** Receives unexpected errors of the admin API and failures to write audit entries. */
@@ -82,6 +84,7 @@ export function directoryApp(sync: DirectorySync, options: DirectoryAppOptions =
       ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
       ...(options.auditReads !== undefined ? { auditReads: options.auditReads } : {}),
       ...(options.adminRateLimit !== undefined ? { rateLimit: options.adminRateLimit } : {}),
+      ...(options.adminConcurrentReads !== undefined ? { maxConcurrentReads: options.adminConcurrentReads } : {}),
       ...(onError ? { onError } : {}),
     }),
   );

@@ -3,7 +3,7 @@ import { EventEmitter } from "node:events";
 import { connect } from "node:net";
 import { Hono, type Context } from "hono";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { largeReadTurns, readsLargeAnswer } from "./large-reads.js";
+import { largeReadTurns, readsLargeAnswer, scimReadsLarge, type LargeReadTurnOptions } from "./large-reads.js";
 
 describe("readsLargeAnswer", () => {
   const reads = (method: string, path: string, query = "") => readsLargeAnswer(method, path.split("/").filter((s) => s !== ""), new URLSearchParams(query));
@@ -61,6 +61,16 @@ describe("readsLargeAnswer", () => {
 /** The SCIM routes' 429, as a test sees it. */
 const refuse = (c: Context, retryAfterSeconds: number, reason: string) => c.text(`${reason} ${retryAfterSeconds}`, 429);
 
+/** The turns of `/scim/v2/:dir/*`, one at a time per directory. */
+const turns = (timing: Partial<LargeReadTurnOptions> = {}) =>
+  largeReadTurns({
+    limit: 1,
+    scopeOf: (c) => c.req.param("dir") ?? "",
+    readsLarge: scimReadsLarge((c) => c.req.path.split("/").filter((s) => s !== "").slice(3)),
+    refuse,
+    ...timing,
+  });
+
 describe("largeReadTurns", () => {
   it("takes no turn for a request whose token the guard refused (it is answered 401 without a read)", async () => {
     const app = new Hono<{ Variables: { tokenVerified?: boolean } }>();
@@ -69,7 +79,7 @@ describe("largeReadTurns", () => {
       c.set("tokenVerified", c.req.header("authorization") === "good");
       await next();
     });
-    app.use("/scim/v2/:dir/*", largeReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse));
+    app.use("/scim/v2/:dir/*", turns());
     app.get("/scim/v2/:dir/*", (c) => (handled.push(c.req.header("authorization") ?? ""), c.text("ok")));
     const held = Object.assign(new EventEmitter(), { writableFinished: false, destroyed: false, socket: null });
     await app.request("http://x/scim/v2/a/Groups/g1", { headers: { authorization: "good" } }, { outgoing: held });
@@ -82,7 +92,7 @@ describe("largeReadTurns", () => {
   it("lets `limit` reads of a directory's groups run at once, each until its answer is written; other directories and other requests go on", async () => {
     const app = new Hono();
     const handled: string[] = [];
-    app.use("/scim/v2/:dir/*", largeReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse));
+    app.use("/scim/v2/:dir/*", turns());
     app.get("/scim/v2/:dir/*", (c) => {
       handled.push(`${c.req.param("dir")} ${c.req.path.split("/").slice(4).join("/")}`);
       return c.text("ok");
@@ -132,7 +142,7 @@ describe("largeReadTurns", () => {
   const turnsApp = (timing: { stalledMs?: number; maxHoldMs?: number; maxWaiting?: number; maxWaitMs?: number } = {}) => {
     const app = new Hono();
     const handled: string[] = [];
-    app.use("/scim/v2/:dir/*", largeReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse, timing));
+    app.use("/scim/v2/:dir/*", turns(timing));
     app.on(["GET", "POST"], "/scim/v2/:dir/*", (c) => (handled.push(c.req.path.split("/").slice(4).join("/")), c.text("ok")));
     return { app, handled };
   };
@@ -208,6 +218,31 @@ describe("largeReadTurns", () => {
     expect(handled.at(-1)).toBe("Groups/g1");
   });
 
+  it("an answer found large once made (a megabyte user) takes a turn after its handler; with the line full, a 429 in its place", async () => {
+    const app = new Hono();
+    const handled: string[] = [];
+    app.use("/scim/v2/:dir/*", turns({ maxWaiting: 1, maxWaitMs: 60_000 }));
+    const big = "u".repeat(300 * 1024);
+    app.get("/scim/v2/:dir/*", (c) => {
+      handled.push(c.req.path.split("/").slice(4).join("/"));
+      const body = c.req.path.endsWith("small") ? "{}" : big;
+      return c.body(body, 200, { "Content-Length": String(body.length), ETag: 'W/"1"' });
+    });
+    const request = (path: string, socket = fakeSocket()) => app.request(`http://x/scim/v2/a/${path}`, {}, { outgoing: unwritten(), incoming: { socket } });
+    const holder = fakeSocket();
+    expect((await request("Users/u1", holder)).status).toBe(200); // holds the only turn
+    const waiting = request("Users/u2"); // made, then waits with its answer
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // Small answers pass; a third large one finds the line full.
+    expect((await request("Users/small")).status).toBe(200);
+    const refused = await request("Users/u3");
+    expect([refused.status, refused.headers.get("content-length"), refused.headers.get("etag"), await refused.text()]).toEqual([429, null, null, "large_reads_waiting 1"]);
+    expect(handled).toEqual(["Users/u1", "Users/u2", "Users/small", "Users/u3"]);
+    holder.emit("close");
+    const answer = await waiting;
+    expect([answer.status, (await answer.text()).length]).toEqual([200, big.length]);
+  });
+
   it("a client the kernel keeps taking the answer from is not stalled, though the socket's bytesWritten stands still", async () => {
     const { app } = turnsApp({ stalledMs: 60, maxHoldMs: 10_000 });
     const slow = Object.assign(fakeSocket(), { writableLength: 8_000_000, _handle: { writeQueueSize: 8_000_000 } });
@@ -227,7 +262,7 @@ describe("largeReadTurns over real connections (@hono/node-server)", () => {
   let port: number;
   beforeAll(async () => {
     const app = new Hono();
-    app.use("/scim/v2/:dir/*", largeReadTurns(1, (c) => c.req.param("dir") ?? "", (c) => c.req.path.split("/").filter((s) => s !== "").slice(3), refuse, { stalledMs: 400, maxHoldMs: 30_000 }));
+    app.use("/scim/v2/:dir/*", turns({ stalledMs: 400, maxHoldMs: 30_000 }));
     app.get("/scim/v2/:dir/*", (c) => c.text(BODY));
     await new Promise<void>((resolve) => {
       server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info) => {

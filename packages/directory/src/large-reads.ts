@@ -17,8 +17,8 @@ import type { ScimAuditEnv } from "./audit.js";
 /** How a wait for a turn ended: with the turn, or without (the client left, the line was full, it waited too long). */
 type TurnOutcome = "turn" | "gone" | "full" | "timeout";
 
-/** One directory's turns: at most `limit` held, at most `maxWaiting` waiting in order of arrival. */
-class DirectoryTurns {
+/** One scope's turns (a directory's): at most `limit` held, at most `maxWaiting` waiting in order of arrival. */
+class ScopeTurns {
   held = 0;
   readonly waiting: Array<() => void> = [];
 
@@ -170,90 +170,152 @@ function answersAtMostOne(type: string, query: URLSearchParams): boolean {
   return attribute === "id" || (attribute === "username" && type === "users");
 }
 
+/** An answer at least this large (its `Content-Length`) takes a turn after its handler made it. */
+export const LARGE_ANSWER_BYTES = 256 * 1024;
+
+/** Options of {@link largeReadTurns}. */
+export interface LargeReadTurnOptions {
+  /** Turns at once per scope. */
+  limit: number;
+  /** The scope a request takes its turn in (its directory; `admin` for the admin API). */
+  scopeOf: (c: Context) => string;
+  /** Whether a request's answer can be megabytes, known before its handler runs. */
+  readsLarge: (c: Context) => boolean;
+  /** The 429 of a read refused a turn. */
+  refuse: TurnRefusal;
+  stalledMs?: number;
+  maxHoldMs?: number;
+  maxWaiting?: number;
+  maxWaitMs?: number;
+}
+
 /**
- * A middleware for `/scim/v2/:directoryId/*`: reads whose answer can be megabytes
- * ({@link readsLargeAnswer}) take turns, `limit` at once per directory, each until its answer is
- * written; at most `maxWaiting` wait, each at most `maxWaitMs`, and the others are `refuse`d.
+ * A middleware: reads whose answer can be megabytes (`readsLarge`) take turns before their
+ * handler, `limit` at once per scope, each until its answer is written; an answer found large
+ * only once made (a `Content-Length` of {@link LARGE_ANSWER_BYTES} or more: a user of a megabyte)
+ * takes one after its handler, waiting with its answer in hand (the line's bound bounds that
+ * memory too). At most `maxWaiting` wait, each at most `maxWaitMs`, and the others are `refuse`d.
  */
-export function largeReadTurns(
-  limit: number,
-  directoryOf: (c: Context) => string,
-  segmentsOf: (c: Context) => string[],
-  refuse: TurnRefusal,
-  timing: { stalledMs?: number; maxHoldMs?: number; maxWaiting?: number; maxWaitMs?: number } = {},
-): MiddlewareHandler<ScimAuditEnv> {
-  const stalledMs = timing.stalledMs ?? STALLED_MS;
-  const maxHoldMs = timing.maxHoldMs ?? MAX_HOLD_MS;
-  const maxWaiting = timing.maxWaiting ?? MAX_WAITING;
-  const maxWaitMs = timing.maxWaitMs ?? MAX_WAIT_MS;
-  const byDirectory = new Map<string, DirectoryTurns>();
-  return async (c, next) => {
-    // Writes and most reads pass at the first tests, without parsing the URL.
-    const method = c.req.method;
-    if (method !== "GET" && method !== "HEAD" && method !== "POST") return next();
-    const segments = segmentsOf(c);
-    if (segments.length === 0 || (method === "POST" && !segments[segments.length - 1]!.startsWith("."))) return next();
-    if (!readsLargeAnswer(method, segments, method === "POST" ? new URLSearchParams() : new URL(c.req.url).searchParams)) return next();
-    // A request whose token the guard refused is answered 401 without reading anything.
-    if (c.get("tokenVerified") === false) return next();
-    const directoryId = directoryOf(c);
-    const env = c.env as { outgoing?: WrittenResponse; incoming?: { socket?: WatchedSocket | null } } | undefined;
-    let turns = byDirectory.get(directoryId);
-    if (turns === undefined) byDirectory.set(directoryId, (turns = new DirectoryTurns(limit, maxWaiting, maxWaitMs)));
-    const outcome = await turns.take(env?.incoming?.socket);
+export function largeReadTurns(options: LargeReadTurnOptions): MiddlewareHandler<ScimAuditEnv> {
+  const { limit, scopeOf, readsLarge, refuse } = options;
+  const stalledMs = options.stalledMs ?? STALLED_MS;
+  const maxHoldMs = options.maxHoldMs ?? MAX_HOLD_MS;
+  const maxWaiting = options.maxWaiting ?? MAX_WAITING;
+  const maxWaitMs = options.maxWaitMs ?? MAX_WAIT_MS;
+  const byScope = new Map<string, ScopeTurns>();
+
+  /** Waits for a turn in the request's scope: the function that gives it back, or the answer without one. */
+  const takeTurn = async (c: Context<ScimAuditEnv>, client: WatchedSocket | null | undefined): Promise<(() => void) | Response> => {
+    const scope = scopeOf(c);
+    let turns = byScope.get(scope);
+    if (turns === undefined) byScope.set(scope, (turns = new ScopeTurns(limit, maxWaiting, maxWaitMs)));
+    const outcome = await turns.take(client);
     if (outcome !== "turn") {
-      if (turns.idle) byDirectory.delete(directoryId);
+      if (turns.idle) byScope.delete(scope);
       // The client left while it waited: nothing is read, and the answer goes nowhere.
-      if (outcome === "gone") return c.body(null, 503);
+      if (outcome === "gone") return new Response(null, { status: 503 });
       return outcome === "full"
-        ? refuse(c, 1, "large_reads_waiting", `this directory already has ${maxWaiting} list reads and searches waiting`)
-        : refuse(c, 5, "large_reads_wait", "this directory's list reads and searches are taking turns: this one waited too long");
+        ? refuse(c, 1, "large_reads_waiting", `${maxWaiting} list reads and searches already wait`)
+        : refuse(c, 5, "large_reads_wait", "list reads and searches are taking turns: this one waited too long");
     }
     let given = false;
-    const give = () => {
+    return () => {
       if (given) return;
       given = true;
       turns.give();
-      if (turns.idle) byDirectory.delete(directoryId);
+      if (turns.idle) byScope.delete(scope);
     };
+  };
+
+  return async (c, next) => {
+    const env = c.env as { outgoing?: WrittenResponse; incoming?: { socket?: WatchedSocket | null } } | undefined;
+    // The client's socket, when it is one (it tells when the client leaves).
+    const client = typeof env?.incoming?.socket?.once === "function" ? env.incoming.socket : undefined;
+    const method = c.req.method;
+    // A request whose token the guard refused is answered 401 without reading anything.
+    const refusedToken = c.get("tokenVerified") === false;
+    let give: (() => void) | undefined;
+    if (!refusedToken && readsLarge(c)) {
+      const taken = await takeTurn(c, client);
+      if (taken instanceof Response) return taken;
+      give = taken;
+    }
     try {
       await next();
     } catch (error) {
-      give();
+      give?.();
       throw error;
     }
-    // Until the answer is written, or the connection is gone (a response queued behind others on
-    // a pipelined connection that closes never emits its own `close`); at once where nothing
-    // writes it afterwards (`app.request` in tests, a runtime without a Node response). A
-    // connection that writes nothing of it for STALLED_MS, or has not finished in MAX_HOLD_MS,
-    // is closed.
-    const outgoing = env?.outgoing;
-    // The request's socket: a response queued behind others has none of its own yet.
-    const socket: WatchedSocket | undefined = env?.incoming?.socket ?? outgoing?.socket ?? undefined;
-    if (outgoing === undefined || outgoing.writableFinished || outgoing.destroyed || socket?.destroyed === true) {
-      give();
-      return;
+    if (give === undefined) {
+      if (refusedToken || (method !== "GET" && method !== "HEAD") || !(Number(c.res.headers.get("content-length")) >= LARGE_ANSWER_BYTES)) return;
+      const taken = await takeTurn(c, client);
+      if (taken instanceof Response) {
+        // Replaced whole, with only its own headers: Hono builds an answer on the headers the
+        // handler set (the large answer's Content-Length, ETag, Location) and copies them onto a
+        // response set over another.
+        const headers = new Headers();
+        for (const name of ["content-type", "retry-after"]) {
+          const value = taken.headers.get(name);
+          if (value !== null) headers.set(name, value);
+        }
+        c.res = undefined;
+        c.res = new Response(taken.body, { status: taken.status, headers });
+        return;
+      }
+      give = taken;
     }
-    const started = Date.now();
-    let written = writingMark(socket);
-    let progressAt = started;
-    const watch = setInterval(() => {
-      const now = Date.now();
-      const mark = writingMark(socket);
-      if (mark !== written) [written, progressAt] = [mark, now];
-      if (now - progressAt < stalledMs && now - started < maxHoldMs) return;
-      // The answer's memory goes with the connection; the turn with its close.
-      if (socket?.destroy !== undefined) socket.destroy();
-      else done();
-    }, Math.max(1, Math.floor(stalledMs / 3)));
-    watch.unref?.();
-    function done(): void {
-      clearInterval(watch);
-      outgoing!.off("close", done);
-      socket?.off("close", done);
-      give();
-    }
-    outgoing.once("close", done);
-    socket?.once("close", done);
+    holdUntilWritten(env, give, stalledMs, maxHoldMs);
+  };
+}
+
+/**
+ * Holds a turn until the answer is written, or the connection is gone (a response queued behind
+ * others on a pipelined connection that closes never emits its own `close`); gives it back at
+ * once where nothing writes it afterwards (`app.request` in tests, a runtime without a Node
+ * response). A connection that writes nothing of it for `stalledMs`, or has not finished in
+ * `maxHoldMs`, is closed: the answer's memory goes with the connection, the turn with its close.
+ */
+function holdUntilWritten(env: { outgoing?: WrittenResponse; incoming?: { socket?: WatchedSocket | null } } | undefined, give: () => void, stalledMs: number, maxHoldMs: number): void {
+  const outgoing = env?.outgoing;
+  // The request's socket: a response queued behind others has none of its own yet.
+  const candidate = env?.incoming?.socket ?? outgoing?.socket ?? undefined;
+  const socket: WatchedSocket | undefined = typeof candidate?.once === "function" ? candidate : undefined;
+  if (outgoing === undefined || outgoing.writableFinished || outgoing.destroyed || socket?.destroyed === true) {
+    give();
+    return;
+  }
+  const started = Date.now();
+  let written = writingMark(socket);
+  let progressAt = started;
+  const watch = setInterval(() => {
+    const now = Date.now();
+    const mark = writingMark(socket);
+    if (mark !== written) [written, progressAt] = [mark, now];
+    if (now - progressAt < stalledMs && now - started < maxHoldMs) return;
+    if (socket?.destroy !== undefined) socket.destroy();
+    else done();
+  }, Math.max(1, Math.floor(stalledMs / 3)));
+  watch.unref?.();
+  function done(): void {
+    clearInterval(watch);
+    outgoing!.off("close", done);
+    socket?.off("close", done);
+    give();
+  }
+  outgoing.once("close", done);
+  socket?.once("close", done);
+}
+
+/**
+ * `readsLarge` of the SCIM routes ({@link readsLargeAnswer}), with the path's segments below the
+ * SCIM base from `segmentsOf`. Writes and most reads pass its first tests without parsing the URL.
+ */
+export function scimReadsLarge(segmentsOf: (c: Context) => string[]): (c: Context) => boolean {
+  return (c) => {
+    const method = c.req.method;
+    if (method !== "GET" && method !== "HEAD" && method !== "POST") return false;
+    const segments = segmentsOf(c);
+    if (segments.length === 0 || (method === "POST" && !segments[segments.length - 1]!.startsWith("."))) return false;
+    return readsLargeAnswer(method, segments, method === "POST" ? new URLSearchParams() : new URL(c.req.url).searchParams);
   };
 }

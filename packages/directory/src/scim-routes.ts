@@ -18,7 +18,7 @@ import { redactText, scimAuditMiddleware, secretMentionOf, type AuditLog, type S
 import type { DirectoryService } from "./directories.js";
 import { DEFAULT_MAX_CONCURRENT_LARGE_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
-import { largeReadTurns } from "./large-reads.js";
+import { largeReadTurns, scimReadsLarge } from "./large-reads.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
 import { isDirectoryId } from "./ids.js";
@@ -378,7 +378,10 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
   // Reads whose answer can be megabytes, each until its answer is written (see large-reads.ts).
   const largeReads = sync.options.maxConcurrentLargeReads ?? sync.options.maxConcurrentGroupReads ?? DEFAULT_MAX_CONCURRENT_LARGE_READS;
   if (largeReads !== false) {
-    app.use(scoped, largeReadTurns(largeReads, directoryParam, (c) => scimSegments(c.req.path).slice(1), tooManyRequests));
+    app.use(
+      scoped,
+      largeReadTurns({ limit: largeReads, scopeOf: directoryParam, readsLarge: scimReadsLarge((c) => scimSegments(c.req.path).slice(1)), refuse: tooManyRequests }),
+    );
   }
 
   app.use(scoped, redactErrorDetails);

@@ -6,7 +6,10 @@
 import { Hono, type Context } from "hono";
 import { basePath, matchedRoutes } from "hono/route";
 import type { ContentfulStatusCode, StatusCode } from "hono/utils/http-status";
-import { adapterRequest, nodeRequestHeaders, SCIM_CONTENT_TYPE, ScimConfigError, ScimError, type ScimServer } from "scim-core";
+import { adapterRequest, nodeRequestHeaders, SCIM_CONTENT_TYPE, ScimConfigError, ScimError, utf8Length, type ScimServer } from "scim-core";
+
+/** Answers longer than this (in UTF-16 units) carry their `Content-Length` from the adapter. */
+const LARGE_TEXT = 64 * 1024;
 
 /** Options of {@link scimHono}. */
 export interface ScimHonoOptions {
@@ -206,7 +209,10 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     // Reading stopped before the body's end (its length undeclared, or declared wrongly): the rest is
     // still on the wire, so HTTP/1.1 must close the connection, and says so (RFC 9112 §9.6), else the
     // client's next request on it fails. HTTP/2 ends only the stream and forbids the header (RFC 9113 §8.2.2).
-    const headers = unread && (incoming?.httpVersionMajor ?? 1) < 2 ? { ...response.headers, Connection: "close" } : response.headers;
+    let headers = unread && (incoming?.httpVersionMajor ?? 1) < 2 ? { ...response.headers, Connection: "close" } : response.headers;
+    // A large answer says its length up front, so that middleware can tell it is large before it
+    // is written (the directory-sync service makes answers of a megabyte and more take turns).
+    if (text !== null && text.length > LARGE_TEXT) headers = { ...headers, "Content-Length": String(utf8Length(text)) };
     // When this handler is the only one the request matched, no middleware set headers with
     // c.header() nor reads the response: a plain Response with a string body and a plain header
     // object is what @hono/node-server writes fastest (no Headers object built and read back).
