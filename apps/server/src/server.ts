@@ -62,8 +62,8 @@ const IDLE_SWEEP_MS = 50;
 /** The warning of a SQLite WAL that cannot start over (see scim-store-sql's `onWalStall`). */
 export function walStallMessage(walBytes: number): string {
   return (
-    `the SQLite WAL is ${Math.round(walBytes / 1048576)} MiB and cannot start over: another process holds a read transaction open ` +
-    "on the database (a backup, a sqlite3 shell, a report?); it grows with every write until that transaction ends"
+    `the SQLite WAL is ${Math.round(walBytes / 1048576)} MiB and could not start over: writes have not paused for it, or a connection ` +
+    "holds a read transaction open on the database (a backup, a sqlite3 shell, a report?), until which it grows with every write"
   );
 }
 

@@ -37,9 +37,10 @@ export interface CheckpointOptions {
    */
   restartPages?: number;
   /**
-   * Called when the WAL has passed `restartPages` and cannot start over (a RESTART gave up: another
-   * connection holds a read transaction open), the first time and then each time it has doubled
-   * since; `walBytes` is its size. Nothing is refused meanwhile: writes go on and the WAL grows.
+   * Called when the WAL has passed `restartPages` and could not start over (a RESTART gave up:
+   * writes did not pause for 20 ms, or a connection holds a read transaction open), the first
+   * time and then each time it has doubled since; `walBytes` is its size. Nothing is refused
+   * meanwhile: writes go on and the WAL grows.
    */
   onWalStall?: (stall: { walBytes: number }) => void;
 }
