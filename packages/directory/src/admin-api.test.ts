@@ -155,6 +155,10 @@ describe("admin API", () => {
         body: JSON.stringify({ organizationId: "org_1", name: "Acme" }),
       });
       expect(created.status).toBe(201);
+      // Nor do reads of one thing.
+      const directoryId = ((await created.json()) as { id: string }).id;
+      expect((await get(`/directories/${directoryId}`)).status).toBe(200);
+      expect((await get(`/directories/${directoryId}/status`)).status).toBe(200);
       await new Promise((resolve) => setTimeout(resolve, 20));
       expect(answered).toBe(false);
       held.emit("close");

@@ -52,13 +52,17 @@ import { createRoleMappingSchema, updateRoleMappingSchema } from "./roles.js";
  */
 export type AdminKeyHashSource = string | (() => string | undefined | Promise<string | undefined>);
 
+/** The admin API's lists, by the end of their path: the reads that take turns. */
+const ADMIN_LISTS = /\/(directories|users|groups|events|audit-log|role-mappings)\/?$/;
+
 /** The default of {@link AdminApiOptions.maxConcurrentReads}. */
 export const DEFAULT_ADMIN_CONCURRENT_READS = 8;
 
 /** Options of {@link adminApi}. */
 export interface AdminApiOptions {
   /**
-   * Most reads (`GET`) answered at once, each until its answer is written (a page is up to 8 MiB);
+   * Most list reads (`GET` of directories, users, groups, events, the audit log, role mappings)
+   * answered at once, each until its answer is written (a page is up to 8 MiB);
    * at most 256 wait, each at most 30 s, the others get 429 `too_many_reads`. `false`: no limit.
    * @default 8
    */
@@ -351,9 +355,10 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     await next();
   });
 
-  // Reads take turns, each until its answer is written (see large-reads.ts): a page of users,
-  // groups or events is up to 8 MiB, and fifteen a second asked for and never read ran the
-  // server out of memory in half a minute.
+  // List reads take turns, each until its answer is written (see large-reads.ts): a page of
+  // users, groups or events is up to 8 MiB, and fifteen a second asked for and never read ran
+  // the server out of memory in half a minute. Reads of one thing (a directory, its status, a
+  // user) are small and never wait behind them.
   if (options.maxConcurrentReads !== false) {
     app.use(
       "*",
@@ -361,7 +366,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
         limit: options.maxConcurrentReads ?? DEFAULT_ADMIN_CONCURRENT_READS,
         maxWaiting: 256,
         scopeOf: () => "admin",
-        readsLarge: (c) => c.req.method === "GET" || c.req.method === "HEAD",
+        readsLarge: (c) => (c.req.method === "GET" || c.req.method === "HEAD") && ADMIN_LISTS.test(c.req.path),
         refuse: (c, retryAfterSeconds, _reason, detail) => {
           c.header("Retry-After", String(retryAfterSeconds));
           return c.json(errorBody("too_many_reads", `${detail}: retry after ${retryAfterSeconds} seconds`), 429);

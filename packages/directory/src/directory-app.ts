@@ -39,7 +39,7 @@ export interface DirectoryAppOptions {
   authFailureRateLimit?: RateLimitConfig;
   /** Requests per client address to the admin API; `false` for no limit. @default { requestsPerSecond: 50, burst: 200 } */
   adminRateLimit?: RateLimitConfig | false;
-  /** Admin reads (`GET`) answered at once, each until its answer is written; `false` for no limit. @default 8 */
+  /** Admin list reads (`GET` of directories, users, groups, events, the audit log) answered at once, each until its answer is written; `false` for no limit. @default 8 */
   adminConcurrentReads?: number | false;
   /** How long a directory's rate limit and allowlist are cached (other processes see changes after it). @default 5000 */
   settingsTtlMs?: number;

@@ -11,7 +11,7 @@
  * answer's memory is only freed with it; and the line of reads waiting for a turn is bounded.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { parseFilter, writingMark, type Filter, type WritingSocket } from "scim-core";
+import { abortStalled, parseFilter, writingMark, type Filter, type WritingSocket } from "scim-core";
 import type { ScimAuditEnv } from "./audit.js";
 
 /** How a wait for a turn ended: with the turn, or without (the client left, the line was full, it waited too long). */
@@ -292,7 +292,7 @@ function holdUntilWritten(env: { outgoing?: WrittenResponse; incoming?: { socket
     const mark = writingMark(socket);
     if (mark !== written) [written, progressAt] = [mark, now];
     if (now - progressAt < stalledMs && now - started < maxHoldMs) return;
-    if (socket?.destroy !== undefined) socket.destroy();
+    if (socket?.destroy !== undefined) abortStalled(socket as Pick<WritingSocket, "destroy" | "resetAndDestroy">);
     else done();
   }, Math.max(1, Math.floor(stalledMs / 3)));
   watch.unref?.();

@@ -7,8 +7,15 @@ describe("closeStalledResponses", () => {
   const BODY = "x".repeat(16 * 1024 * 1024);
   let server: Server;
   let port: number;
+  let resets = 0;
   beforeAll(async () => {
     server = createServer((request, response) => {
+      const socket = response.socket!;
+      const reset = socket.resetAndDestroy.bind(socket);
+      socket.resetAndDestroy = () => {
+        resets++;
+        return reset();
+      };
       // A handler that takes longer than stalledMs before it answers: not the client's fault.
       const delay = request.url === "/slow-handler" ? 600 : 0;
       setTimeout(() => response.end(request.url === "/small" ? "ok" : BODY), delay);
@@ -47,6 +54,9 @@ describe("closeStalledResponses", () => {
     expect(await connections()).toBe(0);
     stalled.resume();
     expect(await stalled.done).toBeLessThan(BODY.length);
+    // Closed with a reset, so that the kernel drops the megabytes it still held to send (a plain
+    // close leaves them in a FIN-WAIT-1 socket for as long as it keeps trying to deliver them).
+    expect(resets).toBe(1);
   });
 
   it("keeps an answer its client reads on, slowly, to the end, and a handler that takes its time", async () => {

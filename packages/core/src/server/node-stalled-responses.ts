@@ -16,6 +16,18 @@ export interface WritingSocket {
   /** libuv's handle: `writeQueueSize`, the bytes handed to it that the kernel has not taken yet. */
   readonly _handle?: { readonly writeQueueSize?: number } | null;
   destroy(): unknown;
+  /** Node 18.3+: closes with a reset, which makes the kernel drop what it still holds to send. */
+  resetAndDestroy?(): unknown;
+}
+
+/**
+ * Closes a connection whose client stopped reading with a reset where Node can (`resetAndDestroy`):
+ * a plain close leaves the unsent answer in the kernel (up to its send buffer, megabytes) for
+ * as long as it keeps trying to deliver it.
+ */
+export function abortStalled(socket: Pick<WritingSocket, "destroy" | "resetAndDestroy">): void {
+  if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+  else socket.destroy();
 }
 
 /**
@@ -73,7 +85,7 @@ export function closeStalledResponses(server: StalledResponsesServer, options: {
         state.since = now;
       } else if (mark !== "unsent" && now - state.since >= stalledMs) {
         watched.delete(response);
-        response.socket.destroy();
+        abortStalled(response.socket);
       }
     }
     if (watched.size === 0 && timer !== undefined) {
