@@ -215,8 +215,8 @@ export function largeReadTurns(options: LargeReadTurnOptions): MiddlewareHandler
       // The client left while it waited: nothing is read, and the answer goes nowhere.
       if (outcome === "gone") return new Response(null, { status: 503 });
       return outcome === "full"
-        ? refuse(c, 1, "large_reads_waiting", `${maxWaiting} list reads and searches already wait`)
-        : refuse(c, 5, "large_reads_wait", "list reads and searches are taking turns: this one waited too long");
+        ? refuse(c, 1, "large_reads_waiting", `${maxWaiting} reads of large answers (list pages, searches, large resources) already wait`)
+        : refuse(c, 5, "large_reads_wait", "reads of large answers are taking turns: this one waited too long");
     }
     let given = false;
     return () => {
