@@ -79,7 +79,8 @@ export async function startServer(config: ServerConfig, parentLogger: Logger): P
     openDatabase(config.DATABASE_URL, {
       ...(config.DATABASE_SCHEMA !== undefined ? { schema: config.DATABASE_SCHEMA } : {}),
       poolSize: config.DATABASE_POOL_SIZE,
-      ...(/^postgres(ql)?:\/\//i.test(config.DATABASE_URL) ? {} : { checkpoints: { onWalStall: ({ walBytes }) => logger.warn({ walBytes }, walStallMessage(walBytes)) } }),
+      // SQLite files only (PostgreSQL has no WAL of ours to watch).
+      checkpoints: { onWalStall: ({ walBytes }) => logger.warn({ walBytes }, walStallMessage(walBytes)) },
     }),
   );
   let sync: DirectorySync | undefined;

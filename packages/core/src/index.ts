@@ -65,7 +65,7 @@ export { adapterRequest, connectionSignal, type AdapterRequestInit, type Connect
 export { hostParsedBody, readNodeBody, type NodeBodyRequest, type NodeBodyResponse, type ReadNodeBodyOptions } from "./server/node-body.js";
 export { nodeRequestHeaders, type NodeHeadersRequest } from "./server/node-headers.js";
 export { answerClientErrors, clientErrorFor, type ClientError, type ClientErrorServer, type ClientErrorSocket } from "./server/node-client-errors.js";
-export { abortStalled, closeStalledResponses, DEFAULT_STALLED_MS, writingMark, type StalledResponsesServer, type WritingSocket } from "./server/node-stalled-responses.js";
+export { abortStalled, closeStalledResponses, DEFAULT_STALLED_MS, writingMark, writingProgress, type StalledResponsesServer, type WritingSocket } from "./server/node-stalled-responses.js";
 export type {
   OperationContext,
   Principal,

@@ -11,7 +11,7 @@
  * answer's memory is only freed with it; and the line of reads waiting for a turn is bounded.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { abortStalled, parseFilter, writingMark, type Filter, type WritingSocket } from "scim-core";
+import { abortStalled, DEFAULT_STALLED_MS, parseFilter, writingProgress, type Filter, type WritingSocket } from "scim-core";
 import type { ScimAuditEnv } from "./audit.js";
 
 /** How a wait for a turn ended: with the turn, or without (the client left, the line was full, it waited too long). */
@@ -76,7 +76,7 @@ interface Closable {
   off(event: "close", listener: () => void): unknown;
 }
 
-/** A Node.js socket: how far its writing got (scim-core's `writingMark`), and how to close it. */
+/** A Node.js socket: how far its writing got (scim-core's `writingProgress`), and how to close it. */
 type WatchedSocket = Closable & Partial<Omit<WritingSocket, "destroyed">>;
 
 /** The Node.js response of a request served by `@hono/node-server` (its `env.outgoing`), if any. */
@@ -92,7 +92,7 @@ interface WrittenResponse extends Closable {
 export const MAX_HOLD_MS = 120_000;
 
 /** Longest an answer may go without a byte of it written (a client that stopped reading): its connection is closed. */
-export const STALLED_MS = 30_000;
+export const STALLED_MS = DEFAULT_STALLED_MS;
 
 /** Most reads of a directory waiting for a turn; the next ones get a 429. */
 export const MAX_WAITING = 32;
@@ -285,13 +285,10 @@ function holdUntilWritten(env: { outgoing?: WrittenResponse; incoming?: { socket
     return;
   }
   const started = Date.now();
-  let written = writingMark(socket);
-  let progressAt = started;
+  const stalledFor = writingProgress(socket, started);
   const watch = setInterval(() => {
     const now = Date.now();
-    const mark = writingMark(socket);
-    if (mark !== written) [written, progressAt] = [mark, now];
-    if (now - progressAt < stalledMs && now - started < maxHoldMs) return;
+    if (stalledFor(now) < stalledMs && now - started < maxHoldMs) return;
     if (socket?.destroy !== undefined) abortStalled(socket as Pick<WritingSocket, "destroy" | "resetAndDestroy">);
     else done();
   }, Math.max(1, Math.floor(stalledMs / 3)));

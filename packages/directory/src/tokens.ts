@@ -115,18 +115,15 @@ export class TokenService {
 
   /** Deletes the directory's ended tokens but the newest {@link ENDED_TOKENS_KEPT}. */
   private async forgetEnded(db: Kysely<DirectoryDatabase>, directoryId: string, now: string): Promise<void> {
-    const ended = (qb: Kysely<DirectoryDatabase>) =>
-      qb
-        .selectFrom("dir_tokens")
-        .select("id")
-        .where("directory_id", "=", directoryId)
-        .where((eb) => eb.or([eb("revoked_at", "is not", null), eb("expires_at", "<=", now)]));
-    const kept = await ended(db).orderBy("created_at", "desc").orderBy("id", "desc").limit(1).offset(ENDED_TOKENS_KEPT - 1).executeTakeFirst();
-    if (kept === undefined) return;
-    const keep = ended(db).orderBy("created_at", "desc").orderBy("id", "desc").limit(ENDED_TOKENS_KEPT);
+    const ended = db
+      .selectFrom("dir_tokens")
+      .select("id")
+      .where("directory_id", "=", directoryId)
+      .where((eb) => eb.or([eb("revoked_at", "is not", null), eb("expires_at", "<=", now)]));
+    const keep = ended.orderBy("created_at", "desc").orderBy("id", "desc").limit(ENDED_TOKENS_KEPT);
     await db
       .deleteFrom("dir_tokens")
-      .where("id", "in", ended(db))
+      .where("id", "in", ended)
       .where("id", "not in", db.selectFrom(keep.as("kept")).select("kept.id"))
       .execute();
   }

@@ -21,8 +21,10 @@ export interface NodeBodyRequest {
   socket?: { end(): unknown; destroy(): unknown; destroySoon?: () => void } | null;
 }
 
-/** How long a connection closed after a 413 reads and drops the rest of a body before it goes. */
-/** How long a connection closed after its answer still reads and drops what the client sends (ms). */
+/**
+ * How long a connection closed after its answer (a 413, a refused request head) still reads and
+ * drops what the client sends before it goes (ms).
+ */
 export const LINGER_MS = 1000;
 
 /** The parts of a Node.js `ServerResponse` that {@link readNodeBody} uses. */

@@ -40,6 +40,20 @@ export function writingMark(socket: Partial<WritingSocket> | null | undefined): 
   return `${socket?.bytesWritten}/${socket?.writableLength}/${socket?._handle?.writeQueueSize}`;
 }
 
+/**
+ * Starts following a socket's writing: the function returned says, each time it is called with
+ * the time, for how many milliseconds the kernel has taken nothing of it ({@link writingMark}).
+ */
+export function writingProgress(socket: Partial<WritingSocket> | null | undefined, now = Date.now()): (now: number) => number {
+  let mark = writingMark(socket);
+  let since = now;
+  return (at) => {
+    const current = writingMark(socket);
+    if (current !== mark) [mark, since] = [current, at];
+    return at - since;
+  };
+}
+
 /** The parts of a Node.js response used here. */
 interface WatchedResponse {
   readonly headersSent: boolean;
@@ -70,7 +84,8 @@ export const DEFAULT_STALLED_MS = 30_000;
  */
 export function closeStalledResponses(server: StalledResponsesServer, options: { stalledMs?: number } = {}): void {
   const stalledMs = Math.max(1, options.stalledMs ?? DEFAULT_STALLED_MS);
-  const watched = new Map<WatchedResponse, { mark: string; since: number }>();
+  /** Each response, with how long its writing has stood still once its headers are sent. */
+  const watched = new Map<WatchedResponse, { stalledFor?: (now: number) => number }>();
   let timer: { unref?: () => unknown } | undefined;
   const sweep = () => {
     const now = Date.now();
@@ -79,11 +94,9 @@ export function closeStalledResponses(server: StalledResponsesServer, options: {
         watched.delete(response);
         continue;
       }
-      const mark = response.headersSent ? writingMark(response.socket) : "unsent";
-      if (mark !== state.mark) {
-        state.mark = mark;
-        state.since = now;
-      } else if (mark !== "unsent" && now - state.since >= stalledMs) {
+      if (!response.headersSent) continue;
+      state.stalledFor ??= writingProgress(response.socket, now);
+      if (state.stalledFor(now) >= stalledMs) {
         watched.delete(response);
         abortStalled(response.socket);
       }
@@ -94,7 +107,7 @@ export function closeStalledResponses(server: StalledResponsesServer, options: {
     }
   };
   server.on("request", (_request, response) => {
-    watched.set(response, { mark: "unsent", since: Date.now() });
+    watched.set(response, {});
     response.once("close", () => watched.delete(response));
     if (timer === undefined) {
       timer = setInterval(sweep, Math.max(1, Math.floor(stalledMs / 3)));
