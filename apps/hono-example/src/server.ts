@@ -5,8 +5,10 @@
  * start) and PUBLIC_URL (the SCIM base URL behind a proxy or tunnel) change the rest.
  */
 import { randomBytes } from "node:crypto";
-import { serve } from "@hono/node-server";
+import { createServer } from "node:http";
+import { getRequestListener } from "@hono/node-server";
 import { answerClientErrors, closeStalledResponses } from "scim-core";
+import { nodeServerErrorHandler } from "scim-hono";
 import { createApp } from "./app.js";
 import { openStore } from "./database.js";
 
@@ -18,14 +20,17 @@ const { store, description } = await openStore(process.env.DATABASE_URL || undef
 // store.outbox writes each event in the same transaction as its change.
 const app = createApp({ token, store, subscribers: [store.outbox] });
 
-const server = serve({ fetch: app.fetch, port }, (info) => {
-  console.log(`SCIM base URL: ${process.env.PUBLIC_URL || `http://localhost:${info.port}/scim/v2`}`);
+// @hono/node-server's listener with an error handler (its `serve` takes none): a request it
+// cannot make a URL of (a Host header that is not a host) gets a SCIM Error, not an empty 400.
+const http = createServer(getRequestListener(app.fetch, { errorHandler: nodeServerErrorHandler }));
+http.listen(port, () => {
+  const listening = (http.address() as import("node:net").AddressInfo).port;
+  console.log(`SCIM base URL: ${process.env.PUBLIC_URL || `http://localhost:${listening}/scim/v2`}`);
   console.log(`Database: ${description}`);
   // A token given in SCIM_TOKEN is never printed; a generated one is, once (the only way to learn it).
   console.log(given ? "Bearer token: the one in SCIM_TOKEN" : `Bearer token: ${token}`);
 });
 
-const http = server as import("node:http").Server;
 // Requests Node's HTTP parser refuses (a URL over 16 KB, bytes that are not HTTP) get a SCIM Error.
 answerClientErrors(http);
 closeStalledResponses(http);

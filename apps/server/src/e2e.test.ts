@@ -147,7 +147,7 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
     expect(r.status).toBe(200);
   });
 
-  it("requests Node's parser refuses get a SCIM Error body: 431 for an oversized head, 400 for garbage", async () => {
+  it("requests Node's parser refuses get a SCIM Error body: 431 for an oversized head, 400 for garbage or a Host that is not a host", async () => {
     const raw = (text: string) =>
       new Promise<string>((resolve, reject) => {
         const { port } = new URL(server.origin);
@@ -168,6 +168,11 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
     const head = await raw(`HEAD /scim/v2/${first.id}/Users/\xff HTTP/1.1\r\nHost: x\r\n\r\n`);
     expect(head).toMatch(/^HTTP\/1\.1 400 /);
     expect(head.slice(head.indexOf("\r\n\r\n") + 4)).toBe("");
+    // A Host header that is not a host: @hono/node-server cannot make a URL of it.
+    const badHost = await raw(`GET /scim/v2/${first.id}/Users HTTP/1.1\r\nHost: exa mple\r\nAuthorization: Bearer ${server.firstRun.token}\r\n\r\n`);
+    expect(badHost).toMatch(/^HTTP\/1\.1 400 /);
+    expect(badHost).toMatch(/\r\ncontent-type: application\/scim\+json\r\n/i);
+    expect(JSON.parse(badHost.slice(badHost.indexOf("\r\n\r\n") + 4))).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "400" });
     // The server goes on.
     expect((await fetch(`${server.origin}/healthz`)).status).toBe(200);
   });

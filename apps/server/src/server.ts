@@ -5,12 +5,13 @@
  * structured request logs. `close()` is the graceful stop of SIGINT and SIGTERM (see
  * {@link RunningServer.close}).
  */
-import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { Server as NetServer, type Socket } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import type { Logger } from "pino";
 import { answerClientErrors, closeStalledResponses } from "scim-core";
 import { createDirectorySync, directoryApp, redactPathname, type DirectorySync } from "scim-directory";
+import { nodeServerErrorHandler } from "scim-hono";
 import { openDatabase } from "scim-store-sql";
 import { bootstrap, type Bootstrapped } from "./bootstrap.js";
 import type { ServerConfig } from "./config.js";
@@ -117,38 +118,38 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
   });
   const handler = app.fetch;
 
-  const server: ServerType = await startupStep(`cannot listen on ${config.HOST}:${config.PORT}`, () =>
-    new Promise<ServerType>((resolve, reject) => {
-      const s = serve(
-        {
-          fetch: async (request, env) => {
-            const started = performance.now();
-            const response = await handler(request, env);
-            if (logger.isLevelEnabled("info")) {
-              // Paths only (query strings carry cursors and filters; keep logs lean), with
-              // token-like segments redacted as the audit log does: an IdP admin may paste a
-              // token where the directory id goes.
-              const path = redactPathname(new URL(request.url).pathname);
-              logger.info({ method: request.method, path, status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 }, "request");
-            }
-            return response;
-          },
-          port: config.PORT,
-          hostname: config.HOST,
-        },
-        () => {
-          s.off("error", reject);
-          resolve(s);
-        },
-      );
+  // @hono/node-server's listener, as its `serve` makes it, with an error handler `serve` does not
+  // take: a request it cannot make a URL of (a Host header that is not a host) gets a SCIM 400.
+  const listener = getRequestListener(
+    async (request, env) => {
+      const started = performance.now();
+      const response = await handler(request, env);
+      if (logger.isLevelEnabled("info")) {
+        // Paths only (query strings carry cursors and filters; keep logs lean), with
+        // token-like segments redacted as the audit log does: an IdP admin may paste a
+        // token where the directory id goes.
+        const path = redactPathname(new URL(request.url).pathname);
+        logger.info({ method: request.method, path, status: response.status, ms: Math.round((performance.now() - started) * 10) / 10 }, "request");
+      }
+      return response;
+    },
+    { hostname: config.HOST, errorHandler: nodeServerErrorHandler },
+  );
+  const server = await startupStep(`cannot listen on ${config.HOST}:${config.PORT}`, () =>
+    new Promise<Server>((resolve, reject) => {
+      const s = createServer(listener);
       // EADDRINUSE, EACCES: emitted instead of the listening callback.
       s.once("error", reject);
+      s.listen(config.PORT, config.HOST, () => {
+        s.off("error", reject);
+        resolve(s);
+      });
     }),
   );
-  answerClientErrors(server as Server);
-  closeStalledResponses(server as Server);
-  closeSilentConnections(server as Server);
-  const drain = drainer(server as Server, logger);
+  answerClientErrors(server);
+  closeStalledResponses(server);
+  closeSilentConnections(server);
+  const drain = drainer(server, logger);
   let firstRun: Bootstrapped;
   try {
     firstRun = await startupStep("cannot create the admin key and the first directory", () => bootstrap(sync, { rotateAdminKey: config.ROTATE_ADMIN_KEY }));

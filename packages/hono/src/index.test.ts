@@ -1,10 +1,11 @@
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import { createServer } from "node:http";
+import { getRequestListener, serve } from "@hono/node-server";
 import { Hono } from "hono";
 import { bearerAuth, createScimServer, memoryStore, type ScimRequest, type ScimServer, type ScimServerConfig } from "scim-core";
 import { countedStream, rawConnection, runHttpConformance } from "scim-core/testing";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { scimHono } from "./index.js";
+import { nodeServerErrorHandler, scimHono } from "./index.js";
 
 const token = "hono-t1-token-0123456789abcdef";
 const token2 = "hono-t2-token-0123456789abcdef";
@@ -28,12 +29,20 @@ function createApp(scim: ScimServer = scimServer(), options?: Parameters<typeof 
 }
 
 /** Serves an app with @hono/node-server on a free port. */
-async function listen(app: Hono): Promise<{ origin: string; close: () => Promise<void> }> {
+async function listen(app: Pick<Hono, "fetch">): Promise<{ origin: string; close: () => Promise<void> }> {
   return new Promise((resolve) => {
     const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) => {
       resolve({ origin: `http://127.0.0.1:${info.port}`, close: () => new Promise((done) => server.close(() => done())) });
     });
   });
+}
+
+/** Serves an app with @hono/node-server's request listener and {@link nodeServerErrorHandler}, on a free port. */
+async function listenWithErrorHandler(app: Pick<Hono, "fetch">): Promise<{ origin: string; close: () => Promise<void> }> {
+  const server = createServer(getRequestListener(app.fetch, { errorHandler: nodeServerErrorHandler }));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return { origin: `http://127.0.0.1:${port}`, close: () => new Promise((done) => server.close(() => done())) };
 }
 
 /** A server double that records the ScimRequest it was handed. */
@@ -313,6 +322,31 @@ describe("scimHono: over HTTP (@hono/node-server)", () => {
     expect((await connection.response()).head).toMatch(/^HTTP\/1\.1 200 /);
     connection.destroy();
     await close();
+  });
+
+  it("nodeServerErrorHandler: a Host that is not a host gets a SCIM 400, an error thrown out of the app a SCIM 500 that names nothing of it", async () => {
+    const { origin, close } = await listenWithErrorHandler(createApp());
+    for (const host of ["exa mple", "[::1", "a/b"]) {
+      const connection = await rawConnection(origin);
+      connection.write(`GET /scim/v2/Users HTTP/1.1\r\nHost: ${host}\r\nAuthorization: ${auth.authorization}\r\n\r\n`);
+      const { head, body } = await connection.response();
+      expect(head, host).toMatch(/^HTTP\/1\.1 400 /);
+      expect(head).toMatch(/\r\ncontent-type: application\/scim\+json/i);
+      expect(JSON.parse(body)).toEqual({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "400", detail: "the request's URL or Host header is not valid" });
+      connection.destroy();
+    }
+    // A good request on the same server is unaffected.
+    expect((await fetch(`${origin}/scim/v2/Users`, { headers: auth })).status).toBe(200);
+    await close();
+
+    const failing = await listenWithErrorHandler({ fetch: () => Promise.reject(new Error("db password is hunter2")) });
+    const r = await fetch(`${failing.origin}/scim/v2/Users`);
+    expect(r.status).toBe(500);
+    expect(r.headers.get("content-type")).toBe("application/scim+json");
+    const text = await r.text();
+    expect(JSON.parse(text)).toEqual({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "500", detail: "internal server error" });
+    expect(text).not.toContain("hunter2");
+    await failing.close();
   });
 
   it("a client that drops its connection in the middle of its body: nothing logged, the server goes on", async () => {

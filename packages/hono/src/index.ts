@@ -148,6 +148,22 @@ function mountDepth(c: Context, mount: string | undefined): number {
 }
 
 /**
+ * The `errorHandler` option of `@hono/node-server`'s `getRequestListener` (`serve` takes none): a request
+ * it cannot turn into a `Request` (a `Host` header that is not a host, a path that is not a URL)
+ * gets a SCIM error, 400 (RFC 7644 §3.12), where it would otherwise get an empty 400; an error
+ * thrown out of the app itself gets a 500 SCIM error that names nothing of it (no message, no
+ * stack). `http.createServer(getRequestListener(app.fetch, { errorHandler: nodeServerErrorHandler }))`.
+ */
+export function nodeServerErrorHandler(error: unknown): Response {
+  const refused =
+    error instanceof Error && error.name === "RequestError"
+      ? new ScimError(400, undefined, "the request's URL or Host header is not valid")
+      : new ScimError(500, undefined, "internal server error");
+  const text = JSON.stringify(refused.toJSON());
+  return new Response(text, { status: refused.status, headers: { "Content-Type": SCIM_CONTENT_TYPE, "Content-Length": String(utf8Length(text)), Connection: "close" } });
+}
+
+/**
  * A Hono sub-app serving every SCIM endpoint of `server` (RFC 7644 §3) under any mount path:
  * `app.route("/scim/v2", scimHono(scim))`. The mount path (parameters resolved) and the request's
  * origin give `ScimRequest.baseUrl`, so `Location` and `meta.location` are right unless
