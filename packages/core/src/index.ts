@@ -20,7 +20,7 @@ export {
   type SchemaRegistryOptions,
 } from "./schema/registry.js";
 export * from "./filter/ast.js";
-export { numericFilterValue, parseFilter, type ParseFilterOptions } from "./filter/parser.js";
+export { booleanFilterValue, numericFilterValue, parseFilter, type ParseFilterOptions } from "./filter/parser.js";
 export { printFilter, printAttrPath } from "./filter/print.js";
 export { compileFilter, isPresentValue, type CompileFilterOptions, type FilterPredicate } from "./filter/compile.js";
 export { validateResource, isBlank, isObject, type ValidateResourceOptions, type StrictnessOptions } from "./schema/validate.js";

@@ -63,6 +63,7 @@ import {
   badRequest,
   logicalOperands,
   membersAttributeOf,
+  booleanFilterValue,
   numericFilterValue,
   parseDateTime,
   printAttrPath,
@@ -469,9 +470,11 @@ function booleanTest(d: SqlDialect, op: CompareOperator, literal: boolean): Valu
 function valueTest(d: SqlDialect, op: CompareOperator, literal: Exclude<FilterValue, null>, type: AttributeType, exact: boolean, where: string): ValueTest | undefined {
   const order = isOrdering(op);
   switch (type) {
-    case "boolean":
+    case "boolean": {
       if (order) throw badRequest("invalidFilter", `operator '${op}' is not defined for the boolean attribute '${where}'`);
-      return typeof literal === "boolean" ? booleanTest(d, op, literal) : undefined;
+      const b = booleanFilterValue(literal);
+      return b === undefined ? undefined : booleanTest(d, op, b);
+    }
     case "binary":
       if (order) throw badRequest("invalidFilter", `operator '${op}' is not defined for the binary attribute '${where}'`);
       return typeof literal === "string" ? stringTest(d, op, literal, true) : undefined;
@@ -926,7 +929,10 @@ class FilterTranslator {
 
   private booleanColumn(node: LeafFilter, column: Sql): Cond {
     if (node.type === "present" || node.value === null) return sql<SqlBool>`${column} IS NOT NULL`;
-    const wantTrue = (node.op === "eq") === (node.value === true);
+    const literal = booleanFilterValue(node.value);
+    // `active eq 5`, `active eq "yes"`: no value equals it (as compileFilter has it).
+    if (literal === undefined) return this.d.FALSE;
+    const wantTrue = (node.op === "eq") === literal;
     return wantTrue ? sql<SqlBool>`${column} IS TRUE` : sql<SqlBool>`${column} IS FALSE`;
   }
 
@@ -1020,9 +1026,10 @@ class FilterTranslator {
     const op = f.type === "compare" ? f.op : undefined;
     if (info.name === "primary" && info.type === "boolean") {
       // `is_primary` is `primary === true`: it tells true from the rest, not false from absent.
-      if (op === undefined || literal === null) return undefined;
-      if (typeof literal !== "boolean") return d.FALSE;
-      if ((op === "eq" && literal) || (op === "ne" && !literal)) return sql<SqlBool>`${e}.is_primary IS TRUE`;
+      if (op === undefined || literal === undefined || literal === null) return undefined;
+      const b = booleanFilterValue(literal);
+      if (b === undefined) return d.FALSE;
+      if ((op === "eq" && b) || (op === "ne" && !b)) return sql<SqlBool>`${e}.is_primary IS TRUE`;
       return undefined;
     }
     let column: Sql;

@@ -250,8 +250,21 @@ describe("compileFilter: booleans", () => {
     expect(matches("active eq false", unset)).toBe(false);
   });
 
-  it("type mismatches never match: strings are not booleans", () => {
-    expect(select('active eq "true"', all)).toEqual([]);
+  it('"true" and "false" in any case stand for the booleans, as Entra writes them (roles[primary eq "True"])', () => {
+    expect(select('active eq "True"', all)).toEqual(["on"]);
+    expect(select('active eq "FALSE"', all)).toEqual(["off"]);
+    expect(select('active ne "true"', all)).toEqual(["off"]);
+    const roles = { id: "r", roles: [{ value: "Admin", primary: false }, { value: "Writer", primary: true }] };
+    expect(matches('roles[primary eq "True"].value eq "Writer"', roles)).toBe(true);
+    expect(matches('roles[primary eq "True"].value eq "Admin"', roles)).toBe(false);
+    expect(matches('roles[primary eq "False" and value eq "Admin"]', roles)).toBe(true);
+    expect(() => select('active gt "true"', all)).toThrow(/not defined for the boolean/);
+  });
+
+  it("type mismatches never match: other strings and numbers are not booleans", () => {
+    expect(select('active eq "yes"', all)).toEqual([]);
+    expect(select('active eq "1"', all)).toEqual([]);
+    expect(select('active ne "yes"', all)).toEqual([]);
     expect(select("active eq 1", all)).toEqual([]);
     expect(matches("active eq true", { active: "true" })).toBe(false);
     expect(matches("active eq true", { active: 1 })).toBe(false);

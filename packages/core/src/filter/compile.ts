@@ -8,7 +8,7 @@ import { parseDateTime } from "../schema/datetime.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
 import type { AttributeType } from "../schema/types.js";
 import { logicalOperands, type AttrPath, type CompareOperator, type Filter, type FilterValue } from "./ast.js";
-import { numericFilterValue, parseFilter } from "./parser.js";
+import { booleanFilterValue, numericFilterValue, parseFilter } from "./parser.js";
 import { printAttrPath } from "./print.js";
 
 /** A compiled filter: true when the resource matches. Never throws on any resource shape. */
@@ -97,12 +97,14 @@ function instantOf(v: unknown): number {
 function valueTest(op: CompareOperator, literal: FilterValue, type: AttributeType, exact: boolean, where: string): ValueTest {
   const order = ordering(op);
   switch (type) {
-    case "boolean":
+    case "boolean": {
       if (order) throw badRequest("invalidFilter", `operator '${op}' is not defined for the boolean attribute '${where}'`);
-      if (typeof literal !== "boolean") return NEVER;
-      if (op === "eq") return (v) => v === literal;
-      if (op === "ne") return (v) => typeof v === "boolean" && v !== literal;
+      const b = booleanFilterValue(literal);
+      if (b === undefined) return NEVER;
+      if (op === "eq") return (v) => v === b;
+      if (op === "ne") return (v) => typeof v === "boolean" && v !== b;
       return NEVER;
+    }
     case "binary":
       if (order) throw badRequest("invalidFilter", `operator '${op}' is not defined for the binary attribute '${where}'`);
       return typeof literal === "string" ? stringTest(op, literal, true) : NEVER;

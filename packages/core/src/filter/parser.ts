@@ -33,6 +33,19 @@ const BACKSLASH = 92, DOT = 46, MINUS = 45, DOLLAR = 36;
 const NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
 /**
+ * The boolean a filter value stands for when it is compared with a `boolean` attribute: `true` or
+ * `false`, or the text `"true"`/`"false"` in any case, as Microsoft Entra ID writes it
+ * (`roles[primary eq "True"].value`; request values are read the same way); otherwise undefined
+ * (the comparison matches nothing).
+ */
+export function booleanFilterValue(value: FilterValue): boolean | undefined {
+  if (typeof value === "boolean") return value;
+  if (typeof value !== "string" || value.length !== 4 && value.length !== 5) return undefined;
+  const lower = value.toLowerCase();
+  return lower === "true" ? true : lower === "false" ? false : undefined;
+}
+
+/**
  * The number a filter value stands for when it is compared with an `integer` or `decimal`
  * attribute (RFC 7644 §3.4.2.2: by numeric value): a number, or text written as a JSON number
  * (RFC 8259 §6), which is what a lenient parse keeps of a number not written in its shortest

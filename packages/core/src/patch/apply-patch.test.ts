@@ -669,6 +669,19 @@ describe("Microsoft Entra ID, default PATCH style", () => {
     expect(patchUser(enterpriseUser(), [{ op: "Remove", path: "name" }]).resource).not.toHaveProperty("name");
   });
 
+  it('keeps one app role through roles[primary eq "True"].value: Add replaces it, Replace changes it, Remove removes it', () => {
+    const path = 'roles[primary eq "True"].value';
+    const admin = patchUser(enterpriseUser(), [{ op: "Add", path, value: "Admin" }]).resource;
+    expect(admin.roles).toEqual([{ primary: true, value: "Admin" }]);
+    const writer = patchUser(admin, [{ op: "Add", path, value: "Writer" }]).resource;
+    expect(writer.roles).toEqual([{ primary: true, value: "Writer" }]);
+    const owner = patchUser(writer, [{ op: "Replace", path, value: "Owner" }]).resource;
+    expect(owner.roles).toEqual([{ primary: true, value: "Owner" }]);
+    expect(patchUser(owner, [{ op: "Remove", path: 'roles[primary eq "True"]' }]).resource).not.toHaveProperty("roles");
+    const removedValue = patchUser(owner, [{ op: "Remove", path }]).resource;
+    expect(removedValue.roles ?? []).not.toContainEqual(expect.objectContaining({ value: "Owner" }));
+  });
+
   it('adds emails[type eq "work"].value when no work email exists (creates it)', () => {
     const user = { ...enterpriseUser(), emails: [{ value: "john@home.example", type: "home" }] };
     const { resource } = patchUser(user, [{ op: "Add", path: 'emails[type eq "work"].value', value: "john@work.example" }]);
