@@ -487,11 +487,19 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
     await client.roleMappings.delete(directory.id, late.id);
     expect((await client.roleMappings.list(directory.id)).map((m) => m.role)).toEqual(["sales", "regional"]);
 
-    // The compliant PATCH style: path-less replace with dotted and URN keys.
+    // The compliant PATCH style: path-less replace with dotted, URN and value-filter keys.
     const compliant = await scim(
       "PATCH",
       `/Users/${jane}`,
-      patch({ op: "replace", value: { "name.givenName": "Janet", [`${ENTERPRISE}:employeeNumber`]: "E-3003", [`${ENTERPRISE}:department`]: "Sales EMEA" } }),
+      patch({
+        op: "replace",
+        value: {
+          "name.givenName": "Janet",
+          'emails[type eq "work"].value': "janet.young@contoso.test",
+          [`${ENTERPRISE}:employeeNumber`]: "E-3003",
+          [`${ENTERPRISE}:department`]: "Sales EMEA",
+        },
+      }),
     );
     expect([200, 204]).toContain(compliant.status);
 
@@ -500,7 +508,7 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
     expect(janeView).toMatchObject({
       externalId: "jyoung",
       username: "JYoung@contoso.test",
-      email: "jane.young@contoso.test",
+      email: "janet.young@contoso.test",
       firstName: "Janet",
       lastName: "Young-Smith",
       state: "active",

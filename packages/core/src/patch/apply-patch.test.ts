@@ -885,6 +885,37 @@ describe("Microsoft Entra ID, compliant PATCH style", () => {
     expect(Object.keys(resource).some((k) => k.includes("employeeNumber"))).toBe(false);
   });
 
+  it("path-less value keys with a value filter are applied as paths (the work email, a phone, an address part)", () => {
+    const user = { ...enterpriseUser(), phoneNumbers: [{ value: "+1 555", type: "work" }] };
+    const body = `{
+      "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      "Operations": [{
+        "op": "replace",
+        "value": {
+          "displayName": "Jane Compliant",
+          "name.givenName": "JaneC",
+          "emails[type eq \\"work\\"].value": "new.jane@contoso.com",
+          "phoneNumbers[type eq \\"work\\"].value": "+1 000",
+          "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber": "E300"
+        }
+      }]
+    }`;
+    const { resource, changed } = patchBody(user, body, { resourceType: "User" });
+    expect(changed).toBe(true);
+    expect(resource.displayName).toBe("Jane Compliant");
+    expect((resource.name as Obj).givenName).toBe("JaneC");
+    expect(resource.emails).toEqual([{ value: "new.jane@contoso.com", type: "work", primary: true }]);
+    expect(resource.phoneNumbers).toEqual([{ value: "+1 000", type: "work" }]);
+    expect((resource[ENTERPRISE] as Obj).employeeNumber).toBe("E300");
+    // Only filtered keys: still a change. An add creates the element the filter names.
+    const added = patchUser(user, [{ op: "add", value: { 'emails[type eq "home"].value': "jane@home.example", 'addresses[type eq "work"].locality': "Oslo" } }]).resource;
+    expect(added.emails).toContainEqual({ type: "home", value: "jane@home.example" });
+    expect(added.addresses).toEqual([{ type: "work", locality: "Oslo" }]);
+    // A malformed filter key is a malformed path; a forbidden name in one is refused.
+    expectScimError(() => patchUser(user, [{ op: "replace", value: { 'emails[type eq "work".value': "x" } }]), "invalidPath", 0);
+    expectScimError(() => patchUser(user, [{ op: "replace", value: { '__proto__[type eq "work"].value': "x" } }]), "invalidPath", 0);
+  });
+
   it("URN key on a user without the extension creates it", () => {
     const user = { schemas: [USER], id: "u-4", userName: "four" };
     const { resource } = patchUser(user, [{ op: "replace", value: { [`${ENTERPRISE}:department`]: "R&D" } }]);

@@ -306,6 +306,11 @@ class Patcher {
       return;
     }
     assertNoForbiddenKeys(value);
+    this.applyPath(op, pathText, value);
+  }
+
+  /** An operation with a path (or a key of a path-less value that holds a value filter). */
+  private applyPath(op: Mode | "remove", pathText: string, value: unknown): void {
     const path = cachedPath(pathText);
     const target = cachedTarget(this.rt, path.attr, resolveAttrTarget);
     switch (target.kind) {
@@ -367,6 +372,12 @@ class Patcher {
           continue;
         }
         if (attr.mutability !== "readOnly") this.set(schema, attr, v, op);
+        continue;
+      }
+      // Entra's compliant style puts value paths among the keys (`"emails[type eq \"work\"].value":
+      // "x"`): such a key is applied as the path of an operation of its own (RFC 7644 §3.5.2).
+      if (key.includes("[")) {
+        this.applyPath(op, key.trim(), v);
         continue;
       }
       const target = cachedTarget(this.rt, key, resolveKey);
