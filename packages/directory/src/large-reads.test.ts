@@ -36,9 +36,13 @@ describe("readsLargeAnswer", () => {
     expect(reads("GET", "/Users", "COUNT=0")).toBe(false);
     expect(reads("GET", "/Groups", lookup('id eq "g1"', "&excludedAttributes=members"))).toBe(false);
     expect(reads("GET", "/Groups", "count=1&excludedAttributes=members")).toBe(false);
+    // Entra's group lookup: a group's displayName is unique in a directory.
+    expect(reads("GET", "/Groups", lookup('displayName eq "Sales"', "&excludedAttributes=members"))).toBe(false);
     // A group lookup with its members is a group read; other filters can match many.
     expect(reads("GET", "/Groups", lookup('id eq "g1"'))).toBe(true);
-    expect(reads("GET", "/Groups", lookup('displayName eq "Sales"', "&excludedAttributes=members"))).toBe(true);
+    expect(reads("GET", "/Groups", lookup('displayName eq "Sales"'))).toBe(true);
+    expect(reads("GET", "/Users", lookup('displayName eq "Ann Lee"'))).toBe(true);
+    expect(reads("GET", "/Groups", lookup('displayName co "Sales"', "&excludedAttributes=members"))).toBe(true);
     expect(reads("GET", "/Users", lookup('userName eq "a" or userName eq "b"'))).toBe(true);
     expect(reads("GET", "/Users", lookup('userName sw "a"'))).toBe(true);
     expect(reads("GET", "/Users", lookup('urn:example:ext:1.0:User:userName eq "a"'))).toBe(true);

@@ -149,8 +149,10 @@ function includesMembers(query: URLSearchParams): boolean {
 
 /**
  * Whether a list read answers at most one resource: `count` of 0 or 1 (a connection test), or a
- * filter that is one `eq` on `id`, or on `userName` for users (unique in a directory). Other
- * lookups (`externalId eq`, a group's `displayName eq`) can match many: they take turns.
+ * filter that is one `eq` on `id`, on `userName` for users, or on `displayName` for groups (Entra's
+ * group lookup): each is unique in a directory (the service keeps scim-core's
+ * `uniqueGroupDisplayName`, and compares both as their unique keys are made, case folded). Other
+ * lookups (`externalId eq`, a user's `displayName eq`) can match many: they take turns.
  */
 function answersAtMostOne(type: string, query: URLSearchParams): boolean {
   const count = parameter(query, "count");
@@ -167,7 +169,7 @@ function answersAtMostOne(type: string, query: URLSearchParams): boolean {
   // A core attribute: an extension's attribute of the same name is unique nowhere.
   if (filter.path.uri !== undefined && !/^urn:ietf:params:scim:schemas:core:2\.0:(User|Group)$/i.test(filter.path.uri)) return false;
   const attribute = filter.path.attr.toLowerCase();
-  return attribute === "id" || (attribute === "username" && type === "users");
+  return attribute === "id" || (attribute === "username" && type === "users") || (attribute === "displayname" && type === "groups");
 }
 
 /** An answer at least this large (its `Content-Length`) takes a turn after its handler made it. */
