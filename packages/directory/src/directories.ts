@@ -291,7 +291,7 @@ export class DirectoryService {
       for (const table of SCIM_TABLES) await tx.deleteFrom(table).where("tenant", "=", id).execute();
       await tx.deleteFrom("dir_directories").where("id", "=", id).execute();
       await tx.deleteFrom("dir_user_links").where("directory_id", "=", id).execute();
-      await new LinkService(tx, this.now).detach(tx, directory.organizationId, { directoryId: id });
+      await new LinkService(tx, this.now).detach(tx, directory.organizationId, { directoryId: id }, undefined, appendEvent);
     };
     if (removal === undefined) {
       await this.db.transaction().execute((tx) => remove(tx));

@@ -269,14 +269,14 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     return principal;
   };
 
-  const hooks: ScimHooks = composeHooks(provisioningHooks(options.hooks ?? {}, registry), links.hooks, roles.hooks);
+  const hooks: ScimHooks = composeHooks(provisioningHooks(options.hooks ?? {}, registry), roles.hooks);
   const scim = createScimServer({
     store,
     registry,
     authenticate,
     ...(publicUrl !== undefined ? { baseUrl: (_request: ScimRequest, principal: Principal) => `${publicUrl}${SCIM_MOUNT}/${principal.tenant}` } : {}),
     hooks,
-    subscribers: [store.outbox, roles.subscriber, ...(options.subscribers ?? [])],
+    subscribers: [store.outbox, roles.subscriber, links.subscriber, ...(options.subscribers ?? [])],
     ...(options.onError ? { onError: options.onError } : {}),
     ...(options.maxQueryMs !== undefined ? { maxQueryMs: options.maxQueryMs } : {}),
   });

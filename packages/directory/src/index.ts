@@ -40,7 +40,7 @@ export { composeHooks, createDirectorySync, directoryIdOf, SCIM_MOUNT, type Dire
 export { createDirectorySchema, DirectoryService, updateDirectorySchema, type CreateDirectoryInput, type Directory, type UpdateDirectoryInput } from "./directories.js";
 export { DirectoryError, isDirectoryError } from "./errors.js";
 export { canonicalIp, cidrContains, clientAddress, isIpAllowed, parseCidr, parseIp, type CidrBlock, type TrustProxy } from "./ip-allowlist.js";
-export { LinkService, primaryEmail, type UserLink } from "./links.js";
+export { LinkService, primaryEmail, type UserLink, type UserLinkedData, type UserUnlinkedData } from "./links.js";
 export { directoryMigrations, migrateDirectoryTables } from "./migrations.js";
 export {
   attributeReader,

@@ -62,6 +62,20 @@ describe("link by email", () => {
 
     // The first user has no link of its own.
     expect((await sync.data.getUser(okta.id, alice)).linkedUserId).toBeUndefined();
+
+    // Each link is a user.linked event of the linked user's directory, right after its user.created.
+    const entraEvents = (await sync.store.readEvents({ tenant: entra.id, limit: 100 })).map((e) => e.event);
+    expect(entraEvents.map((e) => [e.type, e.resourceId])).toEqual([
+      ["user.created", aliceEntra],
+      ["user.linked", aliceEntra],
+      ["user.created", again],
+      ["user.linked", again],
+    ]);
+    expect(entraEvents[1]).toMatchObject({ resourceType: "User", data: { linkedDirectoryId: okta.id, linkedUserId: alice, email: "alice@acme.test" } });
+    expect(entraEvents[1]!.data).not.toHaveProperty("previous");
+    // No link, no event.
+    expect((await sync.store.readEvents({ tenant: okta.id, limit: 100 })).map((e) => e.event.type)).toEqual(["user.created"]);
+    expect((await sync.store.readEvents({ tenant: other.id, limit: 100 })).map((e) => e.event.type)).toEqual(["user.created"]);
   });
 
   it("uses the primary email, else the first, else an email-shaped userName; deleted users are not linked to", async () => {
@@ -167,12 +181,21 @@ describe.each(backends)("link by email when the target is deleted, on $name", (b
     expect(await sync.data.getUser(c.id, aliceC)).toMatchObject({ linkedUserId: aliceB, linkedDirectoryId: b.id });
     expect((await sync.data.getUser(d.id, aliceD)).linkedUserId).toBeUndefined();
     expect((await sync.links.linkedTo(b.id, aliceB)).map((l) => l.userId)).toEqual([aliceC]);
+    // Each change of a link is an event of the user's own directory, in the delete's transaction.
+    const lastEvent = async (directoryId: string) => (await sync.store.readEvents({ tenant: directoryId, limit: 100 })).map((e) => e.event).at(-1);
+    const previous = { directoryId: a.id, userId: alice };
+    expect(await lastEvent(b.id)).toMatchObject({ type: "user.unlinked", resourceId: aliceB, data: { email: "alice@acme.test", previous } });
+    expect(await lastEvent(c.id)).toMatchObject({ type: "user.linked", resourceId: aliceC, data: { linkedDirectoryId: b.id, linkedUserId: aliceB, email: "alice@acme.test", previous } });
+    expect(await lastEvent(d.id)).toMatchObject({ type: "user.unlinked", resourceId: aliceD, data: { previous } });
+    expect((await sync.store.readEvents({ tenant: a.id, limit: 100 })).map((e) => e.event.type)).toEqual(["user.created", "user.deleted"]);
 
     // A deleted linked user takes its own link row with it.
     expect(await sync.links.linkOf(c.id, aliceC)).toBeDefined();
     expect((await c.remove(aliceC)).status).toBe(204);
     expect(await pointingAt(c.id, aliceC)).toEqual([]);
     expect(await sync.links.linkedTo(b.id, aliceB)).toEqual([]);
+    // The deleted user's own link goes with it: its user.deleted says so, no user.unlinked.
+    expect(await lastEvent(c.id)).toMatchObject({ type: "user.deleted", resourceId: aliceC });
 
     // A new user links to the live person, never to a deleted one.
     const late = await c.create("alice.late", "alice@acme.test");
@@ -289,6 +312,13 @@ describe.each(backends)("link by email when the target is deleted, on $name", (b
     expect(await sync.links.linkOf(d3.id, a3)).toMatchObject({ linkedDirectoryId: d2.id, linkedUserId: a2, email: "alice@x.test" });
     expect(await sync.links.linkOf(d4.id, a4)).toBeUndefined();
     expect(await sync.links.linkOf(other.id, stranger)).toBeUndefined();
+    // The link changes are events of the users' own directories, in the deletion's transaction.
+    const lastEvent = async (directoryId: string) => (await sync.store.readEvents({ tenant: directoryId, limit: 100 })).map((e) => e.event).at(-1);
+    const previous = { directoryId: d1.id, userId: a1 };
+    expect(await lastEvent(d2.id)).toMatchObject({ type: "user.unlinked", resourceId: a2, data: { email: "alice@x.test", previous } });
+    expect(await lastEvent(d3.id)).toMatchObject({ type: "user.linked", resourceId: a3, data: { linkedDirectoryId: d2.id, linkedUserId: a2, previous } });
+    expect(await lastEvent(d4.id)).toMatchObject({ type: "user.unlinked", resourceId: a4, data: { previous } });
+    expect(await lastEvent(other.id)).toMatchObject({ type: "user.created" });
     // One person still: a later user links to it.
     const late = await d3.create("alice.late", "alice@x.test");
     expect(await sync.links.linkOf(d3.id, late)).toMatchObject({ linkedDirectoryId: d2.id, linkedUserId: a2 });

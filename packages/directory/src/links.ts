@@ -2,19 +2,21 @@
  * Link by email (the directory setting `linkByEmail`): when a user is created whose email
  * already belongs to a live user of the same organization (in any of its directories, the same
  * one included), the new user is linked to that user, so the application sees one person
- * (`linkedUserId` / `linkedDirectoryId` in the normalized data). The link is written by an
- * `afterCreate` hook, inside the create's transaction (ARCHITECTURE.md, "Extension points").
- * Links only ever point at a live user: an `afterDelete` hook, inside the delete's transaction
- * (soft or hard), removes the deleted user's own link and re-links the users linked to it to the
- * earliest live user created before them with the link's email, or leaves them unlinked; deleting
+ * (`linkedUserId` / `linkedDirectoryId` in the normalized data). The link is written by an event
+ * subscriber on `user.created`, inside the create's transaction (ARCHITECTURE.md, "Extension
+ * points"). Links only ever point at a live user: on `user.deleted` (soft or hard), inside the
+ * delete's transaction, the deleted user's own link goes and the users linked to it are re-linked
+ * to the earliest live user created before them with the link's email, or left unlinked; deleting
  * a directory does the same for the users linked to its users ({@link LinkService.detach}).
+ * Each change of a user's link is an event in the same transaction, after the event that caused
+ * it: `user.linked` ({@link UserLinkedData}) or `user.unlinked` ({@link UserUnlinkedData}).
  *
  * PostgreSQL (READ COMMITTED): concurrent creates with one email take turns (an advisory lock), so
  * the later one sees the earlier; a link's target is locked `FOR SHARE` until the transaction
  * ends, so a concurrent delete of it waits and then removes the link.
  */
 import { PostgresAdapter, sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
-import type { OperationContext, ScimHooks, ScimResourceBody } from "scim-core";
+import { timeOrderedUuid, type OperationContext, type ScimEvent, type ScimEventSubscriber, type ScimResourceBody } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
 import { toDirectory } from "./directories.js";
 import type { DirectoryPrincipal } from "./provisioning.js";
@@ -30,6 +32,27 @@ export interface UserLink {
   email: string;
   createdAt: string;
 }
+
+/** The `data` of a `user.linked` event: the user the event's user is now linked to. */
+export interface UserLinkedData {
+  linkedDirectoryId: string;
+  linkedUserId: string;
+  /** The email (lower-cased) both users have. */
+  email: string;
+  /** The user it was linked to before, when a re-link replaced a link to a deleted user. */
+  previous?: { directoryId: string; userId: string };
+  [key: string]: unknown;
+}
+
+/** The `data` of a `user.unlinked` event: the link the user lost (its target was deleted, and no other user has the email). */
+export interface UserUnlinkedData {
+  email: string;
+  previous: { directoryId: string; userId: string };
+  [key: string]: unknown;
+}
+
+/** Appends an event to the outbox, in the transaction of the change. */
+type AppendEvent = (event: ScimEvent) => Promise<void>;
 
 type Db = Kysely<DirectoryDatabase>;
 type Obj = Record<string, unknown>;
@@ -213,18 +236,21 @@ async function lockEmail(db: Db, organizationId: string, email: string): Promise
 /** Links between users of one organization (`sync.links`). */
 export class LinkService {
   /**
-   * The `afterCreate` hook that links a new user by email and the `afterDelete` hook that keeps
-   * links off deleted users (createDirectorySync installs them).
+   * The event subscriber that links a new user by email (`user.created`) and keeps links off
+   * deleted users (`user.deleted`); install it after the store's outbox subscriber, so that its
+   * `user.linked` and `user.unlinked` events follow the event that caused them
+   * (createDirectorySync does).
    */
-  readonly hooks: ScimHooks;
+  readonly subscriber: ScimEventSubscriber;
 
   constructor(
     private readonly db: Db,
     private readonly now: () => Date,
   ) {
-    this.hooks = {
-      afterCreate: (ctx, resource) => this.onCreate(ctx, resource),
-      afterDelete: (ctx, previous) => this.onDelete(ctx, previous),
+    this.subscriber = async (event, ctx) => {
+      if (event.resourceType !== "User" || ctx.resourceType !== "User") return;
+      if (event.type === "user.created" && event.resource !== undefined) await this.onCreate(ctx, event.resource);
+      else if (event.type === "user.deleted") await this.onDelete(ctx, event.resourceId);
     };
   }
 
@@ -258,7 +284,6 @@ export class LinkService {
   }
 
   private async onCreate(ctx: OperationContext, resource: ScimResourceBody): Promise<void> {
-    if (ctx.resourceType !== "User") return;
     const directory = (ctx.principal as Partial<DirectoryPrincipal>).directory;
     if (directory === undefined || !directory.settings.linkByEmail) return;
     const email = primaryEmail(resource)?.toLowerCase();
@@ -269,7 +294,17 @@ export class LinkService {
     if (store.dialect === "postgres") await lockEmail(db, directory.organizationId, email);
     const tenants = await organizationTenants(db, directory.organizationId);
     const person = await this.personFor(db, store.dialect, tenants, email, user, { wait: true });
-    if (person !== undefined) await this.insertLinks(db, [user], person, email);
+    if (person === undefined) return;
+    const linked = new Map<string, UserRef>();
+    await this.insertLinks(db, [user], person, email, linked);
+    if (linked.has(keyOf(user))) await store.appendEvent(this.linkEvent(user, person, email));
+  }
+
+  /** The `user.linked` event of a user now linked to `person`. */
+  private linkEvent(user: UserRef, person: UserRef, email: string, previous?: UserRef): ScimEvent {
+    const data: UserLinkedData = { linkedDirectoryId: person.tenant, linkedUserId: person.id, email };
+    if (previous !== undefined) data.previous = { directoryId: previous.tenant, userId: previous.id };
+    return { id: timeOrderedUuid(), type: "user.linked", tenant: user.tenant, resourceType: "User", resourceId: user.id, occurredAt: this.now().toISOString(), data };
   }
 
   /**
@@ -277,14 +312,13 @@ export class LinkService {
    * hard delete, inside the same transaction): its own link goes, and the users linked to it are
    * re-linked ({@link LinkService.detach}).
    */
-  private async onDelete(ctx: OperationContext, previous: ScimResourceBody): Promise<void> {
-    if (ctx.resourceType !== "User") return;
+  private async onDelete(ctx: OperationContext, userId: string): Promise<void> {
     const directory = (ctx.principal as Partial<DirectoryPrincipal>).directory;
     if (directory === undefined) return;
     const store = ctx.store as SqlScimStore;
     const db = store.db as unknown as Db;
-    await db.deleteFrom("dir_user_links").where("directory_id", "=", directory.id).where("user_id", "=", previous.id).execute();
-    await this.detach(db, directory.organizationId, { directoryId: directory.id, userId: previous.id }, store.dialect);
+    await db.deleteFrom("dir_user_links").where("directory_id", "=", directory.id).where("user_id", "=", userId).execute();
+    await this.detach(db, directory.organizationId, { directoryId: directory.id, userId }, store.dialect, (event) => store.appendEvent(event));
   }
 
   /**
@@ -301,15 +335,37 @@ export class LinkService {
    * it (a placeholder email such as `noreply@company.com` can have thousands). When that shortcut
    * could differ from taking the users one at a time, oldest first (see `planGroup`), or when the
    * chosen person is held by another transaction (PostgreSQL), they are taken one at a time.
-   * Used by the delete hook and by `DirectoryService.delete`.
+   * With `appendEvent`, each live user whose link pointed at a removed user gets a `user.linked`
+   * event (with `previous`) when re-linked, else a `user.unlinked`.
+   * Used on `user.deleted` and by `DirectoryService.delete`.
    * @internal
    */
-  async detach(db: Db, organizationId: string, removed: { directoryId: string; userId?: string }, dialect: SqlDialectName = dialectOf(db)): Promise<void> {
+  async detach(db: Db, organizationId: string, removed: { directoryId: string; userId?: string }, dialect: SqlDialectName = dialectOf(db), appendEvent?: AppendEvent): Promise<void> {
     let pointing = db.deleteFrom("dir_user_links").where("linked_directory_id", "=", removed.directoryId);
     if (removed.userId !== undefined) pointing = pointing.where("linked_user_id", "=", removed.userId);
     const orphans = await pointing.returningAll().execute();
     if (orphans.length === 0) return;
+    const linked = new Map<string, UserRef>();
+    const live = await this.relink(db, organizationId, dialect, orphans, linked);
+    if (appendEvent === undefined) return;
+    for (const orphan of orphans) {
+      const user = { tenant: orphan.directory_id, id: orphan.user_id };
+      if (!live.has(keyOf(user))) continue; // deleted itself: its own user.deleted says enough
+      const previous = { tenant: orphan.linked_directory_id, id: orphan.linked_user_id };
+      const person = linked.get(keyOf(user));
+      if (person !== undefined) await appendEvent(this.linkEvent(user, person, orphan.email, previous));
+      else {
+        const data: UserUnlinkedData = { email: orphan.email, previous: { directoryId: previous.tenant, userId: previous.id } };
+        await appendEvent({ id: timeOrderedUuid(), type: "user.unlinked", tenant: user.tenant, resourceType: "User", resourceId: user.id, occurredAt: this.now().toISOString(), data });
+      }
+    }
+  }
 
+  /**
+   * Re-links the orphans of {@link LinkService.detach} (their links already deleted), recording
+   * each new link in `linked`; returns the keys of the orphans that are live users.
+   */
+  private async relink(db: Db, organizationId: string, dialect: SqlDialectName, orphans: readonly Selectable<UserLinkTable>[], linked: Map<string, UserRef>): Promise<Set<string>> {
     // Oldest first: an orphan left unlinked (the earliest of the person's users now) is then the
     // target of the later ones, never the other way round, so no two users link to each other.
     const users = new Map((await this.liveUsers(db, dialect, orphans.map((o) => ({ tenant: o.directory_id, id: o.user_id })))).map((u) => [keyOf(u), u]));
@@ -317,7 +373,8 @@ export class LinkService {
       .map((o) => ({ email: o.email, user: users.get(keyOf({ tenant: o.directory_id, id: o.user_id })) }))
       .filter((o): o is Orphan => o.user !== undefined)
       .sort((a, b) => (earlier(a.user, b.user) ? -1 : earlier(b.user, a.user) ? 1 : 0));
-    if (relinking.length === 0) return;
+    const live = new Set(relinking.map((o) => keyOf(o.user)));
+    if (relinking.length === 0) return live;
     const directories = await db
       .selectFrom("dir_directories")
       .selectAll()
@@ -325,7 +382,7 @@ export class LinkService {
       .execute();
     const linkByEmail = new Set(directories.map(toDirectory).filter((d) => d.settings.linkByEmail).map((d) => d.id));
     const eligible = relinking.filter((o) => linkByEmail.has(o.user.tenant));
-    if (eligible.length === 0) return;
+    if (eligible.length === 0) return live;
     const tenants = await organizationTenants(db, organizationId);
 
     const groups = new Map<string, Orphan[]>();
@@ -338,14 +395,23 @@ export class LinkService {
     const plans: Array<Required<GroupPlan>> = [];
     for (const [email, group] of groups) {
       const plan = await this.planGroup(db, dialect, tenants, email, group, orphanKeys);
-      if (plan === undefined) return this.relinkOneByOne(db, dialect, tenants, eligible);
+      if (plan === undefined) {
+        await this.relinkOneByOne(db, dialect, tenants, eligible, linked);
+        return live;
+      }
       if (plan.person !== undefined && plan.users.length > 0) plans.push({ ...plan, person: plan.person });
     }
     if (dialect === "postgres") {
       // Locked before any link is written, so that the walk below starts from where it would have.
-      for (const plan of plans) if (!(await this.lockPerson(db, dialect, plan.person, false))) return this.relinkOneByOne(db, dialect, tenants, eligible);
+      for (const plan of plans) {
+        if (!(await this.lockPerson(db, dialect, plan.person, false))) {
+          await this.relinkOneByOne(db, dialect, tenants, eligible, linked);
+          return live;
+        }
+      }
     }
-    for (const plan of plans) await this.insertLinks(db, plan.users, plan.person, plan.email);
+    for (const plan of plans) await this.insertLinks(db, plan.users, plan.person, plan.email, linked);
+    return live;
   }
 
   /**
@@ -376,10 +442,10 @@ export class LinkService {
   }
 
   /** Re-links the orphans one at a time, oldest first, each to the person its own walk finds. */
-  private async relinkOneByOne(db: Db, dialect: SqlDialectName, tenants: readonly string[], orphans: readonly Orphan[]): Promise<void> {
+  private async relinkOneByOne(db: Db, dialect: SqlDialectName, tenants: readonly string[], orphans: readonly Orphan[], linked: Map<string, UserRef>): Promise<void> {
     for (const { email, user } of orphans) {
       const person = await this.personFor(db, dialect, tenants, email, user, { wait: false, before: user });
-      if (person !== undefined) await this.insertLinks(db, [user], person, email);
+      if (person !== undefined) await this.insertLinks(db, [user], person, email, linked);
     }
   }
 
@@ -438,11 +504,14 @@ export class LinkService {
     return (await this.isLive(db, dialect, next.tenant, next.id)) ? next : undefined;
   }
 
-  /** Links the users to the person (a few hundred rows a statement); a user already linked keeps its link. */
-  private async insertLinks(db: Db, users: readonly UserRef[], person: UserRef, email: string): Promise<void> {
+  /**
+   * Links the users to the person (a few hundred rows a statement); a user already linked keeps
+   * its link. The users linked here go into `linked`, with the person.
+   */
+  private async insertLinks(db: Db, users: readonly UserRef[], person: UserRef, email: string, linked: Map<string, UserRef>): Promise<void> {
     const createdAt = this.now().toISOString();
     for (let i = 0; i < users.length; i += 500) {
-      await db
+      const inserted = await db
         .insertInto("dir_user_links")
         .values(
           users.slice(i, i + 500).map((user) => ({
@@ -455,7 +524,9 @@ export class LinkService {
           })),
         )
         .onConflict((oc) => oc.columns(["directory_id", "user_id"]).doNothing())
+        .returning(["directory_id", "user_id"])
         .execute();
+      for (const row of inserted) linked.set(keyOf({ tenant: row.directory_id, id: row.user_id }), person);
     }
   }
 

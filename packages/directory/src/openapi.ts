@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { createDirectorySchema, updateDirectorySchema } from "./directories.js";
+import type { UserLinkedData, UserUnlinkedData } from "./links.js";
 import { DIRECTORY_ID_PATTERN } from "./ids.js";
 import { createRoleMappingSchema, updateRoleMappingSchema } from "./roles.js";
 import { DIRECTORY_TYPES, directorySettingsSchema } from "./settings.js";
@@ -203,6 +204,8 @@ const EVENT_TYPES = [
   "group.user_added",
   "group.user_removed",
   "user.roles_changed",
+  "user.linked",
+  "user.unlinked",
   "directory.deleted",
   "directory.updated",
 ] as const;
@@ -266,13 +269,16 @@ export interface DirectoryUpdatedData {
 /**
  * An event as `GET /api/events` sends it, by type (narrow on `type`): user and group changes carry
  * the resource (its SCIM wire form after the change, before it for a deletion), membership events
- * the member, `user.roles_changed` the roles, `directory.deleted` the directory.
+ * the member, `user.roles_changed` the roles, `user.linked`/`user.unlinked` the link (link by
+ * email), `directory.deleted` the directory.
  */
 export type DirectoryEvent =
   | (EventBase<"user.created" | "user.updated" | "user.deactivated" | "user.reactivated" | "user.deleted", "User"> & { resource: Record<string, unknown> })
   | (EventBase<"group.created" | "group.updated" | "group.deleted", "Group"> & { resource: Record<string, unknown> })
   | (EventBase<"group.user_added" | "group.user_removed", "Group"> & { member: EventMember })
   | (EventBase<"user.roles_changed", "User"> & { data: { roles: string[]; added: string[]; removed: string[]; [key: string]: unknown } })
+  | (EventBase<"user.linked", "User"> & { data: UserLinkedData })
+  | (EventBase<"user.unlinked", "User"> & { data: UserUnlinkedData })
   | (EventBase<"directory.deleted", "Directory"> & { data: DirectoryDeletedData })
   | (EventBase<"directory.updated", "Directory"> & { data: DirectoryUpdatedData });
 

@@ -98,6 +98,10 @@ export type ScimEventType =
   | "group.user_removed"
   /** Emitted by layers above the server (scim-directory's group-to-role mapping), never by it. */
   | "user.roles_changed"
+  /** Emitted by layers above the server (scim-directory's link by email: a user linked to an earlier user with its email), never by it. */
+  | "user.linked"
+  /** Emitted by layers above the server (scim-directory's link by email: a user whose link target was deleted, with no other to link to), never by it. */
+  | "user.unlinked"
   /** Emitted by layers above the server (scim-directory, when a directory is deleted), never by it. */
   | "directory.deleted"
   /** Emitted by layers above the server (scim-directory, when a directory's name, state or settings change), never by it. */
