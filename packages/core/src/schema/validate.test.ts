@@ -442,6 +442,9 @@ describe("coercions", () => {
     ["a lone low surrogate at the end of a string", { userName: "u\udc00" }, "userName"],
     ["a lone surrogate in a sub-attribute", { userName: "u", emails: [{ value: "a@example.com", type: "\ud83dwork" }] }, "type"],
     ["surrogates in the wrong order", { userName: "u", displayName: "\udc00\ud800" }, "displayName"],
+    ["a NUL character in a string", { userName: "nul\u0000name" }, "userName"],
+    ["a NUL character in a sub-attribute", { userName: "u", emails: [{ value: "a@example.com\u0000" }] }, "value"],
+    ["a NUL character in an extension", { userName: "u", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": { department: "\u0000" } }, "department"],
   ])("%s is a 400 invalidValue (RFC 7643 §2.3.1, §2.4)", (_, body, name) => {
     const e = scimError(() => user(body));
     expect([e.status, e.scimType]).toEqual([400, "invalidValue"]);

@@ -73,6 +73,8 @@ function coerceSimple(attr: AttributeInfo, value: unknown): unknown {
         // A lone surrogate is no Unicode character: UTF-8 cannot carry it (RFC 7643 §2.3.1), and
         // PostgreSQL refuses it in JSON.
         if (SURROGATE.test(value) && LONE_SURROGATE.test(value)) throw invalid(attr, "is not valid Unicode (it holds a lone surrogate)");
+        // No client means a NUL, and PostgreSQL cannot store one: refused alike whatever the store.
+        if (value.indexOf("\u0000") !== -1) throw invalid(attr, "holds a NUL character (U+0000)");
         return value;
       }
       throw invalid(attr, "must be a string");
