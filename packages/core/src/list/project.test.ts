@@ -47,9 +47,9 @@ describe("returned characteristic (RFC 7643 §7)", () => {
   });
 
   it("id and schemas are always returned", () => {
-    expect(project({ attributes: "displayName" })).toStrictEqual({ schemas: stored.schemas, id: "2819c223", displayName: "Babs Jensen" });
+    expect(project({ attributes: "displayName" })).toStrictEqual({ schemas: [USER_SCHEMA_ID], id: "2819c223", displayName: "Babs Jensen" });
     expect(project({ excludedAttributes: "id,schemas,userName" })).toMatchObject({ schemas: stored.schemas, id: "2819c223" });
-    expect(project({ attributes: "nothingKnown" })).toStrictEqual({ schemas: stored.schemas, id: "2819c223" });
+    expect(project({ attributes: "nothingKnown" })).toStrictEqual({ schemas: [USER_SCHEMA_ID], id: "2819c223" });
   });
 
   it("projects in schema order, not stored order, with sub-attributes in declared order", () => {
@@ -133,7 +133,7 @@ describe("returned characteristic (RFC 7643 §7)", () => {
 describe("attributes (RFC 7644 §3.4.2.5)", () => {
   it("narrows to the named attributes plus id and schemas", () => {
     expect(project({ attributes: "userName,displayName" })).toStrictEqual({
-      schemas: stored.schemas,
+      schemas: [USER_SCHEMA_ID],
       id: "2819c223",
       userName: "bjensen@example.com",
       displayName: "Babs Jensen",
@@ -141,13 +141,13 @@ describe("attributes (RFC 7644 §3.4.2.5)", () => {
   });
 
   it("accepts an array, names in any case, spaces around commas", () => {
-    expect(project({ attributes: ["USERNAME", " active "] })).toStrictEqual({ schemas: stored.schemas, id: "2819c223", userName: "bjensen@example.com", active: true });
-    expect(project({ attributes: " userName , Active" })).toStrictEqual({ schemas: stored.schemas, id: "2819c223", userName: "bjensen@example.com", active: true });
+    expect(project({ attributes: ["USERNAME", " active "] })).toStrictEqual({ schemas: [USER_SCHEMA_ID], id: "2819c223", userName: "bjensen@example.com", active: true });
+    expect(project({ attributes: " userName , Active" })).toStrictEqual({ schemas: [USER_SCHEMA_ID], id: "2819c223", userName: "bjensen@example.com", active: true });
   });
 
   it("sub-attributes of a complex and of a multi-valued attribute", () => {
     expect(project({ attributes: "name.givenName,emails.value" })).toStrictEqual({
-      schemas: stored.schemas,
+      schemas: [USER_SCHEMA_ID],
       id: "2819c223",
       name: { givenName: "Barbara" },
       emails: [{ value: "bjensen@example.com" }, { value: "babs@jensen.org" }],
@@ -162,7 +162,7 @@ describe("attributes (RFC 7644 §3.4.2.5)", () => {
 
   it("URN-qualified core and extension names", () => {
     expect(project({ attributes: `${USER_SCHEMA_ID}:userName,${USER_SCHEMA_ID}:name.familyName` })).toStrictEqual({
-      schemas: stored.schemas,
+      schemas: [USER_SCHEMA_ID],
       id: "2819c223",
       userName: "bjensen@example.com",
       name: { familyName: "Jensen" },
@@ -186,7 +186,7 @@ describe("attributes (RFC 7644 §3.4.2.5)", () => {
 
   it("meta and its sub-attributes can be asked for, and meta stays last", () => {
     const out = project({ attributes: "meta.lastModified,userName" });
-    expect(out).toStrictEqual({ schemas: stored.schemas, id: "2819c223", userName: "bjensen@example.com", meta: { lastModified: "2011-05-13T04:42:34Z" } });
+    expect(out).toStrictEqual({ schemas: [USER_SCHEMA_ID], id: "2819c223", userName: "bjensen@example.com", meta: { lastModified: "2011-05-13T04:42:34Z" } });
     expect(Object.keys(out).at(-1)).toBe("meta");
   });
 
@@ -229,6 +229,17 @@ describe("excludedAttributes (RFC 7644 §3.4.2.5)", () => {
     const out = project({ excludedAttributes: ENT });
     expect(out).not.toHaveProperty(ENT);
     expect(out.userName).toBe("bjensen@example.com");
+  });
+
+  it("schemas names only the extensions whose attributes are present (RFC 7643 §3)", () => {
+    expect(project({ excludedAttributes: ENT }).schemas).toStrictEqual([USER_SCHEMA_ID]);
+    expect(project({ attributes: "userName" }).schemas).toStrictEqual([USER_SCHEMA_ID]);
+    expect(project({ attributes: `userName,${ENT}:department` }).schemas).toStrictEqual([USER_SCHEMA_ID, ENT]);
+    expect(project({ excludedAttributes: `${ENT}:manager` }).schemas).toStrictEqual([USER_SCHEMA_ID, ENT]);
+    // A URN in another case is the same extension.
+    expect(project({ attributes: "userName" }, { ...stored, schemas: [USER_SCHEMA_ID, ENT.toUpperCase()] }).schemas).toStrictEqual([USER_SCHEMA_ID]);
+    // Without attribute lists, schemas is as stored.
+    expect(project().schemas).toStrictEqual(stored.schemas);
   });
 
   it("cannot remove id or schemas, and unknown names have no effect", () => {

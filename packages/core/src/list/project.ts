@@ -139,6 +139,9 @@ export function compileProjection(options: ProjectionOptions, allowFastPath = tr
     }
   };
 
+  // `schemas` names the namespaces of the attributes present (RFC 7643 §3): not an extension whose
+  // attributes were all left out (by the attribute lists, or as never returned).
+  const extensionIds = new Map(rt.extensions.map((ext) => [ext.id.toLowerCase(), ext.id]));
   return (resource) => {
     const out: Obj = {};
     if (resource.schemas !== undefined) out.schemas = resource.schemas;
@@ -149,6 +152,12 @@ export function compileProjection(options: ProjectionOptions, allowFastPath = tr
       const projected: Obj = {};
       projectSchema(ext, data, projected);
       if (Object.keys(projected).length > 0) out[ext.id] = projected;
+    }
+    if (extensionIds.size > 0 && Array.isArray(out.schemas)) {
+      out.schemas = out.schemas.filter((uri) => {
+        const ext = typeof uri === "string" ? extensionIds.get(uri.toLowerCase()) : undefined;
+        return ext === undefined || out[ext] !== undefined;
+      });
     }
     // `meta` last, as in the RFC's examples.
     if (out.meta !== undefined) {

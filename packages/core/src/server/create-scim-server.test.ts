@@ -243,7 +243,7 @@ describe("createScimServer: requests over handle", () => {
     const undecodable = await call("GET", "/Users/%E0%A4%A");
     expect(undecodable.status).toBe(400);
     expect(undecodable.body.status).toBe("400");
-    expect((await call("GET", "/")).status).toBe(404);
+    expect((await call("GET", "/")).status).toBe(501); // the server root: queries there go by POST /.search
     expect((await call("GET", "/Users/a/b")).status).toBe(404);
   });
 
@@ -1488,6 +1488,26 @@ describe("requests the RFCs leave no room for", () => {
     const displayName = (body: J) => (body.attributes as J[]).find((a) => a.name === "displayName");
     expect(displayName((await call("GET", `/Schemas/${GROUP_SCHEMA_ID}`)).body)).toMatchObject({ uniqueness: "server" });
     expect(displayName((await setup({ uniqueGroupDisplayName: false }).call("GET", `/Schemas/${GROUP_SCHEMA_ID}`)).body)).toMatchObject({ uniqueness: "none" });
+  });
+
+  it("a GET at the server root is 501 (its queries go by POST /.search); other methods there are 404", async () => {
+    const { call } = setup();
+    for (const path of ["/", "/?filter=userName%20eq%20%22x%22", "?count=1"]) {
+      const r = await call("GET", path);
+      expect([r.status, r.body.status], path).toEqual([501, "501"]);
+    }
+    expect((await call("HEAD", "/")).status).toBe(501);
+    expect((await call("DELETE", "/")).status).toBe(404);
+    expect((await call("POST", "/.search", { schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"] })).status).toBe(200);
+  });
+
+  it("a resource's answer names only the extensions it holds after attributes/excludedAttributes (RFC 7643 §3)", async () => {
+    const { call } = setup();
+    const created = await call("POST", "/Users", { schemas: [USER_SCHEMA_ID, ENTERPRISE_USER_SCHEMA_ID], userName: "ext@example.com", [ENTERPRISE_USER_SCHEMA_ID]: { department: "R&D" } });
+    expect(created.body.schemas).toEqual([USER_SCHEMA_ID, ENTERPRISE_USER_SCHEMA_ID]);
+    expect((await call("GET", `/Users/${created.body.id}?attributes=userName`)).body.schemas).toEqual([USER_SCHEMA_ID]);
+    expect((await call("GET", `/Users?excludedAttributes=${ENTERPRISE_USER_SCHEMA_ID}`)).body.Resources[0].schemas).toEqual([USER_SCHEMA_ID]);
+    expect((await call("GET", `/Users/${created.body.id}`)).body.schemas).toEqual([USER_SCHEMA_ID, ENTERPRISE_USER_SCHEMA_ID]);
   });
 
   it("a body in a charset other than UTF-8 is 415, not stored with replacement characters (RFC 8259 §8.1)", async () => {

@@ -259,7 +259,11 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     const method = request.method.toUpperCase();
     const segments = pathSegments(request.path);
     const [first, second, third] = segments;
-    if (first === undefined) throw new ScimError(404, undefined, "Not found");
+    if (first === undefined) {
+      // RFC 7644 §3.4.2.1: a query MAY go to the server root; here it is POST /.search.
+      if (method === "GET" || method === "HEAD") throw new ScimError(501, undefined, "queries at the server root are not supported by GET: use POST /.search, or GET a resource type's endpoint (/Users, /Groups)");
+      throw new ScimError(404, undefined, "Not found");
+    }
     const name = first.toLowerCase();
     const base = scope.baseUrl;
 

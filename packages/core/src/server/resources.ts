@@ -127,6 +127,15 @@ export function toWire(scope: RequestScope, rt: CompiledResourceType, stored: St
   return body;
 }
 
+/**
+ * The `Content-Location` header of an answer holding one resource (RFC 7643 §3.1, RFC 9110
+ * §8.7): its `meta.location`, when that is a valid header value (an id seeded into a store
+ * could hold any character).
+ */
+function contentLocation(location: string): Record<string, string> {
+  return /^[\x21-\x7e]+$/.test(location) ? { "Content-Location": location } : {};
+}
+
 /** The derived `User.groups` values (RFC 7643 §4.1.2) of the groups a store reports. */
 function groupValues(scope: RequestScope, groups: readonly GroupRef[]): Obj[] {
   return groups.map((g) => ({ value: g.value, ...(g.display !== undefined ? { display: g.display } : {}), type: g.type, $ref: `${scope.baseUrl}/Groups/${g.value}` }));
@@ -587,15 +596,21 @@ export class ResourceEndpoint {
     // The store read without a helper around it (the hot path of GET by id).
     const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members: this.members !== undefined && wanted(this.rt, "members", attributes, excluded) });
     if (!stored) throw new ScimError(404, undefined, `Resource ${id} not found`);
+    // If-Match first, then If-None-Match (RFC 9110 §13.2.2).
+    const ifMatch = header(scope.request.headers, "if-match");
+    if (ifMatch !== undefined && !etagMatches(ifMatch, stored.version)) throw new ScimError(412, undefined, "the resource has changed (If-Match does not match its version)");
     const ifNoneMatch = header(scope.request.headers, "if-none-match");
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) return empty(304, { ETag: etagOf(stored.version) });
     return this.respondRead(scope, stored, project, attributes, excluded);
   }
 
-  /** 200 with a resource as a read returns it, and its ETag (RFC 7644 §3.14). */
+  /**
+   * 200 with a resource as a read returns it, its ETag (RFC 7644 §3.14) and its location as
+   * `Content-Location` (RFC 7643 §3.1: `meta.location` "MUST be the same").
+   */
   private async respondRead(scope: RequestScope, stored: StoredResource, project: Projector, attributes?: string[], excluded?: string[]): Promise<ScimResponse> {
     const groups = this.hasGroups() && wanted(this.rt, "groups", attributes, excluded) ? await this.store.groupsOf(scope.storeContext, stored.id) : undefined;
-    return json(200, this.bodyOf(scope, stored, project, groups), { ETag: etagOf(stored.version) });
+    return json(200, this.bodyOf(scope, stored, project, groups), { ETag: etagOf(stored.version), ...contentLocation(`${scope.baseUrl}${this.rt.endpoint}/${stored.id}`) });
   }
 
   /** GET /{endpoint} and POST /{endpoint}/.search (RFC 7644 §3.4.2, §3.4.3). */
@@ -909,7 +924,7 @@ export class ResourceEndpoint {
     });
     const { attributes, excluded } = this.projection(scope);
     const withGroups = await this.withGroups(scope, wire, this.hasGroups() && wanted(this.rt, "groups", attributes, excluded));
-    return this.respond(scope, 200, withGroups, this.projection(scope).project);
+    return this.respond(scope, 200, withGroups, this.projection(scope).project, contentLocation(String((withGroups.meta as Obj).location)));
   }
 
   /** PATCH /{endpoint}/{id} (RFC 7644 §3.5.2): atomic where the store has transactions. */

@@ -330,6 +330,8 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         expect(got.body.id).toBe(created.id);
         expect(got.body.userName).toBe(body.userName);
         expect(got.headers.get("etag")).toBe(got.body.meta.version);
+        // RFC 7643 §3.1: meta.location "MUST be the same as the Content-Location HTTP response header".
+        expect(got.headers.get("content-location")).toBe(got.body.meta.location);
 
         const put = await call("PUT", `/Users/${created.id}`, {
           body: { ...got.body, name: { givenName: "Renamed", familyName: body.name.familyName }, title: "Engineer" },
@@ -340,6 +342,7 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         expect(put.body.id).toBe(created.id);
         expect(put.body.meta.version).not.toBe(created.meta.version);
         expect(put.headers.get("etag")).toBe(put.body.meta.version);
+        expect(put.headers.get("content-location")).toBe(put.body.meta.location);
 
         const off = await call("PATCH", `/Users/${created.id}`, { body: patchBody({ op: "replace", value: { active: false } }) });
         expectStatus(off, userPatchStatus);
@@ -990,6 +993,13 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         const modified = await call("GET", `/Users/${user.id}`, { headers: { "If-None-Match": etag } });
         expectStatus(modified, 200);
         expect(modified.body.title).toBe("New");
+      });
+
+      it(title("If-Match on GET: the current version (or *) reads the resource, another is 412 (RFC 9110 §13.1.1)"), async () => {
+        const user = await createUser();
+        expectStatus(await call("GET", `/Users/${user.id}`, { headers: { "If-Match": user.meta.version } }), 200);
+        expectStatus(await call("GET", `/Users/${user.id}`, { headers: { "If-Match": "*" } }), 200);
+        expectError(await call("GET", `/Users/${user.id}`, { headers: { "If-Match": 'W/"no-such-version"' } }), 412);
       });
 
       it(title("If-Match with a stale version is 412 on PUT, PATCH and DELETE and changes nothing"), async () => {
