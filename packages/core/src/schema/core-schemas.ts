@@ -922,14 +922,15 @@ export const groupSchema: SchemaDefinition = deepFreeze({
           uniqueness: "none",
         },
         {
-          // Not in the RFC 7643 §8.7.1 JSON, but §4.2 and Okta's member adds use it.
+          // Not in the RFC 7643 §8.7.1 JSON, but §4.2 and Okta's member adds use it. Immutable as
+          // every sub-attribute of members (§4.2): set when the member is added, not changed after.
           name: "display",
           type: "string",
           multiValued: false,
           description: "A human-readable name for the member, primarily used for display purposes.",
           required: false,
           caseExact: false,
-          mutability: "readWrite",
+          mutability: "immutable",
           returned: "default",
           uniqueness: "none",
         },

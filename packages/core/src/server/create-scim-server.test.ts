@@ -1490,6 +1490,20 @@ describe("requests the RFCs leave no room for", () => {
     expect(displayName((await setup({ uniqueGroupDisplayName: false }).call("GET", `/Schemas/${GROUP_SCHEMA_ID}`)).body)).toMatchObject({ uniqueness: "none" });
   });
 
+  it("members' sub-attributes are immutable (RFC 7643 §4.2): the schema says so, a PUT keeps a member's display, a PATCH of it is 400 mutability", async () => {
+    const { call, createUser } = setup();
+    const schema = (await call("GET", `/Schemas/${GROUP_SCHEMA_ID}`)).body;
+    const members = (schema.attributes as J[]).find((a) => a.name === "members")!;
+    for (const sub of members.subAttributes as J[]) expect([sub.name, sub.mutability]).toEqual([sub.name, "immutable"]);
+    const user = await createUser();
+    const group = (await call("POST", "/Groups", { schemas: [GROUP_SCHEMA_ID], displayName: "Immutable members", members: [{ value: user.id, display: "Original" }] })).body;
+    const put = await call("PUT", `/Groups/${group.id}`, { schemas: [GROUP_SCHEMA_ID], displayName: "Immutable members", members: [{ value: user.id, display: "Changed" }] });
+    expect(put.status).toBe(200);
+    expect(put.body.members).toEqual([expect.objectContaining({ value: user.id, display: "Original" })]);
+    const patched = await call("PATCH", `/Groups/${group.id}`, { schemas: [PATCH_OP_SCHEMA], Operations: [{ op: "replace", path: `members[value eq "${user.id}"].display`, value: "Patched" }] });
+    expect([patched.status, patched.body.scimType]).toEqual([400, "mutability"]);
+  });
+
   it("a GET at the server root is 501 (its queries go by POST /.search); other methods there are 404", async () => {
     const { call } = setup();
     for (const path of ["/", "/?filter=userName%20eq%20%22x%22", "?count=1"]) {
