@@ -100,6 +100,19 @@ describe("scim-express", () => {
     expect(chunked.status).toBe(413);
   });
 
+  it("behind a trusted proxy, X-Forwarded-Proto names the scheme only when it is http or https", async () => {
+    const { server, seen } = recording(scim());
+    const app = express();
+    app.set("trust proxy", "loopback");
+    app.use("/scim/v2", scimExpress(server));
+    const { origin } = await listen(app);
+    for (const [forwarded, scheme] of [["https", "https"], ["http", "http"], ["javascript", "http"], ["data", "http"]] as const) {
+      const r = await fetch(`${origin}/scim/v2/ServiceProviderConfig`, { headers: { ...headers(), "x-forwarded-proto": forwarded } });
+      expect(r.status).toBe(200);
+      expect(seen.at(-1)!.baseUrl, forwarded).toBe(`${scheme}://${new URL(origin).host}/scim/v2`);
+    }
+  });
+
   it("translates method, relative path, raw query, headers and baseUrl", async () => {
     const { server, seen } = recording(scim());
     const app = express();

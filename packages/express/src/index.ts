@@ -4,7 +4,20 @@
  * @packageDocumentation
  */
 import type { NextFunction, Request, RequestHandler, Response } from "express";
-import { adapterRequest, connectionSignal, hostParsedBody, nodeRequestHeaders, readNodeBody, ScimConfigError, type ScimServer } from "scim-core";
+import {
+  adapterRequest,
+  connectionSignal,
+  errorResponse,
+  hasDuplicateHost,
+  hostParsedBody,
+  invalidHost,
+  isValidHost,
+  nodeRequestHeaders,
+  readNodeBody,
+  ScimConfigError,
+  type ScimResponse,
+  type ScimServer,
+} from "scim-core";
 
 /** Options of {@link scimExpress}. */
 export interface ScimExpressOptions {
@@ -30,6 +43,20 @@ function readBody(req: Request, res: Response, limit: number): Promise<unknown> 
   return readNodeBody(req, res, limit);
 }
 
+/**
+ * The request's scheme: Express's `req.protocol` (which follows a trusted proxy's
+ * `X-Forwarded-Proto`) when it is `http` or `https`, else the connection's own: a forwarded
+ * `javascript` must not become the scheme of `meta.location`.
+ */
+function schemeOf(req: Request): string {
+  const protocol = req.protocol;
+  if (protocol === "http" || protocol === "https") return protocol;
+  return (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? "https" : "http";
+}
+
+/** The scheme and authority of an absolute-form request target (`http://host`). */
+const ABSOLUTE_PREFIX = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i;
+
 /** Whether the client is gone, so that nothing is to be written. */
 function gone(req: Request, res: Response): boolean {
   return res.destroyed || req.socket?.destroyed === true;
@@ -53,28 +80,38 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
       if (gone(req, res) || req.destroyed) return; // the connection is gone: no one to answer
       throw error;
     }
+    // The request's own path below the mount, as sent (`req.url`, not `req.path`, which drops a
+    // `#...` the request target cannot hold: `DELETE /Users/<id>#x` names no user); an
+    // absolute-form target (RFC 9112 §3.2.2) without its scheme and authority.
     const queryAt = req.originalUrl.indexOf("?");
-    const response = await server.handle(
-      adapterRequest(
-        {
-          method: req.method,
-          path: req.path,
-          query: queryAt === -1 ? "" : req.originalUrl.slice(queryAt),
-          headers: nodeRequestHeaders(req),
-          body,
-          baseUrl: `${req.protocol}://${req.get("host") ?? "localhost"}${req.baseUrl}`,
-          maxBodyBytes: limit,
-        },
-        signal,
-      ),
-    );
+    const url = req.url.replace(ABSOLUTE_PREFIX, "");
+    const pathEnd = url.indexOf("?");
+    const host = req.get("host");
+    let response: ScimResponse;
+    if (host !== undefined && (!isValidHost(host) || hasDuplicateHost(req.rawHeaders))) response = errorResponse(invalidHost());
+    else {
+      response = await server.handle(
+        adapterRequest(
+          {
+            method: req.method,
+            path: pathEnd === -1 ? url : url.slice(0, pathEnd),
+            query: queryAt === -1 ? "" : req.originalUrl.slice(queryAt),
+            headers: nodeRequestHeaders(req),
+            body,
+            baseUrl: `${schemeOf(req)}://${host ?? "localhost"}${req.baseUrl}`,
+            maxBodyBytes: limit,
+          },
+          signal,
+        ),
+      );
+    }
     if (gone(req, res) || res.headersSent || res.writableEnded) return;
     res.statusCode = response.status;
     for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
-    // A 413 with the body not all read (its declared length was over the limit: nothing was read;
-    // or more of it than the adapter drains): the connection closes after the answer, and says so
-    // (RFC 9112 §9.6), rather than let Node read the rest to reuse it.
-    if (response.status === 413 && !req.complete) res.setHeader("Connection", "close");
+    // The body not all read (its declared length was over the limit: nothing was read; or more of
+    // it than the adapter drains), whatever the answer: the connection closes after it, and says
+    // so (RFC 9112 §9.6), rather than let Node read the rest to reuse it.
+    if (!req.complete) res.setHeader("Connection", "close");
     res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
   };
   return (req: Request, res: Response, next: NextFunction) => {

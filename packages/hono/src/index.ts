@@ -6,7 +6,7 @@
 import { Hono, type Context } from "hono";
 import { basePath, matchedRoutes } from "hono/route";
 import type { ContentfulStatusCode, StatusCode } from "hono/utils/http-status";
-import { adapterRequest, nodeRequestHeaders, SCIM_CONTENT_TYPE, ScimConfigError, ScimError, utf8Length, type ScimServer } from "scim-core";
+import { adapterRequest, hasDuplicateHost, invalidHost, nodeRequestHeaders, SCIM_CONTENT_TYPE, ScimConfigError, ScimError, utf8Length, type ScimServer } from "scim-core";
 
 /** Answers longer than this (in UTF-16 units) carry their `Content-Length` from the adapter. */
 const LARGE_TEXT = 64 * 1024;
@@ -28,9 +28,10 @@ export interface ScimHonoOptions {
  */
 async function readBody(c: Context, limit: number): Promise<{ body: Uint8Array | undefined; unread: boolean }> {
   const request = c.req.raw;
-  // Too large by Content-Length: the server answers 413 from the header. Not even `request.body` is
-  // touched, so that @hono/node-server can drain the connection and keep it alive.
-  if (Number(request.headers.get("content-length")) > limit) return { body: undefined, unread: false };
+  // Too large by Content-Length: the server answers 413 from the header, and the body is not read:
+  // the connection closes after the answer, and says so. (Left to @hono/node-server, which drains
+  // an unread body for 500 ms only, a slow upload was cut off after a 413 that said keep-alive.)
+  if (Number(request.headers.get("content-length")) > limit) return { body: undefined, unread: true };
   if (request.bodyUsed) return { body: new Uint8Array(await c.req.arrayBuffer()), unread: false }; // read by a middleware: cached by Hono
   if (!request.body) return { body: undefined, unread: false };
   const reader = request.body.getReader();
@@ -155,10 +156,7 @@ function mountDepth(c: Context, mount: string | undefined): number {
  * stack). `http.createServer(getRequestListener(app.fetch, { errorHandler: nodeServerErrorHandler }))`.
  */
 export function nodeServerErrorHandler(error: unknown): Response {
-  const refused =
-    error instanceof Error && error.name === "RequestError"
-      ? new ScimError(400, undefined, "the request's URL or Host header is not valid")
-      : new ScimError(500, undefined, "internal server error");
+  const refused = error instanceof Error && error.name === "RequestError" ? invalidHost() : new ScimError(500, undefined, "internal server error");
   const text = JSON.stringify(refused.toJSON());
   return new Response(text, { status: refused.status, headers: { "Content-Type": SCIM_CONTENT_TYPE, "Content-Length": String(utf8Length(text)), Connection: "close" } });
 }
@@ -181,6 +179,11 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     if (incoming?.url !== undefined && hasDotSegment(incoming.url)) {
       const notFound = new ScimError(404, undefined, "Not found: a path with . or .. segments names no SCIM resource");
       return new Response(JSON.stringify(notFound.toJSON()), { status: 404, headers: { "Content-Type": SCIM_CONTENT_TYPE } });
+    }
+    // Host sent twice (@hono/node-server took the first): a 400 (RFC 9112 §3.2), as a Host that is
+    // not a host is (see nodeServerErrorHandler).
+    if (incoming !== undefined && hasDuplicateHost(incoming.rawHeaders)) {
+      return new Response(JSON.stringify(invalidHost().toJSON()), { status: 400, headers: { "Content-Type": SCIM_CONTENT_TYPE } });
     }
     const url = splitUrl(c.req.url);
     const routes = matchedRoutes(c);

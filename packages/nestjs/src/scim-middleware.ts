@@ -3,7 +3,18 @@
  * `ScimRequest`, the `ScimResponse` is written back as is (RFC 7644 §3.1). No SCIM logic here.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { adapterRequest, connectionSignal, hostParsedBody, nodeRequestHeaders, readNodeBody, type ScimServer } from "scim-core";
+import {
+  adapterRequest,
+  connectionSignal,
+  errorResponse,
+  hasDuplicateHost,
+  hostParsedBody,
+  invalidHost,
+  isValidHost,
+  nodeRequestHeaders,
+  readNodeBody,
+  type ScimServer,
+} from "scim-core";
 
 /** The parts of Express's request the adapter reads (Express 5, as NestJS 12 runs it). */
 interface ExpressRequest extends IncomingMessage {
@@ -42,6 +53,17 @@ function readBody(req: ExpressRequest, res: ServerResponse, limit: number): Prom
   return readNodeBody(req, res, limit);
 }
 
+/**
+ * The request's scheme: Express's `req.protocol` (which follows a trusted proxy's
+ * `X-Forwarded-Proto`) when it is `http` or `https`, else the connection's own: a forwarded
+ * `javascript` must not become the scheme of `meta.location`.
+ */
+function schemeOf(req: ExpressRequest): string {
+  const protocol = req.protocol;
+  if (protocol === "http" || protocol === "https") return protocol;
+  return (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? "https" : "http";
+}
+
 /** What the body read gives when the client aborted its upload. */
 const ABORTED = Symbol("aborted");
 
@@ -74,6 +96,8 @@ export function scimMiddleware(server: ScimServer, limit: number) {
       })
       .then((body) => {
         if (body === ABORTED) return undefined;
+        const host = req.host ?? req.headers.host;
+        if (host !== undefined && (!isValidHost(host) || hasDuplicateHost(req.rawHeaders))) return errorResponse(invalidHost());
         const request = adapterRequest(
           {
             method: req.method ?? "GET",
@@ -81,7 +105,7 @@ export function scimMiddleware(server: ScimServer, limit: number) {
             query: queryStart === -1 ? "" : target.slice(queryStart + 1),
             headers: nodeRequestHeaders(req),
             body,
-            baseUrl: `${req.protocol}://${req.host ?? req.headers.host ?? "localhost"}${root}`,
+            baseUrl: `${schemeOf(req)}://${host ?? "localhost"}${root}`,
             maxBodyBytes: limit,
           },
           signal,
@@ -92,10 +116,10 @@ export function scimMiddleware(server: ScimServer, limit: number) {
         if (response === undefined) return;
         // `end`, not `send`: no Nest serializer, and no Express ETag on responses the core left without one.
         res.status(response.status).set(response.headers);
-        // A 413 with the body not all read (its declared length was over the limit: nothing was read;
-        // or more of it than the adapter drains): the connection closes after the answer, and says so
-        // (RFC 9112 §9.6), rather than let Node read the rest to reuse it.
-        if (response.status === 413 && !req.complete) res.setHeader("Connection", "close");
+        // The body not all read (its declared length was over the limit: nothing was read; or more
+        // of it than the adapter drains), whatever the answer: the connection closes after it, and
+        // says so (RFC 9112 §9.6), rather than let Node read the rest to reuse it.
+        if (!req.complete) res.setHeader("Connection", "close");
         res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
       })
       .catch(next);

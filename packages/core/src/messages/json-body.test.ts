@@ -19,6 +19,18 @@ describe("parseJsonBody", () => {
     expect(parseJsonBody(new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(text)]))).toStrictEqual({ displayName: "Zoë Ünal 😀" });
   });
 
+  it("bytes that are not UTF-8 are a 400 invalidSyntax, not text with U+FFFD in it (RFC 8259 §8.1)", () => {
+    const bad = [new Uint8Array([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0x22, 0x7d]), Uint8Array.from([...'{"a":"'].map((c) => c.charCodeAt(0)).concat([0xe9, 0x22, 0x7d])), new Uint8Array([0x7b, 0x22, 0xed, 0xa0, 0x80, 0x22, 0x3a, 0x31, 0x7d])];
+    for (const bytes of bad) {
+      try {
+        parseJsonBody(bytes);
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toMatchObject({ status: 400, scimType: "invalidSyntax", detail: "the request body is not valid UTF-8 (RFC 8259 §8.1)" });
+      }
+    }
+  });
+
   it("passes an already-parsed body through unchanged (the same object)", () => {
     const body = { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [] };
     expect(parseJsonBody(body)).toBe(body);

@@ -16,8 +16,11 @@ export interface ParseJsonBodyOptions {
   maxDepth?: number;
 }
 
-/** Stateless (no `stream` option), so one decoder serves every request; invalid bytes become U+FFFD. */
-const utf8 = new TextDecoder("utf-8", { fatal: false });
+/**
+ * Stateless (no `stream` option), so one decoder serves every request; fatal: bytes that are not
+ * UTF-8 are a 400, not stored as U+FFFD (RFC 8259 §8.1: JSON is UTF-8).
+ */
+const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** Throws 400 `invalidSyntax` when `value` nests deeper than `maxDepth`. Iterative: no stack overflow. */
 function checkDepth(value: unknown, maxDepth: number): void {
@@ -33,12 +36,19 @@ function checkDepth(value: unknown, maxDepth: number): void {
 
 /**
  * Parses a JSON request body given as text or bytes, or passes through an already-parsed body
- * (from a host's body parser). Throws `ScimError` 400 `invalidSyntax` for malformed JSON or a
- * body nested deeper than `maxDepth` (checked for already-parsed bodies too).
+ * (from a host's body parser). Throws `ScimError` 400 `invalidSyntax` for bytes that are not
+ * UTF-8, malformed JSON, or a body nested deeper than `maxDepth` (checked for already-parsed
+ * bodies too).
  */
 export function parseJsonBody(body: unknown, options: ParseJsonBodyOptions = {}): unknown {
   const maxDepth = options.maxDepth ?? MAX_JSON_DEPTH;
-  if (body instanceof Uint8Array) body = utf8.decode(body);
+  if (body instanceof Uint8Array) {
+    try {
+      body = utf8.decode(body);
+    } catch {
+      throw badRequest("invalidSyntax", "the request body is not valid UTF-8 (RFC 8259 §8.1)");
+    }
+  }
   if (typeof body !== "string") {
     checkDepth(body, maxDepth);
     return body;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adapterRequest, connectionSignal } from "./adapter-request.js";
+import { adapterRequest, connectionSignal, hasDuplicateHost, isValidHost } from "./adapter-request.js";
 import { bearerAuth, createScimServer } from "./create-scim-server.js";
 import { memoryStore } from "../store/memory-store.js";
 
@@ -67,5 +67,23 @@ describe("connectionSignal", () => {
     expect(kept.aborted).toBe(false);
     expect(connectionSignal({ socket: { destroyed: true } }, response())().aborted).toBe(true);
     expect(connectionSignal({}, response({ destroyed: true }))().aborted).toBe(true);
+  });
+});
+
+describe("isValidHost, hasDuplicateHost", () => {
+  it("takes host[:port] (RFC 3986 §3.2.2–3.2.3) and nothing else", () => {
+    for (const host of ["example.com", "sp.example.com:8443", "127.0.0.1", "127.0.0.1:3000", "[::1]", "[::1]:65535", "a-b_c~d.example", "xn--bcher-kva.example", "%41.example", "localhost:0", "a.com:"]) {
+      expect(isValidHost(host), host).toBe(true);
+    }
+    for (const host of ["", "evil.com/x?y=", "exa mple", "a@evil.com", "a.example/evil path#x", "a.com:99999", "a.com:80:80", "[::1", "<script>", "a.com#frag", "a.com\\b", "%zz.example"]) {
+      expect(isValidHost(host), host).toBe(false);
+    }
+  });
+
+  it("tells a Host header sent twice, in any case", () => {
+    expect(hasDuplicateHost(["Host", "a.example", "Accept", "*/*"])).toBe(false);
+    expect(hasDuplicateHost(["Host", "a.example", "host", "b.example"])).toBe(true);
+    expect(hasDuplicateHost(["X-Host", "a", "Host", "b"])).toBe(false);
+    expect(hasDuplicateHost(undefined)).toBe(false);
   });
 });

@@ -2,6 +2,7 @@
  * The request object adapters hand to `server.handle()` (RFC 7644 §3 over any framework), with an
  * abort signal made only when something reads it.
  */
+import { ScimError } from "../errors/scim-error.js";
 import type { ScimHeaders, ScimRequest } from "./types.js";
 
 /** The fields of a {@link ScimRequest} an adapter fills, without `signal`. */
@@ -79,4 +80,43 @@ export function connectionSignal(req: ConnectionRequest, res: ConnectionResponse
     }
     return controller.signal;
   };
+}
+
+/**
+ * `host [":" port]` (RFC 3986 §3.2.2, §3.2.3): an IP literal in brackets, or a reg-name of
+ * unreserved characters, percent-encodings and sub-delims (an IPv4 address is one), then an
+ * optional port.
+ */
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+)(?::(\d{0,5}))?$/;
+
+/**
+ * For adapters: whether a Host header value (or the host a trusted proxy forwarded) may go into
+ * `baseUrl`, and so into `Location` and `meta.location`: `host [":" port]`, the port at most
+ * 65535. Anything else (`evil.example/x?y=`, `a@b`, a space, an empty value) is refused with
+ * {@link invalidHost} (RFC 9112 §3.2: a server "MUST respond with a 400").
+ */
+export function isValidHost(host: string): boolean {
+  const match = HOST.exec(host);
+  return match !== null && (match[1] === undefined || Number(match[1]) <= 65535);
+}
+
+/**
+ * For adapters on Node.js: whether the request carries the Host header more than once (Node
+ * keeps the first); RFC 9112 §3.2 makes that a 400 too.
+ */
+export function hasDuplicateHost(rawHeaders: readonly string[] | undefined): boolean {
+  if (rawHeaders === undefined) return false;
+  let seen = false;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!;
+    if (name.length !== 4 || name.toLowerCase() !== "host") continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
+
+/** The 400 of a request whose Host header is not a host, or is sent twice (RFC 9112 §3.2). */
+export function invalidHost(): ScimError {
+  return new ScimError(400, undefined, "the request's URL or Host header is not valid");
 }

@@ -1232,6 +1232,88 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         }
       });
 
+      it(title("a Host that is not host[:port], or Host sent twice, is a SCIM 400 (RFC 9112 §3.2); nothing is created"), async () => {
+        if (!listening()) return;
+        const url = new URL(t.baseUrl);
+        const root = url.pathname.replace(/\/+$/, "");
+        const userName = `host.${uid()}@example.com`;
+        const body = JSON.stringify({ schemas: [USER], userName });
+        for (const hostLines of ["Host: evil.example/x?y=", "Host: exa mple", "Host: a@evil.example", "Host: a.example:99999", `Host: ${url.host}\r\nHost: evil.example`]) {
+          const connection = await rawConnection(url.origin);
+          try {
+            connection.write(
+              `POST ${root}/Users HTTP/1.1\r\n${hostLines}\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/scim+json\r\nContent-Length: ${new TextEncoder().encode(body).length}\r\n\r\n${body}`,
+            );
+            const { head, body: answer } = await connection.response();
+            expect(head, hostLines).toMatch(/^HTTP\/1\.1 400 /);
+            expect(JSON.parse(answer), hostLines).toMatchObject({ schemas: [ERROR], status: "400" });
+          } finally {
+            connection.destroy();
+          }
+        }
+        expect((await listUsers(`userName eq "${userName}"`)).totalResults).toBe(0);
+      });
+
+      it(title("a # in the request target is part of the path, not a fragment: it names no resource"), async () => {
+        if (!listening()) return;
+        const user = await createUser();
+        const url = new URL(t.baseUrl);
+        const connection = await rawConnection(url.origin);
+        try {
+          connection.write(`DELETE ${url.pathname.replace(/\/+$/, "")}/Users/${user.id}#x HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${t.token}\r\n\r\n`);
+          expect((await connection.response()).head).toMatch(/^HTTP\/1\.1 404 /);
+        } finally {
+          connection.destroy();
+        }
+        expectStatus(await call("GET", `/Users/${user.id}`), 200);
+      });
+
+      it(title("a body that is not UTF-8 is 400 invalidSyntax, not stored with U+FFFD (RFC 8259 §8.1)"), async () => {
+        if (!listening()) return;
+        const userName = `utf8.${uid()}@example.com`;
+        const encoder = new TextEncoder();
+        const bytes = Uint8Array.from([...encoder.encode(`{"schemas":["${USER}"],"userName":"${userName}","displayName":"bad`), 0xff, 0xfe, ...encoder.encode('"}')]);
+        const url = new URL(t.baseUrl);
+        const connection = await rawConnection(url.origin);
+        try {
+          connection.write(`POST ${url.pathname.replace(/\/+$/, "")}/Users HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/scim+json\r\nContent-Length: ${bytes.length}\r\n\r\n`);
+          connection.write(bytes);
+          const { head, body } = await connection.response();
+          expect(head).toMatch(/^HTTP\/1\.1 400 /);
+          expect(JSON.parse(body)).toMatchObject({ status: "400", scimType: "invalidSyntax" });
+        } finally {
+          connection.destroy();
+        }
+        expect((await listUsers(`userName eq "${userName}"`)).totalResults).toBe(0);
+      });
+
+      it(title("an answer to a body over the limit that was not all read says Connection: close, whatever its status"), async () => {
+        if (!listening()) return;
+        const url = new URL(t.baseUrl);
+        const root = url.pathname.replace(/\/+$/, "");
+        const chunk = "x".repeat(64 * 1024);
+        // Three times the limit: more than an adapter reads and drops to keep the connection.
+        const chunks = Math.ceil((maxBodyBytes * 3) / chunk.length);
+        for (const [label, headers] of [
+          ["415, chunked", `Authorization: Bearer ${t.token}\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked`],
+          ["401, chunked", "Content-Type: application/scim+json\r\nTransfer-Encoding: chunked"],
+          ["413, declared", `Authorization: Bearer ${t.token}\r\nContent-Type: application/scim+json\r\nContent-Length: ${chunks * chunk.length}`],
+        ] as const) {
+          const connection = await rawConnection(url.origin);
+          try {
+            connection.write(`POST ${root}/Users HTTP/1.1\r\nHost: ${url.host}\r\n${headers}\r\n\r\n`);
+            const chunked = headers.includes("chunked");
+            for (let i = 0; i < chunks && !connection.closed(); i++) connection.write(chunked ? `${chunk.length.toString(16)}\r\n${chunk}\r\n` : chunk);
+            if (chunked && !connection.closed()) connection.write("0\r\n\r\n");
+            const { head } = await connection.response();
+            expect(head, label).toMatch(/^HTTP\/1\.1 4\d\d /);
+            expect(head, label).toMatch(/\r\nconnection: *close/i);
+          } finally {
+            connection.destroy();
+          }
+        }
+      });
+
       it(title("malformed JSON is 400 invalidSyntax"), async () => {
         expectError(await call("POST", "/Users", { raw: '{"schemas": [' }), 400, "invalidSyntax");
         const user = await createUser();
