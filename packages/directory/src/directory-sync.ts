@@ -147,7 +147,7 @@ export function directoryIdOf(request: ScimRequest): string | undefined {
 }
 
 /**
- * Composes lifecycle hooks (ARCHITECTURE.md, "Extension points"): `before*` hooks run in order,
+ * Composes lifecycle hooks (scim-core README, "Hooks and events"): `before*` hooks run in order,
  * each given what the previous one returned (the last value returned wins); `after*` hooks run
  * in order, inside the write's transaction.
  */

@@ -3,8 +3,8 @@
  * already belongs to a live user of the same organization (in any of its directories, the same
  * one included), the new user is linked to that user, so the application sees one person
  * (`linkedUserId` / `linkedDirectoryId` in the normalized data). The link is written by an event
- * subscriber on `user.created`, inside the create's transaction (ARCHITECTURE.md, "Extension
- * points"). Links only ever point at a live user: on `user.deleted` (soft or hard), inside the
+ * subscriber on `user.created`, inside the create's transaction (scim-core README, "Hooks and
+ * events"). Links only ever point at a live user: on `user.deleted` (soft or hard), inside the
  * delete's transaction, the deleted user's own link goes and the users linked to it are re-linked
  * to the earliest live user created before them with the link's email, or left unlinked; deleting
  * a directory does the same for the users linked to its users ({@link LinkService.detach}).

@@ -1,6 +1,6 @@
 /**
  * Normalized directory data (`sync.data`): users and groups in one shape whatever the identity
- * provider sent (Okta, Entra ID, OneLogin... see IDP-NOTES.md), with their direct groups, roles,
+ * provider sent (Okta, Entra ID, OneLogin...), with their direct groups, roles,
  * links and the directory's custom attributes (`settings.attributeMapping`), read from the SQL
  * tables with indexed filters and cursor paging, never by loading a directory into memory.
  */

@@ -1,6 +1,6 @@
 /**
- * Provisioning semantics, built on the server's lifecycle hooks (ARCHITECTURE.md, "Extension
- * points"): the host's deprovisioning hooks run before a deactivating or deleting write and
+ * Provisioning semantics, built on the server's lifecycle hooks (scim-core README, "Hooks
+ * and events"): the host's deprovisioning hooks run before a deactivating or deleting write and
  * before the SCIM response (a failing hook is a 503 the IdP retries, and nothing is written);
  * hard delete purges the row after a soft delete when the directory says so.
  */

@@ -9,7 +9,7 @@
  * the user created or deleted, the users below the groups a mapping names. A change writes
  * `user.roles_changed` events (`data: { roles, added, removed }`) to the outbox in the same
  * transaction as the stored roles; during a SCIM request that is the request's transaction
- * (ARCHITECTURE.md, "Events and delivery").
+ * (scim-core README, "Hooks and events").
  */
 import { sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
 import { isBlank, timeOrderedUuid, type MemberValue, type OperationContext, type ScimEvent, type ScimEventSubscriber, type ScimHooks, type ScimResourceBody } from "scim-core";

@@ -1,5 +1,5 @@
 /**
- * The SQL {@link ScimStore}: scim-core's storage contract (ARCHITECTURE.md, "The store boundary")
+ * The SQL {@link ScimStore}: scim-core's storage contract (scim-core README, "Writing a store over your own users table")
  * on SQLite or PostgreSQL through Kysely. Filters, sorting and paging run in the database
  * (`filter-sql.ts`); uniqueness is enforced by partial unique indexes over live rows; If-Match by
  * a conditional update on the version counter; group membership changes touch only the changed

@@ -3,7 +3,7 @@
  * resource and returns a new resource, never mutating its inputs (copy-on-write: unchanged parts
  * are shared with the input, so treat both as immutable).
  *
- * It accepts what Okta and Microsoft Entra ID really send (see IDP-NOTES.md): operation names in
+ * It accepts what Okta and Microsoft Entra ID really send (scim-core README, "PATCH"): operation names in
  * any case, "True"/"False" strings for booleans, path-less values with dotted and URN keys, the
  * read-only `id` inside a path-less value, `manager` as a bare id or `{"value": ""}`, an add to a
  * filtered path that matches nothing, and member removal by a value array.
@@ -35,7 +35,7 @@ export interface MemberValue {
 
 /**
  * A change to the `members` of a group, in operation order, so that a store can apply it as a
- * delta without reading the member list (ARCHITECTURE.md, the store boundary).
+ * delta without reading the member list (scim-core README, "Writing a store over your own users table").
  */
 export type MemberChange =
   | { op: "add"; members: MemberValue[] }

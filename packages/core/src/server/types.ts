@@ -67,7 +67,7 @@ export interface OperationContext {
 export type ScimResourceBody = Record<string, unknown> & { id: string };
 
 /**
- * Lifecycle hooks (ARCHITECTURE.md, "Extension points"). `before*` hooks run before the write,
+ * Lifecycle hooks (scim-core README, "Hooks and events"). `before*` hooks run before the write,
  * outside any transaction: they validate, transform (return a new value) or refuse (throw a
  * ScimError); hooks that call other systems belong here and must be idempotent. `after*` hooks
  * react; where the store has transactions they run inside it, and a throwing after-hook rolls
@@ -84,7 +84,7 @@ export interface ScimHooks {
   afterDelete?(ctx: OperationContext, previous: ScimResourceBody): void | Promise<void>;
 }
 
-/** Event types (ARCHITECTURE.md, "Events and delivery"). */
+/** Event types (scim-core README, "Hooks and events"). */
 export type ScimEventType =
   | "user.created"
   | "user.updated"

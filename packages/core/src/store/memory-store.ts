@@ -1,5 +1,5 @@
 /**
- * The in-memory reference store (ARCHITECTURE.md, "The store boundary"): every {@link ScimStore}
+ * The in-memory reference store (scim-core README, "Writing a store over your own users table"): every {@link ScimStore}
  * operation, tenant-scoped, with indexes so that the lookups identity providers make all the time
  * (`userName eq`, `externalId eq`, `displayName eq`, `id eq`) never scan, membership kept as
  * deltas (a PATCH to a group of 100,000 members touches only the changed members), filters
@@ -435,7 +435,7 @@ function decodeCursor(cursor: string, signature: string): Position | undefined {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * Creates an in-memory {@link ScimStore} (ARCHITECTURE.md, "The store boundary") with
+ * Creates an in-memory {@link ScimStore} (scim-core README, "Writing a store over your own users table") with
  * capabilities `{ filter, sort, paging, cursor }` (every filter but those naming `members.$ref`
  * or `groups.$ref`, which the server evaluates on the wire form):
  * - per tenant and resource type, resources by id plus indexes of lower-cased `userName`,

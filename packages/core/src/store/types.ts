@@ -1,5 +1,5 @@
 /**
- * The storage boundary (ARCHITECTURE.md, "The store boundary"). A store receives typed operations,
+ * The storage boundary (scim-core README, "Writing a store over your own users table"). A store receives typed operations,
  * never SCIM text: filters arrive as the AST of `parseFilter`, uniqueness as precomputed keys,
  * group membership as deltas. Every operation is scoped to a tenant.
  */
@@ -109,7 +109,7 @@ export interface StoreQueryResult {
   nextCursor?: string;
 }
 
-/** What a store does itself; the server does the rest in memory (ARCHITECTURE.md). */
+/** What a store does itself; the server does the rest in memory. */
 export interface StoreCapabilities {
   /** Evaluates filters (all of them, or those for which the function says true). */
   filter: boolean | ((filter: Filter) => boolean);

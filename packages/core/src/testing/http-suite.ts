@@ -1,7 +1,7 @@
 /**
  * The HTTP conformance suite (RFC 7644 over real HTTP semantics), written once and run against
  * every way of serving scim-core: the server's own `fetch`, each framework adapter, the standalone
- * service. It drives the server the way Okta and Microsoft Entra ID do (IDP-NOTES.md) and checks
+ * service. It drives the server the way Okta and Microsoft Entra ID do and checks
  * the wire: status codes, headers, bodies.
  *
  * Every test creates its own resources with random names, so the suite can run against a shared,

@@ -1,5 +1,5 @@
 /**
- * The store conformance suite (ARCHITECTURE.md, "The store boundary"): every {@link ScimStore}
+ * The store conformance suite (scim-core README, "Writing a store over your own users table"): every {@link ScimStore}
  * must pass it. It checks the contract of `store/types.ts` through the interface and, through
  * `inspect`, what was really written. Each test uses a fresh random tenant, so the suite also
  * runs against one shared database.
