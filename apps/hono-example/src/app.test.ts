@@ -5,7 +5,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { serve } from "@hono/node-server";
+import { createServer } from "node:http";
+import { getRequestListener } from "@hono/node-server";
+import { nodeServerErrorHandler } from "scim-hono";
 import { oversizedHeadRequest, runHttpConformance } from "scim-core/testing";
 import { describe, expect, it } from "vitest";
 import { createApp } from "./app.js";
@@ -19,17 +21,15 @@ const otherTenantToken = "example-other-0123456789abcdef";
 async function listen(url: string): Promise<{ origin: string; close: () => Promise<void> }> {
   const { store } = await openStore(url);
   const app = createApp({ token, otherTenantToken, store, subscribers: [store.outbox] });
-  return new Promise((resolve) => {
-    const server = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, (info: AddressInfo) => {
-      resolve({
-        origin: `http://127.0.0.1:${info.port}`,
-        close: async () => {
-          await new Promise<void>((done) => server.close(() => done()));
-          await store.close();
-        },
-      });
-    });
-  });
+  const server = createServer(getRequestListener(app.fetch, { errorHandler: nodeServerErrorHandler }));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      await new Promise<void>((done) => server.close(() => done()));
+      await store.close();
+    },
+  };
 }
 
 runHttpConformance({

@@ -17,10 +17,12 @@ describe("closeStalledResponses", () => {
         return reset();
       };
       // A handler that takes longer than stalledMs before it answers: not the client's fault.
-      const delay = request.url === "/slow-handler" ? 600 : 0;
+      const delay = request.url === "/slow-handler" ? 1_500 : 0;
       setTimeout(() => response.end(request.url === "/small" ? "ok" : BODY), delay);
     });
-    closeStalledResponses(server, { stalledMs: 300 });
+    // 1 s: a client in this same process, starved of CPU by the other test files running beside
+    // it, once read nothing for 300 ms and was cut off as stalled.
+    closeStalledResponses(server, { stalledMs: 1_000 });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     port = (server.address() as AddressInfo).port;
   });
@@ -49,8 +51,8 @@ describe("closeStalledResponses", () => {
     const stalled = get("/big", 0);
     const small = await get("/small", Infinity).done;
     expect(small).toBeGreaterThan(0);
-    // The kernel's buffers fill, then nothing moves: closed after stalledMs (checked every 100 ms).
-    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    // The kernel's buffers fill, then nothing moves: closed after stalledMs (checked every 333 ms).
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
     expect(await connections()).toBe(0);
     stalled.resume();
     expect(await stalled.done).toBeLessThan(BODY.length);
