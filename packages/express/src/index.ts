@@ -14,6 +14,7 @@ import {
   isValidHost,
   nodeRequestHeaders,
   readNodeBody,
+  requestScheme,
   ScimConfigError,
   type ScimResponse,
   type ScimServer,
@@ -41,17 +42,6 @@ function readBody(req: Request, res: Response, limit: number): Promise<unknown> 
   if (req.method === "GET" || req.method === "HEAD") return Promise.resolve(undefined);
   if (Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined); // the server checks Content-Length
   return readNodeBody(req, res, limit);
-}
-
-/**
- * The request's scheme: Express's `req.protocol` (which follows a trusted proxy's
- * `X-Forwarded-Proto`) when it is `http` or `https`, else the connection's own: a forwarded
- * `javascript` must not become the scheme of `meta.location`.
- */
-function schemeOf(req: Request): string {
-  const protocol = req.protocol;
-  if (protocol === "http" || protocol === "https") return protocol;
-  return (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? "https" : "http";
 }
 
 /** The scheme and authority of an absolute-form request target (`http://host`). */
@@ -98,7 +88,7 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
             query: queryAt === -1 ? "" : req.originalUrl.slice(queryAt),
             headers: nodeRequestHeaders(req),
             body,
-            baseUrl: `${schemeOf(req)}://${host ?? "localhost"}${req.baseUrl}`,
+            baseUrl: `${requestScheme(req.protocol, req.socket as { encrypted?: boolean })}://${host ?? "localhost"}${req.baseUrl}`,
             maxBodyBytes: limit,
           },
           signal,

@@ -13,6 +13,7 @@ import {
   isValidHost,
   nodeRequestHeaders,
   readNodeBody,
+  requestScheme,
   type ScimServer,
 } from "scim-core";
 
@@ -51,17 +52,6 @@ function readBody(req: ExpressRequest, res: ServerResponse, limit: number): Prom
   if (req.method === "GET" || req.method === "HEAD") return Promise.resolve(undefined);
   if (Number(req.headers["content-length"]) > limit) return Promise.resolve(undefined);
   return readNodeBody(req, res, limit);
-}
-
-/**
- * The request's scheme: Express's `req.protocol` (which follows a trusted proxy's
- * `X-Forwarded-Proto`) when it is `http` or `https`, else the connection's own: a forwarded
- * `javascript` must not become the scheme of `meta.location`.
- */
-function schemeOf(req: ExpressRequest): string {
-  const protocol = req.protocol;
-  if (protocol === "http" || protocol === "https") return protocol;
-  return (req.socket as { encrypted?: boolean } | undefined)?.encrypted === true ? "https" : "http";
 }
 
 /** What the body read gives when the client aborted its upload. */
@@ -105,7 +95,7 @@ export function scimMiddleware(server: ScimServer, limit: number) {
             query: queryStart === -1 ? "" : target.slice(queryStart + 1),
             headers: nodeRequestHeaders(req),
             body,
-            baseUrl: `${schemeOf(req)}://${host ?? "localhost"}${root}`,
+            baseUrl: `${requestScheme(req.protocol, req.socket as { encrypted?: boolean })}://${host ?? "localhost"}${root}`,
             maxBodyBytes: limit,
           },
           signal,

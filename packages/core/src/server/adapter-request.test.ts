@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adapterRequest, connectionSignal, hasDuplicateHost, isValidHost } from "./adapter-request.js";
+import { adapterRequest, connectionSignal, hasDuplicateHost, isValidHost, requestScheme } from "./adapter-request.js";
 import { bearerAuth, createScimServer } from "./create-scim-server.js";
 import { memoryStore } from "../store/memory-store.js";
 
@@ -85,5 +85,15 @@ describe("isValidHost, hasDuplicateHost", () => {
     expect(hasDuplicateHost(["Host", "a.example", "host", "b.example"])).toBe(true);
     expect(hasDuplicateHost(["X-Host", "a", "Host", "b"])).toBe(false);
     expect(hasDuplicateHost(undefined)).toBe(false);
+  });
+});
+
+describe("requestScheme", () => {
+  it("takes http or https from the framework, else the connection's own", () => {
+    expect(requestScheme("https", undefined)).toBe("https");
+    expect(requestScheme("http", { encrypted: true })).toBe("http");
+    expect(requestScheme("javascript", undefined)).toBe("http");
+    expect(requestScheme("data", { encrypted: true })).toBe("https");
+    expect(requestScheme(undefined, null)).toBe("http");
   });
 });

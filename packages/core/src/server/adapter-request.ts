@@ -116,6 +116,17 @@ export function hasDuplicateHost(rawHeaders: readonly string[] | undefined): boo
   return false;
 }
 
+/**
+ * For adapters on Node.js: the scheme of `baseUrl`. The framework's protocol (Express's
+ * `req.protocol` follows a trusted proxy's `X-Forwarded-Proto`) when it is `http` or `https`,
+ * else the connection's own: a forwarded `javascript` must not become the scheme of
+ * `meta.location`.
+ */
+export function requestScheme(protocol: string | undefined, socket: { encrypted?: boolean } | null | undefined): "http" | "https" {
+  if (protocol === "http" || protocol === "https") return protocol;
+  return socket?.encrypted === true ? "https" : "http";
+}
+
 /** The 400 of a request whose Host header is not a host, or is sent twice (RFC 9112 §3.2). */
 export function invalidHost(): ScimError {
   return new ScimError(400, undefined, "the request's URL or Host header is not valid");
