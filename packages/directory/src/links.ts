@@ -308,9 +308,9 @@ export class LinkService {
   }
 
   /**
-   * Keeps links off a deleted user (soft or hard delete; `afterDelete` runs after the purge of a
-   * hard delete, inside the same transaction): its own link goes, and the users linked to it are
-   * re-linked ({@link LinkService.detach}).
+   * Keeps links off a deleted user (soft or hard delete; `user.deleted` is emitted after the purge
+   * of a hard delete, inside the same transaction): its own link goes, and the users linked to it
+   * are re-linked ({@link LinkService.detach}).
    */
   private async onDelete(ctx: OperationContext, userId: string): Promise<void> {
     const directory = (ctx.principal as Partial<DirectoryPrincipal>).directory;
