@@ -8,12 +8,11 @@ import {
   adapterRequest,
   connectionSignal,
   errorResponse,
-  hasDuplicateHost,
   hostParsedBody,
   invalidHost,
-  isValidHost,
   nodeRequestHeaders,
   readNodeBody,
+  refusesHost,
   requestScheme,
   ScimConfigError,
   type ScimResponse,
@@ -78,7 +77,7 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
     const pathEnd = url.indexOf("?");
     const host = req.get("host");
     let response: ScimResponse;
-    if (host !== undefined && (!isValidHost(host) || hasDuplicateHost(req.rawHeaders))) response = errorResponse(invalidHost());
+    if (refusesHost(host, req.rawHeaders)) response = errorResponse(invalidHost());
     else {
       response = await server.handle(
         adapterRequest(

@@ -148,6 +148,12 @@ function mountDepth(c: Context, mount: string | undefined): number {
   return basePath(c).split("/").filter(Boolean).length;
 }
 
+/** A SCIM error (RFC 7644 §3.12) as a web Response, with `headers` besides its Content-Type and Content-Length. */
+function errorAnswer(error: ScimError, headers: Record<string, string> = {}): Response {
+  const text = JSON.stringify(error.toJSON());
+  return new Response(text, { status: error.status, headers: { "Content-Type": SCIM_CONTENT_TYPE, "Content-Length": String(utf8Length(text)), ...headers } });
+}
+
 /**
  * The `errorHandler` option of `@hono/node-server`'s `getRequestListener` (`serve` takes none): a request
  * it cannot turn into a `Request` (a `Host` header that is not a host, a path that is not a URL)
@@ -157,8 +163,7 @@ function mountDepth(c: Context, mount: string | undefined): number {
  */
 export function nodeServerErrorHandler(error: unknown): Response {
   const refused = error instanceof Error && error.name === "RequestError" ? invalidHost() : new ScimError(500, undefined, "internal server error");
-  const text = JSON.stringify(refused.toJSON());
-  return new Response(text, { status: refused.status, headers: { "Content-Type": SCIM_CONTENT_TYPE, "Content-Length": String(utf8Length(text)), Connection: "close" } });
+  return errorAnswer(refused, { Connection: "close" });
 }
 
 /**
@@ -178,12 +183,12 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     const incoming = nodeIncoming(c);
     if (incoming?.url !== undefined && hasDotSegment(incoming.url)) {
       const notFound = new ScimError(404, undefined, "Not found: a path with . or .. segments names no SCIM resource");
-      return new Response(JSON.stringify(notFound.toJSON()), { status: 404, headers: { "Content-Type": SCIM_CONTENT_TYPE } });
+      return errorAnswer(notFound);
     }
     // Host sent twice (@hono/node-server took the first): a 400 (RFC 9112 §3.2), as a Host that is
     // not a host is (see nodeServerErrorHandler).
     if (incoming !== undefined && hasDuplicateHost(incoming.rawHeaders)) {
-      return new Response(JSON.stringify(invalidHost().toJSON()), { status: 400, headers: { "Content-Type": SCIM_CONTENT_TYPE } });
+      return errorAnswer(invalidHost());
     }
     const url = splitUrl(c.req.url);
     const routes = matchedRoutes(c);

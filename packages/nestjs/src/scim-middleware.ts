@@ -7,12 +7,11 @@ import {
   adapterRequest,
   connectionSignal,
   errorResponse,
-  hasDuplicateHost,
   hostParsedBody,
   invalidHost,
-  isValidHost,
   nodeRequestHeaders,
   readNodeBody,
+  refusesHost,
   requestScheme,
   type ScimServer,
 } from "scim-core";
@@ -87,7 +86,7 @@ export function scimMiddleware(server: ScimServer, limit: number) {
       .then((body) => {
         if (body === ABORTED) return undefined;
         const host = req.host ?? req.headers.host;
-        if (host !== undefined && (!isValidHost(host) || hasDuplicateHost(req.rawHeaders))) return errorResponse(invalidHost());
+        if (refusesHost(host, req.rawHeaders)) return errorResponse(invalidHost());
         const request = adapterRequest(
           {
             method: req.method ?? "GET",

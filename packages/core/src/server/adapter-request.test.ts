@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adapterRequest, connectionSignal, hasDuplicateHost, isValidHost, requestScheme } from "./adapter-request.js";
+import { adapterRequest, connectionSignal, hasDuplicateHost, isValidHost, refusesHost, requestScheme } from "./adapter-request.js";
 import { bearerAuth, createScimServer } from "./create-scim-server.js";
 import { memoryStore } from "../store/memory-store.js";
 
@@ -95,5 +95,14 @@ describe("requestScheme", () => {
     expect(requestScheme("javascript", undefined)).toBe("http");
     expect(requestScheme("data", { encrypted: true })).toBe("https");
     expect(requestScheme(undefined, null)).toBe("http");
+  });
+});
+
+describe("refusesHost", () => {
+  it("refuses a Host that is not host[:port], or Host sent twice; no Host (HTTP/1.0) is not refused", () => {
+    expect(refusesHost("a.example:8080", ["Host", "a.example:8080"])).toBe(false);
+    expect(refusesHost("evil.example/x", ["Host", "evil.example/x"])).toBe(true);
+    expect(refusesHost("a.example", ["Host", "a.example", "Host", "b.example"])).toBe(true);
+    expect(refusesHost(undefined, [])).toBe(false);
   });
 });

@@ -117,6 +117,15 @@ export function hasDuplicateHost(rawHeaders: readonly string[] | undefined): boo
 }
 
 /**
+ * For adapters on Node.js: whether a request is refused for its Host (RFC 9112 §3.2, answered with
+ * {@link invalidHost}): the host it names (undefined when it sent none: HTTP/1.0) is not
+ * `host[:port]` ({@link isValidHost}), or Host was sent twice ({@link hasDuplicateHost}).
+ */
+export function refusesHost(host: string | undefined, rawHeaders: readonly string[] | undefined): boolean {
+  return (host !== undefined && !isValidHost(host)) || hasDuplicateHost(rawHeaders);
+}
+
+/**
  * For adapters on Node.js: the scheme of `baseUrl`. The framework's protocol (Express's
  * `req.protocol` follows a trusted proxy's `X-Forwarded-Proto`) when it is `http` or `https`,
  * else the connection's own: a forwarded `javascript` must not become the scheme of
