@@ -61,7 +61,7 @@ export type {
   WriteCondition,
 } from "./store/types.js";
 export { createScimServer, bearerAuth, bearerToken, timingSafeEqual } from "./server/create-scim-server.js";
-export { adapterRequest, connectionSignal, hasDuplicateHost, invalidHost, isValidHost, refusesHost, requestScheme, type AdapterRequestInit, type ConnectionRequest, type ConnectionResponse } from "./server/adapter-request.js";
+export { adapterRequest, connectionSignal, hasDuplicateHost, invalidHost, isValidHost, originForm, refusesHost, requestScheme, type AdapterRequestInit, type ConnectionRequest, type ConnectionResponse } from "./server/adapter-request.js";
 export { hostParsedBody, readNodeBody, type NodeBodyRequest, type NodeBodyResponse, type ReadNodeBodyOptions } from "./server/node-body.js";
 export { nodeRequestHeaders, type NodeHeadersRequest } from "./server/node-headers.js";
 export { answerClientErrors, clientErrorFor, type ClientError, type ClientErrorServer, type ClientErrorSocket } from "./server/node-client-errors.js";

@@ -11,6 +11,7 @@ import {
   hostParsedBody,
   invalidHost,
   nodeRequestHeaders,
+  originForm,
   readNodeBody,
   refusesHost,
   requestScheme,
@@ -43,9 +44,6 @@ function readBody(req: Request, res: Response, limit: number): Promise<unknown> 
   return readNodeBody(req, res, limit);
 }
 
-/** The scheme and authority of an absolute-form request target (`http://host`). */
-const ABSOLUTE_PREFIX = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i;
-
 /** Whether the client is gone, so that nothing is to be written. */
 function gone(req: Request, res: Response): boolean {
   return res.destroyed || req.socket?.destroyed === true;
@@ -73,7 +71,7 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
     // `#...` the request target cannot hold: `DELETE /Users/<id>#x` names no user); an
     // absolute-form target (RFC 9112 §3.2.2) without its scheme and authority.
     const queryAt = req.originalUrl.indexOf("?");
-    const url = req.url.replace(ABSOLUTE_PREFIX, "");
+    const url = originForm(req.url);
     const pathEnd = url.indexOf("?");
     const host = req.get("host");
     let response: ScimResponse;

@@ -10,6 +10,7 @@ import {
   hostParsedBody,
   invalidHost,
   nodeRequestHeaders,
+  originForm,
   readNodeBody,
   refusesHost,
   requestScheme,
@@ -68,9 +69,7 @@ export const WILDCARD = "scimPath";
 export function scimMiddleware(server: ScimServer, limit: number) {
   return (req: ExpressRequest, res: ExpressResponse, next: (error?: unknown) => void): void => {
     const signal = connectionSignal(req, res);
-    // The request target in origin form: an absolute-form target (`POST http://host/scim/v2/Users`,
-    // RFC 9112 §3.2.2) loses its scheme and authority (the Host header names the server).
-    const target = req.originalUrl.replace(/^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i, "");
+    const target = originForm(req.originalUrl);
     const queryStart = target.indexOf("?");
     // The raw segments, not the decoded wildcard: "/Users/a%2Fb" stays two segments for the core.
     const segments = (queryStart === -1 ? target : target.slice(0, queryStart)).split("/");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { adapterRequest, connectionSignal, hasDuplicateHost, isValidHost, refusesHost, requestScheme } from "./adapter-request.js";
+import { adapterRequest, connectionSignal, hasDuplicateHost, isValidHost, originForm, refusesHost, requestScheme } from "./adapter-request.js";
 import { bearerAuth, createScimServer } from "./create-scim-server.js";
 import { memoryStore } from "../store/memory-store.js";
 
@@ -104,5 +104,14 @@ describe("refusesHost", () => {
     expect(refusesHost("evil.example/x", ["Host", "evil.example/x"])).toBe(true);
     expect(refusesHost("a.example", ["Host", "a.example", "Host", "b.example"])).toBe(true);
     expect(refusesHost(undefined, [])).toBe(false);
+  });
+});
+
+describe("originForm", () => {
+  it("drops the scheme and authority of an absolute-form target, and leaves an origin-form one as it is", () => {
+    expect(originForm("/scim/v2/Users?count=1")).toBe("/scim/v2/Users?count=1");
+    expect(originForm("http://sp.example:8080/scim/v2/Users")).toBe("/scim/v2/Users");
+    expect(originForm("HTTPS://sp.example?x=1")).toBe("?x=1");
+    expect(originForm("*")).toBe("*");
   });
 });

@@ -125,6 +125,18 @@ export function refusesHost(host: string | undefined, rawHeaders: readonly strin
   return (host !== undefined && !isValidHost(host)) || hasDuplicateHost(rawHeaders);
 }
 
+/** The scheme and authority of an absolute-form request target (`http://host`). */
+const ABSOLUTE_PREFIX = /^[a-z][a-z\d+.-]*:\/\/[^/?#]*/i;
+
+/**
+ * For adapters on Node.js: a request target in origin form. An absolute-form target
+ * (`POST http://host/scim/v2/Users`, RFC 9112 §3.2.2) loses its scheme and authority (the Host
+ * header names the server); a target that starts with `/` is returned as it is.
+ */
+export function originForm(target: string): string {
+  return target.charCodeAt(0) === 47 ? target : target.replace(ABSOLUTE_PREFIX, "");
+}
+
 /**
  * For adapters on Node.js: the scheme of `baseUrl`. The framework's protocol (Express's
  * `req.protocol` follows a trusted proxy's `X-Forwarded-Proto`) when it is `http` or `https`,
