@@ -62,7 +62,7 @@ export type {
 } from "./store/types.js";
 export { createScimServer, bearerAuth, bearerToken, timingSafeEqual } from "./server/create-scim-server.js";
 export { adapterRequest, connectionSignal, hasDuplicateHost, invalidHost, isValidHost, originForm, refusesHost, requestScheme, type AdapterRequestInit, type ConnectionRequest, type ConnectionResponse } from "./server/adapter-request.js";
-export { hostParsedBody, readNodeBody, type NodeBodyRequest, type NodeBodyResponse, type ReadNodeBodyOptions } from "./server/node-body.js";
+export { hostParsedBody, readNodeBody, writeNodeResponse, type NodeAnswerResponse, type NodeBodyRequest, type NodeBodyResponse, type ReadNodeBodyOptions } from "./server/node-body.js";
 export { nodeRequestHeaders, type NodeHeadersRequest } from "./server/node-headers.js";
 export { answerClientErrors, clientErrorFor, type ClientError, type ClientErrorServer, type ClientErrorSocket } from "./server/node-client-errors.js";
 export { abortStalled, closeStalledResponses, DEFAULT_STALLED_MS, writingMark, writingProgress, type StalledResponsesServer, type WritingSocket } from "./server/node-stalled-responses.js";

@@ -18,6 +18,7 @@ import {
   ScimConfigError,
   type ScimResponse,
   type ScimServer,
+  writeNodeResponse,
 } from "scim-core";
 
 /** Options of {@link scimExpress}. */
@@ -93,13 +94,7 @@ export function scimExpress(server: ScimServer, options: ScimExpressOptions = {}
       );
     }
     if (gone(req, res) || res.headersSent || res.writableEnded) return;
-    res.statusCode = response.status;
-    for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
-    // The body not all read (its declared length was over the limit: nothing was read; or more of
-    // it than the adapter drains), whatever the answer: the connection closes after it, and says
-    // so (RFC 9112 §9.6), rather than let Node read the rest to reuse it.
-    if (!req.complete) res.setHeader("Connection", "close");
-    res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
+    writeNodeResponse(res, response, req.complete);
   };
   return (req: Request, res: Response, next: NextFunction) => {
     serve(req, res).catch(next);

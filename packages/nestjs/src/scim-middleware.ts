@@ -15,6 +15,7 @@ import {
   refusesHost,
   requestScheme,
   type ScimServer,
+  writeNodeResponse,
 } from "scim-core";
 
 /** The parts of Express's request the adapter reads (Express 5, as NestJS 12 runs it). */
@@ -31,11 +32,6 @@ interface ExpressRequest extends IncomingMessage {
   body?: unknown;
   /** The raw bytes, when the app was created with `{ rawBody: true }`. */
   rawBody?: Uint8Array;
-}
-
-interface ExpressResponse extends ServerResponse {
-  status(code: number): this;
-  set(headers: Record<string, string>): this;
 }
 
 /**
@@ -67,7 +63,7 @@ export const WILDCARD = "scimPath";
  * are right however the application is mounted. `limit` caps how much of an unparsed body is read.
  */
 export function scimMiddleware(server: ScimServer, limit: number) {
-  return (req: ExpressRequest, res: ExpressResponse, next: (error?: unknown) => void): void => {
+  return (req: ExpressRequest, res: ServerResponse, next: (error?: unknown) => void): void => {
     const signal = connectionSignal(req, res);
     const target = originForm(req.originalUrl);
     const queryStart = target.indexOf("?");
@@ -102,13 +98,9 @@ export function scimMiddleware(server: ScimServer, limit: number) {
       })
       .then((response) => {
         if (response === undefined) return;
-        // `end`, not `send`: no Nest serializer, and no Express ETag on responses the core left without one.
-        res.status(response.status).set(response.headers);
-        // The body not all read (its declared length was over the limit: nothing was read; or more
-        // of it than the adapter drains), whatever the answer: the connection closes after it, and
-        // says so (RFC 9112 §9.6), rather than let Node read the rest to reuse it.
-        if (!req.complete) res.setHeader("Connection", "close");
-        res.end(response.body === undefined ? undefined : JSON.stringify(response.body));
+        // Written on the Node response, not `send`: no Nest serializer, and no Express ETag on
+        // responses the core left without one.
+        writeNodeResponse(res, response, req.complete);
       })
       .catch(next);
   };

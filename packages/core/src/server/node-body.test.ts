@@ -3,7 +3,7 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { endlessChunkedPost } from "../testing/raw-connection.js";
-import { readNodeBody } from "./node-body.js";
+import { readNodeBody, writeNodeResponse } from "./node-body.js";
 
 const servers: Server[] = [];
 afterEach(async () => {
@@ -75,5 +75,46 @@ describe("readNodeBody", () => {
     // Node reports the abort as a stream error ("aborted"), or as a close before the end.
     await expect.poll(() => seen).toHaveLength(1);
     expect(seen[0]).toMatch(/^error: (aborted|the client closed the connection before the request body ended)$/);
+  });
+});
+
+describe("writeNodeResponse", () => {
+  /** A server answering every request with `answer`, and the raw response a client reads. */
+  async function roundTrip(answer: Parameters<typeof writeNodeResponse>[1], complete = true): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
+    const server = createServer((_req, res) => writeNodeResponse(res, answer, complete));
+    servers.push(server);
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    return new Promise((resolve, reject) => {
+      request({ port, host: "127.0.0.1", path: "/" }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      })
+        .on("error", reject)
+        .end();
+    });
+  }
+
+  it("sends the status, the headers and the body as JSON with its length in bytes (not characters)", async () => {
+    const body = { displayName: "Zoë 日本 😀", n: 1 };
+    const r = await roundTrip({ status: 201, headers: { "Content-Type": "application/scim+json", Location: "http://x/Users/1" }, body });
+    expect(r.status).toBe(201);
+    expect(r.headers["content-type"]).toBe("application/scim+json");
+    expect(r.headers.location).toBe("http://x/Users/1");
+    expect(Number(r.headers["content-length"])).toBe(Buffer.byteLength(JSON.stringify(body)));
+    expect(Number(r.headers["content-length"])).toBeGreaterThan(JSON.stringify(body).length);
+    expect(JSON.parse(r.body.toString("utf8"))).toEqual(body);
+    expect(r.headers.connection).toBe("keep-alive");
+  });
+
+  it("sends no body for an answer without one, and closes the connection after a request whose body was not all read", async () => {
+    const empty = await roundTrip({ status: 204, headers: {} });
+    expect(empty.status).toBe(204);
+    expect(empty.body.length).toBe(0);
+    const cut = await roundTrip({ status: 413, headers: { "Content-Type": "application/scim+json" }, body: { status: "413" } }, false);
+    expect(cut.status).toBe(413);
+    expect(cut.headers.connection).toBe("close");
   });
 });

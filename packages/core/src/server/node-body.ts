@@ -3,6 +3,7 @@
  * that the server answers 413 (RFC 7644 §3.12, RFC 9110 §15.5.14) without buffering a large body
  * and without draining an endless one.
  */
+import type { ScimResponse } from "./types.js";
 
 /**
  * The parts of a Node.js `IncomingMessage` that {@link readNodeBody} uses (typed without Node's
@@ -130,4 +131,34 @@ export function readNodeBody(req: NodeBodyRequest, res: NodeBodyResponse, limit:
     req.on("close", onClose);
     req.on("error", (error: Error) => settle(error));
   });
+}
+
+/** The parts of a Node.js `ServerResponse` that {@link writeNodeResponse} uses. */
+export interface NodeAnswerResponse {
+  statusCode: number;
+  setHeader(name: string, value: string | number): unknown;
+  end(body?: Uint8Array): unknown;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * Sends the server's answer on a Node.js response: status, headers, and the body as JSON bytes
+ * with their `Content-Length`. Encoding the text once, here, spares Node a second pass over it to
+ * count its bytes (`res.end(text)` measures, then encodes): a list page of 100 resources is about
+ * 100 KB. When the request body was not all read (`requestComplete` false: its declared length was
+ * over the limit, or more of it than the adapter drains), the connection closes after the answer,
+ * whatever its status, and says so (RFC 9112 §9.6), rather than let Node read the rest to reuse it.
+ */
+export function writeNodeResponse(res: NodeAnswerResponse, response: ScimResponse, requestComplete: boolean): void {
+  res.statusCode = response.status;
+  for (const name in response.headers) res.setHeader(name, response.headers[name]!);
+  if (!requestComplete) res.setHeader("Connection", "close");
+  if (response.body === undefined) {
+    res.end();
+    return;
+  }
+  const bytes = utf8.encode(JSON.stringify(response.body));
+  res.setHeader("Content-Length", bytes.length);
+  res.end(bytes);
 }

@@ -23,11 +23,51 @@ export function utf8Length(text: string): number {
 export const MEMBER_JSON_BYTES = 200;
 
 /**
- * The size of a resource in a response, estimated: its attributes as JSON (UTF-16 code units) plus
- * {@link MEMBER_JSON_BYTES} per member.
+ * The size of a resource in a response, estimated: its attributes as JSON (UTF-16 code units, see
+ * {@link jsonLength}) plus {@link MEMBER_JSON_BYTES} per member.
  */
 export function estimateResourceBytes(attributes: object, members = 0): number {
-  return JSON.stringify(attributes).length + members * MEMBER_JSON_BYTES;
+  return jsonLength(attributes) + members * MEMBER_JSON_BYTES;
+}
+
+/** A string that JSON writes with escapes (a quote, a backslash, a control character, a surrogate). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
+
+/** The length of a string (a value or a key) written as JSON. */
+function jsonStringLength(text: string): number {
+  return NEEDS_ESCAPE.test(text) ? JSON.stringify(text).length : text.length + 2;
+}
+
+/**
+ * `JSON.stringify(value).length` for JSON data (plain or null-prototype objects, arrays, strings,
+ * numbers, booleans, null), counted without building the text: about 40% faster on SCIM resources,
+ * which a list page weighs the first time it reads each one (bench/scratch measurements on the
+ * HTTP benchmark's users, 1.0 against 1.75 µs). A string that JSON escapes is measured by
+ * `JSON.stringify` itself; `undefined` and function members are skipped as JSON skips them.
+ */
+export function jsonLength(value: unknown): number {
+  if (typeof value === "string") return jsonStringLength(value);
+  if (typeof value === "boolean") return value ? 4 : 5;
+  if (typeof value === "number") return Number.isFinite(value) ? String(value).length : 4;
+  if (value === null || typeof value !== "object") return value === null ? 4 : 0;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return 2;
+    let size = 1 + value.length; // the brackets and the commas
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      size += item === undefined || typeof item === "function" ? 4 : jsonLength(item);
+    }
+    return size;
+  }
+  let size = 1; // the opening brace; each member adds its colon and its comma or the closing brace
+  let members = 0;
+  for (const key in value) {
+    const member: unknown = (value as Record<string, unknown>)[key];
+    if (member === undefined || typeof member === "function") continue;
+    size += jsonStringLength(key) + 2 + jsonLength(member);
+    members++;
+  }
+  return members === 0 ? 2 : size;
 }
 
 /**
