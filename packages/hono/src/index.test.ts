@@ -235,6 +235,28 @@ describe("scimHono: over HTTP (@hono/node-server)", () => {
     });
   }
 
+  it("a large answer (over 64 KiB) says its length in bytes up front, and the bytes are the JSON", async () => {
+    const app = createApp(scimServer());
+    const served = await listen(app);
+    try {
+      for (let i = 0; i < 30; i++) {
+        const created = await fetch(`${served.origin}/scim/v2/Users`, post(JSON.stringify({ ...JSON.parse(newUser()), title: `Zoë 日本 😀 ${i} `.repeat(200) })));
+        expect(created.status).toBe(201);
+      }
+      for (const page of [await fetch(`${served.origin}/scim/v2/Users?count=100`, { headers: auth }), await app.request("/scim/v2/Users?count=100", { headers: auth })]) {
+        expect(page.status).toBe(200);
+        const bytes = new Uint8Array(await page.arrayBuffer());
+        expect(bytes.length).toBeGreaterThan(64 * 1024);
+        expect(page.headers.get("content-length")).toBe(String(bytes.length));
+        const body = JSON.parse(new TextDecoder().decode(bytes));
+        expect(body.Resources).toHaveLength(30);
+        expect(body.Resources[0].title).toContain("Zoë 日本 😀 0");
+      }
+    } finally {
+      await served.close();
+    }
+  });
+
   it("an adapter limit below the server's: a body over it is 413 however it arrives; a limit that is no positive integer is refused", async () => {
     for (const bad of [0, -1, 1.5, Number.NaN]) expect(() => scimHono(scimServer(), { maxBodyBytes: bad }), String(bad)).toThrow(/maxBodyBytes must be a positive integer/);
     const small = await listen(createApp(scimServer(), { maxBodyBytes: 100 }));

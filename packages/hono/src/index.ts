@@ -10,6 +10,7 @@ import { adapterRequest, hasDuplicateHost, invalidHost, nodeRequestHeaders, SCIM
 
 /** Answers longer than this (in UTF-16 units) carry their `Content-Length` from the adapter. */
 const LARGE_TEXT = 64 * 1024;
+const utf8 = new TextEncoder();
 
 /** Options of {@link scimHono}. */
 export interface ScimHonoOptions {
@@ -229,14 +230,19 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
         () => raw.signal,
       ),
     );
-    const text = response.body === undefined ? null : JSON.stringify(response.body);
+    const json = response.body === undefined ? null : JSON.stringify(response.body);
     // Reading stopped before the body's end (its length undeclared, or declared wrongly): the rest is
     // still on the wire, so HTTP/1.1 must close the connection, and says so (RFC 9112 §9.6), else the
     // client's next request on it fails. HTTP/2 ends only the stream and forbids the header (RFC 9113 §8.2.2).
     let headers = unread && (incoming?.httpVersionMajor ?? 1) < 2 ? { ...response.headers, Connection: "close" } : response.headers;
     // A large answer says its length up front, so that middleware can tell it is large before it
-    // is written (the directory-sync service makes answers of a megabyte and more take turns).
-    if (text !== null && text.length > LARGE_TEXT) headers = { ...headers, "Content-Length": String(utf8Length(text)) };
+    // is written (the directory-sync service makes answers of a megabyte and more take turns). It
+    // goes as the bytes measured: encoded once, where a string would be measured, then encoded.
+    let text: string | Uint8Array<ArrayBuffer> | null = json;
+    if (json !== null && json.length > LARGE_TEXT) {
+      text = utf8.encode(json);
+      headers = { ...headers, "Content-Length": String(text.length) };
+    }
     // When this handler is the only one the request matched, no middleware set headers with
     // c.header() nor reads the response: a plain Response with a string body and a plain header
     // object is what @hono/node-server writes fastest (no Headers object built and read back).
