@@ -58,7 +58,7 @@
  *   `scim_members` rows that name the user and their live groups, also without `$ref`; see
  *   {@link filterRunsInSql}.
  */
-import { sql, type RawBuilder, type SqlBool } from "kysely";
+import type { RawBuilder, SqlBool } from "kysely";
 import {
   badRequest,
   logicalOperands,
@@ -78,6 +78,7 @@ import {
   type FilterValue,
 } from "scim-core";
 import { SQLITE_LOWER, type SqlDialectName } from "./dialect.js";
+import { sql, toKysely, type SqlText } from "./sql-text.js";
 
 /** Options of {@link filterToSql}. */
 export interface FilterSqlOptions {
@@ -95,9 +96,9 @@ export interface FilterSqlOptions {
 }
 
 /** @internal A SQL fragment. */
-export type Sql = RawBuilder<unknown>;
+export type Sql = SqlText<unknown>;
 /** @internal A SQL condition that is always true or false, never NULL. */
-export type Cond = RawBuilder<SqlBool>;
+export type Cond = SqlText<SqlBool>;
 
 type LeafFilter = Extract<Filter, { type: "compare" | "present" }>;
 type ValuePathFilter = Extract<Filter, { type: "valuePath" }>;
@@ -1063,6 +1064,11 @@ class FilterTranslator {
  * db.selectFrom("scim_resources as r").selectAll().where(where)
  */
 export function filterToSql(filter: Filter, options: FilterSqlOptions): RawBuilder<SqlBool> {
+  return toKysely(filterSqlText(filter, options));
+}
+
+/** @internal {@link filterToSql} as the store's own SQL fragment (see `sql-text.ts`). */
+export function filterSqlText(filter: Filter, options: FilterSqlOptions): Cond {
   return new FilterTranslator(new SqlDialect(options.dialect), options.resourceType, options.tenant, options.groupTypes).node(filter);
 }
 

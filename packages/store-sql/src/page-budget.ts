@@ -6,6 +6,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from "kysely";
 import type { SqlDialectName } from "./dialect.js";
+import { sql as sqlText, toKysely, type SqlText } from "./sql-text.js";
 import type { ScimDatabase } from "./tables.js";
 
 /** Keys per statement when the left-out values are read. */
@@ -16,9 +17,16 @@ const READ_CHUNK = 500;
  * the column when `share` is undefined or its size is within it, else NULL.
  */
 export function jsonWithinShare(dialect: SqlDialectName, column: string, share: number | undefined): { value: RawBuilder<unknown>; bytes: RawBuilder<number | string> } {
-  const ref = sql.ref(column);
-  const bytes = dialect === "postgres" ? sql<number | string>`octet_length(${ref}::text)` : sql<number | string>`octet_length(${ref})`;
-  return { bytes, value: share === undefined ? sql<unknown>`${ref}` : sql<unknown>`case when ${bytes} <= ${share} then ${ref} end` };
+  const text = jsonWithinShareText(dialect, column, share);
+  return { value: toKysely(text.value), bytes: toKysely(text.bytes) };
+}
+
+/** @internal {@link jsonWithinShare} as the store's own SQL fragments (see `sql-text.ts`). */
+export function jsonWithinShareText(dialect: SqlDialectName, column: string, share: number | undefined): { value: SqlText<unknown>; bytes: SqlText<number | string> } {
+  // A reference of the store's own (`r.doc`, `payload`), quoted as an identifier.
+  const ref = sqlText.raw(column.split(".").map((part) => `"${part.replaceAll('"', '""')}"`).join("."));
+  const bytes = dialect === "postgres" ? sqlText<number | string>`octet_length(${ref}::text)` : sqlText<number | string>`octet_length(${ref})`;
+  return { bytes, value: share === undefined ? ref : sqlText<unknown>`case when ${bytes} <= ${share} then ${ref} end` };
 }
 
 /**

@@ -18,9 +18,10 @@
  * (`SqlDialect.fold`: JavaScript's `toLowerCase` on SQLite, `lower()` on PostgreSQL), and the
  * domain limits of `filter-sql.ts` apply (PostgreSQL's locale folding, code-point order).
  */
-import { sql, type RawBuilder } from "kysely";
+import type { RawBuilder } from "kysely";
 import type { AttrPath, AttributeInfo, CompiledResourceType } from "scim-core";
 import { SqlDialect, type FilterSqlOptions, type Sql } from "./filter-sql.js";
+import { sql, toKysely } from "./sql-text.js";
 
 /** Options of {@link sortKeySql}: the same as those of `filterToSql`. */
 export type SortSqlOptions = FilterSqlOptions;
@@ -55,6 +56,11 @@ type KeyKind = "text" | "number" | "boolean";
 /** A JSON value in an expression: JSON text on SQLite, jsonb on PostgreSQL; NULL when absent. */
 type Json = Sql;
 
+/** The terms of a sort key, as the store's own SQL fragments. */
+interface KeyTerms {
+  terms: Sql[];
+}
+
 class SortKeyBuilder {
   constructor(
     private readonly d: SqlDialect,
@@ -62,7 +68,7 @@ class SortKeyBuilder {
     private readonly tenant: string,
   ) {}
 
-  key(path: AttrPath): SortKeySql {
+  key(path: AttrPath): KeyTerms {
     const resolved = this.rt.resolve(path);
     if (resolved === undefined) return this.dynamicKey(path);
     const { schema, attribute } = resolved;
@@ -83,7 +89,7 @@ class SortKeyBuilder {
 
   // --- columns ---------------------------------------------------------------------------------
 
-  private columnKey(attribute: AttributeInfo, sub: AttributeInfo | undefined): SortKeySql | undefined {
+  private columnKey(attribute: AttributeInfo, sub: AttributeInfo | undefined): KeyTerms | undefined {
     const d = this.d;
     if (sub === undefined && !attribute.multiValued) {
       switch (attribute.name) {
@@ -171,7 +177,7 @@ class SortKeyBuilder {
   }
 
   /** memoryStore's `normalizer` of a declared type, on JSON `x`. */
-  private typedKey(x: Json, leaf: AttributeInfo): SortKeySql {
+  private typedKey(x: Json, leaf: AttributeInfo): KeyTerms {
     const d = this.d;
     const pg = d.pg;
     switch (leaf.type) {
@@ -215,7 +221,7 @@ class SortKeyBuilder {
   }
 
   /** An attribute no schema defines: case-insensitive names, keyed by runtime type (memoryStore's `dynamicKey`). */
-  private dynamicKey(path: AttrPath): SortKeySql {
+  private dynamicKey(path: AttrPath): KeyTerms {
     const d = this.d;
     const base: Json = path.uri !== undefined ? this.getCaseInsensitive(sql`r.doc`, path.uri) : sql`r.doc`;
     let x = this.pickOne(this.getCaseInsensitive(base, path.attr));
@@ -249,7 +255,7 @@ class SortKeyBuilder {
   }
 
   /** The terms of a key of one kind: missing flag, then the key (neutral when missing). */
-  private terms(key: Sql, kind: KeyKind): SortKeySql {
+  private terms(key: Sql, kind: KeyKind): KeyTerms {
     const d = this.d;
     const neutral = kind === "text" ? sql`''` : kind === "number" ? sql`0` : d.pg ? sql`false` : sql`0`;
     const value = sql`COALESCE(${key}, ${neutral})`;
@@ -262,7 +268,12 @@ class SortKeyBuilder {
  * order: see {@link SortKeySql} for how to use the terms.
  */
 export function sortKeySql(path: AttrPath, options: SortSqlOptions): SortKeySql {
-  return new SortKeyBuilder(new SqlDialect(options.dialect), options.resourceType, options.tenant).key(path);
+  return { terms: sortKeyTerms(path, options).map(toKysely) };
+}
+
+/** The terms of {@link sortKeySql} as the store's own SQL fragments (see `sql-text.ts`). */
+function sortKeyTerms(path: AttrPath, options: SortSqlOptions): Sql[] {
+  return new SortKeyBuilder(new SqlDialect(options.dialect), options.resourceType, options.tenant).key(path).terms;
 }
 
 /**
@@ -273,7 +284,12 @@ export function sortKeySql(path: AttrPath, options: SortSqlOptions): SortKeySql 
  * sql`SELECT r.id FROM scim_resources AS r WHERE ... ORDER BY ${orderBySql({ attr: "userName" }, "ascending", options)}`
  */
 export function orderBySql(path: AttrPath, order: "ascending" | "descending", options: SortSqlOptions): RawBuilder<unknown> {
+  return toKysely(orderBySqlText(path, order, options));
+}
+
+/** @internal {@link orderBySql} as the store's own SQL fragment (see `sql-text.ts`). */
+export function orderBySqlText(path: AttrPath, order: "ascending" | "descending", options: SortSqlOptions): Sql {
   const direction = sql.raw(order === "descending" ? " DESC" : " ASC");
-  const terms = sortKeySql(path, options).terms.map((t) => sql`${t}${direction}`);
+  const terms = sortKeyTerms(path, options).map((t) => sql`${t}${direction}`);
   return sql.join([...terms, sql`r.seq ASC`]);
 }
