@@ -997,18 +997,23 @@ class FilterTranslator {
    * A condition on one `scim_emails` row equal to the element filter `f` on the element it was
    * made from, or undefined when the row cannot tell (other sub-attributes, `primary` false or
    * absent). Called after `elementNode` accepted `f`.
+   *
+   * The condition runs in the WHERE clause of {@link emailRows}' subquery, where NULL excludes a
+   * row as false does: a comparison under no `not` (`positive`) leaves out the `IS NOT NULL` test
+   * of its column, which only a negation needs (`NOT (NULL = 'x')` is NULL, not true), and a
+   * comparison true of every text (`co ""`).
    */
-  private rowCond(f: Filter, parent: AttributeInfo, e: Sql): Cond | undefined {
+  private rowCond(f: Filter, parent: AttributeInfo, e: Sql, positive = true): Cond | undefined {
     const d = this.d;
     switch (f.type) {
       case "not": {
-        const inner = this.rowCond(f.filter, parent, e);
+        const inner = this.rowCond(f.filter, parent, e, !positive);
         return inner === undefined ? undefined : this.negate(inner);
       }
       case "logical": {
         const parts: Cond[] = [];
         for (const n of logicalOperands(f, f.op)) {
-          const part = this.rowCond(n, parent, e);
+          const part = this.rowCond(n, parent, e, positive);
           if (part === undefined) return undefined;
           parts.push(part);
         }
@@ -1042,7 +1047,9 @@ class FilterTranslator {
     if (literal === null) return op === "ne" ? present : op === "eq" ? this.negate(present) : d.FALSE;
     const text = typeof literal === "string" ? literal : typeof literal === "number" && (op === "eq" || op === "ne") ? String(literal) : undefined;
     if (text === undefined) return d.FALSE;
-    return sql<SqlBool>`(${column} IS NOT NULL AND ${stringCond(d, column, op, text, info.exact ? "exact" : "folded")})`;
+    const cond = stringCond(d, column, op, text, info.exact ? "exact" : "folded");
+    // `co ""` (and the like) is TRUE whatever the column holds: it needs the test either way.
+    return positive && cond !== d.TRUE ? cond : sql<SqlBool>`(${column} IS NOT NULL AND ${cond})`;
   }
 }
 
