@@ -221,6 +221,20 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     const put = (await (await scim(directory.id, token, "PUT", `/Users/${created.id}`, { schemas: [USER], userName: "onelogin@acme.test" })).json()) as Obj;
     expect(put.active).toBe(true);
     expect((await sync.data.getUser(directory.id, created.id as string)).state).toBe("active");
+    // A PATCH that removes active (by path, by its URN, or a path-less null), after a
+    // suspension: active again, shown so, and found by the filter.
+    const removals = [{ op: "remove", path: "active" }, { op: "remove", path: `${USER}:active` }, { op: "replace", value: { active: null } }, { op: "Replace", value: { ACTIVE: null } }];
+    for (const removal of removals) {
+      await scim(directory.id, token, "PATCH", `/Users/${created.id}`, { schemas: [PATCH], Operations: [{ op: "replace", path: "active", value: false }] });
+      const patched = (await (await scim(directory.id, token, "PATCH", `/Users/${created.id}`, { schemas: [PATCH], Operations: [removal] })).json()) as Obj;
+      expect(patched.active, JSON.stringify(removal)).toBe(true);
+      const active = (await (await scim(directory.id, token, "GET", `/Users?filter=${encodeURIComponent('active eq true and userName eq "onelogin@acme.test"')}`)).json()) as Obj;
+      expect(active.totalResults, JSON.stringify(removal)).toBe(1);
+      expect((await sync.data.getUser(directory.id, created.id as string)).state).toBe("active");
+    }
+    // A patch that leaves active alone leaves it alone.
+    const titled = (await (await scim(directory.id, token, "PATCH", `/Users/${created.id}`, { schemas: [PATCH], Operations: [{ op: "replace", path: "active", value: false }, { op: "add", path: "title", value: "CTO" }] })).json()) as Obj;
+    expect(titled).toMatchObject({ active: false, title: "CTO" });
     // Groups are left as they are.
     const group = (await (await scim(directory.id, token, "POST", "/Groups", { schemas: [GROUP], displayName: "No active here" })).json()) as Obj;
     expect(group.active).toBeUndefined();

@@ -62,6 +62,14 @@ function withActive(ctx: OperationContext, resource: Record<string, unknown>): R
   return ctx.resourceType === "User" && resource.active === undefined ? { ...resource, active: true } : undefined;
 }
 
+/**
+ * Whether a patch may change `active`: an operation without a path (its value names attributes),
+ * or one whose path mentions it (`active`, its schema URN form).
+ */
+function mayTouchActive(operations: readonly PatchOperation[]): boolean {
+  return operations.some((op) => typeof op.path !== "string" || /active/i.test(op.path));
+}
+
 /** The server hooks that implement the directory's provisioning semantics. */
 export function provisioningHooks(hooks: DirectoryHooks, registry: SchemaRegistry): ScimHooks {
   return {
@@ -73,16 +81,23 @@ export function provisioningHooks(hooks: DirectoryHooks, registry: SchemaRegistr
       return withActive(ctx, next);
     },
     async beforePatch(ctx, operations: PatchOperation[], current) {
-      if (ctx.resourceType !== "User" || !isActive(current) || !hooks.onDeprovision) return;
+      if (ctx.resourceType !== "User") return;
+      const deprovisions = isActive(current) && hooks.onDeprovision !== undefined;
+      if (!deprovisions && !mayTouchActive(operations)) return;
       // What the patch would make of the user: the engine is pure, so this writes nothing.
       const { id: _id, meta: _meta, groups: _groups, ...attributes } = current;
+      let after: Record<string, unknown>;
       try {
-        const result = applyPatch(attributes, operations, { resourceType: "User", registry });
-        if ((result.resource as Record<string, unknown>).active === false) await deprovision(hooks, ctx, current, "deactivated");
+        after = applyPatch(attributes, operations, { resourceType: "User", registry }).resource as Record<string, unknown>;
       } catch (error) {
         // An invalid patch is answered by the server's own validation, which follows.
         if (!isScimError(error) || error.status === 503) throw error;
+        return;
       }
+      if (deprovisions && after.active === false) await deprovision(hooks, ctx, current, "deactivated");
+      // A patch that removes `active` (`remove active`, `replace` with null) leaves the user
+      // active, as a create or a replace without it does: stored with `active: true`.
+      if (after.active === undefined) return [...operations, { op: "replace", path: "active", value: true }];
     },
     async beforeDelete(ctx, current) {
       await deprovision(hooks, ctx, current, "deleted");
