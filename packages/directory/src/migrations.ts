@@ -135,9 +135,31 @@ function migration0002(): Migration {
   };
 }
 
+/**
+ * Users' group closures are no longer stored (`dir_user_groups`): roles are computed from the
+ * membership rows, each group's closure once per recomputation (see roles.ts).
+ */
+function migration0003(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema.dropTable("dir_user_groups").ifExists().execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema
+        .createTable("dir_user_groups")
+        .addColumn("directory_id", "text", (c) => c.notNull())
+        .addColumn("user_id", "text", (c) => c.notNull())
+        .addColumn("group_id", "text", (c) => c.notNull())
+        .addPrimaryKeyConstraint("dir_user_groups_pk", ["directory_id", "user_id", "group_id"])
+        .execute();
+      await db.schema.createIndex("dir_user_groups_group").on("dir_user_groups").columns(["directory_id", "group_id"]).execute();
+    },
+  };
+}
+
 /** The migrations of scim-directory for one dialect, by name (names sort in the order they run). */
 export function directoryMigrations(dialect: SqlDialectName): Record<string, Migration> {
-  return { "0001_directory_tables": migration0001(dialect), "0002_roles_and_links": migration0002() };
+  return { "0001_directory_tables": migration0001(dialect), "0002_roles_and_links": migration0002(), "0003_no_stored_closures": migration0003() };
 }
 
 /** Brings the directory tables to the latest version (idempotent, safe from several processes). */

@@ -59,17 +59,6 @@ export interface UserRolesTable {
   updated_at: string;
 }
 
-/**
- * `dir_user_groups`: every group a user is in, directly or through nested groups (the user's
- * upward closure), as last computed with the user's roles. It answers "which users are below
- * this group" when the group's membership rows are already gone (a group delete).
- */
-export interface UserGroupTable {
-  directory_id: string;
-  user_id: string;
-  group_id: string;
-}
-
 /** `dir_user_links`: a user linked by email to an earlier user of the same organization. */
 export interface UserLinkTable {
   directory_id: string;
@@ -112,7 +101,6 @@ export interface DirectoryDatabase extends ScimDatabase {
   dir_tokens: TokenTable;
   dir_role_mappings: RoleMappingTable;
   dir_user_roles: UserRolesTable;
-  dir_user_groups: UserGroupTable;
   dir_user_links: UserLinkTable;
   dir_audit_log: AuditTable;
   dir_settings: SettingsTable;
