@@ -17,7 +17,7 @@ import { decodeCursor, encodeCursor, type DirectoriesList } from "./cursor.js";
 import { createDirectorySchema, updateDirectorySchema, type Directory } from "./directories.js";
 import type { DirectorySync } from "./directory-sync.js";
 import { DirectoryError, isDirectoryError, isDirectoryGone, notFound } from "./errors.js";
-import { clientAddress, parseCidr, type TrustProxy } from "./ip-allowlist.js";
+import { clientAddress, limiterKey, parseCidr, type TrustProxy } from "./ip-allowlist.js";
 import {
   adminOpenApiDocument,
   listAuditQuery,
@@ -340,17 +340,18 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   // address's bucket of requests. One bucket for both let a flood of wrong keys from an address
   // (a shared proxy, an attacker) lock the valid key out of the admin API.
   app.use("*", async (c, next) => {
-    const address = clientAddress(c, options.trustProxy) ?? "unknown";
+    const address = clientAddress(c, options.trustProxy);
     const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
     const expected = await keyHash();
     if (!verifyAdminKey(match?.[1], expected)) {
-      const decision = failureRate === undefined ? undefined : failures.take(address, failureRate);
+      // IPv6 clients by their /64: one client may hold every address of it.
+      const decision = failureRate === undefined ? undefined : failures.take(limiterKey(address), failureRate);
       if (decision !== undefined && !decision.allowed) return tooManyRequests(c, decision.retryAfterSeconds);
       c.header("WWW-Authenticate", 'Bearer realm="directory-sync-admin"');
       return c.json(errorBody("unauthorized", "a valid admin API key is required (Authorization: Bearer <key>)"), 401);
     }
     c.set("admin", true);
-    const decision = rate === undefined ? undefined : requests.take(address, rate);
+    const decision = rate === undefined ? undefined : requests.take(limiterKey(address), rate);
     if (decision !== undefined && !decision.allowed) return tooManyRequests(c, decision.retryAfterSeconds);
     await next();
   });

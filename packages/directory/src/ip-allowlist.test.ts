@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Hono } from "hono";
-import { canonicalIp, cidrContains, clientAddress, isIpAllowed, parseCidr, parseIp, type TrustProxy } from "./ip-allowlist.js";
+import { canonicalIp, cidrContains, clientAddress, isIpAllowed, limiterKey, parseCidr, parseIp, type TrustProxy } from "./ip-allowlist.js";
 
 describe("IP allowlist matching", () => {
   it("parses IPv4, IPv6 (compressed, embedded IPv4, zone) and refuses the rest", () => {
@@ -74,6 +74,17 @@ describe("IP allowlist matching", () => {
     expect(canonicalIp("010.000.000.001")).toBe("10.0.0.1");
     expect(canonicalIp("fe80::1%eth0")).toBe("fe80::1");
     for (const bad of ["", "unknown", "10.0.0", "x".repeat(100), "1::2::3"]) expect(canonicalIp(bad), bad).toBeUndefined();
+  });
+
+  it("limiterKey buckets IPv6 clients by their /64 and leaves IPv4 addresses as they are", () => {
+    expect(limiterKey("2001:db8:1:2::1")).toBe("2001:db8:1:2::/64");
+    expect(limiterKey("2001:0DB8:0001:0002:ffff:ffff:ffff:ffff")).toBe("2001:db8:1:2::/64");
+    expect(limiterKey("2001:db8:1:3::1")).toBe("2001:db8:1:3::/64");
+    expect(limiterKey("::1")).toBe("::/64");
+    expect(limiterKey("192.0.2.1")).toBe("192.0.2.1");
+    expect(limiterKey("::ffff:192.0.2.1")).toBe("::ffff:192.0.2.1");
+    expect(limiterKey(undefined)).toBe("unknown");
+    expect(limiterKey("not an address")).toBe("not an address");
   });
 
   it("clientAddress takes the entry the trusted proxies wrote, only when it is an address", async () => {

@@ -160,6 +160,28 @@ export function canonicalIp(text: string): string | undefined {
   return `${hex(0, best)}::${hex(best + bestLength, 8)}`;
 }
 
+/**
+ * The bucket of a client address in the limiters of failed authentications: the address itself
+ * for IPv4 (and IPv4-mapped IPv6), its /64 network for IPv6 (`2001:db8:1:2::/64`). A single
+ * IPv6 client usually holds a whole /64 (RFC 6177 §2 assigns end sites /48 to /64), so keyed by
+ * the full address it could send each wrong token from a new address and never be limited.
+ * Anything that is not an address is its own key (`unknown`).
+ */
+export function limiterKey(address: string | undefined): string {
+  if (address === undefined) return "unknown";
+  const value = parseIp(address);
+  if (value === undefined || !address.includes(":") || value >> 32n === 0xffffn) return address;
+  const network = (value >> 64n) << 64n;
+  return `${canonicalIp(hexGroups(network))}/64`;
+}
+
+/** A 128-bit value as eight hexadecimal groups (for {@link canonicalIp}). */
+function hexGroups(value: bigint): string {
+  const groups: string[] = [];
+  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((value >> shift) & 0xffffn).toString(16));
+  return groups.join(":");
+}
+
 function dotted(value: bigint): string {
   return [24n, 16n, 8n, 0n].map((shift) => Number((value >> shift) & 0xffn)).join(".");
 }

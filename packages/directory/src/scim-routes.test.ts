@@ -38,6 +38,33 @@ describe("SCIM routes: requests to directories that do not exist", () => {
   });
 });
 
+describe("SCIM routes: failed authentications from IPv6 clients", () => {
+  it("count against the client's /64 network, so a client cannot escape the limit by changing its address within it", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    try {
+      const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => 0 }) });
+      const directory = await sync.directories.create({ organizationId: "o", name: "d" });
+      const { token } = await sync.tokens.create(directory.id);
+      const from = (remoteAddress: string, bearer: string) =>
+        app.request(`http://x.test/scim/v2/${directory.id}/Users`, { headers: { authorization: `Bearer ${bearer}` } }, { incoming: { socket: { remoteAddress } } });
+      // The IdP's token has worked before: a flood of wrong ones from its network does not lock it out.
+      expect((await from("2001:db8:1:2::fffe", token)).status).toBe(200);
+      const statuses: number[] = [];
+      // A new address of 2001:db8:1:2::/64 for every wrong token.
+      for (let i = 1; i <= 130; i++) statuses.push((await from(`2001:db8:1:2::${i.toString(16)}`, `dsync_wrong${i}`)).status);
+      expect(statuses.filter((s) => s === 401)).toHaveLength(100);
+      expect(statuses.filter((s) => s === 429)).toHaveLength(30);
+      // Another /64 has its own bucket; the valid token still works from the limited network.
+      expect((await from("2001:db8:1:3::1", "dsync_wrong")).status).toBe(401);
+      expect((await from("2001:db8:1:2::ffff", token)).status).toBe(200);
+      // IPv4 clients keep one bucket per address.
+      expect((await from("192.0.2.1", "dsync_wrong")).status).toBe(401);
+    } finally {
+      await sync.close();
+    }
+  });
+});
+
 describe("SCIM routes: a directory's share of search time", () => {
   it("its searches spend it; once it is used, its lists get 429 with Retry-After while its other requests and other directories go on", async () => {
     const budget = { requestsPerSecond: 10, burst: 5000 };

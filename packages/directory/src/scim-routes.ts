@@ -17,7 +17,7 @@ import { narrowedByIndex } from "scim-store-sql";
 import { redactText, scimAuditMiddleware, secretMentionOf, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
 import type { DirectoryService } from "./directories.js";
 import { DEFAULT_MAX_CONCURRENT_LARGE_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
-import { clientAddress, isIpAllowed, type TrustProxy } from "./ip-allowlist.js";
+import { clientAddress, isIpAllowed, limiterKey, type TrustProxy } from "./ip-allowlist.js";
 import { largeReadTurns, scimReadsLarge } from "./large-reads.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
@@ -290,7 +290,8 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       // Made-up directory ids leave no audit rows; authentication answers them 401.
       if (!exists) c.set("auditSkip", true);
       const address = clientAddress(c, options.trustProxy);
-      const failureKey = address ?? "unknown";
+      // IPv6 clients by their /64: one client may hold every address of it.
+      const failureKey = limiterKey(address);
       const refuse = (retryAfterSeconds: number, reason = "rate_limited", detail = "too many requests") => tooManyRequests(c, retryAfterSeconds, reason, detail);
       if (enforceAllowlist && !isIpAllowed(current.ipAllowlist, address)) {
         // Nothing is served outside the allowlist. Only a valid token learns why (403): without
