@@ -160,6 +160,8 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
   const address = server.address();
   const port = typeof address === "object" && address !== null ? address.port : config.PORT;
   const origin = config.PUBLIC_URL?.replace(/\/+$/, "") ?? `http://${config.HOST === "0.0.0.0" ? "localhost" : config.HOST}:${port}`;
+  // Reachable from other machines without a public origin: URLs follow each client's Host.
+  if (config.PUBLIC_URL === undefined && !LOOPBACK_HOSTS.has(config.HOST)) logger.warn(PUBLIC_URL_WARNING);
 
   let closing: Promise<CloseResult> | undefined;
   const close = ({ graceMs = 10_000 }: CloseOptions = {}) =>
@@ -170,6 +172,13 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
 
   return { origin, sync, firstRun, close };
 }
+
+/** Listening addresses that only this machine reaches. */
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
+
+/** Logged at start when the server listens beyond this machine without `PUBLIC_URL`. */
+export const PUBLIC_URL_WARNING =
+  "PUBLIC_URL is not set: SCIM URLs, Location and meta.location (kept in events) follow each request's Host header, which the client chooses; set PUBLIC_URL to the public origin in production";
 
 /**
  * Graceful stop of a Node.js HTTP/1.1 server. Tracks its connections and the requests being
