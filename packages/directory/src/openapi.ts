@@ -223,7 +223,9 @@ export const eventViewSchema = z.object({
   // Loose rather than a property named `$ref`, which OpenAPI tools read as a reference and fail on.
   member: z
     .looseObject({ value: z.string(), display: z.string().optional(), type: z.string().optional() })
-    .describe("the member added or removed (RFC 7643 §4.2), with any other attribute it had, such as `$ref`")
+    .describe(
+      "the member added or removed (RFC 7643 §4.2): its `value`, and its `type` and `display` when known (for a member removed by a PATCH, the member's current name; otherwise the display the membership holds). No `$ref`: it is built when a response is written",
+    )
     .optional(),
   data: z.record(z.string(), z.unknown()).optional(),
 });
