@@ -38,6 +38,47 @@ describe("SCIM routes: requests to directories that do not exist", () => {
   });
 });
 
+describe("SCIM routes: a request without a valid token", () => {
+  it("is answered 401 before its body is read, and the connection closes after it", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    try {
+      const app = directoryScimRoutes(sync);
+      const directory = await sync.directories.create({ organizationId: "o", name: "d" });
+      // A body that sends one chunk, then nothing more, ever (a client holding the connection).
+      let pulled = 0;
+      const endless = () =>
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            pulled++;
+            if (pulled === 1) controller.enqueue(new TextEncoder().encode('{"schemas":['));
+            return new Promise(() => {});
+          },
+        });
+      const cases = [
+        { path: `/scim/v2/${directory.id}/Users`, authorization: "Bearer dsync_wrong" },
+        { path: `/scim/v2/${directory.id}/Users`, authorization: undefined },
+        { path: "/scim/v2/dir_000000000000000000000000/Users", authorization: "Bearer dsync_wrong" },
+      ];
+      for (const { path, authorization } of cases) {
+        const request = app.request(`http://x.test${path}`, {
+          method: "POST",
+          body: endless(),
+          duplex: "half",
+          headers: { "content-type": "application/scim+json", "content-length": "100000", ...(authorization ? { authorization } : {}) },
+        } as RequestInit);
+        const answer = await Promise.race([request, new Promise<"waiting">((resolve) => setTimeout(() => resolve("waiting"), 2000))]);
+        expect(answer, path).not.toBe("waiting");
+        const response = answer as Response;
+        expect(response.status).toBe(401);
+        expect(response.headers.get("connection")).toBe("close");
+        expect(await response.json()).toMatchObject({ status: "401" });
+      }
+    } finally {
+      await sync.close();
+    }
+  });
+});
+
 describe("SCIM routes: failed authentications from IPv6 clients", () => {
   it("count against the client's /64 network, so a client cannot escape the limit by changing its address within it", async () => {
     const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });

@@ -11,7 +11,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
-import { authenticationRequired, errorResponse, parseFilter, ScimError, type SchemaRegistry, type ScimResponse } from "scim-core";
+import { authenticationRequired, badRequest, errorResponse, parseFilter, ScimError, type SchemaRegistry, type ScimResponse } from "scim-core";
 import { scimHono } from "scim-hono";
 import { narrowedByIndex } from "scim-store-sql";
 import { redactText, scimAuditMiddleware, secretMentionOf, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
@@ -204,9 +204,36 @@ function tooManyRequests(c: Context<ScimAuditEnv>, retryAfterSeconds: number, re
   return scimError(c, 429, `${detail}: retry after ${retryAfterSeconds} seconds`, { "Retry-After": String(retryAfterSeconds) });
 }
 
+/** Whether the directory segment of the request's path is valid percent-encoding. */
+function directorySegmentDecodes(c: Context): boolean {
+  const segment = c.req.path.slice(SCIM_MOUNT.length + 1).split("/", 1)[0] ?? "";
+  try {
+    decodeURIComponent(segment);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The 400 of a path that is not valid percent-encoding (as scim-core answers it). */
+function malformedPath(c: Context<ScimAuditEnv>): Response {
+  return rendered(c, errorResponse(badRequest("invalidSyntax", "the request path is not correctly percent-encoded")));
+}
+
+/**
+ * The response with `Connection: close` when the request has a body that nobody read (RFC 9112
+ * §9.6): the rest is not worth reading from a client that is refused.
+ */
+function closingIfBodyPending(c: Context, response: Response): Response {
+  const length = c.req.header("content-length");
+  const pending = c.req.header("transfer-encoding") !== undefined || (length !== undefined && length.trim() !== "0");
+  if (pending) response.headers.set("Connection", "close");
+  return response;
+}
+
 /** scim-core's rendered Error response as Hono's. */
 function rendered(c: Context<ScimAuditEnv>, response: ScimResponse): Response {
-  return c.body(JSON.stringify(response.body), response.status as 401 | 403 | 429, response.headers);
+  return c.body(JSON.stringify(response.body), response.status as 400 | 401 | 403 | 429, response.headers);
 }
 
 /**
@@ -308,7 +335,13 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         if (limiter !== false) failures.refund(failureKey, failureLimit);
         return scimError(c, 403, "requests to this directory are not allowed from this address");
       }
-      if (limiter === false) return next();
+      if (limiter === false) {
+        // Without a limiter there is no bucket to spend, but the token is still checked before
+        // the body is read (see below).
+        const hash = exists ? bearerTokenHash(c.req.header("authorization")) : undefined;
+        if (hash === undefined || !(await sync.tokens.isActiveFor(hash, directoryId))) return closingIfBodyPending(c, directorySegmentDecodes(c) ? unauthenticated(c) : malformedPath(c));
+        return next();
+      }
       // Before any token work, a request whose token has not authenticated here before takes a
       // token from its client address's bucket of failures. Only a request whose token is valid
       // for the directory takes one from the directory's bucket (its id is in its URL: anyone
@@ -328,18 +361,19 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       }
       const spends = exists && hash !== undefined && (known || (await sync.tokens.isActiveFor(hash, directoryId)));
       c.set("tokenVerified", spends);
-      if (spends) {
-        const decision = limiter.take(directoryId, current.rateLimit);
-        if (!decision.allowed) {
-          if (!known) failures.refund(failureKey, failureLimit);
-          return refuse(decision.retryAfterSeconds);
-        }
-        // A list, once the directory's searches have used their share of the database (the
-        // request is looked at only then: the common case costs one bucket check).
-        const share = sync.searchTime?.limiter.check(directoryId, sync.searchTime.budget);
-        if (share !== undefined && !share.allowed && searchesTheStore(sync.registry, c.req.method, c.req.path, queryParam(c, "filter"))) {
-          return refuse(share.retryAfterSeconds, "search_time", "this directory's searches have used their share of the database");
-        }
+      // Answered now, before its body is read: a client without a valid token could otherwise
+      // hold a connection and a megabyte of memory per request until its body ends.
+      if (!spends) return closingIfBodyPending(c, directorySegmentDecodes(c) ? unauthenticated(c) : malformedPath(c));
+      const decision = limiter.take(directoryId, current.rateLimit);
+      if (!decision.allowed) {
+        if (!known) failures.refund(failureKey, failureLimit);
+        return refuse(decision.retryAfterSeconds);
+      }
+      // A list, once the directory's searches have used their share of the database (the
+      // request is looked at only then: the common case costs one bucket check).
+      const share = sync.searchTime?.limiter.check(directoryId, sync.searchTime.budget);
+      if (share !== undefined && !share.allowed && searchesTheStore(sync.registry, c.req.method, c.req.path, queryParam(c, "filter"))) {
+        return refuse(share.retryAfterSeconds, "search_time", "this directory's searches have used their share of the database");
       }
       // A search no index answers, while the directory already runs as many as it may.
       const maxSearches = sync.maxConcurrentSearches;
