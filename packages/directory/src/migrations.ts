@@ -97,6 +97,18 @@ function migration0001(dialect: SqlDialectName): Migration {
   };
 }
 
+/** `dir_user_groups` as migration 0002 made it (0003 drops it; its `down` makes it again). */
+async function createUserGroupsTable(db: AnyDb): Promise<void> {
+  await db.schema
+    .createTable("dir_user_groups")
+    .addColumn("directory_id", "text", (c) => c.notNull())
+    .addColumn("user_id", "text", (c) => c.notNull())
+    .addColumn("group_id", "text", (c) => c.notNull())
+    .addPrimaryKeyConstraint("dir_user_groups_pk", ["directory_id", "user_id", "group_id"])
+    .execute();
+  await db.schema.createIndex("dir_user_groups_group").on("dir_user_groups").columns(["directory_id", "group_id"]).execute();
+}
+
 /**
  * Role computation and provisioning links: each user's group closure (`dir_user_groups`), links
  * by email (`dir_user_links`), and the displayName of a role mapping as entered.
@@ -104,14 +116,7 @@ function migration0001(dialect: SqlDialectName): Migration {
 function migration0002(): Migration {
   return {
     async up(db: AnyDb) {
-      await db.schema
-        .createTable("dir_user_groups")
-        .addColumn("directory_id", "text", (c) => c.notNull())
-        .addColumn("user_id", "text", (c) => c.notNull())
-        .addColumn("group_id", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("dir_user_groups_pk", ["directory_id", "user_id", "group_id"])
-        .execute();
-      await db.schema.createIndex("dir_user_groups_group").on("dir_user_groups").columns(["directory_id", "group_id"]).execute();
+      await createUserGroupsTable(db);
 
       await db.schema
         .createTable("dir_user_links")
@@ -145,14 +150,7 @@ function migration0003(): Migration {
       await db.schema.dropTable("dir_user_groups").ifExists().execute();
     },
     async down(db: AnyDb) {
-      await db.schema
-        .createTable("dir_user_groups")
-        .addColumn("directory_id", "text", (c) => c.notNull())
-        .addColumn("user_id", "text", (c) => c.notNull())
-        .addColumn("group_id", "text", (c) => c.notNull())
-        .addPrimaryKeyConstraint("dir_user_groups_pk", ["directory_id", "user_id", "group_id"])
-        .execute();
-      await db.schema.createIndex("dir_user_groups_group").on("dir_user_groups").columns(["directory_id", "group_id"]).execute();
+      await createUserGroupsTable(db);
     },
   };
 }
