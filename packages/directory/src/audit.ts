@@ -313,7 +313,7 @@ export class AuditLog {
   }
 
   /**
-   * Records a refused request (a 429 of the rate limits): the first refusal of its kind (its
+   * Records a refused request (a 429 of the rate limits, a 401 of a guard): the first refusal of its kind (its
    * directory, status and `detail.refused`) in a window of `refusalWindowMs` as `record` does,
    * the rest only counted; when the window ends, or at `flush()`, one entry says how many there
    * were (`detail.repeated`, with the last one's method, path and actor). A flood of refused
@@ -485,7 +485,7 @@ export class AuditLog {
 /** Hono variables the SCIM audit middleware reads. */
 export interface ScimAuditEnv {
   Variables: {
-    /** Why a guard in front of the SCIM server refused the request ("ip_not_allowed", "rate_limited"). */
+    /** Why a guard in front of the SCIM server refused the request ("ip_not_allowed", "rate_limited", "unauthenticated"). */
     auditRefusal?: string;
     /** Set for requests to directories that do not exist: they are not recorded. */
     auditSkip?: boolean;
@@ -554,7 +554,7 @@ export function scimAuditMiddleware(audit: AuditLog, options: ScimAuditOptions):
         if (typeof body?.scimType === "string") detail.scimType = body.scimType;
       }
       const path = auditPath(c.req.url, options.secretMention);
-      await audit[refusal !== undefined && status === 429 ? "recordRefusal" : "record"]({
+      await audit[refusal !== undefined && (status === 429 || status === 401) ? "recordRefusal" : "record"]({
         kind: "scim",
         directoryId: directoryId ?? null,
         actor: tokenId ?? null,

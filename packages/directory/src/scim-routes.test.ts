@@ -79,6 +79,33 @@ describe("SCIM routes: a request without a valid token", () => {
   });
 });
 
+describe("SCIM routes: the audit of failed authentications", () => {
+  it("records the first 401 of a window whole and counts the rest in one entry, as refused 429s", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), audit: { refusalWindowMs: 60_000 } });
+    try {
+      const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => 0 }) });
+      const directory = await sync.directories.create({ organizationId: "o", name: "d" });
+      for (let i = 1; i <= 50; i++) {
+        const r = await app.request(`http://x.test/scim/v2/${directory.id}/Users?n=${i}`, { headers: { authorization: `Bearer dsync_wrong${i}` } }, { incoming: { socket: { remoteAddress: `10.0.0.${i}` } } });
+        expect(r.status).toBe(401);
+      }
+      await sync.audit.flush();
+      const rows = await sync.db.selectFrom("dir_audit_log").selectAll().where("directory_id", "=", directory.id).orderBy("id").execute();
+      expect(rows).toHaveLength(2);
+      expect(rows.every((row) => row.status === 401)).toBe(true);
+      const details = rows.map((row) => JSON.parse(String(row.detail)) as Record<string, unknown>);
+      const first = rows[details.findIndex((d) => d.repeated === undefined)]!;
+      const repeats = rows[details.findIndex((d) => d.repeated !== undefined)]!;
+      expect(JSON.parse(String(first.detail))).toEqual({ refused: "unauthenticated" });
+      expect(first.path).toContain("n=1");
+      expect(JSON.parse(String(repeats.detail))).toMatchObject({ refused: "unauthenticated", repeated: 49 });
+      expect(repeats.path).toContain("n=50");
+    } finally {
+      await sync.close();
+    }
+  });
+});
+
 describe("SCIM routes: failed authentications from IPv6 clients", () => {
   it("count against the client's /64 network, so a client cannot escape the limit by changing its address within it", async () => {
     const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });

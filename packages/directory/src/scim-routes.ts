@@ -339,7 +339,10 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         // Without a limiter there is no bucket to spend, but the token is still checked before
         // the body is read (see below).
         const hash = exists ? bearerTokenHash(c.req.header("authorization")) : undefined;
-        if (hash === undefined || !(await sync.tokens.isActiveFor(hash, directoryId))) return closingIfBodyPending(c, directorySegmentDecodes(c) ? unauthenticated(c) : malformedPath(c));
+        if (hash === undefined || !(await sync.tokens.isActiveFor(hash, directoryId))) {
+          c.set("auditRefusal", "unauthenticated");
+          return closingIfBodyPending(c, directorySegmentDecodes(c) ? unauthenticated(c) : malformedPath(c));
+        }
         return next();
       }
       // Before any token work, a request whose token has not authenticated here before takes a
@@ -363,7 +366,11 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       c.set("tokenVerified", spends);
       // Answered now, before its body is read: a client without a valid token could otherwise
       // hold a connection and a megabyte of memory per request until its body ends.
-      if (!spends) return closingIfBodyPending(c, directorySegmentDecodes(c) ? unauthenticated(c) : malformedPath(c));
+      if (!spends) {
+        // Audited as a refusal: a flood of wrong tokens costs the log two rows per window.
+        c.set("auditRefusal", "unauthenticated");
+        return closingIfBodyPending(c, directorySegmentDecodes(c) ? unauthenticated(c) : malformedPath(c));
+      }
       const decision = limiter.take(directoryId, current.rateLimit);
       if (!decision.allowed) {
         if (!known) failures.refund(failureKey, failureLimit);
