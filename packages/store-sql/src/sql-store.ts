@@ -41,7 +41,7 @@ import { migrateScimTables } from "./migrations.js";
 import { latestOutboxPosition } from "./outbox-position.js";
 import { emailRows, indexedColumns, normalizeInstant, otherUniqueKeys, sqlBool } from "./rows.js";
 import { orderBySqlText } from "./sort-sql.js";
-import { compiledSql, sql as sqlText, type SqlText } from "./sql-text.js";
+import { compiledSql, sql as sqlText, toKysely, type SqlText } from "./sql-text.js";
 import { tenantSlotsOf } from "./tenant-slots.js";
 import type { CountTable, EmailTable, OutboxTable, ResourceTable, ScimDatabase } from "./tables.js";
 
@@ -432,9 +432,14 @@ const deadlineProbes = new WeakMap<ScimSqlDatabase, Promise<boolean>>();
 /** The cursor key of each database handle (see `cursorKey`). */
 const cursorKeys = new WeakMap<ScimSqlDatabase, Promise<Buffer>>();
 
-/** The condition "a live row" on `scim_resources as r`. */
+/** The condition "a live row" on `scim_resources as r`, as the store's own SQL fragment (see `sql-text.ts`). */
+function liveConditionText(dialect: SqlDialectName): SqlText<boolean> {
+  return sqlText.raw<boolean>(dialect === "sqlite" ? "r.deleted = 0" : "r.deleted = false");
+}
+
+/** {@link liveConditionText} for Kysely's builders. */
 function liveCondition(dialect: SqlDialectName) {
-  return dialect === "sqlite" ? sql<boolean>`r.deleted = 0` : sql<boolean>`r.deleted = false`;
+  return toKysely(liveConditionText(dialect));
 }
 
 class SqlStore implements SqlScimStore {
@@ -497,7 +502,7 @@ class SqlStore implements SqlScimStore {
 
   /** {@link live} as the store's own SQL fragment (see `sql-text.ts`). */
   private get liveText() {
-    return sqlText.raw<boolean>(this.dialect === "sqlite" ? "r.deleted = 0" : "r.deleted = false");
+    return liveConditionText(this.dialect);
   }
 
   /** The same, unqualified (UPDATE statements name no alias: SQLite's RETURNING cannot use one). */

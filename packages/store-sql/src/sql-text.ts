@@ -64,36 +64,11 @@ export interface RenderedSql {
   parameters: unknown[];
 }
 
-/** Writes `fragment` out for `dialect`. */
-export function renderSql(fragment: SqlText, dialect: SqlDialectName): RenderedSql {
-  const parameters: unknown[] = [];
-  const numbered = dialect === "postgres";
-  let text = "";
-  const write = (f: SqlText): void => {
-    const { strings, values } = f;
-    text += strings[0];
-    for (let i = 0; i < values.length; i++) {
-      const value = values[i];
-      if (value instanceof SqlText) write(value);
-      else {
-        parameters.push(value);
-        text += numbered ? `$${parameters.length}` : "?";
-      }
-      text += strings[i + 1];
-    }
-  };
-  write(fragment);
-  return { sql: text, parameters };
-}
-
-/** A statement Kysely runs as it is (`db.executeQuery(...)`). */
-export function compiledSql<R>(fragment: SqlText, dialect: SqlDialectName): CompiledQuery<R> {
-  const { sql: text, parameters } = renderSql(fragment, dialect);
-  return CompiledQuery.raw(text, parameters) as CompiledQuery<R>;
-}
-
-/** The fragment as one flat Kysely `RawBuilder` (its text pieces and parameters), for Kysely's own builders. */
-export function toKysely<T>(fragment: SqlText<T>): RawBuilder<T> {
+/**
+ * The fragment flat: its text pieces, one more than its parameters, with every nested fragment
+ * written in place.
+ */
+function flatten(fragment: SqlText): { strings: string[]; parameters: unknown[] } {
   const strings: string[] = [""];
   const parameters: unknown[] = [];
   const write = (f: SqlText): void => {
@@ -109,5 +84,25 @@ export function toKysely<T>(fragment: SqlText<T>): RawBuilder<T> {
     }
   };
   write(fragment);
+  return { strings, parameters };
+}
+
+/** Writes `fragment` out for `dialect`. */
+export function renderSql(fragment: SqlText, dialect: SqlDialectName): RenderedSql {
+  const { strings, parameters } = flatten(fragment);
+  let text = strings[0]!;
+  for (let i = 1; i < strings.length; i++) text += `${dialect === "postgres" ? `$${i}` : "?"}${strings[i]}`;
+  return { sql: text, parameters };
+}
+
+/** A statement Kysely runs as it is (`db.executeQuery(...)`). */
+export function compiledSql<R>(fragment: SqlText, dialect: SqlDialectName): CompiledQuery<R> {
+  const { sql: text, parameters } = renderSql(fragment, dialect);
+  return CompiledQuery.raw(text, parameters) as CompiledQuery<R>;
+}
+
+/** The fragment as one flat Kysely `RawBuilder` (its text pieces and parameters), for Kysely's own builders. */
+export function toKysely<T>(fragment: SqlText<T>): RawBuilder<T> {
+  const { strings, parameters } = flatten(fragment);
   return kyselySql<T>(Object.assign(strings, { raw: strings }) as unknown as TemplateStringsArray, ...parameters);
 }
