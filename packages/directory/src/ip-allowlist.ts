@@ -143,7 +143,11 @@ interface NodeEnv {
 export function canonicalIp(text: string): string | undefined {
   const value = parseIp(text);
   if (value === undefined) return undefined;
-  if (!text.includes(":") || value >> 32n === 0xffffn) return dotted(value);
+  return !text.includes(":") || value >> 32n === 0xffffn ? dotted(value) : ipv6Text(value);
+}
+
+/** The RFC 5952 text of an IPv6 address given as a 128-bit number (see {@link canonicalIp}). */
+function ipv6Text(value: bigint): string {
   const groups: number[] = [];
   for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(Number((value >> shift) & 0xffffn));
   // The longest run of zero groups (the first of equals), compressed only when two or longer.
@@ -171,15 +175,7 @@ export function limiterKey(address: string | undefined): string {
   if (address === undefined) return "unknown";
   const value = parseIp(address);
   if (value === undefined || !address.includes(":") || value >> 32n === 0xffffn) return address;
-  const network = (value >> 64n) << 64n;
-  return `${canonicalIp(hexGroups(network))}/64`;
-}
-
-/** A 128-bit value as eight hexadecimal groups (for {@link canonicalIp}). */
-function hexGroups(value: bigint): string {
-  const groups: string[] = [];
-  for (let shift = 112n; shift >= 0n; shift -= 16n) groups.push(((value >> shift) & 0xffffn).toString(16));
-  return groups.join(":");
+  return `${ipv6Text((value >> 64n) << 64n)}/64`;
 }
 
 function dotted(value: bigint): string {

@@ -221,6 +221,17 @@ function malformedPath(c: Context<ScimAuditEnv>): Response {
 }
 
 /**
+ * The answer to a request without a valid token, given before its body is read (a client could
+ * otherwise hold a connection and a megabyte of memory per request until its body ends): 401, or
+ * 400 when the directory segment is not valid percent-encoding, with `Connection: close` when a
+ * body is pending. Audited as a refusal: a flood of wrong tokens costs the log two rows per window.
+ */
+function refuseUnauthenticated(c: Context<ScimAuditEnv>): Response {
+  c.set("auditRefusal", "unauthenticated");
+  return closingIfBodyPending(c, directorySegmentDecodes(c) ? unauthenticated(c) : malformedPath(c));
+}
+
+/**
  * The response with `Connection: close` when the request has a body that nobody read (RFC 9112
  * §9.6): the rest is not worth reading from a client that is refused.
  */
@@ -339,10 +350,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         // Without a limiter there is no bucket to spend, but the token is still checked before
         // the body is read (see below).
         const hash = exists ? bearerTokenHash(c.req.header("authorization")) : undefined;
-        if (hash === undefined || !(await sync.tokens.isActiveFor(hash, directoryId))) {
-          c.set("auditRefusal", "unauthenticated");
-          return closingIfBodyPending(c, directorySegmentDecodes(c) ? unauthenticated(c) : malformedPath(c));
-        }
+        if (hash === undefined || !(await sync.tokens.isActiveFor(hash, directoryId))) return refuseUnauthenticated(c);
         return next();
       }
       // Before any token work, a request whose token has not authenticated here before takes a
@@ -364,13 +372,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       }
       const spends = exists && hash !== undefined && (known || (await sync.tokens.isActiveFor(hash, directoryId)));
       c.set("tokenVerified", spends);
-      // Answered now, before its body is read: a client without a valid token could otherwise
-      // hold a connection and a megabyte of memory per request until its body ends.
-      if (!spends) {
-        // Audited as a refusal: a flood of wrong tokens costs the log two rows per window.
-        c.set("auditRefusal", "unauthenticated");
-        return closingIfBodyPending(c, directorySegmentDecodes(c) ? unauthenticated(c) : malformedPath(c));
-      }
+      if (!spends) return refuseUnauthenticated(c);
       const decision = limiter.take(directoryId, current.rateLimit);
       if (!decision.allowed) {
         if (!known) failures.refund(failureKey, failureLimit);
@@ -384,7 +386,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       }
       // A search no index answers, while the directory already runs as many as it may.
       const maxSearches = sync.maxConcurrentSearches;
-      const counted = spends && maxSearches !== undefined && scansTheStore(sync.registry, c);
+      const counted = maxSearches !== undefined && scansTheStore(sync.registry, c);
       if (counted) {
         const running = searching.get(directoryId) ?? 0;
         if (running >= maxSearches) {
@@ -403,7 +405,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         }
       }
       if (c.res.status === 401) {
-        if (spends) limiter.refund(directoryId, current.rateLimit);
+        limiter.refund(directoryId, current.rateLimit);
         if (known) {
           trusted.forget(tokenKey!);
           failures.take(failureKey, failureLimit);
