@@ -136,6 +136,17 @@ function contentLocation(location: string): Record<string, string> {
   return /^[\x21-\x7e]+$/.test(location) ? { "Content-Location": location } : {};
 }
 
+/**
+ * If-Match (RFC 7644 §3.14, RFC 9110 §13.1.1): 412 unless it names `version` (or `*`). Returns
+ * whether the request carries one.
+ */
+function checkIfMatchHeader(scope: RequestScope, version: number): boolean {
+  const ifMatch = header(scope.request.headers, "if-match");
+  if (ifMatch === undefined) return false;
+  if (!etagMatches(ifMatch, version)) throw new ScimError(412, undefined, "the resource has changed (If-Match does not match its version)");
+  return true;
+}
+
 /** The derived `User.groups` values (RFC 7643 §4.1.2) of the groups a store reports. */
 function groupValues(scope: RequestScope, groups: readonly GroupRef[]): Obj[] {
   return groups.map((g) => ({ value: g.value, ...(g.display !== undefined ? { display: g.display } : {}), type: g.type, $ref: `${scope.baseUrl}/Groups/${g.value}` }));
@@ -597,8 +608,7 @@ export class ResourceEndpoint {
     const stored = await this.store.get(scope.storeContext, this.rt.name, id, { members: this.members !== undefined && wanted(this.rt, "members", attributes, excluded) });
     if (!stored) throw new ScimError(404, undefined, `Resource ${id} not found`);
     // If-Match first, then If-None-Match (RFC 9110 §13.2.2).
-    const ifMatch = header(scope.request.headers, "if-match");
-    if (ifMatch !== undefined && !etagMatches(ifMatch, stored.version)) throw new ScimError(412, undefined, "the resource has changed (If-Match does not match its version)");
+    checkIfMatchHeader(scope, stored.version);
     const ifNoneMatch = header(scope.request.headers, "if-none-match");
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) return empty(304, { ETag: etagOf(stored.version) });
     return this.respondRead(scope, stored, project, attributes, excluded);
@@ -838,10 +848,7 @@ export class ResourceEndpoint {
   private checkIfMatch(scope: RequestScope, stored: StoredResource): boolean {
     const ifNoneMatch = header(scope.request.headers, "if-none-match");
     if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) throw new ScimError(412, undefined, "the resource matches If-None-Match");
-    const ifMatch = header(scope.request.headers, "if-match");
-    if (ifMatch === undefined) return false;
-    if (!etagMatches(ifMatch, stored.version)) throw new ScimError(412, undefined, "the resource has changed (If-Match does not match its version)");
-    return true;
+    return checkIfMatchHeader(scope, stored.version);
   }
 
   /** Retries `attempt` when a concurrent change wins the race and the client sent no If-Match. */
