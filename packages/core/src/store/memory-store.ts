@@ -652,7 +652,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
 
   /** How many of a page's records its byte budget takes (all without one). */
   function withinBudget(recs: readonly Rec[], members: boolean, groupsOf: TenantData | undefined, maxBytes: number | undefined): number {
-    if (maxBytes === undefined) return recs.length;
+    // The first resource always goes in (a page holds at least one): a lookup's single match is not weighed.
+    if (maxBytes === undefined || recs.length <= 1) return recs.length;
     return takeWithinBudget((function* () { for (const rec of recs) yield bytesOf(rec, members, groupsOf); })(), maxBytes);
   }
 
