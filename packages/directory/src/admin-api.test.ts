@@ -853,6 +853,74 @@ describe("admin API", () => {
         ["admin", "audit-log?olderThanDays=7"],
       ]);
     });
+
+    it("a cursor past the latest entry is a 400 invalid_cursor (as on the events feed); the latest entry's own is an empty page", async () => {
+      const directory = await createDirectory();
+      const token = (await api("POST", `/directories/${directory.id}/tokens`)).body.token;
+      await scim(directory.id, token, "GET", "/Users");
+      const all = (await api("GET", "/audit-log?limit=1000")).body;
+      const latest = all.data.at(-1).seq as number;
+      expect(all.nextCursor).toBe(latest);
+      expect((await api("GET", `/audit-log?after=${latest}&kind=scim`)).body).toEqual({ data: [], nextCursor: latest, hasMore: false });
+      for (const after of [latest + 2, 1_000_000_000]) {
+        const r = await api("GET", `/audit-log?after=${after}`);
+        expect([after, r.status, r.body.error.code]).toEqual([after, 400, "invalid_cursor"]);
+      }
+      // Everything pruned: no entry tells where the log ended, so no cursor is refused.
+      await sync.audit.flush();
+      await sync.db.deleteFrom("dir_audit_log").execute();
+      expect((await api("GET", `/audit-log?after=${latest + 2}`)).body).toEqual({ data: [], nextCursor: latest + 2, hasMore: false });
+    });
+  });
+
+  describe("routes", () => {
+    it("a route's path asked with a method it does not take is a 405 with Allow; a path that is no route stays a 404", async () => {
+      const directory = await createDirectory();
+      const d = `/directories/${directory.id}`;
+      for (const [method, path, allow] of [
+        ["PUT", d, "GET, HEAD, PATCH, DELETE"],
+        ["POST", d, "GET, HEAD, PATCH, DELETE"],
+        ["PATCH", "/directories", "GET, HEAD, POST"],
+        ["DELETE", "/directories", "GET, HEAD, POST"],
+        ["PUT", "/events", "GET, HEAD, DELETE"],
+        ["POST", "/events/latest", "GET, HEAD"],
+        ["GET", `${d}/tokens/rotate`, "POST, DELETE"],
+        ["OPTIONS", "/directories", "GET, HEAD, POST"],
+        ["PUT", `${d}/role-mappings/map_1`, "GET, HEAD, PATCH, DELETE"],
+        ["POST", "/audit-log", "GET, HEAD, DELETE"],
+      ] as const) {
+        const r = await api(method, path);
+        expect([method, path, r.status, r.headers.get("allow"), r.body?.error.code]).toEqual([method, path, 405, allow, "method_not_allowed"]);
+      }
+      for (const path of ["/directory", `${d}/tokens/tok_1/extra`, "/directories/", `${d}/nothing`]) {
+        const r = await api("GET", path);
+        expect([path, r.status, r.headers.get("allow"), r.body.error.code]).toEqual([path, 404, null, "not_found"]);
+      }
+      // Without the key: a 401 whatever the method, so that no route is revealed.
+      const anonymous = await app.request(`http://sync.test/api${d}`, { method: "PUT" });
+      expect([anonymous.status, anonymous.headers.get("allow")]).toEqual([401, null]);
+    });
+
+    it("a query parameter given twice is a 400 validation_failed, on lists and on operations that take none", async () => {
+      const directory = await createDirectory();
+      for (const path of ["/directories?limit=1&limit=1000", "/directories?organizationId=a&organizationId=org_1", `/directories/${directory.id}/users?state=active&state=suspended`, "/audit-log?after=0&after=5", `/directories/${directory.id}?x=1&x=2`]) {
+        const r = await api("GET", path);
+        expect([path, r.status, r.body.error.code]).toEqual([path, 400, "validation_failed"]);
+      }
+      expect((await api("GET", "/directories?limit=1&organizationId=org_1")).status).toBe(200);
+    });
+
+    it("a creation answers with the Location of what it created", async () => {
+      const directory = await createDirectory();
+      const created = await api("POST", "/directories", { organizationId: "org_2", name: "Second", type: "okta" });
+      expect(created.headers.get("location")).toBe(`/api/directories/${created.body.id}`);
+      expect((await api("GET", `/directories/${created.body.id}`)).body.id).toBe(created.body.id);
+      const mapping = await api("POST", `/directories/${directory.id}/role-mappings`, { group: { displayName: "Admins" }, role: "admin" });
+      expect(mapping.status).toBe(201);
+      const location = mapping.headers.get("location")!;
+      expect(location).toBe(`/api/directories/${directory.id}/role-mappings/${mapping.body.id}`);
+      expect((await api("GET", location.slice("/api".length))).body).toEqual(mapping.body);
+    });
   });
 
   describe("status", () => {

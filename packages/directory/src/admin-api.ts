@@ -20,6 +20,7 @@ import { DirectoryError, isDirectoryError, isDirectoryGone, notFound } from "./e
 import { clientAddress, limiterKey, parseCidr, type TrustProxy } from "./ip-allowlist.js";
 import {
   adminOpenApiDocument,
+  adminOperations,
   listAuditQuery,
   listDirectoriesQuery,
   listEventsQuery,
@@ -39,6 +40,7 @@ import {
   type RoleMappingView,
   type TokenView,
   type UserPage,
+  type ApiOperation,
 } from "./openapi.js";
 import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { GuardSettingsCache } from "./scim-routes.js";
@@ -189,8 +191,14 @@ async function body<T extends z.ZodType>(c: AdminContext, schema: T): Promise<z.
   return schema.parse(value === undefined ? {} : value);
 }
 
-/** Parses the query string with `schema`. */
+/**
+ * Parses the query string with `schema`. A parameter given more than once is a 400
+ * `validation_failed`: which of its values counts would be a guess (`?limit=1&limit=1000`).
+ */
 function query<T extends z.ZodType>(c: AdminContext, schema: T): z.output<T> {
+  for (const [name, given] of Object.entries(c.req.queries())) {
+    if (given.length > 1) throw new DirectoryError(400, "validation_failed", `invalid input: ${name}: given more than once`);
+  }
   const values = c.req.query();
   refuseUnstorable(values, "");
   return schema.parse(values);
@@ -237,6 +245,11 @@ function mappingParam(c: AdminContext): string {
   return id;
 }
 
+/** The path of what a POST to a collection created (RFC 9110 §10.2.2 `Location`): the collection's path and its id. */
+function createdAt(c: Context, id: string): string {
+  return `${new URL(c.req.url).pathname.replace(/\/+$/, "")}/${encodeURIComponent(id)}`;
+}
+
 /** The origin of the request, for SCIM URLs when the service has no `publicUrl`. */
 function originOf(c: Context): string {
   return new URL(c.req.url).origin;
@@ -264,6 +277,44 @@ function allowlistParses(input: { settings?: { ipAllowlist?: string[] | undefine
 
 const createDirectoryInput = createDirectorySchema.superRefine(allowlistParses);
 const updateDirectoryInput = updateDirectorySchema.superRefine(allowlistParses);
+
+/** A path of the admin API's routes (relative to its mount) and the methods it takes. */
+interface RouteMethods {
+  pattern: RegExp;
+  methods: string[];
+}
+
+/** The routes of `operations` under `/api` (the OpenAPI document's own list), with their methods. */
+function routeMethods(operations: readonly ApiOperation[]): RouteMethods[] {
+  const byPath = new Map<string, string[]>();
+  for (const op of operations) {
+    if (!op.path.startsWith("/api/")) continue;
+    const methods = byPath.get(op.path) ?? [];
+    byPath.set(op.path, [...methods, op.method.toUpperCase()]);
+  }
+  return [...byPath].map(([path, methods]) => ({
+    pattern: new RegExp(`^${path.slice("/api".length).split("/").map((segment) => (/^\{\w+\}$/.test(segment) ? "[^/]+" : segment.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))).join("/")}$`),
+    methods,
+  }));
+}
+
+const ADMIN_ROUTES = routeMethods(adminOperations);
+
+/**
+ * The methods the admin API takes on `path` (relative to its mount; HEAD wherever GET), in the
+ * order of the document, or none when no route has that path.
+ */
+export function allowedAdminMethods(path: string): string[] {
+  const allowed = new Set<string>();
+  for (const route of ADMIN_ROUTES) {
+    if (!route.pattern.test(path)) continue;
+    for (const method of route.methods) {
+      allowed.add(method);
+      if (method === "GET") allowed.add("HEAD");
+    }
+  }
+  return [...allowed];
+}
 
 /** The default rate of requests with the valid admin key, per client address. */
 const DEFAULT_RATE_LIMIT: RateLimitConfig = { requestsPerSecond: 50, burst: 200 };
@@ -419,6 +470,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     const directory = await sync.directories.create(input);
     c.set("auditDirectoryId", directory.id);
     c.set("auditResourceId", directory.id);
+    c.header("Location", createdAt(c, directory.id));
     return c.json(view(c, directory), 201);
   });
 
@@ -505,6 +557,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     const id = directoryParam(c);
     const mapping = await sync.roles.createMapping(id, await body(c, createRoleMappingSchema));
     c.set("auditResourceId", mapping.id);
+    c.header("Location", createdAt(c, mapping.id));
     return c.json(mapping satisfies RoleMappingView, 201);
   });
 
@@ -623,8 +676,18 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     return c.json({ deleted: audit === false ? 0 : await audit.prune(q.olderThanDays) });
   });
 
-  // Anything else under the mount point: a JSON 404 (after authentication, so it reveals nothing).
-  app.all("*", (c) => c.json(errorBody("not_found", `no route ${c.req.method} ${new URL(c.req.url).pathname}`), 404));
+  // Anything else under the mount point (after authentication, so it reveals nothing): a 405
+  // with `Allow` for a route's path asked with another method (RFC 9110 §15.5.6), else a 404.
+  app.all("*", (c) => {
+    const pathname = new URL(c.req.url).pathname;
+    const mount = c.req.routePath.replace(/\/?\*$/, "");
+    const allowed = pathname.startsWith(mount) ? allowedAdminMethods(pathname.slice(mount.length)) : [];
+    if (allowed.length > 0) {
+      c.header("Allow", allowed.join(", "));
+      return c.json(errorBody("method_not_allowed", `${c.req.method} is not supported on ${pathname} (allowed: ${allowed.join(", ")})`), 405);
+    }
+    return c.json(errorBody("not_found", `no route ${c.req.method} ${pathname}`), 404);
+  });
 
   return app as unknown as Hono;
 }

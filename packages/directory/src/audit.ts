@@ -11,6 +11,7 @@ import type { Insertable, Kysely, Selectable } from "kysely";
 import type { AttributeDefinition, SchemaRegistry } from "scim-core";
 import type { Context, MiddlewareHandler } from "hono";
 import { ADMIN_KEY_PREFIX } from "./admin-keys.js";
+import { DirectoryError } from "./errors.js";
 import { newId } from "./ids.js";
 import type { AuditTable, DirectoryDatabase } from "./tables.js";
 import { storableText } from "./storable-text.js";
@@ -438,6 +439,12 @@ export class AuditLog {
     if (options.directoryId !== undefined) q = q.where("directory_id", "=", options.directoryId);
     if (options.kind !== undefined) q = q.where("kind", "=", options.kind);
     const rows = await q.orderBy("seq").limit(limit + 1).execute();
+    // A cursor past the latest entry was never handed out: a reader that kept it would skip every
+    // entry up to it (as the events feed, a 400). When everything was pruned, no cursor is refused.
+    if (rows.length === 0 && after > 0) {
+      const latest = await this.db.selectFrom("dir_audit_log").select((eb) => eb.fn.max("seq").as("seq")).executeTakeFirst();
+      if (latest?.seq != null && after > Number(latest.seq)) throw new DirectoryError(400, "invalid_cursor", `the cursor is past the latest audit entry (${Number(latest.seq)})`);
+    }
     const data = rows.slice(0, limit).map(toEntry);
     return { data, nextCursor: data.length > 0 ? data[data.length - 1]!.seq : after, hasMore: rows.length > limit };
   }

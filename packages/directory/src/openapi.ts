@@ -373,8 +373,11 @@ export interface ApiOperation {
   params?: readonly string[];
   query?: z.ZodObject;
   body?: z.ZodType;
-  /** The success status and its schema (component name), or null for no content. */
-  success: { status: number; schema: string | null; description: string };
+  /**
+   * The success status and its schema (component name), or null for no content; `location`: the
+   * description of the `Location` header a creation answers with.
+   */
+  success: { status: number; schema: string | null; description: string; location?: string };
   /** More error statuses than the common ones. */
   errors?: readonly number[];
   /** @default true */
@@ -419,7 +422,7 @@ export const adminOperations: ApiOperation[] = [
   { method: "get", path: "/healthz", summary: "Liveness check", tag: "service", success: { status: 200, schema: "Health", description: "ok" }, authenticated: false },
   { method: "get", path: "/api/openapi.json", summary: "This document", tag: "service", success: { status: 200, schema: "OpenApiDocument", description: "the OpenAPI 3.1 document" }, authenticated: false },
   { method: "get", path: "/api/directories", summary: "List directories (oldest first)", tag: "directories", query: listDirectoriesQuery, success: { status: 200, schema: "DirectoryPage", description: "a page of directories" } },
-  { method: "post", path: "/api/directories", summary: "Create a directory", tag: "directories", body: createDirectorySchema, success: { status: 201, schema: "Directory", description: "the new directory" } },
+  { method: "post", path: "/api/directories", summary: "Create a directory", tag: "directories", body: createDirectorySchema, success: { status: 201, schema: "Directory", description: "the new directory", location: "the new directory's path (`/api/directories/{id}`)" } },
   { method: "get", path: "/api/directories/{id}", summary: "Get a directory", tag: "directories", params: dir, success: { status: 200, schema: "Directory", description: "the directory" } },
   { method: "patch", path: "/api/directories/{id}", summary: "Update a directory (each settings field given replaces that field whole: `rateLimit`, `attributeMapping`...; the fields left out stay); records a directory.updated event naming what changed", tag: "directories", params: dir, body: updateDirectorySchema, success: { status: 200, schema: "Directory", description: "the directory" } },
   { method: "delete", path: "/api/directories/{id}", summary: "Delete a directory with its tokens, users, groups and role mappings: deprovisions its users first (the directory turns inactive), then records user.deleted, user.roles_changed (to no roles, for users that had roles), group.deleted and directory.deleted events", tag: "directories", params: dir, success: { status: 204, schema: null, description: "deleted" }, errors: [503] },
@@ -429,7 +432,7 @@ export const adminOperations: ApiOperation[] = [
   { method: "post", path: "/api/directories/{id}/tokens/rotate", summary: "Rotate: a new token; the token in use (the one used last, else the newest) stays valid for the grace period, another active one is revoked", tag: "tokens", params: dir, success: { status: 201, schema: "IssuedToken", description: "the new token with its secret" } },
   { method: "delete", path: "/api/directories/{id}/tokens/{tokenId}", summary: "Revoke a token now", tag: "tokens", params: ["id", "tokenId"], success: { status: 200, schema: "Token", description: "the revoked token" } },
   { method: "get", path: "/api/directories/{id}/role-mappings", summary: "List the group-to-role mappings", tag: "roles", params: dir, success: { status: 200, schema: "RoleMappingList", description: "the mappings, oldest first" } },
-  { method: "post", path: "/api/directories/{id}/role-mappings", summary: "Map a group (by displayName or id) to a role; its users get the role", tag: "roles", params: dir, body: createRoleMappingSchema, success: { status: 201, schema: "RoleMapping", description: "the new mapping" }, errors: [409] },
+  { method: "post", path: "/api/directories/{id}/role-mappings", summary: "Map a group (by displayName or id) to a role; its users get the role", tag: "roles", params: dir, body: createRoleMappingSchema, success: { status: 201, schema: "RoleMapping", description: "the new mapping", location: "the new mapping's path (`/api/directories/{id}/role-mappings/{mappingId}`)" }, errors: [409] },
   { method: "get", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Get a group-to-role mapping", tag: "roles", params: ["id", "mappingId"], success: { status: 200, schema: "RoleMapping", description: "the mapping" } },
   { method: "patch", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Change a mapping's group and/or role; its users' roles follow (one event per user)", tag: "roles", params: ["id", "mappingId"], body: updateRoleMappingSchema, success: { status: 200, schema: "RoleMapping", description: "the mapping" }, errors: [409] },
   { method: "delete", path: "/api/directories/{id}/role-mappings/{mappingId}", summary: "Remove a mapping; its users lose the role (unless another mapping gives it)", tag: "roles", params: ["id", "mappingId"], success: { status: 204, schema: null, description: "deleted" } },
@@ -439,7 +442,7 @@ export const adminOperations: ApiOperation[] = [
   { method: "get", path: "/api/directories/{id}/groups/{groupId}", summary: "A normalized group", tag: "data", params: ["id", "groupId"], success: { status: 200, schema: "Group", description: "the group" } },
   { method: "get", path: "/api/events", summary: "Events in order after a cursor (400 invalid_cursor past the latest position; 410 cursor_expired when events after it were pruned)", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events (at most 8 MiB of JSON: fewer than `limit` then, with `hasMore`)" }, errors: [404, 410] },
   { method: "get", path: "/api/events/latest", summary: "The latest event position: follow the events from it (`after`) to get every later one", tag: "events", success: { status: 200, schema: "EventCursor", description: "the position of the latest event" } },
-  { method: "get", path: "/api/audit-log", summary: "Audit entries in order after a cursor", tag: "audit", query: listAuditQuery, success: { status: 200, schema: "AuditPage", description: "a page of entries" } },
+  { method: "get", path: "/api/audit-log", summary: "Audit entries in order after a cursor (400 invalid_cursor past the latest entry)", tag: "audit", query: listAuditQuery, success: { status: 200, schema: "AuditPage", description: "a page of entries" } },
   { method: "delete", path: "/api/directories/{id}/deleted-resources", summary: "Remove for good the users and groups soft-deleted more than some days ago (the directory's retention; audit entries and events stay)", tag: "directories", params: dir, query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were removed" } },
   { method: "delete", path: "/api/events", summary: "Delete the events older than some days (the outbox's retention; readers that had not read them never will)", tag: "events", query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
   { method: "delete", path: "/api/audit-log", summary: "Delete the audit entries older than some days", tag: "audit", query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
@@ -493,10 +496,11 @@ function operationObject(op: ApiOperation, extraInputs: Map<z.ZodType, string>):
   }
   const responses: Record<string, unknown> = {};
   const { success } = op;
-  responses[String(success.status)] =
-    success.schema === null
-      ? { description: success.description }
-      : { description: success.description, content: { "application/json": { schema: ref(success.schema) } } };
+  responses[String(success.status)] = {
+    description: success.description,
+    ...(success.schema !== null ? { content: { "application/json": { schema: ref(success.schema) } } } : {}),
+    ...(success.location !== undefined ? { headers: { Location: { description: success.location, schema: { type: "string" } } } } : {}),
+  };
   const errors = new Set<number>(op.errors ?? []);
   if (op.authenticated !== false) errors.add(401).add(429);
   // An authenticated operation refuses query parameters and bodies it does not take (admin-api.ts, withoutQuery, withoutInput).
