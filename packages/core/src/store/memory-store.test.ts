@@ -337,6 +337,47 @@ describe("memoryStore: specifics", () => {
     await expect(store.create(ctx, "User", user("ALICIA"))).rejects.toMatchObject({ status: 409 });
   });
 
+  it("values shared by several resources stay indexed as they come and go (one, several, one again, none)", async () => {
+    const store = memoryStore();
+    const stats = memoryStoreStats(store);
+    const ids = async (text: string) => {
+      stats.examined = 0;
+      const found = (await store.query(ctx, "User", { filter: f(text) })).resources.map((r) => r.id);
+      // Answered from the index: only the resources holding the value (in any case) are read.
+      expect(stats.examined, text).toBeLessThanOrEqual(3);
+      return found;
+    };
+    const a = await store.create(ctx, "User", user("a", { displayName: "Same", externalId: "X-1" }));
+    const b = await store.create(ctx, "User", user("b", { displayName: "SAME", externalId: "x-1" }));
+    const c = await store.create(ctx, "User", user("c", { displayName: "same", externalId: "X-1" }));
+    expect(await ids('displayName eq "same"')).toEqual([a.id, b.id, c.id]);
+    // externalId is caseExact: the index holds both cases, the lookup keeps the exact ones.
+    expect(await ids('externalId eq "X-1"')).toEqual([a.id, c.id]);
+    expect(await ids('externalId eq "x-1"')).toEqual([b.id]);
+    await store.delete(ctx, "User", b.id);
+    expect(await ids('displayName eq "Same"')).toEqual([a.id, c.id]);
+    expect(await ids('externalId eq "x-1"')).toEqual([]);
+    await store.replace(ctx, "User", a.id, user("a", { displayName: "Other", externalId: "X-2" }));
+    expect(await ids('displayName eq "same"')).toEqual([c.id]);
+    expect(await ids('externalId eq "X-1"')).toEqual([c.id]);
+    expect(await ids('displayName eq "other"')).toEqual([a.id]);
+    const d = await store.create(ctx, "User", user("d", { displayName: "Same" }));
+    expect(await ids('displayName eq "same"')).toEqual([c.id, d.id]);
+    await store.delete(ctx, "User", c.id);
+    await store.delete(ctx, "User", d.id);
+    expect(await ids('displayName eq "same"')).toEqual([]);
+    // A rollback undoes index changes too.
+    await expect(
+      store.transaction!(async (tx) => {
+        await tx.create(ctx, "User", user("e", { displayName: "Same" }));
+        await tx.replace(ctx, "User", a.id, user("a", { displayName: "Same" }));
+        throw new Error("roll back");
+      }),
+    ).rejects.toThrow("roll back");
+    expect(await ids('displayName eq "same"')).toEqual([]);
+    expect(await ids('displayName eq "other"')).toEqual([a.id]);
+  });
+
   it("index pages follow creation order through creates, replaces, deletes and rollbacks", async () => {
     const store = memoryStore();
     const ids: string[] = [];

@@ -108,6 +108,38 @@ const GROUP_TYPE = "Group";
 const INDEXED = ["userName", "externalId", "displayName"] as const;
 type IndexedName = (typeof INDEXED)[number];
 
+/**
+ * An equality index: lower-cased value → the ids of the resources holding it, one id as a plain
+ * string (the common case: a userName, an externalId), several as a Set. A Set per value cost
+ * 100,000 Sets for 100,000 users, and their allocation on every create.
+ */
+type ValueIndex = Map<string, string | Set<string>>;
+
+function indexAdd(index: ValueIndex, key: string, id: string): void {
+  const held = index.get(key);
+  if (held === undefined) index.set(key, id);
+  else if (typeof held !== "string") held.add(id);
+  else if (held !== id) index.set(key, new Set([held, id]));
+}
+
+function indexRemove(index: ValueIndex, key: string, id: string): void {
+  const held = index.get(key);
+  if (held === undefined) return;
+  if (typeof held === "string") {
+    if (held === id) index.delete(key);
+    return;
+  }
+  held.delete(id);
+  if (held.size === 1) index.set(key, held.values().next().value!);
+  else if (held.size === 0) index.delete(key);
+}
+
+/** The ids an index holds under `key` (a new array). */
+function indexIds(index: ValueIndex, key: string): string[] {
+  const held = index.get(key);
+  return held === undefined ? [] : typeof held === "string" ? [held] : [...held];
+}
+
 interface MemberEntry {
   value: MemberValue;
   /** Insertion order, to restore the order of a member list after a rollback. */
@@ -135,7 +167,7 @@ interface Rec {
 
 interface TypeTable {
   readonly byId: Map<string, Rec>;
-  readonly index: Record<IndexedName, Map<string, Set<string>>>;
+  readonly index: Record<IndexedName, ValueIndex>;
   /** Unique key → id of the live resource that holds it. */
   readonly unique: Map<string, string>;
   /**
@@ -496,16 +528,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       const v = rec.attributes[name];
       if (typeof v !== "string") continue;
       if (other !== undefined && other.attributes[name] === v) continue;
-      const key = v.toLowerCase();
-      const map = t.index[name];
-      let ids = map.get(key);
-      if (add) {
-        if (ids === undefined) map.set(key, (ids = new Set()));
-        ids.add(rec.id);
-      } else if (ids !== undefined) {
-        ids.delete(rec.id);
-        if (ids.size === 0) map.delete(key);
-      }
+      if (add) indexAdd(t.index[name], v.toLowerCase(), rec.id);
+      else indexRemove(t.index[name], v.toLowerCase(), rec.id);
     }
     if (other !== undefined && sameKeys(rec.keys, other.keys)) return;
     for (const k of rec.keys) {
@@ -843,12 +867,9 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     if (attr.name === "id") return t?.byId.has(value) ? [value] : [];
     if (!(INDEXED as readonly string[]).includes(attr.name)) return undefined;
     const name = attr.name as IndexedName;
-    const ids = t?.index[name].get(value.toLowerCase());
-    if (ids === undefined) return [];
-    if (!attr.exact) return [...ids];
-    const out: string[] = [];
-    for (const id of ids) if (t!.byId.get(id)?.attributes[name] === value) out.push(id);
-    return out;
+    if (t === undefined) return [];
+    const ids = indexIds(t.index[name], value.toLowerCase());
+    return attr.exact ? ids.filter((id) => t.byId.get(id)?.attributes[name] === value) : ids;
   }
 
   function plan(node: Filter, rt: CompiledResourceType, t: TypeTable | undefined): Plan | undefined {
