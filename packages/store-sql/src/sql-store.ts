@@ -1311,7 +1311,11 @@ class SqlStore implements SqlScimStore {
     // A tenant's own mark, and the one of every tenant (from before marks were kept per tenant).
     if (tenant !== undefined) marks = marks.where("tenant", "in", [tenant, ""]);
     const pruned = await marks.executeTakeFirst();
-    return { latest: await this.latestPosition(), prunedThrough: Number(pruned?.through ?? 0) };
+    // PostgreSQL: the committed events get their positions first, so that `latest` is past every
+    // event already written (a reader starting from it would otherwise replay the ones no read
+    // had positioned yet).
+    const latest = this.dialect === "postgres" ? await this.positioning((s) => s.latestPosition()) : await this.latestPosition();
+    return { latest, prunedThrough: Number(pruned?.through ?? 0) };
   }
 
   /** Outbox events in the order of `column` (`seq` on SQLite, `position` on PostgreSQL), after a cursor. */
