@@ -54,6 +54,22 @@ describe.each(backends)("group-to-role mapping on $name", (backend) => {
     return { id: dir.id, scim, user, group, add, remove, rename, roleEvents };
   }
 
+  it.skipIf(backend.skip)("one request's user.roles_changed events come in user id order, whatever order the request named the users in", async () => {
+    const d = await directory();
+    const users: string[] = [];
+    for (let i = 0; i < 6; i++) users.push(await d.user(`user${i}@acme.test`));
+    const mapped = await d.group("Mapped");
+    await sync.roles.createMapping(d.id, { group: { id: mapped }, role: "member" });
+    await d.roleEvents();
+    const sorted = [...users].sort();
+    // The members in an order that is neither creation nor id order.
+    const shuffled = [sorted[3]!, sorted[0]!, sorted[5]!, sorted[1]!, sorted[4]!, sorted[2]!];
+    await d.add(mapped, ...shuffled);
+    expect((await d.roleEvents()).map(([userId]) => userId)).toEqual(sorted);
+    await d.scim("DELETE", `/Groups/${mapped}`);
+    expect((await d.roleEvents()).map(([userId]) => userId)).toEqual(sorted);
+  });
+
   it.skipIf(backend.skip)("follows nested groups upwards, through a cycle, by displayName (any case) and by id", async () => {
     const d = await directory();
     const alice = await d.user("alice@acme.test");

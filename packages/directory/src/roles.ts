@@ -387,7 +387,9 @@ class RoleComputation {
    * end with no roles and no stored rows. Returns the changes.
    */
   async recompute(userIds: Iterable<string>): Promise<RolesChange[]> {
-    const ids = [...new Set(userIds)];
+    // In id order: the events of one request come in the same order on every database, whatever
+    // order the request (or a query without ORDER BY) named the users in.
+    const ids = [...new Set(userIds)].sort();
     if (ids.length === 0) return [];
     const mappings = await this.mappings();
     const graph = new GroupGraph(this.db, this.dialect, this.directoryId, mappings);
