@@ -1,4 +1,9 @@
+import { cpSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { createServer } from "node:http";
 import { getRequestListener, serve } from "@hono/node-server";
 import { Hono } from "hono";
@@ -157,6 +162,41 @@ describe("scimHono: translation", () => {
     app.route("/scim/v2", scimHono(scimServer()));
     const r = await app.request("http://sp.example.com/scim/v2/Users", post(newUser()));
     expect(r.status).toBe(201);
+  });
+});
+
+describe("scimHono: an app on another copy of hono", () => {
+  it("works as on its own copy (a file: or linked dependency gives the app a copy of its own)", async () => {
+    // A second copy of hono: the same files under another path are other modules, with their own symbols.
+    let original = createRequire(import.meta.url).resolve("hono");
+    while (basename(original) !== "hono" || !existsSync(join(original, "package.json"))) original = dirname(original);
+    const copy = join(mkdtempSync(join(tmpdir(), "scim-hono-copy-")), "hono");
+    cpSync(original, copy, { recursive: true, dereference: true });
+    try {
+      const { Hono: OtherHono } = (await import(pathToFileURL(join(copy, "dist", "index.js")).href)) as { Hono: typeof Hono };
+      expect(OtherHono).not.toBe(Hono);
+      const app = new OtherHono();
+      const scim = scimServer();
+      app.route("/scim/v2", scimHono(scim) as never);
+      app.route("/orgs/:org/scim", scimHono(scim) as never);
+      app.use("/logged/*", async (c, next) => {
+        await next();
+        c.header("X-Seen", "yes");
+      });
+      app.route("/logged/scim", scimHono(scim) as never);
+      const created = await app.request("http://sync.test/scim/v2/Users", { method: "POST", headers: { ...auth, "content-type": "application/scim+json" }, body: JSON.stringify({ schemas: [USER], userName: "copy@example.com" }) });
+      expect(created.status).toBe(201);
+      const user = await json(created);
+      expect(created.headers.get("location")).toBe(`http://sync.test/scim/v2/Users/${user.id}`);
+      for (const prefix of ["/scim/v2", "/orgs/acme/scim", "/logged/scim"]) {
+        const read = await app.request(`http://sync.test${prefix}/Users/${user.id}`, { headers: auth });
+        expect([prefix, read.status]).toEqual([prefix, 200]);
+        expect((await json(read)).meta.location).toBe(`http://sync.test${prefix}/Users/${user.id}`);
+      }
+      expect((await app.request("http://sync.test/logged/scim/Users", { headers: auth })).headers.get("x-seen")).toBe("yes");
+    } finally {
+      rmSync(dirname(copy), { recursive: true, force: true });
+    }
   });
 });
 

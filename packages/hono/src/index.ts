@@ -136,7 +136,8 @@ const staticDepths = new Map<string, number>();
  * How many segments the mount path of the matched route has in the request's path. A mount path
  * without parameters is counted once; one with parameters is resolved per request by Hono.
  */
-function mountDepth(c: Context, mount: string | undefined): number {
+function mountDepth(c: Context, route: MatchedRoute | undefined, ownHono: boolean): number {
+  const mount = route?.basePath;
   if (mount !== undefined) {
     let depth = staticDepths.get(mount);
     if (depth === undefined && !/[:*]/.test(mount)) {
@@ -146,7 +147,33 @@ function mountDepth(c: Context, mount: string | undefined): number {
     if (depth !== undefined) return depth;
   }
   // The mount prefix has as many segments in the raw path as in Hono's decoded one (%2F stays encoded).
-  return basePath(c).split("/").filter(Boolean).length;
+  if (ownHono) return basePath(c).split("/").filter(Boolean).length;
+  // Routed by another copy of hono (see matchedRoute): a parameter stands for one segment (`/orgs/:org/scim`).
+  return (mount ?? "").split("/").filter(Boolean).length;
+}
+
+/** The part of a route Hono matched that is read here. */
+interface MatchedRoute {
+  basePath: string;
+}
+
+/**
+ * The route Hono matched for this handler, whether it is the only one the request matched, and
+ * whether this package's copy of hono routed the request. `hono/route`'s helpers read a symbol that each copy of hono has its own of: an app on
+ * another copy (a `file:` or linked dependency, two versions side by side) routes requests they
+ * cannot read (every request was a 500). Such a request's own `matchedRoutes` getter (deprecated,
+ * but in every hono 4) answers instead.
+ */
+function matchedRoute(c: Context): { route: MatchedRoute | undefined; ownHono: boolean; only: boolean } {
+  let routes: readonly MatchedRoute[];
+  let ownHono = true;
+  try {
+    routes = matchedRoutes(c);
+  } catch {
+    routes = (c.req as unknown as { matchedRoutes: readonly MatchedRoute[] }).matchedRoutes;
+    ownHono = false;
+  }
+  return { route: routes[c.req.routeIndex], ownHono, only: routes.length === 1 };
 }
 
 /** A SCIM error (RFC 7644 §3.12) as a web Response, with `headers` besides its Content-Type and Content-Length. */
@@ -192,8 +219,8 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
       return errorAnswer(invalidHost());
     }
     const url = splitUrl(c.req.url);
-    const routes = matchedRoutes(c);
-    const depth = mountDepth(c, routes[c.req.routeIndex]?.basePath);
+    const { route, ownHono, only } = matchedRoute(c);
+    const depth = mountDepth(c, route, ownHono);
     // The mount prefix is the path up to the slash that starts segment `depth + 1`; the rest is the SCIM path.
     const cut = slashBefore(url.pathname, depth + 1);
     const prefix = cut < 0 ? url.pathname : url.pathname.slice(0, cut);
@@ -246,7 +273,7 @@ export function scimHono(server: ScimServer, options: ScimHonoOptions = {}): Hon
     // When this handler is the only one the request matched, no middleware set headers with
     // c.header() nor reads the response: a plain Response with a string body and a plain header
     // object is what @hono/node-server writes fastest (no Headers object built and read back).
-    if (routes.length === 1) return new Response(text, { status: response.status, headers });
+    if (only) return new Response(text, { status: response.status, headers });
     if (text === null) return c.body(null, response.status as StatusCode, headers);
     return c.body(text, response.status as ContentfulStatusCode, headers);
   });
