@@ -136,6 +136,12 @@ describe("createScimServer: configuration", () => {
 
   it("bearerAuth needs tokens; bearerToken and timingSafeEqual", async () => {
     expect(() => bearerAuth({})).toThrow(ScimConfigError);
+    // An unset variable (`{ [process.env.SCIM_TOKEN!]: ... }`), an empty or unusable token: refused at once,
+    // never a server that lets `Bearer undefined` in.
+    for (const bad of [String(undefined), String(null), "", " ", "has space", "tab\there", "new\nline", "é-token"]) {
+      expect(() => bearerAuth({ [token]: { tenant: "t1" }, [bad]: { tenant: "t2" } }), JSON.stringify(bad)).toThrow(ScimConfigError);
+    }
+    expect(() => bearerAuth({ "abc-DEF_123.~+/==": { tenant: "t1" } })).not.toThrow();
     expect(bearerToken({ method: "GET", path: "/", headers: { Authorization: "Bearer abc" } })).toBe("abc");
     expect(bearerToken({ method: "GET", path: "/", headers: { authorization: "bearer  abc " } })).toBe("abc");
     expect(bearerToken({ method: "GET", path: "/", headers: { authorization: "Basic abc" } })).toBeUndefined();

@@ -514,6 +514,9 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
   return { handle, fetch: fetchHandler, maxBodyBytes: Math.max(settings.maxBodyBytes, bulkEnabled ? bulkLimits.maxPayloadSize : 0) };
 }
 
+/** The syntax of a bearer token (RFC 6750 §2.1 `b64token`). */
+const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
 /** Reads the bearer token of a request (RFC 6750 §2.1), or undefined. */
 export function bearerToken(request: ScimRequest): string | undefined {
   const value = header(request.headers, "authorization");
@@ -535,7 +538,9 @@ export function timingSafeEqual(a: string, b: string): boolean {
 
 /**
  * An `authenticate` function for a fixed set of bearer tokens, each mapped to a principal
- * (`{ tenant }`). Tokens are compared in constant time; a missing or unknown token is a 401.
+ * (`{ tenant }`). Tokens are compared in constant time; a missing or unknown token is a 401. A
+ * token that is empty, not of bearer token syntax (RFC 6750 §2.1), or the text "undefined" or
+ * "null" (an unset environment variable) is a `ScimConfigError` at once.
  */
 export function bearerAuth(tokens: Record<string, Principal> | ((token: string) => Principal | null | undefined | Promise<Principal | null | undefined>)): ScimServerConfig["authenticate"] {
   if (typeof tokens === "function") {
@@ -546,6 +551,12 @@ export function bearerAuth(tokens: Record<string, Principal> | ((token: string) 
   }
   const entries = Object.entries(tokens);
   if (entries.length === 0) throw new ScimConfigError("bearerAuth needs at least one token");
+  for (const [candidate] of entries) {
+    // `{ [process.env.SCIM_TOKEN!]: ... }` with the variable unset makes the token "undefined":
+    // anyone sending `Bearer undefined` would be let in.
+    if (candidate === "undefined" || candidate === "null") throw new ScimConfigError(`bearerAuth: a token is the text "${candidate}" (an unset variable?)`);
+    if (!BEARER_TOKEN.test(candidate)) throw new ScimConfigError("bearerAuth: a token is empty or has characters a bearer token cannot have (RFC 6750 §2.1)");
+  }
   return (request) => {
     const token = bearerToken(request);
     if (token === undefined) return null;
