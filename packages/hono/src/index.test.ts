@@ -470,6 +470,15 @@ runHttpConformance({
 });
 
 runHttpConformance({
+  // As the README's testing section runs it: in process, on a localhost baseUrl.
+  name: "scim-hono (app.request, localhost)",
+  target: async () => {
+    const app = createApp();
+    return { fetch: async (input, init) => app.request(input, init), baseUrl: "http://localhost/scim/v2", token, otherTenantToken: token2, listening: false };
+  },
+});
+
+runHttpConformance({
   name: "scim-hono (app.request, mount with a parameter)",
   target: async () => {
     const app = createApp();

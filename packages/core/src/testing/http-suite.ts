@@ -22,6 +22,13 @@ export interface HttpSuiteTarget {
   otherTenantToken?: string;
   /** Called after the suite, e.g. to close a listening server the target started. */
   close?: () => void | Promise<void>;
+  /**
+   * Whether `baseUrl` names a server listening on a real port, which the checks that write raw
+   * HTTP to a socket (dot segments, a doubled Host, bodies that are not UTF-8...) need; they are
+   * skipped otherwise. Set `false` for an in-process `fetch` (`app.request`) with a `localhost`
+   * baseUrl. @default whether baseUrl's host is 127.0.0.1, localhost or [::1]
+   */
+  listening?: boolean;
 }
 
 /** Options of {@link runHttpConformance}. */
@@ -122,7 +129,7 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
   };
 
   /** Whether the target is a server listening on this machine (raw HTTP can reach it). */
-  const listening = () => ["127.0.0.1", "localhost", "[::1]"].includes(new URL(t.baseUrl).hostname);
+  const listening = () => t.listening ?? ["127.0.0.1", "localhost", "[::1]"].includes(new URL(t.baseUrl).hostname);
 
   /** Explains a reply in assertion messages. */
   const show = (r: Reply) => `${r.status} ${r.text.slice(0, 600)}`;
