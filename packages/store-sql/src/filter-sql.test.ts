@@ -68,6 +68,7 @@ const fixtures: Fixture[] = [
         { value: "babs@jensen.org", type: "home" },
       ],
       ims: [{ value: "someaimhandle", type: "aim" }],
+      addresses: [{ type: "work", locality: "Hollywood", country: "US" }],
       [ENT]: { employeeNumber: "701984", costCenter: "4130", manager: { value: "26118915", displayName: "John Smith" } },
       [HR]: { hireDate: "2011-05-13T06:42:34.5+02:00", grade: 7, badge: "QUJD", remote: true },
     },
@@ -101,7 +102,7 @@ const fixtures: Fixture[] = [
   },
   {
     id: "empty",
-    attributes: { userName: "empty", title: "", displayName: null, emails: [], name: {}, nested: { value: "" }, listOfEmpty: [{}, [], ""] },
+    attributes: { userName: "empty", title: "", displayName: null, emails: [], addresses: [{}], name: {}, nested: { value: "" }, listOfEmpty: [{}, [], ""] },
   },
   {
     id: "types",
@@ -418,6 +419,12 @@ describe.each(databases)("filterToSql on %s", (_name, open) => {
     expect(await select("toString pr or constructor pr")).toEqual([]);
     expect(await select({ type: "present", path: { attr: "__proto__" } })).toEqual([]);
     expect(await select("toString eq null")).toHaveLength(8);
+    // A multi-valued attribute without `value` (addresses) compares with null as pr does.
+    expect(await select("addresses pr")).toEqual(["bjensen"]);
+    expect(await select("addresses ne null")).toEqual(["bjensen"]);
+    expect(await select("addresses eq null")).toHaveLength(7);
+    expect(await select("not (addresses eq null)")).toEqual(["bjensen"]);
+    expect(await select('addresses eq "Hollywood"')).toEqual([]);
     expect(await select({ type: "valuePath", path: { attr: "__proto__" }, filter: { type: "compare", op: "eq", path: { attr: "x" }, value: null } })).toHaveLength(8);
   });
 

@@ -669,10 +669,11 @@ class FilterTranslator {
     }
     const { schema, attribute } = resolved;
     let sub = resolved.sub;
-    // A multi-valued complex attribute without sub-attribute means its `value`, except for `pr`.
+    // A multi-valued complex attribute without sub-attribute means its `value`, except for `pr`;
+    // one without a `value` (`addresses`) compares with `null` only, as `pr` (see compileFilter).
     if (sub === undefined && attribute.type === "complex" && attribute.multiValued && node.type === "compare") {
       sub = attribute.subMap?.get("value");
-      if (sub === undefined) return this.sql(d.FALSE);
+      if (sub === undefined && node.value !== null) return this.sql(d.FALSE);
     }
     const extension = schema.extension ? schema.id : undefined;
     const core = extension === undefined && schema === this.rt.core;

@@ -597,6 +597,18 @@ describe("compileFilter: eq null matches an unassigned attribute", () => {
     expect(matches("emails ne null", bjensen)).toBe(true);
   });
 
+  it("on a multi-valued attribute without a value sub-attribute (addresses): as pr and its opposite", () => {
+    const paris = { addresses: [{ type: "work", locality: "Paris" }] };
+    for (const [resource, present] of [[paris, true], [{}, false], [{ addresses: [] }, false], [{ addresses: [{}] }, false]] as const) {
+      expect(matches("addresses pr", resource), JSON.stringify(resource)).toBe(present);
+      expect(matches("addresses ne null", resource), JSON.stringify(resource)).toBe(present);
+      expect(matches("addresses eq null", resource), JSON.stringify(resource)).toBe(!present);
+      expect(matches("not (addresses eq null)", resource), JSON.stringify(resource)).toBe(present);
+    }
+    // Any other comparison names a `value` it does not have: no match.
+    expect(matches('addresses eq "Paris"', paris)).toBe(false);
+  });
+
   it("inside brackets it applies to the element", () => {
     expect(matches("emails[value eq null]", { emails: [{ type: "work" }, { value: "a@b" }] })).toBe(true);
     expect(matches("emails[value eq null]", bjensen)).toBe(false);

@@ -231,10 +231,12 @@ function compileLeaf(node: Filter & { type: "compare" | "present" }, scope: Scop
   const { schema, attribute } = resolved;
   let sub = resolved.sub;
   // A multi-valued complex attribute without sub-attribute means its `value` (RFC 7644 §3.4.2.2),
-  // except for `pr`, which asks whether the attribute has any element at all.
+  // except for `pr`, which asks whether the attribute has any element at all. One without a
+  // `value` (`addresses`) compares with nothing but `null`, which then asks what `pr` asks:
+  // `addresses ne null` is `addresses pr`, and `eq null` its opposite.
   if (sub === undefined && attribute.type === "complex" && attribute.multiValued && node.type === "compare") {
     sub = attribute.subMap?.get("value");
-    if (sub === undefined) return FALSE;
+    if (sub === undefined && node.value !== null) return FALSE;
   }
   const extension = schema.extension ? schema.id : undefined;
   if (sub === undefined) {
