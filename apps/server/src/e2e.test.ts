@@ -334,13 +334,13 @@ describe("the running service over HTTP (startServer, SQLite file, port 0)", () 
       `group.user_added ${engId} ${cat}`,
       `user.roles_changed ${ann}`,
       `user.roles_changed ${cat}`,
-      // replace members [ann]: bob and cat out, ann in.
+      // replace members [ann]: bob and cat out, ann in; the role changes in user id order (creation order here).
       `group.user_removed ${engId} ${bobId}`,
       `group.user_removed ${engId} ${cat}`,
       `group.user_added ${engId} ${ann}`,
+      `user.roles_changed ${ann}`,
       `user.roles_changed ${bobId}`,
       `user.roles_changed ${cat}`,
-      `user.roles_changed ${ann}`,
       `group.user_removed ${engId} ${ann}`,
       `user.roles_changed ${ann}`,
       `group.user_added ${engId} ${cat}`,
