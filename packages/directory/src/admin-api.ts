@@ -680,6 +680,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   // with `Allow` for a route's path asked with another method (RFC 9110 §15.5.6), else a 404.
   app.all("*", (c) => {
     const pathname = new URL(c.req.url).pathname;
+    // The request's own getter (not hono/route's helper): it reads a request routed by any copy of hono.
     const mount = c.req.routePath.replace(/\/?\*$/, "");
     const allowed = pathname.startsWith(mount) ? allowedAdminMethods(pathname.slice(mount.length)) : [];
     if (allowed.length > 0) {
