@@ -165,6 +165,15 @@ interface Rec {
   bytes?: number;
 }
 
+/**
+ * A record with every field, the lazy ones (`view`, `bytes`) too, in one order: records of one
+ * shape keep V8's property accesses on them monomorphic (a field added later gave some records
+ * another shape).
+ */
+function newRec(id: string, type: string, version: number, created: string, lastModified: string, attributes: Obj, keys: readonly string[], seq: number, members: Map<string, MemberEntry> | undefined): Rec {
+  return { id, type, version, created, lastModified, attributes, keys, seq, members, view: undefined, bytes: undefined };
+}
+
 interface TypeTable {
   readonly byId: Map<string, Rec>;
   readonly index: Record<IndexedName, ValueIndex>;
@@ -637,8 +646,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     return map;
   }
 
-  function bump(prev: Rec, ts: string, changes: Partial<Rec> = {}): Rec {
-    return { ...prev, version: prev.version + 1, lastModified: ts, view: undefined, bytes: undefined, ...changes };
+  function bump(prev: Rec, ts: string, changes: Partial<Pick<Rec, "attributes" | "keys" | "members">> = {}): Rec {
+    return newRec(prev.id, prev.type, prev.version + 1, prev.created, ts, changes.attributes ?? prev.attributes, changes.keys ?? prev.keys, prev.seq, "members" in changes ? changes.members : prev.members);
   }
 
   function toStored(rec: Rec, members: boolean): StoredResource {
@@ -728,7 +737,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     checkUnique(t, keys, id, write.uniqueKeys);
     const members = write.members !== undefined ? buildMembers(write.members) : undefined;
     const ts = now().toISOString();
-    const rec: Rec = { id, type, version: 1, created: ts, lastModified: ts, attributes: immutable(write.attributes ?? {}), keys, seq: ++seq, members };
+    const rec = newRec(id, type, 1, ts, ts, immutable(write.attributes ?? {}), keys, ++seq, members);
     putRec(log, t, undefined, rec);
     if (members !== undefined) relink(log, data, undefined, rec, members);
     return toStored(rec, false);
@@ -1176,17 +1185,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     }
     const created = seed.created ?? now().toISOString();
     const members = seed.members !== undefined ? buildMembers(seed.members) : undefined;
-    const rec: Rec = {
-      id: seed.id,
-      type: seed.resourceType,
-      version: seed.version ?? 1,
-      created,
-      lastModified: seed.lastModified ?? created,
-      attributes: immutable(seed.attributes ?? {}),
-      keys,
-      seq: ++seq,
-      members,
-    };
+    const rec = newRec(seed.id, seed.resourceType, seed.version ?? 1, created, seed.lastModified ?? created, immutable(seed.attributes ?? {}), keys, ++seq, members);
     putRec(undefined, t, undefined, rec);
     if (members !== undefined) relink(undefined, data, undefined, rec, members);
   }
