@@ -304,7 +304,7 @@ const ADMIN_ROUTES = routeMethods(adminOperations);
  * The methods the admin API takes on `path` (relative to its mount; HEAD wherever GET), in the
  * order of the document, or none when no route has that path.
  */
-export function allowedAdminMethods(path: string): string[] {
+function allowedAdminMethods(path: string): string[] {
   const allowed = new Set<string>();
   for (const route of ADMIN_ROUTES) {
     if (!route.pattern.test(path)) continue;
