@@ -1576,6 +1576,19 @@ describe("requests the RFCs leave no room for", () => {
     expect((await call("GET", "/Users?trace=1&trace=2")).status).toBe(200);
   });
 
+  it("percent-encoded bytes that are not UTF-8 in the query are a 400 (as in the path), not U+FFFD", async () => {
+    const { call, createUser } = setup();
+    await createUser({ userName: "alice@example.com", title: "100% \uFFFD" });
+    const bad = await call("GET", "/Users?filter=userName%20eq%20%22al%FFice%22");
+    expect([bad.status, bad.body.scimType]).toEqual([400, "invalidFilter"]);
+    expect(bad.body.detail).toMatch(/'filter' is not percent-encoded UTF-8/);
+    expect([(await call("GET", "/Users?count=%C3")).body.scimType, (await call("GET", "/Users?attributes=user%E2%82Name")).body.scimType]).toEqual(["invalidValue", "invalidValue"]);
+    // A U+FFFD the client encoded, and a % that encodes nothing, are text.
+    expect((await call("GET", `/Users?filter=${encodeURIComponent('title co "\uFFFD"')}`)).body.totalResults).toBe(1);
+    expect((await call("GET", '/Users?filter=title%20co%20"100%"')).body.totalResults).toBe(1);
+    expect((await call("GET", '/Users?filter=title%20co%20"100%"&x=%FF')).status).toBe(200);
+  });
+
   it.each([
     ["a store with memberCandidates (one question for all members)", true],
     ["a store without it (get per member)", false],

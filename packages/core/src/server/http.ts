@@ -119,16 +119,41 @@ function tooLarge(maxBytes: number): ScimError {
 }
 
 /**
+ * Whether a raw query holds parameter `name` (lower-cased) with percent-encoded bytes that are not
+ * UTF-8 (a `%` not followed by two hex digits is a plain `%`, as URLSearchParams reads it).
+ */
+function notUtf8(query: string, name: string): boolean {
+  for (const part of query.split("&")) {
+    try {
+      decodeURIComponent(part.replace(/%(?![0-9a-fA-F]{2})/g, "%25"));
+    } catch {
+      const [key] = new URLSearchParams(part).keys();
+      if (key?.toLowerCase() === name) return true;
+    }
+  }
+  return false;
+}
+
+/**
  * Query parameters with URL semantics (`+` is a space); names matched case-insensitively. A SCIM
  * list parameter given twice (`filter=a&filter=b`, as a proxy appending its own may send) is
  * ambiguous: 400 (`invalidFilter` for `filter`, else `invalidValue`) rather than the last one.
+ * Percent-encoded bytes that are not UTF-8 (`%FF`) are a 400 too, as in the path, rather than
+ * U+FFFD in the value.
  */
 export function queryParams(query: string | undefined): Map<string, string> {
   const out = new Map<string, string>();
   if (!query) return out;
-  const params = new URLSearchParams(query.startsWith("?") ? query.slice(1) : query);
+  const raw = query.startsWith("?") ? query.slice(1) : query;
+  const params = new URLSearchParams(raw);
   for (const [key, value] of params) {
     const name = key.toLowerCase();
+    // URLSearchParams turns percent-encoded bytes that are not UTF-8 into U+FFFD: only then is the
+    // raw text looked at (a U+FFFD the client encoded, %EF%BF%BD, is one). Other parameters are
+    // the host's business.
+    if (SINGLE_PARAMETERS.has(name) && value.includes("\uFFFD") && notUtf8(raw, name)) {
+      throw badRequest(name === "filter" ? "invalidFilter" : "invalidValue", `the query parameter '${key}' is not percent-encoded UTF-8 (RFC 3986 §2.5)`);
+    }
     if (out.has(name) && SINGLE_PARAMETERS.has(name)) throw badRequest(name === "filter" ? "invalidFilter" : "invalidValue", `the query parameter '${key}' is given more than once`);
     out.set(name, value);
   }
