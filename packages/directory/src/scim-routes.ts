@@ -327,6 +327,8 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       const { settings: current, exists } = await settings.lookup(directoryId);
       // Made-up directory ids leave no audit rows; authentication answers them 401.
       if (!exists) c.set("auditSkip", true);
+      // The token's hash, once (no directory that does not exist has a token).
+      const hash = exists ? bearerTokenHash(c.req.header("authorization")) : undefined;
       const address = clientAddress(c, options.trustProxy);
       // IPv6 clients by their /64: one client may hold every address of it.
       const failureKey = limiterKey(address);
@@ -341,7 +343,6 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
           const decision = failures.take(failureKey, failureLimit);
           if (!decision.allowed) return refuse(decision.retryAfterSeconds, "failed_authentications");
         }
-        const hash = bearerTokenHash(c.req.header("authorization"));
         if (hash === undefined || !(await sync.tokens.isActiveFor(hash, directoryId))) return unauthenticated(c);
         if (limiter !== false) failures.refund(failureKey, failureLimit);
         return scimError(c, 403, "requests to this directory are not allowed from this address");
@@ -349,7 +350,6 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       if (limiter === false) {
         // Without a limiter there is no bucket to spend, but the token is still checked before
         // the body is read (see below).
-        const hash = exists ? bearerTokenHash(c.req.header("authorization")) : undefined;
         if (hash === undefined || !(await sync.tokens.isActiveFor(hash, directoryId))) return refuseUnauthenticated(c);
         return next();
       }
@@ -361,7 +361,6 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       // directory's token back and keeps its failure; a success gives the failure token back and
       // makes its token known, so that failures from a shared address (a proxy) never lock out a
       // working IdP.
-      const hash = exists ? bearerTokenHash(c.req.header("authorization")) : undefined;
       const tokenKey = hash === undefined ? undefined : `${directoryId} ${hash}`;
       const known = tokenKey !== undefined && trusted.has(tokenKey);
       // Failures first, before the token is checked: a flood of wrong tokens from one address
