@@ -375,6 +375,45 @@ describe.each(backends)("group-to-role mapping on $name", (backend) => {
     expect(await sync.roles.rolesOf(d.id, "imp-1")).toEqual(["imported"]);
     expect(await sync.roles.rebuild(d.id)).toBe(0);
   });
+
+  it.skipIf(backend.skip)("after random nesting, mappings and group deletes, the stored roles are what a full rebuild computes", async () => {
+    // A seeded generator (mulberry32): the same sequence on every run.
+    let seed = 0x5eed;
+    const random = () => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)]!;
+    const d = await directory();
+    const users: string[] = [];
+    for (let i = 0; i < 12; i++) users.push(await d.user(`rand${i}@acme.test`));
+    let groups: string[] = [];
+    let named = 0;
+    const newGroup = async () => {
+      const members = users.filter(() => random() < 0.25);
+      groups.push(await d.group(`Random ${named++}`, members));
+    };
+    for (let i = 0; i < 10; i++) await newGroup();
+    for (let i = 0; i < 6; i++) await sync.roles.createMapping(d.id, random() < 0.5 ? { group: { id: pick(groups) }, role: `role${i}` } : { group: { displayName: `random ${Math.floor(random() * 14)}` }, role: `role${i}` });
+    for (let step = 0; step < 30; step++) {
+      const r = random();
+      if (r < 0.4 && groups.length > 1) {
+        const [parent, child] = [pick(groups), pick(groups)];
+        if (parent !== child) await d.add(parent, child);
+      } else if (r < 0.55) {
+        await d.add(pick(groups), pick(users));
+      } else if (r < 0.85 && groups.length > 2) {
+        const gone = pick(groups);
+        await d.scim("DELETE", `/Groups/${gone}`);
+        groups = groups.filter((g) => g !== gone);
+      } else {
+        await newGroup();
+      }
+      expect(await sync.roles.rebuild(d.id), `step ${step}`).toBe(0);
+    }
+  });
 });
 
 describe("role recomputation cost", () => {
@@ -418,6 +457,47 @@ describe("role recomputation cost", () => {
       const largest = Math.max(...work.map((q) => q.parameters.length));
       expect(largest, work.find((q) => q.parameters.length === largest)?.sql).toBeLessThan(20);
       expect(queries.some((q) => q.sql.includes("dir_user_roles"))).toBe(true);
+    } finally {
+      await sync.close();
+    }
+  });
+
+  it("deleting a group that gave no role recomputes nobody, however many users hold roles", async () => {
+    const queries: string[] = [];
+    let logging = false;
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:", log: (event) => void (logging && queries.push(event.query.sql)) }), now });
+    try {
+      const dir = await sync.directories.create({ organizationId: "org_cost_delete", name: "Big" });
+      const { token } = await sync.tokens.create(dir.id);
+      const app = directoryScimRoutes(sync);
+      const scim = async (method: string, path: string, body?: unknown) => {
+        const res = await app.request(`http://sync.test/scim/v2/${dir.id}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+        expect(res.status, `${method} ${path}`).toBeLessThan(300);
+        return res.status === 204 ? {} : ((await res.json()) as Obj);
+      };
+      const members: Array<{ value: string }> = [];
+      for (let i = 0; i < 50; i++) members.push({ value: (await scim("POST", "/Users", { schemas: [USER], userName: `d${i}@acme.test` })).id as string });
+      const everyone = (await scim("POST", "/Groups", { schemas: [GROUP], displayName: "Everyone", members })).id as string;
+      await sync.roles.createMapping(dir.id, { group: { id: everyone }, role: "member" });
+      // A group that gives no role, with a role holder in it, and one nested in another such group.
+      const plain = (await scim("POST", "/Groups", { schemas: [GROUP], displayName: "Plain", members: [members[0]] })).id as string;
+      const outer = (await scim("POST", "/Groups", { schemas: [GROUP], displayName: "Outer", members: [{ value: plain }] })).id as string;
+      await sync.audit.flush();
+
+      logging = true;
+      await scim("DELETE", `/Groups/${plain}`);
+      logging = false;
+      expect(queries.filter((q) => q.includes("dir_user_roles"))).toEqual([]);
+      expect(await sync.roles.rolesOf(dir.id, members[0]!.value)).toEqual(["member"]);
+      expect(await sync.data.getGroup(dir.id, outer)).toMatchObject({ name: "Outer", memberCount: 0 });
+
+      // The mapped group itself: its holders are recomputed, and lose its role.
+      await scim("DELETE", `/Groups/${everyone}`);
+      for (const { value } of members.slice(0, 3)) expect(await sync.roles.rolesOf(dir.id, value)).toEqual([]);
     } finally {
       await sync.close();
     }

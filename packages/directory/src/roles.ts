@@ -6,8 +6,8 @@
  * Roles are stored per user (`dir_user_roles`) and recomputed only for the users a change can
  * affect: the member added or removed (every user below it, for a nested group), the users below
  * a renamed group, the user deleted, the users below the groups a mapping names; a deleted group
- * (whose membership rows are gone) recomputes the users that have roles, the only ones that can
- * lose any. A user's group closure is computed in memory, once per group and recomputation,
+ * (whose membership rows are gone) recomputes the users holding a role it gave, through itself or
+ * the groups above it, the only ones that can lose any (none for a group that gave no role). A user's group closure is computed in memory, once per group and recomputation,
  * never stored: stored per user, a 230-byte PATCH nesting a 999-member group into a cycle of
  * 1,000 groups wrote 1,000,000 rows and held the database for 6.5 s. A change writes
  * `user.roles_changed` events (`data: { roles, added, removed }`) to the outbox in the same
@@ -244,6 +244,16 @@ class GroupGraph {
   }
 }
 
+/** What a transaction's events left to recompute at its commit (see `recomputeAtCommit`). */
+interface PendingRoleWork {
+  users: Set<string>;
+  members: Map<string, MemberValue>;
+  /** Groups deleted, with their lower-cased displayName (null: none; undefined: unknown). */
+  deletedGroups: Map<string, string | null | undefined>;
+  /** Groups (or members of unknown type) removed from groups: their former parents. */
+  formerParents: Map<string, Set<string>>;
+}
+
 /** What a recomputation found for one user whose roles changed. */
 interface RolesChange {
   userId: string;
@@ -327,13 +337,35 @@ class RoleComputation {
   }
 
   /**
-   * The users that have roles: after a group's deletion (its membership rows gone, so nobody can
-   * tell who was below it), the only users whose roles can change, since losing a group never
-   * gives a role.
+   * The users who can lose a role because the groups were deleted (their membership rows are
+   * gone, so nobody can tell who was below them): a deleted group only takes away the roles it
+   * gave, its own and those of the groups above it (its former parents, named by the
+   * `group.user_removed` events of its deletion, and theirs), so only the users holding one of
+   * those can lose any. A deleted group that gave no role (the common case) reads no role holder.
+   * `deleted` maps each group's id to its lower-cased displayName (null: none; undefined: unknown,
+   * and every role holder is a candidate).
    */
-  async usersWithRoles(): Promise<string[]> {
-    const rows = await this.db.selectFrom("dir_user_roles").select("user_id").where("directory_id", "=", this.directoryId).execute();
-    return rows.map((r) => r.user_id);
+  async usersLosingDeletedGroups(deleted: ReadonlyMap<string, string | null | undefined>, formerParents: ReadonlyMap<string, ReadonlySet<string>>): Promise<string[]> {
+    const mappings = await this.mappings();
+    const parents = new Set<string>();
+    for (const groupId of deleted.keys()) for (const parent of formerParents.get(groupId) ?? []) parents.add(parent);
+    const graph = new GroupGraph(this.db, this.dialect, this.directoryId, mappings);
+    for (const part of chunks([...parents])) {
+      // A former parent may be deleted by the same request: its name counts all the same.
+      const rows = await this.db.selectFrom("scim_resources").select(["id", "display_name_lower"]).where("tenant", "=", this.directoryId).where("id", "in", part).execute();
+      for (const row of rows) graph.names.set(row.id, row.display_name_lower);
+    }
+    await graph.load(parents);
+    const given = new Set<string>();
+    let unknownName = false;
+    for (const [groupId, name] of deleted) {
+      if (name === undefined) unknownName = true;
+      for (const role of mappings.rolesOf([groupId], () => name)) given.add(role);
+    }
+    for (const parent of parents) for (const role of graph.rolesBelow(parent)) given.add(role);
+    if (given.size === 0 && !unknownName) return [];
+    const rows = await this.db.selectFrom("dir_user_roles").select(["user_id", "roles"]).where("directory_id", "=", this.directoryId).execute();
+    return rows.filter((row) => unknownName || rolesFromColumn(row.roles).some((role) => given.has(role))).map((row) => row.user_id);
   }
 
   /** The live groups a mapping names. */
@@ -691,13 +723,24 @@ export class RoleService {
         await roles.lock();
         // A nested group's users are found at commit, once for every group the transaction
         // changed: a bulk request nesting 1,000 groups walks each subtree once, not once per event.
-        if (await this.hasMappings(store, roles, event.tenant)) this.recomputeAtCommit(store, event.tenant, [], [event.member]);
+        if (await this.hasMappings(store, roles, event.tenant)) {
+          const work = this.recomputeAtCommit(store, event.tenant, [], [event.member]);
+          // A group leaving a group: should it be deleted next, the roles from above it go too.
+          if (event.type === "group.user_removed" && event.member.type?.toLowerCase() !== "user") {
+            let parents = work.formerParents.get(event.member.value);
+            if (parents === undefined) work.formerParents.set(event.member.value, (parents = new Set()));
+            parents.add(event.resourceId);
+          }
+        }
         return;
       case "group.deleted":
-        // Its membership rows are gone: nobody can tell who was below it, but only a user with
-        // roles can lose one.
+        // Its membership rows are gone (its memberships in other groups ended just before, with
+        // their events): at commit, the users holding a role it gave are recomputed.
         await roles.lock();
-        if (await this.hasMappings(store, roles, event.tenant)) this.recomputeAtCommit(store, event.tenant, await roles.usersWithRoles());
+        if (await this.hasMappings(store, roles, event.tenant)) {
+          const name = event.resource === undefined ? undefined : (lower(event.resource.displayName) ?? null);
+          this.recomputeAtCommit(store, event.tenant, []).deletedGroups.set(event.resourceId, name);
+        }
         return;
       default:
         return;
@@ -720,19 +763,20 @@ export class RoleService {
   }
 
   /** Users, and members whose users, to recompute when the transaction (the key) ends. */
-  private readonly pending = new WeakMap<SqlScimStore, { users: Set<string>; members: Map<string, MemberValue> }>();
+  private readonly pending = new WeakMap<SqlScimStore, PendingRoleWork>();
 
   /**
-   * Recomputes `userIds`, and the users `members` stand for (a user, or every user below a group),
-   * once, with every other user the transaction's events affect, just before it commits: a PATCH
-   * adding 1,000 members to a mapped group is one recomputation of 1,000 users (two statements
-   * per 500), not 1,000 of one. Their `user.roles_changed` events come after the request's own
-   * events, in the same transaction.
+   * Recomputes `userIds`, the users `members` stand for (a user, or every user below a group), and
+   * those who can lose a role through a group deleted (see the work returned), once, with every
+   * other user the transaction's events affect, just before it commits: a PATCH adding 1,000
+   * members to a mapped group is one recomputation of 1,000 users (two statements per 500), not
+   * 1,000 of one. Their `user.roles_changed` events come after the request's own events, in the
+   * same transaction. Returns the transaction's pending work.
    */
-  private recomputeAtCommit(store: SqlScimStore, directoryId: string, userIds: readonly string[], members: readonly MemberValue[] = []): void {
+  private recomputeAtCommit(store: SqlScimStore, directoryId: string, userIds: readonly string[], members: readonly MemberValue[] = []): PendingRoleWork {
     let work = this.pending.get(store);
     if (work === undefined) {
-      work = { users: new Set(), members: new Map() };
+      work = { users: new Set(), members: new Map(), deletedGroups: new Map(), formerParents: new Map() };
       this.pending.set(store, work);
     }
     for (const id of userIds) work.users.add(id);
@@ -743,8 +787,10 @@ export class RoleService {
       const roles = new RoleComputation(store, directoryId, this.now);
       const users = new Set(pending.users);
       for (const id of await roles.usersOfMembers([...pending.members.values()])) users.add(id);
+      if (pending.deletedGroups.size > 0) for (const id of await roles.usersLosingDeletedGroups(pending.deletedGroups, pending.formerParents)) users.add(id);
       await roles.recompute(users);
     });
+    return work;
   }
 
   /**
