@@ -456,9 +456,27 @@ describe("RFC 7644 §3.5.2.3 replace examples", () => {
     ]);
   });
 
-  it("replacing an element replaces it whole (sub-attributes not given are gone)", () => {
+  it("replacing through a value filter changes the sub-attributes given and leaves the others (RFC 7644 §3.5.2.3)", () => {
+    const before = (bjensen().addresses as Obj[])[1]!;
     const { resource } = patchUser(bjensen(), [{ op: "replace", path: 'addresses[type eq "home"]', value: { type: "home", locality: "Burbank" } }]);
-    expect((resource.addresses as Obj[])[1]).toEqual({ type: "home", locality: "Burbank" });
+    expect((resource.addresses as Obj[])[1]).toEqual({ ...before, locality: "Burbank" });
+    expect((resource.addresses as Obj[])[0]).toEqual((bjensen().addresses as Obj[])[0]);
+  });
+
+  it("a replace or add through a value filter of only primary (or type) moves primary and loses no element", () => {
+    const [work, home] = bjensen().emails as Obj[];
+    for (const op of ["replace", "add"]) {
+      const moved = patchUser(bjensen(), [{ op, path: 'emails[type eq "home"]', value: { primary: true } }]);
+      expect(moved.changed, op).toBe(true);
+      expect(moved.resource.emails, op).toEqual([{ ...work, primary: false }, { ...home, primary: true }]);
+      const cleared = patchUser(bjensen(), [{ op, path: 'emails[type eq "work"]', value: { primary: false } }]);
+      expect(cleared.resource.emails, op).toEqual([{ ...work, primary: false }, home]);
+      const retyped = patchUser(bjensen(), [{ op, path: 'emails[type eq "home"]', value: { type: "other" } }]);
+      expect(retyped.resource.emails, op).toEqual([work, { ...home, type: "other" }]);
+    }
+    // A value without anything usable changes nothing (it used to delete the element on replace).
+    const nothing = patchUser(bjensen(), [{ op: "replace", path: 'emails[type eq "home"]', value: { unknownThing: 1 } }]);
+    expect(nothing.resource.emails).toEqual([work, home]);
   });
 
   it('replaces addresses[type eq "work"].streetAddress', () => {

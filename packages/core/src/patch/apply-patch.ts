@@ -14,7 +14,7 @@ import { compileElementFilter } from "../filter/compile.js";
 import { parsePatchPath, type PatchPath } from "../path/patch-path.js";
 import { assertAllowedKey, assertNoForbiddenKeys, isForbiddenKey } from "../schema/forbidden-keys.js";
 import { membersAttributeOf, resolveResourceType, type AttributeInfo, type CompiledResourceType, type CompiledSchema, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
-import { assertNotBlank, assertRequiredSubAttributes, assertSinglePrimary, assertValueCount, coerceAttribute, deepEqual, isAssignedElement, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
+import { assertNotBlank, assertRequiredSubAttributes, assertSinglePrimary, assertValueCount, coerceAttribute, coerceSubAttributes, deepEqual, isAssignedElement, isObject, resolveAttrTarget, resolveKey, type CoerceContext, type KeyTarget, type StrictnessOptions } from "../schema/validate.js";
 
 type Obj = Record<string, unknown>;
 
@@ -698,11 +698,13 @@ class Patcher {
         if (sub.name === "primary" && v === true) primary = next[i];
       }
     } else {
-      const coerced = coerceAttribute(attr, isObject(raw) ? [raw] : raw, this.ctx) as Obj[] | undefined;
-      const element = coerced?.[0];
+      // RFC 7644 §3.5.2.1 and §3.5.2.3: the sub-attributes given replace or add to those of each
+      // element selected, and those not given are left unchanged (a replace of `{"primary":
+      // true}` moves primary; it does not leave an email without its address).
+      const element = isObject(raw) ? coerceSubAttributes(attr, raw, this.ctx) : (coerceAttribute(attr, raw, this.ctx) as Obj[] | undefined)?.[0];
       for (const i of matched) {
         const before = next[i] as Obj;
-        next[i] = op === "replace" ? element : { ...before, ...element };
+        next[i] = { ...before, ...element };
         // A member's `value` is immutable (RFC 7643 §4.2); changing it here would change the
         // membership without a memberChanges entry.
         if (members && !deepEqual(valueOf(next[i]), before.value)) {

@@ -122,8 +122,19 @@ function coerceComplex(attr: AttributeInfo, value: unknown, ctx: CoerceContext):
     }
     throw invalid(attr, "must be an object");
   }
+  const out = coerceSubAttributes(attr, value, ctx);
+  if (attr.multiValued && !isAssignedElement(out)) return undefined;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * @internal The sub-attributes of an object given for a complex attribute, coerced to their
+ * types and canonical names: unknown ones dropped (400 when `strict`), read-only ones and null
+ * values skipped. Unlike a whole value, a part may hold only `type` and `primary`: what a PATCH
+ * merges into an element it selects (`emails[type eq "home"]` with `{"primary": true}`).
+ */
+export function coerceSubAttributes(attr: AttributeInfo, value: Obj, ctx: CoerceContext): Obj {
   const out: Obj = {};
-  let any = false;
   for (const key of Object.keys(value)) {
     assertAllowedKey(key, "invalidSyntax", ` (in '${attr.name}')`);
     const sub = attr.subMap!.get(key.toLowerCase());
@@ -137,10 +148,8 @@ function coerceComplex(attr: AttributeInfo, value: unknown, ctx: CoerceContext):
     const v = coerceSimple(sub, raw);
     if (v === undefined) continue;
     out[sub.name] = v;
-    any = true;
   }
-  if (attr.multiValued && !isAssignedElement(out)) return undefined;
-  return any ? out : undefined;
+  return out;
 }
 
 /**
