@@ -224,7 +224,7 @@ export const eventViewSchema = z.object({
   member: z
     .looseObject({ value: z.string(), display: z.string().optional(), type: z.string().optional() })
     .describe(
-      "the member added or removed (RFC 7643 §4.2): its `value`, and its `type` and `display` when known (for a member removed by a PATCH, the member's current name; otherwise the display the membership holds). No `$ref`: it is built when a response is written",
+      "the member added or removed (RFC 7643 §4.2): its `value`, and its `type` and `display` when known (for a member removed by a PATCH or by its own deletion, the member's current name; otherwise the display the membership holds). No `$ref`: it is built when a response is written",
     )
     .optional(),
   data: z.record(z.string(), z.unknown()).optional(),
