@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateAdminKey } from "./admin-keys.js";
 import { auditPath, AuditLog, redact, redactQuery, REDACTED, scimAuditMiddleware, secretMentionOf } from "./audit.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import { backends, useDirectorySync } from "./test-backends.js";
 
 describe("audit log", () => {
   it("redacts secret-looking fields at any depth and values that look like our tokens", () => {
@@ -256,5 +257,36 @@ describe("audit log", () => {
       expect((await second.audit.list()).data.map((e) => e.method)).toEqual(["POST", "DELETE"]);
       await second.close();
     });
+  });
+});
+
+describe.each(backends)("SCIM activity on $name", (backend) => {
+  let sync: DirectorySync;
+  useDirectorySync(backend, (database) => createDirectorySync({ database }), (s) => void (sync = s));
+
+  it.skipIf(backend.skip)("counts the refusals an entry stands for, and dates it by the last of them, not by when it was written", async () => {
+    let clock = Date.parse("2026-11-27T10:00:00.000Z");
+    const audit = new AuditLog(sync.db, { now: () => new Date(clock), refusalWindowMs: 10_000 });
+    const directoryId = `dir_activity_${backend.name}`;
+    const entry = (status: number, method = "GET") => ({ kind: "scim" as const, directoryId, method, path: "/scim/v2/x/Users", status, durationMs: 1 });
+    // Three requests with a wrong token (the first written, two counted), then one that works.
+    for (let i = 0; i < 3; i++) {
+      await audit.recordRefusal({ ...entry(401), detail: { refused: "unauthenticated" } });
+      clock += 100;
+    }
+    const refusedLast = new Date(clock - 100).toISOString();
+    clock += 1_000;
+    await audit.record(entry(201, "POST"));
+    const created = new Date(clock).toISOString();
+    // The counting entry is written after the 201 (at flush), with the last refusal's time.
+    clock += 11_000;
+    const activity = await audit.scimActivity(directoryId);
+    expect(activity).toEqual({ lastRequest: { at: created, method: "POST", path: "/scim/v2/x/Users", status: 201 }, requests: 4, clientErrors: 3, serverErrors: 0 });
+    const rows = (await audit.list({ directoryId })).data.map((e) => [e.status, e.at, e.detail]);
+    expect(rows).toEqual([
+      [401, "2026-11-27T10:00:00.000Z", { refused: "unauthenticated" }],
+      [201, created, null],
+      [401, refusedLast, { refused: "unauthenticated", repeated: 2 }],
+    ]);
   });
 });

@@ -7,7 +7,7 @@
  * `password`). Queried in order after a cursor and pruned by age.
  */
 import { performance } from "node:perf_hooks";
-import type { Insertable, Kysely, Selectable } from "kysely";
+import { sql, type Insertable, type Kysely, type Selectable } from "kysely";
 import type { AttributeDefinition, SchemaRegistry } from "scim-core";
 import type { Context, MiddlewareHandler } from "hono";
 import { ADMIN_KEY_PREFIX } from "./admin-keys.js";
@@ -284,6 +284,8 @@ export interface AuditLogOptions {
 interface RefusalWindow {
   /** The last refusal counted (its method, path and actor go into the window's entry). */
   last: AuditRecord | undefined;
+  /** When it came: the time of the window's entry, written later. */
+  lastAt: Date | undefined;
   repeated: number;
 }
 
@@ -327,9 +329,10 @@ export class AuditLog {
     if (open !== undefined) {
       open.repeated++;
       open.last = entry;
+      open.lastAt = this.now();
       return;
     }
-    this.refusals.set(key, { last: undefined, repeated: 0 });
+    this.refusals.set(key, { last: undefined, lastAt: undefined, repeated: 0 });
     const timer = setTimeout(() => {
       const window = this.refusals.get(key);
       this.refusals.delete(key);
@@ -341,10 +344,11 @@ export class AuditLog {
 
   /** The entry of the refusals a window counted, if any (and the window's count starts over). */
   private recordRepeats(window: RefusalWindow): Promise<void> {
-    const { last, repeated } = window;
+    const { last, lastAt, repeated } = window;
     window.repeated = 0;
     if (last === undefined || repeated === 0) return Promise.resolve();
-    return this.record({ ...last, durationMs: 0, resourceId: null, detail: { ...(last.detail ?? {}), repeated } });
+    // Stamped with the last refusal's time, not the window's end: it says when they came.
+    return this.append({ ...last, durationMs: 0, resourceId: null, detail: { ...(last.detail ?? {}), repeated } }, lastAt ?? this.now());
   }
 
   /**
@@ -352,12 +356,16 @@ export class AuditLog {
    * entry is queued; `flush()` resolves once it is written.
    */
   async record(entry: AuditRecord): Promise<void> {
+    await this.append(entry, this.now());
+  }
+
+  private async append(entry: AuditRecord, at: Date): Promise<void> {
     const detail = entry.detail === undefined || entry.detail === null ? null : auditDetailJson(entry.detail);
     // What the request sent may hold text no database column takes (NUL on PostgreSQL).
     const text = (value: string | null | undefined) => (value === undefined || value === null ? null : storableText(value));
     this.pending.push({
       id: newId("aud"),
-      at: this.now().toISOString(),
+      at: at.toISOString(),
       kind: entry.kind,
       directory_id: text(entry.directoryId),
       actor: text(entry.actor),
@@ -457,24 +465,33 @@ export class AuditLog {
     return Number(result.numDeletedRows);
   }
 
-  /** A directory's SCIM activity: its last request, and the requests and errors since `since` (default: the last 24 hours). */
+  /**
+   * A directory's SCIM activity: its last request, and the requests and errors since `since`
+   * (default: the last 24 hours). An entry counting refusals (`detail.repeated`) counts as the
+   * requests it stands for, and is written after requests that came later than it says: the last
+   * request is the latest by time among the newest entries.
+   */
   async scimActivity(directoryId: string, since?: Date): Promise<ScimActivity> {
     await this.flush();
     const from = (since ?? new Date(this.now().getTime() - DAY_MS)).toISOString();
-    const last = await this.db
+    const newest = await this.db
       .selectFrom("dir_audit_log")
       .select(["at", "method", "path", "status"])
       .where("directory_id", "=", directoryId)
       .where("kind", "=", "scim")
       .orderBy("seq", "desc")
-      .limit(1)
-      .executeTakeFirst();
+      .limit(LAST_REQUEST_CANDIDATES)
+      .execute();
+    let last = newest[0];
+    for (const row of newest) if (row.at > last!.at) last = row;
+    // `->>` with a bare label reads a JSON member on SQLite (3.38+, text) and PostgreSQL (jsonb) alike.
+    const weight = sql<number>`coalesce(cast(detail ->> 'repeated' as integer), 1)`;
     const rows = await this.db
       .selectFrom("dir_audit_log")
       .select((eb) => [
-        eb.fn.countAll<number>().as("requests"),
-        eb.fn.sum<number>(eb.case().when("status", ">=", 500).then(1).else(0).end()).as("serverErrors"),
-        eb.fn.sum<number>(eb.case().when(eb.and([eb("status", ">=", 400), eb("status", "<", 500)])).then(1).else(0).end()).as("clientErrors"),
+        eb.fn.sum<number>(weight).as("requests"),
+        eb.fn.sum<number>(eb.case().when("status", ">=", 500).then(weight).else(0).end()).as("serverErrors"),
+        eb.fn.sum<number>(eb.case().when(eb.and([eb("status", ">=", 400), eb("status", "<", 500)])).then(weight).else(0).end()).as("clientErrors"),
       ])
       .where("directory_id", "=", directoryId)
       .where("kind", "=", "scim")
@@ -488,6 +505,12 @@ export class AuditLog {
     };
   }
 }
+
+/**
+ * Entries read to find a directory's last request: those counting refusals (one per kind of
+ * refusal and window) may be written after a few later requests.
+ */
+const LAST_REQUEST_CANDIDATES = 20;
 
 /** Hono variables the SCIM audit middleware reads. */
 export interface ScimAuditEnv {
