@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateAdminKey } from "./admin-keys.js";
 import { auditPath, AuditLog, redact, redactQuery, REDACTED, scimAuditMiddleware, secretMentionOf } from "./audit.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import { directoryScimRoutes } from "./scim-routes.js";
 import { backends, useDirectorySync } from "./test-backends.js";
 
 describe("audit log", () => {
@@ -288,5 +289,43 @@ describe.each(backends)("SCIM activity on $name", (backend) => {
       [201, created, null],
       [401, refusedLast, { refused: "unauthenticated", repeated: 2 }],
     ]);
+  });
+});
+
+describe("Bulk requests in the audit log", () => {
+  it("records each operation of a Bulk request as an entry of its own, and the sync status counts them", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    try {
+      const dir = await sync.directories.create({ organizationId: "org_bulk", name: "Bulk" });
+      const { token } = await sync.tokens.create(dir.id);
+      const app = directoryScimRoutes(sync);
+      const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+      const res = await app.request(`http://sync.test/scim/v2/${dir.id}/Bulk`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+        body: JSON.stringify({
+          schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+          Operations: [
+            { method: "POST", path: "/Users", bulkId: "u1", data: { schemas: [USER], userName: "bulk1@acme.test" } },
+            { method: "DELETE", path: "/Users/missing-id" },
+            { method: "POST", path: "/Users", bulkId: "u2", data: { schemas: [USER], userName: "bulk1@acme.test" } },
+          ],
+        }),
+      });
+      expect(res.status).toBe(200);
+      const created = ((await res.json()) as { Operations: Array<{ location?: string }> }).Operations[0]!.location!;
+      const userId = created.slice(created.lastIndexOf("/") + 1);
+      await sync.audit.flush();
+      const entries = (await sync.audit.list({ directoryId: dir.id })).data.map((e) => [e.method, e.path, e.status, e.resourceId, e.detail]);
+      expect(entries).toEqual([
+        ["POST", `/scim/v2/${dir.id}/Bulk`, 200, null, { operations: 3, failedOperations: 2 }],
+        ["POST", `/scim/v2/${dir.id}/Users/${userId}`, 201, userId, { bulk: true, bulkId: "u1" }],
+        ["DELETE", `/scim/v2/${dir.id}/Users/missing-id`, 404, "missing-id", { bulk: true }],
+        ["POST", `/scim/v2/${dir.id}/Bulk`, 409, null, { bulk: true, bulkId: "u2", scimType: "uniqueness" }],
+      ]);
+      expect(await sync.audit.scimActivity(dir.id)).toMatchObject({ requests: 3, clientErrors: 2, serverErrors: 0 });
+    } finally {
+      await sync.close();
+    }
   });
 });

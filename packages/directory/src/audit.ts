@@ -485,7 +485,8 @@ export class AuditLog {
     let last = newest[0];
     for (const row of newest) if (row.at > last!.at) last = row;
     // `->>` with a bare label reads a JSON member on SQLite (3.38+, text) and PostgreSQL (jsonb) alike.
-    const weight = sql<number>`coalesce(cast(detail ->> 'repeated' as integer), 1)`;
+    // A Bulk request's own entry stands for nothing: each of its operations has an entry.
+    const weight = sql<number>`(case when detail ->> 'operations' is not null then 0 else coalesce(cast(detail ->> 'repeated' as integer), 1) end)`;
     const rows = await this.db
       .selectFrom("dir_audit_log")
       .select((eb) => [
@@ -545,6 +546,41 @@ const RESOURCE_PATH = /\/(Users|Groups)\/([^/?]+)/;
  * The resource a SCIM request addressed or created (from its path, or the `Location` of a 201).
  * A search (`POST /Users/.search`, RFC 7644 §3.4.3) addresses no resource: null.
  */
+/** A path (query included) that ends with the Bulk endpoint. */
+const BULK_PATH = /\/Bulk\/?(\?|$)/i;
+
+/** One operation of a BulkResponse, as the audit log records it. */
+interface BulkOperationOutcome {
+  method: string;
+  status: number;
+  bulkId?: string;
+  location?: string;
+  scimType?: string;
+}
+
+/** The operations of a BulkResponse (RFC 7644 §3.7.3) answered by the SCIM server; undefined when the body is not one. */
+async function bulkOperations(response: Response): Promise<BulkOperationOutcome[] | undefined> {
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => undefined)) as { Operations?: unknown } | undefined;
+  if (!Array.isArray(body?.Operations)) return undefined;
+  const out: BulkOperationOutcome[] = [];
+  for (const op of body.Operations as unknown[]) {
+    if (typeof op !== "object" || op === null) continue;
+    const { method, status, bulkId, location, response: answer } = op as Record<string, unknown>;
+    const code = Number(status);
+    if (typeof method !== "string" || !Number.isInteger(code)) continue;
+    const outcome: BulkOperationOutcome = { method: method.toUpperCase(), status: code };
+    if (typeof bulkId === "string") outcome.bulkId = bulkId;
+    if (typeof location === "string") outcome.location = location;
+    const scimType = (answer as { scimType?: unknown } | undefined)?.scimType;
+    if (typeof scimType === "string") outcome.scimType = scimType;
+    out.push(outcome);
+  }
+  return out;
+}
+
 function resourceIdOf(path: string, location: string | null): string | null {
   const match = RESOURCE_PATH.exec(path) ?? (location === null ? null : RESOURCE_PATH.exec(location));
   if (match === null || match[2] === ".search") return null;
@@ -584,6 +620,11 @@ export function scimAuditMiddleware(audit: AuditLog, options: ScimAuditOptions):
         if (typeof body?.scimType === "string") detail.scimType = body.scimType;
       }
       const path = auditPath(c.req.url, options.secretMention);
+      const operations = status === 200 && c.req.method === "POST" && BULK_PATH.test(path) ? await bulkOperations(c.res) : undefined;
+      if (operations !== undefined) {
+        detail.operations = operations.length;
+        detail.failedOperations = operations.filter((op) => op.status >= 400).length;
+      }
       await audit[refusal !== undefined && (status === 429 || status === 401) ? "recordRefusal" : "record"]({
         kind: "scim",
         directoryId: directoryId ?? null,
@@ -595,6 +636,25 @@ export function scimAuditMiddleware(audit: AuditLog, options: ScimAuditOptions):
         resourceId: resourceIdOf(path.split("?")[0]!, c.res.headers.get("location")),
         detail: Object.keys(detail).length > 0 ? detail : null,
       });
+      // Each operation of a Bulk request is an entry of its own, after the request's: a failed
+      // one counts in the sync status as a failed request would.
+      for (const op of operations ?? []) {
+        const opPath = op.location !== undefined ? auditPath(op.location, options.secretMention) : path;
+        const opDetail: Record<string, unknown> = { bulk: true };
+        if (op.bulkId !== undefined) opDetail.bulkId = op.bulkId;
+        if (op.scimType !== undefined) opDetail.scimType = op.scimType;
+        await audit.record({
+          kind: "scim",
+          directoryId: directoryId ?? null,
+          actor: tokenId ?? null,
+          method: op.method,
+          path: opPath,
+          status: op.status,
+          durationMs: 0,
+          resourceId: op.location !== undefined ? resourceIdOf(opPath, null) : null,
+          detail: opDetail,
+        });
+      }
     } catch (error) {
       options.onError?.(error);
     }

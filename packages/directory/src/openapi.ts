@@ -342,9 +342,9 @@ export const directoryStatusSchema = z.object({
   users: z.number().int().describe("live users (not deleted)"),
   groups: z.number().int(),
   last24Hours: z.object({
-    requests: z.number().int(),
-    clientErrors: z.number().int().describe("SCIM requests answered 400-499 (including 401 and 429)"),
-    serverErrors: z.number().int().describe("SCIM requests answered 500 or above"),
+    requests: z.number().int().describe("SCIM requests, each operation of a Bulk request counted as one (not the Bulk request itself)"),
+    clientErrors: z.number().int().describe("SCIM requests (or Bulk operations) answered 400-499 (including 401 and 429)"),
+    serverErrors: z.number().int().describe("SCIM requests (or Bulk operations) answered 500 or above"),
   }),
   errorsLast24Hours: z.number().int().describe("SCIM requests answered with a status >= 400 in the last 24 hours"),
 });
