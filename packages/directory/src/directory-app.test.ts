@@ -194,9 +194,13 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
       expect(await refused.json()).toEqual({ schemas: [SCIM_ERROR], status: "403", detail: expect.any(String) });
       // Without a valid token, outside: exactly an unknown directory's answer (which ids exist is not told).
       const answer = async (r: Response) => [r.status, r.headers.get("www-authenticate"), r.headers.get("content-type"), await r.text()];
-      const unknown = await answer(await scimFrom(app, "192.168.1.10", UNKNOWN, "dsync_wrong"));
-      expect(unknown[0]).toBe(401);
-      for (const credential of ["dsync_wrong", ""]) expect(await answer(await scimFrom(app, "192.168.1.10", directory.id, credential))).toEqual(unknown);
+      for (const credential of ["dsync_wrong", ""]) {
+        const unknown = await answer(await scimFrom(app, "192.168.1.10", UNKNOWN, credential));
+        expect(unknown[0]).toBe(401);
+        // RFC 6750 §3.1: a token sent and refused is invalid_token; no token, the challenge alone.
+        expect(unknown[1]).toBe(credential === "" ? 'Bearer realm="SCIM"' : 'Bearer realm="SCIM", error="invalid_token"');
+        expect(await answer(await scimFrom(app, "192.168.1.10", directory.id, credential))).toEqual(unknown);
+      }
       expect((await scimFrom(app, undefined, directory.id, token)).status).toBe(403); // unknown address
       expect((await scimFrom(app, "10.1.2.3", directory.id, token)).status).toBe(200);
       expect((await scimFrom(app, "::ffff:10.1.2.3", directory.id, token)).status).toBe(200);

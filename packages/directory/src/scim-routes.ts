@@ -190,7 +190,7 @@ function queryParam(c: Context, name: string): string | undefined {
  * no principal, RFC 7644 §3.12 with RFC 6750 §3's WWW-Authenticate).
  */
 function unauthenticated(c: Context<ScimAuditEnv>): Response {
-  return rendered(c, errorResponse(authenticationRequired()));
+  return rendered(c, errorResponse(authenticationRequired(c.req.header("authorization"))));
 }
 
 function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, headers: Record<string, string> = {}): Response {

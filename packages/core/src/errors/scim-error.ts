@@ -95,11 +95,23 @@ export function badRequest(scimType: ScimErrorType, detail: string): ScimError {
 
 /**
  * The 401 of a request `authenticate` found no principal for (RFC 7644 §2, §3.12); its response
- * ({@link errorResponse}) carries RFC 6750 §3's `WWW-Authenticate`. For guards in front of the
- * server that must answer exactly as it does.
+ * ({@link errorResponse}) carries RFC 6750 §3's `WWW-Authenticate`, with `error="invalid_token"`
+ * when `authorization` (the request's Authorization header) holds a bearer token. For guards in
+ * front of the server that must answer exactly as it does.
  */
-export function authenticationRequired(): ScimError {
-  return new ScimError(401, undefined, "Authentication required: send a valid bearer token");
+export function authenticationRequired(authorization?: string): ScimError {
+  const error = new ScimError(401, undefined, "Authentication required: send a valid bearer token");
+  // RFC 6750 §3.1: a bearer token that was sent and refused is `invalid_token`; a request without
+  // one (or with another scheme) gets the challenge alone.
+  if (authorization !== undefined && /^bearer[ \t]+\S/i.test(authorization.trim())) (error as unknown as Record<symbol, unknown>)[INVALID_TOKEN] = true;
+  return error;
+}
+
+const INVALID_TOKEN = Symbol.for("scim-core.invalid-token");
+
+/** @internal The `WWW-Authenticate` challenge of a 401 (RFC 6750 §3). */
+export function bearerChallenge(error: ScimError): string {
+  return (error as unknown as Record<symbol, unknown>)[INVALID_TOKEN] === true ? 'Bearer realm="SCIM", error="invalid_token"' : 'Bearer realm="SCIM"';
 }
 
 /** Renders any ScimError as its RFC 7644 §3.12 Error message body. */

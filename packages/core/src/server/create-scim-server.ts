@@ -477,7 +477,7 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
     try {
       if (typeof request?.method !== "string" || typeof request.path !== "string") throw badRequest("invalidSyntax", "malformed request");
       const principal: Principal | null | undefined = await config.authenticate(request);
-      if (!principal) throw authenticationRequired();
+      if (!principal) throw authenticationRequired(header(request.headers, "authorization"));
       if (typeof principal.tenant !== "string" || principal.tenant === "") throw new ScimConfigError("authenticate must return a principal with a non-empty tenant");
       const configured = typeof config.baseUrl === "function" ? config.baseUrl(request, principal) : config.baseUrl;
       const chosen = configured ?? request.baseUrl;

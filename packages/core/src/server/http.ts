@@ -1,7 +1,7 @@
 /**
  * HTTP details of the SCIM server (RFC 7644 §3.1, §3.12, §3.14): headers, ETags, bodies, errors.
  */
-import { badRequest, ScimError } from "../errors/scim-error.js";
+import { badRequest, bearerChallenge, ScimError } from "../errors/scim-error.js";
 import { parseJsonBody } from "../messages/json-body.js";
 import type { ScimHeaders, ScimRequest, ScimResponse } from "./types.js";
 import { utf8Length } from "../store/page-bytes.js";
@@ -60,7 +60,7 @@ export function empty(status: number, headers: Record<string, string> = {}): Sci
 /** Renders a ScimError as its RFC 7644 §3.12 Error response (401 also gets WWW-Authenticate). */
 export function errorResponse(error: ScimError): ScimResponse {
   const headers: Record<string, string> = {};
-  if (error.status === 401) headers["WWW-Authenticate"] = 'Bearer realm="SCIM"';
+  if (error.status === 401) headers["WWW-Authenticate"] = bearerChallenge(error);
   return json(error.status, error.toJSON(), headers);
 }
 

@@ -1159,12 +1159,17 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
     });
 
     describe("errors and HTTP semantics", () => {
-      it(title("no token and a bad token are 401 with WWW-Authenticate"), async () => {
+      it(title("no token and a bad token are 401 with WWW-Authenticate, error=\"invalid_token\" for the bad token only (RFC 6750 §3.1)"), async () => {
         for (const token of [null, `wrong-${uid()}`]) {
           const r = await call("GET", "/Users", { token });
           expectError(r, 401);
-          expect(r.headers.get("www-authenticate") ?? "").toMatch(/bearer/i);
+          expect(r.headers.get("www-authenticate") ?? "").toMatch(/^bearer /i);
+          expect(r.headers.get("www-authenticate") ?? "", String(token)).toMatch(token === null ? /^[^,]*$/ : /, error="invalid_token"$/);
         }
+        // Another scheme is no bearer token that was refused: the challenge alone.
+        const basic = await call("GET", "/Users", { token: null, headers: { Authorization: "Basic dXNlcjpwYXNz" } });
+        expectError(basic, 401);
+        expect(basic.headers.get("www-authenticate")).not.toMatch(/error=/);
         const post = await call("POST", "/Users", { token: null, body: oktaUser() });
         expectError(post, 401);
       });
