@@ -610,7 +610,10 @@ export class ResourceEndpoint {
     // If-Match first, then If-None-Match (RFC 9110 §13.2.2).
     checkIfMatchHeader(scope, stored.version);
     const ifNoneMatch = header(scope.request.headers, "if-none-match");
-    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) return empty(304, { ETag: etagOf(stored.version) });
+    // RFC 9110 §15.4.5: a 304 carries the ETag and Content-Location its 200 would have.
+    if (ifNoneMatch !== undefined && etagMatches(ifNoneMatch, stored.version)) {
+      return empty(304, { ETag: etagOf(stored.version), ...contentLocation(`${scope.baseUrl}${this.rt.endpoint}/${stored.id}`) });
+    }
     return this.respondRead(scope, stored, project, attributes, excluded);
   }
 
