@@ -108,6 +108,13 @@ export function readBody(request: ScimRequest, serverMaxBytes: number): unknown 
   if (coding !== undefined && coding !== "" && coding !== "identity" && (body instanceof Uint8Array || typeof body === "string")) {
     throw new ScimError(415, undefined, `Content-Encoding '${coding}' is not supported: send the body uncompressed`);
   }
+  // A transfer coding other than chunked (`gzip, chunked`): the adapter has the bytes still coded,
+  // which are no JSON. RFC 9112 §6.1: 501, rather than a misleading 400.
+  const transfer = header(request.headers, "transfer-encoding");
+  if (transfer !== undefined && (body instanceof Uint8Array || typeof body === "string")) {
+    const unknown = transfer.split(",").map((c) => c.trim().toLowerCase()).find((c) => c !== "" && c !== "chunked" && c !== "identity");
+    if (unknown !== undefined) throw new ScimError(501, undefined, `Transfer-Encoding '${unknown.slice(0, 40)}' is not supported: send the body uncoded (chunked is fine)`);
+  }
   if (body === undefined || body === null) throw badRequest("invalidSyntax", "the request needs a JSON body");
   if (typeof body === "string" && body.length > maxBytes && utf8Length(body) > maxBytes) throw tooLarge(maxBytes);
   if (body instanceof Uint8Array && body.byteLength > maxBytes) throw tooLarge(maxBytes);

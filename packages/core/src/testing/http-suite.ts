@@ -1330,6 +1330,27 @@ export function runHttpConformance(options: HttpSuiteOptions): void {
         }
       });
 
+      it(title("a transfer coding other than chunked is 501, and nothing is created (RFC 9112 §6.1)"), async () => {
+        if (!listening()) return;
+        const url = new URL(t.baseUrl);
+        const suffix = `te${uid()}`;
+        const userName = `okta.${suffix}@example.com`;
+        const json = JSON.stringify(oktaUser(suffix));
+        const connection = await rawConnection(url.origin);
+        try {
+          connection.write(
+            `POST ${url.pathname.replace(/\/+$/, "")}/Users HTTP/1.1\r\nHost: ${url.host}\r\nAuthorization: Bearer ${t.token}\r\nContent-Type: application/scim+json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n`,
+          );
+          connection.write(`${Buffer.byteLength(json).toString(16)}\r\n${json}\r\n0\r\n\r\n`);
+          const { head, body } = await connection.response();
+          expect(head).toMatch(/^HTTP\/1\.1 501 /);
+          expect(JSON.parse(body)).toMatchObject({ status: "501" });
+        } finally {
+          connection.destroy();
+        }
+        expect((await listUsers(`userName eq "${userName}"`)).totalResults).toBe(0);
+      });
+
       it(title("malformed JSON is 400 invalidSyntax"), async () => {
         expectError(await call("POST", "/Users", { raw: '{"schemas": [' }), 400, "invalidSyntax");
         const user = await createUser();
