@@ -368,7 +368,7 @@ export class LinkService {
   private async relink(db: Db, organizationId: string, dialect: SqlDialectName, orphans: readonly Selectable<UserLinkTable>[], linked: Map<string, UserRef>): Promise<Set<string>> {
     // Oldest first: an orphan left unlinked (the earliest of the person's users now) is then the
     // target of the later ones, never the other way round, so no two users link to each other.
-    const users = new Map((await this.liveUsers(db, dialect, orphans.map((o) => ({ tenant: o.directory_id, id: o.user_id })))).map((u) => [keyOf(u), u]));
+    const users = new Map((await this.liveUsers(db, orphans.map((o) => ({ tenant: o.directory_id, id: o.user_id })))).map((u) => [keyOf(u), u]));
     const relinking = orphans
       .map((o) => ({ email: o.email, user: users.get(keyOf({ tenant: o.directory_id, id: o.user_id })) }))
       .filter((o): o is Orphan => o.user !== undefined)
@@ -531,20 +531,20 @@ export class LinkService {
   }
 
   /** Which of the users are live, with their creation order. */
-  private async liveUsers(db: Db, dialect: SqlDialectName, users: readonly UserRef[]): Promise<Candidate[]> {
+  private async liveUsers(db: Db, users: readonly UserRef[]): Promise<Candidate[]> {
     const out: Candidate[] = [];
     for (const tenant of new Set(users.map((u) => u.tenant))) {
       const ids = users.filter((u) => u.tenant === tenant).map((u) => u.id);
       for (let i = 0; i < ids.length; i += 500) {
+        // By (tenant, id) alone, type and liveness checked here (see scim-store-sql's
+        // memberCandidates: with them in the WHERE clause, SQLite may walk the tenant instead).
         const rows = await db
           .selectFrom("scim_resources as r")
-          .select(["r.tenant", "r.id", "r.created", "r.seq"])
+          .select(["r.tenant", "r.id", "r.created", "r.seq", "r.resource_type", "r.deleted"])
           .where("r.tenant", "=", tenant)
           .where("r.id", "in", ids.slice(i, i + 500))
-          .where("r.resource_type", "=", "User")
-          .where(live(dialect, "r"))
           .execute();
-        for (const r of rows) out.push({ tenant: r.tenant, id: r.id, created: r.created, seq: Number(r.seq) });
+        for (const r of rows) if (r.resource_type === "User" && !r.deleted) out.push({ tenant: r.tenant, id: r.id, created: r.created, seq: Number(r.seq) });
       }
     }
     return out;

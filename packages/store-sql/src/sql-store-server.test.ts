@@ -333,6 +333,38 @@ describe("group membership touches only the changed rows", () => {
     }
   });
 
+  it("SQLite: resolving many new members reads them by (tenant, id), not by walking the tenant through a (tenant, resource_type) index", async () => {
+    const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+    let logging = false;
+    const database = openSqlite({ filename: ":memory:", log: (e) => void (logging && e.level === "query" && statements.push({ sql: e.query.sql, parameters: e.query.parameters })) });
+    try {
+      await migrateScimTables(database.db, "sqlite");
+      const store = sqlStore({ database });
+      const ctx = { tenant: "t" };
+      await store.importResources(ctx, "User", Array.from({ length: 5000 }, (_, i) => ({ id: `u${i}`, attributes: { schemas: [USER_SCHEMA], userName: `u${i}` }, uniqueKeys: [{ attribute: "userName", value: `u${i}` }] })));
+      // The statistics a directory gathers as it grows (the store runs `pragma optimize`).
+      await sql`analyze`.execute(database.db);
+      const server = createScimServer({ store, authenticate: bearerAuth({ tok: ctx }), baseUrl: "https://x.test/scim/v2" });
+      logging = true;
+      const created = await server.handle({
+        method: "POST",
+        path: "/Groups",
+        headers: { authorization: "Bearer tok" },
+        body: { schemas: [GROUP_SCHEMA], displayName: "Many", members: Array.from({ length: 1200 }, (_, i) => ({ value: `u${i * 4}` })) },
+      });
+      logging = false;
+      expect(created.status).toBe(201);
+      const lookups = statements.filter((q) => /from "scim_resources"/.test(q.sql) && /"id" in \(/.test(q.sql));
+      expect(lookups.length).toBeGreaterThanOrEqual(3);
+      for (const q of lookups) {
+        const plan = await database.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]));
+        expect(plan.rows.map((step) => step.detail).join(" | "), q.sql).toMatch(/USING INDEX scim_resources_id \(tenant=\? AND id=\?\)/);
+      }
+    } finally {
+      await database.destroy();
+    }
+  });
+
   it("PostgreSQL: adding a member inserts one row and reads no other membership row; a read without members never touches the table", async ({ skip }) => {
     const database = await openTestPostgres();
     if (!database) return skip();

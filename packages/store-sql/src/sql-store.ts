@@ -924,15 +924,17 @@ class SqlStore implements SqlScimStore {
     await this.enterTenant(ctx.tenant);
     const found: MemberCandidate[] = [];
     for (const part of chunks([...new Set(ids)].filter((id) => !this.unstorable(id)))) {
+      // By (tenant, id) alone, the type and liveness checked here: with them in the WHERE clause,
+      // SQLite walked one of the tenant's (tenant, resource_type, ...) indexes instead, every
+      // user of the directory for each 500 members (30-38 ms a chunk on 100,000 users).
       const rows = await this.db
         .selectFrom("scim_resources")
-        .select(["id", "resource_type", "display_name", "user_name"])
+        .select(["id", "resource_type", "display_name", "user_name", "deleted"])
         .where("tenant", "=", ctx.tenant)
         .where("id", "in", part)
-        .where("resource_type", "in", ["User", GROUP])
-        .where(this.liveRow)
         .execute();
       for (const row of rows) {
+        if (row.deleted || (row.resource_type !== "User" && row.resource_type !== GROUP)) continue;
         const display = row.display_name ?? row.user_name ?? undefined;
         const type = row.resource_type === GROUP ? GROUP : "User";
         found.push(display === undefined ? { id: row.id, type } : { id: row.id, type, display });
