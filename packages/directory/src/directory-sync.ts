@@ -27,7 +27,7 @@ import { migrateDirectoryTables } from "./migrations.js";
 import { DirectoryDataService, liveResourcesInWireForm } from "./normalized.js";
 import { provisioningHooks, type DirectoryHooks, type DirectoryPrincipal } from "./provisioning.js";
 import { RoleService } from "./roles.js";
-import { DEFAULT_SEARCH_TIME_BUDGET, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
+import { DEFAULT_SEARCH_TIME_BUDGET, DEFAULT_CHANGE_BUDGET, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { DirectoryDatabase } from "./tables.js";
 import { TokenService } from "./tokens.js";
 
@@ -65,6 +65,16 @@ export interface DirectorySyncOptions {
    * @default DEFAULT_SEARCH_TIME_BUDGET (500 ms per second, 30 s at once)
    */
   searchTimeBudget?: RateLimitConfig | false;
+  /**
+   * The rate of changes each directory's SCIM writes may make, counted as the events they write
+   * (scim-store-sql's `onEvents`: a user created, a member added, a user's roles changed...), as a
+   * bucket (`requestsPerSecond` changes per second, `burst` at once): past it, the directory's
+   * SCIM writes (POST, PUT, PATCH, DELETE, Bulk) get 429 with `Retry-After` until it has refilled;
+   * its reads go on. A request is refused only before it starts: the one that overdraws the
+   * bucket completes, and the next ones wait the debt out. `false`: no limit.
+   * @default DEFAULT_CHANGE_BUDGET (5,000 changes per second, 100,000 at once)
+   */
+  changeBudget?: RateLimitConfig | false;
   /**
    * Most list searches no index answers (`co`, `sw`, most attributes, no filter) that one
    * directory may have running at once; more get 429 with `Retry-After: 1`. The search time share
@@ -110,6 +120,8 @@ export interface DirectorySync {
   readonly scim: ScimServer;
   /** The time each directory's list searches have taken, against its budget (`searchTimeBudget`); undefined without one. */
   readonly searchTime: { limiter: RateLimiter; budget: RateLimitConfig } | undefined;
+  /** The changes each directory's writes have made, against its budget (`changeBudget`); undefined without one. */
+  readonly changes: { limiter: RateLimiter; budget: RateLimitConfig } | undefined;
   /** Most searches no index answers one directory may run at once (`maxConcurrentSearches`); undefined: no limit. */
   readonly maxConcurrentSearches: number | undefined;
   readonly registry: SchemaRegistry;
@@ -220,11 +232,14 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
   const db = database.db as unknown as Kysely<DirectoryDatabase>;
   const searchBudget = options.searchTimeBudget === undefined ? DEFAULT_SEARCH_TIME_BUDGET : options.searchTimeBudget;
   const searchTime = searchBudget === false ? undefined : { limiter: new RateLimiter(), budget: searchBudget };
+  const changeBudget = options.changeBudget === undefined ? DEFAULT_CHANGE_BUDGET : options.changeBudget;
+  const changes = changeBudget === false ? undefined : { limiter: new RateLimiter(), budget: changeBudget };
   const store = sqlStore({
     database,
     registry,
     now,
     ...(searchTime !== undefined ? { onSearch: (directoryId: string, ms: number) => searchTime.limiter.spend(directoryId, searchTime.budget, ms) } : {}),
+    ...(changes !== undefined ? { onEvents: (directoryId: string, count: number) => changes.limiter.spend(directoryId, changes.budget, count) } : {}),
     // A request authenticated just before its directory was deleted must not write into it:
     // checked under the directory's lock, which the deletion holds until it commits.
     tenantGuard: async (tx, directoryId) => {
@@ -292,6 +307,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     audit,
     scim,
     searchTime,
+    changes,
     maxConcurrentSearches: options.maxConcurrentSearches === false ? undefined : (options.maxConcurrentSearches ?? (database.dialect === "sqlite" ? 2 : undefined)),
     registry,
     options,

@@ -2,7 +2,8 @@
  * Rate limiting of SCIM requests: token buckets in memory, one per directory, sized from the
  * directory's `settings.rateLimit` (`burst` tokens, refilled at `requestsPerSecond`), one per
  * client address for the requests that fail authentication, and one per directory of milliseconds
- * of list searches (see {@link DEFAULT_SEARCH_TIME_BUDGET}).
+ * of list searches (see {@link DEFAULT_SEARCH_TIME_BUDGET}), and one per directory of the changes
+ * its writes make (see {@link DEFAULT_CHANGE_BUDGET}).
  * When the settings change the bucket is resized, keeping what was already spent. In memory means
  * per process: behind a load balancer with n processes a directory gets up to n times the rate.
  */
@@ -22,6 +23,17 @@ export interface RateLimitConfig {
  * offsets cost more) may be slowed past the burst, never stopped.
  */
 export const DEFAULT_SEARCH_TIME_BUDGET: RateLimitConfig = { requestsPerSecond: 500, burst: 30_000 };
+
+/**
+ * The default rate of changes a directory's SCIM writes may make (events written: a user
+ * created, a member added or removed, a user's roles changed...): 5,000 a second, 100,000 at once.
+ * One request may make thousands (a PATCH adding 5,000 members to a mapped group makes 10,000),
+ * and on SQLite, whose writes run one at a time on the server's thread, a directory sending such
+ * requests over and over held every other directory's requests for seconds; past its rate it gets
+ * 429s instead. An IdP's provisioning, a large directory's initial sync included, makes far fewer
+ * a second; the push of a group of 50,000 members fits in the burst.
+ */
+export const DEFAULT_CHANGE_BUDGET: RateLimitConfig = { requestsPerSecond: 5_000, burst: 100_000 };
 
 /**
  * The default rate of failed authentications per client address, for SCIM tokens and the admin

@@ -133,6 +133,57 @@ describe("SCIM routes: failed authentications from IPv6 clients", () => {
   });
 });
 
+describe("SCIM routes: a directory's rate of changes", () => {
+  it("its writes' events spend it; once it is used, its writes get 429 with Retry-After while its reads and other directories go on", async () => {
+    const budget = { requestsPerSecond: 10, burst: 5000 };
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), changeBudget: budget });
+    try {
+      const app = directoryScimRoutes(sync);
+      const heavy = await sync.directories.create({ organizationId: "o", name: "heavy" });
+      const other = await sync.directories.create({ organizationId: "o", name: "other" });
+      const heavyToken = (await sync.tokens.create(heavy.id)).token;
+      const otherToken = (await sync.tokens.create(other.id)).token;
+      const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+      const call = (directoryId: string, token: string, method: string, path: string, body?: unknown) =>
+        app.request(`http://x.test/scim/v2/${directoryId}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        });
+      const user = (await (await call(heavy.id, heavyToken, "POST", "/Users", { schemas: [USER], userName: "a@x.test" })).json()) as { id: string };
+      // Its one change (user.created) was charged to its directory only.
+      expect(sync.changes!.limiter.check(heavy.id, budget)).toMatchObject({ allowed: true, remaining: budget.burst - 1 });
+      expect(sync.changes!.limiter.check(other.id, budget)).toMatchObject({ allowed: true, remaining: budget.burst });
+      // As if its writes had made 20,000 changes.
+      sync.changes!.limiter.spend(heavy.id, budget, 20_000);
+      const writes: Array<[string, string, unknown]> = [
+        ["POST", "/Users", { schemas: [USER], userName: "b@x.test" }],
+        ["PUT", `/Users/${user.id}`, { schemas: [USER], userName: "a@x.test" }],
+        ["PATCH", `/Users/${user.id}`, { schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "replace", path: "active", value: false }] }],
+        ["DELETE", `/Users/${user.id}`, undefined],
+        ["POST", "/Bulk", { schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], Operations: [] }],
+      ];
+      for (const [method, path, body] of writes) {
+        const refused = await call(heavy.id, heavyToken, method, path, body);
+        expect(refused.status, `${method} ${path}`).toBe(429);
+        expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+        expect(((await refused.json()) as { detail: string }).detail).toMatch(/as many changes as its rate allows/);
+      }
+      // Nothing was written; reads (a search by POST too) and the other directory go on.
+      const read = (await (await call(heavy.id, heavyToken, "GET", `/Users/${user.id}`)).json()) as { active?: boolean };
+      expect(read.active).not.toBe(false);
+      expect((await call(heavy.id, heavyToken, "GET", `/Users?filter=${encodeURIComponent('userName eq "b@x.test"')}`)).status).toBe(200);
+      expect((await call(heavy.id, heavyToken, "POST", "/Users/.search", { schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"] })).status).toBe(200);
+      expect((await call(other.id, otherToken, "POST", "/Users", { schemas: [USER], userName: "c@x.test" })).status).toBe(201);
+      await sync.audit.flush();
+      const refusals = await sync.db.selectFrom("dir_audit_log").select("detail").where("directory_id", "=", heavy.id).where("status", "=", 429).orderBy("seq").execute();
+      expect(refusals.map((r) => JSON.parse(r.detail as string))).toEqual([{ refused: "changes" }, { refused: "changes", repeated: 4 }]);
+    } finally {
+      await sync.close();
+    }
+  });
+});
+
 describe("SCIM routes: a directory's share of search time", () => {
   it("its searches spend it; once it is used, its lists get 429 with Retry-After while its other requests and other directories go on", async () => {
     const budget = { requestsPerSecond: 10, burst: 5000 };

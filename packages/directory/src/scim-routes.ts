@@ -4,7 +4,8 @@
  *
  * In front of the SCIM server, per directory and in this order: the audit log (records every
  * request once it is answered), the IP allowlist (403), the rate limit (429 with `Retry-After`),
- * and for lists, the directory's share of search time (`sync.searchTime`, 429 with `Retry-After`).
+ * and for lists, the directory's share of search time (`sync.searchTime`, 429 with `Retry-After`),
+ * and for writes the rate of changes they make (`sync.changes`, 429 with `Retry-After`).
  * The allowlist and the rate limit are answered before any authentication work, from the
  * directory's settings (cached briefly). An unknown directory is treated as one with the default
  * settings (no allowlist, the default rate), so neither check tells whether a directory exists.
@@ -154,6 +155,12 @@ function searchesTheStore(registry: SchemaRegistry, method: string, path: string
   } catch {
     return true;
   }
+}
+
+/** Whether a SCIM request writes: POST (Bulk included) other than a `.search`, PUT, PATCH, DELETE. */
+function writes(method: string, path: string): boolean {
+  if (method === "POST") return scimSegments(path).at(-1)?.toLowerCase() !== ".search";
+  return method === "PUT" || method === "PATCH" || method === "DELETE";
 }
 
 /**
@@ -382,6 +389,12 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       const share = sync.searchTime?.limiter.check(directoryId, sync.searchTime.budget);
       if (share !== undefined && !share.allowed && searchesTheStore(sync.registry, c.req.method, c.req.path, queryParam(c, "filter"))) {
         return refuse(share.retryAfterSeconds, "search_time", "this directory's searches have used their share of the database");
+      }
+      // A write, once the directory's writes have made as many changes as its rate allows.
+      const changed = sync.changes?.limiter.check(directoryId, sync.changes.budget);
+      if (changed !== undefined && !changed.allowed && writes(c.req.method, c.req.path)) {
+        limiter.refund(directoryId, current.rateLimit);
+        return refuse(changed.retryAfterSeconds, "changes", "this directory's writes have made as many changes as its rate allows");
       }
       // A search no index answers, while the directory already runs as many as it may.
       const maxSearches = sync.maxConcurrentSearches;

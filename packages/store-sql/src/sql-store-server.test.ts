@@ -469,3 +469,30 @@ describe("PostgreSQL statements", () => {
     }
   });
 });
+
+describe("onEvents", () => {
+  it("hears how many events each transaction wrote, by tenant; reads and refused writes write none", async () => {
+    const heard: Array<[string, number]> = [];
+    const database = openSqlite({ filename: ":memory:" });
+    try {
+      await migrateScimTables(database.db, "sqlite");
+      const store = sqlStore({ database, onEvents: (tenant, count) => void heard.push([tenant, count]) });
+      const server = createScimServer({ store, authenticate: bearerAuth({ a: { tenant: "ta" }, b: { tenant: "tb" } }), baseUrl: "https://x.test/scim/v2", subscribers: [store.outbox] });
+      const call = (token: string, method: string, path: string, body?: unknown) => server.handle({ method, path, headers: { authorization: `Bearer ${token}` }, ...(body !== undefined ? { body } : {}) });
+      const ids: string[] = [];
+      for (const userName of ["one", "two", "three"]) ids.push(((await call("a", "POST", "/Users", { schemas: [USER_SCHEMA], userName })).body as { id: string }).id);
+      expect((await call("b", "POST", "/Users", { schemas: [USER_SCHEMA], userName: "other" })).status).toBe(201);
+      expect(heard).toEqual([["ta", 1], ["ta", 1], ["ta", 1], ["tb", 1]]);
+      heard.length = 0;
+      // A group with three members: its creation and three membership events, in one transaction.
+      expect((await call("a", "POST", "/Groups", { schemas: [GROUP_SCHEMA], displayName: "G", members: ids.map((value) => ({ value })) })).status).toBe(201);
+      expect(heard).toEqual([["ta", 4]]);
+      heard.length = 0;
+      expect((await call("a", "POST", "/Users", { schemas: [USER_SCHEMA], userName: "one" })).status).toBe(409);
+      expect((await call("a", "GET", "/Users")).status).toBe(200);
+      expect(heard).toEqual([]);
+    } finally {
+      await database.destroy();
+    }
+  });
+});

@@ -94,6 +94,13 @@ export interface SqlStoreOptions {
    * share of the database with it.
    */
   onSearch?: (tenant: string, milliseconds: number) => void;
+  /**
+   * Receives the number of events each transaction wrote to the outbox, by tenant, as they are
+   * written (just before it commits): the changes it made (a user created, a member added, a
+   * user's roles changed...), the measure of how much a request wrote. scim-directory keeps each
+   * directory's changes to a rate with it.
+   */
+  onEvents?: (tenant: string, count: number) => void;
 }
 
 /** A resource to import: a store write with optional id and timestamps (ISO 8601). */
@@ -1217,6 +1224,15 @@ class SqlStore implements SqlScimStore {
   private async flushEvents(): Promise<void> {
     const rows = this.pendingEvents;
     this.pendingEvents = [];
+    const onEvents = this.options.onEvents;
+    if (onEvents !== undefined) {
+      if (rows.length === 1) onEvents(rows[0]!.tenant, 1);
+      else {
+        const byTenant = new Map<string, number>();
+        for (const row of rows) byTenant.set(row.tenant, (byTenant.get(row.tenant) ?? 0) + 1);
+        for (const [tenant, count] of byTenant) onEvents(tenant, count);
+      }
+    }
     // One event (a create, as an IdP's import sends them): the statement compiled once.
     if (rows.length === 1) return void (await insertEvent(this.db, this.dialect, rows[0]!));
     for (const part of chunks(rows)) await this.db.insertInto("scim_outbox").values(part).execute();
