@@ -1025,6 +1025,31 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     expect(run.all).not.toContain("    at ");
   });
 
+  it("a second SIGTERM during the shutdown changes nothing: the request in flight is answered and the stop is clean", { timeout: 60_000 }, async () => {
+    const main = await start(`sqlite:${join(dir, "twice.db")}`);
+    const scimUrl = new URL(/SCIM base URL:\s+(\S+)/.exec(main.output())![1]!);
+    const token = /SCIM token:\s+(\S+)/.exec(main.output())![1]!;
+    const body = JSON.stringify({ schemas: [USER], userName: "twice@acme.test" });
+    const socket = connect(Number(scimUrl.port), scimUrl.hostname);
+    await new Promise((resolve) => socket.once("connect", resolve));
+    let received = "";
+    socket.on("data", (chunk: Buffer) => (received += chunk.toString()));
+    // A request in flight: its body half sent.
+    socket.write(`POST ${scimUrl.pathname}/Users HTTP/1.1\r\nHost: ${scimUrl.host}\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/scim+json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 10)}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    main.child.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    main.child.kill("SIGTERM");
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect([main.child.exitCode, main.child.signalCode], main.output()).toEqual([null, null]);
+    socket.write(body.slice(10));
+    await waitFor(() => received.includes("\r\n\r\n{"));
+    expect(received).toMatch(/^HTTP\/1\.1 201 /);
+    socket.destroy();
+    expect(await main.exited, main.output()).toBe(0);
+    expect(main.output()).toContain('"msg":"stopped"');
+  });
+
   it("exits 1 with one line when the port is taken", { timeout: 60_000 }, async () => {
     const blocker = createServer();
     await new Promise<void>((resolve) => blocker.listen(0, "127.0.0.1", resolve));

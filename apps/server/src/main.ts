@@ -53,8 +53,10 @@ const CLOSE_DATABASE_MS = 5_000;
 function stopOnSignals(): void {
   let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.once(signal, () => {
-      if (stopping) return;
+    // `on`, not `once`: a second signal while stopping must find this listener (and be ignored),
+    // not Node's default, which ends the process at once, cutting what the first one finishes.
+    process.on(signal, () => {
+      if (stopping) return void logger.info({ signal }, "already shutting down");
       stopping = true;
       logger.info({ signal }, "shutting down: finishing requests in flight");
       // The grace is close()'s: it cuts what still runs (one line says how many) and closes the
