@@ -7,7 +7,7 @@ import { sql } from "kysely";
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateAdminKey } from "./admin-keys.js";
-import { auditPath, AuditLog, redact, redactQuery, REDACTED, scimAuditMiddleware, secretMentionOf } from "./audit.js";
+import { auditPath, AuditLog, redact, redactQuery, redactText, REDACTED, scimAuditMiddleware, secretMentionOf } from "./audit.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { directoryScimRoutes } from "./scim-routes.js";
 import { backends, useDirectorySync } from "./test-backends.js";
@@ -92,6 +92,14 @@ describe("audit log", () => {
     expect(auditPath(`http://h.test/scim/v2/dir_1/Users/${bare}`)).toBe(`/scim/v2/dir_1/Users/${REDACTED}`);
     expect(auditPath(`http://h.test/scim/v2/dir_1/Users?filter=${encodeURIComponent(`userName eq "${bare}"`)}`)).toBe(`/scim/v2/dir_1/Users?filter=${REDACTED}`);
     expect(redact({ id: adminKey.slice("dsync_admin_".length) })).toEqual({ id: REDACTED });
+    // With a character of the same alphabet touching it (a typo, a prefix mistyped): the whole run.
+    const adminBare = adminKey.slice("dsync_admin_".length);
+    for (const touching of [`a${bare}`, `${bare}a`, `dsync-${bare}`, `x_${adminBare}`, `n-${adminBare}-2`]) {
+      expect(auditPath(`http://h.test/scim/v2/dir_1/Users/${touching}`), touching).toBe(`/scim/v2/dir_1/Users/${REDACTED}`);
+      expect(auditPath(`http://h.test/scim/v2/dir_1/Users?x=${touching}`), touching).toBe(`/scim/v2/dir_1/Users?x=${REDACTED}`);
+      expect(redactText(`Resource ${touching} not found`), touching).toBe(`Resource ${REDACTED} not found`);
+      expect(redact({ input: { name: touching } }), touching).toEqual({ input: { name: REDACTED } });
+    }
   });
 
   it("a search (POST /Users/.search, GET /Groups/.search) is recorded with no resource id; a resource's request with its id", async () => {

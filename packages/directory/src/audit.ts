@@ -83,9 +83,11 @@ const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&
 /**
  * Our secrets (directory tokens {@link TOKEN_PREFIX}, admin keys {@link ADMIN_KEY_PREFIX}: a
  * prefix and base64url characters), or their random part alone (256 bits: 43 base64url
- * characters, a shape no id of ours has), wherever they stand in a text.
+ * characters, a shape no id of ours has), wherever they stand in a text: as a run of 43 to 64
+ * such characters, so that one with a character of the same alphabet touching it (`a<random>`,
+ * `dsync-<random>`, a typo) is caught too. Longer runs are no pasted secret (and stay readable).
  */
-const SECRET_TOKEN = `(?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])`;
+const SECRET_TOKEN = `(?:${[TOKEN_PREFIX, ADMIN_KEY_PREFIX].map(escapeRegExp).join("|")})[A-Za-z0-9_-]{8,}|(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43,64}(?![A-Za-z0-9_-])`;
 /** Values that are one of our secrets ({@link SECRET_TOKEN}), or a bearer credential. */
 const SECRET_VALUE = new RegExp(`(${SECRET_TOKEN}|^bearer\\s)`, "i");
 /** {@link SECRET_VALUE}'s tokens and keys wherever they stand in a text. */
