@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { CompiledQuery, sql } from "kysely";
+import { openSqlite } from "scim-store-sql";
 import { createSchemaRegistry, type SchemaDefinition } from "scim-core";
 import { describe, expect, it } from "vitest";
 import { backends, useDirectorySync } from "./test-backends.js";
@@ -331,6 +333,36 @@ describe("attributeReader", () => {
     for (const path of ["name.givenName", 'emails[type eq "work"].value', `${ENTERPRISE}:department`, `${ACME}:costCenter`, "unknown.sub", "", "((", "__proto__"]) {
       expect(() => attributeReader(path, reg)(odd)).not.toThrow();
       expect(attributeReader(path, reg)(odd)).toBeUndefined();
+    }
+  });
+});
+
+describe("listing users by email", () => {
+  it("finds them by index (the emails and userName lookups), never walking the directory's users", async () => {
+    const queries: Array<{ sql: string; parameters: readonly unknown[] }> = [];
+    let logging = false;
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:", log: (e) => void (logging && queries.push({ sql: e.query.sql, parameters: e.query.parameters })) }) });
+    try {
+      const dir = await sync.directories.create({ organizationId: "org_email", name: "Emails" });
+      const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+      await sync.store.importResources({ tenant: dir.id }, "User", [
+        ...Array.from({ length: 3000 }, (_, i) => ({ id: `u${i}`, attributes: { schemas: [USER], userName: `user${i}`, emails: [{ value: `user${i}@acme.test`, primary: true }] }, uniqueKeys: [] })),
+        { id: "named", attributes: { schemas: [USER], userName: "Boss@Acme.test" }, uniqueKeys: [] },
+      ]);
+      await sql`analyze`.execute(sync.db);
+      logging = true;
+      expect((await sync.data.listUsers(dir.id, { email: "USER1234@acme.test" })).data.map((u) => u.id)).toEqual(["u1234"]);
+      expect((await sync.data.listUsers(dir.id, { email: "boss@acme.test" })).data.map((u) => u.id)).toEqual(["named"]);
+      expect((await sync.data.listUsers(dir.id, { email: "nobody@acme.test" })).data).toEqual([]);
+      logging = false;
+      const reads = queries.filter((q) => /scim_resources/.test(q.sql));
+      expect(reads.length).toBeGreaterThan(0);
+      for (const q of reads) {
+        const plan = await sync.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]));
+        for (const step of plan.rows) expect(step.detail, q.sql).not.toMatch(/^SCAN r\b|USING INDEX scim_resources_seq|USING INDEX scim_resources_(created|last_modified)/);
+      }
+    } finally {
+      await sync.close();
     }
   });
 });
