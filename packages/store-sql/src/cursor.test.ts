@@ -82,6 +82,9 @@ for (const dialect of dialects) {
       const filtered = await one.query(mine, "User", { cursor: "", count: 2, filter: parseFilter('userName sw "u"') });
       expect(filtered.nextCursor).toBeDefined();
       await expect(one.query(mine, "User", { cursor: filtered.nextCursor!, count: 2 })).rejects.toMatchObject({ status: 400, scimType: "invalidCursor" });
+      // Nor for another tenant's list, or another resource type's.
+      await expect(one.query(theirs, "User", { cursor, count: 2 })).rejects.toMatchObject({ status: 400, scimType: "invalidCursor" });
+      await expect(one.query(mine, "Group", { cursor, count: 2 })).rejects.toMatchObject({ status: 400, scimType: "invalidCursor" });
     });
   });
 }

@@ -321,9 +321,11 @@ function invalidCursor(): ScimError {
   return new ScimError(400, "invalidCursor", "The cursor is not valid for this query");
 }
 
-/** A short fingerprint of a query (filter and sort), so a cursor is only valid for its query. */
-function querySignature(query: StoreQuery): string {
-  const text = `${query.filter ? printFilter(query.filter) : ""}|${query.sort ? `${printAttrPath(query.sort.path)}:${query.sort.order}` : ""}`;
+/** A short fingerprint of a query (its tenant, resource type, filter and sort), so a cursor is only valid for its query. */
+function querySignature(tenant: string, type: string, query: StoreQuery): string {
+  // The tenant and the resource type too: a cursor of another tenant's list, or of its Groups on
+  // its Users, is refused rather than read as a position in this one.
+  const text = `${tenant}|${type}|${query.filter ? printFilter(query.filter) : ""}|${query.sort ? `${printAttrPath(query.sort.path)}:${query.sort.order}` : ""}`;
   let h = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
@@ -720,7 +722,7 @@ class SqlStore implements SqlScimStore {
         onSearch?.(ctx.tenant, this.dialect === "postgres" ? clock.ms : performance.now() - started);
       }
     };
-    const signature = query.cursor !== undefined ? querySignature(query) : "";
+    const signature = query.cursor !== undefined ? querySignature(ctx.tenant, type, query) : "";
     const cursorKey = query.cursor !== undefined ? await this.cursorKey() : undefined;
     const cursor = query.cursor !== undefined ? decodeCursor(cursorKey!, query.cursor, signature) : undefined;
     // The statement is written with the store's own fragments (sql-text.ts), not Kysely's
