@@ -195,6 +195,9 @@ describe("admin API", () => {
 
     it("malformed JSON 400, not JSON 415, oversized 413, bad query 400", async () => {
       expect((await api("POST", "/directories", "{nope")).body.error.code).toBe("invalid_json");
+      // Nested past 64 levels: refused before anything walks it (the audit entry holds no input).
+      const deep = await api("POST", "/directories", `{"organizationId":"o","name":"n","settings":${"[".repeat(1000)}${"]".repeat(1000)}}`);
+      expect([deep.status, deep.body.error.code, deep.body.error.message]).toEqual([400, "invalid_json", "the body is nested more than 64 levels deep"]);
       const text = await api("POST", "/directories", "organizationId=o", { "content-type": "text/plain" });
       expect([text.status, text.body.error.code]).toEqual([415, "unsupported_media_type"]);
       const large = await api("POST", "/directories", { organizationId: "o", name: "x".repeat(5000) });

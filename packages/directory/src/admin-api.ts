@@ -8,6 +8,7 @@
 import { performance } from "node:perf_hooks";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { isScimError, MAX_JSON_DEPTH, parseJsonBody } from "scim-core";
 import { z } from "zod";
 import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
 import { auditPath, redact, redactText, type AuditLog } from "./audit.js";
@@ -159,9 +160,12 @@ async function readJson(c: AdminContext): Promise<unknown> {
   if (type === undefined || !JSON_TYPE.test(type)) throw new DirectoryError(415, "unsupported_media_type", "the body must be JSON (Content-Type: application/json)");
   let value: unknown;
   try {
-    value = JSON.parse(text);
-  } catch {
-    throw new DirectoryError(400, "invalid_json", "the body is not valid JSON");
+    // scim-core's parser: JSON nested more than MAX_JSON_DEPTH (64) levels deep is refused before
+    // anything walks it (no admin input nests more than a few levels).
+    value = parseJsonBody(text);
+  } catch (error) {
+    const tooDeep = isScimError(error) && /nested more than/.test(error.detail);
+    throw new DirectoryError(400, "invalid_json", tooDeep ? `the body is nested more than ${MAX_JSON_DEPTH} levels deep` : "the body is not valid JSON");
   }
   c.set("auditInput", value);
   refuseUnstorable(value, "");

@@ -38,11 +38,16 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
     return { app, directory, token };
   }
 
-  it("serves /healthz", async () => {
+  it("serves /healthz; every answer, a path it does not serve too, says no-store and nosniff", async () => {
     const app = directoryApp(sync);
     const r = await app.request("http://sync.test/healthz");
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ status: "ok" });
+    const missing = await app.request("http://sync.test/no/such/path");
+    expect(missing.status).toBe(404);
+    for (const answer of [r, missing]) {
+      expect([answer.headers.get("cache-control"), answer.headers.get("x-content-type-options")]).toEqual(["no-store", "nosniff"]);
+    }
   });
 
   describe("rate limit", () => {

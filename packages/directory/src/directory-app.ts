@@ -59,8 +59,9 @@ export function directoryApp(sync: DirectorySync, options: DirectoryAppOptions =
   const trustProxy = options.trustProxy ?? false;
 
   const app = new Hono();
-  // SCIM answers carry users and groups (the admin API sets the same headers on its own).
-  app.use(`${SCIM_MOUNT}/*`, privateResponse);
+  // SCIM answers carry users and groups, the admin API secrets: every answer is private and
+  // not to be sniffed (the admin API sets the same headers on its own when mounted elsewhere).
+  app.use("*", privateResponse);
   app.get("/healthz", (c) => c.json({ status: "ok" }));
   app.route(
     "/",
