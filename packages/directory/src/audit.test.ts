@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Hono } from "hono";
 import { createSchemaRegistry } from "scim-core";
-import { sql } from "kysely";
+import { sql, type KyselyPlugin } from "kysely";
 import { openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { generateAdminKey } from "./admin-keys.js";
@@ -238,6 +238,27 @@ describe("audit log", () => {
       // A new window: its first refusal is written as it comes.
       await refuse("dir_a", "rate_limited");
       expect((await rows()).slice(5)).toEqual([["dir_a", null, { refused: "rate_limited" }]]);
+    });
+
+    it("a batch the database refuses for a moment (SQLITE_BUSY: another process holds the file's lock) is tried again, not lost", async () => {
+      let refusals = 2;
+      const busy: KyselyPlugin = {
+        transformQuery: (args) => {
+          if (args.node.kind === "InsertQueryNode" && refusals > 0) {
+            refusals--;
+            throw Object.assign(new Error("database is locked"), { code: "SQLITE_BUSY" });
+          }
+          return args.node;
+        },
+        transformResult: async (args) => args.result,
+      };
+      const errors: unknown[] = [];
+      const audit = new AuditLog(sync.db.withPlugin(busy), { batch: { maxEntries: 100, maxDelayMs: 5 }, onError: (e) => void errors.push(e) });
+      for (let i = 0; i < 3; i++) await audit.record({ kind: "scim", directoryId: "dir_busy", method: "GET", path: "/Users", status: 200 + i, durationMs: 1 });
+      await audit.flush();
+      expect(refusals).toBe(0);
+      expect(errors).toEqual([]);
+      expect((await audit.list({ directoryId: "dir_busy" })).data.map((e) => e.status)).toEqual([200, 201, 202]);
     });
 
     it("batches written as they fill leave the refusals' count to the end of their window", async () => {

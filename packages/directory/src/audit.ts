@@ -291,6 +291,16 @@ interface RefusalWindow {
   repeated: number;
 }
 
+/** The waits before each new try of a batch the database refused for a moment (see `insertRetrying`): about 15 s in all. */
+const AUDIT_RETRY_DELAYS_MS = [250, 1_000, 4_000, 10_000];
+
+/** SQLite busy or locked; PostgreSQL shutting down, unreachable or out of connections; a connection cut. */
+function isTransientDatabaseError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string") return false;
+  return code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED") || /^(57P0[123]|08\d{3}|53300)$/.test(code) || ["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE"].includes(code);
+}
+
 /** Rows per INSERT statement: 11 columns each, under SQLite's and PostgreSQL's parameter limits. */
 const AUDIT_INSERT_CHUNK = 500;
 
@@ -417,13 +427,31 @@ export class AuditLog {
   }
 
   /**
+   * Inserts a chunk of entries in one statement, tried again while the database is busy or
+   * unreachable for a moment (another process holding a SQLite file's lock past its busy timeout,
+   * a PostgreSQL restart): such a failure says nothing about the entries, which would otherwise be
+   * lost. Entries recorded meanwhile wait behind it, in order.
+   */
+  private async insertRetrying(rows: readonly Insertable<AuditTable>[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.db.insertInto("dir_audit_log").values([...rows]).execute();
+        return;
+      } catch (error) {
+        if (attempt >= AUDIT_RETRY_DELAYS_MS.length || !isTransientDatabaseError(error)) throw error;
+        await new Promise((resolve) => setTimeout(resolve, AUDIT_RETRY_DELAYS_MS[attempt]));
+      }
+    }
+  }
+
+  /**
    * Inserts a chunk of entries in one statement; if it fails, each entry on its own, so that one
    * entry the database refuses loses only itself, not its whole batch. The entries lost are
    * reported to `onError` once, with the first one's error.
    */
   private async insert(rows: readonly Insertable<AuditTable>[]): Promise<void> {
     try {
-      await this.db.insertInto("dir_audit_log").values([...rows]).execute();
+      await this.insertRetrying(rows);
     } catch (error) {
       if (rows.length === 1) throw error;
       let lost = 0;
