@@ -26,6 +26,7 @@ async function announce({ firstRun, sync, origin }: RunningServer, config: Serve
   // Secrets go to the terminal once, never to the structured log.
   if (firstRun.adminKey || firstRun.token) {
     console.log("");
+    if (firstRun.resumed) console.log("An earlier first run (or ROTATE_ADMIN_KEY start) stopped before showing its secrets: they are replaced by these.");
     console.log(firstRun.directory ? "First run: save these now, they are not shown again (only their hashes are stored)." : "New admin API key (ROTATE_ADMIN_KEY): save it now, it is not shown again; the previous key no longer works.");
     if (firstRun.adminKey) console.log(`  Admin API key:  ${firstRun.adminKey}   (Authorization: Bearer ... on ${origin}/api)`);
     if (firstRun.directory && firstRun.token) {
@@ -34,6 +35,8 @@ async function announce({ firstRun, sync, origin }: RunningServer, config: Serve
     }
     console.log("");
   }
+  // Shown: a later start has nothing to replace.
+  await firstRun.shown();
   if (!firstRun.directory) {
     for (const directory of await sync.directories.list({ limit: 20 })) {
       console.log(`SCIM base URL (${directory.name}): ${sync.scimUrl(directory.id, origin)}`);
