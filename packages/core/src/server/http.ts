@@ -109,8 +109,9 @@ export function readBody(request: ScimRequest, serverMaxBytes: number): unknown 
     throw new ScimError(415, undefined, `Content-Encoding '${coding}' is not supported: send the body uncompressed`);
   }
   // A transfer coding other than chunked (`gzip, chunked`): the adapter has the bytes still coded,
-  // which are no JSON. RFC 9112 §6.1: 501, rather than a misleading 400.
-  const transfer = header(request.headers, "transfer-encoding");
+  // which are no JSON. RFC 9112 §6.1: 501, rather than a misleading 400. Only a body without a
+  // Content-Length can have one (HTTP/1.1 forbids both): the IdPs' requests skip the lookup.
+  const transfer = Number.isNaN(length) ? header(request.headers, "transfer-encoding") : undefined;
   if (transfer !== undefined && (body instanceof Uint8Array || typeof body === "string")) {
     const unknown = transfer.split(",").map((c) => c.trim().toLowerCase()).find((c) => c !== "" && c !== "chunked" && c !== "identity");
     if (unknown !== undefined) throw new ScimError(501, undefined, `Transfer-Encoding '${unknown.slice(0, 40)}' is not supported: send the body uncoded (chunked is fine)`);
