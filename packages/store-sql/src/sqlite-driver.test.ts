@@ -127,6 +127,37 @@ describe("SQLite group commit", () => {
     await db.destroy();
   });
 
+  it("a long transaction lets the event loop run: reads outside it are answered from the reader meanwhile, writes wait for it", async () => {
+    const { db } = open({}, true);
+    await insert(db, "before");
+    const events: string[] = [];
+    let inside = 0;
+    const long = db.transaction().execute(async (trx) => {
+      // Statements for at least 150 ms, each one synchronous (better-sqlite3).
+      const started = performance.now();
+      while (performance.now() - started < 150) await trx.insertInto("item").values({ name: `long${inside++}`, parent: null }).execute();
+      events.push("long done");
+    });
+    // Sent once the transaction runs: a read, and a write outside it.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const read = db
+      .selectFrom("item")
+      .select("name")
+      .execute()
+      .then((rows) => events.push(`read ${rows.length}`));
+    const write = db
+      .insertInto("item")
+      .values({ name: "after", parent: null })
+      .execute()
+      .then(() => events.push("write"));
+    await Promise.all([long, read, write]);
+    // The read came back while the transaction ran, and saw none of its rows (not committed); the
+    // write waited for the writer.
+    expect(events).toEqual(["read 1", "long done", "write"]);
+    expect(inside).toBeGreaterThan(10);
+    await db.destroy();
+  });
+
   it("maxUnits 1 commits every transaction on its own", async () => {
     const { db, driver } = open({ maxUnits: 1 });
     await Promise.all(Array.from({ length: 10 }, (_, i) => insert(db, `n${i}`)));

@@ -19,13 +19,17 @@
  * if the COMMIT fails, every transaction of the group fails with its error, and none of their
  * writes stays.
  *
- * Statements outside transactions: reads run on a second connection, the reader, while a group
- * is open (on the writer they would see the group's writes, which are not yet durable: a crash or
- * an I/O failure at COMMIT undoes them, and what a read answered would then never have been; an
- * events reader was handed positions that a crash gave to other events); without a reader (an
- * in-memory database, where nothing is durable) they run on the writer. Writes outside
- * transactions (single statements) join the open group and wait for its COMMIT too, or autocommit
- * when no group is open.
+ * Statements outside transactions: reads run on a second connection, the reader, at once, without
+ * waiting for the writer (on the writer they would wait for whoever holds it, and see an open
+ * group's writes, which are not yet durable: a crash or an I/O failure at COMMIT undoes them, and
+ * what a read answered would then never have been; an events reader was handed positions that a
+ * crash gave to other events); without a reader (an in-memory database, where nothing is durable)
+ * they take the writer. Writes outside transactions (single statements) take the writer, join the
+ * open group and wait for its COMMIT too, or autocommit when no group is open.
+ *
+ * A transaction that holds the writer for long (thousands of statements: a directory's deletion,
+ * the roles of a large group) lets the event loop run every 20 ms: other requests are read and
+ * answered from the reader meanwhile, and their writes wait for the writer.
  */
 import {
   CompiledQuery,
@@ -94,26 +98,53 @@ class Group {
 
 const UNIT = "scim_group_unit";
 
+/**
+ * What Kysely holds for one query or one transaction. It takes the writer (the mutex) only when it
+ * needs it: for a transaction, or a statement that writes (or reads where there is no reader). A
+ * read outside a transaction runs on the reader at once, without waiting for whoever holds the
+ * writer: a long transaction (a directory's deletion, the roles of a large group) no longer holds
+ * up other requests' reads.
+ */
 class GroupCommitConnection implements DatabaseConnection {
+  /** Whether this connection holds the writer. */
+  holds = false;
+
   constructor(private readonly driver: GroupCommitSqliteDriver) {}
 
-  executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    try {
-      return Promise.resolve(this.driver.run<R>(compiledQuery));
-    } catch (error) {
-      return Promise.reject(error);
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (!this.holds) {
+      const onReader = this.driver.readerStatement(compiledQuery.sql);
+      if (onReader !== undefined) return { rows: onReader.all(compiledQuery.parameters) as R[] };
+      await this.driver.lock(this);
+    } else {
+      await this.driver.breathe();
     }
+    return this.driver.run<R>(compiledQuery);
   }
 
   async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
     if (!SelectQueryNode.is(compiledQuery.query)) throw new Error("the SQLite driver streams select queries only");
-    for (const row of this.driver.statementFor(compiledQuery.sql).iterate(compiledQuery.parameters)) yield { rows: [row as R] };
+    let statement = this.holds ? undefined : this.driver.readerStatement(compiledQuery.sql);
+    if (statement === undefined) {
+      if (!this.holds) await this.driver.lock(this);
+      statement = this.driver.statement(compiledQuery.sql);
+    }
+    for (const row of statement.iterate(compiledQuery.parameters)) yield { rows: [row as R] };
   }
 }
 
+/**
+ * How long a transaction holds the writer before it lets the event loop run (then again after as
+ * long): better-sqlite3's statements are synchronous, so a transaction of many statements would
+ * otherwise hold every other request, reads included, until it ends.
+ */
+const BREATHE_EVERY_MS = 20;
+
+/** A PRAGMA statement (connection settings: never answered by the reader). */
+const PRAGMA = /^\s*pragma\b/i;
+
 /** The driver: one connection, a mutex, the open group. */
 export class GroupCommitSqliteDriver implements Driver {
-  private readonly connection = new GroupCommitConnection(this);
   private readonly statements = new Map<string, Statement>();
   private readonly waiting: (() => void)[] = [];
   private locked = false;
@@ -122,6 +153,8 @@ export class GroupCommitSqliteDriver implements Driver {
   private inUnit = false;
   /** The group the current holder of the connection must see committed before it goes on. */
   private holderWaitsFor: Group | undefined;
+  /** When the writer's holder last let the event loop run (see {@link breathe}). */
+  private lastBreath = 0;
   private readonly maxUnits: number;
   private readonly maxDelayMs: number;
   private readonly cacheSize: number;
@@ -154,17 +187,19 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   /**
-   * The statement to run `sql` with: on the reader when it only reads, outside a transaction,
-   * while a group is open (it sees committed rows only); on the writer otherwise.
+   * The reader's statement for `sql` when it only reads and there is a reader (a file): reads
+   * outside transactions run there, and see committed rows only (never an open group's, which a
+   * crash or an I/O failure at COMMIT would undo). Undefined otherwise: the statement needs the writer.
    */
-  statementFor(sql: string): Statement {
-    const statement = this.statement(sql);
-    if (this.reader !== undefined && this.group !== undefined && !this.inUnit && statement.readonly) return cached(this.readerStatements, this.reader, sql, this.cacheSize);
-    return statement;
+  readerStatement(sql: string): Statement | undefined {
+    // A PRAGMA reads the settings of the connection it runs on: the writer's are the ones asked.
+    if (this.reader === undefined || !this.statement(sql).readonly || PRAGMA.test(sql)) return undefined;
+    return cached(this.readerStatements, this.reader, sql, this.cacheSize);
   }
 
+  /** Runs a statement on the writer (its caller holds it). */
   run<R>(compiledQuery: CompiledQuery): QueryResult<R> {
-    const statement = this.statementFor(compiledQuery.sql);
+    const statement = this.statement(compiledQuery.sql);
     // A write outside a transaction, while a group is open, becomes part of that group.
     if (!this.inUnit && this.group !== undefined && !statement.readonly) this.holderWaitsFor = this.group;
     if (statement.reader) return { rows: statement.all(compiledQuery.parameters) as R[] };
@@ -172,13 +207,36 @@ export class GroupCommitSqliteDriver implements Driver {
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
   }
 
+  /** A connection for one query or transaction: it takes the writer when it needs it (see {@link GroupCommitConnection}). */
   async acquireConnection(): Promise<DatabaseConnection> {
-    while (this.locked) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    this.locked = true;
-    return this.connection;
+    return new GroupCommitConnection(this);
   }
 
-  async beginTransaction(): Promise<void> {
+  /** Takes the writer for `connection`, after those already waiting for it. */
+  async lock(connection: GroupCommitConnection): Promise<void> {
+    await this.lockWriter();
+    connection.holds = true;
+    this.lastBreath = performance.now();
+  }
+
+  private async lockWriter(): Promise<void> {
+    while (this.locked) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.locked = true;
+  }
+
+  /**
+   * Lets the event loop run once the writer's holder has held it for {@link BREATHE_EVERY_MS}:
+   * other requests are read and answered from the reader meanwhile; their writes wait for the
+   * writer as before.
+   */
+  async breathe(): Promise<void> {
+    if (performance.now() - this.lastBreath < BREATHE_EVERY_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.lastBreath = performance.now();
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await this.lock(connection as GroupCommitConnection);
     if (this.group !== undefined && !this.database.inTransaction) {
       // SQLite ended the group's transaction on its own (an I/O error): it cannot be committed.
       this.fail(new Error("the SQLite transaction was rolled back by the database"));
@@ -229,7 +287,10 @@ export class GroupCommitSqliteDriver implements Driver {
     }
   }
 
-  async releaseConnection(): Promise<void> {
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    const holder = connection as GroupCommitConnection;
+    if (!holder.holds) return;
+    holder.holds = false;
     const waitFor = this.holderWaitsFor;
     this.holderWaitsFor = undefined;
     const group = this.group;
@@ -252,7 +313,7 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   private async scheduledFlush(): Promise<void> {
-    await this.acquireConnection();
+    await this.lockWriter();
     this.flushScheduled = false;
     try {
       if (this.group !== undefined) this.commit();
@@ -289,7 +350,7 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   async destroy(): Promise<void> {
-    await this.acquireConnection();
+    await this.lockWriter();
     if (this.group !== undefined) this.commit();
     await this.beforeClose?.();
     this.database.close();
