@@ -268,6 +268,29 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     await expect(sync.directories.get(directory.id)).rejects.toMatchObject({ status: 404 });
   });
 
+  it("deleting a directory of more users than one delete statement takes removes every row of it, and nothing of another", async () => {
+    const { directory } = await directoryWithToken();
+    const { directory: other } = await directoryWithToken();
+    const users = (tenant: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ id: `${tenant}-u${i}`, attributes: { schemas: [USER], userName: `u${i}@acme.test`, emails: [{ value: `u${i}@acme.test` }] }, uniqueKeys: [{ attribute: "userName", value: `u${i}@acme.test` }] }));
+    await sync.store.importResources({ tenant: directory.id }, "User", users(directory.id, 12_000));
+    await sync.store.importResources({ tenant: other.id }, "User", users(other.id, 3));
+    await sync.directories.delete(directory.id);
+    for (const table of ["scim_resources", "scim_emails", "scim_unique_keys", "scim_counts"] as const) {
+      const left = await sync.db.selectFrom(table).select((eb) => eb.fn.countAll<number>().as("n")).where("tenant", "=", directory.id).executeTakeFirstOrThrow();
+      expect([table, Number(left.n)]).toEqual([table, 0]);
+    }
+    expect((await sync.data.listUsers(other.id)).data).toHaveLength(3);
+    let last: unknown;
+    for (let after = 0; ; ) {
+      const page = await sync.store.readEvents({ tenant: directory.id, after, limit: 10_000 });
+      if (page.length === 0) break;
+      last = page.at(-1)!.event;
+      after = page.at(-1)!.seq;
+    }
+    expect(last).toMatchObject({ type: "directory.deleted", data: { users: 12_000 } });
+  });
+
   it("deleting a directory deprovisions its live users first and records their deletion, its groups' and its own as events", async () => {
     const { directory, token } = await directoryWithToken();
     const other = await directoryWithToken("org_2");
