@@ -133,23 +133,29 @@ describe("SCIM routes: failed authentications from IPv6 clients", () => {
   });
 });
 
+/** Two directories with a token each ("heavy" spends its budget, "other" must not notice), and a SCIM client of the routes. */
+async function heavyAndOther(sync: DirectorySync) {
+  const app = directoryScimRoutes(sync);
+  const heavy = await sync.directories.create({ organizationId: "o", name: "heavy" });
+  const other = await sync.directories.create({ organizationId: "o", name: "other" });
+  const heavyToken = (await sync.tokens.create(heavy.id)).token;
+  const otherToken = (await sync.tokens.create(other.id)).token;
+  const call = (directoryId: string, token: string, method: string, path: string, body?: unknown) =>
+    app.request(`http://x.test/scim/v2/${directoryId}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  return { heavy, other, heavyToken, otherToken, call };
+}
+
 describe("SCIM routes: a directory's rate of changes", () => {
   it("its writes' events spend it; once it is used, its writes get 429 with Retry-After while its reads and other directories go on", async () => {
     const budget = { requestsPerSecond: 10, burst: 5000 };
     const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), changeBudget: budget });
     try {
-      const app = directoryScimRoutes(sync);
-      const heavy = await sync.directories.create({ organizationId: "o", name: "heavy" });
-      const other = await sync.directories.create({ organizationId: "o", name: "other" });
-      const heavyToken = (await sync.tokens.create(heavy.id)).token;
-      const otherToken = (await sync.tokens.create(other.id)).token;
+      const { heavy, other, heavyToken, otherToken, call } = await heavyAndOther(sync);
       const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
-      const call = (directoryId: string, token: string, method: string, path: string, body?: unknown) =>
-        app.request(`http://x.test/scim/v2/${directoryId}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        });
       const user = (await (await call(heavy.id, heavyToken, "POST", "/Users", { schemas: [USER], userName: "a@x.test" })).json()) as { id: string };
       // Its one change (user.created) was charged to its directory only.
       expect(sync.changes!.limiter.check(heavy.id, budget)).toMatchObject({ allowed: true, remaining: budget.burst - 1 });
@@ -189,17 +195,7 @@ describe("SCIM routes: a directory's share of search time", () => {
     const budget = { requestsPerSecond: 10, burst: 5000 };
     const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), searchTimeBudget: budget });
     try {
-      const app = directoryScimRoutes(sync);
-      const heavy = await sync.directories.create({ organizationId: "o", name: "heavy" });
-      const other = await sync.directories.create({ organizationId: "o", name: "other" });
-      const heavyToken = (await sync.tokens.create(heavy.id)).token;
-      const otherToken = (await sync.tokens.create(other.id)).token;
-      const call = (directoryId: string, token: string, method: string, path: string, body?: unknown) =>
-        app.request(`http://x.test/scim/v2/${directoryId}${path}`, {
-          method,
-          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
-          ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        });
+      const { heavy, other, heavyToken, otherToken, call } = await heavyAndOther(sync);
       const user = (await (await call(heavy.id, heavyToken, "POST", "/Users", { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "a@x.test" })).json()) as { id: string };
       expect((await call(heavy.id, heavyToken, "GET", `/Users?filter=${encodeURIComponent('title co "x"')}`)).status).toBe(200);
       const left = sync.searchTime!.limiter.check(heavy.id, budget);
