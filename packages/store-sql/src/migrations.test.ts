@@ -33,7 +33,9 @@ describe("migrations", () => {
       // (and what came after it)
       await sql`drop table scim_secrets`.execute(database.db);
       await sql`delete from scim_migrations where name = '0006_secrets'`.execute(database.db);
-      expect((await migrateScimTables(database.db, "sqlite")).results?.map((r) => r.status)).toEqual(["Success", "Success"]);
+      await sql`drop index scim_resources_deleted`.execute(database.db);
+      await sql`delete from scim_migrations where name = '0007_deleted_resources_index'`.execute(database.db);
+      expect((await migrateScimTables(database.db, "sqlite")).results?.map((r) => r.status)).toEqual(["Success", "Success", "Success"]);
       expect(await store.eventsHorizon("t1")).toEqual({ latest: seqs[4], prunedThrough: seqs[2] });
       expect(await store.eventsHorizon("another")).toEqual({ latest: seqs[4], prunedThrough: seqs[2] });
     } finally {

@@ -254,6 +254,23 @@ function migration0006(): Migration {
   };
 }
 
+/**
+ * The soft-deleted rows of a tenant and type, in creation order: what `purgeDeletedBefore` reads
+ * (every other index holds live rows only, so it walked the whole tenant: 300 ms on 100,000 users
+ * for a handful of deleted ones).
+ */
+function migration0007(dialect: SqlDialectName): Migration {
+  const truthy = dialect === "postgres" ? sql`true` : sql`1`;
+  return {
+    async up(db: AnyDb) {
+      await db.schema.createIndex("scim_resources_deleted").on("scim_resources").columns(["tenant", "resource_type", "seq"]).where(sql.ref("deleted"), "=", truthy).execute();
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropIndex("scim_resources_deleted").execute();
+    },
+  };
+}
+
 /** The migrations of scim-store-sql for one dialect, by name (names sort in the order they run). */
 export function scimMigrations(dialect: SqlDialectName): Record<string, Migration> {
   return {
@@ -263,6 +280,7 @@ export function scimMigrations(dialect: SqlDialectName): Record<string, Migratio
     "0004_members_by_member_covering": migration0004(),
     "0005_outbox_pruned": migration0005(dialect),
     "0006_secrets": migration0006(),
+    "0007_deleted_resources_index": migration0007(dialect),
   };
 }
 
