@@ -318,7 +318,7 @@ export const auditEntrySchema = z.object({
     .record(z.string(), z.unknown())
     .nullable()
     .describe(
-      "`scimType` of a refused SCIM request; `refused` (`rate_limited`: the directory's rate; `failed_authentications`: the client address's failures; `search_time`, `concurrent_searches`, `large_reads_waiting`, `large_reads_wait`, `ip_not_allowed`) of one a guard refused; `repeated`: the number of 429 refusals of that kind since the entry that opened their ten-second window",
+      "`scimType` of a refused SCIM request; `refused` (`rate_limited`: the directory's rate; `failed_authentications`: the client address's failures; `changes`: the directory's rate of changes; `search_time`, `concurrent_searches`, `large_reads_waiting`, `large_reads_wait`, `ip_not_allowed`, `unauthenticated`) of one a guard refused; `repeated`: the number of refusals of that kind since the entry that opened their ten-second window (the entry is dated by the last of them); a Bulk request's `operations` and `failedOperations`, and on each of its operations' own entries `bulk: true`, `bulkId` and `scimType`",
     ),
 });
 export type AuditEntryView = z.output<typeof auditEntrySchema>;
