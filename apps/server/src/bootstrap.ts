@@ -43,10 +43,8 @@ export async function bootstrap(sync: DirectorySync, options: { rotateAdminKey?:
   const noDirectory = (await sync.directories.list({ limit: 1 })).length === 0;
   const recovered = pending?.directoryId !== undefined && !noDirectory ? await sync.directories.get(pending.directoryId).catch(() => undefined) : undefined;
   const out: Bootstrapped = { shown: async () => {} };
-  if (!needKey && !noDirectory && recovered === undefined) {
-    if (pending !== undefined) await clearPending(sync);
-    return out;
-  }
+  // Nothing to create (and no unfinished first run: it would need a key).
+  if (!needKey && !noDirectory) return out;
   // Before anything is created: a start that stops from here on is finished by the next one.
   await writePending(sync, pending ?? {});
   if (pending !== undefined) out.resumed = true;
