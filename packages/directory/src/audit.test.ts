@@ -11,6 +11,7 @@ import { auditPath, AuditLog, redact, redactQuery, redactText, REDACTED, scimAud
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { directoryScimRoutes } from "./scim-routes.js";
 import { backends, useDirectorySync } from "./test-backends.js";
+import { migrateDirectoryTables } from "./migrations.js";
 
 describe("audit log", () => {
   it("redacts secret-looking fields at any depth and values that look like our tokens", () => {
@@ -318,6 +319,50 @@ describe.each(backends)("SCIM activity on $name", (backend) => {
       [201, created, null],
       [401, refusedLast, { refused: "unauthenticated", repeated: 2 }],
     ]);
+  });
+});
+
+describe.each(backends)("SCIM activity counted by the hour on $name", (backend) => {
+  let sync: DirectorySync;
+  useDirectorySync(backend, (database) => createDirectorySync({ database }), (s) => void (sync = s));
+
+  it.skipIf(backend.skip)("the status sums the hours of the last day as entries are written (it reads no entry), and the migration counts what was logged before it", async () => {
+    let clock = Date.parse("2026-11-27T12:30:00.000Z");
+    const audit = new AuditLog(sync.db, { now: () => new Date(clock) });
+    const directoryId = `dir_hours_${backend.name}`;
+    const at = async (hoursAgo: number, status: number) => {
+      clock = Date.parse("2026-11-27T12:30:00.000Z") - hoursAgo * 3_600_000;
+      await audit.record({ kind: "scim", directoryId, method: "GET", path: "/scim/v2/x/Users", status, durationMs: 1 });
+    };
+    await at(30, 500); // more than a day ago: not counted
+    await at(23, 200);
+    await at(2, 404);
+    await at(0, 201);
+    await audit.record({ kind: "admin", directoryId, method: "POST", path: "/api/directories", status: 201, durationMs: 1 });
+    clock = Date.parse("2026-11-27T12:30:00.000Z");
+    expect(await audit.scimActivity(directoryId)).toMatchObject({ requests: 3, clientErrors: 1, serverErrors: 0 });
+    // The entries themselves are not read for the counts.
+    await sync.db.deleteFrom("dir_audit_log").where("directory_id", "=", directoryId).where("status", "=", 404).execute();
+    expect(await audit.scimActivity(directoryId)).toMatchObject({ requests: 3, clientErrors: 1 });
+    expect(await audit.scimActivity(directoryId, new Date(Date.parse("2026-11-27T12:30:00.000Z") - 31 * 3_600_000))).toMatchObject({ requests: 4, serverErrors: 1 });
+
+  });
+
+  it.skipIf(backend.skip)("a database migrated to the hourly counts fills them from the entries of the last 25 hours", async () => {
+    const audit = new AuditLog(sync.db);
+    const directoryId = `dir_backfill_${backend.name}`;
+    for (const status of [200, 201, 404, 500]) await audit.record({ kind: "scim", directoryId, method: "GET", path: "/scim/v2/x/Users", status, durationMs: 1 });
+    await audit.recordRefusal({ kind: "scim", directoryId, method: "GET", path: "/scim/v2/x/Users", status: 429, durationMs: 0, detail: { refused: "rate_limited" } });
+    await audit.recordRefusal({ kind: "scim", directoryId, method: "GET", path: "/scim/v2/x/Users", status: 429, durationMs: 0, detail: { refused: "rate_limited" } });
+    await audit.flush();
+    const before = await audit.scimActivity(directoryId);
+    expect(before).toMatchObject({ requests: 6, clientErrors: 3, serverErrors: 1 });
+    // As before the migration: no table, the migration not run.
+    await sql`drop table dir_scim_activity`.execute(sync.db);
+    await sql`delete from dir_migrations where name = ${"0004_scim_activity"}`.execute(sync.db);
+    const { database } = sync.options;
+    await migrateDirectoryTables(database.db, database.dialect, database.schema !== undefined ? { schema: database.schema } : {});
+    expect(await audit.scimActivity(directoryId)).toEqual(before);
   });
 });
 

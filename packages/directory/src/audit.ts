@@ -435,13 +435,45 @@ export class AuditLog {
   private async insertRetrying(rows: readonly Insertable<AuditTable>[]): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.db.insertInto("dir_audit_log").values([...rows]).execute();
+        await this.writeRows(rows);
         return;
       } catch (error) {
         if (attempt >= AUDIT_RETRY_DELAYS_MS.length || !isTransientDatabaseError(error)) throw error;
         await new Promise((resolve) => setTimeout(resolve, AUDIT_RETRY_DELAYS_MS[attempt]));
       }
     }
+  }
+
+  /** Inserts entries in one statement, and counts their SCIM requests by the hour (`dir_scim_activity`) in the same transaction. */
+  private async writeRows(rows: readonly Insertable<AuditTable>[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("dir_audit_log").values([...rows]).execute();
+      const hours = new Map<string, { directory_id: string; hour: string; requests: number; client_errors: number; server_errors: number }>();
+      for (const row of rows) {
+        const weight = activityWeight(row);
+        if (weight === 0) continue;
+        const hour = row.at.slice(0, 13);
+        const key = `${row.directory_id} ${hour}`;
+        let counts = hours.get(key);
+        if (counts === undefined) hours.set(key, (counts = { directory_id: row.directory_id!, hour, requests: 0, client_errors: 0, server_errors: 0 }));
+        counts.requests += weight;
+        if (row.status >= 500) counts.server_errors += weight;
+        else if (row.status >= 400) counts.client_errors += weight;
+      }
+      for (const counts of hours.values()) {
+        await trx
+          .insertInto("dir_scim_activity")
+          .values(counts)
+          .onConflict((oc) =>
+            oc.columns(["directory_id", "hour"]).doUpdateSet({
+              requests: sql`dir_scim_activity.requests + excluded.requests`,
+              client_errors: sql`dir_scim_activity.client_errors + excluded.client_errors`,
+              server_errors: sql`dir_scim_activity.server_errors + excluded.server_errors`,
+            }),
+          )
+          .execute();
+      }
+    });
   }
 
   /**
@@ -458,7 +490,7 @@ export class AuditLog {
       let first: unknown;
       for (const row of rows) {
         try {
-          await this.db.insertInto("dir_audit_log").values(row).execute();
+          await this.writeRows([row]);
         } catch (rowError) {
           lost++;
           first ??= rowError;
@@ -492,14 +524,19 @@ export class AuditLog {
     await this.flush();
     const cutoff = new Date(this.now().getTime() - olderThanDays * DAY_MS).toISOString();
     const result = await this.db.deleteFrom("dir_audit_log").where("at", "<", cutoff).executeTakeFirst();
+    // The hourly counts go with the entries, and are kept two days at most (the status reads one).
+    const twoDaysAgo = new Date(this.now().getTime() - 2 * DAY_MS).toISOString();
+    await this.db.deleteFrom("dir_scim_activity").where("hour", "<", (cutoff > twoDaysAgo ? cutoff : twoDaysAgo).slice(0, 13)).execute();
     return Number(result.numDeletedRows);
   }
 
   /**
    * A directory's SCIM activity: its last request, and the requests and errors since `since`
-   * (default: the last 24 hours). An entry counting refusals (`detail.repeated`) counts as the
-   * requests it stands for, and is written after requests that came later than it says: the last
-   * request is the latest by time among the newest entries.
+   * (default: the last 24 hours), counted by the hour as entries are written (`dir_scim_activity`:
+   * the hour `since` falls in counts whole). An entry counting refusals (`detail.repeated`) counts
+   * as the requests it stands for, a Bulk request as its operations (each has an entry); the entry
+   * counting refusals is written after requests that came later than it says: the last request is
+   * the latest by time among the newest entries.
    */
   async scimActivity(directoryId: string, since?: Date): Promise<ScimActivity> {
     await this.flush();
@@ -514,19 +551,11 @@ export class AuditLog {
       .execute();
     let last = newest[0];
     for (const row of newest) if (row.at > last!.at) last = row;
-    // `->>` with a bare label reads a JSON member on SQLite (3.38+, text) and PostgreSQL (jsonb) alike.
-    // A Bulk request's own entry stands for nothing: each of its operations has an entry.
-    const weight = sql<number>`(case when detail ->> 'operations' is not null then 0 else coalesce(cast(detail ->> 'repeated' as integer), 1) end)`;
     const rows = await this.db
-      .selectFrom("dir_audit_log")
-      .select((eb) => [
-        eb.fn.sum<number>(weight).as("requests"),
-        eb.fn.sum<number>(eb.case().when("status", ">=", 500).then(weight).else(0).end()).as("serverErrors"),
-        eb.fn.sum<number>(eb.case().when(eb.and([eb("status", ">=", 400), eb("status", "<", 500)])).then(weight).else(0).end()).as("clientErrors"),
-      ])
+      .selectFrom("dir_scim_activity")
+      .select((eb) => [eb.fn.sum<number>("requests").as("requests"), eb.fn.sum<number>("client_errors").as("clientErrors"), eb.fn.sum<number>("server_errors").as("serverErrors")])
       .where("directory_id", "=", directoryId)
-      .where("kind", "=", "scim")
-      .where("at", ">=", from)
+      .where("hour", ">=", from.slice(0, 13))
       .executeTakeFirstOrThrow();
     return {
       lastRequest: last === undefined ? null : { at: last.at, method: last.method, path: last.path, status: Number(last.status) },
@@ -535,6 +564,20 @@ export class AuditLog {
       serverErrors: Number(rows.serverErrors ?? 0),
     };
   }
+}
+
+/**
+ * How many SCIM requests an entry stands for in the sync status: none for an admin action or a
+ * Bulk request's own entry (each of its operations has one), `detail.repeated` for one counting
+ * refusals, else one.
+ */
+function activityWeight(row: Insertable<AuditTable>): number {
+  if (row.kind !== "scim" || !row.directory_id) return 0;
+  const detail = row.detail;
+  if (typeof detail !== "string" || !(detail.includes('"repeated"') || detail.includes('"operations"'))) return 1;
+  const parsed = JSON.parse(detail) as { repeated?: unknown; operations?: unknown };
+  if (parsed.operations !== undefined) return 0;
+  return typeof parsed.repeated === "number" ? parsed.repeated : 1;
 }
 
 /**

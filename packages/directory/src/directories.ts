@@ -305,6 +305,7 @@ export class DirectoryService {
       await tx.deleteFrom("dir_tokens").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_role_mappings").where("directory_id", "=", id).execute();
       await tx.deleteFrom("dir_user_roles").where("directory_id", "=", id).execute();
+      await tx.deleteFrom("dir_scim_activity").where("directory_id", "=", id).execute();
       // Its users first (PostgreSQL: this waits for a create that is linking a user to one of
       // them, whose link is then removed below), so that no re-link can point at them.
       for (const table of SCIM_TABLES) await deleteTenantRows(tx, table, id, this.removal?.store.dialect);

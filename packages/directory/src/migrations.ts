@@ -155,9 +155,48 @@ function migration0003(): Migration {
   };
 }
 
+/**
+ * Each directory's SCIM requests counted by the hour (`dir_scim_activity`), as the audit log
+ * writes them: the sync status sums 25 rows instead of reading every entry of the last 24 hours
+ * (105 ms for 430,000 requests, on SQLite time in which the server answered nothing else). Filled
+ * from the audit entries of the last 25 hours.
+ */
+function migration0004(): Migration {
+  return {
+    async up(db: AnyDb) {
+      await db.schema
+        .createTable("dir_scim_activity")
+        .addColumn("directory_id", "text", (c) => c.notNull())
+        .addColumn("hour", "text", (c) => c.notNull())
+        .addColumn("requests", "integer", (c) => c.notNull())
+        .addColumn("client_errors", "integer", (c) => c.notNull())
+        .addColumn("server_errors", "integer", (c) => c.notNull())
+        .addPrimaryKeyConstraint("dir_scim_activity_pk", ["directory_id", "hour"])
+        .execute();
+      const from = new Date(Date.now() - 25 * 3_600_000).toISOString();
+      // The weight of an entry as the audit log counts it (audit.ts, activityWeight).
+      const weight = sql`(case when detail ->> 'operations' is not null then 0 else coalesce(cast(detail ->> 'repeated' as integer), 1) end)`;
+      await sql`insert into dir_scim_activity (directory_id, hour, requests, client_errors, server_errors)
+        select directory_id, substr(at, 1, 13), sum(${weight}),
+          sum(case when status >= 400 and status < 500 then ${weight} else 0 end),
+          sum(case when status >= 500 then ${weight} else 0 end)
+        from dir_audit_log where kind = 'scim' and directory_id is not null and at >= ${from}
+        group by directory_id, substr(at, 1, 13)`.execute(db);
+    },
+    async down(db: AnyDb) {
+      await db.schema.dropTable("dir_scim_activity").ifExists().execute();
+    },
+  };
+}
+
 /** The migrations of scim-directory for one dialect, by name (names sort in the order they run). */
 export function directoryMigrations(dialect: SqlDialectName): Record<string, Migration> {
-  return { "0001_directory_tables": migration0001(dialect), "0002_roles_and_links": migration0002(), "0003_no_stored_closures": migration0003() };
+  return {
+    "0001_directory_tables": migration0001(dialect),
+    "0002_roles_and_links": migration0002(),
+    "0003_no_stored_closures": migration0003(),
+    "0004_scim_activity": migration0004(),
+  };
 }
 
 /** Brings the directory tables to the latest version (idempotent, safe from several processes). */

@@ -103,5 +103,15 @@ export interface DirectoryDatabase extends ScimDatabase {
   dir_user_roles: UserRolesTable;
   dir_user_links: UserLinkTable;
   dir_audit_log: AuditTable;
+  dir_scim_activity: ScimActivityTable;
   dir_settings: SettingsTable;
+}
+
+/** A directory's SCIM requests of one hour (`hour`: the first 13 characters of an ISO time, `2026-11-27T10`). */
+export interface ScimActivityTable {
+  directory_id: string;
+  hour: string;
+  requests: number;
+  client_errors: number;
+  server_errors: number;
 }
