@@ -1025,6 +1025,15 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     expect(run.all).not.toContain("    at ");
   });
 
+  it("exits 1 with one line naming the SQLite file when it cannot be opened", { timeout: 60_000 }, async () => {
+    // A folder where the file should be: SQLite cannot open it.
+    const run = await failedStart({ DATABASE_URL: `sqlite:${dir}` });
+    expect(run.code, run.all).toBe(1);
+    expect(run.log, run.all).toHaveLength(1);
+    expect(JSON.parse(run.log[0]!).msg).toBe(`could not start: cannot open the database sqlite:${dir}: unable to open database file`);
+    expect(run.all).not.toContain("    at ");
+  });
+
   it("a second SIGTERM during the shutdown changes nothing: the request in flight is answered and the stop is clean", { timeout: 60_000 }, async () => {
     const main = await start(`sqlite:${join(dir, "twice.db")}`);
     const scimUrl = new URL(/SCIM base URL:\s+(\S+)/.exec(main.output())![1]!);

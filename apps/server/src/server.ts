@@ -15,7 +15,7 @@ import { nodeServerErrorHandler } from "scim-hono";
 import { openDatabase } from "scim-store-sql";
 import { bootstrap, type Bootstrapped } from "./bootstrap.js";
 import type { ServerConfig } from "./config.js";
-import { logSerializers, startupStep } from "./errors.js";
+import { logSerializers, maskCredentials, startupStep } from "./errors.js";
 import { closeSilentConnections } from "./silent-connections.js";
 import { loadSchemasFile } from "./schemas-file.js";
 
@@ -76,7 +76,9 @@ export function walStallMessage(walBytes: number): string {
 export async function startServer(config: ServerConfig, parentLogger: Logger): Promise<RunningServer> {
   const logger = parentLogger.child({}, { serializers: logSerializers });
   const registry = config.SCIM_SCHEMAS_FILE !== undefined ? loadSchemasFile(config.SCIM_SCHEMAS_FILE) : undefined;
-  const database = await startupStep("cannot open the database", () =>
+  // Named (credentials masked) as the next step names it: "unable to open database file" alone
+  // does not say which file.
+  const database = await startupStep(`cannot open the database ${maskCredentials(config.DATABASE_URL)}`, () =>
     openDatabase(config.DATABASE_URL, {
       ...(config.DATABASE_SCHEMA !== undefined ? { schema: config.DATABASE_SCHEMA } : {}),
       poolSize: config.DATABASE_POOL_SIZE,
