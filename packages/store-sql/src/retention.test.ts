@@ -4,13 +4,11 @@
  * per tenant and type, leaving live resources alone. On SQLite and PostgreSQL.
  */
 import { randomUUID } from "node:crypto";
-import { CompiledQuery, sql } from "kysely";
+import { sql } from "kysely";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openSqlite } from "./dialect.js";
-import { migrateScimTables } from "./migrations.js";
 import type { ScimSqlDatabase } from "./dialect.js";
 import { sqlStore } from "./sql-store.js";
-import { openTestPostgres, openTestSqlite } from "./test-databases.js";
+import { openPlannedSqlite, openTestPostgres, openTestSqlite } from "./test-databases.js";
 
 const dialects = [
   { name: "SQLite", open: () => openTestSqlite() },
@@ -52,24 +50,20 @@ for (const dialect of dialects) {
 
 describe("purgeDeletedBefore reads the deleted rows by their own index", () => {
   it("SQLite: no walk of the tenant's live rows", async () => {
-    const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
-    let logging = false;
-    const database = openSqlite({ filename: ":memory:", log: (e) => void (logging && e.level === "query" && statements.push({ sql: e.query.sql, parameters: e.query.parameters })) });
+    const { database, statements, state, plan } = await openPlannedSqlite();
     try {
-      await migrateScimTables(database.db, "sqlite");
       const store = sqlStore({ database });
       const ctx = { tenant: "t" };
       await store.importResources(ctx, "User", Array.from({ length: 3000 }, (_, i) => ({ id: `u${i}`, attributes: { schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: `u${i}` }, uniqueKeys: [] })));
       for (const id of ["u1", "u2"]) await store.delete(ctx, "User", id);
       await sql`analyze`.execute(database.db);
-      logging = true;
+      state.recording = true;
       expect((await store.purgeDeletedBefore(ctx, "User", new Date(Date.now() + 60_000))).sort()).toEqual(["u1", "u2"]);
-      logging = false;
+      state.recording = false;
       const reads = statements.filter((q) => /^select/i.test(q.sql) && /scim_resources/.test(q.sql));
       expect(reads.length).toBeGreaterThan(0);
       for (const q of reads) {
-        const plan = await database.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]));
-        expect(plan.rows.map((step) => step.detail).join(" | "), q.sql).toMatch(/USING INDEX scim_resources_deleted/);
+        expect((await plan(q)).join(" | "), q.sql).toMatch(/USING INDEX scim_resources_deleted/);
       }
     } finally {
       await database.destroy();

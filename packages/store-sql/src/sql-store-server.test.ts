@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openSqlite, type ScimSqlDatabase } from "./dialect.js";
 import { migrateScimTables } from "./migrations.js";
 import { createSqlStore, sqlStore, type SqlScimStore } from "./sql-store.js";
-import { openTestPostgres } from "./test-databases.js";
+import { openPlannedSqlite, openTestPostgres } from "./test-databases.js";
 
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -334,31 +334,27 @@ describe("group membership touches only the changed rows", () => {
   });
 
   it("SQLite: resolving many new members reads them by (tenant, id), not by walking the tenant through a (tenant, resource_type) index", async () => {
-    const statements: Array<{ sql: string; parameters: readonly unknown[] }> = [];
-    let logging = false;
-    const database = openSqlite({ filename: ":memory:", log: (e) => void (logging && e.level === "query" && statements.push({ sql: e.query.sql, parameters: e.query.parameters })) });
+    const { database, statements, state, plan } = await openPlannedSqlite();
     try {
-      await migrateScimTables(database.db, "sqlite");
       const store = sqlStore({ database });
       const ctx = { tenant: "t" };
       await store.importResources(ctx, "User", Array.from({ length: 5000 }, (_, i) => ({ id: `u${i}`, attributes: { schemas: [USER_SCHEMA], userName: `u${i}` }, uniqueKeys: [{ attribute: "userName", value: `u${i}` }] })));
       // The statistics a directory gathers as it grows (the store runs `pragma optimize`).
       await sql`analyze`.execute(database.db);
       const server = createScimServer({ store, authenticate: bearerAuth({ tok: ctx }), baseUrl: "https://x.test/scim/v2" });
-      logging = true;
+      state.recording = true;
       const created = await server.handle({
         method: "POST",
         path: "/Groups",
         headers: { authorization: "Bearer tok" },
         body: { schemas: [GROUP_SCHEMA], displayName: "Many", members: Array.from({ length: 1200 }, (_, i) => ({ value: `u${i * 4}` })) },
       });
-      logging = false;
+      state.recording = false;
       expect(created.status).toBe(201);
       const lookups = statements.filter((q) => /from "scim_resources"/.test(q.sql) && /"id" in \(/.test(q.sql));
       expect(lookups.length).toBeGreaterThanOrEqual(3);
       for (const q of lookups) {
-        const plan = await database.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]));
-        expect(plan.rows.map((step) => step.detail).join(" | "), q.sql).toMatch(/USING INDEX scim_resources_id \(tenant=\? AND id=\?\)/);
+        expect((await plan(q)).join(" | "), q.sql).toMatch(/USING INDEX scim_resources_id \(tenant=\? AND id=\?\)/);
       }
     } finally {
       await database.destroy();

@@ -4,6 +4,7 @@
  * When it cannot be reached, its tests are skipped locally but fail under CI (`CI=true`), so a CI
  * run never passes without having run them.
  */
+import { CompiledQuery } from "kysely";
 import { openPostgres, openSqlite, type ScimSqlDatabase } from "./dialect.js";
 import { migrateScimTables } from "./migrations.js";
 
@@ -49,4 +50,24 @@ export async function openTestSqlite(filename = ":memory:"): Promise<ScimSqlData
   const handle = openSqlite({ filename });
   await migrateScimTables(handle.db, "sqlite");
   return handle;
+}
+
+/** A statement the database ran: its SQL text and parameters. */
+export interface RanStatement {
+  sql: string;
+  parameters: readonly unknown[];
+}
+
+/**
+ * A migrated in-memory SQLite database for query-plan tests: it keeps the statements run while
+ * `recording` is on, and tells the steps of a statement's plan (EXPLAIN QUERY PLAN, one line per step).
+ */
+export async function openPlannedSqlite() {
+  const statements: RanStatement[] = [];
+  const state = { recording: false };
+  const database = openSqlite({ filename: ":memory:", log: (e) => void (state.recording && e.level === "query" && statements.push({ sql: e.query.sql, parameters: e.query.parameters })) });
+  await migrateScimTables(database.db, "sqlite");
+  const plan = async (q: RanStatement): Promise<string[]> =>
+    (await database.db.executeQuery<{ detail: string }>(CompiledQuery.raw(`explain query plan ${q.sql}`, [...q.parameters]))).rows.map((step) => step.detail);
+  return { database, statements, state, plan };
 }
