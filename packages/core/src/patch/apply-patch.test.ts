@@ -981,6 +981,24 @@ describe("memberChanges", () => {
     expect(deferred.changed).toBe(true);
   });
 
+  it("a bare value through a value filter is the element's value, whether the filter matches an element or not (as deferred members take it)", () => {
+    // Found by the property test (seed 1850884847): the second add matched the member the first
+    // created, and its bare value was refused as "must be an object" unless deferred.
+    const group = { schemas: [GROUP], id: "u1", displayName: "Engineering" };
+    const ops = [
+      { op: "add", path: 'members[value eq "u1"]', value: { displayName: "G", members: [] } },
+      { op: "add", path: 'members[value eq "u1"]', value: "u1" },
+    ];
+    expect(memberValues(patchGroup(group, ops).resource)).toEqual(["u1"]);
+    expect(patchGroup(group, ops, { deferMembers: true }).memberChanges).toEqual([
+      { op: "add", members: [{ value: "u1" }] },
+      { op: "add", members: [{ value: "u1" }] },
+    ]);
+    // Emails: the matched element's address changes, its other sub-attributes stay.
+    const [work, home] = bjensen().emails as Obj[];
+    expect(patchUser(bjensen(), [{ op: "add", path: 'emails[type eq "work"]', value: "new@example.com" }]).resource.emails).toEqual([{ ...work, value: "new@example.com" }, home]);
+  });
+
   it("a filter that does not name ids: removes the matches, or reports removeWhere when deferred", () => {
     const applied = patchGroup(base(), [{ op: "remove", path: 'members[display sw "C"]' }]);
     expect(memberValues(applied.resource)).toEqual(["a", "b"]);

@@ -650,6 +650,9 @@ class Patcher {
 
     const current = this.read(schema, attr);
     const list = Array.isArray(current) ? current : [];
+    // A bare value (`emails[type eq "work"]` with "x@example.com") is the element's `value`.
+    const valueSub = attr.subMap?.get("value");
+    const bare = valueSub !== undefined && raw !== null && raw !== undefined && typeof raw !== "object" ? { [valueSub.name]: raw } : undefined;
     const matched: number[] = [];
     for (let i = 0; i < list.length; i++) if (isObject(list[i]) && predicate(list[i] as Obj)) matched.push(i);
 
@@ -668,11 +671,8 @@ class Patcher {
       // An add to a filtered path that matches nothing creates the element (Entra's work email).
       const seed: Obj = {};
       if (!equalities(filter, seed)) throw badRequest("noTarget", "the value filter matched no element and does not describe a new one");
-      // The new element satisfies the filter (its equalities win over the value's), and a bare
-      // value (`emails[type eq "work"]` with "x@example.com") is the element's `value`.
-      const valueSub = attr.subMap?.get("value");
-      const bare = valueSub !== undefined && raw !== null && raw !== undefined && typeof raw !== "object";
-      const element = sub !== undefined ? { ...seed, [sub.name]: raw } : isObject(raw) ? { ...raw, ...seed } : bare ? { [valueSub.name]: raw, ...seed } : seed;
+      // The new element satisfies the filter (its equalities win over the value's).
+      const element = sub !== undefined ? { ...seed, [sub.name]: raw } : isObject(raw) ? { ...raw, ...seed } : bare !== undefined ? { ...bare, ...seed } : seed;
       const coerced = coerceAttribute(attr, [element], this.ctx) as Obj[] | undefined;
       if (coerced === undefined) return;
       if (members) {
@@ -701,7 +701,8 @@ class Patcher {
       // RFC 7644 §3.5.2.1 and §3.5.2.3: the sub-attributes given replace or add to those of each
       // element selected, and those not given are left unchanged (a replace of `{"primary":
       // true}` moves primary; it does not leave an email without its address).
-      const element = isObject(raw) ? coerceSubAttributes(attr, raw, this.ctx) : (coerceAttribute(attr, raw, this.ctx) as Obj[] | undefined)?.[0];
+      const part = isObject(raw) ? raw : bare;
+      const element = part !== undefined ? coerceSubAttributes(attr, part, this.ctx) : (coerceAttribute(attr, raw, this.ctx) as Obj[] | undefined)?.[0];
       for (const i of matched) {
         const before = next[i] as Obj;
         next[i] = { ...before, ...element };
