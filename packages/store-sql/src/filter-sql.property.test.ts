@@ -346,6 +346,16 @@ async function memoryOrder(people: readonly Person[], tenant: string, path: Attr
   return result.resources.map((r) => r.id);
 }
 
+/**
+ * The users without a value of a required name the path sorts by (`userName`: a missing, empty or
+ * non-string one), which only a write around scim-core's validation stores.
+ */
+function requiredNameMissing(path: AttrPath, people: readonly Person[]): Set<string> {
+  const attribute = path.sub === undefined && (path.uri === undefined || path.uri === rt.core.id) ? rt.core.byName.get(path.attr.toLowerCase()) : undefined;
+  if (attribute === undefined || !attribute.required || (attribute.name !== "userName" && attribute.name !== "displayName")) return new Set();
+  return new Set(people.filter((p) => typeof p.attributes[attribute.name] !== "string" || p.attributes[attribute.name] === "").map((p) => p.id));
+}
+
 const databases: [string, () => Promise<ScimSqlDatabase | undefined>, ReturnType<typeof generators>][] = [
   ["SQLite", () => openTestSqlite(), generators(SQLITE_CHARS, SQLITE_LITERALS)],
   ["PostgreSQL", () => openTestPostgres(), generators(CHARS, [])],
@@ -388,7 +398,14 @@ describe.each(databases)("filterToSql agrees with compileFilter on %s", (_name, 
               .where("r.deleted", "=", sqlBool(h.dialect, false))
               .orderBy(sql`${orderBySql(path, order, { dialect: h.dialect, resourceType: rt, tenant })}`)
               .execute();
-            expect(rows.map((r) => r.id), `sortBy ${JSON.stringify(path)} ${order}`).toEqual(await memoryOrder(live, tenant, path, order));
+            let got = rows.map((r) => r.id);
+            let want = await memoryOrder(live, tenant, path, order);
+            // A required name (userName) is sorted by its column alone, which its index serves:
+            // scim-core never stores one blank, and those that the generator writes around it go
+            // where the database puts them. The others keep memoryStore's order among themselves.
+            const without = requiredNameMissing(path, live);
+            if (without.size > 0) [got, want] = [got.filter((id) => !without.has(id)), want.filter((id) => !without.has(id))];
+            expect(got, `sortBy ${JSON.stringify(path)} ${order}`).toEqual(want);
           }
         }
       }),

@@ -532,6 +532,7 @@ describe.each(databases)("index use on %s", (name, open) => {
     if (h === undefined) return;
     const people = Array.from({ length: 2000 }, (_, i) => ({
       id: `u${i}`,
+      index: i,
       attributes: { userName: `user${i}`, externalId: `ext${i}`, displayName: `User ${i}`, emails: [{ value: `user${i}@example.com`, type: i % 2 === 0 ? "home" : "work" }] },
     }));
     for (let i = 0; i < people.length; i += 250) {
@@ -546,8 +547,9 @@ describe.each(databases)("index use on %s", (name, open) => {
             version: 1,
             ...indexedColumns(h!.dialect, p.attributes, []),
             deleted: sqlBool(h!.dialect, false),
-            created: DEFAULT_INSTANT,
-            last_modified: DEFAULT_INSTANT,
+            // Distinct instants, as real resources have (the planners weigh sorted pages by them).
+            created: new Date(Date.parse(DEFAULT_INSTANT) + p.index * 1000).toISOString(),
+            last_modified: new Date(Date.parse(DEFAULT_INSTANT) + p.index * 1500).toISOString(),
             doc: JSON.stringify(p.attributes),
           })),
         )
@@ -563,11 +565,13 @@ describe.each(databases)("index use on %s", (name, open) => {
     await h.destroy();
   });
 
-  /** The plan of the store's query with the filter, one line per node. */
-  async function plan(filter: string): Promise<string> {
+  /** The plan of the store's query with the filter (and the store's order of a sorted page of 100), one line per node. */
+  async function plan(filter: string | undefined, sort?: { path: AttrPath; order: "ascending" | "descending" }): Promise<string> {
     const db = h!;
-    const where = filterToSql(parseFilter(filter), { dialect: db.dialect, resourceType: registry.getResourceType("User"), tenant });
-    const query = sql`SELECT r.id FROM scim_resources AS r WHERE r.tenant = ${tenant} AND r.resource_type = ${"User"} AND r.deleted = ${sql.raw(db.dialect === "sqlite" ? "0" : "false")} AND (${where})`;
+    const options = { dialect: db.dialect, resourceType: registry.getResourceType("User"), tenant };
+    const where = filter === undefined ? sql`TRUE` : filterToSql(parseFilter(filter), options);
+    const order = sort === undefined ? sql`` : sql` ORDER BY ${orderBySql(sort.path, sort.order, options)} LIMIT 100`;
+    const query = sql`SELECT r.id, r.doc FROM scim_resources AS r WHERE r.tenant = ${tenant} AND r.resource_type = ${"User"} AND r.deleted = ${sql.raw(db.dialect === "sqlite" ? "0" : "false")} AND (${where})${order}`;
     if (db.dialect === "sqlite") {
       const rows = await sql<{ detail: string }>`EXPLAIN QUERY PLAN ${query}`.execute(db.db);
       return rows.rows.map((r) => r.detail).join("\n");
@@ -615,6 +619,36 @@ describe.each(databases)("index use on %s", (name, open) => {
       expect(text, text).toContain("scim_resources_user_name_lower");
       expect(text, text).toMatch(/Index Cond: .*user_name_lower >= .*user_name_lower < /s);
     }
+  });
+
+  // A sorted page by a key every user has (a required userName, meta.created, meta.lastModified)
+  // walks its column's index instead of sorting every user first: at 100,000 users a page sorted
+  // by userName took 58 ms before. Descending, only ties (the insertion order) are sorted.
+  const sortedByIndex: [AttrPath, string][] = [
+    [{ attr: "userName" }, "scim_resources_user_name_lower"],
+    [{ attr: "meta", sub: "created" }, "scim_resources_created"],
+    [{ attr: "meta", sub: "lastModified" }, "scim_resources_last_modified"],
+  ];
+  it.for(sortedByIndex)(`${name}: sortBy %j walks %s`, async ([path, index], ctx) => {
+    if (h === undefined) return ctx.skip();
+    for (const order of ["ascending", "descending"] as const) {
+      const text = await plan(undefined, { path, order });
+      expect(text, text).toContain(index);
+      if (h.dialect === "sqlite") {
+        expect(text, text).not.toMatch(/USE TEMP B-TREE FOR ORDER BY/);
+        if (order === "ascending") expect(text, text).not.toMatch(/TEMP B-TREE/);
+      } else {
+        // A sort of the ties within each key (Incremental Sort) at most, never of the whole table.
+        expect(text, text).not.toMatch(/(^|->\s+)Sort\s+\(/m);
+      }
+    }
+  });
+  // PostgreSQL weighs the filter's selectivity against the walk (its choice either way).
+  it(`${name}: sortBy userName with a filter no index answers still walks the index`, async (ctx) => {
+    if (h === undefined || h.dialect !== "sqlite") return ctx.skip();
+    const text = await plan('displayName co "1"', { path: { attr: "userName" }, order: "ascending" });
+    expect(text, text).toContain("scim_resources_user_name_lower");
+    expect(text, text).not.toMatch(/TEMP B-TREE/);
   });
 });
 
