@@ -76,8 +76,9 @@ export interface DirectorySyncOptions {
    */
   changeBudget?: RateLimitConfig | false;
   /**
-   * Most list searches no index answers (`co`, `sw`, most attributes, no filter) that one
-   * directory may have running at once; more get 429 with `Retry-After: 1`. The search time share
+   * Most searches that one directory may have running at once: lists with a filter no index
+   * answers (`co`, most attributes) or with `sortBy`, and `.search` requests (plain pages, without
+   * a filter, are not counted); more get 429 with `Retry-After: 1`. The search time share
    * is charged once a search ends, so many sent together all ran: on SQLite, whose searches hold
    * the server's thread, ten filters of 2 s each sent together held every directory for 20 s.
    * Index lookups (`userName eq`, `externalId eq`), what IdPs send, are never counted. `false`: no
