@@ -1,9 +1,16 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { sql } from "kysely";
 import { describe, expect, it } from "vitest";
-import { openPostgres } from "./dialect.js";
+import { openPostgres, openSqlite } from "./dialect.js";
 import { openTestPostgres, openTestSqlite, POSTGRES_TEST_URL } from "./test-databases.js";
 import { migrateScimTables } from "./migrations.js";
 import { sqlStore } from "./sql-store.js";
+
+const execFileAsync = promisify(execFile);
 
 describe("migrations", () => {
   it("create the tables on SQLite, and running them again changes nothing", async () => {
@@ -42,6 +49,47 @@ describe("migrations", () => {
       await database.destroy();
     }
   });
+
+  // Two processes starting at once on a new file: Kysely takes no migration lock on SQLite, and
+  // both ran the first migration (one failed to start: "table scim_resources already exists").
+  it("create the tables on a SQLite file from two processes starting at once", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "scim-migrate-race-"));
+    try {
+      const file = join(dir, "db.sqlite");
+      const script = join(dir, "migrate.mts");
+      // Both wait for the same instant, so that their migrations overlap whatever their start-up takes.
+      writeFileSync(
+        script,
+        `import { openSqlite } from ${JSON.stringify(join(import.meta.dirname, "dialect.ts"))};
+import { migrateScimTables } from ${JSON.stringify(join(import.meta.dirname, "migrations.ts"))};
+const h = openSqlite({ filename: ${JSON.stringify(file)} });
+await new Promise((resolve) => setTimeout(resolve, Number(process.argv[2]) - Date.now()));
+try {
+  const result = await migrateScimTables(h.db, "sqlite");
+  process.stdout.write(JSON.stringify((result.results ?? []).map((m) => m.migrationName)));
+} finally {
+  await h.destroy();
+}
+`,
+      );
+      const at = String(Date.now() + 4000);
+      const run = () => execFileAsync(process.execPath, ["--import", "tsx", script, at], { timeout: 30_000 }).then(({ stdout }) => JSON.parse(stdout) as string[], (error: { stderr?: string }) => `failed: ${error.stderr ?? String(error)}`);
+      const [a, b] = await Promise.all([run(), run()]);
+      expect(typeof a, String(a)).toBe("object");
+      expect(typeof b, String(b)).toBe("object");
+      // Each migration ran once, in one of the two.
+      const ran = [...(a as string[]), ...(b as string[])].sort();
+      const db = openSqlite({ filename: file });
+      try {
+        const history = await sql<{ name: string }>`select name from scim_migrations order by name`.execute(db.db);
+        expect(ran).toEqual(history.rows.map((r) => r.name));
+      } finally {
+        await db.destroy();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 40_000);
 
   it("create the tables on PostgreSQL, also from concurrent starts", async ({ skip }) => {
     const handle = await openTestPostgres();

@@ -1,7 +1,8 @@
 /**
  * Versioned migrations, run by {@link migrate} (and by `sqlStore({ migrate: true })` on start).
- * Kysely's Migrator records what ran in `scim_migrations` and takes a lock, so several processes
- * starting together on one PostgreSQL migrate once. Never edit a released migration: add one.
+ * Kysely's Migrator records what ran in `scim_migrations` and takes a lock (on SQLite, the
+ * `BEGIN IMMEDIATE` of one transaction), so several processes starting together on one database
+ * migrate once. Never edit a released migration: add one.
  */
 import { randomBytes } from "node:crypto";
 import { Kysely, Migrator, sql, type Migration, type MigrationProvider, type MigrationResultSet } from "kysely";
@@ -303,8 +304,9 @@ export interface MigrationSet {
 }
 
 /**
- * Runs the migrations not yet recorded, under Kysely's migration lock (safe from several
- * processes at once); throws when one fails. On PostgreSQL the history tables are looked for in
+ * Runs the migrations not yet recorded, safe from several processes at once (PostgreSQL: Kysely's
+ * migration lock; SQLite: one `BEGIN IMMEDIATE` transaction, see `sqlite-driver.ts`); throws when
+ * one fails. On PostgreSQL the history tables are looked for in
  * one schema, the given one or else the connection's current one (`public` by default): Kysely
  * otherwise looks for them by name in every schema, and with another schema's tables in the same
  * database (a second app, or a test schema) it found those, skipped creating its own, and failed
@@ -333,7 +335,7 @@ async function currentSchema(db: AnyDb): Promise<string | undefined> {
 /**
  * Brings the database to the latest schema version (in `options.schema` on PostgreSQL, when the
  * tables live in a schema of their own; `openPostgres({ schema })` sets it on its handle). Safe to
- * call on every start and from several processes at once (Kysely's migration lock). Throws when a
+ * call on every start and from several processes at once. Throws when a
  * migration fails.
  */
 export function migrateScimTables(db: AnyDb, dialect: SqlDialectName, options: { schema?: string } = {}): Promise<MigrationResultSet> {

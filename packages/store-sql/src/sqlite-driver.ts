@@ -369,10 +369,23 @@ function cached(cache: Map<string, Statement>, database: BetterSqliteDatabase, s
   return statement;
 }
 
+/**
+ * SQLite's adapter, with transactional DDL (which SQLite has): Kysely's migrator then runs the
+ * pending migrations, and reads which are pending, inside one transaction, which this driver
+ * begins with `BEGIN IMMEDIATE`, SQLite's lock between processes. Kysely's own SQLite adapter
+ * says it has none and takes no migration lock: two processes starting at once on a new file
+ * both ran the first migration, and one failed ("table scim_resources already exists").
+ */
+class TransactionalDdlSqliteAdapter extends SqliteAdapter {
+  override get supportsTransactionalDdl(): boolean {
+    return true;
+  }
+}
+
 /** A Kysely dialect for better-sqlite3 with group commit. */
 export function groupCommitDialect(database: BetterSqliteDatabase, options: GroupCommitOptions = {}, beforeClose?: () => Promise<void>, reader?: BetterSqliteDatabase): Dialect {
   return {
-    createAdapter: () => new SqliteAdapter(),
+    createAdapter: () => new TransactionalDdlSqliteAdapter(),
     createDriver: () => new GroupCommitSqliteDriver(database, options, beforeClose, reader),
     createIntrospector: (db: Kysely<any>) => new SqliteIntrospector(db),
     createQueryCompiler: () => new SqliteQueryCompiler(),
