@@ -1,7 +1,25 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { sql } from "kysely";
 import { createAdminKey, createDirectorySync, readAdminKeyHash, verifyAdminKey, type DirectorySync } from "scim-directory";
-import { openSqlite } from "scim-store-sql";
+import { openPostgres, openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bootstrap, FIRST_RUN_SETTING } from "./bootstrap.js";
+import { bootstrap, FIRST_RUN_SETTING, type Bootstrapped } from "./bootstrap.js";
+
+/**
+ * Two first runs started at once (`runs`): the one that claimed the marker, and the other, still
+ * waiting for it. The claimer's secrets are then shown, and the other's result awaited.
+ */
+async function firstAndSecond(runs: [Promise<Bootstrapped>, Promise<Bootstrapped>]): Promise<{ first: Bootstrapped; second: Bootstrapped }> {
+  const winner = await Promise.race(runs.map((run, i) => run.then((result) => ({ result, i }))));
+  // The other waits as long as the first run's secrets are not shown.
+  const other = runs[1 - winner.i]!;
+  const early = await Promise.race([other.then(() => "finished"), new Promise((resolve) => setTimeout(() => resolve("waiting"), 600))]);
+  expect(early).toBe("waiting");
+  await winner.result.shown();
+  return { first: winner.result, second: await other };
+}
 
 describe("first run", () => {
   let sync: DirectorySync;
@@ -18,7 +36,7 @@ describe("first run", () => {
     expect(first.adminKey).toMatch(/^dsync_admin_/);
     expect(first.token).toMatch(/^dsync_/);
     expect(first.resumed).toBeUndefined();
-    expect(await pending()).toBe(JSON.stringify({ directoryId: first.directory!.id }));
+    expect(JSON.parse((await pending())!)).toMatchObject({ directoryId: first.directory!.id, pid: process.pid });
     await first.shown();
     expect(await pending()).toBeUndefined();
     const again = await bootstrap(sync);
@@ -68,4 +86,90 @@ describe("first run", () => {
     // The directory's token, shown by the first run, still works.
     expect(await sync.tokens.verify(first.token!)).toBeDefined();
   });
+
+  // Replicas of a new deployment: both printed secrets, and some of those printed did not work.
+  it("two processes starting at once: one shows the secrets, the other waits for it and shows none", async () => {
+    const { first, second } = await firstAndSecond([
+      bootstrap(sync, { instance: { host: "replica-a", pid: 7 }, pollMs: 20 }),
+      bootstrap(sync, { instance: { host: "replica-b", pid: 7 }, pollMs: 20 }),
+    ]);
+    expect(first.adminKey).toMatch(/^dsync_admin_/);
+    expect([second.adminKey, second.directory, second.token, second.resumed]).toEqual([undefined, undefined, undefined, undefined]);
+    expect(await keyWorks(first.adminKey!)).toBe(true);
+    expect(await sync.tokens.verify(first.token!)).toBeDefined();
+    expect(await sync.directories.list({ limit: 10 })).toHaveLength(1);
+    expect(await pending()).toBeUndefined();
+  });
+
+  it("takes over the first run of a process of this host that no longer runs, at once", async () => {
+    // A pid that ran a process and runs none now.
+    const gone = Number(execFileSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]));
+    const lost = await bootstrap(sync, { instance: { host: hostname(), pid: gone } }); // never shown
+    const started = performance.now();
+    const next = await bootstrap(sync, { takeOverAfterMs: 60_000 });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(next.resumed).toBe(true);
+    expect(next.directory?.id).toBe(lost.directory!.id);
+    expect(await keyWorks(next.adminKey!)).toBe(true);
+    expect(await sync.tokens.verify(lost.token!)).toBeUndefined();
+  });
+
+  it("waits for the first run of a process of another host, and takes it over once its marker stays unchanged that long", async () => {
+    const lost = await bootstrap(sync, { instance: { host: "another-host", pid: 1 } }); // never shown
+    const started = performance.now();
+    const next = await bootstrap(sync, { takeOverAfterMs: 300, pollMs: 20 });
+    expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    expect(next.resumed).toBe(true);
+    expect(next.directory?.id).toBe(lost.directory!.id);
+    expect(await keyWorks(next.adminKey!)).toBe(true);
+    expect(await keyWorks(lost.adminKey!)).toBe(false);
+    expect(await sync.tokens.verify(next.token!)).toBeDefined();
+    expect(await sync.tokens.verify(lost.token!)).toBeUndefined();
+    await next.shown();
+    expect(await pending()).toBeUndefined();
+  });
+
+  it("the process that was taken over does not remove the marker of the one that took over", async () => {
+    const slow = await bootstrap(sync, { instance: { host: "another-host", pid: 1 } });
+    const next = await bootstrap(sync, { takeOverAfterMs: 100, pollMs: 20 });
+    await slow.shown();
+    expect(await pending()).toBeDefined();
+    await next.shown();
+    expect(await pending()).toBeUndefined();
+  });
+});
+
+const PG_URL = process.env.SCIM_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const ci = process.env.CI === "true" || process.env.CI === "1";
+
+describe("first run on PostgreSQL", () => {
+  // Two replicas: two pools on one database, each its own DirectorySync (migrating at once too).
+  it("two replicas starting at once: one shows the secrets, the other waits for it and shows none", async ({ skip }) => {
+    const schema = `bootstrap_test_${randomBytes(6).toString("hex")}`;
+    const admin = openPostgres({ connectionString: PG_URL, max: 1 });
+    try {
+      try {
+        await sql`select 1`.execute(admin.db);
+      } catch (error) {
+        if (ci) throw error;
+        return skip("PostgreSQL unreachable");
+      }
+      const [a, b] = await Promise.all([0, 1].map(() => createDirectorySync({ database: openPostgres({ connectionString: PG_URL, schema }) })));
+      try {
+        const { first, second } = await firstAndSecond([
+          bootstrap(a!, { instance: { host: "replica-a", pid: 7 }, pollMs: 20 }),
+          bootstrap(b!, { instance: { host: "replica-b", pid: 7 }, pollMs: 20 }),
+        ]);
+        expect([second.adminKey, second.directory, second.token]).toEqual([undefined, undefined, undefined]);
+        expect(await verifyAdminKey(first.adminKey!, await readAdminKeyHash(b!.db))).toBe(true);
+        expect(await b!.tokens.verify(first.token!)).toBeDefined();
+        expect(await b!.directories.list({ limit: 10 })).toHaveLength(1);
+      } finally {
+        await Promise.all([a!.close(), b!.close()]);
+      }
+    } finally {
+      await sql`drop schema if exists ${sql.id(schema)} cascade`.execute(admin.db).catch(() => {});
+      await admin.destroy();
+    }
+  }, 30_000);
 });

@@ -9,10 +9,22 @@
  * (`dir_settings` {@link FIRST_RUN_SETTING}) is written before anything is created and removed
  * once the secrets are shown ({@link Bootstrapped.shown}); a start that finds it replaces what
  * the interrupted one made and shows the new secrets: nobody can have used the old ones.
+ *
+ * Several processes may start at once on one database (replicas of a new deployment). The marker
+ * is claimed in a transaction that only one process at a time runs (an advisory lock on
+ * PostgreSQL, `BEGIN IMMEDIATE` on SQLite), and it names its process: another process that finds
+ * it waits for that process to show its secrets, then finds the installation made and shows none.
+ * It takes the marker over as an interrupted run's only when its process is gone: at once when
+ * that process ran on the same host and no longer runs, or else when the marker has not changed
+ * for {@link BootstrapOptions.takeOverAfterMs}. Before, two replicas starting together both
+ * printed secrets, and some of those printed no longer worked.
  */
-import { createAdminKey, hasAdminKey, type Directory, type DirectorySync } from "scim-directory";
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { sql, type Kysely } from "kysely";
+import { createAdminKey, hasAdminKey, type Directory, type DirectoryDatabase, type DirectorySync } from "scim-directory";
 
-/** The `dir_settings` key of an unfinished first run: JSON `{ directoryId? }`. */
+/** The `dir_settings` key of an unfinished first run: JSON {@link Pending}. */
 export const FIRST_RUN_SETTING = "first_run_pending";
 
 /** What the first run created (secrets shown once). */
@@ -26,32 +38,67 @@ export interface Bootstrapped {
   shown(): Promise<void>;
 }
 
+/** Options of {@link bootstrap}. */
+export interface BootstrapOptions {
+  /** Replace the admin key (the previous one stops working) and return the new one. */
+  rotateAdminKey?: boolean;
+  /**
+   * How long the marker of a process on another host may stay unchanged before that process
+   * counts as gone and its first run is taken over (its secrets replaced). @default 30000
+   */
+  takeOverAfterMs?: number;
+  /** How often a waiting start looks at the marker again, in milliseconds. @default 200 */
+  pollMs?: number;
+  /** This process as markers name it (tests stand for other processes with it). @default this host and pid */
+  instance?: { host: string; pid: number };
+}
+
+/** The marker: the process that runs the first run, and the directory it made (once made). */
 interface Pending {
   directoryId?: string;
+  owner?: string;
+  host?: string;
+  pid?: number;
 }
+
+/** What a claim of the marker found. */
+type Claim =
+  | { kind: "nothing" }
+  | { kind: "wait"; marker: string }
+  | { kind: "claimed"; previous: Pending | undefined; marker: Pending; needKey: boolean; noDirectory: boolean };
 
 /**
  * Creates the admin key and a first directory when missing; with `rotateAdminKey`, replaces the
  * admin key (the previous one stops working) and returns the new one. After a first run that
  * stopped before its secrets were shown, replaces them: a new admin key, and a new token for its
- * directory (the earlier ones revoked).
+ * directory (the earlier ones revoked). While another process runs its first run, waits for it
+ * and creates nothing.
  */
-export async function bootstrap(sync: DirectorySync, options: { rotateAdminKey?: boolean } = {}): Promise<Bootstrapped> {
-  const db = sync.db;
-  const pending = await readPending(sync);
-  const needKey = options.rotateAdminKey === true || pending !== undefined || !(await hasAdminKey(db));
-  const noDirectory = (await sync.directories.list({ limit: 1 })).length === 0;
-  const recovered = pending?.directoryId !== undefined && !noDirectory ? await sync.directories.get(pending.directoryId).catch(() => undefined) : undefined;
+export async function bootstrap(sync: DirectorySync, options: BootstrapOptions = {}): Promise<Bootstrapped> {
+  const me = { owner: randomUUID(), ...(options.instance ?? { host: hostname(), pid: process.pid }) };
+  const takeOverAfterMs = options.takeOverAfterMs ?? 30_000;
+  const pollMs = options.pollMs ?? 200;
+  let claim: Claim;
+  // The marker another process holds, and since when it has not changed.
+  let watched: { marker: string; since: number } | undefined;
+  for (;;) {
+    const stale = watched !== undefined && performance.now() - watched.since >= takeOverAfterMs ? watched.marker : undefined;
+    claim = await claimFirstRun(sync, me, options.rotateAdminKey === true, stale);
+    if (claim.kind !== "wait") break;
+    if (watched?.marker !== claim.marker) watched = { marker: claim.marker, since: performance.now() };
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
   const out: Bootstrapped = { shown: async () => {} };
-  // Nothing to create (and no unfinished first run: it would need a key).
-  if (!needKey && !noDirectory) return out;
-  // Before anything is created: a start that stops from here on is finished by the next one.
-  await writePending(sync, pending ?? {});
-  if (pending !== undefined) out.resumed = true;
-  if (needKey) out.adminKey = await createAdminKey(db);
+  if (claim.kind === "nothing") return out;
+  const { previous, needKey, noDirectory } = claim;
+  let marker = claim.marker;
+  const recovered = previous?.directoryId !== undefined && !noDirectory ? await sync.directories.get(previous.directoryId).catch(() => undefined) : undefined;
+  if (previous !== undefined) out.resumed = true;
+  if (needKey) out.adminKey = await createAdminKey(sync.db);
   if (noDirectory) {
     out.directory = await sync.directories.create({ organizationId: "default", name: "First directory", type: "generic-scim" });
-    await writePending(sync, { directoryId: out.directory.id });
+    marker = { ...marker, directoryId: out.directory.id };
+    await writePending(sync.db, marker);
     out.token = (await sync.tokens.create(out.directory.id)).token;
   } else if (recovered !== undefined) {
     // Its token (if it was made) was never shown: replaced.
@@ -59,30 +106,71 @@ export async function bootstrap(sync: DirectorySync, options: { rotateAdminKey?:
     out.directory = recovered;
     out.token = (await sync.tokens.create(recovered.id)).token;
   }
-  out.shown = () => clearPending(sync);
+  // Only this run's marker: another process may have taken it over meanwhile.
+  out.shown = async () => void (await sync.db.deleteFrom("dir_settings").where("key", "=", FIRST_RUN_SETTING).where("value", "=", JSON.stringify(marker)).execute());
   return out;
 }
 
-async function readPending(sync: DirectorySync): Promise<Pending | undefined> {
-  const row = await sync.db.selectFrom("dir_settings").select("value").where("key", "=", FIRST_RUN_SETTING).executeTakeFirst();
-  if (row === undefined) return undefined;
+/**
+ * In one transaction that no other process runs at the same time: what the first run has to
+ * make, and the marker written for this process when there is something; or the marker of
+ * another process that is still running its own (`stale`: a marker seen unchanged for too long,
+ * whose process counts as gone).
+ */
+async function claimFirstRun(sync: DirectorySync, me: Required<Omit<Pending, "directoryId">>, rotateAdminKey: boolean, stale: string | undefined): Promise<Claim> {
+  return sync.db.transaction().execute(async (trx) => {
+    if (sync.store.dialect === "postgres") await sql`select pg_advisory_xact_lock(hashtext('scim-directory:first-run'))`.execute(trx);
+    const row = await trx.selectFrom("dir_settings").select("value").where("key", "=", FIRST_RUN_SETTING).executeTakeFirst();
+    const previous = row === undefined ? undefined : parsePending(row.value);
+    if (previous !== undefined && row!.value !== stale && stillRunning(previous, me)) return { kind: "wait", marker: row!.value };
+    const needKey = rotateAdminKey || previous !== undefined || !(await hasAdminKey(trx));
+    const noDirectory = (await trx.selectFrom("dir_directories").select("id").limit(1).executeTakeFirst()) === undefined;
+    // Nothing to create (and no unfinished first run: it would need a key).
+    if (!needKey && !noDirectory) return { kind: "nothing" };
+    // Before anything is created: a start that stops from here on is finished by the next one.
+    const marker: Pending = { ...(previous?.directoryId !== undefined ? { directoryId: previous.directoryId } : {}), ...me };
+    await writePending(trx, marker);
+    return { kind: "claimed", previous, marker, needKey, noDirectory };
+  });
+}
+
+/**
+ * Whether the process a marker names may still be running its first run: not when it ran on this
+ * host and its pid is this process's (an earlier process in this container) or runs no process;
+ * not when the marker names no process (written before markers did). Another host's cannot be told.
+ */
+function stillRunning(marker: Pending, me: { host: string; pid: number }): boolean {
+  if (marker.owner === undefined || marker.host === undefined || marker.pid === undefined) return false;
+  if (marker.host !== me.host) return true;
+  if (marker.pid === me.pid) return false;
   try {
-    const value = JSON.parse(row.value) as unknown;
-    const directoryId = (value as { directoryId?: unknown } | null)?.directoryId;
-    return typeof directoryId === "string" ? { directoryId } : {};
+    process.kill(marker.pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: a process of another user has that pid, which is not ours: a restart reused it.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH" && (error as NodeJS.ErrnoException).code !== "EPERM";
+  }
+}
+
+function parsePending(value: string): Pending {
+  try {
+    const parsed = JSON.parse(value) as Record<string, unknown> | null;
+    const pending: Pending = {};
+    if (typeof parsed?.directoryId === "string") pending.directoryId = parsed.directoryId;
+    if (typeof parsed?.owner === "string") pending.owner = parsed.owner;
+    if (typeof parsed?.host === "string") pending.host = parsed.host;
+    if (typeof parsed?.pid === "number") pending.pid = parsed.pid;
+    return pending;
   } catch {
     return {};
   }
 }
 
-async function writePending(sync: DirectorySync, pending: Pending): Promise<void> {
-  await sync.db
+async function writePending(db: Kysely<DirectoryDatabase>, pending: Pending): Promise<void> {
+  const value = JSON.stringify(pending);
+  await db
     .insertInto("dir_settings")
-    .values({ key: FIRST_RUN_SETTING, value: JSON.stringify(pending) })
-    .onConflict((oc) => oc.column("key").doUpdateSet({ value: JSON.stringify(pending) }))
+    .values({ key: FIRST_RUN_SETTING, value })
+    .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
     .execute();
-}
-
-async function clearPending(sync: DirectorySync): Promise<void> {
-  await sync.db.deleteFrom("dir_settings").where("key", "=", FIRST_RUN_SETTING).execute();
 }
