@@ -38,7 +38,11 @@ export const directorySettingsSchema = z
     deleteMode: z.enum(["soft", "hard"]).default("soft"),
     /** How long a rotated token stays valid beside its successor, in seconds. */
     tokenGracePeriodSeconds: z.number().int().min(0).max(30 * 24 * 3600).default(24 * 3600),
-    /** SCIM requests per second allowed for the directory (token bucket), and the burst above it. */
+    /**
+     * SCIM requests per second allowed for the directory (token bucket), and the burst above it.
+     * Each process keeps its own buckets: n processes on one database allow up to n times this.
+     * Other processes apply a change within five seconds (their settings cache), as for `ipAllowlist`.
+     */
     rateLimit: z
       .object({ requestsPerSecond: z.number().positive().max(100_000), burst: z.number().int().positive().max(1_000_000) })
       .default({ requestsPerSecond: 100, burst: 200 }),
