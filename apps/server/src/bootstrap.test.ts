@@ -114,6 +114,15 @@ describe("first run", () => {
     expect(await sync.tokens.verify(lost.token!)).toBeUndefined();
   });
 
+  it("a marker of this host with a pid that is no process's (0: a process group) is taken over at once", async () => {
+    await sync.db.insertInto("dir_settings").values({ key: FIRST_RUN_SETTING, value: JSON.stringify({ owner: "x", host: hostname(), pid: 0 }) }).execute();
+    const started = performance.now();
+    const next = await bootstrap(sync, { takeOverAfterMs: 60_000 });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(next.resumed).toBe(true);
+    expect(await keyWorks(next.adminKey!)).toBe(true);
+  });
+
   it("waits for the first run of a process of another host, and takes it over once its marker stays unchanged that long", async () => {
     const lost = await bootstrap(sync, { instance: { host: "another-host", pid: 1 } }); // never shown
     const started = performance.now();

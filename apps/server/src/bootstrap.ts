@@ -159,7 +159,8 @@ function parsePending(value: string): Pending {
     if (typeof parsed?.directoryId === "string") pending.directoryId = parsed.directoryId;
     if (typeof parsed?.owner === "string") pending.owner = parsed.owner;
     if (typeof parsed?.host === "string") pending.host = parsed.host;
-    if (typeof parsed?.pid === "number") pending.pid = parsed.pid;
+    // A positive integer only: `process.kill(0 or -n, 0)` would signal a whole process group.
+    if (Number.isInteger(parsed?.pid) && (parsed!.pid as number) > 0) pending.pid = parsed!.pid as number;
     return pending;
   } catch {
     return {};
