@@ -39,8 +39,16 @@ export interface IndexedColumns {
   display_name_key: string | null;
 }
 
-/** The indexed columns of a resource (the common attributes at the top level of its core schema). */
-export function indexedColumns(dialect: SqlDialectName, attributes: Obj, uniqueKeys: readonly UniqueKey[]): IndexedColumns {
+/** The attributes that have a column of their own in `scim_resources`, and its name. */
+export const NAMED_COLUMNS = { userName: "user_name", externalId: "external_id", displayName: "display_name" } as const;
+
+/**
+ * The indexed columns of a resource (the common attributes at the top level of its core schema).
+ * `kept`: attributes of {@link NAMED_COLUMNS} (lower-cased) whose value is the one stored already,
+ * exempt from {@link MAX_INDEXED_BYTES} (see {@link oversizeNamedColumns}).
+ */
+export function indexedColumns(dialect: SqlDialectName, attributes: Obj, uniqueKeys: readonly UniqueKey[], kept?: ReadonlySet<string>): IndexedColumns {
+  const indexable = (attribute: string, value: string | null) => (kept?.has(attribute.toLowerCase()) ? value : checkedIndexable(attribute, value));
   const userName = indexable("userName", str(attributes.userName));
   const displayName = indexable("displayName", str(attributes.displayName));
   for (const key of uniqueKeys) indexable(key.attribute, key.value);
@@ -80,11 +88,25 @@ export function otherUniqueKeys(uniqueKeys: readonly UniqueKey[]): UniqueKey[] {
 export const MAX_INDEXED_BYTES = 2000;
 
 /** `value`, or a 400 invalidValue when it is longer than an index takes. */
-function indexable(attribute: string, value: string | null): string | null {
-  if (value === null || value.length * 3 <= MAX_INDEXED_BYTES) return value;
-  const bytes = Math.max(Buffer.byteLength(value, "utf8"), Buffer.byteLength(value.toLowerCase(), "utf8"));
-  if (bytes > MAX_INDEXED_BYTES) throw new ScimError(400, "invalidValue", `attribute '${attribute}' is ${bytes} bytes long; at most ${MAX_INDEXED_BYTES} bytes (UTF-8) are accepted`);
+function checkedIndexable(attribute: string, value: string | null): string | null {
+  const bytes = indexedBytesOver(value);
+  if (bytes !== undefined) throw new ScimError(400, "invalidValue", `attribute '${attribute}' is ${bytes} bytes long; at most ${MAX_INDEXED_BYTES} bytes (UTF-8) are accepted`);
   return value;
+}
+
+/** The UTF-8 bytes of `value` as indexed (folded or not) when over {@link MAX_INDEXED_BYTES}; else undefined. */
+function indexedBytesOver(value: string | null): number | undefined {
+  if (value === null || value.length * 3 <= MAX_INDEXED_BYTES) return undefined;
+  const bytes = Math.max(Buffer.byteLength(value, "utf8"), Buffer.byteLength(value.toLowerCase(), "utf8"));
+  return bytes > MAX_INDEXED_BYTES ? bytes : undefined;
+}
+
+/**
+ * The attributes of {@link NAMED_COLUMNS} whose value is over {@link MAX_INDEXED_BYTES}: a write
+ * may keep such a value only where it is the one stored already (an earlier version took it).
+ */
+export function oversizeNamedColumns(attributes: Obj): (keyof typeof NAMED_COLUMNS)[] {
+  return (Object.keys(NAMED_COLUMNS) as (keyof typeof NAMED_COLUMNS)[]).filter((name) => indexedBytesOver(str(attributes[name])) !== undefined);
 }
 
 /** One `scim_emails` row per object element of `emails`, in order. */
@@ -94,8 +116,8 @@ export function emailRows(dialect: SqlDialectName, tenant: string, resourceId: s
   const rows: Required<Insertable<EmailTable>>[] = [];
   emails.forEach((element, position) => {
     if (!isObj(element)) return;
-    const value = indexable("emails.value", str(element.value));
-    const type = indexable("emails.type", str(element.type));
+    const value = checkedIndexable("emails.value", str(element.value));
+    const type = checkedIndexable("emails.type", str(element.type));
     rows.push({
       tenant,
       resource_id: resourceId,

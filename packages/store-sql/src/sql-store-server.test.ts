@@ -217,6 +217,36 @@ for (const dialect of dialects) {
       }
     });
 
+    // An earlier version stored them (it had no limit): the IdP's deactivation of such a user, a
+    // PATCH or a PUT that sends the same values again, was a 400 after the upgrade.
+    it("indexed values over the limit that are stored already may stay as they are; changed, they are a 400", async ({ skip }) => {
+      if (!database) return skip();
+      const s = setup();
+      const long = randomBytes(1900).toString("base64url").slice(0, 2500);
+      const ext = randomBytes(1600).toString("base64url").slice(0, 2100);
+      const user = await createUser(s, "legacy", { displayName: "short", externalId: "short" });
+      await database.db
+        .updateTable("scim_resources")
+        .set({ display_name: long, display_name_lower: long.toLowerCase(), external_id: ext, doc: JSON.stringify({ schemas: [USER_SCHEMA], userName: "legacy", displayName: long, externalId: ext, active: true }) })
+        .where("tenant", "=", s.tenant)
+        .where("id", "=", user.id as string)
+        .execute();
+      const deactivated = await s.handle("PATCH", `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "active", value: false }] });
+      expect(deactivated.status, JSON.stringify(deactivated.body)).toBe(200);
+      expect((deactivated.body as Obj).displayName).toBe(long);
+      const put = await s.handle("PUT", `/Users/${user.id}`, { schemas: [USER_SCHEMA], userName: "legacy", displayName: long, externalId: ext, active: true });
+      expect(put.status, JSON.stringify(put.body)).toBe(200);
+      const lookup = await s.handle("GET", `/Users?filter=${encodeURIComponent(`externalId eq "${ext}"`)}`);
+      expect((lookup.body as Obj).totalResults).toBe(1);
+      // Another value over the limit is refused, and nothing changes.
+      const changed = await s.handle("PATCH", `/Users/${user.id}`, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "displayName", value: `${long}x` }] });
+      expect([changed.status, (changed.body as Obj).scimType]).toEqual([400, "invalidValue"]);
+      expect(((await s.handle("GET", `/Users/${user.id}`)).body as Obj).displayName).toBe(long);
+      // A new user with the same value too.
+      const copy = await s.handle("POST", "/Users", { schemas: [USER_SCHEMA], userName: "copy", displayName: long });
+      expect([copy.status, (copy.body as Obj).scimType]).toEqual([400, "invalidValue"]);
+    });
+
     it("ids with NUL, strings with lone surrogates: 404 and 400 on both databases, never a 500", async ({ skip }) => {
       if (!database) return skip();
       const s = setup();

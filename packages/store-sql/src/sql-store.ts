@@ -39,7 +39,7 @@ import { filterRunsInSql, filterSqlText, narrowedByIndex } from "./filter-sql.js
 import { compiledStatement } from "./compiled-statement.js";
 import { migrateScimTables } from "./migrations.js";
 import { latestOutboxPosition } from "./outbox-position.js";
-import { emailRows, indexedColumns, normalizeInstant, otherUniqueKeys, sqlBool } from "./rows.js";
+import { emailRows, indexedColumns, NAMED_COLUMNS, normalizeInstant, otherUniqueKeys, oversizeNamedColumns, sqlBool } from "./rows.js";
 import { orderBySqlText } from "./sort-sql.js";
 import { compiledSql, sql as sqlText, toKysely, type SqlText } from "./sql-text.js";
 import { tenantSlotsOf } from "./tenant-slots.js";
@@ -1082,7 +1082,7 @@ class SqlStore implements SqlScimStore {
     return this.write(ctx.tenant, async (s) => {
       const attributes = await s.withoutPassword(ctx.tenant, type, id, write.attributes);
       const stored = await s.bump(ctx.tenant, type, id, condition, {
-        ...indexedColumns(s.dialect, attributes, write.uniqueKeys),
+        ...indexedColumns(s.dialect, attributes, write.uniqueKeys, await s.keptOversize(ctx.tenant, type, id, attributes)),
         doc: JSON.stringify(attributes),
       });
       await s.writeSideRows(ctx.tenant, type, id, attributes, write.uniqueKeys, true);
@@ -1092,6 +1092,26 @@ class SqlStore implements SqlScimStore {
       }
       return stored;
     });
+  }
+
+  /**
+   * The attributes with a column (`userName`, `externalId`, `displayName`) over the indexed-value
+   * limit that a replacement keeps as they are stored (lower-cased names): an earlier version
+   * stored such values, and its users' deactivation (a PATCH or PUT sending them again) must not be
+   * a 400. Read only when there is such a value; a new one over the limit stays a 400.
+   */
+  private async keptOversize(tenant: string, type: string, id: string, attributes: Obj): Promise<Set<string> | undefined> {
+    const over = oversizeNamedColumns(attributes);
+    if (over.length === 0) return undefined;
+    const row = await this.db
+      .selectFrom("scim_resources")
+      .select(Object.values(NAMED_COLUMNS))
+      .where("tenant", "=", tenant)
+      .where("id", "=", id)
+      .where("resource_type", "=", type)
+      .where(this.liveRow)
+      .executeTakeFirst();
+    return new Set(over.filter((name) => row !== undefined && row[NAMED_COLUMNS[name]] === attributes[name]).map((name) => name.toLowerCase()));
   }
 
   async delete(ctx: StoreContext, type: string, id: string, condition?: WriteCondition): Promise<void> {
