@@ -111,15 +111,6 @@ describe("link by email", () => {
     expect(primaryEmail({ emails: "nope", userName: "not an email" })).toBeUndefined();
     expect(primaryEmail({ emails: [null, 3, { value: 5 }, { value: " z@y.test " }] })).toBe("z@y.test");
   });
-
-  it("primaryEmail takes the primary email, else the first work one, else the first", () => {
-    const home = { value: "h@home.test", type: "home" };
-    const work = { value: "w@work.test", type: "Work" };
-    expect(primaryEmail({ emails: [home, work] })).toBe("w@work.test");
-    expect(primaryEmail({ emails: [home, { ...work, value: " " }, { value: "o@other.test" }] })).toBe("h@home.test");
-    expect(primaryEmail({ emails: [work, { value: "p@primary.test", primary: true }] })).toBe("p@primary.test");
-    expect(primaryEmail({ emails: [{ value: "x@x.test" }, home] })).toBe("x@x.test");
-  });
 });
 
 describe.each(backends)("link by email when the target is deleted, on $name", (backend) => {

@@ -69,14 +69,13 @@ const isTrue = (value: unknown): boolean => value === true || (typeof value === 
 
 /**
  * A user's email as the directory layer sees it: the value of the primary element of `emails`,
- * else of the first `work` one (what Entra matches users by, `emails[type eq "work"]`), else of
- * the first one with a value; else `userName` when it is an email address (Okta and Entra often
- * send the address only there).
+ * else of the first one with a value; else `userName` when it is an email address (Okta and
+ * Entra often send the address only there).
  */
 export function primaryEmail(resource: Obj): string | undefined {
   const emails = Array.isArray(resource.emails) ? resource.emails.filter(isObj) : [];
-  const first = (which: (e: Obj) => boolean) => emails.filter(which).map((e) => nonEmpty(e.value)).find((v) => v !== undefined);
-  const chosen = first((e) => isTrue(e.primary)) ?? first((e) => typeof e.type === "string" && e.type.toLowerCase() === "work") ?? first(() => true);
+  const primary = emails.find((e) => isTrue(e.primary) && nonEmpty(e.value) !== undefined);
+  const chosen = nonEmpty(primary?.value) ?? emails.map((e) => nonEmpty(e.value)).find((v) => v !== undefined);
   if (chosen !== undefined) return chosen;
   const userName = nonEmpty(resource.userName);
   return userName !== undefined && /^[^@\s]+@[^@\s]+$/.test(userName) ? userName : undefined;
