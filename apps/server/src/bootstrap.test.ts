@@ -1,11 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { sql } from "kysely";
 import { createAdminKey, createDirectorySync, readAdminKeyHash, verifyAdminKey, type DirectorySync } from "scim-directory";
 import { openPostgres, openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bootstrap, FIRST_RUN_SETTING, type Bootstrapped } from "./bootstrap.js";
+import { bootstrap, FIRST_RUN_SETTING, thisHost, type Bootstrapped } from "./bootstrap.js";
 
 /**
  * Two first runs started at once (`runs`): the one that claimed the marker, and the other, still
@@ -101,10 +102,38 @@ describe("first run", () => {
     expect(await pending()).toBeUndefined();
   });
 
+  // A start stopped between the directory and its token (or its place in the marker) left a
+  // directory with no token, and the next start said it was a ROTATE_ADMIN_KEY start.
+  it("makes the admin key, the directory, its token and the marker all or nothing", async () => {
+    const create = sync.tokens.create;
+    sync.tokens.create = async () => {
+      throw new Error("stopped here");
+    };
+    try {
+      await expect(bootstrap(sync)).rejects.toThrow("stopped here");
+    } finally {
+      sync.tokens.create = create;
+    }
+    expect(await sync.directories.list({ limit: 10 })).toEqual([]);
+    expect(await readAdminKeyHash(sync.db)).toBeUndefined();
+    expect(await pending()).toBeUndefined();
+    const next = await bootstrap(sync);
+    expect(next.resumed).toBeUndefined();
+    expect(next.directory?.name).toBe("First directory");
+    expect(await sync.tokens.verify(next.token!)).toBeDefined();
+    expect(await keyWorks(next.adminKey!)).toBe(true);
+  });
+
+  // Containers that share a host name (host networking) each have a pid 1 of their own.
+  it("names this host by its name and, on Linux, its pid namespace", () => {
+    expect(thisHost().startsWith(hostname())).toBe(true);
+    if (process.platform === "linux") expect(thisHost()).toBe(`${hostname()} ${readlinkSync("/proc/self/ns/pid")}`);
+  });
+
   it("takes over the first run of a process of this host that no longer runs, at once", async () => {
     // A pid that ran a process and runs none now.
     const gone = Number(execFileSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"]));
-    const lost = await bootstrap(sync, { instance: { host: hostname(), pid: gone } }); // never shown
+    const lost = await bootstrap(sync, { instance: { host: thisHost(), pid: gone } }); // never shown
     const started = performance.now();
     const next = await bootstrap(sync, { takeOverAfterMs: 60_000 });
     expect(performance.now() - started).toBeLessThan(5_000);
@@ -115,7 +144,7 @@ describe("first run", () => {
   });
 
   it("a marker of this host with a pid that is no process's (0: a process group) is taken over at once", async () => {
-    await sync.db.insertInto("dir_settings").values({ key: FIRST_RUN_SETTING, value: JSON.stringify({ owner: "x", host: hostname(), pid: 0 }) }).execute();
+    await sync.db.insertInto("dir_settings").values({ key: FIRST_RUN_SETTING, value: JSON.stringify({ owner: "x", host: thisHost(), pid: 0 }) }).execute();
     const started = performance.now();
     const next = await bootstrap(sync, { takeOverAfterMs: 60_000 });
     expect(performance.now() - started).toBeLessThan(5_000);

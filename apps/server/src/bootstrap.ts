@@ -15,14 +15,16 @@
  * PostgreSQL, `BEGIN IMMEDIATE` on SQLite), and it names its process: another process that finds
  * it waits for that process to show its secrets, then finds the installation made and shows none.
  * It takes the marker over as an interrupted run's only when its process is gone: at once when
- * that process ran on the same host and no longer runs, or else when the marker has not changed
- * for {@link BootstrapOptions.takeOverAfterMs}. Before, two replicas starting together both
- * printed secrets, and some of those printed no longer worked.
+ * that process ran on the same host (and pid namespace) and no longer runs, or else when the
+ * marker has not changed for {@link BootstrapOptions.takeOverAfterMs}. The marker and what the
+ * first run makes are written in that one transaction. Before, two replicas starting together
+ * both printed secrets, and some of those printed no longer worked.
  */
 import { randomUUID } from "node:crypto";
+import { readlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import { sql, type Kysely } from "kysely";
-import { createAdminKey, hasAdminKey, type Directory, type DirectoryDatabase, type DirectorySync } from "scim-directory";
+import { sql } from "kysely";
+import { createAdminKey, hasAdminKey, type Directory, type DirectorySync } from "scim-directory";
 
 /** The `dir_settings` key of an unfinished first run: JSON {@link Pending}. */
 export const FIRST_RUN_SETTING = "first_run_pending";
@@ -61,11 +63,8 @@ interface Pending {
   pid?: number;
 }
 
-/** What a claim of the marker found. */
-type Claim =
-  | { kind: "nothing" }
-  | { kind: "wait"; marker: string }
-  | { kind: "claimed"; previous: Pending | undefined; marker: Pending; needKey: boolean; noDirectory: boolean };
+/** What a claim of the first run found, or made. */
+type Claim = { kind: "wait"; marker: string } | { kind: "done"; made: Omit<Bootstrapped, "shown">; marker?: string; recovered?: string };
 
 /**
  * Creates the admin key and a first directory when missing; with `rotateAdminKey`, replaces the
@@ -75,49 +74,35 @@ type Claim =
  * and creates nothing.
  */
 export async function bootstrap(sync: DirectorySync, options: BootstrapOptions = {}): Promise<Bootstrapped> {
-  const me = { owner: randomUUID(), ...(options.instance ?? { host: hostname(), pid: process.pid }) };
+  const me = { owner: randomUUID(), ...(options.instance ?? { host: thisHost(), pid: process.pid }) };
   const takeOverAfterMs = options.takeOverAfterMs ?? 30_000;
   const pollMs = options.pollMs ?? 200;
-  let claim: Claim;
   // The marker another process holds, and since when it has not changed.
   let watched: { marker: string; since: number } | undefined;
   for (;;) {
     const stale = watched !== undefined && performance.now() - watched.since >= takeOverAfterMs ? watched.marker : undefined;
-    claim = await claimFirstRun(sync, me, options.rotateAdminKey === true, stale);
-    if (claim.kind !== "wait") break;
+    const claim = await runFirstRun(sync, me, options.rotateAdminKey === true, stale);
+    if (claim.kind === "done") {
+      const { marker } = claim;
+      // The directory of an interrupted first run, read once the transaction holds nothing.
+      if (claim.recovered !== undefined) claim.made.directory = await sync.directories.get(claim.recovered);
+      // Only this run's marker: another process may have taken it over meanwhile.
+      const shown = async () => void (marker !== undefined && (await sync.db.deleteFrom("dir_settings").where("key", "=", FIRST_RUN_SETTING).where("value", "=", marker).execute()));
+      return { ...claim.made, shown };
+    }
     if (watched?.marker !== claim.marker) watched = { marker: claim.marker, since: performance.now() };
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
-  const out: Bootstrapped = { shown: async () => {} };
-  if (claim.kind === "nothing") return out;
-  const { previous, needKey, noDirectory } = claim;
-  let marker = claim.marker;
-  const recovered = previous?.directoryId !== undefined && !noDirectory ? await sync.directories.get(previous.directoryId).catch(() => undefined) : undefined;
-  if (previous !== undefined) out.resumed = true;
-  if (needKey) out.adminKey = await createAdminKey(sync.db);
-  if (noDirectory) {
-    out.directory = await sync.directories.create({ organizationId: "default", name: "First directory", type: "generic-scim" });
-    marker = { ...marker, directoryId: out.directory.id };
-    await writePending(sync.db, marker);
-    out.token = (await sync.tokens.create(out.directory.id)).token;
-  } else if (recovered !== undefined) {
-    // Its token (if it was made) was never shown: replaced.
-    await sync.tokens.revokeAll(recovered.id);
-    out.directory = recovered;
-    out.token = (await sync.tokens.create(recovered.id)).token;
-  }
-  // Only this run's marker: another process may have taken it over meanwhile.
-  out.shown = async () => void (await sync.db.deleteFrom("dir_settings").where("key", "=", FIRST_RUN_SETTING).where("value", "=", JSON.stringify(marker)).execute());
-  return out;
 }
 
 /**
- * In one transaction that no other process runs at the same time: what the first run has to
- * make, and the marker written for this process when there is something; or the marker of
- * another process that is still running its own (`stale`: a marker seen unchanged for too long,
- * whose process counts as gone).
+ * The first run, in one transaction that no other process runs at the same time: the marker of
+ * another process still running its own (`stale`: a marker seen unchanged for too long, whose
+ * process counts as gone), or else what there is to make, made with the marker that says it was
+ * not shown yet. All or nothing: a start stopped in the middle leaves no directory without its
+ * token, nor a key without the marker.
  */
-async function claimFirstRun(sync: DirectorySync, me: Required<Omit<Pending, "directoryId">>, rotateAdminKey: boolean, stale: string | undefined): Promise<Claim> {
+async function runFirstRun(sync: DirectorySync, me: Required<Omit<Pending, "directoryId">>, rotateAdminKey: boolean, stale: string | undefined): Promise<Claim> {
   return sync.db.transaction().execute(async (trx) => {
     if (sync.store.dialect === "postgres") await sql`select pg_advisory_xact_lock(hashtext('scim-directory:first-run'))`.execute(trx);
     const row = await trx.selectFrom("dir_settings").select("value").where("key", "=", FIRST_RUN_SETTING).executeTakeFirst();
@@ -126,18 +111,52 @@ async function claimFirstRun(sync: DirectorySync, me: Required<Omit<Pending, "di
     const needKey = rotateAdminKey || previous !== undefined || !(await hasAdminKey(trx));
     const noDirectory = (await trx.selectFrom("dir_directories").select("id").limit(1).executeTakeFirst()) === undefined;
     // Nothing to create (and no unfinished first run: it would need a key).
-    if (!needKey && !noDirectory) return { kind: "nothing" };
-    // Before anything is created: a start that stops from here on is finished by the next one.
-    const marker: Pending = { ...(previous?.directoryId !== undefined ? { directoryId: previous.directoryId } : {}), ...me };
-    await writePending(trx, marker);
-    return { kind: "claimed", previous, marker, needKey, noDirectory };
+    if (!needKey && !noDirectory) return { kind: "done", made: {} };
+    const made: Omit<Bootstrapped, "shown"> = {};
+    if (previous !== undefined) made.resumed = true;
+    if (needKey) made.adminKey = await createAdminKey(trx);
+    if (noDirectory) {
+      made.directory = await sync.directories.create({ organizationId: "default", name: "First directory", type: "generic-scim" }, trx);
+      made.token = (await sync.tokens.create(made.directory.id, trx)).token;
+    }
+    let recovered: string | undefined;
+    if (!noDirectory && previous?.directoryId !== undefined) {
+      recovered = (await trx.selectFrom("dir_directories").select("id").where("id", "=", previous.directoryId).executeTakeFirst())?.id;
+      if (recovered !== undefined) {
+        // Its token was never shown: replaced.
+        await sync.tokens.revokeAll(recovered, trx);
+        made.token = (await sync.tokens.create(recovered, trx)).token;
+      }
+    }
+    const directoryId = made.directory?.id ?? recovered;
+    const marker = JSON.stringify({ ...(directoryId !== undefined ? { directoryId } : {}), ...me } satisfies Pending);
+    await trx
+      .insertInto("dir_settings")
+      .values({ key: FIRST_RUN_SETTING, value: marker })
+      .onConflict((oc) => oc.column("key").doUpdateSet({ value: marker }))
+      .execute();
+    return { kind: "done", made, marker, ...(recovered !== undefined ? { recovered } : {}) };
   });
 }
 
 /**
+ * This host as markers name it: its name, and on Linux its pid namespace (`/proc/self/ns/pid`):
+ * containers that share a host name (host networking, a fixed `hostname`) each have their own pid
+ * 1, and a pid counts only within its namespace.
+ */
+export function thisHost(): string {
+  try {
+    return `${hostname()} ${readlinkSync("/proc/self/ns/pid")}`;
+  } catch {
+    return hostname();
+  }
+}
+
+/**
  * Whether the process a marker names may still be running its first run: not when it ran on this
- * host and its pid is this process's (an earlier process in this container) or runs no process;
- * not when the marker names no process (written before markers did). Another host's cannot be told.
+ * host (and pid namespace) and its pid is this process's (an earlier process in this container)
+ * or runs no process; not when the marker names no process (written before markers did). Another
+ * host's cannot be told.
  */
 function stillRunning(marker: Pending, me: { host: string; pid: number }): boolean {
   if (marker.owner === undefined || marker.host === undefined || marker.pid === undefined) return false;
@@ -165,13 +184,4 @@ function parsePending(value: string): Pending {
   } catch {
     return {};
   }
-}
-
-async function writePending(db: Kysely<DirectoryDatabase>, pending: Pending): Promise<void> {
-  const value = JSON.stringify(pending);
-  await db
-    .insertInto("dir_settings")
-    .values({ key: FIRST_RUN_SETTING, value })
-    .onConflict((oc) => oc.column("key").doUpdateSet({ value }))
-    .execute();
 }

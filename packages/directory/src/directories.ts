@@ -165,7 +165,11 @@ export class DirectoryService {
     }
   }
 
-  async create(input: CreateDirectoryInput): Promise<Directory> {
+  /**
+   * Creates a directory. `db`: a transaction of the caller's to create it in (the server's first
+   * run makes its admin key, directory and token in one).
+   */
+  async create(input: CreateDirectoryInput, db: Kysely<DirectoryDatabase> = this.db): Promise<Directory> {
     const parsed = createDirectorySchema.parse(input);
     this.checkMapping(parsed.settings);
     const ts = this.now().toISOString();
@@ -179,8 +183,8 @@ export class DirectoryService {
       created_at: ts,
       updated_at: ts,
     };
-    await this.db.insertInto("dir_directories").values(row).execute();
-    return this.get(row.id);
+    await db.insertInto("dir_directories").values(row).execute();
+    return toDirectory(await db.selectFrom("dir_directories").selectAll().where("id", "=", row.id).executeTakeFirstOrThrow());
   }
 
   /** The directory, or undefined. */

@@ -128,16 +128,20 @@ export class TokenService {
       .execute();
   }
 
-  /** Creates a token; 409 when the directory already has two active tokens (rotate or revoke one). */
-  async create(directoryId: string): Promise<IssuedToken> {
-    return this.db.transaction().execute(async (tx) => {
+  /**
+   * Creates a token; 409 when the directory already has two active tokens (rotate or revoke one).
+   * `transaction`: the caller's, to create it in (else it runs in one of its own).
+   */
+  async create(directoryId: string, transaction?: Kysely<DirectoryDatabase>): Promise<IssuedToken> {
+    const create = async (tx: Kysely<DirectoryDatabase>) => {
       await lockDirectory(tx, directoryId);
       const now = this.stamp();
       if ((await this.active(tx, directoryId, now)).length >= 2) {
         throw new DirectoryError(409, "too_many_tokens", "the directory already has two active tokens: rotate or revoke one");
       }
       return this.insert(tx, directoryId, now);
-    });
+    };
+    return transaction !== undefined ? create(transaction) : this.db.transaction().execute(create);
   }
 
   /**
@@ -174,9 +178,9 @@ export class TokenService {
     return info({ ...row, revoked_at: row.revoked_at ?? now }, now);
   }
 
-  /** Revokes every token of a directory (when it is deleted). */
-  async revokeAll(directoryId: string): Promise<void> {
-    await this.db.updateTable("dir_tokens").set({ revoked_at: this.stamp() }).where("directory_id", "=", directoryId).where("revoked_at", "is", null).execute();
+  /** Revokes every token of a directory (when it is deleted); `db`: the caller's transaction to do it in. */
+  async revokeAll(directoryId: string, db: Kysely<DirectoryDatabase> = this.db): Promise<void> {
+    await db.updateTable("dir_tokens").set({ revoked_at: this.stamp() }).where("directory_id", "=", directoryId).where("revoked_at", "is", null).execute();
   }
 
   /**
