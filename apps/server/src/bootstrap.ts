@@ -6,9 +6,10 @@
  * A first run (or a `ROTATE_ADMIN_KEY` start) that stops before its secrets are shown, killed or
  * crashed between its writes and its banner, would leave secrets nobody ever saw: a key and a
  * token stored as hashes only, and a next start with nothing to say. So a marker
- * (`dir_settings` {@link FIRST_RUN_SETTING}) is written before anything is created and removed
- * once the secrets are shown ({@link Bootstrapped.shown}); a start that finds it replaces what
- * the interrupted one made and shows the new secrets: nobody can have used the old ones.
+ * (`dir_settings` {@link FIRST_RUN_SETTING}) is written with what the first run creates, in the
+ * same transaction, and removed once the secrets are shown ({@link Bootstrapped.shown}); a start
+ * that finds it replaces what the interrupted one made and shows the new secrets: nobody can
+ * have used the old ones.
  *
  * Several processes may start at once on one database (replicas of a new deployment). The marker
  * is claimed in a transaction that only one process at a time runs (an advisory lock on
@@ -16,9 +17,8 @@
  * it waits for that process to show its secrets, then finds the installation made and shows none.
  * It takes the marker over as an interrupted run's only when its process is gone: at once when
  * that process ran on the same host (and pid namespace) and no longer runs, or else when the
- * marker has not changed for {@link BootstrapOptions.takeOverAfterMs}. The marker and what the
- * first run makes are written in that one transaction. Before, two replicas starting together
- * both printed secrets, and some of those printed no longer worked.
+ * marker has not changed for {@link BootstrapOptions.takeOverAfterMs}. Before, two replicas
+ * starting together both printed secrets, and some of those printed no longer worked.
  */
 import { randomUUID } from "node:crypto";
 import { readlinkSync } from "node:fs";
