@@ -1,12 +1,12 @@
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { sql } from "kysely";
 import { createAdminKey, createDirectorySync, readAdminKeyHash, verifyAdminKey, type DirectorySync } from "scim-directory";
 import { openPostgres, openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { bootstrap, FIRST_RUN_SETTING, thisHost, type Bootstrapped } from "./bootstrap.js";
+import { bootstrap, FIRST_RUN_SETTING, stillRunning, thisHost, type Bootstrapped } from "./bootstrap.js";
 
 /**
  * Two first runs started at once (`runs`): the one that claimed the marker, and the other, still
@@ -125,9 +125,24 @@ describe("first run", () => {
   });
 
   // Containers that share a host name (host networking) each have a pid 1 of their own.
-  it("names this host by its name and, on Linux, its pid namespace", () => {
+  // The machine's own pid namespace has the same number on every machine: the boot id tells
+  // machines of one name apart (cloned images).
+  it("names this host by its name and, on Linux, its boot and its pid namespace", () => {
     expect(thisHost().startsWith(hostname())).toBe(true);
-    if (process.platform === "linux") expect(thisHost()).toBe(`${hostname()} ${readlinkSync("/proc/self/ns/pid")}`);
+    if (process.platform === "linux") expect(thisHost()).toBe(`${hostname()} ${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()} ${readlinkSync("/proc/self/ns/pid")}`);
+  });
+
+  // A replica may run as another user: its pid answers EPERM, and it is running.
+  it("a marker's process that runs as another user (EPERM) is running; one that runs no more (ESRCH) is not", () => {
+    const marker = { owner: "o", host: "h", pid: 4242 };
+    const failing = (code: string) => () => {
+      throw Object.assign(new Error(code), { code });
+    };
+    expect(stillRunning(marker, { host: "h", pid: 1 }, failing("EPERM"))).toBe(true);
+    expect(stillRunning(marker, { host: "h", pid: 1 }, failing("ESRCH"))).toBe(false);
+    expect(stillRunning(marker, { host: "h", pid: 1 }, () => true)).toBe(true);
+    expect(stillRunning(marker, { host: "h", pid: 4242 }, () => true)).toBe(false);
+    expect(stillRunning(marker, { host: "other", pid: 1 }, failing("ESRCH"))).toBe(true);
   });
 
   it("takes over the first run of a process of this host that no longer runs, at once", async () => {
@@ -155,8 +170,11 @@ describe("first run", () => {
   it("waits for the first run of a process of another host, and takes it over once its marker stays unchanged that long", async () => {
     const lost = await bootstrap(sync, { instance: { host: "another-host", pid: 1 } }); // never shown
     const started = performance.now();
-    const next = await bootstrap(sync, { takeOverAfterMs: 300, pollMs: 20 });
+    const waits: unknown[] = [];
+    const next = await bootstrap(sync, { takeOverAfterMs: 300, pollMs: 20, onWait: (owner, ms) => waits.push({ owner, ms }) });
     expect(performance.now() - started).toBeGreaterThanOrEqual(300);
+    // Told once, with the process it waits for (the server logs it: a restart may wait 30 s).
+    expect(waits).toEqual([{ owner: { host: "another-host", pid: 1 }, ms: 300 }]);
     expect(next.resumed).toBe(true);
     expect(next.directory?.id).toBe(lost.directory!.id);
     expect(await keyWorks(next.adminKey!)).toBe(true);

@@ -21,7 +21,7 @@
  * starting together both printed secrets, and some of those printed no longer worked.
  */
 import { randomUUID } from "node:crypto";
-import { readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { sql } from "kysely";
 import { createAdminKey, hasAdminKey, type Directory, type DirectorySync } from "scim-directory";
@@ -53,10 +53,12 @@ export interface BootstrapOptions {
   pollMs?: number;
   /** This process as markers name it (tests stand for other processes with it). @default this host and pid */
   instance?: { host: string; pid: number };
+  /** Told when the start begins to wait for another process's first run (each marker once). */
+  onWait?: (process: { host?: string; pid?: number }, takeOverAfterMs: number) => void;
 }
 
 /** The marker: the process that runs the first run, and the directory it made (once made). */
-interface Pending {
+export interface Pending {
   directoryId?: string;
   owner?: string;
   host?: string;
@@ -90,7 +92,11 @@ export async function bootstrap(sync: DirectorySync, options: BootstrapOptions =
       const shown = async () => void (marker !== undefined && (await sync.db.deleteFrom("dir_settings").where("key", "=", FIRST_RUN_SETTING).where("value", "=", marker).execute()));
       return { ...claim.made, shown };
     }
-    if (watched?.marker !== claim.marker) watched = { marker: claim.marker, since: performance.now() };
+    if (watched?.marker !== claim.marker) {
+      watched = { marker: claim.marker, since: performance.now() };
+      const { host, pid } = parsePending(claim.marker);
+      options.onWait?.({ ...(host !== undefined ? { host } : {}), ...(pid !== undefined ? { pid } : {}) }, takeOverAfterMs);
+    }
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }
@@ -140,13 +146,15 @@ async function runFirstRun(sync: DirectorySync, me: Required<Omit<Pending, "dire
 }
 
 /**
- * This host as markers name it: its name, and on Linux its pid namespace (`/proc/self/ns/pid`):
- * containers that share a host name (host networking, a fixed `hostname`) each have their own pid
- * 1, and a pid counts only within its namespace.
+ * This host as markers name it: its name, and on Linux its boot (`/proc/sys/kernel/random/boot_id`:
+ * machines with the same name, cloned images, differ by it) and its pid namespace
+ * (`/proc/self/ns/pid`: containers that share a host name, with host networking or a fixed
+ * `hostname`, each have their own pid 1, and a pid counts only within its namespace; the
+ * machine's own namespace has the same number on every machine).
  */
 export function thisHost(): string {
   try {
-    return `${hostname()} ${readlinkSync("/proc/self/ns/pid")}`;
+    return `${hostname()} ${readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim()} ${readlinkSync("/proc/self/ns/pid")}`;
   } catch {
     return hostname();
   }
@@ -158,16 +166,16 @@ export function thisHost(): string {
  * or runs no process; not when the marker names no process (written before markers did). Another
  * host's cannot be told.
  */
-function stillRunning(marker: Pending, me: { host: string; pid: number }): boolean {
+export function stillRunning(marker: Pending, me: { host: string; pid: number }, signal: (pid: number, signal: 0) => unknown = process.kill): boolean {
   if (marker.owner === undefined || marker.host === undefined || marker.pid === undefined) return false;
   if (marker.host !== me.host) return true;
   if (marker.pid === me.pid) return false;
   try {
-    process.kill(marker.pid, 0);
+    signal(marker.pid, 0);
     return true;
   } catch (error) {
-    // EPERM: a process of another user has that pid, which is not ours: a restart reused it.
-    return (error as NodeJS.ErrnoException).code !== "ESRCH" && (error as NodeJS.ErrnoException).code !== "EPERM";
+    // EPERM: a process runs with that pid, as another user: a replica may run as one.
+    return (error as NodeJS.ErrnoException).code !== "ESRCH";
   }
 }
 

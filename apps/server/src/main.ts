@@ -26,7 +26,7 @@ async function announce({ firstRun, sync, origin }: RunningServer, config: Serve
   // Secrets go to the terminal once, never to the structured log.
   if (firstRun.adminKey || firstRun.token) {
     console.log("");
-    if (firstRun.resumed) console.log("An earlier first run (or ROTATE_ADMIN_KEY start) stopped before showing its secrets: they are replaced by these.");
+    if (firstRun.resumed) console.log("An earlier first run (or ROTATE_ADMIN_KEY start) stopped before it finished showing its secrets: these replace them, and any it printed no longer work.");
     console.log(firstRun.directory ? "First run: save these now, they are not shown again (only their hashes are stored)." : "New admin API key (ROTATE_ADMIN_KEY): save it now, it is not shown again; the previous key no longer works.");
     if (firstRun.adminKey) console.log(`  Admin API key:  ${firstRun.adminKey}   (Authorization: Bearer ... on ${origin}/api)`);
     if (firstRun.directory && firstRun.token) {

@@ -154,7 +154,12 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
   const drain = drainer(server, logger);
   let firstRun: Bootstrapped;
   try {
-    firstRun = await startupStep("cannot create the admin key and the first directory", () => bootstrap(sync, { rotateAdminKey: config.ROTATE_ADMIN_KEY }));
+    firstRun = await startupStep("cannot create the admin key and the first directory", () => bootstrap(sync, {
+        rotateAdminKey: config.ROTATE_ADMIN_KEY,
+        onWait: (owner, takeOverAfterMs) =>
+          logger.warn({ ...owner, takeOverAfterSeconds: takeOverAfterMs / 1000 }, "another process is running the first run: waiting for it to show its secrets (a process that stopped is replaced once its marker has not changed for that long)"),
+      }),
+    );
   } catch (error) {
     await drain(0);
     throw error;
