@@ -53,6 +53,8 @@ export interface BootstrapOptions {
   pollMs?: number;
   /** This process as markers name it (tests stand for other processes with it). @default this host and pid */
   instance?: { host: string; pid: number };
+  /** Aborted: a start waiting for another process's first run stops waiting (rejects). */
+  signal?: AbortSignal;
   /** Told when the start begins to wait for another process's first run (each marker once). */
   onWait?: (process: { host?: string; pid?: number }, takeOverAfterMs: number) => void;
 }
@@ -82,6 +84,7 @@ export async function bootstrap(sync: DirectorySync, options: BootstrapOptions =
   // The marker another process holds, and since when it has not changed.
   let watched: { marker: string; since: number } | undefined;
   for (;;) {
+    options.signal?.throwIfAborted();
     const stale = watched !== undefined && performance.now() - watched.since >= takeOverAfterMs ? watched.marker : undefined;
     const claim = await runFirstRun(sync, me, options.rotateAdminKey === true, stale);
     if (claim.kind === "done") {

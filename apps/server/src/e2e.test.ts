@@ -8,14 +8,16 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
-import { createDirectoryClient, type DirectoryClient, type DirectoryView, type EventView } from "scim-directory";
+import { createDirectoryClient, createDirectorySync, type DirectoryClient, type DirectoryView, type EventView } from "scim-directory";
+import { openSqlite } from "scim-store-sql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FIRST_RUN_SETTING } from "./bootstrap.js";
 import { loadConfig } from "./config.js";
 import { startServer, type RunningServer } from "./server.js";
 
@@ -839,6 +841,22 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     const code = await main.exited;
     return { code, log: main.output().trim().split("\n").filter(Boolean), stderr: main.errors(), all: main.output() + main.errors() };
   }
+
+  // A start may wait up to 30 s for another process's first run; SIGTERM killed it there, without
+  // its graceful stop (the SQLite side files stayed).
+  it("SIGTERM while it waits for another process's first run stops the start and exits 0, printing no secret", { timeout: 60_000 }, async () => {
+    const file = join(dir, "waiting.db");
+    const other = await createDirectorySync({ database: openSqlite({ filename: file }) });
+    await other.db.insertInto("dir_settings").values({ key: FIRST_RUN_SETTING, value: JSON.stringify({ owner: "o", host: "another-host", pid: 1 }) }).execute();
+    await other.close();
+    const main = spawnMain({ DATABASE_URL: `sqlite:${file}` });
+    await waitFor(() => main.output().includes("another process is running the first run"));
+    main.child.kill("SIGTERM");
+    expect(await main.exited).toBe(0);
+    expect(main.output()).toMatch(/"msg":"stopped"/);
+    expect(main.output()).not.toMatch(/Admin API key|SCIM token/);
+    expect(existsSync(`${file}-wal`)).toBe(false);
+  });
 
   it("prints the secrets once, serves them, keeps them across a restart and exits 0 on SIGTERM", { timeout: 120_000 }, async () => {
     const databaseUrl = `sqlite:${join(dir, "main.db")}`;

@@ -83,15 +83,36 @@ function stopOnSignals(): void {
   }
 }
 
+// During start-up (migrations, a wait of up to 30 s for another process's first run), SIGINT
+// and SIGTERM stop the start and exit 0, instead of Node's default, which kills the process there.
+const startup = new AbortController();
+const stopStartup = (signal: NodeJS.Signals) => {
+  if (startup.signal.aborted) return;
+  logger.info({ signal }, "shutting down during start-up");
+  startup.abort();
+  // A step that does not give up (a migration, a database that does not answer) ends here.
+  setTimeout(() => {
+    logger.fatal(`shutdown: start-up not stopped ${SHUTDOWN_GRACE_MS / 1000} s after the signal, exiting`);
+    process.exit(1);
+  }, SHUTDOWN_GRACE_MS).unref();
+};
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, stopStartup);
+
 let running: RunningServer | undefined;
 try {
   const config = loadConfig();
   logger.level = config.LOG_LEVEL;
-  running = await startServer(config, logger);
+  running = await startServer(config, logger, { signal: startup.signal });
+  startup.signal.throwIfAborted();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) process.off(signal, stopStartup);
   stopOnSignals();
   await announce(running, config);
 } catch (error) {
-  await running?.close().catch(() => {});
+  await running?.close({ graceMs: 0 }).catch(() => {});
+  if (startup.signal.aborted) {
+    logger.info({ cut: 0 }, "stopped");
+    process.exit(0);
+  }
   die(`could not start: ${errorMessage(error)}`);
 }
 

@@ -39,6 +39,12 @@ export interface RunningServer {
 }
 
 /** Options of {@link RunningServer.close}. */
+/** Options of {@link startServer}. */
+export interface StartOptions {
+  /** Aborted (SIGTERM during start-up): a start waiting for another process's first run gives up, and the start rejects. */
+  signal?: AbortSignal;
+}
+
 export interface CloseOptions {
   /** How long requests in flight get to finish before their connections are cut. @default 10_000 */
   graceMs?: number;
@@ -73,7 +79,7 @@ export function walStallMessage(walBytes: number): string {
  * only). A failure to start (schemas file, database, migrations, port) rejects with a
  * StartupError whose message is one line without secrets; what was opened is closed again.
  */
-export async function startServer(config: ServerConfig, parentLogger: Logger): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, parentLogger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const logger = parentLogger.child({}, { serializers: logSerializers });
   const registry = config.SCIM_SCHEMAS_FILE !== undefined ? loadSchemasFile(config.SCIM_SCHEMAS_FILE) : undefined;
   // Named (credentials masked) as the next step names it: "unable to open database file" alone
@@ -99,7 +105,7 @@ export async function startServer(config: ServerConfig, parentLogger: Logger): P
         audit: { onError: (error) => logger.error({ err: error }, "could not write audit entries") },
       }),
     );
-    return await serveSync(sync, config, logger);
+    return await serveSync(sync, config, logger, options);
   } catch (error) {
     // Close what was opened, without letting a second failure hide the first.
     await (sync !== undefined ? sync.close() : database.destroy()).catch(() => {});
@@ -113,7 +119,7 @@ export async function startServer(config: ServerConfig, parentLogger: Logger): P
  * run and shows the secrets (only their hashes are stored: secrets created but never shown would
  * be lost).
  */
-async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logger): Promise<RunningServer> {
+async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logger, options: StartOptions): Promise<RunningServer> {
   const app = directoryApp(sync, {
     trustProxy: config.TRUST_PROXY,
     onError: (error) => logger.error({ err: error }, "unexpected error in the admin API or the audit log"),
@@ -156,6 +162,7 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
   try {
     firstRun = await startupStep("cannot create the admin key and the first directory", () => bootstrap(sync, {
         rotateAdminKey: config.ROTATE_ADMIN_KEY,
+        ...(options.signal !== undefined ? { signal: options.signal } : {}),
         onWait: (owner, takeOverAfterMs) =>
           logger.warn({ ...owner, takeOverAfterSeconds: takeOverAfterMs / 1000 }, "another process is running the first run: waiting for it to show its secrets (a process that stopped is replaced once its marker has not changed for that long)"),
       }),
