@@ -38,13 +38,13 @@ export interface RunningServer {
   close(options?: CloseOptions): Promise<CloseResult>;
 }
 
-/** Options of {@link RunningServer.close}. */
 /** Options of {@link startServer}. */
 export interface StartOptions {
   /** Aborted (SIGTERM during start-up): a start waiting for another process's first run gives up, and the start rejects. */
   signal?: AbortSignal;
 }
 
+/** Options of {@link RunningServer.close}. */
 export interface CloseOptions {
   /** How long requests in flight get to finish before their connections are cut. @default 10_000 */
   graceMs?: number;
