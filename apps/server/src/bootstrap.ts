@@ -68,7 +68,7 @@ export interface Pending {
 }
 
 /** What a claim of the first run found, or made. */
-type Claim = { kind: "wait"; marker: string } | { kind: "done"; made: Omit<Bootstrapped, "shown">; marker?: string; recovered?: string };
+type Claim = { kind: "wait"; marker: string } | { kind: "done"; made: Omit<Bootstrapped, "shown">; marker?: string };
 
 /**
  * Creates the admin key and a first directory when missing; with `rotateAdminKey`, replaces the
@@ -89,8 +89,6 @@ export async function bootstrap(sync: DirectorySync, options: BootstrapOptions =
     const claim = await runFirstRun(sync, me, options.rotateAdminKey === true, stale);
     if (claim.kind === "done") {
       const { marker } = claim;
-      // The directory of an interrupted first run, read once the transaction holds nothing.
-      if (claim.recovered !== undefined) claim.made.directory = await sync.directories.get(claim.recovered);
       // Only this run's marker: another process may have taken it over meanwhile.
       const shown = async () => void (marker !== undefined && (await sync.db.deleteFrom("dir_settings").where("key", "=", FIRST_RUN_SETTING).where("value", "=", marker).execute()));
       return { ...claim.made, shown };
@@ -128,23 +126,20 @@ async function runFirstRun(sync: DirectorySync, me: Required<Omit<Pending, "dire
       made.directory = await sync.directories.create({ organizationId: "default", name: "First directory", type: "generic-scim" }, trx);
       made.token = (await sync.tokens.create(made.directory.id, trx)).token;
     }
-    let recovered: string | undefined;
-    if (!noDirectory && previous?.directoryId !== undefined) {
-      recovered = (await trx.selectFrom("dir_directories").select("id").where("id", "=", previous.directoryId).executeTakeFirst())?.id;
-      if (recovered !== undefined) {
-        // Its token was never shown: replaced.
-        await sync.tokens.revokeAll(recovered, trx);
-        made.token = (await sync.tokens.create(recovered, trx)).token;
-      }
+    const recovered = !noDirectory && previous?.directoryId !== undefined ? await sync.directories.find(previous.directoryId, trx) : undefined;
+    if (recovered !== undefined) {
+      // Its token was never shown: replaced.
+      await sync.tokens.revokeAll(recovered.id, trx);
+      made.directory = recovered;
+      made.token = (await sync.tokens.create(recovered.id, trx)).token;
     }
-    const directoryId = made.directory?.id ?? recovered;
-    const marker = JSON.stringify({ ...(directoryId !== undefined ? { directoryId } : {}), ...me } satisfies Pending);
+    const marker = JSON.stringify({ ...(made.directory !== undefined ? { directoryId: made.directory.id } : {}), ...me } satisfies Pending);
     await trx
       .insertInto("dir_settings")
       .values({ key: FIRST_RUN_SETTING, value: marker })
       .onConflict((oc) => oc.column("key").doUpdateSet({ value: marker }))
       .execute();
-    return { kind: "done", made, marker, ...(recovered !== undefined ? { recovered } : {}) };
+    return { kind: "done", made, marker };
   });
 }
 

@@ -47,6 +47,9 @@ async function announce({ firstRun, sync, origin }: RunningServer, config: Serve
   logger.info({ origin }, "directory-sync listening");
 }
 
+/** The signals that stop the service (during start-up, and once it runs). */
+const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
+
 /** How long requests in flight get after SIGINT or SIGTERM before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;
 /** After the grace, how long closing the database may take before the process exits anyway. */
@@ -55,7 +58,7 @@ const CLOSE_DATABASE_MS = 5_000;
 /** SIGINT and SIGTERM finish the requests in flight, close the database and exit (installed as soon as the server runs). */
 function stopOnSignals(): void {
   let stopping = false;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  for (const signal of STOP_SIGNALS) {
     // `on`, not `once`: a second signal while stopping must find this listener (and be ignored),
     // not Node's default, which ends the process at once, cutting what the first one finishes.
     process.on(signal, () => {
@@ -96,7 +99,7 @@ const stopStartup = (signal: NodeJS.Signals) => {
     process.exit(1);
   }, SHUTDOWN_GRACE_MS).unref();
 };
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, stopStartup);
+for (const signal of STOP_SIGNALS) process.on(signal, stopStartup);
 
 let running: RunningServer | undefined;
 try {
@@ -104,7 +107,7 @@ try {
   logger.level = config.LOG_LEVEL;
   running = await startServer(config, logger, { signal: startup.signal });
   startup.signal.throwIfAborted();
-  for (const signal of ["SIGINT", "SIGTERM"] as const) process.off(signal, stopStartup);
+  for (const signal of STOP_SIGNALS) process.off(signal, stopStartup);
   stopOnSignals();
   await announce(running, config);
 } catch (error) {

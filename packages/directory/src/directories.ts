@@ -184,18 +184,18 @@ export class DirectoryService {
       updated_at: ts,
     };
     await db.insertInto("dir_directories").values(row).execute();
-    return toDirectory(await db.selectFrom("dir_directories").selectAll().where("id", "=", row.id).executeTakeFirstOrThrow());
+    return this.get(row.id, db);
   }
 
-  /** The directory, or undefined. */
-  async find(id: string): Promise<Directory | undefined> {
-    const row = await this.db.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirst();
+  /** The directory, or undefined (`db`: a transaction of the caller's to read it in). */
+  async find(id: string, db: Kysely<DirectoryDatabase> = this.db): Promise<Directory | undefined> {
+    const row = await db.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirst();
     return row === undefined ? undefined : toDirectory(row);
   }
 
-  /** The directory; 404 when unknown. */
-  async get(id: string): Promise<Directory> {
-    const found = await this.find(id);
+  /** The directory; 404 when unknown (`db`: a transaction of the caller's to read it in). */
+  async get(id: string, db: Kysely<DirectoryDatabase> = this.db): Promise<Directory> {
+    const found = await this.find(id, db);
     if (found === undefined) throw notFound("directory", id);
     return found;
   }
