@@ -27,6 +27,7 @@ import type {
   TokenView,
   UserPage,
 } from "./openapi.js";
+import type { UserLinkedData, UserUnlinkedData } from "./links.js";
 import type { CreateRoleMappingInput, RolesChangedData, UpdateRoleMappingInput } from "./roles.js";
 
 export type {
@@ -35,6 +36,8 @@ export type {
   RolesChangedData,
   UpdateDirectoryInput,
   UpdateRoleMappingInput,
+  UserLinkedData,
+  UserUnlinkedData,
   AuditEntryView,
   AuditPageView,
   DirectoryGroupView,

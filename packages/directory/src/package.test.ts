@@ -55,12 +55,12 @@ describe("scim-directory package", () => {
     expect(seen.size).toBeGreaterThan(0);
   });
 
-  it("the client's types compile in a project without @types/node and without skipLibCheck (a browser app)", () => {
+  it("the client's types, every event's data type included, compile in a project without @types/node and without skipLibCheck (a browser app)", () => {
     const dir = mkdtempSync(join(tmpdir(), "client-types-"));
     try {
       const entry = join(dir, "app.ts");
       const client = fileURLToPath(new URL("../dist/client.js", import.meta.url));
-      writeFileSync(entry, `import { createDirectoryClient, isDirectoryApiError, type DirectoryUserView } from ${JSON.stringify(client)};\nconst c = createDirectoryClient({ baseUrl: "https://sync.example.com", adminKey: "k" });\nexport const users: Promise<DirectoryUserView[]> = c.users.list("dir_1").then((p) => p.data);\nexport const check = isDirectoryApiError;\n`);
+      writeFileSync(entry, `import { createDirectoryClient, isDirectoryApiError, type DirectoryUserView, type DirectoryDeletedData, type DirectoryUpdatedData, type RolesChangedData, type UserLinkedData, type UserUnlinkedData } from ${JSON.stringify(client)};\nexport type EventData = DirectoryDeletedData | DirectoryUpdatedData | RolesChangedData | UserLinkedData | UserUnlinkedData;\nconst c = createDirectoryClient({ baseUrl: "https://sync.example.com", adminKey: "k" });\nexport const users: Promise<DirectoryUserView[]> = c.users.list("dir_1").then((p) => p.data);\nexport const check = isDirectoryApiError;\n`);
       const program = ts.createProgram([entry], { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext, strict: true, noEmit: true, types: [], lib: ["lib.es2022.d.ts", "lib.dom.d.ts"] });
       const problems = ts.getPreEmitDiagnostics(program).map((d) => `${d.file?.fileName ?? ""}: ${ts.flattenDiagnosticMessageText(d.messageText, "\n")}`);
       expect(problems).toEqual([]);
