@@ -392,8 +392,12 @@ export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
   });
   if (schema !== undefined) pool.on("connect", (client) => void client.query(`create schema if not exists ${schema}`).catch(() => {}));
-  // An idle client's error (the server restarted) must not crash the process; the pool replaces it.
+  // A connection's error must not crash the process. The pool listens on idle clients only, and a
+  // client checked out (inside a transaction, between two statements) emits its error with nobody
+  // listening: a failover, a pgbouncer restart or pg_terminate_backend then killed the server. The
+  // statement in flight, or the next one, fails instead, and the pool drops the broken client.
   pool.on("error", () => {});
+  pool.on("connect", (client) => void client.on("error", () => {}));
   const db = new Kysely<ScimDatabase>({ dialect: new PostgresDialect({ pool: preparingPool(pool, max) }), ...(options.log ? { log: options.log } : {}) });
   return { db, dialect: "postgres", ...(schema !== undefined ? { schema } : {}), poolSize: max, description: describePostgres(options.connectionString), destroy: () => db.destroy() };
 }
