@@ -24,6 +24,31 @@ describe("server configuration", () => {
     expect(() => loadConfig({ SCIM_MAX_QUERY_MS: "10s" })).toThrow(/SCIM_MAX_QUERY_MS/);
   });
 
+  it("takes a variable of spaces only for unset, as an empty one", () => {
+    expect(loadConfig({ PORT: " ", DATABASE_URL: "  ", HOST: "\t" })).toMatchObject({ PORT: 3000, DATABASE_URL: "sqlite:data/directory-sync.db", HOST: "0.0.0.0" });
+  });
+
+  it("reads PORT in decimal digits only (0: any free port)", () => {
+    expect(loadConfig({ PORT: "0" }).PORT).toBe(0);
+    expect(loadConfig({ PORT: "65535" }).PORT).toBe(65535);
+    for (const port of ["0x12B7", "1e3", "80.5", "-1", "65536", " 80"]) expect(() => loadConfig({ PORT: port }), port).toThrow(/PORT/);
+  });
+
+  it("refuses a SQLite URL without a file, or in memory: the data would be lost at every stop", () => {
+    for (const url of ["sqlite:", "sqlite://", "file:", "sqlite: ", ":memory:", "sqlite::memory:", "file:x.db?mode=memory"]) {
+      expect(() => loadConfig({ DATABASE_URL: url }), url).toThrow(/DATABASE_URL: .*(no SQLite file|in-memory)/);
+    }
+    expect(loadConfig({ DATABASE_URL: "sqlite:./x.db" }).DATABASE_URL).toBe("sqlite:./x.db");
+  });
+
+  it("refuses a PUBLIC_URL that is no http(s) origin: another scheme, credentials, a query or a fragment", () => {
+    expect(() => loadConfig({ PUBLIC_URL: "ftp://sync.example.com" })).toThrow(/PUBLIC_URL must be an http/);
+    expect(() => loadConfig({ PUBLIC_URL: "https://u:pw@sync.example.com" })).toThrow(/PUBLIC_URL must not hold a user name or password/);
+    expect(() => loadConfig({ PUBLIC_URL: "https://sync.example.com/?q=1" })).toThrow(/PUBLIC_URL must not hold a query/);
+    expect(() => loadConfig({ PUBLIC_URL: "https://sync.example.com/#f" })).toThrow(/PUBLIC_URL must not hold a query/);
+    expect(loadConfig({ PUBLIC_URL: "https://example.com/sync" }).PUBLIC_URL).toBe("https://example.com/sync");
+  });
+
   it("refuses invalid values with every problem named", () => {
     const load = () => loadConfig({ PORT: "eighty", PUBLIC_URL: "not a url", TRUST_PROXY: "maybe" });
     expect(load).toThrow(/^invalid configuration: PORT: .*; PUBLIC_URL: .*; TRUST_PROXY: TRUST_PROXY must be true, false or a number of proxies$/);

@@ -5,13 +5,31 @@
 import { z } from "zod";
 import { StartupError } from "./errors.js";
 
+/** `value` as a URL, or undefined when it is none (z.url() reports that). */
+function parsedUrl(value: string): URL | undefined {
+  try {
+    return new URL(value);
+  } catch {
+    return undefined;
+  }
+}
+
 const schema = z.object({
-  /** Port to listen on. */
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  /** Port to listen on, in decimal digits (0: any free port). */
+  PORT: z
+    .string()
+    .regex(/^\d{1,5}$/, "PORT must be a port number in decimal digits (0 to 65535)")
+    .transform(Number)
+    .pipe(z.number().max(65535, "PORT must be at most 65535"))
+    .default(3000),
   /** Interface to listen on. */
   HOST: z.string().min(1).default("0.0.0.0"),
   /** `postgres://...` for PostgreSQL; `sqlite:<path>` or a plain path for a SQLite file (relative to the working directory); any other scheme is refused. */
-  DATABASE_URL: z.string().min(1).default("sqlite:data/directory-sync.db"),
+  DATABASE_URL: z
+    .string()
+    .refine((v) => !/^(sqlite|file):(\/\/)?\s*$/i.test(v), "DATABASE_URL names no SQLite file (sqlite:<path>); a database without a file would be lost at every stop")
+    .refine((v) => !/:memory:|mode=memory/i.test(v), "DATABASE_URL names an in-memory SQLite database, which would be lost at every stop")
+    .default("sqlite:data/directory-sync.db"),
   /** PostgreSQL: the schema to keep the tables in (created when missing), for a database shared with other applications. */
   DATABASE_SCHEMA: z
     .string()
@@ -19,8 +37,16 @@ const schema = z.object({
     .optional(),
   /** PostgreSQL: the most connections the server opens. One directory's writes take at most half of them, so that a long write and the queue behind it leave the others theirs. */
   DATABASE_POOL_SIZE: z.coerce.number().int().min(2).max(1000).default(10),
-  /** The public origin (`https://sync.example.com`) for SCIM URLs, when behind a proxy or tunnel. */
-  PUBLIC_URL: z.url().optional(),
+  /**
+   * The public origin (`https://sync.example.com`, optionally with a path a proxy strips) for
+   * SCIM URLs, when behind a proxy or tunnel: http or https, without credentials, query or fragment.
+   */
+  PUBLIC_URL: z
+    .url()
+    .refine((v) => /^https?:$/i.test(parsedUrl(v)?.protocol ?? "http:"), "PUBLIC_URL must be an http:// or https:// URL")
+    .refine((v) => !parsedUrl(v)?.username && !parsedUrl(v)?.password, "PUBLIC_URL must not hold a user name or password")
+    .refine((v) => !/[?#]/.test(v), "PUBLIC_URL must not hold a query (?) or a fragment (#)")
+    .optional(),
   /** A JSON file of custom extension schemas of User and Group (see `schemas-file.ts`). */
   SCIM_SCHEMAS_FILE: z.string().min(1).optional(),
   /** Longest a SCIM list request may read the database, in milliseconds (then 400 tooMany): a filter no index answers reads the whole directory. */
@@ -53,7 +79,8 @@ export function formatIssues(error: z.ZodError): string {
 
 /** Reads the configuration from `env`; throws a StartupError listing every invalid variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): ServerConfig {
-  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  // A variable set to nothing, or to spaces only, is unset: its default applies.
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== ""));
   const result = schema.safeParse(input);
   if (!result.success) {
     throw new StartupError(`invalid configuration: ${formatIssues(result.error)}`);

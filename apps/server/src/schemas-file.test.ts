@@ -47,6 +47,10 @@ describe("SCIM_SCHEMAS_FILE", () => {
   it("names the file and the problem in one StartupError line", () => {
     const missing = join(dir, "missing.json");
     expect(() => loadSchemasFile(missing)).toThrow(new StartupError(`SCIM_SCHEMAS_FILE ${missing}: file not found`));
+    // Not a file, or too large: refused before reading (/dev/zero ran the start out of memory).
+    expect(() => loadSchemasFile("/dev/zero")).toThrow(new StartupError("SCIM_SCHEMAS_FILE /dev/zero: not a regular file"));
+    expect(() => loadSchemasFile(dir)).toThrow(new StartupError(`SCIM_SCHEMAS_FILE ${dir}: not a regular file`));
+    expect(load(" ".repeat(1024 * 1024 + 1)).load).toThrow(/: larger than 1 MiB$/);
     const cases: [unknown, RegExp][] = [
       ["[{", /: not valid JSON \(.+\)$/],
       [{}, /: invalid: .*expected array/],

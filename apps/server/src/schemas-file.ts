@@ -12,7 +12,7 @@
  * RFC 7643 §2.2 defaults (so `/Schemas` serves complete definitions). The envelope is checked
  * with zod, the definitions by scim-core's registry; any mistake is a StartupError naming the file.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { createSchemaRegistry, type AttributeDefinition, type SchemaDefinition, type SchemaRegistry } from "scim-core";
 import { z } from "zod";
 import { formatIssues } from "./config.js";
@@ -74,6 +74,9 @@ export function extensionRegistry(entries: readonly SchemaExtensionEntry[]): Sch
   return registry;
 }
 
+/** The largest schemas file read (a schema of thousands of attributes is some 100 KiB). */
+const MAX_SCHEMAS_FILE_BYTES = 1024 * 1024;
+
 /**
  * Reads `path` (relative to the working directory) and returns the registry of the core schemas
  * and its extensions; throws a StartupError `SCIM_SCHEMAS_FILE <path>: <problem>` when the file
@@ -83,8 +86,13 @@ export function loadSchemasFile(path: string): SchemaRegistry {
   const fail = (problem: string) => new StartupError(`SCIM_SCHEMAS_FILE ${path}: ${problem}`);
   let text: string;
   try {
+    // A regular file of a sane size only: /dev/zero or a FIFO would be read until memory runs out.
+    const stats = statSync(path);
+    if (!stats.isFile()) throw fail("not a regular file");
+    if (stats.size > MAX_SCHEMAS_FILE_BYTES) throw fail(`larger than ${MAX_SCHEMAS_FILE_BYTES / 1024 / 1024} MiB`);
     text = readFileSync(path, "utf8");
   } catch (error) {
+    if (error instanceof StartupError) throw error;
     const code = (error as { code?: unknown }).code;
     throw fail(code === "ENOENT" ? "file not found" : `cannot read the file (${errorMessage(error)})`);
   }

@@ -43,6 +43,10 @@ describe("openDatabase", () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it("refuses a SQLite URL that names no file (better-sqlite3 would open a temporary database, gone at close)", () => {
+    for (const url of ["", "sqlite:", "sqlite://", "file:", "  "]) expect(() => openDatabase(url), JSON.stringify(url)).toThrow(/names no SQLite file/);
+  });
+
   it("keeps the tables in the schema it is given on PostgreSQL, and refuses a schema for SQLite", async ({ skip }) => {
     expect(() => openDatabase(":memory:", { schema: "scim" })).toThrow(/PostgreSQL only/);
     const probe = await openTestPostgres();

@@ -417,7 +417,8 @@ export interface OpenDatabaseOptions {
 /**
  * Opens the database a URL names: `postgres://` or `postgresql://` for PostgreSQL, `sqlite:<path>`,
  * `file:<path>` or a plain path for SQLite, `:memory:` for an in-memory SQLite database. Any other
- * scheme (`mysql://...`) throws, rather than create a file of that name.
+ * scheme (`mysql://...`) throws, rather than create a file of that name, and so does a SQLite URL
+ * without a path (`sqlite:`), which better-sqlite3 would open as a temporary database.
  */
 export function openDatabase(url: string, options: OpenDatabaseOptions = {}): ScimSqlDatabase {
   if (/^postgres(ql)?:\/\//i.test(url)) {
@@ -431,6 +432,9 @@ export function openDatabase(url: string, options: OpenDatabaseOptions = {}): Sc
     throw new Error(`unsupported database URL scheme '${scheme}:' (use postgres://..., sqlite:<path> or a file path)`);
   }
   const path = url.replace(/^(sqlite|file):(\/\/)?/i, "");
+  // better-sqlite3 opens an empty name as a temporary database, deleted when it closes: a server
+  // configured with `sqlite:` lost everything at every stop.
+  if (path.trim() === "") throw new Error("the database URL names no SQLite file (sqlite:<path>, or :memory: for an in-memory database)");
   const filename = path === ":memory:" || options.baseDir === undefined ? path : resolve(options.baseDir, path);
   return openSqlite({ filename, ...(options.checkpoints !== undefined ? { checkpoints: options.checkpoints } : {}) });
 }
