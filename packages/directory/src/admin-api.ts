@@ -9,6 +9,7 @@ import { performance } from "node:perf_hooks";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isScimError, MAX_JSON_DEPTH, parseJsonBody } from "scim-core";
+import { databaseUnavailable } from "scim-store-sql";
 import { z } from "zod";
 import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
 import { auditPath, redact, redactText, type AuditLog } from "./audit.js";
@@ -348,6 +349,12 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     if (isDirectoryGone(error)) return c.json(errorBody("not_found", "the directory no longer exists"), 404);
     if (isUniqueViolation(error)) return c.json(errorBody("conflict", "it already exists"), 409);
     options.onError?.(error);
+    // The database cannot be reached or is locked for now: retry, as for a SCIM request.
+    const unavailable = databaseUnavailable(error);
+    if (unavailable !== undefined) {
+      c.header("Retry-After", String(unavailable.retryAfterSeconds));
+      return c.json(errorBody("database_unavailable", "the database is unavailable for the moment: retry later"), 503);
+    }
     return c.json(errorBody("internal_error", "an unexpected error occurred"), 500);
   });
 

@@ -1,7 +1,9 @@
-import { openSqlite } from "scim-store-sql";
+import { createServer } from "node:net";
+import { openPostgres, openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createAdminKey } from "./admin-keys.js";
 import { directoryApp, type DirectoryAppOptions } from "./directory-app.js";
+import { checkDatabase } from "./health.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { RateLimiter } from "./rate-limit.js";
 import { directoryScimRoutes } from "./scim-routes.js";
@@ -47,6 +49,36 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
     expect(missing.status).toBe(404);
     for (const answer of [r, missing]) {
       expect([answer.headers.get("cache-control"), answer.headers.get("x-content-type-options")]).toEqual(["no-store", "nosniff"]);
+    }
+  });
+
+  it("/healthz says 503 while the database does not answer, /livez 200 whatever its state", async () => {
+    const app = directoryApp(sync);
+    expect((await app.request("http://sync.test/livez")).status).toBe(200);
+    await sync.close();
+    const down = await app.request("http://sync.test/healthz");
+    expect(down.status).toBe(503);
+    expect(await down.json()).toEqual({ status: "unavailable", database: "unreachable" });
+    const live = await app.request("http://sync.test/livez");
+    expect(live.status).toBe(200);
+    expect(await live.json()).toEqual({ status: "ok" });
+  });
+
+  it("/healthz gives up on a database that never answers after its timeout (a frozen PostgreSQL)", async () => {
+    // A server that accepts connections and never says a word.
+    const sockets = new Set<import("node:net").Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as import("node:net").AddressInfo).port;
+    const frozen = openPostgres({ connectionString: `postgres://nobody@127.0.0.1:${port}/none`, max: 2 });
+    try {
+      const started = performance.now();
+      expect(await checkDatabase(frozen.db, 200)).toBe("timeout");
+      expect(performance.now() - started).toBeLessThan(2000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      await frozen.destroy().catch(() => {});
     }
   });
 
@@ -314,5 +346,66 @@ describe("directoryApp: health, SCIM guards and the OpenAPI document", () => {
     expect(doc.paths["/api/directories"].post.requestBody.required).toBe(true);
     // The attribute mapping's input is described as what the server accepts.
     expect(doc.components.schemas.UpdateDirectory.properties.settings.properties.attributeMapping).toMatchObject({ type: "object", additionalProperties: { type: "string" } });
+  });
+});
+
+describe("directoryApp: a database that cannot serve", () => {
+  it("a write while another process holds the SQLite write lock past the busy timeout: SCIM 503 with Retry-After, admin API 503 database_unavailable; nothing half-written", async () => {
+    const Database = (await import("better-sqlite3")).default;
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "dsync-locked-"));
+    const sync = await createDirectorySync({ database: openSqlite({ filename: join(dir, "db.sqlite"), busyTimeoutMs: 150 }) });
+    try {
+      const key = await createAdminKey(sync.db);
+      const app = directoryApp(sync);
+      const directory = await sync.directories.create({ organizationId: "org_1", name: "Acme" });
+      const { token } = await sync.tokens.create(directory.id);
+      const other = new Database(join(dir, "db.sqlite"));
+      other.exec("begin exclusive");
+      try {
+        const scim = await app.request(`http://sync.test/scim/v2/${directory.id}/Users`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+          body: JSON.stringify({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"], userName: "locked@example.com" }),
+        });
+        expect(scim.status).toBe(503);
+        expect(scim.headers.get("retry-after")).toBe("5");
+        expect(await scim.json()).toEqual({ schemas: [SCIM_ERROR], status: "503", detail: "the database is unavailable for the moment; retry later" });
+        const admin = await app.request("http://sync.test/api/directories", {
+          method: "POST",
+          headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+          body: JSON.stringify({ organizationId: "org_1", name: "Second" }),
+        });
+        expect(admin.status).toBe(503);
+        expect(admin.headers.get("retry-after")).toBe("5");
+        expect(((await admin.json()) as Any).error.code).toBe("database_unavailable");
+      } finally {
+        other.exec("rollback");
+        other.close();
+      }
+      // Once the lock is gone, the same requests go through: nothing of the refused ones stayed.
+      const users = await app.request(`http://sync.test/scim/v2/${directory.id}/Users`, { headers: { authorization: `Bearer ${token}` } });
+      expect(((await users.json()) as Any).totalResults).toBe(0);
+      expect((await sync.directories.list()).map((d) => d.name)).toEqual(["Acme"]);
+    } finally {
+      await sync.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a failure of the SCIM guards themselves is a SCIM Error, not the admin API's JSON", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    const directory = await sync.directories.create({ organizationId: "org_1", name: "Acme" });
+    const { token } = await sync.tokens.create(directory.id);
+    const errors: unknown[] = [];
+    const app = directoryApp(sync, { onError: (error) => errors.push(error) });
+    await sync.close();
+    const r = await app.request(`http://sync.test/scim/v2/${directory.id}/Users`, { headers: { authorization: `Bearer ${token}` } });
+    expect(r.status).toBe(500);
+    expect(r.headers.get("content-type")).toBe("application/scim+json");
+    expect(await r.json()).toEqual({ schemas: [SCIM_ERROR], status: "500", detail: "An internal error occurred" });
+    expect(errors.length).toBeGreaterThan(0);
   });
 });

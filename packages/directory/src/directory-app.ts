@@ -7,6 +7,7 @@
 import { Hono } from "hono";
 import { adminApi, errorBody, privateResponse, type AdminKeyHashSource } from "./admin-api.js";
 import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
+import { checkDatabase, DEFAULT_HEALTH_TIMEOUT_MS } from "./health.js";
 import type { TrustProxy } from "./ip-allowlist.js";
 import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directoryScimRoutes, GuardSettingsCache } from "./scim-routes.js";
@@ -45,10 +46,13 @@ export interface DirectoryAppOptions {
   settingsTtlMs?: number;
   /** Receives unexpected errors of the admin API and failures to write audit entries. */
   onError?: (error: unknown) => void;
+  /** How long `/healthz` waits for the database's answer before it answers 503. @default 3000 */
+  healthTimeoutMs?: number;
 }
 
 /**
- * One Hono app serving `/healthz`, `/scim/v2/:directoryId/*` and `/api/*` for a
+ * One Hono app serving `/healthz` (200 while the database answers, else 503), `/livez` (200 while
+ * the process serves), `/scim/v2/:directoryId/*` and `/api/*` for a
  * {@link DirectorySync}.
  */
 export function directoryApp(sync: DirectorySync, options: DirectoryAppOptions = {}): Hono {
@@ -62,7 +66,12 @@ export function directoryApp(sync: DirectorySync, options: DirectoryAppOptions =
   // SCIM answers carry users and groups, the admin API secrets: every answer is private and
   // not to be sniffed (the admin API sets the same headers on its own when mounted elsewhere).
   app.use("*", privateResponse);
-  app.get("/healthz", (c) => c.json({ status: "ok" }));
+  const healthTimeoutMs = options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
+  app.get("/healthz", async (c) => {
+    const database = await checkDatabase(sync.db, healthTimeoutMs);
+    return database === "ok" ? c.json({ status: "ok" }) : c.json({ status: "unavailable", database }, 503);
+  });
+  app.get("/livez", (c) => c.json({ status: "ok" }));
   app.route(
     "/",
     directoryScimRoutes(sync, {

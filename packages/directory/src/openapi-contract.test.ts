@@ -76,7 +76,7 @@ describe("the admin API answers as its OpenAPI document says", () => {
     if (!validate(JSON.parse(text))) problems.push(`${key} ${status}: ${ajv.errorsText(validate.errors)}`);
   };
 
-  /** An admin API request (or /healthz), checked against the document. */
+  /** An admin API request (or /healthz, /livez), checked against the document. */
   const call = async (method: string, path: string, options: { body?: unknown; raw?: string; headers?: Record<string, string>; auth?: string | null } = {}) => {
     const headers: Record<string, string> = { ...(options.auth !== null ? { authorization: options.auth ?? `Bearer ${key}` } : {}), ...options.headers };
     let body: string | undefined = options.raw;
@@ -103,6 +103,7 @@ describe("the admin API answers as its OpenAPI document says", () => {
   it("every response of every operation, successes and errors", async () => {
     const missing = "dir_000000000000000000000000";
     expect((await call("GET", "/healthz", { auth: null })).status).toBe(200);
+    expect((await call("GET", "/livez", { auth: null })).status).toBe(200);
     expect((await call("GET", "/api/openapi.json", { auth: null })).status).toBe(200);
 
     // Directories.

@@ -406,6 +406,7 @@ const outputSchemas: Record<string, z.ZodType> = {
   DirectoryStatus: directoryStatusSchema,
   Error: errorResponseSchema,
   Health: z.object({ status: z.literal("ok") }),
+  Unhealthy: z.object({ status: z.literal("unavailable"), database: z.enum(["unreachable", "timeout"]) }),
   OpenApiDocument: z.object({ openapi: z.string() }).loose(),
 };
 const inputSchemas: Record<string, z.ZodType> = {
@@ -419,7 +420,8 @@ const dir = ["id"] as const;
 
 /** The operations of the admin API (and the health check), hand-written. */
 export const adminOperations: ApiOperation[] = [
-  { method: "get", path: "/healthz", summary: "Liveness check", tag: "service", success: { status: 200, schema: "Health", description: "ok" }, authenticated: false },
+  { method: "get", path: "/healthz", summary: "Health check for load balancers and readiness probes: 200 while the database answers `select 1` (within 3 s), else 503 `Unhealthy`", tag: "service", success: { status: 200, schema: "Health", description: "ok" }, authenticated: false, errors: [503] },
+  { method: "get", path: "/livez", summary: "Liveness check: 200 while the process serves HTTP, whatever the database's state (a liveness probe should not restart the process over a database outage)", tag: "service", success: { status: 200, schema: "Health", description: "ok" }, authenticated: false },
   { method: "get", path: "/api/openapi.json", summary: "This document", tag: "service", success: { status: 200, schema: "OpenApiDocument", description: "the OpenAPI 3.1 document" }, authenticated: false },
   { method: "get", path: "/api/directories", summary: "List directories (oldest first)", tag: "directories", query: listDirectoriesQuery, success: { status: 200, schema: "DirectoryPage", description: "a page of directories" } },
   { method: "post", path: "/api/directories", summary: "Create a directory", tag: "directories", body: createDirectorySchema, success: { status: 201, schema: "Directory", description: "the new directory", location: "the new directory's path (`/api/directories/{id}`)" } },
@@ -457,7 +459,7 @@ const ERROR_TEXT: Record<number, string> = {
   415: "the body is not JSON",
   429: "too many requests (see Retry-After)",
   410: "events after the cursor were pruned (`cursor_expired`): read the lists again, then follow the events from `GET /api/events/latest`",
-  503: "the application's deprovisioning hook failed; nothing was deleted: retry later",
+  503: "the database is unavailable for the moment (`database_unavailable`, with Retry-After): retry later",
   500: "unexpected error",
 };
 
@@ -465,10 +467,15 @@ const ERROR_TEXT: Record<number, string> = {
 const ERROR_HEADERS: Record<number, Record<string, unknown>> = {
   401: { "WWW-Authenticate": { description: "the scheme to use: `Bearer realm=\"directory-sync-admin\"`", schema: { type: "string" } } },
   429: { "Retry-After": { description: "seconds to wait before the next request", schema: { type: "integer", minimum: 1 } } },
+  503: { "Retry-After": { description: "seconds to wait before trying again", schema: { type: "integer", minimum: 1 } } },
 };
 
 /** The description of an error response of `op`: a paged list's 400 also covers a malformed cursor. */
 function errorText(op: ApiOperation, status: number): string {
+  if (status === 503 && op.path === "/healthz") return "the database did not answer (`database`: `unreachable`, or `timeout` after 3 s)";
+  if (status === 503 && op.path === "/api/directories/{id}" && op.method === "delete") {
+    return "the application's deprovisioning hook failed (`deprovision_failed`), or the database is unavailable for the moment (`database_unavailable`); nothing was deleted: retry later";
+  }
   if (status === 400 && op.query !== undefined && "cursor" in op.query.shape) return "invalid input (the issues say what), or a malformed cursor (`invalid_cursor`)";
   if (status === 400 && op.query === undefined && op.body === undefined) {
     return op.method === "get" ? "a query parameter this operation does not take" : "a query parameter or a body this operation does not take (an empty body or `{}` is fine)";
@@ -502,7 +509,8 @@ function operationObject(op: ApiOperation, extraInputs: Map<z.ZodType, string>):
     ...(success.location !== undefined ? { headers: { Location: { description: success.location, schema: { type: "string" } } } } : {}),
   };
   const errors = new Set<number>(op.errors ?? []);
-  if (op.authenticated !== false) errors.add(401).add(429);
+  // Every authenticated operation reads the database (the key's hash): 503 when it cannot.
+  if (op.authenticated !== false) errors.add(401).add(429).add(503);
   // An authenticated operation refuses query parameters and bodies it does not take (admin-api.ts, withoutQuery, withoutInput).
   if (op.query !== undefined || op.body !== undefined || op.authenticated !== false) errors.add(400);
   if (op.params !== undefined && op.params.length > 0) errors.add(404);
@@ -511,6 +519,10 @@ function operationObject(op: ApiOperation, extraInputs: Map<z.ZodType, string>):
   if (op.authenticated !== false) errors.add(413);
   if (op.method !== "get") errors.add(413).add(415);
   for (const status of [...errors].sort()) {
+    if (op.path === "/healthz") {
+      responses[String(status)] = { description: errorText(op, status), content: { "application/json": { schema: ref("Unhealthy") } } };
+      continue;
+    }
     responses[String(status)] = { description: errorText(op, status), content: { "application/json": { schema: ref("Error") } }, ...(ERROR_HEADERS[status] !== undefined ? { headers: ERROR_HEADERS[status] } : {}) };
   }
   const operation: Record<string, unknown> = {

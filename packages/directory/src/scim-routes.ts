@@ -14,7 +14,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { Hono } from "hono";
 import { authenticationRequired, badRequest, errorResponse, parseFilter, ScimError, type SchemaRegistry, type ScimResponse } from "scim-core";
 import { scimHono } from "scim-hono";
-import { narrowedByIndex } from "scim-store-sql";
+import { databaseUnavailable, narrowedByIndex } from "scim-store-sql";
 import { redactText, scimAuditMiddleware, secretMentionOf, type AuditLog, type ScimAuditEnv, type ScimAuditOptions } from "./audit.js";
 import type { DirectoryService } from "./directories.js";
 import { DEFAULT_MAX_CONCURRENT_LARGE_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
@@ -442,5 +442,11 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
 
   app.use(scoped, redactErrorDetails);
   app.route(`${SCIM_MOUNT}/:directoryId`, scimHono(sync.scim));
+  // A failure of the guards themselves (the token lookup): a SCIM Error, 503 with Retry-After when
+  // the database cannot be reached or is locked (the IdP retries), else 500.
+  app.onError((error, c) => {
+    options.onError?.(error);
+    return rendered(c, errorResponse(databaseUnavailable(error) ?? new ScimError(500, undefined, "An internal error occurred")));
+  });
   return app as unknown as Hono;
 }

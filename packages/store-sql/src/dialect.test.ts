@@ -121,3 +121,37 @@ describe("registerSqliteFunctions", () => {
     await own.close();
   });
 });
+
+describe("openSqlite: another process holding the write lock", () => {
+  it("writes wait for it without blocking the event loop (in and outside transactions), and go through once it is released", async () => {
+    const Database = (await import("better-sqlite3")).default;
+    const dir = mkdtempSync(join(tmpdir(), "sqlite-locked-"));
+    const database = openDatabase("sqlite:db.sqlite", { baseDir: dir });
+    try {
+      await sql`create table t (x integer)`.execute(database.db);
+      // Another process's write transaction (Python's sqlite3, a backup tool, an admin's shell).
+      const other = new Database(join(dir, "db.sqlite"));
+      other.exec("begin exclusive");
+      let ticks = 0;
+      const ticker = setInterval(() => ticks++, 10);
+      setTimeout(() => other.exec("commit"), 300);
+      const started = performance.now();
+      await Promise.all([
+        sql`insert into t values (1)`.execute(database.db),
+        database.db.transaction().execute(async (trx) => {
+          await sql`insert into t values (2)`.execute(trx);
+        }),
+      ]);
+      clearInterval(ticker);
+      const waited = performance.now() - started;
+      other.close();
+      expect(waited).toBeGreaterThanOrEqual(250);
+      // The event loop ran meanwhile (SQLite's own busy handler slept in the thread for up to 5 s).
+      expect(ticks).toBeGreaterThanOrEqual(10);
+      const rows = await sql<{ x: number }>`select x from t order by x`.execute(database.db);
+      expect(rows.rows.map((r) => r.x)).toEqual([1, 2]);
+    } finally {
+      await database.destroy();
+    }
+  }, 20_000);
+});

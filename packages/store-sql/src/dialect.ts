@@ -104,7 +104,7 @@ function registerSqliteLower(database: SqliteFunctionHost, Database: SqliteConst
 export interface SqliteOptions {
   /** A file path, or `":memory:"`. */
   filename: string;
-  /** How long a writer waits for another process's lock, in milliseconds. @default 5000 */
+  /** How long a write waits for another process's lock, in milliseconds (without blocking the event loop). @default 5000 */
   busyTimeoutMs?: number;
   /** Receives every query Kysely runs (SQL text, parameters, duration), for logging and tests. */
   log?: (event: LogEvent) => void;
@@ -146,6 +146,10 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   // emails lookup): approximate ones are cheap to keep, and the store refreshes them as tables grow.
   database.pragma("analysis_limit = 1000");
   database.pragma("optimize = 0x10002");
+  // From here on the writer never waits in SQLite's busy handler, which sleeps in the thread: a
+  // lock held by another process froze every request for up to 5 s per write. The driver retries
+  // SQLITE_BUSY itself, between turns of the event loop, for up to busyTimeoutMs.
+  database.pragma("busy_timeout = 0");
   // A second connection for reads while a group of transactions is open (sqlite-driver.ts): it
   // sees committed rows only. An in-memory database has no second connection (nor durability).
   const reader = onDisk ? openReader(Database, options.filename, Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))) : undefined;

@@ -7,6 +7,7 @@ export { openDatabase, openPostgres, openSqlite, registerSqliteFunctions, type O
 export { groupCommitDialect, GroupCommitSqliteDriver, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 export { startCheckpointer, type Checkpointer, type CheckpointOptions, type CheckpointStats } from "./sqlite-checkpointer.js";
 export { compiledStatement } from "./compiled-statement.js";
+export { databaseUnavailable, isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "./database-unavailable.js";
 export { filterRunsInSql, filterToSql, narrowedByIndex, referencesMembership, type FilterSqlOptions } from "./filter-sql.js";
 export { migrateScimTables, runMigrations, scimMigrations, type MigrationSet } from "./migrations.js";
 export { fillLeftOut, jsonWithinShare, referenceWeights, type ReferenceWeight } from "./page-budget.js";

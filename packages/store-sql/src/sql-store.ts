@@ -37,6 +37,7 @@ import { SQLITE_DEADLINE, timingStatements, withStatementDeadline, type ScimSqlD
 import { fillLeftOut, jsonWithinShare, jsonWithinShareText, referenceWeights } from "./page-budget.js";
 import { filterRunsInSql, filterSqlText, narrowedByIndex } from "./filter-sql.js";
 import { compiledStatement } from "./compiled-statement.js";
+import { databaseUnavailable } from "./database-unavailable.js";
 import { migrateScimTables } from "./migrations.js";
 import { latestOutboxPosition } from "./outbox-position.js";
 import { emailRows, indexedColumns, NAMED_COLUMNS, normalizeInstant, otherUniqueKeys, oversizeNamedColumns, sqlBool } from "./rows.js";
@@ -460,6 +461,8 @@ class SqlStore implements SqlScimStore {
   readonly dialect: SqlDialectName;
   readonly transaction: <T>(work: (store: ScimStore) => Promise<T>, options?: TransactionOptions) => Promise<T>;
   readonly outbox: ScimEventSubscriber;
+  /** A failure of the database a client should retry (unreachable, restarting, locked) is a 503 with Retry-After. */
+  readonly unavailable = databaseUnavailable;
   private readonly FALSE: number | boolean;
   private readonly TRUE: number | boolean;
   /** Live-count changes of this transaction, by tenant and type, not yet written. */

@@ -119,7 +119,7 @@ class GroupCommitConnection implements DatabaseConnection {
     } else {
       await this.driver.breathe();
     }
-    return this.driver.run<R>(compiledQuery);
+    return this.driver.runWaitingForLock<R>(compiledQuery);
   }
 
   async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
@@ -205,6 +205,23 @@ export class GroupCommitSqliteDriver implements Driver {
     if (statement.reader) return { rows: statement.all(compiledQuery.parameters) as R[] };
     const { changes, lastInsertRowid } = statement.run(compiledQuery.parameters);
     return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+  }
+
+  /**
+   * {@link run}, retried while another connection holds the write lock (SQLITE_BUSY), up to
+   * `busyTimeoutMs`, without blocking the event loop: only a write outside any transaction, with
+   * no group open, can meet that lock here (a transaction took it at BEGIN IMMEDIATE).
+   */
+  async runWaitingForLock<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const started = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.run<R>(compiledQuery);
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || this.database.inTransaction || performance.now() - started >= this.busyTimeoutMs) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20)));
+      }
+    }
   }
 
   /** A connection for one query or transaction: it takes the writer when it needs it (see {@link GroupCommitConnection}). */

@@ -45,15 +45,18 @@ export class ScimError extends Error {
   readonly scimType: ScimErrorType | undefined;
   /** Human-readable detail, safe to send to the client. */
   readonly detail: string;
+  /** Seconds the client should wait before retrying: the answer's `Retry-After` (RFC 9110 §10.2.3), for 503 and 429. */
+  readonly retryAfterSeconds: number | undefined;
   /** @internal brand used by {@link isScimError}. */
   readonly [BRAND] = true;
 
-  constructor(status: number, scimType: ScimErrorType | undefined, detail: string) {
+  constructor(status: number, scimType: ScimErrorType | undefined, detail: string, options: { retryAfterSeconds?: number } = {}) {
     super(detail);
     this.name = "ScimError";
     this.status = status;
     this.scimType = scimType;
     this.detail = detail;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   /** Renders the RFC 7644 §3.12 Error message. */

@@ -169,6 +169,42 @@ describe("createScimServer: configuration", () => {
   });
 });
 
+describe("createScimServer: a store's failures", () => {
+  /** A memoryStore whose reads fail as a database that cannot be reached would. */
+  function failingStore(unavailable?: ScimStore["unavailable"]): MemoryStore {
+    const store = memoryStore();
+    const down = Object.assign(new Error("connect ECONNREFUSED 10.0.0.5:5432"), { code: "ECONNREFUSED" });
+    return Object.assign(Object.create(store) as MemoryStore, {
+      query: () => Promise.reject(down),
+      get: () => Promise.reject(down),
+      ...(unavailable ? { unavailable } : {}),
+    });
+  }
+
+  it("one the store calls unavailable is answered with its error (503, Retry-After), and still reported to onError", async () => {
+    const onError = vi.fn();
+    const unavailable = (error: unknown) => ((error as { code?: string }).code === "ECONNREFUSED" ? new ScimError(503, undefined, "the database is unavailable", { retryAfterSeconds: 5 }) : undefined);
+    const { call } = setup({ onError }, failingStore(unavailable));
+    const r = await call("GET", "/Users");
+    expect(r.status).toBe(503);
+    expect(r.headers["Retry-After"]).toBe("5");
+    expect(r.body).toEqual({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "503", detail: "the database is unavailable" });
+    expect(onError).toHaveBeenCalledOnce();
+    // In a Bulk request, the operation gets that status.
+    const bulk = await call("POST", "/Bulk", { schemas: ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], Operations: [{ method: "DELETE", path: "/Users/u1" }] });
+    expect(bulk.body.Operations[0].status).toBe("503");
+  });
+
+  it("any other is a 500 that names nothing of it", async () => {
+    const { call } = setup({}, failingStore(() => undefined));
+    const r = await call("GET", "/Users");
+    expect(r.status).toBe(500);
+    expect(r.headers["Retry-After"]).toBeUndefined();
+    expect(JSON.stringify(r.body)).not.toMatch(/ECONNREFUSED|10\.0\.0\.5/);
+    expect((await setup({}, failingStore()).call("GET", "/Users")).status).toBe(500);
+  });
+});
+
 describe("createScimServer: requests over handle", () => {
   it("without config.baseUrl, the adapter's request.baseUrl gives meta.location; fetch uses its origin and basePath", async () => {
     const server = createScimServer({ store: memoryStore(), authenticate: auth() });

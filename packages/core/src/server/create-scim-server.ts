@@ -458,9 +458,23 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
 
   /** A bulk operation's result when it threw: its SCIM error, or a generic 500 (reported to onError). */
   const bulkError = (scope: RequestScope, method: BulkMethod, error: unknown): BulkOperationResult => {
-    const e = isScimError(error) ? error : new ScimError(500, undefined, "internal error");
-    if (!isScimError(error)) config.onError?.(error, scope.request);
+    const e = isScimError(error) ? error : unexpected(error, scope.request, "internal error");
     return { method, status: e.status, response: e.toJSON() };
+  };
+
+  /**
+   * The answer to a failure that is no ScimError, reported to onError: the store's own error when
+   * it says the client should retry (a database that cannot be reached: 503), else a generic 500.
+   */
+  const unexpected = (error: unknown, request: ScimRequest, detail: string): ScimError => {
+    config.onError?.(error, request);
+    let translated: ScimError | undefined;
+    try {
+      translated = config.store.unavailable?.(error);
+    } catch {
+      translated = undefined;
+    }
+    return translated !== undefined && isScimError(translated) ? translated : new ScimError(500, undefined, detail);
   };
 
   const handle = async (request: ScimRequest): Promise<ScimResponse> => {
@@ -487,8 +501,7 @@ export function createScimServer(config: ScimServerConfig): ScimServer {
       return await route(scope);
     } catch (error) {
       if (isScimError(error)) return errorResponse(error);
-      config.onError?.(error, request);
-      return errorResponse(new ScimError(500, undefined, "An internal error occurred"));
+      return errorResponse(unexpected(error, request, "An internal error occurred"));
     }
   };
 

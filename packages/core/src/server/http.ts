@@ -61,6 +61,7 @@ export function empty(status: number, headers: Record<string, string> = {}): Sci
 export function errorResponse(error: ScimError): ScimResponse {
   const headers: Record<string, string> = {};
   if (error.status === 401) headers["WWW-Authenticate"] = bearerChallenge(error);
+  if (error.retryAfterSeconds !== undefined) headers["Retry-After"] = String(Math.max(0, Math.ceil(error.retryAfterSeconds)));
   return json(error.status, error.toJSON(), headers);
 }
 

@@ -5,6 +5,7 @@
  */
 import type { AttrPath, Filter } from "../filter/ast.js";
 import type { MemberValue } from "../patch/apply-patch.js";
+import type { ScimError } from "../errors/scim-error.js";
 
 /** The tenant (for example a directory) that authentication resolved; every store call is scoped to it. */
 export interface StoreContext {
@@ -210,4 +211,12 @@ export interface ScimStore {
    * Stores without transactions omit it.
    */
   transaction?<T>(work: (store: ScimStore) => Promise<T>, options?: TransactionOptions): Promise<T>;
+  /**
+   * The SCIM error a failure of the store's database is answered with, when it is one the client
+   * should retry (optional): typically a 503 with `retryAfterSeconds` for a database that cannot
+   * be reached or is locked (RFC 7644 §3.12 lets a server answer any HTTP status; RFC 9110
+   * §15.6.4). Undefined for any other failure, which stays a 500. The server still reports the
+   * failure to `onError`.
+   */
+  unavailable?(error: unknown): ScimError | undefined;
 }

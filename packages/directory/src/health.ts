@@ -1,0 +1,34 @@
+/**
+ * The service's health: `/healthz` answers 200 only while the database answers a query, so that a
+ * load balancer or a readiness probe takes an instance out while its database cannot be reached
+ * (every SCIM and admin request would fail meanwhile); `/livez` answers 200 while the process
+ * serves HTTP at all, for liveness probes, which should not restart a process over a database
+ * outage it recovers from by itself.
+ */
+import { sql, type Kysely } from "kysely";
+
+/** How long `/healthz` waits for the database before it says it is unavailable. @default 3000 */
+export const DEFAULT_HEALTH_TIMEOUT_MS = 3000;
+
+/** What {@link checkDatabase} found. */
+export type DatabaseHealth = "ok" | "unreachable" | "timeout";
+
+/**
+ * Runs `select 1` on the database (on SQLite, on its reader connection, which another process's
+ * write lock does not hold up), within `timeoutMs`. Never throws.
+ */
+export async function checkDatabase(db: Kysely<any>, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS): Promise<DatabaseHealth> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<DatabaseHealth>((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  const query = sql`select 1`.execute(db).then(
+    (): DatabaseHealth => "ok",
+    (): DatabaseHealth => "unreachable",
+  );
+  try {
+    return await Promise.race([query, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
