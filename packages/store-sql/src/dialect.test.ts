@@ -155,3 +155,29 @@ describe("openSqlite: another process holding the write lock", () => {
     }
   }, 20_000);
 });
+
+describe("openPostgres: a server that accepts connections and never answers (frozen)", () => {
+  it("a query fails after connectTimeoutMs with an error the store answers 503, instead of waiting forever", async () => {
+    const { createServer } = await import("node:net");
+    const { databaseUnavailable } = await import("./database-unavailable.js");
+    const sockets = new Set<import("node:net").Socket>();
+    const silent = createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as import("node:net").AddressInfo).port;
+    const frozen = openPostgres({ connectionString: `postgres://nobody@127.0.0.1:${port}/none`, max: 2, connectTimeoutMs: 300 });
+    try {
+      const started = performance.now();
+      const error = await sql`select 1`.execute(frozen.db).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(performance.now() - started).toBeLessThan(5000);
+      expect(error).toBeDefined();
+      expect(databaseUnavailable(error)?.status).toBe(503);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      await frozen.destroy().catch(() => {});
+    }
+  });
+});

@@ -207,6 +207,12 @@ export interface PostgresOptions {
   schema?: string;
   /** Receives every query Kysely runs (SQL text, parameters, duration), for logging and tests. */
   log?: (event: LogEvent) => void;
+  /**
+   * How long opening a connection may take, in milliseconds: past it the request fails (503, as
+   * for a server that refuses connections) instead of waiting for a server that accepts and never
+   * answers (frozen, or a network that drops packets). @default 10000
+   */
+  connectTimeoutMs?: number;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -393,6 +399,10 @@ export function openPostgres(options: PostgresOptions): ScimSqlDatabase {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
     max,
+    connectionTimeoutMillis: Math.max(1, options.connectTimeoutMs ?? 10_000),
+    // TCP keep-alive finds a server that vanished under an open connection (a host down, a
+    // network cut) instead of leaving the connection to wait for it forever.
+    keepAlive: true,
     ...(schema !== undefined ? { options: `-c search_path=${schema}` } : {}),
   });
   if (schema !== undefined) pool.on("connect", (client) => void client.query(`create schema if not exists ${schema}`).catch(() => {}));
