@@ -119,7 +119,11 @@ class GroupCommitConnection implements DatabaseConnection {
     } else {
       await this.driver.breathe();
     }
-    return this.driver.runWaitingForLock<R>(compiledQuery);
+    try {
+      return this.driver.run<R>(compiledQuery);
+    } catch (error) {
+      return await this.driver.retryWhileLocked<R>(compiledQuery, error);
+    }
   }
 
   async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
@@ -208,18 +212,21 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   /**
-   * {@link run}, retried while another connection holds the write lock (SQLITE_BUSY), up to
-   * `busyTimeoutMs`, without blocking the event loop: only a write outside any transaction, with
-   * no group open, can meet that lock here (a transaction took it at BEGIN IMMEDIATE).
+   * After {@link run} failed with `error`: when another connection holds the write lock
+   * (SQLITE_BUSY), runs the statement again every few milliseconds, up to `busyTimeoutMs`, without
+   * blocking the event loop; any other error is thrown as it is. Only a write outside any
+   * transaction, with no group open, can meet that lock here (a transaction took it at BEGIN
+   * IMMEDIATE).
    */
-  async runWaitingForLock<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+  async retryWhileLocked<R>(compiledQuery: CompiledQuery, error: unknown): Promise<QueryResult<R>> {
     const started = performance.now();
     for (let attempt = 0; ; attempt++) {
+      if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || this.database.inTransaction || performance.now() - started >= this.busyTimeoutMs) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20)));
       try {
         return this.run<R>(compiledQuery);
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || this.database.inTransaction || performance.now() - started >= this.busyTimeoutMs) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20)));
+      } catch (next) {
+        error = next;
       }
     }
   }
