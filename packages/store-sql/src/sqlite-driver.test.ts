@@ -189,6 +189,27 @@ describe("group commit: BEGIN while another connection writes", () => {
     await db.destroy();
   });
 
+  it("writes queued behind one another all give up busyTimeoutMs after they started waiting, not one timeout after another", async () => {
+    const { db, file, raw } = open({ busyTimeoutMs: 200 });
+    raw.pragma("busy_timeout = 0");
+    const other = new Database(file);
+    other.exec("begin immediate"); // held for longer than every write's patience
+    const started = performance.now();
+    const settled = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        (i % 2 === 0 ? insert(db, `queued-${i}`) : db.insertInto("item").values({ name: `single-${i}`, parent: null }).execute()).then(
+          () => performance.now() - started,
+          (error: { code?: string }) => (error.code === "SQLITE_BUSY" ? performance.now() - started : error),
+        ),
+      ),
+    );
+    other.exec("rollback");
+    other.close();
+    // Each failed at about 200 ms; one after another they took 1 s.
+    for (const ms of settled) expect(typeof ms === "number" && ms < 600, String(ms)).toBe(true);
+    await db.destroy();
+  });
+
   it("gives up after busyTimeoutMs with the SQLITE_BUSY error, and the connection serves the next transaction", async () => {
     const { db, committed, file, raw } = open({ busyTimeoutMs: 40 });
     raw.pragma("busy_timeout = 0");

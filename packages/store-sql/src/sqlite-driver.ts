@@ -112,6 +112,7 @@ class GroupCommitConnection implements DatabaseConnection {
   constructor(private readonly driver: GroupCommitSqliteDriver) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const waitingSince = performance.now();
     if (!this.holds) {
       const onReader = this.driver.readerStatement(compiledQuery.sql);
       if (onReader !== undefined) return { rows: onReader.all(compiledQuery.parameters) as R[] };
@@ -122,7 +123,7 @@ class GroupCommitConnection implements DatabaseConnection {
     try {
       return this.driver.run<R>(compiledQuery);
     } catch (error) {
-      return await this.driver.retryWhileLocked<R>(compiledQuery, error);
+      return await this.driver.retryWhileLocked<R>(compiledQuery, error, waitingSince);
     }
   }
 
@@ -213,15 +214,15 @@ export class GroupCommitSqliteDriver implements Driver {
 
   /**
    * After {@link run} failed with `error`: when another connection holds the write lock
-   * (SQLITE_BUSY), runs the statement again every few milliseconds, up to `busyTimeoutMs`, without
-   * blocking the event loop; any other error is thrown as it is. Only a write outside any
+   * (SQLITE_BUSY), runs the statement again every few milliseconds until `busyTimeoutMs` after
+   * `waitingSince` (when the statement began to wait for the writer), without blocking the event
+   * loop; any other error is thrown as it is. Only a write outside any
    * transaction, with no group open, can meet that lock here (a transaction took it at BEGIN
    * IMMEDIATE).
    */
-  async retryWhileLocked<R>(compiledQuery: CompiledQuery, error: unknown): Promise<QueryResult<R>> {
-    const started = performance.now();
+  async retryWhileLocked<R>(compiledQuery: CompiledQuery, error: unknown, waitingSince: number): Promise<QueryResult<R>> {
     for (let attempt = 0; ; attempt++) {
-      if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || this.database.inTransaction || performance.now() - started >= this.busyTimeoutMs) throw error;
+      if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || this.database.inTransaction || performance.now() - waitingSince >= this.busyTimeoutMs) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20)));
       try {
         return this.run<R>(compiledQuery);
@@ -260,13 +261,14 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    const waitingSince = performance.now();
     await this.lock(connection as GroupCommitConnection);
     if (this.group !== undefined && !this.database.inTransaction) {
       // SQLite ended the group's transaction on its own (an I/O error): it cannot be committed.
       this.fail(new Error("the SQLite transaction was rolled back by the database"));
     }
     if (this.group === undefined) {
-      await this.beginImmediate();
+      await this.beginImmediate(waitingSince);
       this.group = new Group();
     }
     this.database.exec(`savepoint ${UNIT}`);
@@ -278,15 +280,17 @@ export class GroupCommitSqliteDriver implements Driver {
    * busy handler does not cover every case: while the background checkpointer's RESTART holds the
    * WAL (see `sqlite-checkpointer.ts`), BEGIN was seen to fail after some 70 ms whatever the busy
    * timeout, which answered a 500. Retrying here also waits without blocking the event loop.
+   * The patience counts from `waitingSince`, when the transaction began to wait for the writer:
+   * transactions queued behind one that waits for another process's lock give up with it, not
+   * one `busyTimeoutMs` after another (ten queued writes waited up to 50 s behind a 5 s timeout).
    */
-  private async beginImmediate(): Promise<void> {
-    const started = performance.now();
+  private async beginImmediate(waitingSince: number): Promise<void> {
     for (let attempt = 0; ; attempt++) {
       try {
         this.database.exec("begin immediate");
         return;
       } catch (error) {
-        if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || performance.now() - started >= this.busyTimeoutMs) throw error;
+        if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || performance.now() - waitingSince >= this.busyTimeoutMs) throw error;
         await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20)));
       }
     }
