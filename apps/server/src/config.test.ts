@@ -43,7 +43,10 @@ describe("server configuration", () => {
 
   it("refuses a PUBLIC_URL that is no http(s) origin: another scheme, credentials, a query or a fragment", () => {
     expect(() => loadConfig({ PUBLIC_URL: "ftp://sync.example.com" })).toThrow(/PUBLIC_URL must be an http/);
-    expect(() => loadConfig({ PUBLIC_URL: "https://u:pw@sync.example.com" })).toThrow(/PUBLIC_URL must not hold a user name or password/);
+    for (const url of ["https://u:pw@sync.example.com", "https://u@sync.example.com", "https://@sync.example.com", "https://:@sync.example.com"]) {
+      expect(() => loadConfig({ PUBLIC_URL: url }), url).toThrow(/PUBLIC_URL must not hold a user name or password/);
+    }
+    expect(loadConfig({ PUBLIC_URL: "https://sync.example.com/a@b" }).PUBLIC_URL).toBe("https://sync.example.com/a@b");
     expect(() => loadConfig({ PUBLIC_URL: "https://sync.example.com/?q=1" })).toThrow(/PUBLIC_URL must not hold a query/);
     expect(() => loadConfig({ PUBLIC_URL: "https://sync.example.com/#f" })).toThrow(/PUBLIC_URL must not hold a query/);
     expect(loadConfig({ PUBLIC_URL: "https://example.com/sync" }).PUBLIC_URL).toBe("https://example.com/sync");

@@ -44,7 +44,8 @@ const schema = z.object({
   PUBLIC_URL: z
     .url()
     .refine((v) => /^https?:$/i.test(parsedUrl(v)?.protocol ?? "http:"), "PUBLIC_URL must be an http:// or https:// URL")
-    .refine((v) => !parsedUrl(v)?.username && !parsedUrl(v)?.password, "PUBLIC_URL must not hold a user name or password")
+    // Any `@` before the host, even with nothing before it (`https://@host`), which URL reads as no user.
+    .refine((v) => !/^[^:]+:\/\/[^/?#]*@/.test(v), "PUBLIC_URL must not hold a user name or password")
     .refine((v) => !/[?#]/.test(v), "PUBLIC_URL must not hold a query (?) or a fragment (#)")
     .optional(),
   /** A JSON file of custom extension schemas of User and Group (see `schemas-file.ts`). */

@@ -1,6 +1,6 @@
 import pino from "pino";
 import { describe, expect, it } from "vitest";
-import { errorMessage, logSerializers, maskCredentials, safeError, StartupError, startupStep } from "./errors.js";
+import { errorMessage, logSerializers, maskCredentials, runtimeErrorLog, safeError, StartupError, startupStep } from "./errors.js";
 
 describe("errors in logs and start-up messages", () => {
   it("logs an error as name, message and code: no stack, no cause, no other properties", () => {
@@ -17,6 +17,24 @@ describe("errors in logs and start-up messages", () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ level: 50, msg: "unexpected error", path: "/Users", err: { name: "Error", message: "boom at postgres://***@db/sync", code: "E42" } });
     expect(JSON.parse(lines[0]!).err).not.toHaveProperty("stack");
     expect(lines[0]).not.toContain("S3cret");
+  });
+
+  it("logs a database outage once per window at warn, counting what it left out; every other error at error, each", () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => lines.push(JSON.parse(line)) }).child({}, { serializers: logSerializers });
+    let clock = 0;
+    const log = runtimeErrorLog(logger, 10_000, () => clock);
+    const down = Object.assign(new Error("connect ECONNREFUSED 10.0.0.5:5432"), { code: "ECONNREFUSED" });
+    for (let i = 0; i < 500; i++) log(down, { path: "/Users" }, "unexpected error in a SCIM request");
+    log(new Error("a bug"), { path: "/Users" }, "unexpected error in a SCIM request");
+    clock = 10_000;
+    log(down, {}, "could not write audit entries");
+    expect(lines.map((l) => [l.level, l.msg, l.leftOut])).toEqual([
+      [40, "the database is unavailable: requests are answered 503 with Retry-After (logged once per 10 s while it lasts)", undefined],
+      [50, "unexpected error in a SCIM request", undefined],
+      [40, "the database is unavailable: requests are answered 503 with Retry-After (logged once per 10 s while it lasts)", 499],
+    ]);
+    expect(lines[0]!.err).toEqual({ name: "Error", message: "connect ECONNREFUSED 10.0.0.5:5432", code: "ECONNREFUSED" });
   });
 
   it("keeps a token pasted into a request path, or quoted in an error message, out of the log", () => {

@@ -3,7 +3,9 @@
  * error is logged as its name, message and code only (credentials in URLs masked), and a failure
  * at start-up becomes one {@link StartupError} line saying what could not be done and why.
  */
+import type { Logger } from "pino";
 import { redactText } from "scim-directory";
+import { isDatabaseUnavailable } from "scim-store-sql";
 
 /** What a log line holds of an error: no stack, no cause chain, no properties that could carry secrets. */
 export interface SafeError {
@@ -55,4 +57,29 @@ export async function startupStep<T>(what: string, run: () => T | Promise<T>): P
     if (error instanceof StartupError) throw error;
     throw new StartupError(`${what}: ${errorMessage(error)}`);
   }
+}
+
+/** How often a database outage is logged while it lasts. */
+export const OUTAGE_LOG_WINDOW_MS = 10_000;
+
+/**
+ * Logs the errors requests meet at run time: each at `error`, except those that say the database
+ * cannot serve for the moment (their requests are answered 503 with Retry-After): those at `warn`,
+ * one line per {@link OUTAGE_LOG_WINDOW_MS} while the outage lasts, with how many were left out
+ * since the last one. A PostgreSQL stop of 12 s under load wrote 11,000 error lines.
+ */
+export function runtimeErrorLog(logger: Logger, windowMs = OUTAGE_LOG_WINDOW_MS, now: () => number = Date.now): (error: unknown, fields: Record<string, unknown>, message: string) => void {
+  let loggedAt = -Infinity;
+  let leftOut = 0;
+  return (error, fields, message) => {
+    if (!isDatabaseUnavailable(error)) return void logger.error({ err: error, ...fields }, message);
+    const at = now();
+    if (at - loggedAt < windowMs) {
+      leftOut++;
+      return;
+    }
+    logger.warn({ err: error, ...(leftOut > 0 ? { leftOut } : {}) }, `the database is unavailable: requests are answered 503 with Retry-After (logged once per ${windowMs / 1000} s while it lasts)`);
+    loggedAt = at;
+    leftOut = 0;
+  };
 }

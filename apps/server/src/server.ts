@@ -15,7 +15,7 @@ import { nodeServerErrorHandler } from "scim-hono";
 import { openDatabase } from "scim-store-sql";
 import { bootstrap, type Bootstrapped } from "./bootstrap.js";
 import type { ServerConfig } from "./config.js";
-import { logSerializers, maskCredentials, startupStep } from "./errors.js";
+import { logSerializers, maskCredentials, runtimeErrorLog, startupStep } from "./errors.js";
 import { closeSilentConnections } from "./silent-connections.js";
 import { loadSchemasFile } from "./schemas-file.js";
 
@@ -81,6 +81,8 @@ export function walStallMessage(walBytes: number): string {
  */
 export async function startServer(config: ServerConfig, parentLogger: Logger, options: StartOptions = {}): Promise<RunningServer> {
   const logger = parentLogger.child({}, { serializers: logSerializers });
+  // One log of run-time errors for the whole service, so that a database outage is one line per window.
+  const logError = runtimeErrorLog(logger);
   const registry = config.SCIM_SCHEMAS_FILE !== undefined ? loadSchemasFile(config.SCIM_SCHEMAS_FILE) : undefined;
   // Named (credentials masked) as the next step names it: "unable to open database file" alone
   // does not say which file.
@@ -101,11 +103,11 @@ export async function startServer(config: ServerConfig, parentLogger: Logger, op
         ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
         maxQueryMs: config.SCIM_MAX_QUERY_MS,
         // The cause goes to the log; the client gets a generic 500 without it.
-        onError: (error, request) => logger.error({ err: error, method: request.method, path: request.path }, "unexpected error in a SCIM request"),
-        audit: { onError: (error) => logger.error({ err: error }, "could not write audit entries") },
+        onError: (error, request) => logError(error, { method: request.method, path: request.path }, "unexpected error in a SCIM request"),
+        audit: { onError: (error) => logError(error, {}, "could not write audit entries") },
       }),
     );
-    return await serveSync(sync, config, logger, options);
+    return await serveSync(sync, config, logger, logError, options);
   } catch (error) {
     // Close what was opened, without letting a second failure hide the first.
     await (sync !== undefined ? sync.close() : database.destroy()).catch(() => {});
@@ -119,10 +121,10 @@ export async function startServer(config: ServerConfig, parentLogger: Logger, op
  * run and shows the secrets (only their hashes are stored: secrets created but never shown would
  * be lost).
  */
-async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logger, options: StartOptions): Promise<RunningServer> {
+async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logger, logError: ReturnType<typeof runtimeErrorLog>, options: StartOptions): Promise<RunningServer> {
   const app = directoryApp(sync, {
     trustProxy: config.TRUST_PROXY,
-    onError: (error) => logger.error({ err: error }, "unexpected error in the admin API or the audit log"),
+    onError: (error) => logError(error, {}, "unexpected error in the admin API or the audit log"),
   });
   const handler = app.fetch;
 
