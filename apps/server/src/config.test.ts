@@ -39,6 +39,8 @@ describe("server configuration", () => {
       expect(() => loadConfig({ DATABASE_URL: url }), url).toThrow(/DATABASE_URL: .*(no SQLite file|in-memory)/);
     }
     expect(loadConfig({ DATABASE_URL: "sqlite:./x.db" }).DATABASE_URL).toBe("sqlite:./x.db");
+    // A PostgreSQL URL is never a SQLite one, whatever its password says.
+    expect(loadConfig({ DATABASE_URL: "postgres://u:mode=memory@db/sync" }).DATABASE_URL).toBe("postgres://u:mode=memory@db/sync");
   });
 
   it("refuses a PUBLIC_URL that is no http(s) origin: another scheme, credentials, a query or a fragment", () => {

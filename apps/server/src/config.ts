@@ -28,7 +28,7 @@ const schema = z.object({
   DATABASE_URL: z
     .string()
     .refine((v) => !/^(sqlite|file):(\/\/)?\s*$/i.test(v), "DATABASE_URL names no SQLite file (sqlite:<path>); a database without a file would be lost at every stop")
-    .refine((v) => !/:memory:|mode=memory/i.test(v), "DATABASE_URL names an in-memory SQLite database, which would be lost at every stop")
+    .refine((v) => /^postgres(ql)?:\/\//i.test(v) || !/:memory:|mode=memory/i.test(v), "DATABASE_URL names an in-memory SQLite database, which would be lost at every stop")
     .default("sqlite:data/directory-sync.db"),
   /** PostgreSQL: the schema to keep the tables in (created when missing), for a database shared with other applications. */
   DATABASE_SCHEMA: z

@@ -148,7 +148,8 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   database.pragma("optimize = 0x10002");
   // From here on the writer never waits in SQLite's busy handler, which sleeps in the thread: a
   // lock held by another process froze every request for up to 5 s per write. The driver retries
-  // SQLITE_BUSY itself, between turns of the event loop, for up to busyTimeoutMs.
+  // SQLITE_BUSY itself, between turns of the event loop, until busyTimeoutMs after the write began
+  // to wait for the writer.
   database.pragma("busy_timeout = 0");
   // A second connection for reads while a group of transactions is open (sqlite-driver.ts): it
   // sees committed rows only. An in-memory database has no second connection (nor durability).
