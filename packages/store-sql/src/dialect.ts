@@ -211,7 +211,8 @@ export interface PostgresOptions {
   /**
    * How long opening a connection may take, in milliseconds: past it the request fails (503, as
    * for a server that refuses connections) instead of waiting for a server that accepts and never
-   * answers (frozen, or a network that drops packets). @default 10000
+   * answers (frozen, or a network that drops packets). pg's pool applies it to the wait for a free
+   * connection too, when every one is busy. @default 10000
    */
   connectTimeoutMs?: number;
 }
