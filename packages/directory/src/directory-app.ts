@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import { adminApi, errorBody, privateResponse, type AdminKeyHashSource } from "./admin-api.js";
 import { SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
-import { checkDatabase, DEFAULT_HEALTH_TIMEOUT_MS } from "./health.js";
+import { checkDatabase, DEFAULT_HEALTH_TIMEOUT_MS, sharedHealthCheck } from "./health.js";
 import type { TrustProxy } from "./ip-allowlist.js";
 import { RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directoryScimRoutes, GuardSettingsCache } from "./scim-routes.js";
@@ -51,7 +51,8 @@ export interface DirectoryAppOptions {
 }
 
 /**
- * One Hono app serving `/healthz` (200 while the database answers, else 503), `/livez` (200 while
+ * One Hono app serving `/healthz` (200 while the database answers, else 503; one check at a time,
+ * reused for a second), `/livez` (200 while
  * the process serves), `/scim/v2/:directoryId/*` and `/api/*` for a
  * {@link DirectorySync}.
  */
@@ -67,8 +68,10 @@ export function directoryApp(sync: DirectorySync, options: DirectoryAppOptions =
   // not to be sniffed (the admin API sets the same headers on its own when mounted elsewhere).
   app.use("*", privateResponse);
   const healthTimeoutMs = options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS;
+  // One check at a time, its answer reused for a second: the route needs no authentication.
+  const health = sharedHealthCheck(() => checkDatabase(sync.db, healthTimeoutMs));
   app.get("/healthz", async (c) => {
-    const database = await checkDatabase(sync.db, healthTimeoutMs);
+    const database = await health();
     return database === "ok" ? c.json({ status: "ok" }) : c.json({ status: "unavailable", database }, 503);
   });
   app.get("/livez", (c) => c.json({ status: "ok" }));

@@ -32,3 +32,25 @@ export async function checkDatabase(db: Kysely<any>, timeoutMs = DEFAULT_HEALTH_
     clearTimeout(timer);
   }
 }
+
+/** How long a health answer is reused, in milliseconds. */
+export const HEALTH_MAX_AGE_MS = 1000;
+
+/**
+ * `check` shared by every caller: one runs at a time, and its answer is reused for `maxAgeMs`.
+ * `/healthz` needs no authentication, so without it each request (a flood of them) would cost a
+ * query, or a PostgreSQL connection.
+ */
+export function sharedHealthCheck(check: () => Promise<DatabaseHealth>, maxAgeMs = HEALTH_MAX_AGE_MS, now: () => number = () => performance.now()): () => Promise<DatabaseHealth> {
+  let last: { at: number; health: DatabaseHealth } | undefined;
+  let running: Promise<DatabaseHealth> | undefined;
+  return () => {
+    if (last !== undefined && now() - last.at < maxAgeMs) return Promise.resolve(last.health);
+    running ??= check().then((health) => {
+      last = { at: now(), health };
+      running = undefined;
+      return health;
+    });
+    return running;
+  };
+}
