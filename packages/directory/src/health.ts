@@ -15,19 +15,32 @@ export type DatabaseHealth = "ok" | "unreachable" | "timeout";
 
 /**
  * Runs `select 1` on the database (on SQLite, on its reader connection, which another process's
- * write lock does not hold up), within `timeoutMs`. Never throws.
+ * write lock does not hold up), within `timeoutMs`. Never throws. A PostgreSQL server that refuses
+ * the connection because it has too many counts as up (see {@link probeDatabase}).
  */
-export async function checkDatabase(db: Kysely<any>, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS): Promise<DatabaseHealth> {
+export function checkDatabase(db: Kysely<any>, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS): Promise<DatabaseHealth> {
+  return probeDatabase(() => sql`select 1`.execute(db), timeoutMs);
+}
+
+/**
+ * PostgreSQL's "too many connections" (SQLSTATE 53300): the server is up and answered, but full.
+ * That is load, not an outage: were `/healthz` to fail on it, every replica sharing the database
+ * would leave its load balancer at once, and an overload would become a full outage.
+ */
+const TOO_MANY_CONNECTIONS = "53300";
+
+/** {@link checkDatabase} over any query: `ok` when it answers (or the server says it is full), within `timeoutMs`. */
+export async function probeDatabase(query: () => Promise<unknown>, timeoutMs = DEFAULT_HEALTH_TIMEOUT_MS): Promise<DatabaseHealth> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<DatabaseHealth>((resolve) => {
     timer = setTimeout(() => resolve("timeout"), timeoutMs);
   });
-  const query = sql`select 1`.execute(db).then(
+  const answered = query().then(
     (): DatabaseHealth => "ok",
-    (): DatabaseHealth => "unreachable",
+    (error: unknown): DatabaseHealth => ((error as { code?: unknown } | null)?.code === TOO_MANY_CONNECTIONS ? "ok" : "unreachable"),
   );
   try {
-    return await Promise.race([query, timeout]);
+    return await Promise.race([answered, timeout]);
   } finally {
     clearTimeout(timer);
   }
