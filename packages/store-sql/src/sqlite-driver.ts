@@ -112,10 +112,11 @@ class GroupCommitConnection implements DatabaseConnection {
   constructor(private readonly driver: GroupCommitSqliteDriver) {}
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    const waitingSince = performance.now();
+    let waitingSince: number | undefined;
     if (!this.holds) {
       const onReader = this.driver.readerStatement(compiledQuery.sql);
       if (onReader !== undefined) return { rows: onReader.all(compiledQuery.parameters) as R[] };
+      waitingSince = performance.now();
       await this.driver.lock(this);
     } else {
       await this.driver.breathe();
@@ -123,7 +124,9 @@ class GroupCommitConnection implements DatabaseConnection {
     try {
       return this.driver.run<R>(compiledQuery);
     } catch (error) {
-      return await this.driver.retryWhileLocked<R>(compiledQuery, error, waitingSince);
+      // Only a write outside any transaction, with no group open, can meet another process's
+      // lock here (a transaction took it at BEGIN IMMEDIATE).
+      return await this.driver.retryWhileBusy(() => this.driver.run<R>(compiledQuery), error, waitingSince ?? performance.now());
     }
   }
 
@@ -213,19 +216,17 @@ export class GroupCommitSqliteDriver implements Driver {
   }
 
   /**
-   * After {@link run} failed with `error`: when another connection holds the write lock
-   * (SQLITE_BUSY), runs the statement again every few milliseconds until `busyTimeoutMs` after
-   * `waitingSince` (when the statement began to wait for the writer), without blocking the event
-   * loop; any other error is thrown as it is. Only a write outside any
-   * transaction, with no group open, can meet that lock here (a transaction took it at BEGIN
-   * IMMEDIATE).
+   * After `work` failed with `error`: while it fails with SQLITE_BUSY outside a transaction
+   * (another connection holds the write lock), runs it again every few milliseconds until
+   * `busyTimeoutMs` after `waitingSince` (when it began to wait for the writer), without blocking
+   * the event loop; any other error is thrown as it is.
    */
-  async retryWhileLocked<R>(compiledQuery: CompiledQuery, error: unknown, waitingSince: number): Promise<QueryResult<R>> {
+  async retryWhileBusy<T>(work: () => T, error: unknown, waitingSince: number): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || this.database.inTransaction || performance.now() - waitingSince >= this.busyTimeoutMs) throw error;
       await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20)));
       try {
-        return this.run<R>(compiledQuery);
+        return work();
       } catch (next) {
         error = next;
       }
@@ -285,14 +286,11 @@ export class GroupCommitSqliteDriver implements Driver {
    * one `busyTimeoutMs` after another (ten queued writes waited up to 50 s behind a 5 s timeout).
    */
   private async beginImmediate(waitingSince: number): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        this.database.exec("begin immediate");
-        return;
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== "SQLITE_BUSY" || performance.now() - waitingSince >= this.busyTimeoutMs) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(2 ** attempt, 20)));
-      }
+    const begin = () => void this.database.exec("begin immediate");
+    try {
+      begin();
+    } catch (error) {
+      await this.retryWhileBusy(begin, error, waitingSince);
     }
   }
 
