@@ -102,7 +102,7 @@ export async function startServer(config: ServerConfig, parentLogger: Logger, op
         ...(registry !== undefined ? { registry } : {}),
         ...(config.PUBLIC_URL ? { publicUrl: config.PUBLIC_URL } : {}),
         maxQueryMs: config.SCIM_MAX_QUERY_MS,
-        // The cause goes to the log; the client gets a generic 500 without it.
+        // The cause goes to the log; the client gets a generic 500 without it (a 503 when the database cannot serve for the moment).
         onError: (error, request) => logError(error, { method: request.method, path: request.path }, "unexpected error in a SCIM request"),
         audit: { onError: (error) => logError(error, {}, "could not write audit entries") },
       }),
@@ -162,7 +162,8 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
   const drain = drainer(server, logger);
   let firstRun: Bootstrapped;
   try {
-    firstRun = await startupStep("cannot create the admin key and the first directory", () => bootstrap(sync, {
+    firstRun = await startupStep("cannot create the admin key and the first directory", () =>
+      bootstrap(sync, {
         rotateAdminKey: config.ROTATE_ADMIN_KEY,
         ...(options.signal !== undefined ? { signal: options.signal } : {}),
         onWait: (owner, takeOverAfterMs) =>
