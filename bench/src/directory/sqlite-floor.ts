@@ -9,7 +9,8 @@
  * `POST /Users`, with prepared better-sqlite3 statements of its own: the token lookup (the
  * service's token-and-directory join), the resource row, its email row, its `user.created` event,
  * the live count, and its audit entry (multi-row, every 100 users, as the service batches them).
- * The file is set up as the service sets it up (WAL, `synchronous = NORMAL`, WAL checkpoints on a
+ * The file is set up as the service sets it up (WAL, `synchronous = NORMAL`, the writer's temporary
+ * files in memory, WAL checkpoints on a
  * worker thread); users go GROUP to a transaction (the service's group commit shares a COMMIT
  * between about five requests at 10 connections), each in a savepoint.
  *
@@ -41,6 +42,7 @@ const Database = require("better-sqlite3") as new (file: string) => { prepare(sq
 const db = new Database(file);
 db.pragma("journal_mode = WAL");
 db.pragma("synchronous = NORMAL");
+db.pragma("temp_store = MEMORY");
 const checkpointer = startCheckpointer(db, file, require.resolve("better-sqlite3"));
 
 const selectToken = db.prepare(

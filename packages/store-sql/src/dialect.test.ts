@@ -34,6 +34,20 @@ describe("openDatabase", () => {
     await inline.destroy();
   });
 
+  it("keeps the writer's temporary files (the savepoints' journals of a group commit) in memory, and the reader's on disk", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "open-db-"));
+    const database = openDatabase("sqlite:t.db", { baseDir: dir });
+    try {
+      // A pragma runs on the writer; a read outside a transaction on the reader.
+      const writer = await sql<{ temp_store: number }>`pragma temp_store`.execute(database.db);
+      expect(writer.rows).toEqual([{ temp_store: 2 }]);
+      const reader = await sql<{ temp_store: number }>`select temp_store from pragma_temp_store`.execute(database.db);
+      expect(reader.rows).toEqual([{ temp_store: 0 }]);
+    } finally {
+      await database.destroy();
+    }
+  });
+
   it("refuses any other scheme instead of creating a file of that name, without echoing the URL", () => {
     const dir = mkdtempSync(join(tmpdir(), "open-db-"));
     for (const url of ["mysql://root:pw@db/x", "https://example.com/db", "redis://localhost:6379", "sqlite3:a.db"]) {
