@@ -42,7 +42,18 @@ export interface RunningServer {
 export interface StartOptions {
   /** Aborted (SIGTERM during start-up): a start waiting for another process's first run gives up, and the start rejects. */
   signal?: AbortSignal;
+  /** How long a request may take to arrive, head and body (see {@link REQUEST_TIMEOUT_MS}). @default REQUEST_TIMEOUT_MS */
+  requestTimeoutMs?: number;
 }
+
+/**
+ * How long a client may take to send a whole request, head and body, before its connection is
+ * closed (Node checks every few seconds, so it may be a little later; a head that has not all
+ * arrived is answered 408 first). Node's
+ * default, 300 s, let a client that trickles its body hold a connection and a request for five
+ * minutes; an identity provider sends its largest body (a Bulk request) in well under a second.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 /** Options of {@link RunningServer.close}. */
 export interface CloseOptions {
@@ -128,12 +139,13 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
   });
   const handler = app.fetch;
 
+  const handlers = handlersInFlight();
   // @hono/node-server's listener, as its `serve` makes it, with an error handler `serve` does not
   // take: a request it cannot make a URL of (a Host header that is not a host) gets a SCIM 400.
   const listener = getRequestListener(
     async (request, env) => {
       const started = performance.now();
-      const response = await handler(request, env);
+      const response = await handlers.run(async () => handler(request, env));
       if (logger.isLevelEnabled("info")) {
         // Paths only (query strings carry cursors and filters; keep logs lean), with
         // token-like segments redacted as the audit log does: an IdP admin may paste a
@@ -147,7 +159,9 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
   );
   const server = await startupStep(`cannot listen on ${config.HOST}:${config.PORT}`, () =>
     new Promise<Server>((resolve, reject) => {
-      const s = createServer(listener);
+      const requestTimeout = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
+      // Node checks the timeout every connectionsCheckingInterval (30 s by default).
+      const s = createServer({ requestTimeout, connectionsCheckingInterval: Math.min(5_000, Math.max(50, requestTimeout / 4)) }, listener);
       // EADDRINUSE, EACCES: emitted instead of the listening callback.
       s.once("error", reject);
       s.listen(config.PORT, config.HOST, () => {
@@ -183,6 +197,10 @@ async function serveSync(sync: DirectorySync, config: ServerConfig, logger: Logg
   let closing: Promise<CloseResult> | undefined;
   const close = ({ graceMs = 10_000 }: CloseOptions = {}) =>
     (closing ??= drain(graceMs).then(async (cut) => {
+      // A request cut after the grace may still be running (its client is gone, its write and
+      // audit entry are not): closing the database under it failed it with "driver has already
+      // been destroyed" and lost its audit entry.
+      await handlers.settled(SETTLE_AFTER_CUT_MS);
       await sync.close();
       return { cut };
     }));
@@ -196,6 +214,40 @@ const LOOPBACK_HOSTS = new Set(["127.0.0.1", "::1", "localhost"]);
 /** Logged at start when the server listens beyond this machine without `PUBLIC_URL`. */
 export const PUBLIC_URL_WARNING =
   "PUBLIC_URL is not set: SCIM URLs, Location and meta.location (kept in events) follow each request's Host header, which the client chooses; set PUBLIC_URL to the public origin in production";
+
+/**
+ * How long closing waits, once connections are closed, for the application's handlers of cut
+ * requests to end before it closes the database anyway (main.ts allows 5 s for the whole close).
+ */
+export const SETTLE_AFTER_CUT_MS = 2_000;
+
+/** Counts the application's handlers running, so that closing can wait for them to end. */
+function handlersInFlight(): { run<T>(handler: () => Promise<T>): Promise<T>; settled(ms: number): Promise<void> } {
+  let running = 0;
+  const waiting = new Set<() => void>();
+  return {
+    async run(handler) {
+      running++;
+      try {
+        return await handler();
+      } finally {
+        if (--running === 0) for (const resolve of waiting) resolve();
+      }
+    },
+    settled: (ms) =>
+      running === 0
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const done = () => {
+              clearTimeout(timer);
+              waiting.delete(done);
+              resolve();
+            };
+            const timer = setTimeout(done, ms);
+            waiting.add(done);
+          }),
+  };
+}
 
 /**
  * Graceful stop of a Node.js HTTP/1.1 server. Tracks its connections and the requests being

@@ -95,10 +95,10 @@ describe("graceful shutdown (what SIGINT and SIGTERM run)", () => {
   });
 
   /** Starts the service on a new SQLite file with a directory whose rate limit is far above the load. */
-  async function start() {
+  async function start(logger = pino({ level: "silent" })) {
     dir = mkdtempSync(join(tmpdir(), "dsync-shutdown-"));
     const file = join(dir, "sync.db");
-    server = await startServer(loadConfig({ DATABASE_URL: `sqlite:${file}`, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" }), pino({ level: "silent" }));
+    server = await startServer(loadConfig({ DATABASE_URL: `sqlite:${file}`, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" }), logger);
     const directory = await server.sync.directories.create({ organizationId: "org_load", name: "Load", type: "okta", settings: { rateLimit: { requestsPerSecond: 100_000, burst: 100_000 } } });
     const { token } = await server.sync.tokens.create(directory.id);
     return { server, file, directoryId: directory.id, url: server.sync.scimUrl(directory.id, server.origin), token };
@@ -161,7 +161,8 @@ describe("graceful shutdown (what SIGINT and SIGTERM run)", () => {
   });
 
   it("answers a request on an open connection with Connection: close, closes long-idle connections at once, and after the grace cuts what still runs and closes the database all the same", { timeout: 20_000 }, async () => {
-    const { server, file, url, token } = await start();
+    const logged: { level: number; msg: string }[] = [];
+    const { server, file, url, token, directoryId } = await start(pino({ level: "warn" }, { write: (line: string) => void logged.push(JSON.parse(line)) }));
     const { hostname, port } = new URL(server.origin);
     /** A raw connection, with everything received on it so far. */
     const open = async () => {
@@ -213,5 +214,11 @@ describe("graceful shutdown (what SIGINT and SIGTERM run)", () => {
     expect(stuck.received).toBe("");
     expect(existsSync(`${file}-wal`)).toBe(false);
     expect(existsSync(`${file}-shm`)).toBe(false);
+    // The cut request's handler ended before the database closed: no "driver has already been
+    // destroyed" error, and its audit entry (its body never came: a 400) was written.
+    expect(logged.map((l) => l.msg)).toEqual([expect.stringContaining("cutting them")]);
+    reopened = await createDirectorySync({ database: openSqlite({ filename: file, checkpoints: "inline" }) });
+    const audited = await reopened.audit.list({ directoryId, kind: "scim" });
+    expect(audited.data.filter((e) => e.method === "POST").map((e) => e.status)).toEqual([400]);
   });
 });
