@@ -370,6 +370,44 @@ describe.each(databases)("filterToSql on %s", (_name, open) => {
     expect(await select(`${HR}:hireDate sw "2011-05-13t"`)).toEqual(["jsmith"]);
   });
 
+  it("compares a document's dateTime past the millisecond as compileFilter does: a stored value equals itself", async (ctx) => {
+    if (h === undefined) return ctx.skip();
+    const db = h;
+    const own = `filter-${randomUUID()}`;
+    const hired = (id: string, hireDate: string): Fixture => ({ id, attributes: { userName: id, [HR]: { hireDate } } });
+    const list = [
+      hired("tenth", "2020-01-01T08:00:00.0001Z"),
+      hired("whole", "2020-01-01T08:00:00Z"),
+      hired("half", "2020-01-01T08:00:00.00050Z"),
+      hired("late", "2020-01-01T10:00:00.999999999+02:00"),
+      hired("next", "2020-01-01T08:00:00.001Z"),
+    ];
+    await insertFixtures(db, own, list);
+    try {
+      const ids = async (text: string) => {
+        const where = filterToSql(asFilter(text), { dialect: db.dialect, resourceType: registry.getResourceType("User"), tenant: own });
+        const rows = await db.db.selectFrom("scim_resources as r").select("r.id").where("r.tenant", "=", own).where(where).orderBy("r.seq").execute();
+        const predicate = compileFilter(asFilter(text), { resourceType: "User", registry });
+        const expected = list.filter((f) => predicate(viewOf(f))).map((f) => f.id);
+        expect(rows.map((r) => r.id), text).toEqual(expected);
+        return expected;
+      };
+      expect(await ids(`${HR}:hireDate eq "2020-01-01T08:00:00.0001Z"`)).toEqual(["tenth"]);
+      expect(await ids(`${HR}:hireDate eq "2020-01-01T09:00:00.000100+01:00"`)).toEqual(["tenth"]);
+      expect(await ids(`${HR}:hireDate eq "2020-01-01T08:00:00Z"`)).toEqual(["whole"]);
+      expect(await ids(`${HR}:hireDate ge "2020-01-01T08:00:00.0001Z"`)).toEqual(["tenth", "half", "late", "next"]);
+      expect(await ids(`${HR}:hireDate gt "2020-01-01T08:00:00.0001Z"`)).toEqual(["half", "late", "next"]);
+      expect(await ids(`${HR}:hireDate lt "2020-01-01T08:00:00.0005Z"`)).toEqual(["tenth", "whole"]);
+      expect(await ids(`${HR}:hireDate le "2020-01-01T08:00:00.0005Z"`)).toEqual(["tenth", "whole", "half"]);
+      expect(await ids(`${HR}:hireDate ne "2020-01-01T08:00:00.0005Z"`)).toEqual(["tenth", "whole", "late", "next"]);
+      expect(await ids(`${HR}:hireDate gt "2020-01-01T08:00:00.0009999Z"`)).toEqual(["late", "next"]);
+      expect(await ids(`${HR}:hireDate eq "2020-01-01T08:00:00.999999999Z"`)).toEqual(["late"]);
+      expect(await ids(`${HR}:hireDate lt "2020-01-01T08:00:00.9999999991Z"`)).toEqual(["tenth", "whole", "half", "late", "next"]);
+    } finally {
+      await removeTenant(db, own);
+    }
+  });
+
   it("checks JSON types as compileFilter checks JavaScript types", async (ctx) => {
     if (h === undefined) return ctx.skip();
     expect(await select("flag eq true")).toEqual(["types"]);

@@ -46,8 +46,9 @@
  *   JavaScript's `<` orders by UTF-16 code unit. They differ only between characters above U+FFFF
  *   and characters U+E000..U+FFFF. Strings are well-formed Unicode (no lone surrogates); on
  *   PostgreSQL, stored text cannot hold U+0000 (a literal holding it is handled exactly).
- * - Instants compare at millisecond precision: stored dateTimes are cut to the millisecond (`meta`
- *   instants are stored so); literals keep their full precision.
+ * - DateTimes compare as instants to the last digit of either fraction, as scim-core's filters do
+ *   (`meta` instants are stored in whole milliseconds; a document's dateTime as it was written).
+ *   A sort by a document's dateTime orders to the millisecond (ties in creation order).
  * - Resources are in the canonical form the server stores: `emails` elements are objects with a
  *   string `value`/`type` (the `scim_emails` rows), the common attributes are strings/booleans, and
  *   an object never has two keys that differ only in case. Named members of arrays (`length`) are
@@ -66,6 +67,7 @@ import {
   booleanFilterValue,
   numericFilterValue,
   parseDateTime,
+  splitDateTime,
   printAttrPath,
   leafFilters,
   referencesAttribute,
@@ -365,6 +367,19 @@ export class SqlDialect {
   }
 
   /**
+   * The digits of an xsd:dateTime text's fraction past the millisecond, which {@link instant}
+   * cuts off, without trailing zeros ('' when there are none). Two texts of the same millisecond
+   * compare by these as text: digit strings without trailing zeros order as the fractions they
+   * write. Meaningful only where `instant` is not NULL.
+   */
+  subMillis(text: Sql): Sql {
+    const collate = this.pg ? sql.raw(' COLLATE "C"') : sql.raw("");
+    return sql`(SELECT (CASE WHEN substr(rest, 1, 1) = '.' AND nd > 3 THEN rtrim(substr(rest, 5, nd - 3), '0') ELSE '' END)${collate}
+      FROM (SELECT rest, length(substr(rest, 2)) - length(ltrim(substr(rest, 2), '0123456789')) AS nd
+        FROM (SELECT substr(${text}, 20) AS rest) AS s0) AS s1)`;
+  }
+
+  /**
    * `compileFilter`'s `isPresentValue` on the value in alias `a`: false for null, "", and arrays and
    * objects without a present value inside (looked at to depth 4; deeper containers count as present).
    */
@@ -488,10 +503,8 @@ function valueTest(d: SqlDialect, op: CompareOperator, literal: Exclude<FilterVa
     case "dateTime": {
       if (typeof literal !== "string") return undefined;
       if (op === "co" || op === "sw" || op === "ew") return stringTest(d, op, literal, true);
-      const at = parseDateTime(literal);
-      if (Number.isNaN(at)) throw badRequest("invalidFilter", `'${literal}' is not a valid dateTime for '${where}'`);
-      const cmp = order ? ORDER_SQL[op] : op === "eq" ? "=" : "<>";
-      return (a) => d.whenType(a, "string", sql<SqlBool>`${d.instant(d.str(a))} ${sql.raw(cmp)} ${d.number(at)}`);
+      if (Number.isNaN(parseDateTime(literal))) throw badRequest("invalidFilter", `'${literal}' is not a valid dateTime for '${where}'`);
+      return (a) => d.whenType(a, "string", instantCond(d, d.str(a), op, literal));
     }
     case "complex":
       return undefined;
@@ -501,6 +514,32 @@ function valueTest(d: SqlDialect, op: CompareOperator, literal: Exclude<FilterVa
       if (typeof literal === "number" && (op === "eq" || op === "ne")) return stringTest(d, op, String(literal), exact);
       return undefined;
   }
+}
+
+/**
+ * An xsd:dateTime text compared with a valid dateTime literal as instants, to the last digit of
+ * either fraction (scim-core's filters count fractions past the millisecond): by whole
+ * milliseconds ({@link SqlDialect.instant}), then by the digits past them
+ * ({@link SqlDialect.subMillis}). NULL when the text is not a dateTime.
+ */
+function instantCond(d: SqlDialect, text: Sql, op: CompareOperator, literal: string): Cond {
+  const { ms, sub } = splitDateTime(literal)!;
+  const x = d.alias("dt");
+  const i = sql`${x}.i`;
+  const s = sql`${x}.s`;
+  const n = d.number(ms);
+  const t = d.text(sub);
+  const sameMs = (cmp: string) => sql<SqlBool>`(${i} = ${n} AND ${s} ${sql.raw(cmp)} ${t})`;
+  let cond: Cond;
+  switch (op) {
+    case "eq": cond = sameMs("="); break;
+    case "ne": cond = sql<SqlBool>`(${i} <> ${n} OR ${s} <> ${t})`; break;
+    case "gt": cond = sql<SqlBool>`(${i} > ${n} OR ${sameMs(">")})`; break;
+    case "ge": cond = sql<SqlBool>`(${i} > ${n} OR ${sameMs(">=")})`; break;
+    case "lt": cond = sql<SqlBool>`(${i} < ${n} OR ${sameMs("<")})`; break;
+    default: cond = sql<SqlBool>`(${i} < ${n} OR ${sameMs("<=")})`; break;
+  }
+  return sql<SqlBool>`(SELECT ${cond} FROM (SELECT ${d.instant(text)} AS i, ${d.subMillis(text)} AS s) AS ${x})`;
 }
 
 /** `compileFilter`'s `dynamicTest`: for attributes no schema defines, by the runtime type of each value. */

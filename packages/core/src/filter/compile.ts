@@ -4,7 +4,7 @@
  * literal, dateTime parsing of the literal) is decided at compile time.
  */
 import { badRequest } from "../errors/scim-error.js";
-import { parseDateTime } from "../schema/datetime.js";
+import { compareSplitDateTimes, splitDateTime } from "../schema/datetime.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
 import type { AttributeType } from "../schema/types.js";
 import { logicalOperands, type AttrPath, type CompareOperator, type Filter, type FilterValue } from "./ast.js";
@@ -87,10 +87,11 @@ function stringTest(op: CompareOperator, literal: string, exact: boolean): Value
   }
 }
 
-function instantOf(v: unknown): number {
-  if (typeof v === "string") return parseDateTime(v);
-  if (v instanceof Date) return v.getTime();
-  return NaN;
+/** A value's instant split for exact comparison ({@link splitDateTime}), or undefined when it is not a dateTime. */
+function instantOf(v: unknown): { ms: number; sub: string } | undefined {
+  if (typeof v === "string") return splitDateTime(v);
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : { ms: v.getTime(), sub: "" };
+  return undefined;
 }
 
 /** The test for one (non-null, non-array) value of an attribute of the given type. */
@@ -120,11 +121,13 @@ function valueTest(op: CompareOperator, literal: FilterValue, type: AttributeTyp
     case "dateTime": {
       if (typeof literal !== "string") return NEVER;
       if (op === "co" || op === "sw" || op === "ew") return stringTest(op, literal, true);
-      const at = parseDateTime(literal);
-      if (Number.isNaN(at)) throw badRequest("invalidFilter", `'${literal}' is not a valid dateTime for '${where}'`);
-      if (order) return (v) => { const t = instantOf(v); return t === t && order(t, at); };
-      if (op === "eq") return (v) => instantOf(v) === at;
-      return (v) => { const t = instantOf(v); return t === t && t !== at; };
+      const at = splitDateTime(literal);
+      if (at === undefined) throw badRequest("invalidFilter", `'${literal}' is not a valid dateTime for '${where}'`);
+      // Exact to the last digit of either fraction: a stored value equals itself, whatever its precision.
+      const compare = (v: unknown) => { const t = instantOf(v); return t === undefined ? NaN : compareSplitDateTimes(t, at); };
+      if (order) return (v) => { const c = compare(v); return c === c && order(c, 0); };
+      if (op === "eq") return (v) => compare(v) === 0;
+      return (v) => { const c = compare(v); return c === c && c !== 0; };
     }
     case "complex":
       return NEVER;

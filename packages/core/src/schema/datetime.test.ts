@@ -1,5 +1,8 @@
 import { describe, it, expect } from "vitest";
-import { isDateTime, parseDateTime } from "./datetime.js";
+import { compareSplitDateTimes, isDateTime, parseDateTime, splitDateTime } from "./datetime.js";
+import { compileFilter } from "../filter/compile.js";
+import { parseFilter } from "../filter/parser.js";
+import { createSchemaRegistry } from "./registry.js";
 
 const utc = (y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0) => Date.UTC(y, mo - 1, d, h, mi, s, ms);
 const BASE = utc(2011, 5, 13, 4, 42, 34);
@@ -161,5 +164,38 @@ describe("isDateTime", () => {
     for (const v of ["2023-02-29T00:00:00Z", "yesterday", "", undefined, null, 1305261754000, new Date(0), {}, [], true]) {
       expect(isDateTime(v)).toBe(false);
     }
+  });
+});
+
+describe("splitDateTime: exact comparison past the millisecond", () => {
+  it("splits whole milliseconds (the fraction cut, not rounded) from the digits past them", () => {
+    expect(splitDateTime("2020-01-01T08:00:00Z")).toEqual({ ms: Date.UTC(2020, 0, 1, 8), sub: "" });
+    expect(splitDateTime("2020-01-01T09:00:00.00010+01:00")).toEqual({ ms: Date.UTC(2020, 0, 1, 8), sub: "1" });
+    expect(splitDateTime("2020-01-01T08:00:00.999999999999999999Z")).toEqual({ ms: Date.UTC(2020, 0, 1, 8) + 999, sub: "999999999999999" });
+    expect(splitDateTime("2020-01-01T08:00:00.5Z")).toEqual({ ms: Date.UTC(2020, 0, 1, 8) + 500, sub: "" });
+    expect(splitDateTime("2020-02-30T08:00:00Z")).toBeUndefined();
+    expect(splitDateTime("not a date")).toBeUndefined();
+  });
+
+  it("orders values parseDateTime's number cannot tell apart", () => {
+    const a = "2020-01-01T08:00:00.0009999Z";
+    const b = "2020-01-01T08:00:00.001Z";
+    expect(parseDateTime(a)).toBe(parseDateTime(b));
+    expect(compareSplitDateTimes(splitDateTime(a)!, splitDateTime(b)!)).toBeLessThan(0);
+    expect(compareSplitDateTimes(splitDateTime(b)!, splitDateTime(a)!)).toBeGreaterThan(0);
+    expect(compareSplitDateTimes(splitDateTime(b)!, splitDateTime("2020-01-01T09:00:00.0010000+01:00")!)).toBe(0);
+  });
+
+  it("makes filters exact: a stored value equals itself, and only itself", () => {
+    const registry = createSchemaRegistry();
+    registry.addSchema({ id: "urn:x:hr", name: "HR", attributes: [{ name: "hired", type: "dateTime", multiValued: false, required: false, caseExact: false, mutability: "readWrite", returned: "default", uniqueness: "none" }] });
+    registry.addExtension("User", { schema: "urn:x:hr", required: false });
+    const user = (hired: string) => ({ "urn:x:hr": { hired } });
+    const matches = (filter: string, hired: string) => compileFilter(parseFilter(filter), { resourceType: "User", registry })(user(hired));
+    expect(matches('urn:x:hr:hired eq "2020-01-01T08:00:00.0001Z"', "2020-01-01T08:00:00.0001Z")).toBe(true);
+    expect(matches('urn:x:hr:hired eq "2020-01-01T08:00:00Z"', "2020-01-01T08:00:00.0001Z")).toBe(false);
+    expect(matches('urn:x:hr:hired gt "2020-01-01T08:00:00.0009999Z"', "2020-01-01T08:00:00.001Z")).toBe(true);
+    expect(matches('urn:x:hr:hired lt "2020-01-01T08:00:00.0009999Z"', "2020-01-01T08:00:00.001Z")).toBe(false);
+    expect(matches('urn:x:hr:hired ne "2020-01-01T08:00:00.0009999Z"', "2020-01-01T08:00:00.001Z")).toBe(true);
   });
 });

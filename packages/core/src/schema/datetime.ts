@@ -13,13 +13,16 @@ function digits(s: string, at: number, count: number): number {
   return n;
 }
 
+/** Where {@link scan}'s value has its fraction's digits: `[fractionStart, fractionEnd)`, empty when it has none. */
+let fractionStart = 0;
+let fractionEnd = 0;
+
 /**
- * Parses an xsd:dateTime (`2011-05-13T04:42:34.1234567+02:00`) into milliseconds since the epoch,
- * keeping sub-millisecond digits as a fraction. A value without offset is taken as UTC.
- * Returns NaN when `value` is not a valid dateTime.
+ * Reads an xsd:dateTime: its instant in milliseconds since the epoch at whole seconds (offset
+ * applied), with the fraction's digits left in {@link fractionStart}..{@link fractionEnd}; NaN
+ * when `s` is not a valid dateTime. A value without offset is taken as UTC.
  */
-export function parseDateTime(value: string): number {
-  const s = value;
+function scan(s: string): number {
   const n = s.length;
   if (n < 19) return NaN;
   const year = digits(s, 0, 4);
@@ -36,22 +39,18 @@ export function parseDateTime(value: string): number {
     return NaN;
   }
   let i = 19;
-  let fraction = 0;
+  fractionStart = fractionEnd = i;
   if (i < n && s.charCodeAt(i) === 46) {
     i++;
-    let scale = 1;
     const start = i;
     while (i < n) {
       const c = s.charCodeAt(i) - 48;
       if (c < 0 || c > 9) break;
-      if (scale < 1e15) {
-        fraction = fraction * 10 + c;
-        scale *= 10;
-      }
       i++;
     }
     if (i === start) return NaN;
-    fraction = (fraction / scale) * 1000;
+    fractionStart = start;
+    fractionEnd = i;
   }
   let offsetMinutes = 0;
   if (i < n) {
@@ -71,10 +70,52 @@ export function parseDateTime(value: string): number {
   if (day > days) return NaN;
   const base = Date.UTC(year, month - 1, day, hour, minute, second);
   const fixed = year < 100 ? new Date(base).setUTCFullYear(year) : base;
-  return fixed + fraction - offsetMinutes * 60000;
+  return fixed - offsetMinutes * 60000;
+}
+
+/**
+ * Parses an xsd:dateTime (`2011-05-13T04:42:34.1234567+02:00`) into milliseconds since the epoch,
+ * keeping sub-millisecond digits as a fraction (up to 15 digits; the number rounds past about a
+ * microsecond at today's instants: {@link splitDateTime} compares exactly). A value without
+ * offset is taken as UTC. Returns NaN when `value` is not a valid dateTime.
+ */
+export function parseDateTime(value: string): number {
+  const whole = scan(value);
+  if (fractionEnd === fractionStart || whole !== whole) return whole;
+  let fraction = 0;
+  let scale = 1;
+  for (let i = fractionStart; i < fractionEnd && scale < 1e15; i++) {
+    fraction = fraction * 10 + (value.charCodeAt(i) - 48);
+    scale *= 10;
+  }
+  return whole + (fraction / scale) * 1000;
 }
 
 /** True when `value` is a valid xsd:dateTime string (RFC 7643 §2.3.5). */
 export function isDateTime(value: unknown): value is string {
   return typeof value === "string" && !Number.isNaN(parseDateTime(value));
+}
+
+/**
+ * An xsd:dateTime split for exact comparison (RFC 7643 §2.3.5): `ms`, its instant in whole
+ * milliseconds since the epoch (the fraction cut after three digits), and `sub`, the fraction's
+ * digits past the millisecond without trailing zeros. {@link parseDateTime}'s number rounds past
+ * about a microsecond at today's instants; two splits compare exactly by `ms`, then by `sub` as
+ * text (digit strings without trailing zeros order as the fractions they write). Undefined when
+ * `value` is not a valid dateTime.
+ */
+export function splitDateTime(value: string): { ms: number; sub: string } | undefined {
+  const whole = scan(value);
+  if (whole !== whole) return undefined;
+  let ms = 0;
+  for (let i = fractionStart; i < fractionStart + 3; i++) ms = ms * 10 + (i < fractionEnd ? value.charCodeAt(i) - 48 : 0);
+  let end = fractionEnd;
+  while (end > fractionStart + 3 && value.charCodeAt(end - 1) === 48) end--;
+  return { ms: whole + ms, sub: end > fractionStart + 3 ? value.slice(fractionStart + 3, end) : "" };
+}
+
+/** Compares two {@link splitDateTime} results: negative, zero or positive. */
+export function compareSplitDateTimes(a: { ms: number; sub: string }, b: { ms: number; sub: string }): number {
+  if (a.ms !== b.ms) return a.ms - b.ms;
+  return a.sub < b.sub ? -1 : a.sub > b.sub ? 1 : 0;
 }
