@@ -238,6 +238,11 @@ describe.each(backends)("normalized directory data on $name", (backend) => {
     expect(await only({})).toEqual([ids[0], ids[2], ids[3], ids[4]]);
     expect(await only({ state: "deleted" })).toEqual([ids[1]]);
     expect(await only({ state: "deleted", username: "user1@acme.test" })).toEqual([ids[1]]);
+    // By the emails it had (its emails rows went with the deletion), primary or not, in any case.
+    expect(await only({ state: "deleted", email: "USER1@acme.test" })).toEqual([ids[1]]);
+    expect(await only({ state: "deleted", email: "alt1@Home.test" })).toEqual([ids[1]]);
+    expect(await only({ state: "deleted", email: "alt2@home.test" })).toEqual([]);
+    expect(await only({ email: "alt1@home.test" })).toEqual([]);
     expect(await only({ group: team })).toEqual([ids[3]]);
 
     const deleted = await sync.data.getUser(d.id, ids[1]!);

@@ -6,7 +6,7 @@
  */
 import { sql, type ExpressionBuilder, type Kysely, type RawBuilder } from "kysely";
 import { compileFilter, leafFilters, parsePatchPath, takeWithinBudget, type AttributeInfo, type CompiledResourceType, type Filter, type FilterPredicate, type SchemaRegistry } from "scim-core";
-import { fillLeftOut, jsonWithinShare, referenceWeights, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
+import { fillLeftOut, jsonWithinShare, referenceWeights, SQLITE_LOWER, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
 import { decodeCursor, encodeCursor, filtersKey, type SeqList } from "./cursor.js";
 import type { Directory, DirectoryService } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
@@ -428,7 +428,11 @@ export class DirectoryDataService {
         q = q.where((eb) =>
           eb.or([
             eb("r.user_name_lower", "=", email),
-            eb.exists(eb.selectFrom("scim_emails as e").select("e.resource_id").whereRef("e.tenant", "=", "r.tenant").whereRef("e.resource_id", "=", "r.id").where("e.value_lower", "=", email)),
+            // A deletion removes the user's emails rows: a deleted user is found by the emails
+            // its document keeps (read from each deleted user's document, not by an index).
+            options.state === "deleted"
+              ? this.documentHasEmail(email)
+              : eb.exists(eb.selectFrom("scim_emails as e").select("e.resource_id").whereRef("e.tenant", "=", "r.tenant").whereRef("e.resource_id", "=", "r.id").where("e.value_lower", "=", email)),
           ]),
         );
       }
@@ -455,6 +459,16 @@ export class DirectoryDataService {
       .execute();
     const ids = new Set([...byEmail.map((row) => row.resource_id), ...byName.map((row) => row.id)]);
     return ids.size > EMAIL_CANDIDATES ? undefined : [...ids];
+  }
+
+  /**
+   * Rows (`r`) one of whose `emails` in the document has the value `email` (lower-cased as the
+   * emails rows are: JavaScript's folding on SQLite, `lower()` on PostgreSQL).
+   */
+  private documentHasEmail(email: string): RawBuilder<boolean> {
+    return this.dialect === "sqlite"
+      ? sql<boolean>`exists (select 1 from json_each(r.doc, '$.emails') as e where e.type = 'object' and ${sql.raw(SQLITE_LOWER)}(e.value ->> '$.value') = ${email})`
+      : sql<boolean>`exists (select 1 from jsonb_array_elements(case when jsonb_typeof(r.doc -> 'emails') = 'array' then r.doc -> 'emails' else '[]'::jsonb end) as e(value) where jsonb_typeof(e.value) = 'object' and lower(e.value ->> 'value') = ${email})`;
   }
 
   /** Rows (`r`) that are direct members of the group. */

@@ -3,7 +3,7 @@
  * sorting and paging pushed down to SQL.
  * @packageDocumentation
  */
-export { openDatabase, openPostgres, openSqlite, registerSqliteFunctions, type OpenDatabaseOptions, type PostgresOptions, type ScimSqlDatabase, type SqlDialectName, type SqliteOptions } from "./dialect.js";
+export { openDatabase, openPostgres, openSqlite, registerSqliteFunctions, SQLITE_LOWER, type OpenDatabaseOptions, type PostgresOptions, type ScimSqlDatabase, type SqlDialectName, type SqliteOptions } from "./dialect.js";
 export { groupCommitDialect, GroupCommitSqliteDriver, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 export { startCheckpointer, type Checkpointer, type CheckpointOptions, type CheckpointStats } from "./sqlite-checkpointer.js";
 export { compiledStatement } from "./compiled-statement.js";
