@@ -534,7 +534,8 @@ export class AuditLog {
    * A directory's SCIM activity: its last request, and the requests and errors since `since`
    * (default: the last 24 hours), counted by the hour as entries are written (`dir_scim_activity`:
    * the hour `since` falls in counts whole). An entry counting refusals (`detail.repeated`) counts
-   * as the requests it stands for, a Bulk request as its operations (each has an entry); the entry
+   * as the requests it stands for, a Bulk request as its operations (each has an entry, which is
+   * never the last request: the Bulk request's own is); the entry
    * counting refusals is written after requests that came later than it says: the last request is
    * the latest by time among the newest entries.
    */
@@ -546,6 +547,9 @@ export class AuditLog {
       .select(["at", "method", "path", "status"])
       .where("directory_id", "=", directoryId)
       .where("kind", "=", "scim")
+      // A Bulk request's operations are entries of their own, after the request's: the last
+      // request is the Bulk request the client sent, not its last operation.
+      .where(sql<boolean>`(detail ->> 'bulk') is null`)
       .orderBy("seq", "desc")
       .limit(LAST_REQUEST_CANDIDATES)
       .execute();
