@@ -4,7 +4,7 @@
  * literal, dateTime parsing of the literal) is decided at compile time.
  */
 import { badRequest } from "../errors/scim-error.js";
-import { compareSplitDateTimes, splitDateTime } from "../schema/datetime.js";
+import { compareDateTime, compareSplitDateTimes, splitDateTime } from "../schema/datetime.js";
 import { resolveResourceType, type AttributeInfo, type CompiledResourceType, type ResourceTypeRef, type SchemaRegistry } from "../schema/registry.js";
 import type { AttributeType } from "../schema/types.js";
 import { logicalOperands, type AttrPath, type CompareOperator, type Filter, type FilterValue } from "./ast.js";
@@ -87,11 +87,11 @@ function stringTest(op: CompareOperator, literal: string, exact: boolean): Value
   }
 }
 
-/** A value's instant split for exact comparison ({@link splitDateTime}), or undefined when it is not a dateTime. */
-function instantOf(v: unknown): { ms: number; sub: string } | undefined {
-  if (typeof v === "string") return splitDateTime(v);
-  if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : { ms: v.getTime(), sub: "" };
-  return undefined;
+/** A value compared with a dateTime literal exactly ({@link compareDateTime}); NaN when it is not a dateTime. */
+function compareInstant(v: unknown, at: { ms: number; sub: string }): number {
+  if (typeof v === "string") return compareDateTime(v, at);
+  if (v instanceof Date) return compareSplitDateTimes({ ms: v.getTime(), sub: "" }, at);
+  return NaN;
 }
 
 /** The test for one (non-null, non-array) value of an attribute of the given type. */
@@ -124,7 +124,7 @@ function valueTest(op: CompareOperator, literal: FilterValue, type: AttributeTyp
       const at = splitDateTime(literal);
       if (at === undefined) throw badRequest("invalidFilter", `'${literal}' is not a valid dateTime for '${where}'`);
       // Exact to the last digit of either fraction: a stored value equals itself, whatever its precision.
-      const compare = (v: unknown) => { const t = instantOf(v); return t === undefined ? NaN : compareSplitDateTimes(t, at); };
+      const compare = (v: unknown) => compareInstant(v, at);
       if (order) return (v) => { const c = compare(v); return c === c && order(c, 0); };
       if (op === "eq") return (v) => compare(v) === 0;
       return (v) => { const c = compare(v); return c === c && c !== 0; };

@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { compareSplitDateTimes, isDateTime, parseDateTime, splitDateTime } from "./datetime.js";
+import { compareDateTime, compareSplitDateTimes, isDateTime, parseDateTime, splitDateTime } from "./datetime.js";
 import { compileFilter } from "../filter/compile.js";
 import { parseFilter } from "../filter/parser.js";
 import { createSchemaRegistry } from "./registry.js";
@@ -184,6 +184,10 @@ describe("splitDateTime: exact comparison past the millisecond", () => {
     expect(compareSplitDateTimes(splitDateTime(a)!, splitDateTime(b)!)).toBeLessThan(0);
     expect(compareSplitDateTimes(splitDateTime(b)!, splitDateTime(a)!)).toBeGreaterThan(0);
     expect(compareSplitDateTimes(splitDateTime(b)!, splitDateTime("2020-01-01T09:00:00.0010000+01:00")!)).toBe(0);
+    // compareDateTime agrees with compareSplitDateTimes on every pair.
+    const values = [a, b, "2020-01-01T08:00:00Z", "2020-01-01T08:00:00.0001Z", "2020-01-01T08:00:00.00010Z", "2020-01-01T08:00:00.00011Z", "2020-01-01T09:00:00.001+01:00", "2020-01-01T08:00:00.999999Z"];
+    for (const x of values) for (const y of values) expect(Math.sign(compareDateTime(x, splitDateTime(y)!)), `${x} vs ${y}`).toBe(Math.sign(compareSplitDateTimes(splitDateTime(x)!, splitDateTime(y)!)));
+    expect(compareDateTime("not a date", splitDateTime(a)!)).toBeNaN();
   });
 
   it("makes filters exact: a stored value equals itself, and only itself", () => {

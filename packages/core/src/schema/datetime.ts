@@ -13,6 +13,19 @@ function digits(s: string, at: number, count: number): number {
   return n;
 }
 
+/**
+ * The days of a month of the Gregorian calendar, as `Date.UTC` counts them: it reads years 0-99 as
+ * 1900-1999, so their February follows those years (arithmetic: a Date per value was most of the
+ * cost of parsing one).
+ */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) {
+    const y = year < 100 ? year + 1900 : year;
+    return y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0) ? 29 : 28;
+  }
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
 /** Where {@link scan}'s value has its fraction's digits: `[fractionStart, fractionEnd)`, empty when it has none. */
 let fractionStart = 0;
 let fractionEnd = 0;
@@ -66,8 +79,7 @@ function scan(s: string): number {
     } else return NaN;
   }
   if (i !== n) return NaN;
-  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
-  if (day > days) return NaN;
+  if (day > daysInMonth(year, month)) return NaN;
   const base = Date.UTC(year, month - 1, day, hour, minute, second);
   const fixed = year < 100 ? new Date(base).setUTCFullYear(year) : base;
   return fixed - offsetMinutes * 60000;
@@ -112,6 +124,28 @@ export function splitDateTime(value: string): { ms: number; sub: string } | unde
   let end = fractionEnd;
   while (end > fractionStart + 3 && value.charCodeAt(end - 1) === 48) end--;
   return { ms: whole + ms, sub: end > fractionStart + 3 ? value.slice(fractionStart + 3, end) : "" };
+}
+
+/**
+ * Compares an xsd:dateTime text with a {@link splitDateTime} result exactly, without allocating:
+ * negative, zero or positive; NaN when `value` is not a valid dateTime.
+ */
+export function compareDateTime(value: string, to: { ms: number; sub: string }): number {
+  const whole = scan(value);
+  if (whole !== whole) return NaN;
+  let ms = 0;
+  for (let i = fractionStart; i < fractionStart + 3; i++) ms = ms * 10 + (i < fractionEnd ? value.charCodeAt(i) - 48 : 0);
+  if (whole + ms !== to.ms) return whole + ms - to.ms;
+  let end = fractionEnd;
+  while (end > fractionStart + 3 && value.charCodeAt(end - 1) === 48) end--;
+  const from = fractionStart + 3;
+  const length = end > from ? end - from : 0;
+  const sub = to.sub;
+  for (let k = 0; k < length && k < sub.length; k++) {
+    const d = value.charCodeAt(from + k) - sub.charCodeAt(k);
+    if (d !== 0) return d;
+  }
+  return length - sub.length;
 }
 
 /** Compares two {@link splitDateTime} results: negative, zero or positive. */
