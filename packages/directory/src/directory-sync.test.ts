@@ -191,6 +191,7 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     failDeprovision = true;
     const refused = await scim(directory.id, token, "PATCH", `/Users/${user.id}`, { schemas: [PATCH], Operations: [{ op: "replace", value: { active: false } }] });
     expect(refused.status).toBe(503);
+    expect(refused.headers.get("retry-after")).toBe("5");
     expect(((await (await scim(directory.id, token, "GET", `/Users/${user.id}`)).json()) as Obj).active).toBe(true);
     expect((await scim(directory.id, token, "DELETE", `/Users/${user.id}`)).status).toBe(503);
     expect((await scim(directory.id, token, "GET", `/Users/${user.id}`)).status).toBe(200);
@@ -207,6 +208,25 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     expect(deprovisioned.map((e) => e.reason)).toEqual(["deactivated", "deactivated", "deleted"]);
     const events = await sync.store.readEvents({ tenant: directory.id });
     expect(events.map((e) => e.event.type)).toEqual(["user.created", "user.deactivated", "user.reactivated", "user.deactivated", "user.deleted"]);
+  });
+
+  it("a deactivation racing a reactivation runs the hook: decided on the inactive user it read, it starts over once the other request made it active", async () => {
+    const { directory, token } = await directoryWithToken();
+    for (let round = 0; round < 5; round++) {
+      const user = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: `racer${round}@acme.test`, active: false })).json()) as Obj;
+      deprovisioned.length = 0;
+      const [on, off, put] = await Promise.all([
+        scim(directory.id, token, "PATCH", `/Users/${user.id}`, { schemas: [PATCH], Operations: [{ op: "replace", path: "active", value: true }] }),
+        scim(directory.id, token, "PATCH", `/Users/${user.id}`, { schemas: [PATCH], Operations: [{ op: "replace", value: { active: false, displayName: "Off" } }] }),
+        scim(directory.id, token, "PUT", `/Users/${user.id}`, { schemas: [USER], userName: `racer${round}@acme.test`, displayName: "Put", active: false }),
+      ]);
+      expect([on.status, off.status, put.status]).toEqual([200, 200, 200]);
+      // Every change of the user from active to inactive was preceded by the hook.
+      const types = (await sync.store.readEvents({ tenant: directory.id })).filter((e) => e.event.resourceId === user.id).map((e) => e.event.type);
+      const deactivations = types.filter((t) => t === "user.deactivated").length;
+      expect(deactivations).toBeGreaterThan(0);
+      expect(deprovisioned.filter((e) => e.user.id === user.id).length).toBeGreaterThanOrEqual(deactivations);
+    }
   });
 
   it("a user written without active is stored active, so SCIM shows it and filters find it as the normalized data says", async () => {

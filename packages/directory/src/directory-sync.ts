@@ -162,7 +162,7 @@ export function directoryIdOf(request: ScimRequest): string | undefined {
 /**
  * Composes lifecycle hooks (scim-core README, "Hooks and events"): `before*` hooks run in order,
  * each given what the previous one returned (the last value returned wins); `after*` hooks run
- * in order, inside the write's transaction.
+ * in order, inside the write's transaction; a request starts over when any `revalidate` says so.
  */
 export function composeHooks(...all: readonly ScimHooks[]): ScimHooks {
   const each = <K extends keyof ScimHooks>(name: K) => all.map((h) => h[name]).filter((h): h is NonNullable<ScimHooks[K]> => h !== undefined);
@@ -215,6 +215,8 @@ export function composeHooks(...all: readonly ScimHooks[]): ScimHooks {
       for (const hook of afterDelete) await hook(ctx, previous);
     };
   }
+  const revalidate = each("revalidate");
+  if (revalidate.length > 0) composed.revalidate = (ctx, seen, latest) => revalidate.some((hook) => hook(ctx, seen, latest));
   return composed;
 }
 

@@ -41,6 +41,9 @@ function directoryOf(ctx: OperationContext): Directory {
   return (ctx.principal as DirectoryPrincipal).directory;
 }
 
+/** The `Retry-After` of the 503 that a failing deprovisioning hook gives. */
+const DEPROVISION_RETRY_AFTER_SECONDS = 5;
+
 async function deprovision(hooks: DirectoryHooks, ctx: OperationContext, user: ScimResourceBody, reason: DeprovisionReason): Promise<void> {
   if (!hooks.onDeprovision || ctx.resourceType !== "User") return;
   try {
@@ -48,7 +51,7 @@ async function deprovision(hooks: DirectoryHooks, ctx: OperationContext, user: S
   } catch (error) {
     // A refusal the host expressed as a SCIM error stands; anything else is retryable.
     if (isScimError(error)) throw error;
-    throw new ScimError(503, undefined, "the application could not deprovision the user yet; retry later");
+    throw new ScimError(503, undefined, "the application could not deprovision the user yet; retry later", { retryAfterSeconds: DEPROVISION_RETRY_AFTER_SECONDS });
   }
 }
 
@@ -101,6 +104,12 @@ export function provisioningHooks(hooks: DirectoryHooks, registry: SchemaRegistr
     },
     async beforeDelete(ctx, current) {
       await deprovision(hooks, ctx, current, "deleted");
+    },
+    // The hooks above decide on the user as they saw it, before the write's transaction. When a
+    // concurrent request changed `active` in between (a reactivation, say), the request starts
+    // over, so that a deactivation written on top of it runs onDeprovision.
+    revalidate(ctx, seen, latest) {
+      return ctx.resourceType === "User" && hooks.onDeprovision !== undefined && isActive(seen) !== isActive(latest);
     },
     async afterDelete(ctx, previous) {
       if (directoryOf(ctx).settings.deleteMode !== "hard") return;

@@ -855,6 +855,54 @@ describe("createScimServer: hooks", () => {
     expect(raw.version).toBe(1);
   });
 
+  it("revalidate starts a PATCH or PUT over when a before-hook decided on a version another request replaced meanwhile", async () => {
+    let gate: Promise<void> | undefined;
+    const seenByPatch: unknown[] = [];
+    const seenByReplace: unknown[] = [];
+    const { call, createUser } = setup({
+      hooks: {
+        async beforePatch(_ctx, operations, current) {
+          seenByPatch.push(current.active);
+          const waiting = gate;
+          gate = undefined;
+          await waiting;
+          return operations;
+        },
+        async beforeReplace(_ctx, _next, current) {
+          seenByReplace.push(current.active);
+          const waiting = gate;
+          gate = undefined;
+          await waiting;
+        },
+        revalidate: (_ctx, seen, latest) => seen.active !== latest.active,
+      },
+    });
+    for (const method of ["PATCH", "PUT"] as const) {
+      const user = await createUser({ active: false, title: "x" });
+      let release!: () => void;
+      gate = new Promise((resolve) => (release = resolve));
+      // The deactivation's hook sees the inactive user and waits; a reactivation lands meanwhile.
+      const deactivation = method === "PATCH"
+        ? call("PATCH", `/Users/${user.id}`, patch({ op: "replace", value: { active: false, title: "off" } }))
+        : call("PUT", `/Users/${user.id}`, { schemas: [USER_SCHEMA_ID], userName: user.userName, active: false, title: "off" });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await call("PATCH", `/Users/${user.id}`, patch({ op: "replace", path: "active", value: true }))).status).toBe(200);
+      release();
+      const answered = await deactivation;
+      expect(answered.status).toBe(200);
+      expect(answered.body).toMatchObject({ active: false, title: "off" });
+    }
+    // Each deactivation's hook ran again, on the active user it then applied to; the reactivations'
+    // once each (nothing came in between).
+    expect(seenByPatch).toEqual([false, false, true, false]);
+    expect(seenByReplace).toEqual([false, true]);
+
+    // Without revalidate (or when it says no), the write applies to the latest version as before.
+    const plain = setup({ hooks: { revalidate: () => false } });
+    const user = await plain.createUser({ active: false });
+    expect((await plain.call("PATCH", `/Users/${user.id}`, patch({ op: "replace", path: "active", value: true }))).status).toBe(200);
+  });
+
   it("beforeDelete can refuse; afterDelete throwing rolls the delete back", async () => {
     let mode: "refuse" | "fail" | "ok" = "refuse";
     const afterDelete = vi.fn();

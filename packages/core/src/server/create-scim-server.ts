@@ -36,7 +36,7 @@ const SPC_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"
 const SCHEMA_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 const RESOURCE_TYPE_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 
-const HOOK_NAMES = new Set(["beforeCreate", "afterCreate", "beforeReplace", "afterReplace", "beforePatch", "afterPatch", "beforeDelete", "afterDelete"]);
+const HOOK_NAMES = new Set(["beforeCreate", "afterCreate", "beforeReplace", "afterReplace", "beforePatch", "afterPatch", "beforeDelete", "afterDelete", "revalidate"]);
 
 function positiveInteger(value: unknown, name: string, fallback: number): number {
   if (value === undefined) return fallback;

@@ -869,6 +869,18 @@ export class ResourceEndpoint {
     }
   }
 
+  /**
+   * Starts the request over (a 412 that {@link retrying} retries) when the hooks' `revalidate`
+   * says a before-hook's decision on `seen` may not hold for `latest`, the version written
+   * meanwhile that the write would apply to.
+   */
+  private revalidate(scope: RequestScope, store: ScimStore, seen: ScimResourceBody, latest: ScimResourceBody): void {
+    const hooks = this.settings.config.hooks;
+    if (hooks?.revalidate?.(operationContext(scope, this.rt, store), seen, latest)) {
+      throw new ScimError(412, undefined, "the resource changed while the request was prepared; retry");
+    }
+  }
+
   /** The resource as the unit of work sees it (404 if it was deleted meanwhile); `fallback` if unchanged. */
   private async reload(scope: RequestScope, store: ScimStore, id: string, withMembers: boolean, fallback: StoredResource): Promise<StoredResource> {
     const fresh = await store.get(scope.storeContext, this.rt.name, id, { members: withMembers && this.members !== undefined });
@@ -911,6 +923,7 @@ export class ResourceEndpoint {
         // a store with serialized transactions never reports a conflict.
         const latest = conditional ? current : await this.reload(scope, store, id, true, current);
         const before = latest === current ? previous : toWire(scope, this.rt, latest);
+        if (latest !== current && hooks?.beforeReplace) this.revalidate(scope, store, previous, before);
         // Immutable attributes are checked against the version being replaced.
         const attributes = latest === current ? checked : this.storable(withoutMembers(validateResource(resource, { ...this.validation, existing: latest.attributes })));
         // A PUT that changes nothing (Okta sends one after every GET) keeps the version and emits
@@ -957,6 +970,7 @@ export class ResourceEndpoint {
         // Without If-Match the operations apply to the latest version: read it inside the unit of
         // work, so that a store with serialized transactions never reports a conflict.
         const current = conditional ? loaded : await this.reload(scope, store, id, false, loaded);
+        if (current !== loaded && hooks?.beforePatch) this.revalidate(scope, store, toWire(scope, this.rt, loaded), toWire(scope, this.rt, current));
         const result = current === loaded ? first : applyPatch(current.attributes, operations, this.patchOptions);
         if (!result.changed && memberChanges.length === 0) return current;
         // The wire forms only for those who see them: the afterPatch hook and event subscribers.

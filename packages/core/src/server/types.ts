@@ -82,6 +82,15 @@ export interface ScimHooks {
   afterPatch?(ctx: OperationContext, resource: ScimResourceBody, previous: ScimResourceBody): void | Promise<void>;
   beforeDelete?(ctx: OperationContext, current: ScimResourceBody): void | Promise<void>;
   afterDelete?(ctx: OperationContext, previous: ScimResourceBody): void | Promise<void>;
+  /**
+   * Whether `beforeReplace`'s or `beforePatch`'s decision, made on `seen`, may not hold for
+   * `latest`: the version another request wrote meanwhile, to which the write would now apply
+   * (a request without If-Match applies to the latest version). True starts the request over, so
+   * that the before-hook runs again on `latest` (up to the server's conflict retries). For
+   * example, a hook that acts when `active` turns false answers whether `active` differs: a user
+   * reactivated by a concurrent request would otherwise be deactivated without the hook.
+   */
+  revalidate?(ctx: OperationContext, seen: ScimResourceBody, latest: ScimResourceBody): boolean;
 }
 
 /** Event types (scim-core README, "Hooks and events"). */
