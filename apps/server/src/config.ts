@@ -56,6 +56,12 @@ const schema = z.object({
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** "true": replace the admin API key at this start and print the new one once (the old one stops working): the way back in when the key is lost. */
   ROTATE_ADMIN_KEY: z.enum(["true", "false", ""]).default("false").transform((v) => v === "true"),
+  /**
+   * "true" for the first start after the database was restored from a backup: event and audit
+   * positions move past any handed out before the restore, and every events reader is told to
+   * read the lists again (DirectorySync.restartPositions). One start, one process.
+   */
+  RESTORED_FROM_BACKUP: z.enum(["true", "false", ""]).default("false").transform((v) => v === "true"),
   /** Believe X-Forwarded-For (only behind a proxy that sets it): "true", "false" or a number of proxies. */
   TRUST_PROXY: z
     .string()

@@ -118,6 +118,10 @@ export async function startServer(config: ServerConfig, parentLogger: Logger, op
         audit: { onError: (error) => logError(error, {}, "could not write audit entries") },
       }),
     );
+    if (config.RESTORED_FROM_BACKUP) {
+      const restarted = await startupStep("cannot move the event and audit positions past the restored ones", () => sync!.restartPositions());
+      logger.warn({ eventPosition: restarted.events, auditPosition: restarted.audit }, "RESTORED_FROM_BACKUP: event and audit positions moved past any handed out before the restore; events readers get 410 cursor_expired and read the lists again. Start without it from now on");
+    }
     return await serveSync(sync, config, logger, logError, options);
   } catch (error) {
     // Close what was opened, without letting a second failure hide the first.

@@ -3,7 +3,7 @@
  * directory at `/scim/v2/{directoryId}`, on one database shared with scim-store-sql (each
  * directory's id is the SCIM tenant of its users and groups).
  */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import {
   badRequest,
   bearerToken,
@@ -17,7 +17,7 @@ import {
   type ScimServer,
   type SchemaRegistry,
 } from "scim-core";
-import { compiledStatement, migrateScimTables, sqlStore, type ScimSqlDatabase, type SqlScimStore } from "scim-store-sql";
+import { compiledStatement, migrateScimTables, restartPositions, sqlStore, type ScimSqlDatabase, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
 import { AuditLog, type AuditLogOptions } from "./audit.js";
 import { DirectoryService, type Directory } from "./directories.js";
 import { DirectoryGoneError } from "./errors.js";
@@ -129,8 +129,29 @@ export interface DirectorySync {
   readonly options: DirectorySyncOptions;
   /** The SCIM base URL of a directory, given the origin to use when `publicUrl` is not set. */
   scimUrl(directoryId: string, origin?: string): string;
+  /**
+   * After the database was restored from a backup, before serving: moves the positions of events
+   * and audit entries 2^40 past the latest ones, so that none handed out between the backup and
+   * the restore is handed out again to another entry (a reader past the backup's latest would
+   * otherwise skip, without a word, what took its positions), and every events cursor from before
+   * counts as pruned: its reader gets 410 `cursor_expired` and reads the lists again (the events
+   * it applied after the backup were rolled back). Once per restore, while nothing writes.
+   */
+  restartPositions(): Promise<{ events: number; audit: number }>;
   /** Writes the audit entries that wait, then closes the database. */
   close(): Promise<void>;
+}
+
+/** Moves the audit log's positions 2^40 past the latest one (scim-store-sql's `RESTORED_POSITION_GAP`) (see {@link DirectorySync.restartPositions}). */
+async function restartAuditPositions(db: Kysely<DirectoryDatabase>, dialect: SqlDialectName): Promise<number> {
+  const untyped = db as unknown as Kysely<unknown>;
+  if (dialect === "sqlite") {
+    const counter = (await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'dir_audit_log'`.execute(db)).rows[0]?.seq;
+    return restartPositions(untyped, dialect, { table: "dir_audit_log", sequence: "" }, Number(counter ?? 0));
+  }
+  const sequence = (await sql<{ name: string }>`select pg_get_serial_sequence('dir_audit_log', 'seq') as name`.execute(db)).rows[0]!.name;
+  const latest = (await sql<{ latest: string }>`select case when is_called then last_value else last_value - 1 end as latest from ${sql.raw(sequence)}`.execute(db)).rows[0]?.latest;
+  return restartPositions(untyped, dialect, { table: "dir_audit_log", sequence }, Number(latest ?? 0));
 }
 
 /** Whether a directory exists (the store's tenant guard, on every write transaction: compiled once). */
@@ -315,6 +336,12 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     registry,
     options,
     scimUrl: (directoryId, origin) => `${publicUrl ?? origin?.replace(/\/+$/, "") ?? ""}${SCIM_MOUNT}/${directoryId}`,
+    restartPositions: async () => {
+      await audit.flush();
+      const events = await store.restartEventPositions();
+      const auditLatest = await restartAuditPositions(db, database.dialect);
+      return { events, audit: auditLatest };
+    },
     close: async () => {
       try {
         await audit.flush();

@@ -24,3 +24,4 @@ export {
   type SqlStoreOptions,
 } from "./sql-store.js";
 export type { ScimDatabase } from "./tables.js";
+export { RESTORED_POSITION_GAP, restartPositions } from "./outbox-position.js";

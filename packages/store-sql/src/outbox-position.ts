@@ -16,3 +16,24 @@ export async function latestOutboxPosition(db: Kysely<unknown>, dialect: SqlDial
       : (await sql<{ latest: string }>`select case when is_called then last_value else last_value - 1 end as latest from scim_outbox_position_seq`.execute(db)).rows[0]?.latest;
   return Number(latest ?? 0);
 }
+
+/**
+ * How far {@link restartPositions} moves a counter: far past any position handed out between a
+ * backup and its restore (2^40, a million million), and 8,000 restores below 2^53.
+ */
+export const RESTORED_POSITION_GAP = 2 ** 40;
+
+/**
+ * Moves the counter that numbers `table`'s `seq` (SQLite's AUTOINCREMENT) or a PostgreSQL
+ * `sequence` {@link RESTORED_POSITION_GAP} past `latest`; returns the new latest.
+ */
+export async function restartPositions(db: Kysely<unknown>, dialect: SqlDialectName, target: { table: string; sequence: string }, latest: number): Promise<number> {
+  const next = latest + RESTORED_POSITION_GAP;
+  if (dialect === "sqlite") {
+    const moved = await sql`update sqlite_sequence set seq = ${next} where name = ${target.table}`.execute(db);
+    if (Number(moved.numAffectedRows ?? 0) === 0) await sql`insert into sqlite_sequence (name, seq) values (${target.table}, ${next})`.execute(db);
+  } else {
+    await sql`select setval(${target.sequence}::regclass, ${next}, true)`.execute(db);
+  }
+  return next;
+}

@@ -237,3 +237,58 @@ for (const dialect of dialects) {
     });
   });
 }
+
+/** After a restore: its own database each (the mark it leaves concerns every tenant of a database). */
+const restorable = [
+  { name: "SQLite", open: async () => ({ database: await openTestSqlite(), drop: async () => {} }) },
+  {
+    name: "PostgreSQL",
+    open: async () => {
+      const schema = `restore_${randomUUID().replace(/-/g, "").slice(0, 12)}`;
+      const database = await openTestPostgres({ schema });
+      return database === undefined ? undefined : { database, drop: () => sql`drop schema ${sql.id(schema)} cascade`.execute(database.db).then(() => undefined) };
+    },
+  },
+];
+
+for (const dialect of restorable) {
+  describe(`outbox after a restore (${dialect.name})`, () => {
+    it("restartEventPositions: new events never take a position handed out before, and every earlier cursor counts as pruned", async ({ skip }) => {
+      const opened = await dialect.open();
+      if (opened === undefined) return skip();
+      const { database, drop } = opened;
+      const store = sqlStore({ database });
+      try {
+        const tenant = `t-${randomUUID()}`;
+        for (const id of ["kept1", "kept2"]) await store.appendEvent(event(tenant, id));
+        const backup = (await store.eventsHorizon()).latest;
+        // Events after the backup: a reader follows them to `cursor`; then the restore loses them
+        // (rows and counter as they were at the backup).
+        for (const id of ["lost1", "lost2", "lost3"]) await store.appendEvent(event(tenant, id));
+        const cursor = (await store.readEvents({ tenant })).at(-1)!.seq;
+        await database.db.deleteFrom("scim_outbox").where("resource_id", "like", "lost%").execute();
+        if (database.dialect === "sqlite") await sql`update sqlite_sequence set seq = ${backup} where name = 'scim_outbox'`.execute(database.db);
+        else await sql`select setval('scim_outbox_position_seq', ${backup}, true)`.execute(database.db);
+        expect((await store.eventsHorizon()).latest).toBe(backup);
+
+        const latest = await store.restartEventPositions();
+        expect(latest).toBe(backup + 2 ** 40);
+        expect(await store.eventsHorizon(tenant)).toEqual({ latest, prunedThrough: latest });
+        // The IdP sends again what was lost: new positions, past every one a reader ever held.
+        await store.appendEvent(event(tenant, "again1"));
+        const after = await store.readEvents({ tenant, after: cursor });
+        expect(ids(after)).toEqual(["again1"]);
+        expect(after[0]!.seq).toBeGreaterThan(latest);
+        // ...and the reader's cursor is behind the mark: it is told it may have missed events.
+        const horizon = await store.eventsHorizon(tenant);
+        expect(cursor).toBeLessThan(horizon.prunedThrough);
+        expect(horizon.latest).toBe(after[0]!.seq);
+        // A second restore moves on from there.
+        expect(await store.restartEventPositions()).toBe(horizon.latest + 2 ** 40);
+      } finally {
+        await drop();
+        await database.destroy();
+      }
+    });
+  });
+}

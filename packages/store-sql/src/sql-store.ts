@@ -39,7 +39,7 @@ import { filterRunsInSql, filterSqlText, narrowedByIndex } from "./filter-sql.js
 import { compiledStatement } from "./compiled-statement.js";
 import { databaseUnavailable } from "./database-unavailable.js";
 import { migrateScimTables } from "./migrations.js";
-import { latestOutboxPosition } from "./outbox-position.js";
+import { latestOutboxPosition, restartPositions } from "./outbox-position.js";
 import { emailRows, indexedColumns, NAMED_COLUMNS, normalizeInstant, otherUniqueKeys, oversizeNamedColumns, sqlBool } from "./rows.js";
 import { orderBySqlText } from "./sort-sql.js";
 import { compiledSql, sql as sqlText, toKysely, type SqlText } from "./sql-text.js";
@@ -212,6 +212,17 @@ export interface SqlScimStore extends ScimStore {
    * cursor is behind it knows it may have missed events.
    */
   eventsHorizon(tenant?: string): Promise<{ latest: number; prunedThrough: number }>;
+  /**
+   * After the database was restored from a backup: positions handed out after the backup was
+   * taken would be handed out again, to other events, and a reader whose cursor is past the
+   * backup's latest event would first be refused, then silently skip the events that took its
+   * positions. This moves the positions 2^40 past the latest one (`RESTORED_POSITION_GAP`) and
+   * counts every earlier position as pruned ({@link eventsHorizon}'s `prunedThrough`), so that
+   * every reader with an earlier cursor is told it may have missed events (the directory-sync
+   * admin API's 410 `cursor_expired`) and reads the lists again. Run it once per restore, while
+   * nothing writes. Returns the new latest position.
+   */
+  restartEventPositions(): Promise<number>;
   /** A soft-deleted resource (for audit), or undefined. */
   readDeleted(ctx: StoreContext, type: string, id: string): Promise<StoredResource | undefined>;
   /** Removes a soft-deleted resource's row for good (a hard delete after the fact); false if there is none. */
@@ -1359,6 +1370,22 @@ class SqlStore implements SqlScimStore {
     // had positioned yet).
     const latest = this.dialect === "postgres" ? await this.positioning((s) => s.latestPosition()) : await this.latestPosition();
     return { latest, prunedThrough: Number(pruned?.through ?? 0) };
+  }
+
+  async restartEventPositions(): Promise<number> {
+    // PostgreSQL: events committed without a position get theirs first, below the new ones.
+    if (this.dialect === "postgres") await this.positioning(async () => undefined);
+    return this.handle.db.transaction().execute(async (trx) => {
+      const latest = await latestOutboxPosition(trx as unknown as Kysely<unknown>, this.dialect);
+      const next = await restartPositions(trx as unknown as Kysely<unknown>, this.dialect, { table: "scim_outbox", sequence: "scim_outbox_position_seq" }, latest);
+      // The mark every tenant's readers see (tenant ""): every position up to the new latest.
+      await trx
+        .insertInto("scim_outbox_pruned")
+        .values({ tenant: "", pruned_through: next })
+        .onConflict((oc) => oc.column("tenant").doUpdateSet({ pruned_through: sql`${sql.raw(this.dialect === "sqlite" ? "max" : "greatest")}(scim_outbox_pruned.pruned_through, excluded.pruned_through)` }))
+        .execute();
+      return next;
+    });
   }
 
   /** Outbox events in the order of `column` (`seq` on SQLite, `position` on PostgreSQL), after a cursor. */
