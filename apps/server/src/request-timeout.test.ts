@@ -3,34 +3,23 @@
  * HTTP: the service closes the connection after the request timeout, instead of holding it for
  * Node's default of five minutes, and goes on serving everyone else.
  */
-import { mkdtempSync, rmSync } from "node:fs";
 import { connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "./config.js";
-import { REQUEST_TIMEOUT_MS, startServer, type RunningServer } from "./server.js";
+import { describe, expect, it } from "vitest";
+import { REQUEST_TIMEOUT_MS } from "./server.js";
+import { useTemporaryServers } from "./test-servers.js";
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("startServer: the request timeout", () => {
-  let server: RunningServer | undefined;
-  let dir: string | undefined;
-
-  afterEach(async () => {
-    await server?.close().catch(() => {});
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    server = dir = undefined;
-  });
+  const servers = useTemporaryServers("dsync-request-timeout-");
 
   it("is a minute by default, not Node's five", () => {
     expect(REQUEST_TIMEOUT_MS).toBe(60_000);
   });
 
   it("closes a connection whose body trickles past it, writes nothing of it, and serves others meanwhile", { timeout: 15_000 }, async () => {
-    dir = mkdtempSync(join(tmpdir(), "dsync-request-timeout-"));
-    server = await startServer(loadConfig({ DATABASE_URL: `sqlite:${join(dir, "sync.db")}`, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "silent" }), pino({ level: "silent" }), { requestTimeoutMs: 600 });
+    const server = await servers.start({}, pino({ level: "silent" }), { requestTimeoutMs: 600 });
     const directory = await server.sync.directories.create({ organizationId: "org_slow", name: "Slow", type: "okta" });
     const { token } = await server.sync.tokens.create(directory.id);
     const url = new URL(server.sync.scimUrl(directory.id, server.origin));

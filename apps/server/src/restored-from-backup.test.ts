@@ -2,27 +2,15 @@
  * RESTORED_FROM_BACKUP=true: the first start after a restore moves event and audit positions past
  * any handed out before, so that an events reader from before is told (410) instead of skipping.
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import pino from "pino";
-import { afterEach, describe, expect, it } from "vitest";
-import { loadConfig } from "./config.js";
-import { startServer, type RunningServer } from "./server.js";
+import { describe, expect, it } from "vitest";
+import { useTemporaryServers } from "./test-servers.js";
 
 describe("RESTORED_FROM_BACKUP", () => {
-  let server: RunningServer | undefined;
-  let dir: string | undefined;
-  afterEach(async () => {
-    await server?.close().catch(() => {});
-    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-    server = dir = undefined;
-  });
+  const servers = useTemporaryServers("dsync-restored-");
 
   it("makes every earlier events cursor a 410 cursor_expired, and logs what it did", async () => {
-    dir = mkdtempSync(join(tmpdir(), "dsync-restored-"));
-    const env = { DATABASE_URL: `sqlite:${join(dir, "sync.db")}`, PORT: "0", HOST: "127.0.0.1", LOG_LEVEL: "warn" };
-    server = await startServer(loadConfig(env), pino({ level: "silent" }));
+    let server = await servers.start();
     const adminKey = server.firstRun.adminKey!;
     await server.firstRun.shown();
     const headers = { authorization: `Bearer ${adminKey}` };
@@ -34,7 +22,7 @@ describe("RESTORED_FROM_BACKUP", () => {
     await server.close();
 
     const logged: { msg: string; eventPosition?: number }[] = [];
-    server = await startServer(loadConfig({ ...env, RESTORED_FROM_BACKUP: "true" }), pino({ level: "warn" }, { write: (line: string) => void logged.push(JSON.parse(line)) }));
+    server = await servers.start({ RESTORED_FROM_BACKUP: "true" }, pino({ level: "warn" }, { write: (line: string) => void logged.push(JSON.parse(line)) }));
     expect(logged.find((l) => l.msg.startsWith("RESTORED_FROM_BACKUP"))?.eventPosition).toBe(cursor + 2 ** 40);
     const stale = await fetch(`${server.origin}/api/events?after=${cursor}`, { headers });
     expect(stale.status).toBe(410);
