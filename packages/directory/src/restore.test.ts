@@ -12,6 +12,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { createAdminKey } from "./admin-keys.js";
 import { directoryApp } from "./directory-app.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
+import { backends, useDirectorySync } from "./test-backends.js";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 
@@ -84,5 +85,28 @@ describe("restartPositions after a restore", () => {
     // The audit reader's cursor is behind every new entry: it reads them all.
     const audit = await admin(`/audit-log?directoryId=${directory.id}&after=${auditCursor}`);
     expect(audit.body.data.filter((e: { method: string }) => e.method === "POST")).toHaveLength(2);
+  });
+});
+
+describe.each(backends)("restartPositions on %s", (backend) => {
+  let sync: DirectorySync;
+  useDirectorySync(backend, (database) => createDirectorySync({ database, audit: { batch: false } }), (s) => (sync = s));
+
+  it.skipIf(backend.skip)("moves event and audit positions 2^40 past the latest, and counts every earlier event position as pruned", async () => {
+    const directory = await sync.directories.create({ organizationId: "org_p", name: "P", type: "okta" });
+    const before = await sync.audit.list({ limit: 1000 });
+    const latestAudit = Math.max(0, ...before.data.map((e) => e.seq));
+    const latestEvent = (await sync.store.eventsHorizon()).latest;
+    const restarted = await sync.restartPositions();
+    expect(restarted.events).toBe(latestEvent + 2 ** 40);
+    expect(restarted.audit).toBeGreaterThanOrEqual(latestAudit + 2 ** 40);
+    expect(await sync.store.eventsHorizon(directory.id)).toEqual({ latest: restarted.events, prunedThrough: restarted.events });
+    // The next entries come after the new positions.
+    await sync.directories.update(directory.id, { name: "P2" });
+    await sync.audit.record({ kind: "admin", directoryId: directory.id, actor: "admin", method: "PATCH", path: `/api/directories/${directory.id}`, status: 200, durationMs: 1 });
+    await sync.audit.flush();
+    const after = await sync.audit.list({ after: restarted.audit - 1, limit: 10 });
+    expect(after.data.length).toBeGreaterThan(0);
+    expect(after.data.every((e) => e.seq > restarted.audit)).toBe(true);
   });
 });
