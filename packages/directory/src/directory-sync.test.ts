@@ -229,6 +229,46 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
     }
   });
 
+  it("a deactivation whose hook ran before the user was deactivated and reactivated by others starts over: the reactivation's sessions are revoked too", async () => {
+    let gate: Promise<void> | undefined;
+    const calls: string[] = [];
+    const own = await createDirectorySync({
+      database: openSqlite({ filename: ":memory:" }),
+      hooks: {
+        onDeprovision: async (event) => {
+          calls.push(String(event.user.meta && (event.user.meta as Obj).version));
+          const waiting = gate;
+          gate = undefined;
+          await waiting;
+        },
+      },
+    });
+    try {
+      const ownApp = directoryScimRoutes(own);
+      const directory = await own.directories.create({ organizationId: "org_aba", name: "ABA", type: "azure-ad" });
+      const { token } = await own.tokens.create(directory.id);
+      const call = (method: string, path: string, body: unknown) =>
+        ownApp.request(`http://sync.test/scim/v2/${directory.id}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" }, body: JSON.stringify(body) });
+      const user = (await (await call("POST", "/Users", { schemas: [USER], userName: "aba@acme.test", active: true })).json()) as Obj;
+      const off = { schemas: [PATCH], Operations: [{ op: "Replace", path: "active", value: "False" }] };
+      let release!: () => void;
+      gate = new Promise((resolve) => (release = resolve));
+      // B's hook runs on the active user and waits; A deactivates, C reactivates meanwhile.
+      const b = call("PATCH", `/Users/${user.id}`, off);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect((await call("PATCH", `/Users/${user.id}`, off)).status).toBe(200);
+      expect((await call("PATCH", `/Users/${user.id}`, { schemas: [PATCH], Operations: [{ op: "Replace", path: "active", value: "True" }] })).status).toBe(200);
+      release();
+      expect((await b).status).toBe(200);
+      // B's hook ran again, on the reactivated user (version 3), before B deactivated it.
+      expect(calls).toEqual(['W/"1"', 'W/"1"', 'W/"3"']);
+      const types = (await own.store.readEvents({ tenant: directory.id })).map((e) => e.event.type);
+      expect(types).toEqual(["user.created", "user.deactivated", "user.reactivated", "user.deactivated"]);
+    } finally {
+      await own.close();
+    }
+  });
+
   it("a user written without active is stored active, so SCIM shows it and filters find it as the normalized data says", async () => {
     const { directory, token } = await directoryWithToken();
     const created = (await (await scim(directory.id, token, "POST", "/Users", { schemas: [USER], userName: "onelogin@acme.test" })).json()) as Obj;

@@ -75,12 +75,17 @@ function mayTouchActive(operations: readonly PatchOperation[]): boolean {
 
 /** The server hooks that implement the directory's provisioning semantics. */
 export function provisioningHooks(hooks: DirectoryHooks, registry: SchemaRegistry): ScimHooks {
+  /** The users (as the before-hooks saw them) for which onDeprovision ran: see `revalidate`. */
+  const deprovisioned = new WeakSet<object>();
   return {
     beforeCreate(ctx, resource) {
       return withActive(ctx, resource);
     },
     async beforeReplace(ctx, next, current) {
-      if (isActive(current) && next.active === false) await deprovision(hooks, ctx, current, "deactivated");
+      if (isActive(current) && next.active === false) {
+        await deprovision(hooks, ctx, current, "deactivated");
+        deprovisioned.add(current);
+      }
       return withActive(ctx, next);
     },
     async beforePatch(ctx, operations: PatchOperation[], current) {
@@ -97,7 +102,10 @@ export function provisioningHooks(hooks: DirectoryHooks, registry: SchemaRegistr
         if (!isScimError(error) || error.status === 503) throw error;
         return;
       }
-      if (deprovisions && after.active === false) await deprovision(hooks, ctx, current, "deactivated");
+      if (deprovisions && after.active === false) {
+        await deprovision(hooks, ctx, current, "deactivated");
+        deprovisioned.add(current);
+      }
       // A patch that removes `active` (`remove active`, `replace` with null) leaves the user
       // active, as a create or a replace without it does: stored with `active: true`.
       if (after.active === undefined) return [...operations, { op: "replace", path: "active", value: true }];
@@ -105,11 +113,14 @@ export function provisioningHooks(hooks: DirectoryHooks, registry: SchemaRegistr
     async beforeDelete(ctx, current) {
       await deprovision(hooks, ctx, current, "deleted");
     },
-    // The hooks above decide on the user as they saw it, before the write's transaction. When a
-    // concurrent request changed `active` in between (a reactivation, say), the request starts
-    // over, so that a deactivation written on top of it runs onDeprovision.
+    // The hooks above decide on the user as they saw it, before the write's transaction. When
+    // other requests wrote the user in between, the request starts over (the hook runs again on
+    // the latest version) if `active` differs now (a deactivation on top of a reactivation
+    // would go without the hook), or if the hook ran for it: `active` may have gone false and
+    // back to true meanwhile, and the sessions of that reactivation were never revoked.
     revalidate(ctx, seen, latest) {
-      return ctx.resourceType === "User" && hooks.onDeprovision !== undefined && isActive(seen) !== isActive(latest);
+      if (ctx.resourceType !== "User" || hooks.onDeprovision === undefined) return false;
+      return isActive(seen) !== isActive(latest) || deprovisioned.has(seen);
     },
     async afterDelete(ctx, previous) {
       if (directoryOf(ctx).settings.deleteMode !== "hard") return;

@@ -219,8 +219,9 @@ export interface SqlScimStore extends ScimStore {
    * positions. This moves the positions 2^40 past the latest one (`RESTORED_POSITION_GAP`) and
    * counts every earlier position as pruned ({@link eventsHorizon}'s `prunedThrough`), so that
    * every reader with an earlier cursor is told it may have missed events (the directory-sync
-   * admin API's 410 `cursor_expired`) and reads the lists again. Run it once per restore, while
-   * nothing writes. Returns the new latest position.
+   * admin API's 410 `cursor_expired`) and reads the lists again, and a reader from the start
+   * (no cursor, or 0) begins after them. Run it once per restore, while nothing writes: each run
+   * sends every reader back to the lists. Returns the new latest position.
    */
   restartEventPositions(): Promise<number>;
   /** A soft-deleted resource (for audit), or undefined. */
@@ -1295,7 +1296,9 @@ class SqlStore implements SqlScimStore {
    */
   private async readOutbox(options: ReadEventsOptions, extra: number): Promise<{ events: OutboxEvent[]; cut: boolean; through: number }> {
     const limit = Math.min(Math.max(1, options.limit ?? 100), 10_000) + extra;
-    const after = options.after ?? 0;
+    // A reader from the start begins after the mark of every tenant (restartEventPositions'):
+    // the events below it are of no use to anyone, since every cursor among them is refused.
+    const after = options.after !== undefined && options.after > 0 ? options.after : await this.everyTenantMark();
     if (this.dialect === "sqlite") {
       const through = await this.latestPosition();
       return { ...(await this.readEventsBy("seq", options.tenant, after, through, limit, options.maxBytes)), through };
@@ -1370,6 +1373,12 @@ class SqlStore implements SqlScimStore {
     // had positioned yet).
     const latest = this.dialect === "postgres" ? await this.positioning((s) => s.latestPosition()) : await this.latestPosition();
     return { latest, prunedThrough: Number(pruned?.through ?? 0) };
+  }
+
+  /** The position through which every tenant's events count as pruned (tenant "": {@link restartEventPositions}); 0 when none. */
+  private async everyTenantMark(): Promise<number> {
+    const row = await this.db.selectFrom("scim_outbox_pruned").select("pruned_through").where("tenant", "=", "").executeTakeFirst();
+    return Number(row?.pruned_through ?? 0);
   }
 
   async restartEventPositions(): Promise<number> {

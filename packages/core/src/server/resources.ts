@@ -962,7 +962,9 @@ export class ResourceEndpoint {
       const loaded = await this.load(scope, id, false);
       const conditional = this.checkIfMatch(scope, loaded);
       let operations: PatchOperation[] = requested;
-      if (hooks?.beforePatch) operations = (await hooks.beforePatch(operationContext(scope, this.rt, this.store), requested, toWire(scope, this.rt, loaded))) ?? requested;
+      // The resource as the before-hook saw it: `revalidate` is given the same object.
+      const seen = hooks?.beforePatch ? toWire(scope, this.rt, loaded) : undefined;
+      if (hooks?.beforePatch) operations = (await hooks.beforePatch(operationContext(scope, this.rt, this.store), requested, seen!)) ?? requested;
       const first = applyPatch(loaded.attributes, operations, this.patchOptions);
       if (!first.changed) return loaded;
       const memberChanges = first.memberChanges.length === 0 ? [] : await this.resolveMemberChanges(scope, id, first.memberChanges);
@@ -970,7 +972,7 @@ export class ResourceEndpoint {
         // Without If-Match the operations apply to the latest version: read it inside the unit of
         // work, so that a store with serialized transactions never reports a conflict.
         const current = conditional ? loaded : await this.reload(scope, store, id, false, loaded);
-        if (current !== loaded && hooks?.beforePatch) this.revalidate(scope, store, toWire(scope, this.rt, loaded), toWire(scope, this.rt, current));
+        if (current !== loaded && seen !== undefined) this.revalidate(scope, store, seen, toWire(scope, this.rt, current));
         const result = current === loaded ? first : applyPatch(current.attributes, operations, this.patchOptions);
         if (!result.changed && memberChanges.length === 0) return current;
         // The wire forms only for those who see them: the afterPatch hook and event subscribers.

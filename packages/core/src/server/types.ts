@@ -83,8 +83,9 @@ export interface ScimHooks {
   beforeDelete?(ctx: OperationContext, current: ScimResourceBody): void | Promise<void>;
   afterDelete?(ctx: OperationContext, previous: ScimResourceBody): void | Promise<void>;
   /**
-   * Whether `beforeReplace`'s or `beforePatch`'s decision, made on `seen`, may not hold for
-   * `latest`: the version another request wrote meanwhile, to which the write would now apply
+   * Whether `beforeReplace`'s or `beforePatch`'s decision, made on `seen` (the very object the
+   * before-hook was given as `current`, so a hook may remember what it did for it), may not hold
+   * for `latest`: the version other requests wrote meanwhile, to which the write would now apply
    * (a request without If-Match applies to the latest version). True starts the request over, so
    * that the before-hook runs again on `latest` (up to the server's conflict retries). For
    * example, a hook that acts when `active` turns false answers whether `active` differs: a user
