@@ -912,6 +912,8 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     expect(listed.body.totalResults).toBe(1);
     const client2 = createDirectoryClient({ baseUrl: second.origin, adminKey: adminKey! });
     expect((await client2.directories.list()).data).toHaveLength(1);
+    // 21 directories: a start prints the oldest 20 and says there are more.
+    for (let i = 0; i < 20; i++) await client2.directories.create({ organizationId: "org_banner", name: `Banner ${i}`, type: "generic-scim" });
     const audit = JSON.stringify((await client2.auditLog.list({ limit: 1000 })).data);
     expect(audit).not.toContain(token!);
     expect(audit).not.toContain(adminKey!);
@@ -928,6 +930,9 @@ describe("`node --import tsx src/main.ts` as a child process", () => {
     expect(rotated).not.toBe(adminKey);
     expect(third.output()).not.toContain(token!);
     expect(third.output()).toContain(`SCIM base URL (First directory): ${scimUrl!.replace(first.origin, third.origin)}`);
+    expect(third.output().split("\n").filter((l) => l.startsWith("SCIM base URL ("))).toHaveLength(20);
+    expect(third.output()).toContain(`... and more directories: GET ${third.origin}/api/directories lists them all`);
+    expect(third.output()).not.toContain("SCIM base URL (Banner 19)");
     expect((await fetch(`${third.origin}/api/directories`, { headers: { authorization: `Bearer ${adminKey}` } })).status).toBe(401);
     expect((await fetch(`${third.origin}/api/directories`, { headers: { authorization: `Bearer ${rotated}` } })).status).toBe(200);
     third.child.kill("SIGTERM");

@@ -21,6 +21,9 @@ function die(message: string): never {
 process.on("uncaughtException", (error) => die(`uncaught error: ${errorMessage(error)}`));
 process.on("unhandledRejection", (error) => die(`unhandled rejection: ${errorMessage(error)}`));
 
+/** How many directories' SCIM URLs a start prints (the oldest). */
+const BANNER_DIRECTORIES = 20;
+
 /** Prints where to reach the service, and the secrets it just created (first run, ROTATE_ADMIN_KEY), once. */
 async function announce({ firstRun, sync, origin }: RunningServer, config: ServerConfig): Promise<void> {
   // Secrets go to the terminal once, never to the structured log.
@@ -38,9 +41,12 @@ async function announce({ firstRun, sync, origin }: RunningServer, config: Serve
   // Shown: a later start has nothing to replace.
   await firstRun.shown();
   if (!firstRun.directory) {
-    for (const directory of await sync.directories.list({ limit: 20 })) {
+    // The oldest few: a service of thousands of directories would print thousands of lines.
+    const listed = await sync.directories.list({ limit: BANNER_DIRECTORIES + 1 });
+    for (const directory of listed.slice(0, BANNER_DIRECTORIES)) {
       console.log(`SCIM base URL (${directory.name}): ${sync.scimUrl(directory.id, origin)}`);
     }
+    if (listed.length > BANNER_DIRECTORIES) console.log(`... and more directories: GET ${origin}/api/directories lists them all`);
   }
   console.log(`Database: ${maskCredentials(config.DATABASE_URL)}`);
   console.log(`Admin API: ${origin}/api (OpenAPI: ${origin}/api/openapi.json), health: ${origin}/healthz`);
