@@ -142,16 +142,10 @@ export interface DirectorySync {
   close(): Promise<void>;
 }
 
-/** Moves the audit log's positions 2^40 past the latest one (scim-store-sql's `RESTORED_POSITION_GAP`) (see {@link DirectorySync.restartPositions}). */
+/** Moves the audit log's positions 2^40 past the latest one (scim-store-sql's `restartPositions`; see {@link DirectorySync.restartPositions}). */
 async function restartAuditPositions(db: Kysely<DirectoryDatabase>, dialect: SqlDialectName): Promise<number> {
-  const untyped = db as unknown as Kysely<unknown>;
-  if (dialect === "sqlite") {
-    const counter = (await sql<{ seq: number }>`select seq from sqlite_sequence where name = 'dir_audit_log'`.execute(db)).rows[0]?.seq;
-    return restartPositions(untyped, dialect, { table: "dir_audit_log", sequence: "" }, Number(counter ?? 0));
-  }
-  const sequence = (await sql<{ name: string }>`select pg_get_serial_sequence('dir_audit_log', 'seq') as name`.execute(db)).rows[0]!.name;
-  const latest = (await sql<{ latest: string }>`select case when is_called then last_value else last_value - 1 end as latest from ${sql.raw(sequence)}`.execute(db)).rows[0]?.latest;
-  return restartPositions(untyped, dialect, { table: "dir_audit_log", sequence }, Number(latest ?? 0));
+  const sequence = dialect === "sqlite" ? "" : (await sql<{ name: string }>`select pg_get_serial_sequence('dir_audit_log', 'seq') as name`.execute(db)).rows[0]!.name;
+  return restartPositions(db as unknown as Kysely<unknown>, dialect, { table: "dir_audit_log", sequence });
 }
 
 /** Whether a directory exists (the store's tenant guard, on every write transaction: compiled once). */

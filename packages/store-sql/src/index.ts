@@ -24,4 +24,4 @@ export {
   type SqlStoreOptions,
 } from "./sql-store.js";
 export type { ScimDatabase } from "./tables.js";
-export { RESTORED_POSITION_GAP, restartPositions } from "./outbox-position.js";
+export { RESTORED_POSITION_GAP, restartPositions, type PositionCounter } from "./outbox-position.js";

@@ -246,6 +246,15 @@ export interface SqlScimStore extends ScimStore {
   close(): Promise<void>;
 }
 
+/** Records that `tenant`'s events through `position` are pruned ("": every tenant's), keeping a greater mark. */
+async function markPruned(db: Kysely<ScimDatabase>, dialect: SqlDialectName, tenant: string, position: number): Promise<void> {
+  await db
+    .insertInto("scim_outbox_pruned")
+    .values({ tenant, pruned_through: position })
+    .onConflict((oc) => oc.column("tenant").doUpdateSet({ pruned_through: sql`${sql.raw(dialect === "sqlite" ? "max" : "greatest")}(scim_outbox_pruned.pruned_through, excluded.pruned_through)` }))
+    .execute();
+}
+
 // The statements of every create, compiled once per dialect (see compiled-statement.ts).
 const insertResource = compiledStatement<ScimDatabase, Exclude<keyof ResourceTable, "seq">>(
   ["tenant", "resource_type", "id", "version", "user_name", "user_name_lower", "external_id", "display_name", "display_name_lower", "active", "user_name_key", "display_name_key", "deleted", "created", "last_modified", "doc"],
@@ -1349,13 +1358,7 @@ class SqlStore implements SqlScimStore {
         const gone = await trx.deleteFrom("scim_outbox").where("seq", "in", batch.orderBy("seq").limit(PRUNE_BATCH)).returning(["tenant", `${column} as cursor`]).execute();
         const through = new Map<string, number>();
         for (const row of gone) through.set(row.tenant, Math.max(through.get(row.tenant) ?? 0, Number(row.cursor ?? 0)));
-        for (const [tenant, position] of through) {
-          await trx
-            .insertInto("scim_outbox_pruned")
-            .values({ tenant, pruned_through: position })
-            .onConflict((oc) => oc.column("tenant").doUpdateSet({ pruned_through: sql`${sql.raw(this.dialect === "sqlite" ? "max" : "greatest")}(scim_outbox_pruned.pruned_through, excluded.pruned_through)` }))
-            .execute();
-        }
+        for (const [tenant, position] of through) await markPruned(trx, this.dialect, tenant, position);
         deleted += gone.length;
         return gone.length;
       }),
@@ -1385,14 +1388,9 @@ class SqlStore implements SqlScimStore {
     // PostgreSQL: events committed without a position get theirs first, below the new ones.
     if (this.dialect === "postgres") await this.positioning(async () => undefined);
     return this.handle.db.transaction().execute(async (trx) => {
-      const latest = await latestOutboxPosition(trx as unknown as Kysely<unknown>, this.dialect);
-      const next = await restartPositions(trx as unknown as Kysely<unknown>, this.dialect, { table: "scim_outbox", sequence: "scim_outbox_position_seq" }, latest);
+      const next = await restartPositions(trx as unknown as Kysely<unknown>, this.dialect);
       // The mark every tenant's readers see (tenant ""): every position up to the new latest.
-      await trx
-        .insertInto("scim_outbox_pruned")
-        .values({ tenant: "", pruned_through: next })
-        .onConflict((oc) => oc.column("tenant").doUpdateSet({ pruned_through: sql`${sql.raw(this.dialect === "sqlite" ? "max" : "greatest")}(scim_outbox_pruned.pruned_through, excluded.pruned_through)` }))
-        .execute();
+      await markPruned(trx, this.dialect, "", next);
       return next;
     });
   }
