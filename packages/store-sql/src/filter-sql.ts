@@ -503,8 +503,9 @@ function valueTest(d: SqlDialect, op: CompareOperator, literal: Exclude<FilterVa
     case "dateTime": {
       if (typeof literal !== "string") return undefined;
       if (op === "co" || op === "sw" || op === "ew") return stringTest(d, op, literal, true);
-      if (Number.isNaN(parseDateTime(literal))) throw badRequest("invalidFilter", `'${literal}' is not a valid dateTime for '${where}'`);
-      return (a) => d.whenType(a, "string", instantCond(d, d.str(a), op, literal));
+      const at = splitDateTime(literal);
+      if (at === undefined) throw badRequest("invalidFilter", `'${literal}' is not a valid dateTime for '${where}'`);
+      return (a) => d.whenType(a, "string", instantCond(d, d.str(a), op, at));
     }
     case "complex":
       return undefined;
@@ -517,13 +518,12 @@ function valueTest(d: SqlDialect, op: CompareOperator, literal: Exclude<FilterVa
 }
 
 /**
- * An xsd:dateTime text compared with a valid dateTime literal as instants, to the last digit of
+ * An xsd:dateTime text compared with a literal ({@link splitDateTime}) as instants, to the last digit of
  * either fraction (scim-core's filters count fractions past the millisecond): by whole
  * milliseconds ({@link SqlDialect.instant}), then by the digits past them
  * ({@link SqlDialect.subMillis}). NULL when the text is not a dateTime.
  */
-function instantCond(d: SqlDialect, text: Sql, op: CompareOperator, literal: string): Cond {
-  const { ms, sub } = splitDateTime(literal)!;
+function instantCond(d: SqlDialect, text: Sql, op: CompareOperator, { ms, sub }: { ms: number; sub: string }): Cond {
   const x = d.alias("dt");
   const i = sql`${x}.i`;
   const s = sql`${x}.s`;

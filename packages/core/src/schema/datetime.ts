@@ -119,11 +119,22 @@ export function isDateTime(value: unknown): value is string {
 export function splitDateTime(value: string): { ms: number; sub: string } | undefined {
   const whole = scan(value);
   if (whole !== whole) return undefined;
+  const end = subMillisEnd(value);
+  return { ms: whole + fractionMillis(value), sub: end > fractionStart + 3 ? value.slice(fractionStart + 3, end) : "" };
+}
+
+/** The whole milliseconds of the fraction {@link scan} just read: its first three digits. */
+function fractionMillis(value: string): number {
   let ms = 0;
   for (let i = fractionStart; i < fractionStart + 3; i++) ms = ms * 10 + (i < fractionEnd ? value.charCodeAt(i) - 48 : 0);
+  return ms;
+}
+
+/** Where the digits past the millisecond of the fraction {@link scan} just read end, without trailing zeros. */
+function subMillisEnd(value: string): number {
   let end = fractionEnd;
   while (end > fractionStart + 3 && value.charCodeAt(end - 1) === 48) end--;
-  return { ms: whole + ms, sub: end > fractionStart + 3 ? value.slice(fractionStart + 3, end) : "" };
+  return end;
 }
 
 /**
@@ -133,11 +144,9 @@ export function splitDateTime(value: string): { ms: number; sub: string } | unde
 export function compareDateTime(value: string, to: { ms: number; sub: string }): number {
   const whole = scan(value);
   if (whole !== whole) return NaN;
-  let ms = 0;
-  for (let i = fractionStart; i < fractionStart + 3; i++) ms = ms * 10 + (i < fractionEnd ? value.charCodeAt(i) - 48 : 0);
-  if (whole + ms !== to.ms) return whole + ms - to.ms;
-  let end = fractionEnd;
-  while (end > fractionStart + 3 && value.charCodeAt(end - 1) === 48) end--;
+  const ms = whole + fractionMillis(value);
+  if (ms !== to.ms) return ms - to.ms;
+  const end = subMillisEnd(value);
   const from = fractionStart + 3;
   const length = end > from ? end - from : 0;
   const sub = to.sub;
