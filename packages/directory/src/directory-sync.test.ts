@@ -15,6 +15,15 @@ type Obj = Record<string, unknown>;
 let clock = Date.parse("2026-11-25T10:00:00.000Z");
 const now = () => new Date(clock);
 
+/** A SCIM request to a directory through `app` (directoryScimRoutes), with its token. */
+function scimRequest(app: ReturnType<typeof directoryScimRoutes>, directoryId: string, token: string, method: string, path: string, body?: unknown) {
+  return app.request(`http://sync.test/scim/v2/${directoryId}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+}
+
 describe("directory sync: directories, tokens and their SCIM endpoints", () => {
   let sync: DirectorySync;
   let app: ReturnType<typeof directoryScimRoutes>;
@@ -39,12 +48,7 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
   });
   afterEach(() => sync.close());
 
-  const scim = (directoryId: string, token: string, method: string, path: string, body?: unknown) =>
-    app.request(`http://sync.test/scim/v2/${directoryId}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
+  const scim = (directoryId: string, token: string, method: string, path: string, body?: unknown) => scimRequest(app, directoryId, token, method, path, body);
 
   async function directoryWithToken(organizationId = "org_1") {
     const directory = await sync.directories.create({ organizationId, name: "Acme Okta", type: "okta" });
@@ -247,8 +251,7 @@ describe("directory sync: directories, tokens and their SCIM endpoints", () => {
       const ownApp = directoryScimRoutes(own);
       const directory = await own.directories.create({ organizationId: "org_aba", name: "ABA", type: "azure-ad" });
       const { token } = await own.tokens.create(directory.id);
-      const call = (method: string, path: string, body: unknown) =>
-        ownApp.request(`http://sync.test/scim/v2/${directory.id}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/scim+json" }, body: JSON.stringify(body) });
+      const call = (method: string, path: string, body: unknown) => scimRequest(ownApp, directory.id, token, method, path, body);
       const user = (await (await call("POST", "/Users", { schemas: [USER], userName: "aba@acme.test", active: true })).json()) as Obj;
       const off = { schemas: [PATCH], Operations: [{ op: "Replace", path: "active", value: "False" }] };
       let release!: () => void;
