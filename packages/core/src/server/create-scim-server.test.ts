@@ -1050,6 +1050,36 @@ describe("createScimServer: events", () => {
     else expect(groupsOfCalls).toBeGreaterThan(0);
   });
 
+  it.each([
+    ["a store with groupsOfMany (one question for the page)", true],
+    ["a store without it (groupsOf of each user)", false],
+  ])("a list page shows each user's groups (RFC 7643 §4.1.2): %s", async (_name, withGroupsOfMany) => {
+    const store = memoryStore();
+    const calls = { groupsOf: 0, groupsOfMany: 0 };
+    const { groupsOfMany, ...rest } = store;
+    const watched: ScimStore = {
+      ...rest,
+      groupsOf: (ctx, id) => (calls.groupsOf++, store.groupsOf(ctx, id)),
+      ...(withGroupsOfMany ? { groupsOfMany: (ctx, ids) => (calls.groupsOfMany++, groupsOfMany!(ctx, ids)) } : {}),
+    };
+    const { call, createUser, createGroup } = setup({ store: watched }, store);
+    const users = [await createUser(), await createUser(), await createUser()];
+    const ops = await createGroup({ displayName: "Ops", members: [{ value: users[0].id }, { value: users[1].id }] });
+    const sales = await createGroup({ displayName: "Sales", members: [{ value: users[1].id }] });
+    calls.groupsOf = calls.groupsOfMany = 0;
+    const page = (await call("GET", "/Users?count=10")).body;
+    const groupsById = new Map((page.Resources as J[]).map((u) => [u.id, ((u.groups ?? []) as J[]).map((g) => g.display).sort()]));
+    expect(groupsById).toEqual(new Map([[users[0].id, ["Ops"]], [users[1].id, ["Ops", "Sales"]], [users[2].id, []]]));
+    const sample = (page.Resources as J[]).find((u) => u.id === users[0].id)!;
+    expect(sample.groups).toEqual([{ value: ops.id, display: "Ops", type: "direct", $ref: expect.stringMatching(new RegExp(`/Groups/${ops.id}$`)) }]);
+    expect(calls).toEqual(withGroupsOfMany ? { groupsOf: 0, groupsOfMany: 1 } : { groupsOf: 3, groupsOfMany: 0 });
+    // Without groups in the answer, no question about them.
+    calls.groupsOf = calls.groupsOfMany = 0;
+    expect(((await call("GET", "/Users?attributes=userName")).body.Resources as J[]).every((u) => u.groups === undefined)).toBe(true);
+    expect(calls).toEqual({ groupsOf: 0, groupsOfMany: 0 });
+    expect(sales.id).toBeDefined();
+  });
+
   it("a PUT that changes nothing keeps the version and emits nothing (RFC 7644 §3.14)", async () => {
     const { call, createUser, events } = setup();
     const [a, b] = [await createUser(), await createUser()];

@@ -662,7 +662,12 @@ export class ResourceEndpoint {
       throw error;
     }
     const resources: Obj[] = [];
-    for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));
+    if (wantGroups && this.store.groupsOfMany !== undefined && page.resources.length > 0) {
+      const groups = await this.store.groupsOfMany(scope.storeContext, page.resources.map((stored) => stored.id));
+      for (const stored of page.resources) resources.push(this.bodyOf(scope, stored, project, groups.get(stored.id) ?? []));
+    } else {
+      for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));
+    }
     return json(
       200,
       listResponse({

@@ -1095,6 +1095,16 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       removeMembers: (ctx, groupId, ids, condition) => write(() => doRemoveMembers(log, ctx, groupId, ids, condition)),
       setMembers: (ctx, groupId, members, condition) => write(() => doSetMembers(log, ctx, groupId, members, condition)),
       groupsOf: (ctx, memberId) => read(() => groupRefs(tenantData(ctx.tenant, false), memberId)),
+      groupsOfMany: (ctx, memberIds) =>
+        read(() => {
+          const data = tenantData(ctx.tenant, false);
+          const found = new Map<string, GroupRef[]>();
+          for (const id of memberIds) {
+            const refs = groupRefs(data, id);
+            if (refs.length > 0) found.set(id, refs);
+          }
+          return found;
+        }),
       membersAmong: (ctx, groupId, ids) =>
         read(() => {
           const data = tenantData(ctx.tenant, false);

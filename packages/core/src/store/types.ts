@@ -192,6 +192,13 @@ export interface ScimStore {
   /** The groups that list `memberId` directly. */
   groupsOf(ctx: StoreContext, memberId: string): Promise<GroupRef[]>;
   /**
+   * The groups that list each of `memberIds` directly, as `groupsOf` gives them, by member id (an
+   * id in no group may be left out) (optional). A list page whose users show their derived
+   * `groups` (RFC 7643 §4.1.2) asks it once for the whole page; without it the server asks
+   * `groupsOf` of each user, a query per user (1,000 for a page of 1,000 users).
+   */
+  groupsOfMany?(ctx: StoreContext, memberIds: readonly string[]): Promise<Map<string, GroupRef[]>>;
+  /**
    * Which of `ids` group `groupId` lists directly (optional). A PATCH that adds or removes
    * members asks it once for all of them, to write and report only the net change; without it
    * the server asks `groupsOf` of each member, which costs a query per member (20,000 for an IdP's

@@ -962,6 +962,24 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
         expect(await store.groupsOf(ctx, randomId())).toEqual([]);
       });
 
+      it("groupsOfMany gives each member's groups as groupsOf does, in one call", async ({ skip }) => {
+        skip(store.groupsOfMany === undefined, `${name} has no groupsOfMany`);
+        const { u1, u2, u3, group } = await setup();
+        const sales = await store.create(ctx, GROUP, groupWrite("Sales"));
+        await store.addMembers(ctx, sales.id, [member(u1), member(u3)]);
+        const unknown = randomId();
+        const many = await store.groupsOfMany!(ctx, [u1.id, u2.id, u3.id, unknown, u1.id]);
+        for (const id of [u1.id, u2.id, u3.id, unknown]) expect(many.get(id) ?? [], id).toEqual(await store.groupsOf(ctx, id));
+        expect(many.get(u1.id)!.map((g) => g.value).sort()).toEqual([group.id, sales.id].sort());
+        expect(many.get(u3.id)).toEqual([{ value: sales.id, display: "Sales", type: "direct" }]);
+        // A deleted group is in no member's groups; another tenant sees none of them.
+        await store.delete(ctx, GROUP, sales.id);
+        expect((await store.groupsOfMany!(ctx, [u1.id, u3.id])).get(u1.id)).toEqual([{ value: group.id, display: "Engineering", type: "direct" }]);
+        expect((await store.groupsOfMany!(ctx, [u3.id])).get(u3.id) ?? []).toEqual([]);
+        expect([...(await store.groupsOfMany!(other, [u1.id, u2.id])).values()].flat()).toEqual([]);
+        expect((await store.groupsOfMany!(ctx, [])).size).toBe(0);
+      });
+
       it("groupsOf shows the group's current displayName", async () => {
         const { u1, group } = await setup();
         await store.replace(ctx, GROUP, group.id, groupWrite("Platform"));
