@@ -10,11 +10,15 @@
  *                          memoryStore (lookups, paging, member PATCH): src/sql/run.ts
  *  (DIRECTORY) the service apps/server's directory-sync service vs the Hono sample app, 10,000 users
  *                          provisioned over HTTP (POST /Users): src/directory/run.ts, results-directory.md
+ *  (FAIRNESS) tenants      the same service: small directories' SCIM latency alone and beside one
+ *                          busy directory (pagers, admin lister): src/directory/fairness.ts,
+ *                          results-fairness.md
  *
  * Prints markdown and writes the same to bench/results.md; the HTTP part also writes
- * bench/results-http.md and the SQL part bench/results-sql.md, and a run of the HTTP or SQL part
- * alone (BENCH_PARTS=HTTP, BENCH_PARTS=SQL) writes only that, so that the micro-benchmark results
- * in results.md are kept.
+ * bench/results-http.md, the SQL part bench/results-sql.md, the DIRECTORY part
+ * bench/results-directory.md and the FAIRNESS part bench/results-fairness.md, and a run of these
+ * parts without A, B or C (e.g. BENCH_PARTS=HTTP, BENCH_PARTS=FAIRNESS) writes only those, so that
+ * the micro-benchmark results in results.md are kept.
  */
 import { writeFileSync } from "node:fs";
 import os from "node:os";
@@ -29,13 +33,14 @@ import { generateUsers, matchCases } from "./users.js";
 import { httpReport } from "./http/run.js";
 import { sqlReport } from "./sql/run.js";
 import { directoryReport } from "./directory/run.js";
+import { fairnessReport } from "./directory/fairness.js";
 
 // Environment knobs (all optional): BENCH_QUICK=1 short timings; BENCH_USERS=n users for (B);
-// BENCH_PARTS=A,B,C,HTTP,SQL parts to run (BENCH_PARTS=HTTP: the HTTP benchmark alone; its own
+// BENCH_PARTS=A,B,C,HTTP,SQL,DIRECTORY,FAIRNESS parts to run (default all; BENCH_PARTS=HTTP: the HTTP benchmark alone; its own
 // knobs are in src/http/run.ts; BENCH_PARTS=SQL: the SQL store benchmark alone, knobs in
 // src/sql/run.ts); BENCH_NO_CORE=1 run the peers alone.
 const QUICK = process.env.BENCH_QUICK === "1";
-const PARTS = new Set((process.env.BENCH_PARTS ?? "A,B,C,HTTP,SQL,DIRECTORY").toUpperCase().split(","));
+const PARTS = new Set((process.env.BENCH_PARTS ?? "A,B,C,HTTP,SQL,DIRECTORY,FAIRNESS").toUpperCase().split(","));
 const TIMING: MeasureOptions = QUICK ? { warmupMs: 30, roundMs: 60, rounds: 1 } : { warmupMs: 150, roundMs: 300, rounds: 5 };
 const PER_FILTER_TIMING: MeasureOptions = { warmupMs: 15, roundMs: QUICK ? 15 : 50, rounds: 1 };
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
@@ -306,6 +311,14 @@ async function main(): Promise<void> {
     const directory = await directoryReport();
     directory.lines.forEach((l) => out.push(l));
     targets.push(...directory.targets);
+  }
+
+  if (PARTS.has("FAIRNESS")) {
+    // (FAIRNESS) small directories' SCIM latency alone and beside a busy one: src/directory/fairness.ts
+    // (BENCH_PARTS=FAIRNESS alone; writes bench/results-fairness.md).
+    const fairness = await fairnessReport();
+    fairness.lines.forEach((l) => out.push(l));
+    targets.push(...fairness.targets);
   }
 
   emit("## Summary");

@@ -32,120 +32,32 @@
  * (users per server before timing, 300), BENCH_DIRECTORY_LOG_LEVEL (the service's log level,
  * "silent"; "info" logs every request to /dev/null), BENCH_DIRECTORY_NODE_ARGS (more node options
  * for both servers, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"). Writes bench/results-directory.md.
+ *
+ * The child-process and HTTP helpers (startServer, stopServer, request, admin, processCpuMs,
+ * percentile...) are in processes.ts, shared with the FAIRNESS part (fairness.ts).
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { fmtRate, fmtRatio, mdTable } from "../harness.js";
 import { oktaUser } from "./okta-user.js";
+import { admin, BENCH_DIR, children, fmtMs, HERE, load, percentile, processCpuMs, request, SCIM_JSON, startServer, stopServer, type Running, type ServerDef, type Target } from "./processes.js";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const BENCH_DIR = join(HERE, "..", "..");
 const QUICK = process.env.BENCH_QUICK === "1";
 const USERS = Number(process.env.BENCH_DIRECTORY_USERS ?? (QUICK ? 1_000 : 10_000));
 const CONNECTIONS = Number(process.env.BENCH_DIRECTORY_CONNECTIONS ?? 10);
 const WARMUP = Number(process.env.BENCH_DIRECTORY_WARMUP ?? (QUICK ? 100 : 300));
-const START_TIMEOUT_MS = 120_000;
 /** Pause before each timed batch, so that no server's background work lands in another's time. */
 const SETTLE_MS = 1_500;
-const SCIM_JSON = "application/scim+json";
-
-interface Target {
-  name: string;
-  goal: number;
-  value: number;
-  detail: string;
-  max?: boolean;
-}
-
-interface ServerDef {
-  name: "directory-service" | "hono-sample" | "hono-sample-sqlite";
-  /** The script in src/directory/servers/. */
-  script: string;
-  what: string;
-}
 
 const SERVERS: ServerDef[] = [
   { name: "directory-service", script: "directory-service", what: "apps/server `startServer` (directoryApp + scim-store-sql on a SQLite file, audit log, events outbox, guards)" },
   { name: "hono-sample", script: "hono-sample", what: "apps/hono-example `createApp` + scim-core `memoryStore()` (@hono/node-server): the reference of the goal" },
   { name: "hono-sample-sqlite", script: "hono-sample", what: "the same sample app on its own SQL store (`openStore`, a SQLite file, outbox subscriber): context, what SQLite alone costs" },
 ];
-
-interface Running {
-  def: ServerDef;
-  child: ChildProcess;
-  port: number;
-  token: string;
-  scimBase: string;
-  adminKey?: string;
-  directoryId?: string;
-  startMs: number;
-  /** The last lines the child printed (its `stopped` line has its memory). */
-  lines: string[];
-}
-
-const children = new Set<ChildProcess>();
-process.on("exit", () => {
-  for (const c of children) if (c.exitCode === null) c.kill("SIGKILL");
-});
-
-function startServer(def: ServerDef, env: Record<string, string>): Promise<Running> {
-  const t0 = Date.now();
-  const nodeArgs = (process.env.BENCH_DIRECTORY_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", join(HERE, "servers", `${def.script}.ts`)], {
-    cwd: BENCH_DIR,
-    env: { ...process.env, PORT: "0", ...env },
-    stdio: ["pipe", "pipe", "pipe"],
-  });
-  children.add(child);
-  let stderr = "";
-  child.stderr!.on("data", (d) => (stderr = (stderr + d).slice(-4000)));
-  const lines: string[] = [];
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill("SIGKILL");
-      reject(new Error(`${def.name}: ${why}${stderr ? `\n${stderr.trim().split("\n").slice(-10).join("\n")}` : ""}`));
-    };
-    const timer = setTimeout(() => fail(`not ready after ${START_TIMEOUT_MS / 1000} s`), START_TIMEOUT_MS);
-    child.on("exit", (code, signal) => fail(`exited (${code ?? signal}) before it was ready`));
-    child.stdout!.on("data", (d) => {
-      buf += d;
-      let nl: number;
-      while ((nl = buf.indexOf("\n")) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        lines.push(line);
-        if (lines.length > 20) lines.shift();
-        let msg: Record<string, unknown>;
-        try {
-          msg = JSON.parse(line);
-        } catch {
-          continue;
-        }
-        if (msg.ready) {
-          clearTimeout(timer);
-          child.removeAllListeners("exit");
-          resolve({
-            def,
-            child,
-            port: msg.port as number,
-            token: msg.token as string,
-            scimBase: msg.scimBase as string,
-            ...(typeof msg.adminKey === "string" ? { adminKey: msg.adminKey } : {}),
-            ...(typeof msg.directoryId === "string" ? { directoryId: msg.directoryId } : {}),
-            startMs: Date.now() - t0,
-            lines,
-          });
-        }
-      }
-    });
-  });
-}
 
 /** Runs the hand-written storage floor (src/directory/sqlite-floor.ts) in a child process: users/s. */
 function runFloor(file: string): Promise<number> {
@@ -170,52 +82,8 @@ function runFloor(file: string): Promise<number> {
   });
 }
 
-/** SIGTERM (the service closes its database), SIGKILL after 10 s; resolves with the child's last RSS. */
-function stopServer(s: Running): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const rss = () => {
-      for (const line of [...s.lines].reverse()) {
-        try {
-          const msg = JSON.parse(line);
-          if (msg.stopped) return msg.rss as number;
-        } catch {
-          // not a JSON line
-        }
-      }
-      return undefined;
-    };
-    if (s.child.exitCode !== null || s.child.signalCode !== null) return resolve(rss());
-    const timer = setTimeout(() => s.child.kill("SIGKILL"), 10_000);
-    s.child.once("exit", () => {
-      clearTimeout(timer);
-      children.delete(s.child);
-      resolve(rss());
-    });
-    s.child.kill("SIGTERM");
-  });
-}
-
 // ---------------------------------------------------------------------------------------------
 // HTTP
-
-interface Answer {
-  status: number;
-  body: string;
-}
-
-function request(agent: http.Agent, port: number, method: string, path: string, headers: Record<string, string>, body?: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, method, path, agent, headers: body === undefined ? headers : { ...headers, "content-length": String(Buffer.byteLength(body)) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.setTimeout(30_000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end(body);
-  });
-}
 
 interface Batch {
   ok: number;
@@ -228,16 +96,6 @@ interface Batch {
   /** CPU time of the load generator (this process) during the batch, in ms. */
   loadCpuMs: number;
   firstError?: string;
-}
-
-/** CPU time (user + system, every thread) a process has used, in ms, from /proc (Linux; clock ticks of 10 ms); NaN elsewhere. */
-function processCpuMs(pid: number | undefined): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return NaN;
-  }
 }
 
 /** Creates users `from`..`to`-1 of batch `tag` with CONNECTIONS concurrent loops. */
@@ -282,11 +140,6 @@ async function provision(s: Running, tag: string, from: number, to: number): Pro
   return batch;
 }
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 /** The number of users a server holds (SCIM totalResults). */
 async function totalUsers(s: Running): Promise<number> {
   const agent = new http.Agent({ keepAlive: false });
@@ -294,16 +147,7 @@ async function totalUsers(s: Running): Promise<number> {
   return JSON.parse(answer.body).totalResults as number;
 }
 
-async function admin(s: Running, method: string, path: string, body?: unknown): Promise<Answer> {
-  const agent = new http.Agent({ keepAlive: false });
-  const headers: Record<string, string> = { authorization: `Bearer ${s.adminKey}`, accept: "application/json" };
-  if (body !== undefined) headers["content-type"] = "application/json";
-  return request(agent, s.port, method, `/api${path}`, headers, body === undefined ? undefined : JSON.stringify(body));
-}
-
 const fmtCpu = (cpuMs: number, users: number) => (Number.isFinite(cpuMs) && users > 0 ? String(Math.round((cpuMs * 1000) / users)) : "–");
-const fmtMs = (ms: number) => (Number.isFinite(ms) ? (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1)) : "–");
-const load = () => os.loadavg().map((x) => x.toFixed(2)).join(", ");
 
 // ---------------------------------------------------------------------------------------------
 
