@@ -129,6 +129,31 @@ describe("admin API", () => {
       expect(valid).toEqual([200, 200, 200, 200, 200, 429]);
     });
 
+    it("a large page counts as one request plus one per 64 KiB of its answer; small answers as one", async () => {
+      const directory = await createDirectory();
+      const users = Array.from({ length: 150 }, (_, i) => ({ id: `u${i}`, attributes: { schemas: [USER], userName: `u${i}@acme.test`, displayName: "x".repeat(1200) }, uniqueKeys: [{ attribute: "userName", value: `u${i}@acme.test` }] }));
+      await sync.store.importResources({ tenant: directory.id }, "User", users);
+      // A bucket of 30 without refill during the test.
+      const admin = adminApi(sync, { rateLimit: { requestsPerSecond: 0.001, burst: 30 } });
+      const get = (path: string, address = "203.0.113.9") => admin.request(`http://sync.test${path}`, { headers: { authorization: `Bearer ${key}` } }, { incoming: { socket: { remoteAddress: address } } });
+      const first = await get(`/directories/${directory.id}/users?limit=150`);
+      expect(first.status).toBe(200);
+      const bytes = Number(first.headers.get("content-length"));
+      expect(bytes).toBe(new TextEncoder().encode(await first.text()).length);
+      const perPage = 1 + Math.floor(bytes / (64 * 1024));
+      expect(perPage).toBeGreaterThanOrEqual(3);
+      const statuses = [200];
+      for (let i = 0; i < 30; i++) statuses.push((await get(`/directories/${directory.id}/users?limit=150`)).status);
+      const answered = statuses.filter((s) => s === 200).length;
+      expect(answered).toBe(Math.ceil(30 / perPage));
+      expect(statuses.slice(answered).every((s) => s === 429)).toBe(true);
+      // Small answers from another address: one request each.
+      const small: number[] = [];
+      for (let i = 0; i < 31; i++) small.push((await get(`/directories/${directory.id}/users?limit=1`, "198.51.100.7")).status);
+      expect(small.slice(0, 30).every((s) => s === 200)).toBe(true);
+      expect(small[30]).toBe(429);
+    });
+
     it("the OpenAPI document is public; everything else is not", async () => {
       const doc = await app.request("http://sync.test/api/openapi.json");
       expect(doc.status).toBe(200);
@@ -963,7 +988,8 @@ describe("admin API pages within a byte budget (8 MiB of documents)", () => {
     const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
     try {
       const key = await createAdminKey(sync.db);
-      const app = directoryApp(sync);
+      // Pages of 8 MB count for 130 requests each against the admin rate limit: none here.
+      const app = directoryApp(sync, { adminRateLimit: false });
       const directory = await sync.directories.create({ organizationId: "org_big", name: "Big", type: "okta" });
       const { token } = await sync.tokens.create(directory.id);
       const made: string[] = [];

@@ -8,7 +8,7 @@
 import { performance } from "node:perf_hooks";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { isScimError, MAX_JSON_DEPTH, parseJsonBody } from "scim-core";
+import { isScimError, MAX_JSON_DEPTH, parseJsonBody, utf8Length } from "scim-core";
 import { databaseUnavailable } from "scim-store-sql";
 import { z } from "zod";
 import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
@@ -44,7 +44,7 @@ import {
   type UserPage,
   type ApiOperation,
 } from "./openapi.js";
-import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
+import { answerSurcharge, declaredLength, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { GuardSettingsCache } from "./scim-routes.js";
 import { largeReadTurns } from "./large-reads.js";
 import { PAGE_BYTES } from "./normalized.js";
@@ -324,6 +324,12 @@ function allowedAdminMethods(path: string): string[] {
 /** The default rate of requests with the valid admin key, per client address. */
 const DEFAULT_RATE_LIMIT: RateLimitConfig = { requestsPerSecond: 50, burst: 200 };
 
+/** A JSON page that declares its length, so that the rate limit weighs it by its size (see ANSWER_BYTES_PER_REQUEST). */
+function sizedJson(c: Context, value: unknown): Response {
+  const text = JSON.stringify(value);
+  return c.body(text, 200, { "Content-Type": "application/json", "Content-Length": String(utf8Length(text)) });
+}
+
 /**
  * The admin API as a Hono app with routes relative to its mount point: mount it at `/api`
  * (`app.route("/api", adminApi(sync))`), as `directoryApp` does.
@@ -413,9 +419,13 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       return c.json(errorBody("unauthorized", "a valid admin API key is required (Authorization: Bearer <key>)"), 401);
     }
     c.set("admin", true);
-    const decision = rate === undefined ? undefined : requests.take(limiterKey(address), rate);
+    const key = limiterKey(address);
+    const decision = rate === undefined ? undefined : requests.take(key, rate);
     if (decision !== undefined && !decision.allowed) return tooManyRequests(c, decision.retryAfterSeconds);
     await next();
+    // A large answer (a page of 1,000 users) counts for more than one request (see ANSWER_BYTES_PER_REQUEST).
+    const surcharge = rate !== undefined && c.res.status < 400 ? answerSurcharge(declaredLength(c.res)) : 0;
+    if (surcharge > 0) requests.spend(key, rate!, surcharge);
   });
 
   // List reads take turns, each until its answer is written (see large-reads.ts): a page of
@@ -430,6 +440,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
         maxWaiting: 256,
         scopeOf: () => "admin",
         readsLarge: (c) => (c.req.method === "GET" || c.req.method === "HEAD") && ADMIN_LISTS.test(c.req.path),
+        ...(sync.threadTurns !== undefined ? { thread: sync.threadTurns } : {}),
         refuse: (c, retryAfterSeconds, _reason, detail) => {
           c.header("Retry-After", String(retryAfterSeconds));
           return c.json(errorBody("too_many_reads", `${detail}: retry after ${retryAfterSeconds} seconds`), 429);
@@ -473,7 +484,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     const directories = found.slice(0, q.limit);
     const last = directories.at(-1);
     const data = directories.map((d) => view(c, d));
-    return c.json({ data, nextCursor: found.length > q.limit && last !== undefined ? encodeCursor(DIRECTORIES_LIST, { created: last.createdAt, id: last.id }) : null } satisfies DirectoryPage);
+    return sizedJson(c, { data, nextCursor: found.length > q.limit && last !== undefined ? encodeCursor(DIRECTORIES_LIST, { created: last.createdAt, id: last.id }) : null } satisfies DirectoryPage);
   });
 
   app.post("/directories", withoutQuery, async (c) => {
@@ -600,7 +611,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       ...(group !== undefined ? { group } : {}),
       ...(externalId !== undefined ? { externalId } : {}),
     });
-    return c.json({ data: page.data, nextCursor: page.nextCursor ?? null } satisfies UserPage);
+    return sizedJson(c, { data: page.data, nextCursor: page.nextCursor ?? null } satisfies UserPage);
   });
 
   app.get("/directories/:id/users/:userId", withoutQuery, async (c) => c.json((await sync.data.getUser(directoryParam(c), c.req.param("userId"))) satisfies DirectoryUserView));
@@ -615,7 +626,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
       ...(externalId !== undefined ? { externalId } : {}),
       ...(group !== undefined ? { group } : {}),
     });
-    return c.json({ data: page.data, nextCursor: page.nextCursor ?? null } satisfies GroupPage);
+    return sizedJson(c, { data: page.data, nextCursor: page.nextCursor ?? null } satisfies GroupPage);
   });
 
   app.get("/directories/:id/groups/:groupId", withoutQuery, async (c) => c.json((await sync.data.getGroup(directoryParam(c), c.req.param("groupId"))) satisfies DirectoryGroupView));
@@ -656,7 +667,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     if (data.length === 0 && q.directoryId !== undefined && !(await directoryOrEvents(q.directoryId))) throw notFound("directory", q.directoryId);
     // A complete page goes on from where the read went, past other directories' events.
     const last = data.length > 0 ? data[data.length - 1]!.seq : q.after;
-    return c.json({ data, nextCursor: page.through !== undefined ? Math.max(last, page.through) : last, hasMore: page.hasMore });
+    return sizedJson(c, { data, nextCursor: page.through !== undefined ? Math.max(last, page.through) : last, hasMore: page.hasMore });
   });
 
   app.get("/events/latest", withoutQuery, async (c) => c.json({ cursor: (await sync.store.eventsHorizon()).latest } satisfies EventCursor));
@@ -671,7 +682,8 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   app.get("/audit-log", async (c) => {
     const q = query(c, listAuditQuery);
     if (audit === false) return c.json({ data: [], nextCursor: q.after, hasMore: false });
-    return c.json(
+    return sizedJson(
+      c,
       await audit.list({
         after: q.after,
         limit: q.limit,

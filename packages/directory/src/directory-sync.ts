@@ -30,6 +30,7 @@ import { RoleService } from "./roles.js";
 import { DEFAULT_SEARCH_TIME_BUDGET, DEFAULT_CHANGE_BUDGET, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { DirectoryDatabase } from "./tables.js";
 import { TokenService } from "./tokens.js";
+import { ThreadTurns } from "./thread-turns.js";
 
 /** Options of {@link createDirectorySync}. */
 export interface DirectorySyncOptions {
@@ -125,6 +126,11 @@ export interface DirectorySync {
   readonly changes: { limiter: RateLimiter; budget: RateLimitConfig } | undefined;
   /** Most searches no index answers one directory may run at once (`maxConcurrentSearches`); undefined: no limit. */
   readonly maxConcurrentSearches: number | undefined;
+  /**
+   * On SQLite, the turns on the server's thread that reads of large answers take, one at a time
+   * across every directory and the admin API (see {@link ThreadTurns}); undefined on PostgreSQL.
+   */
+  readonly threadTurns: ThreadTurns | undefined;
   readonly registry: SchemaRegistry;
   readonly options: DirectorySyncOptions;
   /** The SCIM base URL of a directory, given the origin to use when `publicUrl` is not set. */
@@ -327,6 +333,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     searchTime,
     changes,
     maxConcurrentSearches: options.maxConcurrentSearches === false ? undefined : (options.maxConcurrentSearches ?? (database.dialect === "sqlite" ? 2 : undefined)),
+    threadTurns: database.dialect === "sqlite" ? new ThreadTurns() : undefined,
     registry,
     options,
     scimUrl: (directoryId, origin) => `${publicUrl ?? origin?.replace(/\/+$/, "") ?? ""}${SCIM_MOUNT}/${directoryId}`,

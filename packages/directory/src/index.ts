@@ -84,7 +84,8 @@ export {
 } from "./openapi.js";
 export { provisioningHooks, type DeprovisionEvent, type DeprovisionReason, type DirectoryHooks, type DirectoryPrincipal } from "./provisioning.js";
 export { createRoleMappingSchema, RoleService, updateRoleMappingSchema, type CreateRoleMappingInput, type RoleMapping, type RolesChangedData, type UpdateRoleMappingInput } from "./roles.js";
-export { DEFAULT_SEARCH_TIME_BUDGET, DEFAULT_CHANGE_BUDGET, RateLimiter, type RateLimitConfig, type RateLimitDecision, type RateLimiterOptions } from "./rate-limit.js";
+export { ThreadTurns } from "./thread-turns.js";
+export { ANSWER_BYTES_PER_REQUEST, DEFAULT_SEARCH_TIME_BUDGET, DEFAULT_CHANGE_BUDGET, RateLimiter, type RateLimitConfig, type RateLimitDecision, type RateLimiterOptions } from "./rate-limit.js";
 export { directoryScimRoutes, GuardSettingsCache, type GuardSettings, type ScimRoutesOptions } from "./scim-routes.js";
 export { DIRECTORY_TYPES, directorySettingsSchema, type DirectorySettings, type DirectoryType } from "./settings.js";
 export type { DirectoryDatabase } from "./tables.js";

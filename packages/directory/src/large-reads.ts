@@ -13,6 +13,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { abortStalled, DEFAULT_STALLED_MS, parseFilter, writingProgress, type Filter, type WritingSocket } from "scim-core";
 import type { ScimAuditEnv } from "./audit.js";
+import type { ThreadTurns } from "./thread-turns.js";
 
 /** How a wait for a turn ended: with the turn, or without (the client left, the line was full, it waited too long). */
 type TurnOutcome = "turn" | "gone" | "full" | "timeout";
@@ -185,6 +186,12 @@ export interface LargeReadTurnOptions {
   readsLarge: (c: Context) => boolean;
   /** The 429 of a read refused a turn. */
   refuse: TurnRefusal;
+  /**
+   * Turns on the server's thread, shared by every scope: a read that got its scope's turn then
+   * waits for the thread before its handler runs, and gives it back once its answer is made
+   * (see {@link ThreadTurns}). Undefined: none (PostgreSQL).
+   */
+  thread?: ThreadTurns;
   stalledMs?: number;
   maxHoldMs?: number;
   maxWaiting?: number;
@@ -237,17 +244,29 @@ export function largeReadTurns(options: LargeReadTurnOptions): MiddlewareHandler
     // A request whose token the guard refused is answered 401 without reading anything.
     const refusedToken = c.get("tokenVerified") === false;
     let give: (() => void) | undefined;
+    let release: (() => void) | undefined;
     if (!refusedToken && readsLarge(c)) {
       const taken = await takeTurn(c, client);
       if (taken instanceof Response) return taken;
       give = taken;
+      if (options.thread !== undefined) {
+        release = await options.thread.take(scopeOf(c));
+        // The client left while it waited: nothing is read.
+        if (client?.destroyed === true) {
+          release();
+          give();
+          return new Response(null, { status: 503 });
+        }
+      }
     }
     try {
       await next();
     } catch (error) {
+      release?.();
       give?.();
       throw error;
     }
+    release?.();
     if (give === undefined) {
       if (refusedToken || (method !== "GET" && method !== "HEAD") || !(Number(c.res.headers.get("content-length")) >= LARGE_ANSWER_BYTES)) return;
       const taken = await takeTurn(c, client);

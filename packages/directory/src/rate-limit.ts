@@ -36,6 +36,28 @@ export const DEFAULT_SEARCH_TIME_BUDGET: RateLimitConfig = { requestsPerSecond: 
 export const DEFAULT_CHANGE_BUDGET: RateLimitConfig = { requestsPerSecond: 5_000, burst: 100_000 };
 
 /**
+ * What a large answer weighs against its client's rate limit: a request counts as one, and its
+ * answer one more for each whole {@link ANSWER_BYTES_PER_REQUEST} it holds, taken after it is
+ * answered (a debt that the next requests wait out). A page of 100 users (about 60 KB) counts as
+ * one request, a page of 1,000 as ten. Building and writing an answer costs the server's thread
+ * in proportion to its size: counted as one request, a 1,000-user page cost ten times an IdP's
+ * request, and one directory paging through its users within its rate took the thread from every
+ * other directory.
+ */
+export const ANSWER_BYTES_PER_REQUEST = 64 * 1024;
+
+/** The requests an answer of `bytes` counts for beyond its own (see {@link ANSWER_BYTES_PER_REQUEST}); 0 for an answer of unknown size. */
+export function answerSurcharge(bytes: number): number {
+  return Number.isFinite(bytes) && bytes > 0 ? Math.floor(bytes / ANSWER_BYTES_PER_REQUEST) : 0;
+}
+
+/** The size of a response's body as its `Content-Length` declares it (scim-hono and the admin API declare it for large answers); NaN without one. */
+export function declaredLength(response: Response): number {
+  const length = response.headers.get("content-length");
+  return length === null ? NaN : Number(length);
+}
+
+/**
  * The default rate of failed authentications per client address, for SCIM tokens and the admin
  * key alike: past it, requests with a wrong credential get a 429 before any credential work.
  */

@@ -248,7 +248,9 @@ describe("SCIM routes: a directory's share of search time", () => {
       };
       const scan = `?filter=${encodeURIComponent('title co "x"')}`;
       const running = [get(one.id, oneToken, scan), get(one.id, oneToken, "?sortBy=title")];
-      while (held < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      // Both run: on SQLite one reads the store, the other waits for the server's thread (one read
+      // of a large answer at a time).
+      while (held < 1 || sync.threadTurns!.waitingCount < 1) await new Promise((resolve) => setTimeout(resolve, 5));
       const third = await get(one.id, oneToken, scan);
       expect(third.status).toBe(429);
       expect(third.headers.get("retry-after")).toBe("1");
@@ -262,11 +264,13 @@ describe("SCIM routes: a directory's share of search time", () => {
         body: JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"] }),
       });
       expect(search.status).toBe(429);
-      // A lookup and a plain page of the same directory, and another directory's search, are not held back by them.
+      // A lookup and a plain page of the same directory, and another directory's search, are not refused.
       const lookup = get(one.id, oneToken, `?filter=${encodeURIComponent('userName eq "a@x.test"')}`);
       const page = get(one.id, oneToken, "?startIndex=1&count=100");
       const other = get(two.id, twoToken, scan);
-      while (held < 5) await new Promise((resolve) => setTimeout(resolve, 5));
+      // The lookup reads the store at once; the page and the other search wait for the thread.
+      while (held < 2 || sync.threadTurns!.waitingCount < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(held).toBe(2);
       release();
       expect((await Promise.all([...running, lookup, page, other])).map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
       // Once they ended, the directory searches again.
@@ -312,6 +316,52 @@ describe("SCIM routes: a token pasted where an id goes", () => {
       }
       const missing = await call("GET", "/Users/2819c223-7f76-453a-919d-413861904646");
       expect([missing.status, ((await missing.json()) as { detail: string }).detail]).toEqual([404, "Resource 2819c223-7f76-453a-919d-413861904646 not found"]);
+    } finally {
+      await sync.close();
+    }
+  });
+});
+
+describe("SCIM routes: large answers and the directory's rate limit", () => {
+  it("a list page counts as one request plus one per 64 KiB of its answer, so that paging through large pages cannot take the server from other directories", async () => {
+    // No search-time share: only the rate limit is looked at here.
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }), searchTimeBudget: false });
+    try {
+      // A stopped clock: nothing refills during the test.
+      const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => 0 }) });
+      const rateLimit = { requestsPerSecond: 1, burst: 30 };
+      const heavy = await sync.directories.create({ organizationId: "o", name: "heavy", settings: { rateLimit } });
+      const light = await sync.directories.create({ organizationId: "o", name: "light", settings: { rateLimit } });
+      const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
+      // 150 users of about 1.2 KB each: a page of all of them is some 180 KB.
+      const users = (tenant: string) =>
+        Array.from({ length: 150 }, (_, i) => ({ id: `${tenant}-u${i}`, attributes: { schemas: [USER], userName: `u${i}@acme.test`, displayName: "x".repeat(1200) }, uniqueKeys: [{ attribute: "userName", value: `u${i}@acme.test` }] }));
+      for (const d of [heavy, light]) await sync.store.importResources({ tenant: d.id }, "User", users(d.id));
+      const tokens = new Map([heavy, light].map((d) => [d.id, ""]));
+      for (const d of [heavy, light]) tokens.set(d.id, (await sync.tokens.create(d.id)).token);
+      const get = (directoryId: string, query: string) => app.request(`http://x.test/scim/v2/${directoryId}/Users${query}`, { headers: { authorization: `Bearer ${tokens.get(directoryId)}` } });
+
+      const first = await get(heavy.id, "?count=150");
+      expect(first.status).toBe(200);
+      const bytes = Number(first.headers.get("content-length"));
+      expect(bytes).toBe(new TextEncoder().encode(await first.text()).length);
+      const perPage = 1 + Math.floor(bytes / (64 * 1024));
+      expect(perPage).toBeGreaterThanOrEqual(3);
+      // The burst of 30 holds 30 / perPage pages (the last one may overdraw it), then 429s.
+      const statuses = [200];
+      for (let i = 0; i < 30; i++) statuses.push((await get(heavy.id, "?count=150")).status);
+      const answered = statuses.filter((s) => s === 200).length;
+      expect(answered).toBe(Math.ceil(rateLimit.burst / perPage));
+      expect(statuses.slice(answered).every((s) => s === 429)).toBe(true);
+      const refused = await get(heavy.id, "?count=1");
+      expect(refused.status).toBe(429);
+      expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+
+      // Small answers count as one request each: the other directory gets its 30.
+      const small: number[] = [];
+      for (let i = 0; i < 31; i++) small.push((await get(light.id, "?count=10")).status);
+      expect(small.slice(0, 30).every((s) => s === 200)).toBe(true);
+      expect(small[30]).toBe(429);
     } finally {
       await sync.close();
     }

@@ -3,7 +3,8 @@
  * scim-hono over the service's SCIM server. Mount it on the root of the host app.
  *
  * In front of the SCIM server, per directory and in this order: the audit log (records every
- * request once it is answered), the IP allowlist (403), the rate limit (429 with `Retry-After`),
+ * request once it is answered), the IP allowlist (403), the rate limit (429 with `Retry-After`; a
+ * large answer counts as one request more per 64 KiB, see `ANSWER_BYTES_PER_REQUEST`),
  * and for lists, the directory's share of search time (`sync.searchTime`, 429 with `Retry-After`),
  * and for writes the rate of changes they make (`sync.changes`, 429 with `Retry-After`).
  * The allowlist and the rate limit are answered before any authentication work, from the
@@ -20,7 +21,7 @@ import type { DirectoryService } from "./directories.js";
 import { DEFAULT_MAX_CONCURRENT_LARGE_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, limiterKey, type TrustProxy } from "./ip-allowlist.js";
 import { largeReadTurns, scimReadsLarge } from "./large-reads.js";
-import { DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
+import { answerSurcharge, declaredLength, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
 import { isDirectoryId } from "./ids.js";
 import { hashToken, TOKEN_PREFIX } from "./tokens.js";
@@ -416,6 +417,9 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
           else searching.delete(directoryId);
         }
       }
+      // A large answer counts for more than one request (see ANSWER_BYTES_PER_REQUEST).
+      const surcharge = c.res.status < 400 ? answerSurcharge(declaredLength(c.res)) : 0;
+      if (surcharge > 0) limiter.spend(directoryId, current.rateLimit, surcharge);
       if (c.res.status === 401) {
         limiter.refund(directoryId, current.rateLimit);
         if (known) {
@@ -436,7 +440,13 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
   if (largeReads !== false) {
     app.use(
       scoped,
-      largeReadTurns({ limit: largeReads, scopeOf: directoryParam, readsLarge: scimReadsLarge((c) => scimSegments(c.req.path).slice(1)), refuse: tooManyRequests }),
+      largeReadTurns({
+        limit: largeReads,
+        scopeOf: directoryParam,
+        readsLarge: scimReadsLarge((c) => scimSegments(c.req.path).slice(1)),
+        refuse: tooManyRequests,
+        ...(sync.threadTurns !== undefined ? { thread: sync.threadTurns } : {}),
+      }),
     );
   }
 

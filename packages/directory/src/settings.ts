@@ -40,6 +40,8 @@ export const directorySettingsSchema = z
     tokenGracePeriodSeconds: z.number().int().min(0).max(30 * 24 * 3600).default(24 * 3600),
     /**
      * SCIM requests per second allowed for the directory (token bucket), and the burst above it.
+     * A large answer counts as one request more for each whole 64 KiB (`ANSWER_BYTES_PER_REQUEST`):
+     * a page of 1,000 users as about ten.
      * Each process keeps its own buckets: n processes on one database allow up to n times this.
      * Other processes apply a change within five seconds (their settings cache), as for `ipAllowlist`.
      */
