@@ -3,6 +3,7 @@ import { createAdminKey } from "./admin-keys.js";
 import { directoryApp } from "./directory-app.js";
 import { createDirectorySync, type DirectorySync } from "./directory-sync.js";
 import { backends, useDirectorySync } from "./test-backends.js";
+import { hashToken } from "./tokens.js";
 
 const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -51,6 +52,26 @@ describe.each(backends)("the directory app on $name: authentication, audit batch
     // Event ids are time-ordered UUIDs (version 7).
     expect(events[0]!.event.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(user.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7/);
+  });
+
+  it.skipIf(backend.skip)("the tokens used recently, the ones a restarted process trusts from the start: active ones of active directories, most recent last", async () => {
+    const [a, b, c] = [
+      await sync.directories.create({ organizationId: "org_r", name: "A", type: "okta" }),
+      await sync.directories.create({ organizationId: "org_r", name: "B", type: "okta" }),
+      await sync.directories.create({ organizationId: "org_r", name: "C", type: "okta" }),
+    ];
+    const [ta, tb, tc, unused] = [await sync.tokens.create(a.id), await sync.tokens.create(b.id), await sync.tokens.create(c.id), await sync.tokens.create(a.id)];
+    for (const [token, directory] of [[tb, b], [ta, a], [tc, c]] as const) {
+      expect(await sync.tokens.verifyFor(token.token, directory.id)).toBeDefined();
+    }
+    await sync.db.updateTable("dir_tokens").set({ last_used_at: "2026-01-01T00:00:00.000Z" }).where("id", "=", tb.id).execute();
+    await sync.directories.update(c.id, { state: "inactive" });
+    const recent = await sync.tokens.recentlyUsed(7 * 24 * 3600 * 1000, 10);
+    const mine = recent.filter((r) => [a.id, b.id, c.id].includes(r.directoryId));
+    // B's use is older than a week; C is inactive; the unused token never counts.
+    expect(mine).toEqual([{ directoryId: a.id, hash: hashToken(ta.token) }]);
+    expect(mine.some((r) => r.hash === hashToken(unused.token))).toBe(false);
+    expect((await sync.tokens.recentlyUsed(100 * 365 * 24 * 3600 * 1000, 10)).filter((r) => [a.id, b.id].includes(r.directoryId)).map((r) => r.directoryId)).toEqual([b.id, a.id]);
   });
 
   it.skipIf(backend.skip)("text no column takes (NUL, lone surrogates) in one request loses no audit entry of its batch, and answers 404, not 500", async () => {

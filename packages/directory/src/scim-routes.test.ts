@@ -367,3 +367,34 @@ describe("SCIM routes: large answers and the directory's rate limit", () => {
     }
   });
 });
+
+describe("SCIM routes: after a restart", () => {
+  it("the tokens used in the week before count as known from the start: a flood of wrong tokens from their address does not lock their IdPs out", async () => {
+    const sync = await createDirectorySync({ database: openSqlite({ filename: ":memory:" }) });
+    try {
+      const used = await sync.directories.create({ organizationId: "o", name: "used" });
+      const unused = await sync.directories.create({ organizationId: "o", name: "unused" });
+      const revoked = await sync.directories.create({ organizationId: "o", name: "revoked" });
+      const usedToken = (await sync.tokens.create(used.id)).token;
+      const unusedToken = (await sync.tokens.create(unused.id)).token;
+      const revokedToken = await sync.tokens.create(revoked.id);
+      // The previous process authenticated two of them (which records their last use); one was revoked since.
+      expect(await sync.tokens.verifyFor(usedToken, used.id)).toBeDefined();
+      expect(await sync.tokens.verifyFor(revokedToken.token, revoked.id)).toBeDefined();
+      await sync.tokens.revoke(revoked.id, revokedToken.id);
+      // The restarted process: new routes, nothing authenticated in it yet.
+      const app = directoryScimRoutes(sync, { rateLimiter: new RateLimiter({ now: () => 0 }) });
+      const from = (directoryId: string, token: string) => app.request(`http://x.test/scim/v2/${directoryId}/Users`, { headers: { authorization: `Bearer ${token}` } }, { incoming: { socket: { remoteAddress: "10.9.9.9" } } });
+      const flood: number[] = [];
+      for (let i = 0; i < 120; i++) flood.push((await from(used.id, `dsync_wrong${i}`)).status);
+      expect(flood.filter((s) => s === 401)).toHaveLength(100);
+      expect(flood.slice(100).every((s) => s === 429)).toBe(true);
+      expect((await from(used.id, usedToken)).status).toBe(200);
+      // A token not used before stays behind its address's failures, and a revoked one is not trusted.
+      expect((await from(unused.id, unusedToken)).status).toBe(429);
+      expect((await from(revoked.id, revokedToken.token)).status).toBe(429);
+    } finally {
+      await sync.close();
+    }
+  });
+});

@@ -85,7 +85,7 @@ export interface ScimRoutesOptions {
   /**
    * The rate of failed authentications (401) per client address, past which its requests get a
    * 429 before any token work, except those whose token has already authenticated in this
-   * process. @default 10 per second, bursts of 100
+   * process or was used in the week before it started. @default 10 per second, bursts of 100
    */
   authFailureRateLimit?: RateLimitConfig;
   /** Whether to enforce the directories' IP allowlists. @default true */
@@ -103,12 +103,25 @@ function bearerTokenHash(authorization: string | undefined): string | undefined 
   return hashToken(secret);
 }
 
+/** Most tokens {@link KnownTokens} keeps. */
+const MAX_KNOWN_TOKENS = 10_000;
+
+/** How recent a token's last use before the start must be for it to count as known (a week). */
+const RECENT_TOKENS_MS = 7 * 24 * 3600 * 1000;
+
 /**
- * Bearer tokens that have authenticated for a directory in this process (by hash, at most
- * 10,000, least recently used first out): the rate limiter's notion of a working IdP.
+ * Bearer tokens that have authenticated for a directory in this process, or were used in the
+ * week before it started (by hash, at most 10,000, least recently used first out): the rate
+ * limiter's notion of a working IdP.
  */
 class KnownTokens {
   private readonly keys = new Map<string, true>();
+
+  /** Adds a key unless it is known already or the set is full (the tokens used before the start). */
+  learn(key: string): void {
+    if (this.keys.has(key) || this.keys.size >= MAX_KNOWN_TOKENS) return;
+    this.keys.set(key, true);
+  }
 
   has(key: string): boolean {
     if (!this.keys.delete(key)) return false;
@@ -118,7 +131,7 @@ class KnownTokens {
 
   remember(key: string): void {
     this.keys.delete(key);
-    if (this.keys.size >= 10_000) this.keys.delete(this.keys.keys().next().value!);
+    if (this.keys.size >= MAX_KNOWN_TOKENS) this.keys.delete(this.keys.keys().next().value!);
     this.keys.set(key, true);
   }
 
@@ -328,6 +341,15 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
     // They keep the directories' limiter's clock (tests stop it).
     const failures = new RateLimiter(limiter !== false ? { now: limiter.now } : {});
     const trusted = new KnownTokens();
+    // The tokens used in the last week count as known from the start: after a restart, a flood
+    // of wrong tokens from an address an IdP shares (a proxy) would otherwise lock out every IdP
+    // whose token had not authenticated again yet. Asked for before a refusal, not awaited at start.
+    const recentTokens = sync.tokens.recentlyUsed(RECENT_TOKENS_MS, MAX_KNOWN_TOKENS).then(
+      (rows) => {
+        for (const { directoryId, hash } of rows) trusted.learn(`${directoryId} ${hash}`);
+      },
+      (error: unknown) => options.onError?.(error),
+    );
     /** Searches no index answers, running now, by directory (`maxConcurrentSearches`). */
     const searching = new Map<string, number>();
     const guard: MiddlewareHandler<ScimAuditEnv> = async (c, next) => {
@@ -370,12 +392,17 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
       // makes its token known, so that failures from a shared address (a proxy) never lock out a
       // working IdP.
       const tokenKey = hash === undefined ? undefined : `${directoryId} ${hash}`;
-      const known = tokenKey !== undefined && trusted.has(tokenKey);
+      let known = tokenKey !== undefined && trusted.has(tokenKey);
       // Failures first, before the token is checked: a flood of wrong tokens from one address
       // costs at most its burst of lookups.
       if (!known) {
         const decision = failures.take(failureKey, failureLimit);
-        if (!decision.allowed) return refuse(decision.retryAfterSeconds, "failed_authentications");
+        if (!decision.allowed) {
+          // Unless the token was in use before the process started.
+          await recentTokens;
+          known = tokenKey !== undefined && trusted.has(tokenKey);
+          if (!known) return refuse(decision.retryAfterSeconds, "failed_authentications");
+        }
       }
       const spends = exists && hash !== undefined && (known || (await sync.tokens.isActiveFor(hash, directoryId)));
       c.set("tokenVerified", spends);

@@ -220,6 +220,29 @@ export class TokenService {
   }
 
   /**
+   * The active tokens of active directories used within `withinMs` (by `lastUsedAt`, recorded to
+   * the minute), the most recently used last, at most `limit`: the IdPs that were working before
+   * the process started (the SCIM routes trust them as they trust tokens that authenticated in
+   * the process, see `directoryScimRoutes`).
+   */
+  async recentlyUsed(withinMs: number, limit: number): Promise<Array<{ directoryId: string; hash: string }>> {
+    const now = this.stamp();
+    const since = new Date(Date.parse(now) - withinMs).toISOString();
+    const rows = await this.db
+      .selectFrom("dir_tokens as t")
+      .innerJoin("dir_directories as d", "d.id", "t.directory_id")
+      .select(["t.directory_id", "t.token_hash", "t.last_used_at"])
+      .where("d.state", "=", "active")
+      .where("t.revoked_at", "is", null)
+      .where((eb) => eb.or([eb("t.expires_at", "is", null), eb("t.expires_at", ">", now)]))
+      .where("t.last_used_at", ">=", since)
+      .orderBy("t.last_used_at", "desc")
+      .limit(limit)
+      .execute();
+    return rows.reverse().map((row) => ({ directoryId: row.directory_id, hash: row.token_hash }));
+  }
+
+  /**
    * Whether the token whose hash is `hash` is active and belongs to `directoryId`, and the
    * directory active too: what authentication will decide, without recording a use (the rate
    * limiter asks before a request spends its directory's rate).
