@@ -10,6 +10,7 @@ import { queryTimedOut } from "scim-core";
 import { Kysely, PostgresDialect, type LogEvent, type PostgresPool } from "kysely";
 import { Slots } from "./slots.js";
 import { startCheckpointer, type Checkpointer, type CheckpointOptions } from "./sqlite-checkpointer.js";
+import { startSearchThread, type SearchThread } from "./sqlite-search-thread.js";
 import { groupCommitDialect, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 import type { ScimDatabase } from "./tables.js";
 
@@ -26,6 +27,8 @@ export interface ScimSqlDatabase {
   description: string;
   /** SQLite files: the worker thread that runs the WAL checkpoints (see `sqlite-checkpointer.ts`), when on. */
   checkpointer?: Checkpointer;
+  /** SQLite files: the worker thread that runs the store's searches (see `sqlite-search-thread.ts`), when on. */
+  searchThread?: SearchThread;
   /** PostgreSQL: the most connections its pool opens. */
   poolSize?: number;
   /** Closes the connection(s). */
@@ -115,6 +118,13 @@ export interface SqliteOptions {
    */
   groupCommit?: boolean | GroupCommitOptions;
   /**
+   * Where the store's searches of a file run (lists that are not lookups an index narrows: a
+   * filter no index answers, a `sortBy`): on a worker thread with its own connection, so that
+   * they do not hold the server's thread (`"thread"`), or on the server's thread (`"inline"`).
+   * `:memory:` has no second connection. @default "thread"
+   */
+  searches?: "thread" | "inline";
+  /**
    * Where the WAL checkpoints of a file run: on a worker thread with its own connection
    * (`"background"`, or its options), so that they do not stall requests, or inside the COMMIT
    * that fills the WAL, as SQLite does by default (`"inline"`). `:memory:` has no WAL.
@@ -162,6 +172,7 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   const reader = onDisk ? openReader(Database, options.filename, Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))) : undefined;
   const checkpoints = options.checkpoints ?? "background";
   const checkpointer = onDisk && checkpoints !== "inline" ? backgroundCheckpoints(database, options.filename, checkpoints === "background" ? {} : checkpoints) : undefined;
+  const searchThread = onDisk && (options.searches ?? "thread") === "thread" ? startSearches(options.filename, Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000))) : undefined;
   const group = options.groupCommit ?? true;
   const busyTimeoutMs = Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000));
   const dialect = groupCommitDialect(database, { busyTimeoutMs, ...(group === false ? { maxUnits: 1 } : group === true ? {} : group) }, checkpointer && (() => checkpointer.stop()), reader);
@@ -171,7 +182,9 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
     dialect: "sqlite",
     description: `SQLite ${options.filename}`,
     ...(checkpointer ? { checkpointer } : {}),
+    ...(searchThread ? { searchThread } : {}),
     destroy: async () => {
+      await searchThread?.stop();
       await db.destroy();
       // Kysely skips the driver's destroy when no query ever ran: stop the worker and close the
       // connection here too.
@@ -190,6 +203,15 @@ function openReader(Database: SqliteConstructor, filename: string, busyTimeoutMs
   reader.pragma("query_only = 1");
   reader.pragma(`busy_timeout = ${busyTimeoutMs}`);
   return reader;
+}
+
+/** The search thread of a file, or undefined where no worker thread can start (searches then run on the server's thread). */
+function startSearches(filename: string, busyTimeoutMs: number): SearchThread | undefined {
+  try {
+    return startSearchThread(filename, { driver: load.resolve("better-sqlite3"), functions: { lower: SQLITE_LOWER, deadline: SQLITE_DEADLINE }, busyTimeoutMs });
+  } catch {
+    return undefined;
+  }
 }
 
 /** The background checkpointer of a file, or undefined where no worker thread can start (SQLite then checkpoints inline). */

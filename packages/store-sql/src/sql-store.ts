@@ -6,7 +6,7 @@
  * rows; events go to an outbox table in the same transaction as their change.
  */
 import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
-import { sql, type Insertable, type Kysely, type RawBuilder, type Selectable, type Transaction } from "kysely";
+import { sql, type CompiledQuery, type Insertable, type Kysely, type RawBuilder, type Selectable, type Transaction } from "kysely";
 import {
   ScimError,
   defaultRegistry,
@@ -153,6 +153,11 @@ export interface OutboxEvent {
 /** The SQL store: a {@link ScimStore} plus migrations, the outbox and maintenance. */
 export interface SqlScimStore extends ScimStore {
   readonly dialect: SqlDialectName;
+  /**
+   * Whether the store's searches (lists that are not lookups an index narrows, outside
+   * transactions) run on a SQLite search thread (`openSqlite`'s `searches`), off the server's thread.
+   */
+  readonly searchesOffThread: boolean;
   /** The Kysely instance (the transaction's, inside `transaction`). */
   readonly db: Executor;
   /** Brings the tables to the latest version (idempotent). */
@@ -733,6 +738,9 @@ class SqlStore implements SqlScimStore {
     // on PostgreSQL it would wait for a search slot behind slow filters.
     const lookup = query.filter !== undefined && rt !== undefined && narrowedByIndex(query.filter, rt);
     const deadline = lookup ? undefined : query.deadline;
+    // A search (a filter no index narrows, a sort) runs on the SQLite search thread, if there is
+    // one, outside transactions (which must see their own writes): see sqlite-search-thread.ts.
+    const offThread = this.searchesOffThread && !this.inTransaction && ((query.filter !== undefined && !lookup) || query.sort !== undefined);
     const onSearch = this.options.onSearch;
     const search = async <T>(work: () => Promise<T>): Promise<T> => {
       const started = performance.now();
@@ -763,7 +771,7 @@ class SqlStore implements SqlScimStore {
 
     // totalResults: one row of scim_counts for an unfiltered list; for a filtered one a count over
     // the filter, unless the page itself tells it (an index page that is not full).
-    const countTotal = () => (query.filter === undefined ? this.countAll(ctx.tenant, type) : search(() => this.countWhere(where)));
+    const countTotal = () => (query.filter === undefined ? this.countAll(ctx.tenant, type) : search(() => this.countWhere(where, offThread)));
 
     const count = query.count === undefined ? undefined : Math.max(0, Math.floor(query.count));
     if (count === 0) return { resources: [], totalResults: await countTotal() };
@@ -795,8 +803,7 @@ class SqlStore implements SqlScimStore {
       from scim_resources r where ${pageWhere} order by ${order}
       ${limit !== undefined ? sqlText`limit ${limit}` : this.dialect === "sqlite" ? sqlText`limit -1` : sqlText``}
       ${offset > 0 ? sqlText`offset ${offset}` : sqlText``}`;
-    const rows = await search(() => this.db.executeQuery(compiledSql<PageRow>(statement, this.dialect)));
-    let page = rows.rows;
+    let page = await search(() => this.searchRows(compiledSql<PageRow>(statement, this.dialect), offThread));
     // Whether a next page exists after `page` (cursor paging), and whether the budget cut it.
     let more = false;
     let cut = false;
@@ -896,9 +903,20 @@ class SqlStore implements SqlScimStore {
     return row === undefined ? 0 : Number(row.live);
   }
 
-  private async countWhere(where: SqlText<boolean>): Promise<number> {
-    const result = await this.db.executeQuery(compiledSql<{ n: number | string }>(sqlText`select count(*) as n from scim_resources r where ${where}`, this.dialect));
-    return Number(result.rows[0]?.n ?? 0);
+  private async countWhere(where: SqlText<boolean>, offThread = false): Promise<number> {
+    const rows = await this.searchRows(compiledSql<{ n: number | string }>(sqlText`select count(*) as n from scim_resources r where ${where}`, this.dialect), offThread);
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  /** Whether searches can run on the SQLite search thread (a file opened by `openSqlite` with it on). */
+  get searchesOffThread(): boolean {
+    return this.handle.searchThread !== undefined;
+  }
+
+  /** The rows of a search statement: on the search thread when `offThread` and it runs, else on the store's connection. */
+  private async searchRows<R>(compiled: CompiledQuery<R>, offThread: boolean): Promise<R[]> {
+    const rows = offThread ? this.handle.searchThread?.all<R>(compiled.sql, compiled.parameters) : undefined;
+    return rows !== undefined ? await rows : (await this.db.executeQuery<R>(compiled)).rows;
   }
 
   private async attachMembers(tenant: string, resources: StoredResource[]): Promise<void> {
