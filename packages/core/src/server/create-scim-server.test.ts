@@ -1080,6 +1080,47 @@ describe("createScimServer: events", () => {
     expect(sales.id).toBeDefined();
   });
 
+  it("a sort and a filter by the derived groups ask the store once per chunk (groupsOfMany), and a blocking store's other requests are served between its chunks", async () => {
+    const store = memoryStore();
+    const calls = { groupsOf: 0, groupsOfMany: 0 };
+    const { groupsOfMany, ...rest } = store;
+    // A store whose queries hold the server's thread (as SQLite's do).
+    const watched: ScimStore = {
+      ...rest,
+      capabilities: { ...store.capabilities, blocking: true },
+      groupsOf: (ctx, id) => (calls.groupsOf++, store.groupsOf(ctx, id)),
+      groupsOfMany: (ctx, ids) => (calls.groupsOfMany++, groupsOfMany!(ctx, ids)),
+    };
+    const { call, createGroup } = setup({ store: watched }, store);
+    // 2,500 users: ten chunks of the server's scan (250 each from a blocking store).
+    const ids: string[] = [];
+    for (let i = 0; i < 2500; i++) ids.push((await store.create({ tenant: "t1" }, "User", { attributes: { schemas: [USER_SCHEMA_ID], userName: `user${i}@example.com` }, uniqueKeys: [] })).id);
+    await createGroup({ displayName: "Alpha", members: [{ value: ids[2400] }] });
+    await createGroup({ displayName: "Beta", members: [{ value: ids[7] }, { value: ids[2400] }] });
+    calls.groupsOf = calls.groupsOfMany = 0;
+    let turns = 0;
+    let listing = true;
+    const spin = () => {
+      turns++;
+      if (listing) setImmediate(spin);
+    };
+    setImmediate(spin);
+    const sorted = await call("GET", "/Users?sortBy=groups.display&sortOrder=descending&count=3&attributes=userName");
+    listing = false;
+    expect(sorted.status).toBe(200);
+    // Descending: users in no group have no value, first (missing values first descending); then Beta's, then Alpha's.
+    expect((sorted.body.Resources as J[]).length).toBe(3);
+    const ascending = await call("GET", "/Users?sortBy=groups.display&count=2&attributes=userName");
+    expect((ascending.body.Resources as J[]).map((u) => u.id)).toEqual([ids[2400], ids[7]]);
+    const filtered = await call("GET", `/Users?filter=${encodeURIComponent('groups.display eq "Beta"')}&attributes=userName`);
+    expect((filtered.body.Resources as J[]).map((u) => u.id).sort()).toEqual([ids[7], ids[2400]].sort());
+    expect(calls.groupsOf).toBe(0);
+    // Two sorted lists of ten chunks each (memoryStore filters by groups itself).
+    expect(calls.groupsOfMany).toBe(20);
+    // The event loop turned between the chunks of the first list (once before it, once after each but the last chunk).
+    expect(turns).toBeGreaterThanOrEqual(10);
+  });
+
   it("a PUT that changes nothing keeps the version and emits nothing (RFC 7644 §3.14)", async () => {
     const { call, createUser, events } = setup();
     const [a, b] = [await createUser(), await createUser()];
