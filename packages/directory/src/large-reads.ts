@@ -192,6 +192,11 @@ export interface LargeReadTurnOptions {
    * (see {@link ThreadTurns}). Undefined: none (PostgreSQL).
    */
   thread?: ThreadTurns;
+  /**
+   * Whether a read takes a turn on the thread (`thread`). Not the searches the store runs on its
+   * search thread: one would hold the turn while it waits for the worker. @default every read
+   */
+  takesThread?: (c: Context) => boolean;
   stalledMs?: number;
   maxHoldMs?: number;
   maxWaiting?: number;
@@ -249,7 +254,7 @@ export function largeReadTurns(options: LargeReadTurnOptions): MiddlewareHandler
       const taken = await takeTurn(c, client);
       if (taken instanceof Response) return taken;
       give = taken;
-      if (options.thread !== undefined) {
+      if (options.thread !== undefined && (options.takesThread?.(c) ?? true)) {
         release = await options.thread.take(scopeOf(c));
         // The client left while it waited: nothing is read.
         if (client?.destroyed === true) {

@@ -473,6 +473,8 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         readsLarge: scimReadsLarge((c) => scimSegments(c.req.path).slice(1)),
         refuse: tooManyRequests,
         ...(sync.threadTurns !== undefined ? { thread: sync.threadTurns } : {}),
+        // Searches (a filter no index answers, a sortBy) run on the store's search thread, when it has one.
+        takesThread: (c) => !(sync.store.searchesOffThread && scansTheStore(sync.registry, c)),
       }),
     );
   }
