@@ -24,13 +24,15 @@
  *  - Busy loads, closed loops on B without think time: "1 pager" (one loop of
  *    `GET /Users?count=1000&startIndex=k`, k cycling over 1, 1001, 2001, 3001, 4001), "4 pagers"
  *    (four such loops), "admin lister" (one loop reading `GET /api/directories/{B}/users?limit=1000`,
- *    following nextCursor and starting over at the end). A busy loop that gets a 429 sleeps its
+ *    following nextCursor and starting over at the end), "2 searchers" (two loops of
+ *    `GET /Users?sortBy=groups.display&sortOrder=descending&count=10`: a sort no index answers,
+ *    each reading every user of B and their memberships). A busy loop that gets a 429 sleeps its
  *    Retry-After seconds (429s are counted apart, they are not errors). The busy loops read their
  *    answers as a stream and never build or parse the page (users are counted by a marker per
  *    user), so that the load generator's own work on megabyte pages does not delay the small
  *    loops' timings, which share its event loop; the generator's event-loop lag is reported.
- *  - Phases in mirrored order: alone, 1 pager, 4 pagers, admin lister, admin lister, 4 pagers,
- *    1 pager, alone, each BENCH_FAIRNESS_PHASE_SECONDS (6; BENCH_QUICK=1: 2) with the small load
+ *  - Phases in mirrored order: alone, 1 pager, 4 pagers, admin lister, 2 searchers, 2 searchers,
+ *    admin lister, 4 pagers, 1 pager, alone, each BENCH_FAIRNESS_PHASE_SECONDS (6; BENCH_QUICK=1: 2) with the small load
  *    running, a 1 s pause between phases (the busy loops stopped; small requests started in a
  *    pause are not counted), after a 3 s warm-up (small load + 1 pager, not counted). The two
  *    runs of each phase are merged.
@@ -40,7 +42,8 @@
  * Reported per phase: small tenants' requests, p50/p90/p99/max latency, errors, p50 and p99 ratio
  * to "alone"; busy pages answered 200 per second, users read per second, 429s; the server's CPU
  * (cores busy, /proc); each run's p99; the load generator's event-loop lag. Targets: small tenants' p99 under
- * 1 pager / alone ≤ 3, under 4 pagers / alone ≤ 4, under the admin lister / alone ≤ 3; errors 0.
+ * 1 pager / alone ≤ 3, under 4 pagers / alone ≤ 4, under the admin lister / alone ≤ 3, under 2
+ * searchers / alone ≤ 3; errors 0.
  *
  * Knobs: BENCH_FAIRNESS_PHASE_SECONDS, BENCH_QUICK, BENCH_DIRECTORY_LOG_LEVEL,
  * BENCH_DIRECTORY_NODE_ARGS (processes.ts). Writes bench/results-fairness.md. Run alone:
@@ -75,7 +78,7 @@ const BULK_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 const PATCH_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
 
-type BusyKind = "pager" | "admin";
+type BusyKind = "pager" | "admin" | "searcher";
 interface PhaseDef {
   name: string;
   busy?: { kind: BusyKind; loops: number };
@@ -84,7 +87,10 @@ const ALONE: PhaseDef = { name: "alone" };
 const ONE_PAGER: PhaseDef = { name: "1 pager", busy: { kind: "pager", loops: 1 } };
 const FOUR_PAGERS: PhaseDef = { name: "4 pagers", busy: { kind: "pager", loops: 4 } };
 const ADMIN_LISTER: PhaseDef = { name: "admin lister", busy: { kind: "admin", loops: 1 } };
-const ORDER: PhaseDef[] = [ALONE, ONE_PAGER, FOUR_PAGERS, ADMIN_LISTER, ADMIN_LISTER, FOUR_PAGERS, ONE_PAGER, ALONE];
+const TWO_SEARCHERS: PhaseDef = { name: "2 searchers", busy: { kind: "searcher", loops: 2 } };
+const ORDER: PhaseDef[] = [ALONE, ONE_PAGER, FOUR_PAGERS, ADMIN_LISTER, TWO_SEARCHERS, TWO_SEARCHERS, ADMIN_LISTER, FOUR_PAGERS, ONE_PAGER, ALONE];
+/** What a searcher sends: users sorted by their groups' names, a page of 10 (each reads every user of B and their memberships). */
+const SEARCH_QUERY = "sortBy=groups.display&sortOrder=descending&count=10";
 
 const OPS = ["GET filter", "GET id", "PATCH", "POST"] as const;
 type Op = (typeof OPS)[number];
@@ -255,7 +261,7 @@ async function smallLoop(s: Running, dir: SmallDirectory, signal: AbortSignal): 
 }
 
 /** A marker that occurs once per user in a page: SCIM resources' meta, the admin API's users' directoryId. */
-const MARKERS: Record<BusyKind, Buffer> = { pager: Buffer.from('"resourceType":"User"'), admin: Buffer.from('"directoryId":') };
+const MARKERS: Record<BusyKind, Buffer> = { pager: Buffer.from('"resourceType":"User"'), searcher: Buffer.from('"resourceType":"User"'), admin: Buffer.from('"directoryId":') };
 
 interface Streamed {
   status: number;
@@ -298,7 +304,7 @@ function streamGet(agent: http.Agent, port: number, path: string, headers: Recor
 async function busyLoop(s: Running, kind: BusyKind, loop: number, run: PhaseRun | undefined, signal: AbortSignal): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const headers: Record<string, string> =
-    kind === "pager" ? { authorization: `Bearer ${s.token}`, accept: SCIM_JSON } : { authorization: `Bearer ${s.adminKey}`, accept: "application/json" };
+    kind === "admin" ? { authorization: `Bearer ${s.adminKey}`, accept: "application/json" } : { authorization: `Bearer ${s.token}`, accept: SCIM_JSON };
   const starts = Array.from({ length: Math.ceil(BUSY_USERS / PAGE) }, (_, k) => 1 + k * PAGE);
   let k = loop; // the pagers start on different pages
   let cursor: string | null = null;
@@ -306,7 +312,9 @@ async function busyLoop(s: Running, kind: BusyKind, loop: number, run: PhaseRun 
     const path =
       kind === "pager"
         ? `${s.scimBase}/Users?count=${PAGE}&startIndex=${starts[k % starts.length]}`
-        : `/api/directories/${s.directoryId}/users?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
+        : kind === "searcher"
+          ? `${s.scimBase}/Users?${SEARCH_QUERY}`
+          : `/api/directories/${s.directoryId}/users?limit=${PAGE}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`;
     let answer: Streamed;
     try {
       answer = await streamGet(agent, s.port, path, headers, MARKERS[kind]);
@@ -325,7 +333,7 @@ async function busyLoop(s: Running, kind: BusyKind, loop: number, run: PhaseRun 
         run.users += answer.users;
       }
       if (kind === "pager") k++;
-      else {
+      else if (kind === "admin") {
         const m = /"nextCursor":(?:null|"([^"]*)")\s*}\s*$/.exec(answer.tail);
         cursor = m?.[1] ?? null;
       }
@@ -498,7 +506,7 @@ export async function fairnessReport(): Promise<{ lines: string[]; targets: Targ
         m.smallErrors.length === 0 ? "0" : `${m.smallErrors.length} (${counts(statuses)})`,
         fmtRatio(p50 / aloneP50),
         fmtRatio(p99 / aloneP99),
-        busy ? (name === ADMIN_LISTER.name ? `${fmtRate((m.pages / m.ms) * 1000)} (admin)` : fmtRate((m.pages / m.ms) * 1000)) : "–",
+        busy ? (name === ADMIN_LISTER.name ? `${fmtRate((m.pages / m.ms) * 1000)} (admin)` : name === TWO_SEARCHERS.name ? `${fmtRate((m.pages / m.ms) * 1000)} (searches)` : fmtRate((m.pages / m.ms) * 1000)) : "–",
         busy ? fmtRate((m.users / m.ms) * 1000) : "–",
         busy ? (m.busy429 === 0 ? "0" : `${m.busy429} (${counts(m.refusals)})`) + (m.busyErrors ? `; errors ${counts(m.busyOther)}` : "") : "–",
         (m.serverCpuMs / m.ms).toFixed(2),
@@ -549,7 +557,7 @@ export async function fairnessReport(): Promise<{ lines: string[]; targets: Targ
     emit();
     emit(
       `Small tenants' p99 under 1 pager / alone: **${fmtRatio(p99Ratio.get(ONE_PAGER.name)!)}** (goal ≤ 3), under 4 pagers / alone: **${fmtRatio(p99Ratio.get(FOUR_PAGERS.name)!)}** (goal ≤ 4), ` +
-        `under the admin lister / alone: **${fmtRatio(p99Ratio.get(ADMIN_LISTER.name)!)}** (goal ≤ 3); small-tenant errors: **${smallErrors}**, busy errors (not 429): ${busyErrors}, ` +
+        `under the admin lister / alone: **${fmtRatio(p99Ratio.get(ADMIN_LISTER.name)!)}** (goal ≤ 3), under 2 searchers / alone: **${fmtRatio(p99Ratio.get(TWO_SEARCHERS.name)!)}** (goal ≤ 3); small-tenant errors: **${smallErrors}**, busy errors (not 429): ${busyErrors}, ` +
         `small directories with missing users: ${missing} (goal 0).`,
     );
     emit();
@@ -561,6 +569,7 @@ export async function fairnessReport(): Promise<{ lines: string[]; targets: Targ
     targets.push({ name: "(FAIRNESS) small tenants' p99 under 1 pager / alone", goal: 3, value: p99Ratio.get(ONE_PAGER.name)!, detail: `${SMALL_DIRECTORIES} small tenants, B ${BUSY_USERS} users`, max: true });
     targets.push({ name: "(FAIRNESS) small tenants' p99 under 4 pagers / alone", goal: 4, value: p99Ratio.get(FOUR_PAGERS.name)!, detail: "", max: true });
     targets.push({ name: "(FAIRNESS) small tenants' p99 under the admin lister / alone", goal: 3, value: p99Ratio.get(ADMIN_LISTER.name)!, detail: "", max: true });
+    targets.push({ name: "(FAIRNESS) small tenants' p99 under 2 searchers (sorted by groups.display) / alone", goal: 3, value: p99Ratio.get(TWO_SEARCHERS.name)!, detail: "", max: true });
     targets.push({ name: "(FAIRNESS) errors (small tenants' non-2xx, busy non-2xx other than 429) + small directories missing users", goal: 0, value: smallErrors + busyErrors + missing, detail: "", max: true });
   } finally {
     stopSmall.abort();
