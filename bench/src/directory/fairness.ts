@@ -49,15 +49,14 @@
  * BENCH_DIRECTORY_NODE_ARGS (processes.ts). Writes bench/results-fairness.md. Run alone:
  * `npx tsx src/directory/fairness.ts`, or `BENCH_PARTS=FAIRNESS npx tsx src/run.ts`.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { fmtRate, fmtRatio, mdTable } from "../harness.js";
 import { oktaUserObject, USER_SCHEMA } from "./okta-user.js";
-import { admin, BENCH_DIR, fmtMs, load, percentile, processCpuMs, request, SCIM_JSON, startServer, stopServer, type Answer, type Running, type Target } from "./processes.js";
+import { admin, fmtMs, load, percentile, processCpuMs, request, runWhenMain, SCIM_JSON, startServer, stopServer, writeReport, type Answer, type Running, type Target } from "./processes.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const PHASE_SECONDS = Number(process.env.BENCH_FAIRNESS_PHASE_SECONDS ?? (QUICK ? 2 : 6));
@@ -578,18 +577,8 @@ export async function fairnessReport(): Promise<{ lines: string[]; targets: Targ
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  const file = join(BENCH_DIR, "results-fairness.md");
-  writeFileSync(file, ["# Directory-sync service: fairness between directories", "", `${new Date().toISOString()}`, "", ...lines].join("\n") + "\n");
-  console.log(`FAIRNESS part written to ${file}`);
+  writeReport("results-fairness.md", "Directory-sync service: fairness between directories", lines, "FAIRNESS");
   return { lines, targets };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  fairnessReport().then(
-    () => process.exit(0),
-    (error) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, fairnessReport);

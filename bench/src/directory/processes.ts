@@ -8,7 +8,7 @@
  * --cpu-prof-dir=/tmp/prof").
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { dirname, join } from "node:path";
@@ -190,3 +190,22 @@ export const fmtMs = (ms: number) => (Number.isFinite(ms) ? (ms >= 100 ? ms.toFi
 
 /** The load averages, for the reports. */
 export const load = () => os.loadavg().map((x) => x.toFixed(2)).join(", ");
+
+/** Writes a part's report to `bench/<file>`: its title, the time, its lines. */
+export function writeReport(file: string, title: string, lines: readonly string[], part: string): void {
+  const path = join(BENCH_DIR, file);
+  writeFileSync(path, [`# ${title}`, "", `${new Date().toISOString()}`, "", ...lines].join("\n") + "\n");
+  console.log(`${part} part written to ${path}`);
+}
+
+/** Runs a part's report when its module is the script run (`npx tsx src/directory/<part>.ts`), exiting 1 on failure. */
+export function runWhenMain(moduleUrl: string, report: () => Promise<unknown>): void {
+  if (!process.argv[1] || fileURLToPath(moduleUrl) !== process.argv[1]) return;
+  report().then(
+    () => process.exit(0),
+    (error) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

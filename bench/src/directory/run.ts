@@ -37,14 +37,13 @@
  * percentile...) are in processes.ts, shared with the FAIRNESS part (fairness.ts).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { fmtRate, fmtRatio, mdTable } from "../harness.js";
 import { oktaUser } from "./okta-user.js";
-import { admin, BENCH_DIR, children, fmtMs, HERE, load, percentile, processCpuMs, request, SCIM_JSON, startServer, stopServer, type Running, type ServerDef, type Target } from "./processes.js";
+import { admin, BENCH_DIR, children, fmtMs, HERE, load, percentile, processCpuMs, request, runWhenMain, SCIM_JSON, startServer, stopServer, writeReport, type Running, type ServerDef, type Target } from "./processes.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const USERS = Number(process.env.BENCH_DIRECTORY_USERS ?? (QUICK ? 1_000 : 10_000));
@@ -314,18 +313,8 @@ export async function directoryReport(): Promise<{ lines: string[]; targets: Tar
     rmSync(tmp, { recursive: true, force: true });
   }
 
-  const file = join(BENCH_DIR, "results-directory.md");
-  writeFileSync(file, ["# Directory-sync service benchmark", "", `${new Date().toISOString()}`, "", ...lines].join("\n") + "\n");
-  console.log(`DIRECTORY part written to ${file}`);
+  writeReport("results-directory.md", "Directory-sync service benchmark", lines, "DIRECTORY");
   return { lines, targets };
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  directoryReport().then(
-    () => process.exit(0),
-    (error) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+runWhenMain(import.meta.url, directoryReport);
