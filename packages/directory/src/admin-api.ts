@@ -44,7 +44,7 @@ import {
   type UserPage,
   type ApiOperation,
 } from "./openapi.js";
-import { answerSurcharge, declaredLength, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
+import { answerSurcharge, declaredLength, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, retryAfterText, type RateLimitConfig } from "./rate-limit.js";
 import type { GuardSettingsCache } from "./scim-routes.js";
 import { largeReadTurns } from "./large-reads.js";
 import { PAGE_BYTES } from "./normalized.js";
@@ -400,7 +400,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
   /** A 429 with `Retry-After`. */
   const tooManyRequests = (c: AdminContext, retryAfterSeconds: number) => {
     c.header("Retry-After", String(retryAfterSeconds));
-    return c.json(errorBody("rate_limited", `too many requests: retry after ${retryAfterSeconds} seconds`), 429);
+    return c.json(errorBody("rate_limited", `too many requests: ${retryAfterText(retryAfterSeconds)}`), 429);
   };
 
   // Authentication first (a hash and a constant-time comparison), then the rate limit of the
@@ -443,7 +443,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
         ...(sync.threadTurns !== undefined ? { thread: sync.threadTurns } : {}),
         refuse: (c, retryAfterSeconds, _reason, detail) => {
           c.header("Retry-After", String(retryAfterSeconds));
-          return c.json(errorBody("too_many_reads", `${detail}: retry after ${retryAfterSeconds} seconds`), 429);
+          return c.json(errorBody("too_many_reads", `${detail}: ${retryAfterText(retryAfterSeconds)}`), 429);
         },
       }) as unknown as MiddlewareHandler<AdminEnv>,
     );

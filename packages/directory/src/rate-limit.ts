@@ -154,3 +154,8 @@ export class RateLimiter {
 function refusal(bucket: Bucket): RateLimitDecision {
   return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / bucket.config.requestsPerSecond)) };
 }
+
+/** "retry after 1 second", "retry after 5 seconds": the words of a 429's message. */
+export function retryAfterText(seconds: number): string {
+  return `retry after ${seconds} ${seconds === 1 ? "second" : "seconds"}`;
+}

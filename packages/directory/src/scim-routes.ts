@@ -21,7 +21,7 @@ import type { DirectoryService } from "./directories.js";
 import { DEFAULT_MAX_CONCURRENT_LARGE_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, limiterKey, type TrustProxy } from "./ip-allowlist.js";
 import { largeReadTurns, scimReadsLarge } from "./large-reads.js";
-import { answerSurcharge, declaredLength, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
+import { answerSurcharge, declaredLength, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, retryAfterText, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
 import { isDirectoryId } from "./ids.js";
 import { hashToken, TOKEN_PREFIX } from "./tokens.js";
@@ -222,7 +222,7 @@ function scimError(c: Context<ScimAuditEnv>, status: 403 | 429, detail: string, 
 /** A 429 SCIM Error with `Retry-After`, its reason recorded in the audit entry (`detail.refused`). */
 function tooManyRequests(c: Context<ScimAuditEnv>, retryAfterSeconds: number, reason: string, detail: string): Response {
   c.set("auditRefusal", reason);
-  return scimError(c, 429, `${detail}: retry after ${retryAfterSeconds} seconds`, { "Retry-After": String(retryAfterSeconds) });
+  return scimError(c, 429, `${detail}: ${retryAfterText(retryAfterSeconds)}`, { "Retry-After": String(retryAfterSeconds) });
 }
 
 /** Whether the directory segment of the request's path is valid percent-encoding. */
