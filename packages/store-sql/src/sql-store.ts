@@ -771,7 +771,7 @@ class SqlStore implements SqlScimStore {
 
     // totalResults: one row of scim_counts for an unfiltered list; for a filtered one a count over
     // the filter, unless the page itself tells it (an index page that is not full).
-    const countTotal = () => (query.filter === undefined ? this.countAll(ctx.tenant, type) : search(() => this.countWhere(where, offThread)));
+    const countTotal = () => (query.filter === undefined ? this.countAll(ctx.tenant, type) : search(() => this.countWhere(where, offThread ? ctx.tenant : undefined)));
 
     const count = query.count === undefined ? undefined : Math.max(0, Math.floor(query.count));
     if (count === 0) return { resources: [], totalResults: await countTotal() };
@@ -803,7 +803,7 @@ class SqlStore implements SqlScimStore {
       from scim_resources r where ${pageWhere} order by ${order}
       ${limit !== undefined ? sqlText`limit ${limit}` : this.dialect === "sqlite" ? sqlText`limit -1` : sqlText``}
       ${offset > 0 ? sqlText`offset ${offset}` : sqlText``}`;
-    let page = await search(() => this.searchRows(compiledSql<PageRow>(statement, this.dialect), offThread));
+    let page = await search(() => this.searchRows(compiledSql<PageRow>(statement, this.dialect), offThread ? ctx.tenant : undefined));
     // Whether a next page exists after `page` (cursor paging), and whether the budget cut it.
     let more = false;
     let cut = false;
@@ -903,8 +903,8 @@ class SqlStore implements SqlScimStore {
     return row === undefined ? 0 : Number(row.live);
   }
 
-  private async countWhere(where: SqlText<boolean>, offThread = false): Promise<number> {
-    const rows = await this.searchRows(compiledSql<{ n: number | string }>(sqlText`select count(*) as n from scim_resources r where ${where}`, this.dialect), offThread);
+  private async countWhere(where: SqlText<boolean>, offThreadFor?: string): Promise<number> {
+    const rows = await this.searchRows(compiledSql<{ n: number | string }>(sqlText`select count(*) as n from scim_resources r where ${where}`, this.dialect), offThreadFor);
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -913,9 +913,9 @@ class SqlStore implements SqlScimStore {
     return this.handle.searchThread !== undefined;
   }
 
-  /** The rows of a search statement: on the search thread when `offThread` and it runs, else on the store's connection. */
-  private async searchRows<R>(compiled: CompiledQuery<R>, offThread: boolean): Promise<R[]> {
-    const rows = offThread ? this.handle.searchThread?.all<R>(compiled.sql, compiled.parameters) : undefined;
+  /** The rows of a search statement: on the search thread for the tenant `offThreadFor` when given and it runs, else on the store's connection. */
+  private async searchRows<R>(compiled: CompiledQuery<R>, offThreadFor: string | undefined): Promise<R[]> {
+    const rows = offThreadFor !== undefined ? this.handle.searchThread?.all<R>(compiled.sql, compiled.parameters, offThreadFor) : undefined;
     return rows !== undefined ? await rows : (await this.db.executeQuery<R>(compiled)).rows;
   }
 

@@ -65,7 +65,7 @@ describe("SQLite searches on the search thread", () => {
     const thread = database.searchThread!;
     const sent: string[] = [];
     const all = thread.all.bind(thread);
-    thread.all = (sql, parameters) => (sent.push(sql), all(sql, parameters));
+    thread.all = (sql, parameters, tenant) => (sent.push(sql), all(sql, parameters, tenant));
     expect((await store.query(ctx, "User", { filter: parseFilter('userName eq "user7@acme.test"') })).resources.map((r) => r.id)).toEqual(["u7"]);
     expect((await store.query(ctx, "User", { startIndex: 1, count: 10 })).resources).toHaveLength(10);
     await store.transaction!((tx) => tx.query(ctx, "User", { filter: parseFilter('title co "neer 5"'), count: 5 }));
@@ -73,6 +73,16 @@ describe("SQLite searches on the search thread", () => {
     await store.query(ctx, "User", { filter: parseFilter('title co "neer 5"'), count: 5 });
     expect(sent.length).toBeGreaterThan(0);
   }, 60_000);
+
+  it("the tenants' searches take turns: one tenant's queue delays another's search by one search at most", async () => {
+    const thread = database.searchThread!;
+    const order: string[] = [];
+    const send = (tenant: string, n: number) => thread.all<{ n: number }>("select ? as n", [n], tenant)!.then((rows) => order.push(`${tenant}${rows[0]!.n}`));
+    await Promise.all([send("a", 1), send("a", 2), send("a", 3), send("b", 1), send("c", 1), send("b", 2)]);
+    // a1 went at once; then b and c before a's next, and so on in turn.
+    expect(order).toEqual(["a1", "b1", "c1", "a2", "b2", "a3"]);
+    expect(thread.pending).toBe(0);
+  });
 
   it("a search past its deadline ends there as on the server's thread: 400 tooMany (RFC 7644 §3.12)", async () => {
     await expect(store.query(ctx, "User", { filter: parseFilter('title co "zzz"'), count: 10, deadline: Date.now() - 1 })).rejects.toMatchObject({ status: 400, scimType: "tooMany" });

@@ -7,8 +7,8 @@
  * on 30,000 users: 1.3 s) held every request of every tenant until it ended, and a review kept
  * other tenants at a median of 1.8 s with two such searches at a time. The store sends those
  * searches here (`SqlStore.query`: lists that are not lookups an index narrows, outside
- * transactions), where they wait for one another, one at a time, while the server's thread goes
- * on with everything else; lookups, reads by id and writes stay on the server's thread, where a
+ * transactions), where they run one at a time, the tenants in turn, while the server's thread
+ * goes on with everything else; lookups, reads by id and writes stay on the server's thread, where a
  * round trip to a worker would cost more than they do. The connection sees committed rows only,
  * as the server's reader does, and has the same SQL functions: case folding
  * (`SQLITE_LOWER`) and the deadline (`SQLITE_DEADLINE`), past which a search ends with
@@ -82,16 +82,27 @@ export interface SearchThreadOptions {
 /** A worker thread that runs searches of a SQLite file (see the module's comment). */
 export interface SearchThread {
   /**
-   * The rows of a read-only statement, run on the worker; undefined once the worker is gone (it
+   * The rows of a read-only statement, run on the worker after the searches already waiting,
+   * the tenants served in turn (next, the tenant served longest ago among those waiting), so
+   * that one tenant's queue delays another tenant's search by one search at most (each search's time limit counts from its request's arrival, as on the
+   * server's thread); undefined once the worker is gone (it
    * failed, or `stop` ran): the caller then runs it on its own connection. A statement that
    * failed rejects as it would have on the server's thread (`queryTimedOut()` past the deadline,
    * SQLite's error with its `code` otherwise).
    */
-  all<R>(sql: string, parameters: readonly unknown[]): Promise<R[]> | undefined;
+  all<R>(sql: string, parameters: readonly unknown[], tenant?: string): Promise<R[]> | undefined;
   /** Searches sent and not yet answered (for tests and monitoring). */
   readonly pending: number;
   /** Stops the worker and closes its connection. */
   stop(): Promise<void>;
+}
+
+/** A search waiting for the worker, or on it. */
+interface Job {
+  sql: string;
+  parameters: readonly unknown[];
+  resolve: (rows: unknown[]) => void;
+  reject: (error: unknown) => void;
 }
 
 /** Starts the search thread of a SQLite file (WAL mode: its reads never wait for the writer). */
@@ -100,23 +111,57 @@ export function startSearchThread(filename: string, options: SearchThreadOptions
     eval: true,
     workerData: { driver: options.driver, filename, busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)), ...options.functions },
   });
-  const waiting = new Map<number, { resolve: (rows: unknown[]) => void; reject: (error: unknown) => void }>();
-  let nextId = 1;
+  // The searches waiting, by tenant (a tenant is in the map while it has any, in the order it is
+  // served), and the one on the worker: one at a time, the tenants in turn.
+  const queued = new Map<string, Job[]>();
+  let current: Job | undefined;
+  /** When each tenant was last served (a count of searches sent), for the tenants served lately. */
+  const servedAt = new Map<string, number>();
+  let sent = 0;
+  let queuedCount = 0;
   let running = true;
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  /** Sends the next search to the worker: the first waiting of the tenant served longest ago (or never) among those waiting. */
+  const next = () => {
+    if (current !== undefined || queuedCount === 0) {
+      if (current === undefined) worker.unref();
+      return;
+    }
+    let chosen: [string, Job[]] | undefined;
+    let oldest = Infinity;
+    for (const entry of queued) {
+      const at = servedAt.get(entry[0]) ?? -1;
+      if (at < oldest) {
+        oldest = at;
+        chosen = entry;
+      }
+    }
+    const [tenant, line] = chosen!;
+    current = line.shift()!;
+    queuedCount--;
+    if (line.length === 0) queued.delete(tenant);
+    servedAt.delete(tenant);
+    servedAt.set(tenant, ++sent);
+    // Only the order of the tenants served lately matters: the others count as never served.
+    if (servedAt.size > 10_000) servedAt.delete(servedAt.keys().next().value!);
+    worker.postMessage({ id: 0, sql: current.sql, parameters: current.parameters });
+  };
   const end = (error: unknown) => {
     running = false;
-    for (const { reject } of waiting.values()) reject(error);
-    waiting.clear();
+    current?.reject(error);
+    current = undefined;
+    for (const line of queued.values()) for (const job of line) job.reject(error);
+    queued.clear();
+    queuedCount = 0;
   };
   worker.on("message", (answer: Answer) => {
-    const entry = waiting.get(answer.id);
-    if (entry === undefined) return;
-    waiting.delete(answer.id);
-    if (waiting.size === 0) worker.unref();
-    if ("rows" in answer) return entry.resolve(answer.rows);
-    if (answer.error.timedOut) return entry.reject(queryTimedOut());
-    entry.reject(Object.assign(new Error(answer.error.message), answer.error.code !== undefined ? { code: answer.error.code } : {}));
+    const job = current;
+    if (job === undefined) return;
+    current = undefined;
+    if ("rows" in answer) job.resolve(answer.rows);
+    else if (answer.error.timedOut) job.reject(queryTimedOut());
+    else job.reject(Object.assign(new Error(answer.error.message), answer.error.code !== undefined ? { code: answer.error.code } : {}));
+    next();
   });
   worker.on("error", (error) => end(error));
   worker.on("exit", () => end(new Error("the SQLite search thread has stopped")));
@@ -124,17 +169,20 @@ export function startSearchThread(filename: string, options: SearchThreadOptions
   // refs the worker again.)
   worker.unref();
   return {
-    all<R>(sql: string, parameters: readonly unknown[]): Promise<R[]> | undefined {
+    all<R>(sql: string, parameters: readonly unknown[], tenant = ""): Promise<R[]> | undefined {
       if (!running) return undefined;
-      const id = nextId++;
       return new Promise<R[]>((resolve, reject) => {
-        if (waiting.size === 0) worker.ref();
-        waiting.set(id, { resolve: resolve as (rows: unknown[]) => void, reject });
-        worker.postMessage({ id, sql, parameters });
+        worker.ref();
+        const job: Job = { sql, parameters, resolve: resolve as (rows: unknown[]) => void, reject };
+        const line = queued.get(tenant);
+        if (line === undefined) queued.set(tenant, [job]);
+        else line.push(job);
+        queuedCount++;
+        next();
       });
     },
     get pending() {
-      return waiting.size;
+      return queuedCount + (current !== undefined ? 1 : 0);
     },
     async stop() {
       // Keep the process alive until the worker has closed its connection.
