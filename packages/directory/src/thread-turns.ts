@@ -19,22 +19,23 @@ interface Waiter {
 }
 
 /**
- * One holder at a time, the scopes (directories, `admin`) with waiters served round-robin (never
- * the scope served last while another waits) and each scope's waiters in order of arrival; `take`
- * resolves with the function that gives the turn back.
+ * One holder at a time, the scopes (directories, `admin`) with waiters served in turn (next, the
+ * one served longest ago, or never) and each scope's waiters in order of arrival; `take` resolves
+ * with the function that gives the turn back.
  */
 export class ThreadTurns {
   private held = false;
-  /** The scope of the read that had the thread last: the next turn goes to another scope when one waits. */
-  private lastScope: string | undefined;
-  /** The waiters of each scope; a scope is in the map while it has any, in the order it is served. */
+  /** When each scope last had the thread (a count of turns given), for the scopes served lately. */
+  private readonly servedAt = new Map<string, number>();
+  private given = 0;
+  /** The waiters of each scope; a scope is in the map while it has any. */
   private readonly waiting = new Map<string, Waiter[]>();
 
   /** Waits for the thread; resolves with the function that gives it back (once; later calls do nothing). */
   take(scope: string): Promise<() => void> {
     if (!this.held && this.waiting.size === 0) {
       this.held = true;
-      this.lastScope = scope;
+      this.served(scope);
       return Promise.resolve(this.giver());
     }
     return new Promise((resolve) => {
@@ -66,17 +67,15 @@ export class ThreadTurns {
     };
   }
 
-  /**
-   * Gives the thread to the first waiter of the first scope in line other than the one served
-   * last (that one when it is the only one waiting); the scope then goes to the end of the line.
-   */
+  /** Gives the thread to the first waiter of the scope served longest ago (or never) among those waiting. */
   private grantNext(): void {
     let chosen: [string, Waiter[]] | undefined;
+    let oldest = Infinity;
     for (const entry of this.waiting) {
-      chosen ??= entry;
-      if (entry[0] !== this.lastScope) {
+      const at = this.servedAt.get(entry[0]) ?? -1;
+      if (at < oldest) {
+        oldest = at;
         chosen = entry;
-        break;
       }
     }
     if (chosen === undefined) {
@@ -85,9 +84,16 @@ export class ThreadTurns {
     }
     const [scope, line] = chosen;
     const waiter = line.shift()!;
-    this.waiting.delete(scope);
-    if (line.length > 0) this.waiting.set(scope, line);
-    this.lastScope = scope;
+    if (line.length === 0) this.waiting.delete(scope);
+    this.served(scope);
     waiter.grant();
+  }
+
+  /** Records that `scope` has the thread now. */
+  private served(scope: string): void {
+    this.servedAt.delete(scope);
+    this.servedAt.set(scope, ++this.given);
+    // Only the order of the scopes served lately matters: the others count as never served.
+    if (this.servedAt.size > 10_000) this.servedAt.delete(this.servedAt.keys().next().value!);
   }
 }
