@@ -13,44 +13,31 @@
  * and the service takes no turns there (`DirectorySync.threadTurns` is undefined).
  */
 
-/** A read waiting for its turn: `grant` gives it the thread. */
-interface Waiter {
-  grant: () => void;
-}
+import { FairQueue } from "scim-store-sql";
 
 /**
  * One holder at a time, the scopes (directories, `admin`) with waiters served in turn (next, the
- * one served longest ago, or never) and each scope's waiters in order of arrival; `take` resolves
- * with the function that gives the turn back.
+ * one served longest ago, or never: scim-store-sql's `FairQueue`) and each scope's waiters in
+ * order of arrival; `take` resolves with the function that gives the turn back.
  */
 export class ThreadTurns {
   private held = false;
-  /** When each scope last had the thread (a count of turns given), for the scopes served lately. */
-  private readonly servedAt = new Map<string, number>();
-  private given = 0;
-  /** The waiters of each scope; a scope is in the map while it has any. */
-  private readonly waiting = new Map<string, Waiter[]>();
+  /** The reads waiting, by scope: each grants the thread to its read. */
+  private readonly waiting = new FairQueue<() => void>();
 
   /** Waits for the thread; resolves with the function that gives it back (once; later calls do nothing). */
   take(scope: string): Promise<() => void> {
     if (!this.held && this.waiting.size === 0) {
       this.held = true;
-      this.served(scope);
+      this.waiting.markServed(scope);
       return Promise.resolve(this.giver());
     }
-    return new Promise((resolve) => {
-      const waiter: Waiter = { grant: () => resolve(this.giver()) };
-      const line = this.waiting.get(scope);
-      if (line === undefined) this.waiting.set(scope, [waiter]);
-      else line.push(waiter);
-    });
+    return new Promise((resolve) => this.waiting.push(scope, () => resolve(this.giver())));
   }
 
   /** How many reads wait for the thread (for tests and monitoring). */
   get waitingCount(): number {
-    let n = 0;
-    for (const line of this.waiting.values()) n += line.length;
-    return n;
+    return this.waiting.size;
   }
 
   private giver(): () => void {
@@ -67,33 +54,10 @@ export class ThreadTurns {
     };
   }
 
-  /** Gives the thread to the first waiter of the scope served longest ago (or never) among those waiting. */
+  /** Gives the thread to the next read waiting (see FairQueue), or frees it. */
   private grantNext(): void {
-    let chosen: [string, Waiter[]] | undefined;
-    let oldest = Infinity;
-    for (const entry of this.waiting) {
-      const at = this.servedAt.get(entry[0]) ?? -1;
-      if (at < oldest) {
-        oldest = at;
-        chosen = entry;
-      }
-    }
-    if (chosen === undefined) {
-      this.held = false;
-      return;
-    }
-    const [scope, line] = chosen;
-    const waiter = line.shift()!;
-    if (line.length === 0) this.waiting.delete(scope);
-    this.served(scope);
-    waiter.grant();
-  }
-
-  /** Records that `scope` has the thread now. */
-  private served(scope: string): void {
-    this.servedAt.delete(scope);
-    this.servedAt.set(scope, ++this.given);
-    // Only the order of the scopes served lately matters: the others count as never served.
-    if (this.servedAt.size > 10_000) this.servedAt.delete(this.servedAt.keys().next().value!);
+    const grant = this.waiting.shift();
+    if (grant === undefined) this.held = false;
+    else grant();
   }
 }

@@ -5,6 +5,7 @@
  */
 export { openDatabase, openPostgres, openSqlite, registerSqliteFunctions, SQLITE_LOWER, type OpenDatabaseOptions, type PostgresOptions, type ScimSqlDatabase, type SqlDialectName, type SqliteOptions } from "./dialect.js";
 export { groupCommitDialect, GroupCommitSqliteDriver, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
+export { FairQueue } from "./fair-queue.js";
 export { startCheckpointer, type Checkpointer, type CheckpointOptions, type CheckpointStats } from "./sqlite-checkpointer.js";
 export { compiledStatement } from "./compiled-statement.js";
 export { databaseUnavailable, isDatabaseUnavailable, UNAVAILABLE_RETRY_AFTER_SECONDS } from "./database-unavailable.js";

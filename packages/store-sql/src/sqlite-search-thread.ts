@@ -16,6 +16,7 @@
  */
 import { Worker } from "node:worker_threads";
 import { queryTimedOut } from "scim-core";
+import { FairQueue } from "./fair-queue.js";
 
 /**
  * The worker's code (CommonJS, evaluated): a connection that only reads, the store's SQL
@@ -60,14 +61,15 @@ parentPort.on("message", (message) => {
     return;
   }
   try {
-    parentPort.postMessage({ id: message.id, rows: statement(message.sql).all(message.parameters) });
+    parentPort.postMessage({ rows: statement(message.sql).all(message.parameters) });
   } catch (error) {
-    parentPort.postMessage({ id: message.id, error: { message: String(error && error.message), code: error && error.code, timedOut: error && error.timedOut === true } });
+    parentPort.postMessage({ error: { message: String(error && error.message), code: error && error.code, timedOut: error && error.timedOut === true } });
   }
 });
 `;
 
-type Answer = { id: number; rows: unknown[] } | { id: number; error: { message: string; code?: string; timedOut: boolean } };
+/** The worker's answer to the one search it was sent. */
+type Answer = { rows: unknown[] } | { error: { message: string; code?: string; timedOut: boolean } };
 
 /** Options of {@link startSearchThread}. */
 export interface SearchThreadOptions {
@@ -83,10 +85,9 @@ export interface SearchThreadOptions {
 export interface SearchThread {
   /**
    * The rows of a read-only statement, run on the worker after the searches already waiting,
-   * the tenants served in turn (next, the tenant served longest ago among those waiting), so
-   * that one tenant's queue delays another tenant's search by one search at most (each search's time limit counts from its request's arrival, as on the
-   * server's thread); undefined once the worker is gone (it
-   * failed, or `stop` ran): the caller then runs it on its own connection. A statement that
+   * the tenants in turn ({@link FairQueue}: one tenant's queue delays another tenant's search by
+   * one search at most; each search's time limit counts from its request's arrival, as on the
+   * server's thread); undefined once the worker is gone (it failed, or `stop` ran): the caller then runs it on its own connection. A statement that
    * failed rejects as it would have on the server's thread (`queryTimedOut()` past the deadline,
    * SQLite's error with its `code` otherwise).
    */
@@ -111,48 +112,23 @@ export function startSearchThread(filename: string, options: SearchThreadOptions
     eval: true,
     workerData: { driver: options.driver, filename, busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)), ...options.functions },
   });
-  // The searches waiting, by tenant (a tenant is in the map while it has any, in the order it is
-  // served), and the one on the worker: one at a time, the tenants in turn.
-  const queued = new Map<string, Job[]>();
+  // The searches waiting, by tenant, and the one on the worker: one at a time, the tenants in turn.
+  const queued = new FairQueue<Job>();
   let current: Job | undefined;
-  /** When each tenant was last served (a count of searches sent), for the tenants served lately. */
-  const servedAt = new Map<string, number>();
-  let sent = 0;
-  let queuedCount = 0;
   let running = true;
   const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
-  /** Sends the next search to the worker: the first waiting of the tenant served longest ago (or never) among those waiting. */
+  /** Sends the next search to the worker when it is free (the tenants in turn, see FairQueue). */
   const next = () => {
-    if (current !== undefined || queuedCount === 0) {
-      if (current === undefined) worker.unref();
-      return;
-    }
-    let chosen: [string, Job[]] | undefined;
-    let oldest = Infinity;
-    for (const entry of queued) {
-      const at = servedAt.get(entry[0]) ?? -1;
-      if (at < oldest) {
-        oldest = at;
-        chosen = entry;
-      }
-    }
-    const [tenant, line] = chosen!;
-    current = line.shift()!;
-    queuedCount--;
-    if (line.length === 0) queued.delete(tenant);
-    servedAt.delete(tenant);
-    servedAt.set(tenant, ++sent);
-    // Only the order of the tenants served lately matters: the others count as never served.
-    if (servedAt.size > 10_000) servedAt.delete(servedAt.keys().next().value!);
-    worker.postMessage({ id: 0, sql: current.sql, parameters: current.parameters });
+    if (current !== undefined) return;
+    current = queued.shift();
+    if (current === undefined) worker.unref();
+    else worker.postMessage({ sql: current.sql, parameters: current.parameters });
   };
   const end = (error: unknown) => {
     running = false;
     current?.reject(error);
     current = undefined;
-    for (const line of queued.values()) for (const job of line) job.reject(error);
-    queued.clear();
-    queuedCount = 0;
+    for (const job of queued.drain()) job.reject(error);
   };
   worker.on("message", (answer: Answer) => {
     const job = current;
@@ -173,16 +149,12 @@ export function startSearchThread(filename: string, options: SearchThreadOptions
       if (!running) return undefined;
       return new Promise<R[]>((resolve, reject) => {
         worker.ref();
-        const job: Job = { sql, parameters, resolve: resolve as (rows: unknown[]) => void, reject };
-        const line = queued.get(tenant);
-        if (line === undefined) queued.set(tenant, [job]);
-        else line.push(job);
-        queuedCount++;
+        queued.push(tenant, { sql, parameters, resolve: resolve as (rows: unknown[]) => void, reject });
         next();
       });
     },
     get pending() {
-      return queuedCount + (current !== undefined ? 1 : 0);
+      return queued.size + (current !== undefined ? 1 : 0);
     },
     async stop() {
       // Keep the process alive until the worker has closed its connection.
