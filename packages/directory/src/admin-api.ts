@@ -44,7 +44,7 @@ import {
   type UserPage,
   type ApiOperation,
 } from "./openapi.js";
-import { answerSurcharge, declaredLength, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, retryAfterText, type RateLimitConfig } from "./rate-limit.js";
+import { answerSurcharge, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, retryAfterText, type RateLimitConfig } from "./rate-limit.js";
 import type { GuardSettingsCache } from "./scim-routes.js";
 import { largeReadTurns } from "./large-reads.js";
 import { PAGE_BYTES } from "./normalized.js";
@@ -424,7 +424,7 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     if (decision !== undefined && !decision.allowed) return tooManyRequests(c, decision.retryAfterSeconds);
     await next();
     // A large answer (a page of 1,000 users) counts for more than one request (see ANSWER_BYTES_PER_REQUEST).
-    const surcharge = rate !== undefined && c.res.status < 400 ? answerSurcharge(declaredLength(c.res)) : 0;
+    const surcharge = rate !== undefined ? answerSurcharge(c.res) : 0;
     if (surcharge > 0) requests.spend(key, rate!, surcharge);
   });
 

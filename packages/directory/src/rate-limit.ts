@@ -46,15 +46,15 @@ export const DEFAULT_CHANGE_BUDGET: RateLimitConfig = { requestsPerSecond: 5_000
  */
 export const ANSWER_BYTES_PER_REQUEST = 64 * 1024;
 
-/** The requests an answer of `bytes` counts for beyond its own (see {@link ANSWER_BYTES_PER_REQUEST}); 0 for an answer of unknown size. */
-export function answerSurcharge(bytes: number): number {
+/**
+ * The requests an answer counts for beyond its own (see {@link ANSWER_BYTES_PER_REQUEST}), by the
+ * size its `Content-Length` declares (scim-hono and the admin API declare it for large answers):
+ * 0 for an error answer or one of undeclared size.
+ */
+export function answerSurcharge(response: Response): number {
+  const length = response.status < 400 ? response.headers.get("content-length") : null;
+  const bytes = length === null ? NaN : Number(length);
   return Number.isFinite(bytes) && bytes > 0 ? Math.floor(bytes / ANSWER_BYTES_PER_REQUEST) : 0;
-}
-
-/** The size of a response's body as its `Content-Length` declares it (scim-hono and the admin API declare it for large answers); NaN without one. */
-export function declaredLength(response: Response): number {
-  const length = response.headers.get("content-length");
-  return length === null ? NaN : Number(length);
 }
 
 /**

@@ -21,7 +21,7 @@ import type { DirectoryService } from "./directories.js";
 import { DEFAULT_MAX_CONCURRENT_LARGE_READS, SCIM_MOUNT, type DirectorySync } from "./directory-sync.js";
 import { clientAddress, isIpAllowed, limiterKey, type TrustProxy } from "./ip-allowlist.js";
 import { largeReadTurns, scimReadsLarge } from "./large-reads.js";
-import { answerSurcharge, declaredLength, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, retryAfterText, type RateLimitConfig } from "./rate-limit.js";
+import { answerSurcharge, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, retryAfterText, type RateLimitConfig } from "./rate-limit.js";
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
 import { isDirectoryId } from "./ids.js";
 import { hashToken, TOKEN_PREFIX } from "./tokens.js";
@@ -445,7 +445,7 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
         }
       }
       // A large answer counts for more than one request (see ANSWER_BYTES_PER_REQUEST).
-      const surcharge = c.res.status < 400 ? answerSurcharge(declaredLength(c.res)) : 0;
+      const surcharge = answerSurcharge(c.res);
       if (surcharge > 0) limiter.spend(directoryId, current.rateLimit, surcharge);
       if (c.res.status === 401) {
         limiter.refund(directoryId, current.rateLimit);
