@@ -938,22 +938,7 @@ class SqlStore implements SqlScimStore {
   }
 
   async groupsOf(ctx: StoreContext, memberId: string): Promise<GroupRef[]> {
-    if (this.unstorable(memberId)) return [];
-    await this.enterTenant(ctx.tenant);
-    const rows = await this.db
-      .selectFrom("scim_members as m")
-      .innerJoin("scim_resources as r", (join) => join.onRef("r.tenant", "=", "m.tenant").onRef("r.id", "=", "m.group_id"))
-      .select(["r.id", "r.display_name"])
-      .where("m.tenant", "=", ctx.tenant)
-      .where("m.member_id", "=", memberId)
-      .where(this.live)
-      .orderBy("m.seq")
-      .execute();
-    return rows.map((row) => {
-      const ref: GroupRef = { value: row.id, type: "direct" };
-      if (row.display_name !== null) ref.display = row.display_name;
-      return ref;
-    });
+    return (await this.groupsOfMany(ctx, [memberId])).get(memberId) ?? [];
   }
 
   /** {@link groupsOf} of each of `memberIds`: one indexed read per 500 ids (`tenant, member_id, group_id`), where a list page asked once per user. */
