@@ -547,7 +547,7 @@ export class ResourceEndpoint {
 
   private async withGroups(scope: RequestScope, wire: ScimResourceBody, wantGroups: boolean, known?: Map<string, GroupRef[]>): Promise<ScimResourceBody> {
     if (!wantGroups) return wire;
-    const groups = known !== undefined ? (known.get(wire.id) ?? []) : await this.store.groupsOf(scope.storeContext, wire.id);
+    const groups = await this.groupsOfOne(scope, wire.id, known);
     if (groups.length > 0) wire.groups = groupValues(scope, groups);
     return wire;
   }
@@ -586,8 +586,22 @@ export class ResourceEndpoint {
   }
 
   /** The body of a read (RFC 7644 §3.4): the wire form with the derived `groups` when wanted, projected. */
-  private async readBody(scope: RequestScope, stored: StoredResource, project: Projector, wantGroups: boolean): Promise<Obj> {
-    return this.bodyOf(scope, stored, project, wantGroups ? await this.store.groupsOf(scope.storeContext, stored.id) : undefined);
+  private async readBody(scope: RequestScope, stored: StoredResource, project: Projector, wantGroups: boolean, known?: Map<string, GroupRef[]>): Promise<Obj> {
+    return this.bodyOf(scope, stored, project, wantGroups ? await this.groupsOfOne(scope, stored.id, known) : undefined);
+  }
+
+  /** A resource's groups: from `known` (a {@link groupsOfAll}) when given, else asked of the store. */
+  private groupsOfOne(scope: RequestScope, id: string, known: Map<string, GroupRef[]> | undefined): Promise<GroupRef[]> {
+    return known !== undefined ? Promise.resolve(known.get(id) ?? []) : this.store.groupsOf(scope.storeContext, id);
+  }
+
+  /**
+   * The groups of each of `resources` in one store call (`groupsOfMany`), or undefined when the
+   * store has no such call (each is then asked `groupsOf`).
+   */
+  private async groupsOfAll(scope: RequestScope, resources: readonly StoredResource[]): Promise<Map<string, GroupRef[]> | undefined> {
+    if (this.store.groupsOfMany === undefined || resources.length === 0) return undefined;
+    return this.store.groupsOfMany(scope.storeContext, resources.map((stored) => stored.id));
   }
 
   /** {@link readBody} once the groups are known (undefined: not wanted). */
@@ -676,12 +690,8 @@ export class ResourceEndpoint {
       throw error;
     }
     const resources: Obj[] = [];
-    if (wantGroups && this.store.groupsOfMany !== undefined && page.resources.length > 0) {
-      const groups = await this.store.groupsOfMany(scope.storeContext, page.resources.map((stored) => stored.id));
-      for (const stored of page.resources) resources.push(this.bodyOf(scope, stored, project, groups.get(stored.id) ?? []));
-    } else {
-      for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups));
-    }
+    const known = wantGroups ? await this.groupsOfAll(scope, page.resources) : undefined;
+    for (const stored of page.resources) resources.push(await this.readBody(scope, stored, project, wantGroups, known));
     return json(
       200,
       listResponse({
@@ -773,7 +783,7 @@ export class ResourceEndpoint {
     let consumed: number | undefined;
     for await (const chunk of this.scan(scope, storeFilters ? filter : undefined, query.members === true || needsMembers, query.deadline)) {
       // The chunk's users' groups in one question, when the store can answer it so.
-      const groupsOf = (needsGroups || sortsByGroups) && this.store.groupsOfMany !== undefined ? await this.store.groupsOfMany(scope.storeContext, chunk.map((stored) => stored.id)) : undefined;
+      const groupsOf = needsGroups || sortsByGroups ? await this.groupsOfAll(scope, chunk) : undefined;
       for (const stored of chunk) {
         checkDeadline(query.deadline);
         // Filters and sorts read the wire form (`id`, `meta.*`); the page is of stored resources.
