@@ -215,3 +215,15 @@ export function errMsg(e: unknown): string {
 export function truncate(s: string, n = 90): string {
   return s.length <= n ? s : s.slice(0, n - 1) + "…";
 }
+
+/** A benchmark part's report: its lines, and `emit`, which prints a line and keeps it. */
+export function reportLines(): { lines: string[]; emit: (line?: string) => void } {
+  const lines: string[] = [];
+  return {
+    lines,
+    emit: (line = "") => {
+      console.log(line);
+      lines.push(line);
+    },
+  };
+}

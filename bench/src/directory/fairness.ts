@@ -54,7 +54,7 @@ import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { fmtRate, fmtRatio, mdTable } from "../harness.js";
+import { fmtRate, fmtRatio, mdTable, reportLines } from "../harness.js";
 import { oktaUserObject, USER_SCHEMA } from "./okta-user.js";
 import { admin, fmtMs, load, percentile, processCpuMs, request, runWhenMain, SCIM_JSON, startServer, stopServer, writeReport, type Answer, type Running, type Target } from "./processes.js";
 
@@ -404,11 +404,7 @@ const sortedMs = (samples: Sample[]) => samples.map((x) => x.ms).sort((a, b) => 
 const counts = (o: Record<string, number>) => Object.entries(o).map(([k, n]) => `${k}: ${n}`).join(", ");
 
 export async function fairnessReport(): Promise<{ lines: string[]; targets: Target[] }> {
-  const lines: string[] = [];
-  const emit = (s = "") => {
-    console.log(s);
-    lines.push(s);
-  };
+  const { lines, emit } = reportLines();
   const targets: Target[] = [];
   const started = Date.now();
   const loadAtStart = load();

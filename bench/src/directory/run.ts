@@ -41,7 +41,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
-import { fmtRate, fmtRatio, mdTable } from "../harness.js";
+import { fmtRate, fmtRatio, mdTable, reportLines } from "../harness.js";
 import { oktaUser } from "./okta-user.js";
 import { admin, BENCH_DIR, children, fmtMs, HERE, load, percentile, processCpuMs, request, runWhenMain, SCIM_JSON, startServer, stopServer, writeReport, type Running, type ServerDef, type Target } from "./processes.js";
 
@@ -151,11 +151,7 @@ const fmtCpu = (cpuMs: number, users: number) => (Number.isFinite(cpuMs) && user
 // ---------------------------------------------------------------------------------------------
 
 export async function directoryReport(): Promise<{ lines: string[]; targets: Target[] }> {
-  const lines: string[] = [];
-  const emit = (s = "") => {
-    console.log(s);
-    lines.push(s);
-  };
+  const { lines, emit } = reportLines();
   const targets: Target[] = [];
   const started = Date.now();
   const loadAtStart = load();

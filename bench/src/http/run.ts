@@ -27,7 +27,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fmtRate, mdTable, median, rng } from "../harness.js";
+import { fmtRate, mdTable, median, reportLines, rng } from "../harness.js";
 import { BASE, loadUsers, SCIM_JSON, TOKEN, USER_SCHEMA, userCount } from "./common.js";
 import { runChecks, type CheckResult, type CheckUser } from "./checks.js";
 import { ENTERPRISE } from "../users.js";
@@ -288,11 +288,7 @@ async function load(s: Running, scenario: Scenario, seconds: number, tag: string
 // ---------------------------------------------------------------------------------------------
 
 export async function httpReport(): Promise<{ lines: string[]; targets: Target[] }> {
-  const lines: string[] = [];
-  const emit = (s = "") => {
-    console.log(s);
-    lines.push(s);
-  };
+  const { lines, emit } = reportLines();
   const targets: Target[] = [];
   const started = Date.now();
   const onlyServers = process.env.BENCH_HTTP_SERVERS?.split(",").map((s) => s.trim());
