@@ -10,6 +10,7 @@ import { queryTimedOut } from "scim-core";
 import { Kysely, PostgresDialect, type LogEvent, type PostgresPool } from "kysely";
 import { Slots } from "./slots.js";
 import { startCheckpointer, type Checkpointer, type CheckpointOptions } from "./sqlite-checkpointer.js";
+import { installSqliteFunctions, type SqliteFunctionHost } from "./sqlite-functions.js";
 import { startSearchThread, type SearchThread } from "./sqlite-search-thread.js";
 import { groupCommitDialect, type BetterSqliteDatabase, type GroupCommitOptions } from "./sqlite-driver.js";
 import type { ScimDatabase } from "./tables.js";
@@ -57,11 +58,10 @@ export const SQLITE_LOWER = "scim_lower";
  */
 export const SQLITE_DEADLINE = "scim_before";
 
-type SqliteFunctionHost = { function(name: string, options: { deterministic: boolean; safeIntegers: boolean }, fn: (...values: unknown[]) => unknown): unknown };
-type SqliteConstructor = new (filename: string) => BetterSqliteDatabase & SqliteFunctionHost & { pragma(text: string): unknown };
+/** The names of the store's SQLite functions, as {@link installSqliteFunctions} takes them. */
+const SQLITE_FUNCTIONS = { lower: SQLITE_LOWER, deadline: SQLITE_DEADLINE };
 
-/** `lower(?)` on a private in-memory connection: SQLite's own answer for the values that are not text. */
-let sqliteLowerOfOther: ((value: unknown) => unknown) | undefined;
+type SqliteConstructor = new (filename: string) => BetterSqliteDatabase & SqliteFunctionHost & { pragma(text: string): unknown };
 
 /**
  * Registers the SQL functions the SQL store's queries use on a better-sqlite3 connection that was
@@ -77,30 +77,7 @@ let sqliteLowerOfOther: ((value: unknown) => unknown) | undefined;
  * sqlStore({ database: { db: new Kysely({ dialect: new SqliteDialect({ database: connection }) }), dialect: "sqlite", ... } });
  */
 export function registerSqliteFunctions(database: SqliteFunctionHost): void {
-  registerSqliteLower(database, load("better-sqlite3") as SqliteConstructor);
-  registerSqliteDeadline(database);
-}
-
-function registerSqliteDeadline(database: SqliteFunctionHost): void {
-  // Two arguments (the second, a column of the row, only keeps the call per row); better-sqlite3
-  // takes the arity from the function's declared parameters.
-  database.function(SQLITE_DEADLINE, { deterministic: false, safeIntegers: false }, (deadline, _row) => {
-    if (typeof deadline === "number" && Date.now() > deadline) throw queryTimedOut();
-    return 1;
-  });
-}
-
-function registerSqliteLower(database: SqliteFunctionHost, Database: SqliteConstructor): void {
-  // safeIntegers: an INTEGER arrives as a bigint and goes back to `lower()` as an INTEGER, not a REAL.
-  database.function(SQLITE_LOWER, { deterministic: true, safeIntegers: true }, (value) => {
-    if (typeof value === "string") return value.toLowerCase();
-    if (value === null || value === undefined) return null;
-    if (sqliteLowerOfOther === undefined) {
-      const statement = new Database(":memory:").prepare("SELECT lower(?) AS v");
-      sqliteLowerOfOther = (v) => (statement.all([v])[0] as { v: unknown }).v;
-    }
-    return sqliteLowerOfOther(value);
-  });
+  installSqliteFunctions(database, load("better-sqlite3") as SqliteConstructor, SQLITE_FUNCTIONS, queryTimedOut);
 }
 
 /** Options of {@link openSqlite}. */
@@ -145,8 +122,7 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
   if (onDisk) mkdirSync(dirname(options.filename), { recursive: true });
   const database = new Database(options.filename);
   // The store's only connection (group commit serializes on it): every query it runs sees the function.
-  registerSqliteLower(database, Database);
-  registerSqliteDeadline(database);
+  installSqliteFunctions(database, Database, SQLITE_FUNCTIONS, queryTimedOut);
   if (onDisk) {
     database.pragma("journal_mode = WAL");
     database.pragma("synchronous = NORMAL");
@@ -198,8 +174,7 @@ export function openSqlite(options: SqliteOptions): ScimSqlDatabase {
 /** The reader connection of a SQLite file: the same SQL functions as the writer, and it never writes. */
 function openReader(Database: SqliteConstructor, filename: string, busyTimeoutMs: number): BetterSqliteDatabase & { pragma(text: string): unknown } {
   const reader = new Database(filename);
-  registerSqliteLower(reader, Database);
-  registerSqliteDeadline(reader);
+  installSqliteFunctions(reader, Database, SQLITE_FUNCTIONS, queryTimedOut);
   reader.pragma("query_only = 1");
   reader.pragma(`busy_timeout = ${busyTimeoutMs}`);
   return reader;
@@ -208,7 +183,7 @@ function openReader(Database: SqliteConstructor, filename: string, busyTimeoutMs
 /** The search thread of a file, or undefined where no worker thread can start (searches then run on the server's thread). */
 function startSearches(filename: string, busyTimeoutMs: number): SearchThread | undefined {
   try {
-    return startSearchThread(filename, { driver: load.resolve("better-sqlite3"), functions: { lower: SQLITE_LOWER, deadline: SQLITE_DEADLINE }, busyTimeoutMs });
+    return startSearchThread(filename, { driver: load.resolve("better-sqlite3"), functions: SQLITE_FUNCTIONS, busyTimeoutMs });
   } catch {
     return undefined;
   }

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CompiledQuery } from "kysely";
 import { parseFilter } from "scim-core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { openSqlite, type ScimSqlDatabase } from "./dialect.js";
@@ -73,6 +74,26 @@ describe("SQLite searches on the search thread", () => {
     await store.query(ctx, "User", { filter: parseFilter('title co "neer 5"'), count: 5 });
     expect(sent.length).toBeGreaterThan(0);
   }, 60_000);
+
+  it("the worker's SQL functions are the server's thread's: case folding of every kind of value, and the deadline", async () => {
+    const thread = database.searchThread!;
+    // Unicode text (JavaScript's toLowerCase, not SQLite's ASCII lower()), then what lower() gives
+    // for an integer, a real, NULL and a blob.
+    const values: unknown[] = ["ÄÖÜ İstanbul ΣΑΣ ẞ Ǆ", 42n, 2.5, null, Buffer.from("AbC")];
+    const onThread = await Promise.all(values.map((v) => thread.all<{ v: unknown }>("select scim_lower(?) as v, typeof(scim_lower(?)) as t", [v, v])!));
+    const here = await Promise.all(values.map((v) => database.db.executeQuery<{ v: unknown }>(CompiledQuery.raw("select scim_lower(?) as v, typeof(scim_lower(?)) as t", [v, v]))));
+    expect(onThread).toEqual(here.map((r) => r.rows));
+    expect(onThread[0]).toEqual([{ v: "ÄÖÜ İstanbul ΣΑΣ ẞ Ǆ".toLowerCase(), t: "text" }]);
+    expect(onThread[0]![0]!.v).not.toBe("äÖÜ İstanbul ΣΑΣ ẞ Ǆ".replace(/[A-Z]/g, (c) => c.toLowerCase()));
+    expect(onThread.slice(1).map((rows) => rows[0])).toEqual([
+      { v: "42", t: "text" },
+      { v: "2.5", t: "text" },
+      { v: null, t: "null" },
+      { v: "abc", t: "text" },
+    ]);
+    await expect(thread.all("select scim_before(?, 1) as v", [Date.now() - 1])).rejects.toMatchObject({ status: 400, scimType: "tooMany" });
+    expect(await thread.all("select scim_before(?, 1) as v", [Date.now() + 60_000])).toEqual([{ v: 1 }]);
+  });
 
   it("the tenants' searches take turns: one tenant's queue delays another's search by one search at most", async () => {
     const thread = database.searchThread!;

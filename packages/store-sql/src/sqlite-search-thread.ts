@@ -17,10 +17,12 @@
 import { Worker } from "node:worker_threads";
 import { queryTimedOut } from "scim-core";
 import { FairQueue } from "./fair-queue.js";
+import { installSqliteFunctions } from "./sqlite-functions.js";
 
 /**
  * The worker's code (CommonJS, evaluated): a connection that only reads, the store's SQL
- * functions, and one statement per message, answered with its rows or its error.
+ * functions (the source of the same {@link installSqliteFunctions} the server's thread runs),
+ * and one statement per message, answered with its rows or its error.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require("node:worker_threads");
@@ -28,22 +30,9 @@ const Database = require(workerData.driver);
 const db = new Database(workerData.filename, { fileMustExist: true });
 db.pragma("query_only = 1");
 db.pragma("busy_timeout = " + workerData.busyTimeoutMs);
-let lowerOfOther;
-db.function(workerData.lower, { deterministic: true, safeIntegers: true }, (value) => {
-  if (typeof value === "string") return value.toLowerCase();
-  if (value === null || value === undefined) return null;
-  if (lowerOfOther === undefined) {
-    const statement = new Database(":memory:").prepare("SELECT lower(?) AS v");
-    lowerOfOther = (v) => statement.all([v])[0].v;
-  }
-  return lowerOfOther(value);
-});
 const TIMED_OUT = new Error("query timed out");
 TIMED_OUT.timedOut = true;
-db.function(workerData.deadline, { deterministic: false, safeIntegers: false }, (deadline, _row) => {
-  if (typeof deadline === "number" && Date.now() > deadline) throw TIMED_OUT;
-  return 1;
-});
+(${installSqliteFunctions.toString()})(db, Database, workerData.functions, () => TIMED_OUT);
 const statements = new Map();
 function statement(sql) {
   let found = statements.get(sql);
@@ -110,7 +99,7 @@ interface Job {
 export function startSearchThread(filename: string, options: SearchThreadOptions): SearchThread {
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { driver: options.driver, filename, busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)), ...options.functions },
+    workerData: { driver: options.driver, filename, busyTimeoutMs: Math.max(0, Math.floor(options.busyTimeoutMs ?? 5000)), functions: options.functions },
   });
   // The searches waiting, by tenant, and the one on the worker: one at a time, the tenants in turn.
   const queued = new FairQueue<Job>();
