@@ -1085,7 +1085,7 @@ class SqlStore implements SqlScimStore {
 
   private async insertMembers(tenant: string, groupId: string, members: readonly MemberValue[]): Promise<void> {
     for (const part of chunks(members)) {
-      if (this.dialect === "postgres") await this.lockLiveMembers(tenant, part);
+      await this.liveMembersOnly(tenant, part);
       await this.db
         .insertInto("scim_members")
         .values(part.map((m) => ({ tenant, group_id: groupId, member_id: m.value, member_type: m.type ?? null, display: m.display ?? null })))
@@ -1095,15 +1095,22 @@ class SqlStore implements SqlScimStore {
   }
 
   /**
-   * PostgreSQL: locks the rows of the members being added (FOR SHARE) and checks that they are
-   * still live (400 invalidValue otherwise). A delete of one of them, which locks its row first,
-   * then either waits for this transaction and removes the new membership row after it, or has
-   * committed and this add fails: never a deleted member left in a group (found by a concurrency
-   * review: under READ COMMITTED the two interleaved, on every run). SQLite serializes writes.
+   * Checks, in the write, that the members being added are live resources of the tenant (400
+   * invalidValue otherwise): the server checks them before it writes (`resolveMembers`), and a
+   * member deleted in between must not be left in the group.
+   * - PostgreSQL locks their rows (FOR SHARE): a delete of one of them, which locks its row first,
+   *   then either waits for this transaction and removes the new membership row after it, or has
+   *   committed and this add fails (found by a concurrency review: under READ COMMITTED the two
+   *   interleaved, on every run).
+   * - SQLite serializes writes: a delete committed before this transaction is seen here, one after
+   *   it removes the new membership row (a concurrency review found deleted users and groups kept
+   *   as members, half the time under an IdP's concurrent add and delete, while only PostgreSQL
+   *   checked).
    */
-  private async lockLiveMembers(tenant: string, members: readonly MemberValue[]): Promise<void> {
+  private async liveMembersOnly(tenant: string, members: readonly MemberValue[]): Promise<void> {
     const ids = [...new Set(members.map((m) => m.value))];
-    const rows = await this.db.selectFrom("scim_resources").select("id").where("tenant", "=", tenant).where("id", "in", ids).where(this.liveRow).forShare().execute();
+    const live = this.db.selectFrom("scim_resources").select("id").where("tenant", "=", tenant).where("id", "in", ids).where(this.liveRow);
+    const rows = await (this.dialect === "postgres" ? live.forShare() : live).execute();
     if (rows.length === ids.length) return;
     const found = new Set(rows.map((r) => r.id));
     throw new ScimError(400, "invalidValue", `member '${ids.find((id) => !found.has(id))}' does not exist`);

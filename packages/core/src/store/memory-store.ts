@@ -723,6 +723,19 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     for (const id of next.keys()) if (old === undefined || !old.has(id)) link(log, data, id, rec.id, rec.type);
   }
 
+  /**
+   * Refuses members that are not live Users or Groups of the tenant (400 invalidValue), in the
+   * write itself: the server checks members before it writes (`resolveMembers`), and a member
+   * deleted in between must not be left in the group (a concurrency review found deleted users
+   * and groups kept as members, and their `group.user_added` events after their deletion).
+   */
+  function assertLiveMembers(data: TenantData, ids: Iterable<string>, already?: Map<string, MemberEntry>): void {
+    for (const id of ids) {
+      if (already?.has(id) || table(data, "User", false)?.byId.has(id) || table(data, GROUP_TYPE, false)?.byId.has(id)) continue;
+      throw badRequest("invalidValue", `member '${id}' does not exist`);
+    }
+  }
+
   // --- writes (synchronous: check and write happen in one step) --------------------------------
 
   function doCreate(log: UndoLog | undefined, ctx: StoreContext, type: string, write: StoreWrite & { id?: string }): StoredResource {
@@ -736,6 +749,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     const keys = uniqueKeyStrings(write.uniqueKeys);
     checkUnique(t, keys, id, write.uniqueKeys);
     const members = write.members !== undefined ? buildMembers(write.members) : undefined;
+    if (members !== undefined) assertLiveMembers(data, members.keys());
     const ts = now().toISOString();
     const rec = newRec(id, type, 1, ts, ts, immutable(write.attributes ?? {}), keys, ++seq, members);
     putRec(log, t, undefined, rec);
@@ -754,6 +768,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     if (sameKeys(keys, prev.keys)) keys = prev.keys;
     else checkUnique(t, keys, id, write.uniqueKeys);
     const members = write.members !== undefined ? buildMembers(write.members) : prev.members;
+    if (write.members !== undefined) assertLiveMembers(data, members!.keys(), prev.members);
     const next = bump(prev, now().toISOString(), { attributes: immutable(write.attributes ?? {}), keys, members });
     if (write.members !== undefined) relink(log, data, prev, next, members!);
     putRec(log, t, prev, next);
@@ -806,6 +821,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
       fresh.push(m);
     }
     if (fresh.length === 0) return toStored(rec, false);
+    assertLiveMembers(data, fresh.map((m) => m.value));
     // A group without a member map gets a new one: the rollback of putRec detaches it again.
     const map = current ?? new Map<string, MemberEntry>();
     const mapLog = current === undefined ? undefined : log;
@@ -838,6 +854,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
     checkVersion(rec, condition);
     const map = buildMembers(members);
     const old = rec.members;
+    assertLiveMembers(data, map.keys(), old);
     const oldSize = old?.size ?? 0;
     if (oldSize === map.size) {
       let same = true;

@@ -182,7 +182,10 @@ export interface ScimStore {
   /**
    * Adds members (ignoring those already present); bumps the group's version. The member
    * operations act on resources of type "Group". Deleting a resource also removes it from every
-   * group that lists it (and bumps those groups' versions).
+   * group that lists it (and bumps those groups' versions). A new member that is not a live User or
+   * Group of the tenant is a 400 `invalidValue`, checked in the write itself (here, in `setMembers`,
+   * and in `create` and `replace` with members): the server checks members before it writes, and
+   * one deleted in between must never be left in a group.
    */
   addMembers(ctx: StoreContext, groupId: string, members: readonly MemberValue[], condition?: WriteCondition): Promise<StoredResource>;
   /** Removes members by id (ignoring absent ones); bumps the group's version. */

@@ -932,6 +932,29 @@ export function runStoreConformance(options: StoreSuiteOptions): void {
         expect((await inspect(GROUP, group.id))!.members ?? []).toEqual([]);
       });
 
+      it("a member that is no live User or Group of the tenant is a 400 invalidValue, checked in the write itself, and nothing changes", async () => {
+        // The server checks members before it writes; a member deleted in between (an IdP's add
+        // and delete sent together) must not be left in the group.
+        const { u1, u2, group } = await setup();
+        const gone = await createUser("member-gone");
+        await store.delete(ctx, USER, gone.id);
+        const goneGroup = await store.create(ctx, GROUP, groupWrite("Gone Team"));
+        await store.delete(ctx, GROUP, goneGroup.id);
+        const elsewhere = await createUser("member-elsewhere", {}, other);
+        const refused = { status: 400, scimType: "invalidValue" };
+        for (const bad of [member(gone), member(goneGroup), member(elsewhere), { value: randomId() }]) {
+          await expect(store.addMembers(ctx, group.id, [member(u1), bad])).rejects.toMatchObject(refused);
+          await expect(store.setMembers(ctx, group.id, [member(u2), bad])).rejects.toMatchObject(refused);
+          await expect(store.replace(ctx, GROUP, group.id, groupWrite("Engineering", [member(u1), bad]))).rejects.toMatchObject(refused);
+          await expect(store.create(ctx, GROUP, groupWrite(`New ${bad.value}`, [member(u1), bad]))).rejects.toMatchObject(refused);
+        }
+        const stored = await inspect(GROUP, group.id);
+        expect(stored!.version).toBe(1);
+        expect(stored!.members).toEqual([member(u1, "One"), member(u2, "Two")]);
+        expect((await store.query(ctx, GROUP, {})).resources.map((g) => g.id)).toEqual([group.id]);
+        expect(await store.groupsOf(ctx, gone.id)).toEqual([]);
+      });
+
       it("replace keeps the members when none are given and sets them when they are", async () => {
         const { u1, u2, u3, group } = await setup();
         await store.replace(ctx, GROUP, group.id, groupWrite("Engineering", undefined, { externalId: "e" }));
