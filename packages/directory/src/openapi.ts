@@ -158,7 +158,7 @@ export const directoryUserSchema = z.object({
   displayName: z.string().nullable(),
   state: z.enum(["active", "suspended", "deleted"]),
   groups: z.array(z.object({ id: z.string(), name: z.string() })).describe("direct groups"),
-  roles: z.array(z.string()),
+  roles: z.array(z.string()).describe("the roles of the user's groups, kept while the user is suspended: grant none to a user whose state is not active"),
   customAttributes: z.record(z.string(), z.unknown()),
   raw: z.record(z.string(), z.unknown()).describe("the SCIM resource as stored"),
   linkedUserId: z.string().optional(),
