@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import { createSchemaRegistry } from "scim-core";
-import { openSqlite } from "scim-store-sql";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { ConcurrentChangeError, openSqlite } from "scim-store-sql";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { adminApi } from "./admin-api.js";
 import { ADMIN_KEY_PREFIX, createAdminKey, generateAdminKey, hasAdminKey, hashAdminKey, readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
 import { directoryApp } from "./directory-app.js";
@@ -192,6 +192,22 @@ describe("admin API", () => {
   });
 
   describe("validation and error shapes", () => {
+    it("a change PostgreSQL gave up for a concurrent one (a deadlock) is a 409 concurrent_change with Retry-After, not a 500: retrying succeeds", async () => {
+      const directory = await createDirectory();
+      const deleting = vi.spyOn(sync.directories, "delete").mockRejectedValueOnce(new ConcurrentChangeError());
+      const rotating = vi.spyOn(sync.tokens, "rotate").mockRejectedValueOnce(Object.assign(new Error("deadlock detected"), { code: "40P01" }));
+      try {
+        const refused = await api("DELETE", `/directories/${directory.id}`);
+        expect([refused.status, refused.headers.get("retry-after"), refused.body.error.code]).toEqual([409, "1", "concurrent_change"]);
+        const rotation = await api("POST", `/directories/${directory.id}/tokens/rotate`, {});
+        expect([rotation.status, rotation.body.error.code]).toEqual([409, "concurrent_change"]);
+      } finally {
+        deleting.mockRestore();
+        rotating.mockRestore();
+      }
+      expect((await api("DELETE", `/directories/${directory.id}`)).status).toBe(204);
+    });
+
     it("400 with the zod issues summarised; unknown fields refused", async () => {
       const r = await api("POST", "/directories", { name: "", type: "ldap" });
       expect(r.status).toBe(400);

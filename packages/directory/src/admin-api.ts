@@ -9,7 +9,7 @@ import { performance } from "node:perf_hooks";
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { isScimError, MAX_JSON_DEPTH, parseJsonBody, utf8Length } from "scim-core";
-import { databaseUnavailable } from "scim-store-sql";
+import { databaseUnavailable, isConcurrentChange } from "scim-store-sql";
 import { z } from "zod";
 import { readAdminKeyHash, verifyAdminKey } from "./admin-keys.js";
 import { auditPath, redact, redactText, type AuditLog } from "./audit.js";
@@ -354,6 +354,12 @@ export function adminApi(sync: DirectorySync, options: AdminApiOptions = {}): Ho
     // The directory was deleted while this request ran (after its own checks passed).
     if (isDirectoryGone(error)) return c.json(errorBody("not_found", "the directory no longer exists"), 404);
     if (isUniqueViolation(error)) return c.json(errorBody("conflict", "it already exists"), 409);
+    // PostgreSQL gave the change up for a concurrent one (a deadlock): nothing of it was written,
+    // and the same request again succeeds (it was a 500).
+    if (isConcurrentChange(error)) {
+      c.header("Retry-After", "1");
+      return c.json(errorBody("concurrent_change", "a concurrent change won; nothing was changed: retry the request"), 409);
+    }
     options.onError?.(error);
     // The database cannot be reached or is locked for now: retry, as for a SCIM request.
     const unavailable = databaseUnavailable(error);

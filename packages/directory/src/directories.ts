@@ -6,7 +6,8 @@
 import { sql, type Insertable, type Kysely, type Selectable } from "kysely";
 import { z } from "zod";
 import { timeOrderedUuid, type ScimEvent, type ScimResourceBody, type SchemaRegistry } from "scim-core";
-import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
+import { isConcurrentChange, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
+import { asAdministrator } from "./administering.js";
 import { DirectoryError, isDirectoryError, notFound } from "./errors.js";
 import { LinkService } from "./links.js";
 import { attributePathProblem, liveResourcesInWireForm } from "./normalized.js";
@@ -123,6 +124,19 @@ function canonical(value: unknown): string {
 }
 
 /** The SCIM tables a directory's data lives in (its id is their tenant). */
+/** How many times a directory's deletion runs when PostgreSQL gives it up for a concurrent transaction. */
+const DELETE_ATTEMPTS = 5;
+
+/**
+ * Locks a directory's row until the transaction ends (PostgreSQL; SQLite runs one write
+ * transaction at a time anyway) by an UPDATE that changes nothing; false when there is no such
+ * directory. Token changes and a deletion take it first: one order, no deadlock.
+ */
+export async function lockDirectoryRow(tx: Kysely<DirectoryDatabase>, id: string): Promise<boolean> {
+  const locked = await tx.updateTable("dir_directories").set({ updated_at: sql`updated_at` }).where("id", "=", id).executeTakeFirst();
+  return Number(locked.numUpdatedRows) > 0;
+}
+
 const SCIM_TABLES = ["scim_members", "scim_emails", "scim_unique_keys", "scim_counts", "scim_resources"] as const;
 
 /** Rows a directory's deletion removes per statement on SQLite (see {@link deleteTenantRows}). */
@@ -237,10 +251,21 @@ export class DirectoryService {
     const removal = this.removal;
     if (removal === undefined || !announce) return this.db.transaction().execute((tx) => this.write(tx, id, parsed));
     // With the store, in its transaction: the change and its `directory.updated` event together.
-    return removal.store.transaction!(async (store) => {
-      const sqlStore = store as SqlScimStore;
-      return this.write(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id, parsed, (event) => sqlStore.appendEvent(event));
-    });
+    return asAdministrator(() =>
+      removal.store.transaction!(async (store) => {
+        const sqlStore = store as SqlScimStore;
+        // A deactivation waits for the directory's writes under way (their tenant lock); the IdP's
+        // writes after it find the directory inactive (the tenant guard): once it has answered,
+        // nothing more is written for the IdP (a review saw in-flight writes land after it on
+        // PostgreSQL). The row first, then the tenant, as every change of the directory takes
+        // them (its event takes the tenant's lock): one order, no deadlock.
+        if (parsed.state === "inactive") {
+          if (!(await lockDirectoryRow(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id))) throw notFound("directory", id);
+          await sqlStore.lockTenant(id);
+        }
+        return this.write(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id, parsed, (event) => sqlStore.appendEvent(event));
+      }),
+    );
   }
 
   /**
@@ -252,8 +277,7 @@ export class DirectoryService {
   private async write(tx: Kysely<DirectoryDatabase>, id: string, parsed: z.output<typeof updateDirectorySchema>, appendEvent?: (event: ScimEvent) => Promise<void>): Promise<Directory> {
     const ts = this.now().toISOString();
     // Locks the row (PostgreSQL) without changing it: a change that changes nothing keeps `updatedAt`.
-    const locked = await tx.updateTable("dir_directories").set({ updated_at: sql`updated_at` }).where("id", "=", id).executeTakeFirst();
-    if (Number(locked.numUpdatedRows) === 0) throw notFound("directory", id);
+    if (!(await lockDirectoryRow(tx, id))) throw notFound("directory", id);
     const current = toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
     const settings = parsed.settings ? directorySettingsSchema.parse({ ...current.settings, ...parsed.settings }) : current.settings;
     const next: Directory = { ...current, name: parsed.name ?? current.name, type: parsed.type ?? current.type, state: parsed.state ?? current.state, settings };
@@ -304,6 +328,9 @@ export class DirectoryService {
       }
     }
     const remove = async (tx: Kysely<DirectoryDatabase>, appendEvent?: (event: ScimEvent) => Promise<void>) => {
+      // Its row before its tokens, as the token changes take them: a token created or rotated
+      // meanwhile waits and then finds no directory (404), where the two deadlocked on PostgreSQL.
+      if (!(await lockDirectoryRow(tx, id))) throw notFound("directory", id);
       if (appendEvent !== undefined) await this.appendRemovalEvents(tx, directory, appendEvent);
       // Its tokens go (hashes included): the audit log keeps their ids only.
       await tx.deleteFrom("dir_tokens").where("directory_id", "=", id).execute();
@@ -321,12 +348,27 @@ export class DirectoryService {
       await this.db.transaction().execute((tx) => remove(tx));
       return;
     }
-    await removal.store.transaction!(async (store) => {
-      const sqlStore = store as SqlScimStore;
-      // Writes of the directory that are under way finish first; those that come later find it gone (tenantGuard).
-      await sqlStore.lockTenant(id);
-      await remove(sqlStore.db as unknown as Kysely<DirectoryDatabase>, (event) => sqlStore.appendEvent(event));
-    });
+    // PostgreSQL may give the deletion up for a concurrent transaction (a deadlock with creates
+    // that link users by email to this directory's): it is all or nothing, so it runs again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await asAdministrator(() =>
+          removal.store.transaction!(async (store) => {
+            const sqlStore = store as SqlScimStore;
+            // Its row first (token changes wait, then find no directory), then its tenant: writes of
+            // the directory that are under way finish first; those that come later find it gone
+            // (tenantGuard). The order every change of the directory takes them in.
+            if (!(await lockDirectoryRow(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id))) throw notFound("directory", id);
+            await sqlStore.lockTenant(id);
+            await remove(sqlStore.db as unknown as Kysely<DirectoryDatabase>, (event) => sqlStore.appendEvent(event));
+          }),
+        );
+        return;
+      } catch (error) {
+        if (!isConcurrentChange(error) || attempt >= DELETE_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt));
+      }
+    }
   }
 
   /** The events of a directory's deletion: each live user's and group's deletion, then the directory's. */

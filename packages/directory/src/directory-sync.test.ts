@@ -1,4 +1,4 @@
-import { openSqlite } from "scim-store-sql";
+import { ConcurrentChangeError, openSqlite } from "scim-store-sql";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createDirectorySync, directoryIdOf, type DirectorySync } from "./directory-sync.js";
 import type { DeprovisionEvent } from "./provisioning.js";
@@ -543,5 +543,106 @@ describe("directory sync: a PATCH adding many members", () => {
     } finally {
       await sync.close();
     }
+  });
+});
+
+describe.each(backends)("a directory deactivated or deleted while its IdP and its administrator write, on $name", (backend) => {
+  let sync: DirectorySync;
+  let onDeprovision: () => Promise<void> = async () => {};
+  useDirectorySync(backend, (database) => createDirectorySync({ database, hooks: { onDeprovision: () => onDeprovision() } }), (s) => (sync = s));
+  const tokenRows = (directoryId: string) => sync.db.selectFrom("dir_tokens").select("id").where("directory_id", "=", directoryId).execute();
+
+  it.skipIf(backend.skip)("a deactivation fences the IdP's writes under way: authenticated before it, writing after it, a request gets 401 and writes nothing; the administrator's roles go on", async () => {
+    onDeprovision = async () => {};
+    const directory = await sync.directories.create({ organizationId: "org_fence", name: "Fence", type: "okta" });
+    const { token } = await sync.tokens.create(directory.id);
+    const app = directoryScimRoutes(sync);
+    const call = (method: string, path: string, body?: unknown) => scimRequest(app, directory.id, token, method, path, body);
+    const user = (await (await call("POST", "/Users", { schemas: [USER], userName: "fence@acme.test" })).json()) as Obj;
+    expect((await call("POST", "/Groups", { schemas: [GROUP], displayName: "Fence Team", members: [{ value: user.id }] })).status).toBe(201);
+
+    // The DELETE has authenticated; its hook (before its write) waits while the directory turns inactive.
+    let entered!: () => void;
+    let release!: () => void;
+    const inHook = new Promise<void>((resolve) => (entered = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    onDeprovision = async () => {
+      entered();
+      await gate;
+    };
+    const deleting = call("DELETE", `/Users/${user.id}`);
+    await inHook;
+    await sync.directories.update(directory.id, { state: "inactive" });
+    release();
+    expect((await deleting).status).toBe(401);
+    onDeprovision = async () => {};
+    expect((await sync.data.getUser(directory.id, user.id as string)).state).toBe("active");
+    const types = (await sync.store.readEvents({ tenant: directory.id })).map((e) => e.event.type);
+    expect(types).not.toContain("user.deleted");
+
+    // The administrator's writes go on while it is inactive: a mapping gives its group's users the role.
+    await sync.roles.createMapping(directory.id, { group: { displayName: "Fence Team" }, role: "fencer" });
+    expect((await sync.data.getUser(directory.id, user.id as string)).roles).toEqual(["fencer"]);
+    // Active again, the IdP writes again.
+    await sync.directories.update(directory.id, { state: "active" });
+    expect((await call("DELETE", `/Users/${user.id}`)).status).toBe(204);
+  });
+
+  it.skipIf(backend.skip)("no token is created or rotated for a deleted directory (404), and none of its rows stays", async () => {
+    const directory = await sync.directories.create({ organizationId: "org_fence", name: "Gone", type: "okta" });
+    await sync.tokens.create(directory.id);
+    await sync.directories.delete(directory.id);
+    await expect(sync.tokens.create(directory.id)).rejects.toMatchObject({ status: 404 });
+    await expect(sync.tokens.rotate(directory.id, 0)).rejects.toMatchObject({ status: 404 });
+    expect(await tokenRows(directory.id)).toEqual([]);
+  });
+
+  it.skipIf(backend.skip)("a deletion beside token creations and rotations: every call ends (204, 201 or 404), never a deadlock, and no token of the deleted directory stays", async () => {
+    for (let round = 0; round < 8; round++) {
+      const directory = await sync.directories.create({ organizationId: "org_fence", name: `Race ${round}`, type: "okta" });
+      await sync.tokens.create(directory.id);
+      const outcomes = await Promise.allSettled([
+        sync.tokens.rotate(directory.id, 3600),
+        sync.tokens.create(directory.id),
+        sync.directories.delete(directory.id),
+        sync.tokens.rotate(directory.id, 0),
+        sync.tokens.create(directory.id),
+      ]);
+      expect(outcomes[2]!.status).toBe("fulfilled");
+      for (const outcome of outcomes) {
+        if (outcome.status === "rejected") expect(outcome.reason, String(outcome.reason)).toMatchObject({ status: expect.any(Number) });
+        if (outcome.status === "rejected") expect([404, 409]).toContain((outcome.reason as { status: number }).status);
+      }
+      expect(await tokenRows(directory.id)).toEqual([]);
+    }
+  });
+
+  it.skipIf(backend.skip)("a deletion given up for a concurrent transaction runs again: it is all or nothing", async () => {
+    const directory = await sync.directories.create({ organizationId: "org_fence", name: "Retried", type: "okta" });
+    const transaction = sync.store.transaction!.bind(sync.store);
+    let calls = 0;
+    const spy = vi.spyOn(sync.store, "transaction").mockImplementation(async (work) => {
+      calls++;
+      if (calls === 1) throw new ConcurrentChangeError();
+      return transaction(work);
+    });
+    try {
+      await sync.directories.delete(directory.id);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(calls).toBe(2);
+    await expect(sync.directories.get(directory.id)).rejects.toMatchObject({ status: 404 });
+  });
+
+  it.skipIf(backend.skip)("a refused request of an inactive directory does not move its token's last use", async () => {
+    const directory = await sync.directories.create({ organizationId: "org_fence", name: "Idle", type: "okta" });
+    const { token, id } = await sync.tokens.create(directory.id);
+    await sync.directories.update(directory.id, { state: "inactive" });
+    expect(await sync.tokens.verifyFor(token, directory.id)).toBeUndefined();
+    expect((await sync.tokens.list(directory.id)).find((t) => t.id === id)?.lastUsedAt).toBeNull();
+    await sync.directories.update(directory.id, { state: "active" });
+    expect((await sync.tokens.verifyFor(token, directory.id))?.token.id).toBe(id);
+    expect((await sync.tokens.list(directory.id)).find((t) => t.id === id)?.lastUsedAt).not.toBeNull();
   });
 });

@@ -20,6 +20,7 @@ import {
 import { compiledStatement, migrateScimTables, restartPositions, sqlStore, type ScimSqlDatabase, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
 import { AuditLog, type AuditLogOptions } from "./audit.js";
 import { DirectoryService, type Directory } from "./directories.js";
+import { isAdministering } from "./administering.js";
 import { DirectoryGoneError } from "./errors.js";
 import { isDirectoryId } from "./ids.js";
 import { LinkService } from "./links.js";
@@ -155,7 +156,7 @@ async function restartAuditPositions(db: Kysely<DirectoryDatabase>, dialect: Sql
 }
 
 /** Whether a directory exists (the store's tenant guard, on every write transaction: compiled once). */
-const selectDirectoryId = compiledStatement<DirectoryDatabase, "directoryId">(["directoryId"], (db, v) => db.selectFrom("dir_directories").select("id").where("id", "=", v.directoryId));
+const selectDirectoryState = compiledStatement<DirectoryDatabase, "directoryId">(["directoryId"], (db, v) => db.selectFrom("dir_directories").select("state").where("id", "=", v.directoryId));
 
 /** The mount path of the SCIM endpoints; the directory id follows it. */
 export const SCIM_MOUNT = "/scim/v2";
@@ -264,11 +265,14 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     now,
     ...(searchTime !== undefined ? { onSearch: (directoryId: string, ms: number) => searchTime.limiter.spend(directoryId, searchTime.budget, ms) } : {}),
     ...(changes !== undefined ? { onEvents: (directoryId: string, count: number) => changes.limiter.spend(directoryId, changes.budget, count) } : {}),
-    // A request authenticated just before its directory was deleted must not write into it:
-    // checked under the directory's lock, which the deletion holds until it commits.
+    // A request authenticated just before its directory was deleted or made inactive must not
+    // write into it: checked under the directory's lock, which the deletion and the deactivation
+    // hold until they commit (they wait for the writes under way). The administrator's own
+    // writes (a deletion, a mapping's roles) go on while the directory is inactive.
     tenantGuard: async (tx, directoryId) => {
-      const found = await selectDirectoryId(tx as Kysely<DirectoryDatabase>, database.dialect, { directoryId });
-      if (found.rows.length === 0) throw new DirectoryGoneError();
+      const [found] = (await selectDirectoryState<{ state: string }>(tx as Kysely<DirectoryDatabase>, database.dialect, { directoryId })).rows;
+      if (found === undefined) throw new DirectoryGoneError();
+      if (found.state !== "active" && !isAdministering()) throw new DirectoryGoneError("the directory is inactive");
     },
   });
   const onDeprovision = options.hooks?.onDeprovision;

@@ -25,15 +25,16 @@ export function isDirectoryError(value: unknown): value is DirectoryError {
 export const notFound = (what: string, id: string): DirectoryError => new DirectoryError(404, "not_found", `${what} ${id} not found`);
 
 /**
- * The store's answer when a directory is deleted while a request that passed its checks is still
- * running (the tenant guard, under the directory's lock). To a SCIM client it is a 401, as its
- * token no longer opens anything (RFC 7644 §3.12); the admin API answers 404, as for any unknown
- * directory. Recognised by its `directoryGone` brand.
+ * The store's answer when a directory is deleted, or made inactive, while a request that passed
+ * its checks is still running (the tenant guard, under the directory's lock). To a SCIM client it
+ * is a 401, as its token no longer opens anything (RFC 7644 §3.12); the admin API answers 404, as
+ * for any unknown directory (its own writes go on while a directory is inactive). Recognised by
+ * its `directoryGone` brand.
  */
 export class DirectoryGoneError extends ScimError {
   readonly directoryGone = true as const;
-  constructor() {
-    super(401, undefined, "the directory no longer exists");
+  constructor(detail = "the directory no longer exists") {
+    super(401, undefined, detail);
   }
 }
 

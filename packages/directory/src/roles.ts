@@ -18,6 +18,7 @@ import { sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
 import { isBlank, timeOrderedUuid, type MemberValue, type OperationContext, type ScimEvent, type ScimEventSubscriber, type ScimHooks, type ScimResourceBody } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
 import { z } from "zod";
+import { asAdministrator } from "./administering.js";
 import type { DirectoryService } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
 import { newId } from "./ids.js";
@@ -694,11 +695,14 @@ export class RoleService {
 
   /** Runs `work` in one transaction holding the directory's role lock. */
   private async inTransaction(directoryId: string, work: (roles: RoleComputation) => Promise<void>): Promise<void> {
-    await this.store.transaction!(async (tx) => {
-      const roles = new RoleComputation(tx as SqlScimStore, directoryId, this.now);
-      await roles.lock();
-      await work(roles);
-    });
+    // The administrator's: mappings and their roles change while the directory is inactive too.
+    await asAdministrator(() =>
+      this.store.transaction!(async (tx) => {
+        const roles = new RoleComputation(tx as SqlScimStore, directoryId, this.now);
+        await roles.lock();
+        await work(roles);
+      }),
+    );
   }
 
   /**

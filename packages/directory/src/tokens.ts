@@ -7,7 +7,7 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Kysely, Selectable } from "kysely";
 import { compiledStatement, type SqlDialectName } from "scim-store-sql";
-import { toDirectory, type Directory } from "./directories.js";
+import { lockDirectoryRow, toDirectory, type Directory } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
 import { newId } from "./ids.js";
 import type { DirectoryDatabase, TokenTable } from "./tables.js";
@@ -196,14 +196,16 @@ export class TokenService {
 
   /**
    * The active token a bearer secret is, with its directory, when the token belongs to
-   * `directoryId` (a SCIM request's authentication, in one statement: the token by its hash,
-   * joined with its directory); undefined otherwise. Records the last use.
+   * `directoryId` and the directory is active (a SCIM request's authentication, in one statement:
+   * the token by its hash, joined with its directory); undefined otherwise. Records the last use.
    */
   async verifyFor(token: string, directoryId: string): Promise<{ token: TokenInfo; directory: Directory } | undefined> {
     if (!token.startsWith(TOKEN_PREFIX) || token.length > 200) return undefined;
     const hash = hashToken(token);
     const [row] = (await selectTokenWithDirectory<TokenWithDirectory>(this.db, this.dialect, { hash, directoryId })).rows;
-    if (row === undefined) return undefined;
+    // An inactive directory's token opens nothing, and its use is not recorded (a refused request
+    // moved `lastUsedAt`, which decides the token a rotation keeps).
+    if (row === undefined || row.d_state !== "active") return undefined;
     const accepted = await this.accept(row, hash);
     if (accepted === undefined) return undefined;
     const directory = toDirectory({
@@ -297,11 +299,12 @@ const selectTokenWithDirectory = compiledStatement<DirectoryDatabase, "hash" | "
 /**
  * Serialises the token changes of one directory until the transaction ends, so that two
  * concurrent creates or rotations cannot both count the same active tokens and leave more than two
- * (PostgreSQL, READ COMMITTED): an UPDATE that changes nothing still locks the directory's row, on
- * both databases (SQLite runs one write transaction at a time anyway).
+ * (PostgreSQL, READ COMMITTED), and waits for a deletion under way. 404 when the directory is gone:
+ * a 201 gave a secret for a directory deleted meanwhile and left its row behind (a
+ * token-lifecycle review).
  */
 async function lockDirectory(tx: Kysely<DirectoryDatabase>, directoryId: string): Promise<void> {
-  await tx.updateTable("dir_directories").set((eb) => ({ updated_at: eb.ref("updated_at") })).where("id", "=", directoryId).execute();
+  if (!(await lockDirectoryRow(tx, directoryId))) throw notFound("directory", directoryId);
 }
 
 /** Of active tokens (oldest first), the one used last; the newest when none was used, or on a tie. */

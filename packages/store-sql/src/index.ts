@@ -14,7 +14,9 @@ export { migrateScimTables, runMigrations, scimMigrations, type MigrationSet } f
 export { fillLeftOut, jsonWithinShare, referenceWeights, type ReferenceWeight } from "./page-budget.js";
 export { orderBySql, sortKeySql, type SortKeySql, type SortSqlOptions } from "./sort-sql.js";
 export {
+  ConcurrentChangeError,
   createSqlStore,
+  isConcurrentChange,
   sqlStore,
   type ImportedResource,
   type OutboxEvent,

@@ -339,6 +339,27 @@ function isConcurrencyFailure(error: unknown): boolean {
   return isObj(error) && (error.code === "40P01" || error.code === "40001");
 }
 
+/**
+ * The store's answer when PostgreSQL gave its transaction up for a concurrent one (a deadlock, a
+ * serialization failure): 412, as a SCIM write whose version changed meanwhile (RFC 7644 §3.14);
+ * the same request again succeeds. Recognised by {@link isConcurrentChange}.
+ */
+export class ConcurrentChangeError extends ScimError {
+  readonly concurrentChange = true as const;
+  constructor() {
+    super(412, undefined, "a concurrent change won; retry the request");
+  }
+}
+
+/**
+ * Whether `error` is a transaction given up for a concurrent one: the store's
+ * {@link ConcurrentChangeError}, or PostgreSQL's own deadlock or serialization failure from a
+ * transaction of the host's (retrying succeeds).
+ */
+export function isConcurrentChange(error: unknown): boolean {
+  return isConcurrencyFailure(error) || (isObj(error) && error.concurrentChange === true);
+}
+
 /** Text PostgreSQL cannot hold (a NUL character): a client error, not a server fault. */
 function isUnstorableText(error: unknown): boolean {
   return isObj(error) && (error.code === "22P05" || error.code === "22021");
@@ -576,7 +597,7 @@ class SqlStore implements SqlScimStore {
         return result;
       });
     } catch (error) {
-      if (isConcurrencyFailure(error)) throw new ScimError(412, undefined, "a concurrent change won; retry the request");
+      if (isConcurrencyFailure(error)) throw new ConcurrentChangeError();
       throw error;
     }
   }
