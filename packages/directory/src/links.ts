@@ -13,7 +13,10 @@
  *
  * PostgreSQL (READ COMMITTED): concurrent creates with one email take turns (an advisory lock), so
  * the later one sees the earlier; a link's target is locked `FOR SHARE` until the transaction
- * ends, so a concurrent delete of it waits and then removes the link.
+ * ends, so a concurrent delete of it waits and then removes the link. "Earlier" is the order of
+ * the turns, not of `createdAt` (stamped before the turn): a user can be linked to one created a
+ * few milliseconds after it, whose create took its turn first. A create never re-points existing
+ * links (the application's person for an email stays), so that is kept as it is.
  */
 import { PostgresAdapter, sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
 import { timeOrderedUuid, type OperationContext, type ScimEvent, type ScimEventSubscriber, type ScimResourceBody } from "scim-core";
