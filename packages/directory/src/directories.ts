@@ -123,20 +123,21 @@ function canonical(value: unknown): string {
   );
 }
 
-/** The SCIM tables a directory's data lives in (its id is their tenant). */
 /** How many times a directory's deletion runs when PostgreSQL gives it up for a concurrent transaction. */
 const DELETE_ATTEMPTS = 5;
 
 /**
  * Locks a directory's row until the transaction ends (PostgreSQL; SQLite runs one write
- * transaction at a time anyway) by an UPDATE that changes nothing; false when there is no such
- * directory. Token changes and a deletion take it first: one order, no deadlock.
+ * transaction at a time anyway) by an UPDATE that changes nothing; 404 when there is no such
+ * directory. Every change of a directory takes it first, before its tenant's lock and its
+ * tokens: one order, no deadlock.
  */
-export async function lockDirectoryRow(tx: Kysely<DirectoryDatabase>, id: string): Promise<boolean> {
+export async function lockDirectoryRow(tx: Kysely<DirectoryDatabase>, id: string): Promise<void> {
   const locked = await tx.updateTable("dir_directories").set({ updated_at: sql`updated_at` }).where("id", "=", id).executeTakeFirst();
-  return Number(locked.numUpdatedRows) > 0;
+  if (Number(locked.numUpdatedRows) === 0) throw notFound("directory", id);
 }
 
+/** The SCIM tables a directory's data lives in (its id is their tenant). */
 const SCIM_TABLES = ["scim_members", "scim_emails", "scim_unique_keys", "scim_counts", "scim_resources"] as const;
 
 /** Rows a directory's deletion removes per statement on SQLite (see {@link deleteTenantRows}). */
@@ -260,7 +261,7 @@ export class DirectoryService {
         // PostgreSQL). The row first, then the tenant, as every change of the directory takes
         // them (its event takes the tenant's lock): one order, no deadlock.
         if (parsed.state === "inactive") {
-          if (!(await lockDirectoryRow(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id))) throw notFound("directory", id);
+          await lockDirectoryRow(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id);
           await sqlStore.lockTenant(id);
         }
         return this.write(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id, parsed, (event) => sqlStore.appendEvent(event));
@@ -277,7 +278,7 @@ export class DirectoryService {
   private async write(tx: Kysely<DirectoryDatabase>, id: string, parsed: z.output<typeof updateDirectorySchema>, appendEvent?: (event: ScimEvent) => Promise<void>): Promise<Directory> {
     const ts = this.now().toISOString();
     // Locks the row (PostgreSQL) without changing it: a change that changes nothing keeps `updatedAt`.
-    if (!(await lockDirectoryRow(tx, id))) throw notFound("directory", id);
+    await lockDirectoryRow(tx, id);
     const current = toDirectory(await tx.selectFrom("dir_directories").selectAll().where("id", "=", id).executeTakeFirstOrThrow());
     const settings = parsed.settings ? directorySettingsSchema.parse({ ...current.settings, ...parsed.settings }) : current.settings;
     const next: Directory = { ...current, name: parsed.name ?? current.name, type: parsed.type ?? current.type, state: parsed.state ?? current.state, settings };
@@ -327,10 +328,13 @@ export class DirectoryService {
         throw new DirectoryError(503, "deprovision_failed", "the application could not deprovision the directory's users yet; nothing was deleted: retry later");
       }
     }
-    const remove = async (tx: Kysely<DirectoryDatabase>, appendEvent?: (event: ScimEvent) => Promise<void>) => {
-      // Its row before its tokens, as the token changes take them: a token created or rotated
-      // meanwhile waits and then finds no directory (404), where the two deadlocked on PostgreSQL.
-      if (!(await lockDirectoryRow(tx, id))) throw notFound("directory", id);
+    const remove = async (tx: Kysely<DirectoryDatabase>, appendEvent?: (event: ScimEvent) => Promise<void>, lockTenant?: () => Promise<void>) => {
+      // Its row first, as token changes take it before its tokens: a token created or rotated
+      // meanwhile waits and then finds no directory (404), where the two deadlocked on
+      // PostgreSQL. Then its tenant: writes of the directory under way finish first; those that
+      // come later find it gone (tenantGuard).
+      await lockDirectoryRow(tx, id);
+      await lockTenant?.();
       if (appendEvent !== undefined) await this.appendRemovalEvents(tx, directory, appendEvent);
       // Its tokens go (hashes included): the audit log keeps their ids only.
       await tx.deleteFrom("dir_tokens").where("directory_id", "=", id).execute();
@@ -355,12 +359,7 @@ export class DirectoryService {
         await asAdministrator(() =>
           removal.store.transaction!(async (store) => {
             const sqlStore = store as SqlScimStore;
-            // Its row first (token changes wait, then find no directory), then its tenant: writes of
-            // the directory that are under way finish first; those that come later find it gone
-            // (tenantGuard). The order every change of the directory takes them in.
-            if (!(await lockDirectoryRow(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id))) throw notFound("directory", id);
-            await sqlStore.lockTenant(id);
-            await remove(sqlStore.db as unknown as Kysely<DirectoryDatabase>, (event) => sqlStore.appendEvent(event));
+            await remove(sqlStore.db as unknown as Kysely<DirectoryDatabase>, (event) => sqlStore.appendEvent(event), () => sqlStore.lockTenant(id));
           }),
         );
         return;

@@ -134,7 +134,11 @@ export class TokenService {
    */
   async create(directoryId: string, transaction?: Kysely<DirectoryDatabase>): Promise<IssuedToken> {
     const create = async (tx: Kysely<DirectoryDatabase>) => {
-      await lockDirectory(tx, directoryId);
+      // Serialises the directory's token changes (two concurrent creates cannot both count the
+      // same active tokens and leave three: PostgreSQL, READ COMMITTED) and waits for a deletion
+      // under way: 404 once it is gone (a 201 gave a secret for a deleted directory and left the
+      // token's row behind).
+      await lockDirectoryRow(tx, directoryId);
       const now = this.stamp();
       if ((await this.active(tx, directoryId, now)).length >= 2) {
         throw new DirectoryError(409, "too_many_tokens", "the directory already has two active tokens: rotate or revoke one");
@@ -152,7 +156,8 @@ export class TokenService {
    */
   async rotate(directoryId: string, graceSeconds: number): Promise<IssuedToken> {
     return this.db.transaction().execute(async (tx) => {
-      await lockDirectory(tx, directoryId);
+      // As in create: one token change of the directory at a time, and 404 once it is deleted.
+      await lockDirectoryRow(tx, directoryId);
       const now = this.stamp();
       const active = await this.active(tx, directoryId, now);
       const previous = inUse(active);
@@ -295,17 +300,6 @@ const selectTokenWithDirectory = compiledStatement<DirectoryDatabase, "hash" | "
     .where("t.token_hash", "=", v.hash)
     .where("t.directory_id", "=", v.directoryId),
 );
-
-/**
- * Serialises the token changes of one directory until the transaction ends, so that two
- * concurrent creates or rotations cannot both count the same active tokens and leave more than two
- * (PostgreSQL, READ COMMITTED), and waits for a deletion under way. 404 when the directory is gone:
- * a 201 gave a secret for a directory deleted meanwhile and left its row behind (a
- * token-lifecycle review).
- */
-async function lockDirectory(tx: Kysely<DirectoryDatabase>, directoryId: string): Promise<void> {
-  if (!(await lockDirectoryRow(tx, directoryId))) throw notFound("directory", directoryId);
-}
 
 /** Of active tokens (oldest first), the one used last; the newest when none was used, or on a tie. */
 function inUse(active: readonly TokenTable[]): TokenTable | undefined {
