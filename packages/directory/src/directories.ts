@@ -7,7 +7,7 @@ import { sql, type Insertable, type Kysely, type Selectable } from "kysely";
 import { z } from "zod";
 import { timeOrderedUuid, type ScimEvent, type ScimResourceBody, type SchemaRegistry } from "scim-core";
 import { isConcurrentChange, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
-import { asAdministrator } from "./administering.js";
+import { asAdministrator } from "./write-origin.js";
 import { DirectoryError, isDirectoryError, notFound } from "./errors.js";
 import { LinkService } from "./links.js";
 import { attributePathProblem, liveResourcesInWireForm } from "./normalized.js";

@@ -588,6 +588,36 @@ describe.each(backends)("a directory deactivated or deleted while its IdP and it
     expect((await call("DELETE", `/Users/${user.id}`)).status).toBe(204);
   });
 
+  it.skipIf(backend.skip)("a revocation and a rotation fence the writes under way with the token they end: authenticated before, writing after, a request gets 401 and writes nothing", async () => {
+    const directory = await sync.directories.create({ organizationId: "org_fence", name: "Revoked", type: "okta" });
+    const app = directoryScimRoutes(sync);
+    for (const end of ["revoke", "rotate"] as const) {
+      onDeprovision = async () => {};
+      const issued = await sync.tokens.create(directory.id);
+      const call = (method: string, path: string, body?: unknown) => scimRequest(app, directory.id, issued.token, method, path, body);
+      const user = (await (await call("POST", "/Users", { schemas: [USER], userName: `${end}@acme.test` })).json()) as Obj;
+      let entered!: () => void;
+      let release!: () => void;
+      const inHook = new Promise<void>((resolve) => (entered = resolve));
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      onDeprovision = async () => {
+        entered();
+        await gate;
+      };
+      const deleting = call("DELETE", `/Users/${user.id}`);
+      await inHook;
+      const next = end === "revoke" ? (await sync.tokens.revoke(directory.id, issued.id), undefined) : await sync.tokens.rotate(directory.id, 0);
+      release();
+      expect((await deleting).status, end).toBe(401);
+      onDeprovision = async () => {};
+      expect((await sync.data.getUser(directory.id, user.id as string)).state, end).toBe("active");
+      // Another token of the directory writes on.
+      const other = next ?? (await sync.tokens.create(directory.id));
+      expect((await scimRequest(app, directory.id, other.token, "DELETE", `/Users/${user.id}`)).status, end).toBe(204);
+      for (const t of await sync.tokens.list(directory.id)) if (t.active) await sync.tokens.revoke(directory.id, t.id);
+    }
+  });
+
   it.skipIf(backend.skip)("no token is created or rotated for a deleted directory (404), and none of its rows stays", async () => {
     const directory = await sync.directories.create({ organizationId: "org_fence", name: "Gone", type: "okta" });
     await sync.tokens.create(directory.id);

@@ -19,9 +19,9 @@ import {
 } from "scim-core";
 import { compiledStatement, migrateScimTables, restartPositions, sqlStore, type ScimSqlDatabase, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
 import { AuditLog, type AuditLogOptions } from "./audit.js";
-import { DirectoryService, type Directory } from "./directories.js";
-import { isAdministering } from "./administering.js";
+import { DirectoryService, lockDirectoryRow, type Directory } from "./directories.js";
 import { DirectoryGoneError } from "./errors.js";
+import { asAdministrator, writeOrigin } from "./write-origin.js";
 import { isDirectoryId } from "./ids.js";
 import { LinkService } from "./links.js";
 import { migrateDirectoryTables } from "./migrations.js";
@@ -30,7 +30,7 @@ import { provisioningHooks, type DirectoryHooks, type DirectoryPrincipal } from 
 import { RoleService } from "./roles.js";
 import { DEFAULT_SEARCH_TIME_BUDGET, DEFAULT_CHANGE_BUDGET, RateLimiter, type RateLimitConfig } from "./rate-limit.js";
 import type { DirectoryDatabase } from "./tables.js";
-import { TokenService } from "./tokens.js";
+import { isActiveToken, TokenService } from "./tokens.js";
 import { ThreadTurns } from "./thread-turns.js";
 
 /** Options of {@link createDirectorySync}. */
@@ -155,8 +155,20 @@ async function restartAuditPositions(db: Kysely<DirectoryDatabase>, dialect: Sql
   return restartPositions(db as unknown as Kysely<unknown>, dialect, { table: "dir_audit_log", sequence });
 }
 
-/** Whether a directory exists (the store's tenant guard, on every write transaction: compiled once). */
-const selectDirectoryState = compiledStatement<DirectoryDatabase, "directoryId">(["directoryId"], (db, v) => db.selectFrom("dir_directories").select("state").where("id", "=", v.directoryId));
+/** A directory's state and, when the request's token is one of its, that token's end (see {@link selectDirectoryAndToken}). */
+type TokenOfDirectory = { state: string; token_id: string | null; revoked_at: string | null; expires_at: string | null };
+
+/**
+ * A directory's state, with the token whose hash is `tokenHash` when it is one of the directory's
+ * (the store's tenant guard, on every write transaction: compiled once).
+ */
+const selectDirectoryAndToken = compiledStatement<DirectoryDatabase, "directoryId" | "tokenHash">(["directoryId", "tokenHash"], (db, v) =>
+  db
+    .selectFrom("dir_directories as d")
+    .leftJoin("dir_tokens as t", (join) => join.onRef("t.directory_id", "=", "d.id").on("t.token_hash", "=", v.tokenHash))
+    .select(["d.state", "t.id as token_id", "t.revoked_at", "t.expires_at"])
+    .where("d.id", "=", v.directoryId),
+);
 
 /** The mount path of the SCIM endpoints; the directory id follows it. */
 export const SCIM_MOUNT = "/scim/v2";
@@ -269,10 +281,18 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
     // write into it: checked under the directory's lock, which the deletion and the deactivation
     // hold until they commit (they wait for the writes under way). The administrator's own
     // writes (a deletion, a mapping's roles) go on while the directory is inactive.
+    // The same for a request whose token was revoked (or ended) meanwhile: the revocation and the
+    // rotation hold the lock too.
     tenantGuard: async (tx, directoryId) => {
-      const [found] = (await selectDirectoryState<{ state: string }>(tx as Kysely<DirectoryDatabase>, database.dialect, { directoryId })).rows;
+      const origin = writeOrigin();
+      // Only a SCIM request's writes to its own directory are its token's (a deleted user's links
+      // in other directories are not).
+      const holder = origin !== undefined && "tokenHash" in origin && origin.directoryId === directoryId ? origin : undefined;
+      const [found] = (await selectDirectoryAndToken<TokenOfDirectory>(tx as Kysely<DirectoryDatabase>, database.dialect, { directoryId, tokenHash: holder?.tokenHash ?? "" })).rows;
       if (found === undefined) throw new DirectoryGoneError();
-      if (found.state !== "active" && !isAdministering()) throw new DirectoryGoneError("the directory is inactive");
+      if (holder === undefined) return;
+      if (found.state !== "active") throw new DirectoryGoneError("the directory is inactive");
+      if (found.token_id === null || !isActiveToken(found, now().toISOString())) throw new DirectoryGoneError("the token was revoked");
     },
   });
   const onDeprovision = options.hooks?.onDeprovision;
@@ -290,7 +310,19 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
         }
       : {}),
   });
-  const tokens = new TokenService(db, now, database.dialect);
+  // Revocations and rotations wait for the directory's writes under way (the tenant lock), after
+  // its row, as every change of a directory takes them.
+  const tokens = new TokenService(db, now, database.dialect, (directoryId, work) =>
+    asAdministrator(() =>
+      store.transaction!(async (tx) => {
+        const sqlStore = tx as SqlScimStore;
+        const txDb = sqlStore.db as unknown as Kysely<DirectoryDatabase>;
+        await lockDirectoryRow(txDb, directoryId);
+        await sqlStore.lockTenant(directoryId);
+        return work(txDb);
+      }),
+    ),
+  );
   const roles = new RoleService(db, store, directories, now);
   const links = new LinkService(db, now);
   const data = new DirectoryDataService(db, store, directories, roles, links, registry);

@@ -18,7 +18,7 @@ import { sql, type Kysely, type RawBuilder, type Selectable } from "kysely";
 import { isBlank, timeOrderedUuid, type MemberValue, type OperationContext, type ScimEvent, type ScimEventSubscriber, type ScimHooks, type ScimResourceBody } from "scim-core";
 import type { SqlDialectName, SqlScimStore } from "scim-store-sql";
 import { z } from "zod";
-import { asAdministrator } from "./administering.js";
+import { asAdministrator } from "./write-origin.js";
 import type { DirectoryService } from "./directories.js";
 import { DirectoryError, notFound } from "./errors.js";
 import { newId } from "./ids.js";

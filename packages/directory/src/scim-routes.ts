@@ -25,6 +25,7 @@ import { answerSurcharge, DEFAULT_AUTH_FAILURE_LIMIT, RateLimiter, retryAfterTex
 import { directorySettingsSchema, type DirectorySettings } from "./settings.js";
 import { isDirectoryId } from "./ids.js";
 import { hashToken, TOKEN_PREFIX } from "./tokens.js";
+import { asTokenHolder } from "./write-origin.js";
 
 /** The settings the SCIM guards need. */
 export type GuardSettings = Pick<DirectorySettings, "rateLimit" | "ipAllowlist">;
@@ -480,6 +481,12 @@ export function directoryScimRoutes(sync: DirectorySync, options: ScimRoutesOpti
   }
 
   app.use(scoped, redactErrorDetails);
+  // The request's writes are its token holder's: the store's tenant guard refuses them once the
+  // token is revoked, also when the request authenticated before (see write-origin.ts).
+  app.use(scoped, (c, next) => {
+    const hash = bearerTokenHash(c.req.header("authorization"));
+    return hash === undefined ? next() : asTokenHolder(directoryParam(c), hash, next);
+  });
   app.route(`${SCIM_MOUNT}/:directoryId`, scimHono(sync.scim));
   // A failure of the guards themselves (the token lookup): a SCIM Error, 503 with Retry-After when
   // the database cannot be reached or is locked (the IdP retries), else 500.

@@ -42,13 +42,14 @@ export function hashToken(token: string): string {
 
 const LAST_USED_RESOLUTION_MS = 60_000;
 
-function isActive(row: Pick<TokenTable, "revoked_at" | "expires_at">, now: string): boolean {
+/** Whether a token is active at `now`: not revoked, and not expired (a rotation's grace ended). */
+export function isActiveToken(row: Pick<TokenTable, "revoked_at" | "expires_at">, now: string): boolean {
   return row.revoked_at === null && (row.expires_at === null || row.expires_at > now);
 }
 
 /** Whether a row found by `hash` is that token (the hashes compared in constant time) and active at `now`. */
 function matches(row: Pick<TokenTable, "token_hash" | "revoked_at" | "expires_at">, hash: string, now: string): boolean {
-  return timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex")) && isActive(row, now);
+  return timingSafeEqual(Buffer.from(row.token_hash, "hex"), Buffer.from(hash, "hex")) && isActiveToken(row, now);
 }
 
 function info(row: Selectable<TokenTable>, now: string): TokenInfo {
@@ -60,7 +61,7 @@ function info(row: Selectable<TokenTable>, now: string): TokenInfo {
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
-    active: isActive(row, now),
+    active: isActiveToken(row, now),
   };
 }
 
@@ -77,7 +78,23 @@ export class TokenService {
     private readonly now: () => Date,
     /** The database's dialect (the SQL of its compiled statements differs). */
     private readonly dialect: SqlDialectName,
+    /**
+     * Runs a change that ends tokens (a revocation, a rotation) in a transaction that holds the
+     * directory's row and waits for the directory's writes under way (`createDirectorySync` gives
+     * one on the store's tenant lock): once it has answered, no request with an ended token
+     * writes, also one that authenticated before. @default a transaction that holds the row
+     */
+    private readonly fence?: TokenFence,
   ) {}
+
+  /** Runs `work` as {@link fence} (or in a transaction holding the directory's row). */
+  private ending<T>(directoryId: string, work: (tx: Kysely<DirectoryDatabase>) => Promise<T>): Promise<T> {
+    if (this.fence !== undefined) return this.fence(directoryId, work);
+    return this.db.transaction().execute(async (tx) => {
+      await lockDirectoryRow(tx, directoryId);
+      return work(tx);
+    });
+  }
 
   private stamp(): string {
     return this.now().toISOString();
@@ -93,7 +110,7 @@ export class TokenService {
   /** The directory's active tokens, oldest first. */
   private async active(db: Kysely<DirectoryDatabase>, directoryId: string, now: string): Promise<TokenTable[]> {
     const rows = await db.selectFrom("dir_tokens").selectAll().where("directory_id", "=", directoryId).where("revoked_at", "is", null).orderBy("created_at").execute();
-    return rows.filter((r) => isActive(r, now));
+    return rows.filter((r) => isActiveToken(r, now));
   }
 
   private async insert(db: Kysely<DirectoryDatabase>, directoryId: string, now: string): Promise<IssuedToken> {
@@ -155,9 +172,9 @@ export class TokenService {
    * two were used in the same minute, the newest.
    */
   async rotate(directoryId: string, graceSeconds: number): Promise<IssuedToken> {
-    return this.db.transaction().execute(async (tx) => {
-      // As in create: one token change of the directory at a time, and 404 once it is deleted.
-      await lockDirectoryRow(tx, directoryId);
+    // As in create, one token change of the directory at a time, and 404 once it is deleted; and
+    // the writes under way with the token it revokes end first.
+    return this.ending(directoryId, async (tx) => {
       const now = this.stamp();
       const active = await this.active(tx, directoryId, now);
       const previous = inUse(active);
@@ -176,11 +193,14 @@ export class TokenService {
 
   /** Revokes a token now. */
   async revoke(directoryId: string, tokenId: string): Promise<TokenInfo> {
-    const now = this.stamp();
-    const row = await this.db.selectFrom("dir_tokens").selectAll().where("id", "=", tokenId).where("directory_id", "=", directoryId).executeTakeFirst();
-    if (row === undefined) throw notFound("token", tokenId);
-    if (row.revoked_at === null) await this.db.updateTable("dir_tokens").set({ revoked_at: now }).where("id", "=", tokenId).execute();
-    return info({ ...row, revoked_at: row.revoked_at ?? now }, now);
+    // The writes under way with the token end first; those after it find it revoked (see `fence`).
+    return this.ending(directoryId, async (tx) => {
+      const now = this.stamp();
+      const row = await tx.selectFrom("dir_tokens").selectAll().where("id", "=", tokenId).where("directory_id", "=", directoryId).executeTakeFirst();
+      if (row === undefined) throw notFound("token", tokenId);
+      if (row.revoked_at === null) await tx.updateTable("dir_tokens").set({ revoked_at: now }).where("id", "=", tokenId).execute();
+      return info({ ...row, revoked_at: row.revoked_at ?? now }, now);
+    });
   }
 
   /** Revokes every token of a directory (when it is deleted); `db`: the caller's transaction to do it in. */
@@ -270,6 +290,9 @@ export class TokenService {
     return info(row, now);
   }
 }
+
+/** Runs a change that ends tokens of `directoryId` in a transaction of its own (see `TokenService`'s `fence`). */
+export type TokenFence = <T>(directoryId: string, work: (tx: Kysely<DirectoryDatabase>) => Promise<T>) => Promise<T>;
 
 /** A token row joined with its directory's columns (`d_...`). */
 type TokenWithDirectory = Selectable<TokenTable> & {
