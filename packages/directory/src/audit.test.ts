@@ -158,6 +158,17 @@ describe("audit log", () => {
 
       expect(await audit.prune(1)).toBe(2);
       expect((await audit.list()).data.map((e) => e.seq)).toEqual([3, 4, 5]);
+      // A cursor behind the pruned entries is told it missed some (410), as the events feed does;
+      // one at or after the last pruned entry, or none, reads on.
+      await expect(audit.list({ after: 1 })).rejects.toMatchObject({ status: 410, code: "cursor_expired" });
+      expect((await audit.list({ after: 2 })).data.map((e) => e.seq)).toEqual([3, 4, 5]);
+      expect((await audit.list({ after: 0 })).data.map((e) => e.seq)).toEqual([3, 4, 5]);
+      // A later prune that deletes nothing keeps the mark.
+      expect(await audit.prune(1)).toBe(0);
+      await expect(audit.list({ after: 1 })).rejects.toMatchObject({ status: 410 });
+      clock += 2 * 24 * 3600 * 1000;
+      expect(await audit.prune(1)).toBe(3);
+      await expect(audit.list({ after: 4 })).rejects.toMatchObject({ status: 410 });
     });
 
     it("keeps a detail small: long strings and arrays cut short, a detail still too large replaced by its size", async () => {

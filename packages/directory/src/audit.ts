@@ -260,6 +260,9 @@ function toEntry(row: Selectable<AuditTable>): AuditEntry {
 
 const DAY_MS = 24 * 3600 * 1000;
 
+/** The `dir_settings` key of the greatest audit position `prune` deleted. */
+const AUDIT_PRUNED_THROUGH = "audit_pruned_through";
+
 /** Options of {@link AuditLog}. */
 export interface AuditLogOptions {
   /** The clock. @default () => new Date() */
@@ -509,6 +512,14 @@ export class AuditLog {
     if (options.directoryId !== undefined) q = q.where("directory_id", "=", options.directoryId);
     if (options.kind !== undefined) q = q.where("kind", "=", options.kind);
     const rows = await q.orderBy("seq").limit(limit + 1).execute();
+    // A cursor behind pruned entries would go on past them unawares (as the events feed, a 410:
+    // read the log again from the start).
+    if (after > 0) {
+      const pruned = await this.db.selectFrom("dir_settings").select("value").where("key", "=", AUDIT_PRUNED_THROUGH).executeTakeFirst();
+      if (pruned !== undefined && after < Number(pruned.value)) {
+        throw new DirectoryError(410, "cursor_expired", `audit entries after the cursor were pruned (through ${pruned.value}): read the log again from the start`);
+      }
+    }
     // A cursor past the latest entry was never handed out: a reader that kept it would skip every
     // entry up to it (as the events feed, a 400). When everything was pruned, no cursor is refused.
     if (rows.length === 0 && after > 0) {
@@ -523,7 +534,18 @@ export class AuditLog {
   async prune(olderThanDays: number): Promise<number> {
     await this.flush();
     const cutoff = new Date(this.now().getTime() - olderThanDays * DAY_MS).toISOString();
-    const result = await this.db.deleteFrom("dir_audit_log").where("at", "<", cutoff).executeTakeFirst();
+    const result = await this.db.transaction().execute(async (tx) => {
+      // The greatest position pruned, kept (only ever raised) so that a reader whose cursor is
+      // behind it is told (`list`: 410 cursor_expired), where it went on from the first entry left.
+      const through = await tx.selectFrom("dir_audit_log").select((eb) => eb.fn.max("seq").as("seq")).where("at", "<", cutoff).executeTakeFirst();
+      if (through?.seq != null) {
+        const value = String(through.seq);
+        const kept = await tx.selectFrom("dir_settings").select("value").where("key", "=", AUDIT_PRUNED_THROUGH).executeTakeFirst();
+        if (kept === undefined) await tx.insertInto("dir_settings").values({ key: AUDIT_PRUNED_THROUGH, value }).execute();
+        else if (Number(kept.value) < Number(value)) await tx.updateTable("dir_settings").set({ value }).where("key", "=", AUDIT_PRUNED_THROUGH).execute();
+      }
+      return tx.deleteFrom("dir_audit_log").where("at", "<", cutoff).executeTakeFirst();
+    });
     // The hourly counts go with the entries, and are kept two days at most (the status reads one).
     const twoDaysAgo = new Date(this.now().getTime() - 2 * DAY_MS).toISOString();
     await this.db.deleteFrom("dir_scim_activity").where("hour", "<", (cutoff > twoDaysAgo ? cutoff : twoDaysAgo).slice(0, 13)).execute();

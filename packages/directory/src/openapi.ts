@@ -444,7 +444,7 @@ export const adminOperations: ApiOperation[] = [
   { method: "get", path: "/api/directories/{id}/groups/{groupId}", summary: "A normalized group", tag: "data", params: ["id", "groupId"], success: { status: 200, schema: "Group", description: "the group" } },
   { method: "get", path: "/api/events", summary: "Events in order after a cursor (400 invalid_cursor past the latest position; 410 cursor_expired when events after it were pruned)", tag: "events", query: listEventsQuery, success: { status: 200, schema: "EventPage", description: "a page of events (at most 8 MiB of JSON: fewer than `limit` then, with `hasMore`)" }, errors: [404, 410] },
   { method: "get", path: "/api/events/latest", summary: "The latest event position: follow the events from it (`after`) to get every later one", tag: "events", success: { status: 200, schema: "EventCursor", description: "the position of the latest event" } },
-  { method: "get", path: "/api/audit-log", summary: "Audit entries in order after a cursor (400 invalid_cursor past the latest entry)", tag: "audit", query: listAuditQuery, success: { status: 200, schema: "AuditPage", description: "a page of entries" } },
+  { method: "get", path: "/api/audit-log", summary: "Audit entries in order after a cursor (400 invalid_cursor past the latest entry; 410 cursor_expired when entries after it were pruned)", tag: "audit", query: listAuditQuery, success: { status: 200, schema: "AuditPage", description: "a page of entries" }, errors: [410] },
   { method: "delete", path: "/api/directories/{id}/deleted-resources", summary: "Remove for good the users and groups soft-deleted more than some days ago (the directory's retention; audit entries and events stay)", tag: "directories", params: dir, query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were removed" } },
   { method: "delete", path: "/api/events", summary: "Delete the events older than some days (the outbox's retention; readers that had not read them never will)", tag: "events", query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
   { method: "delete", path: "/api/audit-log", summary: "Delete the audit entries older than some days", tag: "audit", query: olderThanDaysQuery, success: { status: 200, schema: "PruneResult", description: "how many were deleted" } },
@@ -458,7 +458,7 @@ const ERROR_TEXT: Record<number, string> = {
   413: "request body too large",
   415: "the body is not JSON",
   429: "too many requests (see Retry-After)",
-  410: "events after the cursor were pruned (`cursor_expired`): read the lists again, then follow the events from `GET /api/events/latest`",
+  410: "entries after the cursor were pruned (`cursor_expired`): for events, read the lists again, then follow the events from `GET /api/events/latest`; for the audit log, read it again from the start",
   503: "the database is unavailable for the moment (`database_unavailable`, with Retry-After): retry later",
   500: "unexpected error",
 };
