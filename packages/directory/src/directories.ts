@@ -137,6 +137,25 @@ export async function lockDirectoryRow(tx: Kysely<DirectoryDatabase>, id: string
   if (Number(locked.numUpdatedRows) === 0) throw notFound("directory", id);
 }
 
+/**
+ * Runs `work` as the administrator's change of a directory (a deactivation, a deletion, a token's
+ * revocation or rotation), in a store transaction that holds the directory's row and then its
+ * tenant's lock: it waits for the directory's writes under way, and the IdP's writes after it see
+ * what it changed (the store's tenant guard). Every such change takes them in that order, as token
+ * changes take the row before the tokens: no deadlock.
+ */
+export function fencedChange<T>(store: SqlScimStore, directoryId: string, work: (store: SqlScimStore, db: Kysely<DirectoryDatabase>) => Promise<T>): Promise<T> {
+  return asAdministrator(() =>
+    store.transaction!(async (tx) => {
+      const sqlStore = tx as SqlScimStore;
+      const db = sqlStore.db as unknown as Kysely<DirectoryDatabase>;
+      await lockDirectoryRow(db, directoryId);
+      await sqlStore.lockTenant(directoryId);
+      return work(sqlStore, db);
+    }),
+  );
+}
+
 /** The SCIM tables a directory's data lives in (its id is their tenant). */
 const SCIM_TABLES = ["scim_members", "scim_emails", "scim_unique_keys", "scim_counts", "scim_resources"] as const;
 
@@ -252,21 +271,12 @@ export class DirectoryService {
     const removal = this.removal;
     if (removal === undefined || !announce) return this.db.transaction().execute((tx) => this.write(tx, id, parsed));
     // With the store, in its transaction: the change and its `directory.updated` event together.
-    return asAdministrator(() =>
-      removal.store.transaction!(async (store) => {
-        const sqlStore = store as SqlScimStore;
-        // A deactivation waits for the directory's writes under way (their tenant lock); the IdP's
-        // writes after it find the directory inactive (the tenant guard): once it has answered,
-        // nothing more is written for the IdP (a review saw in-flight writes land after it on
-        // PostgreSQL). The row first, then the tenant, as every change of the directory takes
-        // them (its event takes the tenant's lock): one order, no deadlock.
-        if (parsed.state === "inactive") {
-          await lockDirectoryRow(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id);
-          await sqlStore.lockTenant(id);
-        }
-        return this.write(sqlStore.db as unknown as Kysely<DirectoryDatabase>, id, parsed, (event) => sqlStore.appendEvent(event));
-      }),
-    );
+    const write = (store: SqlScimStore, db: Kysely<DirectoryDatabase>) => this.write(db, id, parsed, (event) => store.appendEvent(event));
+    // A deactivation waits for the directory's writes under way; the IdP's writes after it find
+    // the directory inactive: once it has answered, nothing more is written for the IdP (a review
+    // saw in-flight writes land after it on PostgreSQL).
+    if (parsed.state === "inactive") return fencedChange(removal.store, id, write);
+    return removal.store.transaction!(async (store) => write(store as SqlScimStore, (store as SqlScimStore).db as unknown as Kysely<DirectoryDatabase>));
   }
 
   /**
@@ -328,13 +338,11 @@ export class DirectoryService {
         throw new DirectoryError(503, "deprovision_failed", "the application could not deprovision the directory's users yet; nothing was deleted: retry later");
       }
     }
-    const remove = async (tx: Kysely<DirectoryDatabase>, appendEvent?: (event: ScimEvent) => Promise<void>, lockTenant?: () => Promise<void>) => {
-      // Its row first, as token changes take it before its tokens: a token created or rotated
-      // meanwhile waits and then finds no directory (404), where the two deadlocked on
-      // PostgreSQL. Then its tenant: writes of the directory under way finish first; those that
-      // come later find it gone (tenantGuard).
-      await lockDirectoryRow(tx, id);
-      await lockTenant?.();
+    // In a transaction that holds the directory's row (see fencedChange): a token created or
+    // rotated meanwhile waits and then finds no directory (404), where the two deadlocked on
+    // PostgreSQL; writes of the directory under way finish first, those that come later find it
+    // gone (tenantGuard).
+    const remove = async (tx: Kysely<DirectoryDatabase>, appendEvent?: (event: ScimEvent) => Promise<void>) => {
       if (appendEvent !== undefined) await this.appendRemovalEvents(tx, directory, appendEvent);
       // Its tokens go (hashes included): the audit log keeps their ids only.
       await tx.deleteFrom("dir_tokens").where("directory_id", "=", id).execute();
@@ -349,19 +357,17 @@ export class DirectoryService {
       await new LinkService(tx, this.now).detach(tx, directory.organizationId, { directoryId: id }, undefined, appendEvent);
     };
     if (removal === undefined) {
-      await this.db.transaction().execute((tx) => remove(tx));
+      await this.db.transaction().execute(async (tx) => {
+        await lockDirectoryRow(tx, id);
+        await remove(tx);
+      });
       return;
     }
     // PostgreSQL may give the deletion up for a concurrent transaction (a deadlock with creates
     // that link users by email to this directory's): it is all or nothing, so it runs again.
     for (let attempt = 1; ; attempt++) {
       try {
-        await asAdministrator(() =>
-          removal.store.transaction!(async (store) => {
-            const sqlStore = store as SqlScimStore;
-            await remove(sqlStore.db as unknown as Kysely<DirectoryDatabase>, (event) => sqlStore.appendEvent(event), () => sqlStore.lockTenant(id));
-          }),
-        );
+        await fencedChange(removal.store, id, (store, db) => remove(db, (event) => store.appendEvent(event)));
         return;
       } catch (error) {
         if (!isConcurrentChange(error) || attempt >= DELETE_ATTEMPTS) throw error;

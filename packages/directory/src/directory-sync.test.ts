@@ -551,6 +551,18 @@ describe.each(backends)("a directory deactivated or deleted while its IdP and it
   let onDeprovision: () => Promise<void> = async () => {};
   useDirectorySync(backend, (database) => createDirectorySync({ database, hooks: { onDeprovision: () => onDeprovision() } }), (s) => (sync = s));
   const tokenRows = (directoryId: string) => sync.db.selectFrom("dir_tokens").select("id").where("directory_id", "=", directoryId).execute();
+  /** Makes the next deprovisioning hook (it runs before its request's write) wait until `release`; `inHook` settles once it runs. */
+  const holdDeprovision = () => {
+    let entered!: () => void;
+    let release!: () => void;
+    const inHook = new Promise<void>((resolve) => (entered = resolve));
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    onDeprovision = async () => {
+      entered();
+      await gate;
+    };
+    return { inHook, release };
+  };
 
   it.skipIf(backend.skip)("a deactivation fences the IdP's writes under way: authenticated before it, writing after it, a request gets 401 and writes nothing; the administrator's roles go on", async () => {
     onDeprovision = async () => {};
@@ -562,14 +574,7 @@ describe.each(backends)("a directory deactivated or deleted while its IdP and it
     expect((await call("POST", "/Groups", { schemas: [GROUP], displayName: "Fence Team", members: [{ value: user.id }] })).status).toBe(201);
 
     // The DELETE has authenticated; its hook (before its write) waits while the directory turns inactive.
-    let entered!: () => void;
-    let release!: () => void;
-    const inHook = new Promise<void>((resolve) => (entered = resolve));
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    onDeprovision = async () => {
-      entered();
-      await gate;
-    };
+    const { inHook, release } = holdDeprovision();
     const deleting = call("DELETE", `/Users/${user.id}`);
     await inHook;
     await sync.directories.update(directory.id, { state: "inactive" });
@@ -596,14 +601,7 @@ describe.each(backends)("a directory deactivated or deleted while its IdP and it
       const issued = await sync.tokens.create(directory.id);
       const call = (method: string, path: string, body?: unknown) => scimRequest(app, directory.id, issued.token, method, path, body);
       const user = (await (await call("POST", "/Users", { schemas: [USER], userName: `${end}@acme.test` })).json()) as Obj;
-      let entered!: () => void;
-      let release!: () => void;
-      const inHook = new Promise<void>((resolve) => (entered = resolve));
-      const gate = new Promise<void>((resolve) => (release = resolve));
-      onDeprovision = async () => {
-        entered();
-        await gate;
-      };
+      const { inHook, release } = holdDeprovision();
       const deleting = call("DELETE", `/Users/${user.id}`);
       await inHook;
       const next = end === "revoke" ? (await sync.tokens.revoke(directory.id, issued.id), undefined) : await sync.tokens.rotate(directory.id, 0);

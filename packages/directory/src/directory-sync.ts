@@ -19,9 +19,9 @@ import {
 } from "scim-core";
 import { compiledStatement, migrateScimTables, restartPositions, sqlStore, type ScimSqlDatabase, type SqlDialectName, type SqlScimStore } from "scim-store-sql";
 import { AuditLog, type AuditLogOptions } from "./audit.js";
-import { DirectoryService, lockDirectoryRow, type Directory } from "./directories.js";
+import { DirectoryService, fencedChange, type Directory } from "./directories.js";
 import { DirectoryGoneError } from "./errors.js";
-import { asAdministrator, writeOrigin } from "./write-origin.js";
+import { writeOrigin } from "./write-origin.js";
 import { isDirectoryId } from "./ids.js";
 import { LinkService } from "./links.js";
 import { migrateDirectoryTables } from "./migrations.js";
@@ -312,17 +312,7 @@ export async function createDirectorySync(options: DirectorySyncOptions): Promis
   });
   // Revocations and rotations wait for the directory's writes under way (the tenant lock), after
   // its row, as every change of a directory takes them.
-  const tokens = new TokenService(db, now, database.dialect, (directoryId, work) =>
-    asAdministrator(() =>
-      store.transaction!(async (tx) => {
-        const sqlStore = tx as SqlScimStore;
-        const txDb = sqlStore.db as unknown as Kysely<DirectoryDatabase>;
-        await lockDirectoryRow(txDb, directoryId);
-        await sqlStore.lockTenant(directoryId);
-        return work(txDb);
-      }),
-    ),
-  );
+  const tokens = new TokenService(db, now, database.dialect, (directoryId, work) => fencedChange(store, directoryId, (_, txDb) => work(txDb)));
   const roles = new RoleService(db, store, directories, now);
   const links = new LinkService(db, now);
   const data = new DirectoryDataService(db, store, directories, roles, links, registry);
