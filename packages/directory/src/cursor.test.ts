@@ -37,6 +37,11 @@ describe("paging cursors", () => {
     expect(() => decodeCursor(encodeCursor(users, { seq: 7 }), active)).toThrow(expect.objectContaining(invalid));
     const secret = { ...users, filters: filtersKey({ email: "ann@acme.test" }) };
     expect(Buffer.from(encodeCursor(secret, { seq: 7 }), "base64url").toString()).not.toContain("ann@");
+    // A directories cursor's time is one as stored (toISOString): the list compares the text, and
+    // "1" (which Date.parse takes) paged from an arbitrary place.
+    for (const created of ["1", "+275760-09-13T00:00:00.000Z", "2026-11-25", "2026-11-25T10:00:00Z", "2026-02-30T10:00:00.000Z", "2026-11-25T10:00:00.000+00:00"]) {
+      expect(() => decodeCursor(base64(JSON.stringify({ v: 2, list: "directories", created, id: "dir_0" })), directories), created).toThrow(expect.objectContaining(invalid));
+    }
   });
 
   it("cursors of the previous format: a directories one still pages the directories; a users or groups one (which says neither which list nor which directory) is refused", () => {

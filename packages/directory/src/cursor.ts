@@ -64,10 +64,15 @@ function seqOf(data: Record<string, unknown>): number | undefined {
   return typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0 ? seq : undefined;
 }
 
+/** An instant as `Date.prototype.toISOString` writes it in years 0000–9999. */
+const CANONICAL_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 /** The creation time and id a cursor holds, if they are valid ones. */
 function createdOf(data: Record<string, unknown>): CreatedPosition | undefined {
   const { created, id } = data;
-  const valid = typeof created === "string" && created.length <= 40 && !Number.isNaN(Date.parse(created)) && typeof id === "string" && id !== "" && id.length <= 200;
+  // As stored (`toISOString()`): the list compares the text, so "1", which Date.parse takes, would
+  // page from an arbitrary place (a paging review).
+  const valid = typeof created === "string" && CANONICAL_INSTANT.test(created) && !Number.isNaN(Date.parse(created)) && new Date(created).toISOString() === created && typeof id === "string" && id !== "" && id.length <= 200;
   return valid ? { created, id } : undefined;
 }
 
