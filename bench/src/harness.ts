@@ -227,3 +227,13 @@ export function reportLines(): { lines: string[]; emit: (line?: string) => void 
     },
   };
 }
+
+/** A target of the Summary table of `pnpm bench` (src/run.ts): a measured value against its goal. */
+export interface Target {
+  name: string;
+  goal: number;
+  value: number;
+  detail: string;
+  /** The goal is a maximum (e.g. memory), not a minimum. */
+  max?: boolean;
+}

@@ -25,7 +25,7 @@ import os from "node:os";
 import { fileURLToPath } from "node:url";
 import { buildCorpus, VARIANTS, type FilterCase } from "./filters-corpus.js";
 import { checkAgainst, makeProbes, refParse } from "./filter-reference.js";
-import { callRunner, errMsg, fmtRate, fmtRatio, interleave, mdTable, pairedRatio, sinkValue, truncate, type MeasureOptions, type Runner } from "./harness.js";
+import { callRunner, errMsg, fmtRate, fmtRatio, interleave, mdTable, pairedRatio, sinkValue, truncate, type MeasureOptions, type Runner, type Target } from "./harness.js";
 import { loadOurs, type Ours } from "./ours.js";
 import { patchCasesReport } from "./patch-run.js";
 import { FILTER_PEERS, type MatcherAdapter, type ParserAdapter } from "./peers.js";
@@ -55,14 +55,6 @@ function emit(md = ""): void {
   out.push(md);
 }
 
-interface Target {
-  name: string;
-  goal: number;
-  value: number;
-  detail: string;
-  /** The goal is a maximum (e.g. memory), not a minimum. */
-  max?: boolean;
-}
 const targets: Target[] = [];
 
 // ---------------------------------------------------------------------------------------------

@@ -54,9 +54,9 @@ import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { fmtRate, fmtRatio, mdTable, reportLines } from "../harness.js";
+import { fmtRate, fmtRatio, mdTable, reportLines, type Target } from "../harness.js";
 import { oktaUserObject, USER_SCHEMA } from "./okta-user.js";
-import { admin, fmtMs, load, percentile, processCpuMs, request, runWhenMain, SCIM_JSON, startServer, stopServer, writeReport, type Answer, type Running, type Target } from "./processes.js";
+import { admin, fmtMs, load, percentile, processCpuMs, request, runWhenMain, SCIM_JSON, startServer, stopServer, writeReport, type Answer, type Running } from "./processes.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const PHASE_SECONDS = Number(process.env.BENCH_FAIRNESS_PHASE_SECONDS ?? (QUICK ? 2 : 6));

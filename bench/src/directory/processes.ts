@@ -20,15 +20,6 @@ export const BENCH_DIR = join(HERE, "..", "..");
 const START_TIMEOUT_MS = 120_000;
 export const SCIM_JSON = "application/scim+json";
 
-/** A target of the Summary table (bench/src/run.ts). */
-export interface Target {
-  name: string;
-  goal: number;
-  value: number;
-  detail: string;
-  max?: boolean;
-}
-
 /** A server of src/directory/servers/. */
 export interface ServerDef {
   name: "directory-service" | "hono-sample" | "hono-sample-sqlite";

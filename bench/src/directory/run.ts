@@ -41,9 +41,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import { join } from "node:path";
-import { fmtRate, fmtRatio, mdTable, reportLines } from "../harness.js";
+import { fmtRate, fmtRatio, mdTable, reportLines, type Target } from "../harness.js";
 import { oktaUser } from "./okta-user.js";
-import { admin, BENCH_DIR, children, fmtMs, HERE, load, percentile, processCpuMs, request, runWhenMain, SCIM_JSON, startServer, stopServer, writeReport, type Running, type ServerDef, type Target } from "./processes.js";
+import { admin, BENCH_DIR, children, fmtMs, HERE, load, percentile, processCpuMs, request, runWhenMain, SCIM_JSON, startServer, stopServer, writeReport, type Running, type ServerDef } from "./processes.js";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const USERS = Number(process.env.BENCH_DIRECTORY_USERS ?? (QUICK ? 1_000 : 10_000));

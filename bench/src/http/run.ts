@@ -27,7 +27,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { fmtRate, mdTable, median, reportLines, rng } from "../harness.js";
+import { fmtRate, mdTable, median, reportLines, rng, type Target } from "../harness.js";
 import { BASE, loadUsers, SCIM_JSON, TOKEN, USER_SCHEMA, userCount } from "./common.js";
 import { runChecks, type CheckResult, type CheckUser } from "./checks.js";
 import { ENTERPRISE } from "../users.js";
@@ -73,15 +73,6 @@ export interface Scenario {
   goal: number;
   /** autocannon request setup: fills method/path/headers/body for one request. `tag` is unique per timed run. */
   setup(tag: string): (req: any) => any;
-}
-
-interface Target {
-  name: string;
-  goal: number;
-  value: number;
-  detail: string;
-  /** The goal is a maximum (memory), not a minimum. */
-  max?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createScimServer, parseFilter, type Filter, type MemberValue, type ScimStore, type StoreQuery } from "scim-core";
 import { referencesMembership } from "scim-store-sql";
-import { mdTable } from "../harness.js";
+import { mdTable, type Target } from "../harness.js";
 import type { Backend, RawQueries, RawQueryName, RawRow, Statement } from "./backend.js";
 import { TENANT, largeGroupMembers, outsiders, randomUsers, smallGroupMembers, userKeys } from "./data.js";
 import { LARGE_GROUP_ID, SMALL_GROUP_ID, loadMemory, loadSql, type MemoryLoadReport } from "./load.js";
@@ -68,14 +68,6 @@ const OFFSETS = [0, Math.floor(USERS * 0.5), Math.floor(USERS * 0.9)];
 const ctx = { tenant: TENANT };
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-/** A target for the summary of `pnpm bench` (same shape as in src/run.ts). */
-export interface Target {
-  name: string;
-  goal: number;
-  value: number;
-  detail: string;
-  max?: boolean;
-}
 
 // ---------------------------------------------------------------------------------------------
 // What is measured
